@@ -1,0 +1,72 @@
+package ledgererr
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Code classifies an error. The HTTP layer maps each code to one status.
+type Code string
+
+// The codes of DESIGN.md §4.
+const (
+	Invalid     Code = "EINVALID"     // 400/422: the request can never succeed as sent.
+	NotFound    Code = "ENOTFOUND"    // 404
+	Conflict    Code = "ECONFLICT"    // 409: stale version, duplicate, idempotency mismatch.
+	Forbidden   Code = "EFORBIDDEN"   // 403
+	Unavailable Code = "EUNAVAILABLE" // 503: a dependency is down; retrying may succeed.
+	Internal    Code = "EINTERNAL"    // 500: a bug or an unexpected failure.
+)
+
+// Error is an error with a code and a message that is safe to return to a client.
+// Cause holds the underlying error for logs only; it may name hosts or SQL, never a
+// secret value.
+type Error struct {
+	Code    Code
+	Message string
+	Cause   error
+}
+
+// Error implements error.
+func (e *Error) Error() string {
+	if e.Cause != nil {
+		return fmt.Sprintf("%s: %s: %v", e.Code, e.Message, e.Cause)
+	}
+	return fmt.Sprintf("%s: %s", e.Code, e.Message)
+}
+
+// Unwrap exposes the cause to errors.Is and errors.As.
+func (e *Error) Unwrap() error { return e.Cause }
+
+// New returns an *Error with the given code and safe message.
+func New(code Code, format string, args ...any) *Error {
+	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}
+}
+
+// Wrap returns an *Error with the given code and safe message around cause.
+func Wrap(cause error, code Code, format string, args ...any) *Error {
+	return &Error{Code: code, Message: fmt.Sprintf(format, args...), Cause: cause}
+}
+
+// CodeOf returns the code of the first *Error in err's chain, Internal for any other
+// non-nil error, and "" for nil.
+func CodeOf(err error) Code {
+	if err == nil {
+		return ""
+	}
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Code
+	}
+	return Internal
+}
+
+// MessageOf returns the safe message of the first *Error in err's chain, and a generic
+// message for any other error, so that internal details never reach a client.
+func MessageOf(err error) string {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Message
+	}
+	return "internal error"
+}

@@ -1,0 +1,123 @@
+// Package pgtest gives tests a real PostgreSQL: one embedded cluster (pgembed) per test
+// binary, started on first use, and a fresh database per test. Only test code imports it.
+package pgtest
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/secretsledger/secretsledger/eventstore/pgembed"
+	"github.com/secretsledger/secretsledger/migrations"
+)
+
+var (
+	once    sync.Once
+	server  *pgembed.Server
+	home    string
+	initErr error
+	seq     struct {
+		sync.Mutex
+		n int
+	}
+)
+
+// Main runs the tests of a package and stops the shared cluster afterwards. Call it
+// from TestMain: os.Exit(pgtest.Main(m)).
+func Main(m *testing.M) int {
+	code := m.Run()
+	if server != nil {
+		_ = server.Stop(context.Background())
+	}
+	if home != "" {
+		_ = os.RemoveAll(home)
+	}
+	return code
+}
+
+func cluster(t testing.TB) *pgembed.Server {
+	t.Helper()
+	once.Do(func() {
+		home, initErr = os.MkdirTemp("", "secretsledger-pgtest-")
+		if initErr != nil {
+			return
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		defer cancel()
+		server, initErr = pgembed.Open(ctx, pgembed.Options{
+			Dir: home + "/db",
+			// Test databases are scratch: durability is not what they check, speed is welcome.
+			Settings: map[string]string{"fsync": "off", "max_connections": "300"},
+			Logger:   slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
+		})
+	})
+	if initErr != nil {
+		t.Fatalf("pgtest: start embedded PostgreSQL: %v", initErr)
+	}
+	return server
+}
+
+// AdminURL returns the superuser URL of database db on the shared cluster.
+func AdminURL(t testing.TB, db string) string {
+	s := cluster(t)
+	return strings.Replace(s.URL(), "/"+pgembed.DefaultDatabase+"?", "/"+db+"?", 1)
+}
+
+// NewDatabase creates an empty database for this test and returns its URL.
+func NewDatabase(t testing.TB) string {
+	t.Helper()
+	seq.Lock()
+	seq.n++
+	name := fmt.Sprintf("t%d_%d", os.Getpid(), seq.n)
+	seq.Unlock()
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, AdminURL(t, "postgres"))
+	if err != nil {
+		t.Fatalf("pgtest: connect: %v", err)
+	}
+	defer conn.Close(ctx)
+	if _, err := conn.Exec(ctx, "CREATE DATABASE "+name); err != nil {
+		t.Fatalf("pgtest: create database: %v", err)
+	}
+	return AdminURL(t, name)
+}
+
+// NewMigratedPool creates a database for this test, applies every migration and
+// returns a pool on it, closed when the test ends.
+func NewMigratedPool(t testing.TB) (*pgxpool.Pool, string) {
+	t.Helper()
+	url := NewDatabase(t)
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		t.Fatalf("pgtest: connect: %v", err)
+	}
+	defer conn.Close(ctx)
+	r, err := migrations.NewRunner(migrations.Files())
+	if err != nil {
+		t.Fatalf("pgtest: %v", err)
+	}
+	if _, err := r.Apply(ctx, conn); err != nil {
+		t.Fatalf("pgtest: migrate: %v", err)
+	}
+	return NewPool(t, url), url
+}
+
+// NewPool opens a pool on url, closed when the test ends.
+func NewPool(t testing.TB, url string) *pgxpool.Pool {
+	t.Helper()
+	pool, err := pgxpool.New(context.Background(), url)
+	if err != nil {
+		t.Fatalf("pgtest: pool: %v", err)
+	}
+	t.Cleanup(pool.Close)
+	return pool
+}

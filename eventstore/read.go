@@ -1,0 +1,78 @@
+package eventstore
+
+import (
+	"context"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/oklog/ulid/v2"
+
+	"github.com/secretsledger/secretsledger/eventstore/ledgererr"
+)
+
+const selectEvents = `SELECT position, event_id, stream_id, stream_version, event_type, schema_version,
+	company_id, payload, metadata, recorded_at, prev_hash, hash FROM ledger_events `
+
+// MaxReadLimit caps one read.
+const MaxReadLimit = 10000
+
+// ReadAll returns up to limit events with position > after, in position order. Because
+// appends commit in position order (see the package doc), a reader that passes the last
+// position it saw never skips an event.
+func (s *Store) ReadAll(ctx context.Context, after int64, limit int) ([]Event, error) {
+	if err := checkLimit(limit); err != nil {
+		return nil, err
+	}
+	rows, err := s.pool.Query(ctx, selectEvents+`WHERE position > $1 ORDER BY position LIMIT $2`, after, limit)
+	return collectEvents(rows, err)
+}
+
+// ReadStream returns up to limit events of one stream with version > afterVersion, in
+// version order. A stream that does not exist reads as empty.
+func (s *Store) ReadStream(ctx context.Context, stream string, afterVersion int64, limit int) ([]Event, error) {
+	if err := checkLimit(limit); err != nil {
+		return nil, err
+	}
+	rows, err := s.pool.Query(ctx, selectEvents+`WHERE stream_id = $1 AND stream_version > $2 ORDER BY stream_version LIMIT $3`,
+		stream, afterVersion, limit)
+	return collectEvents(rows, err)
+}
+
+// HeadPosition returns the position of the last event, 0 for an empty log.
+func (s *Store) HeadPosition(ctx context.Context) (int64, error) {
+	var head int64
+	err := s.pool.QueryRow(ctx, `SELECT coalesce(max(position), 0) FROM ledger_events`).Scan(&head)
+	return head, storeError("read head", err)
+}
+
+func checkLimit(limit int) error {
+	if limit < 1 || limit > MaxReadLimit {
+		return ledgererr.New(ledgererr.Invalid, "limit must be between 1 and %d", MaxReadLimit)
+	}
+	return nil
+}
+
+func collectEvents(rows pgx.Rows, err error) ([]Event, error) {
+	if err != nil {
+		return nil, storeError("read", err)
+	}
+	events, err := pgx.CollectRows(rows, scanEvent)
+	return events, storeError("read", err)
+}
+
+func scanEvent(row pgx.CollectableRow) (Event, error) {
+	var e Event
+	var id string
+	var meta []byte
+	if err := row.Scan(&e.Position, &id, &e.StreamID, &e.StreamVersion, &e.Type, &e.SchemaVersion,
+		&e.CompanyID, &e.Payload, &meta, &e.RecordedAt, &e.PrevHash, &e.Hash); err != nil {
+		return e, err
+	}
+	var err error
+	if e.EventID, err = ulid.ParseStrict(id); err != nil {
+		return e, ledgererr.Wrap(err, ledgererr.Internal, "event at position %d has a malformed id", e.Position)
+	}
+	if e.Metadata, err = decodeMetadata(meta); err != nil {
+		return e, ledgererr.Wrap(err, ledgererr.Internal, "event at position %d has malformed metadata", e.Position)
+	}
+	return e, nil
+}

@@ -1,0 +1,79 @@
+package eventstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/secretsledger/secretsledger/eventstore/ledgererr"
+)
+
+// Config tunes the group-commit writer.
+type Config struct {
+	// MaxBatchEvents bounds the events written in one transaction. Default 1000.
+	MaxBatchEvents int
+	// MaxBatchWait is how long the writer lingers for more appends after the first one
+	// of a batch. Default 0: the writer takes what is already queued, so a lone append
+	// pays no extra latency while appends that queue up behind a running transaction
+	// share the next one.
+	MaxBatchWait time.Duration
+	// QueueSize bounds the appends waiting for the writer. Default 4096.
+	QueueSize int
+}
+
+func (c Config) withDefaults() Config {
+	if c.MaxBatchEvents <= 0 {
+		c.MaxBatchEvents = 1000
+	}
+	if c.QueueSize <= 0 {
+		c.QueueSize = 4096
+	}
+	return c
+}
+
+// Store is the event log over a PostgreSQL pool. Reads work at once; appends need Run.
+type Store struct {
+	pool    *pgxpool.Pool
+	cfg     Config
+	ids     *idSource
+	queue   chan *pendingAppend
+	stopped chan struct{}
+	now     func() time.Time
+}
+
+// New returns a Store over pool. Start its writer with Run.
+func New(pool *pgxpool.Pool, cfg Config) *Store {
+	cfg = cfg.withDefaults()
+	return &Store{
+		pool:    pool,
+		cfg:     cfg,
+		ids:     newIDSource(),
+		queue:   make(chan *pendingAppend, cfg.QueueSize),
+		stopped: make(chan struct{}),
+		now:     time.Now,
+	}
+}
+
+// storeError translates driver errors at the edge: connection-level failures become
+// Unavailable, anything else Internal. The safe message never carries SQL or values.
+func storeError(op string, err error) error {
+	if err == nil {
+		return nil
+	}
+	var le *ledgererr.Error
+	if errors.As(err, &le) {
+		return err
+	}
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return fmt.Errorf("eventstore: %s: %w", op, err)
+	}
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		return ledgererr.Wrap(err, ledgererr.Internal, "event store %s failed", op)
+	}
+	return ledgererr.Wrap(err, ledgererr.Unavailable, "event store unavailable")
+}

@@ -1,0 +1,8 @@
+// Package migrations holds the database schema as numbered, forward-only SQL files
+// (NNNN_name.sql, embedded with embed.FS) and the runner that applies them.
+//
+// Applied files are recorded in schema_migrations with a SHA-256 checksum; a file whose
+// checksum changed after it was applied is an error, never silently re-run. Concurrent
+// runners (several ledger processes starting at once) are serialized with a session-level
+// advisory lock. It imports pgx and ledgererr only.
+package migrations
