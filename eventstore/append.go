@@ -6,11 +6,9 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/json"
-	"errors"
 	"fmt"
+	"sync"
 	"time"
-
-	"github.com/jackc/pgx/v5"
 
 	"github.com/secretsledger/secretsledger/eventstore/ledgererr"
 )
@@ -67,6 +65,11 @@ func (s *Store) AppendIdempotent(ctx context.Context, idem *Idempotency, stream 
 		return AppendResult{}, err
 	}
 	select {
+	case <-s.stopped:
+		return AppendResult{}, errStopped
+	default:
+	}
+	select {
 	case s.queue <- p:
 	case <-s.stopped:
 		return AppendResult{}, errStopped
@@ -76,6 +79,14 @@ func (s *Store) AppendIdempotent(ctx context.Context, idem *Idempotency, stream 
 	select {
 	case out := <-p.reply:
 		return out.res, out.err
+	case <-s.stopped:
+		// The writer is gone; an answer it gave before going still counts.
+		select {
+		case out := <-p.reply:
+			return out.res, out.err
+		default:
+			return AppendResult{}, errStopped
+		}
 	case <-ctx.Done():
 		// The append may still commit; like any lost response, the caller retries
 		// with an idempotency key to learn the outcome.
@@ -145,16 +156,33 @@ func requestHash(stream string, expected int64, events []EventData) []byte {
 }
 
 // Run is the group-commit writer: it takes queued appends, batches them into one
-// transaction each, and answers every caller. It returns when ctx is done; appends
+// transaction each, and answers every caller. Config.Writers batches are in flight at
+// once, each on its own connection: while one holds the append lock and commits, the
+// next has already sent its first round trip and waits for the lock at the server, so
+// the lock is never idle while appends queue. It returns when ctx is done; appends
 // still queued then fail with EUNAVAILABLE.
 func (s *Store) Run(ctx context.Context) error {
-	defer close(s.stopped)
+	var wg sync.WaitGroup
+	for range s.cfg.Writers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			s.write(ctx)
+		}()
+	}
+	wg.Wait()
+	s.failQueued()
+	close(s.stopped)
+	s.failQueued() // appends that slipped in while the writers stopped
+	return nil
+}
+
+func (s *Store) write(ctx context.Context) {
 	for {
 		var first *pendingAppend
 		select {
 		case <-ctx.Done():
-			s.failQueued()
-			return nil
+			return
 		case first = <-s.queue:
 		}
 		batch := s.collect(ctx, first)
@@ -241,172 +269,3 @@ func (s *Store) commit(ctx context.Context, batch []*pendingAppend) {
 		p.reply <- outcomes[i]
 	}
 }
-
-type idemKey struct{ company, key string }
-
-type idemRecord struct {
-	hash   []byte
-	result AppendResult
-}
-
-// writeBatch runs one transaction: lock, read head and stream versions and idempotency
-// records and the jsonb-normalised payloads in one round trip, decide each append,
-// COPY the accepted rows, commit.
-func (s *Store) writeBatch(ctx context.Context, batch []*pendingAppend) ([]appendOutcome, error) {
-	tx, err := s.pool.Begin(ctx)
-	if err != nil {
-		return nil, err
-	}
-	defer func() { _ = tx.Rollback(ctx) }()
-
-	var streams, idemCompanies, idemKeys []string
-	var payloads, metas []string
-	seenStream := map[string]bool{}
-	for _, p := range batch {
-		if !seenStream[p.stream] {
-			seenStream[p.stream] = true
-			streams = append(streams, p.stream)
-		}
-		if p.idem != nil {
-			idemCompanies = append(idemCompanies, p.company)
-			idemKeys = append(idemKeys, p.idem.Key)
-		}
-		for _, e := range p.events {
-			payloads = append(payloads, string(e.Payload))
-			metas = append(metas, string(encodeMetadata(e.Metadata)))
-		}
-	}
-
-	b := &pgx.Batch{}
-	b.Queue(`SELECT pg_advisory_xact_lock($1)`, appendLockKey)
-	b.Queue(`SELECT position, hash FROM ledger_events ORDER BY position DESC LIMIT 1`)
-	b.Queue(`SELECT stream_id, max(stream_version) FROM ledger_events WHERE stream_id = ANY($1) GROUP BY stream_id`, streams)
-	b.Queue(`SELECT k.company_id, k.idempotency_key, k.request_hash, k.stream_id, k.first_position, k.last_position, k.stream_version
-		FROM ledger_idempotency_keys k JOIN unnest($1::text[], $2::text[]) AS q(company_id, idempotency_key)
-		USING (company_id, idempotency_key)`, idemCompanies, idemKeys)
-	b.Queue(`SELECT p::jsonb::text, m::jsonb::text FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS t(p, m, i) ORDER BY i`,
-		payloads, metas)
-	br := tx.SendBatch(ctx, b)
-
-	if _, err := br.Exec(); err != nil {
-		br.Close()
-		return nil, err
-	}
-	headPos, headHash := int64(0), genesisHash
-	if err := br.QueryRow().Scan(&headPos, &headHash); err != nil && !errors.Is(err, pgx.ErrNoRows) {
-		br.Close()
-		return nil, err
-	}
-	versions := map[string]int64{}
-	var sid string
-	var ver int64
-	rows, _ := br.Query()
-	if _, err := pgx.ForEachRow(rows, []any{&sid, &ver}, func() error { versions[sid] = ver; return nil }); err != nil {
-		br.Close()
-		return nil, err
-	}
-	idem := map[idemKey]idemRecord{}
-	var rec idemRecord
-	var company, key string
-	rows, _ = br.Query()
-	if _, err := pgx.ForEachRow(rows, []any{&company, &key, &rec.hash, &rec.result.StreamID, &rec.result.FirstPosition,
-		&rec.result.LastPosition, &rec.result.StreamVersion}, func() error {
-		idem[idemKey{company, key}] = idemRecord{hash: bytes.Clone(rec.hash), result: rec.result}
-		return nil
-	}); err != nil {
-		br.Close()
-		return nil, err
-	}
-	normPayloads := make([]string, 0, len(payloads))
-	normMetas := make([]string, 0, len(metas))
-	var np, nm string
-	rows, _ = br.Query()
-	if _, err := pgx.ForEachRow(rows, []any{&np, &nm}, func() error {
-		normPayloads = append(normPayloads, np)
-		normMetas = append(normMetas, nm)
-		return nil
-	}); err != nil {
-		br.Close()
-		return nil, err
-	}
-	if err := br.Close(); err != nil {
-		return nil, err
-	}
-
-	now := s.now().UTC().Truncate(time.Microsecond)
-	outcomes := make([]appendOutcome, len(batch))
-	var eventRows [][]any
-	var idemRows [][]any
-	nextEvent := 0 // index into the normalised payloads, in batch order
-	for i, p := range batch {
-		first := nextEvent
-		nextEvent += len(p.events)
-		if p.idem != nil {
-			if r, ok := idem[idemKey{p.company, p.idem.Key}]; ok {
-				if bytes.Equal(r.hash, p.idem.RequestHash) {
-					res := r.result
-					res.Replayed = true
-					outcomes[i] = appendOutcome{res: res}
-				} else {
-					outcomes[i] = appendOutcome{err: ledgererr.New(ledgererr.Conflict,
-						"idempotency key %q was already used for a different request", p.idem.Key)}
-				}
-				continue
-			}
-		}
-		current := versions[p.stream]
-		if p.expected != AnyVersion && p.expected != current {
-			outcomes[i] = appendOutcome{err: ledgererr.New(ledgererr.Conflict,
-				"stream %s is at version %d, expected %d", p.stream, current, p.expected)}
-			continue
-		}
-		res := AppendResult{StreamID: p.stream, FirstPosition: headPos + 1}
-		for j, e := range p.events {
-			id, err := s.ids.next(now)
-			if err != nil {
-				return nil, fmt.Errorf("eventstore: new event id: %w", err)
-			}
-			headPos++
-			current++
-			f := chainFields{
-				position: headPos, eventID: id.String(), streamID: p.stream, streamVersion: current,
-				eventType: e.Type, schemaVersion: e.SchemaVersion, companyID: e.CompanyID,
-				payload: []byte(normPayloads[first+j]), metadata: []byte(normMetas[first+j]), recordedAt: now,
-			}
-			hash := chainHash(headHash, f)
-			eventRows = append(eventRows, []any{f.position, f.eventID, f.streamID, f.streamVersion, f.eventType,
-				int32(f.schemaVersion), f.companyID, f.payload, f.metadata, now, headHash, hash})
-			headHash = hash
-			res.EventIDs = append(res.EventIDs, id)
-		}
-		versions[p.stream] = current
-		res.LastPosition, res.StreamVersion = headPos, current
-		outcomes[i] = appendOutcome{res: res}
-		if p.idem != nil {
-			idem[idemKey{p.company, p.idem.Key}] = idemRecord{hash: p.idem.RequestHash, result: res}
-			idemRows = append(idemRows, []any{p.company, p.idem.Key, p.idem.RequestHash, p.stream,
-				res.FirstPosition, res.LastPosition, res.StreamVersion, now})
-		}
-	}
-
-	if len(eventRows) > 0 {
-		if _, err := tx.CopyFrom(ctx, pgx.Identifier{"ledger_events"}, eventColumns, pgx.CopyFromRows(eventRows)); err != nil {
-			return nil, err
-		}
-	}
-	if len(idemRows) > 0 {
-		if _, err := tx.CopyFrom(ctx, pgx.Identifier{"ledger_idempotency_keys"}, idemColumns, pgx.CopyFromRows(idemRows)); err != nil {
-			return nil, err
-		}
-	}
-	if err := tx.Commit(ctx); err != nil {
-		return nil, err
-	}
-	return outcomes, nil
-}
-
-var eventColumns = []string{"position", "event_id", "stream_id", "stream_version", "event_type", "schema_version",
-	"company_id", "payload", "metadata", "recorded_at", "prev_hash", "hash"}
-
-var idemColumns = []string{"company_id", "idempotency_key", "request_hash", "stream_id", "first_position",
-	"last_position", "stream_version", "recorded_at"}

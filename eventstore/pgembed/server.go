@@ -51,7 +51,7 @@ type Options struct {
 	Settings map[string]string
 	// StartTimeout bounds start-up (initdb included); default 60s.
 	StartTimeout time.Duration
-	Logger *slog.Logger
+	Logger       *slog.Logger
 }
 
 // Server is a running embedded cluster, owned by this process or attached to.

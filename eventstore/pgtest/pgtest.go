@@ -4,6 +4,7 @@ package pgtest
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"log/slog"
 	"os"
@@ -24,6 +25,7 @@ var (
 	server  *pgembed.Server
 	home    string
 	initErr error
+	durable bool
 	seq     struct {
 		sync.Mutex
 		n int
@@ -32,7 +34,14 @@ var (
 
 // Main runs the tests of a package and stops the shared cluster afterwards. Call it
 // from TestMain: os.Exit(pgtest.Main(m)).
+//
+// When benchmarks run (-test.bench), the cluster keeps fsync on, so that figures are
+// those of a durable database; tests run with fsync off for speed.
 func Main(m *testing.M) int {
+	flag.Parse()
+	if f := flag.Lookup("test.bench"); f != nil && f.Value.String() != "" {
+		durable = true
+	}
 	code := m.Run()
 	if server != nil {
 		_ = server.Stop(context.Background())
@@ -52,10 +61,14 @@ func cluster(t testing.TB) *pgembed.Server {
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 		defer cancel()
+		settings := map[string]string{"max_connections": "300"}
+		if !durable {
+			// Test databases are scratch: durability is not what tests check.
+			settings["fsync"] = "off"
+		}
 		server, initErr = pgembed.Open(ctx, pgembed.Options{
-			Dir: home + "/db",
-			// Test databases are scratch: durability is not what they check, speed is welcome.
-			Settings: map[string]string{"fsync": "off", "max_connections": "300"},
+			Dir:      home + "/db",
+			Settings: settings,
 			Logger:   slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
 		})
 	})
