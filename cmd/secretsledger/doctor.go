@@ -1,0 +1,89 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/secretsledger/secretsledger/cmd/secretsledger/internal/database"
+	"github.com/secretsledger/secretsledger/cmd/secretsledger/internal/instance"
+)
+
+// doctorTimeout bounds the whole check, including starting an embedded database.
+const doctorTimeout = 90 * time.Second
+
+type doctorReport struct {
+	env    *environment
+	failed bool
+}
+
+func (r *doctorReport) add(f instance.Finding) {
+	tag := "ok  "
+	switch {
+	case !f.OK:
+		tag, r.failed = "FAIL", true
+	case f.Warning:
+		tag = "WARN"
+	}
+	fmt.Fprintf(r.env.stdout, "%s %s\n", tag, f.Message)
+}
+
+func runDoctor(ctx context.Context, env *environment, args []string) error {
+	if err := parse(flags(env, "doctor", doctorSummary), args); err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(ctx, doctorTimeout)
+	defer cancel()
+	r := &doctorReport{env: env}
+	r.check(ctx)
+	if r.failed {
+		return errUnhealthy
+	}
+	return nil
+}
+
+var errUnhealthy = errors.New("unhealthy: see the FAIL lines above")
+
+func (r *doctorReport) check(ctx context.Context) {
+	cfg := r.env.cfg
+	if err := cfg.Validate(); err != nil {
+		r.add(instance.Finding{Message: "configuration: " + err.Error()})
+		return
+	}
+	r.add(instance.Finding{OK: true, Message: "configuration is valid"})
+	dir, err := instance.Prepare(cfg.InstanceDir())
+	if err != nil {
+		r.add(instance.Finding{Message: err.Error()})
+		return
+	}
+	for _, f := range dir.Check() {
+		r.add(f)
+	}
+	if err := database.CheckBinaries(cfg); err != nil {
+		r.add(instance.Finding{Message: err.Error()})
+		return
+	}
+	mode := "DATABASE_URL"
+	if cfg.Embedded() {
+		mode = "embedded PostgreSQL in " + dir.DB()
+	}
+	db, err := database.Open(ctx, cfg, dir, r.env.log)
+	if err != nil {
+		r.add(instance.Finding{Message: fmt.Sprintf("database (%s) unreachable: %v", mode, err)})
+		return
+	}
+	defer db.Close(context.WithoutCancel(ctx))
+	st, err := db.MigrationStatus(ctx)
+	if err != nil {
+		r.add(instance.Finding{Message: fmt.Sprintf("database (%s): %v", mode, err)})
+		return
+	}
+	r.add(instance.Finding{OK: true, Message: fmt.Sprintf("database (%s) is reachable", mode)})
+	detail, err := migrationDetail(st, nil)
+	if err != nil {
+		r.add(instance.Finding{Message: "migrations: " + err.Error()})
+		return
+	}
+	r.add(instance.Finding{OK: true, Message: "migrations: " + detail})
+}

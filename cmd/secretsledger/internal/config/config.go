@@ -1,0 +1,158 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// Defaults.
+const (
+	DefaultHTTPAddr = "127.0.0.1:3180"
+	DefaultInstance = "default"
+)
+
+// Config is every setting of a ledger process.
+type Config struct {
+	// Home is LEDGER_HOME (default ~/.secretsledger).
+	Home string
+	// Instance is LEDGER_INSTANCE (default "default").
+	Instance string
+	// DatabaseURL is DATABASE_URL; empty means the embedded PostgreSQL.
+	DatabaseURL string
+	// MigrationURL is DATABASE_MIGRATION_URL; empty means DatabaseURL.
+	MigrationURL string
+	// HTTPAddr is LEDGER_HTTP_ADDR.
+	HTTPAddr string
+	// PostgresBin is LEDGER_POSTGRES_BIN: where the embedded mode finds postgres and initdb.
+	PostgresBin string
+	// PostgresPort is LEDGER_POSTGRES_PORT: the embedded server's port; 0 picks one.
+	PostgresPort int
+	// LogLevel is LEDGER_LOG_LEVEL: debug, info (default), warn or error.
+	LogLevel slog.Level
+
+	problems []string
+}
+
+// Var documents one environment variable, for --help and the README.
+type Var struct{ Name, Default, Meaning string }
+
+// Vars lists the environment variables FromEnv reads.
+var Vars = []Var{
+	{"LEDGER_HOME", "~/.secretsledger", "root of all instance directories"},
+	{"LEDGER_INSTANCE", DefaultInstance, "instance id: data lives in $LEDGER_HOME/instances/<id>/"},
+	{"LEDGER_HTTP_ADDR", DefaultHTTPAddr, "address the HTTP API listens on"},
+	{"DATABASE_URL", "(unset: embedded PostgreSQL)", "PostgreSQL connection URL of an existing server"},
+	{"DATABASE_MIGRATION_URL", "(unset: DATABASE_URL)", "direct connection used for migrations when the runtime goes through a pooler"},
+	{"LEDGER_POSTGRES_BIN", "(searched)", "directory of the postgres and initdb binaries for the embedded mode"},
+	{"LEDGER_POSTGRES_PORT", "(last used, else a free port)", "port of the embedded PostgreSQL, on 127.0.0.1"},
+	{"LEDGER_LOG_LEVEL", "info", "debug, info, warn or error"},
+}
+
+var instanceID = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$`)
+
+// FromEnv reads the configuration through getenv (os.Getenv in production). It never
+// fails: problems are kept for Validate, so that all of them are reported together.
+func FromEnv(getenv func(string) string) Config {
+	c := Config{
+		Home:         getenv("LEDGER_HOME"),
+		Instance:     getenv("LEDGER_INSTANCE"),
+		DatabaseURL:  strings.TrimSpace(getenv("DATABASE_URL")),
+		MigrationURL: strings.TrimSpace(getenv("DATABASE_MIGRATION_URL")),
+		HTTPAddr:     getenv("LEDGER_HTTP_ADDR"),
+		PostgresBin:  getenv("LEDGER_POSTGRES_BIN"),
+	}
+	if c.Home == "" {
+		if h, err := os.UserHomeDir(); err == nil {
+			c.Home = filepath.Join(h, ".secretsledger")
+		} else {
+			c.problems = append(c.problems, "LEDGER_HOME is unset and there is no home directory to default to")
+		}
+	}
+	if c.Instance == "" {
+		c.Instance = DefaultInstance
+	}
+	if c.HTTPAddr == "" {
+		c.HTTPAddr = DefaultHTTPAddr
+	}
+	if v := getenv("LEDGER_POSTGRES_PORT"); v != "" {
+		p, err := strconv.Atoi(v)
+		if err != nil || p < 1 || p > 65535 {
+			c.problems = append(c.problems, fmt.Sprintf("LEDGER_POSTGRES_PORT must be a port number (1-65535), got %q", v))
+		}
+		c.PostgresPort = p
+	}
+	switch v := strings.ToLower(getenv("LEDGER_LOG_LEVEL")); v {
+	case "", "info":
+		c.LogLevel = slog.LevelInfo
+	case "debug":
+		c.LogLevel = slog.LevelDebug
+	case "warn", "warning":
+		c.LogLevel = slog.LevelWarn
+	case "error":
+		c.LogLevel = slog.LevelError
+	default:
+		c.problems = append(c.problems, fmt.Sprintf("LEDGER_LOG_LEVEL must be debug, info, warn or error, got %q", v))
+	}
+	return c
+}
+
+// Validate reports every problem of the configuration, joined.
+func (c Config) Validate() error {
+	problems := append([]string(nil), c.problems...)
+	if !instanceID.MatchString(c.Instance) {
+		problems = append(problems, fmt.Sprintf("LEDGER_INSTANCE must be letters, digits, '.', '_' or '-' (at most 64), got %q", c.Instance))
+	}
+	if c.Home != "" && !filepath.IsAbs(c.Home) {
+		problems = append(problems, fmt.Sprintf("LEDGER_HOME must be an absolute path, got %q", c.Home))
+	}
+	if _, port, err := net.SplitHostPort(c.HTTPAddr); err != nil || port == "" {
+		problems = append(problems, fmt.Sprintf("LEDGER_HTTP_ADDR must be host:port, got %q", c.HTTPAddr))
+	}
+	for _, u := range []struct{ name, value string }{{"DATABASE_URL", c.DatabaseURL}, {"DATABASE_MIGRATION_URL", c.MigrationURL}} {
+		if u.value == "" {
+			continue
+		}
+		// The parser's own message may echo the URL; ours never does (it may hold a password).
+		if _, err := pgx.ParseConfig(u.value); err != nil || !looksLikeURL(u.value) {
+			problems = append(problems, fmt.Sprintf("%s is not a valid PostgreSQL connection URL (expected postgres://user:password@host:port/database)", u.name))
+		}
+	}
+	if c.MigrationURL != "" && c.DatabaseURL == "" {
+		problems = append(problems, "DATABASE_MIGRATION_URL is set but DATABASE_URL is not; set both, or neither for the embedded database")
+	}
+	if len(problems) == 0 {
+		return nil
+	}
+	errs := make([]error, len(problems))
+	for i, p := range problems {
+		errs[i] = errors.New(p)
+	}
+	return errors.Join(errs...)
+}
+
+func looksLikeURL(s string) bool {
+	return strings.HasPrefix(s, "postgres://") || strings.HasPrefix(s, "postgresql://")
+}
+
+// InstanceDir is $LEDGER_HOME/instances/<id>.
+func (c Config) InstanceDir() string { return filepath.Join(c.Home, "instances", c.Instance) }
+
+// Embedded reports whether the ledger runs its own PostgreSQL.
+func (c Config) Embedded() bool { return c.DatabaseURL == "" }
+
+// MigrationTarget is the URL migrations run against when the database is external.
+func (c Config) MigrationTarget() string {
+	if c.MigrationURL != "" {
+		return c.MigrationURL
+	}
+	return c.DatabaseURL
+}

@@ -1,0 +1,103 @@
+package httpapi
+
+import (
+	"context"
+	"encoding/json"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/gorilla/mux"
+
+	"github.com/secretsledger/secretsledger/eventstore/ledgererr"
+)
+
+// Check is one readiness check: it returns a short detail, or an error when the
+// dependency is not ready.
+type Check struct {
+	Name string
+	Run  func(ctx context.Context) (detail string, err error)
+}
+
+// checkTimeout bounds each readiness check, so /readyz answers even when a
+// dependency hangs.
+const checkTimeout = 3 * time.Second
+
+// NewRouter returns the HTTP handler: /healthz (the process is up) and /readyz (every
+// check passes).
+func NewRouter(log *slog.Logger, checks []Check) http.Handler {
+	r := mux.NewRouter()
+	r.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	}).Methods(http.MethodGet)
+	r.HandleFunc("/readyz", readyz(log, checks)).Methods(http.MethodGet)
+	r.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		WriteError(w, log, ledgererr.New(ledgererr.NotFound, "no such route"))
+	})
+	r.MethodNotAllowedHandler = http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		writeJSON(w, http.StatusMethodNotAllowed, errorBody{Error: "method not allowed", Details: errorDetails{Code: "EMETHOD"}})
+	})
+	return r
+}
+
+type checkResult struct {
+	OK     bool   `json:"ok"`
+	Detail string `json:"detail"`
+}
+
+func readyz(log *slog.Logger, checks []Check) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		results := map[string]checkResult{}
+		ready := true
+		for _, c := range checks {
+			ctx, cancel := context.WithTimeout(r.Context(), checkTimeout)
+			detail, err := c.Run(ctx)
+			cancel()
+			if err != nil {
+				ready = false
+				log.Warn("readiness check failed", "check", c.Name, "err", err)
+				detail = ledgererr.MessageOf(err)
+			}
+			results[c.Name] = checkResult{OK: err == nil, Detail: detail}
+		}
+		status, code := "ready", http.StatusOK
+		if !ready {
+			status, code = "unavailable", http.StatusServiceUnavailable
+		}
+		writeJSON(w, code, map[string]any{"status": status, "checks": results})
+	}
+}
+
+type errorDetails struct {
+	Code string `json:"code"`
+}
+
+type errorBody struct {
+	Error   string       `json:"error"`
+	Details errorDetails `json:"details"`
+}
+
+var statusOf = map[ledgererr.Code]int{
+	ledgererr.Invalid:     http.StatusUnprocessableEntity,
+	ledgererr.NotFound:    http.StatusNotFound,
+	ledgererr.Conflict:    http.StatusConflict,
+	ledgererr.Forbidden:   http.StatusForbidden,
+	ledgererr.Unavailable: http.StatusServiceUnavailable,
+	ledgererr.Internal:    http.StatusInternalServerError,
+}
+
+// WriteError writes err as the API's error body. Internal errors are logged in full
+// here, where they are handled, and leave as a generic message.
+func WriteError(w http.ResponseWriter, log *slog.Logger, err error) {
+	code := ledgererr.CodeOf(err)
+	if code == ledgererr.Internal {
+		log.Error("internal error", "err", err)
+	}
+	writeJSON(w, statusOf[code], errorBody{Error: ledgererr.MessageOf(err), Details: errorDetails{Code: string(code)}})
+}
+
+func writeJSON(w http.ResponseWriter, status int, body any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(body)
+}

@@ -1,0 +1,161 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/secretsledger/secretsledger/cmd/secretsledger/internal/database"
+	"github.com/secretsledger/secretsledger/cmd/secretsledger/internal/httpapi"
+	"github.com/secretsledger/secretsledger/eventstore"
+	"github.com/secretsledger/secretsledger/eventstore/ledgererr"
+	"github.com/secretsledger/secretsledger/migrations"
+)
+
+// shutdownTimeout bounds the graceful stop of HTTP and the database.
+const shutdownTimeout = 20 * time.Second
+
+func runServe(ctx context.Context, env *environment, args []string) error {
+	fs := flags(env, "serve [--migrate]", serveSummary)
+	migrate := fs.Bool("migrate", false, "apply pending migrations before serving (an empty database is always migrated)")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	dir, err := env.prepare()
+	if err != nil {
+		return err
+	}
+	if err := database.CheckBinaries(env.cfg); err != nil {
+		return err
+	}
+	// Bind first: a taken port fails at once, before a database is started for nothing.
+	ln, err := net.Listen("tcp", env.cfg.HTTPAddr)
+	if err != nil {
+		if errors.Is(err, syscall.EADDRINUSE) {
+			return usageError{fmt.Errorf("cannot listen on %s: address already in use (set LEDGER_HTTP_ADDR to a free address)", env.cfg.HTTPAddr)}
+		}
+		return usageError{fmt.Errorf("cannot listen on %s: %w", env.cfg.HTTPAddr, err)}
+	}
+	defer ln.Close()
+
+	db, err := database.Open(ctx, env.cfg, dir, env.log)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownTimeout)
+		defer cancel()
+		if err := db.Close(stopCtx); err != nil {
+			env.log.Error("stopping the embedded database", "err", err)
+		}
+	}()
+	if err := ensureMigrated(ctx, env, db, *migrate); err != nil {
+		return err
+	}
+
+	pool, err := pgxpool.New(ctx, db.URL)
+	if err != nil {
+		return fmt.Errorf("open database pool: %w", err)
+	}
+	defer pool.Close()
+	store := eventstore.New(pool, eventstore.Config{})
+
+	srv := &http.Server{
+		Handler:           httpapi.NewRouter(env.log, readinessChecks(pool, db)),
+		ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog:          nil,
+	}
+	runCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	storeDone := make(chan error, 1)
+	go func() { storeDone <- store.Run(runCtx) }()
+	httpDone := make(chan error, 1)
+	go func() { httpDone <- srv.Serve(ln) }()
+	env.log.Info("secretsledger serving", "addr", ln.Addr().String(), "instance", env.cfg.Instance,
+		"embedded_database", db.Embedded != nil, "version", versionString())
+
+	var runErr error
+	select {
+	case <-ctx.Done():
+		env.log.Info("shutting down")
+	case err := <-httpDone:
+		runErr = fmt.Errorf("http server: %w", err)
+	case <-embeddedExited(db):
+		runErr = errors.New("the embedded PostgreSQL exited unexpectedly; see db/postgres.log in the instance directory")
+	}
+	stopCtx, stopCancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownTimeout)
+	defer stopCancel()
+	if err := srv.Shutdown(stopCtx); err != nil {
+		env.log.Warn("http shutdown", "err", err)
+	}
+	cancel()
+	<-storeDone
+	return runErr
+}
+
+func embeddedExited(db *database.Database) <-chan struct{} {
+	if db.Embedded == nil || !db.Embedded.Owned() {
+		return nil // never fires
+	}
+	return db.Embedded.Exited()
+}
+
+// ensureMigrated migrates an empty database, and a database with pending migrations
+// only when asked: a running fleet's schema changes when an operator says so.
+func ensureMigrated(ctx context.Context, env *environment, db *database.Database, migrate bool) error {
+	st, err := db.MigrationStatus(ctx)
+	if err != nil {
+		return err
+	}
+	if st.Current() {
+		return nil
+	}
+	if !st.Empty() && !migrate {
+		names := make([]string, len(st.Pending))
+		for i, m := range st.Pending {
+			names[i] = m.Name
+		}
+		return fmt.Errorf("the database has %d pending migration(s) (%s); run `secretsledger migrate` or start with `secretsledger serve --migrate`",
+			len(st.Pending), strings.Join(names, ", "))
+	}
+	applied, err := db.Migrate(ctx)
+	for _, m := range applied {
+		env.log.Info("applied migration", "name", m.Name)
+	}
+	return err
+}
+
+func readinessChecks(pool *pgxpool.Pool, db *database.Database) []httpapi.Check {
+	return []httpapi.Check{
+		{Name: "database", Run: func(ctx context.Context) (string, error) {
+			if err := pool.Ping(ctx); err != nil {
+				return "", ledgererr.Wrap(err, ledgererr.Unavailable, "database unreachable")
+			}
+			return "reachable", nil
+		}},
+		{Name: "migrations", Run: func(ctx context.Context) (string, error) {
+			st, err := db.MigrationStatus(ctx)
+			return migrationDetail(st, err)
+		}},
+	}
+}
+
+func migrationDetail(st migrations.Status, err error) (string, error) {
+	var ce *migrations.ChecksumError
+	switch {
+	case errors.As(err, &ce):
+		return "", ledgererr.Wrap(err, ledgererr.Unavailable, "%s was edited after it was applied", ce.Name)
+	case err != nil:
+		return "", ledgererr.Wrap(err, ledgererr.Unavailable, "migration state unknown")
+	case !st.Current():
+		return "", ledgererr.New(ledgererr.Unavailable, "%d pending migration(s); run secretsledger migrate", len(st.Pending))
+	}
+	return fmt.Sprintf("current (%d applied)", len(st.Applied)), nil
+}
