@@ -130,7 +130,7 @@ func exitCode(err error) int {
 // command does, and its flags.
 func flags(env *environment, synopsis, summary string) *flag.FlagSet {
 	fs := flag.NewFlagSet(strings.Fields(synopsis)[0], flag.ContinueOnError)
-	fs.SetOutput(env.stderr)
+	fs.SetOutput(io.Discard) // parse errors are reported once, by run()
 	fs.Usage = func() {
 		fmt.Fprintf(env.stdout, "Usage: secretsledger %s\n\n%s\n", synopsis, summary)
 		fs.SetOutput(env.stdout)
