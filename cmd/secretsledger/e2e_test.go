@@ -18,6 +18,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/secretsledger/secretsledger/eventstore/pgtest"
 )
 
 var binary string
@@ -35,7 +37,7 @@ func TestMain(m *testing.M) {
 		fmt.Fprintf(os.Stderr, "build secretsledger: %v\n%s", err, out)
 		os.Exit(1)
 	}
-	code := m.Run()
+	code := pgtest.Main(m) // external-database tests use the shared test cluster
 	_ = os.RemoveAll(dir)
 	os.Exit(code)
 }
@@ -162,7 +164,9 @@ func (s *server) stop(t *testing.T) {
 	}
 }
 
-func (e *instanceEnv) pgdata() string { return filepath.Join(e.home, "instances", "default", "db", "pgdata") }
+func (e *instanceEnv) pgdata() string {
+	return filepath.Join(e.home, "instances", "default", "db", "pgdata")
+}
 
 // postmasterPid returns the pid in postmaster.pid, 0 when there is none.
 func (e *instanceEnv) postmasterPid() int {
