@@ -57,6 +57,7 @@ func (r *doctorReport) check(ctx context.Context) {
 		r.add(instance.Finding{Message: err.Error()})
 		return
 	}
+	r.add(instance.Finding{OK: true, Message: fmt.Sprintf("instance directory %s is writable", dir.Path)})
 	for _, f := range dir.Check() {
 		r.add(f)
 	}

@@ -70,7 +70,6 @@ func runServe(ctx context.Context, env *environment, args []string) error {
 	srv := &http.Server{
 		Handler:           httpapi.NewRouter(env.log, readinessChecks(pool, db)),
 		ReadHeaderTimeout: 10 * time.Second,
-		ErrorLog:          nil,
 	}
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()

@@ -461,7 +461,12 @@ func (s *Server) Stop(ctx context.Context) error {
 	case <-ctx.Done():
 	}
 	_ = s.cmd.Process.Signal(syscall.SIGQUIT) // immediate shutdown; crash recovery on next start.
-	<-s.exited
+	select {
+	case <-s.exited:
+	case <-time.After(10 * time.Second):
+		_ = s.cmd.Process.Kill()
+		<-s.exited
+	}
 	return errors.New("pgembed: postgres did not stop in time and was shut down immediately")
 }
 

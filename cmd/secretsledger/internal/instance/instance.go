@@ -70,22 +70,13 @@ type Finding struct {
 	Message string
 }
 
-// Check reports on the instance directory: it exists, is writable, and is not readable
-// or writable by other users. (Search permission, o+x, is expected when PostgreSQL's
-// service user must reach db/.)
+// Check reports what Prepare does not refuse but an operator should fix: directories
+// of the instance that other users can read or write. (Search permission, o+x, is
+// expected where PostgreSQL's service user must reach db/.)
 func (d Dir) Check() []Finding {
-	fi, err := os.Stat(d.Path)
-	if err != nil {
-		return []Finding{{Message: fmt.Sprintf("instance directory %s: %v", d.Path, unwrapPath(err))}}
-	}
 	var out []Finding
-	if _, err := Prepare(d.Path); err != nil {
-		out = append(out, Finding{Message: err.Error()})
-	} else {
-		out = append(out, Finding{OK: true, Message: fmt.Sprintf("instance directory %s is writable", d.Path)})
-	}
 	for _, p := range append([]string{d.Path}, d.subPaths()...) {
-		if fi, err = os.Stat(p); err == nil && fi.Mode().Perm()&0o066 != 0 {
+		if fi, err := os.Stat(p); err == nil && fi.Mode().Perm()&0o066 != 0 {
 			out = append(out, Finding{OK: true, Warning: true, Message: fmt.Sprintf(
 				"%s has mode %04o: other users can read or write it; run chmod go-rw %s", p, fi.Mode().Perm(), p)})
 		}

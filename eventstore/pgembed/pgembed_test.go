@@ -1,0 +1,129 @@
+package pgembed
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+func fakeBinDir(t *testing.T, root string) string {
+	t.Helper()
+	dir := filepath.Join(root, "bin")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"postgres", "initdb"} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte("#!/bin/sh\n"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+func TestFindBinaries(t *testing.T) {
+	root := t.TempDir()
+	explicit := fakeBinDir(t, root)
+	if got, err := FindBinaries(explicit); err != nil || got != explicit {
+		t.Fatalf("explicit dir: %q, %v", got, err)
+	}
+	_, err := FindBinaries(filepath.Join(root, "missing"))
+	var nf *NotFoundError
+	if !errors.As(err, &nf) || !strings.Contains(err.Error(), "apt-get install postgresql") ||
+		!strings.Contains(err.Error(), "DATABASE_URL") || !strings.Contains(err.Error(), filepath.Join(root, "missing")) {
+		t.Fatalf("missing explicit dir: %v", err)
+	}
+}
+
+func TestVersionedDirsNewestFirst(t *testing.T) {
+	root := t.TempDir()
+	for _, v := range []string{"9.6", "15", "16", "notaversion"} {
+		if err := os.MkdirAll(filepath.Join(root, v, "bin"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got := versionedDirs(root)
+	want := []string{filepath.Join(root, "16", "bin"), filepath.Join(root, "15", "bin"), filepath.Join(root, "9.6", "bin")}
+	if strings.Join(got, ",") != strings.Join(want, ",") {
+		t.Fatalf("versionedDirs = %v, want %v", got, want)
+	}
+}
+
+// Two instances on one machine get separate clusters and ports; a second Open of the
+// same instance attaches to the running cluster instead of starting another.
+func TestInstancesDoNotCollideAndSecondOpenAttaches(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	dirA, dirB := filepath.Join(t.TempDir(), "db"), filepath.Join(t.TempDir(), "db")
+	a, err := Open(ctx, Options{Dir: dirA, Settings: map[string]string{"fsync": "off"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Stop(context.Background())
+	b, err := Open(ctx, Options{Dir: dirB, Settings: map[string]string{"fsync": "off"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Stop(context.Background())
+	if a.Port() == b.Port() {
+		t.Fatalf("two instances share port %d", a.Port())
+	}
+
+	again, err := Open(ctx, Options{Dir: dirA})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again.Owned() || again.URL() != a.URL() {
+		t.Fatalf("second Open: owned=%v url match=%v", again.Owned(), again.URL() == a.URL())
+	}
+	if err := again.Stop(ctx); err != nil {
+		t.Fatal(err)
+	}
+	conn, err := pgx.Connect(ctx, a.URL())
+	if err != nil {
+		t.Fatalf("stopping an attached handle stopped the cluster: %v", err)
+	}
+	conn.Close(ctx)
+
+	url, err := URLOf(dirA, "")
+	if err != nil || url != a.URL() {
+		t.Fatalf("URLOf = %q, %v", url, err)
+	}
+	// Password authentication is on: a wrong password is refused.
+	wrong := strings.Replace(a.URL(), ":"+mustPassword(t, dirA)+"@", ":wrong@", 1)
+	if conn, err := pgx.Connect(ctx, wrong); err == nil {
+		conn.Close(ctx)
+		t.Fatal("connected with a wrong password")
+	}
+}
+
+func mustPassword(t *testing.T, dir string) string {
+	t.Helper()
+	pw, err := readPassword(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pw
+}
+
+func TestConfiguredPortInUse(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	a, err := Open(ctx, Options{Dir: filepath.Join(t.TempDir(), "db"), Settings: map[string]string{"fsync": "off"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Stop(context.Background())
+	_, err = Open(ctx, Options{Dir: filepath.Join(t.TempDir(), "db"), Port: a.Port(), Settings: map[string]string{"fsync": "off"}})
+	var inUse *PortInUseError
+	if !errors.As(err, &inUse) || !strings.Contains(err.Error(), "LEDGER_POSTGRES_PORT") {
+		t.Fatalf("err = %v", err)
+	}
+}
