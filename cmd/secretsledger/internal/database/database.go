@@ -3,6 +3,7 @@ package database
 import (
 	"context"
 	"fmt"
+	"io/fs"
 	"log/slog"
 
 	"github.com/jackc/pgx/v5"
@@ -21,6 +22,8 @@ type Database struct {
 	MigrationURL string
 	// Embedded is the instance's own cluster; nil with DATABASE_URL.
 	Embedded *pgembed.Server
+	// Migrations is the schema to apply; nil means the files shipped in the binary.
+	Migrations fs.FS
 }
 
 // Open finds the database: with DATABASE_URL it only records the URLs; without, it
@@ -81,7 +84,11 @@ func (d *Database) MigrationStatus(ctx context.Context) (migrations.Status, erro
 }
 
 func (d *Database) withMigrationConn(ctx context.Context, fn func(*migrations.Runner, *pgx.Conn) error) error {
-	r, err := migrations.NewRunner(migrations.Files())
+	files := d.Migrations
+	if files == nil {
+		files = migrations.Files()
+	}
+	r, err := migrations.NewRunner(files)
 	if err != nil {
 		return err
 	}
