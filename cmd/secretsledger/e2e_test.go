@@ -153,14 +153,20 @@ func (e *instanceEnv) waitReady(t *testing.T, s *server, limit time.Duration) ti
 // stop sends SIGTERM and waits for a clean exit.
 func (s *server) stop(t *testing.T) {
 	t.Helper()
-	_ = s.cmd.Process.Signal(syscall.SIGTERM)
+	s.stopWith(t, syscall.SIGTERM)
+}
+
+// stopWith sends sig and waits for a clean exit.
+func (s *server) stopWith(t *testing.T, sig syscall.Signal) {
+	t.Helper()
+	_ = s.cmd.Process.Signal(sig)
 	select {
 	case <-s.exited:
 	case <-time.After(30 * time.Second):
 		t.Fatalf("serve did not stop within 30s\n%s", s.stderr)
 	}
 	if code := s.cmd.ProcessState.ExitCode(); code != 0 {
-		t.Fatalf("serve exit code %d after SIGTERM\n%s", code, s.stderr)
+		t.Fatalf("serve exit code %d after %v\n%s", code, sig, s.stderr)
 	}
 }
 

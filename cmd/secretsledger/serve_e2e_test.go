@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -111,7 +112,11 @@ func TestServeIgnoresStalePidFile(t *testing.T) {
 	if !strings.Contains(s.stderr.String(), "stale postmaster.pid") {
 		t.Fatalf("stale pid file not reported:\n%s", s.stderr)
 	}
-	s.stop(t)
+	pid := e.postmasterPid()
+	s.stopWith(t, syscall.SIGINT) // Ctrl-C stops as cleanly as SIGTERM
+	if processAlive(pid) || e.postmasterPid() != 0 {
+		t.Fatalf("postmaster %d survived SIGINT\n%s", pid, s.stderr)
+	}
 }
 
 func TestBadInputExitsWithAClearMessage(t *testing.T) {
