@@ -7,7 +7,6 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
-	"sync"
 	"time"
 
 	"github.com/secretsledger/secretsledger/eventstore/ledgererr"
@@ -156,33 +155,19 @@ func requestHash(stream string, expected int64, events []EventData) []byte {
 }
 
 // Run is the group-commit writer: it takes queued appends, batches them into one
-// transaction each, and answers every caller. Config.Writers batches are in flight at
-// once, each on its own connection: while one holds the append lock and commits, the
-// next has already sent its first round trip and waits for the lock at the server, so
-// the lock is never idle while appends queue. It returns when ctx is done; appends
+// transaction each, and answers every caller. It returns when ctx is done; appends
 // still queued then fail with EUNAVAILABLE.
 func (s *Store) Run(ctx context.Context) error {
-	var wg sync.WaitGroup
-	for range s.cfg.Writers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			s.write(ctx)
-		}()
-	}
-	wg.Wait()
-	s.failQueued()
-	close(s.stopped)
-	s.failQueued() // appends that slipped in while the writers stopped
-	return nil
-}
-
-func (s *Store) write(ctx context.Context) {
+	defer func() {
+		s.failQueued()
+		close(s.stopped)
+		s.failQueued() // appends that slipped in while the writer stopped
+	}()
 	for {
 		var first *pendingAppend
 		select {
 		case <-ctx.Done():
-			return
+			return nil
 		case first = <-s.queue:
 		}
 		batch := s.collect(ctx, first)

@@ -21,9 +21,6 @@ type Config struct {
 	// pays no extra latency while appends that queue up behind a running transaction
 	// share the next one.
 	MaxBatchWait time.Duration
-	// Writers is the number of batches in flight at once. Default 1: on a 2-core
-	// machine a second writer measured no gain (docs/eventstore.md).
-	Writers int
 	// QueueSize bounds the appends waiting for the writer. Default 4096.
 	QueueSize int
 }
@@ -31,9 +28,6 @@ type Config struct {
 func (c Config) withDefaults() Config {
 	if c.MaxBatchEvents <= 0 {
 		c.MaxBatchEvents = 1000
-	}
-	if c.Writers <= 0 {
-		c.Writers = 1
 	}
 	if c.QueueSize <= 0 {
 		c.QueueSize = 4096
