@@ -51,6 +51,8 @@ type batchRows struct {
 	idemCompanies, idemKeys, idemStreams []string
 	idemHashes                           [][]byte
 	idemFirst, idemLast, idemVersions    []int64
+
+	recorded []Event // the accepted events, for the inline projector
 }
 
 func (s *Store) writeBatch(ctx context.Context, batch []*pendingAppend) ([]appendOutcome, error) {
@@ -73,8 +75,17 @@ func (s *Store) writeBatch(ctx context.Context, batch []*pendingAppend) ([]appen
 	if err != nil {
 		return nil, err
 	}
-	if err := writeRows(ctx, conn, rows); err != nil {
+	inline := s.cfg.Projector != nil && len(rows.recorded) > 0
+	if err := writeRows(ctx, conn, rows, !inline); err != nil {
 		return nil, err
+	}
+	if inline {
+		if err := s.cfg.Projector.Project(ctx, conn, rows.recorded); err != nil {
+			return nil, err
+		}
+		if _, err := conn.Exec(ctx, "COMMIT"); err != nil {
+			return nil, err
+		}
 	}
 	committed = true
 	return outcomes, nil
@@ -199,6 +210,9 @@ func (s *Store) decide(batch []*pendingAppend, st batchState) ([]appendOutcome, 
 			}
 			hash := chainHash(st.headHash, f)
 			rows.addEvent(f, st.headHash, hash)
+			rows.recorded = append(rows.recorded, Event{Position: f.position, EventID: id, StreamID: p.stream,
+				StreamVersion: current, Type: e.Type, SchemaVersion: e.SchemaVersion, CompanyID: e.CompanyID,
+				Payload: f.payload, Metadata: e.Metadata, RecordedAt: rows.recordedAt, PrevHash: st.headHash, Hash: hash})
 			st.headHash = hash
 			res.EventIDs = append(res.EventIDs, id)
 		}
@@ -247,7 +261,7 @@ func (r *batchRows) addIdempotency(company string, idem *Idempotency, res Append
 	r.idemVersions = append(r.idemVersions, res.StreamVersion)
 }
 
-func writeRows(ctx context.Context, conn *pgxpool.Conn, r batchRows) error {
+func writeRows(ctx context.Context, conn *pgxpool.Conn, r batchRows, commit bool) error {
 	b := &pgx.Batch{}
 	if len(r.positions) > 0 {
 		b.Queue(`INSERT INTO ledger_events (position, event_id, stream_id, stream_version, event_type, schema_version,
@@ -265,6 +279,11 @@ func writeRows(ctx context.Context, conn *pgxpool.Conn, r batchRows) error {
 			SELECT *, $8 FROM unnest($1::text[], $2::text[], $3::bytea[], $4::text[], $5::bigint[], $6::bigint[], $7::bigint[])`,
 			r.idemCompanies, r.idemKeys, r.idemHashes, r.idemStreams, r.idemFirst, r.idemLast, r.idemVersions, r.recordedAt)
 	}
-	b.Queue(`COMMIT`)
+	if commit {
+		b.Queue(`COMMIT`)
+	}
+	if b.Len() == 0 {
+		return nil
+	}
 	return conn.SendBatch(ctx, b).Close()
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
@@ -21,6 +22,10 @@ type Config struct {
 	// pays no extra latency while appends that queue up behind a running transaction
 	// share the next one.
 	MaxBatchWait time.Duration
+	// Projector, when set, applies every batch's accepted events to read models inside
+	// the append transaction (inline projection: read-your-writes, and read-model
+	// constraints such as unique names settle races). An error fails the appends.
+	Projector Projector
 	// QueueSize bounds the appends waiting for the writer. Default 4096.
 	QueueSize int
 }
@@ -33,6 +38,19 @@ func (c Config) withDefaults() Config {
 		c.QueueSize = 4096
 	}
 	return c
+}
+
+// DB is what a Projector may run inside the append transaction.
+type DB interface {
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+	SendBatch(ctx context.Context, b *pgx.Batch) pgx.BatchResults
+}
+
+// Projector applies recorded events to read models.
+type Projector interface {
+	Project(ctx context.Context, db DB, events []Event) error
 }
 
 // Store is the event log over a PostgreSQL pool. Reads work at once; appends need Run.
