@@ -1,6 +1,9 @@
-// Package commands will hold one file per command (create, rotate, bind, …): each loads
-// its aggregate's stream, folds it, calls a pure decide() that returns new events or a
-// typed ledgererr, and appends with the expected version.
+// Package commands holds the ledger's write side: one file per command. Each loads its
+// aggregate's stream, folds it, decides (validation and rules, no I/O), writes material
+// to a provider when the command carries a value, and appends the resulting events with
+// the expected stream version. A provider write whose append fails or is a replay is
+// discarded, so no live orphan remains (DESIGN.md §4).
 //
-// It may import eventstore and providers; never queries. Nothing is implemented yet.
+// It may import eventstore (and its events, actor, ledgererr) and providers; never
+// queries or projections.
 package commands

@@ -19,11 +19,24 @@ const MaxReadLimit = 10000
 // appends commit in position order (see the package doc), a reader that passes the last
 // position it saw never skips an event.
 func (s *Store) ReadAll(ctx context.Context, after int64, limit int) ([]Event, error) {
+	return ReadAll(ctx, s.pool, after, limit)
+}
+
+// ReadAll is Store.ReadAll over any connection or transaction (a rebuild reads the log
+// inside the transaction that rewrites the read models).
+func ReadAll(ctx context.Context, db DB, after int64, limit int) ([]Event, error) {
 	if err := checkLimit(limit); err != nil {
 		return nil, err
 	}
-	rows, err := s.pool.Query(ctx, selectEvents+`WHERE position > $1 ORDER BY position LIMIT $2`, after, limit)
+	rows, err := db.Query(ctx, selectEvents+`WHERE position > $1 ORDER BY position LIMIT $2`, after, limit)
 	return collectEvents(rows, err)
+}
+
+// LockAppends blocks every append, in every process, until db's transaction ends: a
+// rebuild holds it so the log cannot grow under it.
+func LockAppends(ctx context.Context, db DB) error {
+	_, err := db.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, appendLockKey)
+	return storeError("lock appends", err)
 }
 
 // ReadStream returns up to limit events of one stream with version > afterVersion, in

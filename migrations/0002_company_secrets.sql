@@ -76,12 +76,15 @@ CREATE TABLE local_secret_keys (
     created_at   timestamptz NOT NULL DEFAULT now(),
     destroyed_at timestamptz
 );
+-- ref is the provider version ref recorded in the event: one per write attempt, so that
+-- a write whose append lost a race never overwrites the version that won.
 CREATE TABLE local_secret_values (
     secret_id  text        NOT NULL REFERENCES local_secret_keys (secret_id),
+    ref        text        NOT NULL,
     version    integer     NOT NULL,
     ciphertext bytea       NOT NULL,
     created_at timestamptz NOT NULL DEFAULT now(),
-    PRIMARY KEY (secret_id, version)
+    PRIMARY KEY (secret_id, ref)
 );
 
 -- Board (operator) tokens, stored as SHA-256 of the token. companies NULL = every company.

@@ -1,0 +1,245 @@
+package commands
+
+import (
+	"context"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/secretsledger/secretsledger/eventstore"
+	"github.com/secretsledger/secretsledger/eventstore/actor"
+	"github.com/secretsledger/secretsledger/eventstore/events"
+	"github.com/secretsledger/secretsledger/eventstore/ledgererr"
+	"github.com/secretsledger/secretsledger/providers"
+)
+
+// Managed modes and statuses of a secret.
+// WARNING: persisted in events and read models.
+const (
+	ManagedByLedger   = "paperclip_managed"
+	ExternalReference = "external_reference"
+
+	StatusActive   = "active"
+	StatusDisabled = "disabled"
+	StatusArchived = "archived"
+	StatusDeleted  = "deleted"
+)
+
+// Limits on input.
+const (
+	MaxNameLength  = 160
+	MaxKeyLength   = 120
+	MaxValueBytes  = 64 << 10
+	redactedMarker = "***REDACTED***"
+)
+
+// EventLog is what the commands need of the event store.
+type EventLog interface {
+	AppendIdempotent(ctx context.Context, idem *eventstore.Idempotency, stream string, expected int64, events ...eventstore.EventData) (eventstore.AppendResult, error)
+	ReadStream(ctx context.Context, stream string, afterVersion int64, limit int) ([]eventstore.Event, error)
+}
+
+// Secrets handles the secret lifecycle commands.
+type Secrets struct {
+	Log             EventLog
+	Providers       map[string]providers.Provider
+	DefaultProvider string
+	RecoveryWindow  time.Duration
+	Now             func() time.Time
+}
+
+// Request carries who asks, and how to make the command safe to retry.
+type Request struct {
+	Actor       actor.Actor
+	RequestID   string
+	Idempotency *eventstore.Idempotency
+}
+
+func (r Request) metadata() eventstore.Metadata {
+	m := eventstore.Metadata{ActorType: r.Actor.Type, ActorID: r.Actor.ID, RequestID: r.RequestID}
+	if r.Idempotency != nil {
+		m.IdempotencyKey = r.Idempotency.Key
+	}
+	return m
+}
+
+// Result is what a command wrote.
+type Result struct {
+	SecretID string
+	// Position is the log position of the last event written (or of the first
+	// request's, for a replay); queries at or after it see the change.
+	Position int64
+	Replayed bool
+}
+
+// secretState is the secret aggregate folded from its stream.
+type secretState struct {
+	exists        bool
+	companyID     string
+	name, key     string
+	provider      string
+	managedMode   string
+	status        string // before deletion: restored to it
+	deleted       bool
+	deletedAt     time.Time
+	purged        bool
+	latestVersion int
+	streamVersion int64
+}
+
+func (s *secretState) apply(e eventstore.Event) error {
+	p, err := events.Decode(e)
+	if err != nil {
+		return err
+	}
+	s.streamVersion = e.StreamVersion
+	switch p := p.(type) {
+	case *events.SecretCreatedV1:
+		*s = secretState{exists: true, companyID: e.CompanyID, name: p.Name, key: p.Key, provider: p.Provider,
+			managedMode: p.ManagedMode, status: StatusActive, latestVersion: 1, streamVersion: e.StreamVersion}
+	case *events.SecretVersionAddedV1:
+		s.latestVersion = p.Version
+	case *events.SecretUpdatedV1:
+		if p.Name != nil {
+			s.name = *p.Name
+		}
+		if p.Key != nil {
+			s.key = *p.Key
+		}
+		if p.Status != nil {
+			s.status = *p.Status
+		}
+	case *events.SecretDeletedV1:
+		s.deleted, s.deletedAt = true, e.RecordedAt
+	case *events.SecretRestoredV1:
+		s.deleted, s.status = false, p.Status
+	case *events.SecretPurgedV1:
+		s.purged, s.deleted = true, true
+		if s.deletedAt.IsZero() {
+			s.deletedAt = e.RecordedAt
+		}
+	}
+	return nil
+}
+
+// errSecretNotFound is the one answer for a secret that does not exist, belongs to a
+// company the caller cannot see, or (where the command says so) was deleted: no
+// existence leak.
+var errSecretNotFound = ledgererr.New(ledgererr.NotFound, "secret not found")
+
+// load folds a secret's stream; a secret the actor may not see is not found.
+func (h *Secrets) load(ctx context.Context, a actor.Actor, secretID string) (secretState, error) {
+	var st secretState
+	if secretID == "" || strings.ContainsAny(secretID, "/ ") {
+		return st, errSecretNotFound
+	}
+	var after int64
+	for {
+		evs, err := h.Log.ReadStream(ctx, events.SecretStream(secretID), after, eventstore.MaxReadLimit)
+		if err != nil {
+			return st, err
+		}
+		for _, e := range evs {
+			if err := st.apply(e); err != nil {
+				return st, err
+			}
+		}
+		if len(evs) < eventstore.MaxReadLimit {
+			break
+		}
+		after = evs[len(evs)-1].StreamVersion
+	}
+	if !st.exists || !a.CanAccess(st.companyID) {
+		return secretState{}, errSecretNotFound
+	}
+	return st, nil
+}
+
+var keyJunk = regexp.MustCompile(`[^a-z0-9_.-]+`)
+
+// NormalizeKey trims, lowercases, turns runs of characters outside [a-z0-9_.-] into
+// "-", strips leading and trailing "-", and cuts to MaxKeyLength.
+func NormalizeKey(s string) string {
+	k := keyJunk.ReplaceAllString(strings.ToLower(strings.TrimSpace(s)), "-")
+	k = strings.Trim(k, "-")
+	if len(k) > MaxKeyLength {
+		k = strings.TrimRight(k[:MaxKeyLength], "-")
+	}
+	return k
+}
+
+func checkName(name string) (string, error) {
+	name = strings.TrimSpace(name)
+	if n := len([]rune(name)); n < 1 || n > MaxNameLength {
+		return "", ledgererr.New(ledgererr.Invalid, "name must be 1 to %d characters", MaxNameLength)
+	}
+	return name, nil
+}
+
+func checkKey(raw, name string) (string, error) {
+	if strings.TrimSpace(raw) == "" {
+		raw = name
+	}
+	k := NormalizeKey(raw)
+	if k == "" {
+		return "", ledgererr.New(ledgererr.Invalid, "key is empty after normalisation (use letters, digits, '_', '.' or '-')")
+	}
+	return k, nil
+}
+
+func checkValue(v *providers.Value) error {
+	switch {
+	case v == nil || v.Len() == 0:
+		return ledgererr.New(ledgererr.Invalid, "a managed secret needs a non-empty value")
+	case v.Len() > MaxValueBytes:
+		return ledgererr.New(ledgererr.Invalid, "value is larger than %d bytes", MaxValueBytes)
+	case string(v.Reveal()) == redactedMarker:
+		return ledgererr.New(ledgererr.Invalid, "the value is the redaction marker %s, not a secret", redactedMarker)
+	}
+	return nil
+}
+
+func (h *Secrets) provider(id string) (providers.Provider, error) {
+	p, ok := h.Providers[id]
+	if !ok {
+		return nil, ledgererr.New(ledgererr.Invalid, "unknown or unconfigured provider %q", id)
+	}
+	return p, nil
+}
+
+// stored is a provider write that the append may still have to undo.
+type stored struct {
+	p   providers.Provider
+	ref providers.Ref
+	providers.Stored
+}
+
+// discard undoes the write; it uses a fresh context, since the request's may be gone.
+func (s *stored) discard(ctx context.Context) {
+	if s == nil || s.ProviderVersionRef == "" {
+		return
+	}
+	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	_ = s.p.Discard(dctx, s.ref, s.ProviderVersionRef) // best effort: an orphan row is unreachable and holds only ciphertext
+}
+
+// appendOrDiscard appends and, unless the events were newly written, discards the
+// provider write they referred to.
+func (h *Secrets) appendOrDiscard(ctx context.Context, req Request, secretID string, expected int64, w *stored, evs ...eventstore.EventData) (Result, error) {
+	res, err := h.Log.AppendIdempotent(ctx, req.Idempotency, events.SecretStream(secretID), expected, evs...)
+	if err != nil || res.Replayed {
+		w.discard(ctx)
+	}
+	if err != nil {
+		return Result{}, err
+	}
+	return Result{SecretID: strings.TrimPrefix(res.StreamID, "secret-"), Position: res.LastPosition, Replayed: res.Replayed}, nil
+}
+
+func (h *Secrets) now() time.Time {
+	if h.Now != nil {
+		return h.Now()
+	}
+	return time.Now()
+}

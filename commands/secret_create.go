@@ -1,0 +1,106 @@
+package commands
+
+import (
+	"context"
+	"strings"
+
+	"github.com/oklog/ulid/v2"
+
+	"github.com/secretsledger/secretsledger/eventstore"
+	"github.com/secretsledger/secretsledger/eventstore/events"
+	"github.com/secretsledger/secretsledger/eventstore/ledgererr"
+	"github.com/secretsledger/secretsledger/providers"
+)
+
+// CreateSecret creates a secret with its version 1.
+type CreateSecret struct {
+	CompanyID          string
+	Name               string
+	Key                string
+	Description        string
+	Provider           string
+	ManagedMode        string
+	ExternalRef        string
+	ProviderVersionRef string
+	Value              *providers.Value
+}
+
+// decideCreate validates a create and returns the normalised command.
+func (h *Secrets) decideCreate(c CreateSecret) (CreateSecret, error) {
+	var err error
+	if c.Name, err = checkName(c.Name); err != nil {
+		return c, err
+	}
+	if c.Key, err = checkKey(c.Key, c.Name); err != nil {
+		return c, err
+	}
+	c.Description = strings.TrimSpace(c.Description)
+	if c.Provider == "" {
+		c.Provider = h.DefaultProvider
+	}
+	if c.ManagedMode == "" {
+		c.ManagedMode = ManagedByLedger
+	}
+	switch c.ManagedMode {
+	case ManagedByLedger:
+		if c.ExternalRef != "" {
+			return c, ledgererr.New(ledgererr.Invalid, "a paperclip_managed secret cannot take an externalRef")
+		}
+		if err := checkValue(c.Value); err != nil {
+			return c, err
+		}
+	case ExternalReference:
+		if strings.TrimSpace(c.ExternalRef) == "" {
+			return c, ledgererr.New(ledgererr.Invalid, "an external_reference secret needs an externalRef")
+		}
+		if c.Value != nil {
+			return c, ledgererr.New(ledgererr.Invalid, "an external_reference secret stores no value")
+		}
+	default:
+		return c, ledgererr.New(ledgererr.Invalid, "managedMode must be paperclip_managed or external_reference")
+	}
+	return c, nil
+}
+
+// Create runs CreateSecret.
+func (h *Secrets) Create(ctx context.Context, req Request, c CreateSecret) (Result, error) {
+	if !req.Actor.CanAccess(c.CompanyID) {
+		return Result{}, ledgererr.New(ledgererr.NotFound, "company not found")
+	}
+	c, err := h.decideCreate(c)
+	if err != nil {
+		return Result{}, err
+	}
+	p, err := h.provider(c.Provider)
+	if err != nil {
+		return Result{}, err
+	}
+	id := ulid.Make().String()
+	ref := providers.Ref{CompanyID: c.CompanyID, SecretID: id, Version: 1}
+	var w *stored // the write to undo if the append does not take it
+	payload := events.SecretCreatedV1{SecretID: id, Name: c.Name, Key: c.Key, Description: c.Description,
+		Provider: c.Provider, ManagedMode: c.ManagedMode, ExternalRef: c.ExternalRef}
+	if c.ManagedMode == ManagedByLedger {
+		s, err := p.Put(ctx, ref, *c.Value)
+		if err != nil {
+			return Result{}, err
+		}
+		w = &stored{p: p, ref: ref, Stored: s}
+		payload.ProviderVersionRef, payload.Fingerprint = s.ProviderVersionRef, s.Fingerprint
+	} else {
+		s, err := p.Link(ctx, ref, c.ExternalRef, c.ProviderVersionRef)
+		if err != nil {
+			return Result{}, err
+		}
+		payload.ProviderVersionRef = s.ProviderVersionRef
+		if payload.ProviderVersionRef == "" {
+			payload.ProviderVersionRef = c.ProviderVersionRef
+		}
+	}
+	evt, err := events.New(events.SecretCreated, c.CompanyID, payload, req.metadata())
+	if err != nil {
+		w.discard(ctx)
+		return Result{}, err
+	}
+	return h.appendOrDiscard(ctx, req, id, eventstore.NoStream, w, evt)
+}

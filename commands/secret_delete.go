@@ -1,0 +1,79 @@
+package commands
+
+import (
+	"context"
+
+	"github.com/secretsledger/secretsledger/eventstore/events"
+	"github.com/secretsledger/secretsledger/eventstore/ledgererr"
+)
+
+// Delete soft-deletes a secret: it leaves lists and lookups and its name and key are
+// free at once; its history stays. Deleting a deleted secret succeeds and writes
+// nothing.
+func (h *Secrets) Delete(ctx context.Context, req Request, secretID string) (Result, error) {
+	st, err := h.load(ctx, req.Actor, secretID)
+	if err != nil {
+		return Result{}, err
+	}
+	if st.deleted {
+		return Result{SecretID: secretID}, nil
+	}
+	evt, err := events.New(events.SecretDeleted, st.companyID, events.SecretDeletedV1{SecretID: secretID}, req.metadata())
+	if err != nil {
+		return Result{}, err
+	}
+	return h.appendOrDiscard(ctx, req, secretID, st.streamVersion, nil, evt)
+}
+
+// Restore undeletes a secret within the recovery window, provided its name and key are
+// still free (the read model's unique indexes answer 409 otherwise).
+func (h *Secrets) Restore(ctx context.Context, req Request, secretID string) (Result, error) {
+	st, err := h.load(ctx, req.Actor, secretID)
+	if err != nil {
+		return Result{}, err
+	}
+	switch {
+	case st.purged:
+		return Result{}, ledgererr.New(ledgererr.Invalid, "the secret was purged and cannot be restored")
+	case !st.deleted:
+		return Result{}, ledgererr.New(ledgererr.Conflict, "the secret is not deleted")
+	case h.now().Sub(st.deletedAt) > h.RecoveryWindow:
+		return Result{}, ledgererr.New(ledgererr.Invalid, "the recovery window (%s) has passed", h.RecoveryWindow)
+	}
+	evt, err := events.New(events.SecretRestored, st.companyID, events.SecretRestoredV1{SecretID: secretID, Status: st.status}, req.metadata())
+	if err != nil {
+		return Result{}, err
+	}
+	return h.appendOrDiscard(ctx, req, secretID, st.streamVersion, nil, evt)
+}
+
+// Purge destroys a secret's material (the provider crypto-shreds it) and records it.
+// The event comes first: if destroying then fails, the log already says purged and a
+// repeated purge destroys again. confirm must be the secret's id.
+func (h *Secrets) Purge(ctx context.Context, req Request, secretID, confirm string) (Result, error) {
+	st, err := h.load(ctx, req.Actor, secretID)
+	if err != nil {
+		return Result{}, err
+	}
+	if confirm != secretID {
+		return Result{}, ledgererr.New(ledgererr.Invalid, `purge needs {"confirm": "<the secret id>"}`)
+	}
+	p, err := h.provider(st.provider)
+	if err != nil {
+		return Result{}, err
+	}
+	res := Result{SecretID: secretID}
+	if !st.purged {
+		evt, err := events.New(events.SecretPurged, st.companyID, events.SecretPurgedV1{SecretID: secretID}, req.metadata())
+		if err != nil {
+			return Result{}, err
+		}
+		if res, err = h.appendOrDiscard(ctx, req, secretID, st.streamVersion, nil, evt); err != nil {
+			return Result{}, err
+		}
+	}
+	if err := p.Destroy(ctx, st.companyID, secretID); err != nil {
+		return Result{}, ledgererr.Wrap(err, ledgererr.Unavailable, "the purge is recorded but destroying the material failed; repeat the purge")
+	}
+	return res, nil
+}

@@ -1,0 +1,91 @@
+package commands
+
+import (
+	"context"
+	"strings"
+
+	"github.com/secretsledger/secretsledger/eventstore/events"
+	"github.com/secretsledger/secretsledger/eventstore/ledgererr"
+	"github.com/secretsledger/secretsledger/providers"
+)
+
+// RotateSecret adds a version that becomes current.
+type RotateSecret struct {
+	SecretID              string
+	Value                 *providers.Value
+	ExternalRef           string
+	ProviderVersionRef    string
+	ExpectedLatestVersion *int
+}
+
+// rotateRetries bounds how often a rotation without expectedLatestVersion is redone
+// after losing a race to another write on the same secret.
+const rotateRetries = 3
+
+func decideRotate(st secretState, c RotateSecret) error {
+	switch {
+	case st.deleted:
+		return errSecretNotFound
+	case st.status != StatusActive:
+		return ledgererr.New(ledgererr.Invalid, "Cannot rotate a non-active secret")
+	case c.ExpectedLatestVersion != nil && *c.ExpectedLatestVersion != st.latestVersion:
+		return ledgererr.New(ledgererr.Conflict, "the latest version is %d, not %d", st.latestVersion, *c.ExpectedLatestVersion)
+	}
+	if st.managedMode == ManagedByLedger {
+		if c.ExternalRef != "" || c.ProviderVersionRef != "" {
+			return ledgererr.New(ledgererr.Invalid, "a paperclip_managed secret rotates with a new value, not an externalRef")
+		}
+		return checkValue(c.Value)
+	}
+	if c.Value != nil {
+		return ledgererr.New(ledgererr.Invalid, "an external_reference secret stores no value; rotate with externalRef or providerVersionRef")
+	}
+	if strings.TrimSpace(c.ExternalRef) == "" && strings.TrimSpace(c.ProviderVersionRef) == "" {
+		return ledgererr.New(ledgererr.Invalid, "an external_reference rotation needs externalRef or providerVersionRef")
+	}
+	return nil
+}
+
+// Rotate runs RotateSecret.
+func (h *Secrets) Rotate(ctx context.Context, req Request, c RotateSecret) (Result, error) {
+	for attempt := 1; ; attempt++ {
+		res, err := h.rotateOnce(ctx, req, c)
+		retry := ledgererr.CodeOf(err) == ledgererr.Conflict && c.ExpectedLatestVersion == nil &&
+			req.Idempotency == nil && attempt < rotateRetries
+		if !retry {
+			return res, err
+		}
+	}
+}
+
+func (h *Secrets) rotateOnce(ctx context.Context, req Request, c RotateSecret) (Result, error) {
+	st, err := h.load(ctx, req.Actor, c.SecretID)
+	if err != nil {
+		return Result{}, err
+	}
+	if err := decideRotate(st, c); err != nil {
+		return Result{}, err
+	}
+	p, err := h.provider(st.provider)
+	if err != nil {
+		return Result{}, err
+	}
+	version := st.latestVersion + 1
+	ref := providers.Ref{CompanyID: st.companyID, SecretID: c.SecretID, Version: version}
+	w := &stored{p: p, ref: ref}
+	payload := events.SecretVersionAddedV1{SecretID: c.SecretID, Version: version}
+	if st.managedMode == ManagedByLedger {
+		if w.Stored, err = p.Put(ctx, ref, *c.Value); err != nil {
+			return Result{}, err
+		}
+		payload.ProviderVersionRef, payload.Fingerprint = w.ProviderVersionRef, w.Fingerprint
+	} else {
+		payload.ExternalRef, payload.ProviderVersionRef = c.ExternalRef, c.ProviderVersionRef
+	}
+	evt, err := events.New(events.SecretVersionAdded, st.companyID, payload, req.metadata())
+	if err != nil {
+		w.discard(ctx)
+		return Result{}, err
+	}
+	return h.appendOrDiscard(ctx, req, c.SecretID, st.streamVersion, w, evt)
+}

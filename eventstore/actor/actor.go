@@ -1,0 +1,29 @@
+// Package actor says who is calling: a board (operator) token, instance-wide or limited
+// to listed companies, or (later) an agent key. Commands, queries and the HTTP layer all
+// scope by it; it imports nothing of ours.
+package actor
+
+import "slices"
+
+// Kinds of actor.
+// WARNING: persisted in event metadata (actorType).
+const (
+	Board = "board"
+	Agent = "agent"
+)
+
+// Actor is an authenticated caller.
+type Actor struct {
+	Type string
+	ID   string
+	// Companies limits a board token; nil means every company.
+	Companies []string
+}
+
+// CanAccess reports whether the actor may see company's data.
+func (a Actor) CanAccess(companyID string) bool {
+	return a.Companies == nil || slices.Contains(a.Companies, companyID)
+}
+
+// String is "type:id", as recorded in read models (created_by).
+func (a Actor) String() string { return a.Type + ":" + a.ID }

@@ -1,0 +1,57 @@
+package events
+
+import (
+	"encoding/json"
+	"flag"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/secretsledger/secretsledger/eventstore"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files")
+
+func str(s string) *string { return &s }
+
+// Golden JSON of every payload version: a diff here means the persisted format changed.
+func TestGoldenPayloads(t *testing.T) {
+	cases := map[string]any{
+		"secret.created.v1": SecretCreatedV1{SecretID: "01JSECRET", Name: "OpenAI", Key: "openai", Description: "prod key",
+			Provider: "local_encrypted", ManagedMode: "paperclip_managed", ProviderVersionRef: "lev_01JREF", Fingerprint: "ab12"},
+		"secret.version_added.v1": SecretVersionAddedV1{SecretID: "01JSECRET", Version: 2, ProviderVersionRef: "lev_01JREF2", Fingerprint: "cd34"},
+		"secret.updated.v1":       SecretUpdatedV1{SecretID: "01JSECRET", Name: str("OpenAI prod"), Status: str("disabled")},
+		"secret.deleted.v1":       SecretDeletedV1{SecretID: "01JSECRET"},
+		"secret.restored.v1":      SecretRestoredV1{SecretID: "01JSECRET", Status: "active"},
+		"secret.purged.v1":        SecretPurgedV1{SecretID: "01JSECRET"},
+	}
+	for name, payload := range cases {
+		got, err := json.MarshalIndent(payload, "", "  ")
+		if err != nil {
+			t.Fatal(err)
+		}
+		path := filepath.Join("testdata", name+".json")
+		if *update {
+			if err := os.WriteFile(path, append(got, '\n'), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		want, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatalf("%s: %v (run go test -update once to create it)", name, err)
+		}
+		if string(want) != string(got)+"\n" {
+			t.Errorf("%s changed:\n got %s\nwant %s", name, got, want)
+		}
+		// And it decodes back to the same payload.
+		e := eventstore.Event{Type: name[:len(name)-3], SchemaVersion: 1, Payload: got}
+		decoded, err := Decode(e)
+		if err != nil || decoded == nil {
+			t.Fatalf("%s: Decode = %v, %v", name, decoded, err)
+		}
+		again, _ := json.MarshalIndent(decoded, "", "  ")
+		if string(again) != string(got) {
+			t.Errorf("%s does not round-trip: %s", name, again)
+		}
+	}
+}

@@ -1,0 +1,111 @@
+package events
+
+import (
+	"encoding/json"
+	"fmt"
+
+	"github.com/secretsledger/secretsledger/eventstore"
+)
+
+// Event types of the secret aggregate (stream "secret-<id>").
+// WARNING: persisted names.
+const (
+	SecretCreated      = "secret.created"
+	SecretVersionAdded = "secret.version_added"
+	SecretUpdated      = "secret.updated"
+	SecretDeleted      = "secret.deleted"
+	SecretRestored     = "secret.restored"
+	SecretPurged       = "secret.purged"
+)
+
+// SecretStream is the stream id of a secret.
+func SecretStream(secretID string) string { return "secret-" + secretID }
+
+// SecretCreatedV1 records a new secret with its version 1. It never holds the value:
+// ProviderVersionRef points at the provider's copy, Fingerprint is a keyed HMAC.
+type SecretCreatedV1 struct {
+	SecretID           string `json:"secretId"`
+	Name               string `json:"name"`
+	Key                string `json:"key"`
+	Description        string `json:"description"`
+	Provider           string `json:"provider"`
+	ManagedMode        string `json:"managedMode"`
+	ExternalRef        string `json:"externalRef,omitempty"`
+	ProviderVersionRef string `json:"providerVersionRef,omitempty"`
+	Fingerprint        string `json:"fingerprint,omitempty"`
+}
+
+// SecretVersionAddedV1 records a rotation: Version becomes current.
+type SecretVersionAddedV1 struct {
+	SecretID           string `json:"secretId"`
+	Version            int    `json:"version"`
+	ExternalRef        string `json:"externalRef,omitempty"`
+	ProviderVersionRef string `json:"providerVersionRef,omitempty"`
+	Fingerprint        string `json:"fingerprint,omitempty"`
+}
+
+// SecretUpdatedV1 records changed metadata; nil fields did not change.
+type SecretUpdatedV1 struct {
+	SecretID    string  `json:"secretId"`
+	Name        *string `json:"name,omitempty"`
+	Key         *string `json:"key,omitempty"`
+	Description *string `json:"description,omitempty"`
+	Status      *string `json:"status,omitempty"`
+}
+
+// SecretDeletedV1 records a soft delete.
+type SecretDeletedV1 struct {
+	SecretID string `json:"secretId"`
+}
+
+// SecretRestoredV1 records an undelete; Status is the status the secret had before.
+type SecretRestoredV1 struct {
+	SecretID string `json:"secretId"`
+	Status   string `json:"status"`
+}
+
+// SecretPurgedV1 records that the secret's material was destroyed (crypto-shredded).
+type SecretPurgedV1 struct {
+	SecretID string `json:"secretId"`
+}
+
+// schema is the current schema version of every payload type above.
+const schema = 1
+
+// New encodes payload as an event of type typ for company.
+func New(typ, company string, payload any, meta eventstore.Metadata) (eventstore.EventData, error) {
+	b, err := json.Marshal(payload)
+	if err != nil {
+		return eventstore.EventData{}, fmt.Errorf("events: encode %s: %w", typ, err)
+	}
+	return eventstore.EventData{Type: typ, SchemaVersion: schema, CompanyID: company, Payload: b, Metadata: meta}, nil
+}
+
+// Decode decodes a recorded event's payload into the current shape. Old schema
+// versions would be upcast here.
+func Decode(e eventstore.Event) (any, error) {
+	if e.SchemaVersion != schema {
+		return nil, fmt.Errorf("events: %s at position %d has unknown schema version %d", e.Type, e.Position, e.SchemaVersion)
+	}
+	var p any
+	switch e.Type {
+	case SecretCreated:
+		p = &SecretCreatedV1{}
+	case SecretVersionAdded:
+		p = &SecretVersionAddedV1{}
+	case SecretUpdated:
+		p = &SecretUpdatedV1{}
+	case SecretDeleted:
+		p = &SecretDeletedV1{}
+	case SecretRestored:
+		p = &SecretRestoredV1{}
+	case SecretPurged:
+		p = &SecretPurgedV1{}
+	default:
+		return nil, nil // not a secret event; other consumers may know it
+	}
+	if err := json.Unmarshal(e.Payload, p); err != nil {
+		return nil, fmt.Errorf("events: decode %s at position %d: %w", e.Type, e.Position, err)
+	}
+	return p, nil
+}

@@ -1,0 +1,78 @@
+package projections
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/secretsledger/secretsledger/eventstore"
+)
+
+// Projection is a read model that can be rebuilt from the log.
+type Projection interface {
+	eventstore.Projector
+	Name() string
+	// Tables lists the projection's tables, children first.
+	Tables() []string
+}
+
+// All is every projection of the ledger, in the order they are applied.
+func All() []Projection { return []Projection{Secrets{}} }
+
+// Inline applies several projections in the append transaction.
+type Inline []Projection
+
+// Project implements eventstore.Projector.
+func (in Inline) Project(ctx context.Context, db eventstore.DB, events []eventstore.Event) error {
+	for _, p := range in {
+		if err := p.Project(ctx, db, events); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// rebuildPage is how many events a rebuild folds per round trip.
+const rebuildPage = 5000
+
+// Rebuild empties the projections' tables and folds the whole log into them again, in
+// one transaction that blocks appends meanwhile: readers see the old rows until it
+// commits, and then the new ones. It returns how many events it applied.
+func Rebuild(ctx context.Context, pool *pgxpool.Pool, ps []Projection) (int64, error) {
+	var n int64
+	err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+		if err := eventstore.LockAppends(ctx, tx); err != nil {
+			return err
+		}
+		var tables, names []string
+		for _, p := range ps {
+			tables = append(tables, p.Tables()...)
+			names = append(names, p.Name())
+		}
+		if _, err := tx.Exec(ctx, "TRUNCATE "+strings.Join(tables, ", ")); err != nil {
+			return fmt.Errorf("projections: truncate: %w", err)
+		}
+		if _, err := tx.Exec(ctx, `DELETE FROM projection_checkpoints WHERE projection = ANY($1)`, names); err != nil {
+			return fmt.Errorf("projections: reset checkpoints: %w", err)
+		}
+		var after int64
+		for {
+			evs, err := eventstore.ReadAll(ctx, tx, after, rebuildPage)
+			if err != nil {
+				return err
+			}
+			if len(evs) == 0 {
+				return nil
+			}
+			if err := Inline(ps).Project(ctx, tx, evs); err != nil {
+				return err
+			}
+			n += int64(len(evs))
+			after = evs[len(evs)-1].Position
+		}
+	})
+	return n, err
+}

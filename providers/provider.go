@@ -1,0 +1,60 @@
+package providers
+
+import (
+	"context"
+)
+
+// Provider IDs.
+// WARNING: persisted in events and read models.
+const (
+	LocalEncrypted    = "local_encrypted"
+	AWSSecretsManager = "aws_secrets_manager"
+)
+
+// Descriptor tells clients what a provider can do.
+type Descriptor struct {
+	ID                         string
+	Label                      string
+	SupportsManagedValues      bool
+	SupportsExternalReferences bool
+	Configured                 bool
+}
+
+// Health is a provider's self-check. Findings are safe to show operators.
+type Health struct {
+	Provider string
+	OK       bool
+	Findings []string
+}
+
+// Ref names one version of one secret at a provider.
+type Ref struct {
+	CompanyID string
+	SecretID  string
+	Version   int
+}
+
+// Stored is what a provider kept for a version: a reference the ledger records in its
+// events (never the material) and a keyed fingerprint of the value, when it saw one.
+type Stored struct {
+	ProviderVersionRef string
+	Fingerprint        string
+}
+
+// Provider stores secret material. Writes happen before the ledger appends the event
+// that refers to them; when that append fails, the ledger calls Discard so no live
+// orphan remains.
+type Provider interface {
+	Descriptor() Descriptor
+	// Put stores v as version ref.Version of a managed secret.
+	Put(ctx context.Context, ref Ref, v Value) (Stored, error)
+	// Link records an external reference (no value is read or stored).
+	Link(ctx context.Context, ref Ref, externalRef, providerVersionRef string) (Stored, error)
+	// Resolve returns the value stored under providerVersionRef.
+	Resolve(ctx context.Context, ref Ref, providerVersionRef string) (Value, error)
+	// Discard removes a write whose append failed.
+	Discard(ctx context.Context, ref Ref, providerVersionRef string) error
+	// Destroy makes every version of a secret unrecoverable (purge).
+	Destroy(ctx context.Context, companyID, secretID string) error
+	Health(ctx context.Context) Health
+}
