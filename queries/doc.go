@@ -1,4 +1,7 @@
-// Package queries will hold the read-model queries used by the API and the CLI.
+// Package queries reads the read models for the API and the CLI. Every query is scoped
+// by the caller's actor: a secret of a company the caller cannot see is "not found".
+// Because projections run inside the append transaction, a query made after a command's
+// response sees the command's effect (read-your-writes).
 //
-// It may import pgx and ledgererr; never commands. Nothing is implemented yet.
+// It may import pgx, eventstore/actor and ledgererr; never commands.
 package queries

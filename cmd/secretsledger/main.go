@@ -37,19 +37,27 @@ const (
 	dbSummary      = "database helpers: `db url` prints the connection URL, e.g. psql \"$(secretsledger db url)\""
 	doctorSummary  = "check the instance directory, the database and migrations; exit 1 when unhealthy"
 	versionSummary = "print the version"
+	tokenSummary   = "board tokens: `token create --board [--company ID]...` prints a new token; `token revoke ID`"
+	replaySummary  = "rebuild every read model from the event log"
+	secretsSummary = "manage secrets through the API (list, create, rotate, update, delete, restore, versions) or rekey the master key"
+	rekeySummary   = "rewrap every local_encrypted data key under a new master key (server stopped); the log is not touched"
 )
 
-var commands = []command{
+var subcommands = []command{
 	{"serve", serveSummary, runServe},
 	{"migrate", migrateSummary, runMigrate},
 	{"db", dbSummary, runDB},
 	{"doctor", doctorSummary, runDoctor},
 	{"version", versionSummary, runVersion},
+	{"token", tokenSummary, runToken},
+	{"replay", replaySummary, runReplay},
+	{"secrets", secretsSummary, runSecrets},
 }
 
 // environment is what every subcommand gets: configuration, output and a logger.
 type environment struct {
 	cfg    config.Config
+	getenv func(string) string
 	stdout io.Writer
 	stderr io.Writer
 	log    *slog.Logger
@@ -68,9 +76,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return exitOK
 	}
 	var cmd *command
-	for i := range commands {
-		if commands[i].name == args[0] {
-			cmd = &commands[i]
+	for i := range subcommands {
+		if subcommands[i].name == args[0] {
+			cmd = &subcommands[i]
 		}
 	}
 	if cmd == nil {
@@ -81,6 +89,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	cfg := config.FromEnv(getenv)
 	env := &environment{
 		cfg:    cfg,
+		getenv: getenv,
 		stdout: stdout,
 		stderr: stderr,
 		log:    slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: cfg.LogLevel})),
@@ -100,7 +109,7 @@ func usage(w io.Writer) {
 	fmt.Fprintln(w, "secretsledger: an event-sourced secrets ledger for AI-agent companies.")
 	fmt.Fprintln(w, "\nUsage: secretsledger <command> [flags]   (secretsledger <command> --help for its flags)")
 	fmt.Fprintln(w, "\nCommands:")
-	for _, c := range commands {
+	for _, c := range subcommands {
 		fmt.Fprintf(w, "  %-9s %s\n", c.name, c.summary)
 	}
 	fmt.Fprintln(w, "\nEnvironment:")

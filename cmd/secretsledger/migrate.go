@@ -11,7 +11,7 @@ func runMigrate(ctx context.Context, env *environment, args []string) error {
 	if err := parse(flags(env, "migrate", migrateSummary), args); err != nil {
 		return err
 	}
-	dir, err := env.prepare()
+	dir, err := env.prepareDatabase()
 	if err != nil {
 		return err
 	}

@@ -10,13 +10,16 @@ import (
 	"syscall"
 	"time"
 
+	"path/filepath"
+
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/secretsledger/secretsledger/cmd/secretsledger/internal/database"
 	"github.com/secretsledger/secretsledger/cmd/secretsledger/internal/httpapi"
-	"github.com/secretsledger/secretsledger/eventstore"
 	"github.com/secretsledger/secretsledger/eventstore/ledgererr"
 	"github.com/secretsledger/secretsledger/migrations"
+	"github.com/secretsledger/secretsledger/projections"
+	"github.com/secretsledger/secretsledger/providers"
 )
 
 // shutdownTimeout bounds the graceful stop of HTTP and the database.
@@ -28,14 +31,12 @@ func runServe(ctx context.Context, env *environment, args []string) error {
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	dir, err := env.prepare()
+	// Validate, check prerequisites, then bind: a bad configuration or a taken port
+	// fails at once, before a database is started for nothing.
+	dir, err := env.prepareDatabase()
 	if err != nil {
 		return err
 	}
-	if err := database.CheckBinaries(env.cfg); err != nil {
-		return err
-	}
-	// Bind first: a taken port fails at once, before a database is started for nothing.
 	ln, err := net.Listen("tcp", env.cfg.HTTPAddr)
 	if err != nil {
 		if errors.Is(err, syscall.EADDRINUSE) {
@@ -45,40 +46,36 @@ func runServe(ctx context.Context, env *environment, args []string) error {
 	}
 	defer ln.Close()
 
-	db, err := database.Open(ctx, env.cfg, dir, env.log)
+	l, closeLedger, err := openLedger(ctx, env, dir, *migrate)
 	if err != nil {
 		return err
 	}
-	defer func() {
-		stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownTimeout)
-		defer cancel()
-		if err := db.Close(stopCtx); err != nil {
-			env.log.Error("stopping the embedded database", "err", err)
-		}
-	}()
-	if err := ensureMigrated(ctx, env, db, *migrate); err != nil {
+	defer closeLedger()
+	if err := catchUpProjections(ctx, env, l); err != nil {
 		return err
 	}
-
-	pool, err := pgxpool.New(ctx, db.URL)
-	if err != nil {
-		return fmt.Errorf("open database pool: %w", err)
+	if err := l.tokens.EnsureInstanceToken(ctx, filepath.Join(l.dir.Path, "board.token"), env.log); err != nil {
+		return err
 	}
-	defer pool.Close()
-	store := eventstore.New(pool, eventstore.Config{})
-
 	srv := &http.Server{
-		Handler:           httpapi.NewRouter(env.log, readinessChecks(pool, db)),
+		Handler: httpapi.NewRouter(httpapi.Deps{
+			Log:    env.log,
+			Checks: readinessChecks(l.pool, l.db),
+			Secrets: &httpapi.Secrets{
+				Auth: l.tokens, Commands: l.commands, Queries: l.queries,
+				Providers: []providers.Provider{l.local}, RequestHash: l.requestHash,
+			},
+		}),
 		ReadHeaderTimeout: 10 * time.Second,
 	}
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	storeDone := make(chan error, 1)
-	go func() { storeDone <- store.Run(runCtx) }()
+	go func() { storeDone <- l.store.Run(runCtx) }()
 	httpDone := make(chan error, 1)
 	go func() { httpDone <- srv.Serve(ln) }()
 	env.log.Info("secretsledger serving", "addr", ln.Addr().String(), "instance", env.cfg.Instance,
-		"embedded_database", db.Embedded != nil, "version", versionString())
+		"embedded_database", l.db.Embedded != nil, "version", versionString())
 
 	var runErr error
 	select {
@@ -86,7 +83,7 @@ func runServe(ctx context.Context, env *environment, args []string) error {
 		env.log.Info("shutting down")
 	case err := <-httpDone:
 		runErr = fmt.Errorf("http server: %w", err)
-	case <-embeddedExited(db):
+	case <-embeddedExited(l.db):
 		runErr = errors.New("the embedded PostgreSQL exited unexpectedly; see db/postgres.log in the instance directory")
 	}
 	stopCtx, stopCancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownTimeout)
@@ -104,6 +101,25 @@ func embeddedExited(db *database.Database) <-chan struct{} {
 		return nil // never fires
 	}
 	return db.Embedded.Exited()
+}
+
+// catchUpProjections rebuilds the read models when they are behind the log: projections
+// run inside the append transaction, so this only happens after an upgrade that adds
+// or changes a projection.
+func catchUpProjections(ctx context.Context, env *environment, l *ledger) error {
+	head, err := l.store.HeadPosition(ctx)
+	if err != nil {
+		return err
+	}
+	var checkpoint int64
+	err = l.pool.QueryRow(ctx, `SELECT coalesce(min(position), 0) FROM projection_checkpoints WHERE projection = $1`,
+		projections.SecretsName).Scan(&checkpoint)
+	if err != nil || checkpoint >= head {
+		return err
+	}
+	n, err := projections.Rebuild(ctx, l.pool, projections.All())
+	env.log.Info("rebuilt read models that were behind the log", "events", n, "checkpoint", checkpoint, "head", head)
+	return err
 }
 
 // ensureMigrated migrates an empty database, and a database with pending migrations

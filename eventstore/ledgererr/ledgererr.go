@@ -10,12 +10,15 @@ type Code string
 
 // The codes of DESIGN.md §4.
 const (
-	Invalid     Code = "EINVALID"     // 400/422: the request can never succeed as sent.
-	NotFound    Code = "ENOTFOUND"    // 404
-	Conflict    Code = "ECONFLICT"    // 409: stale version, duplicate, idempotency mismatch.
-	Forbidden   Code = "EFORBIDDEN"   // 403
-	Unavailable Code = "EUNAVAILABLE" // 503: a dependency is down; retrying may succeed.
-	Internal    Code = "EINTERNAL"    // 500: a bug or an unexpected failure.
+	BadRequest   Code = "EBADREQUEST"   // 400: malformed request (JSON, unknown fields, ids).
+	Unauthorized Code = "EUNAUTHORIZED" // 401: no valid credentials.
+	TooLarge     Code = "ETOOLARGE"     // 413: request body too large.
+	Invalid      Code = "EINVALID"      // 422: well-formed, but breaks a rule.
+	NotFound     Code = "ENOTFOUND"     // 404
+	Conflict     Code = "ECONFLICT"     // 409: stale version, duplicate, idempotency mismatch.
+	Forbidden    Code = "EFORBIDDEN"    // 403
+	Unavailable  Code = "EUNAVAILABLE"  // 503: a dependency is down; retrying may succeed.
+	Internal     Code = "EINTERNAL"     // 500: a bug or an unexpected failure.
 )
 
 // Error is an error with a code and a message that is safe to return to a client.

@@ -46,6 +46,9 @@ func NewSealer(k MasterKey) (*Sealer, error) {
 	return &Sealer{master: aead, key: k, fpKey: fpKey}, nil
 }
 
+// Key returns the master key the sealer uses (it prints only its fingerprint).
+func (s *Sealer) Key() MasterKey { return s.key }
+
 func newGCM(key []byte) (cipher.AEAD, error) {
 	block, err := aes.NewCipher(key)
 	if err != nil {

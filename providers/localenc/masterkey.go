@@ -35,6 +35,9 @@ func (k MasterKey) String() string { return "master key " + k.Fingerprint() + " 
 // GoString keeps %#v from printing the key.
 func (k MasterKey) GoString() string { return k.String() }
 
+// NewMasterKey wraps raw key bytes read from source.
+func NewMasterKey(k [KeySize]byte, source string) MasterKey { return MasterKey{key: k, Source: source} }
+
 // Fingerprint is the first 12 hex digits of SHA-256 of the key: enough to tell keys
 // apart in an error message, useless for recovering the key.
 func (k MasterKey) Fingerprint() string {
@@ -88,7 +91,11 @@ func LoadMasterKey(getenv func(string) string, secretsDir string) (MasterKey, []
 	}
 	raw, err := os.ReadFile(path)
 	if errors.Is(err, os.ErrNotExist) && !explicit {
-		return createKeyFile(path)
+		k, err := GenerateKeyFile(path)
+		if errors.Is(err, os.ErrExist) { // created meanwhile by another process
+			return LoadMasterKey(func(string) string { return "" }, filepath.Dir(path))
+		}
+		return k, nil, err
 	}
 	if err != nil {
 		return MasterKey{}, nil, fmt.Errorf("localenc: read master key file %s: %w", path, err)
@@ -100,31 +107,33 @@ func LoadMasterKey(getenv func(string) string, secretsDir string) (MasterKey, []
 	return MasterKey{key: k, Source: path}, checkPermissions(path), nil
 }
 
-func createKeyFile(path string) (MasterKey, []Finding, error) {
+// GenerateKeyFile writes a new random key to path (0600), refusing to overwrite a file
+// (the error then wraps os.ErrExist).
+func GenerateKeyFile(path string) (MasterKey, error) {
 	var k [KeySize]byte
 	if _, err := rand.Read(k[:]); err != nil {
-		return MasterKey{}, nil, fmt.Errorf("localenc: generate master key: %w", err)
+		return MasterKey{}, fmt.Errorf("localenc: generate master key: %w", err)
 	}
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-		return MasterKey{}, nil, fmt.Errorf("localenc: create %s: %w", filepath.Dir(path), err)
+		return MasterKey{}, fmt.Errorf("localenc: create %s: %w", filepath.Dir(path), err)
 	}
 	// O_EXCL: two processes starting at once must not both write a different key.
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if errors.Is(err, os.ErrExist) {
-		return LoadMasterKey(func(string) string { return "" }, filepath.Dir(path))
-	}
 	if err != nil {
-		return MasterKey{}, nil, fmt.Errorf("localenc: create master key file %s: %w", path, err)
+		return MasterKey{}, fmt.Errorf("localenc: create master key file %s: %w", path, err)
 	}
 	_, werr := f.WriteString(base64.StdEncoding.EncodeToString(k[:]) + "\n")
+	if serr := f.Sync(); werr == nil {
+		werr = serr
+	}
 	if cerr := f.Close(); werr == nil {
 		werr = cerr
 	}
 	if werr != nil {
 		_ = os.Remove(path)
-		return MasterKey{}, nil, fmt.Errorf("localenc: write master key file %s: %w", path, werr)
+		return MasterKey{}, fmt.Errorf("localenc: write master key file %s: %w", path, werr)
 	}
-	return MasterKey{key: k, Source: path}, nil, nil
+	return MasterKey{key: k, Source: path}, nil
 }
 
 func checkPermissions(path string) []Finding {

@@ -10,6 +10,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 )
@@ -38,6 +39,10 @@ type Config struct {
 	PostgresPort int
 	// LogLevel is LEDGER_LOG_LEVEL: debug, info (default), warn or error.
 	LogLevel slog.Level
+	// SecretsProvider is PAPERCLIP_SECRETS_PROVIDER: the default provider of new secrets.
+	SecretsProvider string
+	// DeleteRecovery is LEDGER_DELETE_RECOVERY_DAYS (default 30) as a duration.
+	DeleteRecovery time.Duration
 
 	problems []string
 }
@@ -55,6 +60,10 @@ var Vars = []Var{
 	{"LEDGER_POSTGRES_BIN", "(searched)", "directory of the postgres and initdb binaries for the embedded mode"},
 	{"LEDGER_POSTGRES_PORT", "(last used, else a free port)", "port of the embedded PostgreSQL, on 127.0.0.1"},
 	{"LEDGER_LOG_LEVEL", "info", "debug, info, warn or error"},
+	{"PAPERCLIP_SECRETS_PROVIDER", "local_encrypted", "provider of new secrets: local_encrypted or aws_secrets_manager"},
+	{"PAPERCLIP_SECRETS_MASTER_KEY", "(unset)", "local_encrypted master key: 32 bytes as base64, hex or 32 raw characters"},
+	{"PAPERCLIP_SECRETS_MASTER_KEY_FILE", "<instance>/secrets/master.key", "file holding the master key (created 0600 when the default is missing)"},
+	{"LEDGER_DELETE_RECOVERY_DAYS", "30", "days a deleted secret can be restored"},
 }
 
 var instanceID = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$`)
@@ -89,6 +98,21 @@ func FromEnv(getenv func(string) string) Config {
 			c.problems = append(c.problems, fmt.Sprintf("LEDGER_POSTGRES_PORT must be a port number (1-65535), got %q", v))
 		}
 		c.PostgresPort = p
+	}
+	c.SecretsProvider = strings.TrimSpace(getenv("PAPERCLIP_SECRETS_PROVIDER"))
+	if c.SecretsProvider == "" {
+		c.SecretsProvider = "local_encrypted"
+	}
+	if c.SecretsProvider != "local_encrypted" && c.SecretsProvider != "aws_secrets_manager" {
+		c.problems = append(c.problems, fmt.Sprintf("PAPERCLIP_SECRETS_PROVIDER must be local_encrypted or aws_secrets_manager, got %q", c.SecretsProvider))
+	}
+	c.DeleteRecovery = 30 * 24 * time.Hour
+	if v := getenv("LEDGER_DELETE_RECOVERY_DAYS"); v != "" {
+		d, err := strconv.Atoi(v)
+		if err != nil || d < 0 || d > 3650 {
+			c.problems = append(c.problems, fmt.Sprintf("LEDGER_DELETE_RECOVERY_DAYS must be a number of days (0-3650), got %q", v))
+		}
+		c.DeleteRecovery = time.Duration(d) * 24 * time.Hour
 	}
 	switch v := strings.ToLower(getenv("LEDGER_LOG_LEVEL")); v {
 	case "", "info":

@@ -23,10 +23,21 @@ type Check struct {
 // dependency hangs.
 const checkTimeout = 3 * time.Second
 
-// NewRouter returns the HTTP handler: /healthz (the process is up) and /readyz (every
-// check passes).
-func NewRouter(log *slog.Logger, checks []Check) http.Handler {
+// Deps is what the API needs; nil Secrets leaves out the /api routes.
+type Deps struct {
+	Log    *slog.Logger
+	Checks []Check
+	*Secrets
+}
+
+// NewRouter returns the HTTP handler: /healthz (the process is up), /readyz (every
+// check passes) and, with Secrets, the /api routes.
+func NewRouter(d Deps) http.Handler {
+	log, checks := d.Log, d.Checks
 	r := mux.NewRouter()
+	if d.Secrets != nil {
+		d.Secrets.routes(r.PathPrefix("/api").Subrouter(), log)
+	}
 	r.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	}).Methods(http.MethodGet)
@@ -78,12 +89,15 @@ type errorBody struct {
 }
 
 var statusOf = map[ledgererr.Code]int{
-	ledgererr.Invalid:     http.StatusUnprocessableEntity,
-	ledgererr.NotFound:    http.StatusNotFound,
-	ledgererr.Conflict:    http.StatusConflict,
-	ledgererr.Forbidden:   http.StatusForbidden,
-	ledgererr.Unavailable: http.StatusServiceUnavailable,
-	ledgererr.Internal:    http.StatusInternalServerError,
+	ledgererr.BadRequest:   http.StatusBadRequest,
+	ledgererr.Unauthorized: http.StatusUnauthorized,
+	ledgererr.TooLarge:     http.StatusRequestEntityTooLarge,
+	ledgererr.Invalid:      http.StatusUnprocessableEntity,
+	ledgererr.NotFound:     http.StatusNotFound,
+	ledgererr.Conflict:     http.StatusConflict,
+	ledgererr.Forbidden:    http.StatusForbidden,
+	ledgererr.Unavailable:  http.StatusServiceUnavailable,
+	ledgererr.Internal:     http.StatusInternalServerError,
 }
 
 // WriteError writes err as the API's error body. Internal errors are logged in full

@@ -30,23 +30,23 @@ func TestReadyzReportsEachCheck(t *testing.T) {
 		return "", ledgererr.Wrap(errors.New("pq: secret detail"), ledgererr.Unavailable, "1 pending migration")
 	}}
 
-	code, body := get(t, NewRouter(log, []Check{ok}), "/readyz")
+	code, body := get(t, NewRouter(Deps{Log: log, Checks: []Check{ok}}), "/readyz")
 	if code != http.StatusOK || body["status"] != "ready" {
 		t.Fatalf("all ok: %d %v", code, body)
 	}
-	code, body = get(t, NewRouter(log, []Check{ok, bad}), "/readyz")
+	code, body = get(t, NewRouter(Deps{Log: log, Checks: []Check{ok, bad}}), "/readyz")
 	checks := body["checks"].(map[string]any)
 	mig := checks["migrations"].(map[string]any)
 	if code != http.StatusServiceUnavailable || body["status"] != "unavailable" || mig["ok"] != false || mig["detail"] != "1 pending migration" {
 		t.Fatalf("one failing: %d %v", code, body)
 	}
-	if code, _ := get(t, NewRouter(log, []Check{bad}), "/healthz"); code != http.StatusOK {
+	if code, _ := get(t, NewRouter(Deps{Log: log, Checks: []Check{bad}}), "/healthz"); code != http.StatusOK {
 		t.Fatalf("healthz must not depend on checks: %d", code)
 	}
 }
 
 func TestUnknownRouteIsAJSONError(t *testing.T) {
-	code, body := get(t, NewRouter(slog.New(slog.DiscardHandler), nil), "/nope")
+	code, body := get(t, NewRouter(Deps{Log: slog.New(slog.DiscardHandler)}), "/nope")
 	if code != http.StatusNotFound || body["details"].(map[string]any)["code"] != "ENOTFOUND" {
 		t.Fatalf("%d %v", code, body)
 	}

@@ -1,0 +1,105 @@
+// Package boardtoken issues, checks and revokes board (operator) tokens. A token is
+// shown once; only its SHA-256 is stored (tokens are 256 random bits, so a plain hash
+// is enough). Only cmd/secretsledger imports it.
+package boardtoken
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/oklog/ulid/v2"
+
+	"github.com/secretsledger/secretsledger/eventstore/actor"
+	"github.com/secretsledger/secretsledger/eventstore/ledgererr"
+)
+
+// prefix marks ledger board tokens, so that secret scanners can recognise a leaked one.
+// WARNING: persisted in issued tokens.
+const prefix = "slb_"
+
+// Store keeps board tokens in board_tokens.
+type Store struct {
+	DB *pgxpool.Pool
+}
+
+func hash(token string) []byte {
+	sum := sha256.Sum256([]byte(token))
+	return sum[:]
+}
+
+// Create issues a token; companies nil means every company. It returns the token's id
+// and the token itself, which is never stored.
+func (s Store) Create(ctx context.Context, companies []string, label string) (id, token string, err error) {
+	b := make([]byte, 32)
+	_, _ = rand.Read(b)
+	token = prefix + base64.RawURLEncoding.EncodeToString(b)
+	id = "tok_" + ulid.Make().String()
+	if _, err := s.DB.Exec(ctx, `INSERT INTO board_tokens (id, token_hash, companies, label) VALUES ($1, $2, $3, $4)`,
+		id, hash(token), companies, label); err != nil {
+		return "", "", fmt.Errorf("boardtoken: create: %w", err)
+	}
+	return id, token, nil
+}
+
+var errUnauthorized = ledgererr.New(ledgererr.Unauthorized, "a valid board token is required (Authorization: Bearer <token>)")
+
+// Authenticate returns the actor of a live token.
+func (s Store) Authenticate(ctx context.Context, token string) (actor.Actor, error) {
+	if !strings.HasPrefix(token, prefix) {
+		return actor.Actor{}, errUnauthorized
+	}
+	a := actor.Actor{Type: actor.Board}
+	err := s.DB.QueryRow(ctx, `SELECT id, companies FROM board_tokens WHERE token_hash = $1 AND revoked_at IS NULL`,
+		hash(token)).Scan(&a.ID, &a.Companies)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return actor.Actor{}, errUnauthorized
+	}
+	if err != nil {
+		return actor.Actor{}, ledgererr.Wrap(err, ledgererr.Unavailable, "cannot check the token now")
+	}
+	return a, nil
+}
+
+// Revoke revokes a token at once.
+func (s Store) Revoke(ctx context.Context, id string) error {
+	tag, err := s.DB.Exec(ctx, `UPDATE board_tokens SET revoked_at = coalesce(revoked_at, now()) WHERE id = $1`, id)
+	if err != nil {
+		return fmt.Errorf("boardtoken: revoke: %w", err)
+	}
+	if tag.RowsAffected() == 0 {
+		return ledgererr.New(ledgererr.NotFound, "no token %s", id)
+	}
+	return nil
+}
+
+// EnsureInstanceToken creates an instance-wide token on first start and writes it to
+// path (0600), logging the path, never the token. It does nothing when any token
+// exists already.
+func (s Store) EnsureInstanceToken(ctx context.Context, path string, log *slog.Logger) error {
+	var n int
+	if err := s.DB.QueryRow(ctx, `SELECT count(*) FROM board_tokens`).Scan(&n); err != nil {
+		return fmt.Errorf("boardtoken: count: %w", err)
+	}
+	if n > 0 {
+		return nil
+	}
+	id, token, err := s.Create(ctx, nil, "instance token created on first start")
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(path, []byte(token+"\n"), 0o600); err != nil {
+		_ = s.Revoke(ctx, id)
+		return fmt.Errorf("boardtoken: write %s: %w", path, err)
+	}
+	log.Info("created the instance board token", "id", id, "file", path)
+	return nil
+}

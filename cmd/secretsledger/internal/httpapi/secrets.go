@@ -1,0 +1,456 @@
+package httpapi
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gorilla/mux"
+	"github.com/oklog/ulid/v2"
+
+	"github.com/secretsledger/secretsledger/commands"
+	"github.com/secretsledger/secretsledger/eventstore"
+	"github.com/secretsledger/secretsledger/eventstore/actor"
+	"github.com/secretsledger/secretsledger/eventstore/ledgererr"
+	"github.com/secretsledger/secretsledger/providers"
+	"github.com/secretsledger/secretsledger/queries"
+)
+
+// MaxBodyBytes bounds every request body.
+const MaxBodyBytes = 1 << 20
+
+// SecretCommands is the write side the API calls.
+type SecretCommands interface {
+	Create(ctx context.Context, req commands.Request, c commands.CreateSecret) (commands.Result, error)
+	Rotate(ctx context.Context, req commands.Request, c commands.RotateSecret) (commands.Result, error)
+	Update(ctx context.Context, req commands.Request, c commands.UpdateSecret) (commands.Result, error)
+	Delete(ctx context.Context, req commands.Request, secretID string) (commands.Result, error)
+	Restore(ctx context.Context, req commands.Request, secretID string) (commands.Result, error)
+	Purge(ctx context.Context, req commands.Request, secretID, confirm string) (commands.Result, error)
+}
+
+// SecretQueries is the read side the API calls.
+type SecretQueries interface {
+	List(ctx context.Context, a actor.Actor, companyID, q string) ([]queries.Secret, error)
+	Get(ctx context.Context, a actor.Actor, id string) (queries.Secret, error)
+	Versions(ctx context.Context, a actor.Actor, id string) ([]queries.Version, error)
+}
+
+// Authenticator turns a bearer token into an actor.
+type Authenticator interface {
+	Authenticate(ctx context.Context, token string) (actor.Actor, error)
+}
+
+// Secrets is the secrets part of the API.
+type Secrets struct {
+	Auth      Authenticator
+	Commands  SecretCommands
+	Queries   SecretQueries
+	Providers []providers.Provider
+	// RequestHash fingerprints a request for idempotency; it must be keyed (HMAC), as
+	// bodies carry secret values.
+	RequestHash func([]byte) []byte
+	log         *slog.Logger
+}
+
+type handler func(w http.ResponseWriter, r *http.Request, a actor.Actor) error
+
+func (s *Secrets) routes(r *mux.Router, log *slog.Logger) {
+	s.log = log
+	board := func(h handler) http.HandlerFunc { return s.board(h) }
+	r.HandleFunc("/companies/{companyId}/secrets", board(s.create)).Methods(http.MethodPost)
+	r.HandleFunc("/companies/{companyId}/secrets", board(s.list)).Methods(http.MethodGet)
+	r.HandleFunc("/companies/{companyId}/secret-providers", board(s.providerList)).Methods(http.MethodGet)
+	r.HandleFunc("/companies/{companyId}/secret-providers/health", board(s.providerHealth)).Methods(http.MethodGet)
+	r.HandleFunc("/secrets/{id}", board(s.get)).Methods(http.MethodGet)
+	r.HandleFunc("/secrets/{id}", board(s.update)).Methods(http.MethodPatch)
+	r.HandleFunc("/secrets/{id}", board(s.delete)).Methods(http.MethodDelete)
+	r.HandleFunc("/secrets/{id}/rotate", board(s.rotate)).Methods(http.MethodPost)
+	r.HandleFunc("/secrets/{id}/restore", board(s.restore)).Methods(http.MethodPost)
+	r.HandleFunc("/secrets/{id}/purge", board(s.purge)).Methods(http.MethodPost)
+	r.HandleFunc("/secrets/{id}/versions", board(s.versions)).Methods(http.MethodGet)
+}
+
+// board authenticates a board token, bounds the body, and writes errors.
+func (s *Secrets) board(h handler) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		a, err := actor.Actor{}, error(ledgererr.New(ledgererr.Unauthorized, "a valid board token is required (Authorization: Bearer <token>)"))
+		if ok {
+			a, err = s.Auth.Authenticate(r.Context(), strings.TrimSpace(token))
+		}
+		if err == nil && a.Type != actor.Board {
+			err = ledgererr.New(ledgererr.Forbidden, "this route is for board tokens")
+		}
+		if err == nil {
+			r.Body = http.MaxBytesReader(w, r.Body, MaxBodyBytes)
+			err = h(w, r, a)
+		}
+		if err != nil {
+			WriteError(w, s.log, err)
+		}
+	}
+}
+
+var uuidPattern = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
+
+func companyID(r *http.Request) (string, error) {
+	id := mux.Vars(r)["companyId"]
+	if !uuidPattern.MatchString(id) {
+		return "", ledgererr.New(ledgererr.BadRequest, "companyId must be a UUID")
+	}
+	return strings.ToLower(id), nil
+}
+
+// decode reads a JSON body strictly: unknown fields and trailing data are errors.
+func decode(r *http.Request, dst any) ([]byte, error) {
+	body, err := io.ReadAll(r.Body)
+	var tooBig *http.MaxBytesError
+	if errors.As(err, &tooBig) {
+		return nil, ledgererr.New(ledgererr.TooLarge, "request body is larger than %d bytes", MaxBodyBytes)
+	}
+	if err != nil {
+		return nil, ledgererr.New(ledgererr.BadRequest, "cannot read the request body")
+	}
+	dec := json.NewDecoder(strings.NewReader(string(body)))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(dst); err != nil {
+		// json's messages name fields and types, never values.
+		return nil, ledgererr.New(ledgererr.BadRequest, "invalid JSON body: %s", jsonProblem(err))
+	}
+	if dec.More() {
+		return nil, ledgererr.New(ledgererr.BadRequest, "invalid JSON body: trailing data")
+	}
+	return body, nil
+}
+
+func jsonProblem(err error) string {
+	var typeErr *json.UnmarshalTypeError
+	if errors.As(err, &typeErr) {
+		return "field " + typeErr.Field + " must be " + typeErr.Type.String()
+	}
+	msg := err.Error()
+	if strings.HasPrefix(msg, "json: unknown field") {
+		return strings.TrimPrefix(msg, "json: ")
+	}
+	return "malformed JSON"
+}
+
+// request builds the command request: actor, request id, and the idempotency key with
+// a keyed fingerprint of method, path and body.
+func (s *Secrets) request(r *http.Request, a actor.Actor, body []byte) commands.Request {
+	req := commands.Request{Actor: a, RequestID: r.Header.Get("X-Request-Id")}
+	if req.RequestID == "" {
+		req.RequestID = "req_" + ulid.Make().String()
+	}
+	if key := strings.TrimSpace(r.Header.Get("Idempotency-Key")); key != "" {
+		fp := append([]byte(r.Method+" "+r.URL.Path+"\n"), body...)
+		req.Idempotency = &eventstore.Idempotency{Key: key, RequestHash: s.RequestHash(fp)}
+	}
+	return req
+}
+
+func written(w http.ResponseWriter, res commands.Result) {
+	if res.Position > 0 {
+		w.Header().Set("X-Ledger-Position", strconv.FormatInt(res.Position, 10))
+	}
+	if res.Replayed {
+		w.Header().Set("Idempotent-Replayed", "true")
+	}
+}
+
+// optionalValue turns a JSON string field into a Value; absent stays nil.
+func optionalValue(s *string) *providers.Value {
+	if s == nil {
+		return nil
+	}
+	v := providers.NewValue([]byte(*s))
+	return &v
+}
+
+type createBody struct {
+	Name               string  `json:"name"`
+	Key                string  `json:"key"`
+	Description        string  `json:"description"`
+	Provider           string  `json:"provider"`
+	ManagedMode        string  `json:"managedMode"`
+	Value              *string `json:"value"`
+	ExternalRef        string  `json:"externalRef"`
+	ProviderVersionRef string  `json:"providerVersionRef"`
+}
+
+func (s *Secrets) create(w http.ResponseWriter, r *http.Request, a actor.Actor) error {
+	company, err := companyID(r)
+	if err != nil {
+		return err
+	}
+	var b createBody
+	raw, err := decode(r, &b)
+	if err != nil {
+		return err
+	}
+	res, err := s.Commands.Create(r.Context(), s.request(r, a, raw), commands.CreateSecret{
+		CompanyID: company, Name: b.Name, Key: b.Key, Description: b.Description, Provider: b.Provider,
+		ManagedMode: b.ManagedMode, ExternalRef: b.ExternalRef, ProviderVersionRef: b.ProviderVersionRef,
+		Value: optionalValue(b.Value),
+	})
+	if err != nil {
+		return err
+	}
+	return s.respondSecret(w, r, a, res, http.StatusCreated)
+}
+
+// respondSecret answers a command with the secret as the read model now shows it
+// (read-your-writes: the projection ran in the append transaction).
+func (s *Secrets) respondSecret(w http.ResponseWriter, r *http.Request, a actor.Actor, res commands.Result, status int) error {
+	sec, err := s.Queries.Get(r.Context(), a, res.SecretID)
+	if err != nil {
+		return err
+	}
+	written(w, res)
+	writeJSON(w, status, secretJSON(sec))
+	return nil
+}
+
+func (s *Secrets) list(w http.ResponseWriter, r *http.Request, a actor.Actor) error {
+	company, err := companyID(r)
+	if err != nil {
+		return err
+	}
+	list, err := s.Queries.List(r.Context(), a, company, r.URL.Query().Get("q"))
+	if err != nil {
+		return err
+	}
+	out := make([]secretOut, len(list))
+	for i, sec := range list {
+		out[i] = secretJSON(sec)
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+func (s *Secrets) get(w http.ResponseWriter, r *http.Request, a actor.Actor) error {
+	sec, err := s.Queries.Get(r.Context(), a, mux.Vars(r)["id"])
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, secretJSON(sec))
+	return nil
+}
+
+func (s *Secrets) versions(w http.ResponseWriter, r *http.Request, a actor.Actor) error {
+	vs, err := s.Queries.Versions(r.Context(), a, mux.Vars(r)["id"])
+	if err != nil {
+		return err
+	}
+	out := make([]versionOut, len(vs))
+	for i, v := range vs {
+		out[i] = versionOut{SecretID: v.SecretID, Version: v.Version, Status: v.Status, ProviderVersionRef: v.ProviderVersionRef,
+			ExternalRef: v.ExternalRef, Fingerprint: v.Fingerprint, CreatedBy: v.CreatedBy, CreatedAt: v.CreatedAt}
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+type rotateBody struct {
+	Value                 *string `json:"value"`
+	ExternalRef           string  `json:"externalRef"`
+	ProviderVersionRef    string  `json:"providerVersionRef"`
+	ExpectedLatestVersion *int    `json:"expectedLatestVersion"`
+}
+
+func (s *Secrets) rotate(w http.ResponseWriter, r *http.Request, a actor.Actor) error {
+	var b rotateBody
+	raw, err := decode(r, &b)
+	if err != nil {
+		return err
+	}
+	res, err := s.Commands.Rotate(r.Context(), s.request(r, a, raw), commands.RotateSecret{
+		SecretID: mux.Vars(r)["id"], Value: optionalValue(b.Value), ExternalRef: b.ExternalRef,
+		ProviderVersionRef: b.ProviderVersionRef, ExpectedLatestVersion: b.ExpectedLatestVersion,
+	})
+	if err != nil {
+		return err
+	}
+	return s.respondSecret(w, r, a, res, http.StatusOK)
+}
+
+type updateBody struct {
+	Name        *string `json:"name"`
+	Key         *string `json:"key"`
+	Description *string `json:"description"`
+	Status      *string `json:"status"`
+	ExternalRef *string `json:"externalRef"`
+}
+
+func (s *Secrets) update(w http.ResponseWriter, r *http.Request, a actor.Actor) error {
+	var b updateBody
+	raw, err := decode(r, &b)
+	if err != nil {
+		return err
+	}
+	id := mux.Vars(r)["id"]
+	res, err := s.Commands.Update(r.Context(), s.request(r, a, raw), commands.UpdateSecret{
+		SecretID: id, Name: b.Name, Key: b.Key, Description: b.Description, Status: b.Status, ExternalRef: b.ExternalRef,
+	})
+	if err != nil {
+		return err
+	}
+	if b.Status != nil && *b.Status == commands.StatusDeleted {
+		written(w, res)
+		writeJSON(w, http.StatusOK, map[string]bool{"ok": true})
+		return nil
+	}
+	return s.respondSecret(w, r, a, res, http.StatusOK)
+}
+
+// bodyless runs a command that takes no body (or an empty one).
+func (s *Secrets) bodyless(w http.ResponseWriter, r *http.Request, a actor.Actor,
+	run func(ctx context.Context, req commands.Request, id string) (commands.Result, error)) error {
+	raw, err := io.ReadAll(r.Body)
+	if err != nil {
+		return ledgererr.New(ledgererr.TooLarge, "request body is larger than %d bytes", MaxBodyBytes)
+	}
+	if len(strings.TrimSpace(string(raw))) > 0 && strings.TrimSpace(string(raw)) != "{}" {
+		return ledgererr.New(ledgererr.BadRequest, "this route takes no body")
+	}
+	res, err := run(r.Context(), s.request(r, a, raw), mux.Vars(r)["id"])
+	if err != nil {
+		return err
+	}
+	written(w, res)
+	writeJSON(w, http.StatusOK, map[string]bool{"ok": true})
+	return nil
+}
+
+func (s *Secrets) delete(w http.ResponseWriter, r *http.Request, a actor.Actor) error {
+	return s.bodyless(w, r, a, s.Commands.Delete)
+}
+
+func (s *Secrets) restore(w http.ResponseWriter, r *http.Request, a actor.Actor) error {
+	raw, err := io.ReadAll(r.Body)
+	if err != nil {
+		return ledgererr.New(ledgererr.TooLarge, "request body is larger than %d bytes", MaxBodyBytes)
+	}
+	res, err := s.Commands.Restore(r.Context(), s.request(r, a, raw), mux.Vars(r)["id"])
+	if err != nil {
+		return err
+	}
+	return s.respondSecret(w, r, a, res, http.StatusOK)
+}
+
+type purgeBody struct {
+	Confirm string `json:"confirm"`
+}
+
+func (s *Secrets) purge(w http.ResponseWriter, r *http.Request, a actor.Actor) error {
+	var b purgeBody
+	raw, err := decode(r, &b)
+	if err != nil {
+		return err
+	}
+	res, err := s.Commands.Purge(r.Context(), s.request(r, a, raw), mux.Vars(r)["id"], b.Confirm)
+	if err != nil {
+		return err
+	}
+	written(w, res)
+	writeJSON(w, http.StatusOK, map[string]bool{"ok": true})
+	return nil
+}
+
+func (s *Secrets) providerList(w http.ResponseWriter, r *http.Request, a actor.Actor) error {
+	if err := s.companyVisible(r, a); err != nil {
+		return err
+	}
+	out := make([]providerOut, len(s.Providers))
+	for i, p := range s.Providers {
+		d := p.Descriptor()
+		out[i] = providerOut{ID: d.ID, Label: d.Label, SupportsManagedValues: d.SupportsManagedValues,
+			SupportsExternalReferences: d.SupportsExternalReferences, Configured: d.Configured}
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+func (s *Secrets) providerHealth(w http.ResponseWriter, r *http.Request, a actor.Actor) error {
+	if err := s.companyVisible(r, a); err != nil {
+		return err
+	}
+	out := make([]healthOut, len(s.Providers))
+	for i, p := range s.Providers {
+		h := p.Health(r.Context())
+		out[i] = healthOut{Provider: h.Provider, OK: h.OK, Findings: h.Findings}
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+func (s *Secrets) companyVisible(r *http.Request, a actor.Actor) error {
+	company, err := companyID(r)
+	if err != nil {
+		return err
+	}
+	if !a.CanAccess(company) {
+		return ledgererr.New(ledgererr.NotFound, "company not found")
+	}
+	return nil
+}
+
+// JSON shapes of responses: camelCase as in the seeds' system.
+
+type secretOut struct {
+	ID               string     `json:"id"`
+	CompanyID        string     `json:"companyId"`
+	Key              string     `json:"key"`
+	Name             string     `json:"name"`
+	Description      string     `json:"description"`
+	Provider         string     `json:"provider"`
+	Status           string     `json:"status"`
+	ManagedMode      string     `json:"managedMode"`
+	ExternalRef      *string    `json:"externalRef"`
+	ProviderConfigID *string    `json:"providerConfigId"`
+	LatestVersion    int        `json:"latestVersion"`
+	CreatedBy        string     `json:"createdBy"`
+	CreatedAt        time.Time  `json:"createdAt"`
+	UpdatedAt        time.Time  `json:"updatedAt"`
+	LastResolvedAt   *time.Time `json:"lastResolvedAt"`
+}
+
+func secretJSON(s queries.Secret) secretOut {
+	return secretOut{ID: s.ID, CompanyID: s.CompanyID, Key: s.Key, Name: s.Name, Description: s.Description,
+		Provider: s.Provider, Status: s.Status, ManagedMode: s.ManagedMode, ExternalRef: s.ExternalRef,
+		ProviderConfigID: s.ProviderConfigID, LatestVersion: s.LatestVersion, CreatedBy: s.CreatedBy,
+		CreatedAt: s.CreatedAt, UpdatedAt: s.UpdatedAt, LastResolvedAt: s.LastResolvedAt}
+}
+
+type versionOut struct {
+	SecretID           string    `json:"secretId"`
+	Version            int       `json:"version"`
+	Status             string    `json:"status"`
+	ProviderVersionRef *string   `json:"providerVersionRef"`
+	ExternalRef        *string   `json:"externalRef"`
+	Fingerprint        *string   `json:"fingerprint"`
+	CreatedBy          string    `json:"createdBy"`
+	CreatedAt          time.Time `json:"createdAt"`
+}
+
+type providerOut struct {
+	ID                         string `json:"id"`
+	Label                      string `json:"label"`
+	SupportsManagedValues      bool   `json:"supportsManagedValues"`
+	SupportsExternalReferences bool   `json:"supportsExternalReferences"`
+	Configured                 bool   `json:"configured"`
+}
+
+type healthOut struct {
+	Provider string   `json:"provider"`
+	OK       bool     `json:"ok"`
+	Findings []string `json:"findings"`
+}

@@ -1,0 +1,100 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/secretsledger/secretsledger/cmd/secretsledger/internal/boardtoken"
+	"github.com/secretsledger/secretsledger/cmd/secretsledger/internal/database"
+	"github.com/secretsledger/secretsledger/cmd/secretsledger/internal/instance"
+	"github.com/secretsledger/secretsledger/commands"
+	"github.com/secretsledger/secretsledger/eventstore"
+	"github.com/secretsledger/secretsledger/projections"
+	"github.com/secretsledger/secretsledger/providers"
+	"github.com/secretsledger/secretsledger/providers/localenc"
+	"github.com/secretsledger/secretsledger/queries"
+)
+
+// ledger is every part of a running ledger, wired: the one place that knows them all.
+type ledger struct {
+	dir      instance.Dir
+	db       *database.Database
+	pool     *pgxpool.Pool
+	store    *eventstore.Store
+	local    *localenc.Provider
+	commands *commands.Secrets
+	queries  queries.Secrets
+	tokens   boardtoken.Store
+}
+
+// prepareDatabase validates the configuration, prepares the instance directory and
+// checks that the embedded mode has PostgreSQL binaries.
+func (env *environment) prepareDatabase() (instance.Dir, error) {
+	dir, err := env.prepare()
+	if err != nil {
+		return dir, err
+	}
+	return dir, database.CheckBinaries(env.cfg)
+}
+
+// openLedger opens the database (migrating an empty one, or a pending one when migrate
+// is set), the provider and the store. close releases it all; the store's writer is not
+// started (serve runs it).
+func openLedger(ctx context.Context, env *environment, dir instance.Dir, migrate bool) (*ledger, func(), error) {
+	db, err := database.Open(ctx, env.cfg, dir, env.log)
+	if err != nil {
+		return nil, nil, err
+	}
+	closeDB := func() {
+		stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownTimeout)
+		defer cancel()
+		if err := db.Close(stopCtx); err != nil {
+			env.log.Error("stopping the embedded database", "err", err)
+		}
+	}
+	if err := ensureMigrated(ctx, env, db, migrate); err != nil {
+		closeDB()
+		return nil, nil, err
+	}
+	pool, err := pgxpool.New(ctx, db.URL)
+	if err != nil {
+		closeDB()
+		return nil, nil, fmt.Errorf("open database pool: %w", err)
+	}
+	closeAll := func() { pool.Close(); closeDB() }
+	key, findings, err := localenc.LoadMasterKey(env.getenv, filepath.Join(dir.Path, "secrets"))
+	if err != nil {
+		closeAll()
+		return nil, nil, usageError{err}
+	}
+	for _, f := range findings {
+		env.log.Warn("master key", "finding", string(f))
+	}
+	local, err := localenc.NewProvider(pool, key, findings)
+	if err != nil {
+		closeAll()
+		return nil, nil, err
+	}
+	store := eventstore.New(pool, eventstore.Config{Projector: projections.Inline(projections.All())})
+	l := &ledger{
+		dir: dir, db: db, pool: pool, store: store, local: local,
+		commands: &commands.Secrets{
+			Log:             store,
+			Providers:       map[string]providers.Provider{providers.LocalEncrypted: local},
+			DefaultProvider: env.cfg.SecretsProvider,
+			RecoveryWindow:  env.cfg.DeleteRecovery,
+		},
+		queries: queries.Secrets{DB: pool},
+		tokens:  boardtoken.Store{DB: pool},
+	}
+	return l, closeAll, nil
+}
+
+// requestHash fingerprints API requests for idempotency with the provider's keyed HMAC:
+// request bodies carry secret values, so a bare hash would be a guessable digest.
+func (l *ledger) requestHash(b []byte) []byte {
+	return []byte(l.local.Sealer().Fingerprint(providers.NewValue(b)))
+}

@@ -1,0 +1,125 @@
+package queries
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/secretsledger/secretsledger/eventstore/actor"
+	"github.com/secretsledger/secretsledger/eventstore/ledgererr"
+)
+
+// Secret is a row of company_secrets. It never holds a value.
+type Secret struct {
+	ID               string
+	CompanyID        string
+	Key              string
+	Name             string
+	Description      string
+	Provider         string
+	Status           string
+	ManagedMode      string
+	ExternalRef      *string
+	ProviderConfigID *string
+	LatestVersion    int
+	CreatedBy        string
+	CreatedAt        time.Time
+	UpdatedAt        time.Time
+	LastResolvedAt   *time.Time
+	Position         int64
+}
+
+// Version is a row of company_secret_versions.
+type Version struct {
+	SecretID           string
+	Version            int
+	Status             string
+	ProviderVersionRef *string
+	ExternalRef        *string
+	Fingerprint        *string
+	CreatedBy          string
+	CreatedAt          time.Time
+}
+
+// Secrets reads the secrets read models.
+type Secrets struct {
+	DB *pgxpool.Pool
+}
+
+const secretColumns = `id, company_id, key, name, description, provider, status, managed_mode, external_ref,
+	provider_config_id, latest_version, created_by, created_at, updated_at, last_resolved_at, position`
+
+func scanSecret(row pgx.CollectableRow) (Secret, error) {
+	var s Secret
+	err := row.Scan(&s.ID, &s.CompanyID, &s.Key, &s.Name, &s.Description, &s.Provider, &s.Status, &s.ManagedMode,
+		&s.ExternalRef, &s.ProviderConfigID, &s.LatestVersion, &s.CreatedBy, &s.CreatedAt, &s.UpdatedAt,
+		&s.LastResolvedAt, &s.Position)
+	return s, err
+}
+
+var errNotFound = ledgererr.New(ledgererr.NotFound, "secret not found")
+
+func unavailable(err error) error {
+	return ledgererr.Wrap(err, ledgererr.Unavailable, "read models unavailable")
+}
+
+// List returns a company's secrets that are not deleted, by name; q filters by a
+// case-insensitive substring of name or key.
+func (q Secrets) List(ctx context.Context, a actor.Actor, companyID, search string) ([]Secret, error) {
+	if !a.CanAccess(companyID) {
+		return nil, ledgererr.New(ledgererr.NotFound, "company not found")
+	}
+	rows, err := q.DB.Query(ctx, `SELECT `+secretColumns+` FROM company_secrets
+		WHERE company_id = $1 AND deleted_at IS NULL
+		  AND ($2 = '' OR strpos(lower(name), lower($2)) > 0 OR strpos(key, lower($2)) > 0)
+		ORDER BY name, id`, companyID, search)
+	if err != nil {
+		return nil, unavailable(err)
+	}
+	out, err := pgx.CollectRows(rows, scanSecret)
+	if err != nil {
+		return nil, unavailable(err)
+	}
+	return out, nil
+}
+
+// Get returns one secret that is not deleted and that the actor may see.
+func (q Secrets) Get(ctx context.Context, a actor.Actor, id string) (Secret, error) {
+	rows, err := q.DB.Query(ctx, `SELECT `+secretColumns+` FROM company_secrets WHERE id = $1 AND deleted_at IS NULL`, id)
+	if err != nil {
+		return Secret{}, unavailable(err)
+	}
+	s, err := pgx.CollectExactlyOneRow(rows, scanSecret)
+	if errors.Is(err, pgx.ErrNoRows) || (err == nil && !a.CanAccess(s.CompanyID)) {
+		return Secret{}, errNotFound
+	}
+	if err != nil {
+		return Secret{}, unavailable(err)
+	}
+	return s, nil
+}
+
+// Versions returns a secret's versions, newest first.
+func (q Secrets) Versions(ctx context.Context, a actor.Actor, id string) ([]Version, error) {
+	if _, err := q.Get(ctx, a, id); err != nil {
+		return nil, err
+	}
+	rows, err := q.DB.Query(ctx, `SELECT secret_id, version, status, provider_version_ref, external_ref, fingerprint,
+		created_by, created_at FROM company_secret_versions WHERE secret_id = $1 ORDER BY version DESC`, id)
+	if err != nil {
+		return nil, unavailable(err)
+	}
+	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (Version, error) {
+		var v Version
+		err := row.Scan(&v.SecretID, &v.Version, &v.Status, &v.ProviderVersionRef, &v.ExternalRef, &v.Fingerprint,
+			&v.CreatedBy, &v.CreatedAt)
+		return v, err
+	})
+	if err != nil {
+		return nil, unavailable(err)
+	}
+	return out, nil
+}
