@@ -40,6 +40,7 @@ const (
 	tokenSummary   = "board tokens: `token create --board [--company ID]...` prints a new token; `token revoke ID`"
 	replaySummary  = "rebuild every read model from the event log"
 	secretsSummary = "manage secrets through the API (list, create, rotate, update, delete, restore, versions) or rekey the master key"
+	verifySummary  = "walk the event log's hash chain; exit 1 at the first broken position"
 	rekeySummary   = "rewrap every local_encrypted data key under a new master key (server stopped); the log is not touched"
 )
 
@@ -51,6 +52,7 @@ var subcommands = []command{
 	{"version", versionSummary, runVersion},
 	{"token", tokenSummary, runToken},
 	{"replay", replaySummary, runReplay},
+	{"verify", verifySummary, runVerify},
 	{"secrets", secretsSummary, runSecrets},
 }
 

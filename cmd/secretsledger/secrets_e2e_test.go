@@ -1,0 +1,376 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/oklog/ulid/v2"
+
+	"github.com/secretsledger/secretsledger/eventstore/pgembed"
+)
+
+// apiClient talks to a running serve and keeps every response body, so that the
+// canary test can search them all.
+type apiClient struct {
+	t     *testing.T
+	base  string
+	token string
+	mu    sync.Mutex
+	seen  bytes.Buffer
+}
+
+func (e *instanceEnv) client(t *testing.T, token string) *apiClient {
+	return &apiClient{t: t, base: "http://" + e.addr, token: token}
+}
+
+func (e *instanceEnv) instanceToken(t *testing.T) string {
+	b, err := os.ReadFile(filepath.Join(e.home, "instances", "default", "board.token"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.TrimSpace(string(b))
+}
+
+type response struct {
+	status int
+	body   []byte
+	header http.Header
+}
+
+func (r response) json(t *testing.T) map[string]any {
+	t.Helper()
+	var m map[string]any
+	if err := json.Unmarshal(r.body, &m); err != nil {
+		t.Fatalf("body %q: %v", r.body, err)
+	}
+	return m
+}
+
+func (r response) list(t *testing.T) []map[string]any {
+	t.Helper()
+	var l []map[string]any
+	if err := json.Unmarshal(r.body, &l); err != nil {
+		t.Fatalf("body %q: %v", r.body, err)
+	}
+	return l
+}
+
+func (c *apiClient) do(method, path, body string, headers ...string) response {
+	c.t.Helper()
+	req, err := http.NewRequest(method, c.base+path, strings.NewReader(body))
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	if c.token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.token)
+	}
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header.Set(headers[i], headers[i+1])
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	c.mu.Lock()
+	c.seen.Write(b)
+	c.seen.WriteString(fmt.Sprint(resp.Header))
+	c.mu.Unlock()
+	return response{status: resp.StatusCode, body: b, header: resp.Header}
+}
+
+func (c *apiClient) must(status int, method, path, body string, headers ...string) response {
+	c.t.Helper()
+	r := c.do(method, path, body, headers...)
+	if r.status != status {
+		c.t.Fatalf("%s %s: %d %s, want %d", method, path, r.status, r.body, status)
+	}
+	return r
+}
+
+const companyA = "aaaaaaaa-0000-4000-8000-000000000001"
+const companyB = "bbbbbbbb-0000-4000-8000-000000000002"
+
+func canary(label string) string { return "canary-" + label + "-" + ulid.Make().String() }
+
+func TestSecretLifecycleEndToEnd(t *testing.T) {
+	t.Parallel()
+	e := newInstance(t)
+	s := e.serve(t)
+	e.waitReady(t, s, 15*time.Second)
+	api := e.client(t, e.instanceToken(t))
+	values := []string{canary("v1"), canary("v2"), canary("v3"), canary("reuse")}
+
+	created := api.must(201, "POST", "/api/companies/"+companyA+"/secrets",
+		`{"name": "Stripe live", "description": "billing", "value": "`+values[0]+`"}`).json(t)
+	id := created["id"].(string)
+	if created["key"] != "stripe-live" || created["latestVersion"].(float64) != 1 || created["status"] != "active" {
+		t.Fatalf("created %v", created)
+	}
+	for i, v := range values[1:3] {
+		r := api.must(200, "POST", "/api/secrets/"+id+"/rotate", `{"value": "`+v+`"}`)
+		if got := r.json(t)["latestVersion"].(float64); got != float64(i+2) || r.header.Get("X-Ledger-Position") == "" {
+			t.Fatalf("rotation %d: latestVersion %v, position %q", i+1, got, r.header.Get("X-Ledger-Position"))
+		}
+	}
+	versions := api.must(200, "GET", "/api/secrets/"+id+"/versions", "").list(t)
+	current := 0
+	for _, v := range versions {
+		if v["status"] == "current" {
+			current++
+			if v["version"].(float64) != 3 {
+				t.Errorf("current version is %v", v["version"])
+			}
+		} else if v["status"] != "previous" {
+			t.Errorf("version %v has status %v", v["version"], v["status"])
+		}
+	}
+	if len(versions) != 3 || current != 1 {
+		t.Fatalf("versions = %v", versions)
+	}
+
+	api.must(200, "DELETE", "/api/secrets/"+id, "")
+	api.must(200, "DELETE", "/api/secrets/"+id, "") // repeating a delete succeeds
+	api.must(404, "GET", "/api/secrets/"+id, "")
+	if l := api.must(200, "GET", "/api/companies/"+companyA+"/secrets", "").list(t); len(l) != 0 {
+		t.Fatalf("deleted secret still listed: %v", l)
+	}
+	reused := api.must(201, "POST", "/api/companies/"+companyA+"/secrets", `{"name": "Stripe live", "value": "`+values[3]+`"}`).json(t)
+	if reused["id"] == id {
+		t.Fatal("the reused name got the old id")
+	}
+	r := api.must(409, "POST", "/api/secrets/"+id+"/restore", "")
+	if code := r.json(t)["details"].(map[string]any)["code"]; code != "ECONFLICT" {
+		t.Fatalf("restore conflict code %v", code)
+	}
+	api.must(422, "POST", "/api/secrets/"+id+"/purge", `{"confirm": "not-the-id"}`)
+	api.must(200, "POST", "/api/secrets/"+id+"/purge", `{"confirm": "`+id+`"}`)
+	if out, err := e.psql(t, `SELECT count(*) FROM local_secret_keys WHERE secret_id = '`+id+`' AND wrapped_key IS NULL`); err != nil || strings.TrimSpace(out) != "1" {
+		t.Fatalf("data key not destroyed: %q %v", out, err)
+	}
+	if code, out, errOut := e.run(t, "verify"); code != 0 || !strings.HasPrefix(out, "ok:") {
+		t.Fatalf("verify after purge: %d %s %s", code, out, errOut)
+	}
+
+	// Rebuild: drop the read models, replay, and compare every row.
+	const snapshot = `SELECT (SELECT json_agg(s ORDER BY id) FROM company_secrets s)::text || (SELECT json_agg(v ORDER BY secret_id, version) FROM company_secret_versions v)::text`
+	before, err := e.psql(t, snapshot)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code, out, errOut := e.run(t, "replay"); code != 0 || !strings.Contains(out, "rebuilt the read models from 6 events") {
+		t.Fatalf("replay: %d %s %s", code, out, errOut)
+	}
+	after, err := e.psql(t, snapshot)
+	if err != nil || after != before {
+		t.Fatalf("replay changed the read models:\nbefore %s\nafter  %s", before, after)
+	}
+
+	// Canary: no plaintext in the database (pg_dump), the server log or any response.
+	s.stop(t)
+	dump := e.pgDump(t)
+	for _, v := range values {
+		for where, text := range map[string]string{"pg_dump": dump, "server log": s.stderr.String(), "HTTP responses": api.seen.String()} {
+			if strings.Contains(text, v) {
+				t.Errorf("plaintext %s found in the %s", v, where)
+			}
+		}
+	}
+	if !strings.Contains(dump, "secret.version_added") {
+		t.Fatal("the dump does not hold the log: the canary search proves nothing")
+	}
+}
+
+// pgDump dumps the instance's database with the real pg_dump.
+func (e *instanceEnv) pgDump(t *testing.T) string {
+	t.Helper()
+	bin, err := pgembed.FindBinaries("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := e.serve(t) // the database runs while serve does
+	e.waitReady(t, s, 5*time.Second)
+	defer s.stop(t)
+	_, url, _ := e.run(t, "db", "url")
+	out, err := exec.Command(filepath.Join(bin, "pg_dump"), "--no-owner", strings.TrimSpace(url)).CombinedOutput()
+	if err != nil {
+		t.Fatalf("pg_dump: %v\n%s", err, out)
+	}
+	return string(out)
+}
+
+func TestCrossCompanyBoundary(t *testing.T) {
+	t.Parallel()
+	e := newInstance(t)
+	s := e.serve(t)
+	e.waitReady(t, s, 15*time.Second)
+	admin := e.client(t, e.instanceToken(t))
+	code, out, errOut := e.run(t, "token", "create", "--board", "--company", companyA)
+	if code != 0 || !strings.HasPrefix(out, "slb_") || strings.Count(out, "\n") != 1 {
+		t.Fatalf("token create: %d %q %s", code, out, errOut)
+	}
+	limited := e.client(t, strings.TrimSpace(out))
+
+	secretB := admin.must(201, "POST", "/api/companies/"+companyB+"/secrets", `{"name": "B only", "value": "b-value"}`).json(t)["id"].(string)
+	limited.must(201, "POST", "/api/companies/"+companyA+"/secrets", `{"name": "A", "value": "a-value"}`)
+
+	for _, req := range []struct{ method, path, body string }{
+		{"GET", "/api/secrets/" + secretB, ""},
+		{"GET", "/api/secrets/" + secretB + "/versions", ""},
+		{"GET", "/api/companies/" + companyB + "/secrets", ""},
+		{"POST", "/api/companies/" + companyB + "/secrets", `{"name": "x", "value": "y"}`},
+		{"POST", "/api/secrets/" + secretB + "/rotate", `{"value": "stolen"}`},
+		{"PATCH", "/api/secrets/" + secretB, `{"name": "renamed"}`},
+		{"DELETE", "/api/secrets/" + secretB, ""},
+		{"POST", "/api/secrets/" + secretB + "/purge", `{"confirm": "` + secretB + `"}`},
+		{"GET", "/api/companies/" + companyB + "/secret-providers", ""},
+	} {
+		if r := limited.do(req.method, req.path, req.body); r.status != 404 {
+			t.Errorf("%s %s with a company-A token: %d %s, want 404", req.method, req.path, r.status, r.body)
+		}
+	}
+	if got := admin.must(200, "GET", "/api/secrets/"+secretB, "").json(t); got["latestVersion"].(float64) != 1 || got["name"] != "B only" {
+		t.Fatalf("company B's secret changed: %v", got)
+	}
+	if l := limited.must(200, "GET", "/api/companies/"+companyA+"/secrets", "").list(t); len(l) != 1 {
+		t.Fatalf("company A list = %v", l)
+	}
+	// No token, a wrong token, a revoked token: 401.
+	e.client(t, "").must(401, "GET", "/api/companies/"+companyA+"/secrets", "")
+	e.client(t, "slb_wrong").must(401, "GET", "/api/companies/"+companyA+"/secrets", "")
+}
+
+func TestBadInputIsRefusedAndWritesNothing(t *testing.T) {
+	t.Parallel()
+	e := newInstance(t)
+	s := e.serve(t)
+	e.waitReady(t, s, 15*time.Second)
+	api := e.client(t, e.instanceToken(t))
+	secrets := "/api/companies/" + companyA + "/secrets"
+	id := api.must(201, "POST", secrets, `{"name": "Existing", "key": "existing", "value": "v"}`).json(t)["id"].(string)
+	gone := api.must(201, "POST", secrets, `{"name": "Gone", "value": "v"}`).json(t)["id"].(string)
+	api.must(200, "DELETE", "/api/secrets/"+gone, "")
+	head := func() string {
+		out, err := e.psql(t, `SELECT count(*) FROM ledger_events`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return strings.TrimSpace(out)
+	}
+	before := head()
+
+	big := strings.Repeat("x", 64<<10+1)
+	huge := strings.Repeat("y", 1<<20+10)
+	for _, tc := range []struct {
+		name, method, path, body string
+		status                   int
+	}{
+		{"unknown field", "POST", secrets, `{"name": "a", "value": "v", "colour": "red"}`, 400},
+		{"malformed JSON", "POST", secrets, `{"name": `, 400},
+		{"value over 64 KiB", "POST", secrets, `{"name": "big", "value": "` + big + `"}`, 422},
+		{"company id not a UUID", "POST", "/api/companies/not-a-uuid/secrets", `{"name": "a", "value": "v"}`, 400},
+		{"empty name", "POST", secrets, `{"name": "  ", "value": "v"}`, 422},
+		{"name too long", "POST", secrets, `{"name": "` + strings.Repeat("n", 161) + `", "value": "v"}`, 422},
+		{"key empty after normalisation", "POST", secrets, `{"name": "ok", "key": "***", "value": "v"}`, 422},
+		{"managed with externalRef", "POST", secrets, `{"name": "a", "value": "v", "externalRef": "arn:x"}`, 422},
+		{"managed without value", "POST", secrets, `{"name": "a"}`, 422},
+		{"redaction marker as value", "POST", secrets, `{"name": "a", "value": "***REDACTED***"}`, 422},
+		{"duplicate name", "POST", secrets, `{"name": "Existing", "key": "other", "value": "v"}`, 409},
+		{"duplicate key", "POST", secrets, `{"name": "Other", "key": "EXISTING", "value": "v"}`, 409},
+		{"body over 1 MiB", "POST", secrets, `{"name": "a", "value": "` + huge + `"}`, 413},
+		{"rotate a deleted secret", "POST", "/api/secrets/" + gone + "/rotate", `{"value": "v2"}`, 404},
+		{"rotate an unknown secret", "POST", "/api/secrets/01NOSUCHSECRET/rotate", `{"value": "v2"}`, 404},
+		{"stale expectedLatestVersion", "POST", "/api/secrets/" + id + "/rotate", `{"value": "v2", "expectedLatestVersion": 7}`, 409},
+		{"patch status deleted on a managed secret", "PATCH", "/api/secrets/" + id, `{"status": "deleted"}`, 422},
+		{"patch externalRef on a managed secret", "PATCH", "/api/secrets/" + id, `{"externalRef": "arn:x"}`, 422},
+		{"patch unknown status", "PATCH", "/api/secrets/" + id, `{"status": "frozen"}`, 422},
+	} {
+		r := api.do(tc.method, tc.path, tc.body)
+		if r.status != tc.status {
+			t.Errorf("%s: %d %s, want %d", tc.name, r.status, r.body, tc.status)
+			continue
+		}
+		var body struct {
+			Error   string `json:"error"`
+			Details struct {
+				Code string `json:"code"`
+			} `json:"details"`
+		}
+		if err := json.Unmarshal(r.body, &body); err != nil || body.Error == "" || body.Details.Code == "" {
+			t.Errorf("%s: error body %q", tc.name, r.body)
+		}
+	}
+	if after := head(); after != before {
+		t.Fatalf("bad input wrote events: %s → %s", before, after)
+	}
+
+	// A disabled secret cannot be rotated.
+	api.must(200, "PATCH", "/api/secrets/"+id, `{"status": "disabled"}`)
+	if r := api.must(422, "POST", "/api/secrets/"+id+"/rotate", `{"value": "v2"}`); !strings.Contains(string(r.body), "Cannot rotate a non-active secret") {
+		t.Fatalf("rotate disabled: %s", r.body)
+	}
+	api.must(200, "PATCH", "/api/secrets/"+id, `{"status": "active"}`)
+
+	// Concurrent rotations with the same expectedLatestVersion: exactly one wins.
+	var wg sync.WaitGroup
+	statuses := make(chan int, 8)
+	for i := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			statuses <- api.do("POST", "/api/secrets/"+id+"/rotate", fmt.Sprintf(`{"value": "race-%d", "expectedLatestVersion": 1}`, i)).status
+		}()
+	}
+	wg.Wait()
+	close(statuses)
+	won, lost := 0, 0
+	for st := range statuses {
+		switch st {
+		case 200:
+			won++
+		case 409:
+			lost++
+		default:
+			t.Errorf("racing rotation answered %d", st)
+		}
+	}
+	if won != 1 || lost != 7 {
+		t.Fatalf("won %d, lost %d", won, lost)
+	}
+	// The losers' provider writes were discarded: one ciphertext per version.
+	if out, _ := e.psql(t, `SELECT count(*) FROM local_secret_values WHERE secret_id = '`+id+`'`); strings.TrimSpace(out) != "2" {
+		t.Fatalf("ciphertexts of secret after the race: %s, want 2", out)
+	}
+}
+
+func TestIdempotencyKeyOnCreate(t *testing.T) {
+	t.Parallel()
+	e := newInstance(t)
+	s := e.serve(t)
+	e.waitReady(t, s, 15*time.Second)
+	api := e.client(t, e.instanceToken(t))
+	path := "/api/companies/" + companyA + "/secrets"
+	first := api.must(201, "POST", path, `{"name": "Once", "value": "v"}`, "Idempotency-Key", "k-1")
+	again := api.must(201, "POST", path, `{"name": "Once", "value": "v"}`, "Idempotency-Key", "k-1")
+	if first.json(t)["id"] != again.json(t)["id"] || again.header.Get("Idempotent-Replayed") != "true" {
+		t.Fatalf("retry created another secret: %s vs %s", first.body, again.body)
+	}
+	api.must(409, "POST", path, `{"name": "Twice", "value": "v"}`, "Idempotency-Key", "k-1")
+	if l := api.must(200, "GET", path, "").list(t); len(l) != 1 {
+		t.Fatalf("secrets after retries: %d", len(l))
+	}
+	if out, _ := e.psql(t, `SELECT count(*) FROM local_secret_values`); strings.TrimSpace(out) != "1" {
+		t.Fatalf("replayed request left provider material: %s rows", out)
+	}
+}
