@@ -86,7 +86,14 @@ func (e *instanceEnv) command(args ...string) *exec.Cmd {
 // run runs a short command and returns its exit code and output.
 func (e *instanceEnv) run(t *testing.T, args ...string) (int, string, string) {
 	t.Helper()
+	return e.runWithInput(t, "", args...)
+}
+
+// runWithInput is run with stdin.
+func (e *instanceEnv) runWithInput(t *testing.T, stdin string, args ...string) (int, string, string) {
+	t.Helper()
 	cmd := e.command(args...)
+	cmd.Stdin = strings.NewReader(stdin)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err := cmd.Run()

@@ -1,0 +1,57 @@
+package main
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+)
+
+// The CLI verbs drive the API of a running server; values come from an environment
+// variable or stdin and never show in the output.
+func TestSecretsCLIClient(t *testing.T) {
+	t.Parallel()
+	e := newInstance(t)
+	s := e.serve(t)
+	e.waitReady(t, s, 15*time.Second)
+	v1, v2 := canary("cli1"), canary("cli2")
+	e.vars = []string{"MY_SECRET=" + v1}
+	var outputs strings.Builder
+	run := func(stdin string, args ...string) string {
+		t.Helper()
+		code, out, errOut := e.runWithInput(t, stdin, args...)
+		outputs.WriteString(out + errOut)
+		if code != 0 {
+			t.Fatalf("%v: exit %d\n%s\n%s", args, code, out, errOut)
+		}
+		return out
+	}
+	var created map[string]any
+	if err := json.Unmarshal([]byte(run("", "secrets", "create", "-C", companyA, "--name", "CLI secret", "--value-env", "MY_SECRET")), &created); err != nil {
+		t.Fatal(err)
+	}
+	id := created["id"].(string)
+	run(v2+"\n", "secrets", "rotate", id, "--expected-latest-version", "1")
+	if out := run("", "secrets", "versions", id); strings.Count(out, `"version"`) != 2 {
+		t.Fatalf("versions: %s", out)
+	}
+	if out := run("", "secrets", "list", "-C", companyA, "--q", "cli"); !strings.Contains(out, id) {
+		t.Fatalf("list: %s", out)
+	}
+	run("", "secrets", "update", id, "--description", "from the CLI")
+	run("", "secrets", "delete", id)
+	run("", "secrets", "restore", id)
+
+	code, _, errOut := e.runWithInput(t, "", "secrets", "rotate", id, "--expected-latest-version", "1", "--value", "x")
+	if code != 1 || !strings.Contains(errOut, "ECONFLICT") {
+		t.Fatalf("stale rotate: exit %d %s", code, errOut)
+	}
+	if code, _, errOut := e.runWithInput(t, "", "secrets", "rotate", id); code != 2 || !strings.Contains(errOut, "no value") {
+		t.Fatalf("rotate without a value: exit %d %s", code, errOut)
+	}
+	for _, v := range []string{v1, v2} {
+		if strings.Contains(outputs.String(), v) {
+			t.Fatalf("the CLI printed a value")
+		}
+	}
+}
