@@ -1,0 +1,170 @@
+package commands
+
+import (
+	"context"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/secretsledger/secretsledger/eventstore"
+	"github.com/secretsledger/secretsledger/eventstore/actor"
+	"github.com/secretsledger/secretsledger/eventstore/ledgererr"
+	"github.com/secretsledger/secretsledger/eventstore/pgtest"
+	"github.com/secretsledger/secretsledger/projections"
+	"github.com/secretsledger/secretsledger/providers"
+	"github.com/secretsledger/secretsledger/providers/localenc"
+)
+
+func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
+
+type fixture struct {
+	h     *Secrets
+	local *localenc.Provider
+	pool  *pgxpool.Pool
+	now   time.Time
+}
+
+func newFixture(t *testing.T) *fixture {
+	t.Helper()
+	pool, _ := pgtest.NewMigratedPool(t)
+	key, _, err := localenc.LoadMasterKey(func(string) string { return strings.Repeat("ab", 32) }, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	local, err := localenc.NewProvider(pool, key, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	store := eventstore.New(pool, eventstore.Config{Projector: projections.Inline(projections.All())})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { _ = store.Run(ctx); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
+	f := &fixture{local: local, pool: pool, now: time.Now()}
+	f.h = &Secrets{Log: store, Providers: map[string]providers.Provider{providers.LocalEncrypted: local},
+		DefaultProvider: providers.LocalEncrypted, RecoveryWindow: 24 * time.Hour, Now: func() time.Time { return f.now }}
+	return f
+}
+
+var board = Request{Actor: actor.Actor{Type: actor.Board, ID: "test"}}
+
+func TestRestoreWindowAndPurge(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	ctx := context.Background()
+	res, err := f.h.Create(ctx, board, CreateSecret{CompanyID: "co", Name: "db password", Value: val("pw-1")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := res.SecretID
+	if _, err := f.h.Restore(ctx, board, id); ledgererr.CodeOf(err) != ledgererr.Conflict {
+		t.Fatalf("restore of a live secret: %v", err)
+	}
+	if _, err := f.h.Delete(ctx, board, id); err != nil {
+		t.Fatal(err)
+	}
+	f.now = f.now.Add(25 * time.Hour)
+	if _, err := f.h.Restore(ctx, board, id); ledgererr.CodeOf(err) != ledgererr.Invalid {
+		t.Fatalf("restore after the window: %v", err)
+	}
+	f.now = f.now.Add(-2 * time.Hour)
+	if _, err := f.h.Restore(ctx, board, id); err != nil {
+		t.Fatalf("restore within the window: %v", err)
+	}
+
+	// The stored value resolves until the purge, and never after.
+	var ref string
+	if err := f.pool.QueryRow(ctx, `SELECT provider_version_ref FROM company_secret_versions WHERE secret_id = $1`, id).Scan(&ref); err != nil {
+		t.Fatal(err)
+	}
+	pref := providers.Ref{CompanyID: "co", SecretID: id, Version: 1}
+	if v, err := f.local.Resolve(ctx, pref, ref); err != nil || string(v.Reveal()) != "pw-1" {
+		t.Fatalf("resolve before purge: %v", err)
+	}
+	if _, err := f.h.Purge(ctx, board, id, id); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.local.Resolve(ctx, pref, ref); ledgererr.CodeOf(err) != ledgererr.NotFound {
+		t.Fatalf("resolve after purge: %v", err)
+	}
+	if _, err := f.h.Purge(ctx, board, id, id); err != nil {
+		t.Fatalf("repeated purge: %v", err)
+	}
+	if _, err := f.h.Restore(ctx, board, id); ledgererr.CodeOf(err) != ledgererr.Invalid {
+		t.Fatalf("restore of a purged secret: %v", err)
+	}
+	var status string
+	if err := f.pool.QueryRow(ctx, `SELECT string_agg(status, ',') FROM company_secret_versions WHERE secret_id = $1`, id).Scan(&status); err != nil || status != "destroyed" {
+		t.Fatalf("versions after purge: %q %v", status, err)
+	}
+}
+
+func TestFailedAppendDiscardsTheProviderWrite(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	ctx := context.Background()
+	if _, err := f.h.Create(ctx, board, CreateSecret{CompanyID: "co", Name: "taken", Value: val("v")}); err != nil {
+		t.Fatal(err)
+	}
+	_, err := f.h.Create(ctx, board, CreateSecret{CompanyID: "co", Name: "taken", Key: "other", Value: val("v2")})
+	if ledgererr.CodeOf(err) != ledgererr.Conflict || !strings.Contains(ledgererr.MessageOf(err), "name") {
+		t.Fatalf("duplicate name: %v", err)
+	}
+	var n int
+	if err := f.pool.QueryRow(ctx, `SELECT count(*) FROM local_secret_values`).Scan(&n); err != nil || n != 1 {
+		t.Fatalf("ciphertexts after a refused create: %d, %v", n, err)
+	}
+	// Same name in another company is fine; a company-limited actor cannot see it.
+	res, err := f.h.Create(ctx, board, CreateSecret{CompanyID: "co-2", Name: "taken", Value: val("v")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	limited := Request{Actor: actor.Actor{Type: actor.Board, ID: "l", Companies: []string{"co"}}}
+	if _, err := f.h.Rotate(ctx, limited, RotateSecret{SecretID: res.SecretID, Value: val("x")}); ledgererr.CodeOf(err) != ledgererr.NotFound {
+		t.Fatalf("rotate across companies: %v", err)
+	}
+	if _, err := f.h.Create(ctx, limited, CreateSecret{CompanyID: "co-2", Name: "y", Value: val("v")}); ledgererr.CodeOf(err) != ledgererr.NotFound {
+		t.Fatalf("create across companies: %v", err)
+	}
+}
+
+func TestRekeyKeepsEveryValueReadable(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	ctx := context.Background()
+	var ids []string
+	for _, name := range []string{"a", "b", "c"} {
+		res, err := f.h.Create(ctx, board, CreateSecret{CompanyID: "co", Name: name, Value: val("value-" + name)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, res.SecretID)
+	}
+	nextKey, _, _ := localenc.LoadMasterKey(func(string) string { return strings.Repeat("cd", 32) }, t.TempDir())
+	next, err := localenc.NewSealer(nextKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := f.local.Rekey(ctx, next)
+	if err != nil || n != 3 {
+		t.Fatalf("Rekey = %d, %v", n, err)
+	}
+	rekeyed, _ := localenc.NewProvider(f.pool, nextKey, nil)
+	for i, id := range ids {
+		var ref string
+		if err := f.pool.QueryRow(ctx, `SELECT provider_version_ref FROM company_secret_versions WHERE secret_id = $1`, id).Scan(&ref); err != nil {
+			t.Fatal(err)
+		}
+		pref := providers.Ref{CompanyID: "co", SecretID: id, Version: 1}
+		v, err := rekeyed.Resolve(ctx, pref, ref)
+		if err != nil || string(v.Reveal()) != "value-"+[]string{"a", "b", "c"}[i] {
+			t.Fatalf("after rekey: %v", err)
+		}
+		if _, err := f.local.Resolve(ctx, pref, ref); err == nil || !strings.Contains(err.Error(), f.local.Sealer().Key().Fingerprint()) {
+			t.Fatalf("the old key still decrypts, or the error does not name it: %v", err)
+		}
+	}
+}
