@@ -64,6 +64,8 @@ var Vars = []Var{
 	{"PAPERCLIP_SECRETS_MASTER_KEY", "(unset)", "local_encrypted master key: 32 bytes as base64, hex or 32 raw characters"},
 	{"PAPERCLIP_SECRETS_MASTER_KEY_FILE", "<instance>/secrets/master.key", "file holding the master key (created 0600 when the default is missing)"},
 	{"LEDGER_DELETE_RECOVERY_DAYS", "30", "days a deleted secret can be restored"},
+	{"LEDGER_URL", "http://$LEDGER_HTTP_ADDR", "server the `secrets` client verbs talk to"},
+	{"LEDGER_TOKEN", "<instance>/board.token", "board token of the `secrets` client verbs"},
 }
 
 var instanceID = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$`)
