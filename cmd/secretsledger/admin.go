@@ -47,55 +47,41 @@ func runToken(ctx context.Context, env *environment, args []string) error {
 	default:
 		return usageError{errors.New("want `token create --board …` or `token revoke ID`")}
 	}
-	dir, err := env.prepareDatabase()
-	if err != nil {
-		return err
-	}
-	l, closeLedger, err := openLedger(ctx, env, dir, false)
-	if err != nil {
-		return err
-	}
-	defer closeLedger()
-	if verb == "revoke" {
-		if err := l.tokens.Revoke(ctx, fs.Arg(0)); err != nil {
+	return withLedger(ctx, env, func(l *ledger) error {
+		if verb == "revoke" {
+			if err := l.tokens.Revoke(ctx, fs.Arg(0)); err != nil {
+				return err
+			}
+			fmt.Fprintf(env.stderr, "revoked %s\n", fs.Arg(0))
+			return nil
+		}
+		var scope []string // nil: every company
+		if len(companies) > 0 {
+			scope = companies
+		}
+		id, token, err := l.tokens.Create(ctx, scope, *label)
+		if err != nil {
 			return err
 		}
-		fmt.Fprintf(env.stderr, "revoked %s\n", fs.Arg(0))
+		fmt.Fprintf(env.stderr, "created board token %s (shown once)\n", id)
+		fmt.Fprintln(env.stdout, token) // the token alone on stdout, for $(…)
 		return nil
-	}
-	var scope []string // nil: every company
-	if len(companies) > 0 {
-		scope = companies
-	}
-	id, token, err := l.tokens.Create(ctx, scope, *label)
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(env.stderr, "created board token %s (shown once)\n", id)
-	fmt.Fprintln(env.stdout, token) // the token alone on stdout, for $(…)
-	return nil
+	})
 }
 
 func runReplay(ctx context.Context, env *environment, args []string) error {
 	if err := parse(flags(env, "replay", replaySummary), args); err != nil {
 		return err
 	}
-	dir, err := env.prepareDatabase()
-	if err != nil {
-		return err
-	}
-	l, closeLedger, err := openLedger(ctx, env, dir, false)
-	if err != nil {
-		return err
-	}
-	defer closeLedger()
-	start := time.Now()
-	n, err := projections.Rebuild(ctx, l.pool, projections.All())
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(env.stdout, "rebuilt the read models from %d events in %s\n", n, time.Since(start).Round(time.Millisecond))
-	return nil
+	return withLedger(ctx, env, func(l *ledger) error {
+		start := time.Now()
+		n, err := projections.Rebuild(ctx, l.pool, projections.All())
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(env.stdout, "rebuilt the read models from %d events in %s\n", n, time.Since(start).Round(time.Millisecond))
+		return nil
+	})
 }
 
 func runSecrets(ctx context.Context, env *environment, args []string) error {
@@ -114,40 +100,40 @@ func runRekey(ctx context.Context, env *environment, args []string) error {
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	dir, err := env.prepareDatabase()
-	if err != nil {
-		return err
-	}
-	l, closeLedger, err := openLedger(ctx, env, dir, false)
-	if err != nil {
-		return err
-	}
-	defer closeLedger()
+	return withLedger(ctx, env, func(l *ledger) error {
+		return rekey(ctx, env, l, *newKeyFile)
+	})
+}
+
+// rekey is the work of runRekey on an open ledger.
+func rekey(ctx context.Context, env *environment, l *ledger, newKeyFile string) error {
 	if l.db.Embedded != nil && !l.db.Embedded.Owned() {
 		return errors.New("a secretsledger server is running on this instance; stop it first (it holds the old key)")
 	}
 	oldKey := l.local.Sealer().Key()
 	fromEnv := strings.HasPrefix(oldKey.Source, "env ")
-	if fromEnv && *newKeyFile == "" {
+	if fromEnv && newKeyFile == "" {
 		return usageError{errors.New("the master key comes from PAPERCLIP_SECRETS_MASTER_KEY; pass --new-key-file and then set the variable to the new key")}
 	}
 	var next localenc.MasterKey
 	staged := ""
-	if *newKeyFile != "" {
-		raw, err := os.ReadFile(*newKeyFile)
+	if newKeyFile != "" {
+		raw, err := os.ReadFile(newKeyFile)
 		if err != nil {
-			return fmt.Errorf("read %s: %w", *newKeyFile, err)
+			return fmt.Errorf("read %s: %w", newKeyFile, err)
 		}
 		k, err := localenc.ParseKey(string(raw))
 		if err != nil {
-			return usageError{fmt.Errorf("%s: %w", *newKeyFile, err)}
+			return usageError{fmt.Errorf("%s: %w", newKeyFile, err)}
 		}
-		next = localenc.NewMasterKey(k, *newKeyFile)
+		next = localenc.NewMasterKey(k, newKeyFile)
 	} else {
 		staged = oldKey.Source + ".new"
-		if next, err = localenc.GenerateKeyFile(staged); err != nil {
+		generated, err := localenc.GenerateKeyFile(staged)
+		if err != nil {
 			return err
 		}
+		next = generated
 	}
 	nextSealer, err := localenc.NewSealer(next)
 	if err != nil {
@@ -162,7 +148,7 @@ func runRekey(ctx context.Context, env *environment, args []string) error {
 	}
 	fmt.Fprintf(env.stdout, "rewrapped %d data keys under master key %s (was %s)\n", n, next.Fingerprint(), oldKey.Fingerprint())
 	if fromEnv {
-		fmt.Fprintf(env.stdout, "now set PAPERCLIP_SECRETS_MASTER_KEY to the key in %s\n", *newKeyFile)
+		fmt.Fprintf(env.stdout, "now set PAPERCLIP_SECRETS_MASTER_KEY to the key in %s\n", newKeyFile)
 		return nil
 	}
 	old := fmt.Sprintf("%s.%s.old", oldKey.Source, time.Now().UTC().Format("20060102T150405Z"))

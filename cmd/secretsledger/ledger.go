@@ -93,6 +93,21 @@ func openLedger(ctx context.Context, env *environment, dir instance.Dir, migrate
 	return l, closeAll, nil
 }
 
+// withLedger opens the ledger for a one-shot command (no pending migrations applied),
+// runs fn, and closes it.
+func withLedger(ctx context.Context, env *environment, fn func(*ledger) error) error {
+	dir, err := env.prepareDatabase()
+	if err != nil {
+		return err
+	}
+	l, closeLedger, err := openLedger(ctx, env, dir, false)
+	if err != nil {
+		return err
+	}
+	defer closeLedger()
+	return fn(l)
+}
+
 // requestHash fingerprints API requests for idempotency with the provider's keyed HMAC:
 // request bodies carry secret values, so a bare hash would be a guessable digest.
 func (l *ledger) requestHash(b []byte) []byte {

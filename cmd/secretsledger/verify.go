@@ -10,23 +10,16 @@ func runVerify(ctx context.Context, env *environment, args []string) error {
 	if err := parse(flags(env, "verify", verifySummary), args); err != nil {
 		return err
 	}
-	dir, err := env.prepareDatabase()
-	if err != nil {
-		return err
-	}
-	l, closeLedger, err := openLedger(ctx, env, dir, false)
-	if err != nil {
-		return err
-	}
-	defer closeLedger()
-	rep, err := l.store.Verify(ctx)
-	if err != nil {
-		return err
-	}
-	if !rep.OK() {
-		fmt.Fprintf(env.stdout, "BROKEN at position %d: %s (%d events checked)\n", rep.BrokenAt, rep.Reason, rep.Checked)
-		return errors.New("the hash chain is broken")
-	}
-	fmt.Fprintf(env.stdout, "ok: %d events, head position %d, head hash %x\n", rep.Checked, rep.HeadPosition, rep.HeadHash)
-	return nil
+	return withLedger(ctx, env, func(l *ledger) error {
+		rep, err := l.store.Verify(ctx)
+		if err != nil {
+			return err
+		}
+		if !rep.OK() {
+			fmt.Fprintf(env.stdout, "BROKEN at position %d: %s (%d events checked)\n", rep.BrokenAt, rep.Reason, rep.Checked)
+			return errors.New("the hash chain is broken")
+		}
+		fmt.Fprintf(env.stdout, "ok: %d events, head position %d, head hash %x\n", rep.Checked, rep.HeadPosition, rep.HeadHash)
+		return nil
+	})
 }
