@@ -64,7 +64,7 @@ type handler func(w http.ResponseWriter, r *http.Request, a actor.Actor) error
 
 func (s *Secrets) routes(r *mux.Router, log *slog.Logger) {
 	s.log = log
-	board := func(h handler) http.HandlerFunc { return s.board(h) }
+	board := s.board
 	r.HandleFunc("/companies/{companyId}/secrets", board(s.create)).Methods(http.MethodPost)
 	r.HandleFunc("/companies/{companyId}/secrets", board(s.list)).Methods(http.MethodGet)
 	r.HandleFunc("/companies/{companyId}/secret-providers", board(s.providerList)).Methods(http.MethodGet)
@@ -78,12 +78,14 @@ func (s *Secrets) routes(r *mux.Router, log *slog.Logger) {
 	r.HandleFunc("/secrets/{id}/versions", board(s.versions)).Methods(http.MethodGet)
 }
 
+var errNoToken = ledgererr.New(ledgererr.Unauthorized, "a valid board token is required (Authorization: Bearer <token>)")
+
 // board authenticates a board token, bounds the body, and writes errors.
 func (s *Secrets) board(h handler) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-		a, err := actor.Actor{}, error(ledgererr.New(ledgererr.Unauthorized, "a valid board token is required (Authorization: Bearer <token>)"))
-		if ok {
+		var a actor.Actor
+		var err error = errNoToken
+		if token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer "); ok {
 			a, err = s.Auth.Authenticate(r.Context(), strings.TrimSpace(token))
 		}
 		if err == nil && a.Type != actor.Board {
@@ -311,17 +313,24 @@ func (s *Secrets) update(w http.ResponseWriter, r *http.Request, a actor.Actor) 
 	return s.respondSecret(w, r, a, res, http.StatusOK)
 }
 
-// bodyless runs a command that takes no body (or an empty one).
-func (s *Secrets) bodyless(w http.ResponseWriter, r *http.Request, a actor.Actor,
-	run func(ctx context.Context, req commands.Request, id string) (commands.Result, error)) error {
+// emptyBody reads the body of a route that takes none: nothing, or "{}".
+func emptyBody(r *http.Request) ([]byte, error) {
 	raw, err := io.ReadAll(r.Body)
 	if err != nil {
-		return ledgererr.New(ledgererr.TooLarge, "request body is larger than %d bytes", MaxBodyBytes)
+		return nil, ledgererr.New(ledgererr.TooLarge, "request body is larger than %d bytes", MaxBodyBytes)
 	}
-	if len(strings.TrimSpace(string(raw))) > 0 && strings.TrimSpace(string(raw)) != "{}" {
-		return ledgererr.New(ledgererr.BadRequest, "this route takes no body")
+	if b := strings.TrimSpace(string(raw)); b != "" && b != "{}" {
+		return nil, ledgererr.New(ledgererr.BadRequest, "this route takes no body")
 	}
-	res, err := run(r.Context(), s.request(r, a, raw), mux.Vars(r)["id"])
+	return raw, nil
+}
+
+func (s *Secrets) delete(w http.ResponseWriter, r *http.Request, a actor.Actor) error {
+	raw, err := emptyBody(r)
+	if err != nil {
+		return err
+	}
+	res, err := s.Commands.Delete(r.Context(), s.request(r, a, raw), mux.Vars(r)["id"])
 	if err != nil {
 		return err
 	}
@@ -330,14 +339,10 @@ func (s *Secrets) bodyless(w http.ResponseWriter, r *http.Request, a actor.Actor
 	return nil
 }
 
-func (s *Secrets) delete(w http.ResponseWriter, r *http.Request, a actor.Actor) error {
-	return s.bodyless(w, r, a, s.Commands.Delete)
-}
-
 func (s *Secrets) restore(w http.ResponseWriter, r *http.Request, a actor.Actor) error {
-	raw, err := io.ReadAll(r.Body)
+	raw, err := emptyBody(r)
 	if err != nil {
-		return ledgererr.New(ledgererr.TooLarge, "request body is larger than %d bytes", MaxBodyBytes)
+		return err
 	}
 	res, err := s.Commands.Restore(r.Context(), s.request(r, a, raw), mux.Vars(r)["id"])
 	if err != nil {
