@@ -249,6 +249,15 @@ func TestCrossCompanyBoundary(t *testing.T) {
 	// No token, a wrong token, a revoked token: 401.
 	e.client(t, "").must(401, "GET", "/api/companies/"+companyA+"/secrets", "")
 	e.client(t, "slb_wrong").must(401, "GET", "/api/companies/"+companyA+"/secrets", "")
+	tokenID := strings.TrimSpace(strings.TrimPrefix(strings.SplitN(errOut, " (", 2)[0], "created board token "))
+	if code, _, errOut := e.run(t, "token", "revoke", tokenID); code != 0 {
+		t.Fatalf("token revoke %q: %d %s", tokenID, code, errOut)
+	}
+	limited.must(401, "GET", "/api/companies/"+companyA+"/secrets", "")
+	// The server logs where the instance token is, never the token.
+	if strings.Contains(s.stderr.String(), e.instanceToken(t)) || !strings.Contains(s.stderr.String(), "board.token") {
+		t.Fatal("the server log holds the board token, or does not say where it is")
+	}
 }
 
 func TestBadInputIsRefusedAndWritesNothing(t *testing.T) {
