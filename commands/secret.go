@@ -45,7 +45,11 @@ type Secrets struct {
 	Providers       map[string]providers.Provider
 	DefaultProvider string
 	RecoveryWindow  time.Duration
-	Now             func() time.Time
+	// StrictMode (PAPERCLIP_SECRETS_STRICT_MODE) refuses plain values under sensitive env keys.
+	StrictMode bool
+	// Directory answers lookups across streams (read models).
+	Directory Directory
+	Now       func() time.Time
 }
 
 // Request carries who asks, and how to make the command safe to retry.
@@ -84,7 +88,14 @@ type secretState struct {
 	deletedAt     time.Time
 	purged        bool
 	latestVersion int
+	versions      map[int]versionState
 	streamVersion int64
+}
+
+// versionState is what resolution needs of one version.
+type versionState struct {
+	providerVersionRef string
+	destroyed          bool
 }
 
 func (s *secretState) apply(e eventstore.Event) error {
@@ -96,9 +107,11 @@ func (s *secretState) apply(e eventstore.Event) error {
 	switch p := p.(type) {
 	case *events.SecretCreatedV1:
 		*s = secretState{exists: true, companyID: e.CompanyID, name: p.Name, key: p.Key, provider: p.Provider,
-			managedMode: p.ManagedMode, status: StatusActive, latestVersion: 1, streamVersion: e.StreamVersion}
+			managedMode: p.ManagedMode, status: StatusActive, latestVersion: 1, streamVersion: e.StreamVersion,
+			versions: map[int]versionState{1: {providerVersionRef: p.ProviderVersionRef}}}
 	case *events.SecretVersionAddedV1:
 		s.latestVersion = p.Version
+		s.versions[p.Version] = versionState{providerVersionRef: p.ProviderVersionRef}
 	case *events.SecretUpdatedV1:
 		if p.Name != nil {
 			s.name = *p.Name
@@ -115,6 +128,10 @@ func (s *secretState) apply(e eventstore.Event) error {
 		s.deleted, s.status = false, p.Status
 	case *events.SecretPurgedV1:
 		s.purged, s.deleted = true, true
+		for v, vs := range s.versions {
+			vs.destroyed = true
+			s.versions[v] = vs
+		}
 		if s.deletedAt.IsZero() {
 			s.deletedAt = e.RecordedAt
 		}
@@ -127,27 +144,34 @@ func (s *secretState) apply(e eventstore.Event) error {
 // existence leak.
 var errSecretNotFound = ledgererr.New(ledgererr.NotFound, "secret not found")
 
+// fold applies every event of a stream, in order.
+func (h *Secrets) fold(ctx context.Context, stream string, apply func(eventstore.Event) error) error {
+	var after int64
+	for {
+		evs, err := h.Log.ReadStream(ctx, stream, after, eventstore.MaxReadLimit)
+		if err != nil {
+			return err
+		}
+		for _, e := range evs {
+			if err := apply(e); err != nil {
+				return err
+			}
+		}
+		if len(evs) < eventstore.MaxReadLimit {
+			return nil
+		}
+		after = evs[len(evs)-1].StreamVersion
+	}
+}
+
 // load folds a secret's stream; a secret the actor may not see is not found.
 func (h *Secrets) load(ctx context.Context, a actor.Actor, secretID string) (secretState, error) {
 	var st secretState
 	if secretID == "" || strings.ContainsAny(secretID, "/ ") {
 		return st, errSecretNotFound
 	}
-	var after int64
-	for {
-		evs, err := h.Log.ReadStream(ctx, events.SecretStream(secretID), after, eventstore.MaxReadLimit)
-		if err != nil {
-			return st, err
-		}
-		for _, e := range evs {
-			if err := st.apply(e); err != nil {
-				return st, err
-			}
-		}
-		if len(evs) < eventstore.MaxReadLimit {
-			break
-		}
-		after = evs[len(evs)-1].StreamVersion
+	if err := h.fold(ctx, events.SecretStream(secretID), st.apply); err != nil {
+		return st, err
 	}
 	if !st.exists || !a.CanAccess(st.companyID) {
 		return secretState{}, errSecretNotFound

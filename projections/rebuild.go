@@ -20,7 +20,7 @@ type Projection interface {
 }
 
 // All is every projection of the ledger, in the order they are applied.
-func All() []Projection { return []Projection{Secrets{}} }
+func All() []Projection { return []Projection{Secrets{}, Consumers{}} }
 
 // Inline applies several projections in the append transaction.
 type Inline []Projection

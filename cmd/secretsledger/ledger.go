@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"strings"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
@@ -12,6 +13,7 @@ import (
 	"github.com/secretsledger/secretsledger/cmd/secretsledger/internal/instance"
 	"github.com/secretsledger/secretsledger/commands"
 	"github.com/secretsledger/secretsledger/eventstore"
+	"github.com/secretsledger/secretsledger/eventstore/actor"
 	"github.com/secretsledger/secretsledger/projections"
 	"github.com/secretsledger/secretsledger/providers"
 	"github.com/secretsledger/secretsledger/providers/localenc"
@@ -20,14 +22,15 @@ import (
 
 // ledger is every part of a running ledger, wired: the one place that knows them all.
 type ledger struct {
-	dir      instance.Dir
-	db       *database.Database
-	pool     *pgxpool.Pool
-	store    *eventstore.Store
-	local    *localenc.Provider
-	commands *commands.Secrets
-	queries  queries.Secrets
-	tokens   boardtoken.Store
+	dir       instance.Dir
+	db        *database.Database
+	pool      *pgxpool.Pool
+	store     *eventstore.Store
+	local     *localenc.Provider
+	commands  *commands.Secrets
+	queries   queries.Secrets
+	consumers queries.Consumers
+	tokens    boardtoken.Store
 }
 
 // prepareDatabase validates the configuration, prepares the instance directory and
@@ -79,6 +82,8 @@ func openLedger(ctx context.Context, env *environment, dir instance.Dir, migrate
 		return nil, nil, err
 	}
 	store := eventstore.New(pool, eventstore.Config{Projector: projections.Inline(projections.All())})
+	secretQueries := queries.Secrets{DB: pool}
+	consumers := queries.Consumers{DB: pool, Secrets: secretQueries, Values: local}
 	l := &ledger{
 		dir: dir, db: db, pool: pool, store: store, local: local,
 		commands: &commands.Secrets{
@@ -86,11 +91,23 @@ func openLedger(ctx context.Context, env *environment, dir instance.Dir, migrate
 			Providers:       map[string]providers.Provider{providers.LocalEncrypted: local},
 			DefaultProvider: env.cfg.SecretsProvider,
 			RecoveryWindow:  env.cfg.DeleteRecovery,
+			StrictMode:      env.cfg.StrictMode,
+			Directory:       consumers,
 		},
-		queries: queries.Secrets{DB: pool},
-		tokens:  boardtoken.Store{DB: pool},
+		queries:   secretQueries,
+		consumers: consumers,
+		tokens:    boardtoken.Store{DB: pool},
 	}
 	return l, closeAll, nil
+}
+
+// Authenticate implements httpapi.Authenticator: board tokens and agent keys, told
+// apart by their prefix.
+func (l *ledger) Authenticate(ctx context.Context, token string) (actor.Actor, error) {
+	if strings.HasPrefix(token, commands.AgentTokenPrefix) {
+		return l.consumers.AuthenticateAgent(ctx, token)
+	}
+	return l.tokens.Authenticate(ctx, token)
 }
 
 // withLedger opens the ledger for a one-shot command (no pending migrations applied),

@@ -62,8 +62,9 @@ func runServe(ctx context.Context, env *environment, args []string) error {
 			Log:    env.log,
 			Checks: readinessChecks(l.pool, l.db),
 			Secrets: &httpapi.Secrets{
-				Auth: l.tokens, Commands: l.commands, Queries: l.queries,
+				Auth: l, Commands: l.commands, Queries: l.queries,
 				Providers: []providers.Provider{l.local}, RequestHash: l.requestHash,
+				Consumers: httpapi.Consumers{Commands: l.commands, Queries: l.consumers},
 			},
 		}),
 		ReadHeaderTimeout: 10 * time.Second,
@@ -111,9 +112,14 @@ func catchUpProjections(ctx context.Context, env *environment, l *ledger) error 
 	if err != nil {
 		return err
 	}
+	var names []string
+	for _, p := range projections.All() {
+		names = append(names, p.Name())
+	}
+	// The oldest checkpoint; a projection without one (new in this version) counts as 0.
 	var checkpoint int64
-	err = l.pool.QueryRow(ctx, `SELECT coalesce(min(position), 0) FROM projection_checkpoints WHERE projection = $1`,
-		projections.SecretsName).Scan(&checkpoint)
+	err = l.pool.QueryRow(ctx, `SELECT CASE WHEN count(*) = cardinality($1::text[]) THEN min(position) ELSE 0 END
+		FROM projection_checkpoints WHERE projection = ANY($1)`, names).Scan(&checkpoint)
 	if err != nil || checkpoint >= head {
 		return err
 	}

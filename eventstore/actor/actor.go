@@ -3,7 +3,11 @@
 // scope by it; it imports nothing of ours.
 package actor
 
-import "slices"
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"slices"
+)
 
 // Kinds of actor.
 // WARNING: persisted in event metadata (actorType).
@@ -16,8 +20,12 @@ const (
 type Actor struct {
 	Type string
 	ID   string
-	// Companies limits a board token; nil means every company.
+	// Companies limits a board token; nil means every company. An agent key has its
+	// one company here.
 	Companies []string
+	// TargetType and TargetID are an agent key's consumer.
+	TargetType string
+	TargetID   string
 }
 
 // CanAccess reports whether the actor may see company's data.
@@ -27,3 +35,10 @@ func (a Actor) CanAccess(companyID string) bool {
 
 // String is "type:id", as recorded in read models (created_by).
 func (a Actor) String() string { return a.Type + ":" + a.ID }
+
+// HashToken is how agent tokens are stored and looked up: SHA-256, hex. A token is 256
+// random bits, so a plain hash is enough.
+func HashToken(token string) string {
+	sum := sha256.Sum256([]byte(token))
+	return hex.EncodeToString(sum[:])
+}

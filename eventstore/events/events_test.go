@@ -24,6 +24,17 @@ func TestGoldenPayloads(t *testing.T) {
 		"secret.deleted.v1":       SecretDeletedV1{SecretID: "01JSECRET"},
 		"secret.restored.v1":      SecretRestoredV1{SecretID: "01JSECRET", Status: "active"},
 		"secret.purged.v1":        SecretPurgedV1{SecretID: "01JSECRET"},
+		"binding.created.v1": BindingCreatedV1{BindingID: "01JBIND", SecretID: "01JSECRET", TargetType: "agent", TargetID: "agent-x",
+			ConfigPath: "env.API_KEY", VersionSelector: "latest", Required: true, Label: "OpenAI"},
+		"binding.removed.v1": BindingRemovedV1{BindingID: "01JBIND", ConfigPath: "env.API_KEY"},
+		"consumer.env_set.v1": ConsumerEnvSetV1{TargetType: "agent", TargetID: "agent-x", Env: map[string]EnvEntryV1{
+			"LOG_LEVEL": {Type: "plain", ProviderVersionRef: "lev_01JREF", Fingerprint: "ef56"},
+			"API_KEY":   {Type: "secret_ref", SecretID: "01JSECRET", Version: "latest"},
+		}},
+		"agent_key.issued.v1":  AgentKeyIssuedV1{KeyID: "01JKEY", TargetType: "agent", TargetID: "agent-x", Label: "runner", TokenHash: "9f86d0"},
+		"agent_key.revoked.v1": AgentKeyRevokedV1{KeyID: "01JKEY"},
+		"secret.accessed.v1": SecretAccessedV1{SecretID: "01JSECRET", Version: 2, TargetType: "agent", TargetID: "agent-x",
+			ConfigPath: "env.API_KEY", RunID: "run-1", Outcome: "resolved"},
 	}
 	for name, payload := range cases {
 		got, err := json.MarshalIndent(payload, "", "  ")

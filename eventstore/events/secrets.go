@@ -101,8 +101,20 @@ func Decode(e eventstore.Event) (any, error) {
 		p = &SecretRestoredV1{}
 	case SecretPurged:
 		p = &SecretPurgedV1{}
+	case BindingCreated:
+		p = &BindingCreatedV1{}
+	case BindingRemoved:
+		p = &BindingRemovedV1{}
+	case ConsumerEnvSet:
+		p = &ConsumerEnvSetV1{}
+	case AgentKeyIssued:
+		p = &AgentKeyIssuedV1{}
+	case AgentKeyRevoked:
+		p = &AgentKeyRevokedV1{}
+	case SecretAccessed:
+		p = &SecretAccessedV1{}
 	default:
-		return nil, nil // not a secret event; other consumers may know it
+		return nil, nil // an event type this binary does not know: consumers skip it
 	}
 	if err := json.Unmarshal(e.Payload, p); err != nil {
 		return nil, fmt.Errorf("events: decode %s at position %d: %w", e.Type, e.Position, err)

@@ -43,6 +43,8 @@ type Config struct {
 	SecretsProvider string
 	// DeleteRecovery is LEDGER_DELETE_RECOVERY_DAYS (default 30) as a duration.
 	DeleteRecovery time.Duration
+	// StrictMode is PAPERCLIP_SECRETS_STRICT_MODE: plain values under sensitive env keys are refused.
+	StrictMode bool
 
 	problems []string
 }
@@ -64,6 +66,7 @@ var Vars = []Var{
 	{"PAPERCLIP_SECRETS_MASTER_KEY", "(unset)", "local_encrypted master key: 32 bytes as base64, hex or 32 raw characters"},
 	{"PAPERCLIP_SECRETS_MASTER_KEY_FILE", "<instance>/secrets/master.key", "file holding the master key (created 0600 when the default is missing)"},
 	{"LEDGER_DELETE_RECOVERY_DAYS", "30", "days a deleted secret can be restored"},
+	{"PAPERCLIP_SECRETS_STRICT_MODE", "false", "true: refuse plain values under sensitive env keys (use secret references)"},
 	{"LEDGER_URL", "http://$LEDGER_HTTP_ADDR", "server the `secrets` client verbs talk to"},
 	{"LEDGER_TOKEN", "<instance>/board.token", "board token of the `secrets` client verbs"},
 }
@@ -107,6 +110,13 @@ func FromEnv(getenv func(string) string) Config {
 	}
 	if c.SecretsProvider != "local_encrypted" && c.SecretsProvider != "aws_secrets_manager" {
 		c.problems = append(c.problems, fmt.Sprintf("PAPERCLIP_SECRETS_PROVIDER must be local_encrypted or aws_secrets_manager, got %q", c.SecretsProvider))
+	}
+	switch v := strings.ToLower(strings.TrimSpace(getenv("PAPERCLIP_SECRETS_STRICT_MODE"))); v {
+	case "", "false", "0", "no":
+	case "true", "1", "yes":
+		c.StrictMode = true
+	default:
+		c.problems = append(c.problems, fmt.Sprintf("PAPERCLIP_SECRETS_STRICT_MODE must be true or false, got %q", v))
 	}
 	c.DeleteRecovery = 30 * 24 * time.Hour
 	if v := getenv("LEDGER_DELETE_RECOVERY_DAYS"); v != "" {

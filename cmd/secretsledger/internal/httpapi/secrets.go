@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -57,6 +58,7 @@ type Secrets struct {
 	// RequestHash fingerprints a request for idempotency; it must be keyed (HMAC), as
 	// bodies carry secret values.
 	RequestHash func([]byte) []byte
+	Consumers   Consumers
 	log         *slog.Logger
 }
 
@@ -76,20 +78,27 @@ func (s *Secrets) routes(r *mux.Router, log *slog.Logger) {
 	r.HandleFunc("/secrets/{id}/restore", board(s.restore)).Methods(http.MethodPost)
 	r.HandleFunc("/secrets/{id}/purge", board(s.purge)).Methods(http.MethodPost)
 	r.HandleFunc("/secrets/{id}/versions", board(s.versions)).Methods(http.MethodGet)
+	s.consumerRoutes(r)
 }
 
-var errNoToken = ledgererr.New(ledgererr.Unauthorized, "a valid board token is required (Authorization: Bearer <token>)")
+var errNoToken = ledgererr.New(ledgererr.Unauthorized, "a valid token is required (Authorization: Bearer <token>)")
 
-// board authenticates a board token, bounds the body, and writes errors.
-func (s *Secrets) board(h handler) http.HandlerFunc {
+// board admits board tokens only: an agent key gets 403.
+func (s *Secrets) board(h handler) http.HandlerFunc { return s.admit(actor.Board, h) }
+
+// agent admits agent keys only: a board token gets 403.
+func (s *Secrets) agent(h handler) http.HandlerFunc { return s.admit(actor.Agent, h) }
+
+// admit authenticates, checks the actor kind, bounds the body, and writes errors.
+func (s *Secrets) admit(kind string, h handler) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		var a actor.Actor
 		var err error = errNoToken
 		if token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer "); ok {
 			a, err = s.Auth.Authenticate(r.Context(), strings.TrimSpace(token))
 		}
-		if err == nil && a.Type != actor.Board {
-			err = ledgererr.New(ledgererr.Forbidden, "this route is for board tokens")
+		if err == nil && a.Type != kind {
+			err = ledgererr.New(ledgererr.Forbidden, "this route is for %s credentials", kind)
 		}
 		if err == nil {
 			r.Body = http.MaxBytesReader(w, r.Body, MaxBodyBytes)
@@ -113,6 +122,14 @@ func companyID(r *http.Request) (string, error) {
 
 // decode reads a JSON body strictly: unknown fields and trailing data are errors.
 func decode(r *http.Request, dst any) ([]byte, error) {
+	body, err := readBody(r)
+	if err != nil {
+		return nil, err
+	}
+	return decodeBytes(body, dst)
+}
+
+func readBody(r *http.Request) ([]byte, error) {
 	body, err := io.ReadAll(r.Body)
 	var tooBig *http.MaxBytesError
 	if errors.As(err, &tooBig) {
@@ -121,7 +138,11 @@ func decode(r *http.Request, dst any) ([]byte, error) {
 	if err != nil {
 		return nil, ledgererr.New(ledgererr.BadRequest, "cannot read the request body")
 	}
-	dec := json.NewDecoder(strings.NewReader(string(body)))
+	return body, nil
+}
+
+func decodeBytes(body []byte, dst any) ([]byte, error) {
+	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(dst); err != nil {
 		// json's messages name fields and types, never values.
@@ -315,9 +336,9 @@ func (s *Secrets) update(w http.ResponseWriter, r *http.Request, a actor.Actor) 
 
 // emptyBody reads the body of a route that takes none: nothing, or "{}".
 func emptyBody(r *http.Request) ([]byte, error) {
-	raw, err := io.ReadAll(r.Body)
+	raw, err := readBody(r)
 	if err != nil {
-		return nil, ledgererr.New(ledgererr.TooLarge, "request body is larger than %d bytes", MaxBodyBytes)
+		return nil, err
 	}
 	if b := strings.TrimSpace(string(raw)); b != "" && b != "{}" {
 		return nil, ledgererr.New(ledgererr.BadRequest, "this route takes no body")

@@ -1,0 +1,348 @@
+package commands
+
+import (
+	"context"
+	"regexp"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/oklog/ulid/v2"
+
+	"github.com/secretsledger/secretsledger/eventstore"
+	"github.com/secretsledger/secretsledger/eventstore/actor"
+	"github.com/secretsledger/secretsledger/eventstore/events"
+	"github.com/secretsledger/secretsledger/eventstore/ledgererr"
+	"github.com/secretsledger/secretsledger/providers"
+)
+
+// TargetTypes are the kinds of consumer a secret can be bound to.
+// WARNING: persisted in events and read models.
+var TargetTypes = []string{"agent", "project", "environment", "routine", "plugin", "issue", "run", "system"}
+
+// Consumer identifies who receives values: one target of one company.
+type Consumer = events.Consumer
+
+func checkConsumer(c Consumer, a actor.Actor) error {
+	if !a.CanAccess(c.CompanyID) {
+		return ledgererr.New(ledgererr.NotFound, "company not found")
+	}
+	if !slices.Contains(TargetTypes, c.TargetType) {
+		return ledgererr.New(ledgererr.Invalid, "targetType must be one of %s", strings.Join(TargetTypes, ", "))
+	}
+	if c.TargetID == "" || len(c.TargetID) > 200 || strings.ContainsAny(c.TargetID, "\x00\n") {
+		return ledgererr.New(ledgererr.Invalid, "targetId must be 1 to 200 characters")
+	}
+	return nil
+}
+
+// binding is one binding as its consumer's stream knows it.
+type binding struct {
+	id, secretID, configPath, selector, label string
+	required                                  bool
+}
+
+// consumerState is a consumer's bindings and env, folded from its stream.
+type consumerState struct {
+	bindings      map[string]binding // by config path
+	env           map[string]events.EnvEntryV1
+	streamVersion int64
+}
+
+func newConsumerState() consumerState {
+	return consumerState{bindings: map[string]binding{}, env: map[string]events.EnvEntryV1{}}
+}
+
+func (s *consumerState) apply(e eventstore.Event) error {
+	p, err := events.Decode(e)
+	if err != nil {
+		return err
+	}
+	s.streamVersion = e.StreamVersion
+	switch p := p.(type) {
+	case *events.BindingCreatedV1:
+		s.bindings[p.ConfigPath] = binding{id: p.BindingID, secretID: p.SecretID, configPath: p.ConfigPath,
+			selector: p.VersionSelector, label: p.Label, required: p.Required}
+	case *events.BindingRemovedV1:
+		delete(s.bindings, p.ConfigPath)
+	case *events.ConsumerEnvSetV1:
+		s.env = p.Env
+	}
+	return nil
+}
+
+func (h *Secrets) loadConsumer(ctx context.Context, c Consumer) (consumerState, error) {
+	st := newConsumerState()
+	err := h.fold(ctx, c.Stream(), st.apply)
+	return st, err
+}
+
+var configPathPattern = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.\-]{0,199}$`)
+
+// parseSelector accepts "latest" (or "") and a version number ≥ 1.
+func parseSelector(s string) (string, int, error) {
+	if s == "" || s == "latest" {
+		return "latest", 0, nil
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 1 {
+		return "", 0, ledgererr.New(ledgererr.Invalid, `versionSelector must be "latest" or a version number`)
+	}
+	return strconv.Itoa(n), n, nil
+}
+
+// checkBindable loads the secret a binding or env ref points at: it must be a live
+// secret of the same company (else not found), and a pinned version must exist.
+func (h *Secrets) checkBindable(ctx context.Context, a actor.Actor, companyID, secretID, selector string) (string, error) {
+	st, err := h.load(ctx, a, secretID)
+	if err != nil || st.companyID != companyID || st.deleted {
+		return "", errSecretNotFound
+	}
+	sel, n, err := parseSelector(selector)
+	if err != nil {
+		return "", err
+	}
+	if n > st.latestVersion {
+		return "", ledgererr.New(ledgererr.Invalid, "secret %s has no version %d", secretID, n)
+	}
+	return sel, nil
+}
+
+// CreateBinding binds a secret to a consumer at a config path.
+type CreateBinding struct {
+	Consumer
+	SecretID        string
+	ConfigPath      string
+	VersionSelector string
+	Required        *bool
+	Label           string
+}
+
+// BindingResult is what a binding command wrote.
+type BindingResult struct {
+	BindingID string
+	Position  int64
+}
+
+// Bind runs CreateBinding.
+func (h *Secrets) Bind(ctx context.Context, req Request, c CreateBinding) (BindingResult, error) {
+	if err := checkConsumer(c.Consumer, req.Actor); err != nil {
+		return BindingResult{}, err
+	}
+	if !configPathPattern.MatchString(c.ConfigPath) {
+		return BindingResult{}, ledgererr.New(ledgererr.Invalid, "configPath must be letters, digits, '_', '.' or '-' (at most 200)")
+	}
+	sel, err := h.checkBindable(ctx, req.Actor, c.CompanyID, c.SecretID, c.VersionSelector)
+	if err != nil {
+		return BindingResult{}, err
+	}
+	st, err := h.loadConsumer(ctx, c.Consumer)
+	if err != nil {
+		return BindingResult{}, err
+	}
+	if _, taken := st.bindings[c.ConfigPath]; taken {
+		return BindingResult{}, ledgererr.New(ledgererr.Conflict, "the consumer already has a binding at %s", c.ConfigPath)
+	}
+	required := c.Required == nil || *c.Required
+	id := ulid.Make().String()
+	evt, err := events.New(events.BindingCreated, c.CompanyID, events.BindingCreatedV1{BindingID: id, SecretID: c.SecretID,
+		TargetType: c.TargetType, TargetID: c.TargetID, ConfigPath: c.ConfigPath, VersionSelector: sel,
+		Required: required, Label: strings.TrimSpace(c.Label)}, req.metadata())
+	if err != nil {
+		return BindingResult{}, err
+	}
+	res, err := h.Log.AppendIdempotent(ctx, req.Idempotency, c.Stream(), st.streamVersion, evt)
+	if err != nil {
+		return BindingResult{}, err
+	}
+	if res.Replayed {
+		return BindingResult{Position: res.LastPosition}, nil
+	}
+	return BindingResult{BindingID: id, Position: res.LastPosition}, nil
+}
+
+// Directory answers the lookups commands cannot fold from one stream: which consumer a
+// binding belongs to, and which consumers a company has. The read models implement it.
+type Directory interface {
+	BindingConsumer(ctx context.Context, bindingID string) (Consumer, error)
+	ConsumersWithEnv(ctx context.Context, companyID string) ([]Consumer, error)
+	LiveSecretByName(ctx context.Context, companyID, name string) (string, error)
+}
+
+// Unbind removes a binding.
+func (h *Secrets) Unbind(ctx context.Context, req Request, bindingID string) (BindingResult, error) {
+	notFound := ledgererr.New(ledgererr.NotFound, "binding not found")
+	c, err := h.Directory.BindingConsumer(ctx, bindingID)
+	if ledgererr.CodeOf(err) == ledgererr.NotFound || (err == nil && !req.Actor.CanAccess(c.CompanyID)) {
+		return BindingResult{}, notFound
+	}
+	if err != nil {
+		return BindingResult{}, err
+	}
+	st, err := h.loadConsumer(ctx, c)
+	if err != nil {
+		return BindingResult{}, err
+	}
+	for _, b := range st.bindings {
+		if b.id != bindingID {
+			continue
+		}
+		evt, err := events.New(events.BindingRemoved, c.CompanyID, events.BindingRemovedV1{BindingID: b.id, ConfigPath: b.configPath}, req.metadata())
+		if err != nil {
+			return BindingResult{}, err
+		}
+		res, err := h.Log.AppendIdempotent(ctx, req.Idempotency, c.Stream(), st.streamVersion, evt)
+		return BindingResult{BindingID: bindingID, Position: res.LastPosition}, err
+	}
+	return BindingResult{}, notFound
+}
+
+// EnvInput is one key of a consumer env as a client sends it.
+type EnvInput struct {
+	Type     string // "plain" or "secret_ref"
+	Value    *providers.Value
+	SecretID string
+	Version  string // "latest" or a number
+}
+
+// SetEnv replaces a consumer's env.
+type SetEnv struct {
+	Consumer
+	Env map[string]EnvInput
+}
+
+// Limits on envs.
+const MaxEnvKeys = 1000
+
+var envKeyPattern = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+
+var sensitiveKey = regexp.MustCompile(`(?i)api[-_]?key|access[-_]?token|auth(_?token)?|authorization|bearer|secret|passwd|password|credential|jwt|private[-_]?key|cookie|connectionstring|(^|[-_])token$`)
+
+// IsSensitiveKey reports whether an env key names something that should be a secret.
+func IsSensitiveKey(key string) bool { return sensitiveKey.MatchString(key) }
+
+// PutEnv runs SetEnv: it stores plain values encrypted, and in the same append replaces
+// the env and syncs the consumer's env.* bindings (adds, removes, re-pins); its other
+// bindings stay.
+func (h *Secrets) PutEnv(ctx context.Context, req Request, c SetEnv) (BindingResult, error) {
+	if err := checkConsumer(c.Consumer, req.Actor); err != nil {
+		return BindingResult{}, err
+	}
+	if len(c.Env) > MaxEnvKeys {
+		return BindingResult{}, ledgererr.New(ledgererr.TooLarge, "an env holds at most %d keys", MaxEnvKeys)
+	}
+	keys := make([]string, 0, len(c.Env))
+	for k := range c.Env {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	desired := map[string]binding{} // env.* bindings the env asks for, by config path
+	for _, k := range keys {
+		in := c.Env[k]
+		if !envKeyPattern.MatchString(k) {
+			return BindingResult{}, ledgererr.New(ledgererr.Invalid, "env key %q must match ^[A-Za-z_][A-Za-z0-9_]*$", k)
+		}
+		switch in.Type {
+		case "plain":
+			if in.Value == nil {
+				return BindingResult{}, ledgererr.New(ledgererr.Invalid, "env key %s: a plain entry needs a value", k)
+			}
+			if h.StrictMode && IsSensitiveKey(k) && in.Value.Len() > 0 {
+				return BindingResult{}, ledgererr.New(ledgererr.Invalid, "Strict secret mode requires secret references for sensitive key: %s", k)
+			}
+			if in.Value.Len() > MaxValueBytes {
+				return BindingResult{}, ledgererr.New(ledgererr.Invalid, "env key %s: value is larger than %d bytes", k, MaxValueBytes)
+			}
+		case "secret_ref":
+			sel, err := h.checkBindable(ctx, req.Actor, c.CompanyID, in.SecretID, in.Version)
+			if err != nil {
+				return BindingResult{}, err
+			}
+			path := "env." + k
+			desired[path] = binding{secretID: in.SecretID, configPath: path, selector: sel, required: true}
+		default:
+			return BindingResult{}, ledgererr.New(ledgererr.Invalid, `env key %s: type must be "plain" or "secret_ref"`, k)
+		}
+	}
+	st, err := h.loadConsumer(ctx, c.Consumer)
+	if err != nil {
+		return BindingResult{}, err
+	}
+	local, err := h.provider(providers.LocalEncrypted)
+	if err != nil {
+		return BindingResult{}, err
+	}
+	meta := req.metadata()
+	var evs []eventstore.EventData
+	add := func(typ string, payload any) error {
+		e, err := events.New(typ, c.CompanyID, payload, meta)
+		evs = append(evs, e)
+		return err
+	}
+	// Sync env.* bindings: remove what the env no longer asks for (or asks for
+	// differently), then add what is missing.
+	paths := make([]string, 0, len(st.bindings))
+	for p := range st.bindings {
+		paths = append(paths, p)
+	}
+	sort.Strings(paths)
+	for _, p := range paths {
+		b := st.bindings[p]
+		want, ok := desired[p]
+		if !strings.HasPrefix(p, "env.") || (ok && want.secretID == b.secretID && want.selector == b.selector) {
+			delete(desired, p) // kept as is
+			continue
+		}
+		if err := add(events.BindingRemoved, events.BindingRemovedV1{BindingID: b.id, ConfigPath: p}); err != nil {
+			return BindingResult{}, err
+		}
+	}
+	for _, k := range keys {
+		if b, ok := desired["env."+k]; ok {
+			if err := add(events.BindingCreated, events.BindingCreatedV1{BindingID: ulid.Make().String(), SecretID: b.secretID,
+				TargetType: c.TargetType, TargetID: c.TargetID, ConfigPath: b.configPath, VersionSelector: b.selector,
+				Required: true}); err != nil {
+				return BindingResult{}, err
+			}
+		}
+	}
+	// Plain values are encrypted like secrets; the event keeps only references.
+	env := map[string]events.EnvEntryV1{}
+	var writes []*stored
+	discardAll := func() {
+		for _, w := range writes {
+			w.discard(ctx)
+		}
+	}
+	for _, k := range keys {
+		in := c.Env[k]
+		if in.Type == "secret_ref" {
+			sel, _, _ := parseSelector(in.Version) // checked above
+			env[k] = events.EnvEntryV1{Type: "secret_ref", SecretID: in.SecretID, Version: sel}
+			continue
+		}
+		if in.Value.Len() == 0 {
+			env[k] = events.EnvEntryV1{Type: "plain", Empty: true}
+			continue
+		}
+		// Env values are not versioned: version 0 in the AAD, the reference tells them apart.
+		ref := providers.Ref{CompanyID: c.CompanyID, SecretID: c.EnvSecretID()}
+		s, err := local.Put(ctx, ref, *in.Value)
+		if err != nil {
+			discardAll()
+			return BindingResult{}, err
+		}
+		writes = append(writes, &stored{p: local, ref: ref, Stored: s})
+		env[k] = events.EnvEntryV1{Type: "plain", ProviderVersionRef: s.ProviderVersionRef, Fingerprint: s.Fingerprint}
+	}
+	if err := add(events.ConsumerEnvSet, events.ConsumerEnvSetV1{TargetType: c.TargetType, TargetID: c.TargetID, Env: env}); err != nil {
+		discardAll()
+		return BindingResult{}, err
+	}
+	res, err := h.Log.AppendIdempotent(ctx, req.Idempotency, c.Stream(), st.streamVersion, evs...)
+	if err != nil || res.Replayed {
+		discardAll()
+	}
+	return BindingResult{Position: res.LastPosition}, err
+}

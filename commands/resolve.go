@@ -1,0 +1,211 @@
+package commands
+
+import (
+	"context"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/secretsledger/secretsledger/eventstore"
+	"github.com/secretsledger/secretsledger/eventstore/actor"
+	"github.com/secretsledger/secretsledger/eventstore/events"
+	"github.com/secretsledger/secretsledger/eventstore/ledgererr"
+	"github.com/secretsledger/secretsledger/providers"
+)
+
+// Resolution outcomes, in the order they are checked.
+// WARNING: persisted in secret.accessed events.
+const (
+	Resolved        = "resolved"
+	BindingMissing  = "binding_missing"
+	SecretDeleted   = "secret_deleted"
+	SecretInactive  = "secret_inactive"
+	VersionMissing  = "version_missing"
+	VersionInactive = "version_inactive"
+	ProviderError   = "provider_error"
+)
+
+// Resolve asks for the values of an agent key's own consumer.
+type Resolve struct {
+	ConfigPaths []string // empty: every binding
+	RunID       string
+	IssueID     string
+}
+
+// ManifestEntry reports one config path: where its value came from, or why not.
+type ManifestEntry struct {
+	ConfigPath string
+	EnvKey     string
+	SecretID   string
+	SecretKey  string
+	Version    int
+	Provider   string
+	Outcome    string
+	Required   bool
+}
+
+// Resolution is what an agent receives. Values are redacted types; only the HTTP
+// response writer reveals them.
+type Resolution struct {
+	Env      map[string]providers.Value
+	Values   map[string]providers.Value
+	Manifest []ManifestEntry
+	Position int64
+}
+
+// BeforeAccessRecorded, when set, runs after values are read from providers and before
+// the access events are appended. Tests use it to break the database at that moment.
+var BeforeAccessRecorded func()
+
+// ResolveValues runs Resolve for an agent key. Every attempt on a binding (and every
+// requested path without one) is appended as a secret.accessed event before any value
+// leaves: if that append fails, no value is returned.
+func (h *Secrets) ResolveValues(ctx context.Context, req Request, r Resolve) (Resolution, error) {
+	a := req.Actor
+	if a.Type != actor.Agent || len(a.Companies) != 1 {
+		return Resolution{}, ledgererr.New(ledgererr.Forbidden, "runtime resolution is for agent keys")
+	}
+	c := Consumer{CompanyID: a.Companies[0], TargetType: a.TargetType, TargetID: a.TargetID}
+	st, err := h.loadConsumer(ctx, c)
+	if err != nil {
+		return Resolution{}, err
+	}
+	paths := r.ConfigPaths
+	if len(paths) == 0 {
+		for p := range st.bindings {
+			paths = append(paths, p)
+		}
+		sort.Strings(paths)
+	}
+	out := Resolution{Env: map[string]providers.Value{}, Values: map[string]providers.Value{}}
+	secrets := map[string]secretState{}
+	var accessEvents []eventstore.EventData
+	var failed []string
+	for _, path := range paths {
+		entry, value := h.resolveOne(ctx, a, st, path, secrets)
+		out.Manifest = append(out.Manifest, entry)
+		evt, err := events.New(events.SecretAccessed, c.CompanyID, events.SecretAccessedV1{SecretID: entry.SecretID,
+			Version: entry.Version, TargetType: c.TargetType, TargetID: c.TargetID, ConfigPath: path,
+			RunID: r.RunID, IssueID: r.IssueID, Outcome: entry.Outcome}, req.metadata())
+		if err != nil {
+			return Resolution{}, err
+		}
+		accessEvents = append(accessEvents, evt)
+		switch {
+		case entry.Outcome == Resolved:
+			out.Values[path] = value
+			if entry.EnvKey != "" {
+				out.Env[entry.EnvKey] = value
+			}
+		case entry.Required:
+			failed = append(failed, path+": "+entry.Outcome)
+		}
+	}
+	if err := h.plainEnv(ctx, c, st, r.ConfigPaths, out.Env); err != nil {
+		return Resolution{}, err
+	}
+	if BeforeAccessRecorded != nil {
+		BeforeAccessRecorded()
+	}
+	if len(accessEvents) > 0 {
+		res, err := h.Log.AppendIdempotent(ctx, nil, events.AccessStream(c.CompanyID, c.TargetType, c.TargetID),
+			eventstore.AnyVersion, accessEvents...)
+		if err != nil {
+			return Resolution{}, ledgererr.Wrap(err, ledgererr.Unavailable, "the access could not be recorded, so no value is returned; retry")
+		}
+		out.Position = res.LastPosition
+	}
+	if len(failed) > 0 {
+		return Resolution{}, ledgererr.New(ledgererr.Invalid, "resolution failed: %s", strings.Join(failed, "; "))
+	}
+	return out, nil
+}
+
+// resolveOne checks one config path in the documented order and reads its value.
+func (h *Secrets) resolveOne(ctx context.Context, a actor.Actor, st consumerState, path string, cache map[string]secretState) (ManifestEntry, providers.Value) {
+	e := ManifestEntry{ConfigPath: path, Outcome: BindingMissing, Required: true}
+	if key, ok := strings.CutPrefix(path, "env."); ok {
+		e.EnvKey = key
+	}
+	b, ok := st.bindings[path]
+	if !ok {
+		return e, providers.Value{}
+	}
+	e.SecretID, e.Required = b.secretID, b.required
+	sec, ok := cache[b.secretID]
+	if !ok {
+		var err error
+		sec, err = h.load(ctx, a, b.secretID)
+		if err != nil && ledgererr.CodeOf(err) != ledgererr.NotFound {
+			e.Outcome = ProviderError
+			return e, providers.Value{}
+		}
+		cache[b.secretID] = sec
+	}
+	e.SecretKey, e.Provider = sec.key, sec.provider
+	version := sec.latestVersion
+	if b.selector != "latest" {
+		version, _ = strconv.Atoi(b.selector)
+	}
+	e.Version = version
+	v, ok := sec.versions[version]
+	switch {
+	case !sec.exists || sec.deleted:
+		e.Outcome = SecretDeleted
+	case sec.status != StatusActive:
+		e.Outcome = SecretInactive
+	case !ok:
+		e.Outcome = VersionMissing
+	case v.destroyed:
+		e.Outcome = VersionInactive
+	default:
+		p, err := h.provider(sec.provider)
+		if err != nil {
+			e.Outcome = ProviderError
+			return e, providers.Value{}
+		}
+		value, err := p.Resolve(ctx, providers.Ref{CompanyID: sec.companyID, SecretID: b.secretID, Version: version}, v.providerVersionRef)
+		if err != nil {
+			e.Outcome = ProviderError
+			return e, providers.Value{}
+		}
+		e.Outcome = Resolved
+		return e, value
+	}
+	return e, providers.Value{}
+}
+
+// plainEnv decrypts the consumer's plain env values into env (only those asked for,
+// when paths were given).
+func (h *Secrets) plainEnv(ctx context.Context, c Consumer, st consumerState, paths []string, env map[string]providers.Value) error {
+	wanted := func(k string) bool {
+		if len(paths) == 0 {
+			return true
+		}
+		for _, p := range paths {
+			if p == "env."+k {
+				return true
+			}
+		}
+		return false
+	}
+	local, err := h.provider(providers.LocalEncrypted)
+	if err != nil {
+		return err
+	}
+	for k, entry := range st.env {
+		if entry.Type != "plain" || !wanted(k) {
+			continue
+		}
+		if entry.Empty {
+			env[k] = providers.NewValue(nil)
+			continue
+		}
+		v, err := local.Resolve(ctx, providers.Ref{CompanyID: c.CompanyID, SecretID: c.EnvSecretID()}, entry.ProviderVersionRef)
+		if err != nil {
+			return ledgererr.Wrap(err, ledgererr.Unavailable, "the plain env value %s cannot be read", k)
+		}
+		env[k] = v
+	}
+	return nil
+}

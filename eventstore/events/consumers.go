@@ -1,0 +1,110 @@
+package events
+
+// Event types of consumers (stream "consumer-<company>/<targetType>/<targetId>"), agent
+// keys (stream "agent-key-<id>") and secret access (stream "access-<company>/<targetType>/<targetId>").
+// WARNING: persisted names.
+const (
+	BindingCreated  = "binding.created"
+	BindingRemoved  = "binding.removed"
+	ConsumerEnvSet  = "consumer.env_set"
+	AgentKeyIssued  = "agent_key.issued"
+	AgentKeyRevoked = "agent_key.revoked"
+	SecretAccessed  = "secret.accessed"
+)
+
+// Consumer identifies who receives values: one target of one company.
+type Consumer struct {
+	CompanyID  string
+	TargetType string
+	TargetID   string
+}
+
+// Stream is the consumer's stream.
+func (c Consumer) Stream() string { return ConsumerStream(c.CompanyID, c.TargetType, c.TargetID) }
+
+// EnvSecretID is the provider-side id under which the consumer's plain env values are
+// encrypted (one data key per consumer).
+// WARNING: persisted in local_secret_keys and in every such ciphertext's AAD.
+func (c Consumer) EnvSecretID() string {
+	return "env:" + c.CompanyID + "/" + c.TargetType + "/" + c.TargetID
+}
+
+// ConsumerStream is the stream of one consumer's bindings and env.
+func ConsumerStream(companyID, targetType, targetID string) string {
+	return "consumer-" + companyID + "/" + targetType + "/" + targetID
+}
+
+// AccessStream is the stream of one consumer's resolution attempts. Appends to it use
+// no expected version, so resolutions never conflict with each other or with writes to
+// the secrets they read.
+func AccessStream(companyID, targetType, targetID string) string {
+	return "access-" + companyID + "/" + targetType + "/" + targetID
+}
+
+// AgentKeyStream is the stream of one agent key.
+func AgentKeyStream(keyID string) string { return "agent-key-" + keyID }
+
+// BindingCreatedV1 ties a secret to a consumer at a config path. VersionSelector is
+// "latest" or a version number in decimal.
+type BindingCreatedV1 struct {
+	BindingID       string `json:"bindingId"`
+	SecretID        string `json:"secretId"`
+	TargetType      string `json:"targetType"`
+	TargetID        string `json:"targetId"`
+	ConfigPath      string `json:"configPath"`
+	VersionSelector string `json:"versionSelector"`
+	Required        bool   `json:"required"`
+	Label           string `json:"label,omitempty"`
+}
+
+// BindingRemovedV1 removes a binding.
+type BindingRemovedV1 struct {
+	BindingID  string `json:"bindingId"`
+	ConfigPath string `json:"configPath"`
+}
+
+// EnvEntryV1 is one key of a consumer env: a plain value (stored encrypted at the
+// provider: only its reference and keyed fingerprint are here) or a secret reference.
+type EnvEntryV1 struct {
+	Type               string `json:"type"` // "plain" | "secret_ref"
+	ProviderVersionRef string `json:"providerVersionRef,omitempty"`
+	Fingerprint        string `json:"fingerprint,omitempty"`
+	Empty              bool   `json:"empty,omitempty"` // a plain value that is the empty string
+	SecretID           string `json:"secretId,omitempty"`
+	Version            string `json:"version,omitempty"` // "latest" or a number
+}
+
+// ConsumerEnvSetV1 replaces a consumer's env.
+type ConsumerEnvSetV1 struct {
+	TargetType string                `json:"targetType"`
+	TargetID   string                `json:"targetId"`
+	Env        map[string]EnvEntryV1 `json:"env"`
+}
+
+// AgentKeyIssuedV1 records a new agent key; TokenHash is SHA-256 of the random token
+// (256 bits), which the ledger never stores.
+type AgentKeyIssuedV1 struct {
+	KeyID      string `json:"keyId"`
+	TargetType string `json:"targetType"`
+	TargetID   string `json:"targetId"`
+	Label      string `json:"label,omitempty"`
+	TokenHash  string `json:"tokenHash"`
+}
+
+// AgentKeyRevokedV1 revokes an agent key.
+type AgentKeyRevokedV1 struct {
+	KeyID string `json:"keyId"`
+}
+
+// SecretAccessedV1 records one resolution attempt, successful or not. It never holds
+// the value. SecretID is empty when no binding existed for the config path.
+type SecretAccessedV1 struct {
+	SecretID   string `json:"secretId,omitempty"`
+	Version    int    `json:"version,omitempty"`
+	TargetType string `json:"targetType"`
+	TargetID   string `json:"targetId"`
+	ConfigPath string `json:"configPath"`
+	RunID      string `json:"runId,omitempty"`
+	IssueID    string `json:"issueId,omitempty"`
+	Outcome    string `json:"outcome"` // "resolved" or the error code
+}

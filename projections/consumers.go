@@ -1,0 +1,111 @@
+package projections
+
+import (
+	"context"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/secretsledger/secretsledger/eventstore"
+	"github.com/secretsledger/secretsledger/eventstore/events"
+	"github.com/secretsledger/secretsledger/eventstore/ledgererr"
+)
+
+// ConsumersName is the checkpoint name of the bindings, envs, agent keys and access
+// read models.
+// WARNING: persisted in projection_checkpoints.
+const ConsumersName = "consumers"
+
+// Consumers projects binding.*, consumer.env_set, agent_key.* and secret.accessed.
+type Consumers struct{}
+
+// Name implements Projection.
+func (Consumers) Name() string { return ConsumersName }
+
+// Tables implements Projection.
+func (Consumers) Tables() []string {
+	return []string{"company_secret_bindings", "consumer_envs", "agent_keys", "secret_access_events"}
+}
+
+// Project implements eventstore.Projector.
+func (Consumers) Project(ctx context.Context, db eventstore.DB, evs []eventstore.Event) error {
+	b := &pgx.Batch{}
+	for _, e := range evs {
+		p, err := events.Decode(e)
+		if err != nil {
+			return err
+		}
+		if err := queueConsumer(b, e, p); err != nil {
+			return err
+		}
+	}
+	if len(evs) > 0 {
+		b.Queue(`INSERT INTO projection_checkpoints (projection, position) VALUES ($1, $2)
+			ON CONFLICT (projection) DO UPDATE SET position = excluded.position`, ConsumersName, evs[len(evs)-1].Position)
+	}
+	err := db.SendBatch(ctx, b).Close()
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) && pgErr.ConstraintName == "company_secret_bindings_consumer_path" {
+		return ledgererr.New(ledgererr.Conflict, "the consumer already has a binding at this config path")
+	}
+	if err != nil {
+		return fmt.Errorf("projections: consumers: %w", err)
+	}
+	return nil
+}
+
+func queueConsumer(b *pgx.Batch, e eventstore.Event, payload any) error {
+	at := e.RecordedAt
+	switch p := payload.(type) {
+	case *events.BindingCreatedV1:
+		b.Queue(`INSERT INTO company_secret_bindings (id, company_id, secret_id, target_type, target_id, config_path,
+				version_selector, required, label, created_by, created_at)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
+			p.BindingID, e.CompanyID, p.SecretID, p.TargetType, p.TargetID, p.ConfigPath, p.VersionSelector, p.Required,
+			p.Label, actorOf(e), at)
+	case *events.BindingRemovedV1:
+		b.Queue(`DELETE FROM company_secret_bindings WHERE id = $1`, p.BindingID)
+	case *events.ConsumerEnvSetV1:
+		env, err := json.Marshal(p.Env)
+		if err != nil {
+			return err
+		}
+		b.Queue(`INSERT INTO consumer_envs (company_id, target_type, target_id, env, updated_at, position)
+			VALUES ($1, $2, $3, $4, $5, $6)
+			ON CONFLICT (company_id, target_type, target_id) DO UPDATE
+			SET env = excluded.env, updated_at = excluded.updated_at, position = excluded.position`,
+			e.CompanyID, p.TargetType, p.TargetID, env, at, e.Position)
+	case *events.AgentKeyIssuedV1:
+		hash, err := hex.DecodeString(p.TokenHash)
+		if err != nil {
+			return fmt.Errorf("projections: agent key %s: token hash: %w", p.KeyID, err)
+		}
+		b.Queue(`INSERT INTO agent_keys (id, company_id, target_type, target_id, label, token_hash, created_by, created_at)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+			p.KeyID, e.CompanyID, p.TargetType, p.TargetID, p.Label, hash, actorOf(e), at)
+	case *events.AgentKeyRevokedV1:
+		b.Queue(`UPDATE agent_keys SET revoked_at = coalesce(revoked_at, $2) WHERE id = $1`, p.KeyID, at)
+	case *events.SecretAccessedV1:
+		outcome, code := "failed", &p.Outcome
+		if p.Outcome == "resolved" {
+			outcome, code = "resolved", nil
+		}
+		var version *int
+		if p.Version > 0 {
+			version = &p.Version
+		}
+		b.Queue(`INSERT INTO secret_access_events (event_id, position, company_id, secret_id, version, actor_type, actor_id,
+				consumer, config_path, run_id, issue_id, outcome, error_code, recorded_at)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`,
+			e.EventID.String(), e.Position, e.CompanyID, p.SecretID, version, e.Metadata.ActorType, e.Metadata.ActorID,
+			p.TargetType+"/"+p.TargetID, p.ConfigPath, nullIfEmpty(p.RunID), nullIfEmpty(p.IssueID), outcome, code, at)
+		if outcome == "resolved" {
+			b.Queue(`UPDATE company_secrets SET last_resolved_at = $2 WHERE id = $1`, p.SecretID, at)
+		}
+	}
+	return nil
+}
