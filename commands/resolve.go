@@ -53,10 +53,6 @@ type Resolution struct {
 	Position int64
 }
 
-// BeforeAccessRecorded, when set, runs after values are read from providers and before
-// the access events are appended. Tests use it to break the database at that moment.
-var BeforeAccessRecorded func()
-
 // ResolveValues runs Resolve for an agent key. Every attempt on a binding (and every
 // requested path without one) is appended as a secret.accessed event before any value
 // leaves: if that append fails, no value is returned.
@@ -104,8 +100,8 @@ func (h *Secrets) ResolveValues(ctx context.Context, req Request, r Resolve) (Re
 	if err := h.plainEnv(ctx, c, st, r.ConfigPaths, out.Env); err != nil {
 		return Resolution{}, err
 	}
-	if BeforeAccessRecorded != nil {
-		BeforeAccessRecorded()
+	if h.beforeAccessRecorded != nil {
+		h.beforeAccessRecorded()
 	}
 	if len(accessEvents) > 0 {
 		res, err := h.Log.AppendIdempotent(ctx, nil, events.AccessStream(c.CompanyID, c.TargetType, c.TargetID),

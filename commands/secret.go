@@ -50,6 +50,10 @@ type Secrets struct {
 	// Directory answers lookups across streams (read models).
 	Directory Directory
 	Now       func() time.Time
+
+	// beforeAccessRecorded, when set, runs after values are read and before their
+	// access events are appended; tests break the database there.
+	beforeAccessRecorded func()
 }
 
 // Request carries who asks, and how to make the command safe to retry.

@@ -88,6 +88,9 @@ func runSecrets(ctx context.Context, env *environment, args []string) error {
 	if len(args) > 0 && args[0] == "rekey" {
 		return runRekey(ctx, env, args[1:])
 	}
+	if len(args) > 0 && args[0] == "migrate-inline-env" {
+		return runMigrateInlineEnv(ctx, env, args[1:])
+	}
 	return runSecretsClient(ctx, env, args)
 }
 

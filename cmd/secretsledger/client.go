@@ -40,7 +40,7 @@ var clientVerbs = []clientVerb{
 
 func runSecretsClient(ctx context.Context, env *environment, args []string) error {
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" {
-		fmt.Fprintf(env.stdout, "Usage:\n  secretsledger secrets rekey [--new-key-file PATH]\n")
+		fmt.Fprintf(env.stdout, "Usage:\n  secretsledger secrets rekey [--new-key-file PATH]\n  secretsledger secrets migrate-inline-env --company-id ID [--apply]\n")
 		for _, v := range clientVerbs {
 			fmt.Fprintf(env.stdout, "  secretsledger %s\n", v.synopsis)
 		}

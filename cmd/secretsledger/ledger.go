@@ -125,6 +125,15 @@ func withLedger(ctx context.Context, env *environment, fn func(*ledger) error) e
 	return fn(l)
 }
 
+// runWriter starts the event store's writer for a one-shot command that appends, and
+// returns the function that stops it.
+func (l *ledger) runWriter(ctx context.Context) (stop func()) {
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() { _ = l.store.Run(ctx); close(done) }()
+	return func() { cancel(); <-done }
+}
+
 // requestHash fingerprints API requests for idempotency with the provider's keyed HMAC:
 // request bodies carry secret values, so a bare hash would be a guessable digest.
 func (l *ledger) requestHash(b []byte) []byte {

@@ -32,16 +32,17 @@ type command struct {
 
 // What each command does, for the top-level usage and its own --help.
 const (
-	serveSummary   = "run the ledger server (HTTP API on LEDGER_HTTP_ADDR)"
-	migrateSummary = "apply pending database migrations and print what was applied"
-	dbSummary      = "database helpers: `db url` prints the connection URL, e.g. psql \"$(secretsledger db url)\""
-	doctorSummary  = "check the instance directory, the database and migrations; exit 1 when unhealthy"
-	versionSummary = "print the version"
-	tokenSummary   = "board tokens: `token create --board [--company ID]...` prints a new token; `token revoke ID`"
-	replaySummary  = "rebuild every read model from the event log"
-	secretsSummary = "manage secrets through the API (list, create, rotate, update, delete, restore, versions) or rekey the master key"
-	verifySummary  = "walk the event log's hash chain; exit 1 at the first broken position"
-	rekeySummary   = "rewrap every local_encrypted data key under a new master key (server stopped); the log is not touched"
+	serveSummary      = "run the ledger server (HTTP API on LEDGER_HTTP_ADDR)"
+	migrateSummary    = "apply pending database migrations and print what was applied"
+	dbSummary         = "database helpers: `db url` prints the connection URL, e.g. psql \"$(secretsledger db url)\""
+	doctorSummary     = "check the instance directory, the database and migrations; exit 1 when unhealthy"
+	versionSummary    = "print the version"
+	tokenSummary      = "board tokens: `token create --board [--company ID]...` prints a new token; `token revoke ID`"
+	replaySummary     = "rebuild every read model from the event log"
+	secretsSummary    = "manage secrets through the API (list, create, rotate, update, delete, restore, versions) or rekey the master key"
+	verifySummary     = "walk the event log's hash chain; exit 1 at the first broken position"
+	migrateEnvSummary = "move plain values under sensitive env keys into managed secrets (dry run unless --apply)"
+	rekeySummary      = "rewrap every local_encrypted data key under a new master key (server stopped); the log is not touched"
 )
 
 var subcommands = []command{
