@@ -253,4 +253,10 @@ func (s *Store) commit(ctx context.Context, batch []*pendingAppend) {
 		}
 		p.reply <- outcomes[i]
 	}
+	if err == nil && s.cfg.Committed != nil {
+		select {
+		case s.cfg.Committed <- struct{}{}:
+		default: // a wake-up is already pending
+		}
+	}
 }

@@ -26,6 +26,9 @@ type Config struct {
 	// the append transaction (inline projection: read-your-writes, and read-model
 	// constraints such as unique names settle races). An error fails the appends.
 	Projector Projector
+	// Committed, when set, receives a signal (never blocking) after every committed
+	// batch, so that a relay wakes at once instead of polling.
+	Committed chan<- struct{}
 	// QueueSize bounds the appends waiting for the writer. Default 4096.
 	QueueSize int
 }

@@ -1,0 +1,8 @@
+// Package natsbus fans the event log out over NATS JetStream: an embedded nats-server
+// (or an existing deployment via NATS_URL), the LEDGER stream, per-company subscriber
+// permissions, and the relay that publishes every committed event in log order.
+//
+// NATS carries notifications, not truth (DESIGN.md §1): the relay reads the log and
+// resumes from its own cursor, JetStream drops duplicates by event id, and losing NATS
+// loses no data. It imports eventstore, pgx and the NATS packages; nothing above.
+package natsbus

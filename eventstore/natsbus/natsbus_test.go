@@ -1,0 +1,251 @@
+package natsbus
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"golang.org/x/crypto/bcrypt"
+
+	"github.com/secretsledger/secretsledger/eventstore"
+	"github.com/secretsledger/secretsledger/eventstore/pgtest"
+)
+
+func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
+
+type harness struct {
+	store *eventstore.Store
+	relay *Relay
+	ctx   context.Context
+}
+
+// newHarness runs a store and a relay to natsURL for the test.
+func newHarness(t *testing.T, natsURL string) *harness {
+	t.Helper()
+	pool, _ := pgtest.NewMigratedPool(t)
+	wake := make(chan struct{}, 1)
+	store := eventstore.New(pool, eventstore.Config{Committed: wake})
+	ctx, cancel := context.WithCancel(context.Background())
+	relay := &Relay{Pool: pool, NATSURL: natsURL, Wake: wake, Log: slog.New(slog.DiscardHandler)}
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() { defer wg.Done(); _ = store.Run(ctx) }()
+	go func() { defer wg.Done(); _ = relay.Run(ctx) }()
+	t.Cleanup(func() { cancel(); wg.Wait() })
+	return &harness{store: store, relay: relay, ctx: ctx}
+}
+
+func (h *harness) append(t *testing.T, company, stream string, n int) {
+	t.Helper()
+	for i := range n {
+		b, _ := json.Marshal(map[string]int{"i": i})
+		if _, err := h.store.Append(context.Background(), stream, eventstore.AnyVersion,
+			eventstore.EventData{Type: "secret.version_added", SchemaVersion: 1, CompanyID: company, Payload: b}); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func startNATS(t *testing.T, addr string, subs ...Subscriber) *Embedded {
+	t.Helper()
+	e, err := StartEmbedded(EmbeddedOptions{Addr: addr, Dir: t.TempDir()}, subs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(e.Shutdown)
+	return e
+}
+
+// collect reads every message on ledger.> as the ledger user until want positions have
+// arrived, and fails on a gap, a reordering or a duplicate.
+func collect(t *testing.T, url string, want int) {
+	t.Helper()
+	nc, err := nats.Connect(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, _ := nc.JetStream()
+	var sub *nats.Subscription
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		// The relay creates the stream with its first publish: wait for it.
+		if sub, err = js.SubscribeSync(SubjectPrefix+".>", nats.OrderedConsumer()); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal(err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	var last int64
+	for last < int64(want) {
+		m, err := sub.NextMsg(20 * time.Second)
+		if err != nil {
+			t.Fatalf("after position %d: %v", last, err)
+		}
+		var env Envelope
+		if err := json.Unmarshal(m.Data, &env); err != nil {
+			t.Fatal(err)
+		}
+		if env.Position != last+1 {
+			t.Fatalf("received position %d after %d", env.Position, last)
+		}
+		if m.Subject != "ledger."+env.CompanyID+"."+env.Type || m.Header.Get(nats.MsgIdHdr) != env.EventID {
+			t.Fatalf("subject %s / msg id %s for %+v", m.Subject, m.Header.Get(nats.MsgIdHdr), env)
+		}
+		last = env.Position
+	}
+	if m, err := sub.NextMsg(300 * time.Millisecond); err == nil {
+		t.Fatalf("unexpected extra message %s", m.Data)
+	}
+}
+
+func TestRelayPublishesEveryEventInOrder(t *testing.T) {
+	t.Parallel()
+	ns := startNATS(t, "127.0.0.1:0")
+	h := newHarness(t, ns.URL())
+	h.append(t, "co-a", "s-1", 150)
+	h.append(t, "co-b", "s-2", 150)
+	collect(t, ns.URL(), 300)
+	st := h.relay.Status()
+	if !st.Leader || st.Cursor != 300 {
+		t.Fatalf("relay status %+v", st)
+	}
+}
+
+func freeAddr(t *testing.T) string {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+// NATS is down when the ledger starts: commands still commit, and the relay catches up
+// once NATS is there.
+func TestRelayCatchesUpWhenNATSArrives(t *testing.T) {
+	t.Parallel()
+	addr := freeAddr(t)
+	dir := t.TempDir()
+	password, err := ledgerPassword(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := newHarness(t, fmt.Sprintf("nats://%s:%s@%s", LedgerUser, password, addr))
+	h.append(t, "co", "s", 40)
+	if st := h.relay.Status(); st.Connected {
+		t.Fatalf("connected to nothing? %+v", st)
+	}
+	ns, err := StartEmbedded(EmbeddedOptions{Addr: addr, Dir: dir}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ns.Shutdown()
+	collect(t, ns.URL(), 40)
+}
+
+func subscriber(t *testing.T, id, company string) (Subscriber, string) {
+	t.Helper()
+	pw := randomToken()
+	hash, err := bcrypt.GenerateFromPassword([]byte(pw), bcrypt.MinCost)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return Subscriber{ID: id, CompanyID: company, PasswordHash: string(hash)}, pw
+}
+
+// A subscriber of company A follows A's events and can reach nothing of company B.
+func TestSubscribersAreCompanyScoped(t *testing.T) {
+	t.Parallel()
+	subA, pwA := subscriber(t, "sub-a1", "co-a")
+	ns := startNATS(t, "127.0.0.1:0", subA)
+	h := newHarness(t, ns.URL())
+	h.append(t, "co-a", "s-a", 5)
+	h.append(t, "co-b", "s-b", 5)
+	creds := SubscriberCredentials{URL: ns.ClientURL(), User: SubscriberUser(subA.ID), Password: pwA, SubscriberID: subA.ID,
+		CompanyID: "co-a", InboxPrefix: InboxPrefix(subA.ID), Subjects: CompanySubjects("co-a")}
+
+	got := make(chan Envelope, 20)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- Follow(ctx, creds, func(e Envelope) error { got <- e; return nil }) }()
+	for i := range 5 {
+		select {
+		case e := <-got:
+			if e.CompanyID != "co-a" || e.Position != int64(i+1) {
+				t.Fatalf("event %d: %+v", i, e)
+			}
+			if p, err := e.Decode(); err != nil || p == nil {
+				t.Fatalf("Decode: %v %v", p, err)
+			}
+		case <-time.After(20 * time.Second):
+			t.Fatalf("received %d of 5 events", i)
+		}
+	}
+	select {
+	case e := <-got:
+		t.Fatalf("received another company's event: %+v", e)
+	case <-time.After(500 * time.Millisecond):
+	}
+	cancel()
+	<-done
+
+	// Wrong password: refused.
+	if nc, err := nats.Connect(ns.ClientURL(), nats.UserInfo(SubscriberUser(subA.ID), "wrong")); err == nil {
+		nc.Close()
+		t.Fatal("connected with a wrong password")
+	}
+	// B's subjects, B's durable, the stream listing: permission errors.
+	errs := make(chan error, 10)
+	nc, err := nats.Connect(ns.ClientURL(), nats.UserInfo(SubscriberUser(subA.ID), pwA), nats.CustomInboxPrefix(InboxPrefix(subA.ID)),
+		nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) { errs <- err }))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	if _, err := nc.SubscribeSync("ledger.co-b.>"); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-errs:
+		if !errors.Is(err, nats.ErrPermissionViolation) && !strings.Contains(err.Error(), "Permissions Violation") {
+			t.Fatalf("subscribe to B: %v", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("subscribing to company B's subjects was not refused")
+	}
+	for _, subj := range []string{
+		"$JS.API.CONSUMER.CREATE.LEDGER.sub-a1.ledger.co-b.>",
+		"$JS.API.CONSUMER.CREATE.LEDGER.other.ledger.co-a.>",
+		"$JS.API.STREAM.INFO.LEDGER",
+		"$JS.API.STREAM.MSG.GET.LEDGER",
+		"$JS.API.CONSUMER.LIST.LEDGER",
+	} {
+		if _, err := nc.Request(subj, []byte(`{}`), time.Second); err == nil {
+			t.Errorf("%s answered", subj)
+		}
+	}
+	// Revoking the subscriber closes its connection.
+	if err := ns.SetSubscribers(nil); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for nc.IsConnected() && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond) // polling the client's state after a server reload
+	}
+	if c, err := nats.Connect(ns.ClientURL(), nats.UserInfo(SubscriberUser(subA.ID), pwA)); err == nil {
+		c.Close()
+		t.Fatal("a revoked subscriber can still connect")
+	}
+}

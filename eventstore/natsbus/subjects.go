@@ -1,0 +1,51 @@
+package natsbus
+
+import (
+	"encoding/json"
+	"strings"
+	"time"
+
+	"github.com/secretsledger/secretsledger/eventstore"
+)
+
+// Names shared with subscribers.
+// WARNING: persisted in JetStream (stream name, subjects) and in issued credentials.
+const (
+	StreamName    = "LEDGER"
+	SubjectPrefix = "ledger"
+)
+
+// Subject is where an event is published: ledger.<companyId>.<aggregate>.<event>, e.g.
+// ledger.<companyId>.secret.version_added.
+func Subject(e eventstore.Event) string {
+	return SubjectPrefix + "." + e.CompanyID + "." + e.Type
+}
+
+// CompanySubjects is the subject filter of one company's events.
+func CompanySubjects(companyID string) string { return SubjectPrefix + "." + companyID + ".>" }
+
+// ValidCompanyToken reports whether a company id can be one subject token.
+func ValidCompanyToken(id string) bool {
+	return id != "" && !strings.ContainsAny(id, ".*> \t\r\n")
+}
+
+// Envelope is the published message: the event without anything secret (payloads never
+// hold values, ciphertext or wrapped keys).
+// WARNING: the JSON field names are the wire contract with subscribers.
+type Envelope struct {
+	EventID       string          `json:"eventId"`
+	Type          string          `json:"type"`
+	SchemaVersion int             `json:"schemaVersion"`
+	Position      int64           `json:"position"`
+	StreamID      string          `json:"streamId"`
+	StreamVersion int64           `json:"streamVersion"`
+	CompanyID     string          `json:"companyId"`
+	RecordedAt    time.Time       `json:"recordedAt"`
+	Payload       json.RawMessage `json:"payload"`
+}
+
+// EnvelopeOf builds the envelope of a recorded event.
+func EnvelopeOf(e eventstore.Event) Envelope {
+	return Envelope{EventID: e.EventID.String(), Type: e.Type, SchemaVersion: e.SchemaVersion, Position: e.Position,
+		StreamID: e.StreamID, StreamVersion: e.StreamVersion, CompanyID: e.CompanyID, RecordedAt: e.RecordedAt, Payload: e.Payload}
+}
