@@ -32,6 +32,16 @@ func ReadAll(ctx context.Context, db DB, after int64, limit int) ([]Event, error
 	return collectEvents(rows, err)
 }
 
+// ReadCompany returns up to limit events of one company with position > after, in
+// position order (the gap-free guarantee of ReadAll holds for it too).
+func ReadCompany(ctx context.Context, db DB, companyID string, after int64, limit int) ([]Event, error) {
+	if err := checkLimit(limit); err != nil {
+		return nil, err
+	}
+	rows, err := db.Query(ctx, selectEvents+`WHERE company_id = $1 AND position > $2 ORDER BY position LIMIT $3`, companyID, after, limit)
+	return collectEvents(rows, err)
+}
+
 // LockAppends blocks every append, in every process, until db's transaction ends: a
 // rebuild holds it so the log cannot grow under it.
 func LockAppends(ctx context.Context, db DB) error {

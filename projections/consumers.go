@@ -20,7 +20,8 @@ import (
 // WARNING: persisted in projection_checkpoints.
 const ConsumersName = "consumers"
 
-// Consumers projects binding.*, consumer.env_set, agent_key.* and secret.accessed.
+// Consumers projects binding.*, consumer.env_set, agent_key.*, event_subscriber.* and
+// secret.accessed.
 type Consumers struct{}
 
 // Name implements Projection.
@@ -28,7 +29,7 @@ func (Consumers) Name() string { return ConsumersName }
 
 // Tables implements Projection.
 func (Consumers) Tables() []string {
-	return []string{"company_secret_bindings", "consumer_envs", "agent_keys", "secret_access_events"}
+	return []string{"company_secret_bindings", "consumer_envs", "agent_keys", "secret_access_events", "event_subscribers"}
 }
 
 // Project implements eventstore.Projector.
@@ -89,6 +90,11 @@ func queueConsumer(b *pgx.Batch, e eventstore.Event, payload any) error {
 			p.KeyID, e.CompanyID, p.TargetType, p.TargetID, p.Label, hash, actorOf(e), at)
 	case *events.AgentKeyRevokedV1:
 		b.Queue(`UPDATE agent_keys SET revoked_at = coalesce(revoked_at, $2) WHERE id = $1`, p.KeyID, at)
+	case *events.EventSubscriberIssuedV1:
+		b.Queue(`INSERT INTO event_subscribers (id, company_id, label, password_hash, created_by, created_at)
+			VALUES ($1, $2, $3, $4, $5, $6)`, p.SubscriberID, e.CompanyID, p.Label, p.PasswordHash, actorOf(e), at)
+	case *events.EventSubscriberRevokedV1:
+		b.Queue(`UPDATE event_subscribers SET revoked_at = coalesce(revoked_at, $2) WHERE id = $1`, p.SubscriberID, at)
 	case *events.SecretAccessedV1:
 		outcome, code := "failed", &p.Outcome
 		if p.Outcome == "resolved" {

@@ -44,8 +44,9 @@ func TestMain(m *testing.M) {
 
 // instanceEnv is the environment of one test instance.
 type instanceEnv struct {
-	home string
-	addr string
+	home     string
+	addr     string
+	natsAddr string
 	cred *syscall.Credential // run as this user; nil: as the test
 	vars []string
 }
@@ -54,7 +55,7 @@ func newInstance(t *testing.T) *instanceEnv {
 	t.Helper()
 	home := t.TempDir()
 	t.Cleanup(func() { stopOrphans(home) })
-	return &instanceEnv{home: home, addr: freeAddr(t)}
+	return &instanceEnv{home: home, addr: freeAddr(t), natsAddr: freeAddr(t)}
 }
 
 func freeAddr(t *testing.T) string {
@@ -69,7 +70,7 @@ func freeAddr(t *testing.T) string {
 
 func (e *instanceEnv) env() []string {
 	env := []string{"PATH=" + os.Getenv("PATH"), "HOME=" + e.home, "LEDGER_HOME=" + e.home,
-		"LEDGER_HTTP_ADDR=" + e.addr, "LEDGER_LOG_LEVEL=debug"}
+		"LEDGER_HTTP_ADDR=" + e.addr, "LEDGER_NATS_ADDR=" + e.natsAddr, "LEDGER_LOG_LEVEL=debug"}
 	return append(env, e.vars...)
 }
 

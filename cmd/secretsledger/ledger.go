@@ -30,7 +30,10 @@ type ledger struct {
 	commands  *commands.Secrets
 	queries   queries.Secrets
 	consumers queries.Consumers
+	events    queries.Events
 	tokens    boardtoken.Store
+	// committed is signalled after every committed append batch (wakes the relay).
+	committed chan struct{}
 }
 
 // prepareDatabase validates the configuration, prepares the instance directory and
@@ -81,7 +84,8 @@ func openLedger(ctx context.Context, env *environment, dir instance.Dir, migrate
 		closeAll()
 		return nil, nil, err
 	}
-	store := eventstore.New(pool, eventstore.Config{Projector: projections.Inline(projections.All())})
+	committed := make(chan struct{}, 1)
+	store := eventstore.New(pool, eventstore.Config{Projector: projections.Inline(projections.All()), Committed: committed})
 	secretQueries := queries.Secrets{DB: pool}
 	consumers := queries.Consumers{DB: pool, Secrets: secretQueries, Values: local}
 	l := &ledger{
@@ -96,6 +100,8 @@ func openLedger(ctx context.Context, env *environment, dir instance.Dir, migrate
 		},
 		queries:   secretQueries,
 		consumers: consumers,
+		events:    queries.Events{DB: pool},
+		committed: committed,
 		tokens:    boardtoken.Store{DB: pool},
 	}
 	return l, closeAll, nil

@@ -57,14 +57,20 @@ func runServe(ctx context.Context, env *environment, args []string) error {
 	if err := l.tokens.EnsureInstanceToken(ctx, filepath.Join(l.dir.Path, "board.token"), env.log); err != nil {
 		return err
 	}
+	b, err := startBus(ctx, env, l)
+	if err != nil {
+		return err
+	}
+	defer b.shutdown()
 	srv := &http.Server{
 		Handler: httpapi.NewRouter(httpapi.Deps{
 			Log:    env.log,
-			Checks: readinessChecks(l.pool, l.db),
+			Checks: append(readinessChecks(l.pool, l.db), b.check()),
 			Secrets: &httpapi.Secrets{
 				Auth: l, Commands: l.commands, Queries: l.queries,
 				Providers: []providers.Provider{l.local}, RequestHash: l.requestHash,
-				Consumers: httpapi.Consumers{Commands: l.commands, Queries: l.consumers},
+				Consumers:   httpapi.Consumers{Commands: l.commands, Queries: l.consumers},
+				Subscribers: b, Events: l.events,
 			},
 		}),
 		ReadHeaderTimeout: 10 * time.Second,
@@ -73,6 +79,8 @@ func runServe(ctx context.Context, env *environment, args []string) error {
 	defer cancel()
 	storeDone := make(chan error, 1)
 	go func() { storeDone <- l.store.Run(runCtx) }()
+	relayDone := make(chan error, 1)
+	go func() { relayDone <- b.relay.Run(runCtx) }()
 	httpDone := make(chan error, 1)
 	go func() { httpDone <- srv.Serve(ln) }()
 	env.log.Info("secretsledger serving", "addr", ln.Addr().String(), "instance", env.cfg.Instance,
@@ -94,6 +102,7 @@ func runServe(ctx context.Context, env *environment, args []string) error {
 	}
 	cancel()
 	<-storeDone
+	<-relayDone
 	return runErr
 }
 

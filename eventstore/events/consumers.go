@@ -10,7 +10,26 @@ const (
 	AgentKeyIssued  = "agent_key.issued"
 	AgentKeyRevoked = "agent_key.revoked"
 	SecretAccessed  = "secret.accessed"
+
+	EventSubscriberIssued  = "event_subscriber.issued"
+	EventSubscriberRevoked = "event_subscriber.revoked"
 )
+
+// EventSubscriberStream is the stream of one NATS event subscriber.
+func EventSubscriberStream(id string) string { return "event-subscriber-" + id }
+
+// EventSubscriberIssuedV1 records NATS credentials for one company's events;
+// PasswordHash is bcrypt of a random password that is shown once.
+type EventSubscriberIssuedV1 struct {
+	SubscriberID string `json:"subscriberId"`
+	Label        string `json:"label,omitempty"`
+	PasswordHash string `json:"passwordHash"`
+}
+
+// EventSubscriberRevokedV1 revokes a subscriber.
+type EventSubscriberRevokedV1 struct {
+	SubscriberID string `json:"subscriberId"`
+}
 
 // Consumer identifies who receives values: one target of one company.
 type Consumer struct {

@@ -31,8 +31,10 @@ func TestGoldenPayloads(t *testing.T) {
 			"LOG_LEVEL": {Type: "plain", ProviderVersionRef: "lev_01JREF", Fingerprint: "ef56"},
 			"API_KEY":   {Type: "secret_ref", SecretID: "01JSECRET", Version: "latest"},
 		}},
-		"agent_key.issued.v1":  AgentKeyIssuedV1{KeyID: "01JKEY", TargetType: "agent", TargetID: "agent-x", Label: "runner", TokenHash: "9f86d0"},
-		"agent_key.revoked.v1": AgentKeyRevokedV1{KeyID: "01JKEY"},
+		"agent_key.issued.v1":         AgentKeyIssuedV1{KeyID: "01JKEY", TargetType: "agent", TargetID: "agent-x", Label: "runner", TokenHash: "9f86d0"},
+		"agent_key.revoked.v1":        AgentKeyRevokedV1{KeyID: "01JKEY"},
+		"event_subscriber.issued.v1":  EventSubscriberIssuedV1{SubscriberID: "01JSUB", Label: "runner", PasswordHash: "$2a$10$abc"},
+		"event_subscriber.revoked.v1": EventSubscriberRevokedV1{SubscriberID: "01JSUB"},
 		"secret.accessed.v1": SecretAccessedV1{SecretID: "01JSECRET", Version: 2, TargetType: "agent", TargetID: "agent-x",
 			ConfigPath: "env.API_KEY", RunID: "run-1", Outcome: "resolved"},
 	}

@@ -113,6 +113,10 @@ func Decode(e eventstore.Event) (any, error) {
 		p = &AgentKeyRevokedV1{}
 	case SecretAccessed:
 		p = &SecretAccessedV1{}
+	case EventSubscriberIssued:
+		p = &EventSubscriberIssuedV1{}
+	case EventSubscriberRevoked:
+		p = &EventSubscriberRevokedV1{}
 	default:
 		return nil, nil // an event type this binary does not know: consumers skip it
 	}

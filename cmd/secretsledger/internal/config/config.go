@@ -17,6 +17,7 @@ import (
 
 // Defaults.
 const (
+	DefaultNATSAddr = "127.0.0.1:4233"
 	DefaultHTTPAddr = "127.0.0.1:3180"
 	DefaultInstance = "default"
 )
@@ -43,6 +44,10 @@ type Config struct {
 	SecretsProvider string
 	// DeleteRecovery is LEDGER_DELETE_RECOVERY_DAYS (default 30) as a duration.
 	DeleteRecovery time.Duration
+	// NATSURL is NATS_URL: an existing NATS/JetStream deployment; empty starts an embedded one.
+	NATSURL string
+	// NATSAddr is LEDGER_NATS_ADDR, the embedded server's client address.
+	NATSAddr string
 	// StrictMode is PAPERCLIP_SECRETS_STRICT_MODE: plain values under sensitive env keys are refused.
 	StrictMode bool
 
@@ -59,6 +64,8 @@ var Vars = []Var{
 	{"LEDGER_HTTP_ADDR", DefaultHTTPAddr, "address the HTTP API listens on"},
 	{"DATABASE_URL", "(unset: embedded PostgreSQL)", "PostgreSQL connection URL of an existing server"},
 	{"DATABASE_MIGRATION_URL", "(unset: DATABASE_URL)", "direct connection used for migrations when the runtime goes through a pooler"},
+	{"NATS_URL", "(unset: embedded NATS)", "existing NATS/JetStream deployment, e.g. nats://user:password@host:4222"},
+	{"LEDGER_NATS_ADDR", DefaultNATSAddr, "client address of the embedded NATS server (authentication always on)"},
 	{"LEDGER_POSTGRES_BIN", "(searched)", "directory of the postgres and initdb binaries for the embedded mode"},
 	{"LEDGER_POSTGRES_PORT", "(last used, else a free port)", "port of the embedded PostgreSQL, on 127.0.0.1"},
 	{"LEDGER_LOG_LEVEL", "info", "debug, info, warn or error"},
@@ -83,6 +90,11 @@ func FromEnv(getenv func(string) string) Config {
 		MigrationURL: strings.TrimSpace(getenv("DATABASE_MIGRATION_URL")),
 		HTTPAddr:     getenv("LEDGER_HTTP_ADDR"),
 		PostgresBin:  getenv("LEDGER_POSTGRES_BIN"),
+		NATSURL:      strings.TrimSpace(getenv("NATS_URL")),
+		NATSAddr:     getenv("LEDGER_NATS_ADDR"),
+	}
+	if c.NATSAddr == "" {
+		c.NATSAddr = DefaultNATSAddr
 	}
 	if c.Home == "" {
 		if h, err := os.UserHomeDir(); err == nil {
@@ -152,6 +164,12 @@ func (c Config) Validate() error {
 	}
 	if _, port, err := net.SplitHostPort(c.HTTPAddr); err != nil || port == "" {
 		problems = append(problems, fmt.Sprintf("LEDGER_HTTP_ADDR must be host:port, got %q", c.HTTPAddr))
+	}
+	if _, port, err := net.SplitHostPort(c.NATSAddr); err != nil || port == "" {
+		problems = append(problems, fmt.Sprintf("LEDGER_NATS_ADDR must be host:port, got %q", c.NATSAddr))
+	}
+	if c.NATSURL != "" && !strings.HasPrefix(c.NATSURL, "nats://") && !strings.HasPrefix(c.NATSURL, "tls://") {
+		problems = append(problems, "NATS_URL must look like nats://[user:password@]host:port")
 	}
 	for _, u := range []struct{ name, value string }{{"DATABASE_URL", c.DatabaseURL}, {"DATABASE_MIGRATION_URL", c.MigrationURL}} {
 		if u.value == "" {

@@ -17,6 +17,9 @@ import (
 type Check struct {
 	Name string
 	Run  func(ctx context.Context) (detail string, err error)
+	// Degrades marks a dependency the ledger works without (NATS): its failure makes
+	// the status "degraded" but /readyz still answers 200.
+	Degrades bool
 }
 
 // checkTimeout bounds each readiness check, so /readyz answers even when a
@@ -59,19 +62,26 @@ type checkResult struct {
 func readyz(log *slog.Logger, checks []Check) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		results := map[string]checkResult{}
-		ready := true
+		ready, degraded := true, false
 		for _, c := range checks {
 			ctx, cancel := context.WithTimeout(r.Context(), checkTimeout)
 			detail, err := c.Run(ctx)
 			cancel()
 			if err != nil {
-				ready = false
+				if c.Degrades {
+					degraded = true
+				} else {
+					ready = false
+				}
 				log.Warn("readiness check failed", "check", c.Name, "err", err)
 				detail = ledgererr.MessageOf(err)
 			}
 			results[c.Name] = checkResult{OK: err == nil, Detail: detail}
 		}
 		status, code := "ready", http.StatusOK
+		if degraded {
+			status = "degraded"
+		}
 		if !ready {
 			status, code = "unavailable", http.StatusServiceUnavailable
 		}

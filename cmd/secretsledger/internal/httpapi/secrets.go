@@ -59,6 +59,9 @@ type Secrets struct {
 	// bodies carry secret values.
 	RequestHash func([]byte) []byte
 	Consumers   Consumers
+	// Subscribers is nil when subscriber credentials cannot be issued.
+	Subscribers EventSubscribers
+	Events      EventReader
 	log         *slog.Logger
 }
 
@@ -79,6 +82,7 @@ func (s *Secrets) routes(r *mux.Router, log *slog.Logger) {
 	r.HandleFunc("/secrets/{id}/purge", board(s.purge)).Methods(http.MethodPost)
 	r.HandleFunc("/secrets/{id}/versions", board(s.versions)).Methods(http.MethodGet)
 	s.consumerRoutes(r)
+	s.eventRoutes(r)
 }
 
 var errNoToken = ledgererr.New(ledgererr.Unauthorized, "a valid token is required (Authorization: Bearer <token>)")
