@@ -47,8 +47,8 @@ type instanceEnv struct {
 	home     string
 	addr     string
 	natsAddr string
-	cred *syscall.Credential // run as this user; nil: as the test
-	vars []string
+	cred     *syscall.Credential // run as this user; nil: as the test
+	vars     []string
 }
 
 func newInstance(t *testing.T) *instanceEnv {

@@ -43,6 +43,7 @@ const (
 	verifySummary     = "walk the event log's hash chain; exit 1 at the first broken position"
 	migrateEnvSummary = "move plain values under sensitive env keys into managed secrets (dry run unless --apply)"
 	rekeySummary      = "rewrap every local_encrypted data key under a new master key (server stopped); the log is not touched"
+	eventsSummary     = "print a company's events from the log as JSON lines (`events tail --company ID [--from-position N] [--follow]`)"
 )
 
 var subcommands = []command{
@@ -55,6 +56,7 @@ var subcommands = []command{
 	{"replay", replaySummary, runReplay},
 	{"verify", verifySummary, runVerify},
 	{"secrets", secretsSummary, runSecrets},
+	{"events", eventsSummary, runEvents},
 }
 
 // environment is what every subcommand gets: configuration, output and a logger.

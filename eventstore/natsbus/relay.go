@@ -44,6 +44,7 @@ type Relay struct {
 
 	mu       sync.Mutex
 	status   RelayStatus
+	nc       *nats.Conn
 	streamOK bool // the LEDGER stream is known to exist (only the relay goroutine uses it)
 }
 
@@ -62,7 +63,9 @@ type RelayStatus struct {
 func (r *Relay) Status() RelayStatus {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return r.status
+	st := r.status
+	st.Connected = r.nc != nil && r.nc.IsConnected()
+	return st
 }
 
 func (r *Relay) update(f func(*RelayStatus)) {
@@ -74,14 +77,14 @@ func (r *Relay) update(f func(*RelayStatus)) {
 // Run relays until ctx ends.
 func (r *Relay) Run(ctx context.Context) error {
 	nc, err := nats.Connect(r.NATSURL, nats.Name("secretsledger relay"), nats.RetryOnFailedConnect(true),
-		nats.MaxReconnects(-1), nats.ReconnectWait(reconnectWait),
-		nats.DisconnectErrHandler(func(*nats.Conn, error) { r.update(func(s *RelayStatus) { s.Connected = false }) }),
-		nats.ReconnectHandler(func(*nats.Conn) { r.update(func(s *RelayStatus) { s.Connected = true }) }))
+		nats.MaxReconnects(-1), nats.ReconnectWait(reconnectWait))
 	if err != nil {
 		return fmt.Errorf("natsbus: connect: %w", err)
 	}
 	defer nc.Close()
-	r.update(func(s *RelayStatus) { s.Connected = nc.IsConnected() })
+	r.mu.Lock()
+	r.nc = nc
+	r.mu.Unlock()
 	js, err := jetstream.New(nc)
 	if err != nil {
 		return fmt.Errorf("natsbus: jetstream: %w", err)

@@ -1,0 +1,353 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/nats-io/nats.go"
+
+	"github.com/secretsledger/secretsledger/eventstore/natsbus"
+	"github.com/secretsledger/secretsledger/eventstore/pgtest"
+)
+
+// follow runs natsbus.Follow with creds in the background and collects envelopes.
+type follower struct {
+	mu   sync.Mutex
+	got  []natsbus.Envelope
+	stop func()
+}
+
+func startFollower(t *testing.T, creds natsbus.SubscriberCredentials) *follower {
+	t.Helper()
+	f := &follower{}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- natsbus.Follow(ctx, creds, func(e natsbus.Envelope) error {
+			f.mu.Lock()
+			f.got = append(f.got, e)
+			f.mu.Unlock()
+			return nil
+		})
+	}()
+	f.stop = func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("follow: %v", err)
+		}
+	}
+	t.Cleanup(func() {
+		select {
+		case <-ctx.Done():
+		default:
+			f.stop()
+		}
+	})
+	return f
+}
+
+func (f *follower) events() []natsbus.Envelope {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]natsbus.Envelope(nil), f.got...)
+}
+
+// waitFor polls until cond holds on the follower's events.
+func (f *follower) waitFor(t *testing.T, what string, cond func([]natsbus.Envelope) bool) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for !cond(f.events()) {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s; have %d events", what, len(f.events()))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func hasType(typ, streamID string) func([]natsbus.Envelope) bool {
+	return func(evs []natsbus.Envelope) bool {
+		for _, e := range evs {
+			if e.Type == typ && e.StreamID == streamID {
+				return true
+			}
+		}
+		return false
+	}
+}
+
+func (c *apiClient) subscriber(t *testing.T, company string) natsbus.SubscriberCredentials {
+	t.Helper()
+	var creds natsbus.SubscriberCredentials
+	if err := json.Unmarshal(c.must(201, "POST", "/api/companies/"+company+"/event-subscribers", `{"label": "test"}`).body, &creds); err != nil {
+		t.Fatal(err)
+	}
+	return creds
+}
+
+func TestRotationReachesOnlyTheCompanysSubscribers(t *testing.T) {
+	t.Parallel()
+	e := newInstance(t)
+	s := e.serve(t)
+	e.waitReady(t, s, 15*time.Second)
+	api := e.client(t, e.instanceToken(t))
+	subA := startFollower(t, api.subscriber(t, companyA))
+	subB := startFollower(t, api.subscriber(t, companyB))
+
+	value := canary("nats")
+	id := api.must(201, "POST", "/api/companies/"+companyA+"/secrets", `{"name": "A key", "value": "`+value+`"}`).json(t)["id"].(string)
+	api.must(200, "POST", "/api/secrets/"+id+"/rotate", `{"value": "`+value+`-2"}`)
+	subA.waitFor(t, "secret.version_added at A's subscriber", hasType("secret.version_added", "secret-"+id))
+	idB := api.must(201, "POST", "/api/companies/"+companyB+"/secrets", `{"name": "B key", "value": "v"}`).json(t)["id"].(string)
+	subB.waitFor(t, "B's own secret.created", hasType("secret.created", "secret-"+idB))
+	for _, ev := range subB.events() {
+		if ev.CompanyID != companyB {
+			t.Fatalf("B's subscriber received %s of company %s", ev.Type, ev.CompanyID)
+		}
+	}
+	for _, ev := range subA.events() {
+		if ev.CompanyID != companyA {
+			t.Fatalf("A's subscriber received %s of company %s", ev.Type, ev.CompanyID)
+		}
+		if strings.Contains(string(ev.Payload), value) || strings.Contains(string(ev.Payload), "passwordHash") {
+			t.Fatal("a published envelope holds a secret value or a credential hash")
+		}
+	}
+	if p, err := subA.events()[len(subA.events())-1].Decode(); err != nil || p == nil {
+		t.Fatalf("typed payload: %v %v", p, err)
+	}
+
+	// The same envelopes from the log, over HTTP and the CLI.
+	logEvents := api.must(200, "GET", "/api/companies/"+companyA+"/events?after=0", "").list(t)
+	var types []string
+	for _, ev := range logEvents {
+		types = append(types, ev["type"].(string))
+		if strings.Contains(fmt.Sprint(ev["payload"]), "passwordHash") {
+			t.Fatalf("a credential hash left the log: %v", ev)
+		}
+	}
+	if strings.Join(types, ",") != "event_subscriber.issued,secret.created,secret.version_added" {
+		t.Fatalf("events API types: %v", types)
+	}
+	code, out, errOut := e.run(t, "events", "tail", "--company", companyA)
+	if lines := strings.Split(strings.TrimSpace(out), "\n"); code != 0 || len(lines) != 3 || !strings.Contains(lines[2], `"secret.version_added"`) {
+		t.Fatalf("events tail: %d %q %s", code, out, errOut)
+	}
+	code, out, _ = e.run(t, "events", "tail", "--company", companyA, "--from-position", fmt.Sprint(logEvents[1]["position"]))
+	if code != 0 || strings.Count(strings.TrimSpace(out), "\n") != 0 || !strings.Contains(out, "version_added") {
+		t.Fatalf("events tail --from-position: %q", out)
+	}
+	// Revoked credentials stop working.
+	subA.stop()
+	creds := api.subscriber(t, companyA)
+	api.must(200, "DELETE", "/api/companies/"+companyA+"/event-subscribers/"+creds.SubscriberID, "")
+	if nc, err := nats.Connect(creds.URL, nats.UserInfo(creds.User, creds.Password)); err == nil {
+		nc.Close()
+		t.Fatal("revoked subscriber credentials still connect")
+	}
+}
+
+// With NATS_URL pointing at nothing, serve starts and commits; /readyz says degraded;
+// when NATS appears the relay catches up.
+func TestNATSDownAtStart(t *testing.T) {
+	t.Parallel()
+	natsAddr := freeAddr(t)
+	natsDir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(natsDir, "ledger.password"), []byte("test-password\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	e := newInstance(t)
+	e.vars = []string{"NATS_URL=nats://ledger:test-password@" + natsAddr}
+	s := e.serve(t)
+	e.waitReady(t, s, 15*time.Second)
+	ready := e.readyz(t)
+	if ready["status"] != "degraded" || ready["checks"].(map[string]any)["nats"].(map[string]any)["ok"] != false {
+		t.Fatalf("readyz with NATS down: %v", ready)
+	}
+	api := e.client(t, e.instanceToken(t))
+	for i := range 5 {
+		api.must(201, "POST", "/api/companies/"+companyA+"/secrets", fmt.Sprintf(`{"name": "s%d", "value": "v"}`, i))
+	}
+	ns, err := natsbus.StartEmbedded(natsbus.EmbeddedOptions{Addr: natsAddr, Dir: natsDir}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ns.Shutdown()
+	positions := consumeAll(t, ns.URL(), 5)
+	if len(positions) != 5 {
+		t.Fatalf("received %v", positions)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for e.readyz(t)["status"] != "ready" {
+		if time.Now().After(deadline) {
+			t.Fatalf("readyz did not recover: %v", e.readyz(t))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func (e *instanceEnv) readyz(t *testing.T) map[string]any {
+	t.Helper()
+	resp, err := http.Get("http://" + e.addr + "/readyz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var m map[string]any
+	if err := json.NewDecoder(resp.Body).Decode(&m); err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+// consumeAll reads ledger.> as the ledger user until want events arrived, failing on a
+// gap, a reordering or a duplicate, and returns the positions.
+func consumeAll(t *testing.T, url string, want int) []int64 {
+	t.Helper()
+	nc, err := nats.Connect(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, _ := nc.JetStream()
+	var sub *nats.Subscription
+	deadline := time.Now().Add(20 * time.Second)
+	for sub == nil {
+		if sub, err = js.SubscribeSync("ledger.>", nats.OrderedConsumer()); err != nil {
+			if time.Now().After(deadline) {
+				t.Fatal(err)
+			}
+			time.Sleep(50 * time.Millisecond) // the relay creates the stream with its first publish
+		}
+	}
+	var positions []int64
+	for len(positions) < want {
+		m, err := sub.NextMsg(20 * time.Second)
+		if err != nil {
+			t.Fatalf("after %d events: %v", len(positions), err)
+		}
+		var env natsbus.Envelope
+		if err := json.Unmarshal(m.Data, &env); err != nil {
+			t.Fatal(err)
+		}
+		if want := int64(len(positions) + 1); env.Position != want {
+			t.Fatalf("received position %d, want %d (gap, reorder or duplicate)", env.Position, want)
+		}
+		positions = append(positions, env.Position)
+	}
+	if m, err := sub.NextMsg(500 * time.Millisecond); err == nil {
+		t.Fatalf("extra message after %d: %s", want, m.Data)
+	}
+	return positions
+}
+
+// Two serve processes on one database and one NATS: both take commands, one relays;
+// kill -9 of the relay leader under load hands over within 5 s, and a subscriber sees
+// every event exactly once, in order.
+func TestTwoProcessesShareTheRelay(t *testing.T) {
+	t.Parallel()
+	dbURL := pgtest.NewDatabase(t)
+	natsDir := t.TempDir()
+	ns, err := natsbus.StartEmbedded(natsbus.EmbeddedOptions{Addr: "127.0.0.1:0", Dir: natsDir}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ns.Shutdown()
+	shared := []string{"DATABASE_URL=" + dbURL, "NATS_URL=" + ns.URL()}
+	p1, p2 := newInstance(t), newInstance(t)
+	p1.vars, p2.vars = shared, shared
+	s1 := p1.serve(t)
+	p1.waitReady(t, s1, 15*time.Second)
+	s2 := p2.serve(t)
+	p2.waitReady(t, s2, 15*time.Second)
+	token := p1.instanceToken(t) // one database, one set of tokens
+	apis := map[*instanceEnv]*apiClient{p1: p1.client(t, token), p2: p2.client(t, token)}
+	servers := map[*instanceEnv]*server{p1: s1, p2: s2}
+
+	isLeader := func(e *instanceEnv) bool {
+		nats := e.readyz(t)["checks"].(map[string]any)["nats"].(map[string]any)
+		return nats["ok"] == true && strings.Contains(nats["detail"].(string), "relay cursor")
+	}
+	var leader, standby *instanceEnv
+	deadline := time.Now().Add(10 * time.Second)
+	for leader == nil {
+		switch {
+		case isLeader(p1):
+			leader, standby = p1, p2
+		case isLeader(p2):
+			leader, standby = p2, p1
+		case time.Now().After(deadline):
+			t.Fatal("no process became the relay leader")
+		default:
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	if isLeader(standby) {
+		t.Fatal("both processes claim the relay")
+	}
+
+	// Load through both processes; kill -9 the leader while the standby keeps taking writes.
+	var created atomic.Int64
+	create := func(api *apiClient) {
+		n := created.Add(1)
+		// t.Errorf, not Fatalf: this also runs on the load goroutine.
+		if r := api.do("POST", "/api/companies/"+companyA+"/secrets", fmt.Sprintf(`{"name": "s%d", "value": "v"}`, n)); r.status != 201 {
+			t.Errorf("create %d: %d %s", n, r.status, r.body)
+		}
+	}
+	for range 40 {
+		create(apis[p1])
+		create(apis[p2])
+	}
+	stopLoad := make(chan struct{})
+	loadDone := make(chan struct{})
+	go func() {
+		defer close(loadDone)
+		for {
+			select {
+			case <-stopLoad:
+				return
+			default:
+				create(apis[standby])
+			}
+		}
+	}()
+	if err := servers[leader].cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	<-servers[leader].exited
+	killedAt := time.Now()
+	for !isLeader(standby) {
+		if time.Since(killedAt) > 5*time.Second {
+			t.Fatalf("the standby did not take over the relay within 5s: %v", standby.readyz(t))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Logf("relay taken over %s after kill -9", time.Since(killedAt).Round(time.Millisecond))
+	for range 20 {
+		create(apis[standby]) // some more after the takeover, alongside the load
+	}
+	close(stopLoad)
+	<-loadDone
+
+	conn, err := pgx.Connect(context.Background(), dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	var head int64
+	if err := conn.QueryRow(context.Background(), `SELECT max(position) FROM ledger_events`).Scan(&head); err != nil || head != created.Load() {
+		t.Fatalf("head %d, created %d: %v", head, created.Load(), err)
+	}
+	consumeAll(t, ns.URL(), int(head))
+}
