@@ -29,7 +29,7 @@ type harness struct {
 }
 
 // newHarness runs a store and a relay to natsURL for the test.
-func newHarness(t *testing.T, natsURL string) *harness {
+func newHarness(t testing.TB, natsURL string) *harness {
 	t.Helper()
 	pool, _ := pgtest.NewMigratedPool(t)
 	wake := make(chan struct{}, 1)
