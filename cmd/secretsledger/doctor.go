@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/secretsledger/secretsledger/cmd/secretsledger/internal/database"
 	"github.com/secretsledger/secretsledger/cmd/secretsledger/internal/instance"
 )
@@ -87,4 +89,29 @@ func (r *doctorReport) check(ctx context.Context) {
 		return
 	}
 	r.add(instance.Finding{OK: true, Message: "migrations: " + detail})
+	r.relay(ctx, db)
+}
+
+// relay reports how far the NATS relay has published the log.
+func (r *doctorReport) relay(ctx context.Context, db *database.Database) {
+	conn, err := pgx.Connect(ctx, db.URL)
+	if err != nil {
+		r.add(instance.Finding{Message: fmt.Sprintf("relay: %v", err)})
+		return
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+	var cursor, head int64
+	var at *time.Time
+	err = conn.QueryRow(ctx, `SELECT coalesce((SELECT position FROM relay_cursors WHERE name = 'nats'), 0),
+		(SELECT updated_at FROM relay_cursors WHERE name = 'nats'), coalesce((SELECT max(position) FROM ledger_events), 0)`).
+		Scan(&cursor, &at, &head)
+	if err != nil {
+		r.add(instance.Finding{Message: fmt.Sprintf("relay: %v", err)})
+		return
+	}
+	msg := fmt.Sprintf("relay: published %d of %d events (lag %d)", cursor, head, head-cursor)
+	if at != nil {
+		msg += fmt.Sprintf(", cursor moved %s ago", time.Since(*at).Round(time.Second))
+	}
+	r.add(instance.Finding{OK: true, Warning: head-cursor > 1000, Message: msg})
 }
