@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -35,15 +36,21 @@ func (Consumers) Tables() []string {
 // Project implements eventstore.Projector.
 func (Consumers) Project(ctx context.Context, db eventstore.DB, evs []eventstore.Event) error {
 	b := &pgx.Batch{}
+	var acc accessRows
 	for _, e := range evs {
 		p, err := events.Decode(e)
 		if err != nil {
 			return err
 		}
+		if a, ok := p.(*events.SecretAccessedV1); ok {
+			acc.add(e, a) // the most frequent event: written in bulk below
+			continue
+		}
 		if err := queueConsumer(b, e, p); err != nil {
 			return err
 		}
 	}
+	acc.queue(b)
 	if len(evs) > 0 {
 		b.Queue(`INSERT INTO projection_checkpoints (projection, position) VALUES ($1, $2)
 			ON CONFLICT (projection) DO UPDATE SET position = excluded.position`, ConsumersName, evs[len(evs)-1].Position)
@@ -114,4 +121,70 @@ func queueConsumer(b *pgx.Batch, e eventstore.Event, payload any) error {
 		}
 	}
 	return nil
+}
+
+// accessRows gathers secret.accessed events as column arrays: one INSERT for all of
+// them, and one UPDATE of last_resolved_at per secret rather than per access.
+type accessRows struct {
+	ids, companies, secrets, actorTypes, actorIDs, consumers, paths, outcomes []string
+	runs, issues, codes                                                       []*string
+	versions                                                                  []*int32
+	positions                                                                 []int64
+	at                                                                        []time.Time
+	resolved                                                                  map[string]time.Time
+}
+
+func (a *accessRows) add(e eventstore.Event, p *events.SecretAccessedV1) {
+	outcome, code := "failed", &p.Outcome
+	if p.Outcome == "resolved" {
+		outcome, code = "resolved", nil
+		if a.resolved == nil {
+			a.resolved = map[string]time.Time{}
+		}
+		if e.RecordedAt.After(a.resolved[p.SecretID]) {
+			a.resolved[p.SecretID] = e.RecordedAt
+		}
+	}
+	var version *int32
+	if p.Version > 0 {
+		v := int32(p.Version)
+		version = &v
+	}
+	a.ids = append(a.ids, e.EventID.String())
+	a.positions = append(a.positions, e.Position)
+	a.companies = append(a.companies, e.CompanyID)
+	a.secrets = append(a.secrets, p.SecretID)
+	a.versions = append(a.versions, version)
+	a.actorTypes = append(a.actorTypes, e.Metadata.ActorType)
+	a.actorIDs = append(a.actorIDs, e.Metadata.ActorID)
+	a.consumers = append(a.consumers, p.TargetType+"/"+p.TargetID)
+	a.paths = append(a.paths, p.ConfigPath)
+	a.runs = append(a.runs, nullIfEmpty(p.RunID))
+	a.issues = append(a.issues, nullIfEmpty(p.IssueID))
+	a.outcomes = append(a.outcomes, outcome)
+	a.codes = append(a.codes, code)
+	a.at = append(a.at, e.RecordedAt)
+}
+
+func (a *accessRows) queue(b *pgx.Batch) {
+	if len(a.ids) == 0 {
+		return
+	}
+	b.Queue(`INSERT INTO secret_access_events (event_id, position, company_id, secret_id, version, actor_type, actor_id,
+			consumer, config_path, run_id, issue_id, outcome, error_code, recorded_at)
+		SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $5::int[], $6::text[], $7::text[],
+			$8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::text[], $14::timestamptz[])`,
+		a.ids, a.positions, a.companies, a.secrets, a.versions, a.actorTypes, a.actorIDs, a.consumers, a.paths,
+		a.runs, a.issues, a.outcomes, a.codes, a.at)
+	if len(a.resolved) == 0 {
+		return
+	}
+	ids := make([]string, 0, len(a.resolved))
+	ats := make([]time.Time, 0, len(a.resolved))
+	for id, at := range a.resolved {
+		ids = append(ids, id)
+		ats = append(ats, at)
+	}
+	b.Queue(`UPDATE company_secrets s SET last_resolved_at = v.at FROM unnest($1::text[], $2::timestamptz[]) AS v(id, at)
+		WHERE s.id = v.id AND (s.last_resolved_at IS NULL OR s.last_resolved_at < v.at)`, ids, ats)
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -30,13 +31,30 @@ func (Secrets) Name() string { return SecretsName }
 // out in one pipeline, followed by the checkpoint.
 func (Secrets) Project(ctx context.Context, db eventstore.DB, evs []eventstore.Event) error {
 	b := &pgx.Batch{}
+	var created createdRun
+	var added versionRun
 	for _, e := range evs {
 		p, err := events.Decode(e)
 		if err != nil {
 			return err
 		}
-		queueSecret(b, e, p)
+		// Runs of creations and of rotations go out as one statement each; any other
+		// secret event first flushes them, so the order of effects is the log's.
+		switch p := p.(type) {
+		case *events.SecretCreatedV1:
+			added.flush(b)
+			created.add(e, p)
+		case *events.SecretVersionAddedV1:
+			created.flush(b)
+			added.add(e, p)
+		case *events.SecretUpdatedV1, *events.SecretDeletedV1, *events.SecretRestoredV1, *events.SecretPurgedV1:
+			created.flush(b)
+			added.flush(b)
+			queueSecret(b, e, p)
+		}
 	}
+	created.flush(b)
+	added.flush(b)
 	if len(evs) > 0 {
 		b.Queue(`INSERT INTO projection_checkpoints (projection, position) VALUES ($1, $2)
 			ON CONFLICT (projection) DO UPDATE SET position = excluded.position`, SecretsName, evs[len(evs)-1].Position)
@@ -53,27 +71,10 @@ func nullIfEmpty(s string) *string {
 	return &s
 }
 
+// queueSecret queues the statements of the less frequent secret events, one by one.
 func queueSecret(b *pgx.Batch, e eventstore.Event, payload any) {
 	at := e.RecordedAt
 	switch p := payload.(type) {
-	case *events.SecretCreatedV1:
-		b.Queue(`INSERT INTO company_secrets (id, company_id, key, name, description, provider, status, managed_mode,
-				external_ref, latest_version, created_by, created_at, updated_at, position)
-			VALUES ($1, $2, $3, $4, $5, $6, 'active', $7, $8, 1, $9, $10, $10, $11)`,
-			p.SecretID, e.CompanyID, p.Key, p.Name, p.Description, p.Provider, p.ManagedMode, nullIfEmpty(p.ExternalRef),
-			actorOf(e), at, e.Position)
-		b.Queue(`INSERT INTO company_secret_versions (secret_id, version, company_id, status, provider_version_ref,
-				external_ref, fingerprint, created_by, created_at)
-			VALUES ($1, 1, $2, 'current', $3, $4, $5, $6, $7)`,
-			p.SecretID, e.CompanyID, nullIfEmpty(p.ProviderVersionRef), nullIfEmpty(p.ExternalRef), nullIfEmpty(p.Fingerprint), actorOf(e), at)
-	case *events.SecretVersionAddedV1:
-		b.Queue(`UPDATE company_secret_versions SET status = 'previous' WHERE secret_id = $1 AND status = 'current'`, p.SecretID)
-		b.Queue(`INSERT INTO company_secret_versions (secret_id, version, company_id, status, provider_version_ref,
-				external_ref, fingerprint, created_by, created_at)
-			VALUES ($1, $2, $3, 'current', $4, $5, $6, $7, $8)`,
-			p.SecretID, p.Version, e.CompanyID, nullIfEmpty(p.ProviderVersionRef), nullIfEmpty(p.ExternalRef), nullIfEmpty(p.Fingerprint), actorOf(e), at)
-		b.Queue(`UPDATE company_secrets SET latest_version = $2, external_ref = coalesce($3, external_ref), updated_at = $4, position = $5
-			WHERE id = $1`, p.SecretID, p.Version, nullIfEmpty(p.ExternalRef), at, e.Position)
 	case *events.SecretUpdatedV1:
 		b.Queue(`UPDATE company_secrets SET name = coalesce($2, name), key = coalesce($3, key),
 				description = coalesce($4, description), status = coalesce($5, status), updated_at = $6, position = $7
@@ -107,4 +108,116 @@ func translate(err error) error {
 		return ledgererr.New(ledgererr.Conflict, "a secret with this key already exists in the company")
 	}
 	return fmt.Errorf("projections: %w", err)
+}
+
+// createdRun gathers consecutive secret.created events.
+type createdRun struct {
+	ids, companies, keys, names, descriptions, providers, modes, actors []string
+	externalRefs, versionRefs, fingerprints                             []*string
+	at                                                                  []time.Time
+	positions                                                           []int64
+}
+
+func (r *createdRun) add(e eventstore.Event, p *events.SecretCreatedV1) {
+	r.ids = append(r.ids, p.SecretID)
+	r.companies = append(r.companies, e.CompanyID)
+	r.keys = append(r.keys, p.Key)
+	r.names = append(r.names, p.Name)
+	r.descriptions = append(r.descriptions, p.Description)
+	r.providers = append(r.providers, p.Provider)
+	r.modes = append(r.modes, p.ManagedMode)
+	r.actors = append(r.actors, actorOf(e))
+	r.externalRefs = append(r.externalRefs, nullIfEmpty(p.ExternalRef))
+	r.versionRefs = append(r.versionRefs, nullIfEmpty(p.ProviderVersionRef))
+	r.fingerprints = append(r.fingerprints, nullIfEmpty(p.Fingerprint))
+	r.at = append(r.at, e.RecordedAt)
+	r.positions = append(r.positions, e.Position)
+}
+
+func (r *createdRun) flush(b *pgx.Batch) {
+	if len(r.ids) == 0 {
+		return
+	}
+	b.Queue(`INSERT INTO company_secrets (id, company_id, key, name, description, provider, status, managed_mode,
+			external_ref, latest_version, created_by, created_at, updated_at, position)
+		SELECT id, company, key, name, description, provider, 'active', mode, ext, 1, actor, at, at, pos
+		FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],
+			$9::text[], $10::timestamptz[], $11::bigint[]) AS t(id, company, key, name, description, provider, mode, ext, actor, at, pos)`,
+		r.ids, r.companies, r.keys, r.names, r.descriptions, r.providers, r.modes, r.externalRefs, r.actors, r.at, r.positions)
+	b.Queue(`INSERT INTO company_secret_versions (secret_id, version, company_id, status, provider_version_ref,
+			external_ref, fingerprint, created_by, created_at)
+		SELECT id, 1, company, 'current', ref, ext, fp, actor, at
+		FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::timestamptz[])
+			AS t(id, company, ref, ext, fp, actor, at)`,
+		r.ids, r.companies, r.versionRefs, r.externalRefs, r.fingerprints, r.actors, r.at)
+	*r = createdRun{}
+}
+
+// versionRun gathers consecutive secret.version_added events: within the run, each
+// secret's last version becomes current and every other one previous.
+type versionRun struct {
+	ids, companies, actors                  []string
+	versions                                []int32
+	versionRefs, externalRefs, fingerprints []*string
+	at                                      []time.Time
+	positions                               []int64
+}
+
+func (r *versionRun) add(e eventstore.Event, p *events.SecretVersionAddedV1) {
+	r.ids = append(r.ids, p.SecretID)
+	r.companies = append(r.companies, e.CompanyID)
+	r.actors = append(r.actors, actorOf(e))
+	r.versions = append(r.versions, int32(p.Version))
+	r.versionRefs = append(r.versionRefs, nullIfEmpty(p.ProviderVersionRef))
+	r.externalRefs = append(r.externalRefs, nullIfEmpty(p.ExternalRef))
+	r.fingerprints = append(r.fingerprints, nullIfEmpty(p.Fingerprint))
+	r.at = append(r.at, e.RecordedAt)
+	r.positions = append(r.positions, e.Position)
+}
+
+func (r *versionRun) flush(b *pgx.Batch) {
+	if len(r.ids) == 0 {
+		return
+	}
+	last := map[string]int{} // secret → index of its last event in the run
+	for i, id := range r.ids {
+		last[id] = i
+	}
+	statuses := make([]string, len(r.ids))
+	var touched []string
+	var lastVersions []int32
+	var lastExt []*string
+	var lastAt []time.Time
+	var lastPos []int64
+	for i, id := range r.ids {
+		statuses[i] = "previous"
+		if last[id] == i {
+			statuses[i] = "current"
+			touched = append(touched, id)
+			lastVersions = append(lastVersions, r.versions[i])
+			lastAt = append(lastAt, r.at[i])
+			lastPos = append(lastPos, r.positions[i])
+		}
+	}
+	// The latest external ref of each secret in the run (rotations of external
+	// references carry one; managed ones none).
+	extOf := map[string]*string{}
+	for i, id := range r.ids {
+		if r.externalRefs[i] != nil {
+			extOf[id] = r.externalRefs[i]
+		}
+	}
+	for _, id := range touched {
+		lastExt = append(lastExt, extOf[id])
+	}
+	b.Queue(`UPDATE company_secret_versions SET status = 'previous' WHERE secret_id = ANY($1) AND status = 'current'`, touched)
+	b.Queue(`INSERT INTO company_secret_versions (secret_id, version, company_id, status, provider_version_ref,
+			external_ref, fingerprint, created_by, created_at)
+		SELECT * FROM unnest($1::text[], $2::int[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::timestamptz[])`,
+		r.ids, r.versions, r.companies, statuses, r.versionRefs, r.externalRefs, r.fingerprints, r.actors, r.at)
+	b.Queue(`UPDATE company_secrets s SET latest_version = v.version, external_ref = coalesce(v.ext, s.external_ref),
+			updated_at = v.at, position = v.pos
+		FROM unnest($1::text[], $2::int[], $3::text[], $4::timestamptz[], $5::bigint[]) AS v(id, version, ext, at, pos)
+		WHERE s.id = v.id`, touched, lastVersions, lastExt, lastAt, lastPos)
+	*r = versionRun{}
 }

@@ -42,6 +42,7 @@ const (
 	secretsSummary    = "manage secrets through the API (list, create, rotate, update, delete, restore, versions) or rekey the master key"
 	verifySummary     = "walk the event log's hash chain; exit 1 at the first broken position"
 	migrateEnvSummary = "move plain values under sensitive env keys into managed secrets (dry run unless --apply)"
+	benchSummary      = "load-test a running server over HTTP, or time a rebuild of N synthetic events (--replay N)"
 	rekeySummary      = "rewrap every local_encrypted data key under a new master key (server stopped); the log is not touched"
 	eventsSummary     = "print a company's events from the log as JSON lines (`events tail --company ID [--from-position N] [--follow]`)"
 )
@@ -57,6 +58,7 @@ var subcommands = []command{
 	{"verify", verifySummary, runVerify},
 	{"secrets", secretsSummary, runSecrets},
 	{"events", eventsSummary, runEvents},
+	{"bench", benchSummary, runBench},
 }
 
 // environment is what every subcommand gets: configuration, output and a logger.

@@ -1,0 +1,364 @@
+package loadtest
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	mrand "math/rand/v2"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/secretsledger/secretsledger/eventstore/natsbus"
+)
+
+// Scenarios.
+const (
+	Create  = "create"
+	Rotate  = "rotate"
+	Resolve = "resolve"
+	Mixed   = "mixed"
+)
+
+// Scenarios lists the valid scenario names.
+var Scenarios = []string{Create, Rotate, Resolve, Mixed}
+
+// Options of one run.
+type Options struct {
+	BaseURL     string
+	Token       string
+	Scenario    string
+	Concurrency int
+	Duration    time.Duration
+	Warmup      time.Duration
+}
+
+// Result of one run. The JSON field names are the `bench --json` contract.
+type Result struct {
+	Scenario      string     `json:"scenario"`
+	Concurrency   int        `json:"concurrency"`
+	DurationSec   float64    `json:"duration_s"`
+	Ops           int        `json:"ops"`
+	OpsPerSec     float64    `json:"ops_per_sec"`
+	P50           float64    `json:"p50_ms"`
+	P90           float64    `json:"p90_ms"`
+	P99           float64    `json:"p99_ms"`
+	Max           float64    `json:"max_ms"`
+	Errors        int64      `json:"errors"`
+	FirstError    string     `json:"first_error,omitempty"`
+	ProjectionLag Quantiles  `json:"projection_lag"`
+	SubscriberLag *Quantiles `json:"commit_to_subscriber,omitempty"`
+}
+
+// lagEvery samples projection lag on one write in this many, so that the extra reads
+// do not shape the load they measure.
+const lagEvery = 10
+
+type run struct {
+	o         Options
+	api       *api
+	company   string
+	rotatable []string
+	agent     string
+	latency   samples
+	lag       samples
+	errs      atomic.Int64
+	firstErr  atomic.Value
+	created   atomic.Int64
+	mu        sync.Mutex
+	acked     map[int64]time.Time // position → when the command was acknowledged
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+func uuid4() string {
+	b := make([]byte, 16)
+	_, _ = rand.Read(b)
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	h := hex.EncodeToString(b)
+	return h[:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
+}
+
+// Run sets up, drives and tears down one scenario.
+func Run(ctx context.Context, o Options) (Result, error) {
+	valid := false
+	for _, s := range Scenarios {
+		valid = valid || s == o.Scenario
+	}
+	if !valid || o.Concurrency < 1 || o.Duration <= 0 {
+		return Result{}, fmt.Errorf("loadtest: need a scenario (%v), concurrency ≥ 1 and a duration", Scenarios)
+	}
+	r := &run{o: o, api: newAPI(o.BaseURL, o.Token, o.Concurrency), company: uuid4(), acked: map[int64]time.Time{}}
+	if err := r.setup(ctx); err != nil {
+		return Result{}, fmt.Errorf("loadtest: setup: %w", err)
+	}
+	defer r.teardown(context.WithoutCancel(ctx))
+	sub := r.subscribe(ctx)
+
+	measuring := atomic.Bool{}
+	var wg sync.WaitGroup
+	runCtx, cancel := context.WithTimeout(ctx, o.Warmup+o.Duration)
+	defer cancel()
+	time.AfterFunc(o.Warmup, func() { measuring.Store(true) })
+	var start time.Time
+	startOnce := sync.Once{}
+	var ops atomic.Int64
+	for w := range o.Concurrency {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			rng := mrand.New(mrand.NewPCG(uint64(w), uint64(time.Now().UnixNano())))
+			for runCtx.Err() == nil {
+				began := time.Now()
+				err := r.op(runCtx, rng, measuring.Load())
+				if runCtx.Err() != nil {
+					return // cut off by the end of the run: not an error
+				}
+				if !measuring.Load() {
+					continue
+				}
+				startOnce.Do(func() { start = began })
+				ops.Add(1)
+				if err != nil {
+					r.fail(err)
+					continue
+				}
+				r.latency.add(time.Since(began))
+			}
+		}()
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	q := r.latency.quantiles()
+	res := Result{Scenario: o.Scenario, Concurrency: o.Concurrency, DurationSec: elapsed.Seconds(), Ops: int(ops.Load()),
+		OpsPerSec: float64(ops.Load()) / elapsed.Seconds(), P50: q.P50, P90: q.P90, P99: q.P99, Max: q.Max,
+		Errors: r.errs.Load(), ProjectionLag: r.lag.quantiles()}
+	if s, ok := r.firstErr.Load().(string); ok {
+		res.FirstError = s
+	}
+	if sub != nil {
+		lag := sub.finish(r)
+		res.SubscriberLag = &lag
+	}
+	return res, nil
+}
+
+func (r *run) fail(err error) {
+	r.errs.Add(1)
+	r.firstErr.CompareAndSwap(nil, err.Error())
+}
+
+func (r *run) setup(ctx context.Context) error {
+	if r.o.Scenario == Rotate || r.o.Scenario == Mixed {
+		for i := range 100 {
+			id, _, err := r.create(ctx, fmt.Sprintf("bench-rotate-%d", i))
+			if err != nil {
+				return err
+			}
+			r.rotatable = append(r.rotatable, id)
+		}
+	}
+	if r.o.Scenario == Resolve || r.o.Scenario == Mixed {
+		for i := 1; i <= 3; i++ {
+			id, _, err := r.create(ctx, fmt.Sprintf("bench-resolve-%d", i))
+			if err != nil {
+				return err
+			}
+			if _, err := r.api.do(ctx, "POST", "/api/companies/"+r.company+"/secret-bindings", map[string]any{
+				"secretId": id, "targetType": "agent", "targetId": "bench-agent", "configPath": fmt.Sprintf("env.BENCH_%d", i),
+			}, http.StatusCreated, nil); err != nil {
+				return err
+			}
+		}
+		var key struct{ Token string }
+		if _, err := r.api.do(ctx, "POST", "/api/companies/"+r.company+"/agent-keys",
+			map[string]string{"targetType": "agent", "targetId": "bench-agent", "label": "bench"}, http.StatusCreated, &key); err != nil {
+			return err
+		}
+		r.agent = key.Token
+	}
+	return nil
+}
+
+func (r *run) create(ctx context.Context, name string) (string, int64, error) {
+	var s struct{ ID string }
+	resp, err := r.api.do(ctx, "POST", "/api/companies/"+r.company+"/secrets",
+		map[string]string{"name": name, "value": randomHex(24)}, http.StatusCreated, &s)
+	return s.ID, resp.position, err
+}
+
+// op runs one operation of the scenario.
+func (r *run) op(ctx context.Context, rng *mrand.Rand, measure bool) error {
+	kind := r.o.Scenario
+	if kind == Mixed {
+		switch p := rng.IntN(100); {
+		case p < 80:
+			kind = Resolve
+		case p < 95:
+			kind = Rotate
+		default:
+			kind = Create
+		}
+	}
+	sampleLag := measure && rng.IntN(lagEvery) == 0
+	switch kind {
+	case Create:
+		id, pos, err := r.create(ctx, fmt.Sprintf("bench-create-%d-%s", r.created.Add(1), randomHex(4)))
+		if err == nil {
+			r.ack(pos)
+			if sampleLag {
+				r.measureLag(ctx, id, 1)
+			}
+		}
+		return err
+	case Rotate:
+		id := r.rotatable[rng.IntN(len(r.rotatable))]
+		var s struct{ LatestVersion int }
+		resp, err := r.api.do(ctx, "POST", "/api/secrets/"+id+"/rotate", map[string]string{"value": randomHex(24)}, http.StatusOK, &s)
+		if err == nil {
+			r.ack(resp.position)
+			if sampleLag {
+				r.measureLag(ctx, id, s.LatestVersion)
+			}
+		}
+		return err
+	default:
+		var res struct{ Env map[string]string }
+		if _, err := r.api.as(ctx, r.agent, "POST", "/api/runtime/resolve", map[string]any{"runId": "bench"}, http.StatusOK, &res); err != nil {
+			return err
+		}
+		if len(res.Env) != 3 {
+			return fmt.Errorf("resolve returned %d values, want 3", len(res.Env))
+		}
+		return nil
+	}
+}
+
+func (r *run) ack(position int64) {
+	if position == 0 {
+		return
+	}
+	r.mu.Lock()
+	r.acked[position] = time.Now()
+	r.mu.Unlock()
+}
+
+// measureLag times, from the command's acknowledgement, until the read model shows at
+// least version on the secret.
+func (r *run) measureLag(ctx context.Context, id string, version int) {
+	acked := time.Now()
+	for ctx.Err() == nil {
+		var s struct{ LatestVersion int }
+		if _, err := r.api.do(ctx, "GET", "/api/secrets/"+id, nil, http.StatusOK, &s); err == nil && s.LatestVersion >= version {
+			r.lag.add(time.Since(acked))
+			return
+		}
+		if time.Since(acked) > 10*time.Second {
+			r.fail(errors.New("a write did not reach the read model within 10s"))
+			return
+		}
+	}
+}
+
+// teardown removes what setup and the run created: bindings, the agent key, secrets.
+func (r *run) teardown(ctx context.Context) {
+	var bindings []struct{ ID string }
+	if _, err := r.api.do(ctx, "GET", "/api/companies/"+r.company+"/secret-bindings", nil, http.StatusOK, &bindings); err == nil {
+		for _, b := range bindings {
+			_, _ = r.api.do(ctx, "DELETE", "/api/secret-bindings/"+b.ID, nil, http.StatusOK, nil)
+		}
+	}
+	var secrets []struct{ ID string }
+	if _, err := r.api.do(ctx, "GET", "/api/companies/"+r.company+"/secrets", nil, http.StatusOK, &secrets); err != nil {
+		return
+	}
+	ids := make(chan string)
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for id := range ids {
+				_, _ = r.api.do(ctx, "DELETE", "/api/secrets/"+id, nil, http.StatusOK, nil)
+			}
+		}()
+	}
+	for _, s := range secrets {
+		ids <- s.ID
+	}
+	close(ids)
+	wg.Wait()
+}
+
+// subscriber follows the bench company's events over NATS, when the server issues
+// subscriber credentials (embedded NATS).
+type subscriber struct {
+	cancel   context.CancelFunc
+	done     chan struct{}
+	mu       sync.Mutex
+	received map[int64]time.Time
+}
+
+func (r *run) subscribe(ctx context.Context) *subscriber {
+	var creds natsbus.SubscriberCredentials
+	if _, err := r.api.do(ctx, "POST", "/api/companies/"+r.company+"/event-subscribers", map[string]string{"label": "bench"}, http.StatusCreated, &creds); err != nil {
+		return nil // no embedded NATS: nothing to measure
+	}
+	s := &subscriber{done: make(chan struct{}), received: map[int64]time.Time{}}
+	sctx, cancel := context.WithCancel(ctx)
+	s.cancel = cancel
+	go func() {
+		defer close(s.done)
+		_ = natsbus.Follow(sctx, creds, func(e natsbus.Envelope) error {
+			s.mu.Lock()
+			s.received[e.Position] = time.Now()
+			s.mu.Unlock()
+			return nil
+		})
+	}()
+	return s
+}
+
+// finish waits (at most 10 s) for every acknowledged write to arrive and returns the
+// commit-to-subscriber latencies.
+func (s *subscriber) finish(r *run) Quantiles {
+	deadline := time.Now().Add(10 * time.Second)
+	var lat samples
+	for {
+		r.mu.Lock()
+		s.mu.Lock()
+		missing := 0
+		for pos := range r.acked {
+			if _, ok := s.received[pos]; !ok {
+				missing++
+			}
+		}
+		s.mu.Unlock()
+		r.mu.Unlock()
+		if missing == 0 || time.Now().After(deadline) {
+			if missing > 0 {
+				r.fail(fmt.Errorf("%d acknowledged events never reached the NATS subscriber", missing))
+			}
+			break
+		}
+		time.Sleep(50 * time.Millisecond) // waiting on a remote subscriber
+	}
+	s.cancel()
+	<-s.done
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for pos, at := range r.acked {
+		if got, ok := s.received[pos]; ok {
+			lat.add(max(0, got.Sub(at)))
+		}
+	}
+	return lat.quantiles()
+}

@@ -1,0 +1,241 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/secretsledger/secretsledger/eventstore"
+	"github.com/secretsledger/secretsledger/eventstore/events"
+	"github.com/secretsledger/secretsledger/migrations"
+	"github.com/secretsledger/secretsledger/projections"
+)
+
+// replayResult is what `bench --replay N` measures.
+type replayResult struct {
+	Events       int64   `json:"events"`
+	AppendSec    float64 `json:"append_s"`
+	RebuildSec   float64 `json:"rebuild_s"`
+	EventsPerSec float64 `json:"events_per_sec"`
+	PeakRSSMB    float64 `json:"peak_rss_mb"`
+}
+
+func runReplayBench(ctx context.Context, env *environment, n int, asJSON bool) error {
+	return withLedger(ctx, env, func(l *ledger) error {
+		scratch := "secretsledger_bench_" + strings.ToLower(randomSuffix())
+		admin, err := pgx.Connect(ctx, l.db.URL)
+		if err != nil {
+			return err
+		}
+		defer admin.Close(context.WithoutCancel(ctx))
+		if _, err := admin.Exec(ctx, "CREATE DATABASE "+scratch); err != nil {
+			return fmt.Errorf("%w: %v", errNoScratch, err)
+		}
+		defer func() {
+			_, _ = admin.Exec(context.WithoutCancel(ctx), "DROP DATABASE IF EXISTS "+scratch+" WITH (FORCE)")
+		}()
+		u, err := url.Parse(l.db.URL)
+		if err != nil {
+			return err
+		}
+		u.Path = "/" + scratch
+		res, err := replayBench(ctx, u.String(), n)
+		if err != nil {
+			return err
+		}
+		if asJSON {
+			b, _ := json.Marshal(res)
+			fmt.Fprintln(env.stdout, string(b))
+			return nil
+		}
+		fmt.Fprintf(env.stdout, "appended %d synthetic events in %.1fs; rebuilt every read model in %.1fs (%.0f events/s); peak RSS during the rebuild %.0f MB\n",
+			res.Events, res.AppendSec, res.RebuildSec, res.EventsPerSec, res.PeakRSSMB)
+		return nil
+	})
+}
+
+func randomSuffix() string { return strconv.FormatInt(time.Now().UnixNano(), 36) }
+
+func replayBench(ctx context.Context, dbURL string, n int) (replayResult, error) {
+	conn, err := pgx.Connect(ctx, dbURL)
+	if err != nil {
+		return replayResult{}, err
+	}
+	runner, err := migrations.NewRunner(migrations.Files())
+	if err == nil {
+		_, err = runner.Apply(ctx, conn)
+	}
+	conn.Close(ctx)
+	if err != nil {
+		return replayResult{}, err
+	}
+	pool, err := pgxpool.New(ctx, dbURL)
+	if err != nil {
+		return replayResult{}, err
+	}
+	defer pool.Close()
+	store := eventstore.New(pool, eventstore.Config{})
+	sctx, stop := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() { _ = store.Run(sctx); close(done) }()
+	start := time.Now()
+	err = generate(ctx, store, n)
+	stop()
+	<-done
+	if err != nil {
+		return replayResult{}, err
+	}
+	appendTime := time.Since(start)
+
+	resetPeakRSS()
+	start = time.Now()
+	applied, err := projections.Rebuild(ctx, pool, projections.All())
+	if err != nil {
+		return replayResult{}, err
+	}
+	took := time.Since(start)
+	return replayResult{Events: applied, AppendSec: appendTime.Seconds(), RebuildSec: took.Seconds(),
+		EventsPerSec: float64(applied) / took.Seconds(), PeakRSSMB: peakRSSMB()}, nil
+}
+
+// generate appends n events in a realistic mix, in batches: per consumer, 3 bindings
+// and an agent key; then 80 % access records, 15 % rotations, 5 % new secrets.
+func generate(ctx context.Context, store *eventstore.Store, n int) error {
+	const company = "00000000-0000-4000-8000-00000000bench"
+	const consumers, perBatch = 200, 500
+	meta := eventstore.Metadata{ActorType: "board", ActorID: "bench"}
+	mk := func(typ string, payload any) eventstore.EventData {
+		e, _ := events.New(typ, company, payload, meta)
+		return e
+	}
+	var mu sync.Mutex
+	written := 0
+	appendAll := func(stream string, expected int64, evs []eventstore.EventData) error {
+		if _, err := store.Append(ctx, stream, expected, evs...); err != nil {
+			return err
+		}
+		mu.Lock()
+		written += len(evs)
+		mu.Unlock()
+		return nil
+	}
+	// Secrets to bind and rotate.
+	var secretIDs []string
+	versions := map[string]int{}
+	for i := range consumers * 3 {
+		id := fmt.Sprintf("bench-secret-%06d", i)
+		secretIDs = append(secretIDs, id)
+		versions[id] = 1
+		if err := appendAll(events.SecretStream(id), eventstore.NoStream, []eventstore.EventData{mk(events.SecretCreated, events.SecretCreatedV1{
+			SecretID: id, Name: id, Key: id, Provider: "local_encrypted", ManagedMode: "paperclip_managed",
+			ProviderVersionRef: "lev_" + id, Fingerprint: strings.Repeat("ab", 32)})}); err != nil {
+			return err
+		}
+	}
+	for c := range consumers {
+		target := fmt.Sprintf("agent-%04d", c)
+		var evs []eventstore.EventData
+		for j := range 3 {
+			evs = append(evs, mk(events.BindingCreated, events.BindingCreatedV1{BindingID: fmt.Sprintf("b-%d-%d", c, j),
+				SecretID: secretIDs[c*3+j], TargetType: "agent", TargetID: target, ConfigPath: fmt.Sprintf("env.K%d", j),
+				VersionSelector: "latest", Required: true}))
+		}
+		if err := appendAll(events.ConsumerStream(company, "agent", target), eventstore.NoStream, evs); err != nil {
+			return err
+		}
+		if err := appendAll(events.AgentKeyStream(target), eventstore.NoStream, []eventstore.EventData{mk(events.AgentKeyIssued,
+			events.AgentKeyIssuedV1{KeyID: target, TargetType: "agent", TargetID: target, TokenHash: fmt.Sprintf("%064x", c)})}); err != nil {
+			return err
+		}
+	}
+	// The bulk, from 16 writers so that group commit batches them.
+	work := make(chan func() error)
+	errs := make(chan error, 1)
+	var wg sync.WaitGroup
+	for range 16 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for f := range work {
+				if err := f(); err != nil {
+					select {
+					case errs <- err:
+					default:
+					}
+				}
+			}
+		}()
+	}
+	planned := written // setup events, all written by now
+	created := 0
+	for batch := 0; planned < n && len(errs) == 0; batch++ {
+		size := min(perBatch, n-planned)
+		planned += size
+		switch r := batch % 20; {
+		case r < 16: // access records of one consumer
+			target := fmt.Sprintf("agent-%04d", batch%consumers)
+			evs := make([]eventstore.EventData, size)
+			for i := range evs {
+				evs[i] = mk(events.SecretAccessed, events.SecretAccessedV1{SecretID: secretIDs[(batch%consumers)*3+i%3], Version: 1,
+					TargetType: "agent", TargetID: target, ConfigPath: fmt.Sprintf("env.K%d", i%3), RunID: "run", Outcome: "resolved"})
+			}
+			work <- func() error {
+				return appendAll(events.AccessStream(company, "agent", target), eventstore.AnyVersion, evs)
+			}
+		case r < 19: // rotations of one secret
+			id := secretIDs[batch%len(secretIDs)]
+			evs := make([]eventstore.EventData, size)
+			for i := range evs {
+				versions[id]++
+				evs[i] = mk(events.SecretVersionAdded, events.SecretVersionAddedV1{SecretID: id, Version: versions[id],
+					ProviderVersionRef: fmt.Sprintf("lev_%s_%d", id, versions[id]), Fingerprint: strings.Repeat("cd", 32)})
+			}
+			work <- func() error { return appendAll(events.SecretStream(id), eventstore.AnyVersion, evs) }
+		default: // new secrets, one stream (and one append) each
+			for range size {
+				created++
+				id := fmt.Sprintf("bench-new-%08d", created)
+				e := mk(events.SecretCreated, events.SecretCreatedV1{SecretID: id, Name: id, Key: id,
+					Provider: "local_encrypted", ManagedMode: "paperclip_managed", ProviderVersionRef: "lev_" + id})
+				work <- func() error {
+					return appendAll(events.SecretStream(id), eventstore.NoStream, []eventstore.EventData{e})
+				}
+			}
+		}
+	}
+	close(work)
+	wg.Wait()
+	select {
+	case err := <-errs:
+		return err
+	default:
+		return nil
+	}
+}
+
+// resetPeakRSS starts a new peak: the rebuild is measured, not the generation before it.
+func resetPeakRSS() { _ = os.WriteFile("/proc/self/clear_refs", []byte("5"), 0) }
+
+// peakRSSMB is VmHWM of this process in MB.
+func peakRSSMB() float64 {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if f := strings.Fields(line); len(f) >= 2 && f[0] == "VmHWM:" {
+			kb, _ := strconv.ParseFloat(f[1], 64)
+			return kb / 1024
+		}
+	}
+	return 0
+}
