@@ -14,7 +14,7 @@ import (
 )
 
 // agentFor issues a key for consumer c and returns the agent actor it authenticates as.
-func (f *fixture) agentFor(t *testing.T, c Consumer) Request {
+func (f *fixture) agentFor(t testing.TB, c Consumer) Request {
 	t.Helper()
 	ctx := context.Background()
 	k, err := f.h.IssueKey(ctx, board, IssueAgentKey{Consumer: c})

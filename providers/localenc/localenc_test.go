@@ -187,3 +187,31 @@ func TestFingerprintIsKeyedHMAC(t *testing.T) {
 }
 
 func sha256Sum(b []byte) [32]byte { return sha256.Sum256(b) }
+
+func BenchmarkEncrypt(b *testing.B) {
+	s, err := NewSealer(NewMasterKey([KeySize]byte{1}, "bench"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	wrapped := s.NewDataKey("co", "sec")
+	v := providers.NewValue([]byte("sk-live-0123456789abcdef0123456789abcdef"))
+	for b.Loop() {
+		if _, err := s.Encrypt(wrapped, "co", "sec", 3, v); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkDecrypt(b *testing.B) {
+	s, err := NewSealer(NewMasterKey([KeySize]byte{1}, "bench"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	wrapped := s.NewDataKey("co", "sec")
+	ct, _ := s.Encrypt(wrapped, "co", "sec", 3, providers.NewValue([]byte("sk-live-0123456789abcdef0123456789abcdef")))
+	for b.Loop() {
+		if _, err := s.Decrypt(wrapped, ct, "co", "sec", 3); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
