@@ -75,17 +75,11 @@ func (s *Store) writeBatch(ctx context.Context, batch []*pendingAppend) ([]appen
 	if err != nil {
 		return nil, err
 	}
-	inline := s.cfg.Projector != nil && len(rows.recorded) > 0
-	if err := writeRows(ctx, conn, rows, !inline); err != nil {
+	if err := s.writeRows(ctx, conn, rows); err != nil {
+		if s.cfg.Projector != nil {
+			err = s.cfg.Projector.Translate(err)
+		}
 		return nil, err
-	}
-	if inline {
-		if err := s.cfg.Projector.Project(ctx, conn, rows.recorded); err != nil {
-			return nil, err
-		}
-		if _, err := conn.Exec(ctx, "COMMIT"); err != nil {
-			return nil, err
-		}
 	}
 	committed = true
 	return outcomes, nil
@@ -261,7 +255,9 @@ func (r *batchRows) addIdempotency(company string, idem *Idempotency, res Append
 	r.idemVersions = append(r.idemVersions, res.StreamVersion)
 }
 
-func writeRows(ctx context.Context, conn *pgxpool.Conn, r batchRows, commit bool) error {
+// writeRows sends, in one round trip, the INSERTs of the accepted events and
+// idempotency records, the inline projector's statements, and COMMIT.
+func (s *Store) writeRows(ctx context.Context, conn *pgxpool.Conn, r batchRows) error {
 	b := &pgx.Batch{}
 	if len(r.positions) > 0 {
 		b.Queue(`INSERT INTO ledger_events (position, event_id, stream_id, stream_version, event_type, schema_version,
@@ -279,11 +275,11 @@ func writeRows(ctx context.Context, conn *pgxpool.Conn, r batchRows, commit bool
 			SELECT *, $8 FROM unnest($1::text[], $2::text[], $3::bytea[], $4::text[], $5::bigint[], $6::bigint[], $7::bigint[])`,
 			r.idemCompanies, r.idemKeys, r.idemHashes, r.idemStreams, r.idemFirst, r.idemLast, r.idemVersions, r.recordedAt)
 	}
-	if commit {
-		b.Queue(`COMMIT`)
+	if s.cfg.Projector != nil && len(r.recorded) > 0 {
+		if err := s.cfg.Projector.Queue(b, r.recorded); err != nil {
+			return err
+		}
 	}
-	if b.Len() == 0 {
-		return nil
-	}
+	b.Queue(`COMMIT`)
 	return conn.SendBatch(ctx, b).Close()
 }

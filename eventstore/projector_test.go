@@ -3,8 +3,12 @@ package eventstore_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"sync"
 	"testing"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/secretsledger/secretsledger/eventstore"
 	"github.com/secretsledger/secretsledger/eventstore/ledgererr"
@@ -15,21 +19,23 @@ import (
 // whose constraints settle races between appends.
 type nameProjector struct{}
 
-func (nameProjector) Project(ctx context.Context, db eventstore.DB, events []eventstore.Event) error {
+func (nameProjector) Queue(b *pgx.Batch, events []eventstore.Event) error {
 	for _, e := range events {
 		var p struct{ Name string }
 		if err := json.Unmarshal(e.Payload, &p); err != nil {
 			return err
 		}
-		tag, err := db.Exec(ctx, `INSERT INTO names (name, position) VALUES ($1, $2) ON CONFLICT DO NOTHING`, p.Name, e.Position)
-		if err != nil {
-			return err
-		}
-		if tag.RowsAffected() == 0 {
-			return ledgererr.New(ledgererr.Conflict, "name %s is taken", p.Name)
-		}
+		b.Queue(`INSERT INTO names (name, position) VALUES ($1, $2)`, p.Name, e.Position)
 	}
 	return nil
+}
+
+func (nameProjector) Translate(err error) error {
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) && pgErr.Code == "23505" {
+		return ledgererr.New(ledgererr.Conflict, "name is taken")
+	}
+	return err
 }
 
 func TestInlineProjectorRunsInTheAppendTransaction(t *testing.T) {

@@ -51,9 +51,14 @@ type DB interface {
 	SendBatch(ctx context.Context, b *pgx.Batch) pgx.BatchResults
 }
 
-// Projector applies recorded events to read models.
+// Projector applies recorded events to read models inside the append transaction.
 type Projector interface {
-	Project(ctx context.Context, db DB, events []Event) error
+	// Queue adds the statements that apply events to b. They run after the events'
+	// INSERT and before COMMIT, in the same round trip.
+	Queue(b *pgx.Batch, events []Event) error
+	// Translate turns an error of those statements (a read model's unique constraint,
+	// say) into the error the appender sees; other errors come back unchanged.
+	Translate(err error) error
 }
 
 // Store is the event log over a PostgreSQL pool. Reads work at once; appends need Run.

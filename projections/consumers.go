@@ -1,7 +1,6 @@
 package projections
 
 import (
-	"context"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -33,9 +32,8 @@ func (Consumers) Tables() []string {
 	return []string{"company_secret_bindings", "consumer_envs", "agent_keys", "secret_access_events", "event_subscribers"}
 }
 
-// Project implements eventstore.Projector.
-func (Consumers) Project(ctx context.Context, db eventstore.DB, evs []eventstore.Event) error {
-	b := &pgx.Batch{}
+// Queue implements eventstore.Projector.
+func (Consumers) Queue(b *pgx.Batch, evs []eventstore.Event) error {
 	var acc accessRows
 	for _, e := range evs {
 		p, err := events.Decode(e)
@@ -51,19 +49,17 @@ func (Consumers) Project(ctx context.Context, db eventstore.DB, evs []eventstore
 		}
 	}
 	acc.queue(b)
-	if len(evs) > 0 {
-		b.Queue(`INSERT INTO projection_checkpoints (projection, position) VALUES ($1, $2)
-			ON CONFLICT (projection) DO UPDATE SET position = excluded.position`, ConsumersName, evs[len(evs)-1].Position)
-	}
-	err := db.SendBatch(ctx, b).Close()
+	checkpoint(b, ConsumersName, evs)
+	return nil
+}
+
+// Translate implements eventstore.Projector.
+func (Consumers) Translate(err error) error {
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) && pgErr.ConstraintName == "company_secret_bindings_consumer_path" {
 		return ledgererr.New(ledgererr.Conflict, "the consumer already has a binding at this config path")
 	}
-	if err != nil {
-		return fmt.Errorf("projections: consumers: %w", err)
-	}
-	return nil
+	return err
 }
 
 func queueConsumer(b *pgx.Batch, e eventstore.Event, payload any) error {

@@ -19,18 +19,48 @@ type Projection interface {
 	Tables() []string
 }
 
+// checkpoint queues the projection's checkpoint after a batch of events.
+func checkpoint(b *pgx.Batch, name string, evs []eventstore.Event) {
+	if len(evs) > 0 {
+		b.Queue(`INSERT INTO projection_checkpoints (projection, position) VALUES ($1, $2)
+			ON CONFLICT (projection) DO UPDATE SET position = excluded.position`, name, evs[len(evs)-1].Position)
+	}
+}
+
 // All is every projection of the ledger, in the order they are applied.
 func All() []Projection { return []Projection{Secrets{}, Consumers{}} }
 
 // Inline applies several projections in the append transaction.
 type Inline []Projection
 
-// Project implements eventstore.Projector.
-func (in Inline) Project(ctx context.Context, db eventstore.DB, events []eventstore.Event) error {
+// Queue implements eventstore.Projector.
+func (in Inline) Queue(b *pgx.Batch, events []eventstore.Event) error {
 	for _, p := range in {
-		if err := p.Project(ctx, db, events); err != nil {
+		if err := p.Queue(b, events); err != nil {
 			return err
 		}
+	}
+	return nil
+}
+
+// Translate implements eventstore.Projector.
+func (in Inline) Translate(err error) error {
+	for _, p := range in {
+		if t := p.Translate(err); t != err {
+			return t
+		}
+	}
+	return err
+}
+
+// Project applies events to the read models over db (a transaction) in one round trip.
+func (in Inline) Project(ctx context.Context, db eventstore.DB, events []eventstore.Event) error {
+	b := &pgx.Batch{}
+	if err := in.Queue(b, events); err != nil {
+		return err
+	}
+	if err := db.SendBatch(ctx, b).Close(); err != nil {
+		return fmt.Errorf("projections: %w", in.Translate(err))
 	}
 	return nil
 }

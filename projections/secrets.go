@@ -1,9 +1,7 @@
 package projections
 
 import (
-	"context"
 	"errors"
-	"fmt"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -27,10 +25,8 @@ func (Secrets) Tables() []string { return []string{"company_secret_versions", "c
 // Name implements Projection.
 func (Secrets) Name() string { return SecretsName }
 
-// Project implements eventstore.Projector: every statement of the batch of events goes
-// out in one pipeline, followed by the checkpoint.
-func (Secrets) Project(ctx context.Context, db eventstore.DB, evs []eventstore.Event) error {
-	b := &pgx.Batch{}
+// Queue implements eventstore.Projector.
+func (Secrets) Queue(b *pgx.Batch, evs []eventstore.Event) error {
 	var created createdRun
 	var added versionRun
 	for _, e := range evs {
@@ -55,11 +51,8 @@ func (Secrets) Project(ctx context.Context, db eventstore.DB, evs []eventstore.E
 	}
 	created.flush(b)
 	added.flush(b)
-	if len(evs) > 0 {
-		b.Queue(`INSERT INTO projection_checkpoints (projection, position) VALUES ($1, $2)
-			ON CONFLICT (projection) DO UPDATE SET position = excluded.position`, SecretsName, evs[len(evs)-1].Position)
-	}
-	return translate(db.SendBatch(ctx, b).Close())
+	checkpoint(b, SecretsName, evs)
+	return nil
 }
 
 func actorOf(e eventstore.Event) string { return e.Metadata.ActorType + ":" + e.Metadata.ActorID }
@@ -92,14 +85,12 @@ func queueSecret(b *pgx.Batch, e eventstore.Event, payload any) {
 	}
 }
 
-// translate turns the read models' unique constraints into the conflicts clients see.
-func translate(err error) error {
+// Translate implements eventstore.Projector: the unique name and key of live secrets
+// become the conflicts clients see.
+func (Secrets) Translate(err error) error {
 	var pgErr *pgconn.PgError
 	if !errors.As(err, &pgErr) || pgErr.Code != "23505" {
-		if err != nil {
-			return fmt.Errorf("projections: %w", err)
-		}
-		return nil
+		return err
 	}
 	switch pgErr.ConstraintName {
 	case "company_secrets_live_name":
@@ -107,7 +98,7 @@ func translate(err error) error {
 	case "company_secrets_live_key":
 		return ledgererr.New(ledgererr.Conflict, "a secret with this key already exists in the company")
 	}
-	return fmt.Errorf("projections: %w", err)
+	return err
 }
 
 // createdRun gathers consecutive secret.created events.

@@ -10,12 +10,14 @@ import (
 	"strings"
 	"time"
 
+	"github.com/secretsledger/secretsledger/cmd/secretsledger/internal/instance"
 	"github.com/secretsledger/secretsledger/cmd/secretsledger/internal/loadtest"
+	"github.com/secretsledger/secretsledger/eventstore/pgembed"
 )
 
 func runBench(ctx context.Context, env *environment, args []string) error {
 	fs := flags(env, "bench --scenario create|rotate|resolve|mixed --concurrency N --duration D [--url URL --token T] [--json] | bench --replay N", benchSummary)
-	scenario := fs.String("scenario", "", "create, rotate, resolve or mixed")
+	scenario := fs.String("scenario", "", "create, rotate, resolve, mixed, or raw-insert (the yardstick: single-row INSERTs on the same database)")
 	concurrency := fs.Int("concurrency", 16, "concurrent clients")
 	duration := fs.Duration("duration", 10*time.Second, "measured duration")
 	warmup := fs.Duration("warmup", 2*time.Second, "unmeasured warm-up before it")
@@ -54,9 +56,19 @@ func runBench(ctx context.Context, env *environment, args []string) error {
 	if *token != "" {
 		c.token = *token
 	}
-	res, err := loadtest.Run(ctx, loadtest.Options{BaseURL: c.base, Token: c.token, Scenario: *scenario,
-		Concurrency: *concurrency, Duration: *duration, Warmup: *warmup})
-	if err != nil {
+	opts := loadtest.Options{BaseURL: c.base, Token: c.token, Scenario: *scenario,
+		Concurrency: *concurrency, Duration: *duration, Warmup: *warmup}
+	var res loadtest.Result
+	if *scenario == loadtest.RawInsert {
+		dbURL, err := benchDatabaseURL(env)
+		if err != nil {
+			return err
+		}
+		res, err = loadtest.RunRawInsert(ctx, dbURL, opts)
+		if err != nil {
+			return err
+		}
+	} else if res, err = loadtest.Run(ctx, opts); err != nil {
 		return err
 	}
 	if *asJSON {
@@ -77,6 +89,17 @@ func runBench(ctx context.Context, env *environment, args []string) error {
 		return fmt.Errorf("%d errors; the first: %s", res.Errors, res.FirstError)
 	}
 	return nil
+}
+
+// benchDatabaseURL is the running instance's database, for the raw-insert yardstick.
+func benchDatabaseURL(env *environment) (string, error) {
+	if err := env.cfg.Validate(); err != nil {
+		return "", usageError{err}
+	}
+	if !env.cfg.Embedded() {
+		return env.cfg.DatabaseURL, nil
+	}
+	return pgembed.URLOf(instance.Dir{Path: env.cfg.InstanceDir()}.DB(), "")
 }
 
 var errNoScratch = errors.New("bench --replay needs a database server where it may create a scratch database")
