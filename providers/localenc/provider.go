@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/oklog/ulid/v2"
 
@@ -20,6 +21,7 @@ type Provider struct {
 	pool     *pgxpool.Pool
 	sealer   *Sealer
 	findings []Finding
+	keys     keyCache
 }
 
 // NewProvider returns the provider over pool with the master key k; findings are the
@@ -46,40 +48,108 @@ func unavailable(err error) error {
 }
 
 // Put implements providers.Provider: it creates the secret's data key on first use and
-// stores the version's ciphertext under a fresh reference.
+// stores the version's ciphertext under a fresh reference, in one round trip when the
+// wrapped key is cached.
+//
+// The write commits with synchronous_commit off: it needs no flush of its own, because
+// the ledger appends the event that refers to it afterwards, synchronously, and WAL is
+// flushed in order — once that event is durable, so is this row. If the append never
+// happens, losing the row loses nothing.
 func (p *Provider) Put(ctx context.Context, ref providers.Ref, v providers.Value) (providers.Stored, error) {
 	vref := "lev_" + ulid.Make().String()
-	err := pgx.BeginFunc(ctx, p.pool, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, `INSERT INTO local_secret_keys (secret_id, company_id, wrapped_key) VALUES ($1, $2, $3)
-			ON CONFLICT (secret_id) DO NOTHING`, ref.SecretID, ref.CompanyID, p.sealer.NewDataKey(ref.CompanyID, ref.SecretID)); err != nil {
-			return unavailable(err)
-		}
-		var wrapped []byte
-		var company string
-		if err := tx.QueryRow(ctx, `SELECT wrapped_key, company_id FROM local_secret_keys WHERE secret_id = $1`, ref.SecretID).
-			Scan(&wrapped, &company); err != nil {
-			return unavailable(err)
-		}
-		if company != ref.CompanyID {
-			return ledgererr.New(ledgererr.Internal, "secret %s belongs to another company at the provider", ref.SecretID)
-		}
-		if wrapped == nil {
-			return ledgererr.New(ledgererr.Invalid, "secret %s was purged: its data key is destroyed", ref.SecretID)
-		}
+	k, err := p.dataKey(ctx, ref)
+	if err != nil {
+		return providers.Stored{}, err
+	}
+	if k.wrapped == nil {
+		// A new secret: create its key and the value in one statement.
+		wrapped := p.sealer.NewDataKey(ref.CompanyID, ref.SecretID)
 		ct, err := p.sealer.Encrypt(wrapped, ref.CompanyID, ref.SecretID, ref.Version, v)
 		if err != nil {
-			return err
+			return providers.Stored{}, err
 		}
-		if _, err := tx.Exec(ctx, `INSERT INTO local_secret_values (secret_id, ref, version, ciphertext) VALUES ($1, $2, $3, $4)`,
-			ref.SecretID, vref, ref.Version, ct); err != nil {
-			return unavailable(err)
+		var n int64
+		err = p.async(ctx, func(b *pgx.Batch) {
+			b.Queue(`WITH k AS (INSERT INTO local_secret_keys (secret_id, company_id, wrapped_key) VALUES ($1, $2, $3)
+				ON CONFLICT (secret_id) DO NOTHING RETURNING secret_id)
+				INSERT INTO local_secret_values (secret_id, ref, version, ciphertext) SELECT secret_id, $4, $5, $6 FROM k`,
+				ref.SecretID, ref.CompanyID, wrapped, vref, ref.Version, ct).Exec(func(tag pgconn.CommandTag) error {
+				n = tag.RowsAffected()
+				return nil
+			})
+		})
+		if err != nil {
+			return providers.Stored{}, err
 		}
-		return nil
+		if n == 1 {
+			p.keys.put(ref.SecretID, cachedKey{company: ref.CompanyID, wrapped: wrapped})
+			return providers.Stored{ProviderVersionRef: vref, Fingerprint: p.sealer.Fingerprint(v)}, nil
+		}
+		// Another writer created the key meanwhile: use theirs.
+		if k, err = p.dataKey(ctx, ref); err != nil {
+			return providers.Stored{}, err
+		}
+	}
+	ct, err := p.sealer.Encrypt(k.wrapped, ref.CompanyID, ref.SecretID, ref.Version, v)
+	if err != nil {
+		return providers.Stored{}, err
+	}
+	err = p.async(ctx, func(b *pgx.Batch) {
+		b.Queue(`INSERT INTO local_secret_values (secret_id, ref, version, ciphertext) VALUES ($1, $2, $3, $4)`,
+			ref.SecretID, vref, ref.Version, ct)
 	})
 	if err != nil {
 		return providers.Stored{}, err
 	}
 	return providers.Stored{ProviderVersionRef: vref, Fingerprint: p.sealer.Fingerprint(v)}, nil
+}
+
+// async runs statements in one transaction committed without waiting for the WAL flush
+// (see Put), in one round trip.
+func (p *Provider) async(ctx context.Context, queue func(*pgx.Batch)) error {
+	b := &pgx.Batch{}
+	b.Queue(`BEGIN`)
+	b.Queue(`SET LOCAL synchronous_commit = off`)
+	queue(b)
+	b.Queue(`COMMIT`)
+	conn, err := p.pool.Acquire(ctx)
+	if err != nil {
+		return unavailable(err)
+	}
+	defer conn.Release()
+	if err := conn.SendBatch(ctx, b).Close(); err != nil {
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		if _, rbErr := conn.Exec(rctx, "ROLLBACK"); rbErr != nil {
+			_ = conn.Conn().Close(rctx)
+		}
+		return unavailable(err)
+	}
+	return nil
+}
+
+// dataKey returns a secret's wrapped data key: from the cache, else from the table
+// (wrapped nil when the secret has none yet). A purged secret is an error.
+func (p *Provider) dataKey(ctx context.Context, ref providers.Ref) (cachedKey, error) {
+	k, ok := p.keys.get(ref.SecretID)
+	if !ok {
+		var destroyed bool
+		err := p.pool.QueryRow(ctx, `SELECT company_id, wrapped_key, destroyed_at IS NOT NULL FROM local_secret_keys WHERE secret_id = $1`,
+			ref.SecretID).Scan(&k.company, &k.wrapped, &destroyed)
+		switch {
+		case errors.Is(err, pgx.ErrNoRows):
+			return cachedKey{}, nil
+		case err != nil:
+			return cachedKey{}, unavailable(err)
+		case destroyed:
+			return cachedKey{}, ledgererr.New(ledgererr.Invalid, "secret %s was purged: its data key is destroyed", ref.SecretID)
+		}
+		p.keys.put(ref.SecretID, k)
+	}
+	if k.company != ref.CompanyID {
+		return cachedKey{}, ledgererr.New(ledgererr.Internal, "secret %s belongs to another company at the provider", ref.SecretID)
+	}
+	return k, nil
 }
 
 // Link implements providers.Provider; local_encrypted holds no external references.
@@ -116,6 +186,7 @@ func (p *Provider) Discard(ctx context.Context, ref providers.Ref, vref string) 
 // Destroy implements providers.Provider: the wrapped data key is erased, so every
 // ciphertext of the secret is unrecoverable (crypto-shredding); the log is untouched.
 func (p *Provider) Destroy(ctx context.Context, companyID, secretID string) error {
+	p.keys.drop(secretID)
 	_, err := p.pool.Exec(ctx, `UPDATE local_secret_keys SET wrapped_key = NULL, destroyed_at = coalesce(destroyed_at, now())
 		WHERE secret_id = $1 AND company_id = $2`, secretID, companyID)
 	if err != nil {
@@ -160,6 +231,7 @@ func (p *Provider) Rekey(ctx context.Context, next *Sealer) (int, error) {
 		if err != nil {
 			return unavailable(err)
 		}
+		p.keys.clear() // this provider's key is the old one from now on
 		for _, k := range keys {
 			rewrapped, err := p.sealer.Rewrap(k.wrapped, k.company, k.secret, next)
 			if err != nil {
