@@ -73,9 +73,14 @@ func (s *consumerState) apply(e eventstore.Event) error {
 }
 
 func (h *Secrets) loadConsumer(ctx context.Context, c Consumer) (consumerState, error) {
-	st := newConsumerState()
-	err := h.fold(ctx, c.Stream(), st.apply)
-	return st, err
+	st, _ := h.cache.consumer(c.Stream())
+	if err := h.foldAfter(ctx, c.Stream(), st.streamVersion, st.apply); err != nil {
+		return st, err
+	}
+	if st.streamVersion > 0 {
+		h.cache.putConsumer(c.Stream(), st)
+	}
+	return st, nil
 }
 
 var configPathPattern = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.\-]{0,199}$`)

@@ -74,7 +74,16 @@ func (h *Secrets) ResolveValues(ctx context.Context, req Request, r Resolve) (Re
 		sort.Strings(paths)
 	}
 	out := Resolution{Env: map[string]providers.Value{}, Values: map[string]providers.Value{}}
-	secrets := map[string]secretState{}
+	var ids []string
+	for _, path := range paths {
+		if b, ok := st.bindings[path]; ok {
+			ids = append(ids, b.secretID)
+		}
+	}
+	secrets, err := h.loadSecrets(ctx, ids)
+	if err != nil {
+		return Resolution{}, err
+	}
 	var accessEvents []eventstore.EventData
 	var failed []string
 	for _, path := range paths {
@@ -118,7 +127,7 @@ func (h *Secrets) ResolveValues(ctx context.Context, req Request, r Resolve) (Re
 }
 
 // resolveOne checks one config path in the documented order and reads its value.
-func (h *Secrets) resolveOne(ctx context.Context, a actor.Actor, st consumerState, path string, cache map[string]secretState) (ManifestEntry, providers.Value) {
+func (h *Secrets) resolveOne(ctx context.Context, a actor.Actor, st consumerState, path string, secrets map[string]secretState) (ManifestEntry, providers.Value) {
 	e := ManifestEntry{ConfigPath: path, Outcome: BindingMissing, Required: true}
 	if key, ok := strings.CutPrefix(path, "env."); ok {
 		e.EnvKey = key
@@ -128,15 +137,9 @@ func (h *Secrets) resolveOne(ctx context.Context, a actor.Actor, st consumerStat
 		return e, providers.Value{}
 	}
 	e.SecretID, e.Required = b.secretID, b.required
-	sec, ok := cache[b.secretID]
-	if !ok {
-		var err error
-		sec, err = h.load(ctx, a, b.secretID)
-		if err != nil && ledgererr.CodeOf(err) != ledgererr.NotFound {
-			e.Outcome = ProviderError
-			return e, providers.Value{}
-		}
-		cache[b.secretID] = sec
+	sec := secrets[b.secretID] // zero (does not exist) when it is not there
+	if sec.exists && !a.CanAccess(sec.companyID) {
+		sec = secretState{}
 	}
 	e.SecretKey, e.Provider = sec.key, sec.provider
 	version := sec.latestVersion

@@ -37,6 +37,7 @@ const (
 type EventLog interface {
 	AppendIdempotent(ctx context.Context, idem *eventstore.Idempotency, stream string, expected int64, events ...eventstore.EventData) (eventstore.AppendResult, error)
 	ReadStream(ctx context.Context, stream string, afterVersion int64, limit int) ([]eventstore.Event, error)
+	ReadStreams(ctx context.Context, after map[string]int64) (map[string][]eventstore.Event, error)
 }
 
 // Secrets handles the secret lifecycle commands.
@@ -50,6 +51,8 @@ type Secrets struct {
 	// Directory answers lookups across streams (read models).
 	Directory Directory
 	Now       func() time.Time
+
+	cache stateCache
 
 	// beforeAccessRecorded, when set, runs after values are read and before their
 	// access events are appended; tests break the database there.
@@ -150,7 +153,11 @@ var errSecretNotFound = ledgererr.New(ledgererr.NotFound, "secret not found")
 
 // fold applies every event of a stream, in order.
 func (h *Secrets) fold(ctx context.Context, stream string, apply func(eventstore.Event) error) error {
-	var after int64
+	return h.foldAfter(ctx, stream, 0, apply)
+}
+
+// foldAfter applies the events of a stream after a version, in order.
+func (h *Secrets) foldAfter(ctx context.Context, stream string, after int64, apply func(eventstore.Event) error) error {
 	for {
 		evs, err := h.Log.ReadStream(ctx, stream, after, eventstore.MaxReadLimit)
 		if err != nil {
@@ -174,13 +181,62 @@ func (h *Secrets) load(ctx context.Context, a actor.Actor, secretID string) (sec
 	if secretID == "" || strings.ContainsAny(secretID, "/ ") {
 		return st, errSecretNotFound
 	}
-	if err := h.fold(ctx, events.SecretStream(secretID), st.apply); err != nil {
+	stream := events.SecretStream(secretID)
+	st, _ = h.cache.secret(stream)
+	if err := h.foldAfter(ctx, stream, st.streamVersion, st.apply); err != nil {
 		return st, err
+	}
+	if st.exists {
+		h.cache.putSecret(stream, st)
 	}
 	if !st.exists || !a.CanAccess(st.companyID) {
 		return secretState{}, errSecretNotFound
 	}
 	return st, nil
+}
+
+// loadSecrets folds several secrets with one read of the log (resolution reads every
+// bound secret at once). Secrets that do not exist are left out.
+func (h *Secrets) loadSecrets(ctx context.Context, ids []string) (map[string]secretState, error) {
+	states := make(map[string]secretState, len(ids))
+	after := make(map[string]int64, len(ids))
+	for _, id := range ids {
+		stream := events.SecretStream(id)
+		st, _ := h.cache.secret(stream)
+		states[stream] = st
+		after[stream] = st.streamVersion
+	}
+	for len(after) > 0 {
+		evs, err := h.Log.ReadStreams(ctx, after)
+		if err != nil {
+			return nil, err
+		}
+		n := 0
+		for stream, list := range evs {
+			st := states[stream]
+			for _, e := range list {
+				if err := st.apply(e); err != nil {
+					return nil, err
+				}
+			}
+			states[stream] = st
+			n += len(list)
+		}
+		if n < eventstore.MaxReadLimit {
+			break
+		}
+		for stream, st := range states { // a very long stream: read on after what came
+			after[stream] = st.streamVersion
+		}
+	}
+	out := make(map[string]secretState, len(ids))
+	for stream, st := range states {
+		if st.exists {
+			h.cache.putSecret(stream, st)
+			out[strings.TrimPrefix(stream, "secret-")] = st
+		}
+	}
+	return out, nil
 }
 
 var keyJunk = regexp.MustCompile(`[^a-z0-9_.-]+`)

@@ -20,7 +20,7 @@ type RotateSecret struct {
 
 // rotateRetries bounds how often a rotation without expectedLatestVersion is redone
 // after losing a race to another write on the same secret.
-const rotateRetries = 3
+const rotateRetries = 10
 
 func decideRotate(st secretState, c RotateSecret) error {
 	switch {

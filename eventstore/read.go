@@ -60,6 +60,32 @@ func (s *Store) ReadStream(ctx context.Context, stream string, afterVersion int6
 	return collectEvents(rows, err)
 }
 
+// ReadStreams returns the events of several streams after a version each (one query),
+// grouped by stream, in version order. It reads at most MaxReadLimit events in all;
+// a caller that gets that many reads again after the last ones.
+func (s *Store) ReadStreams(ctx context.Context, after map[string]int64) (map[string][]Event, error) {
+	ids := make([]string, 0, len(after))
+	versions := make([]int64, 0, len(after))
+	for id, v := range after {
+		ids = append(ids, id)
+		versions = append(versions, v)
+	}
+	rows, err := s.pool.Query(ctx, `SELECT e.position, e.event_id, e.stream_id, e.stream_version, e.event_type, e.schema_version,
+		e.company_id, e.payload, e.metadata, e.recorded_at, e.prev_hash, e.hash
+		FROM unnest($1::text[], $2::bigint[]) AS s(id, after)
+		JOIN ledger_events e ON e.stream_id = s.id AND e.stream_version > s.after
+		ORDER BY e.stream_id, e.stream_version LIMIT $3`, ids, versions, MaxReadLimit)
+	evs, err := collectEvents(rows, err)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string][]Event, len(after))
+	for _, e := range evs {
+		out[e.StreamID] = append(out[e.StreamID], e)
+	}
+	return out, nil
+}
+
 // HeadPosition returns the position of the last event, 0 for an empty log.
 func (s *Store) HeadPosition(ctx context.Context) (int64, error) {
 	var head int64
