@@ -84,10 +84,20 @@ func (h *Secrets) ResolveValues(ctx context.Context, req Request, r Resolve) (Re
 	if err != nil {
 		return Resolution{}, err
 	}
+	entries := make([]ManifestEntry, len(paths))
+	reads := map[int]providers.VersionRequest{} // entry index → provider read still to do
+	for i, path := range paths {
+		var read *providers.VersionRequest
+		entries[i], read = h.checkOne(a, st, path, secrets)
+		if read != nil {
+			reads[i] = *read
+		}
+	}
+	values := h.readValues(ctx, c.CompanyID, entries, reads)
 	var accessEvents []eventstore.EventData
 	var failed []string
-	for _, path := range paths {
-		entry, value := h.resolveOne(ctx, a, st, path, secrets)
+	for i, entry := range entries {
+		path := entry.ConfigPath
 		out.Manifest = append(out.Manifest, entry)
 		evt, err := events.New(events.SecretAccessed, c.CompanyID, events.SecretAccessedV1{SecretID: entry.SecretID,
 			Version: entry.Version, TargetType: c.TargetType, TargetID: c.TargetID, ConfigPath: path,
@@ -98,9 +108,9 @@ func (h *Secrets) ResolveValues(ctx context.Context, req Request, r Resolve) (Re
 		accessEvents = append(accessEvents, evt)
 		switch {
 		case entry.Outcome == Resolved:
-			out.Values[path] = value
+			out.Values[path] = values[i]
 			if entry.EnvKey != "" {
-				out.Env[entry.EnvKey] = value
+				out.Env[entry.EnvKey] = values[i]
 			}
 		case entry.Required:
 			failed = append(failed, path+": "+entry.Outcome)
@@ -126,15 +136,16 @@ func (h *Secrets) ResolveValues(ctx context.Context, req Request, r Resolve) (Re
 	return out, nil
 }
 
-// resolveOne checks one config path in the documented order and reads its value.
-func (h *Secrets) resolveOne(ctx context.Context, a actor.Actor, st consumerState, path string, secrets map[string]secretState) (ManifestEntry, providers.Value) {
+// checkOne runs the checks of one config path in the documented order. When they pass
+// it returns the provider read still to do (the outcome is then decided by readValues).
+func (h *Secrets) checkOne(a actor.Actor, st consumerState, path string, secrets map[string]secretState) (ManifestEntry, *providers.VersionRequest) {
 	e := ManifestEntry{ConfigPath: path, Outcome: BindingMissing, Required: true}
 	if key, ok := strings.CutPrefix(path, "env."); ok {
 		e.EnvKey = key
 	}
 	b, ok := st.bindings[path]
 	if !ok {
-		return e, providers.Value{}
+		return e, nil
 	}
 	e.SecretID, e.Required = b.secretID, b.required
 	sec := secrets[b.secretID] // zero (does not exist) when it is not there
@@ -158,20 +169,47 @@ func (h *Secrets) resolveOne(ctx context.Context, a actor.Actor, st consumerStat
 	case v.destroyed:
 		e.Outcome = VersionInactive
 	default:
-		p, err := h.provider(sec.provider)
-		if err != nil {
-			e.Outcome = ProviderError
-			return e, providers.Value{}
-		}
-		value, err := p.Resolve(ctx, providers.Ref{CompanyID: sec.companyID, SecretID: b.secretID, Version: version}, v.providerVersionRef)
-		if err != nil {
-			e.Outcome = ProviderError
-			return e, providers.Value{}
-		}
-		e.Outcome = Resolved
-		return e, value
+		e.Outcome = ProviderError // until the read succeeds
+		return e, &providers.VersionRequest{Ref: providers.Ref{CompanyID: sec.companyID, SecretID: b.secretID, Version: version},
+			ProviderVersionRef: v.providerVersionRef}
 	}
-	return e, providers.Value{}
+	return e, nil
+}
+
+// readValues performs the provider reads, batched per provider where it can, and marks
+// each entry resolved or provider_error.
+func (h *Secrets) readValues(ctx context.Context, companyID string, entries []ManifestEntry, reads map[int]providers.VersionRequest) map[int]providers.Value {
+	values := map[int]providers.Value{}
+	byProvider := map[string][]int{}
+	for i := range reads {
+		byProvider[entries[i].Provider] = append(byProvider[entries[i].Provider], i)
+	}
+	for id, idx := range byProvider {
+		p, err := h.provider(id)
+		if err != nil {
+			continue // provider_error
+		}
+		reqs := make([]providers.VersionRequest, len(idx))
+		for j, i := range idx {
+			reqs[j] = reads[i]
+		}
+		var results []providers.Resolved
+		if br, ok := p.(providers.BatchResolver); ok {
+			results = br.ResolveMany(ctx, companyID, reqs)
+		} else {
+			for _, rq := range reqs {
+				v, err := p.Resolve(ctx, rq.Ref, rq.ProviderVersionRef)
+				results = append(results, providers.Resolved{Value: v, Err: err})
+			}
+		}
+		for j, i := range idx {
+			if results[j].Err == nil {
+				entries[i].Outcome = Resolved
+				values[i] = results[j].Value
+			}
+		}
+	}
+	return values
 }
 
 // plainEnv decrypts the consumer's plain env values into env (only those asked for,

@@ -70,10 +70,12 @@ func (s *Store) ReadStreams(ctx context.Context, after map[string]int64) (map[st
 		ids = append(ids, id)
 		versions = append(versions, v)
 	}
+	// LATERAL: one index range scan per stream, whatever the planner thinks of unnest.
 	rows, err := s.pool.Query(ctx, `SELECT e.position, e.event_id, e.stream_id, e.stream_version, e.event_type, e.schema_version,
 		e.company_id, e.payload, e.metadata, e.recorded_at, e.prev_hash, e.hash
 		FROM unnest($1::text[], $2::bigint[]) AS s(id, after)
-		JOIN ledger_events e ON e.stream_id = s.id AND e.stream_version > s.after
+		CROSS JOIN LATERAL (SELECT * FROM ledger_events l WHERE l.stream_id = s.id AND l.stream_version > s.after
+			ORDER BY l.stream_version LIMIT $3) e
 		ORDER BY e.stream_id, e.stream_version LIMIT $3`, ids, versions, MaxReadLimit)
 	evs, err := collectEvents(rows, err)
 	if err != nil {

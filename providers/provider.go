@@ -58,3 +58,21 @@ type Provider interface {
 	Destroy(ctx context.Context, companyID, secretID string) error
 	Health(ctx context.Context) Health
 }
+
+// VersionRequest asks a provider for one stored version.
+type VersionRequest struct {
+	Ref                Ref
+	ProviderVersionRef string
+}
+
+// Resolved is the answer to one VersionRequest.
+type Resolved struct {
+	Value Value
+	Err   error
+}
+
+// BatchResolver is implemented by providers that read several values in one call;
+// resolution uses it when it can, and Resolve one by one otherwise.
+type BatchResolver interface {
+	ResolveMany(ctx context.Context, companyID string, reqs []VersionRequest) []Resolved
+}

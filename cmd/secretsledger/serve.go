@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	_ "net/http/pprof" // served only on LEDGER_PPROF_ADDR
 	"strings"
 	"syscall"
 	"time"
@@ -74,6 +75,12 @@ func runServe(ctx context.Context, env *environment, args []string) error {
 			},
 		}),
 		ReadHeaderTimeout: 10 * time.Second,
+	}
+	if addr := env.getenv("LEDGER_PPROF_ADDR"); addr != "" {
+		// Profiling for `bench` runs: on its own listener, never on the API's.
+		pprofSrv := &http.Server{Addr: addr, Handler: http.DefaultServeMux, ReadHeaderTimeout: 10 * time.Second}
+		go func() { env.log.Info("pprof listening", "addr", addr, "err", pprofSrv.ListenAndServe()) }()
+		defer pprofSrv.Close()
 	}
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()

@@ -175,6 +175,54 @@ func (p *Provider) Resolve(ctx context.Context, ref providers.Ref, vref string) 
 	return p.sealer.Decrypt(wrapped, ct, ref.CompanyID, ref.SecretID, ref.Version)
 }
 
+// ResolveMany reads several values of one company in one query (resolution of a
+// consumer bound to several secrets). Each result has its value or its own error.
+func (p *Provider) ResolveMany(ctx context.Context, companyID string, reqs []providers.VersionRequest) []providers.Resolved {
+	out := make([]providers.Resolved, len(reqs))
+	secrets := make([]string, len(reqs))
+	refs := make([]string, len(reqs))
+	for i, r := range reqs {
+		secrets[i], refs[i] = r.Ref.SecretID, r.ProviderVersionRef
+	}
+	rows, err := p.pool.Query(ctx, `SELECT v.secret_id, v.ref, k.wrapped_key, v.ciphertext
+		FROM unnest($1::text[], $2::text[]) AS q(secret_id, ref)
+		JOIN local_secret_values v ON v.secret_id = q.secret_id AND v.ref = q.ref
+		JOIN local_secret_keys k ON k.secret_id = v.secret_id AND k.company_id = $3`, secrets, refs, companyID)
+	if err != nil {
+		for i := range out {
+			out[i].Err = unavailable(err)
+		}
+		return out
+	}
+	type stored struct{ wrapped, ct []byte }
+	found := map[[2]string]stored{}
+	for rows.Next() {
+		var secret, ref string
+		var st stored
+		if err := rows.Scan(&secret, &ref, &st.wrapped, &st.ct); err != nil {
+			rows.Close()
+			for i := range out {
+				out[i].Err = unavailable(err)
+			}
+			return out
+		}
+		found[[2]string{secret, ref}] = st
+	}
+	rows.Close()
+	for i, r := range reqs {
+		st, ok := found[[2]string{r.Ref.SecretID, r.ProviderVersionRef}]
+		switch {
+		case !ok:
+			out[i].Err = ledgererr.New(ledgererr.NotFound, "version %d of secret %s has no stored value", r.Ref.Version, r.Ref.SecretID)
+		case st.wrapped == nil:
+			out[i].Err = ledgererr.New(ledgererr.NotFound, "secret %s was purged", r.Ref.SecretID)
+		default:
+			out[i].Value, out[i].Err = p.sealer.Decrypt(st.wrapped, st.ct, r.Ref.CompanyID, r.Ref.SecretID, r.Ref.Version)
+		}
+	}
+	return out
+}
+
 // Discard implements providers.Provider.
 func (p *Provider) Discard(ctx context.Context, ref providers.Ref, vref string) error {
 	if _, err := p.pool.Exec(ctx, `DELETE FROM local_secret_values WHERE secret_id = $1 AND ref = $2`, ref.SecretID, vref); err != nil {

@@ -69,6 +69,7 @@ var Vars = []Var{
 	{"LEDGER_POSTGRES_BIN", "(searched)", "directory of the postgres and initdb binaries for the embedded mode"},
 	{"LEDGER_POSTGRES_PORT", "(last used, else a free port)", "port of the embedded PostgreSQL, on 127.0.0.1"},
 	{"LEDGER_LOG_LEVEL", "info", "debug, info, warn or error"},
+	{"LEDGER_PPROF_ADDR", "(unset: off)", "serve Go's pprof handlers on this loopback address, for profiling bench runs"},
 	{"PAPERCLIP_SECRETS_PROVIDER", "local_encrypted", "provider of new secrets: local_encrypted or aws_secrets_manager"},
 	{"PAPERCLIP_SECRETS_MASTER_KEY", "(unset)", "local_encrypted master key: 32 bytes as base64, hex or 32 raw characters"},
 	{"PAPERCLIP_SECRETS_MASTER_KEY_FILE", "<instance>/secrets/master.key", "file holding the master key (created 0600 when the default is missing)"},
