@@ -33,13 +33,18 @@ func (Consumers) Tables() []string {
 }
 
 // Queue implements eventstore.Projector.
-func (Consumers) Queue(b *pgx.Batch, evs []eventstore.Event) error {
+func (c Consumers) Queue(b *pgx.Batch, evs []eventstore.Event) error {
+	payloads, err := decodeAll(evs)
+	if err != nil {
+		return err
+	}
+	return c.queue(b, evs, payloads)
+}
+
+func (Consumers) queue(b *pgx.Batch, evs []eventstore.Event, payloads []any) error {
 	var acc accessRows
-	for _, e := range evs {
-		p, err := events.Decode(e)
-		if err != nil {
-			return err
-		}
+	for i, e := range evs {
+		p := payloads[i]
 		if a, ok := p.(*events.SecretAccessedV1); ok {
 			acc.add(e, a) // the most frequent event: written in bulk below
 			continue

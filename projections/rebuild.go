@@ -9,6 +9,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/secretsledger/secretsledger/eventstore"
+	"github.com/secretsledger/secretsledger/eventstore/events"
 )
 
 // Projection is a read model that can be rebuilt from the log.
@@ -17,6 +18,22 @@ type Projection interface {
 	Name() string
 	// Tables lists the projection's tables, children first.
 	Tables() []string
+	// queue is Queue with the payloads already decoded (payloads[i] is events[i]'s),
+	// so that several projections decode each event once.
+	queue(b *pgx.Batch, events []eventstore.Event, payloads []any) error
+}
+
+// decodeAll decodes the payloads of a batch of events.
+func decodeAll(evs []eventstore.Event) ([]any, error) {
+	payloads := make([]any, len(evs))
+	for i, e := range evs {
+		p, err := events.Decode(e)
+		if err != nil {
+			return nil, err
+		}
+		payloads[i] = p
+	}
+	return payloads, nil
 }
 
 // checkpoint queues the projection's checkpoint after a batch of events.
@@ -34,9 +51,13 @@ func All() []Projection { return []Projection{Secrets{}, Consumers{}} }
 type Inline []Projection
 
 // Queue implements eventstore.Projector.
-func (in Inline) Queue(b *pgx.Batch, events []eventstore.Event) error {
+func (in Inline) Queue(b *pgx.Batch, evs []eventstore.Event) error {
+	payloads, err := decodeAll(evs)
+	if err != nil {
+		return err
+	}
 	for _, p := range in {
-		if err := p.Queue(b, events); err != nil {
+		if err := p.queue(b, evs, payloads); err != nil {
 			return err
 		}
 	}

@@ -26,14 +26,19 @@ func (Secrets) Tables() []string { return []string{"company_secret_versions", "c
 func (Secrets) Name() string { return SecretsName }
 
 // Queue implements eventstore.Projector.
-func (Secrets) Queue(b *pgx.Batch, evs []eventstore.Event) error {
+func (s Secrets) Queue(b *pgx.Batch, evs []eventstore.Event) error {
+	payloads, err := decodeAll(evs)
+	if err != nil {
+		return err
+	}
+	return s.queue(b, evs, payloads)
+}
+
+func (Secrets) queue(b *pgx.Batch, evs []eventstore.Event, payloads []any) error {
 	var created createdRun
 	var added versionRun
-	for _, e := range evs {
-		p, err := events.Decode(e)
-		if err != nil {
-			return err
-		}
+	for i, e := range evs {
+		p := payloads[i]
 		// Runs of creations and of rotations go out as one statement each; any other
 		// secret event first flushes them, so the order of effects is the log's.
 		switch p := p.(type) {
