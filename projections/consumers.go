@@ -33,13 +33,7 @@ func (Consumers) Tables() []string {
 }
 
 // Queue implements eventstore.Projector.
-func (c Consumers) Queue(b *pgx.Batch, evs []eventstore.Event) error {
-	payloads, err := decodeAll(evs)
-	if err != nil {
-		return err
-	}
-	return c.queue(b, evs, payloads)
-}
+func (c Consumers) Queue(b *pgx.Batch, evs []eventstore.Event) error { return queueDecoding(c, b, evs) }
 
 func (Consumers) queue(b *pgx.Batch, evs []eventstore.Event, payloads []any) error {
 	var acc accessRows

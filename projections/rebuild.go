@@ -23,6 +23,15 @@ type Projection interface {
 	queue(b *pgx.Batch, events []eventstore.Event, payloads []any) error
 }
 
+// queueDecoding is Queue for one projection: decode, then queue.
+func queueDecoding(p Projection, b *pgx.Batch, evs []eventstore.Event) error {
+	payloads, err := decodeAll(evs)
+	if err != nil {
+		return err
+	}
+	return p.queue(b, evs, payloads)
+}
+
 // decodeAll decodes the payloads of a batch of events.
 func decodeAll(evs []eventstore.Event) ([]any, error) {
 	payloads := make([]any, len(evs))

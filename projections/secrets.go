@@ -26,13 +26,7 @@ func (Secrets) Tables() []string { return []string{"company_secret_versions", "c
 func (Secrets) Name() string { return SecretsName }
 
 // Queue implements eventstore.Projector.
-func (s Secrets) Queue(b *pgx.Batch, evs []eventstore.Event) error {
-	payloads, err := decodeAll(evs)
-	if err != nil {
-		return err
-	}
-	return s.queue(b, evs, payloads)
-}
+func (s Secrets) Queue(b *pgx.Batch, evs []eventstore.Event) error { return queueDecoding(s, b, evs) }
 
 func (Secrets) queue(b *pgx.Batch, evs []eventstore.Event, payloads []any) error {
 	var created createdRun

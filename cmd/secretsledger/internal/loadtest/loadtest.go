@@ -103,29 +103,42 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	defer r.teardown(context.WithoutCancel(ctx))
 	sub := r.subscribe(ctx)
 
-	measuring := atomic.Bool{}
-	var wg sync.WaitGroup
-	runCtx, cancel := context.WithTimeout(ctx, o.Warmup+o.Duration)
-	defer cancel()
-	time.AfterFunc(o.Warmup, func() { measuring.Store(true) })
-	var start time.Time
-	startOnce := sync.Once{}
+	elapsed, ops := r.drive(ctx, func(ctx context.Context, _ int, rng *mrand.Rand, measuring bool) error {
+		return r.op(ctx, rng, measuring)
+	})
+	res := r.result(elapsed, ops)
+	res.ProjectionLag = r.lag.quantiles()
+	if sub != nil {
+		lag := sub.finish(r)
+		res.SubscriberLag = &lag
+	}
+	return res, nil
+}
+
+// drive runs op from Concurrency workers for Warmup+Duration and returns how long the
+// measured part lasted and how many operations it counted; latencies and errors of
+// measured operations go into r.
+func (r *run) drive(ctx context.Context, op func(ctx context.Context, worker int, rng *mrand.Rand, measuring bool) error) (time.Duration, int64) {
+	var measuring atomic.Bool
 	var ops atomic.Int64
-	for w := range o.Concurrency {
+	runCtx, cancel := context.WithTimeout(ctx, r.o.Warmup+r.o.Duration)
+	defer cancel()
+	time.AfterFunc(r.o.Warmup, func() { measuring.Store(true) })
+	var start time.Time
+	var once sync.Once
+	var wg sync.WaitGroup
+	for w := range r.o.Concurrency {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			rng := mrand.New(mrand.NewPCG(uint64(w), uint64(time.Now().UnixNano())))
 			for runCtx.Err() == nil {
 				began := time.Now()
-				err := r.op(runCtx, rng, measuring.Load())
-				if runCtx.Err() != nil {
-					return // cut off by the end of the run: not an error
+				err := op(runCtx, w, rng, measuring.Load())
+				if runCtx.Err() != nil || !measuring.Load() {
+					continue // warm-up, or cut off by the end of the run: not counted
 				}
-				if !measuring.Load() {
-					continue
-				}
-				startOnce.Do(func() { start = began })
+				once.Do(func() { start = began })
 				ops.Add(1)
 				if err != nil {
 					r.fail(err)
@@ -136,19 +149,18 @@ func Run(ctx context.Context, o Options) (Result, error) {
 		}()
 	}
 	wg.Wait()
-	elapsed := time.Since(start)
+	return time.Since(start), ops.Load()
+}
+
+// result summarises a drive.
+func (r *run) result(elapsed time.Duration, ops int64) Result {
 	q := r.latency.quantiles()
-	res := Result{Scenario: o.Scenario, Concurrency: o.Concurrency, DurationSec: elapsed.Seconds(), Ops: int(ops.Load()),
-		OpsPerSec: float64(ops.Load()) / elapsed.Seconds(), P50: q.P50, P90: q.P90, P99: q.P99, Max: q.Max,
-		Errors: r.errs.Load(), ProjectionLag: r.lag.quantiles()}
+	res := Result{Scenario: r.o.Scenario, Concurrency: r.o.Concurrency, DurationSec: elapsed.Seconds(), Ops: int(ops),
+		OpsPerSec: float64(ops) / elapsed.Seconds(), P50: q.P50, P90: q.P90, P99: q.P99, Max: q.Max, Errors: r.errs.Load()}
 	if s, ok := r.firstErr.Load().(string); ok {
 		res.FirstError = s
 	}
-	if sub != nil {
-		lag := sub.finish(r)
-		res.SubscriberLag = &lag
-	}
-	return res, nil
+	return res
 }
 
 func (r *run) fail(err error) {

@@ -3,9 +3,7 @@ package loadtest
 import (
 	"context"
 	"fmt"
-	"sync"
-	"sync/atomic"
-	"time"
+	mrand "math/rand/v2"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 )
@@ -36,44 +34,15 @@ func RunRawInsert(ctx context.Context, dbURL string, o Options) (Result, error) 
 		return Result{}, fmt.Errorf("loadtest: create %s: %w", table, err)
 	}
 	defer func() { _, _ = pool.Exec(context.WithoutCancel(ctx), `DROP TABLE `+table) }()
+	o.Scenario = RawInsert
 	r := &run{o: o}
-	var ops atomic.Int64
-	var measuring atomic.Bool
-	runCtx, cancel := context.WithTimeout(ctx, o.Warmup+o.Duration)
-	defer cancel()
-	time.AfterFunc(o.Warmup, func() { measuring.Store(true) })
-	var start time.Time
-	var once sync.Once
-	var wg sync.WaitGroup
 	payload := `{"secretId": "01M8", "version": 2, "providerVersionRef": "lev_01M8", "fingerprint": "abcdef"}`
-	for w := range o.Concurrency {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for n := 1; runCtx.Err() == nil; n++ {
-				began := time.Now()
-				_, err := pool.Exec(runCtx, `INSERT INTO `+table+` (event_id, stream_id, stream_version, event_type, company_id, payload)
-					VALUES ($1, $2, $3, 'secret.version_added', 'co', $4)`, randomHex(13), fmt.Sprintf("w%d", w), n, payload)
-				if runCtx.Err() != nil || !measuring.Load() {
-					continue
-				}
-				once.Do(func() { start = began })
-				ops.Add(1)
-				if err != nil {
-					r.fail(err)
-					continue
-				}
-				r.latency.add(time.Since(began))
-			}
-		}()
-	}
-	wg.Wait()
-	elapsed := time.Since(start)
-	q := r.latency.quantiles()
-	res := Result{Scenario: RawInsert, Concurrency: o.Concurrency, DurationSec: elapsed.Seconds(), Ops: int(ops.Load()),
-		OpsPerSec: float64(ops.Load()) / elapsed.Seconds(), P50: q.P50, P90: q.P90, P99: q.P99, Max: q.Max, Errors: r.errs.Load()}
-	if s, ok := r.firstErr.Load().(string); ok {
-		res.FirstError = s
-	}
-	return res, nil
+	next := make([]int, o.Concurrency) // each worker's stream version
+	elapsed, ops := r.drive(ctx, func(ctx context.Context, w int, _ *mrand.Rand, _ bool) error {
+		next[w]++
+		_, err := pool.Exec(ctx, `INSERT INTO `+table+` (event_id, stream_id, stream_version, event_type, company_id, payload)
+			VALUES ($1, $2, $3, 'secret.version_added', 'co', $4)`, randomHex(13), fmt.Sprintf("w%d", w), next[w], payload)
+		return err
+	})
+	return r.result(elapsed, ops), nil
 }
