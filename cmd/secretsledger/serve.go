@@ -75,6 +75,9 @@ func runServe(ctx context.Context, env *environment, args []string) error {
 			},
 		}),
 		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second, // bodies are at most 1 MiB
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       2 * time.Minute,
 	}
 	if addr := env.getenv("LEDGER_PPROF_ADDR"); addr != "" {
 		// Profiling for `bench` runs: on its own listener, never on the API's.
