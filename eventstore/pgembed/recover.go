@@ -109,3 +109,15 @@ func isPostmasterOf(pid int, pgdata string) bool {
 	}
 	return filepath.Clean(cwd) == filepath.Clean(want)
 }
+
+// StopAbandoned stops the postmaster of an instance whose owner died (its lock is
+// free) and reports whether the instance was abandoned. Test helpers use it to clean up
+// after a test binary that crashed before stopping its cluster.
+func StopAbandoned(dir string, log *slog.Logger) (bool, error) {
+	lock, err := tryLock(filepath.Join(dir, lockName))
+	if err != nil || lock == nil {
+		return false, err // in use, or unreadable
+	}
+	defer lock.Close()
+	return true, recoverStale(filepath.Join(dir, pgdataName), log)
+}

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -55,6 +56,7 @@ func Main(m *testing.M) int {
 func cluster(t testing.TB) *pgembed.Server {
 	t.Helper()
 	once.Do(func() {
+		removeAbandoned()
 		home, initErr = os.MkdirTemp("", "secretsledger-pgtest-")
 		if initErr != nil {
 			return
@@ -76,6 +78,21 @@ func cluster(t testing.TB) *pgembed.Server {
 		t.Fatalf("pgtest: start embedded PostgreSQL: %v", initErr)
 	}
 	return server
+}
+
+// removeAbandoned stops and removes the clusters of earlier test binaries that
+// crashed before they could stop them (their instance lock is free).
+func removeAbandoned() {
+	dirs, _ := filepath.Glob(filepath.Join(os.TempDir(), "secretsledger-pgtest-*"))
+	for _, d := range dirs {
+		// A cluster being set up right now has a fresh directory and no lock yet.
+		if fi, err := os.Stat(d); err != nil || time.Since(fi.ModTime()) < 10*time.Minute {
+			continue
+		}
+		if abandoned, err := pgembed.StopAbandoned(filepath.Join(d, "db"), slog.New(slog.DiscardHandler)); err == nil && abandoned {
+			_ = os.RemoveAll(d)
+		}
+	}
 }
 
 // AdminURL returns the superuser URL of database db on the shared cluster.
