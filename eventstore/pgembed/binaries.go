@@ -1,7 +1,6 @@
 package pgembed
 
 import (
-	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -96,17 +95,4 @@ func versionedDirs(root string) []string {
 		out[i] = x.dir
 	}
 	return out
-}
-
-// serverVersion returns the major version the binaries report, e.g. "15".
-func serverVersion(binDir string) (string, error) {
-	out, err := exec.Command(filepath.Join(binDir, "postgres"), "--version").Output()
-	if err != nil {
-		return "", fmt.Errorf("pgembed: %s/postgres --version: %w", binDir, err)
-	}
-	f := strings.Fields(string(out))
-	if len(f) == 0 {
-		return "", fmt.Errorf("pgembed: unexpected postgres --version output %q", out)
-	}
-	return strings.SplitN(f[len(f)-1], ".", 2)[0], nil
 }
