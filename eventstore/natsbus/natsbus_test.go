@@ -189,6 +189,8 @@ func TestSubscribersAreCompanyScoped(t *testing.T) {
 			if p, err := e.Decode(); err != nil || p == nil {
 				t.Fatalf("Decode: %v %v", p, err)
 			}
+		case err := <-done:
+			t.Fatalf("Follow ended after %d of 5 events: %v", i, err)
 		case <-time.After(20 * time.Second):
 			t.Fatalf("received %d of 5 events", i)
 		}

@@ -3,6 +3,7 @@ package natsbus
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 
@@ -47,16 +48,30 @@ func Follow(ctx context.Context, c SubscriberCredentials, handle func(Envelope) 
 	if err != nil {
 		return err
 	}
-	cons, err := js.CreateOrUpdateConsumer(ctx, StreamName, jetstream.ConsumerConfig{
+	cfg := jetstream.ConsumerConfig{
 		Durable:       c.SubscriberID,
 		FilterSubject: c.Subjects,
 		AckPolicy:     jetstream.AckExplicitPolicy,
 		DeliverPolicy: jetstream.DeliverAllPolicy,
 		MaxAckPending: 1, // one at a time keeps the callback in log order
 		AckWait:       30 * time.Second,
-	})
-	if err != nil {
-		return fmt.Errorf("natsbus: create the durable consumer: %w", err)
+	}
+	var cons jetstream.Consumer
+	for {
+		cons, err = js.CreateOrUpdateConsumer(ctx, StreamName, cfg)
+		if err == nil {
+			break
+		}
+		// The relay creates the stream with the ledger's first published event; a
+		// runtime that starts earlier waits for it.
+		if !errors.Is(err, jetstream.ErrStreamNotFound) || ctx.Err() != nil {
+			return fmt.Errorf("natsbus: create the durable consumer: %w", err)
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(250 * time.Millisecond):
+		}
 	}
 	cc, err := cons.Consume(func(m jetstream.Msg) {
 		var env Envelope
