@@ -10,6 +10,8 @@ import (
 	"runtime"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/secretsledger/secretsledger/eventstore/ledgererr"
 )
 
@@ -31,14 +33,16 @@ type Idempotency struct {
 }
 
 type pendingAppend struct {
-	ctx      context.Context
-	stream   string
-	expected int64
-	also     []StreamVersion
-	events   []EventData
-	idem     *Idempotency
-	company  string
-	reply    chan appendOutcome
+	ctx        context.Context
+	stream     string
+	expected   int64
+	also       []StreamVersion
+	guards     []Guard
+	statements []Statement
+	events     []EventData
+	idem       *Idempotency
+	company    string
+	reply      chan appendOutcome
 }
 
 type appendOutcome struct {
@@ -78,9 +82,71 @@ type StreamVersion struct {
 // decision that read several streams appends to one of them and names the others, so
 // a write to any of them that landed after the read makes it decide again.
 func (s *Store) AppendIf(ctx context.Context, idem *Idempotency, cond []StreamVersion, stream string, expected int64, events ...EventData) (AppendResult, error) {
-	p, err := newPending(ctx, idem, stream, expected, events)
+	return s.AppendWith(ctx, Append{Stream: stream, Expected: expected, Events: events, Idempotency: idem, Condition: cond})
+}
+
+// Append is one append with everything that may ride on it.
+type Append struct {
+	Stream   string
+	Expected int64 // AnyVersion, NoStream or a version number
+	Events   []EventData
+	// Idempotency, when set, makes the append safe to retry (see Idempotency).
+	Idempotency *Idempotency
+	// Condition names other streams the decision read, at the versions it read them
+	// (see AppendIf).
+	Condition []StreamVersion
+	// Guards are conditions beyond the log, checked under the append lock in the same
+	// transaction (a credential still valid, say).
+	Guards []Guard
+	// Statements run in the append's transaction, after its events and their
+	// projections, only when the append is accepted (not refused, not replayed): a
+	// provider's ciphertext insert, or the read-back of what the command changed.
+	Statements []Statement
+}
+
+// Guard is a condition the append needs besides stream versions: SQL returns one row
+// with one boolean, and the append goes ahead only when it is true; otherwise the
+// append fails with Err (never ECONFLICT: a guard does not move back). Guards with the
+// same SQL and Args are evaluated once per batch.
+type Guard struct {
+	SQL  string
+	Args []any
+	Err  error
+}
+
+// Statement runs in an append's transaction (see Append.Statements). Row, when set,
+// receives its one result row; it runs in the writer and must be quick. The values it
+// scanned count only when the append returns without error: a transaction that fails
+// afterwards is retried, and Row may run again.
+type Statement struct {
+	SQL  string
+	Args []any
+	Row  func(pgx.Row) error
+}
+
+// StaleError is the cause of an ECONFLICT when a stream was not at the version the
+// append expected (the appended stream, or a stream of its condition): whoever
+// decided on that stream read it before the write that moved it.
+type StaleError struct {
+	Stream            string
+	Version, Expected int64
+}
+
+func (e *StaleError) Error() string {
+	return fmt.Sprintf("stream %s is at version %d, expected %d", e.Stream, e.Version, e.Expected)
+}
+
+func staleOutcome(stream string, version, expected int64) appendOutcome {
+	cause := &StaleError{Stream: stream, Version: version, Expected: expected}
+	return appendOutcome{err: ledgererr.Wrap(cause, ledgererr.Conflict, "%s", cause.Error()), conflict: ConflictVersion}
+}
+
+// AppendWith writes a.Events to a.Stream atomically with everything a carries (see
+// Append); it is the general form of Append, AppendIdempotent and AppendIf.
+func (s *Store) AppendWith(ctx context.Context, a Append) (AppendResult, error) {
+	p, err := newPending(ctx, a.Idempotency, a.Stream, a.Expected, a.Events)
 	if err == nil {
-		err = p.setCondition(cond)
+		err = p.setCondition(a.Condition, a.Guards, a.Statements)
 	}
 	if err != nil {
 		return AppendResult{}, err
@@ -157,13 +223,23 @@ func newPending(ctx context.Context, idem *Idempotency, stream string, expected 
 	return p, nil
 }
 
-func (p *pendingAppend) setCondition(cond []StreamVersion) error {
+func (p *pendingAppend) setCondition(cond []StreamVersion, guards []Guard, statements []Statement) error {
 	for _, c := range cond {
 		if c.Stream == "" || c.Version < NoStream {
 			return ledgererr.New(ledgererr.Invalid, "append condition %q at %d is not valid", c.Stream, c.Version)
 		}
 	}
-	p.also = cond
+	for _, g := range guards {
+		if g.SQL == "" || g.Err == nil {
+			return ledgererr.New(ledgererr.Invalid, "an append guard needs SQL and an error")
+		}
+	}
+	for _, st := range statements {
+		if st.SQL == "" {
+			return ledgererr.New(ledgererr.Invalid, "an append statement needs SQL")
+		}
+	}
+	p.also, p.guards, p.statements = cond, guards, statements
 	return nil
 }
 
@@ -279,7 +355,7 @@ func (s *Store) commit(ctx context.Context, batch []*pendingAppend) {
 		return
 	}
 	start := time.Now()
-	outcomes, written, err := s.writeBatch(ctx, live)
+	outcomes, recorded, err := s.writeBatch(ctx, live)
 	if err != nil && len(live) > 1 {
 		for _, p := range live {
 			s.commit(ctx, []*pendingAppend{p})
@@ -287,7 +363,10 @@ func (s *Store) commit(ctx context.Context, batch []*pendingAppend) {
 		return
 	}
 	if err == nil {
-		s.cfg.Observer.BatchCommitted(written, time.Since(start))
+		s.cfg.Observer.BatchCommitted(len(recorded), time.Since(start))
+		if s.cfg.Recorded != nil && len(recorded) > 0 {
+			s.cfg.Recorded(recorded)
+		}
 	} else if ledgererr.CodeOf(err) == ledgererr.Conflict {
 		// Only the projector's translation of a read model's constraint fails a
 		// transaction with a conflict; counted here, once the append is alone.

@@ -38,7 +38,12 @@ type batchState struct {
 	idem         map[idemKey]idemRecord
 	normPayloads []string // in batch order, one per event
 	normMetas    []string
+	// guards holds, per guard of the batch (by guardKey), whether it held.
+	guards map[string]bool
 }
+
+// guardKey identifies a guard's query, so that appends with the same guard share it.
+func guardKey(g Guard) string { return fmt.Sprintf("%s\x00%v", g.SQL, g.Args) }
 
 // batchRows is what decide() wants written, as column arrays for unnest.
 type batchRows struct {
@@ -52,15 +57,16 @@ type batchRows struct {
 	idemHashes                           [][]byte
 	idemFirst, idemLast, idemVersions    []int64
 
-	recorded []Event // the accepted events, for the inline projector
+	recorded   []Event // the accepted events, for the inline projector
+	statements []Statement
 }
 
 // writeBatch writes one group-commit transaction and returns each append's outcome and
-// the number of events written.
-func (s *Store) writeBatch(ctx context.Context, batch []*pendingAppend) ([]appendOutcome, int, error) {
+// the events written.
+func (s *Store) writeBatch(ctx context.Context, batch []*pendingAppend) ([]appendOutcome, []Event, error) {
 	conn, err := s.pool.Acquire(ctx)
 	if err != nil {
-		return nil, 0, err
+		return nil, nil, err
 	}
 	defer conn.Release()
 	committed := false
@@ -71,20 +77,20 @@ func (s *Store) writeBatch(ctx context.Context, batch []*pendingAppend) ([]appen
 	}()
 	st, err := readBatchState(ctx, conn, batch, s.now().Add(-s.cfg.IdempotencyTTL))
 	if err != nil {
-		return nil, 0, err
+		return nil, nil, err
 	}
 	outcomes, rows, err := s.decide(batch, st)
 	if err != nil {
-		return nil, 0, err
+		return nil, nil, err
 	}
 	if err := s.writeRows(ctx, conn, rows); err != nil {
 		if s.cfg.Projector != nil {
 			err = s.cfg.Projector.Translate(err)
 		}
-		return nil, 0, err
+		return nil, nil, err
 	}
 	committed = true
-	return outcomes, len(rows.recorded), nil
+	return outcomes, rows.recorded, nil
 }
 
 // rollback ends a transaction left open by a failed round trip; a connection that
@@ -102,7 +108,15 @@ func rollback(conn *pgxpool.Conn) {
 func readBatchState(ctx context.Context, conn *pgxpool.Conn, batch []*pendingAppend, idemSince time.Time) (batchState, error) {
 	var streams, idemCompanies, idemKeys, payloads, metas []string
 	seenStream := map[string]bool{}
+	var guards []Guard
+	seenGuard := map[string]bool{}
 	for _, p := range batch {
+		for _, g := range p.guards {
+			if k := guardKey(g); !seenGuard[k] {
+				seenGuard[k] = true
+				guards = append(guards, g)
+			}
+		}
 		for _, id := range append([]string{p.stream}, conditionStreams(p)...) {
 			if !seenStream[id] {
 				seenStream[id] = true
@@ -133,10 +147,14 @@ func readBatchState(ctx context.Context, conn *pgxpool.Conn, batch []*pendingApp
 		USING (company_id, idempotency_key) WHERE k.recorded_at > $3`, idemCompanies, idemKeys, idemSince)
 	b.Queue(`SELECT p::jsonb::text, m::jsonb::text FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS t(p, m, i) ORDER BY i`,
 		payloads, metas)
+	for _, g := range guards {
+		b.Queue(g.SQL, g.Args...)
+	}
 	br := conn.SendBatch(ctx, b)
 	defer br.Close()
 
-	st := batchState{headHash: genesisHash, versions: map[string]int64{}, idem: map[idemKey]idemRecord{}}
+	st := batchState{headHash: genesisHash, versions: map[string]int64{}, idem: map[idemKey]idemRecord{},
+		guards: make(map[string]bool, len(guards))}
 	for range 2 { // BEGIN, lock
 		if _, err := br.Exec(); err != nil {
 			return st, err
@@ -170,6 +188,13 @@ func readBatchState(ctx context.Context, conn *pgxpool.Conn, batch []*pendingApp
 	}); err != nil {
 		return st, err
 	}
+	for _, g := range guards {
+		var ok bool
+		if err := br.QueryRow().Scan(&ok); err != nil && !errors.Is(err, pgx.ErrNoRows) {
+			return st, err
+		}
+		st.guards[guardKey(g)] = ok
+	}
 	return st, br.Close()
 }
 
@@ -190,13 +215,15 @@ func (s *Store) decide(batch []*pendingAppend, st batchState) ([]appendOutcome, 
 		}
 		current := st.versions[p.stream]
 		if p.expected != AnyVersion && p.expected != current {
-			outcomes[i] = appendOutcome{err: ledgererr.New(ledgererr.Conflict,
-				"stream %s is at version %d, expected %d", p.stream, current, p.expected), conflict: ConflictVersion}
+			outcomes[i] = staleOutcome(p.stream, current, p.expected)
 			continue
 		}
 		if c, ok := failedCondition(p, st.versions); ok {
-			outcomes[i] = appendOutcome{err: ledgererr.New(ledgererr.Conflict,
-				"stream %s is at version %d, expected %d", c.Stream, st.versions[c.Stream], c.Version), conflict: ConflictVersion}
+			outcomes[i] = staleOutcome(c.Stream, st.versions[c.Stream], c.Version)
+			continue
+		}
+		if g, ok := failedGuard(p, st.guards); ok {
+			outcomes[i] = appendOutcome{err: g.Err}
 			continue
 		}
 		res := AppendResult{StreamID: p.stream, FirstPosition: st.headPos + 1}
@@ -222,6 +249,7 @@ func (s *Store) decide(batch []*pendingAppend, st batchState) ([]appendOutcome, 
 			res.EventIDs = append(res.EventIDs, id)
 		}
 		st.versions[p.stream] = current
+		rows.statements = append(rows.statements, p.statements...)
 		res.LastPosition, res.StreamVersion = st.headPos, current
 		outcomes[i] = appendOutcome{res: res}
 		if p.idem != nil {
@@ -249,6 +277,16 @@ func failedCondition(p *pendingAppend, versions map[string]int64) (StreamVersion
 		}
 	}
 	return StreamVersion{}, false
+}
+
+// failedGuard returns the first guard of p that did not hold.
+func failedGuard(p *pendingAppend, held map[string]bool) (Guard, bool) {
+	for _, g := range p.guards {
+		if !held[guardKey(g)] {
+			return g, true
+		}
+	}
+	return Guard{}, false
 }
 
 func replayOrConflict(r idemRecord, idem *Idempotency) appendOutcome {
@@ -290,7 +328,8 @@ func (r *batchRows) addIdempotency(company string, idem *Idempotency, res Append
 // hold the key meanwhile).
 
 // writeRows sends, in one round trip, the INSERTs of the accepted events and
-// idempotency records, the inline projector's statements, and COMMIT.
+// idempotency records, the inline projector's statements, the accepted appends' own
+// statements, and COMMIT.
 func (s *Store) writeRows(ctx context.Context, conn *pgxpool.Conn, r batchRows) error {
 	b := &pgx.Batch{}
 	if len(r.positions) > 0 {
@@ -316,6 +355,12 @@ func (s *Store) writeRows(ctx context.Context, conn *pgxpool.Conn, r batchRows) 
 	if s.cfg.Projector != nil && len(r.recorded) > 0 {
 		if err := s.cfg.Projector.Queue(b, r.recorded); err != nil {
 			return err
+		}
+	}
+	for _, st := range r.statements {
+		q := b.Queue(st.SQL, st.Args...)
+		if st.Row != nil {
+			q.QueryRow(st.Row)
 		}
 	}
 	b.Queue(`COMMIT`)

@@ -39,6 +39,11 @@ type Config struct {
 	Clock func() time.Time
 	// Observer, when set, hears of every committed batch and refused append (metrics).
 	Observer Observer
+	// Recorded, when set, receives every committed batch's events, in position order,
+	// before any of their appenders is answered: state kept in memory from the log is
+	// current with an append by the time its caller learns it committed. It runs in
+	// the writer and must be quick.
+	Recorded func([]Event)
 }
 
 // DefaultIdempotencyTTL is the window common APIs give a retry: a day.

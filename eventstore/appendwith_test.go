@@ -1,0 +1,96 @@
+package eventstore_test
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"testing"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/secretsledger/secretsledger/eventstore"
+	"github.com/secretsledger/secretsledger/eventstore/ledgererr"
+	"github.com/secretsledger/secretsledger/eventstore/pgtest"
+)
+
+// Statements commit with an accepted append and only with it; a guard that does not
+// hold refuses its append alone with the guard's error; a stale version names its
+// stream; the Recorded hook has seen every committed event before its appender returns.
+func TestAppendWithGuardsStatementsAndRecorded(t *testing.T) {
+	t.Parallel()
+	pool, _ := pgtest.NewMigratedPool(t)
+	ctx := context.Background()
+	if _, err := pool.Exec(ctx, `CREATE TABLE side_rows (id text PRIMARY KEY); CREATE TABLE live_creds (id text PRIMARY KEY, live boolean)`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pool.Exec(ctx, `INSERT INTO live_creds VALUES ('good', true), ('gone', false)`); err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	seen := map[string]int64{} // stream → newest version the hook saw
+	s := startStore(t, pool, eventstore.Config{Recorded: func(evs []eventstore.Event) {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, e := range evs {
+			seen[e.StreamID] = e.StreamVersion
+		}
+	}})
+	guard := func(id string) eventstore.Guard {
+		return eventstore.Guard{SQL: `SELECT coalesce((SELECT live FROM live_creds WHERE id = $1), false)`, Args: []any{id},
+			Err: errors.New("credential revoked")}
+	}
+	side := func(id string) eventstore.Statement {
+		return eventstore.Statement{SQL: `INSERT INTO side_rows VALUES ($1)`, Args: []any{id}}
+	}
+	var counted int64
+	count := eventstore.Statement{SQL: `SELECT count(*) FROM side_rows`, Row: func(r pgx.Row) error { return r.Scan(&counted) }}
+
+	res, err := s.AppendWith(ctx, eventstore.Append{Stream: "a", Expected: eventstore.NoStream,
+		Events: []eventstore.EventData{ev("x.done", "co", map[string]int{"n": 1})}, Guards: []eventstore.Guard{guard("good")},
+		Statements: []eventstore.Statement{side("one"), count}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if counted != 1 {
+		t.Errorf("the read-back statement saw %d side rows, want 1 (its own append's)", counted)
+	}
+	mu.Lock()
+	if seen["a"] != res.StreamVersion {
+		t.Errorf("Recorded saw stream a at %d when the append returned version %d", seen["a"], res.StreamVersion)
+	}
+	mu.Unlock()
+
+	// A revoked credential: refused with the guard's error, nothing written.
+	_, err = s.AppendWith(ctx, eventstore.Append{Stream: "b", Expected: eventstore.AnyVersion,
+		Events: []eventstore.EventData{ev("x.done", "co", map[string]int{"n": 2})}, Guards: []eventstore.Guard{guard("gone")},
+		Statements: []eventstore.Statement{side("two")}})
+	if err == nil || err.Error() != "credential revoked" {
+		t.Fatalf("append under a revoked credential: %v", err)
+	}
+	// A stale version: ECONFLICT whose cause names the stream and both versions.
+	_, err = s.AppendWith(ctx, eventstore.Append{Stream: "c", Expected: eventstore.AnyVersion,
+		Events:    []eventstore.EventData{ev("x.done", "co", map[string]int{"n": 3})},
+		Condition: []eventstore.StreamVersion{{Stream: "a", Version: 7}}, Statements: []eventstore.Statement{side("three")}})
+	wantCode(t, err, ledgererr.Conflict)
+	var stale *eventstore.StaleError
+	if !errors.As(err, &stale) || stale.Stream != "a" || stale.Version != 1 || stale.Expected != 7 {
+		t.Fatalf("stale append: %v, cause %+v", err, stale)
+	}
+	var rows, events int
+	if err := pool.QueryRow(ctx, `SELECT (SELECT count(*) FROM side_rows), (SELECT count(*) FROM ledger_events)`).Scan(&rows, &events); err != nil {
+		t.Fatal(err)
+	}
+	if rows != 1 || events != 1 {
+		t.Errorf("after one accepted and two refused appends: %d side rows and %d events, want 1 and 1", rows, events)
+	}
+
+	// An idempotent replay runs no statement: the first append's did.
+	idem := &eventstore.Idempotency{Key: "k1"}
+	for i := range 2 {
+		res, err := s.AppendWith(ctx, eventstore.Append{Stream: "d", Expected: eventstore.AnyVersion, Idempotency: idem,
+			Events: []eventstore.EventData{ev("x.done", "co", map[string]int{"n": 4})}, Statements: []eventstore.Statement{side("four")}})
+		if err != nil || res.Replayed != (i == 1) {
+			t.Fatalf("append %d with key k1: replayed %v, %v", i, res.Replayed, err)
+		}
+	}
+}
