@@ -18,6 +18,73 @@ import (
 // WARNING: persisted in issued keys.
 const AgentTokenPrefix = "sla_"
 
+// agentKeyState is an agent key as its stream knows it.
+type agentKeyState struct {
+	keyID, companyID     string
+	targetType, targetID string
+	tokenHash            string
+	revoked              bool
+	streamVersion        int64
+}
+
+func (s *agentKeyState) apply(e eventstore.Event) error {
+	p, err := events.Decode(e)
+	if err != nil {
+		return err
+	}
+	s.streamVersion = e.StreamVersion
+	switch p := p.(type) {
+	case *events.AgentKeyIssuedV1:
+		s.keyID, s.companyID, s.targetType, s.targetID, s.tokenHash = p.KeyID, e.CompanyID, p.TargetType, p.TargetID, p.TokenHash
+	case *events.AgentKeyRevokedV1:
+		s.revoked = true
+	}
+	return nil
+}
+
+func (s agentKeyState) version() int64        { return s.streamVersion }
+func (s agentKeyState) copied() agentKeyState { return s }
+
+var errAgentKeyRefused = ledgererr.New(ledgererr.Unauthorized, "the agent key is unknown or revoked")
+
+// AuthenticateAgent returns the actor of a live agent key, from memory: a key this
+// process has not seen is looked up by its hash in the read model once. Memory may not
+// know yet that another process revoked the key; the resolution it asks for is then
+// refused by its own append, which is conditional on the key's stream (see
+// ResolveValues), so no value leaves under a revoked key.
+func (h *Secrets) AuthenticateAgent(ctx context.Context, token string) (actor.Actor, error) {
+	if !strings.HasPrefix(token, AgentTokenPrefix) {
+		return actor.Actor{}, errAgentKeyRefused
+	}
+	hash := actor.HashToken(token)
+	stream, ok := h.mem().keyStream(hash)
+	if !ok {
+		id, found, err := h.Directory.AgentKeyByHash(ctx, hash)
+		if err != nil {
+			return actor.Actor{}, ledgererr.Wrap(err, ledgererr.Unavailable, "cannot check the agent key now")
+		}
+		if !found {
+			return actor.Actor{}, errAgentKeyRefused
+		}
+		stream = events.AgentKeyStream(id)
+		h.mem().indexKey(hash, stream)
+	}
+	st, err := h.agentKey(ctx, stream)
+	if err != nil {
+		return actor.Actor{}, ledgererr.Wrap(err, ledgererr.Unavailable, "cannot check the agent key now")
+	}
+	if st.revoked || st.tokenHash != hash {
+		return actor.Actor{}, errAgentKeyRefused
+	}
+	return actor.Actor{Type: actor.Agent, ID: st.keyID, Companies: []string{st.companyID},
+		TargetType: st.targetType, TargetID: st.targetID}, nil
+}
+
+// agentKey is an agent key's state, from memory or the log.
+func (h *Secrets) agentKey(ctx context.Context, stream string) (agentKeyState, error) {
+	return h.mem().keys.get(ctx, stream, h.foldAfter)
+}
+
 // IssueAgentKey issues a key for one consumer.
 type IssueAgentKey struct {
 	Consumer
@@ -46,7 +113,8 @@ func (h *Secrets) IssueKey(ctx context.Context, req Request, c IssueAgentKey) (A
 		return AgentKeyResult{}, err
 	}
 	// No idempotency here: a replay could not show the token again.
-	res, err := h.Log.AppendIdempotent(ctx, nil, events.AgentKeyStream(id), eventstore.NoStream, evt)
+	res, err := h.append(ctx, eventstore.Append{Stream: events.AgentKeyStream(id), Expected: eventstore.NoStream,
+		Events: []eventstore.EventData{evt}, Guards: req.Guards})
 	if err != nil {
 		return AgentKeyResult{}, err
 	}
@@ -55,33 +123,29 @@ func (h *Secrets) IssueKey(ctx context.Context, req Request, c IssueAgentKey) (A
 
 // RevokeKey revokes an agent key at once; revoking it again succeeds.
 func (h *Secrets) RevokeKey(ctx context.Context, req Request, keyID string) (AgentKeyResult, error) {
-	var company string
-	revoked := false
-	var version int64
-	err := h.fold(ctx, events.AgentKeyStream(keyID), func(e eventstore.Event) error {
-		version = e.StreamVersion
-		switch e.Type {
-		case events.AgentKeyIssued:
-			company = e.CompanyID
-		case events.AgentKeyRevoked:
-			revoked = true
-		}
-		return nil
-	})
-	if err != nil {
-		return AgentKeyResult{}, err
-	}
-	if company == "" || !req.Actor.CanAccess(company) || req.Actor.Type != actor.Board {
+	return decideAgain(ctx, h, func(ctx context.Context) (AgentKeyResult, error) { return h.revokeKeyOnce(ctx, req, keyID) })
+}
+
+func (h *Secrets) revokeKeyOnce(ctx context.Context, req Request, keyID string) (AgentKeyResult, error) {
+	if keyID == "" || strings.ContainsAny(keyID, "/ ") {
 		return AgentKeyResult{}, ledgererr.New(ledgererr.NotFound, "agent key not found")
 	}
-	if revoked {
-		return AgentKeyResult{KeyID: keyID}, nil
-	}
-	evt, err := events.New(events.AgentKeyRevoked, company, events.AgentKeyRevokedV1{KeyID: keyID}, req.metadata())
+	st, err := h.agentKey(ctx, events.AgentKeyStream(keyID))
 	if err != nil {
 		return AgentKeyResult{}, err
 	}
-	res, err := h.Log.AppendIdempotent(ctx, nil, events.AgentKeyStream(keyID), version, evt)
+	if st.companyID == "" || !req.Actor.CanAccess(st.companyID) || req.Actor.Type != actor.Board {
+		return AgentKeyResult{}, ledgererr.New(ledgererr.NotFound, "agent key not found")
+	}
+	if st.revoked {
+		return AgentKeyResult{KeyID: keyID}, nil
+	}
+	evt, err := events.New(events.AgentKeyRevoked, st.companyID, events.AgentKeyRevokedV1{KeyID: keyID}, req.metadata())
+	if err != nil {
+		return AgentKeyResult{}, err
+	}
+	res, err := h.append(ctx, eventstore.Append{Stream: events.AgentKeyStream(keyID), Expected: st.streamVersion,
+		Events: []eventstore.EventData{evt}, Guards: req.Guards})
 	return AgentKeyResult{KeyID: keyID, Position: res.LastPosition}, err
 }
 

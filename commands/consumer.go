@@ -77,15 +77,9 @@ func (s *consumerState) apply(e eventstore.Event) error {
 	return nil
 }
 
+// loadConsumer returns a consumer's state from memory (or the log).
 func (h *Secrets) loadConsumer(ctx context.Context, c Consumer) (consumerState, error) {
-	st, _ := h.cache.consumer(c.Stream())
-	if err := h.foldAfter(ctx, c.Stream(), st.streamVersion, st.apply); err != nil {
-		return st, err
-	}
-	if st.streamVersion > 0 {
-		h.cache.putConsumer(c.Stream(), st)
-	}
-	return st, nil
+	return h.mem().consumers.get(ctx, c.Stream(), h.foldAfter)
 }
 
 var configPathPattern = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.\-]{0,199}$`) // at most MaxConfigPath
@@ -103,20 +97,21 @@ func parseSelector(s string) (string, int, error) {
 }
 
 // checkBindable loads the secret a binding or env ref points at: it must be a live
-// secret of the same company (else not found), and a pinned version must exist.
-func (h *Secrets) checkBindable(ctx context.Context, a actor.Actor, companyID, secretID, selector string) (string, error) {
+// secret of the same company (else not found), and a pinned version must exist. It
+// returns the normalised selector and the secret's stream version the check read.
+func (h *Secrets) checkBindable(ctx context.Context, a actor.Actor, companyID, secretID, selector string) (string, eventstore.StreamVersion, error) {
 	st, err := h.load(ctx, a, secretID)
 	if err != nil || st.companyID != companyID || st.deleted {
-		return "", errSecretNotFound
+		return "", eventstore.StreamVersion{}, errSecretNotFound
 	}
 	sel, n, err := parseSelector(selector)
 	if err != nil {
-		return "", err
+		return "", eventstore.StreamVersion{}, err
 	}
 	if n > st.latestVersion {
-		return "", ledgererr.New(ledgererr.Invalid, "secret %s has no version %d", secretID, n)
+		return "", eventstore.StreamVersion{}, ledgererr.New(ledgererr.Invalid, "secret %s has no version %d", secretID, n)
 	}
-	return sel, nil
+	return sel, eventstore.StreamVersion{Stream: events.SecretStream(secretID), Version: st.streamVersion}, nil
 }
 
 // CreateBinding binds a secret to a consumer at a config path.
@@ -137,13 +132,17 @@ type BindingResult struct {
 
 // Bind runs CreateBinding.
 func (h *Secrets) Bind(ctx context.Context, req Request, c CreateBinding) (BindingResult, error) {
+	return decideAgain(ctx, h, func(ctx context.Context) (BindingResult, error) { return h.bindOnce(ctx, req, c) })
+}
+
+func (h *Secrets) bindOnce(ctx context.Context, req Request, c CreateBinding) (BindingResult, error) {
 	if err := checkConsumer(c.Consumer, req.Actor); err != nil {
 		return BindingResult{}, err
 	}
 	if !configPathPattern.MatchString(c.ConfigPath) {
 		return BindingResult{}, ledgererr.New(ledgererr.Invalid, "configPath must be letters, digits, '_', '.' or '-' (at most 200)")
 	}
-	sel, err := h.checkBindable(ctx, req.Actor, c.CompanyID, c.SecretID, c.VersionSelector)
+	sel, secret, err := h.checkBindable(ctx, req.Actor, c.CompanyID, c.SecretID, c.VersionSelector)
 	if err != nil {
 		return BindingResult{}, err
 	}
@@ -162,11 +161,13 @@ func (h *Secrets) Bind(ctx context.Context, req Request, c CreateBinding) (Bindi
 	if err != nil {
 		return BindingResult{}, err
 	}
-	res, err := h.Log.AppendIdempotent(ctx, req.Idempotency, c.Stream(), st.streamVersion, evt)
+	res, err := h.append(ctx, eventstore.Append{Stream: c.Stream(), Expected: st.streamVersion, Events: []eventstore.EventData{evt},
+		Idempotency: req.Idempotency, Guards: req.Guards, Condition: []eventstore.StreamVersion{secret}})
 	if err != nil {
 		return BindingResult{}, err
 	}
 	if res.Replayed { // the first request made the binding: answer with its id
+		h.mem().markStale(c.Stream()) // it may have been made through another process
 		if st, err = h.loadConsumer(ctx, c.Consumer); err != nil {
 			return BindingResult{}, err
 		}
@@ -183,6 +184,8 @@ type Directory interface {
 	// LiveAgentKeys returns the ids of the consumer's agent keys that are not revoked.
 	LiveAgentKeys(ctx context.Context, c Consumer) ([]string, error)
 	LiveSecretByName(ctx context.Context, companyID, name string) (string, error)
+	// AgentKeyByHash finds an agent key (revoked or not) by its token's hash.
+	AgentKeyByHash(ctx context.Context, tokenHash string) (keyID string, found bool, err error)
 	// ImportCandidates returns the company's live secrets that a remote import could
 	// conflict with: those with one of names or keys, and every external reference in
 	// vaultID ("" for the deployment's instance).
@@ -196,6 +199,10 @@ type LiveSecret struct {
 
 // Unbind removes a binding.
 func (h *Secrets) Unbind(ctx context.Context, req Request, bindingID string) (BindingResult, error) {
+	return decideAgain(ctx, h, func(ctx context.Context) (BindingResult, error) { return h.unbindOnce(ctx, req, bindingID) })
+}
+
+func (h *Secrets) unbindOnce(ctx context.Context, req Request, bindingID string) (BindingResult, error) {
 	notFound := ledgererr.New(ledgererr.NotFound, "binding not found")
 	c, err := h.Directory.BindingConsumer(ctx, bindingID)
 	if ledgererr.CodeOf(err) == ledgererr.NotFound || (err == nil && !req.Actor.CanAccess(c.CompanyID)) {
@@ -216,7 +223,8 @@ func (h *Secrets) Unbind(ctx context.Context, req Request, bindingID string) (Bi
 		if err != nil {
 			return BindingResult{}, err
 		}
-		res, err := h.Log.AppendIdempotent(ctx, req.Idempotency, c.Stream(), st.streamVersion, evt)
+		res, err := h.append(ctx, eventstore.Append{Stream: c.Stream(), Expected: st.streamVersion, Events: []eventstore.EventData{evt},
+			Idempotency: req.Idempotency, Guards: req.Guards})
 		return BindingResult{BindingID: bindingID, Position: res.LastPosition}, err
 	}
 	return BindingResult{}, notFound
@@ -254,6 +262,10 @@ func IsSensitiveKey(key string) bool { return sensitiveKey.MatchString(key) }
 // the env and syncs the consumer's env.* bindings (adds, removes, re-pins); its other
 // bindings stay.
 func (h *Secrets) PutEnv(ctx context.Context, req Request, c SetEnv) (BindingResult, error) {
+	return decideAgain(ctx, h, func(ctx context.Context) (BindingResult, error) { return h.putEnvOnce(ctx, req, c) })
+}
+
+func (h *Secrets) putEnvOnce(ctx context.Context, req Request, c SetEnv) (BindingResult, error) {
 	if err := checkConsumer(c.Consumer, req.Actor); err != nil {
 		return BindingResult{}, err
 	}
@@ -266,6 +278,7 @@ func (h *Secrets) PutEnv(ctx context.Context, req Request, c SetEnv) (BindingRes
 	}
 	sort.Strings(keys)
 	desired := map[string]binding{} // env.* bindings the env asks for, by config path
+	var refs []eventstore.StreamVersion // the secrets referred to, as checked
 	for _, k := range keys {
 		in := c.Env[k]
 		if !envKeyPattern.MatchString(k) {
@@ -284,7 +297,8 @@ func (h *Secrets) PutEnv(ctx context.Context, req Request, c SetEnv) (BindingRes
 				return BindingResult{}, ledgererr.New(ledgererr.Invalid, "env key %s: value is larger than %d bytes", k, MaxValueBytes)
 			}
 		case "secret_ref":
-			sel, err := h.checkBindable(ctx, req.Actor, c.CompanyID, in.SecretID, in.Version)
+			sel, ref, err := h.checkBindable(ctx, req.Actor, c.CompanyID, in.SecretID, in.Version)
+			refs = append(refs, ref)
 			if err != nil {
 				return BindingResult{}, err
 			}
@@ -369,7 +383,8 @@ func (h *Secrets) PutEnv(ctx context.Context, req Request, c SetEnv) (BindingRes
 		discardAll()
 		return BindingResult{}, err
 	}
-	res, err := h.Log.AppendIdempotent(ctx, req.Idempotency, c.Stream(), st.streamVersion, evs...)
+	res, err := h.append(ctx, eventstore.Append{Stream: c.Stream(), Expected: st.streamVersion, Events: evs,
+		Idempotency: req.Idempotency, Guards: req.Guards, Condition: refs})
 	if err != nil || res.Replayed {
 		discardAll()
 	}

@@ -66,10 +66,6 @@ type FreezeResult struct {
 	Replayed bool
 }
 
-// freezeRetries bounds how often a freeze is decided again after a concurrent write to
-// its stream.
-const freezeRetries = 5
-
 // Freeze runs SetFreeze. The event is a fact of the stream that resolution folds
 // (the company's stream, or the consumer's), and every resolution's access append is
 // conditional on the versions of both, so no value leaves after the freeze committed,
@@ -97,12 +93,7 @@ func (h *Secrets) Freeze(ctx context.Context, req Request, c SetFreeze) (FreezeR
 	if res, ok, err := h.Log.Idempotent(ctx, c.CompanyID, req.Idempotency); ok || err != nil {
 		return FreezeResult{Position: res.LastPosition, Changed: true, Replayed: ok}, err
 	}
-	for attempt := 1; ; attempt++ {
-		res, err := h.freezeOnce(ctx, req, c, company, reason)
-		if ledgererr.CodeOf(err) != ledgererr.Conflict || attempt >= freezeRetries {
-			return res, err
-		}
-	}
+	return decideAgain(ctx, h, func(ctx context.Context) (FreezeResult, error) { return h.freezeOnce(ctx, req, c, company, reason) })
 }
 
 func (h *Secrets) freezeOnce(ctx context.Context, req Request, c SetFreeze, company bool, reason string) (FreezeResult, error) {
@@ -139,57 +130,25 @@ func (h *Secrets) freezeOnce(ctx context.Context, req Request, c SetFreeze, comp
 	if err != nil {
 		return FreezeResult{}, err
 	}
-	res, err := h.Log.AppendIdempotent(ctx, req.Idempotency, stream, version, evt)
+	res, err := h.append(ctx, eventstore.Append{Stream: stream, Expected: version, Events: []eventstore.EventData{evt},
+		Idempotency: req.Idempotency, Guards: req.Guards})
 	return FreezeResult{Position: res.LastPosition, Changed: err == nil, Replayed: res.Replayed}, err
 }
 
-// loadCompany folds the company's stream (read after the cached version: one query
-// that finds nothing new, usually).
+// loadCompany returns the company stream's state from memory (or the log).
 func (h *Secrets) loadCompany(ctx context.Context, companyID string) (companyState, error) {
-	stream := events.CompanyStream(companyID)
-	st, _ := h.cache.company(stream)
-	if err := h.foldAfter(ctx, stream, st.streamVersion, st.apply); err != nil {
-		return st, err
-	}
-	if st.streamVersion > 0 {
-		h.cache.putCompany(stream, st)
-	}
-	return st, nil
+	return h.mem().companies.get(ctx, events.CompanyStream(companyID), h.foldAfter)
 }
 
-// loadGate folds, with one read of the log, the two streams a resolution decides on
-// before it looks at any secret: the consumer's (bindings, env, freeze) and the
-// company's (freeze).
+// loadGate returns the two streams a resolution decides on before it looks at any
+// secret: the consumer's (bindings, env, freeze) and the company's (freeze).
 func (h *Secrets) loadGate(ctx context.Context, c Consumer) (consumerState, companyState, error) {
-	cs, ks := c.Stream(), events.CompanyStream(c.CompanyID)
-	con, _ := h.cache.consumer(cs)
-	com, _ := h.cache.company(ks)
-	for {
-		evs, err := h.Log.ReadStreams(ctx, map[string]int64{cs: con.streamVersion, ks: com.streamVersion})
-		if err != nil {
-			return con, com, err
-		}
-		for _, e := range evs[cs] {
-			if err := con.apply(e); err != nil {
-				return con, com, err
-			}
-		}
-		for _, e := range evs[ks] {
-			if err := com.apply(e); err != nil {
-				return con, com, err
-			}
-		}
-		if len(evs[cs])+len(evs[ks]) < eventstore.MaxReadLimit {
-			break
-		}
+	con, err := h.loadConsumer(ctx, c)
+	if err != nil {
+		return con, companyState{}, err
 	}
-	if con.streamVersion > 0 {
-		h.cache.putConsumer(cs, con)
-	}
-	if com.streamVersion > 0 {
-		h.cache.putCompany(ks, com)
-	}
-	return con, com, nil
+	com, err := h.loadCompany(ctx, c.CompanyID)
+	return con, com, err
 }
 
 // gate is the append condition of a resolution's access events: the consumer's and

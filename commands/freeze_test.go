@@ -187,12 +187,14 @@ func TestAFreezeElsewhereStopsAResolutionInFlight(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()
 	f.h.Directory = testDirectory{queries.Consumers{DB: f.pool}}
-	other := eventstore.New(f.pool, eventstore.Config{Projector: projections.Inline(projections.All())})
+	var elsewhere *Secrets
+	other := eventstore.New(f.pool, eventstore.Config{Projector: projections.Inline(projections.All()),
+		Recorded: func(evs []eventstore.Event) { elsewhere.Observe(evs) }})
 	runCtx, cancel := context.WithCancel(ctx)
 	done := make(chan struct{})
 	go func() { _ = other.Run(runCtx); close(done) }()
 	t.Cleanup(func() { cancel(); <-done })
-	elsewhere := &Secrets{Log: other, Providers: map[string]providers.Provider{providers.LocalEncrypted: f.local},
+	elsewhere = &Secrets{Log: other, Providers: map[string]providers.Provider{providers.LocalEncrypted: f.local},
 		DefaultProvider: providers.LocalEncrypted, RecoveryWindow: time.Hour, Directory: f.h.Directory}
 
 	sec, err := f.h.Create(ctx, board, CreateSecret{CompanyID: "co", Name: "api key", Value: val("v1")})

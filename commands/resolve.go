@@ -127,41 +127,39 @@ func (h *Secrets) ResolveValues(ctx context.Context, req Request, r Resolve) (Re
 		return Resolution{}, ledgererr.New(ledgererr.BadRequest, "runId and issueId are at most %d bytes", MaxRunRef)
 	}
 	c := Consumer{CompanyID: a.Companies[0], TargetType: a.TargetType, TargetID: a.TargetID}
-	for attempt := 1; ; attempt++ {
-		out, err := h.resolveOnce(ctx, req, r, c, paths)
-		if !errors.Is(err, errGateMoved) {
-			return out, err
-		}
-		if attempt >= resolveRetries {
-			return Resolution{}, ledgererr.New(ledgererr.Conflict, "the consumer or its company kept changing during the resolution; retry")
-		}
+	out, err := decideAgain(ctx, h, func(ctx context.Context) (Resolution, error) { return h.resolveOnce(ctx, req, r, c, paths) })
+	var stale *eventstore.StaleError
+	if errors.As(err, &stale) {
+		return Resolution{}, ledgererr.New(ledgererr.Conflict, "the consumer, its company or its secrets kept changing during the resolution; retry")
 	}
+	return out, err
 }
 
-// resolveRetries bounds how often a resolution is decided again because the consumer's
-// or the company's stream moved between its read and its access append.
-const resolveRetries = 3
-
-// errGateMoved is resolveOnce's answer when its access append's condition failed: no
-// value was returned, nothing was recorded, and the resolution is decided again.
-var errGateMoved = errors.New("commands: the resolution's streams moved")
-
-// resolveOnce decides a resolution on the consumer's and the company's streams as read
-// now, and appends its access events on the condition that neither moved since: a
-// freeze (or a binding change) that commits meanwhile makes it decide again instead of
-// releasing values decided before it.
+// resolveOnce decides a resolution on the agent key, the consumer, the company and the
+// bound secrets as memory has them, and appends its access events on the condition
+// that none of their streams moved since: a revocation, freeze, unbind, disable or
+// delete that committed meanwhile (in any process) makes it decide again on the log's
+// state instead of releasing values decided before it.
 func (h *Secrets) resolveOnce(ctx context.Context, req Request, r Resolve, c Consumer, paths []string) (Resolution, error) {
 	a := req.Actor
+	key, err := h.agentKey(ctx, events.AgentKeyStream(a.ID))
+	if err != nil {
+		return Resolution{}, err
+	}
+	if key.revoked || key.companyID != c.CompanyID || key.targetType != c.TargetType || key.targetID != c.TargetID {
+		return Resolution{}, errAgentKeyRefused
+	}
 	st, company, err := h.loadGate(ctx, c)
 	if err != nil {
 		return Resolution{}, err
 	}
+	cond := append(gate(c, st, company), eventstore.StreamVersion{Stream: events.AgentKeyStream(a.ID), Version: key.streamVersion})
 	if len(paths) == 0 {
 		paths = st.allPaths()
 	}
 	frozen := frozenOutcome(st, company)
 	if frozen != "" {
-		return h.refuseFrozen(ctx, req, r, c, st, company, paths, frozen)
+		return h.refuseFrozen(ctx, req, r, c, st, paths, frozen, cond)
 	}
 	out := Resolution{Env: map[string]providers.Value{}, Values: map[string]providers.Value{}}
 	var ids []string
@@ -173,6 +171,9 @@ func (h *Secrets) resolveOnce(ctx context.Context, req Request, r Resolve, c Con
 	secrets, err := h.loadSecrets(ctx, ids)
 	if err != nil {
 		return Resolution{}, err
+	}
+	for _, id := range ids {
+		cond = append(cond, eventstore.StreamVersion{Stream: events.SecretStream(id), Version: secrets[id].streamVersion})
 	}
 	entries := make([]ManifestEntry, len(paths))
 	reads := map[int]providers.VersionRequest{} // entry index → provider read still to do
@@ -227,7 +228,7 @@ func (h *Secrets) resolveOnce(ctx context.Context, req Request, r Resolve, c Con
 		h.beforeAccessRecorded()
 	}
 	if len(accessEvents) > 0 {
-		if out.Position, err = h.recordAccess(ctx, c, st, company, accessEvents); err != nil {
+		if out.Position, err = h.recordAccess(ctx, req, c, cond, accessEvents); err != nil {
 			return Resolution{}, err
 		}
 	}
@@ -238,14 +239,16 @@ func (h *Secrets) resolveOnce(ctx context.Context, req Request, r Resolve, c Con
 	return out, nil
 }
 
-// recordAccess appends a resolution's access events, provided the consumer's and the
-// company's streams are still at the versions it decided on (errGateMoved otherwise).
-// It returns the log position of the last event.
-func (h *Secrets) recordAccess(ctx context.Context, c Consumer, st consumerState, company companyState, evs []eventstore.EventData) (int64, error) {
-	res, err := h.Log.AppendIf(ctx, nil, gate(c, st, company), events.AccessStream(c.CompanyID, c.TargetType, c.TargetID),
-		eventstore.AnyVersion, evs...)
-	if ledgererr.CodeOf(err) == ledgererr.Conflict {
-		return 0, errGateMoved
+// recordAccess appends a resolution's access events, provided every stream the
+// resolution decided on is still at the version it read (a StaleError otherwise:
+// nothing is recorded, no value leaves, and the resolution is decided again). It
+// returns the log position of the last event.
+func (h *Secrets) recordAccess(ctx context.Context, req Request, c Consumer, cond []eventstore.StreamVersion, evs []eventstore.EventData) (int64, error) {
+	res, err := h.append(ctx, eventstore.Append{Stream: events.AccessStream(c.CompanyID, c.TargetType, c.TargetID),
+		Expected: eventstore.AnyVersion, Events: evs, Condition: cond, Guards: req.Guards})
+	var stale *eventstore.StaleError
+	if errors.As(err, &stale) {
+		return 0, err
 	}
 	if err != nil {
 		return 0, ledgererr.Wrap(err, ledgererr.Unavailable, "the access could not be recorded, so no value is returned; retry")
@@ -256,7 +259,8 @@ func (h *Secrets) recordAccess(ctx context.Context, c Consumer, st consumerState
 // refuseFrozen records a resolution that a freeze stops: every asked path (or, when the
 // consumer has nothing to resolve, the call itself) as one access event with the
 // freeze's outcome, and no provider is read. The answer is 403 and holds no value.
-func (h *Secrets) refuseFrozen(ctx context.Context, req Request, r Resolve, c Consumer, st consumerState, company companyState, paths []string, outcome string) (Resolution, error) {
+func (h *Secrets) refuseFrozen(ctx context.Context, req Request, r Resolve, c Consumer, st consumerState, paths []string, outcome string,
+	cond []eventstore.StreamVersion) (Resolution, error) {
 	entries := make([]ManifestEntry, 0, max(len(paths), 1))
 	for _, path := range paths {
 		e := ManifestEntry{ConfigPath: path, Outcome: outcome, Required: true}
@@ -283,7 +287,7 @@ func (h *Secrets) refuseFrozen(ctx context.Context, req Request, r Resolve, c Co
 	if h.beforeAccessRecorded != nil {
 		h.beforeAccessRecorded()
 	}
-	if _, err := h.recordAccess(ctx, c, st, company, evs); err != nil {
+	if _, err := h.recordAccess(ctx, req, c, cond, evs); err != nil {
 		return Resolution{}, err
 	}
 	h.observeResolution(entries)

@@ -21,7 +21,10 @@ func (f *fixture) agentFor(t testing.TB, c Consumer) Request {
 	if err != nil {
 		t.Fatal(err)
 	}
-	a, err := queries.Consumers{DB: f.pool}.AuthenticateAgent(ctx, k.Token)
+	if f.h.Directory == nil {
+		f.h.Directory = testDirectory{queries.Consumers{DB: f.pool}}
+	}
+	a, err := f.h.AuthenticateAgent(ctx, k.Token)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,9 +2,13 @@ package commands
 
 import (
 	"context"
+	"fmt"
 	"regexp"
 	"strings"
+	"sync"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 
 	"github.com/secretsledger/secretsledger/eventstore"
 	"github.com/secretsledger/secretsledger/eventstore/actor"
@@ -35,10 +39,9 @@ const (
 
 // EventLog is what the commands need of the event store.
 type EventLog interface {
-	AppendIdempotent(ctx context.Context, idem *eventstore.Idempotency, stream string, expected int64, events ...eventstore.EventData) (eventstore.AppendResult, error)
-	// AppendIf is AppendIdempotent on the condition that other streams are at given
-	// versions (a decision that read them).
-	AppendIf(ctx context.Context, idem *eventstore.Idempotency, cond []eventstore.StreamVersion, stream string, expected int64, events ...eventstore.EventData) (eventstore.AppendResult, error)
+	// AppendWith appends with everything that rides on an append: the versions of the
+	// other streams the decision read, guards, and statements of the same transaction.
+	AppendWith(ctx context.Context, a eventstore.Append) (eventstore.AppendResult, error)
 	ReadStream(ctx context.Context, stream string, afterVersion int64, limit int) ([]eventstore.Event, error)
 	ReadStreams(ctx context.Context, after map[string]int64) (map[string][]eventstore.Event, error)
 	// Idempotent looks an idempotency key up before any side effect (see replayed).
@@ -62,7 +65,9 @@ type Secrets struct {
 	// Resolutions, when set, hears the outcome of every resolved config path (metrics).
 	Resolutions ResolutionObserver
 
-	cache stateCache
+	// memory is the state commands decide on (see memory); made on first use.
+	memory  *memory
+	memOnce sync.Once
 
 	// beforeAccessRecorded, when set, runs after values are read and before their
 	// access events are appended; tests break the database there.
@@ -74,6 +79,12 @@ type Request struct {
 	Actor       actor.Actor
 	RequestID   string
 	Idempotency *eventstore.Idempotency
+	// Guards ride on every append of the command: a credential checked from memory is
+	// checked again, under the append lock, where the write happens.
+	Guards []eventstore.Guard
+	// Readback, when set, gives the statement that reads a secret back in the
+	// transaction of the command's append (the answer then needs no further read).
+	Readback func(secretID string) eventstore.Statement
 }
 
 func (r Request) metadata() eventstore.Metadata {
@@ -195,19 +206,15 @@ func (h *Secrets) foldAfter(ctx context.Context, stream string, after int64, app
 	}
 }
 
-// load folds a secret's stream; a secret the actor may not see is not found.
+// load returns a secret's state from memory (or the log); a secret the actor may not
+// see is not found.
 func (h *Secrets) load(ctx context.Context, a actor.Actor, secretID string) (secretState, error) {
-	var st secretState
 	if secretID == "" || strings.ContainsAny(secretID, "/ ") {
-		return st, errSecretNotFound
+		return secretState{}, errSecretNotFound
 	}
-	stream := events.SecretStream(secretID)
-	st, _ = h.cache.secret(stream)
-	if err := h.foldAfter(ctx, stream, st.streamVersion, st.apply); err != nil {
+	st, err := h.mem().secrets.get(ctx, events.SecretStream(secretID), h.foldAfter)
+	if err != nil {
 		return st, err
-	}
-	if st.exists {
-		h.cache.putSecret(stream, st)
 	}
 	if !st.exists || !a.CanAccess(st.companyID) {
 		return secretState{}, errSecretNotFound
@@ -215,45 +222,52 @@ func (h *Secrets) load(ctx context.Context, a actor.Actor, secretID string) (sec
 	return st, nil
 }
 
-// loadSecrets folds several secrets with one read of the log (resolution reads every
-// bound secret at once). Secrets that do not exist are left out.
+// loadSecrets returns several secrets' states (resolution reads every bound secret):
+// from memory, and those it lacks with one read of the log. Secrets that do not exist
+// are left out.
 func (h *Secrets) loadSecrets(ctx context.Context, ids []string) (map[string]secretState, error) {
-	states := make(map[string]secretState, len(ids))
-	after := make(map[string]int64, len(ids))
+	out := make(map[string]secretState, len(ids))
+	missing := map[string]secretState{}
 	for _, id := range ids {
 		stream := events.SecretStream(id)
-		st, _ := h.cache.secret(stream)
-		states[stream] = st
-		after[stream] = st.streamVersion
+		if st, ok := h.mem().secrets.cached(stream); ok {
+			out[id] = st
+		} else {
+			missing[stream] = st
+		}
 	}
-	for len(after) > 0 {
+	for len(missing) > 0 {
+		after := make(map[string]int64, len(missing))
+		for stream, st := range missing {
+			after[stream] = st.streamVersion
+		}
 		evs, err := h.Log.ReadStreams(ctx, after)
 		if err != nil {
 			return nil, err
 		}
 		n := 0
 		for stream, list := range evs {
-			st := states[stream]
+			st := missing[stream]
 			for _, e := range list {
 				if err := st.apply(e); err != nil {
 					return nil, err
 				}
 			}
-			states[stream] = st
+			missing[stream] = st
 			n += len(list)
 		}
 		if n < eventstore.MaxReadLimit {
-			break
-		}
-		for stream, st := range states { // a very long stream: read on after what came
-			after[stream] = st.streamVersion
+			break // a very long stream is read on after what came
 		}
 	}
-	out := make(map[string]secretState, len(ids))
-	for stream, st := range states {
+	for id, st := range out {
+		noteRead(ctx, events.SecretStream(id), st.streamVersion)
+	}
+	for stream, st := range missing {
+		h.mem().secrets.put(stream, st)
+		noteRead(ctx, stream, st.streamVersion)
 		if st.exists {
-			h.cache.putSecret(stream, st)
-			out[strings.TrimPrefix(stream, "secret-")] = st
+			out[strings.TrimPrefix(stream, secretStreamPrefix)] = st
 		}
 	}
 	return out, nil
@@ -334,16 +348,52 @@ func (h *Secrets) provider(id string) (providers.Provider, error) {
 	return p, nil
 }
 
-// stored is a provider write that the append may still have to undo.
+// stored is a provider write that the append may still have to undo, or, staged, one
+// that commits in the append's own transaction (and so is never left behind).
 type stored struct {
 	p   providers.Provider
 	ref providers.Ref
 	providers.Stored
+	staged *providers.StagedWrite
+}
+
+// put stores v as ref: staged in the append's transaction when the provider can, else
+// written now (and undone by discard if the append does not take it).
+func put(ctx context.Context, p providers.Provider, ref providers.Ref, v providers.Value) (*stored, error) {
+	if s, ok := p.(providers.Stager); ok {
+		st, w, err := s.Stage(ctx, ref, v)
+		if err != nil {
+			return nil, err
+		}
+		return &stored{p: p, ref: ref, Stored: st, staged: &w}, nil
+	}
+	st, err := p.Put(ctx, ref, v)
+	if err != nil {
+		return nil, err
+	}
+	return &stored{p: p, ref: ref, Stored: st}, nil
+}
+
+// statement is the staged write as a statement of the append, nil when there is none.
+func (s *stored) statement() []eventstore.Statement {
+	if s == nil || s.staged == nil {
+		return nil
+	}
+	return []eventstore.Statement{{SQL: s.staged.SQL, Args: s.staged.Args, Row: func(r pgx.Row) error {
+		var n int64
+		if err := r.Scan(&n); err != nil {
+			return err
+		}
+		if n != 1 {
+			return fmt.Errorf("commands: the staged write of %s version %d stored %d values", s.ref.SecretID, s.ref.Version, n)
+		}
+		return nil
+	}}}
 }
 
 // discard undoes the write; it uses a fresh context, since the request's may be gone.
 func (s *stored) discard(ctx context.Context) {
-	if s == nil || s.ProviderVersionRef == "" {
+	if s == nil || s.staged != nil || s.ProviderVersionRef == "" {
 		return
 	}
 	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
@@ -352,9 +402,14 @@ func (s *stored) discard(ctx context.Context) {
 }
 
 // replayed answers a retried request from its first result before the command writes
-// anything to a provider: a provider that names secrets (AWS) would otherwise refuse,
-// or duplicate, the retry's write.
-func (h *Secrets) replayed(ctx context.Context, req Request, companyID string) (Result, bool, error) {
+// anything to provider p: a provider that names secrets (AWS) would otherwise refuse,
+// or duplicate, the retry's write. A provider whose writes are staged in the append's
+// transaction needs no such look-up: the append itself answers a replay and runs none
+// of its statements.
+func (h *Secrets) replayed(ctx context.Context, req Request, companyID string, p providers.Provider) (Result, bool, error) {
+	if _, staged := p.(providers.Stager); staged || req.Idempotency == nil {
+		return Result{}, false, nil
+	}
 	res, ok, err := h.Log.Idempotent(ctx, companyID, req.Idempotency)
 	if !ok || err != nil {
 		return Result{}, ok, err
@@ -362,9 +417,13 @@ func (h *Secrets) replayed(ctx context.Context, req Request, companyID string) (
 	return Result{SecretID: strings.TrimPrefix(res.StreamID, "secret-"), Position: res.LastPosition, Replayed: true}, true, nil
 }
 
-// commit tells a provider that stages versions that the ledger committed this one; a
-// provider that cannot promote it now retries by itself (resolution never depends on it).
+// commit tells a provider that stages versions of its own that the ledger committed
+// this one; a provider that cannot promote it now retries by itself (resolution never
+// depends on it).
 func (s *stored) commit(ctx context.Context) {
+	if s == nil || s.staged != nil {
+		return
+	}
 	c, ok := s.p.(providers.Committer)
 	if !ok || s.ProviderVersionRef == "" {
 		return
@@ -374,17 +433,26 @@ func (s *stored) commit(ctx context.Context) {
 	_ = c.Commit(cctx, s.ref, s.ProviderVersionRef)
 }
 
-// appendOrDiscard appends and, unless the events were newly written, discards the
-// provider write they referred to.
-func (h *Secrets) appendOrDiscard(ctx context.Context, req Request, secretID string, expected int64, w *stored, evs ...eventstore.EventData) (Result, error) {
-	res, err := h.Log.AppendIdempotent(ctx, req.Idempotency, events.SecretStream(secretID), expected, evs...)
+// appendSecret appends a secret command's events: on the decided stream version, with
+// the request's guards, the staged provider write and the read-back riding along.
+// Unless the events were newly written, a provider write made beforehand is undone.
+func (h *Secrets) appendSecret(ctx context.Context, req Request, secretID string, expected int64, w *stored, evs ...eventstore.EventData) (Result, error) {
+	stmts := w.statement()
+	if req.Readback != nil {
+		stmts = append(stmts, req.Readback(secretID))
+	}
+	res, err := h.append(ctx, eventstore.Append{Stream: events.SecretStream(secretID), Expected: expected, Events: evs,
+		Idempotency: req.Idempotency, Guards: req.Guards, Statements: stmts})
 	if err != nil || res.Replayed {
 		w.discard(ctx)
 	}
 	if err != nil {
 		return Result{}, err
 	}
-	return Result{SecretID: strings.TrimPrefix(res.StreamID, "secret-"), Position: res.LastPosition, Replayed: res.Replayed}, nil
+	if !res.Replayed && w != nil && w.staged != nil && w.staged.Committed != nil {
+		w.staged.Committed()
+	}
+	return Result{SecretID: strings.TrimPrefix(res.StreamID, secretStreamPrefix), Position: res.LastPosition, Replayed: res.Replayed}, nil
 }
 
 func (h *Secrets) now() time.Time {

@@ -75,12 +75,12 @@ func (h *Secrets) Create(ctx context.Context, req Request, c CreateSecret) (Resu
 	if err != nil {
 		return Result{}, err
 	}
-	if res, ok, err := h.replayed(ctx, req, c.CompanyID); ok || err != nil {
-		return res, err
-	}
 	at, err := h.place(ctx, req.Actor, c.CompanyID, c.Provider, c.ProviderConfigID)
 	if err != nil {
 		return Result{}, err
+	}
+	if res, ok, err := h.replayed(ctx, req, c.CompanyID, at.Provider); ok || err != nil {
+		return res, err
 	}
 	return h.createPlaced(ctx, req, c, at, "")
 }
@@ -97,12 +97,11 @@ func (h *Secrets) createPlaced(ctx context.Context, req Request, c CreateSecret,
 		Provider: c.Provider, ManagedMode: c.ManagedMode, ExternalRef: c.ExternalRef, ProviderConfigID: at.VaultID,
 		Source: source}
 	if c.ManagedMode == ManagedByLedger {
-		s, err := p.Put(ctx, ref, *c.Value)
-		if err != nil {
+		var err error
+		if w, err = put(ctx, p, ref, *c.Value); err != nil {
 			return Result{}, err
 		}
-		w = &stored{p: p, ref: ref, Stored: s}
-		payload.ProviderVersionRef, payload.Fingerprint = s.ProviderVersionRef, s.Fingerprint
+		payload.ProviderVersionRef, payload.Fingerprint = w.ProviderVersionRef, w.Fingerprint
 	} else {
 		s, err := p.Link(ctx, ref, c.ExternalRef, c.ProviderVersionRef)
 		if err != nil {
@@ -118,5 +117,5 @@ func (h *Secrets) createPlaced(ctx context.Context, req Request, c CreateSecret,
 		w.discard(ctx)
 		return Result{}, err
 	}
-	return h.appendOrDiscard(ctx, req, id, eventstore.NoStream, w, evt)
+	return h.appendSecret(ctx, req, id, eventstore.NoStream, w, evt)
 }

@@ -14,6 +14,10 @@ import (
 // free at once; its history stays. Deleting a deleted secret succeeds and writes
 // nothing.
 func (h *Secrets) Delete(ctx context.Context, req Request, secretID string) (Result, error) {
+	return decideAgain(ctx, h, func(ctx context.Context) (Result, error) { return h.deleteOnce(ctx, req, secretID) })
+}
+
+func (h *Secrets) deleteOnce(ctx context.Context, req Request, secretID string) (Result, error) {
 	st, err := h.load(ctx, req.Actor, secretID)
 	if err != nil {
 		return Result{}, err
@@ -31,6 +35,10 @@ func (h *Secrets) Delete(ctx context.Context, req Request, secretID string) (Res
 // Restore undeletes a secret within the recovery window, provided its name and key are
 // still free (the read model's unique indexes answer 409 otherwise).
 func (h *Secrets) Restore(ctx context.Context, req Request, secretID string) (Result, error) {
+	return decideAgain(ctx, h, func(ctx context.Context) (Result, error) { return h.restoreOnce(ctx, req, secretID) })
+}
+
+func (h *Secrets) restoreOnce(ctx context.Context, req Request, secretID string) (Result, error) {
 	st, err := h.load(ctx, req.Actor, secretID)
 	if err != nil {
 		return Result{}, err
@@ -55,12 +63,12 @@ func (h *Secrets) Restore(ctx context.Context, req Request, secretID string) (Re
 // it. A replayed request changes nothing.
 func (h *Secrets) mirrored(ctx context.Context, req Request, st secretState, secretID string,
 	do, undo func(providers.SoftDeleter, context.Context, providers.Ref) error, evt eventstore.EventData) (Result, error) {
-	if res, ok, err := h.replayed(ctx, req, st.companyID); ok || err != nil {
-		return res, err
-	}
 	p, err := h.providerOf(ctx, st.provider, st.vaultID)
 	if err != nil {
 		return Result{}, err
+	}
+	if res, ok, err := h.replayed(ctx, req, st.companyID, p); ok || err != nil {
+		return res, err
 	}
 	sd, mirror := p.(providers.SoftDeleter)
 	// An external reference's secret belongs to its owner at the provider: the ledger's
@@ -74,7 +82,7 @@ func (h *Secrets) mirrored(ctx context.Context, req Request, st secretState, sec
 			return Result{}, err
 		}
 	}
-	res, err := h.appendOrDiscard(ctx, req, secretID, st.streamVersion, nil, evt)
+	res, err := h.appendSecret(ctx, req, secretID, st.streamVersion, nil, evt)
 	if err != nil && mirror {
 		uctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 		defer cancel()
@@ -88,6 +96,10 @@ func (h *Secrets) mirrored(ctx context.Context, req Request, st secretState, sec
 // The event comes first: if destroying then fails, the log already says purged and a
 // repeated purge destroys again. confirm must be the secret's id.
 func (h *Secrets) Purge(ctx context.Context, req Request, secretID, confirm string) (Result, error) {
+	return decideAgain(ctx, h, func(ctx context.Context) (Result, error) { return h.purgeOnce(ctx, req, secretID, confirm) })
+}
+
+func (h *Secrets) purgeOnce(ctx context.Context, req Request, secretID, confirm string) (Result, error) {
 	st, err := h.load(ctx, req.Actor, secretID)
 	if err != nil {
 		return Result{}, err
@@ -105,7 +117,7 @@ func (h *Secrets) Purge(ctx context.Context, req Request, secretID, confirm stri
 		if err != nil {
 			return Result{}, err
 		}
-		if res, err = h.appendOrDiscard(ctx, req, secretID, st.streamVersion, nil, evt); err != nil {
+		if res, err = h.appendSecret(ctx, req, secretID, st.streamVersion, nil, evt); err != nil {
 			return Result{}, err
 		}
 	}

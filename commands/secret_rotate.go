@@ -18,10 +18,6 @@ type RotateSecret struct {
 	ExpectedLatestVersion *int
 }
 
-// rotateRetries bounds how often a rotation without expectedLatestVersion is redone
-// after losing a race to another write on the same secret.
-const rotateRetries = 10
-
 func decideRotate(st secretState, c RotateSecret) error {
 	switch {
 	case st.deleted:
@@ -46,16 +42,11 @@ func decideRotate(st secretState, c RotateSecret) error {
 	return checkExternalRef(c.ExternalRef, c.ProviderVersionRef)
 }
 
-// Rotate runs RotateSecret.
+// Rotate runs RotateSecret. When another write to the secret got in between its
+// decision and its append, it decides again on the secret as it now is (with
+// expectedLatestVersion, that decision is a conflict if the latest version moved).
 func (h *Secrets) Rotate(ctx context.Context, req Request, c RotateSecret) (Result, error) {
-	for attempt := 1; ; attempt++ {
-		res, err := h.rotateOnce(ctx, req, c)
-		retry := ledgererr.CodeOf(err) == ledgererr.Conflict && c.ExpectedLatestVersion == nil &&
-			req.Idempotency == nil && attempt < rotateRetries
-		if !retry {
-			return res, err
-		}
-	}
+	return decideAgain(ctx, h, func(ctx context.Context) (Result, error) { return h.rotateOnce(ctx, req, c) })
 }
 
 func (h *Secrets) rotateOnce(ctx context.Context, req Request, c RotateSecret) (Result, error) {
@@ -66,19 +57,19 @@ func (h *Secrets) rotateOnce(ctx context.Context, req Request, c RotateSecret) (
 	if err := decideRotate(st, c); err != nil {
 		return Result{}, err
 	}
-	if res, ok, err := h.replayed(ctx, req, st.companyID); ok || err != nil {
-		return res, err
-	}
 	p, err := h.providerOf(ctx, st.provider, st.vaultID)
 	if err != nil {
 		return Result{}, err
 	}
+	if res, ok, err := h.replayed(ctx, req, st.companyID, p); ok || err != nil {
+		return res, err
+	}
 	version := st.latestVersion + 1
 	ref := st.ref(c.SecretID, version)
-	w := &stored{p: p, ref: ref}
+	var w *stored
 	payload := events.SecretVersionAddedV1{SecretID: c.SecretID, Version: version}
 	if st.managedMode == ManagedByLedger {
-		if w.Stored, err = p.Put(ctx, ref, *c.Value); err != nil {
+		if w, err = put(ctx, p, ref, *c.Value); err != nil {
 			return Result{}, err
 		}
 		payload.ProviderVersionRef, payload.Fingerprint = w.ProviderVersionRef, w.Fingerprint
@@ -100,7 +91,7 @@ func (h *Secrets) rotateOnce(ctx context.Context, req Request, c RotateSecret) (
 		w.discard(ctx)
 		return Result{}, err
 	}
-	res, err := h.appendOrDiscard(ctx, req, c.SecretID, st.streamVersion, w, evt)
+	res, err := h.appendSecret(ctx, req, c.SecretID, st.streamVersion, w, evt)
 	if err == nil && !res.Replayed {
 		w.commit(ctx)
 	}

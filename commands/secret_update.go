@@ -73,6 +73,10 @@ func decideUpdate(st secretState, c UpdateSecret) (p events.SecretUpdatedV1, asD
 
 // Update runs UpdateSecret. An update that changes nothing writes nothing.
 func (h *Secrets) Update(ctx context.Context, req Request, c UpdateSecret) (Result, error) {
+	return decideAgain(ctx, h, func(ctx context.Context) (Result, error) { return h.updateOnce(ctx, req, c) })
+}
+
+func (h *Secrets) updateOnce(ctx context.Context, req Request, c UpdateSecret) (Result, error) {
 	st, err := h.load(ctx, req.Actor, c.SecretID)
 	if err != nil {
 		return Result{}, err
@@ -91,5 +95,5 @@ func (h *Secrets) Update(ctx context.Context, req Request, c UpdateSecret) (Resu
 	if err != nil {
 		return Result{}, err
 	}
-	return h.appendOrDiscard(ctx, req, c.SecretID, st.streamVersion, nil, evt)
+	return h.appendSecret(ctx, req, c.SecretID, st.streamVersion, nil, evt)
 }

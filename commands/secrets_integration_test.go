@@ -41,12 +41,13 @@ func newFixture(t testing.TB) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	store := eventstore.New(pool, eventstore.Config{Projector: projections.Inline(projections.All())})
+	f := &fixture{local: local, pool: pool, owner: ownerPool, now: time.Now()}
+	store := eventstore.New(pool, eventstore.Config{Projector: projections.Inline(projections.All()),
+		Recorded: func(evs []eventstore.Event) { f.h.Observe(evs) }})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { _ = store.Run(ctx); close(done) }()
 	t.Cleanup(func() { cancel(); <-done })
-	f := &fixture{local: local, pool: pool, owner: ownerPool, now: time.Now()}
 	f.h = &Secrets{Log: store, Providers: map[string]providers.Provider{providers.LocalEncrypted: local},
 		DefaultProvider: providers.LocalEncrypted, RecoveryWindow: 24 * time.Hour, Now: func() time.Time { return f.now }}
 	return f

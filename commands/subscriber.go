@@ -41,7 +41,8 @@ func (h *Secrets) IssueSubscriber(ctx context.Context, req Request, companyID, l
 	if err != nil {
 		return SubscriberResult{}, err
 	}
-	res, err := h.Log.AppendIdempotent(ctx, nil, events.EventSubscriberStream(id), eventstore.NoStream, evt)
+	res, err := h.append(ctx, eventstore.Append{Stream: events.EventSubscriberStream(id), Expected: eventstore.NoStream,
+		Events: []eventstore.EventData{evt}, Guards: req.Guards})
 	if err != nil {
 		return SubscriberResult{}, err
 	}
@@ -72,6 +73,7 @@ func (h *Secrets) RevokeSubscriber(ctx context.Context, req Request, companyID, 
 	if err != nil {
 		return SubscriberResult{}, err
 	}
-	res, err := h.Log.AppendIdempotent(ctx, nil, events.EventSubscriberStream(id), version, evt)
+	res, err := h.append(ctx, eventstore.Append{Stream: events.EventSubscriberStream(id), Expected: version,
+		Events: []eventstore.EventData{evt}, Guards: req.Guards})
 	return SubscriberResult{SubscriberID: id, Position: res.LastPosition}, err
 }

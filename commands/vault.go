@@ -263,7 +263,8 @@ func (h *Vaults) runOnce(ctx context.Context, req Request, companyID string, dec
 		}
 	}
 	stream := events.VaultStream(companyID)
-	res, err := h.Log.AppendIdempotent(ctx, req.Idempotency, stream, st.streamVersion, evs...)
+	res, err := h.Log.AppendWith(ctx, eventstore.Append{Stream: stream, Expected: st.streamVersion, Events: evs,
+		Idempotency: req.Idempotency, Guards: req.Guards})
 	if err != nil {
 		return VaultResult{}, err
 	}

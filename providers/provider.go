@@ -77,6 +77,25 @@ type Committer interface {
 	Commit(ctx context.Context, ref Ref, providerVersionRef string) error
 }
 
+// Stager is implemented by providers whose storage is the ledger's own database: the
+// write of a version can commit in the transaction of the append that records it.
+// Stage encrypts v as ref and returns the write without performing it; the ledger runs
+// it in the append's transaction, so a refused or replayed append leaves nothing
+// behind and the write costs no round trip of its own.
+type Stager interface {
+	Stage(ctx context.Context, ref Ref, v Value) (Stored, StagedWrite, error)
+}
+
+// StagedWrite is a write a Stager prepared: SQL, run with Args, returns one row with
+// the number of values it stored, which must be 1.
+type StagedWrite struct {
+	SQL  string
+	Args []any
+	// Committed, when set, is told once the append committed (the provider may then
+	// cache what it wrote).
+	Committed func()
+}
+
 // SoftDeleter is implemented by providers that keep their own recovery window: the
 // ledger's soft delete and restore are mirrored there (AWS: DeleteSecret with a
 // recovery window, RestoreSecret).

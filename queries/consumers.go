@@ -253,6 +253,20 @@ func (q Consumers) AuthenticateAgent(ctx context.Context, token string) (actor.A
 	return a, nil
 }
 
+// AgentKeyByHash implements the commands' Directory: the key (revoked or not) whose
+// token has the SHA-256 hash tokenHash (hex).
+func (q Consumers) AgentKeyByHash(ctx context.Context, tokenHash string) (string, bool, error) {
+	var id string
+	err := q.DB.QueryRow(ctx, `SELECT id FROM agent_keys WHERE token_hash = decode($1, 'hex')`, tokenHash).Scan(&id)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return "", false, nil
+	}
+	if err != nil {
+		return "", false, unavailable(err)
+	}
+	return id, true, nil
+}
+
 // BindingConsumer implements the commands' Directory.
 func (q Consumers) BindingConsumer(ctx context.Context, bindingID string) (events.Consumer, error) {
 	var c events.Consumer
