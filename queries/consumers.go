@@ -236,23 +236,6 @@ func (q Consumers) EnvView(ctx context.Context, a actor.Actor, c events.Consumer
 	return out, nil
 }
 
-// AuthenticateAgent returns the actor of a live agent key.
-func (q Consumers) AuthenticateAgent(ctx context.Context, token string) (actor.Actor, error) {
-	a := actor.Actor{Type: actor.Agent}
-	var company string
-	hash := actor.HashToken(token)
-	err := q.DB.QueryRow(ctx, `SELECT id, company_id, target_type, target_id FROM agent_keys
-		WHERE token_hash = decode($1, 'hex') AND revoked_at IS NULL`, hash).Scan(&a.ID, &company, &a.TargetType, &a.TargetID)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return actor.Actor{}, ledgererr.New(ledgererr.Unauthorized, "the agent key is unknown or revoked")
-	}
-	if err != nil {
-		return actor.Actor{}, ledgererr.Wrap(err, ledgererr.Unavailable, "cannot check the agent key now")
-	}
-	a.Companies = []string{company}
-	return a, nil
-}
-
 // AgentKeyByHash implements the commands' Directory: the key (revoked or not) whose
 // token has the SHA-256 hash tokenHash (hex).
 func (q Consumers) AgentKeyByHash(ctx context.Context, tokenHash string) (string, bool, error) {

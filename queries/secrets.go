@@ -8,6 +8,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/secretsledger/secretsledger/eventstore"
 	"github.com/secretsledger/secretsledger/eventstore/actor"
 	"github.com/secretsledger/secretsledger/eventstore/ledgererr"
 )
@@ -53,7 +54,9 @@ type Secrets struct {
 const secretColumns = `id, company_id, key, name, description, provider, status, managed_mode, external_ref,
 	provider_config_id, latest_version, created_by, created_at, updated_at, last_resolved_at, deleted_at, position`
 
-func scanSecret(row pgx.CollectableRow) (Secret, error) {
+func scanSecret(row pgx.CollectableRow) (Secret, error) { return scanSecretRow(row) }
+
+func scanSecretRow(row pgx.Row) (Secret, error) {
 	var s Secret
 	err := row.Scan(&s.ID, &s.CompanyID, &s.Key, &s.Name, &s.Description, &s.Provider, &s.Status, &s.ManagedMode,
 		&s.ExternalRef, &s.ProviderConfigID, &s.LatestVersion, &s.CreatedBy, &s.CreatedAt, &s.UpdatedAt,
@@ -110,6 +113,19 @@ func (q Secrets) Get(ctx context.Context, a actor.Actor, id string) (Secret, err
 		return Secret{}, unavailable(err)
 	}
 	return s, nil
+}
+
+// Readback is the statement that reads a secret's row inside the transaction of the
+// append that changed it (the command has checked the actor already); got receives it.
+func (q Secrets) Readback(id string, got func(Secret)) eventstore.Statement {
+	return eventstore.Statement{SQL: `SELECT ` + secretColumns + ` FROM company_secrets WHERE id = $1`, Args: []any{id},
+		Row: func(row pgx.Row) error {
+			s, err := scanSecretRow(row)
+			if err == nil {
+				got(s)
+			}
+			return err
+		}}
 }
 
 // Versions returns a page of a secret's versions, newest first.

@@ -126,8 +126,9 @@ func openLedger(ctx context.Context, env *environment, dir instance.Dir, migrate
 		return nil, nil, err
 	}
 	committed, signerWake := make(chan struct{}, 1), make(chan struct{}, 1)
+	cmds := &commands.Secrets{}
 	storeCfg := eventstore.Config{Projector: projections.Inline(projections.All()), Committed: []chan<- struct{}{committed, signerWake},
-		IdempotencyTTL: env.cfg.IdempotencyTTL}
+		IdempotencyTTL: env.cfg.IdempotencyTTL, Recorded: cmds.Observe}
 	var localCalls providers.Provider = local // what commands and queries call
 	var resolutions commands.ResolutionObserver
 	if m != nil {
@@ -142,18 +143,12 @@ func openLedger(ctx context.Context, env *environment, dir instance.Dir, migrate
 		return nil, nil, err
 	}
 	closeAll = func() { placer.Close(); pool.Close(); closeDB() }
+	cmds.Log, cmds.Resolutions, cmds.Providers, cmds.Placer = store, resolutions, placer.Deployment, placer
+	cmds.DefaultProvider, cmds.RecoveryWindow, cmds.StrictMode = env.cfg.SecretsProvider, env.cfg.DeleteRecovery, env.cfg.StrictMode
+	cmds.Directory = directory.Directory{Consumers: consumers}
 	l := &ledger{
 		dir: dir, db: db, pool: pool, store: store, local: local,
-		commands: &commands.Secrets{
-			Log:             store,
-			Resolutions:     resolutions,
-			Providers:       placer.Deployment,
-			Placer:          placer,
-			DefaultProvider: env.cfg.SecretsProvider,
-			RecoveryWindow:  env.cfg.DeleteRecovery,
-			StrictMode:      env.cfg.StrictMode,
-			Directory:       directory.Directory{Consumers: consumers},
-		},
+		commands: cmds,
 		queries:   secretQueries,
 		consumers: consumers,
 		events:    queries.Events{DB: pool},
@@ -171,7 +166,7 @@ func openLedger(ctx context.Context, env *environment, dir instance.Dir, migrate
 // apart by their prefix.
 func (l *ledger) Authenticate(ctx context.Context, token string) (actor.Actor, error) {
 	if strings.HasPrefix(token, commands.AgentTokenPrefix) {
-		return l.consumers.AuthenticateAgent(ctx, token)
+		return l.commands.AuthenticateAgent(ctx, token)
 	}
 	return l.tokens.Authenticate(ctx, token)
 }

@@ -22,6 +22,7 @@ type Provider struct {
 	sealer   *Sealer
 	findings []Finding
 	keys     keyCache
+	values   valueCache
 }
 
 // NewProvider returns the provider over pool with the master key k; findings are the
@@ -104,6 +105,45 @@ func (p *Provider) Put(ctx context.Context, ref providers.Ref, v providers.Value
 	return providers.Stored{ProviderVersionRef: vref, Fingerprint: p.sealer.Fingerprint(v)}, nil
 }
 
+// Stage implements providers.Stager: the version's ciphertext (and, for a new secret,
+// its wrapped data key) is inserted by the append that records it, in the same
+// transaction. Encryption happens here; only the key look-up of a secret this process
+// has not seen yet costs a query.
+func (p *Provider) Stage(ctx context.Context, ref providers.Ref, v providers.Value) (providers.Stored, providers.StagedWrite, error) {
+	vref := "lev_" + ulid.Make().String()
+	k, err := p.dataKey(ctx, ref)
+	if err != nil {
+		return providers.Stored{}, providers.StagedWrite{}, err
+	}
+	newKey := k.wrapped == nil
+	if newKey {
+		k = cachedKey{company: ref.CompanyID, wrapped: p.sealer.NewDataKey(ref.CompanyID, ref.SecretID)}
+	}
+	ct, err := p.sealer.Encrypt(k.wrapped, ref.CompanyID, ref.SecretID, ref.Version, v)
+	if err != nil {
+		return providers.Stored{}, providers.StagedWrite{}, err
+	}
+	w := providers.StagedWrite{
+		SQL: `WITH v AS (INSERT INTO local_secret_values (secret_id, ref, version, ciphertext) VALUES ($1, $2, $3, $4) RETURNING 1)
+			SELECT count(*) FROM v`,
+		Args: []any{ref.SecretID, vref, ref.Version, ct},
+		Committed: func() {
+			p.keys.put(ref.SecretID, k)
+			p.values.put(ref.SecretID, vref, ct)
+		},
+	}
+	if newKey {
+		// The key and the value in one statement; if another writer created the key
+		// first, nothing is stored and the count says so (the append then fails).
+		w.SQL = `WITH k AS (INSERT INTO local_secret_keys (secret_id, company_id, wrapped_key) VALUES ($1, $5, $6)
+				ON CONFLICT (secret_id) DO NOTHING RETURNING secret_id),
+			v AS (INSERT INTO local_secret_values (secret_id, ref, version, ciphertext) SELECT secret_id, $2, $3, $4 FROM k RETURNING 1)
+			SELECT count(*) FROM v`
+		w.Args = append(w.Args, ref.CompanyID, k.wrapped)
+	}
+	return providers.Stored{ProviderVersionRef: vref, Fingerprint: p.sealer.Fingerprint(v)}, w, nil
+}
+
 // async runs statements in one transaction committed without waiting for the WAL flush
 // (see Put), in one round trip.
 func (p *Provider) async(ctx context.Context, queue func(*pgx.Batch)) error {
@@ -159,37 +199,36 @@ func (p *Provider) Link(context.Context, providers.Ref, string, string) (provide
 
 // Resolve implements providers.Provider.
 func (p *Provider) Resolve(ctx context.Context, ref providers.Ref, vref string) (providers.Value, error) {
-	var wrapped, ct []byte
-	err := p.pool.QueryRow(ctx, `SELECT k.wrapped_key, v.ciphertext FROM local_secret_values v
-		JOIN local_secret_keys k USING (secret_id) WHERE v.secret_id = $1 AND v.ref = $2 AND k.company_id = $3`,
-		ref.SecretID, vref, ref.CompanyID).Scan(&wrapped, &ct)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return providers.Value{}, ledgererr.New(ledgererr.NotFound, "version %d of secret %s has no stored value", ref.Version, ref.SecretID)
-	}
-	if err != nil {
-		return providers.Value{}, unavailable(err)
-	}
-	if wrapped == nil {
-		return providers.Value{}, ledgererr.New(ledgererr.NotFound, "secret %s was purged", ref.SecretID)
-	}
-	return p.sealer.Decrypt(wrapped, ct, ref.CompanyID, ref.SecretID, ref.Version)
+	r := p.ResolveMany(ctx, ref.CompanyID, []providers.VersionRequest{{Ref: ref, ProviderVersionRef: vref}})
+	return r[0].Value, r[0].Err
 }
 
-// ResolveMany reads several values of one company in one query (resolution of a
-// consumer bound to several secrets). Each result has its value or its own error.
+// ResolveMany reads several values of one company: those whose ciphertext and data key
+// this process holds from memory, the others in one query. Each result has its value
+// or its own error.
 func (p *Provider) ResolveMany(ctx context.Context, companyID string, reqs []providers.VersionRequest) []providers.Resolved {
 	out := make([]providers.Resolved, len(reqs))
-	secrets := make([]string, len(reqs))
-	refs := make([]string, len(reqs))
+	var secrets, refs []string
+	var pending []int // indexes of reqs still to read
 	for i, r := range reqs {
-		secrets[i], refs[i] = r.Ref.SecretID, r.ProviderVersionRef
+		k, kok := p.keys.get(r.Ref.SecretID)
+		ct, cok := p.values.get(r.Ref.SecretID, r.ProviderVersionRef)
+		if kok && cok && k.company == companyID && r.Ref.CompanyID == companyID {
+			out[i].Value, out[i].Err = p.sealer.Decrypt(k.wrapped, ct, companyID, r.Ref.SecretID, r.Ref.Version)
+			continue
+		}
+		pending = append(pending, i)
+		secrets, refs = append(secrets, r.Ref.SecretID), append(refs, r.ProviderVersionRef)
+	}
+	if len(pending) == 0 {
+		return out
 	}
 	rows, err := p.pool.Query(ctx, `SELECT v.secret_id, v.ref, k.wrapped_key, v.ciphertext
 		FROM unnest($1::text[], $2::text[]) AS q(secret_id, ref)
 		JOIN local_secret_values v ON v.secret_id = q.secret_id AND v.ref = q.ref
 		JOIN local_secret_keys k ON k.secret_id = v.secret_id AND k.company_id = $3`, secrets, refs, companyID)
 	if err != nil {
-		for i := range out {
+		for _, i := range pending {
 			out[i].Err = unavailable(err)
 		}
 		return out
@@ -201,7 +240,7 @@ func (p *Provider) ResolveMany(ctx context.Context, companyID string, reqs []pro
 		var st stored
 		if err := rows.Scan(&secret, &ref, &st.wrapped, &st.ct); err != nil {
 			rows.Close()
-			for i := range out {
+			for _, i := range pending {
 				out[i].Err = unavailable(err)
 			}
 			return out
@@ -209,7 +248,8 @@ func (p *Provider) ResolveMany(ctx context.Context, companyID string, reqs []pro
 		found[[2]string{secret, ref}] = st
 	}
 	rows.Close()
-	for i, r := range reqs {
+	for _, i := range pending {
+		r := reqs[i]
 		st, ok := found[[2]string{r.Ref.SecretID, r.ProviderVersionRef}]
 		switch {
 		case !ok:
@@ -218,6 +258,10 @@ func (p *Provider) ResolveMany(ctx context.Context, companyID string, reqs []pro
 			out[i].Err = ledgererr.New(ledgererr.NotFound, "secret %s was purged", r.Ref.SecretID)
 		default:
 			out[i].Value, out[i].Err = p.sealer.Decrypt(st.wrapped, st.ct, r.Ref.CompanyID, r.Ref.SecretID, r.Ref.Version)
+			if out[i].Err == nil {
+				p.keys.put(r.Ref.SecretID, cachedKey{company: companyID, wrapped: st.wrapped})
+				p.values.put(r.Ref.SecretID, r.ProviderVersionRef, st.ct)
+			}
 		}
 	}
 	return out
@@ -225,6 +269,7 @@ func (p *Provider) ResolveMany(ctx context.Context, companyID string, reqs []pro
 
 // Discard implements providers.Provider.
 func (p *Provider) Discard(ctx context.Context, ref providers.Ref, vref string) error {
+	p.values.drop(ref.SecretID, vref)
 	if _, err := p.pool.Exec(ctx, `DELETE FROM local_secret_values WHERE secret_id = $1 AND ref = $2`, ref.SecretID, vref); err != nil {
 		return unavailable(err)
 	}
@@ -235,6 +280,7 @@ func (p *Provider) Discard(ctx context.Context, ref providers.Ref, vref string) 
 // ciphertext of the secret is unrecoverable (crypto-shredding); the log is untouched.
 func (p *Provider) Destroy(ctx context.Context, ref providers.Ref) error {
 	p.keys.drop(ref.SecretID)
+	p.values.dropSecret(ref.SecretID)
 	_, err := p.pool.Exec(ctx, `UPDATE local_secret_keys SET wrapped_key = NULL, destroyed_at = coalesce(destroyed_at, now())
 		WHERE secret_id = $1 AND company_id = $2`, ref.SecretID, ref.CompanyID)
 	if err != nil {

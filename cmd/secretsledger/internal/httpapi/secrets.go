@@ -39,6 +39,8 @@ type SecretCommands interface {
 type SecretQueries interface {
 	List(ctx context.Context, a actor.Actor, companyID string, f queries.SecretFilter, p queries.PageRequest) (queries.Page[queries.Secret], error)
 	Get(ctx context.Context, a actor.Actor, id string) (queries.Secret, error)
+	// Readback is the statement that reads a secret back in a command's append.
+	Readback(id string, got func(queries.Secret)) eventstore.Statement
 	Versions(ctx context.Context, a actor.Actor, id string, p queries.PageRequest) (queries.Page[queries.Version], error)
 }
 
@@ -279,6 +281,7 @@ func (s *Secrets) create(w http.ResponseWriter, r *http.Request, a actor.Actor) 
 	if err != nil {
 		return err
 	}
+	rb := s.readBack(&req)
 	res, err := s.Commands.Create(r.Context(), req, commands.CreateSecret{
 		CompanyID: company, Name: b.Name, Key: b.Key, Description: b.Description, Provider: b.Provider,
 		ManagedMode: b.ManagedMode, ExternalRef: b.ExternalRef, ProviderVersionRef: b.ProviderVersionRef,
@@ -287,15 +290,35 @@ func (s *Secrets) create(w http.ResponseWriter, r *http.Request, a actor.Actor) 
 	if err != nil {
 		return err
 	}
-	return s.respondSecret(w, r, a, res, http.StatusCreated)
+	return s.respondSecret(w, r, a, res, http.StatusCreated, rb)
 }
 
-// respondSecret answers a command with the secret as the read model now shows it
-// (read-your-writes: the projection ran in the append transaction).
-func (s *Secrets) respondSecret(w http.ResponseWriter, r *http.Request, a actor.Actor, res commands.Result, status int) error {
-	sec, err := s.Queries.Get(r.Context(), a, res.SecretID)
-	if err != nil {
-		return err
+// readback is a secret as a command's append transaction read it back.
+type readback struct {
+	sec queries.Secret
+	got bool
+}
+
+// readBack asks the command of req to read its secret back in its append's transaction.
+func (s *Secrets) readBack(req *commands.Request) *readback {
+	rb := &readback{}
+	req.Readback = func(id string) eventstore.Statement {
+		return s.Queries.Readback(id, func(sec queries.Secret) { rb.sec, rb.got = sec, true })
+	}
+	return rb
+}
+
+// respondSecret answers a command with the secret as the read model shows it after the
+// command (read-your-writes: the projection ran in the append transaction): as the
+// append read it back, or, when the command wrote nothing (a replay, no change), read
+// now.
+func (s *Secrets) respondSecret(w http.ResponseWriter, r *http.Request, a actor.Actor, res commands.Result, status int, rb *readback) error {
+	sec := rb.sec
+	if !rb.got || res.Replayed || sec.ID != res.SecretID || sec.DeletedAt != nil {
+		var err error
+		if sec, err = s.Queries.Get(r.Context(), a, res.SecretID); err != nil {
+			return err
+		}
 	}
 	written(w, res)
 	writeJSON(w, status, secretJSON(sec))
@@ -351,6 +374,7 @@ func (s *Secrets) rotate(w http.ResponseWriter, r *http.Request, a actor.Actor) 
 	if err != nil {
 		return err
 	}
+	rb := s.readBack(&req)
 	res, err := s.Commands.Rotate(r.Context(), req, commands.RotateSecret{
 		SecretID: mux.Vars(r)["id"], Value: optionalValue(b.Value), ExternalRef: b.ExternalRef,
 		ProviderVersionRef: b.ProviderVersionRef, ExpectedLatestVersion: b.ExpectedLatestVersion,
@@ -358,7 +382,7 @@ func (s *Secrets) rotate(w http.ResponseWriter, r *http.Request, a actor.Actor) 
 	if err != nil {
 		return err
 	}
-	return s.respondSecret(w, r, a, res, http.StatusOK)
+	return s.respondSecret(w, r, a, res, http.StatusOK, rb)
 }
 
 type updateBody struct {
@@ -385,6 +409,7 @@ func (s *Secrets) update(w http.ResponseWriter, r *http.Request, a actor.Actor) 
 	if err != nil {
 		return err
 	}
+	rb := s.readBack(&req)
 	res, err := s.Commands.Update(r.Context(), req, commands.UpdateSecret{
 		SecretID: id, Name: b.Name, Key: b.Key, Description: b.Description, Status: b.Status, ExternalRef: b.ExternalRef,
 	})
@@ -396,7 +421,7 @@ func (s *Secrets) update(w http.ResponseWriter, r *http.Request, a actor.Actor) 
 		writeJSON(w, http.StatusOK, map[string]bool{"ok": true})
 		return nil
 	}
-	return s.respondSecret(w, r, a, res, http.StatusOK)
+	return s.respondSecret(w, r, a, res, http.StatusOK, rb)
 }
 
 // emptyBody reads the body of a route that takes none: nothing, or "{}".
@@ -430,11 +455,12 @@ func (s *Secrets) restore(w http.ResponseWriter, r *http.Request, a actor.Actor)
 	if err != nil {
 		return err
 	}
+	rb := s.readBack(&req)
 	res, err := s.Commands.Restore(r.Context(), req, mux.Vars(r)["id"])
 	if err != nil {
 		return err
 	}
-	return s.respondSecret(w, r, a, res, http.StatusOK)
+	return s.respondSecret(w, r, a, res, http.StatusOK, rb)
 }
 
 type purgeBody struct {

@@ -74,13 +74,13 @@ func (fakeSubscribers) Revoke(_ context.Context, req commands.Request, companyID
 }
 
 type stackAuth struct {
-	tokens    boardtoken.Store
-	consumers queries.Consumers
+	tokens   boardtoken.Store
+	commands *commands.Secrets
 }
 
 func (a stackAuth) Authenticate(ctx context.Context, token string) (actor.Actor, error) {
 	if strings.HasPrefix(token, commands.AgentTokenPrefix) {
-		return a.consumers.AuthenticateAgent(ctx, token)
+		return a.commands.AuthenticateAgent(ctx, token)
 	}
 	return a.tokens.Authenticate(ctx, token)
 }
@@ -98,7 +98,8 @@ func newStack(t testing.TB) *stack {
 	if err != nil {
 		t.Fatal(err)
 	}
-	store := eventstore.New(pool, eventstore.Config{Projector: projections.Inline(projections.All())})
+	cmds := &commands.Secrets{}
+	store := eventstore.New(pool, eventstore.Config{Projector: projections.Inline(projections.All()), Recorded: cmds.Observe})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { _ = store.Run(ctx); close(done) }()
@@ -106,12 +107,12 @@ func newStack(t testing.TB) *stack {
 
 	secretQueries := queries.Secrets{DB: pool}
 	consumers := queries.Consumers{DB: pool, Secrets: secretQueries, Values: local}
-	cmds := &commands.Secrets{Log: store, Providers: map[string]providers.Provider{providers.LocalEncrypted: local},
+	*cmds = commands.Secrets{Log: store, Providers: map[string]providers.Provider{providers.LocalEncrypted: local},
 		DefaultProvider: providers.LocalEncrypted, RecoveryWindow: 24 * time.Hour, Directory: directory.Directory{Consumers: consumers}}
 	// Tokens are made and revoked by operator commands, which run as the owner.
 	s := &stack{t: t, store: store, pool: pool, commands: cmds, tokens: boardtoken.Store{DB: owner}}
 	s.secrets = &Secrets{
-		Auth: stackAuth{tokens: boardtoken.Store{DB: pool}, consumers: consumers}, Commands: cmds, Queries: secretQueries,
+		Auth: stackAuth{tokens: boardtoken.Store{DB: pool}, commands: cmds}, Commands: cmds, Queries: secretQueries,
 		Providers: []providers.Provider{local}, RequestHash: func(b []byte) []byte { return []byte(local.Sealer().Fingerprint(providers.NewValue(b))) },
 		Consumers:   Consumers{Commands: cmds, Queries: consumers},
 		Incidents:   Incidents{Commands: cmds, Queries: queries.Freezes{DB: pool}},

@@ -10,6 +10,7 @@ import (
 // Provider operations, the values of the operation label.
 const (
 	OpPut         = "put"
+	OpStage       = "stage"
 	OpLink        = "link"
 	OpResolve     = "resolve"
 	OpResolveMany = "resolve_many"
@@ -34,12 +35,31 @@ func (m *Metrics) Provider(p providers.Provider) providers.Provider {
 	if _, ok := p.(providers.SoftDeleter); ok {
 		ops = append(ops, OpSoftDelete, OpRestore)
 	}
+	_, stager := p.(providers.Stager)
+	if stager {
+		ops = append(ops, OpStage)
+	}
 	for _, op := range ops {
 		for _, o := range []string{"ok", "error"} {
 			m.providerCalls.WithLabelValues(in.id, op, o)
 		}
 	}
+	if stager {
+		return stagingInstrumented{in}
+	}
 	return in
+}
+
+// stagingInstrumented is a measured Stager: only a provider that stages its writes may
+// look like one, since the ledger then writes nothing at the provider outside the
+// append.
+type stagingInstrumented struct{ *instrumented }
+
+// Stage implements providers.Stager, timed and counted (the write itself is the
+// append's).
+func (p stagingInstrumented) Stage(ctx context.Context, ref providers.Ref, v providers.Value) (st providers.Stored, w providers.StagedWrite, err error) {
+	err = p.timed(OpStage, func() error { st, w, err = p.Provider.(providers.Stager).Stage(ctx, ref, v); return err })
+	return st, w, err
 }
 
 type instrumented struct {
