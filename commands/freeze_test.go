@@ -249,7 +249,7 @@ func TestRevokeEveryKeyOfAConsumer(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()
 	f.h.Directory = testDirectory{queries.Consumers{DB: f.pool}}
-	auth := queries.Consumers{DB: f.pool}
+	auth := f.h
 	issue := func(target string) string {
 		k, err := f.h.IssueKey(ctx, board, IssueAgentKey{Consumer: Consumer{CompanyID: "co", TargetType: "agent", TargetID: target}})
 		if err != nil {

@@ -162,6 +162,9 @@ func TestRekeyKeepsEveryValueReadable(t *testing.T) {
 		t.Fatalf("Rekey = %d, %v", n, err)
 	}
 	rekeyed, _ := localenc.NewProvider(f.pool, nextKey, nil)
+	// Rekey runs with the server stopped: a process started again with the old key
+	// (its key check aside) must not decrypt anything.
+	stale, _ := localenc.NewProvider(f.pool, f.local.Sealer().Key(), nil)
 	for i, id := range ids {
 		var ref string
 		if err := f.pool.QueryRow(ctx, `SELECT provider_version_ref FROM company_secret_versions WHERE secret_id = $1`, id).Scan(&ref); err != nil {
@@ -172,7 +175,7 @@ func TestRekeyKeepsEveryValueReadable(t *testing.T) {
 		if err != nil || string(v.Reveal()) != "value-"+[]string{"a", "b", "c"}[i] {
 			t.Fatalf("after rekey: %v", err)
 		}
-		if _, err := f.local.Resolve(ctx, pref, ref); err == nil || !strings.Contains(err.Error(), f.local.Sealer().Key().Fingerprint()) {
+		if _, err := stale.Resolve(ctx, pref, ref); err == nil || !strings.Contains(err.Error(), f.local.Sealer().Key().Fingerprint()) {
 			t.Fatalf("the old key still decrypts, or the error does not name it: %v", err)
 		}
 	}

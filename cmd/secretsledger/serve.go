@@ -142,6 +142,7 @@ func runServe(ctx context.Context, env *environment, o serveOptions) error {
 	signerDone := make(chan error, 1)
 	go func() { signerDone <- sig.Run(signerCtx) }()
 	go sweepIdempotencyKeys(runCtx, env, l)
+	go l.commands.Tail(runCtx, l.store)
 	if env.cfg.BackupInterval > 0 {
 		go runScheduledBackups(runCtx, env, l.db.MigrationURL)
 	}
