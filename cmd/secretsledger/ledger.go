@@ -148,7 +148,7 @@ func openLedger(ctx context.Context, env *environment, dir instance.Dir, migrate
 	cmds.Directory = directory.Directory{Consumers: consumers}
 	l := &ledger{
 		dir: dir, db: db, pool: pool, store: store, local: local,
-		commands: cmds,
+		commands:  cmds,
 		queries:   secretQueries,
 		consumers: consumers,
 		events:    queries.Events{DB: pool},

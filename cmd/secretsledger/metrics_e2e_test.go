@@ -122,13 +122,14 @@ func TestMetricsAfterAScriptedFlow(t *testing.T) {
 		`secretsledger_resolutions_total{outcome=binding_missing,source=secret}`: 1,
 		`secretsledger_resolutions_total{outcome=secret_deleted,source=secret}`:  1,
 		`secretsledger_resolutions_total{outcome=provider_error,source=secret}`:  0,
-		// create, rotate, the plain env value: a request whose idempotency key was used
-		// before is answered before any provider write
-		`secretsledger_provider_calls_total{provider=local_encrypted,operation=put,outcome=ok}`:                                    3,
+		// create, the refused create and rotate are staged in their appends (the refused
+		// one stores nothing); the plain env value is written on its own
+		`secretsledger_provider_calls_total{provider=local_encrypted,operation=stage,outcome=ok}`:                                  3,
+		`secretsledger_provider_calls_total{provider=local_encrypted,operation=put,outcome=ok}`:                                    1,
 		`secretsledger_provider_calls_total{provider=local_encrypted,operation=discard,outcome=ok}`:                                0,
 		`secretsledger_provider_calls_total{provider=local_encrypted,operation=resolve_many,outcome=ok}`:                           1,
 		`secretsledger_provider_calls_total{provider=local_encrypted,operation=resolve_many,outcome=error}`:                        0,
-		`secretsledger_provider_call_duration_seconds_count{provider=local_encrypted,operation=put}`:                               3,
+		`secretsledger_provider_call_duration_seconds_count{provider=local_encrypted,operation=put}`:                               1,
 		`secretsledger_eventstore_append_conflicts_total{kind=version}`:                                                            0,
 		`secretsledger_eventstore_append_conflicts_total{kind=idempotency}`:                                                        1,
 		`secretsledger_http_request_duration_seconds_count{route=/api/companies/{companyId}/secrets,method=POST,code=201}`:         1,
