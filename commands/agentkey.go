@@ -114,7 +114,7 @@ func (h *Secrets) IssueKey(ctx context.Context, req Request, c IssueAgentKey) (A
 	}
 	// No idempotency here: a replay could not show the token again.
 	res, err := h.append(ctx, eventstore.Append{Stream: events.AgentKeyStream(id), Expected: eventstore.NoStream,
-		Events: []eventstore.EventData{evt}, Guards: req.Guards})
+		Events: []eventstore.EventData{evt}})
 	if err != nil {
 		return AgentKeyResult{}, err
 	}
@@ -145,7 +145,7 @@ func (h *Secrets) revokeKeyOnce(ctx context.Context, req Request, keyID string) 
 		return AgentKeyResult{}, err
 	}
 	res, err := h.append(ctx, eventstore.Append{Stream: events.AgentKeyStream(keyID), Expected: st.streamVersion,
-		Events: []eventstore.EventData{evt}, Guards: req.Guards})
+		Events: []eventstore.EventData{evt}})
 	return AgentKeyResult{KeyID: keyID, Position: res.LastPosition}, err
 }
 

@@ -162,7 +162,7 @@ func (h *Secrets) bindOnce(ctx context.Context, req Request, c CreateBinding) (B
 		return BindingResult{}, err
 	}
 	res, err := h.append(ctx, eventstore.Append{Stream: c.Stream(), Expected: st.streamVersion, Events: []eventstore.EventData{evt},
-		Idempotency: req.Idempotency, Guards: req.Guards, Condition: []eventstore.StreamVersion{secret}})
+		Idempotency: req.Idempotency, Condition: []eventstore.StreamVersion{secret}})
 	if err != nil {
 		return BindingResult{}, err
 	}
@@ -224,7 +224,7 @@ func (h *Secrets) unbindOnce(ctx context.Context, req Request, bindingID string)
 			return BindingResult{}, err
 		}
 		res, err := h.append(ctx, eventstore.Append{Stream: c.Stream(), Expected: st.streamVersion, Events: []eventstore.EventData{evt},
-			Idempotency: req.Idempotency, Guards: req.Guards})
+			Idempotency: req.Idempotency})
 		return BindingResult{BindingID: bindingID, Position: res.LastPosition}, err
 	}
 	return BindingResult{}, notFound
@@ -277,7 +277,7 @@ func (h *Secrets) putEnvOnce(ctx context.Context, req Request, c SetEnv) (Bindin
 		keys = append(keys, k)
 	}
 	sort.Strings(keys)
-	desired := map[string]binding{} // env.* bindings the env asks for, by config path
+	desired := map[string]binding{}     // env.* bindings the env asks for, by config path
 	var refs []eventstore.StreamVersion // the secrets referred to, as checked
 	for _, k := range keys {
 		in := c.Env[k]
@@ -384,7 +384,7 @@ func (h *Secrets) putEnvOnce(ctx context.Context, req Request, c SetEnv) (Bindin
 		return BindingResult{}, err
 	}
 	res, err := h.append(ctx, eventstore.Append{Stream: c.Stream(), Expected: st.streamVersion, Events: evs,
-		Idempotency: req.Idempotency, Guards: req.Guards, Condition: refs})
+		Idempotency: req.Idempotency, Condition: refs})
 	if err != nil || res.Replayed {
 		discardAll()
 	}

@@ -131,7 +131,7 @@ func (h *Secrets) freezeOnce(ctx context.Context, req Request, c SetFreeze, comp
 		return FreezeResult{}, err
 	}
 	res, err := h.append(ctx, eventstore.Append{Stream: stream, Expected: version, Events: []eventstore.EventData{evt},
-		Idempotency: req.Idempotency, Guards: req.Guards})
+		Idempotency: req.Idempotency})
 	return FreezeResult{Position: res.LastPosition, Changed: err == nil, Replayed: res.Replayed}, err
 }
 

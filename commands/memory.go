@@ -371,5 +371,5 @@ func (s consumerState) copied() consumerState {
 	return s
 }
 
-func (s companyState) version() int64      { return s.streamVersion }
+func (s companyState) version() int64       { return s.streamVersion }
 func (s companyState) copied() companyState { return s }

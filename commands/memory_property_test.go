@@ -251,4 +251,6 @@ func checkLogAgainstFreshFold(t *testing.T, f *fixture) {
 }
 
 // streamID is the id part of a stream named prefix+id.
-func streamID(e eventstore.Event, prefix string) string { return strings.TrimPrefix(e.StreamID, prefix) }
+func streamID(e eventstore.Event, prefix string) string {
+	return strings.TrimPrefix(e.StreamID, prefix)
+}

@@ -245,7 +245,7 @@ func (h *Secrets) resolveOnce(ctx context.Context, req Request, r Resolve, c Con
 // returns the log position of the last event.
 func (h *Secrets) recordAccess(ctx context.Context, req Request, c Consumer, cond []eventstore.StreamVersion, evs []eventstore.EventData) (int64, error) {
 	res, err := h.append(ctx, eventstore.Append{Stream: events.AccessStream(c.CompanyID, c.TargetType, c.TargetID),
-		Expected: eventstore.AnyVersion, Events: evs, Condition: cond, Guards: req.Guards})
+		Expected: eventstore.AnyVersion, Events: evs, Condition: cond})
 	var stale *eventstore.StaleError
 	if errors.As(err, &stale) {
 		return 0, err

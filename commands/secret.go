@@ -79,9 +79,6 @@ type Request struct {
 	Actor       actor.Actor
 	RequestID   string
 	Idempotency *eventstore.Idempotency
-	// Guards ride on every append of the command: a credential checked from memory is
-	// checked again, under the append lock, where the write happens.
-	Guards []eventstore.Guard
 	// Readback, when set, gives the statement that reads a secret back in the
 	// transaction of the command's append (the answer then needs no further read).
 	Readback func(secretID string) eventstore.Statement
@@ -442,7 +439,7 @@ func (h *Secrets) appendSecret(ctx context.Context, req Request, secretID string
 		stmts = append(stmts, req.Readback(secretID))
 	}
 	res, err := h.append(ctx, eventstore.Append{Stream: events.SecretStream(secretID), Expected: expected, Events: evs,
-		Idempotency: req.Idempotency, Guards: req.Guards, Statements: stmts})
+		Idempotency: req.Idempotency, Statements: stmts})
 	if err != nil || res.Replayed {
 		w.discard(ctx)
 	}

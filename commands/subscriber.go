@@ -42,7 +42,7 @@ func (h *Secrets) IssueSubscriber(ctx context.Context, req Request, companyID, l
 		return SubscriberResult{}, err
 	}
 	res, err := h.append(ctx, eventstore.Append{Stream: events.EventSubscriberStream(id), Expected: eventstore.NoStream,
-		Events: []eventstore.EventData{evt}, Guards: req.Guards})
+		Events: []eventstore.EventData{evt}})
 	if err != nil {
 		return SubscriberResult{}, err
 	}
@@ -74,6 +74,6 @@ func (h *Secrets) RevokeSubscriber(ctx context.Context, req Request, companyID, 
 		return SubscriberResult{}, err
 	}
 	res, err := h.append(ctx, eventstore.Append{Stream: events.EventSubscriberStream(id), Expected: version,
-		Events: []eventstore.EventData{evt}, Guards: req.Guards})
+		Events: []eventstore.EventData{evt}})
 	return SubscriberResult{SubscriberID: id, Position: res.LastPosition}, err
 }

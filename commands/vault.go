@@ -264,7 +264,7 @@ func (h *Vaults) runOnce(ctx context.Context, req Request, companyID string, dec
 	}
 	stream := events.VaultStream(companyID)
 	res, err := h.Log.AppendWith(ctx, eventstore.Append{Stream: stream, Expected: st.streamVersion, Events: evs,
-		Idempotency: req.Idempotency, Guards: req.Guards})
+		Idempotency: req.Idempotency})
 	if err != nil {
 		return VaultResult{}, err
 	}

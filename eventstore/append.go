@@ -37,7 +37,6 @@ type pendingAppend struct {
 	stream     string
 	expected   int64
 	also       []StreamVersion
-	guards     []Guard
 	statements []Statement
 	events     []EventData
 	idem       *Idempotency
@@ -95,23 +94,10 @@ type Append struct {
 	// Condition names other streams the decision read, at the versions it read them
 	// (see AppendIf).
 	Condition []StreamVersion
-	// Guards are conditions beyond the log, checked under the append lock in the same
-	// transaction (a credential still valid, say).
-	Guards []Guard
 	// Statements run in the append's transaction, after its events and their
 	// projections, only when the append is accepted (not refused, not replayed): a
 	// provider's ciphertext insert, or the read-back of what the command changed.
 	Statements []Statement
-}
-
-// Guard is a condition the append needs besides stream versions: SQL returns one row
-// with one boolean, and the append goes ahead only when it is true; otherwise the
-// append fails with Err (never ECONFLICT: a guard does not move back). Guards with the
-// same SQL and Args are evaluated once per batch.
-type Guard struct {
-	SQL  string
-	Args []any
-	Err  error
 }
 
 // Statement runs in an append's transaction (see Append.Statements). Row, when set,
@@ -146,7 +132,7 @@ func staleOutcome(stream string, version, expected int64) appendOutcome {
 func (s *Store) AppendWith(ctx context.Context, a Append) (AppendResult, error) {
 	p, err := newPending(ctx, a.Idempotency, a.Stream, a.Expected, a.Events)
 	if err == nil {
-		err = p.setCondition(a.Condition, a.Guards, a.Statements)
+		err = p.setCondition(a.Condition, a.Statements)
 	}
 	if err != nil {
 		return AppendResult{}, err
@@ -223,15 +209,10 @@ func newPending(ctx context.Context, idem *Idempotency, stream string, expected 
 	return p, nil
 }
 
-func (p *pendingAppend) setCondition(cond []StreamVersion, guards []Guard, statements []Statement) error {
+func (p *pendingAppend) setCondition(cond []StreamVersion, statements []Statement) error {
 	for _, c := range cond {
 		if c.Stream == "" || c.Version < NoStream {
 			return ledgererr.New(ledgererr.Invalid, "append condition %q at %d is not valid", c.Stream, c.Version)
-		}
-	}
-	for _, g := range guards {
-		if g.SQL == "" || g.Err == nil {
-			return ledgererr.New(ledgererr.Invalid, "an append guard needs SQL and an error")
 		}
 	}
 	for _, st := range statements {
@@ -239,7 +220,7 @@ func (p *pendingAppend) setCondition(cond []StreamVersion, guards []Guard, state
 			return ledgererr.New(ledgererr.Invalid, "an append statement needs SQL")
 		}
 	}
-	p.also, p.guards, p.statements = cond, guards, statements
+	p.also, p.statements = cond, statements
 	return nil
 }
 

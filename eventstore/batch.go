@@ -38,12 +38,7 @@ type batchState struct {
 	idem         map[idemKey]idemRecord
 	normPayloads []string // in batch order, one per event
 	normMetas    []string
-	// guards holds, per guard of the batch (by guardKey), whether it held.
-	guards map[string]bool
 }
-
-// guardKey identifies a guard's query, so that appends with the same guard share it.
-func guardKey(g Guard) string { return fmt.Sprintf("%s\x00%v", g.SQL, g.Args) }
 
 // batchRows is what decide() wants written, as column arrays for unnest.
 type batchRows struct {
@@ -108,15 +103,7 @@ func rollback(conn *pgxpool.Conn) {
 func readBatchState(ctx context.Context, conn *pgxpool.Conn, batch []*pendingAppend, idemSince time.Time) (batchState, error) {
 	var streams, idemCompanies, idemKeys, payloads, metas []string
 	seenStream := map[string]bool{}
-	var guards []Guard
-	seenGuard := map[string]bool{}
 	for _, p := range batch {
-		for _, g := range p.guards {
-			if k := guardKey(g); !seenGuard[k] {
-				seenGuard[k] = true
-				guards = append(guards, g)
-			}
-		}
 		for _, id := range append([]string{p.stream}, conditionStreams(p)...) {
 			if !seenStream[id] {
 				seenStream[id] = true
@@ -147,14 +134,10 @@ func readBatchState(ctx context.Context, conn *pgxpool.Conn, batch []*pendingApp
 		USING (company_id, idempotency_key) WHERE k.recorded_at > $3`, idemCompanies, idemKeys, idemSince)
 	b.Queue(`SELECT p::jsonb::text, m::jsonb::text FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS t(p, m, i) ORDER BY i`,
 		payloads, metas)
-	for _, g := range guards {
-		b.Queue(g.SQL, g.Args...)
-	}
 	br := conn.SendBatch(ctx, b)
 	defer br.Close()
 
-	st := batchState{headHash: genesisHash, versions: map[string]int64{}, idem: map[idemKey]idemRecord{},
-		guards: make(map[string]bool, len(guards))}
+	st := batchState{headHash: genesisHash, versions: map[string]int64{}, idem: map[idemKey]idemRecord{}}
 	for range 2 { // BEGIN, lock
 		if _, err := br.Exec(); err != nil {
 			return st, err
@@ -188,13 +171,6 @@ func readBatchState(ctx context.Context, conn *pgxpool.Conn, batch []*pendingApp
 	}); err != nil {
 		return st, err
 	}
-	for _, g := range guards {
-		var ok bool
-		if err := br.QueryRow().Scan(&ok); err != nil && !errors.Is(err, pgx.ErrNoRows) {
-			return st, err
-		}
-		st.guards[guardKey(g)] = ok
-	}
 	return st, br.Close()
 }
 
@@ -220,10 +196,6 @@ func (s *Store) decide(batch []*pendingAppend, st batchState) ([]appendOutcome, 
 		}
 		if c, ok := failedCondition(p, st.versions); ok {
 			outcomes[i] = staleOutcome(c.Stream, st.versions[c.Stream], c.Version)
-			continue
-		}
-		if g, ok := failedGuard(p, st.guards); ok {
-			outcomes[i] = appendOutcome{err: g.Err}
 			continue
 		}
 		res := AppendResult{StreamID: p.stream, FirstPosition: st.headPos + 1}
@@ -277,16 +249,6 @@ func failedCondition(p *pendingAppend, versions map[string]int64) (StreamVersion
 		}
 	}
 	return StreamVersion{}, false
-}
-
-// failedGuard returns the first guard of p that did not hold.
-func failedGuard(p *pendingAppend, held map[string]bool) (Guard, bool) {
-	for _, g := range p.guards {
-		if !held[guardKey(g)] {
-			return g, true
-		}
-	}
-	return Guard{}, false
 }
 
 func replayOrConflict(r idemRecord, idem *Idempotency) appendOutcome {

@@ -16,7 +16,7 @@ func TestDecideChecksConditionsAfterEarlierAppendsOfTheBatch(t *testing.T) {
 	pending := func(stream string, expected int64, cond ...StreamVersion) *pendingAppend {
 		p, err := newPending(context.Background(), nil, stream, expected, []EventData{evt})
 		if err == nil {
-			err = p.setCondition(cond, nil, nil)
+			err = p.setCondition(cond, nil)
 		}
 		if err != nil {
 			t.Fatal(err)
