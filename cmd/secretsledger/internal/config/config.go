@@ -153,7 +153,7 @@ var Vars = []Var{
 	{"LEDGER_TLS_KEY_FILE", "(unset: plain HTTP)", "PEM private key of LEDGER_TLS_CERT_FILE"},
 	{"DATABASE_URL", "(unset: embedded PostgreSQL)", "PostgreSQL connection URL of an existing server"},
 	{"DATABASE_MIGRATION_URL", "(unset: DATABASE_URL)", "direct connection used for migrations when the runtime goes through a pooler"},
-	{"NATS_URL", "(unset: embedded NATS)", "existing NATS/JetStream deployment, e.g. nats://user:password@host:4222"},
+	{"NATS_URL", "(unset: embedded NATS)", "existing NATS/JetStream deployment: one URL or a cluster's comma-separated list (docs/scale-out.md)"},
 	{"LEDGER_NATS_ADDR", DefaultNATSAddr, "client address of the embedded NATS server (operator mode: authentication always on)"},
 	{"LEDGER_NATS_CREDS_FILE", "(unset: credentials in NATS_URL)", "with NATS_URL: the ledger user's .creds file"},
 	{"LEDGER_NATS_ACCOUNT", "(unset)", "with NATS_URL: public key (A...) of the account the ledger publishes in; with LEDGER_NATS_ACCOUNT_SEED_FILE the ledger issues subscriber credentials"},

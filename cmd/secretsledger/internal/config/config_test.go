@@ -234,7 +234,7 @@ func TestNATSSettings(t *testing.T) {
 		drop, want string
 		set        map[string]string
 	}{
-		"account without seed":     {drop: "LEDGER_NATS_ACCOUNT_SEED_FILE", want: "go together"},
+		"account without seed":      {drop: "LEDGER_NATS_ACCOUNT_SEED_FILE", want: "go together"},
 		"seed without ledger creds": {drop: "LEDGER_NATS_CREDS_FILE", want: "needs LEDGER_NATS_CREDS_FILE"},
 		"operator without system":   {drop: "LEDGER_NATS_SYSTEM_CREDS_FILE", want: "needs LEDGER_NATS_ACCOUNT_SEED_FILE and LEDGER_NATS_SYSTEM_CREDS_FILE"},
 		"ttl too long":              {set: map[string]string{"LEDGER_NATS_CREDS_TTL": "1000h"}, want: "LEDGER_NATS_CREDS_TTL"},
