@@ -12,34 +12,54 @@ import (
 )
 
 // bus is the ledger's NATS side: the embedded server (when NATS_URL is unset), the
-// relay, and the issuing of subscriber credentials with their consumers.
+// relay, and the issuing of subscriber credentials (user JWTs) with their consumers.
+// Both modes take one path: the embedded server is in operator mode too, with key
+// material the instance created for itself.
 type bus struct {
 	l         *ledger
 	embedded  *natsbus.Embedded      // nil with NATS_URL
-	consumers *natsbus.ConsumerAdmin // nil with NATS_URL
-	relay     *natsbus.Relay
+	authority *natsbus.Authority     // nil with NATS_URL and no account signing key
+	consumers *natsbus.ConsumerAdmin // nil without an authority
+	// subscriberURL is the URL handed to subscribers: NATS_URL without credentials.
+	subscriberURL string
+	relay         *natsbus.Relay
 }
 
 func startBus(ctx context.Context, env *environment, l *ledger) (*bus, error) {
 	b := &bus{l: l}
-	url := env.cfg.NATSURL
-	if url == "" {
-		subs, err := b.subscribers(ctx)
-		if err != nil {
-			return nil, err
-		}
-		b.embedded, err = natsbus.StartEmbedded(natsbus.EmbeddedOptions{Addr: env.cfg.NATSAddr, Dir: filepath.Join(l.dir.Path, "nats")}, subs)
+	cfg := env.cfg.NATS
+	ep := natsbus.Endpoint{URL: env.cfg.NATSURL, CredsFile: cfg.CredsFile}
+	auth := natsbus.AuthConfig{Account: cfg.Account, AccountSeedFile: cfg.AccountSeedFile,
+		OperatorSeedFile: cfg.OperatorSeedFile, SystemCredsFile: cfg.SystemCredsFile}
+	b.subscriberURL = natsbus.SubscriberURL(env.cfg.NATSURL)
+	if env.cfg.NATSURL == "" {
+		var err error
+		b.embedded, err = natsbus.StartEmbedded(natsbus.EmbeddedOptions{Addr: env.cfg.NATSAddr, Dir: filepath.Join(l.dir.Path, "nats")})
 		if err != nil {
 			return nil, usageError{fmt.Errorf("%w (set LEDGER_NATS_ADDR to a free address, or NATS_URL)", err)}
 		}
-		url = b.embedded.URL()
-		if b.consumers, err = natsbus.NewConsumerAdmin(url); err != nil {
-			b.embedded.Shutdown()
+		ep, auth, b.subscriberURL = b.embedded.Endpoint(), b.embedded.Auth().Config(), b.embedded.ClientURL()
+	}
+	if auth.AccountSeedFile != "" {
+		var err error
+		if b.authority, err = natsbus.LoadAuthority(auth, cfg.CredsTTL); err != nil {
+			b.shutdown()
+			return nil, usageError{fmt.Errorf("%w (LEDGER_NATS_ACCOUNT, LEDGER_NATS_ACCOUNT_SEED_FILE, LEDGER_NATS_OPERATOR_SEED_FILE)", err)}
+		}
+		if b.consumers, err = natsbus.NewConsumerAdmin(ep, cfg.Replicas); err != nil {
+			b.shutdown()
+			return nil, err
+		}
+	}
+	if b.embedded != nil {
+		subs, err := b.subscribers(ctx)
+		if err != nil {
+			b.shutdown()
 			return nil, err
 		}
 		b.ensureConsumers(ctx, env, subs)
 	}
-	b.relay = &natsbus.Relay{Pool: l.pool, NATSURL: url, Wake: l.committed, Log: env.log}
+	b.relay = &natsbus.Relay{Pool: l.pool, NATS: ep, Replicas: cfg.Replicas, Wake: l.committed, Log: env.log}
 	return b, nil
 }
 
@@ -61,18 +81,9 @@ func (b *bus) subscribers(ctx context.Context) ([]natsbus.Subscriber, error) {
 	}
 	out := make([]natsbus.Subscriber, len(active))
 	for i, s := range active {
-		out[i] = natsbus.Subscriber{ID: s.ID, CompanyID: s.CompanyID, PasswordHash: s.PasswordHash}
+		out[i] = natsbus.Subscriber{ID: s.ID, CompanyID: s.CompanyID}
 	}
 	return out, nil
-}
-
-// reload gives the embedded server the current subscribers (revoked ones are cut off).
-func (b *bus) reload(ctx context.Context) error {
-	subs, err := b.subscribers(ctx)
-	if err != nil {
-		return err
-	}
-	return b.embedded.SetSubscribers(subs)
 }
 
 func (b *bus) shutdown() {
@@ -84,13 +95,13 @@ func (b *bus) shutdown() {
 	}
 }
 
-var errExternalNATS = ledgererr.New(ledgererr.Invalid,
-	"subscriber credentials are issued by the embedded NATS server; with NATS_URL, provision them in your NATS deployment: a pull consumer on LEDGER filtered to ledger.<companyId>.>, and a user that may only pull from it and read its own inbox")
+var errNoAccountKey = ledgererr.New(ledgererr.Invalid,
+	"subscriber credentials need the signing key of the ledger's NATS account: set LEDGER_NATS_ACCOUNT and LEDGER_NATS_ACCOUNT_SEED_FILE (see docs/scale-out.md)")
 
 // Issue implements httpapi.EventSubscribers.
 func (b *bus) Issue(ctx context.Context, req commands.Request, companyID, label string) (natsbus.SubscriberCredentials, error) {
-	if b.embedded == nil {
-		return natsbus.SubscriberCredentials{}, errExternalNATS
+	if b.authority == nil {
+		return natsbus.SubscriberCredentials{}, errNoAccountKey
 	}
 	if !natsbus.ValidCompanyToken(companyID) {
 		return natsbus.SubscriberCredentials{}, ledgererr.New(ledgererr.BadRequest, "companyId cannot be a NATS subject token")
@@ -99,32 +110,39 @@ func (b *bus) Issue(ctx context.Context, req commands.Request, companyID, label 
 	if err != nil {
 		return natsbus.SubscriberCredentials{}, err
 	}
-	// The consumer before the user: once the credentials work, there is something to pull.
-	if err := b.consumers.Ensure(ctx, natsbus.Subscriber{ID: res.SubscriberID, CompanyID: companyID}); err != nil {
+	s := natsbus.Subscriber{ID: res.SubscriberID, CompanyID: companyID}
+	// The consumer before the credentials: once they work, there is something to pull.
+	if err := b.consumers.Ensure(ctx, s); err != nil {
 		return natsbus.SubscriberCredentials{}, ledgererr.Wrap(err, ledgererr.Unavailable, "the subscriber is recorded but NATS did not take it; retry later")
 	}
-	if err := b.reload(ctx); err != nil {
-		return natsbus.SubscriberCredentials{}, ledgererr.Wrap(err, ledgererr.Unavailable, "the subscriber is recorded but NATS did not take it; retry later")
+	issued, err := b.authority.Issue(s)
+	if err != nil {
+		return natsbus.SubscriberCredentials{}, err
 	}
-	return natsbus.SubscriberCredentials{URL: b.embedded.ClientURL(), User: natsbus.SubscriberUser(res.SubscriberID),
-		Password: res.Password, SubscriberID: res.SubscriberID, CompanyID: companyID,
+	return natsbus.SubscriberCredentials{URL: b.subscriberURL, User: issued.User, Creds: issued.Creds, ExpiresAt: issued.ExpiresAt,
+		SubscriberID: res.SubscriberID, CompanyID: companyID,
 		InboxPrefix: natsbus.InboxPrefix(res.SubscriberID), Subjects: natsbus.CompanySubjects(companyID)}, nil
 }
 
 // Revoke implements httpapi.EventSubscribers.
 func (b *bus) Revoke(ctx context.Context, req commands.Request, companyID, id string) error {
-	if b.embedded == nil {
-		return errExternalNATS
+	if b.authority == nil {
+		return errNoAccountKey
 	}
 	if _, err := b.l.commands.RevokeSubscriber(ctx, req, companyID, id); err != nil {
 		return err
 	}
-	// Cut the user off first, then delete its consumer, so nothing can pull in between.
-	if err := b.reload(ctx); err != nil {
-		return err
+	// With the operator key the user's connections are closed first; its consumer is
+	// deleted either way, which leaves its JWT nothing to pull until it expires.
+	var pushErr error
+	if b.authority.CanRevokeInAccount() {
+		pushErr = b.authority.Revoke(ctx, b.relay.NATS, id)
 	}
 	if err := b.consumers.Delete(ctx, id); err != nil {
 		return ledgererr.Wrap(err, ledgererr.Unavailable, "the subscriber is revoked but its NATS consumer was not deleted; revoke again to retry")
+	}
+	if pushErr != nil {
+		return ledgererr.Wrap(pushErr, ledgererr.Unavailable, "the subscriber is revoked and its NATS consumer deleted, but the revocation did not reach the account JWT; revoke again to retry")
 	}
 	return nil
 }

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/spf13/cobra"
@@ -43,9 +42,9 @@ func newCheckpointCmd(env *environment) *cobra.Command {
 }
 
 // startSigner builds serve's checkpoint signer: the key (created on first start), the
-// export file when configured, and a NATS connection of its own to natsURL. close
+// export file when configured, and a NATS connection of its own to ep. close
 // releases the file and the connection after the signer has stopped.
-func startSigner(env *environment, l *ledger, natsURL string) (s *signer.Signer, close func(), err error) {
+func startSigner(env *environment, l *ledger, ep natsbus.Endpoint) (s *signer.Signer, close func(), err error) {
 	path := env.cfg.CheckpointKeyFile()
 	key, created, err := checkpoint.LoadOrCreateKey(path)
 	if err != nil {
@@ -68,8 +67,7 @@ func startSigner(env *environment, l *ledger, natsURL string) (s *signer.Signer,
 	}
 	// Its own connection: publishing never waits behind the relay, and with NATS down
 	// the client buffers and reconnects while signing goes on.
-	nc, err := nats.Connect(natsURL, nats.Name("secretsledger checkpoints"), nats.RetryOnFailedConnect(true),
-		nats.MaxReconnects(-1), nats.ReconnectWait(500*time.Millisecond))
+	nc, err := ep.Connect("secretsledger checkpoints", nats.RetryOnFailedConnect(true))
 	if err != nil {
 		for _, c := range closers {
 			c()

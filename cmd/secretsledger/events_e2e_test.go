@@ -166,20 +166,39 @@ func TestRotationReachesOnlyTheCompanysSubscribers(t *testing.T) {
 	if _, err := js.Consumer(context.Background(), natsbus.StreamName, creds.SubscriberID); !errors.Is(err, jetstream.ErrConsumerNotFound) {
 		t.Fatalf("consumer after revoke: %v", err)
 	}
-	if nc, err := nats.Connect(creds.URL, nats.UserInfo(creds.User, creds.Password)); err == nil {
+	// The answer's .creds text is a standard file for nats.UserCredentials; the embedded
+	// server's instance holds the operator key, so revoking closed the user out too.
+	credsFile := filepath.Join(t.TempDir(), "sub.creds")
+	if err := os.WriteFile(credsFile, []byte(creds.Creds), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if nc, err := nats.Connect(creds.URL, nats.UserCredentials(credsFile), nats.NoReconnect()); err == nil {
 		nc.Close()
 		t.Fatal("revoked subscriber credentials still connect")
+	}
+	fresh := api.subscriber(t, companyA)
+	if err := os.WriteFile(credsFile, []byte(fresh.Creds), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	nc, err := nats.Connect(fresh.URL, nats.UserCredentials(credsFile), nats.CustomInboxPrefix(fresh.InboxPrefix))
+	if err != nil {
+		t.Fatalf("fresh credentials through nats.UserCredentials: %v", err)
+	}
+	defer nc.Close()
+	fjs, _ := jetstream.New(nc)
+	if _, err := fjs.Consumer(context.Background(), natsbus.StreamName, fresh.SubscriberID); err != nil {
+		t.Fatalf("fresh credentials bind their consumer: %v", err)
+	}
+	if logs := s.stderr.String(); strings.Contains(logs, "NKEY SEED") || strings.Contains(logs, strings.Split(fresh.Creds, "\n")[1]) {
+		t.Fatal("subscriber credentials reached the logs")
 	}
 }
 
 // ledgerJetStream connects to the instance's embedded NATS as the ledger user.
 func (e *instanceEnv) ledgerJetStream(t *testing.T) jetstream.JetStream {
 	t.Helper()
-	pw, err := os.ReadFile(filepath.Join(e.home, "instances", "default", "nats", "ledger.password"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	nc, err := nats.Connect("nats://"+e.natsAddr, nats.UserInfo(natsbus.LedgerUser, strings.TrimSpace(string(pw))))
+	creds := filepath.Join(e.home, "instances", "default", "nats", "auth", "ledger.creds")
+	nc, err := nats.Connect("nats://"+e.natsAddr, nats.UserCredentials(creds))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -228,11 +247,12 @@ func TestNATSDownAtStart(t *testing.T) {
 	t.Parallel()
 	natsAddr := freeAddr(t)
 	natsDir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(natsDir, "ledger.password"), []byte("test-password\n"), 0o600); err != nil {
+	auth, err := natsbus.EnsureInstanceAuth(natsDir)
+	if err != nil {
 		t.Fatal(err)
 	}
 	e := newInstance(t)
-	e.vars = []string{"NATS_URL=nats://ledger:test-password@" + natsAddr}
+	e.vars = externalNATS("nats://"+natsAddr, auth)
 	s := e.serve(t)
 	e.waitReady(t, s, 15*time.Second)
 	ready := e.readyz(t)
@@ -243,12 +263,12 @@ func TestNATSDownAtStart(t *testing.T) {
 	for i := range 5 {
 		api.must(201, "POST", "/api/companies/"+companyA+"/secrets", fmt.Sprintf(`{"name": "s%d", "value": "v"}`, i))
 	}
-	ns, err := natsbus.StartEmbedded(natsbus.EmbeddedOptions{Addr: natsAddr, Dir: natsDir}, nil)
+	ns, err := natsbus.StartEmbedded(natsbus.EmbeddedOptions{Addr: natsAddr, Dir: natsDir})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer ns.Shutdown()
-	positions := consumeAll(t, ns.URL(), 5)
+	positions := consumeAll(t, ns.Endpoint(), 5)
 	if len(positions) != 5 {
 		t.Fatalf("received %v", positions)
 	}
@@ -277,9 +297,9 @@ func (e *instanceEnv) readyz(t *testing.T) map[string]any {
 
 // consumeAll reads ledger.> as the ledger user until want events arrived, failing on a
 // gap, a reordering or a duplicate, and returns the positions.
-func consumeAll(t *testing.T, url string, want int) []int64 {
+func consumeAll(t *testing.T, ep natsbus.Endpoint, want int) []int64 {
 	t.Helper()
-	nc, err := nats.Connect(url)
+	nc, err := ep.Connect("test")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -323,13 +343,13 @@ func TestTwoProcessesShareTheRelay(t *testing.T) {
 	t.Parallel()
 	dbURL := pgtest.NewDatabase(t)
 	natsDir := t.TempDir()
-	ns, err := natsbus.StartEmbedded(natsbus.EmbeddedOptions{Addr: "127.0.0.1:0", Dir: natsDir}, nil)
+	ns, err := natsbus.StartEmbedded(natsbus.EmbeddedOptions{Addr: "127.0.0.1:0", Dir: natsDir})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer ns.Shutdown()
 	// Processes on one database share its master key (a second key is refused at start).
-	shared := []string{"DATABASE_URL=" + dbURL, "NATS_URL=" + ns.URL(), "PAPERCLIP_SECRETS_MASTER_KEY=" + hex.EncodeToString(randomKey(t))}
+	shared := append(externalNATS(ns.ClientURL(), ns.Auth()), "DATABASE_URL="+dbURL, "PAPERCLIP_SECRETS_MASTER_KEY="+hex.EncodeToString(randomKey(t)))
 	p1, p2 := newInstance(t), newInstance(t)
 	p1.vars, p2.vars = shared, shared
 	s1 := p1.serve(t)
@@ -415,5 +435,71 @@ func TestTwoProcessesShareTheRelay(t *testing.T) {
 	if err := conn.QueryRow(context.Background(), `SELECT max(position) FROM ledger_events`).Scan(&head); err != nil || head != created.Load() {
 		t.Fatalf("head %d, created %d: %v", head, created.Load(), err)
 	}
-	consumeAll(t, ns.URL(), int(head))
+	consumeAll(t, ns.Endpoint(), int(head))
+}
+
+// externalNATS is the environment of a ledger on an existing NATS (here a natsbus
+// embedded server standing in for one) in operator mode, with every key.
+func externalNATS(url string, auth natsbus.InstanceAuth) []string {
+	c := auth.Config()
+	return []string{"NATS_URL=" + url, "LEDGER_NATS_CREDS_FILE=" + auth.LedgerCredsFile(), "LEDGER_NATS_ACCOUNT=" + c.Account,
+		"LEDGER_NATS_ACCOUNT_SEED_FILE=" + c.AccountSeedFile, "LEDGER_NATS_OPERATOR_SEED_FILE=" + c.OperatorSeedFile,
+		"LEDGER_NATS_SYSTEM_CREDS_FILE=" + c.SystemCredsFile}
+}
+
+// With NATS_URL and the signing key of the ledger's account, serve issues subscriber
+// JWTs on that NATS: a runtime follows its company with them, and revoking (with the
+// operator key) cuts it off. A seed file others may read stops serve with exit code 2.
+func TestExternalNATSIssuesSubscriberJWTs(t *testing.T) {
+	t.Parallel()
+	ns, err := natsbus.StartEmbedded(natsbus.EmbeddedOptions{Addr: "127.0.0.1:0", Dir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ns.Shutdown()
+	e := newInstance(t)
+	e.vars = externalNATS(ns.ClientURL(), ns.Auth())
+	seed := ns.Auth().Config().AccountSeedFile
+	if err := os.Chmod(seed, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if code, _, errOut := e.run(t, "serve"); code != 2 || !strings.Contains(errOut, "chmod 600") {
+		t.Fatalf("serve with a readable seed file: exit %d\n%s", code, errOut)
+	}
+	if err := os.Chmod(seed, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s := e.serve(t)
+	e.waitReady(t, s, 15*time.Second)
+	api := e.client(t, e.instanceToken(t))
+	creds := api.subscriber(t, companyA)
+	if creds.URL != ns.ClientURL() || !strings.HasPrefix(creds.User, "U") || time.Until(creds.ExpiresAt) < 23*time.Hour {
+		t.Fatalf("credentials %v", creds)
+	}
+	f := startFollower(t, creds)
+	id := api.must(201, "POST", "/api/companies/"+companyA+"/secrets", `{"name": "ext", "value": "v"}`).json(t)["id"].(string)
+	f.waitFor(t, "secret.created over the external NATS", hasType("secret.created", "secret-"+id))
+	f.stop()
+
+	credsFile := filepath.Join(t.TempDir(), "sub.creds")
+	if err := os.WriteFile(credsFile, []byte(creds.Creds), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	nc, err := nats.Connect(creds.URL, nats.UserCredentials(credsFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	api.must(200, "DELETE", "/api/companies/"+companyA+"/event-subscribers/"+creds.SubscriberID, "")
+	deadline := time.Now().Add(10 * time.Second)
+	for nc.IsConnected() {
+		if time.Now().After(deadline) {
+			t.Fatal("the revoked subscriber's connection is still open")
+		}
+		time.Sleep(20 * time.Millisecond) // polling the client's state after the claims update
+	}
+	if c, err := nats.Connect(creds.URL, nats.UserCredentials(credsFile), nats.NoReconnect()); err == nil {
+		c.Close()
+		t.Fatal("revoked subscriber credentials still connect")
+	}
 }

@@ -88,7 +88,7 @@ func runServe(ctx context.Context, env *environment, o serveOptions) error {
 	}
 	defer b.shutdown()
 	m.WatchRelay(b.relay.Status)
-	sig, closeSigner, err := startSigner(env, l, b.relay.NATSURL)
+	sig, closeSigner, err := startSigner(env, l, b.relay.NATS)
 	if err != nil {
 		return err
 	}

@@ -12,9 +12,12 @@ import (
 
 // streamConfig is the LEDGER stream. The relay and ConsumerAdmin both create it (whoever
 // comes first), so it is written once, here.
-func streamConfig() jetstream.StreamConfig {
+// replicas is the stream's replication factor (1 on a single server, 3 on a cluster);
+// 0 means 1.
+func streamConfig(replicas int) jetstream.StreamConfig {
 	return jetstream.StreamConfig{
 		Name:       StreamName,
+		Replicas:   max(replicas, 1),
 		Subjects:   []string{SubjectPrefix + ".>"},
 		Storage:    jetstream.FileStorage,
 		Retention:  jetstream.LimitsPolicy,
@@ -23,8 +26,8 @@ func streamConfig() jetstream.StreamConfig {
 }
 
 // ensureStream creates (or updates) the LEDGER stream.
-func ensureStream(ctx context.Context, js jetstream.JetStream) error {
-	if _, err := js.CreateOrUpdateStream(ctx, streamConfig()); err != nil {
+func ensureStream(ctx context.Context, js jetstream.JetStream, replicas int) error {
+	if _, err := js.CreateOrUpdateStream(ctx, streamConfig(replicas)); err != nil {
 		return fmt.Errorf("natsbus: create stream %s: %w", StreamName, err)
 	}
 	return nil
@@ -50,22 +53,25 @@ func consumerConfig(s Subscriber) jetstream.ConsumerConfig {
 // API beyond reading their own consumer's info and pulling from it, so they cannot point
 // a consumer at another subscriber's inbox or at an API subject.
 type ConsumerAdmin struct {
-	nc *nats.Conn
-	js jetstream.JetStream
+	nc       *nats.Conn
+	js       jetstream.JetStream
+	replicas int
 }
 
-// NewConsumerAdmin connects to url (the ledger user's URL).
-func NewConsumerAdmin(url string) (*ConsumerAdmin, error) {
-	nc, err := nats.Connect(url, nats.Name("secretsledger consumer admin"), nats.MaxReconnects(-1), nats.ReconnectWait(reconnectWait))
+// NewConsumerAdmin connects as the ledger user. replicas is the LEDGER stream's
+// replication factor, used when it creates the stream. A NATS that is down at start is
+// waited for in the background: until it is up, Ensure and Delete fail.
+func NewConsumerAdmin(ep Endpoint, replicas int) (*ConsumerAdmin, error) {
+	nc, err := ep.Connect("secretsledger consumer admin", nats.RetryOnFailedConnect(true))
 	if err != nil {
-		return nil, fmt.Errorf("natsbus: connect: %w", err)
+		return nil, err
 	}
 	js, err := jetstream.New(nc)
 	if err != nil {
 		nc.Close()
 		return nil, fmt.Errorf("natsbus: jetstream: %w", err)
 	}
-	return &ConsumerAdmin{nc: nc, js: js}, nil
+	return &ConsumerAdmin{nc: nc, js: js, replicas: replicas}, nil
 }
 
 // Ensure creates the subscriber's consumer, and the LEDGER stream first when the relay has
@@ -76,7 +82,7 @@ func (a *ConsumerAdmin) Ensure(ctx context.Context, s Subscriber) error {
 		return fmt.Errorf("natsbus: company id %q cannot be a subject token", s.CompanyID)
 	}
 	if _, err := a.js.Stream(ctx, StreamName); errors.Is(err, jetstream.ErrStreamNotFound) {
-		if err := ensureStream(ctx, a.js); err != nil {
+		if err := ensureStream(ctx, a.js, a.replicas); err != nil {
 			return err
 		}
 	} else if err != nil {

@@ -18,15 +18,15 @@ import (
 // appends paced at 500 events/s. It reports p50_ms and p99_ms.
 func BenchmarkCommitToSubscriber(b *testing.B) {
 	const rate = 500
-	ns, err := StartEmbedded(EmbeddedOptions{Addr: "127.0.0.1:0", Dir: b.TempDir()}, nil)
+	ns, err := StartEmbedded(EmbeddedOptions{Addr: "127.0.0.1:0", Dir: b.TempDir()})
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer ns.Shutdown()
-	h := newHarness(b, ns.URL())
+	h := newHarness(b, ns.Endpoint())
 	// Create the stream before timing: one event, received.
 	h.appendOne(b, 0)
-	nc, err := nats.Connect(ns.URL())
+	nc, err := ns.Endpoint().Connect("bench")
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -3,16 +3,17 @@ package natsbus
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"log/slog"
 	"net"
 	"os"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/nats-io/jwt/v2"
 	"github.com/nats-io/nats.go"
-	"golang.org/x/crypto/bcrypt"
+	"github.com/nats-io/nkeys"
 
 	"github.com/secretsledger/secretsledger/eventstore"
 	"github.com/secretsledger/secretsledger/eventstore/pgtest"
@@ -26,14 +27,19 @@ type harness struct {
 	ctx   context.Context
 }
 
-// newHarness runs a store and a relay to natsURL for the test.
-func newHarness(t testing.TB, natsURL string) *harness {
+// newHarness runs a store and a relay to ep for the test.
+func newHarness(t testing.TB, ep Endpoint) *harness {
+	t.Helper()
+	return newReplicatedHarness(t, ep, 1)
+}
+
+func newReplicatedHarness(t testing.TB, ep Endpoint, replicas int) *harness {
 	t.Helper()
 	pool, _ := pgtest.NewMigratedPool(t)
 	wake := make(chan struct{}, 1)
 	store := eventstore.New(pool, eventstore.Config{Committed: []chan<- struct{}{wake}})
 	ctx, cancel := context.WithCancel(context.Background())
-	relay := &Relay{Pool: pool, NATSURL: natsURL, Wake: wake, Log: slog.New(slog.DiscardHandler)}
+	relay := &Relay{Pool: pool, NATS: ep, Replicas: replicas, Wake: wake, Log: slog.New(slog.DiscardHandler)}
 	var wg sync.WaitGroup
 	wg.Add(2)
 	go func() { defer wg.Done(); _ = store.Run(ctx) }()
@@ -42,20 +48,21 @@ func newHarness(t testing.TB, natsURL string) *harness {
 	return &harness{store: store, relay: relay, ctx: ctx}
 }
 
-func (h *harness) append(t *testing.T, company, stream string, n int) {
+func (h *harness) append(t testing.TB, company, stream string, n int) {
 	t.Helper()
 	for i := range n {
 		b, _ := json.Marshal(map[string]int{"i": i})
 		if _, err := h.store.Append(context.Background(), stream, eventstore.AnyVersion,
 			eventstore.EventData{Type: "secret.version_added", SchemaVersion: 1, CompanyID: company, Payload: b}); err != nil {
-			t.Fatal(err)
+			t.Error(err)
+			return
 		}
 	}
 }
 
-func startNATS(t *testing.T, addr string, subs ...Subscriber) *Embedded {
+func startNATS(t *testing.T, addr string) *Embedded {
 	t.Helper()
-	e, err := StartEmbedded(EmbeddedOptions{Addr: addr, Dir: t.TempDir()}, subs)
+	e, err := StartEmbedded(EmbeddedOptions{Addr: addr, Dir: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -65,9 +72,9 @@ func startNATS(t *testing.T, addr string, subs ...Subscriber) *Embedded {
 
 // collect reads every message on ledger.> as the ledger user until want positions have
 // arrived, and fails on a gap, a reordering or a duplicate.
-func collect(t *testing.T, url string, want int) {
+func collect(t *testing.T, ep Endpoint, want int) {
 	t.Helper()
-	nc, err := nats.Connect(url)
+	nc, err := ep.Connect("test collect")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -111,10 +118,10 @@ func collect(t *testing.T, url string, want int) {
 func TestRelayPublishesEveryEventInOrder(t *testing.T) {
 	t.Parallel()
 	ns := startNATS(t, "127.0.0.1:0")
-	h := newHarness(t, ns.URL())
+	h := newHarness(t, ns.Endpoint())
 	h.append(t, "co-a", "s-1", 150)
 	h.append(t, "co-b", "s-2", 150)
-	collect(t, ns.URL(), 300)
+	collect(t, ns.Endpoint(), 300)
 	st := h.relay.Status()
 	if !st.Leader || st.Cursor != 300 {
 		t.Fatalf("relay status %+v", st)
@@ -136,42 +143,34 @@ func TestRelayCatchesUpWhenNATSArrives(t *testing.T) {
 	t.Parallel()
 	addr := freeAddr(t)
 	dir := t.TempDir()
-	password, err := ledgerPassword(dir)
+	auth, err := EnsureInstanceAuth(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := newHarness(t, fmt.Sprintf("nats://%s:%s@%s", LedgerUser, password, addr))
+	h := newHarness(t, Endpoint{URL: "nats://" + addr, CredsFile: auth.LedgerCredsFile()})
 	h.append(t, "co", "s", 40)
 	if st := h.relay.Status(); st.Connected {
 		t.Fatalf("connected to nothing? %+v", st)
 	}
-	ns, err := StartEmbedded(EmbeddedOptions{Addr: addr, Dir: dir}, nil)
+	ns, err := StartEmbedded(EmbeddedOptions{Addr: addr, Dir: dir})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer ns.Shutdown()
-	collect(t, ns.URL(), 40)
+	collect(t, ns.Endpoint(), 40)
 }
 
-func subscriber(t *testing.T, id, company string) (Subscriber, string) {
-	t.Helper()
-	pw := randomToken()
-	hash, err := bcrypt.GenerateFromPassword([]byte(pw), bcrypt.MinCost)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return Subscriber{ID: id, CompanyID: company, PasswordHash: string(hash)}, pw
-}
+func subscriber(id, company string) Subscriber { return Subscriber{ID: id, CompanyID: company} }
 
 // A subscriber of company A follows A's events, in order, from the consumer the ledger
 // created for it, and receives none of company B's. Follow starts before the consumer
 // exists and waits for it.
 func TestSubscribersAreCompanyScoped(t *testing.T) {
 	t.Parallel()
-	subA, pwA := subscriber(t, "sub-a1", "co-a")
-	ns := startNATS(t, "127.0.0.1:0", subA)
-	h := newHarness(t, ns.URL())
-	creds := credentials(ns, subA, pwA)
+	subA := subscriber("sub-a1", "co-a")
+	tb := embeddedBus(t)
+	h := newHarness(t, tb.ledger)
+	creds := tb.issue(t, subA)
 
 	got := make(chan Envelope, 20)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -181,7 +180,7 @@ func TestSubscribersAreCompanyScoped(t *testing.T) {
 	h.append(t, "co-b", "s-b", 5)
 	h.append(t, "co-a", "s-a", 3)
 	// The consumer arrives after Follow started (and maybe before the relay's stream).
-	newAdmin(t, ns).ensure(t, subA)
+	tb.admin(t).ensure(t, subA)
 	var last int64
 	for i := range 5 {
 		select {
@@ -209,22 +208,51 @@ func TestSubscribersAreCompanyScoped(t *testing.T) {
 		t.Fatalf("Follow: %v", err)
 	}
 
-	// Wrong password: refused.
-	if nc, err := nats.Connect(ns.ClientURL(), nats.UserInfo(SubscriberUser(subA.ID), "wrong")); err == nil {
-		nc.Close()
-		t.Fatal("connected with a wrong password")
+	// A user JWT for the same subscriber signed by a key that is not the account's: refused.
+	foreign, _ := nkeys.CreateAccount()
+	user, _ := nkeys.CreateUser()
+	pub, _ := user.PublicKey()
+	uc := jwt.NewUserClaims(pub)
+	uc.Permissions = permissions(subA)
+	token, err := uc.Encode(foreign)
+	if err != nil {
+		t.Fatal(err)
 	}
+	seed, _ := user.Seed()
+	if nc, err := nats.Connect(tb.clientURL, nats.UserJWTAndSeed(token, string(seed))); err == nil {
+		nc.Close()
+		t.Fatal("connected with a JWT of a foreign account")
+	}
+	// The .creds text the ledger hands out is the standard format: the JWT names the
+	// account, is signed by its signing key, and expires.
+	uc2, err := jwt.DecodeUserClaims(mustJWT(t, creds.Creds))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if uc2.IssuerAccount != tb.authority.Account() || uc2.Issuer == tb.authority.Account() || uc2.Expires == 0 ||
+		uc2.Subject != creds.User || !strings.Contains(creds.Creds, "-----BEGIN USER NKEY SEED-----") {
+		t.Fatalf("user claims %+v", uc2)
+	}
+}
+
+func mustJWT(t *testing.T, creds string) string {
+	t.Helper()
+	token, err := jwt.ParseDecoratedJWT([]byte(creds))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return token
 }
 
 // Follow with no consumer yet polls until ctx ends and then returns nil, not an error.
 func TestFollowWaitsForItsConsumerUntilCancelled(t *testing.T) {
 	t.Parallel()
-	subA, pwA := subscriber(t, "sub-wait", "co-a")
-	ns := startNATS(t, "127.0.0.1:0", subA)
+	tb := embeddedBus(t)
+	subA := subscriber("sub-wait", "co-a")
 	ctx, cancel := context.WithTimeout(context.Background(), 1500*time.Millisecond)
 	defer cancel()
 	start := time.Now()
-	if err := Follow(ctx, credentials(ns, subA, pwA), func(Envelope) error { return nil }); err != nil {
+	if err := Follow(ctx, tb.issue(t, subA), func(Envelope) error { return nil }); err != nil {
 		t.Fatalf("Follow: %v", err)
 	}
 	if time.Since(start) < time.Second {

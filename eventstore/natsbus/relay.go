@@ -37,10 +37,13 @@ const (
 // within leaderRetry when it dies. A publish that fails is retried from the cursor:
 // JetStream drops the repeats by event id, so subscribers see no gap and no duplicate.
 type Relay struct {
-	Pool    *pgxpool.Pool
-	NATSURL string
-	Wake    <-chan struct{}
-	Log     *slog.Logger
+	Pool *pgxpool.Pool
+	// NATS is where, and as whom, it publishes.
+	NATS Endpoint
+	// Replicas is the LEDGER stream's replication factor when the relay creates it.
+	Replicas int
+	Wake     <-chan struct{}
+	Log      *slog.Logger
 
 	mu       sync.Mutex
 	status   RelayStatus
@@ -76,10 +79,9 @@ func (r *Relay) update(f func(*RelayStatus)) {
 
 // Run relays until ctx ends.
 func (r *Relay) Run(ctx context.Context) error {
-	nc, err := nats.Connect(r.NATSURL, nats.Name("secretsledger relay"), nats.RetryOnFailedConnect(true),
-		nats.MaxReconnects(-1), nats.ReconnectWait(reconnectWait))
+	nc, err := r.NATS.Connect("secretsledger relay", nats.RetryOnFailedConnect(true))
 	if err != nil {
-		return fmt.Errorf("natsbus: connect: %w", err)
+		return err
 	}
 	defer nc.Close()
 	r.mu.Lock()
@@ -189,7 +191,7 @@ func (r *Relay) publishPage(ctx context.Context, js jetstream.JetStream) (int, e
 		return 0, nil
 	}
 	if !r.streamOK {
-		if err := ensureStream(ctx, js); err != nil {
+		if err := ensureStream(ctx, js, r.Replicas); err != nil {
 			return 0, err
 		}
 		r.streamOK = true

@@ -5,8 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"time"
 
+	"github.com/nats-io/jwt/v2"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
@@ -17,13 +19,47 @@ import (
 // SubscriberCredentials are what POST /api/companies/{companyId}/event-subscribers
 // returns: everything a runtime needs to follow its company's events.
 type SubscriberCredentials struct {
-	URL          string `json:"url"`
-	User         string `json:"user"`
-	Password     string `json:"password"`
-	SubscriberID string `json:"subscriberId"`
-	CompanyID    string `json:"companyId"`
-	InboxPrefix  string `json:"inboxPrefix"`
-	Subjects     string `json:"subjects"`
+	URL string `json:"url"`
+	// User is the public key of the subscriber's NATS user (U...).
+	User string `json:"user"`
+	// Creds is a standard .creds text (user JWT and seed) for nats.UserCredentials,
+	// nats.UserJWTAndSeed or `nats --creds`. It is shown once.
+	Creds string `json:"creds"`
+	// ExpiresAt is when the user JWT expires; a runtime needs new credentials by then.
+	ExpiresAt    time.Time `json:"expiresAt"`
+	SubscriberID string    `json:"subscriberId"`
+	CompanyID    string    `json:"companyId"`
+	InboxPrefix  string    `json:"inboxPrefix"`
+	Subjects     string    `json:"subjects"`
+}
+
+// String leaves the .creds text out: it holds the user's seed.
+func (c SubscriberCredentials) String() string {
+	return fmt.Sprintf("subscriber %s of company %s (user %s, expires %s, creds [REDACTED])", c.SubscriberID, c.CompanyID, c.User,
+		c.ExpiresAt.Format(time.RFC3339))
+}
+
+// GoString is String, so that %#v does not print the seed either.
+func (c SubscriberCredentials) GoString() string { return c.String() }
+
+// LogValue leaves the .creds text out of logs.
+func (c SubscriberCredentials) LogValue() slog.Value {
+	return slog.GroupValue(slog.String("subscriber", c.SubscriberID), slog.String("company", c.CompanyID),
+		slog.String("user", c.User), slog.String("creds", "[REDACTED]"))
+}
+
+// natsAuth is the connection option of the .creds text.
+func (c SubscriberCredentials) natsAuth() (nats.Option, error) {
+	token, err := jwt.ParseDecoratedJWT([]byte(c.Creds))
+	if err != nil {
+		return nil, fmt.Errorf("natsbus: the credentials hold no user JWT: %w", err)
+	}
+	kp, err := jwt.ParseDecoratedUserNKey([]byte(c.Creds))
+	if err != nil {
+		return nil, fmt.Errorf("natsbus: the credentials hold no user seed: %w", err)
+	}
+	seed, _ := kp.Seed()
+	return nats.UserJWTAndSeed(token, string(seed)), nil
 }
 
 // Decode returns the envelope's payload as its typed event struct (for example
@@ -41,7 +77,11 @@ func (e Envelope) Decode() (any, error) {
 // store and before the ledger restarted), Follow polls for it. Follow returns when ctx
 // ends.
 func Follow(ctx context.Context, c SubscriberCredentials, handle func(Envelope) error) error {
-	nc, err := nats.Connect(c.URL, nats.UserInfo(c.User, c.Password), nats.CustomInboxPrefix(c.InboxPrefix),
+	auth, err := c.natsAuth()
+	if err != nil {
+		return err
+	}
+	nc, err := nats.Connect(c.URL, auth, nats.CustomInboxPrefix(c.InboxPrefix),
 		nats.MaxReconnects(-1), nats.ReconnectWait(500*time.Millisecond), nats.Name("secretsledger subscriber "+c.SubscriberID))
 	if err != nil {
 		return fmt.Errorf("natsbus: connect: %w", err)
@@ -56,7 +96,11 @@ func Follow(ctx context.Context, c SubscriberCredentials, handle func(Envelope) 
 		if err != nil || cons == nil {
 			return err
 		}
-		cc, err := cons.Consume(func(m jetstream.Msg) { deliver(c, m, handle) })
+		// A message whose acknowledgement was lost (a server failing over) comes again:
+		// the stream sequence tells it apart, so handle sees each event once. A
+		// recreated consumer starts over, hence a fresh count per binding.
+		var handled uint64
+		cc, err := cons.Consume(func(m jetstream.Msg) { deliver(c, m, &handled, handle) })
 		if err != nil {
 			return fmt.Errorf("natsbus: consume: %w", err)
 		}
@@ -106,8 +150,16 @@ func bindConsumer(ctx context.Context, js jetstream.JetStream, id string) (jetst
 // the inbox, but a subscriber may name any reply subject in a pull of its own consumer,
 // so another subscriber that guessed an inbox subject could have its company's events
 // delivered there.
-func deliver(c SubscriberCredentials, m jetstream.Msg, handle func(Envelope) error) {
-	if md, err := m.Metadata(); err != nil || md.Stream != StreamName || md.Consumer != c.SubscriberID {
+//
+// handled is the stream sequence of the last message handled through this binding: one
+// at or below it was handled already and is only acknowledged again.
+func deliver(c SubscriberCredentials, m jetstream.Msg, handled *uint64, handle func(Envelope) error) {
+	md, err := m.Metadata()
+	if err != nil || md.Stream != StreamName || md.Consumer != c.SubscriberID {
+		return
+	}
+	if md.Sequence.Stream <= *handled {
+		_ = m.Ack()
 		return
 	}
 	var env Envelope
@@ -119,5 +171,6 @@ func deliver(c SubscriberCredentials, m jetstream.Msg, handle func(Envelope) err
 		_ = m.Nak()
 		return
 	}
+	*handled = md.Sequence.Stream
 	_ = m.Ack()
 }

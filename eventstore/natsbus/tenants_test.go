@@ -14,17 +14,48 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 )
 
-func credentials(ns *Embedded, s Subscriber, pw string) SubscriberCredentials {
-	return SubscriberCredentials{URL: ns.ClientURL(), User: SubscriberUser(s.ID), Password: pw, SubscriberID: s.ID,
+// testBus is a NATS deployment in operator mode as the tests see it: the embedded
+// server or a cluster, the ledger's endpoint, and the authority issuing subscribers.
+type testBus struct {
+	clientURL string
+	ledger    Endpoint
+	authority *Authority
+	servers   []*server.Server
+}
+
+// embeddedBus starts the embedded server, with subscriber JWTs valid for a day.
+func embeddedBus(t *testing.T) *testBus {
+	t.Helper()
+	ns := startNATS(t, "127.0.0.1:0")
+	a, err := LoadAuthority(ns.Auth().Config(), DefaultCredsTTL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &testBus{clientURL: ns.ClientURL(), ledger: ns.Endpoint(), authority: a, servers: []*server.Server{ns.srv}}
+}
+
+// issue signs credentials for s as the ledger does.
+func (tb *testBus) issue(t *testing.T, s Subscriber) SubscriberCredentials {
+	t.Helper()
+	return issueWith(t, tb, tb.authority, s)
+}
+
+func issueWith(t *testing.T, tb *testBus, a *Authority, s Subscriber) SubscriberCredentials {
+	t.Helper()
+	is, err := a.Issue(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return SubscriberCredentials{URL: tb.clientURL, User: is.User, Creds: is.Creds, ExpiresAt: is.ExpiresAt, SubscriberID: s.ID,
 		CompanyID: s.CompanyID, InboxPrefix: InboxPrefix(s.ID), Subjects: CompanySubjects(s.CompanyID)}
 }
 
 // testAdmin is the ledger's ConsumerAdmin plus what tests inspect as the ledger user.
 type testAdmin struct{ *ConsumerAdmin }
 
-func newAdmin(t *testing.T, ns *Embedded) *testAdmin {
+func (tb *testBus) admin(t *testing.T) *testAdmin {
 	t.Helper()
-	a, err := NewConsumerAdmin(ns.URL())
+	a, err := NewConsumerAdmin(tb.ledger, len(tb.servers))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -96,10 +127,14 @@ type subConn struct {
 	errs chan error
 }
 
-func connectSubscriber(t *testing.T, ns *Embedded, s Subscriber, pw string) *subConn {
+func connectSubscriber(t *testing.T, creds SubscriberCredentials) *subConn {
 	t.Helper()
 	c := &subConn{errs: make(chan error, 100)}
-	nc, err := nats.Connect(ns.ClientURL(), nats.UserInfo(SubscriberUser(s.ID), pw), nats.CustomInboxPrefix(InboxPrefix(s.ID)),
+	auth, err := creds.natsAuth()
+	if err != nil {
+		t.Fatal(err)
+	}
+	nc, err := nats.Connect(creds.URL, auth, nats.CustomInboxPrefix(creds.InboxPrefix),
 		nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) { c.errs <- err }))
 	if err != nil {
 		t.Fatal(err)
@@ -165,24 +200,29 @@ func pushConsumerRequest(name, filter, deliver string) []byte {
 // from B's consumer. Nothing reaches B's inbox and no consumer appears.
 func TestSubscriberCannotReachAnotherTenant(t *testing.T) {
 	t.Parallel()
-	subA, pwA := subscriber(t, "suba", "co-a")
-	subB, pwB := subscriber(t, "subb", "co-b")
-	ns := startNATS(t, "127.0.0.1:0", subA, subB)
-	admin := newAdmin(t, ns)
+	tb := embeddedBus(t)
+	h := newHarness(t, tb.ledger)
+	assertConfined(t, tb, h)
+}
+
+// assertConfined runs every cross-tenant attempt against tb, whose relay is h.
+func assertConfined(t *testing.T, tb *testBus, h *harness) {
+	subA := subscriber("suba", "co-a")
+	subB := subscriber("subb", "co-b")
+	admin := tb.admin(t)
 	admin.ensure(t, subA)
 	admin.ensure(t, subB)
-	h := newHarness(t, ns.URL())
 	h.append(t, "co-a", "s-a", 3)
 	h.append(t, "co-b", "s-b", 3)
 	admin.waitStreamMsgs(t, 6)
 
 	// Sinks: B's own inbox as B sees it, and as the ledger sees it (no permission filter).
-	b := connectSubscriber(t, ns, subB, pwB)
+	b := connectSubscriber(t, tb.issue(t, subB))
 	bInbox, err := b.nc.SubscribeSync(InboxPrefix(subB.ID) + ".>")
 	if err != nil {
 		t.Fatal(err)
 	}
-	ledger, err := nats.Connect(ns.URL())
+	ledger, err := tb.ledger.Connect("test ledger")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -199,7 +239,7 @@ func TestSubscriberCannotReachAnotherTenant(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	a := connectSubscriber(t, ns, subA, pwA)
+	a := connectSubscriber(t, tb.issue(t, subA))
 	victim := InboxPrefix(subB.ID) + ".victim"
 	api := "$JS.API.CONSUMER."
 	for _, deliver := range []string{victim, "$JS.API.STREAM.PURGE." + StreamName} {
@@ -313,13 +353,14 @@ func TestSubscriberCannotReachAnotherTenant(t *testing.T) {
 // takes such a message for its own, even when the attacker knows its inbox subject.
 func TestFollowDropsWhatAnotherSubscriberPullsIntoItsInbox(t *testing.T) {
 	t.Parallel()
-	subA, pwA := subscriber(t, "spoofa", "co-a")
-	subB, pwB := subscriber(t, "spoofb", "co-b")
-	ns := startNATS(t, "127.0.0.1:0", subA, subB)
-	admin := newAdmin(t, ns)
+	subA := subscriber("spoofa", "co-a")
+	subB := subscriber("spoofb", "co-b")
+	tb := embeddedBus(t)
+	admin := tb.admin(t)
 	admin.ensure(t, subA)
 	admin.ensure(t, subB)
-	h := newHarness(t, ns.URL())
+	h := newHarness(t, tb.ledger)
+	credsB := tb.issue(t, subB)
 	h.append(t, "co-a", "s-a", 2)
 	h.append(t, "co-b", "s-b", 2)
 
@@ -327,7 +368,7 @@ func TestFollowDropsWhatAnotherSubscriberPullsIntoItsInbox(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
-		done <- Follow(ctx, credentials(ns, subB, pwB), func(e Envelope) error { got <- e; return nil })
+		done <- Follow(ctx, credsB, func(e Envelope) error { got <- e; return nil })
 	}()
 	defer func() { cancel(); <-done }()
 	for i := range 2 {
@@ -341,7 +382,7 @@ func TestFollowDropsWhatAnotherSubscriberPullsIntoItsInbox(t *testing.T) {
 		}
 	}
 	// The attacker's best case: it learnt B's pull inbox (here from the server itself).
-	connz, err := ns.srv.Connz(&server.ConnzOptions{Subscriptions: true, User: SubscriberUser(subB.ID)})
+	connz, err := tb.servers[0].Connz(&server.ConnzOptions{Subscriptions: true, User: credsB.User})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -356,7 +397,7 @@ func TestFollowDropsWhatAnotherSubscriberPullsIntoItsInbox(t *testing.T) {
 	if len(inboxes) == 0 {
 		t.Fatalf("no pull inbox of B in %+v", connz.Conns)
 	}
-	a := connectSubscriber(t, ns, subA, pwA)
+	a := connectSubscriber(t, tb.issue(t, subA))
 	for _, inbox := range inboxes {
 		if err := a.nc.PublishRequest("$JS.API.CONSUMER.MSG.NEXT."+StreamName+"."+subA.ID, inbox, []byte(`{"batch":1}`)); err != nil {
 			t.Fatal(err)
@@ -385,9 +426,8 @@ func TestFollowDropsWhatAnotherSubscriberPullsIntoItsInbox(t *testing.T) {
 // consumer, is idempotent, and recreates a consumer that was lost.
 func TestConsumerAdminEnsure(t *testing.T) {
 	t.Parallel()
-	s, _ := subscriber(t, "ensure1", "co-a")
-	ns := startNATS(t, "127.0.0.1:0", s)
-	admin := newAdmin(t, ns)
+	s := subscriber("ensure1", "co-a")
+	admin := embeddedBus(t).admin(t)
 	admin.ensure(t, s)
 	admin.ensure(t, s)
 	st, err := admin.js.Stream(context.Background(), StreamName)
@@ -414,19 +454,27 @@ func TestConsumerAdminEnsure(t *testing.T) {
 	}
 }
 
-// Revoking a subscriber (as the ledger does: users reloaded, then the consumer deleted)
-// leaves no consumer and no way to connect.
+// Revoking a subscriber (as the ledger does: the revocation pushed into the account JWT,
+// then the consumer deleted) leaves no consumer and no way to connect.
 func TestRevokedSubscriberLosesConsumerAndConnection(t *testing.T) {
 	t.Parallel()
-	subA, pwA := subscriber(t, "revoked1", "co-a")
-	subB, _ := subscriber(t, "kept1", "co-b")
-	ns := startNATS(t, "127.0.0.1:0", subA, subB)
-	admin := newAdmin(t, ns)
+	assertRevocation(t, embeddedBus(t))
+}
+
+func assertRevocation(t *testing.T, tb *testBus) {
+	subA := subscriber("revoked1", "co-a")
+	subB := subscriber("kept1", "co-b")
+	admin := tb.admin(t)
 	admin.ensure(t, subA)
 	admin.ensure(t, subB)
-	a := connectSubscriber(t, ns, subA, pwA)
+	credsA, credsB := tb.issue(t, subA), tb.issue(t, subB)
+	a := connectSubscriber(t, credsA)
+	b := connectSubscriber(t, credsB)
+	if _, err := a.js.Consumer(context.Background(), StreamName, subA.ID); err != nil {
+		t.Fatalf("A binds its consumer before the revocation: %v", err)
+	}
 
-	if err := ns.SetSubscribers([]Subscriber{subB}); err != nil {
+	if err := tb.authority.Revoke(context.Background(), tb.ledger, subA.ID); err != nil {
 		t.Fatal(err)
 	}
 	if err := admin.Delete(context.Background(), subA.ID); err != nil {
@@ -438,18 +486,72 @@ func TestRevokedSubscriberLosesConsumerAndConnection(t *testing.T) {
 	if err := admin.Delete(context.Background(), subA.ID); err != nil {
 		t.Fatalf("deleting again: %v", err)
 	}
-	deadline := time.Now().Add(5 * time.Second)
-	for a.nc.IsConnected() && time.Now().Before(deadline) {
-		time.Sleep(20 * time.Millisecond) // polling the client's state after a server reload
+	waitRefused(t, a, credsA, "revoked")
+	if !b.nc.IsConnected() {
+		t.Fatal("the revocation of A closed B's connection")
 	}
-	if a.nc.IsConnected() {
-		t.Fatal("the revoked subscriber's connection is still open")
+	if _, err := b.js.Consumer(context.Background(), StreamName, subB.ID); err != nil {
+		t.Fatalf("B after A's revocation: %v", err)
 	}
-	if c, err := nats.Connect(ns.ClientURL(), nats.UserInfo(SubscriberUser(subA.ID), pwA)); err == nil {
-		c.Close()
-		t.Fatal("a revoked subscriber can still connect")
-	} else if !errors.Is(err, nats.ErrAuthorization) && !strings.Contains(strings.ToLower(err.Error()), "authorization") {
-		t.Fatalf("connect after revoke: %v", err)
+}
+
+// waitRefused polls until c's connection is closed by the server and a new connection
+// with creds is refused.
+func waitRefused(t *testing.T, c *subConn, creds SubscriberCredentials, what string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for c.nc.IsConnected() && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond) // polling the client's state after the server cut it off
+	}
+	if c.nc.IsConnected() {
+		t.Fatalf("the %s subscriber's connection is still open", what)
+	}
+	auth, err := creds.natsAuth()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// JWT expiry counts in whole seconds: a connection in the second of expiry may still
+	// be admitted, so poll for the refusal.
+	for {
+		nc, err := nats.Connect(creds.URL, auth, nats.NoReconnect())
+		if err != nil {
+			if !errors.Is(err, nats.ErrAuthorization) && !strings.Contains(strings.ToLower(err.Error()), "authorization") &&
+				!strings.Contains(strings.ToLower(err.Error()), "expired") {
+				t.Fatalf("connect of a %s subscriber: %v", what, err)
+			}
+			return
+		}
+		nc.Close()
+		if time.Now().After(deadline) {
+			t.Fatalf("a %s subscriber can still connect", what)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// Credentials stop working when their JWT expires: the server closes the connection and
+// refuses new ones.
+func TestExpiredSubscriberIsRefused(t *testing.T) {
+	t.Parallel()
+	assertExpiry(t, embeddedBus(t))
+}
+
+func assertExpiry(t *testing.T, tb *testBus) {
+	s := subscriber("expiring1", "co-a")
+	tb.admin(t).ensure(t, s)
+	short := *tb.authority
+	short.ttl = 2 * time.Second
+	creds := issueWith(t, tb, &short, s)
+	if until := time.Until(creds.ExpiresAt); until > 3*time.Second || until < 0 {
+		t.Fatalf("expires in %s", until)
+	}
+	c := connectSubscriber(t, creds)
+	if _, err := c.js.Consumer(context.Background(), StreamName, s.ID); err != nil {
+		t.Fatalf("binds its consumer before expiry: %v", err)
+	}
+	waitRefused(t, c, creds, "expired")
+	if time.Now().Before(creds.ExpiresAt) {
+		t.Fatalf("refused before its expiry %s", creds.ExpiresAt)
 	}
 }
 
@@ -457,15 +559,16 @@ func TestRevokedSubscriberLosesConsumerAndConnection(t *testing.T) {
 // lost its store), Follow binds to the new consumer and goes on.
 func TestFollowRebindsToARecreatedConsumer(t *testing.T) {
 	t.Parallel()
-	s, pw := subscriber(t, "rebind1", "co-a")
-	ns := startNATS(t, "127.0.0.1:0", s)
-	admin := newAdmin(t, ns)
+	s := subscriber("rebind1", "co-a")
+	tb := embeddedBus(t)
+	admin := tb.admin(t)
 	admin.ensure(t, s)
-	h := newHarness(t, ns.URL())
+	h := newHarness(t, tb.ledger)
+	creds := tb.issue(t, s)
 	got := make(chan Envelope, 20)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- Follow(ctx, credentials(ns, s, pw), func(e Envelope) error { got <- e; return nil }) }()
+	go func() { done <- Follow(ctx, creds, func(e Envelope) error { got <- e; return nil }) }()
 	defer func() { cancel(); <-done }()
 	next := func(what string) Envelope {
 		t.Helper()

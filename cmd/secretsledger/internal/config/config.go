@@ -56,6 +56,8 @@ type Config struct {
 	NATSURL string
 	// NATSAddr is LEDGER_NATS_ADDR, the embedded server's client address.
 	NATSAddr string
+	// NATS configures the ledger's NATS identity and the credentials it issues.
+	NATS NATS
 	// StrictMode is PAPERCLIP_SECRETS_STRICT_MODE: plain values under sensitive env keys are refused.
 	StrictMode bool
 	// IdempotencyTTL is LEDGER_IDEMPOTENCY_TTL (default 24h): how long idempotency keys are kept.
@@ -114,6 +116,31 @@ type Checkpoints struct {
 	ExportFile string
 }
 
+// NATS configures the decentralized (operator/account JWT) authentication the ledger
+// uses with NATS. The embedded server's key material lives in <instance>/nats/auth; the
+// files below are for NATS_URL.
+type NATS struct {
+	// CredsFile is LEDGER_NATS_CREDS_FILE: the ledger user's .creds file.
+	CredsFile string
+	// Account is LEDGER_NATS_ACCOUNT: the public key of the account the ledger publishes in.
+	Account string
+	// AccountSeedFile is LEDGER_NATS_ACCOUNT_SEED_FILE: a signing key seed of Account
+	// (0600); subscriber JWTs are signed with it.
+	AccountSeedFile string
+	// OperatorSeedFile is LEDGER_NATS_OPERATOR_SEED_FILE: an operator signing key seed
+	// (0600); with it, revocations are pushed into the account JWT.
+	OperatorSeedFile string
+	// SystemCredsFile is LEDGER_NATS_SYSTEM_CREDS_FILE: a system account user that
+	// pushes the account JWT (needed with OperatorSeedFile).
+	SystemCredsFile string
+	// CredsTTL is LEDGER_NATS_CREDS_TTL (default 24h, 1m to 720h): the lifetime of
+	// issued subscriber JWTs.
+	CredsTTL time.Duration
+	// Replicas is LEDGER_NATS_REPLICAS (default 1, 1 to 5): the LEDGER stream's
+	// replication factor when the ledger creates it.
+	Replicas int
+}
+
 // Var documents one environment variable, for --help and the README.
 type Var struct{ Name, Default, Meaning string }
 
@@ -126,8 +153,15 @@ var Vars = []Var{
 	{"LEDGER_TLS_KEY_FILE", "(unset: plain HTTP)", "PEM private key of LEDGER_TLS_CERT_FILE"},
 	{"DATABASE_URL", "(unset: embedded PostgreSQL)", "PostgreSQL connection URL of an existing server"},
 	{"DATABASE_MIGRATION_URL", "(unset: DATABASE_URL)", "direct connection used for migrations when the runtime goes through a pooler"},
-	{"NATS_URL", "(unset: embedded NATS)", "existing NATS/JetStream deployment, e.g. nats://user:password@host:4222"},
-	{"LEDGER_NATS_ADDR", DefaultNATSAddr, "client address of the embedded NATS server (authentication always on)"},
+	{"NATS_URL", "(unset: embedded NATS)", "existing NATS/JetStream deployment: one URL or a cluster's comma-separated list (docs/scale-out.md)"},
+	{"LEDGER_NATS_ADDR", DefaultNATSAddr, "client address of the embedded NATS server (operator mode: authentication always on)"},
+	{"LEDGER_NATS_CREDS_FILE", "(unset: credentials in NATS_URL)", "with NATS_URL: the ledger user's .creds file"},
+	{"LEDGER_NATS_ACCOUNT", "(unset)", "with NATS_URL: public key (A...) of the account the ledger publishes in; with LEDGER_NATS_ACCOUNT_SEED_FILE the ledger issues subscriber credentials"},
+	{"LEDGER_NATS_ACCOUNT_SEED_FILE", "(unset: no subscriber credentials)", "with NATS_URL: seed of a signing key of LEDGER_NATS_ACCOUNT (mode 0600) that signs subscriber JWTs"},
+	{"LEDGER_NATS_OPERATOR_SEED_FILE", "(unset)", "with NATS_URL: seed of an operator signing key (mode 0600); revocations are then pushed into the account JWT"},
+	{"LEDGER_NATS_SYSTEM_CREDS_FILE", "(unset)", "with LEDGER_NATS_OPERATOR_SEED_FILE: .creds of a system account user that pushes the account JWT"},
+	{"LEDGER_NATS_CREDS_TTL", "24h", "lifetime of issued subscriber credentials (a Go duration, 1m to 720h)"},
+	{"LEDGER_NATS_REPLICAS", "1", "replicas of the LEDGER stream when the ledger creates it (1-5; 3 on a cluster)"},
 	{"LEDGER_POSTGRES_BIN", "(searched)", "directory of the postgres and initdb binaries for the embedded mode"},
 	{"LEDGER_POSTGRES_PORT", "(last used, else a free port)", "port of the embedded PostgreSQL, on 127.0.0.1"},
 	{"LEDGER_LOG_LEVEL", "info", "debug, info, warn or error"},
@@ -192,6 +226,7 @@ func FromEnv(getenv func(string) string) Config {
 	if c.NATSAddr == "" {
 		c.NATSAddr = DefaultNATSAddr
 	}
+	c.NATS, c.problems = natsFromEnv(getenv, c.problems)
 	if c.Home == "" {
 		if h, err := os.UserHomeDir(); err == nil {
 			c.Home = filepath.Join(h, ".secretsledger")
@@ -302,6 +337,7 @@ func (c Config) Validate() error {
 	if c.NATSURL != "" && !strings.HasPrefix(c.NATSURL, "nats://") && !strings.HasPrefix(c.NATSURL, "tls://") {
 		problems = append(problems, "NATS_URL must look like nats://[user:password@]host:port")
 	}
+	problems = append(problems, c.NATS.problems(c.NATSURL != "")...)
 	for _, u := range []struct{ name, value string }{{"DATABASE_URL", c.DatabaseURL}, {"DATABASE_MIGRATION_URL", c.MigrationURL}} {
 		if u.value == "" {
 			continue
@@ -491,4 +527,60 @@ func backupDuration(getenv func(string) string, name string, def time.Duration, 
 		return def, append(problems, fmt.Sprintf("%s must be a duration such as 24h or 7d (0 off), got %q", name, v))
 	}
 	return d, problems
+}
+
+func natsFromEnv(getenv func(string) string, problems []string) (NATS, []string) {
+	n := NATS{
+		CredsFile:        strings.TrimSpace(getenv("LEDGER_NATS_CREDS_FILE")),
+		Account:          strings.TrimSpace(getenv("LEDGER_NATS_ACCOUNT")),
+		AccountSeedFile:  strings.TrimSpace(getenv("LEDGER_NATS_ACCOUNT_SEED_FILE")),
+		OperatorSeedFile: strings.TrimSpace(getenv("LEDGER_NATS_OPERATOR_SEED_FILE")),
+		SystemCredsFile:  strings.TrimSpace(getenv("LEDGER_NATS_SYSTEM_CREDS_FILE")),
+		CredsTTL:         24 * time.Hour,
+		Replicas:         1,
+	}
+	if v := getenv("LEDGER_NATS_CREDS_TTL"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d < time.Minute || d > 720*time.Hour {
+			problems = append(problems, fmt.Sprintf("LEDGER_NATS_CREDS_TTL must be a duration from 1m to 720h (e.g. 24h), got %q", v))
+		}
+		n.CredsTTL = d
+	}
+	if v := getenv("LEDGER_NATS_REPLICAS"); v != "" {
+		r, err := strconv.Atoi(v)
+		if err != nil || r < 1 || r > 5 {
+			problems = append(problems, fmt.Sprintf("LEDGER_NATS_REPLICAS must be 1 to 5, got %q", v))
+		}
+		n.Replicas = r
+	}
+	return n, problems
+}
+
+// problems reports settings that do not fit together. The embedded server (external
+// false) brings its own key material, so the files are for NATS_URL only.
+func (n NATS) problems(external bool) []string {
+	var out []string
+	set := n.CredsFile != "" || n.Account != "" || n.AccountSeedFile != "" || n.OperatorSeedFile != "" || n.SystemCredsFile != ""
+	if !external {
+		if set {
+			out = append(out, "LEDGER_NATS_CREDS_FILE, LEDGER_NATS_ACCOUNT and the LEDGER_NATS_*_SEED_FILE/SYSTEM_CREDS_FILE settings are for NATS_URL; the embedded server keeps its own in <instance>/nats/auth")
+		}
+		if n.Replicas > 1 {
+			out = append(out, "LEDGER_NATS_REPLICAS above 1 needs a NATS cluster (NATS_URL); the embedded server is one node")
+		}
+		return out
+	}
+	if (n.Account == "") != (n.AccountSeedFile == "") {
+		out = append(out, "LEDGER_NATS_ACCOUNT and LEDGER_NATS_ACCOUNT_SEED_FILE go together: set both to issue subscriber credentials, or neither")
+	}
+	if n.AccountSeedFile != "" && n.CredsFile == "" {
+		out = append(out, "LEDGER_NATS_ACCOUNT_SEED_FILE needs LEDGER_NATS_CREDS_FILE: the ledger's own user in that account")
+	}
+	if n.OperatorSeedFile != "" && (n.AccountSeedFile == "" || n.SystemCredsFile == "") {
+		out = append(out, "LEDGER_NATS_OPERATOR_SEED_FILE needs LEDGER_NATS_ACCOUNT_SEED_FILE and LEDGER_NATS_SYSTEM_CREDS_FILE")
+	}
+	if n.SystemCredsFile != "" && n.OperatorSeedFile == "" {
+		out = append(out, "LEDGER_NATS_SYSTEM_CREDS_FILE is only used with LEDGER_NATS_OPERATOR_SEED_FILE")
+	}
+	return out
 }

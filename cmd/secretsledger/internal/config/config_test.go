@@ -217,3 +217,41 @@ func TestCheckpoints(t *testing.T) {
 		}
 	}
 }
+
+func TestNATSSettings(t *testing.T) {
+	t.Parallel()
+	c := FromEnv(env(map[string]string{"LEDGER_HOME": "/h"}))
+	if c.Validate() != nil || c.NATS.CredsTTL != 24*time.Hour || c.NATS.Replicas != 1 {
+		t.Fatalf("defaults %+v: %v", c.NATS, c.Validate())
+	}
+	full := map[string]string{"LEDGER_HOME": "/h", "NATS_URL": "nats://a:4222,nats://b:4222", "LEDGER_NATS_CREDS_FILE": "/k/ledger.creds",
+		"LEDGER_NATS_ACCOUNT": "AXXX", "LEDGER_NATS_ACCOUNT_SEED_FILE": "/k/acc.seed", "LEDGER_NATS_OPERATOR_SEED_FILE": "/k/op.seed",
+		"LEDGER_NATS_SYSTEM_CREDS_FILE": "/k/sys.creds", "LEDGER_NATS_CREDS_TTL": "2h", "LEDGER_NATS_REPLICAS": "3"}
+	if c := FromEnv(env(full)); c.Validate() != nil || c.NATS.CredsTTL != 2*time.Hour || c.NATS.Replicas != 3 || c.NATS.SystemCredsFile != "/k/sys.creds" {
+		t.Fatalf("full %+v: %v", c.NATS, c.Validate())
+	}
+	for name, tc := range map[string]struct {
+		drop, want string
+		set        map[string]string
+	}{
+		"account without seed":      {drop: "LEDGER_NATS_ACCOUNT_SEED_FILE", want: "go together"},
+		"seed without ledger creds": {drop: "LEDGER_NATS_CREDS_FILE", want: "needs LEDGER_NATS_CREDS_FILE"},
+		"operator without system":   {drop: "LEDGER_NATS_SYSTEM_CREDS_FILE", want: "needs LEDGER_NATS_ACCOUNT_SEED_FILE and LEDGER_NATS_SYSTEM_CREDS_FILE"},
+		"ttl too long":              {set: map[string]string{"LEDGER_NATS_CREDS_TTL": "1000h"}, want: "LEDGER_NATS_CREDS_TTL"},
+		"ttl too short":             {set: map[string]string{"LEDGER_NATS_CREDS_TTL": "5s"}, want: "LEDGER_NATS_CREDS_TTL"},
+		"replicas":                  {set: map[string]string{"LEDGER_NATS_REPLICAS": "7"}, want: "LEDGER_NATS_REPLICAS"},
+		"embedded with files":       {drop: "NATS_URL", want: "are for NATS_URL"},
+	} {
+		m := map[string]string{}
+		for k, v := range full {
+			m[k] = v
+		}
+		delete(m, tc.drop)
+		for k, v := range tc.set {
+			m[k] = v
+		}
+		if err := FromEnv(env(m)).Validate(); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+}
