@@ -21,12 +21,12 @@ import (
 func TestTwoProcessesHonourEachOthersChangesAtOnce(t *testing.T) {
 	t.Parallel()
 	dbURL := pgtest.NewDatabase(t)
-	ns, err := natsbus.StartEmbedded(natsbus.EmbeddedOptions{Addr: "127.0.0.1:0", Dir: t.TempDir()}, nil)
+	ns, err := natsbus.StartEmbedded(natsbus.EmbeddedOptions{Addr: "127.0.0.1:0", Dir: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer ns.Shutdown()
-	shared := []string{"DATABASE_URL=" + dbURL, "NATS_URL=" + ns.URL(), "PAPERCLIP_SECRETS_MASTER_KEY=" + hex.EncodeToString(randomKey(t))}
+	shared := append(externalNATS(ns.ClientURL(), ns.Auth()), "DATABASE_URL="+dbURL, "PAPERCLIP_SECRETS_MASTER_KEY="+hex.EncodeToString(randomKey(t)))
 	pa, pb := newInstance(t), newInstance(t)
 	pa.vars, pb.vars = shared, shared
 	sa := pa.serve(t)
