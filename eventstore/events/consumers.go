@@ -56,9 +56,9 @@ func ConsumerStream(companyID, targetType, targetID string) string {
 }
 
 // AccessStream is the stream of one consumer's resolution attempts. Appends to it use
-// no expected version of it, so resolutions never conflict with each other or with
-// writes to the secrets they read; they are conditional only on the consumer's and the
-// company's streams (bindings, env, freezes).
+// no expected version of it, so resolutions never conflict with each other; they are
+// conditional on the streams the resolution decided on (the agent key's, the
+// consumer's, the company's and the bound secrets').
 func AccessStream(companyID, targetType, targetID string) string {
 	return "access-" + companyID + "/" + targetType + "/" + targetID
 }
