@@ -41,8 +41,10 @@ func TestBulkRunsMatchEventByEvent(t *testing.T) {
 	}
 	const snapshot = `SELECT (SELECT string_agg(id || ':' || status || ':' || latest_version || ':' || coalesce(last_resolved_at::text, '-'), ',' ORDER BY id) FROM company_secrets)
 		|| ' ' || (SELECT string_agg(secret_id || version || status, ',' ORDER BY secret_id, version) FROM company_secret_versions)
+		|| ' ' || (SELECT string_agg(v.secret_id || v.version, ',' ORDER BY v.secret_id) FROM company_secret_versions v
+			JOIN company_secrets s ON s.id = v.secret_id AND s.latest_version = v.version)
 		|| ' ' || (SELECT string_agg(secret_id || ':' || outcome || ':' || coalesce(error_code, '-'), ',' ORDER BY position) FROM secret_access_events)`
-	want := "a:active:4:1970-01-01 00:00:06+00,b:deleted:2:-,c:active:1:- a1previous,a2previous,a3previous,a4current,b1previous,b2current,c1current a:resolved:-,b:failed:secret_deleted"
+	want := "a:active:4:1970-01-01 00:00:06+00,b:deleted:2:-,c:active:1:- a1current,a2current,a3current,a4current,b1current,b2current,c1current a4,b2,c1 a:resolved:-,b:failed:secret_deleted"
 	for _, split := range [][]int{{10}, {1, 1, 1, 1, 1, 1, 1, 1, 1, 1}, {3, 4, 3}, {5, 5}} {
 		pool, _ := pgtest.NewMigratedPool(t)
 		ctx := context.Background()

@@ -176,16 +176,13 @@ func (r *versionRun) flush(b *pgx.Batch) {
 	for i, id := range r.ids {
 		last[id] = i
 	}
-	statuses := make([]string, len(r.ids))
 	var touched []string
 	var lastVersions []int32
 	var lastExt []*string
 	var lastAt []time.Time
 	var lastPos []int64
 	for i, id := range r.ids {
-		statuses[i] = "previous"
 		if last[id] == i {
-			statuses[i] = "current"
 			touched = append(touched, id)
 			lastVersions = append(lastVersions, r.versions[i])
 			lastAt = append(lastAt, r.at[i])
@@ -203,11 +200,15 @@ func (r *versionRun) flush(b *pgx.Batch) {
 	for _, id := range touched {
 		lastExt = append(lastExt, extOf[id])
 	}
-	b.Queue(`UPDATE company_secret_versions SET status = 'previous' WHERE secret_id = ANY($1) AND status = 'current'`, touched)
+	// Versions are stored current; one stops being current when a later one is, which
+	// queries derive from company_secrets.latest_version rather than have every rotation
+	// update its secret's previous row here.
 	b.Queue(`INSERT INTO company_secret_versions (secret_id, version, company_id, status, provider_version_ref,
 			external_ref, fingerprint, created_by, created_at)
-		SELECT * FROM unnest($1::text[], $2::int[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::timestamptz[])`,
-		r.ids, r.versions, r.companies, statuses, r.versionRefs, r.externalRefs, r.fingerprints, r.actors, r.at)
+		SELECT id, version, company, 'current', ref, ext, fp, actor, at
+		FROM unnest($1::text[], $2::int[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::timestamptz[])
+			AS t(id, version, company, ref, ext, fp, actor, at)`,
+		r.ids, r.versions, r.companies, r.versionRefs, r.externalRefs, r.fingerprints, r.actors, r.at)
 	b.Queue(`UPDATE company_secrets s SET latest_version = v.version, external_ref = coalesce(v.ext, s.external_ref),
 			updated_at = v.at, position = v.pos
 		FROM unnest($1::text[], $2::int[], $3::text[], $4::timestamptz[], $5::bigint[]) AS v(id, version, ext, at, pos)

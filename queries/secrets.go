@@ -137,9 +137,13 @@ func (q Secrets) Versions(ctx context.Context, a actor.Actor, id string, p PageR
 	if _, err := p.decodeCursor(&before); err != nil {
 		return Page[Version]{}, err
 	}
-	rows, err := q.DB.Query(ctx, `SELECT secret_id, version, status, provider_version_ref, external_ref, fingerprint,
-		created_by, created_at FROM company_secret_versions WHERE secret_id = $1 AND version < $2
-		ORDER BY version DESC LIMIT $3`, id, before, p.size()+1)
+	// A stored 'current' that a later version replaced is 'previous' (the projection
+	// does not update old rows on rotation).
+	rows, err := q.DB.Query(ctx, `SELECT v.secret_id, v.version,
+			CASE WHEN v.status IN ('current', 'previous') AND v.version < s.latest_version THEN 'previous' ELSE v.status END,
+			v.provider_version_ref, v.external_ref, v.fingerprint, v.created_by, v.created_at
+		FROM company_secret_versions v JOIN company_secrets s ON s.id = v.secret_id
+		WHERE v.secret_id = $1 AND v.version < $2 ORDER BY v.version DESC LIMIT $3`, id, before, p.size()+1)
 	list, err := collect(rows, err, func(row pgx.CollectableRow) (Version, error) {
 		var v Version
 		err := row.Scan(&v.SecretID, &v.Version, &v.Status, &v.ProviderVersionRef, &v.ExternalRef, &v.Fingerprint,
