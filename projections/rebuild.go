@@ -15,7 +15,9 @@ import (
 	"github.com/secretsledger/secretsledger/eventstore/ledgererr"
 )
 
-// rebuildPage is how many events a rebuild folds per round trip.
+// rebuildPage is how many events a rebuild folds per round trip by default: large
+// enough that a page's statements carry thousands of rows each, small enough that a
+// page and the next one in flight stay a few megabytes.
 const rebuildPage = 5000
 
 // The schemas a rebuild works in, next to the live one. A leftover of either (a rebuild
@@ -53,6 +55,9 @@ type Rebuilder struct {
 	// number of events applied so far; an error it returns stops the rebuild. Progress
 	// reporting uses it, and tests hold a rebuild mid-way with it.
 	AfterPage func(ctx context.Context, applied int64) error
+	// PageSize is how many events the fold reads and applies per round trip; 0 means
+	// 5,000 (eventstore.MaxReadLimit at most).
+	PageSize int
 }
 
 // RebuildResult is what a rebuild did.
@@ -292,12 +297,13 @@ func (r Rebuilder) fold(ctx context.Context, conn *pgx.Conn, s *shadowPlan, res 
 func (r Rebuilder) foldPages(ctx context.Context, tx pgx.Tx, head int64, res *RebuildResult) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	size := r.pageSize()
 	pages := make(chan page, 2)
 	go func() {
 		defer close(pages)
 		var after int64
 		for after < head {
-			evs, err := eventstore.ReadRange(ctx, r.Pool, after, head, rebuildPage, nil)
+			evs, err := eventstore.ReadRange(ctx, r.Pool, after, head, size, nil)
 			if err == nil && len(evs) == 0 {
 				err = fmt.Errorf("the log ends at position %d, before the head %d it had", after, head)
 			}
@@ -348,7 +354,7 @@ func (r Rebuilder) swap(ctx context.Context, conn *pgx.Conn, s *shadowPlan, res 
 		var evs []eventstore.Event
 		for after := res.Head; ; {
 			var err error
-			if evs, err = eventstore.ReadRange(ctx, tx, after, math.MaxInt64, rebuildPage, evs); err != nil {
+			if evs, err = eventstore.ReadRange(ctx, tx, after, math.MaxInt64, r.pageSize(), evs); err != nil {
 				return err
 			}
 			if len(evs) == 0 {
@@ -397,6 +403,13 @@ func (r Rebuilder) swap(ctx context.Context, conn *pgx.Conn, s *shadowPlan, res 
 	}
 	res.Events += res.CaughtUp
 	return nil
+}
+
+func (r Rebuilder) pageSize() int {
+	if r.PageSize > 0 {
+		return min(r.PageSize, eventstore.MaxReadLimit)
+	}
+	return rebuildPage
 }
 
 // quoteAll is names as a list of SQL string literals.
