@@ -30,8 +30,9 @@ const (
 	RetiredSchema = "ledger_rebuild_old"
 )
 
-// rebuildLockKey lets one rebuild run at a time (a session-level advisory lock).
-const rebuildLockKey int64 = 0x5345435245545303 // "SECRETS\x03"
+// rebuildLockKey lets one rebuild run at a time (a session-level advisory lock); apart
+// from the migrations' (\x01), the appends' (\x02) and the NATS relay's (\x03) keys.
+const rebuildLockKey int64 = 0x5345435245545310 // "SECRETS\x10"
 
 // Rebuilder rebuilds read models from the log while the ledger keeps appending.
 //
