@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/secretsledger/secretsledger/eventstore"
@@ -29,6 +30,10 @@ const (
 	// RetiredSchema holds, inside the swap transaction only, the read models it replaces.
 	RetiredSchema = "ledger_rebuild_old"
 )
+
+// swapLockTimeout bounds how long the swap waits for a query that reads a live read
+// model, appends being blocked meanwhile.
+const swapLockTimeout = 5 * time.Second
 
 // rebuildLockKey lets one rebuild run at a time (a session-level advisory lock); apart
 // from the migrations' (\x01), the appends' (\x02) and the NATS relay's (\x03) keys.
@@ -349,6 +354,11 @@ func (r Rebuilder) swap(ctx context.Context, conn *pgx.Conn, s *shadowPlan, res 
 			return err
 		}
 		locked = time.Now()
+		// Moving a live table waits for the queries reading it; appends wait behind the
+		// swap meanwhile, so a query that holds a table too long fails the swap instead.
+		if _, err := tx.Exec(ctx, "SET LOCAL lock_timeout = '"+swapLockTimeout.String()+"'"); err != nil {
+			return err
+		}
 		if _, err := tx.Exec(ctx, "SET LOCAL search_path = "+ShadowSchema+", "+pgx.Identifier{s.live}.Sanitize()); err != nil {
 			return err
 		}
@@ -397,8 +407,13 @@ func (r Rebuilder) swap(ctx context.Context, conn *pgx.Conn, s *shadowPlan, res 
 	}
 	if err != nil {
 		var le *ledgererr.Error
-		if errors.As(err, &le) {
+		var pgErr *pgconn.PgError
+		switch {
+		case errors.As(err, &le):
 			return err
+		case errors.As(err, &pgErr) && pgErr.Code == "55P03": // lock_not_available
+			return ledgererr.Wrap(err, ledgererr.Unavailable,
+				"a query held a read model for more than %s during the swap; the live read models are unchanged, run the rebuild again", swapLockTimeout)
 		}
 		return fmt.Errorf("projections: rebuild: %w", err)
 	}

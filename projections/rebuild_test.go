@@ -341,3 +341,43 @@ func TestRebuildInterruptedAndConcurrent(t *testing.T) {
 		t.Fatal("the leftover shadow schema is still there")
 	}
 }
+
+// A query that holds a live read model past the swap's lock timeout fails the swap
+// (appends wait behind it meanwhile) and leaves the live read models as they were.
+func TestRebuildSwapGivesWayToALongQuery(t *testing.T) {
+	t.Parallel()
+	pool, store := liveStore(t)
+	for r := range 4 {
+		appendMix(t, store, r)
+	}
+	before := snapshot(t, pool)
+	ctx := context.Background()
+	reader, err := pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer reader.Rollback(ctx)
+	if _, err := reader.Exec(ctx, `SELECT count(*) FROM company_secret_bindings`); err != nil {
+		t.Fatal(err)
+	}
+	_, err = projections.Rebuild(ctx, pool, projections.All())
+	if ledgererr.CodeOf(err) != ledgererr.Unavailable {
+		t.Fatalf("a swap behind a long query: %v", err)
+	}
+	if err := reader.Rollback(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if after := snapshot(t, pool); after != before {
+		t.Fatalf("a failed swap changed the live read models:\nbefore %s\nafter  %s", before, after)
+	}
+	appendMix(t, store, 4) // appends go on after the failed swap
+	if after := snapshot(t, pool); after == before || !strings.Contains(after, "s-0004") {
+		t.Fatalf("the append after a failed swap is not in the live read models: %s", after)
+	}
+	if _, err := projections.Rebuild(ctx, pool, projections.All()); err != nil {
+		t.Fatalf("rebuild once the query ended: %v", err)
+	}
+	if got, want := snapshot(t, pool), foldFromScratch(t, pool); got != want {
+		t.Fatalf("after the second rebuild:\n got %s\nwant %s", got, want)
+	}
+}
