@@ -18,8 +18,8 @@ import (
 // rebuild of the read models): it reads raw values (binary integers, timestamps and
 // hashes; the JSON columns as text) the way Verify does, copies each page's bytes into
 // one buffer instead of one allocation per field, and shares the repeated strings
-// (event types, companies) across the page, so that reading a million events costs a
-// fraction of what scanning them one field at a time does.
+// (event types, companies, streams, actors) across the page, so that reading a million
+// events costs a fraction of what scanning them one field at a time does.
 func ReadRange(ctx context.Context, db DB, after, until int64, limit int, dst []Event) ([]Event, error) {
 	if err := checkLimit(limit); err != nil {
 		return nil, err
@@ -61,7 +61,7 @@ func ReadRange(ctx context.Context, db DB, after, until int64, limit int, dst []
 		if e.EventID, err = ulid.ParseStrict(string(v[1])); err != nil {
 			return nil, ledgererr.Wrap(err, ledgererr.Internal, "event at position %d has a malformed id", e.Position)
 		}
-		e.StreamID = string(v[2])
+		e.StreamID = intern(v[2])
 		e.StreamVersion = int64(binary.BigEndian.Uint64(v[3]))
 		e.Type = intern(v[4])
 		e.SchemaVersion = int(int32(binary.BigEndian.Uint32(v[5])))
