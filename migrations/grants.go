@@ -18,7 +18,7 @@ import (
 // provider, the NATS relay and the board tokens need while serving. ledger_events gets
 // INSERT and SELECT only, so the server's own credentials cannot change, remove or
 // truncate an event, nor touch the triggers that refuse it. Rebuilding read models
-// (TRUNCATE), rekeying (SELECT … FOR UPDATE) and revoking board tokens are operator
+// (new tables swapped in), rekeying (SELECT … FOR UPDATE) and revoking board tokens are operator
 // commands that run as the owner.
 //
 // A table that is not listed gets DefaultRuntimePrivileges; list a new table here when

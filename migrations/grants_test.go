@@ -11,6 +11,7 @@ import (
 	"github.com/secretsledger/secretsledger/eventstore/pgembed"
 	"github.com/secretsledger/secretsledger/eventstore/pgtest"
 	"github.com/secretsledger/secretsledger/migrations"
+	"github.com/secretsledger/secretsledger/projections"
 )
 
 var allTablePrivileges = []string{"DELETE", "INSERT", "REFERENCES", "SELECT", "TRIGGER", "TRUNCATE", "UPDATE"}
@@ -122,5 +123,59 @@ func TestGrantRuntimeToAMissingRoleFails(t *testing.T) {
 	err := migrations.GrantRuntime(context.Background(), connect(t, owner), "no_such_role")
 	if err == nil {
 		t.Fatal("granting to a role that does not exist succeeded")
+	}
+}
+
+// A rebuild swaps new read-model tables in for the old ones: the runtime role holds
+// exactly what it held on them before, and can still use them.
+func TestGrantsSurviveRebuild(t *testing.T) {
+	t.Parallel()
+	pool, owner := pgtest.NewMigratedPool(t)
+	runtime := pgtest.RuntimeURL(t, owner)
+	ctx := context.Background()
+	if _, err := pool.Exec(ctx, `INSERT INTO ledger_events (position, event_id, stream_id, stream_version, event_type,
+			schema_version, company_id, payload, metadata, recorded_at, prev_hash, hash)
+		VALUES (1, '01J00000000000000000000000', 'secret-s1', 1, 'secret.created', 1, 'co',
+			'{"secretId": "s1", "name": "N", "key": "k", "provider": "local_encrypted", "managedMode": "paperclip_managed"}',
+			'{"actorId": "t", "actorType": "board"}', now(), '\x00', '\x00')`); err != nil {
+		t.Fatal(err)
+	}
+	before := heldPrivileges(t, owner, pgembed.RuntimeUser)
+	var tablesBefore []uint32
+	if err := pool.QueryRow(ctx, `SELECT array_agg(oid ORDER BY relname) FROM pg_class WHERE relname = ANY($1)`,
+		[]string{"company_secrets", "secret_access_events"}).Scan(&tablesBefore); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := projections.Rebuild(ctx, pool, projections.All()); err != nil {
+		t.Fatal(err)
+	}
+	var tablesAfter []uint32
+	if err := pool.QueryRow(ctx, `SELECT array_agg(oid ORDER BY relname) FROM pg_class WHERE relname = ANY($1)`,
+		[]string{"company_secrets", "secret_access_events"}).Scan(&tablesAfter); err != nil {
+		t.Fatal(err)
+	}
+	if slices.Equal(tablesBefore, tablesAfter) {
+		t.Fatal("the rebuild did not swap in new tables; this test proves nothing")
+	}
+	checkExactGrants(t, owner)
+	after := heldPrivileges(t, owner, pgembed.RuntimeUser)
+	if len(after) != len(before) {
+		t.Fatalf("tables before the rebuild %d, after %d", len(before), len(after))
+	}
+	for table, privs := range before {
+		if !slices.Equal(after[table], privs) {
+			t.Errorf("%s: the runtime role held %v before the rebuild and %v after", table, privs, after[table])
+		}
+	}
+	rc := connect(t, runtime)
+	var name string
+	if err := rc.QueryRow(ctx, `SELECT name FROM company_secrets WHERE id = 's1'`).Scan(&name); err != nil || name != "N" {
+		t.Fatalf("the runtime role reads the rebuilt company_secrets: %q %v", name, err)
+	}
+	if _, err := rc.Exec(ctx, `UPDATE company_secrets SET description = 'd' WHERE id = 's1'`); err != nil {
+		t.Fatalf("the runtime role updates the rebuilt company_secrets: %v", err)
+	}
+	if _, err := rc.Exec(ctx, `DELETE FROM company_secrets`); err == nil {
+		t.Fatal("the runtime role may delete from the rebuilt company_secrets")
 	}
 }

@@ -14,7 +14,10 @@ func newReplayCmd(env *environment) *cobra.Command {
 	return &cobra.Command{
 		Use:   "replay",
 		Short: "rebuild every read model from the event log",
-		Args:  exactArgs(),
+		Long: "Rebuilds every read model from the event log beside the live ones, while the server keeps " +
+			"serving and appending, then swaps them in; appends wait only for the swap. A second replay " +
+			"while one runs is refused.",
+		Args: exactArgs(),
 		RunE: func(c *cobra.Command, _ []string) error {
 			return runReplay(c.Context(), env)
 		},
@@ -27,14 +30,21 @@ func runReplay(ctx context.Context, env *environment) error {
 		if err := l.pool.QueryRow(ctx, `SELECT count(*) FROM ledger_events`).Scan(&total); err != nil {
 			return err
 		}
-		p := env.progress(fmt.Sprintf("rebuilding the read models from %d events", total), 0)
+		p := env.progress(fmt.Sprintf("rebuilding the read models from %d events", total), total)
 		start := time.Now()
-		n, err := projections.Rebuild(ctx, l.pool, projections.All())
+		var last int64
+		res, err := projections.Rebuilder{Pool: l.pool, Projections: projections.All(),
+			AfterPage: func(_ context.Context, applied int64) error {
+				p.add(applied - last)
+				last = applied
+				return nil
+			}}.Run(ctx)
 		p.done()
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(env.stdout, "rebuilt the read models from %d events in %s\n", n, time.Since(start).Round(time.Millisecond))
+		fmt.Fprintf(env.stdout, "rebuilt the read models from %d events in %s; appends were blocked %s (the swap, which folded the %d events appended meanwhile)\n",
+			res.Events, time.Since(start).Round(time.Millisecond), res.Blocked.Round(time.Microsecond), res.CaughtUp)
 		return nil
 	})
 }
