@@ -150,7 +150,9 @@ func (f *folded[S, P]) observe(e eventstore.Event) (S, bool) {
 		}
 		f.insert(e.StreamID, st)
 		return st, true
-	case !ok || en.stale || e.StreamVersion <= P(&en.st).version():
+	case !ok:
+		return f.fresh(), false // not kept: folded from the log when needed
+	case en.stale || e.StreamVersion <= P(&en.st).version():
 		return en.st, false
 	case e.StreamVersion == P(&en.st).version()+1:
 		if P(&en.st).apply(e) != nil {
