@@ -51,6 +51,7 @@ func newBenchCmd(env *environment) *cobra.Command {
 }
 
 func runBench(ctx context.Context, env *environment, o benchOptions) error {
+	collectGarbageLessOften()
 	if o.replay == 0 {
 		if o.scenario == "" {
 			return usageError{fmt.Errorf("--scenario is required: one of %s, %s", strings.Join(loadtest.Scenarios, ", "), loadtest.RawInsert)}
