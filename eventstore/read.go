@@ -32,6 +32,20 @@ func ReadAll(ctx context.Context, db DB, after int64, limit int) ([]Event, error
 	return collectEvents(rows, err)
 }
 
+// ReadAllExcept returns up to limit events with after < position <= until whose type
+// is not one of except, in position order. A reader that follows the log but ignores a
+// frequent kind of event (access records) passes the head it read as until, and goes
+// on after until when fewer than limit events came: every position up to a head it has
+// seen is committed.
+func (s *Store) ReadAllExcept(ctx context.Context, after, until int64, limit int, except []string) ([]Event, error) {
+	if err := checkLimit(limit); err != nil {
+		return nil, err
+	}
+	rows, err := s.pool.Query(ctx, selectEvents+`WHERE position > $1 AND position <= $2 AND event_type <> ALL($3)
+		ORDER BY position LIMIT $4`, after, until, except, limit)
+	return collectEvents(rows, err)
+}
+
 // ReadCompany returns up to limit events of one company with position > after, in
 // position order (the gap-free guarantee of ReadAll holds for it too).
 func ReadCompany(ctx context.Context, db DB, companyID string, after int64, limit int) ([]Event, error) {

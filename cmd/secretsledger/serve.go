@@ -145,7 +145,11 @@ func runServe(ctx context.Context, env *environment, o serveOptions) error {
 	signerDone := make(chan error, 1)
 	go func() { signerDone <- sig.Run(signerCtx) }()
 	go sweepIdempotencyKeys(runCtx, env, l)
-	go l.commands.Tail(runCtx, l.store)
+	tailFrom, err := l.store.HeadPosition(ctx) // memory is empty now
+	if err != nil {
+		tailFrom = -1
+	}
+	go l.commands.Tail(runCtx, l.store, tailFrom)
 	if env.cfg.BackupInterval > 0 {
 		go runScheduledBackups(runCtx, env, l.db.MigrationURL)
 	}
