@@ -16,24 +16,32 @@ import (
 // resolved before, so both hold the consumer in their caches), every refused attempt is
 // recorded, a consumer freeze stops that consumer only, and revoking every key of a
 // consumer leaves the others' keys alone. The verbs go through the CLI.
-func TestFreezeAndRevokeAllAcrossTwoProcesses(t *testing.T) {
-	t.Parallel()
+// twoProcesses starts two serve processes on one fresh database and one NATS server,
+// with one master key; their CLI runs with the instance token, which it returns.
+func twoProcesses(t *testing.T) (p1, p2 *instanceEnv, s1, s2 *server, token string) {
+	t.Helper()
 	dbURL := pgtest.NewDatabase(t)
 	ns, err := natsbus.StartEmbedded(natsbus.EmbeddedOptions{Addr: "127.0.0.1:0", Dir: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer ns.Shutdown()
+	t.Cleanup(ns.Shutdown)
 	shared := append(externalNATS(ns.ClientURL(), ns.Auth()), "DATABASE_URL="+dbURL, "PAPERCLIP_SECRETS_MASTER_KEY="+hex.EncodeToString(randomKey(t)))
-	p1, p2 := newInstance(t), newInstance(t)
+	p1, p2 = newInstance(t), newInstance(t)
 	p1.vars, p2.vars = shared, shared
-	s1 := p1.serve(t)
+	s1 = p1.serve(t)
 	p1.waitReady(t, s1, 15*time.Second)
-	s2 := p2.serve(t)
+	s2 = p2.serve(t)
 	p2.waitReady(t, s2, 15*time.Second)
-	token := p1.instanceToken(t)
+	token = p1.instanceToken(t)
 	p1.vars = append(append([]string{}, shared...), "LEDGER_TOKEN="+token)
 	p2.vars = append(append([]string{}, shared...), "LEDGER_TOKEN="+token)
+	return p1, p2, s1, s2, token
+}
+
+func TestFreezeAndRevokeAllAcrossTwoProcesses(t *testing.T) {
+	t.Parallel()
+	p1, p2, s1, s2, token := twoProcesses(t)
 	board1, board2 := p1.client(t, token), p2.client(t, token)
 	cli := func(e *instanceEnv, args ...string) map[string]any {
 		t.Helper()

@@ -1,15 +1,10 @@
 package main
 
 import (
-	"encoding/hex"
 	"fmt"
 	"strings"
 	"sync"
 	"testing"
-	"time"
-
-	"github.com/secretsledger/secretsledger/eventstore/natsbus"
-	"github.com/secretsledger/secretsledger/eventstore/pgtest"
 )
 
 // Two ledger processes on one database decide from memory. Both hold the consumer, its
@@ -20,20 +15,7 @@ import (
 // Rotations of one secret through both give gap-free versions with one winner each.
 func TestTwoProcessesHonourEachOthersChangesAtOnce(t *testing.T) {
 	t.Parallel()
-	dbURL := pgtest.NewDatabase(t)
-	ns, err := natsbus.StartEmbedded(natsbus.EmbeddedOptions{Addr: "127.0.0.1:0", Dir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ns.Shutdown()
-	shared := append(externalNATS(ns.ClientURL(), ns.Auth()), "DATABASE_URL="+dbURL, "PAPERCLIP_SECRETS_MASTER_KEY="+hex.EncodeToString(randomKey(t)))
-	pa, pb := newInstance(t), newInstance(t)
-	pa.vars, pb.vars = shared, shared
-	sa := pa.serve(t)
-	pa.waitReady(t, sa, 15*time.Second)
-	sb := pb.serve(t)
-	pb.waitReady(t, sb, 15*time.Second)
-	token := pa.instanceToken(t)
+	pa, pb, _, _, token := twoProcesses(t)
 	boardA, boardB := pa.client(t, token), pb.client(t, token)
 
 	valueA, valueB := canary("memory-a"), canary("memory-b")

@@ -337,14 +337,23 @@ func sweepIdempotencyKeys(ctx context.Context, env *environment, l *ledger) {
 	}
 }
 
-// serverGCPercent is the garbage collector's target for the long-running commands: the
-// server's live heap is small and its garbage comes fast (every request), so Go's
-// default of 100 collects many times a second; 400 trades some memory for fewer
-// collections and a shorter latency tail. GOGC, when set, wins.
-const serverGCPercent = 400
+// serverGCPercent and serverMemoryLimit tune the garbage collector of the long-running
+// commands: a server's live heap is small and its garbage comes fast (every request), so
+// Go's default GC percent of 100 collects many times a second; 400 trades memory for
+// fewer collections and a shorter latency tail, and the soft memory limit keeps that
+// trade from growing with the heap (the collector runs more often near it). GOGC and
+// GOMEMLIMIT, when set, win.
+const (
+	serverGCPercent   = 400
+	serverMemoryLimit = 384 << 20
+)
 
 func collectGarbageLessOften() {
-	if _, set := os.LookupEnv("GOGC"); !set { // the runtime reads GOGC from the process environment
+	// The runtime reads these from the process environment, not from config.json.
+	if _, set := os.LookupEnv("GOGC"); !set {
 		debug.SetGCPercent(serverGCPercent)
+	}
+	if _, set := os.LookupEnv("GOMEMLIMIT"); !set {
+		debug.SetMemoryLimit(serverMemoryLimit)
 	}
 }
