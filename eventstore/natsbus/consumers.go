@@ -16,21 +16,33 @@ import (
 // 0 means 1.
 func streamConfig(replicas int) jetstream.StreamConfig {
 	return jetstream.StreamConfig{
-		Name:       StreamName,
-		Replicas:   max(replicas, 1),
-		Subjects:   []string{SubjectPrefix + ".>"},
-		Storage:    jetstream.FileStorage,
-		Retention:  jetstream.LimitsPolicy,
-		Duplicates: 10 * time.Minute, // covers any failover: repeats within it are dropped by event id
+		Name:      StreamName,
+		Replicas:  max(replicas, 1),
+		Subjects:  []string{SubjectPrefix + ".>"},
+		Storage:   jetstream.FileStorage,
+		Retention: jetstream.LimitsPolicy,
+		// Repeats within the window are dropped by event id. A new relay leader resumes
+		// from the cursor the old one committed after its last acknowledged page, within
+		// seconds; the server keeps every id of the window in memory, so the window is
+		// not longer than a failover needs.
+		Duplicates: 2 * time.Minute,
 	}
 }
 
-// ensureStream creates (or updates) the LEDGER stream.
+// ensureStream creates (or updates) the LEDGER stream. The relay and ConsumerAdmin may
+// create it at the same moment; the server then refuses one of the two creations, which
+// is tried again as the update of the stream the other made.
 func ensureStream(ctx context.Context, js jetstream.JetStream, replicas int) error {
-	if _, err := js.CreateOrUpdateStream(ctx, streamConfig(replicas)); err != nil {
-		return fmt.Errorf("natsbus: create stream %s: %w", StreamName, err)
+	var err error
+	for range 3 {
+		if _, err = js.CreateOrUpdateStream(ctx, streamConfig(replicas)); err == nil {
+			return nil
+		}
+		if _, lookup := js.Stream(ctx, StreamName); lookup != nil {
+			break // no stream: not a race with another creator
+		}
 	}
-	return nil
+	return fmt.Errorf("natsbus: create stream %s: %w", StreamName, err)
 }
 
 // consumerConfig is a subscriber's durable pull consumer. It has no deliver subject: the

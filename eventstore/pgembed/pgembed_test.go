@@ -142,7 +142,11 @@ func TestRuntimeRole(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer func() { _ = s.Stop(context.Background()) }()
+	defer func() {
+		if s != nil { // the last one opened, unless that failed
+			_ = s.Stop(context.Background())
+		}
+	}()
 
 	fi, err := os.Stat(filepath.Join(dir, runtimePasswordName))
 	if err != nil || fi.Mode().Perm() != 0o600 {
@@ -217,4 +221,32 @@ func checkRuntimeRole(t *testing.T, s *Server) {
 		t.Fatalf("runtime role %s: super=%v createdb=%v createrole=%v replication=%v bypassrls=%v create in public=%v",
 			user, super, createDB, createRole, replication, bypassRLS, createInPublic)
 	}
+}
+
+// A lock held when Open looks (by a process that then goes away, or only for the
+// instant a forked process keeps a copy of the descriptor) does not leave Open waiting
+// for an owner that will never serve: once the lock is free, Open owns the cluster.
+func TestOpenOwnsTheClusterOnceTheLockIsFree(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	dir := filepath.Join(t.TempDir(), "db")
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	held, err := tryLock(filepath.Join(dir, lockName))
+	if err != nil || held == nil {
+		t.Fatalf("lock: %v", err)
+	}
+	release := time.AfterFunc(300*time.Millisecond, func() { _ = held.Close() }) // the holder goes away
+	defer release.Stop()
+	s, err := Open(ctx, Options{Dir: dir, Settings: map[string]string{"fsync": "off"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = s.Stop(context.Background()) }()
+	if !s.Owned() {
+		t.Fatal("Open attached to no one instead of owning the cluster once the lock was free")
+	}
+	checkRuntimeRole(t, s)
 }

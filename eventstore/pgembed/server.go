@@ -99,14 +99,20 @@ func Open(ctx context.Context, opts Options) (*Server, error) {
 	if err := os.MkdirAll(opts.Dir, 0o700); err != nil {
 		return nil, fmt.Errorf("pgembed: create %s: %w", opts.Dir, err)
 	}
+	ctx, cancel := context.WithTimeout(ctx, opts.StartTimeout)
+	defer cancel()
 	lock, err := tryLock(filepath.Join(opts.Dir, lockName))
 	if err != nil {
 		return nil, err
 	}
-	ctx, cancel := context.WithTimeout(ctx, opts.StartTimeout)
-	defer cancel()
 	if lock == nil {
-		return attach(ctx, opts)
+		var s *Server
+		if s, lock, err = attach(ctx, opts); lock == nil {
+			return s, err
+		}
+		// The lock was free after all: its holder went away, or held it only for an
+		// instant (a process forked elsewhere keeps a copy of the descriptor until it
+		// execs). This process owns the cluster.
 	}
 	s := &Server{opts: opts, owned: true, lock: lock}
 	if err := s.start(ctx); err != nil {
@@ -133,8 +139,10 @@ func tryLock(path string) (*os.File, error) {
 	return f, nil
 }
 
-// attach waits for the cluster another process owns to accept connections.
-func attach(ctx context.Context, opts Options) (*Server, error) {
+// attach waits for the cluster another process owns to accept connections. If the
+// instance lock becomes free meanwhile, it returns the lock instead: the caller owns the
+// cluster then.
+func attach(ctx context.Context, opts Options) (*Server, *os.File, error) {
 	s := &Server{opts: opts}
 	for {
 		var err error
@@ -143,14 +151,17 @@ func attach(ctx context.Context, opts Options) (*Server, error) {
 			if s.runtimePassword, err = readRuntimePassword(opts.Dir); err == nil {
 				if s.port, err = readPort(opts.Dir); err == nil {
 					if err = s.ping(ctx, opts.Database); err == nil {
-						return s, nil
+						return s, nil, nil
 					}
 				}
 			}
 		}
+		if lock, lerr := tryLock(filepath.Join(opts.Dir, lockName)); lerr != nil || lock != nil {
+			return nil, lock, lerr
+		}
 		select {
 		case <-ctx.Done():
-			return nil, fmt.Errorf("pgembed: another process owns the embedded database in %s but it is not accepting connections: %w", opts.Dir, err)
+			return nil, nil, fmt.Errorf("pgembed: another process owns the embedded database in %s but it is not accepting connections: %w", opts.Dir, err)
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
