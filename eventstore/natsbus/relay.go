@@ -199,12 +199,20 @@ func (r *Relay) publishPage(ctx context.Context, js jetstream.JetStream) (int, e
 	pctx, cancel := context.WithTimeout(ctx, publishWait)
 	defer cancel()
 	futures := make([]jetstream.PubAckFuture, 0, len(evs))
-	for _, e := range evs {
+	for i, e := range evs {
 		data, err := json.Marshal(EnvelopeOf(e))
 		if err != nil {
 			return 0, err
 		}
-		f, err := js.PublishMsgAsync(&nats.Msg{Subject: Subject(e), Data: data}, jetstream.WithMsgID(e.EventID.String()))
+		// Each message but the page's first names its predecessor: when a publish of the
+		// page fails (a stream leader lost mid-page), the ones after it are refused
+		// rather than stored ahead of it, and the page is published again in order. The
+		// first follows the cursor's event, which was acknowledged before the cursor moved.
+		opts := []jetstream.PublishOpt{jetstream.WithMsgID(e.EventID.String())}
+		if i > 0 {
+			opts = append(opts, jetstream.WithExpectLastMsgID(evs[i-1].EventID.String()))
+		}
+		f, err := js.PublishMsgAsync(&nats.Msg{Subject: Subject(e), Data: data}, opts...)
 		if err != nil {
 			return 0, fmt.Errorf("natsbus: publish: %w", err)
 		}
