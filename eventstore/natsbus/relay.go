@@ -145,7 +145,9 @@ func (r *Relay) lead(ctx context.Context, js jetstream.JetStream) error {
 		published, err := r.publishPage(ctx, js)
 		if err != nil {
 			r.update(func(s *RelayStatus) { s.LastError = err.Error() })
-			r.streamOK = false // NATS may have lost it: check again before the retry
+			if errors.Is(err, jetstream.ErrNoStreamResponse) {
+				r.streamOK = false // NATS may have lost the stream: check again before the retry
+			}
 			if errors.Is(err, errDatabase) {
 				return err
 			}
