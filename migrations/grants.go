@@ -42,6 +42,7 @@ var RuntimePrivileges = map[string][]string{
 	"relay_cursors":                   {"SELECT", "INSERT", "UPDATE"},
 	"event_subscribers":               {"SELECT", "INSERT", "UPDATE"},
 	"company_secret_provider_configs": {"SELECT", "INSERT", "UPDATE"},
+	"ledger_leases":                   {"SELECT", "INSERT", "UPDATE", "DELETE"}, // DELETE: release on shutdown
 }
 
 // DefaultRuntimePrivileges is what the runtime role gets on a table RuntimePrivileges

@@ -11,6 +11,7 @@ import (
 	"os"
 	"runtime/debug"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -22,6 +23,7 @@ import (
 	"github.com/secretsledger/secretsledger/cmd/secretsledger/internal/database"
 	"github.com/secretsledger/secretsledger/cmd/secretsledger/internal/httpapi"
 	"github.com/secretsledger/secretsledger/cmd/secretsledger/internal/metrics"
+	"github.com/secretsledger/secretsledger/eventstore/lease"
 	"github.com/secretsledger/secretsledger/eventstore/ledgererr"
 	"github.com/secretsledger/secretsledger/migrations"
 	"github.com/secretsledger/secretsledger/projections"
@@ -90,6 +92,12 @@ func runServe(ctx context.Context, env *environment, o serveOptions) error {
 		return err
 	}
 	defer b.shutdown()
+	rs := newRoles(env, l.pool)
+	b.relay.Lease = rs.lease(lease.Relay)
+	signerLease, sweepLease, backupLease := rs.lease(lease.CheckpointSigner), rs.lease(lease.IdempotencySweep), (*lease.Lease)(nil)
+	if env.cfg.BackupInterval > 0 {
+		backupLease = rs.lease(lease.Backups)
+	}
 	m.WatchRelay(b.relay.Status)
 	sig, closeSigner, err := startSigner(env, l, b.relay.NATS)
 	if err != nil {
@@ -104,6 +112,7 @@ func runServe(ctx context.Context, env *environment, o serveOptions) error {
 		Handler: httpapi.NewRouter(httpapi.Deps{
 			Log:      env.log,
 			Checks:   append(readinessChecks(l.pool, l.db), b.check()),
+			Roles:    rs.held,
 			Requests: m, Metrics: apiMetrics,
 			Secrets: &httpapi.Secrets{
 				Auth: l, Commands: l.commands, Queries: l.queries,
@@ -142,16 +151,34 @@ func runServe(ctx context.Context, env *environment, o serveOptions) error {
 	// The signer stops after the writer, to sign the head of its last commit.
 	signerCtx, stopSigner := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopSigner()
-	signerDone := make(chan error, 1)
-	go func() { signerDone <- sig.Run(signerCtx) }()
-	go sweepIdempotencyKeys(runCtx, env, l)
+	signerDone := make(chan struct{})
+	go func() {
+		defer close(signerDone)
+		signerLease.Run(signerCtx, func(ctx context.Context) {
+			if err := sig.Run(ctx); err != nil {
+				env.log.Error("checkpoint signer", "err", err)
+			}
+		})
+	}()
+	// Background roles run in the one process holding their lease; waiting for them on
+	// shutdown lets each release its lease, so another process takes over at once.
+	var jobs sync.WaitGroup
+	jobs.Add(1)
+	go func() {
+		defer jobs.Done()
+		sweepLease.Run(runCtx, func(ctx context.Context) { sweepIdempotencyKeys(ctx, env, l) })
+	}()
 	tailFrom, err := l.store.HeadPosition(ctx) // memory is empty now
 	if err != nil {
 		tailFrom = -1
 	}
 	go l.commands.Tail(runCtx, l.store, tailFrom)
-	if env.cfg.BackupInterval > 0 {
-		go runScheduledBackups(runCtx, env, l.db.MigrationURL)
+	if backupLease != nil {
+		jobs.Add(1)
+		go func() {
+			defer jobs.Done()
+			backupLease.Run(runCtx, func(ctx context.Context) { runScheduledBackups(ctx, env, l.db.MigrationURL) })
+		}()
 	}
 	httpDone := make(chan error, 1)
 	go func() {
@@ -181,6 +208,7 @@ func runServe(ctx context.Context, env *environment, o serveOptions) error {
 	cancel()
 	<-storeDone
 	<-relayDone
+	jobs.Wait()
 	stopSigner()
 	<-signerDone
 	return runErr
@@ -318,8 +346,8 @@ func migrationDetail(st migrations.Status, err error) (string, error) {
 	return fmt.Sprintf("current (%d applied)", len(st.Applied)), nil
 }
 
-// sweepIdempotencyKeys forgets expired idempotency keys until ctx ends. Every ledger
-// process sweeps; the deletes are idempotent.
+// sweepIdempotencyKeys forgets expired idempotency keys until ctx ends. It runs in the
+// process holding the idempotency-sweep lease.
 func sweepIdempotencyKeys(ctx context.Context, env *environment, l *ledger) {
 	tick := time.NewTicker(l.store.SweepInterval())
 	defer tick.Stop()

@@ -16,6 +16,7 @@ import (
 	"github.com/nats-io/nkeys"
 
 	"github.com/secretsledger/secretsledger/eventstore"
+	"github.com/secretsledger/secretsledger/eventstore/lease"
 	"github.com/secretsledger/secretsledger/eventstore/pgtest"
 )
 
@@ -39,7 +40,9 @@ func newReplicatedHarness(t testing.TB, ep Endpoint, replicas int) *harness {
 	wake := make(chan struct{}, 1)
 	store := eventstore.New(pool, eventstore.Config{Committed: []chan<- struct{}{wake}})
 	ctx, cancel := context.WithCancel(context.Background())
-	relay := &Relay{Pool: pool, NATS: ep, Replicas: replicas, Wake: wake, Log: slog.New(slog.DiscardHandler)}
+	log := slog.New(slog.DiscardHandler)
+	relay := &Relay{Pool: pool, NATS: ep, Replicas: replicas, Wake: wake, Log: log,
+		Lease: &lease.Lease{DB: pool, Role: lease.Relay, Holder: lease.NewHolderID(), Log: log}}
 	var wg sync.WaitGroup
 	wg.Add(2)
 	go func() { defer wg.Done(); _ = store.Run(ctx) }()

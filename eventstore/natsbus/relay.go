@@ -14,11 +14,8 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/secretsledger/secretsledger/eventstore"
+	"github.com/secretsledger/secretsledger/eventstore/lease"
 )
-
-// relayLockKey elects the one relay among all ledger processes on a database.
-// WARNING: shared by every ledger process; never change it.
-const relayLockKey int64 = 0x5345435245545303 // "SECRETS\x03"
 
 // relayName is the relay's row in relay_cursors.
 // WARNING: persisted.
@@ -27,17 +24,19 @@ const relayName = "nats"
 const (
 	relayPage     = 500
 	relayPoll     = 250 * time.Millisecond // fallback when no wake-up arrives
-	leaderRetry   = time.Second            // how often a standby tries to take over
 	publishWait   = 5 * time.Second
 	reconnectWait = 500 * time.Millisecond
 )
 
 // Relay publishes every committed event to JetStream in log order, from its own cursor.
-// Only the process holding the relay lock publishes; the others stand by and take over
-// within leaderRetry when it dies. A publish that fails is retried from the cursor:
+// Only the process holding the relay lease publishes; the others stand by and take over
+// once it is released or expires. A publish that fails is retried from the cursor:
 // JetStream drops the repeats by event id, so subscribers see no gap and no duplicate.
 type Relay struct {
 	Pool *pgxpool.Pool
+	// Lease elects the relay (role lease.Relay); required. It publishes only while
+	// Lease.Held, and advances the cursor only while the database still has it as holder.
+	Lease *lease.Lease
 	// NATS is where, and as whom, it publishes.
 	NATS Endpoint
 	// Replicas is the LEDGER stream's replication factor when the relay creates it.
@@ -77,7 +76,7 @@ func (r *Relay) update(f func(*RelayStatus)) {
 	f(&r.status)
 }
 
-// Run relays until ctx ends.
+// Run relays whenever this process holds the relay lease, until ctx ends.
 func (r *Relay) Run(ctx context.Context) error {
 	nc, err := r.NATS.Connect("secretsledger relay", nats.RetryOnFailedConnect(true))
 	if err != nil {
@@ -91,17 +90,7 @@ func (r *Relay) Run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("natsbus: jetstream: %w", err)
 	}
-	for ctx.Err() == nil {
-		err := r.lead(ctx, js)
-		if ctx.Err() != nil {
-			break
-		}
-		if err != nil {
-			r.Log.Warn("relay interrupted; retrying", "err", err)
-			r.update(func(s *RelayStatus) { s.Leader, s.LastError = false, err.Error() })
-		}
-		sleep(ctx, leaderRetry)
-	}
+	r.Lease.Run(ctx, func(ctx context.Context) { r.lead(ctx, js) })
 	return nil
 }
 
@@ -114,42 +103,25 @@ func sleep(ctx context.Context, d time.Duration) {
 	}
 }
 
-// lead waits to become the relay leader (a session advisory lock on a connection held
-// for as long as it leads), then publishes until ctx ends or the connection breaks.
-func (r *Relay) lead(ctx context.Context, js jetstream.JetStream) error {
-	pooled, err := r.Pool.Acquire(ctx)
-	if err != nil {
-		return err
-	}
-	// The session lock dies with this connection, so the connection never goes back to
-	// the pool: a lock left on a pooled connection would block every other process.
-	conn := pooled.Hijack()
-	defer conn.Close(context.WithoutCancel(ctx))
-	for {
-		var leader bool
-		if err := conn.QueryRow(ctx, `SELECT pg_try_advisory_lock($1)`, relayLockKey).Scan(&leader); err != nil {
-			return err
-		}
-		if leader {
-			break
-		}
-		r.update(func(s *RelayStatus) { s.Leader = false })
-		sleep(ctx, leaderRetry)
-		if ctx.Err() != nil {
-			return nil
-		}
-	}
+// lead publishes while this process holds the relay lease: ctx ends when the lease may be
+// lost. A database error returns (the lease's Run starts it again while the lease holds).
+func (r *Relay) lead(ctx context.Context, js jetstream.JetStream) {
 	r.Log.Info("this process now relays the event log to NATS")
 	r.update(func(s *RelayStatus) { s.Leader = true })
-	for ctx.Err() == nil {
+	defer r.update(func(s *RelayStatus) { s.Leader = false })
+	for ctx.Err() == nil && r.Lease.Held() {
 		published, err := r.publishPage(ctx, js)
 		if err != nil {
+			if ctx.Err() != nil {
+				return
+			}
 			r.update(func(s *RelayStatus) { s.LastError = err.Error() })
 			if errors.Is(err, jetstream.ErrNoStreamResponse) {
 				r.streamOK = false // NATS may have lost the stream: check again before the retry
 			}
 			if errors.Is(err, errDatabase) {
-				return err
+				r.Log.Warn("relay interrupted; retrying", "err", err)
+				return
 			}
 			r.Log.Warn("relay publish failed; retrying from the cursor", "err", err)
 			sleep(ctx, reconnectWait)
@@ -163,15 +135,14 @@ func (r *Relay) lead(ctx context.Context, js jetstream.JetStream) error {
 		case <-r.Wake:
 		case <-time.After(relayPoll):
 		}
-		// Leadership holds while this connection lives; checking it costs one round trip.
-		if err := conn.Ping(ctx); err != nil && ctx.Err() == nil {
-			return fmt.Errorf("%w: lost the relay lock connection: %v", errDatabase, err)
-		}
 	}
-	return nil
 }
 
 var errDatabase = errors.New("natsbus: database")
+
+// errNotHolder stops a relay whose lease ran out; it counts as a database error, so the
+// relay stops leading at once.
+var errNotHolder = fmt.Errorf("%w: the relay lease is no longer held", errDatabase)
 
 // publishPage publishes the next page of events after the cursor and advances it.
 func (r *Relay) publishPage(ctx context.Context, js jetstream.JetStream) (int, error) {
@@ -191,6 +162,9 @@ func (r *Relay) publishPage(ctx context.Context, js jetstream.JetStream) (int, e
 	r.update(func(s *RelayStatus) { s.Cursor, s.Head, s.LagSeconds = cursor, head, lag })
 	if len(evs) == 0 {
 		return 0, nil
+	}
+	if !r.Lease.Held() {
+		return 0, errNotHolder // checked last thing before publishing
 	}
 	if !r.streamOK {
 		if err := ensureStream(ctx, js, r.Replicas); err != nil {
@@ -230,9 +204,16 @@ func (r *Relay) publishPage(ctx context.Context, js jetstream.JetStream) (int, e
 		}
 	}
 	last := evs[len(evs)-1].Position
-	if _, err := r.Pool.Exec(ctx, `INSERT INTO relay_cursors (name, position) VALUES ($1, $2)
-		ON CONFLICT (name) DO UPDATE SET position = excluded.position, updated_at = now()`, relayName, last); err != nil {
+	// Fenced by the lease: a relay that lost it (paused past its expiry, say) cannot move
+	// the cursor of the relay that took over.
+	tag, err := r.Pool.Exec(ctx, `INSERT INTO relay_cursors (name, position)
+		SELECT $1, $2 WHERE EXISTS (SELECT 1 FROM ledger_leases WHERE role = $3 AND holder = $4 AND expires_at > now())
+		ON CONFLICT (name) DO UPDATE SET position = excluded.position, updated_at = now()`, relayName, last, r.Lease.Role, r.Lease.Holder)
+	if err != nil {
 		return 0, fmt.Errorf("%w: advance cursor: %v", errDatabase, err)
+	}
+	if tag.RowsAffected() == 0 {
+		return 0, errNotHolder
 	}
 	r.update(func(s *RelayStatus) { s.Cursor, s.LastError = last, "" })
 	return len(evs), nil

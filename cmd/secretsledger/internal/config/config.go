@@ -62,6 +62,10 @@ type Config struct {
 	StrictMode bool
 	// IdempotencyTTL is LEDGER_IDEMPOTENCY_TTL (default 24h): how long idempotency keys are kept.
 	IdempotencyTTL time.Duration
+	// LeaseTTL is LEDGER_LEASE_TTL (default 10s): how long a process holds a background
+	// role (relay, checkpoint signer, backups, idempotency sweep) without renewing it, so
+	// how soon another process takes a role over from one that died.
+	LeaseTTL time.Duration
 	// BackupInterval is LEDGER_BACKUP_INTERVAL: how often serve takes a backup of the
 	// embedded database (default 24h; 0 off; off by default with DATABASE_URL).
 	BackupInterval time.Duration
@@ -174,6 +178,7 @@ var Vars = []Var{
 	{"LEDGER_BACKUP_INTERVAL", "24h", "how often serve backs up the embedded database (a Go duration; 0 off; with DATABASE_URL off unless set)"},
 	{"LEDGER_BACKUP_RETAIN", "7d", "how long scheduled backups are kept (e.g. 7d, 36h); the newest verified one is never pruned"},
 	{"LEDGER_BACKUP_DIR", "<instance>/backups", "where backups are written and listed"},
+	{"LEDGER_LEASE_TTL", "10s", "how long a process keeps a background role (relay, checkpoint signer, backups, idempotency sweep) without renewing it: another process takes over a dead one's roles within about this long (1s to 5m)"},
 	{"LEDGER_IDEMPOTENCY_TTL", "24h", "how long an Idempotency-Key is remembered (a Go duration, 1s to 720h)"},
 	{"PAPERCLIP_SECRETS_STRICT_MODE", "false", "true: refuse plain values under sensitive env keys (use secret references)"},
 	{"PAPERCLIP_SECRETS_AWS_REGION", "(unset: AWS_REGION, AWS_DEFAULT_REGION)", "aws_secrets_manager: AWS region of the deployment's default instance"},
@@ -276,6 +281,14 @@ func FromEnv(getenv func(string) string) Config {
 			c.problems = append(c.problems, fmt.Sprintf("LEDGER_IDEMPOTENCY_TTL must be a duration from 1s to 720h (e.g. 24h), got %q", v))
 		}
 		c.IdempotencyTTL = d
+	}
+	c.LeaseTTL = 10 * time.Second
+	if v := getenv("LEDGER_LEASE_TTL"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d < time.Second || d > 5*time.Minute {
+			c.problems = append(c.problems, fmt.Sprintf("LEDGER_LEASE_TTL must be a duration from 1s to 5m (e.g. 10s), got %q", v))
+		}
+		c.LeaseTTL = d
 	}
 	c.BackupInterval, c.problems = backupDuration(getenv, "LEDGER_BACKUP_INTERVAL", 24*time.Hour, c.problems)
 	if getenv("LEDGER_BACKUP_INTERVAL") == "" && getenv("DATABASE_URL") != "" {

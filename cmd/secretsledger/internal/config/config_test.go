@@ -57,6 +57,17 @@ func TestIdempotencyTTL(t *testing.T) {
 	if c := FromEnv(env(map[string]string{"LEDGER_HOME": "/h"})); c.IdempotencyTTL != 24*time.Hour {
 		t.Fatalf("default TTL %v", c.IdempotencyTTL)
 	}
+	if c := FromEnv(env(map[string]string{"LEDGER_HOME": "/h"})); c.LeaseTTL != 10*time.Second {
+		t.Fatalf("default lease TTL %s", c.LeaseTTL)
+	}
+	if c := FromEnv(env(map[string]string{"LEDGER_HOME": "/h", "LEDGER_LEASE_TTL": "2s"})); c.Validate() != nil || c.LeaseTTL != 2*time.Second {
+		t.Fatalf("lease TTL %s: %v", c.LeaseTTL, c.Validate())
+	}
+	for _, bad := range []string{"500ms", "1h", "soon"} {
+		if err := FromEnv(env(map[string]string{"LEDGER_HOME": "/h", "LEDGER_LEASE_TTL": bad})).Validate(); err == nil || !strings.Contains(err.Error(), "LEDGER_LEASE_TTL") {
+			t.Fatalf("LEDGER_LEASE_TTL=%s: %v", bad, err)
+		}
+	}
 	if c := FromEnv(env(map[string]string{"LEDGER_HOME": "/h", "LEDGER_IDEMPOTENCY_TTL": "90s"})); c.Validate() != nil || c.IdempotencyTTL != 90*time.Second {
 		t.Fatalf("90s: %v %v", c.IdempotencyTTL, c.Validate())
 	}

@@ -31,6 +31,8 @@ const checkTimeout = 3 * time.Second
 type Deps struct {
 	Log    *slog.Logger
 	Checks []Check
+	// Roles, when set, lists the background roles this process holds (in /readyz).
+	Roles func() []string
 	// Requests, when set, hears every answered request (metrics).
 	Requests RequestObserver
 	// Metrics, when set, is served at GET /metrics without authentication (the metrics
@@ -55,7 +57,7 @@ func NewRouter(d Deps) http.Handler {
 	r.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	}).Methods(http.MethodGet)
-	r.HandleFunc("/readyz", readyz(log, checks)).Methods(http.MethodGet)
+	r.HandleFunc("/readyz", readyz(log, checks, d.Roles)).Methods(http.MethodGet)
 	r.HandleFunc("/api/openapi.json", openAPI(log)).Methods(http.MethodGet)
 	if d.Metrics != nil {
 		r.Handle("/metrics", d.Metrics).Methods(http.MethodGet)
@@ -97,7 +99,7 @@ type checkResult struct {
 	Detail string `json:"detail"`
 }
 
-func readyz(log *slog.Logger, checks []Check) http.HandlerFunc {
+func readyz(log *slog.Logger, checks []Check, roles func() []string) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		results := map[string]checkResult{}
 		ready, degraded := true, false
@@ -123,7 +125,11 @@ func readyz(log *slog.Logger, checks []Check) http.HandlerFunc {
 		if !ready {
 			status, code = "unavailable", http.StatusServiceUnavailable
 		}
-		writeJSON(w, code, map[string]any{"status": status, "checks": results})
+		body := map[string]any{"status": status, "checks": results}
+		if roles != nil {
+			body["roles"] = roles()
+		}
+		writeJSON(w, code, body)
 	}
 }
 

@@ -40,6 +40,14 @@ func TestReadyzReportsEachCheck(t *testing.T) {
 	if code != http.StatusServiceUnavailable || body["status"] != "unavailable" || mig["ok"] != false || mig["detail"] != "1 pending migration" {
 		t.Fatalf("one failing: %d %v", code, body)
 	}
+	if _, listed := body["roles"]; listed {
+		t.Fatalf("roles without a Roles source: %v", body)
+	}
+	roles := func() []string { return []string{"checkpoint-signer", "relay"} }
+	code, body = get(t, NewRouter(Deps{Log: log, Checks: []Check{ok}, Roles: roles}), "/readyz")
+	if got, _ := body["roles"].([]any); code != http.StatusOK || len(got) != 2 || got[0] != "checkpoint-signer" || got[1] != "relay" {
+		t.Fatalf("roles: %d %v", code, body)
+	}
 	if code, _ := get(t, NewRouter(Deps{Log: log, Checks: []Check{bad}}), "/healthz"); code != http.StatusOK {
 		t.Fatalf("healthz must not depend on checks: %d", code)
 	}

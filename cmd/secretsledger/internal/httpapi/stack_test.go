@@ -119,7 +119,8 @@ func newStack(t testing.TB) *stack {
 		Vaults:      Vaults{Commands: &commands.Vaults{Log: store, Locator: queries.Vaults{DB: pool}}, Queries: queries.Vaults{DB: pool}},
 		Subscribers: fakeSubscribers{}, Events: queries.Events{DB: pool}, Audit: audit.Log{DB: pool},
 	}
-	s.router = NewRouter(Deps{Log: slog.New(slog.DiscardHandler), Secrets: s.secrets})
+	s.router = NewRouter(Deps{Log: slog.New(slog.DiscardHandler), Secrets: s.secrets,
+		Roles: func() []string { return []string{"relay", "idempotency-sweep"} }})
 	_, s.board = s.newToken(nil)
 	_, s.boardB = s.newToken([]string{companyB})
 	var revokedID string
