@@ -29,21 +29,27 @@ func streamConfig(replicas int) jetstream.StreamConfig {
 	}
 }
 
-// ensureStream creates (or updates) the LEDGER stream. The relay and ConsumerAdmin may
-// create it at the same moment; the server then refuses one of the two creations, which
-// is tried again as the update of the stream the other made.
+// ensureStream creates (or updates) the LEDGER stream. A server that has just started
+// (its account's JetStream still being set up) or that is losing a cluster node may
+// refuse it for a moment, and the relay and ConsumerAdmin may create it at the same
+// time; so a refusal is tried again a few times before it is an error.
 func ensureStream(ctx context.Context, js jetstream.JetStream, replicas int) error {
 	var err error
-	for range 3 {
+	for attempt := range ensureAttempts {
 		if _, err = js.CreateOrUpdateStream(ctx, streamConfig(replicas)); err == nil {
 			return nil
 		}
-		if _, lookup := js.Stream(ctx, StreamName); lookup != nil {
-			break // no stream: not a race with another creator
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("natsbus: create stream %s: %w", StreamName, err)
+		case <-time.After(time.Duration(attempt+1) * 100 * time.Millisecond):
 		}
 	}
 	return fmt.Errorf("natsbus: create stream %s: %w", StreamName, err)
 }
+
+// ensureAttempts bounds the tries of ensureStream (about 1.5 s of waiting in all).
+const ensureAttempts = 6
 
 // consumerConfig is a subscriber's durable pull consumer. It has no deliver subject: the
 // subscriber pulls into its own inbox, and nothing is pushed anywhere.
