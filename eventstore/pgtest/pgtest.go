@@ -173,6 +173,14 @@ func RuntimeURL(t testing.TB, ownerURL string) string {
 	if err := migrations.GrantRuntime(ctx, conn, pgembed.RuntimeUser); err != nil {
 		t.Fatalf("pgtest: %v", err)
 	}
+	return RuntimeUserURL(t, ownerURL)
+}
+
+// RuntimeUserURL returns pgembed.RuntimeUser's URL of the database at ownerURL, granting
+// nothing: for a ledger that migrates the database and grants the runtime privileges
+// itself.
+func RuntimeUserURL(t testing.TB, ownerURL string) string {
+	t.Helper()
 	owner, err := url.Parse(ownerURL)
 	if err != nil {
 		t.Fatalf("pgtest: %v", err)
