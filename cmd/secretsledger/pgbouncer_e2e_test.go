@@ -1,8 +1,11 @@
 package main
 
 import (
+	"fmt"
+	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/secretsledger/secretsledger/eventstore/pgembed"
 	"github.com/secretsledger/secretsledger/eventstore/pgtest"
@@ -109,4 +112,47 @@ func TestSecretLifecycleThroughPgBouncerTwoProcesses(t *testing.T) {
 			}
 		}
 	}
+}
+
+// kill -9 of one of two ledger processes whose runtime goes through PgBouncer in
+// transaction mode, while eight clients create and rotate secrets through it: the other
+// process, through the same pooler, finds every acknowledged write in the log exactly
+// once at the position it was acknowledged with (see TestKill9UnderConcurrentWrites…),
+// lost creates retried with their Idempotency-Key exist exactly once, and the chain
+// verifies. The killed process is restarted for the next round.
+func TestKill9ThroughPgBouncerLosesNoAcknowledgedWrite(t *testing.T) {
+	t.Parallel()
+	vars, bouncer := throughBouncer(t, bouncerExecMode)
+	p1, p2, s1, s2, token := twoProcessesOn(t, vars...)
+	defer func() {
+		if t.Failed() {
+			t.Logf("pgbouncer log:\n%s", bouncer.Log())
+		}
+	}()
+	victim, survivor := p1.client(t, token), p2.client(t, token)
+	transport := &http.Transport{MaxIdleConnsPerHost: durabilityWriters}
+	victim.hc = &http.Client{Transport: transport, Timeout: 30 * time.Second}
+	book := newAckBook()
+
+	for round := 1; round <= durabilityRounds; round++ {
+		acked, unknown := writeUntilKilled(t, s1, victim, book, round)
+		transport.CloseIdleConnections() // they led to the dead process
+
+		replayed := book.retryUnknownCreates(t, survivor)
+		last, rotated := book.check(t, survivor)
+		code, out, errOut := p2.run(t, "verify")
+		if code != 0 || !strings.HasPrefix(out, "ok:") {
+			t.Fatalf("round %d: verify: exit %d\n%s%s", round, code, out, errOut)
+		}
+		var checked, head int64
+		if _, err := fmt.Sscanf(out, "ok: %d events, head position %d", &checked, &head); err != nil || head < last {
+			t.Fatalf("round %d: verify checked up to position %d, the company's log reaches %d (%v)", round, head, last, err)
+		}
+		t.Logf("round %d through PgBouncer: %d writes acknowledged before kill -9; %d requests without an answer, of which committed: %d creates (replayed on retry), %d rotations; verify: %d events",
+			round, acked, unknown, replayed, rotated, checked)
+		s1 = p1.serve(t)
+		p1.waitReady(t, s1, 15*time.Second)
+	}
+	s1.stop(t)
+	s2.stop(t)
 }
