@@ -1,5 +1,6 @@
 // Package pgtest gives tests a real PostgreSQL: one embedded cluster (pgembed) per test
-// binary, started on first use, and a fresh database per test. Only test code imports it.
+// binary, started on first use, and a fresh database per test; and, for the pooler
+// tests, a PgBouncer in transaction mode in front of it. Only test code imports it.
 package pgtest
 
 import (
