@@ -12,7 +12,7 @@ import (
 )
 
 // bouncerExecMode is the one setting DATABASE_URL needs through a PgBouncer in
-// transaction mode (see docs/scale-out.md): pgx's default caches named prepared
+// transaction mode (see docs/database.md): pgx's default caches named prepared
 // statements, which a transaction pooler cannot keep on one server connection.
 const bouncerExecMode = "default_query_exec_mode=cache_describe"
 
@@ -28,8 +28,8 @@ func throughBouncer(t *testing.T, query string) (vars []string, bouncer *pgtest.
 }
 
 // The secret lifecycle through two ledger processes whose runtime pools go through
-// PgBouncer in transaction mode, every step answered by the process that did not take
-// the previous one: create, rotate, bind, issue an agent key, resolve, delete, restore.
+// PgBouncer in transaction mode, the steps alternating between them and each resolution
+// asked of both: create, rotate, bind, issue an agent key, resolve, delete, restore.
 // Every answer is checked, and the log verifies at the end.
 func TestSecretLifecycleThroughPgBouncerTwoProcesses(t *testing.T) {
 	t.Parallel()
