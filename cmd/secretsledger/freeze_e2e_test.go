@@ -20,13 +20,19 @@ import (
 // with one master key; their CLI runs with the instance token, which it returns.
 func twoProcesses(t *testing.T) (p1, p2 *instanceEnv, s1, s2 *server, token string) {
 	t.Helper()
-	dbURL := pgtest.NewDatabase(t)
+	return twoProcessesOn(t, "DATABASE_URL="+pgtest.NewDatabase(t))
+}
+
+// twoProcessesOn is twoProcesses with the database settings dbVars (DATABASE_URL and
+// perhaps DATABASE_MIGRATION_URL).
+func twoProcessesOn(t *testing.T, dbVars ...string) (p1, p2 *instanceEnv, s1, s2 *server, token string) {
+	t.Helper()
 	ns, err := natsbus.StartEmbedded(natsbus.EmbeddedOptions{Addr: "127.0.0.1:0", Dir: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(ns.Shutdown)
-	shared := append(externalNATS(ns.ClientURL(), ns.Auth()), "DATABASE_URL="+dbURL, "PAPERCLIP_SECRETS_MASTER_KEY="+hex.EncodeToString(randomKey(t)))
+	shared := append(append(externalNATS(ns.ClientURL(), ns.Auth()), dbVars...), "PAPERCLIP_SECRETS_MASTER_KEY="+hex.EncodeToString(randomKey(t)))
 	p1, p2 = newInstance(t), newInstance(t)
 	p1.vars, p2.vars = shared, shared
 	s1 = p1.serve(t)

@@ -1,5 +1,6 @@
 // Package pgtest gives tests a real PostgreSQL: one embedded cluster (pgembed) per test
-// binary, started on first use, and a fresh database per test. Only test code imports it.
+// binary, started on first use, and a fresh database per test; and, for the pooler
+// tests, a PgBouncer in transaction mode in front of it. Only test code imports it.
 package pgtest
 
 import (
@@ -173,6 +174,14 @@ func RuntimeURL(t testing.TB, ownerURL string) string {
 	if err := migrations.GrantRuntime(ctx, conn, pgembed.RuntimeUser); err != nil {
 		t.Fatalf("pgtest: %v", err)
 	}
+	return RuntimeUserURL(t, ownerURL)
+}
+
+// RuntimeUserURL returns pgembed.RuntimeUser's URL of the database at ownerURL, granting
+// nothing: for a ledger that migrates the database and grants the runtime privileges
+// itself.
+func RuntimeUserURL(t testing.TB, ownerURL string) string {
+	t.Helper()
 	owner, err := url.Parse(ownerURL)
 	if err != nil {
 		t.Fatalf("pgtest: %v", err)
