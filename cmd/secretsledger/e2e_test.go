@@ -14,7 +14,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -111,14 +110,14 @@ func (e *instanceEnv) runWithInput(t *testing.T, stdin string, args ...string) (
 type server struct {
 	cmd    *exec.Cmd
 	args   []string
-	stderr *logBuffer
+	stderr *pgtest.OutputBuffer
 	exited chan struct{}
 }
 
 func (e *instanceEnv) serve(t *testing.T, args ...string) *server {
 	t.Helper()
 	cmd := e.command(append([]string{"serve"}, args...)...)
-	s := &server{cmd: cmd, args: args, stderr: &logBuffer{}, exited: make(chan struct{})}
+	s := &server{cmd: cmd, args: args, stderr: &pgtest.OutputBuffer{}, exited: make(chan struct{})}
 	cmd.Stderr = s.stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -216,24 +215,6 @@ func stopOrphans(home string) {
 func processAlive(pid int) bool {
 	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	return err == nil && !strings.Contains(string(stat), ") Z ")
-}
-
-// logBuffer collects a child's stderr; the exec copier writes while the test reads.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *logBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *logBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 // unprivilegedUser returns the credentials of a non-root account for the "as a normal

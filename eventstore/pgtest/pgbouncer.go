@@ -28,7 +28,7 @@ type Bouncer struct {
 	Port int
 	dir  string
 	cmd  *exec.Cmd
-	out  *lockedBuffer
+	out  *OutputBuffer
 	done chan struct{}
 }
 
@@ -117,7 +117,7 @@ pidfile =
 			return nil, err
 		}
 	}
-	b := &Bouncer{Port: port, dir: dir, out: &lockedBuffer{}, done: make(chan struct{})}
+	b := &Bouncer{Port: port, dir: dir, out: &OutputBuffer{}, done: make(chan struct{})}
 	b.cmd = exec.Command(bin, confPath)
 	b.cmd.Stdout, b.cmd.Stderr = b.out, b.out
 	b.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Credential: cred}
@@ -220,19 +220,20 @@ func chownTree(dir string, cred *syscall.Credential) error {
 	})
 }
 
-// lockedBuffer collects a child's output; the exec copier writes while the test reads.
-type lockedBuffer struct {
+// OutputBuffer collects a child process's output: the exec copier writes while the test
+// reads.
+type OutputBuffer struct {
 	mu  sync.Mutex
 	buf bytes.Buffer
 }
 
-func (b *lockedBuffer) Write(p []byte) (int, error) {
+func (b *OutputBuffer) Write(p []byte) (int, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.Write(p)
 }
 
-func (b *lockedBuffer) String() string {
+func (b *OutputBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.String()
