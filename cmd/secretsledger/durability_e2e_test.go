@@ -51,16 +51,7 @@ func TestKill9UnderConcurrentWritesLosesNoAcknowledgedWrite(t *testing.T) {
 		if !strings.Contains(s.stderr.String(), "orphaned PostgreSQL") {
 			t.Fatalf("round %d: the restart did not recover the PostgreSQL the killed ledger left running:\n%s", round, s.stderr)
 		}
-		replayed := book.retryUnknownCreates(t, api)
-		last, rotated := book.check(t, api)
-		code, out, errOut := e.run(t, "verify")
-		if code != 0 || !strings.HasPrefix(out, "ok:") {
-			t.Fatalf("round %d: verify: exit %d\n%s%s", round, code, out, errOut)
-		}
-		var checked, head int64
-		if _, err := fmt.Sscanf(out, "ok: %d events, head position %d", &checked, &head); err != nil || head < last {
-			t.Fatalf("round %d: verify checked up to position %d, the company's log reaches %d (%v)", round, head, last, err)
-		}
+		replayed, rotated, checked := book.settleAfterKill(t, round, api, e)
 		t.Logf("round %d: %d writes acknowledged before kill -9; %d requests without an answer, of which committed: %d creates (replayed on retry), %d rotations; ready %s after restart; verify: %d events",
 			round, acked, unknown, replayed, rotated, ready.Round(time.Millisecond), checked)
 	}
@@ -284,6 +275,25 @@ func (b *ackBook) file(w *writer) {
 // Idempotency-Key and body, as a client would after the restart: the answer is the
 // original secret (replayed) or a new one, and a second retry replays it. It returns
 // how many had been committed before the kill.
+// settleAfterKill retries the creates whose answer the kill lost, checks every
+// acknowledged write against the log (through api), and verifies the chain (through
+// e's CLI) up to the newest of them. It returns the creates replayed, the unanswered
+// rotations that had committed, and the events verify checked.
+func (b *ackBook) settleAfterKill(t *testing.T, round int, api *apiClient, e *instanceEnv) (replayed, rotated int, checked int64) {
+	t.Helper()
+	replayed = b.retryUnknownCreates(t, api)
+	last, rotated := b.check(t, api)
+	code, out, errOut := e.run(t, "verify")
+	if code != 0 || !strings.HasPrefix(out, "ok:") {
+		t.Fatalf("round %d: verify: exit %d\n%s%s", round, code, out, errOut)
+	}
+	var head int64
+	if _, err := fmt.Sscanf(out, "ok: %d events, head position %d", &checked, &head); err != nil || head < last {
+		t.Fatalf("round %d: verify checked up to position %d, the company's log reaches %d (%v)", round, head, last, err)
+	}
+	return replayed, rotated, checked
+}
+
 func (b *ackBook) retryUnknownCreates(t *testing.T, api *apiClient) int {
 	t.Helper()
 	replayed := 0

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -138,16 +137,7 @@ func TestKill9ThroughPgBouncerLosesNoAcknowledgedWrite(t *testing.T) {
 		acked, unknown := writeUntilKilled(t, s1, victim, book, round)
 		transport.CloseIdleConnections() // they led to the dead process
 
-		replayed := book.retryUnknownCreates(t, survivor)
-		last, rotated := book.check(t, survivor)
-		code, out, errOut := p2.run(t, "verify")
-		if code != 0 || !strings.HasPrefix(out, "ok:") {
-			t.Fatalf("round %d: verify: exit %d\n%s%s", round, code, out, errOut)
-		}
-		var checked, head int64
-		if _, err := fmt.Sscanf(out, "ok: %d events, head position %d", &checked, &head); err != nil || head < last {
-			t.Fatalf("round %d: verify checked up to position %d, the company's log reaches %d (%v)", round, head, last, err)
-		}
+		replayed, rotated, checked := book.settleAfterKill(t, round, survivor, p2)
 		t.Logf("round %d through PgBouncer: %d writes acknowledged before kill -9; %d requests without an answer, of which committed: %d creates (replayed on retry), %d rotations; verify: %d events",
 			round, acked, unknown, replayed, rotated, checked)
 		s1 = p1.serve(t)
