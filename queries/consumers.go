@@ -136,26 +136,58 @@ func (q Consumers) AccessEvents(ctx context.Context, a actor.Actor, secretID str
 	if err != nil {
 		return Page[AccessEvent]{}, unavailable(err)
 	}
-	return q.accessEvents(ctx, `secret_id = $1`, secretID, p)
+	return q.accessEvents(ctx, `secret_id = $1`, []any{secretID}, p)
 }
 
-// CompanyAccessEvents returns a page of every access attempt of a company, newest
-// first, including attempts on config paths with no binding (no secret).
-func (q Consumers) CompanyAccessEvents(ctx context.Context, a actor.Actor, companyID string, p PageRequest) (Page[AccessEvent], error) {
+// AccessFilter narrows a company's access events; zero fields match everything.
+type AccessFilter struct {
+	SecretID string
+	Consumer string // targetType/targetId
+	Outcome  string
+	// From and To bound the time recorded (both inclusive).
+	From, To time.Time
+}
+
+// CompanyAccessEvents returns a page of the access attempts of a company that match f,
+// newest first, including attempts on config paths with no binding (no secret). The
+// filters are checked on the company's rows newest first (index on company, position),
+// so a rare match in a long history reads much of that history.
+func (q Consumers) CompanyAccessEvents(ctx context.Context, a actor.Actor, companyID string, f AccessFilter, p PageRequest) (Page[AccessEvent], error) {
 	if !a.CanAccess(companyID) {
 		return Page[AccessEvent]{}, ledgererr.New(ledgererr.NotFound, "company not found")
 	}
-	return q.accessEvents(ctx, `company_id = $1`, companyID, p)
+	where, args := `company_id = $1`, []any{companyID}
+	add := func(cond string, arg any) {
+		args = append(args, arg)
+		where += fmt.Sprintf(" AND "+cond, len(args))
+	}
+	if f.SecretID != "" {
+		add("secret_id = $%d", f.SecretID)
+	}
+	if f.Consumer != "" {
+		add("consumer = $%d", f.Consumer)
+	}
+	if f.Outcome != "" {
+		add("outcome = $%d", f.Outcome)
+	}
+	if !f.From.IsZero() {
+		add("recorded_at >= $%d", f.From)
+	}
+	if !f.To.IsZero() {
+		add("recorded_at <= $%d", f.To)
+	}
+	return q.accessEvents(ctx, where, args, p)
 }
 
-func (q Consumers) accessEvents(ctx context.Context, where, arg string, p PageRequest) (Page[AccessEvent], error) {
+func (q Consumers) accessEvents(ctx context.Context, where string, args []any, p PageRequest) (Page[AccessEvent], error) {
 	before := int64(1<<63 - 1)
 	if _, err := p.decodeCursor(&before); err != nil {
 		return Page[AccessEvent]{}, err
 	}
-	rows, err := q.DB.Query(ctx, `SELECT event_id, position, secret_id, version, actor_type, actor_id, consumer, config_path,
+	n := len(args)
+	rows, err := q.DB.Query(ctx, fmt.Sprintf(`SELECT event_id, position, secret_id, version, actor_type, actor_id, consumer, config_path,
 		run_id, issue_id, outcome, error_code, recorded_at, source FROM secret_access_events
-		WHERE `+where+` AND position < $2 ORDER BY position DESC LIMIT $3`, arg, before, p.size()+1)
+		WHERE `+where+` AND position < $%d ORDER BY position DESC LIMIT $%d`, n+1, n+2), append(args, before, p.size()+1)...)
 	list, err := collect(rows, err, func(row pgx.CollectableRow) (AccessEvent, error) {
 		var e AccessEvent
 		err := row.Scan(&e.EventID, &e.Position, &e.SecretID, &e.Version, &e.ActorType, &e.ActorID, &e.Consumer,

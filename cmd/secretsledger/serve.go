@@ -20,6 +20,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/secretsledger/secretsledger/cmd/secretsledger/internal/config"
+	"github.com/secretsledger/secretsledger/cmd/secretsledger/internal/console"
 	"github.com/secretsledger/secretsledger/cmd/secretsledger/internal/database"
 	"github.com/secretsledger/secretsledger/cmd/secretsledger/internal/httpapi"
 	"github.com/secretsledger/secretsledger/cmd/secretsledger/internal/metrics"
@@ -122,6 +123,7 @@ func runServe(ctx context.Context, env *environment, o serveOptions) error {
 				Vaults:      httpapi.Vaults{Commands: l.vaults, Queries: l.vaultQueries},
 				Subscribers: b, Events: l.events, Audit: audit.Log{DB: l.pool},
 			},
+			Console: consoleOf(env, l),
 		}),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second, // bodies are at most 1 MiB
@@ -212,6 +214,14 @@ func runServe(ctx context.Context, env *environment, o serveOptions) error {
 	stopSigner()
 	<-signerDone
 	return runErr
+}
+
+// consoleOf is the browser console, nil when LEDGER_CONSOLE_SESSION_TTL turns it off.
+func consoleOf(env *environment, l *ledger) func(http.Handler) http.Handler {
+	if env.cfg.ConsoleSessionTTL == 0 {
+		return nil
+	}
+	return console.New(console.Config{Log: env.log, DB: l.pool, Auth: l, SessionTTL: env.cfg.ConsoleSessionTTL})
 }
 
 // listen binds addr (from the variable name) at start; a taken or bad address is a

@@ -66,6 +66,9 @@ type Config struct {
 	// role (relay, checkpoint signer, backups, idempotency sweep) without renewing it, so
 	// how soon another process takes a role over from one that died.
 	LeaseTTL time.Duration
+	// ConsoleSessionTTL is LEDGER_CONSOLE_SESSION_TTL (default 8h): how long a console
+	// sign-in lasts; "0" turns the console off.
+	ConsoleSessionTTL time.Duration
 	// BackupInterval is LEDGER_BACKUP_INTERVAL: how often serve takes a backup of the
 	// embedded database (default 24h; 0 off; off by default with DATABASE_URL).
 	BackupInterval time.Duration
@@ -179,6 +182,7 @@ var Vars = []Var{
 	{"LEDGER_BACKUP_RETAIN", "7d", "how long scheduled backups are kept (e.g. 7d, 36h); the newest verified one is never pruned"},
 	{"LEDGER_BACKUP_DIR", "<instance>/backups", "where backups are written and listed"},
 	{"LEDGER_LEASE_TTL", "10s", "how long a process keeps a background role (relay, checkpoint signer, backups, idempotency sweep) without renewing it: another process takes over a dead one's roles within about this long (1s to 5m)"},
+	{"LEDGER_CONSOLE_SESSION_TTL", "8h", "how long a browser console sign-in lasts before the board token must be given again (5m to 720h); 0 turns the console at /console/ off"},
 	{"LEDGER_IDEMPOTENCY_TTL", "24h", "how long an Idempotency-Key is remembered (a Go duration, 1s to 720h)"},
 	{"PAPERCLIP_SECRETS_STRICT_MODE", "false", "true: refuse plain values under sensitive env keys (use secret references)"},
 	{"PAPERCLIP_SECRETS_AWS_REGION", "(unset: AWS_REGION, AWS_DEFAULT_REGION)", "aws_secrets_manager: AWS region of the deployment's default instance"},
@@ -281,6 +285,17 @@ func FromEnv(getenv func(string) string) Config {
 			c.problems = append(c.problems, fmt.Sprintf("LEDGER_IDEMPOTENCY_TTL must be a duration from 1s to 720h (e.g. 24h), got %q", v))
 		}
 		c.IdempotencyTTL = d
+	}
+	c.ConsoleSessionTTL = 8 * time.Hour
+	if v := getenv("LEDGER_CONSOLE_SESSION_TTL"); v != "" {
+		d, err := time.ParseDuration(v)
+		if v == "0" {
+			d, err = 0, nil
+		}
+		if err != nil || (d != 0 && (d < 5*time.Minute || d > 720*time.Hour)) {
+			c.problems = append(c.problems, fmt.Sprintf("LEDGER_CONSOLE_SESSION_TTL must be 0 (console off) or a duration from 5m to 720h (e.g. 8h), got %q", v))
+		}
+		c.ConsoleSessionTTL = d
 	}
 	c.LeaseTTL = 10 * time.Second
 	if v := getenv("LEDGER_LEASE_TTL"); v != "" {

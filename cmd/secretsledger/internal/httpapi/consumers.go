@@ -5,7 +5,9 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/gorilla/mux"
@@ -34,7 +36,7 @@ type ConsumerQueries interface {
 	Usage(ctx context.Context, a actor.Actor, secretID string, p queries.PageRequest) (queries.Page[queries.Binding], error)
 	EnvView(ctx context.Context, a actor.Actor, c events.Consumer, isSensitive func(string) bool) (map[string]queries.EnvEntry, error)
 	AccessEvents(ctx context.Context, a actor.Actor, secretID string, p queries.PageRequest) (queries.Page[queries.AccessEvent], error)
-	CompanyAccessEvents(ctx context.Context, a actor.Actor, companyID string, p queries.PageRequest) (queries.Page[queries.AccessEvent], error)
+	CompanyAccessEvents(ctx context.Context, a actor.Actor, companyID string, f queries.AccessFilter, p queries.PageRequest) (queries.Page[queries.AccessEvent], error)
 	AgentKeys(ctx context.Context, a actor.Actor, companyID string, p queries.PageRequest) (queries.Page[queries.AgentKey], error)
 }
 
@@ -155,9 +157,41 @@ func (s *Secrets) companyAccessEvents(w http.ResponseWriter, r *http.Request, a 
 	if err != nil {
 		return err
 	}
+	f, err := accessFilterOf(r)
+	if err != nil {
+		return err
+	}
 	return listPage(w, r, "before", func(p queries.PageRequest) (queries.Page[queries.AccessEvent], error) {
-		return s.Consumers.Queries.CompanyAccessEvents(r.Context(), a, company, p)
+		return s.Consumers.Queries.CompanyAccessEvents(r.Context(), a, company, f, p)
 	}, accessJSON)
+}
+
+// accessOutcomes are the outcomes an access event can have.
+var accessOutcomes = []string{"resolved", "binding_missing", "secret_deleted", "secret_inactive", "version_missing",
+	"version_inactive", "provider_error", "company_frozen", "consumer_frozen"}
+
+// accessFilterOf reads the company access events' filters: secretId, consumer
+// (targetType/targetId), outcome, from and to (RFC 3339).
+func accessFilterOf(r *http.Request) (queries.AccessFilter, error) {
+	q := r.URL.Query()
+	f := queries.AccessFilter{SecretID: q.Get("secretId"), Consumer: q.Get("consumer"), Outcome: q.Get("outcome")}
+	if f.SecretID != "" && !isULID(f.SecretID) {
+		return f, ledgererr.New(ledgererr.BadRequest, "secretId must be a secret id (a ULID)")
+	}
+	if len(f.Consumer) > 2*MaxParamBytes || (f.Consumer != "" && !strings.Contains(f.Consumer, "/")) {
+		return f, ledgererr.New(ledgererr.BadRequest, "consumer must be targetType/targetId")
+	}
+	if f.Outcome != "" && !slices.Contains(accessOutcomes, f.Outcome) {
+		return f, ledgererr.New(ledgererr.BadRequest, "outcome must be one of %s", strings.Join(accessOutcomes, ", "))
+	}
+	var err error
+	if f.From, err = timeParam(r, "from"); err != nil {
+		return f, err
+	}
+	if f.To, err = timeParam(r, "to"); err != nil {
+		return f, err
+	}
+	return f, nil
 }
 
 func consumerOf(r *http.Request) (commands.Consumer, error) {

@@ -38,6 +38,9 @@ type Deps struct {
 	// Metrics, when set, is served at GET /metrics without authentication (the metrics
 	// carry no ids, names or values; operators restrict the path at their proxy).
 	Metrics http.Handler
+	// Console, when set with Secrets, is served under /console/; it gets the /api
+	// handler, to call in-process with OnBehalfOf.
+	Console func(api http.Handler) http.Handler
 	*Secrets
 }
 
@@ -53,6 +56,9 @@ func NewRouter(d Deps) http.Handler {
 		api := r.PathPrefix("/api").Subrouter()
 		api.Use(checkedRequest(log))
 		d.Secrets.routes(api, log)
+		if d.Console != nil {
+			r.PathPrefix("/console").Handler(d.Console(api))
+		}
 	}
 	r.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})

@@ -1,0 +1,223 @@
+package console
+
+import (
+	"fmt"
+	"net/http"
+	"net/url"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/gorilla/mux"
+)
+
+func (c *console) accessRoutes(r *mux.Router) {
+	r.HandleFunc("/console/companies/{companyId}/access", c.reads(c.accessHistory)).Methods(http.MethodGet)
+	r.HandleFunc("/console/secrets/{id}/exposure", c.reads(c.secretExposure)).Methods(http.MethodGet)
+	r.HandleFunc("/console/companies/{companyId}/consumers/{targetType}/{targetId}/exposure", c.reads(c.consumerExposure)).Methods(http.MethodGet)
+}
+
+// accessData is the access history page: its filters as typed, and a page of events.
+type accessData struct {
+	Secret, Consumer, Outcome, From, To string
+	Outcomes                            []string
+	Events                              listing
+	// More is the query of the next page (filters and cursor), "" on the last page.
+	More string
+}
+
+var outcomes = []string{"resolved", "binding_missing", "secret_deleted", "secret_inactive", "version_missing",
+	"version_inactive", "provider_error", "company_frozen", "consumer_frozen"}
+
+// browserTime turns a datetime-local field (taken as UTC) into RFC 3339; "" stays "".
+func browserTime(s string) (string, error) {
+	if s == "" {
+		return "", nil
+	}
+	for _, layout := range []string{"2006-01-02T15:04", "2006-01-02T15:04:05", time.RFC3339} {
+		if t, err := time.Parse(layout, s); err == nil {
+			return t.UTC().Format(time.RFC3339), nil
+		}
+	}
+	return "", &apiError{Status: http.StatusBadRequest, Message: "a time is YYYY-MM-DDTHH:MM (UTC)", Code: "EBADREQUEST"}
+}
+
+func (c *console) accessHistory(v *visit) error {
+	company := mux.Vars(v.r)["companyId"]
+	in := v.r.URL.Query()
+	d := accessData{Secret: in.Get("secret"), Consumer: in.Get("consumer"), Outcome: in.Get("outcome"),
+		From: in.Get("from"), To: in.Get("to"), Outcomes: outcomes}
+	q := pageQuery(v.r)
+	for name, value := range map[string]string{"secretId": d.Secret, "consumer": d.Consumer, "outcome": d.Outcome} {
+		if value != "" {
+			q.Set(name, value)
+		}
+	}
+	for name, value := range map[string]string{"from": d.From, "to": d.To} {
+		t, err := browserTime(value)
+		if err != nil {
+			return err
+		}
+		if t != "" {
+			q.Set(name, t)
+		}
+	}
+	if err := v.api.get("/api/companies/"+company+"/access-events", q, &d.Events); err != nil {
+		return err
+	}
+	if next := d.Events.Next(); next != "" {
+		more := url.Values{"cursor": {next}}
+		for _, k := range []string{"secret", "consumer", "outcome", "from", "to"} {
+			if in.Get(k) != "" {
+				more.Set(k, in.Get(k))
+			}
+		}
+		d.More = "?" + more.Encode()
+	}
+	return v.show(c, "access", "Access history", "access", company, d)
+}
+
+// moment is one entry of an exposure timeline.
+type moment struct {
+	At   string
+	What string
+}
+
+// exposure is the part of the API's exposure answers the timeline reads.
+type exposure struct {
+	Name     string `json:"name"`
+	Key      string `json:"key"`
+	Position int64  `json:"position"`
+	Status   []struct {
+		Status, At, Actor string
+	} `json:"status"`
+	Versions []struct {
+		Version int    `json:"version"`
+		From    string `json:"from"`
+		To      string `json:"to"`
+	} `json:"versions"`
+	Consumers []exposureConsumer `json:"consumers"`
+}
+
+type exposureConsumer struct {
+	TargetType string `json:"targetType"`
+	TargetID   string `json:"targetId"`
+	Bindings   []struct {
+		ConfigPath      string  `json:"configPath"`
+		VersionSelector string  `json:"versionSelector"`
+		CreatedAt       string  `json:"createdAt"`
+		CreatedBy       string  `json:"createdBy"`
+		RemovedAt       *string `json:"removedAt"`
+		RemovedBy       *string `json:"removedBy"`
+	} `json:"bindings"`
+	Reads struct {
+		Count    int     `json:"count"`
+		First    *string `json:"first"`
+		Last     *string `json:"last"`
+		Versions []int   `json:"versions"`
+	} `json:"reads"`
+	Failures []struct {
+		Outcome string `json:"outcome"`
+		Count   int    `json:"count"`
+		First   string `json:"first"`
+		Last    string `json:"last"`
+	} `json:"failures"`
+	AgentKeys []struct {
+		KeyID     string  `json:"keyId"`
+		IssuedAt  string  `json:"issuedAt"`
+		IssuedBy  string  `json:"issuedBy"`
+		RevokedAt *string `json:"revokedAt"`
+	} `json:"agentKeys"`
+}
+
+// timeline orders what an exposure answer says by time.
+func (e exposure) timeline() []moment {
+	var m []moment
+	add := func(at, format string, args ...any) { m = append(m, moment{At: at, What: fmt.Sprintf(format, args...)}) }
+	for _, s := range e.Status {
+		add(s.At, "status %s (by %s)", s.Status, s.Actor)
+	}
+	for _, v := range e.Versions {
+		add(v.From, "version %d became current", v.Version)
+	}
+	for _, c := range e.Consumers {
+		who := c.TargetType + "/" + c.TargetID
+		for _, b := range c.Bindings {
+			add(b.CreatedAt, "bound to %s at %s (%s, by %s)", who, b.ConfigPath, b.VersionSelector, b.CreatedBy)
+			if b.RemovedAt != nil {
+				add(*b.RemovedAt, "unbound from %s at %s", who, b.ConfigPath)
+			}
+		}
+		if c.Reads.Count > 0 && c.Reads.First != nil && c.Reads.Last != nil {
+			add(*c.Reads.First, "first read by %s", who)
+			add(*c.Reads.Last, "last read by %s (%d reads, versions %v)", who, c.Reads.Count, c.Reads.Versions)
+		}
+		for _, f := range c.Failures {
+			add(f.First, "%s refused to %s (%d times until %s)", f.Outcome, who, f.Count, when(f.Last))
+		}
+		for _, k := range c.AgentKeys {
+			add(k.IssuedAt, "agent key %s issued to %s (by %s)", k.KeyID, who, k.IssuedBy)
+			if k.RevokedAt != nil {
+				add(*k.RevokedAt, "agent key %s of %s revoked", k.KeyID, who)
+			}
+		}
+	}
+	sort.SliceStable(m, func(i, j int) bool { return instant(m[i].At).Before(instant(m[j].At)) })
+	return m
+}
+
+func instant(s string) time.Time {
+	t, _ := time.Parse(time.RFC3339Nano, s)
+	return t
+}
+
+// exposureData is an exposure page: who the report is about and its timeline.
+type exposureData struct {
+	Subject  string
+	Position int64
+	Moments  []moment
+	// Consumers is the per-consumer summary of a secret's report.
+	Consumers []exposureConsumer
+}
+
+func (c *console) secretExposure(v *visit) error {
+	id := mux.Vars(v.r)["id"]
+	var s row
+	if err := v.api.get("/api/secrets/"+id, nil, &s); err != nil {
+		return err
+	}
+	var e exposure
+	if err := v.api.get("/api/secrets/"+id+"/exposure", nil, &e); err != nil {
+		return err
+	}
+	d := exposureData{Subject: e.Name + " (" + e.Key + ")", Position: e.Position, Moments: e.timeline(), Consumers: e.Consumers}
+	return v.show(c, "exposure", "Exposure of "+e.Name, "access", str(s["companyId"]), d)
+}
+
+func (c *console) consumerExposure(v *visit) error {
+	vars := mux.Vars(v.r)
+	company, who := vars["companyId"], vars["targetType"]+"/"+vars["targetId"]
+	var reach struct {
+		Position int64 `json:"position"`
+		Secrets  []struct {
+			SecretID string `json:"secretId"`
+			Name     string `json:"name"`
+			exposureConsumer
+		} `json:"secrets"`
+		AgentKeys []any `json:"agentKeys"`
+	}
+	path := "/api/companies/" + company + "/consumers/" + url.PathEscape(vars["targetType"]) + "/" + url.PathEscape(vars["targetId"]) + "/exposure"
+	if err := v.api.get(path, nil, &reach); err != nil {
+		return err
+	}
+	var all []moment
+	for _, s := range reach.Secrets {
+		e := exposure{Consumers: []exposureConsumer{s.exposureConsumer}}
+		e.Consumers[0].TargetType, e.Consumers[0].TargetID = vars["targetType"], vars["targetId"]
+		for _, m := range e.timeline() {
+			all = append(all, moment{At: m.At, What: s.Name + ": " + strings.TrimSpace(m.What)})
+		}
+	}
+	sort.SliceStable(all, func(i, j int) bool { return instant(all[i].At).Before(instant(all[j].At)) })
+	return v.show(c, "exposure", "Exposure of "+who, "access", company, exposureData{Subject: who, Position: reach.Position, Moments: all})
+}

@@ -1,0 +1,57 @@
+package console
+
+import (
+	"net/http"
+	"net/url"
+	"regexp"
+	"strings"
+)
+
+// row is one item of an API answer, as the templates read it.
+type row = map[string]any
+
+// listing is a page of an API list: its items and the cursor of the next page.
+type listing struct {
+	Items      []row   `json:"items"`
+	NextCursor *string `json:"nextCursor"`
+}
+
+// Next is the next page's cursor, "" on the last page.
+func (l listing) Next() string {
+	if l.NextCursor == nil {
+		return ""
+	}
+	return *l.NextCursor
+}
+
+// pageQuery is the API's paging of a console list: a page of pageSize from cursor.
+func pageQuery(r *http.Request) url.Values {
+	q := url.Values{"limit": {"50"}}
+	if cur := r.URL.Query().Get("cursor"); cur != "" {
+		q.Set("cursor", cur)
+	}
+	return q
+}
+
+func (c *console) companies(v *visit) error {
+	var l listing
+	if err := v.api.get("/api/companies", pageQuery(v.r), &l); err != nil {
+		return err
+	}
+	return v.show(c, "companies", "Companies", "companies", "", l)
+}
+
+var companyPattern = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
+
+// openCompany goes to a company typed by id (one that has nothing yet is not listed).
+func (c *console) openCompany(v *visit) error {
+	id := strings.ToLower(strings.TrimSpace(v.r.URL.Query().Get("company")))
+	if !companyPattern.MatchString(id) {
+		return &apiError{Status: http.StatusBadRequest, Message: "a company id is a UUID", Code: "EBADREQUEST"}
+	}
+	if !v.actor.CanAccess(id) {
+		return &apiError{Status: http.StatusNotFound, Message: "company not found", Code: "ENOTFOUND"}
+	}
+	http.Redirect(v.w, v.r, "/console/companies/"+id+"/secrets", http.StatusSeeOther)
+	return nil
+}
