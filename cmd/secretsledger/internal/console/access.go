@@ -148,7 +148,10 @@ func (e exposure) timeline() []moment {
 				add(*b.RemovedAt, "unbound from %s at %s", who, b.ConfigPath)
 			}
 		}
-		if c.Reads.Count > 0 && c.Reads.First != nil && c.Reads.Last != nil {
+		switch {
+		case c.Reads.Count == 1 && c.Reads.First != nil:
+			add(*c.Reads.First, "read by %s (versions %v)", who, c.Reads.Versions)
+		case c.Reads.Count > 1 && c.Reads.First != nil && c.Reads.Last != nil:
 			add(*c.Reads.First, "first read by %s", who)
 			add(*c.Reads.Last, "last read by %s (%d reads, versions %v)", who, c.Reads.Count, c.Reads.Versions)
 		}
