@@ -143,7 +143,8 @@ func (q Consumers) AccessEvents(ctx context.Context, a actor.Actor, secretID str
 type AccessFilter struct {
 	SecretID string
 	Consumer string // targetType/targetId
-	Outcome  string
+	// Outcome is resolved, failed, or why an attempt failed (binding_missing, …).
+	Outcome string
 	// From and To bound the time recorded (both inclusive).
 	From, To time.Time
 }
@@ -167,8 +168,12 @@ func (q Consumers) CompanyAccessEvents(ctx context.Context, a actor.Actor, compa
 	if f.Consumer != "" {
 		add("consumer = $%d", f.Consumer)
 	}
-	if f.Outcome != "" {
+	switch f.Outcome {
+	case "":
+	case "resolved", "failed":
 		add("outcome = $%d", f.Outcome)
+	default: // why an attempt failed
+		add("error_code = $%d", f.Outcome)
 	}
 	if !f.From.IsZero() {
 		add("recorded_at >= $%d", f.From)

@@ -26,7 +26,8 @@ type accessData struct {
 	More string
 }
 
-var outcomes = []string{"resolved", "binding_missing", "secret_deleted", "secret_inactive", "version_missing",
+// outcomes are the access history's outcome filter: resolved, failed, or why one failed.
+var outcomes = []string{"resolved", "failed", "binding_missing", "secret_deleted", "secret_inactive", "version_missing",
 	"version_inactive", "provider_error", "company_frozen", "consumer_frozen"}
 
 // browserTime turns a datetime-local field (taken as UTC) into RFC 3339; "" stays "".

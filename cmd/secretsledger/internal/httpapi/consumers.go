@@ -166,8 +166,9 @@ func (s *Secrets) companyAccessEvents(w http.ResponseWriter, r *http.Request, a 
 	}, accessJSON)
 }
 
-// accessOutcomes are the outcomes an access event can have.
-var accessOutcomes = []string{"resolved", "binding_missing", "secret_deleted", "secret_inactive", "version_missing",
+// accessOutcomes are what an access event's outcome filter may name: resolved, failed,
+// or why an attempt failed.
+var accessOutcomes = []string{"resolved", "failed", "binding_missing", "secret_deleted", "secret_inactive", "version_missing",
 	"version_inactive", "provider_error", "company_frozen", "consumer_frozen"}
 
 // accessFilterOf reads the company access events' filters: secretId, consumer
