@@ -134,7 +134,9 @@ type exposureConsumer struct {
 // timeline orders what an exposure answer says by time.
 func (e exposure) timeline() []moment {
 	var m []moment
-	add := func(at, format string, args ...any) { m = append(m, moment{At: at, What: fmt.Sprintf(format, args...)}) }
+	add := func(at, format string, args ...any) {
+		m = append(m, moment{At: at, What: fmt.Sprintf(format, args...)})
+	}
 	for _, s := range e.Status {
 		add(s.At, "status %s (by %s)", s.Status, s.Actor)
 	}
