@@ -266,3 +266,20 @@ func TestNATSSettings(t *testing.T) {
 		}
 	}
 }
+
+func TestConsoleSessionTTL(t *testing.T) {
+	if c := FromEnv(env(map[string]string{"LEDGER_HOME": "/h"})); c.ConsoleSessionTTL != 8*time.Hour {
+		t.Fatalf("default %s", c.ConsoleSessionTTL)
+	}
+	for v, want := range map[string]time.Duration{"0": 0, "30m": 30 * time.Minute, "720h": 720 * time.Hour} {
+		if c := FromEnv(env(map[string]string{"LEDGER_HOME": "/h", "LEDGER_CONSOLE_SESSION_TTL": v})); c.Validate() != nil || c.ConsoleSessionTTL != want {
+			t.Fatalf("%s: %s %v", v, c.ConsoleSessionTTL, c.Validate())
+		}
+	}
+	for _, bad := range []string{"1m", "721h", "0s5", "soon", "-1h"} {
+		err := FromEnv(env(map[string]string{"LEDGER_HOME": "/h", "LEDGER_CONSOLE_SESSION_TTL": bad})).Validate()
+		if err == nil || !strings.Contains(err.Error(), "LEDGER_CONSOLE_SESSION_TTL") {
+			t.Fatalf("LEDGER_CONSOLE_SESSION_TTL=%s: %v", bad, err)
+		}
+	}
+}
