@@ -75,7 +75,8 @@ func (e Envelope) Decode() (any, error) {
 // acknowledged only after handle returns nil; an error redelivers it. Until the consumer
 // exists (a runtime that starts before the ledger has created it, or after NATS lost its
 // store and before the ledger restarted), Follow polls for it. Follow returns when ctx
-// ends.
+// ends, or with an error when the server stops accepting the credentials (their JWT
+// expired, or was revoked in the account): new credentials must be issued then.
 func Follow(ctx context.Context, c SubscriberCredentials, handle func(Envelope) error) error {
 	auth, err := c.natsAuth()
 	if err != nil {
@@ -94,7 +95,7 @@ func Follow(ctx context.Context, c SubscriberCredentials, handle func(Envelope) 
 	for ctx.Err() == nil {
 		cons, err := bindConsumer(ctx, js, c.SubscriberID)
 		if err != nil || cons == nil {
-			return err
+			return refusedCredentials(nc, err)
 		}
 		// A message whose acknowledgement was lost (a server failing over) comes again:
 		// the stream sequence tells it apart, so handle sees each event once. A
@@ -102,7 +103,7 @@ func Follow(ctx context.Context, c SubscriberCredentials, handle func(Envelope) 
 		var handled uint64
 		cc, err := cons.Consume(func(m jetstream.Msg) { deliver(c, m, &handled, handle) })
 		if err != nil {
-			return fmt.Errorf("natsbus: consume: %w", err)
+			return refusedCredentials(nc, fmt.Errorf("natsbus: consume: %w", err))
 		}
 		select {
 		case <-ctx.Done():
@@ -173,4 +174,18 @@ func deliver(c SubscriberCredentials, m jetstream.Msg, handled *uint64, handle f
 	}
 	*handled = md.Sequence.Stream
 	_ = m.Ack()
+}
+
+// refusedCredentials names the server's refusal of the credentials when that is why the
+// connection ended (nats.go closes it after the server refused a reconnect twice), and
+// returns err otherwise.
+func refusedCredentials(nc *nats.Conn, err error) error {
+	if err == nil {
+		return nil
+	}
+	last := nc.LastError()
+	if errors.Is(last, nats.ErrAuthExpired) || errors.Is(last, nats.ErrAuthRevoked) || errors.Is(last, nats.ErrAuthorization) {
+		return fmt.Errorf("natsbus: the subscriber's credentials are no longer accepted (expired or revoked; issue new ones): %w", last)
+	}
+	return err
 }
