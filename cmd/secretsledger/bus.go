@@ -136,7 +136,7 @@ func (b *bus) Revoke(ctx context.Context, req commands.Request, companyID, id st
 	// deleted either way, which leaves its JWT nothing to pull until it expires.
 	var pushErr error
 	if b.authority.CanRevokeInAccount() {
-		pushErr = b.authority.Revoke(ctx, b.relay.NATS, id)
+		pushErr = b.authority.Revoke(ctx, b.relay.NATS, b.l.pool, id)
 	}
 	if err := b.consumers.Delete(ctx, id); err != nil {
 		return ledgererr.Wrap(err, ledgererr.Unavailable, "the subscriber is revoked but its NATS consumer was not deleted; revoke again to retry")

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/nats-io/jwt/v2"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nkeys"
@@ -208,12 +210,25 @@ func (a *Authority) Issue(s Subscriber) (Issued, error) {
 	return Issued{User: pub, Creds: string(creds), ExpiresAt: time.Unix(uc.Expires, 0).UTC()}, nil
 }
 
+// accountUpdateLockKey serializes account JWT updates across every ledger process on the
+// database (a transaction-scoped advisory lock, so it works through a transaction pooler).
+const accountUpdateLockKey int64 = 0x5345435245545320 // "SECRETS\x20"
+
+// revokeAttempts bounds how often Revoke pushes when the account JWT it pushed is not
+// the one the resolver then holds (someone else updated it at the same moment).
+const revokeAttempts = 3
+
 // Revoke revokes every JWT of subscriber id's user in the account JWT: it looks the
 // current account JWT up through the system account, adds the revocation, signs it with
 // the operator key and pushes it with $SYS.REQ.CLAIMS.UPDATE. The servers then close
 // the user's connections and refuse new ones. It needs a full (or cache) resolver on
 // the servers: those answer the lookup and the update.
-func (a *Authority) Revoke(ctx context.Context, ep Endpoint, id string) error {
+//
+// The update is read, change, write on the resolver: two at once would keep only one
+// revocation. With pool, updates from every ledger process on that database take turns;
+// and each push is checked by reading the account JWT back, and made again (up to
+// revokeAttempts) when another writer (an operator's nsc push) replaced it meanwhile.
+func (a *Authority) Revoke(ctx context.Context, ep Endpoint, pool *pgxpool.Pool, id string) error {
 	if a.operator == nil {
 		return errors.New("natsbus: no operator key to revoke in the account JWT")
 	}
@@ -221,27 +236,61 @@ func (a *Authority) Revoke(ctx context.Context, ep Endpoint, id string) error {
 	if err != nil {
 		return err
 	}
+	if pool == nil {
+		return a.revoke(ctx, ep, user)
+	}
+	return pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, accountUpdateLockKey); err != nil {
+			return fmt.Errorf("natsbus: wait for other account JWT updates: %w", err)
+		}
+		return a.revoke(ctx, ep, user)
+	})
+}
+
+func (a *Authority) revoke(ctx context.Context, ep Endpoint, user string) error {
 	sys, err := Endpoint{URL: ep.URL, CredsFile: a.sysCreds}.Connect("secretsledger revocations")
 	if err != nil {
 		return err
 	}
 	defer sys.Close()
+	// Every JWT of the user issued until now; its subscriber is revoked, so no later one.
+	now := time.Now()
+	for range revokeAttempts {
+		ac, err := a.lookupAccount(ctx, sys)
+		if err != nil {
+			return err
+		}
+		if ac.Revocations.IsRevoked(user, now) {
+			return nil
+		}
+		ac.RevokeAt(user, now)
+		token, err := ac.Encode(a.operator)
+		if err != nil {
+			return fmt.Errorf("natsbus: sign the account JWT: %w", err)
+		}
+		if err := pushAccount(ctx, sys, token); err != nil {
+			return err
+		}
+	}
+	return fmt.Errorf("natsbus: the account JWT kept changing under %d revocation pushes; revoke again", revokeAttempts)
+}
+
+func (a *Authority) lookupAccount(ctx context.Context, sys *nats.Conn) (*jwt.AccountClaims, error) {
 	msg, err := sys.RequestWithContext(ctx, "$SYS.REQ.ACCOUNT."+a.account+".CLAIMS.LOOKUP", nil)
 	if err != nil {
-		return fmt.Errorf("natsbus: look up the account JWT: %w", err)
+		return nil, fmt.Errorf("natsbus: look up the account JWT: %w", err)
 	}
 	if len(msg.Data) == 0 {
-		return fmt.Errorf("natsbus: the resolver has no JWT of account %s", a.account)
+		return nil, fmt.Errorf("natsbus: the resolver has no JWT of account %s", a.account)
 	}
 	ac, err := jwt.DecodeAccountClaims(string(msg.Data))
 	if err != nil {
-		return fmt.Errorf("natsbus: decode the account JWT: %w", err)
+		return nil, fmt.Errorf("natsbus: decode the account JWT: %w", err)
 	}
-	ac.Revoke(user)
-	token, err := ac.Encode(a.operator)
-	if err != nil {
-		return fmt.Errorf("natsbus: sign the account JWT: %w", err)
-	}
+	return ac, nil
+}
+
+func pushAccount(ctx context.Context, sys *nats.Conn, token string) error {
 	resp, err := sys.RequestWithContext(ctx, "$SYS.REQ.CLAIMS.UPDATE", []byte(token))
 	if err != nil {
 		return fmt.Errorf("natsbus: push the account JWT: %w", err)

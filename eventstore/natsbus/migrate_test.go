@@ -109,7 +109,7 @@ func TestRevocationSurvivesRestart(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := a.Revoke(context.Background(), ns.Endpoint(), s.ID); err != nil {
+	if err := a.Revoke(context.Background(), ns.Endpoint(), nil, s.ID); err != nil {
 		t.Fatal(err)
 	}
 	ns.Shutdown()

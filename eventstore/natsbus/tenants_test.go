@@ -474,7 +474,7 @@ func assertRevocation(t *testing.T, tb *testBus) {
 		t.Fatalf("A binds its consumer before the revocation: %v", err)
 	}
 
-	if err := tb.authority.Revoke(context.Background(), tb.ledger, subA.ID); err != nil {
+	if err := tb.authority.Revoke(context.Background(), tb.ledger, nil, subA.ID); err != nil {
 		t.Fatal(err)
 	}
 	if err := admin.Delete(context.Background(), subA.ID); err != nil {
