@@ -68,14 +68,13 @@ func (c api) call(method, path string, query url.Values, body any, idempotencyKe
 		}
 		reader = bytes.NewReader(b)
 	}
-	target := path
-	if len(query) > 0 {
-		target += "?" + query.Encode()
-	}
-	req, err := http.NewRequestWithContext(httpapi.OnBehalfOf(c.ctx, c.actor), method, target, reader)
+	req, err := http.NewRequestWithContext(httpapi.OnBehalfOf(c.ctx, c.actor), method, "/", reader)
 	if err != nil {
 		return fmt.Errorf("console: build a request: %w", err)
 	}
+	// Set, not parsed: an id taken from a console URL stays one path segment, whatever
+	// it holds ("?" included).
+	req.URL.Path, req.URL.RawQuery = path, query.Encode()
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
