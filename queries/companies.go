@@ -33,10 +33,11 @@ type Companies struct {
 
 // knownCompanies is the page of company ids after $1, at most $2 of them, that appear in
 // a read model. Each branch takes the first $2 distinct ids of one table from an index
-// led by company_id (agent_keys_company, company_secrets_company, the bindings' and
-// consumer envs' keys, company_secret_provider_configs_company), so a page reads the
-// index entries of its own companies and no others; the first $2 ids of the union are
-// among the first $2 of some branch.
+// led by company_id (company_secrets_company, the bindings' and consumer envs' keys,
+// agent_keys_company, company_secret_provider_configs_company): PostgreSQL reads it as
+// an index-only scan cut short by the limit, so a page reads the index entries of about
+// its own companies, wherever the cursor is. The first $2 ids of the union are among the
+// first $2 of some branch.
 const knownCompanies = `page AS (
 	SELECT id FROM (
 		(SELECT DISTINCT company_id AS id FROM company_secrets WHERE company_id > $1 ORDER BY 1 LIMIT $2)
