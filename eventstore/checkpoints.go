@@ -48,6 +48,33 @@ func (s *Store) LatestCheckpoint(ctx context.Context) (int64, error) {
 	return p, storeError("read checkpoints", err)
 }
 
+// StoredCheckpoint is a checkpoint as ledger_checkpoints holds it: with the public key
+// it was recorded with and when it was stored.
+type StoredCheckpoint struct {
+	checkpoint.Checkpoint
+	// PublicKey is the signer's key in checkpoint.PublicKeyText's form. It is stored
+	// beside the signature, so a signature that verifies under it proves the row
+	// consistent, not that the instance's own key signed it: compare it with the key
+	// kept apart from the database.
+	PublicKey string
+	SignedAt  time.Time
+}
+
+// NewestCheckpoint returns the stored checkpoint of the highest position; found is
+// false when none is stored yet.
+func (s *Store) NewestCheckpoint(ctx context.Context) (c StoredCheckpoint, found bool, err error) {
+	err = s.pool.QueryRow(ctx, `SELECT position, hash, recorded_at, instance_id, signature, public_key, signed_at
+		FROM ledger_checkpoints ORDER BY position DESC LIMIT 1`).
+		Scan(&c.Position, &c.Hash, &c.RecordedAt, &c.InstanceID, &c.Signature, &c.PublicKey, &c.SignedAt)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return StoredCheckpoint{}, false, nil
+	}
+	if err != nil {
+		return StoredCheckpoint{}, false, storeError("read checkpoints", err)
+	}
+	return c, true, nil
+}
+
 // Checkpoints returns every stored checkpoint in position order.
 func (s *Store) Checkpoints(ctx context.Context) ([]checkpoint.Checkpoint, error) {
 	rows, err := s.pool.Query(ctx, `SELECT position, hash, recorded_at, instance_id, signature FROM ledger_checkpoints ORDER BY position`)

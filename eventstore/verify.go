@@ -59,11 +59,27 @@ func (s *Store) VerifyAt(ctx context.Context, positions []int64) (VerifyReport, 
 	if err := s.pool.QueryRow(ctx, `SELECT coalesce(max(position), 0) FROM ledger_events`).Scan(&head); err != nil {
 		return VerifyReport{HeadHash: genesisHash}, storeError("verify", err)
 	}
+	return s.VerifyRange(ctx, 1, head, positions)
+}
+
+// VerifyRange is VerifyAt over the positions from..to only, so that its cost is bounded
+// by the range rather than by the log. From 1, the first event must follow the genesis
+// hash. From a later position, the event before it is not read: the first event's
+// prev_hash is taken as given (its own hash is still checked against its content, which
+// includes that prev_hash), and the caller anchors the range by comparing
+// Observed[from] with a hash it trusts, such as a signed checkpoint's. The report
+// speaks of the range only: Checked counts its rows, HeadPosition is the last of them
+// that verified.
+func (s *Store) VerifyRange(ctx context.Context, from, to int64, positions []int64) (VerifyReport, error) {
+	from = max(from, 1)
 	want := make(map[int64]bool, len(positions))
 	for _, p := range positions {
 		want[p] = true
 	}
-	nseg := int((head + verifySegment - 1) / verifySegment)
+	nseg := 0
+	if to >= from {
+		nseg = int((to - from + verifySegment) / verifySegment)
+	}
 	results := make([]segmentResult, nseg)
 	workers := min(max(runtime.GOMAXPROCS(0), 2), 4, max(nseg, 1))
 	jobs := make(chan int)
@@ -73,8 +89,8 @@ func (s *Store) VerifyAt(ctx context.Context, positions []int64) (VerifyReport, 
 	for range workers {
 		go func() {
 			for k := range jobs {
-				lo := int64(k)*verifySegment + 1
-				res, err := s.verifySegment(ctx, lo, min(lo+verifySegment-1, head), want)
+				lo := from + int64(k)*verifySegment
+				res, err := s.verifySegment(ctx, lo, min(lo+verifySegment-1, to), want)
 				if err != nil {
 					errs <- err
 					cancel()
@@ -106,7 +122,7 @@ func (s *Store) VerifyAt(ctx context.Context, positions []int64) (VerifyReport, 
 	if firstErr != nil {
 		return VerifyReport{HeadHash: genesisHash}, storeError("verify", firstErr)
 	}
-	return joinSegments(results), nil
+	return joinSegments(results, from), nil
 }
 
 // segmentResult is one segment's verification; the links into it (its first row's
@@ -220,10 +236,12 @@ const (
 // pgEpoch is the zero of PostgreSQL's binary timestamps.
 var pgEpoch = time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)
 
-// joinSegments links the segments in order and reports the first break, as a walk of
-// the whole chain row by row would.
-func joinSegments(segs []segmentResult) VerifyReport {
-	rep := VerifyReport{HeadHash: genesisHash, Observed: map[int64]ChainPoint{}}
+// joinSegments links the segments of a range that starts at from in order and reports
+// the first break, as a walk of the range row by row would. From a position after 1 the
+// first row's prev_hash is the range's anchor, not compared with anything.
+func joinSegments(segs []segmentResult, from int64) VerifyReport {
+	rep := VerifyReport{HeadPosition: from - 1, HeadHash: genesisHash, Observed: map[int64]ChainPoint{}}
+	anchored := from > 1
 	broken := func(at int64, reason string) VerifyReport {
 		rep.BrokenAt, rep.Reason = at, reason
 		rep.Checked++ // the broken row was read
@@ -234,13 +252,16 @@ func joinSegments(segs []segmentResult) VerifyReport {
 			continue // every position of the segment is missing: the next row's link says so
 		}
 		switch {
+		case anchored && s.firstPosition != from:
+			return broken(s.firstPosition, fmt.Sprintf("missing: the range starts at position %d but its first event is at %d", from, s.firstPosition))
 		case s.firstPosition != rep.HeadPosition+1:
 			return broken(s.firstPosition, fmt.Sprintf("missing: position %d follows %d", s.firstPosition, rep.HeadPosition))
-		case !bytes.Equal(s.firstPrev, rep.HeadHash):
+		case !anchored && !bytes.Equal(s.firstPrev, rep.HeadHash):
 			return broken(s.firstPosition, reasonRelinked)
 		case s.firstRowContentBroken:
 			return broken(s.firstPosition, s.firstRowContentBrokenWhy)
 		}
+		anchored = false
 		for p, c := range s.observed {
 			rep.Observed[p] = c
 		}

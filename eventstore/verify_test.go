@@ -2,6 +2,7 @@ package eventstore_test
 
 import (
 	"context"
+	"strings"
 	"testing"
 
 	"github.com/jackc/pgx/v5"
@@ -66,5 +67,57 @@ func TestVerifyReportsTheTamperedPosition(t *testing.T) {
 				t.Fatalf("Verify = %+v, want broken at %d", rep, tc.want)
 			}
 		})
+	}
+}
+
+// VerifyRange reads only its range: a break before it goes unseen, a break inside it
+// is found at its position, the first row's own hash is still checked, and a missing
+// first row is reported rather than silently skipped.
+func TestVerifyRange(t *testing.T) {
+	t.Parallel()
+	pool, url := pgtest.NewMigratedPool(t)
+	s := startStore(t, pool, eventstore.Config{})
+	ctx := context.Background()
+	for i := range 30 {
+		if _, err := s.Append(ctx, "s", int64(i), ev("test.appended", "co", map[string]int{"i": i})); err != nil {
+			t.Fatal(err)
+		}
+	}
+	verifyRange := func(from, to int64) eventstore.VerifyReport {
+		t.Helper()
+		rep, err := s.VerifyRange(ctx, from, to, []int64{from})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return rep
+	}
+	rep := verifyRange(10, 30)
+	if !rep.OK() || rep.Checked != 21 || rep.HeadPosition != 30 || len(rep.Observed[10].Hash) != 32 {
+		t.Fatalf("VerifyRange(10, 30) of an intact log = %+v", rep)
+	}
+	if rep := verifyRange(1, 30); !rep.OK() || rep.Checked != 30 {
+		t.Fatalf("VerifyRange(1, 30) = %+v", rep)
+	}
+
+	pgtest.Tamper(t, url, `UPDATE ledger_events SET payload = '{"i": 999}' WHERE position = 5`)
+	if rep := verifyRange(10, 30); !rep.OK() {
+		t.Fatalf("VerifyRange(10, 30) with an edit at 5 = %+v, want ok (5 is outside)", rep)
+	}
+	if rep, err := s.Verify(ctx); err != nil || rep.BrokenAt != 5 {
+		t.Fatalf("Verify with an edit at 5 = %+v, %v", rep, err)
+	}
+
+	pgtest.Tamper(t, url, `UPDATE ledger_events SET payload = '{"i": 999}' WHERE position = 10`)
+	if rep := verifyRange(10, 30); rep.BrokenAt != 10 || rep.Checked != 1 {
+		t.Fatalf("VerifyRange(10, 30) with the first row edited = %+v, want broken at 10", rep)
+	}
+	pgtest.Tamper(t, url, `UPDATE ledger_events SET payload = '{"i": 9}' WHERE position = 10`,
+		`UPDATE ledger_events SET metadata = '{"actorId": "someone-else"}' WHERE position = 20`)
+	if rep := verifyRange(10, 30); rep.BrokenAt != 20 || rep.HeadPosition != 19 || rep.Reason == "" {
+		t.Fatalf("VerifyRange(10, 30) with an edit at 20 = %+v, want broken at 20", rep)
+	}
+	pgtest.Tamper(t, url, `DELETE FROM ledger_events WHERE position = 10`)
+	if rep := verifyRange(10, 30); rep.BrokenAt != 11 || !strings.Contains(rep.Reason, "starts at position 10") {
+		t.Fatalf("VerifyRange(10, 30) without row 10 = %+v, want broken at 11", rep)
 	}
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"crypto/ed25519"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -72,6 +73,34 @@ func TestSignedCheckpointsThroughTheBinary(t *testing.T) {
 		if time.Now().After(deadline) {
 			t.Fatal("the relay did not catch up")
 		}
+	}
+	// GET /api/ledger says the same: the stored checkpoint verifies under this instance's
+	// key, the chain from it to the head is intact, the relay has caught up.
+	var state struct {
+		Head       struct{ Position int64 }
+		Checkpoint *struct {
+			Position       int64
+			PublicKey      string
+			SignatureValid bool
+		}
+		Verification struct {
+			OK       bool
+			From, To int64
+		}
+		Relay *struct{ Cursor, LagEvents int64 }
+	}
+	body := api.must(200, "GET", "/api/ledger", "").body
+	if err := json.Unmarshal(body, &state); err != nil {
+		t.Fatal(err)
+	}
+	if c := state.Checkpoint; state.Head.Position != head || c == nil || !c.SignatureValid || c.PublicKey != strings.TrimSpace(pubText) ||
+		!state.Verification.OK || state.Verification.From != c.Position || state.Verification.To != head ||
+		state.Relay == nil || state.Relay.Cursor != head || state.Relay.LagEvents != 0 {
+		t.Fatalf("GET /api/ledger at head %d: %s", head, body)
+	}
+	companies := api.must(200, "GET", "/api/companies", "").list(t)
+	if len(companies) != 1 || companies[0]["id"] != companyA || companies[0]["secrets"] != float64(5) {
+		t.Fatalf("GET /api/companies: %v", companies)
 	}
 	s.stop(t) // signs the final head
 	b, err := os.ReadFile(export)

@@ -28,6 +28,7 @@ import (
 	"github.com/secretsledger/secretsledger/eventstore/ledgererr"
 	"github.com/secretsledger/secretsledger/migrations"
 	"github.com/secretsledger/secretsledger/projections"
+	"github.com/secretsledger/secretsledger/queries"
 	"github.com/secretsledger/secretsledger/queries/audit"
 )
 
@@ -122,6 +123,7 @@ func runServe(ctx context.Context, env *environment, o serveOptions) error {
 				Incidents:   httpapi.Incidents{Commands: l.commands, Queries: l.freezes},
 				Vaults:      httpapi.Vaults{Commands: l.vaults, Queries: l.vaultQueries},
 				Subscribers: b, Events: l.events, Audit: audit.Log{DB: l.pool},
+				Companies: queries.Companies{DB: l.pool}, Ledger: &queries.Ledger{Store: l.store, DB: l.pool},
 			},
 			Console: consoleOf(env, l),
 		}),

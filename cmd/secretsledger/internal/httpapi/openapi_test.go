@@ -56,7 +56,8 @@ func cloneURL(u *url.URL) *url.URL {
 // fullRouter is the router with every optional part on; its handlers are never called.
 func fullRouter() http.Handler {
 	return NewRouter(Deps{Log: slog.New(slog.DiscardHandler), Secrets: &Secrets{
-		Subscribers: fakeSubscribers{}, Events: queries.Events{}, Audit: audit.Log{}}})
+		Subscribers: fakeSubscribers{}, Events: queries.Events{}, Audit: audit.Log{},
+		Companies: queries.Companies{}, Ledger: &queries.Ledger{}}})
 }
 
 // Every route the router registers is in the OpenAPI document, and every operation of

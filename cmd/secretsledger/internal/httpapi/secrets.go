@@ -66,7 +66,11 @@ type Secrets struct {
 	Events      EventReader
 	// Audit is nil when the audit routes are off.
 	Audit AuditQueries
-	log   *slog.Logger
+	// Companies (GET /api/companies) and Ledger (GET /api/ledger) leave their route out
+	// when nil: the router then answers 404, as for any path it does not serve.
+	Companies CompanyQueries
+	Ledger    LedgerStatus
+	log       *slog.Logger
 }
 
 type handler func(w http.ResponseWriter, r *http.Request, a actor.Actor) error
@@ -92,6 +96,7 @@ func (s *Secrets) routes(r *mux.Router, log *slog.Logger) {
 	s.vaultRoutes(r)
 	s.eventRoutes(r)
 	s.auditRoutes(r)
+	s.ledgerRoutes(r)
 }
 
 var errNoToken = ledgererr.New(ledgererr.Unauthorized, "a valid token is required (Authorization: Bearer <token>)")

@@ -44,6 +44,7 @@ type stack struct {
 	router   http.Handler
 	store    *eventstore.Store
 	pool     *pgxpool.Pool
+	ownerURL string // the owner's database URL, for tests that tamper as an attacker would
 	commands *commands.Secrets
 	tokens   boardtoken.Store
 	// secrets is the router's API part, for tests that build a router of their own.
@@ -110,7 +111,7 @@ func newStack(t testing.TB) *stack {
 	*cmds = commands.Secrets{Log: store, Providers: map[string]providers.Provider{providers.LocalEncrypted: local},
 		DefaultProvider: providers.LocalEncrypted, RecoveryWindow: 24 * time.Hour, Directory: directory.Directory{Consumers: consumers}}
 	// Tokens are made and revoked by operator commands, which run as the owner.
-	s := &stack{t: t, store: store, pool: pool, commands: cmds, tokens: boardtoken.Store{DB: owner}}
+	s := &stack{t: t, store: store, pool: pool, ownerURL: ownerURL, commands: cmds, tokens: boardtoken.Store{DB: owner}}
 	s.secrets = &Secrets{
 		Auth: stackAuth{tokens: boardtoken.Store{DB: pool}, commands: cmds}, Commands: cmds, Queries: secretQueries,
 		Providers: []providers.Provider{local}, RequestHash: func(b []byte) []byte { return []byte(local.Sealer().Fingerprint(providers.NewValue(b))) },
@@ -118,6 +119,7 @@ func newStack(t testing.TB) *stack {
 		Incidents:   Incidents{Commands: cmds, Queries: queries.Freezes{DB: pool}},
 		Vaults:      Vaults{Commands: &commands.Vaults{Log: store, Locator: queries.Vaults{DB: pool}}, Queries: queries.Vaults{DB: pool}},
 		Subscribers: fakeSubscribers{}, Events: queries.Events{DB: pool}, Audit: audit.Log{DB: pool},
+		Companies: queries.Companies{DB: pool}, Ledger: &queries.Ledger{Store: store, DB: pool},
 	}
 	s.router = NewRouter(Deps{Log: slog.New(slog.DiscardHandler), Secrets: s.secrets,
 		Roles: func() []string { return []string{"relay", "idempotency-sweep"} }})

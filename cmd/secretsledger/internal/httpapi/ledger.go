@@ -1,0 +1,122 @@
+package httpapi
+
+import (
+	"context"
+	"encoding/hex"
+	"net/http"
+	"time"
+
+	"github.com/gorilla/mux"
+
+	"github.com/secretsledger/secretsledger/eventstore/actor"
+	"github.com/secretsledger/secretsledger/queries"
+)
+
+// CompanyQueries lists the companies a credential may see.
+type CompanyQueries interface {
+	List(ctx context.Context, a actor.Actor, p queries.PageRequest) (queries.Page[queries.Company], error)
+}
+
+// LedgerStatus reads the state of the log: head, newest checkpoint, chain verification
+// and relay lag.
+type LedgerStatus interface {
+	State(ctx context.Context) (queries.LedgerState, error)
+}
+
+func (s *Secrets) ledgerRoutes(r *mux.Router) {
+	if s.Companies != nil {
+		r.HandleFunc("/companies", s.board(s.companies)).Methods(http.MethodGet)
+	}
+	if s.Ledger != nil {
+		r.HandleFunc("/ledger", s.board(s.ledger)).Methods(http.MethodGet)
+	}
+}
+
+func (s *Secrets) companies(w http.ResponseWriter, r *http.Request, a actor.Actor) error {
+	return listPage(w, r, "", func(p queries.PageRequest) (queries.Page[queries.Company], error) {
+		return s.Companies.List(r.Context(), a, p)
+	}, func(c queries.Company) companyOut {
+		return companyOut{ID: c.ID, Secrets: c.Secrets, Bindings: c.Bindings, AgentKeys: c.AgentKeys, Vaults: c.Vaults}
+	})
+}
+
+// ledger answers any board token: the state of the log says nothing of one company.
+func (s *Secrets) ledger(w http.ResponseWriter, r *http.Request, _ actor.Actor) error {
+	st, err := s.Ledger.State(r.Context())
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, ledgerJSON(st))
+	return nil
+}
+
+type companyOut struct {
+	ID        string `json:"id"`
+	Secrets   int64  `json:"secrets"`
+	Bindings  int64  `json:"bindings"`
+	AgentKeys int64  `json:"agentKeys"`
+	Vaults    int64  `json:"vaults"`
+}
+
+type ledgerOut struct {
+	Head         headOut         `json:"head"`
+	Checkpoint   *checkpointOut  `json:"checkpoint"`
+	Verification verificationOut `json:"verification"`
+	Relay        *relayOut       `json:"relay"`
+}
+
+// headOut is the newest event; hash and recordedAt are null while the log is empty.
+type headOut struct {
+	Position   int64      `json:"position"`
+	Hash       *string    `json:"hash"`
+	RecordedAt *time.Time `json:"recordedAt"`
+}
+
+type checkpointOut struct {
+	Position       int64     `json:"position"`
+	Hash           string    `json:"hash"`
+	RecordedAt     time.Time `json:"recordedAt"`
+	InstanceID     string    `json:"instanceId"`
+	PublicKey      string    `json:"publicKey"`
+	SignedAt       time.Time `json:"signedAt"`
+	SignatureValid bool      `json:"signatureValid"`
+}
+
+type verificationOut struct {
+	OK        bool      `json:"ok"`
+	From      int64     `json:"from"`
+	To        int64     `json:"to"`
+	Checked   int64     `json:"checked"`
+	BrokenAt  int64     `json:"brokenAt"`
+	Reason    *string   `json:"reason"`
+	CheckedAt time.Time `json:"checkedAt"`
+}
+
+type relayOut struct {
+	Cursor     int64     `json:"cursor"`
+	Head       int64     `json:"head"`
+	LagEvents  int64     `json:"lagEvents"`
+	LagSeconds float64   `json:"lagSeconds"`
+	UpdatedAt  time.Time `json:"updatedAt"`
+}
+
+func ledgerJSON(st queries.LedgerState) ledgerOut {
+	out := ledgerOut{Head: headOut{Position: st.Head.Position}}
+	if st.Head.Position > 0 {
+		h, at := hex.EncodeToString(st.Head.Hash), st.Head.RecordedAt.UTC()
+		out.Head.Hash, out.Head.RecordedAt = &h, &at
+	}
+	if c := st.Checkpoint; c != nil {
+		out.Checkpoint = &checkpointOut{Position: c.Position, Hash: hex.EncodeToString(c.Hash), RecordedAt: c.RecordedAt.UTC(),
+			InstanceID: c.InstanceID, PublicKey: c.PublicKey, SignedAt: c.SignedAt.UTC(), SignatureValid: c.SignatureValid}
+	}
+	v := st.Verification
+	out.Verification = verificationOut{OK: v.OK, From: v.From, To: v.To, Checked: v.Checked, BrokenAt: v.BrokenAt, CheckedAt: v.CheckedAt.UTC()}
+	if v.Reason != "" {
+		out.Verification.Reason = &v.Reason
+	}
+	if rl := st.Relay; rl != nil {
+		out.Relay = &relayOut{Cursor: rl.Cursor, Head: rl.Head, LagEvents: rl.LagEvents, LagSeconds: rl.LagSeconds, UpdatedAt: rl.UpdatedAt.UTC()}
+	}
+	return out
+}
