@@ -101,7 +101,10 @@ func (c api) call(method, path string, query url.Values, body any, idempotencyKe
 	if out == nil || ans.body.Len() == 0 {
 		return nil
 	}
-	if err := json.Unmarshal(ans.body.Bytes(), out); err != nil {
+	// Numbers stay as the API wrote them: a position of 1,000,000 is not shown as 1e+06.
+	dec := json.NewDecoder(&ans.body)
+	dec.UseNumber()
+	if err := dec.Decode(out); err != nil {
 		return fmt.Errorf("console: decode the answer of %s %s: %w", method, path, err)
 	}
 	return nil
