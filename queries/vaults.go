@@ -131,3 +131,18 @@ func (q Vaults) get(ctx context.Context, where string, args ...any) (Vault, erro
 	}
 	return v, nil
 }
+
+// UsableVaultIDs returns the ids of up to limit ready or warning vaults of every company,
+// by id: the scheduled health check's round.
+func (q Vaults) UsableVaultIDs(ctx context.Context, limit int) ([]string, error) {
+	rows, err := q.DB.Query(ctx, `SELECT id FROM company_secret_provider_configs
+		WHERE status IN ('ready', 'warning') ORDER BY id LIMIT $1`, limit)
+	if err != nil {
+		return nil, unavailable(err)
+	}
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, unavailable(err)
+	}
+	return ids, nil
+}

@@ -24,6 +24,8 @@ import (
 	"github.com/secretsledger/secretsledger/cmd/secretsledger/internal/database"
 	"github.com/secretsledger/secretsledger/cmd/secretsledger/internal/httpapi"
 	"github.com/secretsledger/secretsledger/cmd/secretsledger/internal/metrics"
+	"github.com/secretsledger/secretsledger/commands"
+	"github.com/secretsledger/secretsledger/eventstore/actor"
 	"github.com/secretsledger/secretsledger/eventstore/lease"
 	"github.com/secretsledger/secretsledger/eventstore/ledgererr"
 	"github.com/secretsledger/secretsledger/migrations"
@@ -99,6 +101,10 @@ func runServe(ctx context.Context, env *environment, o serveOptions) error {
 	signerLease, sweepLease, backupLease := rs.lease(lease.CheckpointSigner), rs.lease(lease.IdempotencySweep), (*lease.Lease)(nil)
 	if env.cfg.BackupInterval > 0 {
 		backupLease = rs.lease(lease.Backups)
+	}
+	var healthLease *lease.Lease
+	if env.cfg.VaultHealthInterval > 0 {
+		healthLease = rs.lease(lease.VaultHealth)
 	}
 	m.WatchRelay(b.relay.Status)
 	sig, closeSigner, err := startSigner(env, l, b.relay.NATS)
@@ -177,6 +183,13 @@ func runServe(ctx context.Context, env *environment, o serveOptions) error {
 		tailFrom = -1
 	}
 	go l.commands.Tail(runCtx, l.store, tailFrom)
+	if healthLease != nil {
+		jobs.Add(1)
+		go func() {
+			defer jobs.Done()
+			healthLease.Run(runCtx, func(ctx context.Context) { checkVaultsHealth(ctx, env, l, env.cfg.VaultHealthInterval) })
+		}()
+	}
 	if backupLease != nil {
 		jobs.Add(1)
 		go func() {
@@ -368,6 +381,38 @@ func sweepIdempotencyKeys(ctx context.Context, env *environment, l *ledger) {
 			env.log.Warn("sweeping expired idempotency keys", "err", err)
 		} else if n > 0 {
 			env.log.Debug("swept expired idempotency keys", "count", n)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+	}
+}
+
+// maxVaultsPerHealthRound bounds one round of scheduled vault health checks; each check
+// takes up to the provider's timeout, so a round of this many ends well within an interval
+// of minutes for healthy providers.
+const maxVaultsPerHealthRound = 1000
+
+// vaultHealthActor is who the scheduled checks are recorded as.
+var vaultHealthActor = actor.Actor{Type: actor.Board, ID: "ledger:vault-health"}
+
+// checkVaultsHealth checks every usable provider vault's health each interval until ctx
+// ends, one vault after another; a result is recorded only when a vault's health changed.
+// It runs in the process holding the vault-health lease.
+func checkVaultsHealth(ctx context.Context, env *environment, l *ledger, interval time.Duration) {
+	tick := time.NewTicker(interval)
+	defer tick.Stop()
+	for {
+		ids, err := l.vaultQueries.UsableVaultIDs(ctx, maxVaultsPerHealthRound)
+		if err != nil && ctx.Err() == nil {
+			env.log.Warn("scheduled vault health checks: cannot list the vaults", "err", err)
+		}
+		for _, id := range ids {
+			if _, err := l.vaults.CheckVaultHealth(ctx, commands.Request{Actor: vaultHealthActor}, id); err != nil && ctx.Err() == nil {
+				env.log.Warn("scheduled vault health check", "vault_id", id, "err", err)
+			}
 		}
 		select {
 		case <-ctx.Done():

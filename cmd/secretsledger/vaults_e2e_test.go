@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -263,5 +264,50 @@ func TestProviderVaultsEndToEnd(t *testing.T) {
 		if strings.Contains(text, leak) {
 			t.Errorf("the refused credential is in the %s", where)
 		}
+	}
+}
+
+// With LEDGER_VAULT_HEALTH_INTERVAL, the process holding the vault-health lease checks
+// every usable vault on its own and records the result (as ledger:vault-health) when the
+// health changed; a disabled vault is left alone.
+func TestScheduledVaultHealthChecks(t *testing.T) {
+	t.Parallel()
+	e := newInstance(t)
+	e.vars = append(e.vars, "LEDGER_VAULT_HEALTH_INTERVAL=1s")
+	s := e.serve(t)
+	e.waitReady(t, s, 15*time.Second)
+	api := e.client(t, e.instanceToken(t))
+	local := api.must(201, "POST", vaultsPath(companyA), `{"displayName": "Local", "provider": "local_encrypted"}`).json(t)["id"].(string)
+	disabled := api.must(201, "POST", vaultsPath(companyA), `{"displayName": "Off", "provider": "local_encrypted"}`).json(t)["id"].(string)
+	api.must(200, "DELETE", "/api/secret-provider-configs/"+disabled, "")
+	deadline := time.Now().Add(20 * time.Second)
+	var v map[string]any
+	for {
+		v = api.must(200, "GET", "/api/secret-provider-configs/"+local, "").json(t)
+		if v["healthStatus"] != nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no scheduled health check recorded within 20 s: %v", v)
+		}
+		time.Sleep(100 * time.Millisecond) // polling the read model
+	}
+	if v["healthStatus"] != "ok" || v["healthCheckedAt"] == nil {
+		t.Fatalf("after the scheduled check: %v", v)
+	}
+	out, err := e.psql(t, `SELECT string_agg(DISTINCT metadata->>'actorId', ',') FROM ledger_events WHERE event_type = 'vault.health_checked'`)
+	if err != nil || strings.TrimSpace(out) != "ledger:vault-health" {
+		t.Fatalf("health checks recorded as %q (%v)", out, err)
+	}
+	if off := api.must(200, "GET", "/api/secret-provider-configs/"+disabled, "").json(t); off["healthStatus"] != nil {
+		t.Fatalf("a disabled vault was checked: %v", off)
+	}
+	// An unchanged health is not recorded again: one event per vault that changed.
+	n, err := e.psql(t, `SELECT count(*) FROM ledger_events WHERE event_type = 'vault.health_checked'`)
+	if err != nil || strings.TrimSpace(n) != "1" {
+		t.Fatalf("%q health events (%v), want 1", n, err)
+	}
+	if roles := e.roles(t); !slices.Contains(roles, "vault-health") {
+		t.Fatalf("roles %v", roles)
 	}
 }

@@ -21,6 +21,7 @@ const (
 	CheckpointSigner = "checkpoint-signer"
 	Backups          = "backups"
 	IdempotencySweep = "idempotency-sweep"
+	VaultHealth      = "vault-health"
 )
 
 // DefaultTTL is how long a lease lasts without renewal: a process that dies holding a role

@@ -66,6 +66,9 @@ type Config struct {
 	// role (relay, checkpoint signer, backups, idempotency sweep) without renewing it, so
 	// how soon another process takes a role over from one that died.
 	LeaseTTL time.Duration
+	// VaultHealthInterval is LEDGER_VAULT_HEALTH_INTERVAL (default 5m): how often one
+	// process checks every usable provider vault's health; 0 turns the schedule off.
+	VaultHealthInterval time.Duration
 	// ConsoleSessionTTL is LEDGER_CONSOLE_SESSION_TTL (default 8h): how long a console
 	// sign-in lasts; "0" turns the console off.
 	ConsoleSessionTTL time.Duration
@@ -182,6 +185,7 @@ var Vars = []Var{
 	{"LEDGER_BACKUP_RETAIN", "7d", "how long scheduled backups are kept (e.g. 7d, 36h); the newest verified one is never pruned"},
 	{"LEDGER_BACKUP_DIR", "<instance>/backups", "where backups are written and listed"},
 	{"LEDGER_LEASE_TTL", "10s", "how long a process keeps a background role (relay, checkpoint signer, backups, idempotency sweep) without renewing it: another process takes over a dead one's roles within about this long (1s to 5m)"},
+	{"LEDGER_VAULT_HEALTH_INTERVAL", "5m", "how often the process holding the vault-health lease checks every usable provider vault's health (1s to 24h); 0 turns the scheduled checks off (POST …/health still checks one)"},
 	{"LEDGER_CONSOLE_SESSION_TTL", "8h", "how long a browser console sign-in lasts before the board token must be given again (5m to 720h); 0 turns the console at /console/ off"},
 	{"LEDGER_IDEMPOTENCY_TTL", "24h", "how long an Idempotency-Key is remembered (a Go duration, 1s to 720h)"},
 	{"PAPERCLIP_SECRETS_STRICT_MODE", "false", "true: refuse plain values under sensitive env keys (use secret references)"},
@@ -285,6 +289,17 @@ func FromEnv(getenv func(string) string) Config {
 			c.problems = append(c.problems, fmt.Sprintf("LEDGER_IDEMPOTENCY_TTL must be a duration from 1s to 720h (e.g. 24h), got %q", v))
 		}
 		c.IdempotencyTTL = d
+	}
+	c.VaultHealthInterval = 5 * time.Minute
+	if v := getenv("LEDGER_VAULT_HEALTH_INTERVAL"); v != "" {
+		d, err := time.ParseDuration(v)
+		if v == "0" {
+			d, err = 0, nil
+		}
+		if err != nil || (d != 0 && (d < time.Second || d > 24*time.Hour)) {
+			c.problems = append(c.problems, fmt.Sprintf("LEDGER_VAULT_HEALTH_INTERVAL must be 0 (off) or a duration from 1s to 24h (e.g. 5m), got %q", v))
+		}
+		c.VaultHealthInterval = d
 	}
 	c.ConsoleSessionTTL = 8 * time.Hour
 	if v := getenv("LEDGER_CONSOLE_SESSION_TTL"); v != "" {

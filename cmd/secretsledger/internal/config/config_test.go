@@ -283,3 +283,20 @@ func TestConsoleSessionTTL(t *testing.T) {
 		}
 	}
 }
+
+func TestVaultHealthInterval(t *testing.T) {
+	if c := FromEnv(env(map[string]string{"LEDGER_HOME": "/h"})); c.VaultHealthInterval != 5*time.Minute {
+		t.Fatalf("default %s", c.VaultHealthInterval)
+	}
+	for v, want := range map[string]time.Duration{"0": 0, "1s": time.Second, "24h": 24 * time.Hour} {
+		if c := FromEnv(env(map[string]string{"LEDGER_HOME": "/h", "LEDGER_VAULT_HEALTH_INTERVAL": v})); c.Validate() != nil || c.VaultHealthInterval != want {
+			t.Fatalf("%s: %s %v", v, c.VaultHealthInterval, c.Validate())
+		}
+	}
+	for _, bad := range []string{"500ms", "25h", "often", "-1m"} {
+		err := FromEnv(env(map[string]string{"LEDGER_HOME": "/h", "LEDGER_VAULT_HEALTH_INTERVAL": bad})).Validate()
+		if err == nil || !strings.Contains(err.Error(), "LEDGER_VAULT_HEALTH_INTERVAL") {
+			t.Fatalf("LEDGER_VAULT_HEALTH_INTERVAL=%s: %v", bad, err)
+		}
+	}
+}
