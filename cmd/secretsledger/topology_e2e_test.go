@@ -249,6 +249,14 @@ func TestLifecycleSuiteThroughPgBouncerTwoProcesses(t *testing.T) {
 	}
 	t.Logf("%d bodies through PgBouncer in %s", len(lifecycleBodies), time.Since(start).Round(time.Millisecond))
 
+	// The requests really took turns: each process committed a share of the writes.
+	for i, e := range suite.procs {
+		n, ok := sampleValue(scrape(t, "http://"+e.addr), "secretsledger_eventstore_append_batch_events_sum", "")
+		if !ok || n < 20 {
+			t.Errorf("process %d appended %v events (found: %v), want at least 20", i+1, n, ok)
+		}
+		t.Logf("process %d appended %v events", i+1, n)
+	}
 	if code, out, errOut := suite.run(t, "verify"); code != 0 || !strings.HasPrefix(out, "ok:") {
 		t.Fatalf("verify: %d %s %s", code, out, errOut)
 	}
