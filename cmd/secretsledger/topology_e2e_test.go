@@ -127,9 +127,15 @@ func (a *apiTarget) run(t *testing.T, args ...string) (int, string, string) {
 // runWith is run with vars added to the environment.
 func (a *apiTarget) runWith(t *testing.T, vars []string, args ...string) (int, string, string) {
 	t.Helper()
+	return a.runInput(t, vars, "", args...)
+}
+
+// runInput is runWith with stdin.
+func (a *apiTarget) runInput(t *testing.T, vars []string, stdin string, args ...string) (int, string, string) {
+	t.Helper()
 	e := *a.cli()
 	e.vars = append(append([]string{}, e.vars...), vars...)
-	return e.run(t, args...)
+	return e.runWithInput(t, stdin, args...)
 }
 
 // psql runs sql with psql as the runtime role, on the first process's settings: through
@@ -228,6 +234,8 @@ var lifecycleBodies = []struct {
 	{"FreezeAndRevokeAll", freezeAndRevokeAll},
 	{"RotationReachesOnlyTheCompanysSubscribers", rotationReachesOnlyTheCompanysSubscribers},
 	{"AuditCLI", auditCLI},
+	{"SecretsCLIClient", secretsCLIClient},
+	{"CLIVerbs", cliVerbs},
 }
 
 // The lifecycle suite through two ledger processes whose runtime pools go through
