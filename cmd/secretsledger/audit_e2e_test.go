@@ -2,25 +2,28 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 )
 
 // The audit verbs through the real binary and server: exposure, consumer, state, an
 // export saved to a file and verified offline, and the same file tampered with.
 func TestAuditCLI(t *testing.T) {
 	t.Parallel()
-	e := newInstance(t)
-	s := e.serve(t)
-	e.waitReady(t, s, 15*time.Second)
+	auditCLI(t, onOneProcess(t))
+}
+
+// auditCLI runs the audit verbs: exposure, consumer, state, an export saved to a file
+// and verified offline, and the same file tampered with.
+func auditCLI(t *testing.T, tg *apiTarget) {
+	companyA, _ := tg.companies()
 	value := canary("audit")
-	e.vars = []string{"V=" + value}
 	run := func(args ...string) string {
 		t.Helper()
-		code, out, errOut := e.run(t, args...)
+		code, out, errOut := tg.runWith(t, []string{"V=" + value}, args...)
 		if code != 0 {
 			t.Fatalf("%v: exit %d\n%s\n%s", args, code, out, errOut)
 		}
@@ -52,16 +55,21 @@ func TestAuditCLI(t *testing.T) {
 	if out := run("audit", "consumer", "-C", companyA, "--target-type", "agent", "--target-id", "worker", "-o", "json"); !strings.Contains(out, id) {
 		t.Fatalf("consumer: %s", out)
 	}
-	// As of the secret's creation: the secret, no binding yet.
+	// As of the secret's creation, the company's first event: the secret, no binding yet.
+	events := tg.client(t, tg.token).must(200, "GET", "/api/companies/"+companyA+"/events?after=0", "").list(t)
+	if len(events) == 0 || events[0]["type"] != "secret.created" {
+		t.Fatalf("the company's events: %v", events)
+	}
+	first := fmt.Sprint(int64(events[0]["position"].(float64)))
 	var st struct {
 		Secrets  []any
 		Bindings []any
 	}
-	if err := json.Unmarshal([]byte(run("audit", "state", "-C", companyA, "--position", "1", "-o", "json")), &st); err != nil ||
+	if err := json.Unmarshal([]byte(run("audit", "state", "-C", companyA, "--position", first, "-o", "json")), &st); err != nil ||
 		len(st.Secrets) != 1 || len(st.Bindings) != 0 {
-		t.Fatalf("state at position 1: %+v %v", st, err)
+		t.Fatalf("state at position %s: %+v %v", first, st, err)
 	}
-	if code, _, _ := e.run(t, "audit", "state", "-C", companyA); code != 2 {
+	if code, _, _ := tg.run(t, "audit", "state", "-C", companyA); code != 2 {
 		t.Fatalf("state without --at or --position: exit %d, want 2", code)
 	}
 
@@ -85,7 +93,7 @@ func TestAuditCLI(t *testing.T) {
 	if err := os.WriteFile(file, []byte(tampered), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	code, out, _ := e.run(t, "verify", "--export", file)
+	code, out, _ := tg.run(t, "verify", "--export", file)
 	if code != 1 || !strings.Contains(out, "BROKEN at position") {
 		t.Fatalf("tampered export: exit %d\n%s", code, out)
 	}

@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
-	"time"
 )
 
 // The API-only features have CLI verbs that work end to end against a real server:
@@ -12,15 +11,18 @@ import (
 // with their actor and request id. --output json prints valid JSON, table aligned rows.
 func TestCLIVerbsEndToEnd(t *testing.T) {
 	t.Parallel()
-	e := newInstance(t)
-	s := e.serve(t)
-	e.waitReady(t, s, 15*time.Second)
+	cliVerbs(t, onOneProcess(t))
+}
+
+// cliVerbs runs the CLI verbs of the API-only features; see TestCLIVerbsEndToEnd.
+func cliVerbs(t *testing.T, tg *apiTarget) {
+	companyA, _ := tg.companies()
 	value, plain := canary("cli-verbs"), canary("cli-plain")
-	e.vars = []string{"MY_SECRET=" + value, "MY_PLAIN=" + plain}
+	vars := []string{"MY_SECRET=" + value, "MY_PLAIN=" + plain}
 	var outputs strings.Builder
 	run := func(stdin string, args ...string) string {
 		t.Helper()
-		code, out, errOut := e.runWithInput(t, stdin, args...)
+		code, out, errOut := tg.runInput(t, vars, stdin, args...)
 		outputs.WriteString(out + errOut)
 		if code != 0 {
 			t.Fatalf("%v: exit %d\n%s\n%s", args, code, out, errOut)
@@ -78,13 +80,13 @@ func TestCLIVerbsEndToEnd(t *testing.T) {
 	}
 
 	// Agent keys: the token alone on stdout; it resolves, which records access events.
-	code, token, errOut := e.runWithInput(t, "", "agent-keys", "issue", "-C", companyA, "--target-type", "agent", "--target-id", "agent-1", "--label", "cli")
+	code, token, errOut := tg.run(t, "agent-keys", "issue", "-C", companyA, "--target-type", "agent", "--target-id", "agent-1", "--label", "cli")
 	token = strings.TrimSpace(token)
 	if code != 0 || !strings.HasPrefix(token, "sla_") || !strings.Contains(errOut, "shown once") {
 		t.Fatalf("agent-keys issue: exit %d %q %s", code, token, errOut)
 	}
 	keyID := strings.Fields(strings.TrimPrefix(errOut, "issued agent key "))[0]
-	resolved := e.client(t, token).must(200, "POST", "/api/runtime/resolve", `{}`).json(t)
+	resolved := tg.client(t, token).must(200, "POST", "/api/runtime/resolve", `{}`).json(t)
 	if resolved["env"].(map[string]any)["DB_PASSWORD"] != value {
 		t.Fatalf("resolve: the bound value did not come back")
 	}
@@ -98,7 +100,9 @@ func TestCLIVerbsEndToEnd(t *testing.T) {
 		t.Fatal("access-events list --company: none")
 	}
 	run("", "agent-keys", "revoke", keyID)
-	e.client(t, token).must(401, "POST", "/api/runtime/resolve", `{}`)
+	for range tg.procs {
+		tg.client(t, token).must(401, "POST", "/api/runtime/resolve", `{}`)
+	}
 	var keys []map[string]any
 	asJSON(run("", "agent-keys", "list", "-C", companyA, "-o", "json"), &keys)
 	if len(keys) != 1 || keys[0]["id"] != keyID || keys[0]["revokedAt"] == nil {
@@ -108,7 +112,7 @@ func TestCLIVerbsEndToEnd(t *testing.T) {
 	// Delete and purge.
 	run("", "consumers", "env", "set", "-C", companyA, "--target-type", "agent", "--target-id", "agent-1", "--plain", "LOG_LEVEL=MY_PLAIN")
 	run("", "secrets", "delete", sid)
-	if code, _, errOut := e.run(t, "secrets", "purge", sid, "--confirm", "not-"+sid); code != 2 || !strings.Contains(errOut, "repeat") {
+	if code, _, errOut := tg.run(t, "secrets", "purge", sid, "--confirm", "not-"+sid); code != 2 || !strings.Contains(errOut, "repeat") {
 		t.Fatalf("purge with a wrong confirmation: exit %d %s", code, errOut)
 	}
 	run("", "secrets", "purge", sid, "--confirm", sid)
@@ -119,16 +123,22 @@ func TestCLIVerbsEndToEnd(t *testing.T) {
 		t.Fatalf("secrets list --deleted: %v; live: %v", deleted, live)
 	}
 
-	// Tokens: listed locally, never with a hash.
-	var tokens []map[string]any
-	asJSON(run("", "tokens", "list", "-o", "json"), &tokens)
-	if len(tokens) != 1 || !strings.HasPrefix(tokens[0]["id"].(string), "tok_") || tokens[0]["companies"] != nil {
-		t.Fatalf("tokens list: %v", tokens)
-	}
-	for k := range tokens[0] {
-		if strings.Contains(strings.ToLower(k), "hash") {
-			t.Fatalf("tokens list shows %s", k)
+	// Tokens: listed locally, never with a hash. The instance token is the one for every
+	// company (on a shared database other bodies add tokens limited to their companies).
+	var listed, tokens []map[string]any
+	asJSON(run("", "tokens", "list", "-o", "json"), &listed)
+	for _, tok := range listed {
+		if tok["companies"] == nil {
+			tokens = append(tokens, tok)
 		}
+		for k := range tok {
+			if strings.Contains(strings.ToLower(k), "hash") {
+				t.Fatalf("tokens list shows %s", k)
+			}
+		}
+	}
+	if len(tokens) != 1 || !strings.HasPrefix(tokens[0]["id"].(string), "tok_") || (!tg.shared && len(listed) != 1) {
+		t.Fatalf("tokens list: %v", listed)
 	}
 	if out := run("", "tokens", "list", "--output", "table"); !strings.Contains(out, tokens[0]["id"].(string)) || !strings.HasPrefix(out, "ID") {
 		t.Fatalf("tokens table:\n%s", out)

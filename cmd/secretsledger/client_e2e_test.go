@@ -4,22 +4,25 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
-	"time"
 )
 
 // The CLI verbs drive the API of a running server; values come from an environment
 // variable or stdin and never show in the output.
 func TestSecretsCLIClient(t *testing.T) {
 	t.Parallel()
-	e := newInstance(t)
-	s := e.serve(t)
-	e.waitReady(t, s, 15*time.Second)
+	secretsCLIClient(t, onOneProcess(t))
+}
+
+// secretsCLIClient creates, rotates, lists, updates, deletes and restores a secret with
+// the CLI verbs.
+func secretsCLIClient(t *testing.T, tg *apiTarget) {
+	companyA, _ := tg.companies()
 	v1, v2 := canary("cli1"), canary("cli2")
-	e.vars = []string{"MY_SECRET=" + v1}
+	vars := []string{"MY_SECRET=" + v1}
 	var outputs strings.Builder
 	run := func(stdin string, args ...string) string {
 		t.Helper()
-		code, out, errOut := e.runWithInput(t, stdin, args...)
+		code, out, errOut := tg.runInput(t, vars, stdin, args...)
 		outputs.WriteString(out + errOut)
 		if code != 0 {
 			t.Fatalf("%v: exit %d\n%s\n%s", args, code, out, errOut)
@@ -42,11 +45,11 @@ func TestSecretsCLIClient(t *testing.T) {
 	run("", "secrets", "delete", id)
 	run("", "secrets", "restore", id)
 
-	code, _, errOut := e.runWithInput(t, "", "secrets", "rotate", id, "--expected-latest-version", "1", "--value", "x")
+	code, _, errOut := tg.run(t, "secrets", "rotate", id, "--expected-latest-version", "1", "--value", "x")
 	if code != 1 || !strings.Contains(errOut, "ECONFLICT") {
 		t.Fatalf("stale rotate: exit %d %s", code, errOut)
 	}
-	if code, _, errOut := e.runWithInput(t, "", "secrets", "rotate", id); code != 2 || !strings.Contains(errOut, "no value") {
+	if code, _, errOut := tg.run(t, "secrets", "rotate", id); code != 2 || !strings.Contains(errOut, "no value") {
 		t.Fatalf("rotate without a value: exit %d %s", code, errOut)
 	}
 	for _, v := range []string{v1, v2} {

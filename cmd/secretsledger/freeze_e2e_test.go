@@ -1,21 +1,13 @@
 package main
 
 import (
-	"encoding/hex"
 	"encoding/json"
 	"strings"
 	"testing"
-	"time"
 
-	"github.com/secretsledger/secretsledger/eventstore/natsbus"
 	"github.com/secretsledger/secretsledger/eventstore/pgtest"
 )
 
-// The incident controls against two real ledger processes on one database: a freeze
-// made through one is in force in the other on the very next request (both have
-// resolved before, so both hold the consumer in their caches), every refused attempt is
-// recorded, a consumer freeze stops that consumer only, and revoking every key of a
-// consumer leaves the others' keys alone. The verbs go through the CLI.
 // twoProcesses starts two serve processes on one fresh database and one NATS server,
 // with one master key; their CLI runs with the instance token, which it returns.
 func twoProcesses(t *testing.T) (p1, p2 *instanceEnv, s1, s2 *server, token string) {
@@ -23,31 +15,29 @@ func twoProcesses(t *testing.T) (p1, p2 *instanceEnv, s1, s2 *server, token stri
 	return twoProcessesOn(t, "DATABASE_URL="+pgtest.NewDatabase(t))
 }
 
-// twoProcessesOn is twoProcesses with the database settings dbVars (DATABASE_URL and
-// perhaps DATABASE_MIGRATION_URL).
+// twoProcessesOn starts two serve processes on the database settings dbVars
+// (DATABASE_URL and perhaps DATABASE_MIGRATION_URL), one NATS server and one master
+// key; their CLI runs with the instance token, which it returns.
 func twoProcessesOn(t *testing.T, dbVars ...string) (p1, p2 *instanceEnv, s1, s2 *server, token string) {
 	t.Helper()
-	ns, err := natsbus.StartEmbedded(natsbus.EmbeddedOptions{Addr: "127.0.0.1:0", Dir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(ns.Shutdown)
-	shared := append(append(externalNATS(ns.ClientURL(), ns.Auth()), dbVars...), "PAPERCLIP_SECRETS_MASTER_KEY="+hex.EncodeToString(randomKey(t)))
-	p1, p2 = newInstance(t), newInstance(t)
-	p1.vars, p2.vars = shared, shared
-	s1 = p1.serve(t)
-	p1.waitReady(t, s1, 15*time.Second)
-	s2 = p2.serve(t)
-	p2.waitReady(t, s2, 15*time.Second)
-	token = p1.instanceToken(t)
-	p1.vars = append(append([]string{}, shared...), "LEDGER_TOKEN="+token)
-	p2.vars = append(append([]string{}, shared...), "LEDGER_TOKEN="+token)
-	return p1, p2, s1, s2, token
+	tg := onTwoProcesses(t, dbVars...)
+	return tg.procs[0], tg.procs[1], tg.servers[0], tg.servers[1], tg.token
 }
 
 func TestFreezeAndRevokeAllAcrossTwoProcesses(t *testing.T) {
 	t.Parallel()
-	p1, p2, s1, s2, token := twoProcesses(t)
+	freezeAndRevokeAll(t, onTwoProcesses(t, "DATABASE_URL="+pgtest.NewDatabase(t)))
+}
+
+// freezeAndRevokeAll: the incident controls against two real ledger processes on one
+// database: a freeze made through one is in force in the other on the very next
+// request (both have resolved before, so both hold the consumer in their caches),
+// every refused attempt is recorded, a consumer freeze stops that consumer only, and
+// revoking every key of a consumer leaves the others' keys alone. The verbs go through
+// the CLI. With one process, both sides are that process.
+func freezeAndRevokeAll(t *testing.T, tg *apiTarget) {
+	companyA, companyB := tg.companies()
+	p1, p2, token := tg.proc(0), tg.proc(1), tg.token
 	board1, board2 := p1.client(t, token), p2.client(t, token)
 	cli := func(e *instanceEnv, args ...string) map[string]any {
 		t.Helper()
@@ -170,12 +160,9 @@ func TestFreezeAndRevokeAllAcrossTwoProcesses(t *testing.T) {
 	other.must(404, "POST", "/api/companies/"+companyA+"/freeze", `{"reason": "x"}`)
 	other.must(404, "POST", "/api/companies/"+companyA+"/consumers/agent/agent-y/agent-keys/revoke", "")
 
-	s1.stop(t)
-	s2.stop(t)
-	for _, s := range []*server{s1, s2} {
-		if strings.Contains(s.stderr.String(), value) {
-			t.Error("the value is in a server log")
-		}
+	tg.stop(t)
+	if strings.Contains(tg.logs(), value) {
+		t.Error("the value is in a server log")
 	}
 	if strings.Contains(board1.seen.String()+board2.seen.String(), value) {
 		t.Error("a board response carried the value")

@@ -146,3 +146,36 @@ func TestKill9ThroughPgBouncerLosesNoAcknowledgedWrite(t *testing.T) {
 	s1.stop(t)
 	s2.stop(t)
 }
+
+// doctor through PgBouncer: with DATABASE_URL on the pooler and no query exec mode it
+// warns, naming the setting; with the documented one it says nothing of it and passes.
+func TestDoctorWarnsOfAPoolerWithoutExecMode(t *testing.T) {
+	t.Parallel()
+	vars, bouncer := throughBouncer(t, "")
+	defer func() {
+		if t.Failed() {
+			t.Logf("pgbouncer log:\n%s", bouncer.Log())
+		}
+	}()
+	e := newInstance(t)
+	e.vars = vars
+	const warning = "WARN DATABASE_URL and DATABASE_MIGRATION_URL connect to different places"
+	// The check reads the configuration only: its line is there whatever the database
+	// answers through a pooler pgx's default mode does not suit.
+	if _, out, errOut := e.run(t, "doctor"); !strings.Contains(out, warning) || !strings.Contains(out, "default_query_exec_mode=cache_describe") {
+		t.Fatalf("doctor without an exec mode:\n%s\n%s", out, errOut)
+	}
+	runtime := strings.TrimPrefix(vars[0], "DATABASE_URL=")
+	sep := "?"
+	if strings.Contains(runtime, "?") {
+		sep = "&"
+	}
+	e.vars = []string{"DATABASE_URL=" + runtime + sep + bouncerExecMode, vars[1]}
+	if code, out, errOut := e.run(t, "migrate"); code != 0 {
+		t.Fatalf("migrate: %d\n%s\n%s", code, out, errOut)
+	}
+	if code, out, errOut := e.run(t, "doctor"); code != 0 || strings.Contains(out, "WARN DATABASE_URL") ||
+		!strings.Contains(out, "database (DATABASE_URL) is reachable") {
+		t.Fatalf("doctor with %s: exit %d\n%s\n%s", bouncerExecMode, code, out, errOut)
+	}
+}

@@ -11,10 +11,16 @@ import (
 // The Done-when flow of runtime resolution, against the real binary.
 func TestRuntimeResolutionEndToEnd(t *testing.T) {
 	t.Parallel()
-	e := newInstance(t)
-	s := e.serve(t)
-	e.waitReady(t, s, 15*time.Second)
-	boardAPI := e.client(t, e.instanceToken(t))
+	runtimeResolution(t, onOneProcess(t))
+}
+
+// runtimeResolution binds a secret (latest and pinned) and an env to a consumer,
+// resolves through an agent key across a rotation, records every attempt, keeps each
+// credential in its lane, refuses a deleted secret and a revoked key, and lets no
+// value into the database, the logs or a board answer.
+func runtimeResolution(t *testing.T, tg *apiTarget) {
+	companyA, _ := tg.companies()
+	boardAPI := tg.client(t, tg.token)
 	v1, v2 := canary("rt1"), canary("rt2")
 	plainSensitive, plainOpen := canary("plain-token"), canary("plain-level")
 
@@ -35,8 +41,8 @@ func TestRuntimeResolutionEndToEnd(t *testing.T) {
 	}
 	keyX := boardAPI.must(201, "POST", "/api/companies/"+companyA+"/agent-keys", `{"targetType": "agent", "targetId": "agent-x", "label": "x"}`).json(t)
 	keyY := boardAPI.must(201, "POST", "/api/companies/"+companyA+"/agent-keys", `{"targetType": "agent", "targetId": "agent-y"}`).json(t)
-	agentX := e.client(t, keyX["token"].(string))
-	agentY := e.client(t, keyY["token"].(string))
+	agentX := tg.client(t, keyX["token"].(string))
+	agentY := tg.client(t, keyY["token"].(string))
 
 	type resolution struct {
 		Env      map[string]string
@@ -107,17 +113,19 @@ func TestRuntimeResolutionEndToEnd(t *testing.T) {
 	if ev := boardAPI.must(200, "GET", "/api/companies/"+companyA+"/access-events?limit=1", "").list(t); ev[0]["errorCode"] != "secret_deleted" {
 		t.Fatalf("latest access event: %v", ev)
 	}
-	// Revoking a key takes effect at once.
+	// Revoking a key takes effect at once, on every process.
 	boardAPI.must(200, "DELETE", "/api/agent-keys/"+keyX["id"].(string), "")
-	agentX.must(401, "POST", "/api/runtime/resolve", `{}`)
+	for range tg.procs {
+		agentX.must(401, "POST", "/api/runtime/resolve", `{}`)
+	}
 
 	// Canary: no secret or plain env value in the database or the log; in responses
 	// only where a value is meant to leave (resolve) or is shown by design (a
 	// non-sensitive plain env value).
-	s.stop(t)
-	dump := e.pgDump(t)
+	tg.stop(t)
+	dump := tg.pgDump(t)
 	for _, v := range []string{v1, v2, plainSensitive, plainOpen} {
-		if strings.Contains(dump, v) || strings.Contains(s.stderr.String(), v) {
+		if strings.Contains(dump, v) || strings.Contains(tg.logs(), v) {
 			t.Errorf("plaintext %s found in the database dump or the server log", v)
 		}
 	}
@@ -195,22 +203,27 @@ func truncate(b []byte) string {
 
 func TestMigrateInlineEnv(t *testing.T) {
 	t.Parallel()
-	e := newInstance(t)
-	s := e.serve(t)
-	e.waitReady(t, s, 15*time.Second)
-	api := e.client(t, e.instanceToken(t))
+	migrateInlineEnv(t, onOneProcess(t))
+}
+
+// migrateInlineEnv: the CLI's dry run writes nothing, --apply turns a sensitive plain
+// env value into a secret reference, a second --apply finds nothing to do, and the
+// migrated value resolves.
+func migrateInlineEnv(t *testing.T, tg *apiTarget) {
+	companyA, _ := tg.companies()
+	api := tg.client(t, tg.token)
 	token := canary("inline")
 	api.must(200, "PUT", "/api/companies/"+companyA+"/consumers/agent/agent-12345678-abc/env",
 		`{"env": {"OPENAI_API_KEY": {"type": "plain", "value": "`+token+`"}, "LOG_LEVEL": {"type": "plain", "value": "info"}}}`)
 
-	code, out, errOut := e.run(t, "secrets", "migrate-inline-env", "--company-id", companyA)
+	code, out, errOut := tg.run(t, "secrets", "migrate-inline-env", "--company-id", companyA)
 	if code != 0 || !strings.Contains(out, `would create secret "agent_agent-12_openai_api_key"`) || strings.Contains(out, "LOG_LEVEL") {
 		t.Fatalf("dry run: %d\n%s\n%s", code, out, errOut)
 	}
 	if l := api.must(200, "GET", "/api/companies/"+companyA+"/secrets", "").list(t); len(l) != 0 {
 		t.Fatal("the dry run wrote something")
 	}
-	code, out, errOut = e.run(t, "secrets", "migrate-inline-env", "--company-id", companyA, "--apply")
+	code, out, errOut = tg.run(t, "secrets", "migrate-inline-env", "--company-id", companyA, "--apply")
 	if code != 0 || !strings.Contains(out, `did create secret "agent_agent-12_openai_api_key"`) {
 		t.Fatalf("apply: %d\n%s\n%s", code, out, errOut)
 	}
@@ -218,13 +231,13 @@ func TestMigrateInlineEnv(t *testing.T) {
 	if entry := envView["OPENAI_API_KEY"].(map[string]any); entry["type"] != "secret_ref" || envView["LOG_LEVEL"].(map[string]any)["value"] != "info" {
 		t.Fatalf("env after apply: %v", envView)
 	}
-	code, out, _ = e.run(t, "secrets", "migrate-inline-env", "--company-id", companyA, "--apply")
+	code, out, _ = tg.run(t, "secrets", "migrate-inline-env", "--company-id", companyA, "--apply")
 	if code != 0 || !strings.Contains(out, "nothing to migrate") {
 		t.Fatalf("second apply: %d %s", code, out)
 	}
 	// The migrated value resolves for the consumer.
 	key := api.must(201, "POST", "/api/companies/"+companyA+"/agent-keys", `{"targetType": "agent", "targetId": "agent-12345678-abc"}`).json(t)
-	r := e.client(t, key["token"].(string)).must(200, "POST", "/api/runtime/resolve", `{}`).json(t)
+	r := tg.client(t, key["token"].(string)).must(200, "POST", "/api/runtime/resolve", `{}`).json(t)
 	if r["env"].(map[string]any)["OPENAI_API_KEY"] != token {
 		t.Fatal("the migrated value does not resolve")
 	}

@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -24,8 +25,12 @@ import (
 // apiClient talks to a running serve and keeps every response body, so that the
 // canary test can search them all.
 type apiClient struct {
-	t     *testing.T
-	base  string
+	t    *testing.T
+	base string
+	// bases, when set, are the servers the requests take turns on (base is unused): a
+	// write through one is followed by the next request through another.
+	bases []string
+	turn  atomic.Uint64
 	token string
 	// hc sends the requests; nil: http.DefaultClient.
 	hc   *http.Client
@@ -86,7 +91,11 @@ func (c *apiClient) do(method, path, body string, headers ...string) response {
 // it returns them instead of failing the test, so it may run on any goroutine. An
 // answer counts only when its body was read completely.
 func (c *apiClient) try(method, path, body string, headers ...string) (response, error) {
-	req, err := http.NewRequest(method, c.base+path, strings.NewReader(body))
+	base := c.base
+	if len(c.bases) > 0 {
+		base = c.bases[(c.turn.Add(1)-1)%uint64(len(c.bases))]
+	}
+	req, err := http.NewRequest(method, base+path, strings.NewReader(body))
 	if err != nil {
 		return response{}, err
 	}
@@ -154,10 +163,15 @@ func canary(label string) string { return "canary-" + label + "-" + ulid.Make().
 
 func TestSecretLifecycleEndToEnd(t *testing.T) {
 	t.Parallel()
-	e := newInstance(t)
-	s := e.serve(t)
-	e.waitReady(t, s, 15*time.Second)
-	api := e.client(t, e.instanceToken(t))
+	secretLifecycle(t, onOneProcess(t))
+}
+
+// secretLifecycle creates, rotates, lists versions of, deletes, reuses the name of,
+// fails to restore, and purges a secret; verifies the log, rebuilds the read models
+// unchanged, and finds no plaintext in the database, the servers' logs or any answer.
+func secretLifecycle(t *testing.T, tg *apiTarget) {
+	companyA, _ := tg.companies()
+	api := tg.client(t, tg.token)
 	values := []string{canary("v1"), canary("v2"), canary("v3"), canary("reuse")}
 
 	created := api.must(201, "POST", "/api/companies/"+companyA+"/secrets",
@@ -204,32 +218,40 @@ func TestSecretLifecycleEndToEnd(t *testing.T) {
 	}
 	api.must(422, "POST", "/api/secrets/"+id+"/purge", `{"confirm": "not-the-id"}`)
 	api.must(200, "POST", "/api/secrets/"+id+"/purge", `{"confirm": "`+id+`"}`)
-	if out, err := e.psql(t, `SELECT count(*) FROM local_secret_keys WHERE secret_id = '`+id+`' AND wrapped_key IS NULL`); err != nil || strings.TrimSpace(out) != "1" {
+	if out, err := tg.psql(t, `SELECT count(*) FROM local_secret_keys WHERE secret_id = '`+id+`' AND wrapped_key IS NULL`); err != nil || strings.TrimSpace(out) != "1" {
 		t.Fatalf("data key not destroyed: %q %v", out, err)
 	}
-	if code, out, errOut := e.run(t, "verify"); code != 0 || !strings.HasPrefix(out, "ok:") {
+	if code, out, errOut := tg.run(t, "verify"); code != 0 || !strings.HasPrefix(out, "ok:") {
 		t.Fatalf("verify after purge: %d %s %s", code, out, errOut)
 	}
 
-	// Rebuild: drop the read models, replay, and compare every row.
+	// Rebuild: drop the read models, replay every event of the log (this body wrote 6 of
+	// them), and compare every row.
 	const snapshot = `SELECT (SELECT json_agg(s ORDER BY id) FROM company_secrets s)::text || (SELECT json_agg(v ORDER BY secret_id, version) FROM company_secret_versions v)::text`
-	before, err := e.psql(t, snapshot)
+	before, err := tg.psql(t, snapshot)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if code, out, errOut := e.run(t, "replay"); code != 0 || !strings.Contains(out, "rebuilt the read models from 6 events") {
-		t.Fatalf("replay: %d %s %s", code, out, errOut)
+	events, err := tg.psql(t, `SELECT count(*) FROM ledger_events`)
+	if err != nil {
+		t.Fatal(err)
 	}
-	after, err := e.psql(t, snapshot)
+	if mine, _ := tg.psql(t, `SELECT count(*) FROM ledger_events WHERE company_id = '`+companyA+`'`); strings.TrimSpace(mine) != "6" {
+		t.Fatalf("events of the body's company: %s, want 6", mine)
+	}
+	if code, out, errOut := tg.run(t, "replay"); code != 0 || !strings.Contains(out, "rebuilt the read models from "+strings.TrimSpace(events)+" events") {
+		t.Fatalf("replay (%s events in the log): %d %s %s", strings.TrimSpace(events), code, out, errOut)
+	}
+	after, err := tg.psql(t, snapshot)
 	if err != nil || after != before {
 		t.Fatalf("replay changed the read models:\nbefore %s\nafter  %s", before, after)
 	}
 
 	// Canary: no plaintext in the database (pg_dump), the server log or any response.
-	s.stop(t)
-	dump := e.pgDump(t)
+	tg.stop(t)
+	dump := tg.pgDump(t)
 	for _, v := range values {
-		for where, text := range map[string]string{"pg_dump": dump, "server log": s.stderr.String(), "HTTP responses": api.seen.String()} {
+		for where, text := range map[string]string{"pg_dump": dump, "server log": tg.logs(), "HTTP responses": api.seen.String()} {
 			if strings.Contains(text, v) {
 				t.Errorf("plaintext %s found in the %s", v, where)
 			}
@@ -260,15 +282,19 @@ func (e *instanceEnv) pgDump(t *testing.T) string {
 
 func TestCrossCompanyBoundary(t *testing.T) {
 	t.Parallel()
-	e := newInstance(t)
-	s := e.serve(t)
-	e.waitReady(t, s, 15*time.Second)
-	admin := e.client(t, e.instanceToken(t))
-	code, out, errOut := e.run(t, "token", "create", "--board", "--company", companyA)
+	crossCompanyBoundary(t, onOneProcess(t))
+}
+
+// crossCompanyBoundary: a board token limited to company A gets 404 for everything of
+// company B, and no token, a wrong or a revoked one gets 401.
+func crossCompanyBoundary(t *testing.T, tg *apiTarget) {
+	companyA, companyB := tg.companies()
+	admin := tg.client(t, tg.token)
+	code, out, errOut := tg.run(t, "token", "create", "--board", "--company", companyA)
 	if code != 0 || !strings.HasPrefix(out, "slb_") || strings.Count(out, "\n") != 1 {
 		t.Fatalf("token create: %d %q %s", code, out, errOut)
 	}
-	limited := e.client(t, strings.TrimSpace(out))
+	limited := tg.client(t, strings.TrimSpace(out))
 
 	secretB := admin.must(201, "POST", "/api/companies/"+companyB+"/secrets", `{"name": "B only", "value": "b-value"}`).json(t)["id"].(string)
 	limited.must(201, "POST", "/api/companies/"+companyA+"/secrets", `{"name": "A", "value": "a-value"}`)
@@ -295,31 +321,40 @@ func TestCrossCompanyBoundary(t *testing.T) {
 		t.Fatalf("company A list = %v", l)
 	}
 	// No token, a wrong token, a revoked token: 401.
-	e.client(t, "").must(401, "GET", "/api/companies/"+companyA+"/secrets", "")
-	e.client(t, "slb_wrong").must(401, "GET", "/api/companies/"+companyA+"/secrets", "")
+	tg.client(t, "").must(401, "GET", "/api/companies/"+companyA+"/secrets", "")
+	tg.client(t, "slb_wrong").must(401, "GET", "/api/companies/"+companyA+"/secrets", "")
 	tokenID := strings.TrimSpace(strings.TrimPrefix(strings.SplitN(errOut, " (", 2)[0], "created board token "))
-	if code, _, errOut := e.run(t, "token", "revoke", tokenID); code != 0 {
+	if code, _, errOut := tg.run(t, "token", "revoke", tokenID); code != 0 {
 		t.Fatalf("token revoke %q: %d %s", tokenID, code, errOut)
 	}
-	limited.must(401, "GET", "/api/companies/"+companyA+"/secrets", "")
+	for range tg.procs { // revoked on every process, from the very next request
+		limited.must(401, "GET", "/api/companies/"+companyA+"/secrets", "")
+	}
 	// The server logs where the instance token is, never the token.
-	if strings.Contains(s.stderr.String(), e.instanceToken(t)) || !strings.Contains(s.stderr.String(), "board.token") {
+	if strings.Contains(tg.logs(), tg.token) || !strings.Contains(tg.logs(), "board.token") {
 		t.Fatal("the server log holds the board token, or does not say where it is")
 	}
 }
 
 func TestBadInputIsRefusedAndWritesNothing(t *testing.T) {
 	t.Parallel()
-	e := newInstance(t)
-	s := e.serve(t)
-	e.waitReady(t, s, 15*time.Second)
-	api := e.client(t, e.instanceToken(t))
+	badInputIsRefused(t, onOneProcess(t))
+}
+
+// badInputIsRefused: every kind of bad request is refused with a coded error and
+// appends nothing; a disabled secret cannot be rotated; of concurrent rotations with
+// one expectedLatestVersion exactly one wins, and the losers leave no ciphertext. The
+// body writes nothing else while it counts the log, so it must not run beside other
+// bodies on one database.
+func badInputIsRefused(t *testing.T, tg *apiTarget) {
+	companyA, _ := tg.companies()
+	api := tg.client(t, tg.token)
 	secrets := "/api/companies/" + companyA + "/secrets"
 	id := api.must(201, "POST", secrets, `{"name": "Existing", "key": "existing", "value": "v"}`).json(t)["id"].(string)
 	gone := api.must(201, "POST", secrets, `{"name": "Gone", "value": "v"}`).json(t)["id"].(string)
 	api.must(200, "DELETE", "/api/secrets/"+gone, "")
 	head := func() string {
-		out, err := e.psql(t, `SELECT count(*) FROM ledger_events`)
+		out, err := tg.psql(t, `SELECT count(*) FROM ledger_events`)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -406,17 +441,22 @@ func TestBadInputIsRefusedAndWritesNothing(t *testing.T) {
 		t.Fatalf("won %d, lost %d", won, lost)
 	}
 	// The losers' provider writes were discarded: one ciphertext per version.
-	if out, _ := e.psql(t, `SELECT count(*) FROM local_secret_values WHERE secret_id = '`+id+`'`); strings.TrimSpace(out) != "2" {
+	if out, _ := tg.psql(t, `SELECT count(*) FROM local_secret_values WHERE secret_id = '`+id+`'`); strings.TrimSpace(out) != "2" {
 		t.Fatalf("ciphertexts of secret after the race: %s, want 2", out)
 	}
 }
 
 func TestIdempotencyKeyOnCreate(t *testing.T) {
 	t.Parallel()
-	e := newInstance(t)
-	s := e.serve(t)
-	e.waitReady(t, s, 15*time.Second)
-	api := e.client(t, e.instanceToken(t))
+	idempotencyKeyOnCreate(t, onOneProcess(t))
+}
+
+// idempotencyKeyOnCreate: a retried create with the same Idempotency-Key answers the
+// first secret (on two processes, the retry goes to the other one), another body with
+// the key is a conflict, and the replay left no provider material.
+func idempotencyKeyOnCreate(t *testing.T, tg *apiTarget) {
+	companyA, _ := tg.companies()
+	api := tg.client(t, tg.token)
 	path := "/api/companies/" + companyA + "/secrets"
 	first := api.must(201, "POST", path, `{"name": "Once", "value": "v"}`, "Idempotency-Key", "k-1")
 	again := api.must(201, "POST", path, `{"name": "Once", "value": "v"}`, "Idempotency-Key", "k-1")
@@ -427,7 +467,7 @@ func TestIdempotencyKeyOnCreate(t *testing.T) {
 	if l := api.must(200, "GET", path, "").list(t); len(l) != 1 {
 		t.Fatalf("secrets after retries: %d", len(l))
 	}
-	if out, _ := e.psql(t, `SELECT count(*) FROM local_secret_values`); strings.TrimSpace(out) != "1" {
+	if out, _ := tg.psql(t, `SELECT count(*) FROM local_secret_values JOIN local_secret_keys USING (secret_id) WHERE company_id = '`+companyA+`'`); strings.TrimSpace(out) != "1" {
 		t.Fatalf("replayed request left provider material: %s rows", out)
 	}
 }

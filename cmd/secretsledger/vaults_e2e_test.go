@@ -6,7 +6,6 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 )
 
 // vaultsPath is the company's vault collection.
@@ -16,9 +15,9 @@ func vaultsPath(company string) string {
 
 // logDefaults folds the company's vault stream, as recorded in ledger_events, into the
 // default vault of each provider.
-func (e *instanceEnv) logDefaults(t *testing.T, company string) map[string][]string {
+func (a *apiTarget) logDefaults(t *testing.T, company string) map[string][]string {
 	t.Helper()
-	out, err := e.psql(t, `SELECT coalesce(json_agg(json_build_object('type', event_type, 'payload', payload) ORDER BY stream_version), '[]')
+	out, err := a.psql(t, `SELECT coalesce(json_agg(json_build_object('type', event_type, 'payload', payload) ORDER BY stream_version), '[]')
 		FROM ledger_events WHERE stream_id = 'vaults-`+company+`'`)
 	if err != nil {
 		t.Fatalf("read the log: %v %s", err, out)
@@ -68,10 +67,16 @@ func readModelDefaults(t *testing.T, api *apiClient, company, provider string) [
 
 func TestProviderVaultsEndToEnd(t *testing.T) {
 	t.Parallel()
-	e := newInstance(t)
-	s := e.serve(t)
-	e.waitReady(t, s, 15*time.Second)
-	api := e.client(t, e.instanceToken(t))
+	providerVaults(t, onOneProcess(t))
+}
+
+// providerVaults creates, validates, races set-default on, renames, disables and
+// health-checks vaults over the API and the CLI; keeps other companies and agents out;
+// refuses credentials in a vault's config; and rebuilds the same rows. The processes
+// must have no AWS credentials.
+func providerVaults(t *testing.T, tg *apiTarget) {
+	companyA, companyB := tg.companies()
+	api := tg.client(t, tg.token)
 	leak := canary("vault-credential")
 
 	created := api.must(201, "POST", vaultsPath(companyA),
@@ -120,7 +125,7 @@ func TestProviderVaultsEndToEnd(t *testing.T) {
 			}
 		}
 		rm := readModelDefaults(t, api, companyA, "aws_secrets_manager")
-		logged := e.logDefaults(t, companyA)["aws_secrets_manager"]
+		logged := tg.logDefaults(t, companyA)["aws_secrets_manager"]
 		if len(rm) != 1 || len(logged) != 1 || rm[0] != logged[0] {
 			t.Fatalf("round %d (%v): defaults %v in the read model, %v in the log", round, statuses, rm, logged)
 		}
@@ -165,11 +170,11 @@ func TestProviderVaultsEndToEnd(t *testing.T) {
 	}
 
 	// Another company's board token: 404; an agent key: 403.
-	code, out, errOut := e.run(t, "token", "create", "--board", "--company", companyB)
+	code, out, errOut := tg.run(t, "token", "create", "--board", "--company", companyB)
 	if code != 0 {
 		t.Fatalf("token create: %d %s", code, errOut)
 	}
-	other := e.client(t, strings.TrimSpace(out))
+	other := tg.client(t, strings.TrimSpace(out))
 	for _, req := range []struct{ method, path, body string }{
 		{"GET", "/api/secret-provider-configs/" + a, ""},
 		{"PATCH", "/api/secret-provider-configs/" + a, `{"displayName": "stolen"}`},
@@ -187,7 +192,7 @@ func TestProviderVaultsEndToEnd(t *testing.T) {
 		t.Fatalf("company B changed company A's vault: %v", got)
 	}
 	agentKey := api.must(201, "POST", "/api/companies/"+companyA+"/agent-keys", `{"targetType": "agent", "targetId": "runner"}`).json(t)["token"].(string)
-	agent := e.client(t, agentKey)
+	agent := tg.client(t, agentKey)
 	agent.must(403, "GET", vaultsPath(companyA), "")
 	agent.must(403, "GET", "/api/secret-provider-configs/"+a, "")
 	agent.must(403, "POST", vaultsPath(companyA), `{"displayName": "x", "provider": "local_encrypted"}`)
@@ -209,7 +214,7 @@ func TestProviderVaultsEndToEnd(t *testing.T) {
 	// The CLI verbs, over the API.
 	run := func(args ...string) string {
 		t.Helper()
-		code, out, errOut := e.run(t, args...)
+		code, out, errOut := tg.run(t, args...)
 		if code != 0 {
 			t.Fatalf("%v: exit %d\n%s\n%s", args, code, out, errOut)
 		}
@@ -236,31 +241,31 @@ func TestProviderVaultsEndToEnd(t *testing.T) {
 		t.Fatalf("defaults after the CLI: %v", rm)
 	}
 	run("vaults", "disable", cid, "-o", "json")
-	if code, _, errOut := e.run(t, "vaults", "create", "-C", companyA, "--display-name", "x", "--provider", "local_encrypted",
+	if code, _, errOut := tg.run(t, "vaults", "create", "-C", companyA, "--display-name", "x", "--provider", "local_encrypted",
 		"--config", `{"token": "`+leak+`"}`); code != 1 || !strings.Contains(errOut, "sensitive field") || strings.Contains(errOut, leak) {
 		t.Fatalf("CLI create with a credential: %d %s", code, errOut)
 	}
 
 	// A rebuild gives the same rows.
 	const snapshot = `SELECT json_agg(v ORDER BY id)::text FROM company_secret_provider_configs v`
-	before, err := e.psql(t, snapshot)
+	before, err := tg.psql(t, snapshot)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if code, out, errOut := e.run(t, "replay"); code != 0 {
+	if code, out, errOut := tg.run(t, "replay"); code != 0 {
 		t.Fatalf("replay: %d %s %s", code, out, errOut)
 	}
-	if after, err := e.psql(t, snapshot); err != nil || after != before {
+	if after, err := tg.psql(t, snapshot); err != nil || after != before {
 		t.Fatalf("replay changed the vaults:\nbefore %s\nafter  %s", before, after)
 	}
 
 	// The refused credential is nowhere: not in the database, the log or any answer.
-	s.stop(t)
-	dump := e.pgDump(t)
+	tg.stop(t)
+	dump := tg.pgDump(t)
 	if !strings.Contains(dump, "vault.default_set") {
 		t.Fatal("the dump does not hold the vault events: the search proves nothing")
 	}
-	for where, text := range map[string]string{"pg_dump": dump, "server log": s.stderr.String(), "HTTP responses": api.seen.String()} {
+	for where, text := range map[string]string{"pg_dump": dump, "server log": tg.logs(), "HTTP responses": api.seen.String()} {
 		if strings.Contains(text, leak) {
 			t.Errorf("the refused credential is in the %s", where)
 		}
