@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"net/url"
 
 	"github.com/spf13/cobra"
 
@@ -35,7 +36,7 @@ func runDBURL(env *environment, owner bool) error {
 		if owner {
 			url = env.cfg.MigrationTarget()
 		}
-		fmt.Fprintln(env.stdout, url)
+		fmt.Fprintln(env.stdout, libpqURL(url))
 		return nil
 	}
 	urlOf := pgembed.RuntimeURLOf
@@ -48,4 +49,26 @@ func runDBURL(env *environment, owner bool) error {
 	}
 	fmt.Fprintln(env.stdout, url)
 	return nil
+}
+
+// pgxOnlyParams are connection URL parameters pgx reads and libpq (psql, pg_dump)
+// refuses as unknown.
+var pgxOnlyParams = []string{"default_query_exec_mode", "statement_cache_capacity", "description_cache_capacity",
+	"pool_max_conns", "pool_min_conns", "pool_min_idle_conns", "pool_max_conn_lifetime", "pool_max_conn_lifetime_jitter",
+	"pool_max_conn_idle_time", "pool_health_check_period"}
+
+// libpqURL is a database URL as psql takes it: without pgx's own parameters (behind a
+// pooler DATABASE_URL carries default_query_exec_mode). A URL that does not parse, or a
+// keyword=value string, is returned as it is.
+func libpqURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil || u.Scheme == "" || u.RawQuery == "" {
+		return raw
+	}
+	q := u.Query()
+	for _, p := range pgxOnlyParams {
+		q.Del(p)
+	}
+	u.RawQuery = q.Encode()
+	return u.String()
 }

@@ -3,7 +3,6 @@ package main
 import (
 	"crypto/rand"
 	"encoding/hex"
-	"net/url"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -145,16 +144,12 @@ func (a *apiTarget) psql(t *testing.T, sql string) (string, error) {
 	if !a.external() {
 		return a.procs[0].psql(t, sql)
 	}
-	_, raw, errOut := a.procs[0].run(t, "db", "url")
-	u, err := url.Parse(strings.TrimSpace(raw))
-	if err != nil {
-		t.Fatalf("db url: %v %s", err, errOut)
+	// db url leaves out pgx's own parameters, which libpq refuses.
+	code, raw, errOut := a.procs[0].run(t, "db", "url")
+	if code != 0 {
+		t.Fatalf("db url: exit %d %s", code, errOut)
 	}
-	// libpq refuses pgx's own parameters.
-	q := u.Query()
-	q.Del("default_query_exec_mode")
-	u.RawQuery = q.Encode()
-	out, err := exec.Command("psql", u.String(), "-v", "ON_ERROR_STOP=1", "-X", "-q", "-t", "-c", sql).CombinedOutput()
+	out, err := exec.Command("psql", strings.TrimSpace(raw), "-v", "ON_ERROR_STOP=1", "-X", "-q", "-t", "-c", sql).CombinedOutput()
 	return string(out), err
 }
 
