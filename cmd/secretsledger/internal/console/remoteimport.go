@@ -44,7 +44,7 @@ func (c *console) importPreview(v *visit) error {
 			}
 		}
 		var preview struct {
-			Candidates []row    `json:"candidates"`
+			Candidates []row   `json:"candidates"`
 			NextToken  *string `json:"nextToken"`
 		}
 		err := v.api.call(http.MethodPost, "/api/companies/"+company+"/secrets/remote-import/preview", nil, body, "", &preview)
