@@ -851,7 +851,6 @@ func TestConsoleLeaksNothing(t *testing.T) {
 		form url.Values
 	}
 	posts := []post{
-		{"/console/sign-out", url.Values{}},
 		{company + "/secrets", url.Values{"name": {"Refused"}, "value": {values["refused"]}}},
 		{"/console/secrets/" + consoleSecret + "/rotate", url.Values{"value": {values["refused"]}}},
 		{"/console/secrets/" + consoleSecret + "/status", url.Values{"status": {"disabled"}}},
@@ -867,6 +866,7 @@ func TestConsoleLeaksNothing(t *testing.T) {
 		{company + "/vaults/" + localVault + "/health", url.Values{}},
 		{company + "/vaults/" + localVault + "/disable", url.Values{}},
 		{company + "/import", url.Values{"ref": {"arn:aws:secretsmanager:us-east-1:123456789012:secret:team/remote-db-password"}, "providerConfigId": {awsVault}}},
+		{"/console/sign-out", url.Values{}}, // last: taken, it would end the session the others use
 	}
 	with := func(f url.Values, csrf string) url.Values {
 		g := url.Values{}
@@ -880,7 +880,7 @@ func TestConsoleLeaksNothing(t *testing.T) {
 	}
 	other := newConsoleClient(t, base, &seen, &mu)
 	other.signIn(boardToken)
-	otherCSRF := other.csrf() // a live token, of another session
+	otherCSRF := other.csrf()   // a live token, of another session
 	wrongCSRF := "A" + csrf[1:] // one character off
 	if wrongCSRF == csrf {
 		wrongCSRF = "B" + csrf[1:]
