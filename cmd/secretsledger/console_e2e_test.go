@@ -821,7 +821,7 @@ func TestConsoleLeaksNothing(t *testing.T) {
 		company + "/access", company + "/access?secret=" + apiSecret, company + "/access?consumer=agent/agent-leak&outcome=resolved",
 		company + "/access?from=2020-01-01T00:00&to=2999-01-01T00:00",
 		company + "/vaults", company + "/import", company + "/import?preview=1",
-		"/console/static/console.css", "/console/static/console.js",
+		"/console/secrets/" + deleted + "/exposure", "/console/static/console.css", "/console/static/console.js", "/console/static/favicon.svg",
 	} {
 		c.page(p)
 	}
@@ -843,6 +843,31 @@ func TestConsoleLeaksNothing(t *testing.T) {
 		if a := c.get(p); a.status != status {
 			t.Errorf("GET %s: %d, want %d", p, a.status, status)
 		}
+	}
+
+	// The stored ciphertext and wrapped data keys, read before the purge below destroys some.
+	material := map[string]string{}
+	rows, err := db.Query(context.Background(), `SELECT 'ciphertext of ' || secret_id, ciphertext FROM local_secret_values
+		UNION ALL SELECT 'wrapped key of ' || secret_id, wrapped_key FROM local_secret_keys WHERE wrapped_key IS NOT NULL`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stored := 0
+	for rows.Next() {
+		var what string
+		var b []byte
+		if err := rows.Scan(&what, &b); err != nil {
+			t.Fatal(err)
+		}
+		stored++
+		for enc, s := range map[string]string{"base64": base64.StdEncoding.EncodeToString(b), "raw base64": base64.RawStdEncoding.EncodeToString(b),
+			"base64url": base64.URLEncoding.EncodeToString(b), "raw base64url": base64.RawURLEncoding.EncodeToString(b),
+			"hex": hex.EncodeToString(b), "HEX": strings.ToUpper(hex.EncodeToString(b)), `\x hex`: `\x` + hex.EncodeToString(b)} {
+			material[what+" as "+enc] = s
+		}
+	}
+	if rows.Err() != nil || stored < 8 {
+		t.Fatalf("%d stored values and keys (%v): the ciphertext search proves little", stored, rows.Err())
 	}
 
 	// Every state-changing route, with a valid form.
@@ -916,6 +941,19 @@ func TestConsoleLeaksNothing(t *testing.T) {
 		t.Fatalf("an accepted post did not move the head (%d)", now)
 	}
 
+	// Purge, from the deleted secret's page: back to the list of deleted secrets.
+	if a := c.page("/console/secrets/" + deleted); !strings.Contains(a.body, `action="/console/secrets/`+deleted+`/purge"`) {
+		t.Fatalf("the deleted secret's page has no purge form: %s", a.body)
+	}
+	purged := c.post(http.StatusSeeOther, "/console/secrets/"+deleted+"/purge", url.Values{"csrf": {csrf}, "confirm": {deleted}})
+	if got := purged.header.Get("Location"); got != company+"/secrets?deleted=true&done=purged" {
+		t.Fatalf("purge went to %q", got)
+	}
+	if a := c.page("/console/secrets/" + deleted); !strings.Contains(a.body, "status-purged") || strings.Contains(a.body, "/restore") {
+		t.Fatalf("the purged secret's page: %s", a.body)
+	}
+	c.page("/console/secrets/" + deleted + "/exposure")
+
 	// After sign-out the old cookie is worth nothing.
 	old := c.cookie()
 	out := c.post(http.StatusSeeOther, "/console/sign-out", url.Values{"csrf": {csrf}})
@@ -977,27 +1015,8 @@ func TestConsoleLeaksNothing(t *testing.T) {
 	for k, v := range values {
 		secret["value "+k] = v
 	}
-	rows, err := db.Query(context.Background(), `SELECT 'ciphertext of ' || secret_id, ciphertext FROM local_secret_values
-		UNION ALL SELECT 'wrapped key of ' || secret_id, wrapped_key FROM local_secret_keys WHERE wrapped_key IS NOT NULL`)
-	if err != nil {
-		t.Fatal(err)
-	}
-	stored := 0
-	for rows.Next() {
-		var what string
-		var b []byte
-		if err := rows.Scan(&what, &b); err != nil {
-			t.Fatal(err)
-		}
-		stored++
-		for enc, s := range map[string]string{"base64": base64.StdEncoding.EncodeToString(b), "raw base64": base64.RawStdEncoding.EncodeToString(b),
-			"base64url": base64.URLEncoding.EncodeToString(b), "raw base64url": base64.RawURLEncoding.EncodeToString(b),
-			"hex": hex.EncodeToString(b), "HEX": strings.ToUpper(hex.EncodeToString(b)), `\x hex`: `\x` + hex.EncodeToString(b)} {
-			secret[what+" as "+enc] = s
-		}
-	}
-	if rows.Err() != nil || stored < 8 {
-		t.Fatalf("%d stored values and keys (%v): the ciphertext search proves little", stored, rows.Err())
+	for what, m := range material {
+		secret[what] = m
 	}
 	mu.Lock()
 	defer mu.Unlock()
