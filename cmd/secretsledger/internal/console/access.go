@@ -86,10 +86,12 @@ type moment struct {
 
 // exposure is the part of the API's exposure answers the timeline reads.
 type exposure struct {
-	Name     string `json:"name"`
-	Key      string `json:"key"`
-	Position int64  `json:"position"`
-	Status   []struct {
+	// CompanyID is read from the log, so a deleted or purged secret's report has it too.
+	CompanyID string `json:"companyId"`
+	Name      string `json:"name"`
+	Key       string `json:"key"`
+	Position  int64  `json:"position"`
+	Status    []struct {
 		Status, At, Actor string
 	} `json:"status"`
 	Versions []struct {
@@ -188,16 +190,12 @@ type exposureData struct {
 
 func (c *console) secretExposure(v *visit) error {
 	id := mux.Vars(v.r)["id"]
-	var s row
-	if err := v.api.get("/api/secrets/"+id, nil, &s); err != nil {
-		return err
-	}
 	var e exposure
 	if err := v.api.get("/api/secrets/"+id+"/exposure", nil, &e); err != nil {
 		return err
 	}
 	d := exposureData{Subject: e.Name + " (" + e.Key + ")", Position: e.Position, Moments: e.timeline(), Consumers: e.Consumers}
-	return v.show(c, "exposure", "Exposure of "+e.Name, "access", str(s["companyId"]), d)
+	return v.show(c, "exposure", "Exposure of "+e.Name, "access", e.CompanyID, d)
 }
 
 func (c *console) consumerExposure(v *visit) error {

@@ -1,6 +1,7 @@
 package console
 
 import (
+	"errors"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -102,11 +103,45 @@ type secretData struct {
 	FormKey  string
 }
 
+// secret is a secret's row, deleted or not: GET /api/secrets/{id} answers only live
+// secrets, so a deleted (or purged) one is found through its exposure report (which
+// names its company, from the log) in its company's list of deleted secrets.
+func (v *visit) secret(id string) (row, error) {
+	var s row
+	err := v.api.get("/api/secrets/"+id, nil, &s)
+	var ae *apiError
+	if !errors.As(err, &ae) || ae.Status != http.StatusNotFound {
+		return s, err
+	}
+	var e struct {
+		CompanyID string `json:"companyId"`
+		Key       string `json:"key"`
+	}
+	if err := v.api.get("/api/secrets/"+id+"/exposure", nil, &e); err != nil {
+		return nil, err
+	}
+	var deleted listing
+	q := url.Values{"deleted": {"true"}, "q": {e.Key}, "limit": {"1000"}}
+	if err := v.api.get("/api/companies/"+url.PathEscape(e.CompanyID)+"/secrets", q, &deleted); err != nil {
+		return nil, err
+	}
+	for _, s := range deleted.Items {
+		if str(s["id"]) == id {
+			return s, nil
+		}
+	}
+	return nil, ae
+}
+
 func (c *console) secretPage(v *visit) error {
 	id := mux.Vars(v.r)["id"]
 	d := secretData{FormKey: formKey()}
-	if err := v.api.get("/api/secrets/"+id, nil, &d.Secret); err != nil {
+	var err error
+	if d.Secret, err = v.secret(id); err != nil {
 		return err
+	}
+	if d.Secret["deletedAt"] != nil { // the API keeps a deleted secret's versions, bindings and reads to itself
+		return v.show(c, "secret", str(d.Secret["name"]), "secrets", str(d.Secret["companyId"]), d)
 	}
 	if err := v.api.get("/api/secrets/"+id+"/versions", url.Values{"limit": {"100"}}, &d.Versions); err != nil {
 		return err
@@ -166,8 +201,8 @@ func (c *console) secretRestore(v *visit) error {
 
 func (c *console) secretPurge(v *visit) error {
 	id := mux.Vars(v.r)["id"]
-	var s row
-	if err := v.api.get("/api/secrets/"+id, nil, &s); err != nil {
+	s, err := v.secret(id)
+	if err != nil {
 		return err
 	}
 	body := map[string]any{"confirm": v.form("confirm")}
