@@ -101,7 +101,17 @@ func (q Secrets) List(ctx context.Context, a actor.Actor, companyID string, f Se
 
 // Get returns one secret that is not deleted and that the actor may see.
 func (q Secrets) Get(ctx context.Context, a actor.Actor, id string) (Secret, error) {
-	rows, err := q.DB.Query(ctx, `SELECT `+secretColumns+` FROM company_secrets WHERE id = $1 AND deleted_at IS NULL`, id)
+	return q.get(ctx, a, `SELECT `+secretColumns+` FROM company_secrets WHERE id = $1 AND deleted_at IS NULL`, id)
+}
+
+// GetIncludingDeleted is Get that also returns a deleted or purged secret (with
+// DeletedAt), as the list of deleted secrets does.
+func (q Secrets) GetIncludingDeleted(ctx context.Context, a actor.Actor, id string) (Secret, error) {
+	return q.get(ctx, a, `SELECT `+secretColumns+` FROM company_secrets WHERE id = $1`, id)
+}
+
+func (q Secrets) get(ctx context.Context, a actor.Actor, sql, id string) (Secret, error) {
+	rows, err := q.DB.Query(ctx, sql, id)
 	if err != nil {
 		return Secret{}, unavailable(err)
 	}

@@ -1,7 +1,6 @@
 package console
 
 import (
-	"errors"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -103,34 +102,11 @@ type secretData struct {
 	FormKey  string
 }
 
-// secret is a secret's row, deleted or not: GET /api/secrets/{id} answers only live
-// secrets, so a deleted (or purged) one is found through its exposure report (which
-// names its company, from the log) in its company's list of deleted secrets.
+// secret is a secret's row, deleted or purged ones included (with deletedAt).
 func (v *visit) secret(id string) (row, error) {
 	var s row
-	err := v.api.get("/api/secrets/"+id, nil, &s)
-	var ae *apiError
-	if !errors.As(err, &ae) || ae.Status != http.StatusNotFound {
-		return s, err
-	}
-	var e struct {
-		CompanyID string `json:"companyId"`
-		Key       string `json:"key"`
-	}
-	if err := v.api.get("/api/secrets/"+id+"/exposure", nil, &e); err != nil {
-		return nil, err
-	}
-	var deleted listing
-	q := url.Values{"deleted": {"true"}, "q": {e.Key}, "limit": {"1000"}}
-	if err := v.api.get("/api/companies/"+url.PathEscape(e.CompanyID)+"/secrets", q, &deleted); err != nil {
-		return nil, err
-	}
-	for _, s := range deleted.Items {
-		if str(s["id"]) == id {
-			return s, nil
-		}
-	}
-	return nil, ae
+	err := v.api.get("/api/secrets/"+id, url.Values{"deleted": {"true"}}, &s)
+	return s, err
 }
 
 func (c *console) secretPage(v *visit) error {

@@ -236,6 +236,24 @@ func TestDeletedSecretsAndAgentKeysAreListed(t *testing.T) {
 	req := newRequest(http.MethodGet, secrets, "")
 	req.URL.RawQuery = "deleted=maybe"
 	wantStatus(t, s.do(req, s.board), 400, "deleted=maybe")
+	// One deleted secret: 404 unless asked for with deleted=true, and never to another company's token.
+	one := "/api/secrets/" + ids["secrets"]
+	wantStatus(t, s.do(newRequest(http.MethodGet, one, ""), s.board), 404, "a deleted secret")
+	req = newRequest(http.MethodGet, one, "")
+	req.URL.RawQuery = "deleted=true"
+	rec := s.do(req, s.board)
+	wantStatus(t, rec, 200, "a deleted secret with deleted=true")
+	var got map[string]any
+	decodeJSON(t, rec, &got)
+	if got["id"] != ids["secrets"] || got["deletedAt"] == nil {
+		t.Fatalf("a deleted secret with deleted=true: %v", got)
+	}
+	req = newRequest(http.MethodGet, one, "")
+	req.URL.RawQuery = "deleted=true"
+	wantStatus(t, s.do(req, s.boardB), 404, "a deleted secret of company A to company B's token")
+	req = newRequest(http.MethodGet, one, "")
+	req.URL.RawQuery = "deleted=yes"
+	wantStatus(t, s.do(req, s.board), 400, "deleted=yes")
 
 	wantStatus(t, s.do(newRequest(http.MethodDelete, "/api/agent-keys/"+ids["agent-keys"], ""), s.board), 200, "revoke")
 	keys := list("/api/companies/"+companyA+"/agent-keys", "limit=1")

@@ -39,6 +39,8 @@ type SecretCommands interface {
 type SecretQueries interface {
 	List(ctx context.Context, a actor.Actor, companyID string, f queries.SecretFilter, p queries.PageRequest) (queries.Page[queries.Secret], error)
 	Get(ctx context.Context, a actor.Actor, id string) (queries.Secret, error)
+	// GetIncludingDeleted is Get that also answers a deleted or purged secret.
+	GetIncludingDeleted(ctx context.Context, a actor.Actor, id string) (queries.Secret, error)
 	// Readback is the statement that reads a secret back in a command's append.
 	Readback(id string, got func(queries.Secret)) eventstore.Statement
 	Versions(ctx context.Context, a actor.Actor, id string, p queries.PageRequest) (queries.Page[queries.Version], error)
@@ -354,20 +356,35 @@ func (s *Secrets) list(w http.ResponseWriter, r *http.Request, a actor.Actor) er
 		return err
 	}
 	f := queries.SecretFilter{Search: r.URL.Query().Get("q")}
-	switch v := r.URL.Query().Get("deleted"); v {
-	case "", "false":
-	case "true":
-		f.Deleted = true
-	default:
-		return ledgererr.New(ledgererr.BadRequest, "deleted must be true or false")
+	if f.Deleted, err = deletedParam(r); err != nil {
+		return err
 	}
 	return listPage(w, r, "", func(p queries.PageRequest) (queries.Page[queries.Secret], error) {
 		return s.Queries.List(r.Context(), a, company, f, p)
 	}, secretJSON)
 }
 
+// deletedParam reads the deleted query parameter: true, or false (the default).
+func deletedParam(r *http.Request) (bool, error) {
+	switch r.URL.Query().Get("deleted") {
+	case "", "false":
+		return false, nil
+	case "true":
+		return true, nil
+	}
+	return false, ledgererr.New(ledgererr.BadRequest, "deleted must be true or false")
+}
+
 func (s *Secrets) get(w http.ResponseWriter, r *http.Request, a actor.Actor) error {
-	sec, err := s.Queries.Get(r.Context(), a, mux.Vars(r)["id"])
+	deleted, err := deletedParam(r)
+	if err != nil {
+		return err
+	}
+	get := s.Queries.Get
+	if deleted {
+		get = s.Queries.GetIncludingDeleted
+	}
+	sec, err := get(r.Context(), a, mux.Vars(r)["id"])
 	if err != nil {
 		return err
 	}
