@@ -38,7 +38,10 @@ type Endpoint struct {
 
 // options are the connection options every ledger connection shares.
 func (e Endpoint) options(name string) []nats.Option {
-	opts := []nats.Option{nats.Name(name), nats.MaxReconnects(-1), nats.ReconnectWait(reconnectWait)}
+	// The ledger's own connections never give up: not after many failed reconnects, and
+	// not after a server refused it twice (a node shutting down can refuse a login it
+	// would otherwise accept), which nats.go takes as a reason to close by default.
+	opts := []nats.Option{nats.Name(name), nats.MaxReconnects(-1), nats.ReconnectWait(reconnectWait), nats.IgnoreAuthErrorAbort()}
 	if e.CredsFile != "" {
 		opts = append(opts, nats.UserCredentials(e.CredsFile))
 	}

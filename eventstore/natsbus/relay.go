@@ -78,7 +78,12 @@ func (r *Relay) update(f func(*RelayStatus)) {
 
 // Run relays whenever this process holds the relay lease, until ctx ends.
 func (r *Relay) Run(ctx context.Context) error {
-	nc, err := r.NATS.Connect("secretsledger relay", nats.RetryOnFailedConnect(true))
+	nc, err := r.NATS.Connect("secretsledger relay", nats.RetryOnFailedConnect(true),
+		nats.ClosedHandler(func(nc *nats.Conn) {
+			if ctx.Err() == nil {
+				r.Log.Error("the relay's NATS connection closed", "err", nc.LastError())
+			}
+		}))
 	if err != nil {
 		return err
 	}
@@ -111,6 +116,9 @@ func (r *Relay) lead(ctx context.Context, js jetstream.JetStream) {
 	defer r.update(func(s *RelayStatus) { s.Leader = false })
 	for ctx.Err() == nil && r.Lease.Held() {
 		published, err := r.publishPage(ctx, js)
+		if errors.Is(err, errInterleaved) {
+			continue // the cursor is at the last event stored in order: go on from there
+		}
 		if err != nil {
 			if ctx.Err() != nil {
 				return
@@ -174,47 +182,93 @@ func (r *Relay) publishPage(ctx context.Context, js jetstream.JetStream) (int, e
 	}
 	pctx, cancel := context.WithTimeout(ctx, publishWait)
 	defer cancel()
-	futures := make([]jetstream.PubAckFuture, 0, len(evs))
-	for i, e := range evs {
-		data, err := json.Marshal(EnvelopeOf(e))
-		if err != nil {
+	stored, err := publishInOrder(pctx, js, evs)
+	if stored > 0 {
+		if err := r.advance(ctx, evs[stored-1].Position); err != nil {
 			return 0, err
 		}
-		// Each message but the page's first names its predecessor: when a publish of the
-		// page fails (a stream leader lost mid-page), the ones after it are refused
-		// rather than stored ahead of it, and the page is published again in order. The
-		// first follows the cursor's event, which was acknowledged before the cursor moved.
-		opts := []jetstream.PublishOpt{jetstream.WithMsgID(e.EventID.String())}
-		if i > 0 {
-			opts = append(opts, jetstream.WithExpectLastMsgID(evs[i-1].EventID.String()))
+	}
+	if errors.Is(err, context.DeadlineExceeded) {
+		err = fmt.Errorf("natsbus: publish: no acknowledgement within %s", publishWait)
+	}
+	return stored, err
+}
+
+// errInterleaved is an event refused because something else (a checkpoint) was stored
+// between it and its predecessor: the relay goes on at once from the predecessor.
+var errInterleaved = errors.New("natsbus: another message was stored between two events; publishing again from the cursor")
+
+// publishInOrder publishes evs and returns how many of them, from the first, are
+// acknowledged as stored (or as already stored), in log order.
+//
+// The first follows the cursor's event, which was acknowledged before the cursor moved,
+// so it is published alone; its acknowledgement gives its stream sequence. Each later one
+// is pipelined with the condition that the stream's last sequence is its predecessor's,
+// so when a publish is lost (a stream leader lost mid-page) the ones after it are refused
+// rather than stored ahead of it. JetStream checks that condition before replicating a
+// message; the condition on the last message id, which it checks only while applying a
+// replicated message, takes a replicated stream down when it fails.
+func publishInOrder(ctx context.Context, js jetstream.JetStream, evs []eventstore.Event) (int, error) {
+	msg := func(e eventstore.Event) (*nats.Msg, error) {
+		data, err := json.Marshal(EnvelopeOf(e))
+		return &nats.Msg{Subject: Subject(e), Data: data}, err
+	}
+	m, err := msg(evs[0])
+	if err != nil {
+		return 0, err
+	}
+	ack, err := js.PublishMsg(ctx, m, jetstream.WithMsgID(evs[0].EventID.String()))
+	if err != nil {
+		return 0, fmt.Errorf("natsbus: publish: %w", err)
+	}
+	futures := make([]jetstream.PubAckFuture, 0, len(evs)-1)
+	for i, e := range evs[1:] {
+		m, merr := msg(e)
+		if merr != nil {
+			return 0, merr
 		}
-		f, err := js.PublishMsgAsync(&nats.Msg{Subject: Subject(e), Data: data}, opts...)
-		if err != nil {
-			return 0, fmt.Errorf("natsbus: publish: %w", err)
+		f, sendErr := js.PublishMsgAsync(m, jetstream.WithMsgID(e.EventID.String()),
+			jetstream.WithExpectLastSequence(ack.Sequence+uint64(i)))
+		if sendErr != nil {
+			err = fmt.Errorf("natsbus: publish: %w", sendErr)
+			break // the ones sent so far are still counted below
 		}
 		futures = append(futures, f)
 	}
+	stored := 1
 	for _, f := range futures {
 		select {
 		case <-f.Ok():
-		case err := <-f.Err():
-			return 0, fmt.Errorf("natsbus: publish: %w", err)
-		case <-pctx.Done():
-			return 0, fmt.Errorf("natsbus: publish: no acknowledgement within %s", publishWait)
+			stored++
+			continue
+		case err = <-f.Err():
+			var apiErr *jetstream.APIError
+			if errors.As(err, &apiErr) && (apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence ||
+				apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequenceConstant) {
+				err = errInterleaved
+			} else {
+				err = fmt.Errorf("natsbus: publish: %w", err)
+			}
+		case <-ctx.Done():
+			err = ctx.Err()
 		}
+		break
 	}
-	last := evs[len(evs)-1].Position
-	// Fenced by the lease: a relay that lost it (paused past its expiry, say) cannot move
-	// the cursor of the relay that took over.
+	return stored, err // err: why the rest was not stored (a failed send, a refusal, the deadline)
+}
+
+// advance moves the cursor to position. It is fenced by the lease: a relay that lost it
+// (paused past its expiry, say) cannot move the cursor of the relay that took over.
+func (r *Relay) advance(ctx context.Context, position int64) error {
 	tag, err := r.Pool.Exec(ctx, `INSERT INTO relay_cursors (name, position)
 		SELECT $1, $2 WHERE EXISTS (SELECT 1 FROM ledger_leases WHERE role = $3 AND holder = $4 AND expires_at > now())
-		ON CONFLICT (name) DO UPDATE SET position = excluded.position, updated_at = now()`, relayName, last, r.Lease.Role, r.Lease.Holder)
+		ON CONFLICT (name) DO UPDATE SET position = excluded.position, updated_at = now()`, relayName, position, r.Lease.Role, r.Lease.Holder)
 	if err != nil {
-		return 0, fmt.Errorf("%w: advance cursor: %v", errDatabase, err)
+		return fmt.Errorf("%w: advance cursor: %v", errDatabase, err)
 	}
 	if tag.RowsAffected() == 0 {
-		return 0, errNotHolder
+		return errNotHolder
 	}
-	r.update(func(s *RelayStatus) { s.Cursor, s.LastError = last, "" })
-	return len(evs), nil
+	r.update(func(s *RelayStatus) { s.Cursor, s.LastError = position, "" })
+	return nil
 }

@@ -68,6 +68,14 @@ func (e Envelope) Decode() (any, error) {
 	return events.Decode(eventstore.Event{Type: e.Type, SchemaVersion: e.SchemaVersion, Position: e.Position, Payload: e.Payload})
 }
 
+// A pull waits on the consumer's leader; when that server goes away the pull goes with
+// it, and Follow pulls again after two missed heartbeats. Short heartbeats make that a few
+// seconds instead of the client library's default of about half a minute.
+const (
+	followPullExpiry = 10 * time.Second
+	followHeartbeat  = 2 * time.Second
+)
+
 // Follow connects with a subscriber's credentials and hands every event of its company
 // to handle, in log order, starting after the last event it acknowledged: its durable
 // consumer (named by the subscriber id, created by the ledger when it issued the
@@ -101,7 +109,8 @@ func Follow(ctx context.Context, c SubscriberCredentials, handle func(Envelope) 
 		// the stream sequence tells it apart, so handle sees each event once. A
 		// recreated consumer starts over, hence a fresh count per binding.
 		var handled uint64
-		cc, err := cons.Consume(func(m jetstream.Msg) { deliver(c, m, &handled, handle) })
+		cc, err := cons.Consume(func(m jetstream.Msg) { deliver(c, m, &handled, handle) },
+			jetstream.PullExpiry(followPullExpiry), jetstream.PullHeartbeat(followHeartbeat))
 		if err != nil {
 			return refusedCredentials(nc, fmt.Errorf("natsbus: consume: %w", err))
 		}
