@@ -322,7 +322,7 @@ func consumeAll(t *testing.T, ep natsbus.Endpoint, want int) []int64 {
 	var sub *nats.Subscription
 	deadline := time.Now().Add(20 * time.Second)
 	for sub == nil {
-		if sub, err = js.SubscribeSync("ledger.>", nats.OrderedConsumer()); err != nil {
+		if sub, err = js.SubscribeSync(natsbus.EventSubjects, nats.OrderedConsumer()); err != nil {
 			if time.Now().After(deadline) {
 				t.Fatal(err)
 			}

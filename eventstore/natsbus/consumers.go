@@ -18,7 +18,10 @@ func streamConfig(replicas int) jetstream.StreamConfig {
 	return jetstream.StreamConfig{
 		Name:      StreamName,
 		Replicas:  max(replicas, 1),
-		Subjects:  []string{SubjectPrefix + ".>"},
+		// Every event subject has a company token (ledger.<companyId>.…); checkpoints
+		// (ledger.checkpoints) are left out, so the relay is the only writer and each
+		// event's stream sequence follows its predecessor's (see publishInOrder).
+		Subjects:  []string{EventSubjects},
 		Storage:   jetstream.FileStorage,
 		Retention: jetstream.LimitsPolicy,
 		// Repeats within the window are dropped by event id. A new relay leader resumes

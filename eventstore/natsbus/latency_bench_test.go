@@ -39,7 +39,7 @@ func BenchmarkCommitToSubscriber(b *testing.B) {
 	all := make(chan struct{})
 	var sub *nats.Subscription
 	for sub == nil {
-		sub, err = js.Subscribe("ledger.>", func(m *nats.Msg) {
+		sub, err = js.Subscribe(EventSubjects, func(m *nats.Msg) {
 			var env Envelope
 			if json.Unmarshal(m.Data, &env) != nil {
 				return

@@ -16,10 +16,15 @@ const (
 	SubjectPrefix = "ledger"
 )
 
+// EventSubjects are the subjects of every company's events: the LEDGER stream's.
+// WARNING: existing streams are updated to it when the relay starts.
+const EventSubjects = SubjectPrefix + ".*.>"
+
 // CheckpointSubject is where signed checkpoints of the log's head are published, one
-// JSON line (checkpoint.MarshalLine) per message. It has two tokens, so no company's
-// filter (ledger.<companyId>.>) matches it; the LEDGER stream (ledger.>) keeps a copy.
-// WARNING: persisted in JetStream and a contract with whoever keeps the copies.
+// JSON line (checkpoint.MarshalLine) per message. It has two tokens, so neither a
+// company's filter (ledger.<companyId>.>) nor the LEDGER stream (EventSubjects) matches
+// it: it is for live listeners; the database and the export file keep the checkpoints.
+// WARNING: a contract with whoever keeps copies of them.
 const CheckpointSubject = SubjectPrefix + ".checkpoints"
 
 // Subject is where an event is published: ledger.<companyId>.<aggregate>.<event>, e.g.

@@ -434,7 +434,7 @@ func TestConsumerAdminEnsure(t *testing.T) {
 	if err != nil {
 		t.Fatalf("the stream was not created: %v", err)
 	}
-	if cfg := st.CachedInfo().Config; !slices.Equal(cfg.Subjects, []string{"ledger.>"}) || cfg.Duplicates != 2*time.Minute {
+	if cfg := st.CachedInfo().Config; !slices.Equal(cfg.Subjects, []string{EventSubjects}) || cfg.Duplicates != 2*time.Minute {
 		t.Fatalf("stream config %+v", cfg)
 	}
 	cfg := admin.consumerInfo(t, s.ID).Config
