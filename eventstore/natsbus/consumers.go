@@ -16,8 +16,8 @@ import (
 // 0 means 1.
 func streamConfig(replicas int) jetstream.StreamConfig {
 	return jetstream.StreamConfig{
-		Name:      StreamName,
-		Replicas:  max(replicas, 1),
+		Name:     StreamName,
+		Replicas: max(replicas, 1),
 		// Every event subject has a company token (ledger.<companyId>.…); checkpoints
 		// (ledger.checkpoints) are left out, so the relay is the only writer and each
 		// event's stream sequence follows its predecessor's (see publishInOrder).
