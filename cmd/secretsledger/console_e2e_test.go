@@ -937,6 +937,24 @@ func TestConsoleLeaksNothing(t *testing.T) {
 	if now := headOf(t, db); now <= head {
 		t.Fatalf("an accepted post did not move the head (%d)", now)
 	}
+	// A remote import through the console: the selected candidate is linked, the page
+	// shows each row's result, and importing it again skips it.
+	ref := "arn:aws:secretsmanager:us-east-1:123456789012:secret:team/remote-db-password"
+	importForm := url.Values{"csrf": {csrf}, "ref": {ref}, "providerConfigId": {awsVault}}
+	if a := c.post(http.StatusOK, company+"/import", importForm); !strings.Contains(a.body, "Imported 1, skipped 0, failed 0") ||
+		!strings.Contains(a.body, "imported") {
+		t.Fatalf("the import result page: %s", a.body)
+	}
+	linked := false
+	for _, sec := range api.must(200, "GET", "/api/companies/"+companyA+"/secrets?q=remote-db-password", "").list(t) {
+		linked = linked || (sec["externalRef"] == ref && sec["managedMode"] == "external_reference")
+	}
+	if !linked {
+		t.Fatal("the imported secret is not in the company's secrets")
+	}
+	if a := c.post(http.StatusOK, company+"/import", importForm); !strings.Contains(a.body, "Imported 0, skipped 1, failed 0") {
+		t.Fatalf("importing again: %s", a.body)
+	}
 
 	// Purge, from the deleted secret's page: back to the list of deleted secrets.
 	if a := c.page("/console/secrets/" + deleted); !strings.Contains(a.body, `action="/console/secrets/`+deleted+`/purge"`) {
