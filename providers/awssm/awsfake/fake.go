@@ -108,7 +108,12 @@ type Server struct {
 // New starts a fake for region and stops it when the test ends.
 func New(tb testing.TB, region string) *Server {
 	s := &Server{Region: region, secrets: map[string]*secret{}, calls: map[string]int{}, faults: map[string][]*injected{}}
-	s.srv = httptest.NewServer(http.HandlerFunc(s.serve))
+	s.srv = httptest.NewUnstartedServer(http.HandlerFunc(s.serve))
+	// A connection per request: a client that reuses an idle connection the server is
+	// closing at that moment gets a transport error, which tests run with retries off
+	// would take for the provider's failure.
+	s.srv.Config.SetKeepAlivesEnabled(false)
+	s.srv.Start()
 	s.URL = s.srv.URL
 	tb.Cleanup(s.srv.Close)
 	return s
