@@ -888,6 +888,11 @@ func TestConsoleLeaksNothing(t *testing.T) {
 		{company + "/vaults/" + localVault + "/health", url.Values{}},
 		{company + "/vaults/" + localVault + "/disable", url.Values{}},
 		{company + "/import", url.Values{"ref": {"arn:aws:secretsmanager:us-east-1:123456789012:secret:team/remote-db-password"}, "providerConfigId": {awsVault}}},
+		{company + "/freeze", url.Values{"reason": {"refused"}}},
+		{company + "/unfreeze", url.Values{}},
+		{consumer + "/freeze", url.Values{"reason": {"refused"}}},
+		{consumer + "/unfreeze", url.Values{}},
+		{consumer + "/agent-keys/revoke", url.Values{}},
 		{"/console/sign-out", url.Values{}}, // last: taken, it would end the session the others use
 	}
 	with := func(f url.Values, csrf string) url.Values {
@@ -954,6 +959,33 @@ func TestConsoleLeaksNothing(t *testing.T) {
 	}
 	if a := c.post(http.StatusOK, company+"/import", importForm); !strings.Contains(a.body, "Imported 0, skipped 1, failed 0") {
 		t.Fatalf("importing again: %s", a.body)
+	}
+
+	// Incident controls: a freeze through the console stops resolution at once, for the
+	// company and for one consumer; the pages say so; revoking a consumer's keys ends them.
+	resolveStatus := func() (int, string) {
+		r := e.client(t, apiKey).do("POST", "/api/runtime/resolve", `{}`)
+		return r.status, string(r.body)
+	}
+	for _, target := range []struct{ path, page, outcome string }{
+		{company, company + "/consumers", "company_frozen"}, {consumer, consumer, "consumer_frozen"},
+	} {
+		c.post(http.StatusSeeOther, target.path+"/freeze", url.Values{"csrf": {csrf}, "formKey": {formKeyOf(t, c.page(target.page))}, "reason": {"leak drill"}})
+		if status, body := resolveStatus(); status != http.StatusForbidden || !strings.Contains(body, target.outcome) {
+			t.Fatalf("resolution after a console freeze of %s: %d %s", target.path, status, body)
+		}
+		if a := c.page(target.page); !strings.Contains(a.body, "Frozen since") || !strings.Contains(a.body, "leak drill") {
+			t.Fatalf("%s does not show the freeze", target.page)
+		}
+		c.post(http.StatusSeeOther, target.path+"/unfreeze", url.Values{"csrf": {csrf}, "formKey": {formKeyOf(t, c.page(target.page))}})
+		// (One bound secret was disabled above, so resolution fails on that, not on a freeze.)
+		if status, body := resolveStatus(); status == http.StatusForbidden || strings.Contains(body, "frozen") {
+			t.Fatalf("resolution after the console unfroze %s: %d %s", target.path, status, body)
+		}
+	}
+	c.post(http.StatusSeeOther, consumer+"/agent-keys/revoke", url.Values{"csrf": {csrf}})
+	if status, _ := resolveStatus(); status != http.StatusUnauthorized {
+		t.Fatalf("resolution with a key of a consumer whose keys the console revoked: %d", status)
 	}
 
 	// Purge, from the deleted secret's page: back to the list of deleted secrets.

@@ -148,6 +148,7 @@ func (c *console) routes() *mux.Router {
 	r.HandleFunc("/console/open", c.reads(c.openCompany)).Methods(http.MethodGet)
 	c.secretRoutes(r)
 	c.consumerRoutes(r)
+	c.incidentRoutes(r)
 	c.accessRoutes(r)
 	c.vaultRoutes(r)
 	c.importRoutes(r)
@@ -307,7 +308,8 @@ var notices = map[string]string{
 	"created": "Secret created.", "rotated": "Secret rotated.", "updated": "Secret updated.",
 	"deleted": "Secret deleted; it can be restored within the recovery window.", "restored": "Secret restored.",
 	"purged": "Secret purged.", "bound": "Binding created.", "unbound": "Binding removed.",
-	"key-revoked": "Agent key revoked.", "env-saved": "Env saved.",
+	"key-revoked": "Agent key revoked.", "keys-revoked": "Every agent key of the consumer revoked.",
+	"frozen": "Frozen: every resolution is refused until it is unfrozen.", "unfrozen": "Unfrozen.",
 	"vault-created": "Vault created.", "vault-default": "Vault set as the default.",
 	"vault-disabled": "Vault disabled.", "vault-checked": "Vault health checked.",
 }

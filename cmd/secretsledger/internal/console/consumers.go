@@ -28,6 +28,8 @@ type consumersData struct {
 	Env map[string]row
 	// Secrets are the company's live secrets, to bind one.
 	Secrets listing
+	// Freeze is the company's freeze (the consumers page) or the consumer's.
+	Freeze  row
 	FormKey string
 }
 
@@ -55,6 +57,9 @@ func (c *console) consumerList(v *visit) error {
 	}
 	d.Keys, d.KeysNext = keys.Items, keys.Next()
 	if d.Secrets, err = v.liveSecrets(company); err != nil {
+		return err
+	}
+	if d.Freeze, err = v.freezeOf(); err != nil {
 		return err
 	}
 	return v.show(c, "consumers", "Consumers", "consumers", company, d)
@@ -91,6 +96,9 @@ func (c *console) consumerPage(v *visit) error {
 	}
 	var err error
 	if d.Secrets, err = v.liveSecrets(company); err != nil {
+		return err
+	}
+	if d.Freeze, err = v.freezeOf(); err != nil {
 		return err
 	}
 	return v.show(c, "consumer", d.TargetType+"/"+d.TargetID, "consumers", company, d)
