@@ -330,9 +330,13 @@ func (c *console) render(w http.ResponseWriter, r *http.Request, status int, pag
 	_, _ = w.Write([]byte(buf.String()))
 }
 
+// setCookie sets the session cookie, Secure when the browser came over TLS: to this
+// server, or to a proxy in front that says so (X-Forwarded-Proto; a client that claims it
+// over plain HTTP only loses its own session cookie).
 func setCookie(w http.ResponseWriter, r *http.Request, value string, maxAge int) {
+	secure := r.TLS != nil || strings.EqualFold(r.Header.Get("X-Forwarded-Proto"), "https")
 	http.SetCookie(w, &http.Cookie{Name: cookieName, Value: value, Path: "/console/", MaxAge: maxAge,
-		HttpOnly: true, Secure: r.TLS != nil, SameSite: http.SameSiteStrictMode})
+		HttpOnly: true, Secure: secure, SameSite: http.SameSiteStrictMode})
 }
 
 func clearCookie(w http.ResponseWriter, r *http.Request) { setCookie(w, r, "", -1) }

@@ -129,6 +129,21 @@ func TestSignInSessionAndCSRF(t *testing.T) {
 	if strings.Contains(cookie.Value, token) {
 		t.Fatal("the cookie holds the board token")
 	}
+	if cookie.Secure {
+		t.Fatal("a session over plain HTTP got a Secure cookie")
+	}
+	// Behind a TLS-terminating proxy that says so, the cookie is Secure.
+	req, _ := http.NewRequest(http.MethodPost, f.srv.URL+"/console/sign-in", strings.NewReader(url.Values{"token": {token}}.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("X-Forwarded-Proto", "https")
+	proxied, err := browser(t).Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = proxied.Body.Close()
+	if cs := proxied.Cookies(); len(cs) != 1 || !cs[0].Secure {
+		t.Fatalf("behind a TLS proxy: cookies %+v", cs)
+	}
 	var stored int
 	if err := f.owner.QueryRow(context.Background(), `SELECT count(*) FROM console_sessions WHERE token_id = $1 AND id_hash = $2`,
 		tokenID, hashOf(cookie.Value)).Scan(&stored); err != nil || stored != 1 {
