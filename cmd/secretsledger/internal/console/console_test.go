@@ -180,13 +180,17 @@ func TestSignInSessionAndCSRF(t *testing.T) {
 		_ = res.Body.Close()
 		return res.StatusCode
 	}
+	wrong := "A" + csrf[1:] // one character off
+	if wrong == csrf {
+		wrong = "B" + csrf[1:]
+	}
 	create := url.Values{"name": {"x"}, "value": {"v"}}
 	for name, tc := range map[string]struct {
 		csrf   string
 		header http.Header
 	}{
 		"no csrf":        {"", nil},
-		"wrong csrf":     {"A" + csrf[1:], nil},
+		"wrong csrf":     {wrong, nil},
 		"foreign origin": {csrf, http.Header{"Origin": {"https://evil.example"}}},
 		"cross-site":     {csrf, http.Header{"Sec-Fetch-Site": {"cross-site"}}},
 	} {
