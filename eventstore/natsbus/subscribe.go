@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/nats-io/jwt/v2"
@@ -90,8 +91,11 @@ func Follow(ctx context.Context, c SubscriberCredentials, handle func(Envelope) 
 	if err != nil {
 		return err
 	}
+	var refused refusal
 	nc, err := nats.Connect(c.URL, auth, nats.CustomInboxPrefix(c.InboxPrefix),
-		nats.MaxReconnects(-1), nats.ReconnectWait(500*time.Millisecond), nats.Name("secretsledger subscriber "+c.SubscriberID))
+		nats.MaxReconnects(-1), nats.ReconnectWait(500*time.Millisecond), nats.Name("secretsledger subscriber "+c.SubscriberID),
+		nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) { refused.note(err) }),
+		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) { refused.note(err) }))
 	if err != nil {
 		return fmt.Errorf("natsbus: connect: %w", err)
 	}
@@ -103,7 +107,7 @@ func Follow(ctx context.Context, c SubscriberCredentials, handle func(Envelope) 
 	for ctx.Err() == nil {
 		cons, err := bindConsumer(ctx, js, c.SubscriberID)
 		if err != nil || cons == nil {
-			return refusedCredentials(nc, err)
+			return refused.explain(nc, c, err)
 		}
 		// A message whose acknowledgement was lost (a server failing over) comes again:
 		// the stream sequence tells it apart, so handle sees each event once. A
@@ -112,7 +116,7 @@ func Follow(ctx context.Context, c SubscriberCredentials, handle func(Envelope) 
 		cc, err := cons.Consume(func(m jetstream.Msg) { deliver(c, m, &handled, handle) },
 			jetstream.PullExpiry(followPullExpiry), jetstream.PullHeartbeat(followHeartbeat))
 		if err != nil {
-			return refusedCredentials(nc, fmt.Errorf("natsbus: consume: %w", err))
+			return refused.explain(nc, c, fmt.Errorf("natsbus: consume: %w", err))
 		}
 		select {
 		case <-ctx.Done():
@@ -185,16 +189,44 @@ func deliver(c SubscriberCredentials, m jetstream.Msg, handled *uint64, handle f
 	_ = m.Ack()
 }
 
-// refusedCredentials names the server's refusal of the credentials when that is why the
-// connection ended (nats.go closes it after the server refused a reconnect twice), and
-// returns err otherwise.
-func refusedCredentials(nc *nats.Conn, err error) error {
+// refusal remembers the server's refusal of a subscriber's credentials, seen as an
+// asynchronous error or as the reason of a disconnect: by the time the connection is
+// closed, its last error may be a broken pipe rather than the refusal.
+type refusal struct {
+	mu  sync.Mutex
+	err error
+}
+
+func isRefusal(err error) bool {
+	return errors.Is(err, nats.ErrAuthExpired) || errors.Is(err, nats.ErrAuthRevoked) || errors.Is(err, nats.ErrAuthorization)
+}
+
+func (r *refusal) note(err error) {
+	if isRefusal(err) {
+		r.mu.Lock()
+		r.err = err
+		r.mu.Unlock()
+	}
+}
+
+// explain names the refusal of the credentials when that is why the connection ended
+// (nats.go closes it after the server refused a reconnect twice), or their expiry when
+// they have expired; otherwise it returns err.
+func (r *refusal) explain(nc *nats.Conn, c SubscriberCredentials, err error) error {
 	if err == nil {
 		return nil
 	}
-	last := nc.LastError()
-	if errors.Is(last, nats.ErrAuthExpired) || errors.Is(last, nats.ErrAuthRevoked) || errors.Is(last, nats.ErrAuthorization) {
-		return fmt.Errorf("natsbus: the subscriber's credentials are no longer accepted (expired or revoked; issue new ones): %w", last)
+	r.mu.Lock()
+	why := r.err
+	r.mu.Unlock()
+	if last := nc.LastError(); why == nil && isRefusal(last) {
+		why = last
+	}
+	if why == nil && !c.ExpiresAt.IsZero() && time.Now().After(c.ExpiresAt) {
+		why = nats.ErrAuthExpired
+	}
+	if why != nil {
+		return fmt.Errorf("natsbus: the subscriber's credentials are no longer accepted (expired or revoked; issue new ones): %w", why)
 	}
 	return err
 }
