@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
+	"strconv"
 	"strings"
 )
 
@@ -26,7 +27,7 @@ func (l listing) Next() string {
 
 // pageQuery is the API's paging of a console list: a page of pageSize from cursor.
 func pageQuery(r *http.Request) url.Values {
-	q := url.Values{"limit": {"50"}}
+	q := url.Values{"limit": {strconv.Itoa(pageSize)}}
 	if cur := r.URL.Query().Get("cursor"); cur != "" {
 		q.Set("cursor", cur)
 	}

@@ -31,6 +31,12 @@ const (
 	maxTokenBytes = 512
 	// pageSize is how many rows a list page shows.
 	pageSize = 50
+	// pickerRows is how many secrets or vaults a form's choice lists (the API's largest page).
+	pickerRows = 1000
+	// detailRows is how many versions and bindings a secret's page shows, and recentReads
+	// how many of its reads.
+	detailRows  = 100
+	recentReads = 20
 )
 
 // cookieName is the session cookie. WARNING: renaming it signs every operator out.

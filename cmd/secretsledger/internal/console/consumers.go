@@ -3,6 +3,7 @@ package console
 import (
 	"net/http"
 	"net/url"
+	"strconv"
 
 	"github.com/gorilla/mux"
 )
@@ -36,7 +37,7 @@ type consumersData struct {
 // liveSecrets is the first page of a company's live secrets, for the bind form.
 func (v *visit) liveSecrets(company string) (listing, error) {
 	var l listing
-	err := v.api.get("/api/companies/"+company+"/secrets", url.Values{"limit": {"1000"}}, &l)
+	err := v.api.get("/api/companies/"+company+"/secrets", url.Values{"limit": {strconv.Itoa(pickerRows)}}, &l)
 	return l, err
 }
 
@@ -48,7 +49,7 @@ func (c *console) consumerList(v *visit) error {
 		return err
 	}
 	var keys listing
-	q := url.Values{"limit": {"50"}}
+	q := url.Values{"limit": {strconv.Itoa(pageSize)}}
 	if cur := v.r.URL.Query().Get("keys"); cur != "" {
 		q.Set("cursor", cur)
 	}
@@ -65,15 +66,11 @@ func (c *console) consumerList(v *visit) error {
 	return v.show(c, "consumers", "Consumers", "consumers", company, d)
 }
 
-// maxKeysScanned bounds how many of a company's agent keys a consumer's page looks
-// through for that consumer's keys (the API lists keys by company).
-const maxKeysScanned = 1000
-
 func (c *console) consumerPage(v *visit) error {
 	vars := mux.Vars(v.r)
 	company := vars["companyId"]
 	d := consumersData{Company: company, CSRF: csrfOf(v.session), TargetType: vars["targetType"], TargetID: vars["targetId"], FormKey: formKey()}
-	target := url.Values{"targetType": {d.TargetType}, "targetId": {d.TargetID}, "limit": {"1000"}}
+	target := url.Values{"targetType": {d.TargetType}, "targetId": {d.TargetID}, "limit": {strconv.Itoa(pickerRows)}}
 	if err := v.api.get("/api/companies/"+company+"/secret-bindings", target, &d.Bindings); err != nil {
 		return err
 	}
@@ -86,7 +83,8 @@ func (c *console) consumerPage(v *visit) error {
 	}
 	d.Env = env.Env
 	var keys listing
-	if err := v.api.get("/api/companies/"+company+"/agent-keys", url.Values{"limit": {"1000"}}, &keys); err != nil {
+	// The API lists keys by company: the consumer's are looked for in the first pickerRows.
+	if err := v.api.get("/api/companies/"+company+"/agent-keys", url.Values{"limit": {strconv.Itoa(pickerRows)}}, &keys); err != nil {
 		return err
 	}
 	for _, k := range keys.Items {

@@ -3,6 +3,8 @@ package console
 import (
 	"errors"
 	"net/http"
+	"net/url"
+	"strconv"
 
 	"github.com/gorilla/mux"
 )
@@ -32,12 +34,12 @@ func (c *console) importPreview(v *visit) error {
 	company := mux.Vars(v.r)["companyId"]
 	in := v.r.URL.Query()
 	d := importData{Vault: in.Get("vault"), Query: in.Get("q"), Token: in.Get("next"), FormKey: formKey()}
-	if err := v.api.get("/api/companies/"+company+"/secret-provider-configs", map[string][]string{"provider": {"aws_secrets_manager"}, "limit": {"100"}}, &d.Vaults); err != nil {
+	if err := v.api.get("/api/companies/"+company+"/secret-provider-configs", url.Values{"provider": {"aws_secrets_manager"}, "limit": {strconv.Itoa(pickerRows)}}, &d.Vaults); err != nil {
 		return err
 	}
 	if in.Has("preview") {
 		d.Previewed = true
-		body := map[string]any{"pageSize": 50}
+		body := map[string]any{"pageSize": pageSize}
 		for k, val := range map[string]string{"providerConfigId": d.Vault, "query": d.Query, "nextToken": d.Token} {
 			if val != "" {
 				body[k] = val

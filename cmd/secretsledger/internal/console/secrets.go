@@ -49,7 +49,7 @@ func (c *console) secretList(v *visit) error {
 	if err := v.api.get(base+"/secret-providers", nil, &d.Providers); err != nil {
 		return err
 	}
-	if err := v.api.get(base+"/secret-provider-configs", url.Values{"limit": {"1000"}}, &d.Vaults); err != nil {
+	if err := v.api.get(base+"/secret-provider-configs", url.Values{"limit": {strconv.Itoa(pickerRows)}}, &d.Vaults); err != nil {
 		return err
 	}
 	d.VaultNames = map[string]any{}
@@ -119,13 +119,13 @@ func (c *console) secretPage(v *visit) error {
 	if d.Secret["deletedAt"] != nil { // the API keeps a deleted secret's versions, bindings and reads to itself
 		return v.show(c, "secret", str(d.Secret["name"]), "secrets", str(d.Secret["companyId"]), d)
 	}
-	if err := v.api.get("/api/secrets/"+id+"/versions", url.Values{"limit": {"100"}}, &d.Versions); err != nil {
+	if err := v.api.get("/api/secrets/"+id+"/versions", url.Values{"limit": {strconv.Itoa(detailRows)}}, &d.Versions); err != nil {
 		return err
 	}
-	if err := v.api.get("/api/secrets/"+id+"/usage", url.Values{"limit": {"100"}}, &d.Bindings); err != nil {
+	if err := v.api.get("/api/secrets/"+id+"/usage", url.Values{"limit": {strconv.Itoa(detailRows)}}, &d.Bindings); err != nil {
 		return err
 	}
-	if err := v.api.get("/api/secrets/"+id+"/access-events", url.Values{"limit": {"20"}}, &d.Access); err != nil {
+	if err := v.api.get("/api/secrets/"+id+"/access-events", url.Values{"limit": {strconv.Itoa(recentReads)}}, &d.Access); err != nil {
 		return err
 	}
 	return v.show(c, "secret", str(d.Secret["name"]), "secrets", str(d.Secret["companyId"]), d)
