@@ -37,22 +37,33 @@ func streamConfig(replicas int) jetstream.StreamConfig {
 // refuse it for a moment, and the relay and ConsumerAdmin may create it at the same
 // time; so a refusal is tried again a few times before it is an error.
 func ensureStream(ctx context.Context, js jetstream.JetStream, replicas int) error {
+	return retried(ctx, func() error {
+		_, err := js.CreateOrUpdateStream(ctx, streamConfig(replicas))
+		return err
+	}, "create stream %s", StreamName)
+}
+
+// ensureAttempts bounds the tries of retried (about 1.5 s of waiting in all).
+const ensureAttempts = 6
+
+// retried runs create until it succeeds, ensureAttempts times at most, with a growing
+// pause: the server may refuse a stream or consumer for a moment (its account's
+// JetStream still being set up, a cluster node being lost, a consumer's store being
+// created under load). Its last error is returned, prefixed with what.
+func retried(ctx context.Context, create func() error, what string, args ...any) error {
 	var err error
 	for attempt := range ensureAttempts {
-		if _, err = js.CreateOrUpdateStream(ctx, streamConfig(replicas)); err == nil {
+		if err = create(); err == nil {
 			return nil
 		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("natsbus: create stream %s: %w", StreamName, err)
+			return fmt.Errorf("natsbus: "+what+": %w", append(args, err)...)
 		case <-time.After(time.Duration(attempt+1) * 100 * time.Millisecond):
 		}
 	}
-	return fmt.Errorf("natsbus: create stream %s: %w", StreamName, err)
+	return fmt.Errorf("natsbus: "+what+": %w", append(args, err)...)
 }
-
-// ensureAttempts bounds the tries of ensureStream (about 1.5 s of waiting in all).
-const ensureAttempts = 6
 
 // consumerConfig is a subscriber's durable pull consumer. It has no deliver subject: the
 // subscriber pulls into its own inbox, and nothing is pushed anywhere.
@@ -109,10 +120,10 @@ func (a *ConsumerAdmin) Ensure(ctx context.Context, s Subscriber) error {
 	} else if err != nil {
 		return fmt.Errorf("natsbus: stream %s: %w", StreamName, err)
 	}
-	if _, err := a.js.CreateOrUpdateConsumer(ctx, StreamName, consumerConfig(s)); err != nil {
-		return fmt.Errorf("natsbus: create the consumer of subscriber %s: %w", s.ID, err)
-	}
-	return nil
+	return retried(ctx, func() error {
+		_, err := a.js.CreateOrUpdateConsumer(ctx, StreamName, consumerConfig(s))
+		return err
+	}, "create the consumer of subscriber %s", s.ID)
 }
 
 // Delete removes the subscriber's consumer; a consumer (or stream) that is already gone
