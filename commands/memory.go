@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"maps"
+	"math/rand/v2"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/secretsledger/secretsledger/eventstore"
 	"github.com/secretsledger/secretsledger/eventstore/events"
@@ -256,8 +258,15 @@ func (h *Secrets) append(ctx context.Context, a eventstore.Append) (eventstore.A
 }
 
 // staleRetries bounds how often a command is decided again because a stream it read
-// had moved (another process's write, or a concurrent command's).
-const staleRetries = 10
+// had moved (another process's write, or a concurrent command's). Many writers of one
+// stream in several processes can make one command lose several times in a row: after
+// the first few losses it waits a moment, a little longer each time and at random, so
+// the writers fall out of step.
+const (
+	staleRetries    = 30
+	staleCalmAfter  = 3
+	staleCalmPerTry = time.Millisecond
+)
 
 // decideAgain runs a command's attempt until its answer holds against the log, at most
 // staleRetries times. An answer that wrote was checked by its append's conditions; an
@@ -279,6 +288,14 @@ func decideAgain[T any](ctx context.Context, h *Secrets, attempt func(ctx contex
 		}
 		if !again || i >= staleRetries {
 			return out, err
+		}
+		if i >= staleCalmAfter {
+			pause := time.Duration(rand.Int64N(int64(time.Duration(i) * staleCalmPerTry)))
+			select {
+			case <-ctx.Done():
+				return out, err
+			case <-time.After(pause):
+			}
 		}
 	}
 }

@@ -20,34 +20,17 @@ func clusterBus(t *testing.T) *testBus {
 	if err != nil {
 		t.Fatal(err)
 	}
-	routes := []string{freeAddr(t), freeAddr(t), freeAddr(t)}
-	routeURLs := make([]string, len(routes))
-	for i, r := range routes {
-		routeURLs[i] = "nats-route://" + r
-	}
 	tb := &testBus{}
-	var clientURLs []string
-	for i, r := range routes {
-		host, port := splitHostPort(t, r)
-		opts := server.Options{ServerName: fmt.Sprintf("node%d", i), Host: "127.0.0.1", Port: server.RANDOM_PORT,
-			JetStream: true, StoreDir: t.TempDir(), NoSigs: true, NoLog: true,
-			Cluster: server.ClusterOpts{Name: "ledger-test", Host: host, Port: port},
-			Routes:  server.RoutesFromStr(strings.Join(routeURLs, ","))}
-		if err := auth.configure(&opts, t.TempDir()); err != nil {
-			t.Fatal(err)
+	// A route port found free can be taken by another test before its node binds it; the
+	// node then never gets ready, and the cluster is started again on other ports.
+	for attempt := 1; tb.servers == nil; attempt++ {
+		tb.servers = startCluster(t, auth)
+		if tb.servers == nil && attempt == 3 {
+			t.Fatal("a cluster node did not start, three times")
 		}
-		srv, err := server.NewServer(&opts)
-		if err != nil {
-			t.Fatal(err)
-		}
-		go srv.Start()
-		t.Cleanup(func() { srv.Shutdown(); srv.WaitForShutdown() })
-		tb.servers = append(tb.servers, srv)
 	}
+	var clientURLs []string
 	for _, srv := range tb.servers {
-		if !srv.ReadyForConnections(10 * time.Second) {
-			t.Fatal("a cluster node did not start")
-		}
 		clientURLs = append(clientURLs, srv.ClientURL())
 	}
 	tb.clientURL = strings.Join(clientURLs, ",")
@@ -180,4 +163,42 @@ func TestClusterNodeLossLosesNoEvent(t *testing.T) {
 			t.Fatalf("event %d: %+v after %+v", i, e, got[max(i-1, 0)])
 		}
 	}
+}
+
+// startCluster starts three JetStream nodes routed to each other, and returns them once
+// all are ready; nil (after shutting them down) when one is not ready within 10 s.
+func startCluster(t *testing.T, auth InstanceAuth) []*server.Server {
+	t.Helper()
+	routes := []string{freeAddr(t), freeAddr(t), freeAddr(t)}
+	routeURLs := make([]string, len(routes))
+	for i, r := range routes {
+		routeURLs[i] = "nats-route://" + r
+	}
+	var servers []*server.Server
+	for i, r := range routes {
+		host, port := splitHostPort(t, r)
+		opts := server.Options{ServerName: fmt.Sprintf("node%d", i), Host: "127.0.0.1", Port: server.RANDOM_PORT,
+			JetStream: true, StoreDir: t.TempDir(), NoSigs: true, NoLog: true,
+			Cluster: server.ClusterOpts{Name: "ledger-test", Host: host, Port: port},
+			Routes:  server.RoutesFromStr(strings.Join(routeURLs, ","))}
+		if err := auth.configure(&opts, t.TempDir()); err != nil {
+			t.Fatal(err)
+		}
+		srv, err := server.NewServer(&opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		go srv.Start()
+		t.Cleanup(func() { srv.Shutdown(); srv.WaitForShutdown() })
+		servers = append(servers, srv)
+	}
+	for _, srv := range servers {
+		if !srv.ReadyForConnections(10 * time.Second) {
+			for _, s := range servers {
+				s.Shutdown()
+			}
+			return nil
+		}
+	}
+	return servers
 }
