@@ -194,9 +194,11 @@ func (r *Relay) publishPage(ctx context.Context, js jetstream.JetStream) (int, e
 	return stored, err
 }
 
-// errInterleaved is an event refused because something else (a checkpoint) was stored
-// between it and its predecessor: the relay goes on at once from the predecessor.
-var errInterleaved = errors.New("natsbus: another message was stored between two events; publishing again from the cursor")
+// errInterleaved is an event refused because its predecessor is not the stream's last
+// message: the predecessor's publish was lost (a failover), or another writer's message
+// came in between. The cursor is then at the last event stored in order, and the relay
+// goes on from there at once.
+var errInterleaved = errors.New("natsbus: an event's predecessor is not the stream's last message; publishing again from the cursor")
 
 // publishInOrder publishes evs and returns how many of them, from the first, are
 // acknowledged as stored (or as already stored), in log order.
