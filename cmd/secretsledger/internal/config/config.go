@@ -282,44 +282,10 @@ func FromEnv(getenv func(string) string) Config {
 		}
 		c.DeleteRecovery = time.Duration(d) * 24 * time.Hour
 	}
-	c.IdempotencyTTL = 24 * time.Hour
-	if v := getenv("LEDGER_IDEMPOTENCY_TTL"); v != "" {
-		d, err := time.ParseDuration(v)
-		if err != nil || d < time.Second || d > 720*time.Hour {
-			c.problems = append(c.problems, fmt.Sprintf("LEDGER_IDEMPOTENCY_TTL must be a duration from 1s to 720h (e.g. 24h), got %q", v))
-		}
-		c.IdempotencyTTL = d
-	}
-	c.VaultHealthInterval = 5 * time.Minute
-	if v := getenv("LEDGER_VAULT_HEALTH_INTERVAL"); v != "" {
-		d, err := time.ParseDuration(v)
-		if v == "0" {
-			d, err = 0, nil
-		}
-		if err != nil || (d != 0 && (d < time.Second || d > 24*time.Hour)) {
-			c.problems = append(c.problems, fmt.Sprintf("LEDGER_VAULT_HEALTH_INTERVAL must be 0 (off) or a duration from 1s to 24h (e.g. 5m), got %q", v))
-		}
-		c.VaultHealthInterval = d
-	}
-	c.ConsoleSessionTTL = 8 * time.Hour
-	if v := getenv("LEDGER_CONSOLE_SESSION_TTL"); v != "" {
-		d, err := time.ParseDuration(v)
-		if v == "0" {
-			d, err = 0, nil
-		}
-		if err != nil || (d != 0 && (d < 5*time.Minute || d > 720*time.Hour)) {
-			c.problems = append(c.problems, fmt.Sprintf("LEDGER_CONSOLE_SESSION_TTL must be 0 (console off) or a duration from 5m to 720h (e.g. 8h), got %q", v))
-		}
-		c.ConsoleSessionTTL = d
-	}
-	c.LeaseTTL = 10 * time.Second
-	if v := getenv("LEDGER_LEASE_TTL"); v != "" {
-		d, err := time.ParseDuration(v)
-		if err != nil || d < time.Second || d > 5*time.Minute {
-			c.problems = append(c.problems, fmt.Sprintf("LEDGER_LEASE_TTL must be a duration from 1s to 5m (e.g. 10s), got %q", v))
-		}
-		c.LeaseTTL = d
-	}
+	c.IdempotencyTTL, c.problems = boundedDuration(getenv, "LEDGER_IDEMPOTENCY_TTL", 24*time.Hour, time.Second, 720*time.Hour, false, c.problems)
+	c.VaultHealthInterval, c.problems = boundedDuration(getenv, "LEDGER_VAULT_HEALTH_INTERVAL", 5*time.Minute, time.Second, 24*time.Hour, true, c.problems)
+	c.ConsoleSessionTTL, c.problems = boundedDuration(getenv, "LEDGER_CONSOLE_SESSION_TTL", 8*time.Hour, 5*time.Minute, 720*time.Hour, true, c.problems)
+	c.LeaseTTL, c.problems = boundedDuration(getenv, "LEDGER_LEASE_TTL", 10*time.Second, time.Second, 5*time.Minute, false, c.problems)
 	c.BackupInterval, c.problems = backupDuration(getenv, "LEDGER_BACKUP_INTERVAL", 24*time.Hour, c.problems)
 	if getenv("LEDGER_BACKUP_INTERVAL") == "" && getenv("DATABASE_URL") != "" {
 		c.BackupInterval = 0 // an external database has its own tooling (continuous archiving)
@@ -554,6 +520,36 @@ func firstSet(getenv func(string) string, names ...string) string {
 	return ""
 }
 
+// boundedDuration reads name as a Go duration from lo to hi, def when unset; with off,
+// 0 is accepted too (the feature is off).
+func boundedDuration(getenv func(string) string, name string, def, lo, hi time.Duration, off bool, problems []string) (time.Duration, []string) {
+	v := getenv(name)
+	if v == "" {
+		return def, problems
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || (!(off && d == 0) && (d < lo || d > hi)) {
+		want := fmt.Sprintf("a duration from %s to %s (e.g. %s)", shortDuration(lo), shortDuration(hi), shortDuration(def))
+		if off {
+			want = "0 (off) or " + want
+		}
+		problems = append(problems, fmt.Sprintf("%s must be %s, got %q", name, want, v))
+	}
+	return d, problems
+}
+
+// shortDuration writes 5m and 720h rather than 5m0s and 720h0m0s.
+func shortDuration(d time.Duration) string {
+	s := d.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = strings.TrimSuffix(s, "0s")
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = strings.TrimSuffix(s, "0m")
+	}
+	return s
+}
+
 // backupDuration parses a Go duration that may also be a number of days ("7d").
 func backupDuration(getenv func(string) string, name string, def time.Duration, problems []string) (time.Duration, []string) {
 	v := getenv(name)
@@ -582,13 +578,7 @@ func natsFromEnv(getenv func(string) string, problems []string) (NATS, []string)
 		CredsTTL:         24 * time.Hour,
 		Replicas:         1,
 	}
-	if v := getenv("LEDGER_NATS_CREDS_TTL"); v != "" {
-		d, err := time.ParseDuration(v)
-		if err != nil || d < time.Minute || d > 720*time.Hour {
-			problems = append(problems, fmt.Sprintf("LEDGER_NATS_CREDS_TTL must be a duration from 1m to 720h (e.g. 24h), got %q", v))
-		}
-		n.CredsTTL = d
-	}
+	n.CredsTTL, problems = boundedDuration(getenv, "LEDGER_NATS_CREDS_TTL", n.CredsTTL, time.Minute, 720*time.Hour, false, problems)
 	if v := getenv("LEDGER_NATS_REPLICAS"); v != "" {
 		r, err := strconv.Atoi(v)
 		if err != nil || r < 1 || r > 5 {

@@ -300,3 +300,16 @@ func TestVaultHealthInterval(t *testing.T) {
 		}
 	}
 }
+
+func TestShortDuration(t *testing.T) {
+	for d, want := range map[time.Duration]string{time.Second: "1s", 10 * time.Second: "10s", 5 * time.Minute: "5m",
+		8 * time.Hour: "8h", 720 * time.Hour: "720h", 90 * time.Minute: "1h30m"} {
+		if got := shortDuration(d); got != want {
+			t.Fatalf("shortDuration(%s) = %q, want %q", d, got, want)
+		}
+	}
+	err := FromEnv(env(map[string]string{"LEDGER_HOME": "/h", "LEDGER_CONSOLE_SESSION_TTL": "1m"})).Validate()
+	if err == nil || !strings.Contains(err.Error(), "0 (off) or a duration from 5m to 720h (e.g. 8h)") {
+		t.Fatalf("message: %v", err)
+	}
+}
