@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -103,30 +102,13 @@ func TestClusterNodeLossLosesNoEvent(t *testing.T) {
 	admin.ensure(t, s)
 	h := newReplicatedHarness(t, tb.ledger, 3)
 
-	var mu sync.Mutex
-	var got []Envelope
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() {
-		done <- Follow(ctx, tb.issue(t, s), func(e Envelope) error {
-			mu.Lock()
-			got = append(got, e)
-			mu.Unlock()
-			return nil
-		})
-	}()
-	defer func() { cancel(); <-done }()
-	received := func() int { mu.Lock(); defer mu.Unlock(); return len(got) }
+	sub := follow(t, tb.issue(t, s))
 
 	appended := make(chan struct{})
 	go func() { defer close(appended); h.append(t, "co-a", "s-a", n) }()
 	// Once the subscriber is part-way through, shut down the stream's leader.
-	deadline := time.Now().Add(30 * time.Second)
-	for received() < n/4 {
-		if time.Now().After(deadline) {
-			t.Fatalf("received %d events before the node loss", received())
-		}
-		time.Sleep(10 * time.Millisecond)
+	if !sub.waitFor(n/4, 30*time.Second) {
+		t.Fatalf("received %d events before the node loss", sub.count())
 	}
 	st, err := admin.js.Stream(context.Background(), StreamName)
 	if err != nil {
@@ -144,25 +126,12 @@ func TestClusterNodeLossLosesNoEvent(t *testing.T) {
 		t.Fatalf("no node is the stream leader %q", leader)
 	}
 	<-appended
-	deadline = time.Now().Add(60 * time.Second)
-	for received() < n {
-		if time.Now().After(deadline) {
-			t.Fatalf("received %d of %d events after the loss of %s (relay %+v)", received(), n, leader, h.relay.Status())
-		}
-		time.Sleep(20 * time.Millisecond)
+	if !sub.waitFor(n, 60*time.Second) {
+		t.Fatalf("received %d of %d events after the loss of %s (relay %+v)", sub.count(), n, leader, h.relay.Status())
 	}
 	// Nothing more arrives, and what arrived is each event once, in order.
 	time.Sleep(500 * time.Millisecond) // a quiet period: duplicates would show up in it
-	mu.Lock()
-	defer mu.Unlock()
-	if len(got) != n {
-		t.Fatalf("received %d events, want %d", len(got), n)
-	}
-	for i, e := range got {
-		if e.StreamVersion != int64(i+1) || (i > 0 && e.Position <= got[i-1].Position) {
-			t.Fatalf("event %d: %+v after %+v", i, e, got[max(i-1, 0)])
-		}
-	}
+	sub.inOrder(t, n)
 }
 
 // startCluster starts three JetStream nodes routed to each other, and returns them once

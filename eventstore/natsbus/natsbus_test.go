@@ -262,3 +262,58 @@ func TestFollowWaitsForItsConsumerUntilCancelled(t *testing.T) {
 		t.Fatalf("Follow returned after %s, before its context ended", time.Since(start))
 	}
 }
+
+// follower runs Follow with a subscriber's credentials until the test ends, keeping
+// every event it handled.
+type follower struct {
+	mu  sync.Mutex
+	got []Envelope
+}
+
+func follow(t *testing.T, creds SubscriberCredentials) *follower {
+	t.Helper()
+	f := &follower{}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- Follow(ctx, creds, func(e Envelope) error {
+			f.mu.Lock()
+			f.got = append(f.got, e)
+			f.mu.Unlock()
+			return nil
+		})
+	}()
+	t.Cleanup(func() { cancel(); <-done })
+	return f
+}
+
+func (f *follower) count() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return len(f.got)
+}
+
+// waitFor polls until at least n events arrived; false when limit passed first.
+func (f *follower) waitFor(n int, limit time.Duration) bool {
+	for deadline := time.Now().Add(limit); f.count() < n; time.Sleep(10 * time.Millisecond) { // polling the subscriber
+		if time.Now().After(deadline) {
+			return false
+		}
+	}
+	return true
+}
+
+// inOrder fails the test unless exactly n events arrived, each once, in log order.
+func (f *follower) inOrder(t *testing.T, n int) {
+	t.Helper()
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if len(f.got) != n {
+		t.Fatalf("received %d events, want %d", len(f.got), n)
+	}
+	for i, e := range f.got {
+		if e.StreamVersion != int64(i+1) || (i > 0 && e.Position <= f.got[i-1].Position) {
+			t.Fatalf("event %d: %+v after %+v", i, e, f.got[max(i-1, 0)])
+		}
+	}
+}

@@ -2,7 +2,6 @@ package natsbus
 
 import (
 	"context"
-	"sync"
 	"testing"
 	"time"
 )
@@ -25,19 +24,7 @@ func TestRelayOrderSurvivesCheckpointsInBetween(t *testing.T) {
 	}
 	defer nc.Close()
 
-	var mu sync.Mutex
-	var got []Envelope
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() {
-		done <- Follow(ctx, tb.issue(t, s), func(e Envelope) error {
-			mu.Lock()
-			got = append(got, e)
-			mu.Unlock()
-			return nil
-		})
-	}()
-	defer func() { cancel(); <-done }()
+	sub := follow(t, tb.issue(t, s))
 
 	appended := make(chan struct{})
 	go func() { defer close(appended); h.append(t, "co-a", "s-a", n) }()
@@ -57,26 +44,10 @@ func TestRelayOrderSurvivesCheckpointsInBetween(t *testing.T) {
 	if err := nc.Flush(); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		mu.Lock()
-		have := len(got)
-		mu.Unlock()
-		if have == n {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("received %d of %d events (relay %+v)", have, n, h.relay.Status())
-		}
-		time.Sleep(20 * time.Millisecond) // polling the subscriber
+	if !sub.waitFor(n, 30*time.Second) {
+		t.Fatalf("received %d of %d events (relay %+v)", sub.count(), n, h.relay.Status())
 	}
-	mu.Lock()
-	defer mu.Unlock()
-	for i, e := range got {
-		if e.StreamVersion != int64(i+1) || (i > 0 && e.Position <= got[i-1].Position) {
-			t.Fatalf("event %d: %+v after %+v", i, e, got[max(i-1, 0)])
-		}
-	}
+	sub.inOrder(t, n)
 	st, err := tb.admin(t).js.Stream(context.Background(), StreamName)
 	if err != nil {
 		t.Fatal(err)
