@@ -17,13 +17,28 @@ const bouncerExecMode = "default_query_exec_mode=cache_describe"
 
 // throughBouncer returns the database settings of a ledger whose runtime goes through
 // a fresh PgBouncer in transaction mode, as the runtime role, with query added to its
-// URL, while migrations go direct as the owner: the managed-PostgreSQL layout.
+// URL, while migrations go direct as the owner: the managed-PostgreSQL layout. A test
+// that fails shows PgBouncer's log.
 func throughBouncer(t *testing.T, query string) (vars []string, bouncer *pgtest.Bouncer) {
 	t.Helper()
 	owner := pgtest.NewDatabase(t)
 	bouncer = pgtest.StartPgBouncer(t)
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("pgbouncer log:\n%s", bouncer.Log())
+		}
+	})
 	runtime := bouncer.URL(t, pgtest.RuntimeUserURL(t, owner), query)
 	return []string{"DATABASE_URL=" + runtime, "DATABASE_MIGRATION_URL=" + owner}, bouncer
+}
+
+// wentThrough fails the test unless PgBouncer logged logins of the runtime role: the
+// runtime really went through the pooler.
+func wentThrough(t *testing.T, bouncer *pgtest.Bouncer) {
+	t.Helper()
+	if log := bouncer.Log(); !strings.Contains(log, "login attempt: db=") || !strings.Contains(log, "user="+pgembed.RuntimeUser) {
+		t.Fatalf("PgBouncer saw no login of %s:\n%s", pgembed.RuntimeUser, log)
+	}
 }
 
 // The secret lifecycle through two ledger processes whose runtime pools go through
@@ -34,11 +49,6 @@ func TestSecretLifecycleThroughPgBouncerTwoProcesses(t *testing.T) {
 	t.Parallel()
 	vars, bouncer := throughBouncer(t, bouncerExecMode)
 	p1, p2, s1, s2, token := twoProcessesOn(t, vars...)
-	defer func() {
-		if t.Failed() {
-			t.Logf("pgbouncer log:\n%s", bouncer.Log())
-		}
-	}()
 	board1, board2 := p1.client(t, token), p2.client(t, token)
 	values := []string{canary("v1"), canary("v2"), canary("v3")}
 
@@ -98,10 +108,7 @@ func TestSecretLifecycleThroughPgBouncerTwoProcesses(t *testing.T) {
 	if code, out, errOut := p2.run(t, "verify"); code != 0 || !strings.HasPrefix(out, "ok:") {
 		t.Fatalf("verify: %d %s %s", code, out, errOut)
 	}
-	// The runtime really went through the pooler: PgBouncer logged the runtime role's logins.
-	if log := bouncer.Log(); !strings.Contains(log, "login attempt: db=") || !strings.Contains(log, "user="+pgembed.RuntimeUser) {
-		t.Fatalf("PgBouncer saw no login of %s:\n%s", pgembed.RuntimeUser, log)
-	}
+	wentThrough(t, bouncer)
 	s1.stop(t)
 	s2.stop(t)
 	for _, s := range []*server{s1, s2} {
@@ -121,13 +128,8 @@ func TestSecretLifecycleThroughPgBouncerTwoProcesses(t *testing.T) {
 // verifies. The killed process is restarted for the next round.
 func TestKill9ThroughPgBouncerLosesNoAcknowledgedWrite(t *testing.T) {
 	t.Parallel()
-	vars, bouncer := throughBouncer(t, bouncerExecMode)
+	vars, _ := throughBouncer(t, bouncerExecMode)
 	p1, p2, s1, s2, token := twoProcessesOn(t, vars...)
-	defer func() {
-		if t.Failed() {
-			t.Logf("pgbouncer log:\n%s", bouncer.Log())
-		}
-	}()
 	victim, survivor := p1.client(t, token), p2.client(t, token)
 	transport := &http.Transport{MaxIdleConnsPerHost: durabilityWriters}
 	victim.hc = &http.Client{Transport: transport, Timeout: 30 * time.Second}
@@ -151,12 +153,7 @@ func TestKill9ThroughPgBouncerLosesNoAcknowledgedWrite(t *testing.T) {
 // warns, naming the setting; with the documented one it says nothing of it and passes.
 func TestDoctorWarnsOfAPoolerWithoutExecMode(t *testing.T) {
 	t.Parallel()
-	vars, bouncer := throughBouncer(t, "")
-	defer func() {
-		if t.Failed() {
-			t.Logf("pgbouncer log:\n%s", bouncer.Log())
-		}
-	}()
+	vars, _ := throughBouncer(t, "")
 	e := newInstance(t)
 	e.vars = vars
 	const warning = "WARN DATABASE_URL and DATABASE_MIGRATION_URL connect to different places"
