@@ -124,6 +124,9 @@ type Checkpoints struct {
 	// ExportFile is LEDGER_CHECKPOINT_EXPORT: a file every checkpoint is appended to as a
 	// JSON line (fsynced); empty: none.
 	ExportFile string
+	// IntegrityKeyFile is LEDGER_INTEGRITY_KEY_FILE (default <instance>/secrets/integrity.key):
+	// the secret that keys credential hashes and authenticates events. Empty means the default.
+	IntegrityKeyFile string
 }
 
 // NATS configures the decentralized (operator/account JWT) authentication the ledger
@@ -199,6 +202,7 @@ var Vars = []Var{
 	{"PAPERCLIP_SECRETS_AWS_DELETE_RECOVERY_DAYS", "30", "aws_secrets_manager: recovery window of deleted secrets"},
 	{"LEDGER_AWS_CACHE_TTL", "5m", "aws_secrets_manager: how long a resolved version is cached in memory (0 disables)"},
 	{"LEDGER_CHECKPOINT_KEY_FILE", "<instance>/secrets/checkpoint.key", "ed25519 key that signs checkpoints of the log's head (created 0600 when missing); keep it apart from the database"},
+	{"LEDGER_INTEGRITY_KEY_FILE", "<instance>/secrets/integrity.key", "secret that keys stored credential hashes and authenticates every event (created 0600 when missing; refused if others may read it); every process of the instance needs the same file, kept apart from the database"},
 	{"LEDGER_CHECKPOINT_EVERY_EVENTS", "1000", "sign the head once it moved this many events past the last checkpoint (1-1000000)"},
 	{"LEDGER_CHECKPOINT_EVERY", "10s", "sign a head that moved at least this often (a Go duration, 100ms to 24h)"},
 	{"LEDGER_CHECKPOINT_EXPORT", "(unset: none)", "file every signed checkpoint is appended to as a JSON line (fsynced), for verify --checkpoints"},
@@ -413,7 +417,7 @@ func (c Config) ClientURL() string {
 
 func checkpointsFromEnv(getenv func(string) string, problems []string) (Checkpoints, []string) {
 	cp := Checkpoints{KeyFile: strings.TrimSpace(getenv("LEDGER_CHECKPOINT_KEY_FILE")), EveryEvents: 1000, Every: 10 * time.Second,
-		ExportFile: strings.TrimSpace(getenv("LEDGER_CHECKPOINT_EXPORT"))}
+		ExportFile: strings.TrimSpace(getenv("LEDGER_CHECKPOINT_EXPORT")), IntegrityKeyFile: strings.TrimSpace(getenv("LEDGER_INTEGRITY_KEY_FILE"))}
 	if v := getenv("LEDGER_CHECKPOINT_EVERY_EVENTS"); v != "" {
 		n, err := strconv.ParseInt(v, 10, 64)
 		if err != nil || n < 1 || n > 1_000_000 {
@@ -428,7 +432,7 @@ func checkpointsFromEnv(getenv func(string) string, problems []string) (Checkpoi
 		}
 		cp.Every = d
 	}
-	for _, f := range []struct{ name, path string }{{"LEDGER_CHECKPOINT_KEY_FILE", cp.KeyFile}, {"LEDGER_CHECKPOINT_EXPORT", cp.ExportFile}} {
+	for _, f := range []struct{ name, path string }{{"LEDGER_CHECKPOINT_KEY_FILE", cp.KeyFile}, {"LEDGER_CHECKPOINT_EXPORT", cp.ExportFile}, {"LEDGER_INTEGRITY_KEY_FILE", cp.IntegrityKeyFile}} {
 		if f.path != "" && !filepath.IsAbs(f.path) {
 			problems = append(problems, fmt.Sprintf("%s must be an absolute path, got %q", f.name, f.path))
 		}
@@ -443,6 +447,15 @@ func (c Config) CheckpointKeyFile() string {
 		return c.Checkpoints.KeyFile
 	}
 	return filepath.Join(c.InstanceDir(), "secrets", "checkpoint.key")
+}
+
+// IntegrityKeyFile is the integrity key's path: LEDGER_INTEGRITY_KEY_FILE, else
+// <instance>/secrets/integrity.key.
+func (c Config) IntegrityKeyFile() string {
+	if c.Checkpoints.IntegrityKeyFile != "" {
+		return c.Checkpoints.IntegrityKeyFile
+	}
+	return filepath.Join(c.InstanceDir(), "secrets", "integrity.key")
 }
 
 // InstanceDir is $LEDGER_HOME/instances/<id>.
