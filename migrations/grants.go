@@ -26,6 +26,7 @@ import (
 var RuntimePrivileges = map[string][]string{
 	"ledger_events":                   {"SELECT", "INSERT"},
 	"ledger_checkpoints":              {"SELECT", "INSERT"},                     // signed once, never changed
+	"ledger_integrity":                {"SELECT"},                               // where unauthenticated legacy events end
 	"ledger_idempotency_keys":         {"SELECT", "INSERT", "UPDATE", "DELETE"}, // UPDATE: reuse of an expired key; DELETE: the sweep
 	"schema_migrations":               {"SELECT"},                               // /readyz compares it with the binary
 	"projection_checkpoints":          {"SELECT", "INSERT", "UPDATE"},
