@@ -371,6 +371,7 @@ func (h *Secrets) checkOne(a actor.Actor, c Consumer, st consumerState, path str
 // each entry resolved or provider_error.
 func (h *Secrets) readValues(ctx context.Context, companyID string, entries []ManifestEntry, reads map[int]providers.VersionRequest) map[int]providers.Value {
 	values := map[int]providers.Value{}
+	guard := h.externalGuard()
 	type instance struct{ provider, vault string }
 	byInstance := map[instance][]int{}
 	for i := range reads {
@@ -385,6 +386,7 @@ func (h *Secrets) readValues(ctx context.Context, companyID string, entries []Ma
 			}
 			continue // provider_error
 		}
+		idx = guardReads(ctx, guard, p, entries, reads, idx)
 		reqs := make([]providers.VersionRequest, len(idx))
 		for j, i := range idx {
 			reqs[j] = reads[i]
@@ -408,6 +410,29 @@ func (h *Secrets) readValues(ctx context.Context, companyID string, entries []Ma
 		}
 	}
 	return values
+}
+
+// guardReads passes the external references among the reads idx of one provider
+// instance through the guard, and returns the reads left to do. A refused one stays a
+// provider_error with the guard's provider code (provider_guardrail, or the provider's
+// when the check could not be made), and is never read: a reference linked before the
+// guard, or tagged as managed since, stops resolving.
+func guardReads(ctx context.Context, guard *externalRefGuard, p providers.Provider, entries []ManifestEntry,
+	reads map[int]providers.VersionRequest, idx []int) []int {
+	keep := idx[:0:0]
+	for _, i := range idx {
+		if ref := reads[i].Ref.ExternalRef; ref != "" {
+			if err := guard.check(ctx, p, ref); err != nil {
+				entries[i].ProviderCode = providers.ProviderCodeOf(err)
+				if entries[i].ProviderCode == "" {
+					entries[i].ProviderCode = providers.CodeGuardrail
+				}
+				continue
+			}
+		}
+		keep = append(keep, i)
+	}
+	return keep
 }
 
 // checkPlain settles a config path without a binding: a plain env entry ("env.<key>")

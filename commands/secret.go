@@ -64,6 +64,9 @@ type Secrets struct {
 	Now       func() time.Time
 	// Resolutions, when set, hears the outcome of every resolved config path (metrics).
 	Resolutions ResolutionObserver
+	// Managed, when set, lists the instance's managed namespaces, which no external
+	// reference may name (see externalRefGuard).
+	Managed ManagedNamespaces
 
 	// memory is the state commands decide on (see memory); made on first use.
 	memory  *memory

@@ -82,12 +82,14 @@ func (h *Secrets) Create(ctx context.Context, req Request, c CreateSecret) (Resu
 	if res, ok, err := h.replayed(ctx, req, c.CompanyID, at.Provider); ok || err != nil {
 		return res, err
 	}
-	return h.createPlaced(ctx, req, c, at, "")
+	return h.createPlaced(ctx, req, c, at, "", h.externalGuard())
 }
 
 // createPlaced writes a decided CreateSecret at its placement; source marks how the
-// secret came (SourceRemoteImport, or "" for a create).
-func (h *Secrets) createPlaced(ctx context.Context, req Request, c CreateSecret, at Placement, source string) (Result, error) {
+// secret came (SourceRemoteImport, or "" for a create). An external reference passes
+// the guard first.
+func (h *Secrets) createPlaced(ctx context.Context, req Request, c CreateSecret, at Placement, source string,
+	guard *externalRefGuard) (Result, error) {
 	p := at.Provider
 	c.Provider = at.ProviderID
 	id := ulid.Make().String()
@@ -103,6 +105,9 @@ func (h *Secrets) createPlaced(ctx context.Context, req Request, c CreateSecret,
 		}
 		payload.ProviderVersionRef, payload.Fingerprint = w.ProviderVersionRef, w.Fingerprint
 	} else {
+		if err := guard.check(ctx, p, c.ExternalRef); err != nil {
+			return Result{}, err
+		}
 		s, err := p.Link(ctx, ref, c.ExternalRef, c.ProviderVersionRef)
 		if err != nil {
 			return Result{}, err

@@ -96,11 +96,13 @@ type ImportPreviewResult struct {
 	NextToken  string
 }
 
-// importTarget is the vault a remote import reads and links into.
+// importTarget is the vault a remote import reads and links into, and the guard its
+// references pass.
 type importTarget struct {
-	at   Placement
-	inv  RemoteInventory
-	refs ExternalRefs
+	at    Placement
+	inv   RemoteInventory
+	refs  ExternalRefs
+	guard *externalRefGuard
 }
 
 // unwrapProvider returns the provider under a decorator (metrics), or p.
@@ -141,7 +143,7 @@ func (h *Secrets) importTarget(ctx context.Context, a actor.Actor, companyID, va
 	if !okInv || !okRefs {
 		return importTarget{}, ledgererr.New(ledgererr.Invalid, "the %s provider cannot list remote secrets", at.ProviderID)
 	}
-	return importTarget{at: at, inv: inv, refs: refs}, nil
+	return importTarget{at: at, inv: inv, refs: refs, guard: h.externalGuard()}, nil
 }
 
 // PreviewImport reads one page of a vault's remote inventory (one provider list call,
@@ -166,9 +168,15 @@ func (h *Secrets) PreviewImport(ctx context.Context, a actor.Actor, p ImportPrev
 	if err != nil {
 		return ImportPreviewResult{}, err
 	}
+	if err := t.guard.loadNamespaces(ctx); err != nil {
+		return ImportPreviewResult{}, err
+	}
 	out := ImportPreviewResult{NextToken: page.NextToken, Candidates: make([]ImportCandidate, 0, len(page.Secrets))}
 	var names, keys []string
 	for _, rs := range page.Secrets {
+		if rs.Managed || t.guard.inManagedNamespace(rs.Name) {
+			continue // the ledger's own secrets are never offered, whoever manages them
+		}
 		c := ImportCandidate{ExternalRef: rs.Ref, RemoteName: rs.Name, Metadata: rs}
 		c.Name, c.Key = importName(rs.Name)
 		names, keys = append(names, c.Name), append(keys, c.Key)
@@ -312,7 +320,7 @@ func (h *Secrets) Import(ctx context.Context, req Request, c ImportSecrets) (Imp
 	creates := make([]*CreateSecret, len(c.Rows))
 	var names, keys []string
 	for i, r := range c.Rows {
-		rows[i], creates[i] = h.decideImportRow(t.refs, c.CompanyID, t.at, r)
+		rows[i], creates[i] = h.decideImportRow(ctx, t, c.CompanyID, r)
 		names, keys = append(names, rows[i].Name), append(keys, rows[i].Key)
 	}
 	live, err := h.Directory.ImportCandidates(ctx, c.CompanyID, t.at.VaultID, names, keys)
@@ -345,7 +353,8 @@ func (h *Secrets) Import(ctx context.Context, req Request, c ImportSecrets) (Imp
 }
 
 // decideImportRow validates a row and returns its create, or its error result.
-func (h *Secrets) decideImportRow(refs ExternalRefs, companyID string, at Placement, r ImportRow) (ImportRowResult, *CreateSecret) {
+func (h *Secrets) decideImportRow(ctx context.Context, t importTarget, companyID string, r ImportRow) (ImportRowResult, *CreateSecret) {
+	refs, at := t.refs, t.at
 	ref := strings.TrimSpace(r.ExternalRef)
 	row := ImportRowResult{ExternalRef: ref, Status: RowError}
 	row.Name, row.Key = importName(refs.ExternalRefName(ref))
@@ -364,9 +373,15 @@ func (h *Secrets) decideImportRow(refs ExternalRefs, companyID string, at Placem
 		row.Reason, row.Message = ReasonInvalid, ledgererr.MessageOf(err)
 		return row, nil
 	}
-	if err := refs.CheckExternalRef(ref); err != nil {
-		row.Reason, row.Message = ReasonGuardrail, ledgererr.MessageOf(err)
-		row.Conflicts = []ImportConflict{{Type: ConflictGuardrail, Message: ledgererr.MessageOf(err)}}
+	if err := t.guard.check(ctx, at.Provider, ref); err != nil {
+		row.Reason, row.Message = ReasonFailed, ledgererr.MessageOf(err)
+		switch {
+		case providers.ProviderCodeOf(err) == providers.CodeGuardrail:
+			row.Reason = ReasonGuardrail
+			row.Conflicts = []ImportConflict{{Type: ConflictGuardrail, Message: row.Message}}
+		case ledgererr.CodeOf(err) == ledgererr.Invalid:
+			row.Reason = ReasonInvalid
+		}
 		return row, nil
 	}
 	cs := CreateSecret{CompanyID: companyID, Name: row.Name, Key: row.Key, Description: r.Description, Provider: at.ProviderID,
@@ -408,7 +423,7 @@ func (h *Secrets) importRow(ctx context.Context, req Request, t importTarget, ro
 		return nil
 	}
 	seen.add(refName, row.Name, row.Key)
-	res, err := h.createPlaced(ctx, req, c, t.at, SourceRemoteImport)
+	res, err := h.createPlaced(ctx, req, c, t.at, SourceRemoteImport, t.guard)
 	if code := ledgererr.CodeOf(err); code == ledgererr.Unavailable || code == ledgererr.Internal {
 		return err
 	}

@@ -100,6 +100,9 @@ type Vaults struct {
 	Locator VaultLocator
 	// Health checks vaults; nil is DefaultVaultHealth.
 	Health VaultHealth
+	// AWSVaults allows aws_secrets_manager vaults (LEDGER_AWS_VAULTS on, or an AWS
+	// deployment); without it, creating one is refused.
+	AWSVaults bool
 }
 
 // VaultResult is what a vault command wrote.

@@ -6,7 +6,14 @@ import (
 	"github.com/oklog/ulid/v2"
 
 	"github.com/secretsledger/secretsledger/eventstore/events"
+	"github.com/secretsledger/secretsledger/eventstore/ledgererr"
+	"github.com/secretsledger/secretsledger/providers"
 )
+
+// ErrAWSVaultsOff refuses an aws_secrets_manager vault on an instance not configured
+// for AWS; it carries the provider code provider_guardrail.
+var ErrAWSVaultsOff error = ledgererr.Wrap(&providers.GuardrailError{Reason: "aws vaults off"}, ledgererr.Invalid,
+	"aws_secrets_manager vaults are off on this instance: set LEDGER_AWS_VAULTS=on (or PAPERCLIP_SECRETS_PROVIDER=aws_secrets_manager) to use them")
 
 // CreateVault creates a provider vault; IsDefault makes it its provider's default at
 // once (in the same append).
@@ -60,6 +67,13 @@ func (h *Vaults) CreateVault(ctx context.Context, req Request, c CreateVault) (V
 	}
 	if !req.Actor.CanAccess(c.CompanyID) {
 		return VaultResult{}, errCompanyNotFound
+	}
+	if c.Provider == providers.AWSSecretsManager && !h.AWSVaults {
+		// The credential check still comes first: it says why whatever else is wrong.
+		if err := checkNoCredentials(c.Config); err != nil {
+			return VaultResult{}, err
+		}
+		return VaultResult{}, ErrAWSVaultsOff
 	}
 	id := ulid.Make().String()
 	return h.run(ctx, req, c.CompanyID, func(st vaultsState) (decision, error) { return decideCreateVault(st, id, c) })

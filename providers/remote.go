@@ -6,9 +6,10 @@ import (
 )
 
 // RemoteSecret is one entry of a provider's inventory: metadata only, never a value.
-// Metadata is an allowlist: no tag values, KMS key ids, descriptions or foreign ARNs.
+// Metadata is an allowlist: no ARN or account id, tag values, KMS key ids or
+// descriptions.
 type RemoteSecret struct {
-	// Ref is what an external reference to the secret stores (an AWS ARN).
+	// Ref is what an external reference to the secret stores (AWS: its name).
 	Ref string
 	// Name is the secret's name at the provider.
 	Name             string
@@ -19,6 +20,9 @@ type RemoteSecret struct {
 	HasDescription   bool
 	HasKMSKey        bool
 	TagCount         int
+	// Managed reports that the secret carries the ledger's managed-by tag: it is the
+	// ledger's own, and never offered for import.
+	Managed bool
 }
 
 // RemotePage is one page of a provider's inventory; NextToken is opaque, "" on the last.
@@ -42,3 +46,19 @@ func ProviderCodeOf(err error) string {
 	}
 	return ""
 }
+
+// CodeGuardrail is the provider code of a refusal by the ledger's guardrail: an external
+// reference to a secret the ledger manages (under a managed namespace, or tagged as
+// managed), or an AWS vault on an instance that is not configured for AWS.
+// WARNING: persisted in secret.accessed events and shown in error bodies.
+const CodeGuardrail = "provider_guardrail"
+
+// GuardrailError is the cause of a guardrail refusal. Reason says why in words that are
+// safe to show (it names a setting or a rule, never a value).
+type GuardrailError struct{ Reason string }
+
+// Error implements error.
+func (e *GuardrailError) Error() string { return CodeGuardrail + ": " + e.Reason }
+
+// ProviderCode implements CodedError.
+func (e *GuardrailError) ProviderCode() string { return CodeGuardrail }

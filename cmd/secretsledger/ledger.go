@@ -145,7 +145,7 @@ func openLedger(ctx context.Context, env *environment, dir instance.Dir, migrate
 	closeAll = func() { placer.Close(); pool.Close(); closeDB() }
 	cmds.Log, cmds.Resolutions, cmds.Providers, cmds.Placer = store, resolutions, placer.Deployment, placer
 	cmds.DefaultProvider, cmds.RecoveryWindow, cmds.StrictMode = env.cfg.SecretsProvider, env.cfg.DeleteRecovery, env.cfg.StrictMode
-	cmds.Directory = directory.Directory{Consumers: consumers}
+	cmds.Directory, cmds.Managed = directory.Directory{Consumers: consumers}, placer
 	l := &ledger{
 		dir: dir, db: db, pool: pool, store: store, local: local,
 		commands:  cmds,
@@ -157,7 +157,7 @@ func openLedger(ctx context.Context, env *environment, dir instance.Dir, migrate
 		tokens: boardtoken.Store{DB: pool},
 	}
 	l.vaultQueries = queries.Vaults{DB: pool}
-	l.vaults = &commands.Vaults{Log: store, Locator: l.vaultQueries, Health: placer}
+	l.vaults = &commands.Vaults{Log: store, Locator: l.vaultQueries, Health: placer, AWSVaults: env.cfg.AWS.Vaults}
 	l.placer = placer
 	return l, closeAll, nil
 }
@@ -213,7 +213,8 @@ func newPlacer(ctx context.Context, env *environment, local *localenc.Provider, 
 		DefaultProvider: env.cfg.SecretsProvider,
 		AWSDefaults: awssm.Config{Endpoint: a.Endpoint, Prefix: a.Prefix, KMSKeyID: a.KMSKeyID, Environment: a.Environment,
 			ProviderOwner: a.ProviderOwner, DeleteRecoveryDays: a.DeleteRecoveryDays, CacheTTL: a.CacheTTL,
-			Log: env.log, Fingerprint: local.Sealer().Fingerprint},
+			DeploymentID: a.DeploymentID, Log: env.log, Fingerprint: local.Sealer().Fingerprint},
+		AWSVaults: a.Vaults,
 	}
 	p.AWS = func(ctx context.Context, cfg awssm.Config) (providers.Provider, error) {
 		inst, err := awssm.New(ctx, cfg, awssm.WithGetenv(env.getenv))

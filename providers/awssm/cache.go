@@ -13,74 +13,98 @@ const cacheSize = 1024
 
 type cacheKey struct{ name, versionID string }
 
-type cacheEntry struct {
-	key     cacheKey
-	value   providers.Value
-	expires time.Time
-}
-
-// valueCache keeps resolved values by (secret name, VersionId) for a TTL, least recently
-// used first out. An AWS version never changes its value, so the only staleness is a
-// version destroyed at AWS behind the ledger's back; the provider's own deletes evict.
-type valueCache struct {
-	ttl time.Duration
-	now func() time.Time
+// ttlCache keeps at most size entries for a TTL each, least recently used first out. A
+// TTL of zero or less keeps nothing.
+type ttlCache[K comparable, V any] struct {
+	ttl  time.Duration
+	size int
+	now  func() time.Time
 
 	mu    sync.Mutex
 	order *list.List // front: most recently used
-	m     map[cacheKey]*list.Element
+	m     map[K]*list.Element
 }
 
-func newValueCache(ttl time.Duration) *valueCache {
-	return &valueCache{ttl: ttl, now: time.Now, order: list.New(), m: map[cacheKey]*list.Element{}}
+type ttlEntry[K comparable, V any] struct {
+	key     K
+	value   V
+	expires time.Time
 }
 
-func (c *valueCache) get(name, versionID string) (providers.Value, bool) {
+func newTTLCache[K comparable, V any](ttl time.Duration, size int) *ttlCache[K, V] {
+	return &ttlCache[K, V]{ttl: ttl, size: size, now: time.Now, order: list.New(), m: map[K]*list.Element{}}
+}
+
+func (c *ttlCache[K, V]) get(k K) (V, bool) {
+	var zero V
 	if c.ttl <= 0 {
-		return providers.Value{}, false
+		return zero, false
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	el, ok := c.m[cacheKey{name, versionID}]
+	el, ok := c.m[k]
 	if !ok {
-		return providers.Value{}, false
+		return zero, false
 	}
-	e := el.Value.(*cacheEntry)
+	e := el.Value.(*ttlEntry[K, V])
 	if c.now().After(e.expires) {
 		c.order.Remove(el)
 		delete(c.m, e.key)
-		return providers.Value{}, false
+		return zero, false
 	}
 	c.order.MoveToFront(el)
 	return e.value, true
 }
 
-func (c *valueCache) put(name, versionID string, v providers.Value) {
+func (c *ttlCache[K, V]) put(k K, v V) {
 	if c.ttl <= 0 {
 		return
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	k := cacheKey{name, versionID}
 	if el, ok := c.m[k]; ok {
 		c.order.Remove(el)
 	}
-	c.m[k] = c.order.PushFront(&cacheEntry{key: k, value: v, expires: c.now().Add(c.ttl)})
-	for c.order.Len() > cacheSize {
+	c.m[k] = c.order.PushFront(&ttlEntry[K, V]{key: k, value: v, expires: c.now().Add(c.ttl)})
+	for c.order.Len() > c.size {
 		old := c.order.Back()
 		c.order.Remove(old)
-		delete(c.m, old.Value.(*cacheEntry).key)
+		delete(c.m, old.Value.(*ttlEntry[K, V]).key)
 	}
 }
 
-// drop evicts one version, or every version of name when versionID is empty.
-func (c *valueCache) drop(name, versionID string) {
+// dropIf evicts every entry whose key matches.
+func (c *ttlCache[K, V]) dropIf(match func(K) bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for k, el := range c.m {
-		if k.name == name && (versionID == "" || k.versionID == versionID) {
+		if match(k) {
 			c.order.Remove(el)
 			delete(c.m, k)
 		}
 	}
+}
+
+// valueCache keeps resolved values by (secret name, VersionId) for a TTL. An AWS version
+// never changes its value, so the only staleness is a version destroyed at AWS behind
+// the ledger's back; the provider's own deletes evict.
+type valueCache struct {
+	c *ttlCache[cacheKey, providers.Value]
+}
+
+func newValueCache(ttl time.Duration) *valueCache {
+	return &valueCache{c: newTTLCache[cacheKey, providers.Value](ttl, cacheSize)}
+}
+
+func (c *valueCache) get(name, versionID string) (providers.Value, bool) {
+	return c.c.get(cacheKey{name, versionID})
+}
+
+func (c *valueCache) put(name, versionID string, v providers.Value) {
+	c.c.put(cacheKey{name, versionID}, v)
+}
+
+// drop evicts one version, or every version of name when versionID is empty.
+func (c *valueCache) drop(name, versionID string) {
+	c.c.dropIf(func(k cacheKey) bool { return k.name == name && (versionID == "" || k.versionID == versionID) })
 }

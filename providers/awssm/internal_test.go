@@ -206,7 +206,7 @@ func TestClassifyNonAPIErrors(t *testing.T) {
 func TestValueCacheTTLAndBound(t *testing.T) {
 	now := time.Unix(1000, 0)
 	c := newValueCache(time.Minute)
-	c.now = func() time.Time { return now }
+	c.c.now = func() time.Time { return now }
 	c.put("n", "v1", providers.NewValue([]byte("x")))
 	if _, ok := c.get("n", "v1"); !ok {
 		t.Fatal("miss right after put")
@@ -218,14 +218,14 @@ func TestValueCacheTTLAndBound(t *testing.T) {
 	for i := range cacheSize + 10 {
 		c.put("n", fmt.Sprint(i), providers.NewValue([]byte("x")))
 	}
-	if len(c.m) != cacheSize || c.order.Len() != cacheSize {
-		t.Fatalf("cache holds %d entries, bound is %d", len(c.m), cacheSize)
+	if len(c.c.m) != cacheSize || c.c.order.Len() != cacheSize {
+		t.Fatalf("cache holds %d entries, bound is %d", len(c.c.m), cacheSize)
 	}
 	if _, ok := c.get("n", "0"); ok {
 		t.Fatal("the least recently used entry was kept")
 	}
 	c.drop("n", "")
-	if len(c.m) != 0 {
+	if len(c.c.m) != 0 {
 		t.Fatal("drop of a name left entries")
 	}
 	off := newValueCache(0)

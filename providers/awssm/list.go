@@ -27,7 +27,9 @@ const (
 // (metadata only: this never reads a value, and needs no KMS permission). query, when
 // given, is AWS's "all" filter (name, description, tag keys and values); secrets
 // scheduled for deletion are left out. The answer keeps an allowlist of metadata: no
-// tag values, KMS key ids, descriptions, rotation or replication ARNs.
+// ARN (it names the account), tag values, KMS key ids, descriptions, rotation or
+// replication ARNs. A secret's reference is its name, which the provider resolves in its
+// own account and Region as the ARN would.
 func (p *Provider) List(ctx context.Context, query, nextToken string, pageSize int) (providers.RemotePage, error) {
 	query = strings.TrimSpace(query)
 	switch {
@@ -53,12 +55,9 @@ func (p *Provider) List(ctx context.Context, query, nextToken string, pageSize i
 	}
 	page := providers.RemotePage{NextToken: aws.ToString(out.NextToken), Secrets: make([]providers.RemoteSecret, 0, len(out.SecretList))}
 	for _, e := range out.SecretList {
-		ref := aws.ToString(e.ARN)
-		if ref == "" {
-			ref = aws.ToString(e.Name)
-		}
+		name := aws.ToString(e.Name)
 		page.Secrets = append(page.Secrets, providers.RemoteSecret{
-			Ref: ref, Name: aws.ToString(e.Name),
+			Ref: name, Name: name, Managed: hasManagedTag(e.Tags),
 			CreatedDate: utc(e.CreatedDate), LastAccessedDate: utc(e.LastAccessedDate), LastChangedDate: utc(e.LastChangedDate),
 			DeletedDate: utc(e.DeletedDate), HasDescription: aws.ToString(e.Description) != "",
 			HasKMSKey: aws.ToString(e.KmsKeyId) != "", TagCount: len(e.Tags),

@@ -139,11 +139,21 @@ const (
 	MaxVersionRefLength = 512
 )
 
-// ErrManagedNamespace is the refusal of an external reference inside the managed
+// ErrManagedNamespace is the refusal of an external reference inside a managed
 // namespace: those secrets are the ledger's own and are resolved by their managed
-// versions, never linked.
-var ErrManagedNamespace = ledgererr.New(ledgererr.Invalid,
+// versions, never linked. It carries the provider code providers.CodeGuardrail.
+var ErrManagedNamespace error = ledgererr.Wrap(&providers.GuardrailError{Reason: "managed namespace"}, ledgererr.Invalid,
 	"Paperclip-managed namespace secrets cannot be imported as external references")
+
+// Namespace is the managed namespace of a provider configuration: "<prefix>/<deploymentId>/"
+// (an empty prefix is DefaultPrefix). Every secret the configuration manages is named
+// under it; an AWS vault's namespace takes the deployment id's place.
+func Namespace(prefix, deploymentID string) string {
+	if prefix == "" {
+		prefix = DefaultPrefix
+	}
+	return Sanitize(prefix) + "/" + Sanitize(deploymentID) + "/"
+}
 
 // RefName returns the secret name an external reference names: the name itself, or
 // the part of an ARN after "secret:" without the six-character suffix AWS appends.
@@ -171,8 +181,7 @@ func CheckExternal(ref, prefix, deploymentID string) error {
 	case strings.ContainsAny(ref, "\r\n\t"):
 		return ledgererr.New(ledgererr.Invalid, "externalRef holds a control character")
 	}
-	namespace := Sanitize(prefix) + "/" + Sanitize(deploymentID) + "/"
-	if strings.HasPrefix(strings.TrimPrefix(RefName(ref), "/"), namespace) {
+	if strings.HasPrefix(strings.TrimPrefix(RefName(ref), "/"), Namespace(prefix, deploymentID)) {
 		return ErrManagedNamespace
 	}
 	return nil

@@ -33,6 +33,8 @@ type Provider struct {
 	log     *slog.Logger
 	cache   *valueCache
 	commits *commitQueue
+	// tagChecks are the answers of ManagedByLedger, by reference.
+	tagChecks *ttlCache[string, bool]
 }
 
 var (
@@ -61,7 +63,8 @@ func New(ctx context.Context, cfg Config, opts ...Option) (*Provider, error) {
 	if log == nil {
 		log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	p := &Provider{cfg: cfg, opts: o, c: c, log: log, cache: newValueCache(cfg.CacheTTL)}
+	p := &Provider{cfg: cfg, opts: o, c: c, log: log, cache: newValueCache(cfg.CacheTTL),
+		tagChecks: newTTLCache[string, bool](TagCheckTTL, TagCheckCacheSize)}
 	p.commits = startCommitQueue(p)
 	return p, nil
 }

@@ -196,6 +196,21 @@ func (s *Server) Tags(name string) map[string]string {
 	return out
 }
 
+// SetTag sets one tag of an existing secret, as someone tagging it at AWS would
+// (TagResource); DescribeSecret and ListSecrets show it from then on.
+func (s *Server) SetTag(name, key, value string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	sec := s.secrets[name]
+	for i, t := range sec.tags {
+		if t.Key == key {
+			sec.tags[i].Value = value
+			return
+		}
+	}
+	sec.tags = append(sec.tags, Tag{Key: key, Value: value})
+}
+
 // KMSKeyID returns the KMS key the secret was created with.
 func (s *Server) KMSKeyID(name string) string {
 	s.mu.Lock()

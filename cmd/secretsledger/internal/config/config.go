@@ -108,6 +108,10 @@ type AWS struct {
 	// CacheTTL is LEDGER_AWS_CACHE_TTL (default 5m; 0 disables): how long resolved
 	// versions are cached in memory.
 	CacheTTL time.Duration
+	// Vaults reports whether companies may have AWS vaults: LEDGER_AWS_VAULTS=on, or
+	// PAPERCLIP_SECRETS_PROVIDER=aws_secrets_manager. Off, the server's ambient AWS
+	// credentials are never used on a company's behalf.
+	Vaults bool
 }
 
 // Checkpoints configures the signed checkpoints of the log's head.
@@ -201,6 +205,7 @@ var Vars = []Var{
 	{"PAPERCLIP_SECRETS_AWS_ENDPOINT", "(unset: the SDK's)", "aws_secrets_manager: endpoint override"},
 	{"PAPERCLIP_SECRETS_AWS_DELETE_RECOVERY_DAYS", "30", "aws_secrets_manager: recovery window of deleted secrets"},
 	{"LEDGER_AWS_CACHE_TTL", "5m", "aws_secrets_manager: how long a resolved version is cached in memory (0 disables)"},
+	{"LEDGER_AWS_VAULTS", "off (on when PAPERCLIP_SECRETS_PROVIDER=aws_secrets_manager)", "on: companies may create aws_secrets_manager vaults (the server's AWS identity then reads and writes on their behalf); off: creating one is refused and existing ones stop being used"},
 	{"LEDGER_CHECKPOINT_KEY_FILE", "<instance>/secrets/checkpoint.key", "ed25519 key that signs checkpoints of the log's head (created 0600 when missing); keep it apart from the database"},
 	{"LEDGER_INTEGRITY_KEY_FILE", "<instance>/secrets/integrity.key", "secret that keys stored credential hashes and authenticates every event (created 0600 when missing; refused if others may read it); every process of the instance needs the same file, kept apart from the database"},
 	{"LEDGER_CHECKPOINT_EVERY_EVENTS", "1000", "sign the head once it moved this many events past the last checkpoint (1-1000000)"},
@@ -505,6 +510,14 @@ func awsFromEnv(getenv func(string) string, required bool, problems []string) (A
 			problems = append(problems, fmt.Sprintf("LEDGER_AWS_CACHE_TTL must be a duration from 0 to 24h (e.g. 5m), got %q", v))
 		}
 		a.CacheTTL = d
+	}
+	switch v := getenv("LEDGER_AWS_VAULTS"); v {
+	case "", "off":
+		a.Vaults = required
+	case "on":
+		a.Vaults = true
+	default:
+		problems = append(problems, fmt.Sprintf("LEDGER_AWS_VAULTS must be on or off, got %q", v))
 	}
 	if a.Endpoint != "" && !strings.HasPrefix(a.Endpoint, "https://") && !strings.HasPrefix(a.Endpoint, "http://") {
 		problems = append(problems, "PAPERCLIP_SECRETS_AWS_ENDPOINT must be an http(s) URL")

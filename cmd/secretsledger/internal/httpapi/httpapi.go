@@ -11,6 +11,7 @@ import (
 	"github.com/gorilla/mux"
 
 	"github.com/secretsledger/secretsledger/eventstore/ledgererr"
+	"github.com/secretsledger/secretsledger/providers"
 )
 
 // Check is one readiness check: it returns a short detail, or an error when the
@@ -141,6 +142,8 @@ func readyz(log *slog.Logger, checks []Check, roles func() []string) http.Handle
 
 type errorDetails struct {
 	Code string `json:"code"`
+	// ProviderCode is the provider's finer code (provider_guardrail, access_denied, …).
+	ProviderCode string `json:"providerCode,omitempty"`
 }
 
 type errorBody struct {
@@ -180,7 +183,8 @@ func WriteError(w http.ResponseWriter, log *slog.Logger, err error) {
 		}
 		log.Error("internal error", "err", err, "request_id", id)
 	}
-	writeJSON(w, statusOf[code], errorBody{Error: ledgererr.MessageOf(err), Details: errorDetails{Code: string(code)}})
+	writeJSON(w, statusOf[code], errorBody{Error: ledgererr.MessageOf(err),
+		Details: errorDetails{Code: string(code), ProviderCode: providers.ProviderCodeOf(err)}})
 }
 
 func writeJSON(w http.ResponseWriter, status int, body any) {

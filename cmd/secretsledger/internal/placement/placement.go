@@ -19,6 +19,7 @@ import (
 type VaultReader interface {
 	Get(ctx context.Context, a actor.Actor, id string) (queries.Vault, error)
 	Default(ctx context.Context, companyID, provider string) (queries.Vault, bool, error)
+	AWSVaultConfigs(ctx context.Context) ([]queries.Vault, error)
 }
 
 // Placer implements commands.Placer.
@@ -32,8 +33,13 @@ type Placer struct {
 	// AWS builds the instance of an AWS vault from its configuration.
 	AWS func(ctx context.Context, cfg awssm.Config) (providers.Provider, error)
 	// AWSDefaults are the deployment's settings a vault does not set: endpoint, KMS
-	// key, recovery window, cache lifetime, tags.
+	// key, recovery window, cache lifetime, tags; and the deployment id, whose
+	// namespace is managed even when a vault sets its own.
 	AWSDefaults awssm.Config
+	// AWSVaults reports whether the companies' AWS vaults may be used (LEDGER_AWS_VAULTS
+	// on, or an AWS deployment). Off, an AWS vault is refused (provider_guardrail): the
+	// host's ambient AWS credentials never serve a company the operator did not set up.
+	AWSVaults bool
 
 	mu        sync.Mutex
 	instances map[string]providers.Provider // by vault id and configuration
@@ -110,6 +116,9 @@ func (p *Placer) instance(ctx context.Context, v queries.Vault) (providers.Provi
 	case providers.LocalEncrypted:
 		return p.Deployment[providers.LocalEncrypted], nil
 	case providers.AWSSecretsManager:
+		if !p.AWSVaults {
+			return nil, commands.ErrAWSVaultsOff
+		}
 	default:
 		return nil, ledgererr.New(ledgererr.Invalid, "%s vaults cannot hold secrets yet", v.Provider)
 	}
@@ -128,6 +137,25 @@ func (p *Placer) instance(ctx context.Context, v queries.Vault) (providers.Provi
 	}
 	p.instances[key] = inst
 	return inst, nil
+}
+
+// ManagedNamespaces implements commands.ManagedNamespaces: the deployment's namespace
+// (when a deployment id is configured, AWS deployment or not) and every AWS vault's, of
+// every company.
+func (p *Placer) ManagedNamespaces(ctx context.Context) ([]string, error) {
+	vaults, err := p.Vaults.AWSVaultConfigs(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]string, 0, len(vaults)+1)
+	if p.AWSDefaults.DeploymentID != "" {
+		out = append(out, awssm.Namespace(p.AWSDefaults.Prefix, p.AWSDefaults.DeploymentID))
+	}
+	for _, v := range vaults {
+		c := p.awsConfig(v)
+		out = append(out, awssm.Namespace(c.Prefix, c.DeploymentID))
+	}
+	return out, nil
 }
 
 // awsConfig is a vault's AWS configuration over the deployment's: the vault's namespace
