@@ -81,9 +81,13 @@ func (g *externalRefGuard) check(ctx context.Context, p providers.Provider, exte
 
 // inManagedNamespace reports whether a secret name lies under one of the managed
 // namespaces loadNamespaces read.
-func (g *externalRefGuard) inManagedNamespace(name string) bool {
+func (g *externalRefGuard) inManagedNamespace(name string) bool { return UnderNamespace(name, g.namespaces) }
+
+// UnderNamespace reports whether a secret name (a leading "/" ignored) lies under one of
+// namespaces (ManagedNamespaces' answer).
+func UnderNamespace(name string, namespaces []string) bool {
 	name = strings.TrimPrefix(name, "/")
-	for _, ns := range g.namespaces {
+	for _, ns := range namespaces {
 		if strings.HasPrefix(name, ns) {
 			return true
 		}

@@ -135,6 +135,7 @@ func (r *doctorReport) check(ctx context.Context) {
 	defer conn.Close(context.WithoutCancel(ctx))
 	r.masterKey(ctx, conn, dir)
 	r.aws(ctx)
+	r.externalRefs(ctx, conn, db.MigrationURL)
 	r.relay(ctx, conn)
 }
 

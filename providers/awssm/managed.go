@@ -14,8 +14,9 @@ import (
 
 // Bounds of the tag check of external references.
 const (
-	// TagCheckTTL is how long the answer of one DescribeSecret tag check is kept: a
-	// managed-by tag added at AWS later stops the reference within about this long.
+	// TagCheckTTL is the longest the answer of one DescribeSecret tag check is kept
+	// (Config.CacheTTL when shorter; 0 keeps none): a managed-by tag added at AWS later
+	// stops the reference within about this long.
 	TagCheckTTL = time.Minute
 	// TagCheckCacheSize bounds the answers kept per provider instance (least recently
 	// used first out); a reference whose answer was evicted is described again.
@@ -26,7 +27,7 @@ const (
 // ledger's managed-by tag (TagManagedBy, whatever its value): every secret the ledger
 // writes carries it, so such a secret is the ledger's own, whoever names it. The tags
 // are read with DescribeSecret (metadata only, never a value; IAM
-// secretsmanager:DescribeSecret) and the answer is cached for TagCheckTTL. A secret
+// secretsmanager:DescribeSecret) and the answer is cached (TagCheckTTL). A secret
 // that does not exist is not managed (nothing can be read from it); any other failure
 // is the mapped AWS error, and the caller refuses the reference.
 func (p *Provider) ManagedByLedger(ctx context.Context, externalRef string) (bool, error) {

@@ -64,7 +64,7 @@ func New(ctx context.Context, cfg Config, opts ...Option) (*Provider, error) {
 		log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
 	p := &Provider{cfg: cfg, opts: o, c: c, log: log, cache: newValueCache(cfg.CacheTTL),
-		tagChecks: newTTLCache[string, bool](TagCheckTTL, TagCheckCacheSize)}
+		tagChecks: newTTLCache[string, bool](min(cfg.CacheTTL, TagCheckTTL), TagCheckCacheSize)}
 	p.commits = startCommitQueue(p)
 	return p, nil
 }
