@@ -691,7 +691,9 @@ func TestConsoleLeaksNothing(t *testing.T) {
 	t.Parallel()
 	fake := awsfake.New(t, "us-east-1")
 	awsValue := canary("console-aws")
-	fake.Seed(awsfake.Seeded{Name: "team/remote-db-password", Value: awsValue})
+	fake.Seed(awsfake.Seeded{Name: "team/remote-db-password", Value: awsValue},
+		awsfake.Seeded{Name: "paperclip/e2e-dep/" + companyB + "/managed", Value: canary("managed")},
+		awsfake.Seeded{Name: "renamed/managed", Value: canary("tagged"), Tags: []awsfake.Tag{{Key: "paperclip:managed-by", Value: "paperclip"}}})
 	e := newInstance(t)
 	e.vars = []string{
 		"PAPERCLIP_SECRETS_AWS_REGION=us-east-1",
@@ -699,7 +701,7 @@ func TestConsoleLeaksNothing(t *testing.T) {
 		"PAPERCLIP_SECRETS_AWS_KMS_KEY_ID=arn:aws:kms:us-east-1:123456789012:key/e2e",
 		"PAPERCLIP_SECRETS_AWS_ENDPOINT=" + fake.URL,
 		"AWS_ACCESS_KEY_ID=AKIAE2ETEST", "AWS_SECRET_ACCESS_KEY=e2e-test-secret",
-		"AWS_EC2_METADATA_DISABLED=true",
+		"AWS_EC2_METADATA_DISABLED=true", "LEDGER_AWS_VAULTS=on",
 	}
 	s := e.serve(t)
 	e.waitReady(t, s, 20*time.Second)
@@ -808,8 +810,9 @@ func TestConsoleLeaksNothing(t *testing.T) {
 
 	// Every page: lists, filters, details, reports, error pages, 404s, assets, redirects.
 	c.page(company + "/import?preview=1&vault=" + awsVault)
-	if a := seen[len(seen)-1]; !strings.Contains(a.body, "team/remote-db-password") {
-		t.Fatalf("the import preview does not list the fake's secret: %s", a.body)
+	if a := seen[len(seen)-1]; !strings.Contains(a.body, "team/remote-db-password") || strings.Contains(a.body, awsfake.Account) ||
+		strings.Contains(a.body, "paperclip/e2e-dep/") || strings.Contains(a.body, "renamed/managed") {
+		t.Fatalf("the import preview does not list the fake's secret, or shows the account id or a managed secret: %s", a.body)
 	}
 	for _, p := range []string{
 		company + "/secrets", company + "/secrets?q=made", company + "/secrets?deleted=true",

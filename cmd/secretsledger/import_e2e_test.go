@@ -12,7 +12,8 @@ import (
 
 // Remote import against the fake through the real binary: a vault pointing at the fake
 // holds 250 secrets (180 importable across two prefixes, 20 in the vault's managed
-// namespace, 25 scheduled for deletion, 25 named like ledger secrets).
+// namespace, which are never listed, 25 scheduled for deletion, 25 named like ledger
+// secrets).
 func TestAWSRemoteImportEndToEnd(t *testing.T) {
 	t.Parallel()
 	e, fake := awsInstance(t)
@@ -82,14 +83,16 @@ func TestAWSRemoteImportEndToEnd(t *testing.T) {
 			kind += ":" + c.Conflicts[0].Type
 		}
 		counts[kind]++
-		if strings.HasPrefix(name, "team/retired-") {
-			t.Fatalf("listed a secret scheduled for deletion: %s", name)
+		if strings.HasPrefix(name, "team/retired-") || strings.HasPrefix(name, "paperclip/") {
+			t.Fatalf("listed a secret scheduled for deletion or a managed one: %s", name)
+		}
+		if c.ExternalRef != name {
+			t.Fatalf("the reference of %s is %s, not its name (an ARN shows the account)", name, c.ExternalRef)
 		}
 	}
 	// One ListSecrets per page; the SDK may retry a call that a loaded machine answered
 	// late, so the fake can count more requests than pages, never fewer.
-	if len(seen) != 225 || counts["ready"] != 180 || counts["conflict:provider_guardrail"] != 20 || counts["conflict:name"] != 25 ||
-		pages != 3 || fake.Calls("ListSecrets") < pages {
+	if len(seen) != 205 || counts["ready"] != 180 || counts["conflict:name"] != 25 || pages != 3 || fake.Calls("ListSecrets") < pages {
 		t.Fatalf("%d listed: %v in %d pages, %d ListSecrets calls", len(seen), counts, pages, fake.Calls("ListSecrets"))
 	}
 
@@ -102,10 +105,10 @@ func TestAWSRemoteImportEndToEnd(t *testing.T) {
 	}
 
 	// A mixed batch: imported, skipped and error rows.
-	canaryARN := seen["team/svc-000"].ExternalRef
+	canaryRef := seen["team/svc-000"].ExternalRef
 	batch := fmt.Sprintf(`{"providerConfigId": %q, "secrets": [{"externalRef": %q, "name": "Canary"}, {"externalRef": %q},
-		{"externalRef": "team/svc-001"}, {"externalRef": %q}, {"externalRef": %q}]}`, vault, canaryARN,
-		seen["team/svc-001"].ExternalRef, seen["paperclip/team-ns/"+companyA+"/m-01"].ExternalRef, seen["shared/cfg-03"].ExternalRef)
+		{"externalRef": "team/svc-001"}, {"externalRef": %q}, {"externalRef": %q}]}`, vault, canaryRef,
+		fake.ARN("team/svc-001"), fake.ARN("paperclip/team-ns/"+companyA+"/m-01"), seen["shared/cfg-03"].ExternalRef)
 	var res struct {
 		ImportedCount, SkippedCount, ErrorCount int
 		Results                                 []struct{ Status, Reason, SecretID string }

@@ -240,7 +240,7 @@ var lifecycleBodies = []struct {
 func TestLifecycleSuiteThroughPgBouncerTwoProcesses(t *testing.T) {
 	t.Parallel()
 	vars, bouncer := throughBouncer(t, bouncerExecMode)
-	suite := onTwoProcesses(t, vars...)
+	suite := onTwoProcesses(t, append(vars, "LEDGER_AWS_VAULTS=on")...) // ProviderVaults makes AWS vaults
 	start := time.Now()
 	for _, body := range lifecycleBodies {
 		t.Run(body.name, func(t *testing.T) { body.run(t, suite.forBody()) })

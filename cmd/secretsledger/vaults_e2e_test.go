@@ -68,7 +68,7 @@ func readModelDefaults(t *testing.T, api *apiClient, company, provider string) [
 
 func TestProviderVaultsEndToEnd(t *testing.T) {
 	t.Parallel()
-	providerVaults(t, onOneProcess(t))
+	providerVaults(t, onOneProcess(t, "LEDGER_AWS_VAULTS=on"))
 }
 
 // providerVaults creates, validates, races set-default on, renames, disables and

@@ -104,6 +104,7 @@ func TestListPagesTheInventory(t *testing.T) {
 		seeds = append(seeds, awsfake.Seeded{Name: fmt.Sprintf("team/s%02d", i), Value: "v", Description: "private words",
 			KMSKeyID: "arn:aws:kms:us-east-1:999999999999:key/other", Tags: []awsfake.Tag{{Key: "owner", Value: "tag-value-secret"}}})
 	}
+	seeds[0].Tags = []awsfake.Tag{{Key: awssm.TagManagedBy, Value: "tag-value-secret"}}
 	seeds = append(seeds, awsfake.Seeded{Name: "other/x", Value: "v"}, awsfake.Seeded{Name: "team/gone", Value: "v", Deleted: true})
 	e.fake.Seed(seeds...)
 	ctx := context.Background()
@@ -120,10 +121,11 @@ func TestListPagesTheInventory(t *testing.T) {
 				t.Fatalf("%s listed twice", s.Name)
 			}
 			seen[s.Name] = true
-			if !s.HasDescription || !s.HasKMSKey || s.TagCount != 1 || s.CreatedDate == nil || !strings.HasPrefix(s.Ref, "arn:aws:secretsmanager:") {
+			if !s.HasDescription || !s.HasKMSKey || s.TagCount != 1 || s.CreatedDate == nil || s.Ref != s.Name || s.Managed != (s.Name == "team/s00") {
 				t.Fatalf("metadata of %s: %+v", s.Name, s)
 			}
-			if out := fmt.Sprintf("%+v", s); strings.Contains(out, "private") || strings.Contains(out, "tag-value-secret") || strings.Contains(out, "999999999999") {
+			if out := fmt.Sprintf("%+v", s); strings.Contains(out, "private") || strings.Contains(out, "tag-value-secret") || strings.Contains(out, "999999999999") ||
+				strings.Contains(out, awsfake.Account) || strings.Contains(out, "arn:") {
 				t.Fatalf("metadata leaks: %s", out)
 			}
 		}
@@ -162,5 +164,48 @@ func TestListPagesTheInventory(t *testing.T) {
 		if _, err := e.p.List(ctx, bad.q, bad.tok, bad.n); ledgererr.CodeOf(err) != ledgererr.Invalid {
 			t.Fatalf("List(%d, %d, %d) = %v", len(bad.q), len(bad.tok), bad.n, err)
 		}
+	}
+}
+
+// The managed-by tag is read with DescribeSecret (never a value), by name or ARN, and
+// cached; a cache of zero asks again every time, so a tag added later shows at once.
+// A secret that does not exist is not managed; a denial is an error the caller refuses.
+func TestManagedByLedgerReadsTheTag(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, nil)
+	arns := e.fake.Seed(awsfake.Seeded{Name: "team/tagged", Value: "v", Tags: []awsfake.Tag{{Key: awssm.TagManagedBy, Value: "other"}}},
+		awsfake.Seeded{Name: "team/plain", Value: "v", Tags: []awsfake.Tag{{Key: "owner", Value: "me"}}})
+	ctx := context.Background()
+	for _, tc := range []struct {
+		ref     string
+		managed bool
+	}{{"team/tagged", true}, {arns[0], true}, {"team/plain", false}, {"team/missing", false}} {
+		if managed, err := e.p.ManagedByLedger(ctx, tc.ref); err != nil || managed != tc.managed {
+			t.Fatalf("ManagedByLedger(%s) = %v, %v", tc.ref, managed, err)
+		}
+	}
+	describes := e.fake.Calls("DescribeSecret")
+	if _, err := e.p.ManagedByLedger(ctx, "team/plain"); err != nil || e.fake.Calls("DescribeSecret") != describes {
+		t.Fatalf("not cached: %v, %d calls", err, e.fake.Calls("DescribeSecret")-describes)
+	}
+	if n := e.fake.Calls("GetSecretValue") + e.fake.Calls("BatchGetSecretValue"); n != 0 {
+		t.Fatalf("%d value reads for a tag check", n)
+	}
+
+	uncached := newEnv(t, func(c *awssm.Config) { c.CacheTTL = 0 })
+	uncached.fake.Seed(awsfake.Seeded{Name: "team/later", Value: "v"})
+	if managed, err := uncached.p.ManagedByLedger(ctx, "team/later"); err != nil || managed {
+		t.Fatalf("before the tag: %v %v", managed, err)
+	}
+	uncached.fake.SetTag("team/later", awssm.TagManagedBy, "paperclip")
+	if managed, err := uncached.p.ManagedByLedger(ctx, "team/later"); err != nil || !managed {
+		t.Fatalf("after the tag: %v %v", managed, err)
+	}
+	uncached.fake.Inject("DescribeSecret", awsfake.Error("AccessDeniedException"), 1)
+	_, err := uncached.p.ManagedByLedger(ctx, "team/later")
+	safe(t, err, ledgererr.Forbidden, awssm.CodeAccessDenied)
+
+	if err := awssm.CheckExternal("paperclip/dep-test/co/key", "paperclip", "dep-test"); providers.ProviderCodeOf(err) != providers.CodeGuardrail {
+		t.Fatalf("the managed-namespace refusal carries provider code %q", providers.ProviderCodeOf(err))
 	}
 }
