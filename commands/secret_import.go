@@ -174,7 +174,8 @@ func (h *Secrets) PreviewImport(ctx context.Context, a actor.Actor, p ImportPrev
 	out := ImportPreviewResult{NextToken: page.NextToken, Candidates: make([]ImportCandidate, 0, len(page.Secrets))}
 	var names, keys []string
 	for _, rs := range page.Secrets {
-		if rs.Managed || t.guard.inManagedNamespace(rs.Name) {
+		if rs.Managed || t.guard.inManagedNamespace(rs.Name) ||
+			providers.ProviderCodeOf(t.refs.CheckExternalRef(rs.Ref)) == providers.CodeGuardrail {
 			continue // the ledger's own secrets are never offered, whoever manages them
 		}
 		c := ImportCandidate{ExternalRef: rs.Ref, RemoteName: rs.Name, Metadata: rs}

@@ -2,13 +2,16 @@ package commands
 
 import (
 	"context"
+	"strings"
 	"sync"
 	"testing"
 
 	"github.com/secretsledger/secretsledger/eventstore"
 	"github.com/secretsledger/secretsledger/eventstore/actor"
+	"github.com/secretsledger/secretsledger/eventstore/events"
 	"github.com/secretsledger/secretsledger/eventstore/ledgererr"
 	"github.com/secretsledger/secretsledger/projections"
+	"github.com/secretsledger/secretsledger/providers"
 	"github.com/secretsledger/secretsledger/queries"
 )
 
@@ -37,7 +40,18 @@ func TestVaultsAgainstTheStore(t *testing.T) {
 	ctx := context.Background()
 	q := queries.Vaults{DB: f.pool}
 	health := &scriptedHealth{status: map[string]string{"local_encrypted": HealthOK, "aws_secrets_manager": HealthError}}
-	h := &Vaults{Log: f.h.Log, Locator: q, Health: health}
+	h := &Vaults{Log: f.h.Log, Locator: q, Health: health, AWSVaults: true}
+	// Without AWSVaults an AWS vault is refused, and nothing is written.
+	off := &Vaults{Log: f.h.Log, Locator: q, Health: health}
+	_, err := off.CreateVault(ctx, board, CreateVault{CompanyID: vaultCompany, DisplayName: "Off", Provider: "aws_secrets_manager",
+		Config: map[string]any{"region": "us-east-1"}})
+	if ledgererr.CodeOf(err) != ledgererr.Invalid || providers.ProviderCodeOf(err) != providers.CodeGuardrail ||
+		!strings.Contains(ledgererr.MessageOf(err), "LEDGER_AWS_VAULTS") {
+		t.Fatalf("AWS vault without AWSVaults: %v", err)
+	}
+	if evs, err := f.h.Log.ReadStream(ctx, events.VaultStream(vaultCompany), 0, 10); err != nil || len(evs) != 0 {
+		t.Fatalf("a refused AWS vault wrote %d events (%v)", len(evs), err)
+	}
 
 	create := func(name, provider string, config map[string]any, isDefault bool) string {
 		t.Helper()
