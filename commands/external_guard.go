@@ -81,7 +81,9 @@ func (g *externalRefGuard) check(ctx context.Context, p providers.Provider, exte
 
 // inManagedNamespace reports whether a secret name lies under one of the managed
 // namespaces loadNamespaces read.
-func (g *externalRefGuard) inManagedNamespace(name string) bool { return UnderNamespace(name, g.namespaces) }
+func (g *externalRefGuard) inManagedNamespace(name string) bool {
+	return UnderNamespace(name, g.namespaces)
+}
 
 // UnderNamespace reports whether a secret name (a leading "/" ignored) lies under one of
 // namespaces (ManagedNamespaces' answer).

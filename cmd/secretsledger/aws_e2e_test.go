@@ -147,7 +147,8 @@ func TestAWSDeploymentDefaultNeedsItsSettings(t *testing.T) {
 func TestAWSVaultPlacesSecrets(t *testing.T) {
 	t.Parallel()
 	e, fake := awsInstance(t)
-	e.vars = append(e.vars, "PAPERCLIP_SECRETS_PROVIDER=local_encrypted") // the later setting wins
+	e.vars = append(e.vars, "PAPERCLIP_SECRETS_PROVIDER=local_encrypted", // the later setting wins
+		"LEDGER_AWS_VAULTS=on")
 	s := e.serve(t)
 	e.waitReady(t, s, 20*time.Second)
 	api := e.client(t, e.instanceToken(t))
