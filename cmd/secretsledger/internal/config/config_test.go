@@ -208,6 +208,33 @@ func TestAWSDeploymentDefault(t *testing.T) {
 	}
 }
 
+// AWS vaults: off by default, on with LEDGER_AWS_VAULTS=on or an AWS deployment; only
+// on and off are accepted.
+func TestAWSVaults(t *testing.T) {
+	aws := map[string]string{"LEDGER_HOME": "/h", "PAPERCLIP_SECRETS_PROVIDER": "aws_secrets_manager", "AWS_REGION": "eu-west-1",
+		"PAPERCLIP_SECRETS_AWS_DEPLOYMENT_ID": "d", "PAPERCLIP_SECRETS_AWS_KMS_KEY_ID": "k"}
+	for _, tc := range []struct {
+		vars map[string]string
+		want bool
+	}{
+		{map[string]string{"LEDGER_HOME": "/h"}, false},
+		{map[string]string{"LEDGER_HOME": "/h", "LEDGER_AWS_VAULTS": "off"}, false},
+		{map[string]string{"LEDGER_HOME": "/h", "LEDGER_AWS_VAULTS": "on"}, true},
+		{aws, true},
+	} {
+		c := FromEnv(env(tc.vars))
+		if err := c.Validate(); err != nil || c.AWS.Vaults != tc.want {
+			t.Errorf("%v: vaults %v, %v", tc.vars, c.AWS.Vaults, err)
+		}
+	}
+	for _, bad := range []string{"yes", "ON", "1", "true"} {
+		c := FromEnv(env(map[string]string{"LEDGER_HOME": "/h", "LEDGER_AWS_VAULTS": bad}))
+		if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "LEDGER_AWS_VAULTS must be on or off") {
+			t.Errorf("LEDGER_AWS_VAULTS=%s: %v", bad, err)
+		}
+	}
+}
+
 func TestCheckpoints(t *testing.T) {
 	c := FromEnv(env(map[string]string{"LEDGER_HOME": "/h"}))
 	if c.Validate() != nil || c.Checkpoints.EveryEvents != 1000 || c.Checkpoints.Every != 10*time.Second ||
