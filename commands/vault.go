@@ -17,8 +17,8 @@ import (
 // never called.
 // WARNING: persisted in events and read models.
 const (
-	VaultProviderGCP       = "gcp_secret_manager"
-	VaultProviderHashiCorp = "vault"
+	VaultProviderGCP       = providers.GCPSecretManager
+	VaultProviderHashiCorp = providers.HashiCorpVault
 )
 
 // VaultProviders are the providers a vault may name, in the order they are listed.
