@@ -60,6 +60,23 @@ func TestAWSVaultConfigsAreUsableAndBounded(t *testing.T) {
 		t.Fatalf("a refused PATCH changed the config: namespace %v", got)
 	}
 
+	// The providers list names every provider a vault may name; a coming_soon vault is a
+	// draft that takes no secret.
+	providers := api.must(200, "GET", "/api/companies/"+companyA+"/secret-providers", "").list(t)
+	var listed []string
+	for _, p := range providers {
+		listed = append(listed, fmt.Sprint(p["id"], ":", p["status"]))
+	}
+	if strings.Join(listed, " ") != "local_encrypted:ready aws_secrets_manager:ready gcp_secret_manager:coming_soon vault:coming_soon" {
+		t.Fatalf("providers %v", listed)
+	}
+	draft := api.must(201, "POST", vaultsPath(companyA), `{"displayName": "GCP draft", "provider": "gcp_secret_manager"}`).json(t)
+	r = api.must(422, "POST", "/api/companies/"+companyA+"/secrets",
+		`{"name": "In GCP", "value": "v", "providerConfigId": "`+draft["id"].(string)+`"}`)
+	if draft["status"] != "coming_soon" || !strings.Contains(string(r.body), "coming_soon") || r.header.Get("X-Ledger-Position") != "" {
+		t.Fatalf("a secret in a coming_soon vault: %s (vault %v)", r.body, draft)
+	}
+
 	// PATCH + health cycles: the goroutines of the server stay where they were.
 	cycle := func(i int) {
 		api.must(200, "PATCH", "/api/secret-provider-configs/"+vault,

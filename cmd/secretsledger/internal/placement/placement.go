@@ -127,10 +127,6 @@ func (p *Placer) instance(ctx context.Context, v queries.Vault) (providers.Provi
 	default:
 		return nil, ledgererr.New(ledgererr.Invalid, "%s vaults cannot hold secrets yet", v.Provider)
 	}
-	if err := commands.CheckVaultConfig(v.Provider, v.Config); err != nil {
-		return nil, ledgererr.New(ledgererr.Invalid, "the provider vault's configuration cannot be used: %s; change it with PATCH",
-			ledgererr.MessageOf(err))
-	}
 	key := configKey(v.Config)
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -139,7 +135,11 @@ func (p *Placer) instance(ctx context.Context, v queries.Vault) (providers.Provi
 	}
 	cur, ok := p.instances[v.ID]
 	if ok && cur.config == key {
-		return cur.inst, nil
+		return cur.inst, nil // built from this very config, which passed the check
+	}
+	if err := commands.CheckVaultConfig(v.Provider, v.Config); err != nil {
+		return nil, ledgererr.New(ledgererr.Invalid, "the provider vault's configuration cannot be used: %s; change it with PATCH",
+			ledgererr.MessageOf(err))
 	}
 	inst, err := p.AWS(ctx, p.awsConfig(v))
 	if err != nil {
