@@ -33,6 +33,10 @@ func decideCreateVault(st vaultsState, id string, c CreateVault) (decision, erro
 	if err := checkNoCredentials(c.Config); err != nil {
 		return decision{}, err
 	}
+	if len(st.vaults) >= MaxVaultsPerCompany {
+		return decision{}, ledgererr.New(ledgererr.Invalid,
+			"a company has at most %d provider vaults, disabled ones included; change an existing vault instead", MaxVaultsPerCompany)
+	}
 	name, err := checkVaultName(c.DisplayName)
 	if err != nil {
 		return decision{}, err

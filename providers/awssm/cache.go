@@ -14,15 +14,16 @@ const cacheSize = 1024
 type cacheKey struct{ name, versionID string }
 
 // ttlCache keeps at most size entries for a TTL each, least recently used first out. A
-// TTL of zero or less keeps nothing.
+// TTL of zero or less keeps nothing, and so does a closed cache.
 type ttlCache[K comparable, V any] struct {
 	ttl  time.Duration
 	size int
 	now  func() time.Time
 
-	mu    sync.Mutex
-	order *list.List // front: most recently used
-	m     map[K]*list.Element
+	mu     sync.Mutex
+	order  *list.List // front: most recently used
+	m      map[K]*list.Element
+	closed bool // set by close: nothing is kept any more
 }
 
 type ttlEntry[K comparable, V any] struct {
@@ -62,6 +63,9 @@ func (c *ttlCache[K, V]) put(k K, v V) {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if c.closed {
+		return
+	}
 	if el, ok := c.m[k]; ok {
 		c.order.Remove(el)
 	}
@@ -83,6 +87,16 @@ func (c *ttlCache[K, V]) dropIf(match func(K) bool) {
 			delete(c.m, k)
 		}
 	}
+}
+
+// close forgets every entry and keeps none from now on: a provider that is closed while
+// a call of its own is still in flight must not keep that call's answer in memory.
+func (c *ttlCache[K, V]) close() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.closed = true
+	c.order.Init()
+	clear(c.m)
 }
 
 // valueCache keeps resolved values by (secret name, VersionId) for a TTL. An AWS version
@@ -108,3 +122,6 @@ func (c *valueCache) put(name, versionID string, v providers.Value) {
 func (c *valueCache) drop(name, versionID string) {
 	c.c.dropIf(func(k cacheKey) bool { return k.name == name && (versionID == "" || k.versionID == versionID) })
 }
+
+// close forgets every value and keeps none from now on.
+func (c *valueCache) close() { c.c.close() }

@@ -70,9 +70,13 @@ func New(ctx context.Context, cfg Config, opts ...Option) (*Provider, error) {
 }
 
 // Close stops the background retry of failed Commits (pending ones are dropped: the
-// versions they name stay resolvable, only AWSCURRENT lags).
+// versions they name stay resolvable, only AWSCURRENT lags) and wipes the value cache,
+// which keeps nothing afterwards. A closed provider still answers calls (one in flight
+// when a vault's configuration changed finishes), without caching; Close is idempotent.
 func (p *Provider) Close() error {
 	p.commits.stop()
+	p.cache.close()
+	p.tagChecks.close()
 	return nil
 }
 

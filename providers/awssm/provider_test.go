@@ -269,6 +269,32 @@ func TestResolveCache(t *testing.T) {
 	}
 }
 
+// A closed provider (a vault's superseded instance) keeps no value in memory: Close
+// wipes its cache, and what it still resolves afterwards is not cached again.
+func TestCloseWipesTheCache(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, nil)
+	p := e.newProvider(t)
+	r := newRef("closed")
+	s := mustPut(t, p, r, "v")
+	mustResolve(t, p, r, s.ProviderVersionRef, "v")
+	if n := e.fake.Calls("GetSecretValue"); n != 0 {
+		t.Fatalf("GetSecretValue called %d times; Put should have warmed the cache", n)
+	}
+	if err := p.Close(); err != nil {
+		t.Fatal(err)
+	}
+	for want := 1; want <= 2; want++ {
+		mustResolve(t, p, r, s.ProviderVersionRef, "v")
+		if n := e.fake.Calls("GetSecretValue"); n != want {
+			t.Fatalf("GetSecretValue called %d times after Close, want %d: the closed cache answered", n, want)
+		}
+	}
+	if err := p.Close(); err != nil {
+		t.Fatalf("a second Close: %v", err)
+	}
+}
+
 func TestResolveManyBatches(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, func(c *awssm.Config) { c.CacheTTL = 0 })
