@@ -2,7 +2,10 @@
 // vaults (the vaults read model) over the deployment's own instances. It implements
 // commands.Placer and commands.VaultHealth for the ledger's wiring, and keeps one
 // aws_secrets_manager instance per AWS vault: a config change builds a new one and
-// closes the one it replaces, and Close closes them all on shutdown.
+// closes the one it replaces, and Close closes them all on shutdown. It also implements
+// commands.ManagedNamespaces (the namespaces of the deployment and of every AWS vault,
+// which no external reference may name), and refuses AWS vaults while the instance is
+// not configured for AWS (LEDGER_AWS_VAULTS).
 //
 // It imports commands (for the interfaces it implements), queries (the vaults read
 // model) and the providers; nothing imports it but cmd/secretsledger.
