@@ -150,7 +150,7 @@ func (r *doctorReport) aws(ctx context.Context) {
 		KMSKeyID: a.KMSKeyID, Environment: a.Environment, ProviderOwner: a.ProviderOwner, DeleteRecoveryDays: a.DeleteRecoveryDays,
 		CacheTTL: a.CacheTTL,
 		// doctor writes nothing: no value is ever fingerprinted here.
-		Fingerprint: func(providers.Value) string { return "" }}, awssm.WithGetenv(r.env.getenv))
+		Fingerprint: func(string, providers.Value) string { return "" }}, awssm.WithGetenv(r.env.getenv))
 	if err != nil {
 		r.add(instance.Finding{Message: "aws_secrets_manager: " + err.Error()})
 		return

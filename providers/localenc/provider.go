@@ -35,7 +35,7 @@ func NewProvider(pool *pgxpool.Pool, k MasterKey, findings []Finding) (*Provider
 	return &Provider{pool: pool, sealer: s, findings: findings}, nil
 }
 
-// Sealer exposes the provider's sealer (fingerprints of request bodies use its key).
+// Sealer exposes the provider's sealer (its fingerprints, request hashes and key).
 func (p *Provider) Sealer() *Sealer { return p.sealer }
 
 // Descriptor implements providers.Provider.
@@ -84,7 +84,7 @@ func (p *Provider) Put(ctx context.Context, ref providers.Ref, v providers.Value
 		}
 		if n == 1 {
 			p.keys.put(ref.SecretID, cachedKey{company: ref.CompanyID, wrapped: wrapped})
-			return providers.Stored{ProviderVersionRef: vref, Fingerprint: p.sealer.Fingerprint(v)}, nil
+			return providers.Stored{ProviderVersionRef: vref, Fingerprint: p.sealer.Fingerprint(ref.CompanyID, v)}, nil
 		}
 		// Another writer created the key meanwhile: use theirs.
 		if k, err = p.dataKey(ctx, ref); err != nil {
@@ -102,7 +102,7 @@ func (p *Provider) Put(ctx context.Context, ref providers.Ref, v providers.Value
 	if err != nil {
 		return providers.Stored{}, err
 	}
-	return providers.Stored{ProviderVersionRef: vref, Fingerprint: p.sealer.Fingerprint(v)}, nil
+	return providers.Stored{ProviderVersionRef: vref, Fingerprint: p.sealer.Fingerprint(ref.CompanyID, v)}, nil
 }
 
 // Stage implements providers.Stager: the version's ciphertext (and, for a new secret,
@@ -141,7 +141,7 @@ func (p *Provider) Stage(ctx context.Context, ref providers.Ref, v providers.Val
 			SELECT count(*) FROM v`
 		w.Args = append(w.Args, ref.CompanyID, k.wrapped)
 	}
-	return providers.Stored{ProviderVersionRef: vref, Fingerprint: p.sealer.Fingerprint(v)}, w, nil
+	return providers.Stored{ProviderVersionRef: vref, Fingerprint: p.sealer.Fingerprint(ref.CompanyID, v)}, w, nil
 }
 
 // async runs statements in one transaction committed without waiting for the WAL flush
