@@ -68,7 +68,7 @@ func rekey(ctx context.Context, env *environment, l *ledger, newKeyFile string) 
 		return err
 	}
 	p := env.progress("rewrapping the data keys", 0)
-	n, err := l.local.Rekey(ctx, nextSealer)
+	n, err := l.local.Rekey(ctx, nextSealer, false)
 	p.done()
 	if err != nil {
 		if staged != "" {
