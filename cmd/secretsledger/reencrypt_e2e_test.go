@@ -98,6 +98,21 @@ func newReencryptFixture(t *testing.T) *reencryptFixture {
 	f.board.must(200, "DELETE", "/api/secrets/"+f.purged, "")
 	f.board.must(200, "POST", "/api/secrets/"+f.purged+"/purge", `{"confirm": "`+f.purged+`"}`)
 	f.resolveAll(t)
+	// A server on an external database is found by its leases: the rekey refuses.
+	conn, err := pgx.Connect(context.Background(), f.dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	pollUntil(t, 30*time.Second, func() string {
+		if countRows(t, conn, `SELECT count(*) FROM ledger_leases WHERE expires_at > now()`) == 0 {
+			return "the server holds no lease"
+		}
+		return ""
+	})
+	if code, _, errOut := f.e.run(t, "secrets", "rekey", "--reencrypt"); code != 2 || !strings.Contains(errOut, "is running on this database") {
+		t.Fatalf("rekey beside a running server: exit %d\n%s", code, errOut)
+	}
 	s.stop(t)
 	return f
 }
@@ -190,6 +205,9 @@ func TestRekeyReencryptSurvivesAKillAndResumes(t *testing.T) {
 		}
 		return ""
 	})
+	if _, out, _ := f.e.run(t, "doctor"); !strings.Contains(out, "WARN re-encryption unfinished: 5 secrets") {
+		t.Fatalf("doctor after the killed run:\n%s", out)
+	}
 	newKeyText, err := os.ReadFile(keyFile)
 	if err != nil || bytes.Equal(newKeyText, oldKeyText) {
 		t.Fatalf("the killed run did not put the new master key in place: %v", err)
@@ -230,6 +248,9 @@ func TestRekeyReencryptSurvivesAKillAndResumes(t *testing.T) {
 		if _, err := oldSealer.Decrypt(b.wrapped, r.ct, r.company, r.secret, r.version); err == nil {
 			t.Fatalf("the old data key opens the new ciphertext of %s v%d", r.secret, r.version)
 		}
+	}
+	if _, out, _ := f.e.run(t, "doctor"); strings.Contains(out, "re-encryption") {
+		t.Fatalf("doctor after the resumed run:\n%s", out)
 	}
 	if code, out, _ := f.e.run(t, "verify"); code != 0 || !strings.Contains(out, "ok:") {
 		t.Fatalf("verify after the re-encryption: %d %s", code, out)

@@ -11,6 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/secretsledger/secretsledger/eventstore/lease"
 	"github.com/secretsledger/secretsledger/providers/localenc"
 )
 
@@ -46,6 +47,15 @@ func newRekeyCmd(env *environment) *cobra.Command {
 func rekey(ctx context.Context, env *environment, l *ledger, o rekeyOptions) error {
 	if l.db.Embedded != nil && !l.db.Embedded.Owned() {
 		return usageError{errors.New("a secretsledger server is running on this instance; stop it first (it holds the old key)")}
+	}
+	// With an external database the servers may run elsewhere; each holds the old key
+	// and would go on writing under it (and, during a re-encryption, under old data keys).
+	holder, err := lease.AnyHolder(ctx, l.pool)
+	if err != nil {
+		return err
+	}
+	if holder != "" {
+		return usageError{fmt.Errorf("a secretsledger server (%s) is running on this database; stop every server first (they hold the old key)", holder)}
 	}
 	if o.reencrypt {
 		pending, err := l.local.PendingReencryption(ctx)

@@ -240,3 +240,31 @@ func TestHolderIDsDiffer(t *testing.T) {
 		t.Fatalf("holder ids %q and %q", a, b)
 	}
 }
+
+func TestAnyHolderNamesALiveHolderOnly(t *testing.T) {
+	t.Parallel()
+	pool := runtimePool(t)
+	ctx := context.Background()
+	if h, err := lease.AnyHolder(ctx, pool); err != nil || h != "" {
+		t.Fatalf("no lease yet: %q, %v", h, err)
+	}
+	l := newLease(pool, "host:1:ab", time.Minute)
+	if ok, err := l.TryAcquire(ctx); !ok || err != nil {
+		t.Fatal(ok, err)
+	}
+	if h, err := lease.AnyHolder(ctx, pool); err != nil || h != "host:1:ab" {
+		t.Fatalf("held: %q, %v", h, err)
+	}
+	if err := l.Release(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if h, err := lease.AnyHolder(ctx, pool); err != nil || h != "" {
+		t.Fatalf("released: %q, %v", h, err)
+	}
+	if _, err := pool.Exec(ctx, `INSERT INTO ledger_leases (role, holder, expires_at) VALUES ('relay', 'dead:2:cd', now() - interval '1 second')`); err != nil {
+		t.Fatal(err)
+	}
+	if h, err := lease.AnyHolder(ctx, pool); err != nil || h != "" {
+		t.Fatalf("expired: %q, %v", h, err)
+	}
+}

@@ -57,8 +57,14 @@ func (p *Provider) Rekey(ctx context.Context, next *Sealer, reencrypt bool) (int
 
 // PendingReencryption counts the live secrets marked for re-encryption and not done yet.
 func (p *Provider) PendingReencryption(ctx context.Context) (int, error) {
+	return PendingReencryption(ctx, p.pool)
+}
+
+// PendingReencryption counts, in db, the live secrets marked for re-encryption and not
+// done yet (for reports that have no provider).
+func PendingReencryption(ctx context.Context, db Querier) (int, error) {
 	var n int
-	if err := p.pool.QueryRow(ctx, `SELECT count(*) FROM local_secret_keys WHERE reencrypt_pending AND wrapped_key IS NOT NULL`).Scan(&n); err != nil {
+	if err := db.QueryRow(ctx, `SELECT count(*) FROM local_secret_keys WHERE reencrypt_pending AND wrapped_key IS NOT NULL`).Scan(&n); err != nil {
 		return 0, unavailable(err)
 	}
 	return n, nil
