@@ -29,7 +29,7 @@ func newRekeyCmd(env *environment) *cobra.Command {
 	var o rekeyOptions
 	c := &cobra.Command{
 		Use:   "rekey [--new-key-file PATH] [--reencrypt]",
-		Short: "rewrap every local_encrypted data key under a new master key (server stopped); the log is not touched",
+		Short: "rewrap every local_encrypted data key under a new master key, with --reencrypt also fresh data keys (server stopped); the log is not touched",
 		Args:  exactArgs(),
 		RunE: func(c *cobra.Command, _ []string) error {
 			return withLedger(c.Context(), env, func(l *ledger) error {
