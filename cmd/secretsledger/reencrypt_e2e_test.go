@@ -15,6 +15,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/secretsledger/secretsledger/eventstore/pgtest"
+	"github.com/secretsledger/secretsledger/providers"
 	"github.com/secretsledger/secretsledger/providers/localenc"
 )
 
@@ -289,4 +290,43 @@ func TestFingerprintsDifferAcrossCompanies(t *testing.T) {
 		t.Fatal("equal values of two companies have equal fingerprints")
 	}
 	s.stop(t)
+}
+
+// The re-encryption draws its progress, secrets done of the total, on a terminal.
+func TestReencryptShowsProgressOnATerminal(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	pool, _ := pgtest.NewMigratedPool(t)
+	oldKey, newKey := localenc.NewMasterKey([localenc.KeySize]byte{1}, "old"), localenc.NewMasterKey([localenc.KeySize]byte{2}, "new")
+	old, err := localenc.NewProvider(pool, oldKey, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := old.EnsureKeyCheck(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 3 {
+		if _, err := old.Put(ctx, providers.Ref{CompanyID: companyA, SecretID: fmt.Sprintf("SEC%d", i), Version: 1}, providers.NewValue([]byte("v"))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	next, err := localenc.NewProvider(pool, newKey, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := old.Rekey(ctx, next.Sealer(), true); err != nil {
+		t.Fatal(err)
+	}
+	var stdout, stderr bytes.Buffer
+	env := newEnvironment(func(string) string { return "" }, nil, &stdout, &stderr)
+	env.stderrTTY = true
+	if err := reencrypt(ctx, env, next, 3); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(stderr.String(), "re-encrypting the secrets: ") || !strings.HasSuffix(stderr.String(), "\r\033[K") {
+		t.Fatalf("progress on a terminal: %q", stderr.String())
+	}
+	if !strings.Contains(stdout.String(), "re-encrypted 3 secrets under fresh data keys wrapped by master key "+newKey.Fingerprint()) {
+		t.Fatalf("stdout: %q", stdout.String())
+	}
 }
