@@ -50,7 +50,9 @@ func rekey(ctx context.Context, env *environment, l *ledger, o rekeyOptions) err
 	}
 	// With an external database the servers may run elsewhere; each holds the old key
 	// and would go on writing under it (and, during a re-encryption, under old data keys).
-	holder, err := lease.AnyHolder(ctx, l.pool)
+	wait := env.progress("checking that no server holds a lease on the database", 0)
+	holder, err := lease.AwaitNoHolder(ctx, l.pool, env.cfg.LeaseTTL)
+	wait.done()
 	if err != nil {
 		return err
 	}
