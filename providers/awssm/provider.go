@@ -351,7 +351,7 @@ func (p *Provider) CheckExternalRef(externalRef string) error {
 func (p *Provider) ExternalRefName(externalRef string) string { return RefName(externalRef) }
 
 // Link implements providers.Provider: an external reference is metadata only (no AWS
-// call); its fingerprint is the keyed fingerprint of the reference and version.
+// call); its fingerprint is the company's keyed fingerprint of the reference and version.
 func (p *Provider) Link(_ context.Context, ref providers.Ref, externalRef, providerVersionRef string) (providers.Stored, error) {
 	if err := p.CheckExternalRef(externalRef); err != nil {
 		return providers.Stored{}, err
