@@ -46,9 +46,9 @@ type Config struct {
 	CacheTTL time.Duration
 	// Log receives raw AWS errors (at warn); nil discards them.
 	Log *slog.Logger
-	// Fingerprint is the ledger's keyed fingerprint of a value (an HMAC under a server
-	// key, never a bare hash).
-	Fingerprint func(providers.Value) string
+	// Fingerprint is the ledger's keyed fingerprint of a company's value (an HMAC under
+	// a key of that company's, never a bare hash).
+	Fingerprint func(company string, v providers.Value) string
 }
 
 var regionPattern = regexp.MustCompile(`^[a-z]{2}(-gov)?-[a-z]+-\d+$`)

@@ -124,7 +124,7 @@ func TestRequestToken(t *testing.T) {
 }
 
 func validConfig() Config {
-	return Config{Region: "us-east-1", DeploymentID: "prod-us-1", Fingerprint: func(providers.Value) string { return "fp" }, CacheTTL: time.Minute}
+	return Config{Region: "us-east-1", DeploymentID: "prod-us-1", Fingerprint: func(string, providers.Value) string { return "fp" }, CacheTTL: time.Minute}
 }
 
 func TestConfigValidate(t *testing.T) {

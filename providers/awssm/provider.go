@@ -151,7 +151,7 @@ func (p *Provider) Put(ctx context.Context, ref providers.Ref, v providers.Value
 	if ref.Version < 1 {
 		return providers.Stored{}, ledgererr.New(ledgererr.Invalid, "the aws_secrets_manager provider stores numbered versions only")
 	}
-	fp := p.cfg.Fingerprint(v)
+	fp := p.cfg.Fingerprint(ref.CompanyID, v)
 	token := requestToken(p.cfg.DeploymentID, ref, fp)
 	str, bin := valueInput(v)
 	ctx, cancel := p.call(ctx)
@@ -358,15 +358,15 @@ func (p *Provider) CheckExternalRef(externalRef string) error {
 func (p *Provider) ExternalRefName(externalRef string) string { return RefName(externalRef) }
 
 // Link implements providers.Provider: an external reference is metadata only (no AWS
-// call); its fingerprint is the keyed fingerprint of the reference and version.
-func (p *Provider) Link(_ context.Context, _ providers.Ref, externalRef, providerVersionRef string) (providers.Stored, error) {
+// call); its fingerprint is the company's keyed fingerprint of the reference and version.
+func (p *Provider) Link(_ context.Context, ref providers.Ref, externalRef, providerVersionRef string) (providers.Stored, error) {
 	if err := p.CheckExternalRef(externalRef); err != nil {
 		return providers.Stored{}, err
 	}
 	if len(providerVersionRef) > MaxVersionRefLength {
 		return providers.Stored{}, ledgererr.New(ledgererr.Invalid, "providerVersionRef is longer than %d characters", MaxVersionRefLength)
 	}
-	fp := p.cfg.Fingerprint(providers.NewValue([]byte("aws_secrets_manager_v1:" + externalRef + ":" + providerVersionRef)))
+	fp := p.cfg.Fingerprint(ref.CompanyID, providers.NewValue([]byte("aws_secrets_manager_v1:"+externalRef+":"+providerVersionRef)))
 	return providers.Stored{ProviderVersionRef: providerVersionRef, Fingerprint: fp}, nil
 }
 

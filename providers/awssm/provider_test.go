@@ -26,8 +26,9 @@ import (
 	"github.com/secretsledger/secretsledger/providers/providertest"
 )
 
-func fingerprint(v providers.Value) string {
-	m := hmac.New(sha256.New, []byte("test fingerprint key"))
+// fingerprint stands for the ledger's: a keyed HMAC with a key per company.
+func fingerprint(company string, v providers.Value) string {
+	m := hmac.New(sha256.New, []byte("test fingerprint key of "+company))
 	m.Write(v.Reveal())
 	return hex.EncodeToString(m.Sum(nil))
 }
@@ -164,7 +165,7 @@ func TestCreateNamesTagsAndKMS(t *testing.T) {
 	if e.fake.CurrentVersion(name) != s.ProviderVersionRef {
 		t.Fatalf("AWSCURRENT %q, stored ref %q", e.fake.CurrentVersion(name), s.ProviderVersionRef)
 	}
-	if s.Fingerprint != fingerprint(val("sk-test")) {
+	if s.Fingerprint != fingerprint("co-1", val("sk-test")) {
 		t.Fatal("Stored.Fingerprint is not the injected keyed fingerprint")
 	}
 	// Without a KMS key the secret gets none (AWS uses aws/secretsmanager).
@@ -581,7 +582,7 @@ func TestLinkIsMetadataOnly(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if s.ProviderVersionRef != "v-123" || s.Fingerprint != fingerprint(val("aws_secrets_manager_v1:/paperclip-bench/anthropic_api_key:v-123")) {
+	if s.ProviderVersionRef != "v-123" || s.Fingerprint != fingerprint("co-1", val("aws_secrets_manager_v1:/paperclip-bench/anthropic_api_key:v-123")) {
 		t.Fatalf("Link stored %+v", s)
 	}
 	if e.fake.TotalCalls() != 0 {

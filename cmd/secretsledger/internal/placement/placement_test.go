@@ -87,7 +87,7 @@ func newFixture(t *testing.T) *fixture {
 	creds := credentials.NewStaticCredentialsProvider("AKIDTESTFAKE", "fake-secret-access-key", "")
 	f.p = &Placer{Vaults: f.vaults, Deployment: map[string]providers.Provider{}, DefaultProvider: providers.LocalEncrypted,
 		AWSDefaults: awssm.Config{Endpoint: f.fake.URL, CacheTTL: time.Minute,
-			Fingerprint: func(v providers.Value) string { return fmt.Sprintf("fp-%d", v.Len()) }},
+			Fingerprint: func(company string, v providers.Value) string { return fmt.Sprintf("fp-%s-%d", company, v.Len()) }},
 		AWS: func(ctx context.Context, cfg awssm.Config) (providers.Provider, error) {
 			inst, err := awssm.New(ctx, cfg, awssm.WithCredentials(creds), awssm.WithGetenv(func(string) string { return "" }))
 			if err != nil {
