@@ -64,6 +64,9 @@ type Secrets struct {
 	Now       func() time.Time
 	// Resolutions, when set, hears the outcome of every resolved config path (metrics).
 	Resolutions ResolutionObserver
+	// ExternalPrefixes (LEDGER_AWS_EXTERNAL_PREFIXES) approves external references
+	// under these prefixes for every company, AnyExternalRef for any; nil: none.
+	ExternalPrefixes []string
 
 	// memory is the state commands decide on (see memory); made on first use.
 	memory  *memory
@@ -186,8 +189,13 @@ func (h *Secrets) fold(ctx context.Context, stream string, apply func(eventstore
 
 // foldAfter applies the events of a stream after a version, in order.
 func (h *Secrets) foldAfter(ctx context.Context, stream string, after int64, apply func(eventstore.Event) error) error {
+	return foldLog(ctx, h.Log, stream, after, apply)
+}
+
+// foldLog applies the events of a stream of log after a version, in order.
+func foldLog(ctx context.Context, log EventLog, stream string, after int64, apply func(eventstore.Event) error) error {
 	for {
-		evs, err := h.Log.ReadStream(ctx, stream, after, eventstore.MaxReadLimit)
+		evs, err := log.ReadStream(ctx, stream, after, eventstore.MaxReadLimit)
 		if err != nil {
 			return err
 		}

@@ -98,9 +98,10 @@ type ImportPreviewResult struct {
 
 // importTarget is the vault a remote import reads and links into.
 type importTarget struct {
-	at   Placement
-	inv  RemoteInventory
-	refs ExternalRefs
+	at     Placement
+	inv    RemoteInventory
+	refs   ExternalRefs
+	policy policyState // the company's external-reference policy
 }
 
 // unwrapProvider returns the provider under a decorator (metrics), or p.
@@ -141,7 +142,11 @@ func (h *Secrets) importTarget(ctx context.Context, a actor.Actor, companyID, va
 	if !okInv || !okRefs {
 		return importTarget{}, ledgererr.New(ledgererr.Invalid, "the %s provider cannot list remote secrets", at.ProviderID)
 	}
-	return importTarget{at: at, inv: inv, refs: refs}, nil
+	policy, err := h.loadPolicy(ctx, companyID)
+	if err != nil {
+		return importTarget{}, err
+	}
+	return importTarget{at: at, inv: inv, refs: refs, policy: policy}, nil
 }
 
 // PreviewImport reads one page of a vault's remote inventory (one provider list call,
@@ -162,10 +167,14 @@ func (h *Secrets) PreviewImport(ctx context.Context, a actor.Actor, p ImportPrev
 	if err != nil {
 		return ImportPreviewResult{}, err
 	}
+	if t.policy.approvesNothing(h.ExternalPrefixes) {
+		return ImportPreviewResult{}, decideExternalRef(t.policy, h.ExternalPrefixes, "", t.refs.ExternalRefName)
+	}
 	page, err := t.inv.List(ctx, p.Query, p.NextToken, p.PageSize)
 	if err != nil {
 		return ImportPreviewResult{}, err
 	}
+	page.Secrets = filterPreview(t, h.ExternalPrefixes, page.Secrets)
 	out := ImportPreviewResult{NextToken: page.NextToken, Candidates: make([]ImportCandidate, 0, len(page.Secrets))}
 	var names, keys []string
 	for _, rs := range page.Secrets {
@@ -284,6 +293,8 @@ type ImportRowResult struct {
 	Message     string
 	SecretID    string
 	Conflicts   []ImportConflict
+
+	refusal error // the guardrail's or the policy's refusal of the row, to record
 }
 
 // ImportResult sums a remote import up; Position is the log position of its last event.
@@ -312,8 +323,16 @@ func (h *Secrets) Import(ctx context.Context, req Request, c ImportSecrets) (Imp
 	creates := make([]*CreateSecret, len(c.Rows))
 	var names, keys []string
 	for i, r := range c.Rows {
-		rows[i], creates[i] = h.decideImportRow(t.refs, c.CompanyID, t.at, r)
+		rows[i], creates[i] = h.decideImportRow(t, c.CompanyID, r)
 		names, keys = append(names, rows[i].Name), append(keys, rows[i].Key)
+		if refusal := rows[i].refusal; refusal != nil && recordedRefusal(refusal) {
+			if err := h.refused(ctx, req, c.CompanyID, t.at, RefusedImport, rows[i].ExternalRef, refusal); ledgererr.CodeOf(err) == ledgererr.Unavailable {
+				return ImportResult{}, err
+			}
+		}
+	}
+	if t.policy.approvesNothing(h.ExternalPrefixes) {
+		return ImportResult{}, decideExternalRef(t.policy, h.ExternalPrefixes, "", t.refs.ExternalRefName)
 	}
 	live, err := h.Directory.ImportCandidates(ctx, c.CompanyID, t.at.VaultID, names, keys)
 	if err != nil {
@@ -345,7 +364,8 @@ func (h *Secrets) Import(ctx context.Context, req Request, c ImportSecrets) (Imp
 }
 
 // decideImportRow validates a row and returns its create, or its error result.
-func (h *Secrets) decideImportRow(refs ExternalRefs, companyID string, at Placement, r ImportRow) (ImportRowResult, *CreateSecret) {
+func (h *Secrets) decideImportRow(t importTarget, companyID string, r ImportRow) (ImportRowResult, *CreateSecret) {
+	refs, at := t.refs, t.at
 	ref := strings.TrimSpace(r.ExternalRef)
 	row := ImportRowResult{ExternalRef: ref, Status: RowError}
 	row.Name, row.Key = importName(refs.ExternalRefName(ref))
@@ -365,8 +385,12 @@ func (h *Secrets) decideImportRow(refs ExternalRefs, companyID string, at Placem
 		return row, nil
 	}
 	if err := refs.CheckExternalRef(ref); err != nil {
-		row.Reason, row.Message = ReasonGuardrail, ledgererr.MessageOf(err)
+		row.Reason, row.Message, row.refusal = ReasonGuardrail, ledgererr.MessageOf(err), err
 		row.Conflicts = []ImportConflict{{Type: ConflictGuardrail, Message: ledgererr.MessageOf(err)}}
+		return row, nil
+	}
+	if err := h.checkImportRowPolicy(t, ref); err != nil {
+		row.Reason, row.Message, row.refusal = ReasonExternalNotApproved, ledgererr.MessageOf(err), err
 		return row, nil
 	}
 	cs := CreateSecret{CompanyID: companyID, Name: row.Name, Key: row.Key, Description: r.Description, Provider: at.ProviderID,

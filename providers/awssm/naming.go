@@ -142,7 +142,7 @@ const (
 // ErrManagedNamespace is the refusal of an external reference inside the managed
 // namespace: those secrets are the ledger's own and are resolved by their managed
 // versions, never linked.
-var ErrManagedNamespace = ledgererr.New(ledgererr.Invalid,
+var ErrManagedNamespace = ledgererr.WithReason(ledgererr.Invalid, "provider_guardrail",
 	"Paperclip-managed namespace secrets cannot be imported as external references")
 
 // RefName returns the secret name an external reference names: the name itself, or

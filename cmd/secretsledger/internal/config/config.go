@@ -13,6 +13,9 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/secretsledger/secretsledger/commands"
+	"github.com/secretsledger/secretsledger/eventstore/ledgererr"
 )
 
 // Defaults.
@@ -108,6 +111,10 @@ type AWS struct {
 	// CacheTTL is LEDGER_AWS_CACHE_TTL (default 5m; 0 disables): how long resolved
 	// versions are cached in memory.
 	CacheTTL time.Duration
+	// ExternalPrefixes is LEDGER_AWS_EXTERNAL_PREFIXES: external-reference prefixes
+	// approved for every company of the instance (["*"]: anything outside a managed
+	// namespace); nil when unset, the default.
+	ExternalPrefixes []string
 }
 
 // Checkpoints configures the signed checkpoints of the log's head.
@@ -201,6 +208,7 @@ var Vars = []Var{
 	{"PAPERCLIP_SECRETS_AWS_ENDPOINT", "(unset: the SDK's)", "aws_secrets_manager: endpoint override"},
 	{"PAPERCLIP_SECRETS_AWS_DELETE_RECOVERY_DAYS", "30", "aws_secrets_manager: recovery window of deleted secrets"},
 	{"LEDGER_AWS_CACHE_TTL", "5m", "aws_secrets_manager: how long a resolved version is cached in memory (0 disables)"},
+	{"LEDGER_AWS_EXTERNAL_PREFIXES", "(unset: none)", "external-reference prefixes approved for every company (comma-separated; * approves anything outside a managed namespace); for single-tenant deployments, else approve per company with `external-policy set`"},
 	{"LEDGER_CHECKPOINT_KEY_FILE", "<instance>/secrets/checkpoint.key", "ed25519 key that signs checkpoints of the log's head (created 0600 when missing); keep it apart from the database"},
 	{"LEDGER_INTEGRITY_KEY_FILE", "<instance>/secrets/integrity.key", "secret that keys stored credential hashes and authenticates every event (created 0600 when missing; refused if others may read it); every process of the instance needs the same file, kept apart from the database"},
 	{"LEDGER_CHECKPOINT_EVERY_EVENTS", "1000", "sign the head once it moved this many events past the last checkpoint (1-1000000)"},
@@ -505,6 +513,12 @@ func awsFromEnv(getenv func(string) string, required bool, problems []string) (A
 			problems = append(problems, fmt.Sprintf("LEDGER_AWS_CACHE_TTL must be a duration from 0 to 24h (e.g. 5m), got %q", v))
 		}
 		a.CacheTTL = d
+	}
+	if v := getenv("LEDGER_AWS_EXTERNAL_PREFIXES"); strings.TrimSpace(v) != "" {
+		var err error
+		if a.ExternalPrefixes, err = commands.CheckInstancePrefixes(v); err != nil {
+			problems = append(problems, "LEDGER_AWS_EXTERNAL_PREFIXES: "+ledgererr.MessageOf(err))
+		}
 	}
 	if a.Endpoint != "" && !strings.HasPrefix(a.Endpoint, "https://") && !strings.HasPrefix(a.Endpoint, "http://") {
 		problems = append(problems, "PAPERCLIP_SECRETS_AWS_ENDPOINT must be an http(s) URL")

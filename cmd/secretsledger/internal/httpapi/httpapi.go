@@ -140,7 +140,8 @@ func readyz(log *slog.Logger, checks []Check, roles func() []string) http.Handle
 }
 
 type errorDetails struct {
-	Code string `json:"code"`
+	Code   string `json:"code"`
+	Reason string `json:"reason,omitempty"`
 }
 
 type errorBody struct {
@@ -180,7 +181,8 @@ func WriteError(w http.ResponseWriter, log *slog.Logger, err error) {
 		}
 		log.Error("internal error", "err", err, "request_id", id)
 	}
-	writeJSON(w, statusOf[code], errorBody{Error: ledgererr.MessageOf(err), Details: errorDetails{Code: string(code)}})
+	writeJSON(w, statusOf[code], errorBody{Error: ledgererr.MessageOf(err), Details: errorDetails{Code: string(code),
+		Reason: ledgererr.ReasonOf(err)}})
 }
 
 func writeJSON(w http.ResponseWriter, status int, body any) {
