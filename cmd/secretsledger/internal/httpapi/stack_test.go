@@ -118,6 +118,7 @@ func newStack(t testing.TB) *stack {
 		Consumers:   Consumers{Commands: cmds, Queries: consumers},
 		Incidents:   Incidents{Commands: cmds, Queries: queries.Freezes{DB: pool}},
 		Vaults:      Vaults{Commands: &commands.Vaults{Log: store, Locator: queries.Vaults{DB: pool}}, Queries: queries.Vaults{DB: pool}},
+		Policies:    Policies{Commands: cmds, Queries: queries.ExternalPolicies{DB: pool}},
 		Subscribers: fakeSubscribers{}, Events: queries.Events{DB: pool}, Audit: audit.Log{DB: pool},
 		Companies: queries.Companies{DB: pool}, Ledger: &queries.Ledger{Store: store, DB: pool},
 	}
