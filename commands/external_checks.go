@@ -2,6 +2,7 @@ package commands
 
 import (
 	"context"
+	"strings"
 
 	"github.com/secretsledger/secretsledger/eventstore"
 	"github.com/secretsledger/secretsledger/eventstore/events"
@@ -148,4 +149,21 @@ func checkVaultDecision(pol policyState, st vaultsState, d decision) error {
 		}
 	}
 	return nil
+}
+
+// linkRotation is the policy's check of a rotation of an external reference (to a new
+// reference, or another version of its own), then the provider's link; a refusal of
+// either is recorded like a link's.
+func (h *Secrets) linkRotation(ctx context.Context, req Request, st secretState, p providers.Provider, ref providers.Ref,
+	ext, versionRef string) (providers.Stored, error) {
+	at := Placement{ProviderID: st.provider, VaultID: st.vaultID, Provider: p}
+	err := h.checkLinkPolicy(ctx, st.companyID, at, ext)
+	var linked providers.Stored
+	if err == nil {
+		linked, err = p.Link(ctx, ref, ext, strings.TrimSpace(versionRef))
+	}
+	if recordedRefusal(err) {
+		return linked, h.refused(ctx, req, st.companyID, at, RefusedLink, ext, err)
+	}
+	return linked, err
 }

@@ -75,12 +75,12 @@ func (h *Secrets) rotateOnce(ctx context.Context, req Request, c RotateSecret) (
 		payload.ProviderVersionRef, payload.Fingerprint = w.ProviderVersionRef, w.Fingerprint
 	} else {
 		// A new reference, or another pinned version of the current one: linked (the
-		// provider's guardrail and fingerprint), never written at the provider.
+		// policy, the provider's guardrail and fingerprint), never written at the provider.
 		ext := strings.TrimSpace(c.ExternalRef)
 		if ext == "" {
 			ext = st.versions[st.latestVersion].externalRef
 		}
-		linked, err := p.Link(ctx, ref, ext, strings.TrimSpace(c.ProviderVersionRef))
+		linked, err := h.linkRotation(ctx, req, st, p, ref, ext, c.ProviderVersionRef)
 		if err != nil {
 			return Result{}, err
 		}
