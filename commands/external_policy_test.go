@@ -25,7 +25,7 @@ func TestDecidePolicy(t *testing.T) {
 		{"empty approves nothing", ExternalPolicy{}, ""},
 		{"prefixes and references", ExternalPolicy{Prefixes: []string{" team-b/ ", "team-b/", "ops/"},
 			References: []string{"arn:aws:secretsmanager:us-east-1:123456789012:secret:legacy/db-AbCdEf"},
-			Regions: []string{"eu-west-1"}, Namespaces: []string{"team-b"}}, ""},
+			Regions:    []string{"eu-west-1"}, Namespaces: []string{"team-b"}}, ""},
 		{"star in a prefix", ExternalPolicy{Prefixes: []string{"*"}}, "holds '*'"},
 		{"star inside a prefix", ExternalPolicy{Prefixes: []string{"team-*/"}}, "holds '*'"},
 		{"empty prefix", ExternalPolicy{Prefixes: []string{"  "}}, "an entry is empty"},
