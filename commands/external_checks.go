@@ -41,6 +41,15 @@ func recordedRefusal(err error) bool {
 // any other write, and an import batch is bounded (MaxImportBatch). When the record
 // cannot be appended the answer says so instead (the attempt stays refused).
 func (h *Secrets) refused(ctx context.Context, req Request, companyID string, at Placement, op, ref string, refusal error) error {
+	if err := h.recordRefusal(ctx, req, companyID, at, op, ref, refusal); err != nil {
+		return err
+	}
+	return refusal
+}
+
+// recordRefusal appends the external_reference.refused event of a refusal; nil when it
+// is recorded.
+func (h *Secrets) recordRefusal(ctx context.Context, req Request, companyID string, at Placement, op, ref string, refusal error) error {
 	evt, err := events.New(events.ExternalReferenceRefused, companyID, events.ExternalReferenceRefusedV1{Operation: op,
 		Provider: at.ProviderID, VaultID: at.VaultID, ExternalRef: ref, Reason: ledgererr.ReasonOf(refusal),
 		Message: ledgererr.MessageOf(refusal)}, req.metadata())
@@ -51,7 +60,7 @@ func (h *Secrets) refused(ctx context.Context, req Request, companyID string, at
 		Expected: eventstore.AnyVersion, Events: []eventstore.EventData{evt}}); err != nil {
 		return ledgererr.Wrap(err, ledgererr.Unavailable, "the reference was refused, and the refusal could not be recorded; retry")
 	}
-	return refusal
+	return nil
 }
 
 // refNameOf is how a placement's provider names the secret a reference denotes (an AWS

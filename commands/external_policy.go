@@ -231,13 +231,19 @@ func decideExternalRef(s policyState, instance []string, ref string, refName fun
 		return nil
 	}
 	if s.approvesNothing(instance) {
-		return ledgererr.WithReason(ledgererr.Invalid, ReasonExternalNotApproved,
-			"no external references are approved for this company: an instance operator approves prefixes with "+
-				"PUT /api/companies/{companyId}/external-policy (or LEDGER_AWS_EXTERNAL_PREFIXES for every company)")
+		return errNothingApproved()
 	}
 	return ledgererr.WithReason(ledgererr.Invalid, ReasonExternalNotApproved,
 		"%.200q is not under an external prefix approved for this company (PUT /api/companies/{companyId}/external-policy "+
 			"or LEDGER_AWS_EXTERNAL_PREFIXES)", ref)
+}
+
+// errNothingApproved is the refusal of every external reference and remote import of a
+// company for which nothing is approved.
+func errNothingApproved() error {
+	return ledgererr.WithReason(ledgererr.Invalid, ReasonExternalNotApproved,
+		"no external references are approved for this company: an instance operator approves prefixes with "+
+			"PUT /api/companies/{companyId}/external-policy (or LEDGER_AWS_EXTERNAL_PREFIXES for every company)")
 }
 
 // approvesNothing reports whether no reference at all is approved for the company.

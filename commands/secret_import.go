@@ -168,7 +168,7 @@ func (h *Secrets) PreviewImport(ctx context.Context, a actor.Actor, p ImportPrev
 		return ImportPreviewResult{}, err
 	}
 	if t.policy.approvesNothing(h.ExternalPrefixes) {
-		return ImportPreviewResult{}, decideExternalRef(t.policy, h.ExternalPrefixes, "", t.refs.ExternalRefName)
+		return ImportPreviewResult{}, errNothingApproved()
 	}
 	page, err := t.inv.List(ctx, p.Query, p.NextToken, p.PageSize)
 	if err != nil {
@@ -325,14 +325,14 @@ func (h *Secrets) Import(ctx context.Context, req Request, c ImportSecrets) (Imp
 	for i, r := range c.Rows {
 		rows[i], creates[i] = h.decideImportRow(t, c.CompanyID, r)
 		names, keys = append(names, rows[i].Name), append(keys, rows[i].Key)
-		if refusal := rows[i].refusal; refusal != nil && recordedRefusal(refusal) {
-			if err := h.refused(ctx, req, c.CompanyID, t.at, RefusedImport, rows[i].ExternalRef, refusal); ledgererr.CodeOf(err) == ledgererr.Unavailable {
+		if recordedRefusal(rows[i].refusal) {
+			if err := h.recordRefusal(ctx, req, c.CompanyID, t.at, RefusedImport, rows[i].ExternalRef, rows[i].refusal); err != nil {
 				return ImportResult{}, err
 			}
 		}
 	}
 	if t.policy.approvesNothing(h.ExternalPrefixes) {
-		return ImportResult{}, decideExternalRef(t.policy, h.ExternalPrefixes, "", t.refs.ExternalRefName)
+		return ImportResult{}, errNothingApproved()
 	}
 	live, err := h.Directory.ImportCandidates(ctx, c.CompanyID, t.at.VaultID, names, keys)
 	if err != nil {
