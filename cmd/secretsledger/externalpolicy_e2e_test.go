@@ -146,6 +146,10 @@ func TestExternalPolicyEndToEnd(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &st); code != 0 || err != nil || slices.Compare(st.ExternalPolicy.Prefixes, []string{"other/"}) != 0 {
 		t.Fatalf("audit state: %d %s %s", code, out, errOut)
 	}
+	code, out, _ = e.run(t, "audit", "state", "-C", companyB, "--at", time.Now().UTC().Format(time.RFC3339Nano))
+	if code != 0 || !strings.Contains(out, "EXTERNAL POLICY") || !strings.Contains(out, "other/") {
+		t.Fatalf("audit state as a table: %d %s", code, out)
+	}
 	if strings.Contains(b.seen.String()+admin.seen.String()+agent.seen.String(), billing) {
 		t.Fatal("the refused secret's value is in an answer")
 	}
