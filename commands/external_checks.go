@@ -132,12 +132,18 @@ func (h *Secrets) checkResolvePolicy(ctx context.Context, companyID string, entr
 	return cond, nil
 }
 
-// loadPolicy folds a company's policy from the log (vault commands decide on the log,
-// not on the secrets' memory).
-func (h *Vaults) loadPolicy(ctx context.Context, companyID string) (policyState, error) {
-	var st policyState
-	err := foldLog(ctx, h.Log, events.ExternalPolicyStream(companyID), 0, st.apply)
-	return st, err
+// checkVaultPolicy is the policy's check of a vault decision: the company's policy is
+// folded from the log (vault commands decide on the log, not on the secrets' memory),
+// and the decision's append is conditional on its version, so a policy replaced
+// meanwhile makes the command decide again.
+func (h *Vaults) checkVaultPolicy(ctx context.Context, companyID string, st vaultsState, d *decision) error {
+	var pol policyState
+	stream := events.ExternalPolicyStream(companyID)
+	if err := foldLog(ctx, h.Log, stream, 0, pol.apply); err != nil {
+		return err
+	}
+	d.cond = append(d.cond, eventstore.StreamVersion{Stream: stream, Version: pol.streamVersion})
+	return checkVaultDecision(pol, st, *d)
 }
 
 // checkVaultDecision is the policy's check of an AWS vault a decision creates or

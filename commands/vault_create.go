@@ -62,14 +62,10 @@ func (h *Vaults) CreateVault(ctx context.Context, req Request, c CreateVault) (V
 		return VaultResult{}, errCompanyNotFound
 	}
 	id := ulid.Make().String()
-	pol, err := h.loadPolicy(ctx, c.CompanyID)
-	if err != nil {
-		return VaultResult{}, err
-	}
 	return h.run(ctx, req, c.CompanyID, func(st vaultsState) (decision, error) {
 		d, err := decideCreateVault(st, id, c)
 		if err == nil {
-			err = checkVaultDecision(pol, st, d)
+			err = h.checkVaultPolicy(ctx, c.CompanyID, st, &d)
 		}
 		return d, err
 	})

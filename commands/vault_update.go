@@ -65,14 +65,10 @@ func (h *Vaults) UpdateVault(ctx context.Context, req Request, c UpdateVault) (V
 	if err != nil {
 		return VaultResult{}, err
 	}
-	pol, err := h.loadPolicy(ctx, company)
-	if err != nil {
-		return VaultResult{}, err
-	}
 	return h.run(ctx, req, company, func(st vaultsState) (decision, error) {
 		d, err := decideUpdateVault(st, c)
 		if err == nil {
-			err = checkVaultDecision(pol, st, d)
+			err = h.checkVaultPolicy(ctx, company, st, &d)
 		}
 		return d, err
 	})
