@@ -146,7 +146,7 @@ func TestExternalPolicyEndToEnd(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &st); code != 0 || err != nil || slices.Compare(st.ExternalPolicy.Prefixes, []string{"other/"}) != 0 {
 		t.Fatalf("audit state: %d %s %s", code, out, errOut)
 	}
-	code, out, _ = e.run(t, "audit", "state", "-C", companyB, "--at", time.Now().UTC().Format(time.RFC3339Nano))
+	code, out, _ = e.run(t, "audit", "state", "-C", companyB, "--at", time.Now().UTC().Format(time.RFC3339Nano), "-o", "table")
 	if code != 0 || !strings.Contains(out, "EXTERNAL POLICY") || !strings.Contains(out, "other/") {
 		t.Fatalf("audit state as a table: %d %s", code, out)
 	}
