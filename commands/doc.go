@@ -4,6 +4,7 @@
 // the expected stream version. A provider write whose append fails or is a replay is
 // discarded, so no live orphan remains.
 //
-// It may import eventstore (and its events, actor, ledgererr) and providers; never
-// queries or projections.
+// It may import eventstore (and its events, actor, ledgererr) and providers (of
+// providers/awssm only its pure naming rule, so a vault's config is validated by the rule
+// the provider applies); never queries or projections.
 package commands

@@ -246,7 +246,7 @@ func TestRemoteImportCommitAndResolve(t *testing.T) {
 		t.Fatal(err)
 	}
 	if created.ManagedMode != ExternalReference || created.Source != SourceRemoteImport || created.ExternalRef != svc1 ||
-		created.Fingerprint != f.local.Sealer().Fingerprint(*val("aws_secrets_manager_v1:" + svc1 + ":")) || evs[0].Metadata.ActorID != "test" {
+		created.Fingerprint != f.local.Sealer().Fingerprint("co", *val("aws_secrets_manager_v1:" + svc1 + ":")) || evs[0].Metadata.ActorID != "test" {
 		t.Fatalf("secret.created: %+v %+v", created, evs[0].Metadata)
 	}
 	// Re-importing skips; the preview shows the imported ones as duplicates.

@@ -157,7 +157,7 @@ func TestRekeyKeepsEveryValueReadable(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	n, err := asOwner.Rekey(ctx, next)
+	n, err := asOwner.Rekey(ctx, next, false)
 	if err != nil || n != 3 {
 		t.Fatalf("Rekey = %d, %v", n, err)
 	}

@@ -17,8 +17,8 @@ import (
 // never called.
 // WARNING: persisted in events and read models.
 const (
-	VaultProviderGCP       = "gcp_secret_manager"
-	VaultProviderHashiCorp = "vault"
+	VaultProviderGCP       = providers.GCPSecretManager
+	VaultProviderHashiCorp = providers.HashiCorpVault
 )
 
 // VaultProviders are the providers a vault may name, in the order they are listed.
@@ -49,6 +49,12 @@ const (
 
 // MaxVaultNameLength bounds a vault's display name, in characters.
 const MaxVaultNameLength = 120
+
+// MaxVaultsPerCompany bounds a company's provider vaults, disabled ones included (a
+// disabled vault still serves the secrets it holds, so it may still have a provider
+// instance in memory). The cap is decided on the company's vault stream, so concurrent
+// creates cannot pass it: the second to append is decided again on the new state.
+const MaxVaultsPerCompany = 50
 
 // vaultRetries bounds how often a vault command is decided again after another write
 // to the company's vault stream got in first.

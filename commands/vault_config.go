@@ -10,6 +10,7 @@ import (
 
 	"github.com/secretsledger/secretsledger/eventstore/ledgererr"
 	"github.com/secretsledger/secretsledger/providers"
+	"github.com/secretsledger/secretsledger/providers/awssm"
 )
 
 // sensitiveConfigKeys name credentials. A vault's config is routing metadata only
@@ -86,8 +87,8 @@ var configKeys = map[string]map[string]configRule{
 	providers.LocalEncrypted: {},
 	providers.AWSSecretsManager: {
 		"region":           matches(awsRegion, "an AWS region such as us-east-1"),
-		"namespace":        matches(nameSegment(128), "1 to 128 of A-Z a-z 0-9 / _ + = . @ -"),
-		"secretNamePrefix": matches(nameSegment(64), "1 to 64 of A-Z a-z 0-9 / _ + = . @ -"),
+		"namespace":        awsNamePath(awssm.MaxNamespaceLength),
+		"secretNamePrefix": awsNamePath(awssm.MaxPrefixLength),
 		"kmsKeyId":         matches(regexp.MustCompile(`^[A-Za-z0-9:/_+=.@-]{1,512}$`), "a KMS key id, alias or ARN (at most 512 characters)"),
 		"ownerTag":         matches(awsTagValue, "an AWS tag value of at most 128 characters"),
 		"environmentTag":   matches(awsTagValue, "an AWS tag value of at most 128 characters"),
@@ -109,9 +110,10 @@ var (
 	vaultPath   = regexp.MustCompile(`^[A-Za-z0-9/_.-]{1,128}$`)
 )
 
-// nameSegment is the character set of an AWS secret name segment, at most n long.
-func nameSegment(n int) *regexp.Regexp {
-	return regexp.MustCompile(`^[A-Za-z0-9/_+=.@-]{1,` + strconv.Itoa(n) + `}$`)
+// awsNamePath is the provider's own rule of a part of a secret name (awssm.CheckNamePath):
+// a value accepted here is one the provider accepts at every use.
+func awsNamePath(max int) configRule {
+	return func(s string) string { return awssm.CheckNamePath(s, max) }
 }
 
 func matches(re *regexp.Regexp, want string) configRule {
@@ -147,7 +149,7 @@ func vaultAddress(s string) string {
 
 // checkVaultConfig validates a config for a provider and returns it as stored: string
 // values only, empty optional values left out. Credential-shaped keys are refused
-// first, then unknown keys, then each value by its rule.
+// first, then unknown keys, then each value by its rule (CheckVaultConfig).
 func checkVaultConfig(provider string, raw map[string]any) (map[string]string, error) {
 	if err := checkNoCredentials(raw); err != nil {
 		return nil, err
@@ -163,17 +165,8 @@ func checkVaultConfig(provider string, raw map[string]any) (map[string]string, e
 	sort.Strings(keys)
 	out := map[string]string{}
 	for _, k := range keys {
-		rule, known := rules[k]
-		if !known {
-			allowed := make([]string, 0, len(rules))
-			for a := range rules {
-				allowed = append(allowed, a)
-			}
-			sort.Strings(allowed)
-			if len(allowed) == 0 {
-				return nil, ledgererr.New(ledgererr.Invalid, "unknown config key %q: a %s vault takes an empty config", k, provider)
-			}
-			return nil, ledgererr.New(ledgererr.Invalid, "unknown config key %q for %s (allowed: %s)", k, provider, strings.Join(allowed, ", "))
+		if _, known := rules[k]; !known {
+			return nil, unknownConfigKey(provider, k, rules)
 		}
 		s, isString := raw[k].(string)
 		if !isString {
@@ -182,20 +175,59 @@ func checkVaultConfig(provider string, raw map[string]any) (map[string]string, e
 		if s == "" {
 			continue // an empty optional value is the same as none
 		}
-		if problem := rule(s); problem != "" {
-			return nil, ledgererr.New(ledgererr.Invalid, "config.%s %s", k, problem)
-		}
 		if k == "address" {
 			s = strings.TrimSuffix(s, "/")
 		}
 		out[k] = s
 	}
-	for _, k := range requiredConfigKeys[provider] {
-		if _, ok := out[k]; !ok {
-			return nil, ledgererr.New(ledgererr.Invalid, "config.%s is required for %s", k, provider)
-		}
+	if err := CheckVaultConfig(provider, out); err != nil {
+		return nil, err
 	}
 	return out, nil
+}
+
+func unknownConfigKey(provider, k string, rules map[string]configRule) error {
+	allowed := make([]string, 0, len(rules))
+	for a := range rules {
+		allowed = append(allowed, a)
+	}
+	sort.Strings(allowed)
+	if len(allowed) == 0 {
+		return ledgererr.New(ledgererr.Invalid, "unknown config key %q: a %s vault takes an empty config", k, provider)
+	}
+	return ledgererr.New(ledgererr.Invalid, "unknown config key %q for %s (allowed: %s)", k, provider, strings.Join(allowed, ", "))
+}
+
+// CheckVaultConfig checks a vault's config as stored (EINVALID naming the first field
+// that breaks its rule): known keys, each value by its rule, the required keys. Create
+// and PATCH validate with it before anything is written, and placement checks a vault
+// with it again before building its provider, so a vault stored before a rule was
+// tightened is refused with the same answer (422, never a 503) until it is fixed.
+func CheckVaultConfig(provider string, cfg map[string]string) error {
+	rules, ok := configKeys[provider]
+	if !ok {
+		return ledgererr.New(ledgererr.Invalid, "provider must be one of %s", strings.Join(VaultProviders, ", "))
+	}
+	keys := make([]string, 0, len(cfg))
+	for k := range cfg {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		rule, known := rules[k]
+		if !known {
+			return unknownConfigKey(provider, k, rules)
+		}
+		if problem := rule(cfg[k]); problem != "" {
+			return ledgererr.New(ledgererr.Invalid, "config.%s %s", k, problem)
+		}
+	}
+	for _, k := range requiredConfigKeys[provider] {
+		if _, ok := cfg[k]; !ok {
+			return ledgererr.New(ledgererr.Invalid, "config.%s is required for %s", k, provider)
+		}
+	}
+	return nil
 }
 
 // checkVaultProvider refuses a provider a vault cannot name.

@@ -6,6 +6,7 @@ import (
 	"github.com/oklog/ulid/v2"
 
 	"github.com/secretsledger/secretsledger/eventstore/events"
+	"github.com/secretsledger/secretsledger/eventstore/ledgererr"
 )
 
 // CreateVault creates a provider vault; IsDefault makes it its provider's default at
@@ -25,6 +26,10 @@ func decideCreateVault(st vaultsState, id string, c CreateVault) (decision, erro
 	// that says why, whatever else is wrong.
 	if err := checkNoCredentials(c.Config); err != nil {
 		return decision{}, err
+	}
+	if len(st.vaults) >= MaxVaultsPerCompany {
+		return decision{}, ledgererr.New(ledgererr.Invalid,
+			"a company has at most %d provider vaults, disabled ones included; change an existing vault instead", MaxVaultsPerCompany)
 	}
 	name, err := checkVaultName(c.DisplayName)
 	if err != nil {

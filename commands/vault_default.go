@@ -21,6 +21,8 @@ func checkDefaultable(status string) error {
 
 // decideSetDefault makes a vault its provider's default; the previous default stops
 // being it in the same event. Setting the default that is already it changes nothing.
+// A vault whose stored config breaks today's rules (stored before they were tightened)
+// is refused as the create would be: it could not place a secret.
 func decideSetDefault(st vaultsState, vaultID string) (decision, error) {
 	d := decision{vaultID: vaultID}
 	v, ok := st.vaults[vaultID]
@@ -28,6 +30,9 @@ func decideSetDefault(st vaultsState, vaultID string) (decision, error) {
 		return d, errVaultNotFound
 	}
 	if err := checkDefaultable(v.Status); err != nil {
+		return d, err
+	}
+	if err := CheckVaultConfig(v.Provider, v.Config); err != nil {
 		return d, err
 	}
 	if v.IsDefault {

@@ -198,3 +198,52 @@ func TestVaultsAgainstTheStore(t *testing.T) {
 		t.Fatalf("%d vaults after rebuild (%v)", n, err)
 	}
 }
+
+// Concurrent creates at the cap: the append condition on the company's vault stream
+// lets exactly as many in as the cap leaves room for; the others are refused (or, after
+// every retry, a conflict) and write nothing.
+func TestConcurrentCreatesStayWithinTheCap(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	ctx := context.Background()
+	const company = "aaaaaaaa-0000-4000-8000-000000000002"
+	q := queries.Vaults{DB: f.pool}
+	h := &Vaults{Log: f.h.Log, Locator: q}
+	local := CreateVault{CompanyID: company, DisplayName: "v", Provider: "local_encrypted"}
+	for i := 0; i < MaxVaultsPerCompany-2; i++ {
+		if _, err := h.CreateVault(ctx, board, local); err != nil {
+			t.Fatalf("vault %d: %v", i+1, err)
+		}
+	}
+	const racers = 6
+	var wg sync.WaitGroup
+	errs := make([]error, racers)
+	for i := range racers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, errs[i] = h.CreateVault(ctx, board, local)
+		}()
+	}
+	wg.Wait()
+	created := 0
+	for _, err := range errs {
+		switch ledgererr.CodeOf(err) {
+		case "":
+			created++
+		case ledgererr.Invalid, ledgererr.Conflict:
+		default:
+			t.Fatalf("racing create: %v", err)
+		}
+	}
+	page, err := q.List(ctx, board.Actor, company, queries.VaultFilter{}, queries.PageRequest{Limit: queries.MaxPageSize})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(page.Items) != MaxVaultsPerCompany || created != 2 {
+		t.Fatalf("%d vaults after the race (%d creates answered ok), want exactly %d", len(page.Items), created, MaxVaultsPerCompany)
+	}
+	if _, err := h.CreateVault(ctx, board, local); ledgererr.CodeOf(err) != ledgererr.Invalid {
+		t.Fatalf("create beyond the cap: %v", err)
+	}
+}

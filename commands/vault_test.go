@@ -3,6 +3,7 @@ package commands
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -58,6 +59,18 @@ func TestDecideCreateVault(t *testing.T) {
 		{"aws full", "aws_secrets_manager", `{"region": "us-gov-west-1", "namespace": "prod/eu_1+=.@-", "secretNamePrefix": "pc",
 			"kmsKeyId": "arn:aws:kms:us-east-1:123456789012:key/abcd-1234", "ownerTag": "platform team", "environmentTag": "production"}`,
 			"AWS", false, "", "", VaultReady},
+		// Names: a namespace or prefix of several segments is one AWS name path; anything
+		// the provider would refuse at every use is refused here, naming the field.
+		{"aws namespace of segments", "aws_secrets_manager", `{"region": "us-east-1", "namespace": "team/prod", "secretNamePrefix": "org/pc"}`, "AWS", true, "", "", VaultReady},
+		{"aws namespace ..", "aws_secrets_manager", `{"region": "us-east-1", "namespace": ".."}`, "AWS", true, ledgererr.Invalid, "config.namespace must not hold a '.' or '..'", ""},
+		{"aws namespace .", "aws_secrets_manager", `{"region": "us-east-1", "namespace": "."}`, "AWS", false, ledgererr.Invalid, "config.namespace", ""},
+		{"aws namespace climbing", "aws_secrets_manager", `{"region": "us-east-1", "namespace": "team/../x"}`, "AWS", false, ledgererr.Invalid, "config.namespace", ""},
+		{"aws namespace leading /", "aws_secrets_manager", `{"region": "us-east-1", "namespace": "/team"}`, "AWS", false, ledgererr.Invalid, "config.namespace must not start or end with '/'", ""},
+		{"aws namespace trailing /", "aws_secrets_manager", `{"region": "us-east-1", "namespace": "team/"}`, "AWS", false, ledgererr.Invalid, "config.namespace", ""},
+		{"aws namespace //", "aws_secrets_manager", `{"region": "us-east-1", "namespace": "team//prod"}`, "AWS", false, ledgererr.Invalid, "config.namespace", ""},
+		{"aws prefix a//b", "aws_secrets_manager", `{"region": "us-east-1", "secretNamePrefix": "a//b"}`, "AWS", true, ledgererr.Invalid, "config.secretNamePrefix must not start or end with '/' nor hold '//'", ""},
+		{"aws prefix ..", "aws_secrets_manager", `{"region": "us-east-1", "secretNamePrefix": "pc/.."}`, "AWS", false, ledgererr.Invalid, "config.secretNamePrefix", ""},
+		{"aws prefix of 64", "aws_secrets_manager", `{"region": "us-east-1", "secretNamePrefix": "` + strings.Repeat("p", 64) + `", "namespace": "` + strings.Repeat("n", 128) + `"}`, "AWS", false, "", "", VaultReady},
 		{"aws no region", "aws_secrets_manager", `{"namespace": "x"}`, "AWS", false, ledgererr.Invalid, "config.region is required", ""},
 		{"aws bad region", "aws_secrets_manager", `{"region": "US-EAST-1"}`, "AWS", false, ledgererr.Invalid, "config.region", ""},
 		{"aws region words", "aws_secrets_manager", `{"region": "moon"}`, "AWS", false, ledgererr.Invalid, "config.region", ""},
@@ -241,6 +254,9 @@ func TestDecideUpdateVault(t *testing.T) {
 		{"new config", UpdateVault{VaultID: "A", Config: cfg(t, `{"region": "us-east-2"}`)}, "", "", true},
 		{"same config", UpdateVault{VaultID: "A", Config: cfg(t, `{"region": "us-east-1"}`)}, "", "", false},
 		{"config revalidated", UpdateVault{VaultID: "A", Config: cfg(t, `{"namespace": "x"}`)}, ledgererr.Invalid, "config.region is required", false},
+		{"namespace of segments", UpdateVault{VaultID: "A", Config: cfg(t, `{"region": "us-east-1", "namespace": "team/prod"}`)}, "", "", true},
+		{"namespace ..", UpdateVault{VaultID: "A", Config: cfg(t, `{"region": "us-east-1", "namespace": ".."}`)}, ledgererr.Invalid, "config.namespace", false},
+		{"prefix a//b", UpdateVault{VaultID: "A", Config: cfg(t, `{"region": "us-east-1", "secretNamePrefix": "a//b"}`)}, ledgererr.Invalid, "config.secretNamePrefix", false},
 		{"unknown key", UpdateVault{VaultID: "L", Config: cfg(t, `{"x": "y"}`)}, ledgererr.Invalid, "unknown config key", false},
 		{"sensitive first", UpdateVault{VaultID: "A", Provider: ptr("vault"), Config: cfg(t, `{"x": {"SessionToken": "`+secretCanary+`"}}`)}, ledgererr.Invalid, ErrSensitiveConfig, false},
 		{"bad name", UpdateVault{VaultID: "A", DisplayName: ptr("")}, ledgererr.Invalid, "displayName", false},
@@ -311,5 +327,72 @@ func TestDefaultVaultHealth(t *testing.T) {
 	}
 	if s, m, _ := h.Check(context.Background(), Vault{Provider: "aws_secrets_manager"}); s != HealthWarning || !strings.Contains(m, "not checked") {
 		t.Errorf("aws: %s %s", s, m)
+	}
+}
+
+// withVaults is a company holding n local vaults, the last of them disabled.
+func withVaults(t *testing.T, n int) vaultsState {
+	t.Helper()
+	st := newVaults()
+	for i := range n {
+		d, err := decideCreateVault(st, fmt.Sprintf("V%03d", i), CreateVault{DisplayName: "v", Provider: "local_encrypted"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		st = foldDecision(t, st, d)
+	}
+	if n > 0 {
+		d, err := decideDisable(st, fmt.Sprintf("V%03d", n-1))
+		if err != nil {
+			t.Fatal(err)
+		}
+		st = foldDecision(t, st, d)
+	}
+	return st
+}
+
+// A company holds at most MaxVaultsPerCompany vaults, disabled ones included (they still
+// serve the secrets they hold). The cap is decided on the stream's state, so the append
+// condition keeps concurrent creates within it.
+func TestVaultsPerCompanyAreCapped(t *testing.T) {
+	create := CreateVault{DisplayName: "one more", Provider: "aws_secrets_manager", Config: cfg(t, `{"region": "us-east-1"}`)}
+	if _, err := decideCreateVault(withVaults(t, MaxVaultsPerCompany-1), "NEW", create); err != nil {
+		t.Fatalf("vault %d of %d: %v", MaxVaultsPerCompany, MaxVaultsPerCompany, err)
+	}
+	d, err := decideCreateVault(withVaults(t, MaxVaultsPerCompany), "NEW", create)
+	if ledgererr.CodeOf(err) != ledgererr.Invalid || !strings.Contains(err.Error(), fmt.Sprintf("at most %d provider vaults", MaxVaultsPerCompany)) {
+		t.Fatalf("vault %d: %v, want EINVALID naming the limit", MaxVaultsPerCompany+1, err)
+	}
+	if len(d.events) != 0 {
+		t.Fatalf("a refused create decided events %+v", d.events)
+	}
+	// The credential check still answers first.
+	_, err = decideCreateVault(withVaults(t, MaxVaultsPerCompany), "NEW", CreateVault{DisplayName: "x", Provider: "aws_secrets_manager",
+		Config: cfg(t, `{"password": "`+secretCanary+`"}`)})
+	if err == nil || !strings.Contains(err.Error(), ErrSensitiveConfig) {
+		t.Fatalf("credential refusal at the cap: %v", err)
+	}
+}
+
+// A vault stored before its config's rule was tightened (namespace "..") is not made a
+// default: the stored config is checked with the create and PATCH rule.
+func TestStoredUnusableConfigCannotBeDefault(t *testing.T) {
+	st := newVaults()
+	st = foldDecision(t, st, decision{vaultID: "OLD", events: []vaultEvent{{events.VaultCreated, events.VaultCreatedV1{VaultID: "OLD",
+		DisplayName: "old", Provider: "aws_secrets_manager", Status: VaultReady,
+		Config: map[string]string{"region": "us-east-1", "namespace": ".."}}}}})
+	d, err := decideSetDefault(st, "OLD")
+	if ledgererr.CodeOf(err) != ledgererr.Invalid || !strings.Contains(err.Error(), "config.namespace") || len(d.events) != 0 {
+		t.Fatalf("default of an unusable vault: %v %+v, want EINVALID naming config.namespace", err, d.events)
+	}
+	if err := CheckVaultConfig("aws_secrets_manager", st.vaults["OLD"].Config); err == nil || !strings.Contains(err.Error(), "config.namespace") {
+		t.Fatalf("CheckVaultConfig of the stored config: %v", err)
+	}
+	fixed, err := decideUpdateVault(st, UpdateVault{VaultID: "OLD", Config: cfg(t, `{"region": "us-east-1", "namespace": "team/prod"}`)})
+	if err != nil {
+		t.Fatalf("PATCH that fixes it: %v", err)
+	}
+	if _, err := decideSetDefault(foldDecision(t, st, fixed), "OLD"); err != nil {
+		t.Fatalf("default once fixed: %v", err)
 	}
 }

@@ -4,11 +4,14 @@ import (
 	"context"
 )
 
-// Provider IDs.
+// Provider IDs. GCPSecretManager and HashiCorpVault are coming soon: listed, and a
+// vault may name them as a draft, but no instance of them exists.
 // WARNING: persisted in events and read models.
 const (
 	LocalEncrypted    = "local_encrypted"
 	AWSSecretsManager = "aws_secrets_manager"
+	GCPSecretManager  = "gcp_secret_manager"
+	HashiCorpVault    = "vault"
 )
 
 // Descriptor tells clients what a provider can do.
@@ -18,6 +21,19 @@ type Descriptor struct {
 	SupportsManagedValues      bool
 	SupportsExternalReferences bool
 	Configured                 bool
+	// ComingSoon marks a provider that is listed but cannot hold or resolve anything
+	// yet (see ComingSoon).
+	ComingSoon bool
+}
+
+// ComingSoon describes the providers that are listed, as in the seeds' system, but not
+// implemented: not configured, supporting nothing. Clients reading the providers list
+// see every provider a vault may name.
+func ComingSoon() []Descriptor {
+	return []Descriptor{
+		{ID: GCPSecretManager, Label: "GCP Secret Manager", ComingSoon: true},
+		{ID: HashiCorpVault, Label: "HashiCorp Vault", ComingSoon: true},
+	}
 }
 
 // Health is a provider's self-check. Findings are safe to show operators.

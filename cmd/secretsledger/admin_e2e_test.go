@@ -19,7 +19,8 @@ func TestRekeyAndProvidersEndpoints(t *testing.T) {
 	id := api.must(201, "POST", "/api/companies/"+companyA+"/secrets", `{"name": "k", "value": "v"}`).json(t)["id"].(string)
 
 	providers := api.must(200, "GET", "/api/companies/"+companyA+"/secret-providers", "").list(t)
-	if len(providers) != 1 || providers[0]["id"] != "local_encrypted" || providers[0]["supportsManagedValues"] != true {
+	if len(providers) != 3 || providers[0]["id"] != "local_encrypted" || providers[0]["supportsManagedValues"] != true ||
+		providers[0]["status"] != "ready" || providers[1]["status"] != "coming_soon" || providers[2]["status"] != "coming_soon" {
 		t.Fatalf("providers = %v", providers)
 	}
 	health := api.must(200, "GET", "/api/companies/"+companyA+"/secret-providers/health", "").list(t)

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/spf13/cobra"
 
 	"github.com/secretsledger/secretsledger/cmd/secretsledger/internal/database"
@@ -150,7 +151,7 @@ func (r *doctorReport) aws(ctx context.Context) {
 		KMSKeyID: a.KMSKeyID, Environment: a.Environment, ProviderOwner: a.ProviderOwner, DeleteRecoveryDays: a.DeleteRecoveryDays,
 		CacheTTL: a.CacheTTL,
 		// doctor writes nothing: no value is ever fingerprinted here.
-		Fingerprint: func(providers.Value) string { return "" }}, awssm.WithGetenv(r.env.getenv))
+		Fingerprint: func(string, providers.Value) string { return "" }}, awssm.WithGetenv(r.env.getenv))
 	if err != nil {
 		r.add(instance.Finding{Message: "aws_secrets_manager: " + err.Error()})
 		return
@@ -228,8 +229,25 @@ func (r *doctorReport) masterKey(ctx context.Context, conn *pgx.Conn, dir instan
 		msg += "(no secrets yet; serve records its key check)"
 	}
 	r.add(instance.Finding{OK: true, Message: msg})
+	r.reencryption(ctx, conn)
 	warn, backupMsg := keyBackupFinding(filepath.Join(dir.Path, "secrets"), key.Fingerprint())
 	r.add(instance.Finding{OK: true, Warning: warn, Message: backupMsg})
+}
+
+// reencryption warns when a `secrets rekey --reencrypt` stopped midway: some secrets are
+// still under the data keys the leaked master key may have opened.
+func (r *doctorReport) reencryption(ctx context.Context, conn *pgx.Conn) {
+	n, err := localenc.PendingReencryption(ctx, conn)
+	var pgErr *pgconn.PgError
+	switch {
+	case errors.As(err, &pgErr) && pgErr.Code == "42703": // undefined_column
+		// A schema before re-encryption: the migrations finding says it is behind.
+	case err != nil:
+		r.add(instance.Finding{OK: true, Warning: true, Message: "re-encryption: " + err.Error()})
+	case n > 0:
+		r.add(instance.Finding{OK: true, Warning: true, Message: fmt.Sprintf(
+			"re-encryption unfinished: %d secrets are still under their old data keys; stop the server and run `secretsledger secrets rekey --reencrypt`", n)})
+	}
 }
 
 // relay reports how far the NATS relay has published the log, and fails when the relay

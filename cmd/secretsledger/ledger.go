@@ -196,12 +196,6 @@ func (l *ledger) runWriter(ctx context.Context) (stop func()) {
 	return func() { cancel(); <-done }
 }
 
-// requestHash fingerprints API requests for idempotency with the provider's keyed HMAC:
-// request bodies carry secret values, so a bare hash would be a guessable digest.
-func (l *ledger) requestHash(b []byte) []byte {
-	return []byte(l.local.Sealer().Fingerprint(providers.NewValue(b)))
-}
-
 // newPlacer builds the deployment's provider instances (local_encrypted always;
 // aws_secrets_manager when it is the default provider) and the placement of secrets in
 // the companies' vaults over them. Instances are measured when m is set.

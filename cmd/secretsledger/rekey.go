@@ -11,87 +11,149 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/secretsledger/secretsledger/eventstore/lease"
 	"github.com/secretsledger/secretsledger/providers/localenc"
 )
 
+// rekeyOptions are the flags of `secrets rekey`.
+type rekeyOptions struct {
+	newKeyFile string
+	reencrypt  bool
+}
+
 // newRekeyCmd is `secrets rekey`: it rewraps every data key under a new master key. The new key is written
 // next to the old one first, the rewrap commits in one transaction, and only then does
-// the new key replace the old file (the old one is kept as master.key.<time>.old).
+// the new key replace the old file (the old one is kept as master.key.<time>.old). With
+// --reencrypt every secret then gets a fresh data key and its versions are re-encrypted.
 func newRekeyCmd(env *environment) *cobra.Command {
-	var newKeyFile string
+	var o rekeyOptions
 	c := &cobra.Command{
-		Use:   "rekey [--new-key-file PATH]",
-		Short: "rewrap every local_encrypted data key under a new master key (server stopped); the log is not touched",
+		Use:   "rekey [--new-key-file PATH] [--reencrypt]",
+		Short: "rewrap every local_encrypted data key under a new master key, with --reencrypt also fresh data keys (server stopped); the log is not touched",
 		Args:  exactArgs(),
 		RunE: func(c *cobra.Command, _ []string) error {
 			return withLedger(c.Context(), env, func(l *ledger) error {
-				return rekey(c.Context(), env, l, newKeyFile)
+				return rekey(c.Context(), env, l, o)
 			})
 		},
 	}
-	c.Flags().StringVar(&newKeyFile, "new-key-file", "", "file holding the new master key; default: generate one")
+	c.Flags().StringVar(&o.newKeyFile, "new-key-file", "", "file holding the new master key; default: generate one")
+	c.Flags().BoolVar(&o.reencrypt, "reencrypt", false,
+		"then give every secret a fresh data key and re-encrypt its versions (after a suspected master key leak); resumes an unfinished run")
 	return c
 }
 
-// rekey is the work of runRekey on an open ledger.
-func rekey(ctx context.Context, env *environment, l *ledger, newKeyFile string) error {
+// rekey is the work of `secrets rekey` on an open ledger.
+func rekey(ctx context.Context, env *environment, l *ledger, o rekeyOptions) error {
 	if l.db.Embedded != nil && !l.db.Embedded.Owned() {
 		return usageError{errors.New("a secretsledger server is running on this instance; stop it first (it holds the old key)")}
 	}
+	// With an external database the servers may run elsewhere; each holds the old key
+	// and would go on writing under it (and, during a re-encryption, under old data keys).
+	wait := env.progress("checking that no server holds a lease on the database", 0)
+	holder, err := lease.AwaitNoHolder(ctx, l.pool, env.cfg.LeaseTTL)
+	wait.done()
+	if err != nil {
+		return err
+	}
+	if holder != "" {
+		return usageError{fmt.Errorf("a secretsledger server (%s) is running on this database; stop every server first (they hold the old key)", holder)}
+	}
+	if o.reencrypt {
+		pending, err := l.local.PendingReencryption(ctx)
+		if err != nil {
+			return err
+		}
+		if pending > 0 {
+			// An earlier run rewrapped under the configured key and stopped midway.
+			if o.newKeyFile != "" {
+				return usageError{fmt.Errorf("a re-encryption is unfinished (%d secrets left); run `secrets rekey --reencrypt` without --new-key-file to finish it first", pending)}
+			}
+			fmt.Fprintf(env.stdout, "resuming the re-encryption: %d secrets left\n", pending)
+			return reencrypt(ctx, env, l.local, pending)
+		}
+	}
+	next, n, err := rewrap(ctx, env, l, o)
+	if err != nil || !o.reencrypt {
+		return err
+	}
+	p, err := localenc.NewProvider(l.pool, next, nil)
+	if err != nil {
+		return err
+	}
+	return reencrypt(ctx, env, p, n)
+}
+
+// rewrap rewraps every data key under a new master key (marking them for re-encryption
+// when asked), moves the new key into place and returns it with the count of keys.
+func rewrap(ctx context.Context, env *environment, l *ledger, o rekeyOptions) (localenc.MasterKey, int, error) {
 	oldKey := l.local.Sealer().Key()
 	fromEnv := strings.HasPrefix(oldKey.Source, "env ")
-	if fromEnv && newKeyFile == "" {
-		return usageError{errors.New("the master key comes from PAPERCLIP_SECRETS_MASTER_KEY; pass --new-key-file and then set the variable to the new key")}
+	if fromEnv && o.newKeyFile == "" {
+		return localenc.MasterKey{}, 0, usageError{errors.New("the master key comes from PAPERCLIP_SECRETS_MASTER_KEY; pass --new-key-file and then set the variable to the new key")}
 	}
 	var next localenc.MasterKey
 	staged := ""
-	if newKeyFile != "" {
-		raw, err := os.ReadFile(newKeyFile)
+	if o.newKeyFile != "" {
+		raw, err := os.ReadFile(o.newKeyFile)
 		if err != nil {
-			return fmt.Errorf("read %s: %w", newKeyFile, err)
+			return next, 0, fmt.Errorf("read %s: %w", o.newKeyFile, err)
 		}
 		k, err := localenc.ParseKey(string(raw))
 		if err != nil {
-			return usageError{fmt.Errorf("%s: %w", newKeyFile, err)}
+			return next, 0, usageError{fmt.Errorf("%s: %w", o.newKeyFile, err)}
 		}
-		next = localenc.NewMasterKey(k, newKeyFile)
+		next = localenc.NewMasterKey(k, o.newKeyFile)
 	} else {
 		staged = oldKey.Source + ".new"
 		generated, err := localenc.GenerateKeyFile(staged)
 		if err != nil {
-			return err
+			return next, 0, err
 		}
 		next = generated
 	}
 	nextSealer, err := localenc.NewSealer(next)
 	if err != nil {
-		return err
+		return next, 0, err
 	}
 	p := env.progress("rewrapping the data keys", 0)
-	n, err := l.local.Rekey(ctx, nextSealer)
+	n, err := l.local.Rekey(ctx, nextSealer, o.reencrypt)
 	p.done()
 	if err != nil {
 		if staged != "" {
 			_ = os.Remove(staged)
 		}
-		return fmt.Errorf("rekey failed, nothing changed: %w", err)
+		return next, 0, fmt.Errorf("rekey failed, nothing changed: %w", err)
 	}
 	fmt.Fprintf(env.stdout, "rewrapped %d data keys under master key %s (was %s)\n", n, next.Fingerprint(), oldKey.Fingerprint())
 	if fromEnv {
-		fmt.Fprintf(env.stdout, "now set PAPERCLIP_SECRETS_MASTER_KEY to the key in %s\n", newKeyFile)
-		return nil
+		fmt.Fprintf(env.stdout, "now set PAPERCLIP_SECRETS_MASTER_KEY to the key in %s\n", o.newKeyFile)
+		return next, n, nil
 	}
 	old := fmt.Sprintf("%s.%s.old", oldKey.Source, time.Now().UTC().Format("20060102T150405Z"))
 	if err := os.Rename(oldKey.Source, old); err != nil {
-		return fmt.Errorf("the data keys are rewrapped; move the new key into place by hand (%s): %w", next.Source, err)
+		return next, n, fmt.Errorf("the data keys are rewrapped; move the new key into place by hand (%s): %w", next.Source, err)
 	}
 	if err := copyKeyFile(next.Source, oldKey.Source); err != nil {
-		return fmt.Errorf("the data keys are rewrapped under the key in %s; put it at %s by hand: %w", next.Source, oldKey.Source, err)
+		return next, n, fmt.Errorf("the data keys are rewrapped under the key in %s; put it at %s by hand: %w", next.Source, oldKey.Source, err)
 	}
 	if staged != "" {
 		_ = os.Remove(staged)
 	}
 	fmt.Fprintf(env.stdout, "the new key is in %s; the old one was kept as %s\n", oldKey.Source, filepath.Base(old))
+	return next, n, nil
+}
+
+// reencrypt gives the secrets marked for it fresh data keys under p's master key,
+// drawing a progress line of total.
+func reencrypt(ctx context.Context, env *environment, p *localenc.Provider, total int) error {
+	bar := env.progress("re-encrypting the secrets", int64(total))
+	n, err := p.Reencrypt(ctx, func() error { bar.add(1); return nil })
+	bar.done()
+	if err != nil {
+		return fmt.Errorf("re-encryption stopped after %d secrets; every secret stays readable, and `secrets rekey --reencrypt` finishes it: %w", n, err)
+	}
+	fmt.Fprintf(env.stdout, "re-encrypted %d secrets under fresh data keys wrapped by master key %s\n", n, p.Sealer().Key().Fingerprint())
 	return nil
 }
 

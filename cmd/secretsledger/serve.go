@@ -124,7 +124,7 @@ func runServe(ctx context.Context, env *environment, o serveOptions) error {
 			Requests: m, Metrics: apiMetrics,
 			Secrets: &httpapi.Secrets{
 				Auth: l, Commands: l.commands, Queries: l.queries,
-				Providers: l.placer.DeploymentProviders(), RequestHash: l.requestHash,
+				Providers: l.placer.DeploymentProviders(), RequestHash: l.local.Sealer().RequestHash,
 				Consumers:   httpapi.Consumers{Commands: l.commands, Queries: l.consumers},
 				Incidents:   httpapi.Incidents{Commands: l.commands, Queries: l.freezes},
 				Vaults:      httpapi.Vaults{Commands: l.vaults, Queries: l.vaultQueries},

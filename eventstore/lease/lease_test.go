@@ -240,3 +240,46 @@ func TestHolderIDsDiffer(t *testing.T) {
 		t.Fatalf("holder ids %q and %q", a, b)
 	}
 }
+
+// A renewed lease names its holder; a lease left behind by a server that stopped is
+// waited out; none at all answers at once.
+func TestAwaitNoHolderWaitsOutLeftoversOnly(t *testing.T) {
+	t.Parallel()
+	pool := runtimePool(t)
+	ctx := context.Background()
+	if h, err := lease.AwaitNoHolder(ctx, pool, time.Second); err != nil || h != "" {
+		t.Fatalf("no lease yet: %q, %v", h, err)
+	}
+	l := newLease(pool, "host:1:ab", time.Minute)
+	if ok, err := l.TryAcquire(ctx); !ok || err != nil {
+		t.Fatal(ok, err)
+	}
+	if h, err := lease.AwaitNoHolder(ctx, pool, time.Second); err != nil || h != "host:1:ab" {
+		t.Fatalf("held: %q, %v", h, err)
+	}
+	if err := l.Release(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if h, err := lease.AwaitNoHolder(ctx, pool, time.Second); err != nil || h != "" {
+		t.Fatalf("released: %q, %v", h, err)
+	}
+	if _, err := pool.Exec(ctx, `INSERT INTO ledger_leases (role, holder, expires_at) VALUES ('relay', 'stopped:2:cd', now() + interval '300 milliseconds')`); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	if h, err := lease.AwaitNoHolder(ctx, pool, 5*time.Second); err != nil || h != "" {
+		t.Fatalf("a leftover lease: %q, %v", h, err)
+	}
+	if n := countLive(t, pool); n != 0 {
+		t.Fatalf("returned after %s with %d live leases", time.Since(start), n)
+	}
+}
+
+func countLive(t *testing.T, pool *pgxpool.Pool) int {
+	t.Helper()
+	var n int
+	if err := pool.QueryRow(context.Background(), `SELECT count(*) FROM ledger_leases WHERE expires_at > now()`).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}

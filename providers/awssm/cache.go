@@ -26,9 +26,10 @@ type valueCache struct {
 	ttl time.Duration
 	now func() time.Time
 
-	mu    sync.Mutex
-	order *list.List // front: most recently used
-	m     map[cacheKey]*list.Element
+	mu     sync.Mutex
+	order  *list.List // front: most recently used
+	m      map[cacheKey]*list.Element
+	closed bool // set by close: nothing is kept any more
 }
 
 func newValueCache(ttl time.Duration) *valueCache {
@@ -61,6 +62,9 @@ func (c *valueCache) put(name, versionID string, v providers.Value) {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if c.closed {
+		return
+	}
 	k := cacheKey{name, versionID}
 	if el, ok := c.m[k]; ok {
 		c.order.Remove(el)
@@ -83,4 +87,14 @@ func (c *valueCache) drop(name, versionID string) {
 			delete(c.m, k)
 		}
 	}
+}
+
+// close forgets every value and keeps none from now on: a provider that is closed while
+// a call of its own is still in flight must not keep that call's value in memory.
+func (c *valueCache) close() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.closed = true
+	c.order.Init()
+	clear(c.m)
 }

@@ -28,9 +28,12 @@ type Config struct {
 	Region string
 	// Endpoint overrides the Secrets Manager endpoint (an emulator, a VPC endpoint);
 	// empty uses AWS's.
-	Endpoint     string
+	Endpoint string
+	// DeploymentID is the namespace under the prefix: one or more name segments (see
+	// CheckNamePath), at most MaxNamespaceLength characters.
 	DeploymentID string
-	// Prefix is the first segment(s) of every secret name; empty means DefaultPrefix.
+	// Prefix is the first segment(s) of every secret name, at most MaxPrefixLength
+	// characters; empty means DefaultPrefix.
 	Prefix string
 	// KMSKeyID encrypts new secrets; empty uses the account's aws/secretsmanager key.
 	KMSKeyID      string
@@ -43,15 +46,12 @@ type Config struct {
 	CacheTTL time.Duration
 	// Log receives raw AWS errors (at warn); nil discards them.
 	Log *slog.Logger
-	// Fingerprint is the ledger's keyed fingerprint of a value (an HMAC under a server
-	// key, never a bare hash).
-	Fingerprint func(providers.Value) string
+	// Fingerprint is the ledger's keyed fingerprint of a company's value (an HMAC under
+	// a key of that company's, never a bare hash).
+	Fingerprint func(company string, v providers.Value) string
 }
 
-var (
-	regionPattern = regexp.MustCompile(`^[a-z]{2}(-gov)?-[a-z]+-\d+$`)
-	segmentChars  = regexp.MustCompile(`^[A-Za-z0-9/_+=.@-]+$`)
-)
+var regionPattern = regexp.MustCompile(`^[a-z]{2}(-gov)?-[a-z]+-\d+$`)
 
 // withDefaults fills the fields whose zero value means "the default".
 func (c Config) withDefaults() Config {
@@ -77,22 +77,13 @@ func (c Config) Validate() error {
 	if !regionPattern.MatchString(c.Region) {
 		bad("aws region %q is not a region name like us-east-1", c.Region)
 	}
-	switch {
-	case c.DeploymentID == "":
+	if c.DeploymentID == "" {
 		bad("aws deployment id is required")
-	case len(c.DeploymentID) > 64 || !segmentChars.MatchString(c.DeploymentID) || strings.Contains(c.DeploymentID, "/") ||
-		c.DeploymentID == "." || c.DeploymentID == "..":
-		bad("aws deployment id must be 1-64 of A-Z a-z 0-9 _ + = . @ - (one name segment)")
+	} else if problem := CheckNamePath(c.DeploymentID, MaxNamespaceLength); problem != "" {
+		bad("aws deployment id %s", problem)
 	}
-	if len(c.Prefix) > 64 || !segmentChars.MatchString(c.Prefix) {
-		bad("aws prefix must be 1-64 of A-Z a-z 0-9 / _ + = . @ -")
-	} else {
-		for _, seg := range strings.Split(c.Prefix, "/") {
-			if seg == "" || seg == "." || seg == ".." {
-				bad("aws prefix %q has an empty, '.' or '..' segment", c.Prefix)
-				break
-			}
-		}
+	if problem := CheckNamePath(c.Prefix, MaxPrefixLength); problem != "" {
+		bad("aws prefix %s", problem)
 	}
 	if len(c.KMSKeyID) > 512 || strings.ContainsAny(c.KMSKeyID, " \t\r\n") {
 		bad("aws kms key id must be at most 512 characters without spaces")

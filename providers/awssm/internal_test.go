@@ -66,7 +66,12 @@ func TestCheckTarget(t *testing.T) {
 		{"empty key", "paperclip/dep/coA/", with(func(s *Scope) { s.Key = "" }), false},
 		{"company spanning segments", "paperclip/dep/coA/coB/api-key", with(func(s *Scope) { s.CompanyID = "coA/coB" }), false},
 		{"company that is ..", "paperclip/dep/../api-key", with(func(s *Scope) { s.CompanyID = ".." }), false},
-		{"deployment spanning segments", "paperclip/dep/x/coA/api-key", with(func(s *Scope) { s.DeploymentID = "dep/x" }), false},
+		{"deployment spanning segments", "paperclip/team/prod/coA/api-key", with(func(s *Scope) { s.DeploymentID = "team/prod" }), true},
+		{"deployment with an empty segment", "paperclip/a//b/coA/api-key", with(func(s *Scope) { s.DeploymentID = "a//b" }), false},
+		{"deployment with a leading /", "paperclip//a/coA/api-key", with(func(s *Scope) { s.DeploymentID = "/a" }), false},
+		{"deployment that is ..", "paperclip/../coA/api-key", with(func(s *Scope) { s.DeploymentID = ".." }), false},
+		{"deployment ending in .", "paperclip/a/./coA/api-key", with(func(s *Scope) { s.DeploymentID = "a/." }), false},
+		{"prefix with a trailing /", "paperclip//dep/coA/api-key", with(func(s *Scope) { s.Prefix = "paperclip/" }), false},
 		{"prefix with ..", "paperclip/../dep/coA/api-key", with(func(s *Scope) { s.Prefix = "paperclip/.." }), false},
 		{"name too long", "paperclip/dep/coA/" + strings.Repeat("k", 600), with(func(s *Scope) { s.Key = strings.Repeat("k", 600) }), false},
 		{"ARN of another company", "arn:aws:secretsmanager:us-east-1:123456789012:secret:paperclip/dep/coB/api-key-AbCdEf", ok, false},
@@ -119,12 +124,17 @@ func TestRequestToken(t *testing.T) {
 }
 
 func validConfig() Config {
-	return Config{Region: "us-east-1", DeploymentID: "prod-us-1", Fingerprint: func(providers.Value) string { return "fp" }, CacheTTL: time.Minute}
+	return Config{Region: "us-east-1", DeploymentID: "prod-us-1", Fingerprint: func(string, providers.Value) string { return "fp" }, CacheTTL: time.Minute}
 }
 
 func TestConfigValidate(t *testing.T) {
 	if err := validConfig().Validate(); err != nil {
 		t.Fatalf("valid config: %v", err)
+	}
+	multi := validConfig()
+	multi.DeploymentID, multi.Prefix = "team/prod", "org/paperclip"
+	if err := multi.Validate(); err != nil {
+		t.Fatalf("a namespace and a prefix of several segments: %v", err)
 	}
 	for _, region := range []string{"us-gov-west-1", "eu-central-2", "ap-southeast-1", "cn-north-1"} {
 		c := validConfig()
@@ -142,7 +152,9 @@ func TestConfigValidate(t *testing.T) {
 		{"empty region", func(c *Config) { c.Region = "" }, "region"},
 		{"region without number", func(c *Config) { c.Region = "us-east" }, "region"},
 		{"deployment id", func(c *Config) { c.DeploymentID = "" }, "deployment id is required"},
-		{"deployment id with slash", func(c *Config) { c.DeploymentID = "a/b" }, "deployment id"},
+		{"deployment id with an empty segment", func(c *Config) { c.DeploymentID = "a//b" }, "deployment id"},
+		{"deployment id with a trailing slash", func(c *Config) { c.DeploymentID = "a/" }, "deployment id"},
+		{"deployment id too long", func(c *Config) { c.DeploymentID = strings.Repeat("d", 129) }, "deployment id"},
 		{"deployment id with space", func(c *Config) { c.DeploymentID = "a b" }, "deployment id"},
 		{"deployment id ..", func(c *Config) { c.DeploymentID = ".." }, "deployment id"},
 		{"prefix segment", func(c *Config) { c.Prefix = "a//b" }, "prefix"},
@@ -258,5 +270,35 @@ func TestClientsAreSharedPerRegionAndEndpoint(t *testing.T) {
 	}
 	if a.c == c.c || a.c == d.c {
 		t.Fatal("another region or endpoint shares a client")
+	}
+}
+
+func TestCheckNamePath(t *testing.T) {
+	for _, tc := range []struct {
+		path string
+		want string // part of the problem, "" when the path is fine
+	}{
+		{"prod", ""},
+		{"team/prod", ""},
+		{"a/b/c_d+e=f.g@h-i", ""},
+		{"..a", ""},
+		{strings.Repeat("n", 20), ""},
+		{"", "1 to 20"},
+		{strings.Repeat("n", 21), "1 to 20"},
+		{"a b", "1 to 20"},
+		{"a:b", "1 to 20"},
+		{"..", "'.' or '..'"},
+		{".", "'.' or '..'"},
+		{"a/../b", "'.' or '..'"},
+		{"a/.", "'.' or '..'"},
+		{"a//b", "'//'"},
+		{"/a", "'/'"},
+		{"a/", "'/'"},
+		{"/", "'/'"},
+	} {
+		got := CheckNamePath(tc.path, 20)
+		if (got == "") != (tc.want == "") || !strings.Contains(got, tc.want) {
+			t.Errorf("CheckNamePath(%q) = %q, want %q", tc.path, got, tc.want)
+		}
 	}
 }

@@ -35,7 +35,39 @@ const (
 // maxNameLength is AWS's limit on a secret name.
 const maxNameLength = 512
 
-var unsafeNameChars = regexp.MustCompile(`[^A-Za-z0-9/_+=.@-]`)
+// Limits of the configured parts of a managed secret's name. With a company id (a UUID)
+// and a key (at most 120 characters) the whole name stays well under maxNameLength.
+const (
+	MaxPrefixLength    = 64
+	MaxNamespaceLength = 128
+)
+
+var (
+	unsafeNameChars = regexp.MustCompile(`[^A-Za-z0-9/_+=.@-]`)
+	nameChars       = regexp.MustCompile(`^[A-Za-z0-9/_+=.@-]+$`)
+)
+
+// CheckNamePath is the rule of a configured part of a secret name (a prefix, or a
+// namespace: the deployment id of the deployment or of a vault): 1 to max of the
+// characters AWS allows in a secret name, segments joined by single '/' (no leading,
+// trailing or doubled '/'), none of them "." or "..". It returns what is wrong, "" when
+// nothing is. It is the one rule for such a value: the ledger applies it where a vault
+// is configured and again where its provider is built and every name is derived
+// (Config.Validate, CheckTarget), so a value accepted once is usable at every use.
+func CheckNamePath(path string, max int) string {
+	if path == "" || len(path) > max || !nameChars.MatchString(path) {
+		return fmt.Sprintf("must be 1 to %d of A-Z a-z 0-9 / _ + = . @ -", max)
+	}
+	for _, seg := range strings.Split(path, "/") {
+		switch seg {
+		case "":
+			return "must not start or end with '/' nor hold '//'"
+		case ".", "..":
+			return "must not hold a '.' or '..' segment"
+		}
+	}
+	return ""
+}
 
 // Sanitize replaces every character AWS does not allow in a secret name with '-'.
 func Sanitize(segment string) string { return unsafeNameChars.ReplaceAllString(segment, "-") }
@@ -67,20 +99,24 @@ func errScope(detail string) error {
 // CheckTarget is the guardrail every AWS call passes first: target (a secret name or an
 // ARN) must be the scope's derived name, optionally with the six-character suffix AWS
 // adds to ARNs, and the derived name must stay inside <prefix>/<deploymentId>/<companyId>/:
-// the deployment and company are one segment each, and no segment is empty, "." or "..".
+// the prefix and the deployment id follow CheckNamePath (they may span segments), the
+// company and the key are one segment each, and no segment is empty, "." or "..".
+// Company ids are UUIDs, so a name splits into its parts from the right unambiguously.
 // It is pure: the provider calls it before building any request.
 func CheckTarget(target string, s Scope) error {
 	prefix, deployment, company, key := Sanitize(s.Prefix), Sanitize(s.DeploymentID), Sanitize(s.CompanyID), Sanitize(s.Key)
-	for _, seg := range []struct{ what, v string }{{"deployment id", deployment}, {"company id", company}} {
-		if strings.Contains(seg.v, "/") {
-			return errScope(seg.what + " spans several name segments")
+	for _, part := range []struct {
+		what, v string
+		max     int
+	}{{"prefix", prefix, MaxPrefixLength}, {"deployment id", deployment, MaxNamespaceLength},
+		{"company id", company, maxNameLength}, {"key", key, maxNameLength}} {
+		if problem := CheckNamePath(part.v, part.max); problem != "" {
+			return errScope(part.what + " " + problem)
 		}
 	}
-	for _, part := range []struct{ what, v string }{{"prefix", prefix}, {"deployment id", deployment}, {"company id", company}, {"key", key}} {
-		for _, seg := range strings.Split(part.v, "/") {
-			if seg == "" || seg == "." || seg == ".." {
-				return errScope(part.what + " has an empty, '.' or '..' segment")
-			}
+	for _, seg := range []struct{ what, v string }{{"company id", company}, {"key", key}} {
+		if strings.Contains(seg.v, "/") {
+			return errScope(seg.what + " spans several name segments")
 		}
 	}
 	expected := s.Name()

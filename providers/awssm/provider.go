@@ -67,9 +67,12 @@ func New(ctx context.Context, cfg Config, opts ...Option) (*Provider, error) {
 }
 
 // Close stops the background retry of failed Commits (pending ones are dropped: the
-// versions they name stay resolvable, only AWSCURRENT lags).
+// versions they name stay resolvable, only AWSCURRENT lags) and wipes the value cache,
+// which keeps nothing afterwards. A closed provider still answers calls (one in flight
+// when a vault's configuration changed finishes), without caching; Close is idempotent.
 func (p *Provider) Close() error {
 	p.commits.stop()
+	p.cache.close()
 	return nil
 }
 
@@ -144,7 +147,7 @@ func (p *Provider) Put(ctx context.Context, ref providers.Ref, v providers.Value
 	if ref.Version < 1 {
 		return providers.Stored{}, ledgererr.New(ledgererr.Invalid, "the aws_secrets_manager provider stores numbered versions only")
 	}
-	fp := p.cfg.Fingerprint(v)
+	fp := p.cfg.Fingerprint(ref.CompanyID, v)
 	token := requestToken(p.cfg.DeploymentID, ref, fp)
 	str, bin := valueInput(v)
 	ctx, cancel := p.call(ctx)
@@ -351,15 +354,15 @@ func (p *Provider) CheckExternalRef(externalRef string) error {
 func (p *Provider) ExternalRefName(externalRef string) string { return RefName(externalRef) }
 
 // Link implements providers.Provider: an external reference is metadata only (no AWS
-// call); its fingerprint is the keyed fingerprint of the reference and version.
-func (p *Provider) Link(_ context.Context, _ providers.Ref, externalRef, providerVersionRef string) (providers.Stored, error) {
+// call); its fingerprint is the company's keyed fingerprint of the reference and version.
+func (p *Provider) Link(_ context.Context, ref providers.Ref, externalRef, providerVersionRef string) (providers.Stored, error) {
 	if err := p.CheckExternalRef(externalRef); err != nil {
 		return providers.Stored{}, err
 	}
 	if len(providerVersionRef) > MaxVersionRefLength {
 		return providers.Stored{}, ledgererr.New(ledgererr.Invalid, "providerVersionRef is longer than %d characters", MaxVersionRefLength)
 	}
-	fp := p.cfg.Fingerprint(providers.NewValue([]byte("aws_secrets_manager_v1:" + externalRef + ":" + providerVersionRef)))
+	fp := p.cfg.Fingerprint(ref.CompanyID, providers.NewValue([]byte("aws_secrets_manager_v1:"+externalRef+":"+providerVersionRef)))
 	return providers.Stored{ProviderVersionRef: providerVersionRef, Fingerprint: fp}, nil
 }
 

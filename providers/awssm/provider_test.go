@@ -26,8 +26,9 @@ import (
 	"github.com/secretsledger/secretsledger/providers/providertest"
 )
 
-func fingerprint(v providers.Value) string {
-	m := hmac.New(sha256.New, []byte("test fingerprint key"))
+// fingerprint stands for the ledger's: a keyed HMAC with a key per company.
+func fingerprint(company string, v providers.Value) string {
+	m := hmac.New(sha256.New, []byte("test fingerprint key of "+company))
 	m.Write(v.Reveal())
 	return hex.EncodeToString(m.Sum(nil))
 }
@@ -164,7 +165,7 @@ func TestCreateNamesTagsAndKMS(t *testing.T) {
 	if e.fake.CurrentVersion(name) != s.ProviderVersionRef {
 		t.Fatalf("AWSCURRENT %q, stored ref %q", e.fake.CurrentVersion(name), s.ProviderVersionRef)
 	}
-	if s.Fingerprint != fingerprint(val("sk-test")) {
+	if s.Fingerprint != fingerprint("co-1", val("sk-test")) {
 		t.Fatal("Stored.Fingerprint is not the injected keyed fingerprint")
 	}
 	// Without a KMS key the secret gets none (AWS uses aws/secretsmanager).
@@ -266,6 +267,32 @@ func TestResolveCache(t *testing.T) {
 	}
 	if n := off.fake.Calls("GetSecretValue"); n != 3 {
 		t.Fatalf("GetSecretValue called %d times with TTL 0, want 3", n)
+	}
+}
+
+// A closed provider (a vault's superseded instance) keeps no value in memory: Close
+// wipes its cache, and what it still resolves afterwards is not cached again.
+func TestCloseWipesTheCache(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, nil)
+	p := e.newProvider(t)
+	r := newRef("closed")
+	s := mustPut(t, p, r, "v")
+	mustResolve(t, p, r, s.ProviderVersionRef, "v")
+	if n := e.fake.Calls("GetSecretValue"); n != 0 {
+		t.Fatalf("GetSecretValue called %d times; Put should have warmed the cache", n)
+	}
+	if err := p.Close(); err != nil {
+		t.Fatal(err)
+	}
+	for want := 1; want <= 2; want++ {
+		mustResolve(t, p, r, s.ProviderVersionRef, "v")
+		if n := e.fake.Calls("GetSecretValue"); n != want {
+			t.Fatalf("GetSecretValue called %d times after Close, want %d: the closed cache answered", n, want)
+		}
+	}
+	if err := p.Close(); err != nil {
+		t.Fatalf("a second Close: %v", err)
 	}
 }
 
@@ -555,7 +582,7 @@ func TestLinkIsMetadataOnly(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if s.ProviderVersionRef != "v-123" || s.Fingerprint != fingerprint(val("aws_secrets_manager_v1:/paperclip-bench/anthropic_api_key:v-123")) {
+	if s.ProviderVersionRef != "v-123" || s.Fingerprint != fingerprint("co-1", val("aws_secrets_manager_v1:/paperclip-bench/anthropic_api_key:v-123")) {
 		t.Fatalf("Link stored %+v", s)
 	}
 	if e.fake.TotalCalls() != 0 {

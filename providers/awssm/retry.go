@@ -32,6 +32,7 @@ type commitQueue struct {
 	cancel   context.CancelFunc
 	finished chan struct{}
 	once     sync.Once
+	stopped  bool // under mu: no job is queued any more
 }
 
 func startCommitQueue(p *Provider) *commitQueue {
@@ -43,6 +44,10 @@ func startCommitQueue(p *Provider) *commitQueue {
 
 func (q *commitQueue) stop() {
 	q.once.Do(func() {
+		q.mu.Lock()
+		q.stopped = true
+		clear(q.jobs)
+		q.mu.Unlock()
 		q.cancel()
 		<-q.finished
 	})
@@ -52,6 +57,10 @@ func (q *commitQueue) stop() {
 func (q *commitQueue) add(ref providers.Ref, versionRef string) {
 	name := q.p.Name(ref)
 	q.mu.Lock()
+	if q.stopped {
+		q.mu.Unlock()
+		return
+	}
 	if j, ok := q.jobs[name]; ok && j.ref.Version > ref.Version {
 		q.mu.Unlock()
 		return

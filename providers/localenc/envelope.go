@@ -151,10 +151,32 @@ func (s *Sealer) Rewrap(wrapped []byte, company, secret string, to *Sealer) ([]b
 	return seal(to.master, dk, aad(aadDataKey, company, secret, 0)), nil
 }
 
-// Fingerprint is the hex HMAC-SHA256 of v under the server's fingerprint key: equal
-// values have equal fingerprints, and no one without the key can test a guess.
-func (s *Sealer) Fingerprint(v providers.Value) string {
-	m := hmac.New(sha256.New, s.fpKey)
-	m.Write(v.Reveal())
+// companyFingerprintInfo is the HKDF info prefix of a company's fingerprint key (the
+// company id follows it). WARNING: persisted: the fingerprints in the log were made
+// with keys derived with it.
+const companyFingerprintInfo = "secretsledger company fingerprint v1\x00"
+
+// Fingerprint is the hex HMAC-SHA256 of v under company's fingerprint key, derived from
+// the instance's (HKDF-Expand, the company id in the info): equal values of one company
+// have equal fingerprints, equal values of two companies do not, so a tenant who can
+// create secrets cannot test a guess against another company's fingerprints, and no one
+// without the master key can test one at all.
+func (s *Sealer) Fingerprint(company string, v providers.Value) string {
+	key, err := hkdf.Expand(sha256.New, s.fpKey, companyFingerprintInfo+company, sha256.Size)
+	if err != nil {
+		// Expand fails only for lengths beyond 255 hash sizes (or below FIPS's minimum).
+		panic(fmt.Sprintf("localenc: derive a company fingerprint key: %v", err))
+	}
+	return hmacHex(key, v.Reveal())
+}
+
+// RequestHash is the hex HMAC-SHA256 of a request under the instance's fingerprint key,
+// for idempotency: request bodies carry secret values, so a bare hash would be a
+// guessable digest. It never leaves the database.
+func (s *Sealer) RequestHash(b []byte) []byte { return []byte(hmacHex(s.fpKey, b)) }
+
+func hmacHex(key, b []byte) string {
+	m := hmac.New(sha256.New, key)
+	m.Write(b)
 	return hex.EncodeToString(m.Sum(nil))
 }

@@ -202,7 +202,7 @@ func TestRekeyMovesTheKeyCheck(t *testing.T) {
 	if _, err := k1.Put(ctx, ref, providers.NewValue([]byte("v1"))); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := k3.Rekey(ctx, k2.sealer); err == nil {
+	if _, err := k3.Rekey(ctx, k2.sealer, false); err == nil {
 		t.Fatal("a provider with the wrong key rekeyed")
 	} else {
 		wantMismatch(t, err, k3)
@@ -210,7 +210,7 @@ func TestRekeyMovesTheKeyCheck(t *testing.T) {
 	if fp := recordedFingerprint(t, pool); fp != k1.sealer.key.Fingerprint() {
 		t.Fatalf("a refused rekey changed the check: %s", fp)
 	}
-	n, err := k1.Rekey(ctx, k2.sealer)
+	n, err := k1.Rekey(ctx, k2.sealer, false)
 	if err != nil || n != 1 {
 		t.Fatalf("rekey: %d, %v", n, err)
 	}

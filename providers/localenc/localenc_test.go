@@ -174,14 +174,20 @@ func TestFingerprintIsKeyedHMAC(t *testing.T) {
 	s1 := sealer(t, env(map[string]string{EnvMasterKey: strings.Repeat("11", 32)}))
 	s2 := sealer(t, env(map[string]string{EnvMasterKey: strings.Repeat("22", 32)}))
 	v := providers.NewValue([]byte("hunter2"))
-	if s1.Fingerprint(v) != s1.Fingerprint(providers.NewValue([]byte("hunter2"))) {
+	if s1.Fingerprint("co", v) != s1.Fingerprint("co", providers.NewValue([]byte("hunter2"))) {
 		t.Fatal("fingerprint not deterministic")
 	}
-	if s1.Fingerprint(v) == s2.Fingerprint(v) {
+	if s1.Fingerprint("co", v) == s2.Fingerprint("co", v) {
 		t.Fatal("fingerprint does not depend on the server key")
 	}
+	// Company ids that would run together with the label or each other still differ.
+	for _, other := range []string{"co2", "c", "", "co\x00"} {
+		if s1.Fingerprint("co", v) == s1.Fingerprint(other, v) {
+			t.Fatalf("companies %q and %q share a fingerprint key", "co", other)
+		}
+	}
 	bare := fmt.Sprintf("%x", sha256Sum([]byte("hunter2")))
-	if s1.Fingerprint(v) == bare {
+	if s1.Fingerprint("co", v) == bare || string(s1.RequestHash([]byte("hunter2"))) == bare {
 		t.Fatal("fingerprint is a bare SHA-256 of the value")
 	}
 }

@@ -35,7 +35,7 @@ func NewProvider(pool *pgxpool.Pool, k MasterKey, findings []Finding) (*Provider
 	return &Provider{pool: pool, sealer: s, findings: findings}, nil
 }
 
-// Sealer exposes the provider's sealer (fingerprints of request bodies use its key).
+// Sealer exposes the provider's sealer (its fingerprints, request hashes and key).
 func (p *Provider) Sealer() *Sealer { return p.sealer }
 
 // Descriptor implements providers.Provider.
@@ -84,7 +84,7 @@ func (p *Provider) Put(ctx context.Context, ref providers.Ref, v providers.Value
 		}
 		if n == 1 {
 			p.keys.put(ref.SecretID, cachedKey{company: ref.CompanyID, wrapped: wrapped})
-			return providers.Stored{ProviderVersionRef: vref, Fingerprint: p.sealer.Fingerprint(v)}, nil
+			return providers.Stored{ProviderVersionRef: vref, Fingerprint: p.sealer.Fingerprint(ref.CompanyID, v)}, nil
 		}
 		// Another writer created the key meanwhile: use theirs.
 		if k, err = p.dataKey(ctx, ref); err != nil {
@@ -102,7 +102,7 @@ func (p *Provider) Put(ctx context.Context, ref providers.Ref, v providers.Value
 	if err != nil {
 		return providers.Stored{}, err
 	}
-	return providers.Stored{ProviderVersionRef: vref, Fingerprint: p.sealer.Fingerprint(v)}, nil
+	return providers.Stored{ProviderVersionRef: vref, Fingerprint: p.sealer.Fingerprint(ref.CompanyID, v)}, nil
 }
 
 // Stage implements providers.Stager: the version's ciphertext (and, for a new secret,
@@ -141,7 +141,7 @@ func (p *Provider) Stage(ctx context.Context, ref providers.Ref, v providers.Val
 			SELECT count(*) FROM v`
 		w.Args = append(w.Args, ref.CompanyID, k.wrapped)
 	}
-	return providers.Stored{ProviderVersionRef: vref, Fingerprint: p.sealer.Fingerprint(v)}, w, nil
+	return providers.Stored{ProviderVersionRef: vref, Fingerprint: p.sealer.Fingerprint(ref.CompanyID, v)}, w, nil
 }
 
 // async runs statements in one transaction committed without waiting for the WAL flush
@@ -304,43 +304,4 @@ func (p *Provider) Health(ctx context.Context) providers.Health {
 		h.Findings = append(h.Findings, "storage unreachable")
 	}
 	return h
-}
-
-// Rekey rewraps every live data key under next and records next's key check, in one
-// transaction, and returns how many keys it rewrapped. The provider's own key must
-// match the database's key check first. Ciphertexts and the event log are not touched.
-func (p *Provider) Rekey(ctx context.Context, next *Sealer) (int, error) {
-	n := 0
-	err := pgx.BeginFunc(ctx, p.pool, func(tx pgx.Tx) error {
-		if _, err := VerifyKey(ctx, tx, p.sealer); err != nil {
-			return err
-		}
-		rows, _ := tx.Query(ctx, `SELECT secret_id, company_id, wrapped_key FROM local_secret_keys
-			WHERE wrapped_key IS NOT NULL ORDER BY secret_id FOR UPDATE`)
-		type key struct {
-			secret, company string
-			wrapped         []byte
-		}
-		keys, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (key, error) {
-			var k key
-			err := r.Scan(&k.secret, &k.company, &k.wrapped)
-			return k, err
-		})
-		if err != nil {
-			return unavailable(err)
-		}
-		p.keys.clear() // this provider's key is the old one from now on
-		for _, k := range keys {
-			rewrapped, err := p.sealer.Rewrap(k.wrapped, k.company, k.secret, next)
-			if err != nil {
-				return err
-			}
-			if _, err := tx.Exec(ctx, `UPDATE local_secret_keys SET wrapped_key = $2 WHERE secret_id = $1`, k.secret, rewrapped); err != nil {
-				return unavailable(err)
-			}
-			n++
-		}
-		return recordKeyCheck(ctx, tx, next)
-	})
-	return n, err
 }

@@ -8,8 +8,9 @@ const valueCacheBytes = 32 << 20
 
 // valueCache keeps ciphertexts (never plaintext) by secret and reference, so that a
 // resolution of values this process has written or read before needs no query: a
-// stored version never changes, and a purge is decided on the ledger's state before
-// any read (the provider also drops a destroyed secret's entries).
+// stored version never changes while servers run (re-encryption runs with them stopped
+// and drops the entries of the process that runs it), and a purge is decided on the
+// ledger's state before any read (the provider also drops a destroyed secret's entries).
 type valueCache struct {
 	mu    sync.Mutex
 	m     map[valueKey][]byte

@@ -1,7 +1,7 @@
 // Package providertest is the contract every secret provider keeps, as one test suite
 // run against each implementation (local_encrypted with a real PostgreSQL,
 // aws_secrets_manager against the fake Secrets Manager): put and resolve round trip,
-// versions independent, discard, destroy, keyed fingerprints, no value in any error,
+// versions independent, discard, destroy, fingerprints keyed per company, no value in any error,
 // sane descriptor and health. It imports providers and the standard library only, and
 // only tests import it.
 package providertest

@@ -189,14 +189,22 @@ func Run(t *testing.T, newProvider NewProvider) {
 	t.Run("FingerprintsAreKeyed", func(t *testing.T) {
 		t.Parallel()
 		p := newProvider(t)
-		a := put(t, p, ref(t), "hunter2")
-		b := put(t, p, ref(t), "hunter2")
+		ra := ref(t)
+		rb := ref(t)
+		rb.CompanyID = ra.CompanyID
+		a := put(t, p, ra, "hunter2")
+		b := put(t, p, rb, "hunter2")
 		c := put(t, p, ref(t), "hunter3")
 		if a.Fingerprint != b.Fingerprint {
-			t.Fatal("equal values have different fingerprints")
+			t.Fatal("equal values of one company have different fingerprints")
 		}
 		if a.Fingerprint == c.Fingerprint {
 			t.Fatal("different values have equal fingerprints")
+		}
+		// Another company's fingerprints must be no oracle: one who can create secrets
+		// must not be able to test a guess of another company's value against them.
+		if other := put(t, p, ref(t), "hunter2"); other.Fingerprint == a.Fingerprint {
+			t.Fatal("equal values of two companies have equal fingerprints")
 		}
 		sum := sha256.Sum256([]byte("hunter2"))
 		for _, bare := range []string{hex.EncodeToString(sum[:]), base64.StdEncoding.EncodeToString(sum[:]),

@@ -528,11 +528,20 @@ func (s *Secrets) providerList(w http.ResponseWriter, r *http.Request, a actor.A
 	if err := s.companyVisible(r, a); err != nil {
 		return err
 	}
-	// A handful of providers: always one page.
-	writePage(w, queries.Page[providers.Provider]{Items: s.Providers}, func(p providers.Provider) providerOut {
-		d := p.Descriptor()
+	// A handful of providers: always one page. The deployment's instances come first,
+	// then those coming soon.
+	all := make([]providers.Descriptor, 0, len(s.Providers)+2)
+	for _, p := range s.Providers {
+		all = append(all, p.Descriptor())
+	}
+	all = append(all, providers.ComingSoon()...)
+	writePage(w, queries.Page[providers.Descriptor]{Items: all}, func(d providers.Descriptor) providerOut {
+		status := "ready"
+		if d.ComingSoon {
+			status = "coming_soon"
+		}
 		return providerOut{ID: d.ID, Label: d.Label, SupportsManagedValues: d.SupportsManagedValues,
-			SupportsExternalReferences: d.SupportsExternalReferences, Configured: d.Configured}
+			SupportsExternalReferences: d.SupportsExternalReferences, Configured: d.Configured, Status: status}
 	})
 	return nil
 }
@@ -604,6 +613,7 @@ type providerOut struct {
 	SupportsManagedValues      bool   `json:"supportsManagedValues"`
 	SupportsExternalReferences bool   `json:"supportsExternalReferences"`
 	Configured                 bool   `json:"configured"`
+	Status                     string `json:"status"` // ready | coming_soon
 }
 
 type healthOut struct {

@@ -114,7 +114,7 @@ func newStack(t testing.TB) *stack {
 	s := &stack{t: t, store: store, pool: pool, ownerURL: ownerURL, commands: cmds, tokens: boardtoken.Store{DB: owner}}
 	s.secrets = &Secrets{
 		Auth: stackAuth{tokens: boardtoken.Store{DB: pool}, commands: cmds}, Commands: cmds, Queries: secretQueries,
-		Providers: []providers.Provider{local}, RequestHash: func(b []byte) []byte { return []byte(local.Sealer().Fingerprint(providers.NewValue(b))) },
+		Providers: []providers.Provider{local}, RequestHash: local.Sealer().RequestHash,
 		Consumers:   Consumers{Commands: cmds, Queries: consumers},
 		Incidents:   Incidents{Commands: cmds, Queries: queries.Freezes{DB: pool}},
 		Vaults:      Vaults{Commands: &commands.Vaults{Log: store, Locator: queries.Vaults{DB: pool}}, Queries: queries.Vaults{DB: pool}},

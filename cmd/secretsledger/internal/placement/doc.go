@@ -1,7 +1,8 @@
 // Package placement decides which provider instance holds a secret: a company's provider
 // vaults (the vaults read model) over the deployment's own instances. It implements
-// commands.Placer and commands.VaultHealth for the ledger's wiring, and builds (and
-// reuses) one aws_secrets_manager instance per AWS vault configuration.
+// commands.Placer and commands.VaultHealth for the ledger's wiring, and keeps one
+// aws_secrets_manager instance per AWS vault: a config change builds a new one and
+// closes the one it replaces, and Close closes them all on shutdown.
 //
 // It imports commands (for the interfaces it implements), queries (the vaults read
 // model) and the providers; nothing imports it but cmd/secretsledger.

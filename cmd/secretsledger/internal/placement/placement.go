@@ -36,7 +36,15 @@ type Placer struct {
 	AWSDefaults awssm.Config
 
 	mu        sync.Mutex
-	instances map[string]providers.Provider // by vault id and configuration
+	instances map[string]vaultInstance // by vault id
+	closed    bool                     // Close ran: no instance is built any more
+}
+
+// vaultInstance is the provider instance of a vault and the configuration it was built
+// from.
+type vaultInstance struct {
+	config string // configKey of the vault's config
+	inst   providers.Provider
 }
 
 // system reads any company's vault: placement has checked the company already.
@@ -104,7 +112,13 @@ func (p *Placer) Provider(ctx context.Context, providerID, vaultID string) (prov
 
 // instance is the provider instance a vault configures: local_encrypted vaults share
 // the ledger's one local store; an AWS vault gets its own instance (its clients are
-// shared per region by awssm), rebuilt when its configuration changes.
+// shared per region by awssm). One instance is kept per vault: when the vault's config
+// changed, a new one is built and the one it replaces is closed (its value cache wiped,
+// its background work stopped), so config changes cannot pile up instances.
+//
+// The vault's stored config is checked first with the rule create and PATCH apply
+// (commands.CheckVaultConfig): a vault stored before a rule was tightened is a
+// configuration error naming the field (EINVALID), not an outage.
 func (p *Placer) instance(ctx context.Context, v queries.Vault) (providers.Provider, error) {
 	switch v.Provider {
 	case providers.LocalEncrypted:
@@ -113,21 +127,39 @@ func (p *Placer) instance(ctx context.Context, v queries.Vault) (providers.Provi
 	default:
 		return nil, ledgererr.New(ledgererr.Invalid, "%s vaults cannot hold secrets yet", v.Provider)
 	}
-	key := v.ID + "\x00" + configKey(v.Config)
+	key := configKey(v.Config)
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if inst, ok := p.instances[key]; ok {
-		return inst, nil
+	if p.closed {
+		return nil, ledgererr.New(ledgererr.Unavailable, "the ledger is shutting down")
+	}
+	cur, ok := p.instances[v.ID]
+	if ok && cur.config == key {
+		return cur.inst, nil // built from this very config, which passed the check
+	}
+	if err := commands.CheckVaultConfig(v.Provider, v.Config); err != nil {
+		return nil, ledgererr.New(ledgererr.Invalid, "the provider vault's configuration cannot be used: %s; change it with PATCH",
+			ledgererr.MessageOf(err))
 	}
 	inst, err := p.AWS(ctx, p.awsConfig(v))
 	if err != nil {
 		return nil, ledgererr.Wrap(err, ledgererr.Unavailable, "the provider vault's AWS configuration cannot be used")
 	}
-	if p.instances == nil {
-		p.instances = map[string]providers.Provider{}
+	if ok {
+		closeInstance(cur.inst)
 	}
-	p.instances[key] = inst
+	if p.instances == nil {
+		p.instances = map[string]vaultInstance{}
+	}
+	p.instances[v.ID] = vaultInstance{config: key, inst: inst}
 	return inst, nil
+}
+
+// closeInstance stops an instance's background work and drops what it keeps in memory.
+func closeInstance(inst providers.Provider) {
+	if c, ok := unwrap(inst).(interface{ Close() error }); ok {
+		_ = c.Close()
+	}
 }
 
 // awsConfig is a vault's AWS configuration over the deployment's: the vault's namespace
@@ -207,22 +239,21 @@ func unwrap(p providers.Provider) providers.Provider {
 	return p
 }
 
-// Close stops the background work of the instances: the deployment's and those built
-// for vaults.
+// Close stops the background work of the instances, the deployment's and those built
+// for vaults, and wipes their caches; no instance is built afterwards. It is idempotent.
 func (p *Placer) Close() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	all := make([]providers.Provider, 0, len(p.instances)+len(p.Deployment))
-	for _, inst := range p.instances {
-		all = append(all, inst)
+	if p.closed {
+		return
 	}
+	p.closed = true
+	for _, vi := range p.instances {
+		closeInstance(vi.inst)
+	}
+	clear(p.instances)
 	for _, inst := range p.Deployment {
-		all = append(all, inst)
-	}
-	for _, inst := range all {
-		if c, ok := unwrap(inst).(interface{ Close() error }); ok {
-			_ = c.Close()
-		}
+		closeInstance(inst)
 	}
 }
 
