@@ -27,11 +27,20 @@ const (
 // Both are tenant-boundary refusals, the trace of a company reaching for what it may
 // not read; other refusals (a taken name, a malformed reference) are not.
 func recordedRefusal(err error) bool {
-	switch ledgererr.ReasonOf(err) {
+	switch refusalReason(err) {
 	case ReasonExternalNotApproved, ConflictGuardrail:
 		return true
 	}
 	return false
+}
+
+// refusalReason is the code of a refusal: its reason, else its provider code (a
+// guardrail's refusal may carry "provider_guardrail" either way).
+func refusalReason(err error) string {
+	if r := ledgererr.ReasonOf(err); r != "" {
+		return r
+	}
+	return providers.ProviderCodeOf(err)
 }
 
 // refused records a refused link or import of an external reference in the company's
@@ -51,7 +60,7 @@ func (h *Secrets) refused(ctx context.Context, req Request, companyID string, at
 // is recorded.
 func (h *Secrets) recordRefusal(ctx context.Context, req Request, companyID string, at Placement, op, ref string, refusal error) error {
 	evt, err := events.New(events.ExternalReferenceRefused, companyID, events.ExternalReferenceRefusedV1{Operation: op,
-		Provider: at.ProviderID, VaultID: at.VaultID, ExternalRef: ref, Reason: ledgererr.ReasonOf(refusal),
+		Provider: at.ProviderID, VaultID: at.VaultID, ExternalRef: ref, Reason: refusalReason(refusal),
 		Message: ledgererr.MessageOf(refusal)}, req.metadata())
 	if err != nil {
 		return err

@@ -231,3 +231,29 @@ func TestApproveHeld(t *testing.T) {
 		t.Fatalf("an operator's policy was replaced: %+v %v", own, err)
 	}
 }
+
+type codedStub string
+
+func (c codedStub) Error() string        { return string(c) }
+func (c codedStub) ProviderCode() string { return string(c) }
+
+// The refusals recorded are the policy's and the guardrail's, whether the guardrail says
+// so by reason or by provider code; others are not.
+func TestRecordedRefusal(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		err  error
+		want bool
+	}{
+		{nil, false},
+		{errNothingApproved(), true},
+		{awssm.ErrManagedNamespace, true},
+		{ledgererr.Wrap(codedStub("provider_guardrail"), ledgererr.Invalid, "managed"), true},
+		{ledgererr.Wrap(codedStub("access_denied"), ledgererr.Forbidden, "denied"), false},
+		{ledgererr.New(ledgererr.Conflict, "a secret with this name already exists"), false},
+	} {
+		if got := recordedRefusal(tc.err); got != tc.want {
+			t.Errorf("recordedRefusal(%v) = %v", tc.err, got)
+		}
+	}
+}
