@@ -84,7 +84,8 @@ func TestExternalPolicyEndToEnd(t *testing.T) {
 	}
 
 	// The operator approves team-b/ (CLI); B sees and links only under it.
-	code, out, errOut := e.run(t, "external-policy", "set", "-C", companyB, "--prefix", "team-b/", "--region", "us-east-1")
+	code, out, errOut := e.run(t, "external-policy", "set", "-C", companyB, "--prefix", "team-b/", "--prefix", "paperclip/",
+		"--region", "us-east-1")
 	if code != 0 || !strings.Contains(out, `"team-b/"`) {
 		t.Fatalf("external-policy set: %d %s %s", code, out, errOut)
 	}
@@ -96,6 +97,9 @@ func TestExternalPolicyEndToEnd(t *testing.T) {
 	if r := b.must(422, "POST", secrets, linkBody("billing", "prod/billing/db-password")); reasonOf(t, r) != "external_prefix_not_approved" {
 		t.Fatalf("link outside the prefix: %s", r.body)
 	}
+	// An approval never reaches a secret the ledger manages: the guardrail refuses it,
+	// and that refusal is recorded too.
+	b.must(422, "POST", secrets, linkBody("openai", "paperclip/e2e-dep/"+companyA+"/openai"))
 	id := b.must(201, "POST", secrets, linkBody("api", "team-b/api")).json(t)["id"].(string)
 	b.must(201, "POST", "/api/companies/"+companyB+"/secret-bindings",
 		`{"secretId": "`+id+`", "targetType": "agent", "targetId": "b1", "configPath": "env.API"}`)
@@ -132,8 +136,9 @@ func TestExternalPolicyEndToEnd(t *testing.T) {
 			refusals = append(refusals, ev)
 		}
 	}
-	if len(refusals) != 3 {
-		t.Fatalf("%d refusals in B's log, want the link, the import and the link outside the prefix", len(refusals))
+	if len(refusals) != 4 || refusals[3]["payload"].(map[string]any)["reason"] != "provider_guardrail" {
+		t.Fatalf("%d refusals in B's log, want the link, the import, the link outside the prefix and the guardrail's: %v",
+			len(refusals), refusals)
 	}
 	first, _ := json.Marshal(refusals[0])
 	if p := refusals[0]["payload"].(map[string]any); p["externalRef"] != "prod/billing/db-password" || p["reason"] != "external_prefix_not_approved" ||
