@@ -257,3 +257,42 @@ func TestRecordedRefusal(t *testing.T) {
 		}
 	}
 }
+
+// A withdrawal made by another process stops resolution here at once: this process's
+// memory still holds the old policy, but the access append is conditional on the
+// policy's version, so the resolution is decided again on the new one.
+func TestPolicyWithdrawnElsewhere(t *testing.T) {
+	t.Parallel()
+	f, fake := awsFixture(t)
+	f.h.ExternalPrefixes = nil
+	ctx := context.Background()
+	fake.Seed(awsfake.Seeded{Name: "team-b/api", Value: "team-b-value"})
+	if _, err := f.h.SetPolicy(ctx, board, SetExternalPolicy{CompanyID: "co", Policy: ExternalPolicy{Prefixes: []string{"team-b/"}}}); err != nil {
+		t.Fatal(err)
+	}
+	created, err := f.h.Create(ctx, board, CreateSecret{CompanyID: "co", Name: "api", ManagedMode: ExternalReference,
+		Provider: providers.AWSSecretsManager, ExternalRef: "team-b/api"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	x := Consumer{CompanyID: "co", TargetType: "agent", TargetID: "x"}
+	if _, err := f.h.Bind(ctx, board, CreateBinding{Consumer: x, SecretID: created.SecretID, ConfigPath: "env.API"}); err != nil {
+		t.Fatal(err)
+	}
+	agent := f.agentFor(t, x)
+	// other is another process: the log's appends are not observed by its memory.
+	other := &Secrets{Log: f.h.Log, Providers: f.h.Providers, DefaultProvider: f.h.DefaultProvider, Directory: f.h.Directory}
+	if _, err := other.ResolveValues(ctx, agent, Resolve{}); err != nil {
+		t.Fatalf("before the withdrawal: %v", err)
+	}
+	if _, err := f.h.SetPolicy(ctx, board, SetExternalPolicy{CompanyID: "co"}); err != nil {
+		t.Fatal(err)
+	}
+	if cached, ok := other.mem().policies.cached(events.ExternalPolicyStream("co")); !ok || cached.streamVersion != 1 {
+		t.Fatalf("the other process's memory is not behind (%+v): the test proves nothing", cached)
+	}
+	_, err = other.ResolveValues(ctx, agent, Resolve{})
+	if err == nil || !strings.Contains(ledgererr.MessageOf(err), ReasonExternalNotApproved) {
+		t.Fatalf("after a withdrawal elsewhere: %v", err)
+	}
+}
