@@ -34,6 +34,7 @@ type memory struct {
 	consumers folded[consumerState, *consumerState]
 	companies folded[companyState, *companyState]
 	keys      folded[agentKeyState, *agentKeyState]
+	policies  folded[policyState, *policyState]
 
 	mu sync.Mutex
 	// byHash finds an agent key's stream by its token's hash.
@@ -174,6 +175,7 @@ func newMemory() *memory {
 		consumers: folded[consumerState, *consumerState]{fresh: newConsumerState, keepEmpty: true},
 		companies: folded[companyState, *companyState]{fresh: func() companyState { return companyState{} }, keepEmpty: true},
 		keys:      folded[agentKeyState, *agentKeyState]{fresh: func() agentKeyState { return agentKeyState{} }},
+		policies:  folded[policyState, *policyState]{fresh: func() policyState { return policyState{} }, keepEmpty: true},
 		byHash:    map[string]string{},
 	}
 }
@@ -190,6 +192,8 @@ func (m *memory) Observe(evs []eventstore.Event) {
 			m.consumers.observe(e)
 		case strings.HasPrefix(e.StreamID, companyStreamPrefix):
 			m.companies.observe(e)
+		case strings.HasPrefix(e.StreamID, policyStreamPrefix):
+			m.policies.observe(e)
 		case strings.HasPrefix(e.StreamID, agentKeyStreamPrefix):
 			if st, ok := m.keys.observe(e); ok && e.StreamVersion == 1 {
 				m.indexKey(st.tokenHash, e.StreamID)
@@ -205,6 +209,7 @@ func (m *memory) markStale(stream string) {
 	m.consumers.markStale(stream)
 	m.companies.markStale(stream)
 	m.keys.markStale(stream)
+	m.policies.markStale(stream)
 }
 
 func (m *memory) indexKey(hash, stream string) {
@@ -229,6 +234,7 @@ var (
 	consumerStreamPrefix = strings.TrimSuffix(events.ConsumerStream("", "", ""), "//")
 	companyStreamPrefix  = events.CompanyStream("")
 	agentKeyStreamPrefix = events.AgentKeyStream("")
+	policyStreamPrefix   = events.ExternalPolicyStream("")
 )
 
 // Observe applies committed events to the commands' memory; wire it as the event

@@ -184,6 +184,9 @@ func (h *Secrets) resolveOnce(ctx context.Context, req Request, r Resolve, c Con
 			reads[i] = *read
 		}
 	}
+	if cond, err = h.checkResolvePolicy(ctx, c.CompanyID, entries, reads, cond); err != nil {
+		return Resolution{}, err
+	}
 	values := h.readValues(ctx, c.CompanyID, entries, reads)
 	var accessEvents []eventstore.EventData
 	access := func(p events.SecretAccessedV1) error {

@@ -67,6 +67,9 @@ type Secrets struct {
 	// Managed, when set, lists the instance's managed namespaces, which no external
 	// reference may name (see externalRefGuard).
 	Managed ManagedNamespaces
+	// ExternalPrefixes (LEDGER_AWS_EXTERNAL_PREFIXES) approves external references
+	// under these prefixes for every company, AnyExternalRef for any; nil: none.
+	ExternalPrefixes []string
 
 	// memory is the state commands decide on (see memory); made on first use.
 	memory  *memory
@@ -189,8 +192,13 @@ func (h *Secrets) fold(ctx context.Context, stream string, apply func(eventstore
 
 // foldAfter applies the events of a stream after a version, in order.
 func (h *Secrets) foldAfter(ctx context.Context, stream string, after int64, apply func(eventstore.Event) error) error {
+	return foldLog(ctx, h.Log, stream, after, apply)
+}
+
+// foldLog applies the events of a stream of log after a version, in order.
+func foldLog(ctx context.Context, log EventLog, stream string, after int64, apply func(eventstore.Event) error) error {
 	for {
-		evs, err := h.Log.ReadStream(ctx, stream, after, eventstore.MaxReadLimit)
+		evs, err := log.ReadStream(ctx, stream, after, eventstore.MaxReadLimit)
 		if err != nil {
 			return err
 		}

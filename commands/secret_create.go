@@ -82,7 +82,18 @@ func (h *Secrets) Create(ctx context.Context, req Request, c CreateSecret) (Resu
 	if res, ok, err := h.replayed(ctx, req, c.CompanyID, at.Provider); ok || err != nil {
 		return res, err
 	}
-	return h.createPlaced(ctx, req, c, at, "", h.externalGuard())
+	if c.ManagedMode != ExternalReference {
+		return h.createPlaced(ctx, req, c, at, "", h.externalGuard())
+	}
+	err = h.checkLinkPolicy(ctx, c.CompanyID, at, c.ExternalRef)
+	var res Result
+	if err == nil {
+		res, err = h.createPlaced(ctx, req, c, at, "", h.externalGuard())
+	}
+	if recordedRefusal(err) {
+		return Result{}, h.refused(ctx, req, c.CompanyID, at, RefusedLink, c.ExternalRef, err)
+	}
+	return res, err
 }
 
 // createPlaced writes a decided CreateSecret at its placement; source marks how the

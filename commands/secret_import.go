@@ -99,10 +99,11 @@ type ImportPreviewResult struct {
 // importTarget is the vault a remote import reads and links into, and the guard its
 // references pass.
 type importTarget struct {
-	at    Placement
-	inv   RemoteInventory
-	refs  ExternalRefs
-	guard *externalRefGuard
+	at     Placement
+	inv    RemoteInventory
+	refs   ExternalRefs
+	guard  *externalRefGuard
+	policy policyState // the company's external-reference policy
 }
 
 // unwrapProvider returns the provider under a decorator (metrics), or p.
@@ -143,7 +144,11 @@ func (h *Secrets) importTarget(ctx context.Context, a actor.Actor, companyID, va
 	if !okInv || !okRefs {
 		return importTarget{}, ledgererr.New(ledgererr.Invalid, "the %s provider cannot list remote secrets", at.ProviderID)
 	}
-	return importTarget{at: at, inv: inv, refs: refs, guard: h.externalGuard()}, nil
+	policy, err := h.loadPolicy(ctx, companyID)
+	if err != nil {
+		return importTarget{}, err
+	}
+	return importTarget{at: at, inv: inv, refs: refs, guard: h.externalGuard(), policy: policy}, nil
 }
 
 // PreviewImport reads one page of a vault's remote inventory (one provider list call,
@@ -164,6 +169,9 @@ func (h *Secrets) PreviewImport(ctx context.Context, a actor.Actor, p ImportPrev
 	if err != nil {
 		return ImportPreviewResult{}, err
 	}
+	if t.policy.approvesNothing(h.ExternalPrefixes) {
+		return ImportPreviewResult{}, errNothingApproved()
+	}
 	page, err := t.inv.List(ctx, p.Query, p.NextToken, p.PageSize)
 	if err != nil {
 		return ImportPreviewResult{}, err
@@ -171,6 +179,7 @@ func (h *Secrets) PreviewImport(ctx context.Context, a actor.Actor, p ImportPrev
 	if err := t.guard.loadNamespaces(ctx); err != nil {
 		return ImportPreviewResult{}, err
 	}
+	page.Secrets = filterPreview(t, h.ExternalPrefixes, page.Secrets)
 	out := ImportPreviewResult{NextToken: page.NextToken, Candidates: make([]ImportCandidate, 0, len(page.Secrets))}
 	var names, keys []string
 	for _, rs := range page.Secrets {
@@ -293,6 +302,8 @@ type ImportRowResult struct {
 	Message     string
 	SecretID    string
 	Conflicts   []ImportConflict
+
+	refusal error // the guardrail's or the policy's refusal of the row, to record
 }
 
 // ImportResult sums a remote import up; Position is the log position of its last event.
@@ -323,6 +334,14 @@ func (h *Secrets) Import(ctx context.Context, req Request, c ImportSecrets) (Imp
 	for i, r := range c.Rows {
 		rows[i], creates[i] = h.decideImportRow(ctx, t, c.CompanyID, r)
 		names, keys = append(names, rows[i].Name), append(keys, rows[i].Key)
+		if recordedRefusal(rows[i].refusal) {
+			if err := h.recordRefusal(ctx, req, c.CompanyID, t.at, RefusedImport, rows[i].ExternalRef, rows[i].refusal); err != nil {
+				return ImportResult{}, err
+			}
+		}
+	}
+	if t.policy.approvesNothing(h.ExternalPrefixes) {
+		return ImportResult{}, errNothingApproved()
 	}
 	live, err := h.Directory.ImportCandidates(ctx, c.CompanyID, t.at.VaultID, names, keys)
 	if err != nil {
@@ -378,11 +397,15 @@ func (h *Secrets) decideImportRow(ctx context.Context, t importTarget, companyID
 		row.Reason, row.Message = ReasonFailed, ledgererr.MessageOf(err)
 		switch {
 		case providers.ProviderCodeOf(err) == providers.CodeGuardrail:
-			row.Reason = ReasonGuardrail
+			row.Reason, row.refusal = ReasonGuardrail, err
 			row.Conflicts = []ImportConflict{{Type: ConflictGuardrail, Message: row.Message}}
 		case ledgererr.CodeOf(err) == ledgererr.Invalid:
 			row.Reason = ReasonInvalid
 		}
+		return row, nil
+	}
+	if err := h.checkImportRowPolicy(t, ref); err != nil {
+		row.Reason, row.Message, row.refusal = ReasonExternalNotApproved, ledgererr.MessageOf(err), err
 		return row, nil
 	}
 	cs := CreateSecret{CompanyID: companyID, Name: row.Name, Key: row.Key, Description: r.Description, Provider: at.ProviderID,

@@ -95,6 +95,7 @@ func awsFixture(t *testing.T) (*fixture, *awsfake.Server) {
 	t.Cleanup(func() { _ = p.Close() })
 	f.h.Providers[providers.AWSSecretsManager] = p
 	f.h.Directory = testDirectory{queries.Consumers{DB: f.pool}}
+	f.h.ExternalPrefixes = []string{AnyExternalRef} // the policy's own tests narrow it
 	return f, fake
 }
 

@@ -74,16 +74,14 @@ func (h *Secrets) rotateOnce(ctx context.Context, req Request, c RotateSecret) (
 		}
 		payload.ProviderVersionRef, payload.Fingerprint = w.ProviderVersionRef, w.Fingerprint
 	} else {
-		// A new reference, or another pinned version of the current one: guarded and
-		// linked (the provider's fingerprint), never written at the provider.
+		// A new reference, or another pinned version of the current one: linked (the
+		// policy, the guard of managed secrets, the provider's fingerprint), never
+		// written at the provider.
 		ext := strings.TrimSpace(c.ExternalRef)
 		if ext == "" {
 			ext = st.versions[st.latestVersion].externalRef
 		}
-		if err := h.externalGuard().check(ctx, p, ext); err != nil {
-			return Result{}, err
-		}
-		linked, err := p.Link(ctx, ref, ext, strings.TrimSpace(c.ProviderVersionRef))
+		linked, err := h.linkRotation(ctx, req, st, p, ref, ext, c.ProviderVersionRef)
 		if err != nil {
 			return Result{}, err
 		}

@@ -241,6 +241,8 @@ type vaultEvent struct {
 type decision struct {
 	vaultID string
 	events  []vaultEvent
+	// cond are the other streams the decision read, at the versions it read them.
+	cond []eventstore.StreamVersion
 }
 
 // run loads the company's vaults, decides, and appends with the stream version it
@@ -273,7 +275,7 @@ func (h *Vaults) runOnce(ctx context.Context, req Request, companyID string, dec
 	}
 	stream := events.VaultStream(companyID)
 	res, err := h.Log.AppendWith(ctx, eventstore.Append{Stream: stream, Expected: st.streamVersion, Events: evs,
-		Idempotency: req.Idempotency})
+		Idempotency: req.Idempotency, Condition: d.cond})
 	if err != nil {
 		return VaultResult{}, err
 	}

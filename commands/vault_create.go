@@ -80,5 +80,11 @@ func (h *Vaults) CreateVault(ctx context.Context, req Request, c CreateVault) (V
 		return VaultResult{}, ErrAWSVaultsOff
 	}
 	id := ulid.Make().String()
-	return h.run(ctx, req, c.CompanyID, func(st vaultsState) (decision, error) { return decideCreateVault(st, id, c) })
+	return h.run(ctx, req, c.CompanyID, func(st vaultsState) (decision, error) {
+		d, err := decideCreateVault(st, id, c)
+		if err == nil {
+			err = h.checkVaultPolicy(ctx, c.CompanyID, st, &d)
+		}
+		return d, err
+	})
 }

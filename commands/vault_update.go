@@ -65,5 +65,11 @@ func (h *Vaults) UpdateVault(ctx context.Context, req Request, c UpdateVault) (V
 	if err != nil {
 		return VaultResult{}, err
 	}
-	return h.run(ctx, req, company, func(st vaultsState) (decision, error) { return decideUpdateVault(st, c) })
+	return h.run(ctx, req, company, func(st vaultsState) (decision, error) {
+		d, err := decideUpdateVault(st, c)
+		if err == nil {
+			err = h.checkVaultPolicy(ctx, company, st, &d)
+		}
+		return d, err
+	})
 }

@@ -72,7 +72,7 @@ func newAuditCmd(env *environment) *cobra.Command {
 
 	state := &cobra.Command{
 		Use:   "state --company ID (--at T | --position P) [--output table|json]",
-		Short: "the company's secrets, bindings, envs, agent keys and vaults as they were",
+		Short: "the company's secrets, bindings, envs, agent keys, vaults and external-reference policy as they were",
 		Args:  exactArgs(),
 		RunE: func(c *cobra.Command, _ []string) error {
 			if err := needCompany(o.company); err != nil {
@@ -304,8 +304,30 @@ func stateRows(w io.Writer, a map[string]any) error {
 		{"TARGET", "targetId"}, {"ISSUED", "issuedAt"}, {"REVOKED", "revokedAt"}}); err != nil {
 		return err
 	}
-	return table(w, "VAULTS", list(a["vaults"]), []column{{"ID", "id"}, {"PROVIDER", "provider"}, {"NAME", "displayName"},
-		{"STATUS", "status"}, {"DEFAULT", "isDefault"}})
+	if err := table(w, "VAULTS", list(a["vaults"]), []column{{"ID", "id"}, {"PROVIDER", "provider"}, {"NAME", "displayName"},
+		{"STATUS", "status"}, {"DEFAULT", "isDefault"}}); err != nil {
+		return err
+	}
+	return policyRows(w, a["externalPolicy"])
+}
+
+// policyRows prints the external-reference policy of a state: one row per approval.
+func policyRows(w io.Writer, v any) error {
+	p, ok := v.(map[string]any)
+	if !ok {
+		fmt.Fprintln(w, "EXTERNAL POLICY\nnone set: no external references approved for this company (but LEDGER_AWS_EXTERNAL_PREFIXES)")
+		return nil
+	}
+	var rows []map[string]any
+	for _, kind := range []struct{ name, field string }{{"prefix", "prefixes"}, {"reference", "references"},
+		{"region", "regions"}, {"namespace", "namespaces"}} {
+		items, _ := p[kind.field].([]any)
+		for _, it := range items {
+			rows = append(rows, map[string]any{"kind": kind.name, "value": it})
+		}
+	}
+	fmt.Fprintf(w, "external policy set %v by %v\n", p["setAt"], p["setBy"])
+	return table(w, "EXTERNAL POLICY", rows, []column{{"APPROVES", "kind"}, {"VALUE", "value"}})
 }
 
 // runAuditExport streams the export to stdout: the server's JSON lines as they are, or

@@ -11,7 +11,8 @@ import (
 )
 
 // awsInstance is an instance whose deployment default is aws_secrets_manager, served by
-// the in-process fake through the real SDK (PAPERCLIP_SECRETS_AWS_ENDPOINT).
+// the in-process fake through the real SDK (PAPERCLIP_SECRETS_AWS_ENDPOINT), that
+// approves external references for every company.
 func awsInstance(t *testing.T) (*instanceEnv, *awsfake.Server) {
 	t.Helper()
 	fake := awsfake.New(t, "us-east-1")
@@ -25,6 +26,9 @@ func awsInstance(t *testing.T) (*instanceEnv, *awsfake.Server) {
 		"PAPERCLIP_SECRETS_AWS_DELETE_RECOVERY_DAYS=7",
 		"AWS_ACCESS_KEY_ID=AKIAE2ETEST", "AWS_SECRET_ACCESS_KEY=e2e-test-secret",
 		"AWS_EC2_METADATA_DISABLED=true",
+		// Every reference outside a managed namespace is approved; the policy's own tests
+		// (externalpolicy_e2e_test.go) take this away.
+		"LEDGER_AWS_EXTERNAL_PREFIXES=*",
 	}
 	return e, fake
 }

@@ -702,6 +702,7 @@ func TestConsoleLeaksNothing(t *testing.T) {
 		"PAPERCLIP_SECRETS_AWS_ENDPOINT=" + fake.URL,
 		"AWS_ACCESS_KEY_ID=AKIAE2ETEST", "AWS_SECRET_ACCESS_KEY=e2e-test-secret",
 		"AWS_EC2_METADATA_DISABLED=true", "LEDGER_AWS_VAULTS=on",
+		"LEDGER_AWS_EXTERNAL_PREFIXES=*", // the console links and imports external references
 	}
 	s := e.serve(t)
 	e.waitReady(t, s, 20*time.Second)

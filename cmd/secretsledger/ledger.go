@@ -146,6 +146,7 @@ func openLedger(ctx context.Context, env *environment, dir instance.Dir, migrate
 	cmds.Log, cmds.Resolutions, cmds.Providers, cmds.Placer = store, resolutions, placer.Deployment, placer
 	cmds.DefaultProvider, cmds.RecoveryWindow, cmds.StrictMode = env.cfg.SecretsProvider, env.cfg.DeleteRecovery, env.cfg.StrictMode
 	cmds.Directory, cmds.Managed = directory.Directory{Consumers: consumers}, placer
+	cmds.ExternalPrefixes = env.cfg.AWS.ExternalPrefixes
 	l := &ledger{
 		dir: dir, db: db, pool: pool, store: store, local: local,
 		commands:  cmds,

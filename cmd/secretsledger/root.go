@@ -48,6 +48,7 @@ func newRootCmd(env *environment) *cobra.Command {
 		newFreezeCmd(env),
 		newUnfreezeCmd(env),
 		newVaultsCmd(env),
+		newExternalPolicyCmd(env),
 		newConsumersCmd(env),
 		newAccessEventsCmd(env),
 		newEventsCmd(env),

@@ -128,6 +128,7 @@ func runServe(ctx context.Context, env *environment, o serveOptions) error {
 				Consumers:   httpapi.Consumers{Commands: l.commands, Queries: l.consumers},
 				Incidents:   httpapi.Incidents{Commands: l.commands, Queries: l.freezes},
 				Vaults:      httpapi.Vaults{Commands: l.vaults, Queries: l.vaultQueries},
+				Policies:    policiesAPI(env, l),
 				Subscribers: b, Events: l.events, Audit: audit.Log{DB: l.pool},
 				Companies: queries.Companies{DB: l.pool}, Ledger: &queries.Ledger{Store: l.store, DB: l.pool},
 			},
@@ -183,6 +184,9 @@ func runServe(ctx context.Context, env *environment, o serveOptions) error {
 		tailFrom = -1
 	}
 	go l.commands.Tail(runCtx, l.store, tailFrom)
+	if err := approveHeldReferences(ctx, env, l); err != nil {
+		return err
+	}
 	if healthLease != nil {
 		jobs.Add(1)
 		go func() {

@@ -141,6 +141,10 @@ func Decode(e eventstore.Event) (any, error) {
 		p = &VaultDisabledV1{}
 	case VaultHealthChecked:
 		p = &VaultHealthCheckedV1{}
+	case ExternalPolicySet:
+		p = &ExternalPolicySetV1{}
+	case ExternalReferenceRefused:
+		p = &ExternalReferenceRefusedV1{}
 	default:
 		return nil, nil // an event type this binary does not know: consumers skip it
 	}

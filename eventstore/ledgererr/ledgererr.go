@@ -31,7 +31,10 @@ const (
 type Error struct {
 	Code    Code
 	Message string
-	Cause   error
+	// Reason, when set, is a finer machine-readable code within Code (for example
+	// external_prefix_not_approved within EINVALID) that clients may act on.
+	Reason string
+	Cause  error
 }
 
 // Error implements error.
@@ -53,6 +56,27 @@ func New(code Code, format string, args ...any) *Error {
 // Wrap returns an *Error with the given code and safe message around cause.
 func Wrap(cause error, code Code, format string, args ...any) *Error {
 	return &Error{Code: code, Message: fmt.Sprintf(format, args...), Cause: cause}
+}
+
+// WithReason returns an *Error with the given code, finer reason and safe message.
+func WithReason(code Code, reason, format string, args ...any) *Error {
+	return &Error{Code: code, Reason: reason, Message: fmt.Sprintf(format, args...)}
+}
+
+// ReasonOf returns the reason of the first *Error in err's chain that has one, "" when
+// none has.
+func ReasonOf(err error) string {
+	for err != nil {
+		var e *Error
+		if !errors.As(err, &e) {
+			return ""
+		}
+		if e.Reason != "" {
+			return e.Reason
+		}
+		err = e.Cause
+	}
+	return ""
 }
 
 // CodeOf returns the code of the first *Error in err's chain, Internal for any other

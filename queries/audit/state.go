@@ -32,6 +32,16 @@ type State struct {
 	Envs      []EnvState
 	AgentKeys []AgentKey
 	Vaults    []VaultState
+	// ExternalPolicy is the company's external-reference policy at the cut; nil when
+	// none was set by then.
+	ExternalPolicy *ExternalPolicyState
+}
+
+// ExternalPolicyState is the external-reference policy at the cut: its last set.
+type ExternalPolicyState struct {
+	Prefixes, References, Regions, Namespaces []string
+	SetAt                                     time.Time
+	SetBy                                     string
 }
 
 // SecretState is one secret at the cut.
@@ -88,7 +98,7 @@ func (l Log) State(ctx context.Context, a actor.Actor, company string, as AsOf) 
 	// The rotations are aggregated by the database while this process folds the rest.
 	rotations := make(chan lastRotations, 1)
 	go func() { rotations <- l.lastRotations(ctx, company, cut, at) }()
-	evs, err := l.readEvents(ctx, `WHERE company_id = $1 AND event_type NOT IN ('secret.accessed', 'secret.version_added')
+	evs, err := l.readEvents(ctx, `WHERE company_id = $1 AND event_type NOT IN ('secret.accessed', 'secret.version_added', 'external_reference.refused')
 		AND position <= $2 AND recorded_at <= coalesce($3::timestamptz, 'infinity') ORDER BY position`, company, cut, at)
 	if err != nil {
 		<-rotations
@@ -169,6 +179,9 @@ func (l Log) State(ctx context.Context, a actor.Actor, company string, as AsOf) 
 			if v := vaults[p.VaultID]; v != nil {
 				v.Status = p.Status
 			}
+		case *events.ExternalPolicySetV1:
+			out.ExternalPolicy = &ExternalPolicyState{Prefixes: p.Prefixes, References: p.References, Regions: p.Regions,
+				Namespaces: p.Namespaces, SetAt: e.RecordedAt, SetBy: actorOf(e.Metadata)}
 		}
 	}
 

@@ -13,6 +13,9 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/secretsledger/secretsledger/commands"
+	"github.com/secretsledger/secretsledger/eventstore/ledgererr"
 )
 
 // Defaults.
@@ -112,6 +115,10 @@ type AWS struct {
 	// PAPERCLIP_SECRETS_PROVIDER=aws_secrets_manager. Off, the server's ambient AWS
 	// credentials are never used on a company's behalf.
 	Vaults bool
+	// ExternalPrefixes is LEDGER_AWS_EXTERNAL_PREFIXES: external-reference prefixes
+	// approved for every company of the instance (["*"]: anything outside a managed
+	// namespace); nil when unset, the default.
+	ExternalPrefixes []string
 }
 
 // Checkpoints configures the signed checkpoints of the log's head.
@@ -206,6 +213,7 @@ var Vars = []Var{
 	{"PAPERCLIP_SECRETS_AWS_DELETE_RECOVERY_DAYS", "30", "aws_secrets_manager: recovery window of deleted secrets"},
 	{"LEDGER_AWS_CACHE_TTL", "5m", "aws_secrets_manager: how long a resolved version is cached in memory (0 disables)"},
 	{"LEDGER_AWS_VAULTS", "off (on when PAPERCLIP_SECRETS_PROVIDER=aws_secrets_manager)", "on: companies may create aws_secrets_manager vaults (the server's AWS identity then reads and writes on their behalf); off: creating one is refused and existing ones stop being used"},
+	{"LEDGER_AWS_EXTERNAL_PREFIXES", "(unset: none)", "external-reference prefixes approved for every company (comma-separated; * approves anything outside a managed namespace); for single-tenant deployments, else approve per company with `external-policy set`"},
 	{"LEDGER_CHECKPOINT_KEY_FILE", "<instance>/secrets/checkpoint.key", "ed25519 key that signs checkpoints of the log's head (created 0600 when missing); keep it apart from the database"},
 	{"LEDGER_INTEGRITY_KEY_FILE", "<instance>/secrets/integrity.key", "secret that keys stored credential hashes and authenticates every event (created 0600 when missing; refused if others may read it); every process of the instance needs the same file, kept apart from the database"},
 	{"LEDGER_CHECKPOINT_EVERY_EVENTS", "1000", "sign the head once it moved this many events past the last checkpoint (1-1000000)"},
@@ -518,6 +526,12 @@ func awsFromEnv(getenv func(string) string, required bool, problems []string) (A
 		a.Vaults = true
 	default:
 		problems = append(problems, fmt.Sprintf("LEDGER_AWS_VAULTS must be on or off, got %q", v))
+	}
+	if v := getenv("LEDGER_AWS_EXTERNAL_PREFIXES"); strings.TrimSpace(v) != "" {
+		var err error
+		if a.ExternalPrefixes, err = commands.CheckInstancePrefixes(v); err != nil {
+			problems = append(problems, "LEDGER_AWS_EXTERNAL_PREFIXES: "+ledgererr.MessageOf(err))
+		}
 	}
 	if a.Endpoint != "" && !strings.HasPrefix(a.Endpoint, "https://") && !strings.HasPrefix(a.Endpoint, "http://") {
 		problems = append(problems, "PAPERCLIP_SECRETS_AWS_ENDPOINT must be an http(s) URL")

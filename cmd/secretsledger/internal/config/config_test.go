@@ -200,10 +200,18 @@ func TestAWSDeploymentDefault(t *testing.T) {
 	if err := c.Validate(); err != nil || c.AWS.Region != "us-east-1" || c.AWS.Prefix != "paperclip" || c.AWS.DeleteRecoveryDays != 30 || c.AWS.CacheTTL != 0 {
 		t.Fatalf("aws config %+v, %v", c.AWS, err)
 	}
-	for k, v := range map[string]string{"PAPERCLIP_SECRETS_AWS_DELETE_RECOVERY_DAYS": "6", "LEDGER_AWS_CACHE_TTL": "soon", "PAPERCLIP_SECRETS_AWS_ENDPOINT": "localhost:4566"} {
+	for k, v := range map[string]string{"PAPERCLIP_SECRETS_AWS_DELETE_RECOVERY_DAYS": "6", "LEDGER_AWS_CACHE_TTL": "soon",
+		"PAPERCLIP_SECRETS_AWS_ENDPOINT": "localhost:4566", "LEDGER_AWS_EXTERNAL_PREFIXES": "team/,*"} {
 		c := FromEnv(env(map[string]string{"LEDGER_HOME": "/h", k: v}))
 		if err := c.Validate(); err == nil || !strings.Contains(err.Error(), k) {
 			t.Errorf("%s=%s: %v", k, v, err)
+		}
+	}
+	// Unset approves nothing; prefixes are trimmed; * alone approves anything.
+	for v, want := range map[string]string{"": "", " team-b/ , shared/": "team-b/|shared/", "*": "*"} {
+		c := FromEnv(env(map[string]string{"LEDGER_HOME": "/h", "LEDGER_AWS_EXTERNAL_PREFIXES": v}))
+		if err := c.Validate(); err != nil || strings.Join(c.AWS.ExternalPrefixes, "|") != want {
+			t.Errorf("LEDGER_AWS_EXTERNAL_PREFIXES=%q: %q %v", v, c.AWS.ExternalPrefixes, err)
 		}
 	}
 }

@@ -28,7 +28,7 @@ type accessData struct {
 
 // outcomes are the access history's outcome filter: resolved, failed, or why one failed.
 var outcomes = []string{"resolved", "failed", "binding_missing", "secret_deleted", "secret_inactive", "version_missing",
-	"version_inactive", "provider_error", "company_frozen", "consumer_frozen"}
+	"version_inactive", "provider_error", "company_frozen", "consumer_frozen", "external_prefix_not_approved"}
 
 // browserTime turns a datetime-local field (taken as UTC) into RFC 3339; "" stays "".
 func browserTime(s string) (string, error) {

@@ -385,6 +385,15 @@ type stateOut struct {
 	Envs      []envStateOut      `json:"envs"`
 	AgentKeys []agentKeyAuditOut `json:"agentKeys"`
 	Vaults    []vaultStateOut    `json:"vaults"`
+	// ExternalPolicy is the company's external-reference policy at the cut, null when
+	// none was set by then.
+	ExternalPolicy *auditPolicyOut `json:"externalPolicy"`
+}
+
+type auditPolicyOut struct {
+	policyLists
+	SetAt time.Time `json:"setAt"`
+	SetBy string    `json:"setBy"`
 }
 
 func stateJSON(s audit.State) stateOut {
@@ -400,6 +409,10 @@ func stateJSON(s audit.State) stateOut {
 			return vaultStateOut{ID: v.ID, Provider: v.Provider, DisplayName: v.DisplayName, Status: v.Status, Default: v.Default,
 				CreatedAt: v.CreatedAt}
 		})}
+	if p := s.ExternalPolicy; p != nil {
+		o.ExternalPolicy = &auditPolicyOut{policyLists: listsJSON(p.Prefixes, p.References, p.Regions, p.Namespaces),
+			SetAt: p.SetAt, SetBy: p.SetBy}
+	}
 	if !s.AsOf.At.IsZero() {
 		o.At = &s.AsOf.At
 	}

@@ -169,7 +169,7 @@ func (s *Secrets) companyAccessEvents(w http.ResponseWriter, r *http.Request, a 
 // accessOutcomes are what an access event's outcome filter may name: resolved, failed,
 // or why an attempt failed.
 var accessOutcomes = []string{"resolved", "failed", "binding_missing", "secret_deleted", "secret_inactive", "version_missing",
-	"version_inactive", "provider_error", "company_frozen", "consumer_frozen"}
+	"version_inactive", "provider_error", "company_frozen", "consumer_frozen", "external_prefix_not_approved"}
 
 // accessFilterOf reads the company access events' filters: secretId, consumer
 // (targetType/targetId), outcome, from and to (RFC 3339).

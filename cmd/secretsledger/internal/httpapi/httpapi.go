@@ -144,6 +144,8 @@ type errorDetails struct {
 	Code string `json:"code"`
 	// ProviderCode is the provider's finer code (provider_guardrail, access_denied, …).
 	ProviderCode string `json:"providerCode,omitempty"`
+	// Reason is the ledger's finer code (external_prefix_not_approved, …).
+	Reason string `json:"reason,omitempty"`
 }
 
 type errorBody struct {
@@ -184,7 +186,7 @@ func WriteError(w http.ResponseWriter, log *slog.Logger, err error) {
 		log.Error("internal error", "err", err, "request_id", id)
 	}
 	writeJSON(w, statusOf[code], errorBody{Error: ledgererr.MessageOf(err),
-		Details: errorDetails{Code: string(code), ProviderCode: providers.ProviderCodeOf(err)}})
+		Details: errorDetails{Code: string(code), ProviderCode: providers.ProviderCodeOf(err), Reason: ledgererr.ReasonOf(err)}})
 }
 
 func writeJSON(w http.ResponseWriter, status int, body any) {

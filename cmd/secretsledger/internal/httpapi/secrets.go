@@ -63,6 +63,7 @@ type Secrets struct {
 	Consumers   Consumers
 	Incidents   Incidents
 	Vaults      Vaults
+	Policies    Policies
 	// Subscribers is nil when subscriber credentials cannot be issued.
 	Subscribers EventSubscribers
 	Events      EventReader
@@ -95,6 +96,7 @@ func (s *Secrets) routes(r *mux.Router, log *slog.Logger) {
 	r.HandleFunc("/secrets/{id}/versions", board(s.versions)).Methods(http.MethodGet)
 	s.consumerRoutes(r)
 	s.incidentRoutes(r)
+	s.policyRoutes(r)
 	s.vaultRoutes(r)
 	s.eventRoutes(r)
 	s.auditRoutes(r)

@@ -52,6 +52,9 @@ type stack struct {
 	// board may do anything; boardB sees company B only; revoked was revoked.
 	board, boardB, revoked string
 	agent                  string // an agent key of agent/x in company A
+	// vault is the fixtures' provider vault, made again once it was disabled (a company
+	// has at most commands.MaxVaultsPerCompany).
+	vault string
 }
 
 // fakeSubscribers stands in for NATS: the routes' admission is what is tested here
@@ -118,6 +121,7 @@ func newStack(t testing.TB) *stack {
 		Consumers:   Consumers{Commands: cmds, Queries: consumers},
 		Incidents:   Incidents{Commands: cmds, Queries: queries.Freezes{DB: pool}},
 		Vaults:      Vaults{Commands: &commands.Vaults{Log: store, Locator: queries.Vaults{DB: pool}}, Queries: queries.Vaults{DB: pool}},
+		Policies:    Policies{Commands: cmds, Queries: queries.ExternalPolicies{DB: pool}},
 		Subscribers: fakeSubscribers{}, Events: queries.Events{DB: pool}, Audit: audit.Log{DB: pool},
 		Companies: queries.Companies{DB: pool}, Ledger: &queries.Ledger{Store: store, DB: pool},
 	}
@@ -154,8 +158,8 @@ func (s *stack) newAgentKey(targetID string) string {
 }
 
 // fixtures makes a secret, a binding of it at env.API_KEY of agent/x, an agent key to
-// revoke and a local_encrypted provider vault, and returns their ids by the path
-// segment that names them.
+// revoke and (unless the last one is still usable) a local_encrypted provider vault,
+// and returns their ids by the path segment that names them.
 func (s *stack) fixtures() map[string]string {
 	ctx := context.Background()
 	v := providers.NewValue([]byte("fixture-value"))
@@ -174,13 +178,22 @@ func (s *stack) fixtures() map[string]string {
 	if err != nil {
 		s.t.Fatal(err)
 	}
-	vault, err := s.secrets.Vaults.Commands.CreateVault(ctx, boardReq, commands.CreateVault{CompanyID: companyA,
-		DisplayName: "fixture", Provider: providers.LocalEncrypted})
-	if err != nil {
-		s.t.Fatal(err)
+	var status string
+	if s.vault != "" {
+		if err := s.pool.QueryRow(ctx, `SELECT status FROM company_secret_provider_configs WHERE id = $1`, s.vault).Scan(&status); err != nil {
+			s.t.Fatal(err)
+		}
+	}
+	if s.vault == "" || status == commands.VaultDisabled {
+		vault, err := s.secrets.Vaults.Commands.CreateVault(ctx, boardReq, commands.CreateVault{CompanyID: companyA,
+			DisplayName: "fixture", Provider: providers.LocalEncrypted})
+		if err != nil {
+			s.t.Fatal(err)
+		}
+		s.vault = vault.VaultID
 	}
 	return map[string]string{"secrets": sec.SecretID, "secret-bindings": b.BindingID, "agent-keys": key.KeyID,
-		"event-subscribers": strings.ToLower(sec.SecretID), "secret-provider-configs": vault.VaultID}
+		"event-subscribers": strings.ToLower(sec.SecretID), "secret-provider-configs": s.vault}
 }
 
 // head is the log's last position.

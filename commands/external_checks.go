@@ -1,0 +1,196 @@
+package commands
+
+import (
+	"context"
+	"strings"
+
+	"github.com/secretsledger/secretsledger/eventstore"
+	"github.com/secretsledger/secretsledger/eventstore/events"
+	"github.com/secretsledger/secretsledger/eventstore/ledgererr"
+	"github.com/secretsledger/secretsledger/providers"
+)
+
+// This file holds the check points of the external-reference policy, one function
+// each: linking (checkLinkPolicy), remote import (importTarget loads the policy,
+// filterPreview and checkImportRowPolicy decide), resolution (checkResolvePolicy) and
+// AWS vault configs (checkVaultDecision); and the record of a refused attempt.
+
+// Operations of an external_reference.refused event.
+// WARNING: persisted in events.
+const (
+	RefusedLink   = "link"
+	RefusedImport = "import"
+)
+
+// recordedRefusal reports whether a link or import refusal is one that is recorded in
+// the company's log: the policy's, and the guardrail's (a secret the ledger manages).
+// Both are tenant-boundary refusals, the trace of a company reaching for what it may
+// not read; other refusals (a taken name, a malformed reference) are not.
+func recordedRefusal(err error) bool {
+	switch refusalReason(err) {
+	case ReasonExternalNotApproved, ConflictGuardrail:
+		return true
+	}
+	return false
+}
+
+// refusalReason is the code of a refusal: its reason, else its provider code (a
+// guardrail's refusal may carry "provider_guardrail" either way).
+func refusalReason(err error) string {
+	if r := ledgererr.ReasonOf(err); r != "" {
+		return r
+	}
+	return providers.ProviderCodeOf(err)
+}
+
+// refused records a refused link or import of an external reference in the company's
+// refusal stream (who: the request's actor; which reference; in which vault; why: the
+// refusal's reason and safe message, never a value) and returns the refusal. Every
+// refusal is recorded: each comes from one authenticated request of a board token, like
+// any other write, and an import batch is bounded (MaxImportBatch). When the record
+// cannot be appended the answer says so instead (the attempt stays refused).
+func (h *Secrets) refused(ctx context.Context, req Request, companyID string, at Placement, op, ref string, refusal error) error {
+	if err := h.recordRefusal(ctx, req, companyID, at, op, ref, refusal); err != nil {
+		return err
+	}
+	return refusal
+}
+
+// recordRefusal appends the external_reference.refused event of a refusal; nil when it
+// is recorded.
+func (h *Secrets) recordRefusal(ctx context.Context, req Request, companyID string, at Placement, op, ref string, refusal error) error {
+	evt, err := events.New(events.ExternalReferenceRefused, companyID, events.ExternalReferenceRefusedV1{Operation: op,
+		Provider: at.ProviderID, VaultID: at.VaultID, ExternalRef: ref, Reason: refusalReason(refusal),
+		Message: ledgererr.MessageOf(refusal)}, req.metadata())
+	if err != nil {
+		return err
+	}
+	if _, err := h.Log.AppendWith(ctx, eventstore.Append{Stream: events.ExternalRefusalStream(companyID),
+		Expected: eventstore.AnyVersion, Events: []eventstore.EventData{evt}}); err != nil {
+		return ledgererr.Wrap(err, ledgererr.Unavailable, "the reference was refused, and the refusal could not be recorded; retry")
+	}
+	return nil
+}
+
+// refNameOf is how a placement's provider names the secret a reference denotes (an AWS
+// ARN and the name of one secret are the same reference); the reference itself for a
+// provider that does not say.
+func refNameOf(p providers.Provider) func(string) string {
+	if refs, ok := unwrapProvider(p).(ExternalRefs); ok {
+		return refs.ExternalRefName
+	}
+	return func(ref string) string { return ref }
+}
+
+// checkLinkPolicy is the policy's check of a link (an external_reference secret
+// created directly): the company's policy or the instance's prefixes must approve it.
+func (h *Secrets) checkLinkPolicy(ctx context.Context, companyID string, at Placement, ref string) error {
+	st, err := h.loadPolicy(ctx, companyID)
+	if err != nil {
+		return err
+	}
+	return decideExternalRef(st, h.ExternalPrefixes, ref, refNameOf(at.Provider))
+}
+
+// filterPreview keeps the candidates of a preview page that the company may import:
+// inventory outside its approved prefixes is not shown to it.
+func filterPreview(t importTarget, instance []string, cs []providers.RemoteSecret) []providers.RemoteSecret {
+	out := cs[:0:0]
+	for _, rs := range cs {
+		if t.policy.approves(instance, rs.Ref, t.refs.ExternalRefName) {
+			out = append(out, rs)
+		}
+	}
+	return out
+}
+
+// checkImportRowPolicy is the policy's check of one row of a remote import.
+func (h *Secrets) checkImportRowPolicy(t importTarget, ref string) error {
+	return decideExternalRef(t.policy, h.ExternalPrefixes, ref, t.refs.ExternalRefName)
+}
+
+// checkResolvePolicy is the policy's check at resolution: each external reference still
+// to be read must be approved now, else its entry fails with ReasonExternalNotApproved
+// and its provider is not read (an approval withdrawn stops resolution). The policy
+// stream joins the access append's condition, so a withdrawal that commits meanwhile
+// makes the resolution decide again.
+func (h *Secrets) checkResolvePolicy(ctx context.Context, companyID string, entries []ManifestEntry,
+	reads map[int]providers.VersionRequest, cond []eventstore.StreamVersion) ([]eventstore.StreamVersion, error) {
+	var st *policyState
+	for i, rq := range reads {
+		if rq.Ref.ExternalRef == "" {
+			continue
+		}
+		if st == nil {
+			loaded, err := h.loadPolicy(ctx, companyID)
+			if err != nil {
+				return cond, err
+			}
+			st = &loaded
+			cond = append(cond, eventstore.StreamVersion{Stream: events.ExternalPolicyStream(companyID), Version: st.streamVersion})
+		}
+		refName := func(ref string) string { return ref }
+		if p, err := h.providerOf(ctx, entries[i].Provider, entries[i].vault); err == nil {
+			refName = refNameOf(p)
+		}
+		if decideExternalRef(*st, h.ExternalPrefixes, rq.Ref.ExternalRef, refName) != nil {
+			entries[i].Outcome = ReasonExternalNotApproved
+			delete(reads, i)
+		}
+	}
+	return cond, nil
+}
+
+// checkVaultPolicy is the policy's check of a vault decision: the company's policy is
+// folded from the log (vault commands decide on the log, not on the secrets' memory),
+// and the decision's append is conditional on its version, so a policy replaced
+// meanwhile makes the command decide again.
+func (h *Vaults) checkVaultPolicy(ctx context.Context, companyID string, st vaultsState, d *decision) error {
+	var pol policyState
+	stream := events.ExternalPolicyStream(companyID)
+	if err := foldLog(ctx, h.Log, stream, 0, pol.apply); err != nil {
+		return err
+	}
+	d.cond = append(d.cond, eventstore.StreamVersion{Stream: stream, Version: pol.streamVersion})
+	return checkVaultDecision(pol, st, *d)
+}
+
+// checkVaultDecision is the policy's check of an AWS vault a decision creates or
+// reconfigures (see decideVaultPolicy).
+func checkVaultDecision(pol policyState, st vaultsState, d decision) error {
+	for _, ve := range d.events {
+		switch p := ve.payload.(type) {
+		case events.VaultCreatedV1:
+			if err := decideVaultPolicy(pol, p.Provider, p.Config); err != nil {
+				return err
+			}
+		case events.VaultUpdatedV1:
+			if p.Config != nil {
+				if err := decideVaultPolicy(pol, st.vaults[p.VaultID].Provider, *p.Config); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// linkRotation is the policy's check of a rotation of an external reference (to a new
+// reference, or another version of its own), then the provider's link; a refusal of
+// either is recorded like a link's.
+func (h *Secrets) linkRotation(ctx context.Context, req Request, st secretState, p providers.Provider, ref providers.Ref,
+	ext, versionRef string) (providers.Stored, error) {
+	at := Placement{ProviderID: st.provider, VaultID: st.vaultID, Provider: p}
+	err := h.checkLinkPolicy(ctx, st.companyID, at, ext)
+	if err == nil {
+		err = h.externalGuard().check(ctx, p, ext)
+	}
+	var linked providers.Stored
+	if err == nil {
+		linked, err = p.Link(ctx, ref, ext, strings.TrimSpace(versionRef))
+	}
+	if recordedRefusal(err) {
+		return linked, h.refused(ctx, req, st.companyID, at, RefusedLink, ext, err)
+	}
+	return linked, err
+}
