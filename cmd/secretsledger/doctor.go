@@ -136,6 +136,7 @@ func (r *doctorReport) check(ctx context.Context) {
 	r.masterKey(ctx, conn, dir)
 	r.aws(ctx)
 	r.relay(ctx, conn)
+	r.eventMACs(ctx, db)
 }
 
 // aws reports the health of the deployment's aws_secrets_manager instance, when it is

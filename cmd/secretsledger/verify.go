@@ -133,10 +133,17 @@ func reportVerify(env *environment, rep eventstore.VerifyReport, sources []check
 		}
 		summary += fmt.Sprintf("%s: %d of %d valid, %d passed through", s.name, res.Checked, len(s.cps), res.Agreeing)
 	}
+	if !rep.MACsChecked {
+		fmt.Fprintf(env.stdout, "event MACs: not checked (no integrity key at %s): an event forged with a correct chain hash after the newest checkpoint goes undetected\n",
+			env.cfg.IntegrityKeyFile())
+	}
 	if findings > 0 {
 		return errors.New("the log does not verify: see the BROKEN lines above")
 	}
 	fmt.Fprintf(env.stdout, "ok: %d events, head position %d, head hash %x\n", rep.Checked, rep.HeadPosition, rep.HeadHash)
+	if rep.MACsChecked {
+		fmt.Fprintln(env.stdout, "event MACs: every event written since MACs began is authenticated by the integrity key")
+	}
 	if checked == 0 {
 		fmt.Fprintf(env.stdout, "checkpoints: none yet; the whole log is unsigned (%s)\n", summary)
 		return nil

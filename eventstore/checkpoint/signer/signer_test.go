@@ -33,7 +33,7 @@ func start(t *testing.T, everyEvents int64, interval time.Duration) *fixture {
 	t.Helper()
 	pool, _ := pgtest.NewMigratedPool(t)
 	wake := make(chan struct{}, 1)
-	store := eventstore.New(pool, eventstore.Config{Committed: []chan<- struct{}{wake}})
+	store := eventstore.New(pool, eventstore.Config{Authenticator: pgtest.IntegrityKey, Committed: []chan<- struct{}{wake}})
 	key, _, err := checkpoint.LoadOrCreateKey(filepath.Join(t.TempDir(), "checkpoint.key"))
 	if err != nil {
 		t.Fatal(err)
