@@ -18,7 +18,8 @@ var IntegrityKey = func() integrity.Key {
 
 // ForgeEvent is SQL that appends one event to ledger_events with a correct prev_hash
 // and hash, computed from the head row exactly as the ledger computes them, and the
-// given mac expression (NULL, or a bytea literal): what someone who holds only the
+// given mac expression (NULL, or a bytea literal), in a stream of its own
+// (streamID-<position>): what someone who holds only the
 // runtime role's credentials can do. It needs no privilege beyond INSERT and SELECT.
 func ForgeEvent(streamID, mac string) string {
 	field := func(expr string) string {
@@ -28,7 +29,7 @@ func ForgeEvent(streamID, mac string) string {
 	return `WITH head AS (SELECT position, hash FROM ledger_events ORDER BY position DESC LIMIT 1),
 r AS (SELECT coalesce((SELECT position FROM head), 0) + 1 AS position,
 		'01FORGED' || lpad(coalesce((SELECT position FROM head), 0)::text, 18, '0') AS event_id,
-		'` + streamID + `'::text AS stream_id, 1::bigint AS stream_version, 'forged.event'::text AS event_type,
+		'` + streamID + `-' || (coalesce((SELECT position FROM head), 0) + 1)::text AS stream_id, 1::bigint AS stream_version, 'forged.event'::text AS event_type,
 		1 AS schema_version, 'forged-co'::text AS company_id, '{}'::jsonb AS payload, '{}'::jsonb AS metadata,
 		date_trunc('microseconds', now()) AS recorded_at,
 		coalesce((SELECT hash FROM head), decode(repeat('00', 32), 'hex')) AS prev_hash)
