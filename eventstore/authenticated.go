@@ -2,6 +2,7 @@ package eventstore
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -9,6 +10,8 @@ import (
 
 // authPage bounds the rows one query of Authenticated reads.
 const authPage = 10_000
+
+var errFound = errors.New("eventstore: found")
 
 // Authentication is what Authenticated found in a range of the log.
 type Authentication struct {
@@ -47,17 +50,14 @@ func (s *Store) Authenticated(ctx context.Context, after, to int64) (Authenticat
 		n := 0
 		_, err = pgx.ForEachRow(rows, []any{&pos, &hash, &mac, &at}, func() error {
 			n++
-			if res.ForgedAt != 0 {
-				return nil
-			}
 			if !macs.authentic(pos, hash, mac) {
 				res.ForgedAt = pos
-				return nil
+				return errFound // the rest of the page is not needed
 			}
 			res.Last = Head{Position: pos, Hash: append([]byte(nil), hash...), RecordedAt: at}
 			return nil
 		})
-		if err != nil {
+		if err != nil && !errors.Is(err, errFound) {
 			return res, storeError("read event MACs", err)
 		}
 		if res.ForgedAt != 0 || n < authPage {

@@ -142,7 +142,7 @@ func (r *Relay) lead(ctx context.Context, js jetstream.JetStream) {
 				return
 			}
 			r.update(func(s *RelayStatus) { s.LastError = err.Error() })
-			if errors.Is(err, jetstream.ErrNoStreamResponse) {
+			if errors.Is(err, jetstream.ErrNoStreamResponse) || errors.Is(err, jetstream.ErrStreamNotFound) {
 				r.streamOK = false // NATS may have lost the stream: check again before the retry
 			}
 			if errors.Is(err, errDatabase) {

@@ -87,7 +87,11 @@ func (s *Signer) Run(ctx context.Context) error {
 			s.signIf(fctx, 1)
 			return nil
 		case <-s.Wake:
-			s.signIf(ctx, s.EveryEvents)
+			// Stopped at a forged event, the signer cannot move until it is dealt
+			// with: it looks again on the ticks, not on every commit.
+			if f := s.forgedAt.Load(); f == 0 || f != s.last+1 {
+				s.signIf(ctx, s.EveryEvents)
+			}
 		case <-tick.C:
 			s.signIf(ctx, 1)
 		}
