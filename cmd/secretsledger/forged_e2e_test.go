@@ -1,6 +1,7 @@
 package main
 
 import (
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -73,6 +74,18 @@ func TestForgedEventThroughTheBinary(t *testing.T) {
 	want := "BROKEN at position " + strconv.FormatInt(forged, 10) + ": forged (no valid MAC)"
 	if code != 1 || !strings.Contains(out, want) {
 		t.Fatalf("verify: exit %d, want a line %q\n%s%s", code, want, out, errOut)
+	}
+	// Without the integrity key (verify --pubkey where only the database and the public
+	// key are), the forged event after the newest checkpoint cannot be told: verify says
+	// the MACs were not checked, and the events up to the checkpoint still verify.
+	_, pub, _ := e.run(t, "checkpoint", "pubkey")
+	noKey := *e
+	noKey.vars = append(append([]string(nil), e.vars...), "LEDGER_INTEGRITY_KEY_FILE="+filepath.Join(e.home, "nowhere", "integrity.key"),
+		"LEDGER_CHECKPOINT_KEY_FILE="+filepath.Join(e.home, "nowhere", "checkpoint.key"))
+	code, out, errOut = noKey.run(t, "verify", "--pubkey", strings.TrimSpace(pub))
+	if code != 0 || !strings.Contains(out, "event MACs: not checked (no integrity key at ") ||
+		!strings.Contains(out, "checkpoints: newest signed position "+strconv.FormatInt(before, 10)+", 2 event(s) after it not signed yet") {
+		t.Fatalf("verify --pubkey without the integrity key: exit %d\n%s%s", code, out, errOut)
 	}
 	code, out, errOut = e.run(t, "doctor")
 	if code != 1 || !regexp.MustCompile(`(?m)^FAIL event MACs: forged: the event at position `+strconv.FormatInt(forged, 10)).MatchString(out) {
