@@ -27,7 +27,9 @@ func newVerifyCmd(env *environment) *cobra.Command {
 		Long: "Walk the event log's hash chain, check every signed checkpoint's signature, that the chain passes through " +
 			"each checkpointed (position, hash), and that the log does not end before the newest checkpoint. Checkpoints " +
 			"come from ledger_checkpoints and, with --checkpoints, from an exported copy (LEDGER_CHECKPOINT_EXPORT), which " +
-			"catches a deleted table too. Each finding names the first bad position. Exit 1 on any finding.",
+			"catches a deleted table too. With the integrity key (LEDGER_INTEGRITY_KEY_FILE) it also checks every event's MAC: " +
+			"an event the ledger did not write is reported forged; without the key it says the MACs were not checked. " +
+			"Each finding names the first bad position. Exit 1 on any finding.",
 		Args: exactArgs(),
 		RunE: func(c *cobra.Command, _ []string) error {
 			if o.export != "" {
