@@ -98,6 +98,6 @@ func integrityCheck(s *signer.Signer) httpapi.Check {
 			return "", ledgererr.New(ledgererr.Internal, "forged: the event at position %d has no valid MAC (the ledger did not write it); "+
 				"checkpoints stop before it; run `secretsledger verify`", p)
 		}
-		return "no event without a valid MAC found since the newest checkpoint", nil
+		return "no event without a valid MAC found since the newest checkpoint (checked by the process holding the checkpoint-signer role)", nil
 	}}
 }
