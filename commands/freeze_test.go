@@ -10,6 +10,7 @@ import (
 	"github.com/secretsledger/secretsledger/eventstore/actor"
 	"github.com/secretsledger/secretsledger/eventstore/events"
 	"github.com/secretsledger/secretsledger/eventstore/ledgererr"
+	"github.com/secretsledger/secretsledger/eventstore/pgtest"
 	"github.com/secretsledger/secretsledger/projections"
 	"github.com/secretsledger/secretsledger/providers"
 	"github.com/secretsledger/secretsledger/queries"
@@ -188,7 +189,7 @@ func TestAFreezeElsewhereStopsAResolutionInFlight(t *testing.T) {
 	ctx := context.Background()
 	f.h.Directory = testDirectory{queries.Consumers{DB: f.pool}}
 	var elsewhere *Secrets
-	other := eventstore.New(f.pool, eventstore.Config{Projector: projections.Inline(projections.All()),
+	other := eventstore.New(f.pool, eventstore.Config{Authenticator: pgtest.IntegrityKey, Projector: projections.Inline(projections.All()),
 		Recorded: func(evs []eventstore.Event) { elsewhere.Observe(evs) }})
 	runCtx, cancel := context.WithCancel(ctx)
 	done := make(chan struct{})

@@ -12,6 +12,7 @@ import (
 	"github.com/secretsledger/secretsledger/eventstore"
 	"github.com/secretsledger/secretsledger/eventstore/events"
 	"github.com/secretsledger/secretsledger/eventstore/ledgererr"
+	"github.com/secretsledger/secretsledger/eventstore/pgtest"
 	"github.com/secretsledger/secretsledger/projections"
 	"github.com/secretsledger/secretsledger/providers"
 	"github.com/secretsledger/secretsledger/queries"
@@ -41,7 +42,7 @@ func TestStaleMemoryNeverWritesWhatAFreshFoldRefuses(t *testing.T) {
 func secondProcess(t *testing.T, f *fixture) *Secrets {
 	t.Helper()
 	var h *Secrets
-	store := eventstore.New(f.pool, eventstore.Config{Projector: projections.Inline(projections.All()),
+	store := eventstore.New(f.pool, eventstore.Config{Authenticator: pgtest.IntegrityKey, Projector: projections.Inline(projections.All()),
 		Recorded: func(evs []eventstore.Event) { h.Observe(evs) }})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})

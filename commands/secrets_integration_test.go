@@ -42,7 +42,7 @@ func newFixture(t testing.TB) *fixture {
 		t.Fatal(err)
 	}
 	f := &fixture{local: local, pool: pool, owner: ownerPool, now: time.Now()}
-	store := eventstore.New(pool, eventstore.Config{Projector: projections.Inline(projections.All()),
+	store := eventstore.New(pool, eventstore.Config{Authenticator: pgtest.IntegrityKey, Projector: projections.Inline(projections.All()),
 		Recorded: func(evs []eventstore.Event) { f.h.Observe(evs) }})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})

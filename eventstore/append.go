@@ -137,6 +137,9 @@ func (s *Store) AppendWith(ctx context.Context, a Append) (AppendResult, error) 
 	if err != nil {
 		return AppendResult{}, err
 	}
+	if s.cfg.Authenticator == nil {
+		return AppendResult{}, errNoAuthenticator
+	}
 	select {
 	case <-s.stopped:
 		return AppendResult{}, errStopped
@@ -168,6 +171,8 @@ func (s *Store) AppendWith(ctx context.Context, a Append) (AppendResult, error) 
 }
 
 var errStopped = ledgererr.New(ledgererr.Unavailable, "event store is shutting down")
+
+var errNoAuthenticator = ledgererr.New(ledgererr.Internal, "the event store has no integrity key to authenticate events with; it does not append")
 
 // newPending validates an append before it joins a batch, so that one caller's bad
 // input can never fail a transaction shared with others.

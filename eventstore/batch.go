@@ -45,7 +45,7 @@ type batchRows struct {
 	positions, versions                            []int64
 	ids, streams, types, companies, payloads, meta []string
 	schemaVersions                                 []int32
-	prevHashes, hashes                             [][]byte
+	prevHashes, hashes, macs                       [][]byte
 	recordedAt                                     time.Time
 
 	idemCompanies, idemKeys, idemStreams []string
@@ -213,7 +213,7 @@ func (s *Store) decide(batch []*pendingAppend, st batchState) ([]appendOutcome, 
 				recordedAt: rows.recordedAt,
 			}
 			hash := chainHash(st.headHash, f)
-			rows.addEvent(f, st.headHash, hash)
+			rows.addEvent(f, st.headHash, hash, s.cfg.Authenticator.EventMAC(hash))
 			rows.recorded = append(rows.recorded, Event{Position: f.position, EventID: id, StreamID: p.stream,
 				StreamVersion: current, Type: e.Type, SchemaVersion: e.SchemaVersion, CompanyID: e.CompanyID,
 				Payload: f.payload, Metadata: e.Metadata, RecordedAt: rows.recordedAt, PrevHash: st.headHash, Hash: hash})
@@ -261,7 +261,7 @@ func replayOrConflict(r idemRecord, idem *Idempotency) appendOutcome {
 	return appendOutcome{res: res}
 }
 
-func (r *batchRows) addEvent(f chainFields, prev, hash []byte) {
+func (r *batchRows) addEvent(f chainFields, prev, hash, mac []byte) {
 	r.positions = append(r.positions, f.position)
 	r.ids = append(r.ids, f.eventID)
 	r.streams = append(r.streams, f.streamID)
@@ -273,6 +273,7 @@ func (r *batchRows) addEvent(f chainFields, prev, hash []byte) {
 	r.meta = append(r.meta, string(f.metadata))
 	r.prevHashes = append(r.prevHashes, prev)
 	r.hashes = append(r.hashes, hash)
+	r.macs = append(r.macs, mac)
 }
 
 func (r *batchRows) addIdempotency(company string, idem *Idempotency, res AppendResult) {
@@ -296,13 +297,13 @@ func (s *Store) writeRows(ctx context.Context, conn *pgxpool.Conn, r batchRows) 
 	b := &pgx.Batch{}
 	if len(r.positions) > 0 {
 		b.Queue(`INSERT INTO ledger_events (position, event_id, stream_id, stream_version, event_type, schema_version,
-				company_id, payload, metadata, recorded_at, prev_hash, hash)
-			SELECT pos, id, stream, ver, typ, sv, company, payload::jsonb, meta::jsonb, $12, prev, hash
+				company_id, payload, metadata, recorded_at, prev_hash, hash, mac)
+			SELECT pos, id, stream, ver, typ, sv, company, payload::jsonb, meta::jsonb, $12, prev, hash, mac
 			FROM unnest($1::bigint[], $2::text[], $3::text[], $4::bigint[], $5::text[], $6::int[], $7::text[],
-				$8::text[], $9::text[], $10::bytea[], $11::bytea[])
-				AS t(pos, id, stream, ver, typ, sv, company, payload, meta, prev, hash)`,
+				$8::text[], $9::text[], $10::bytea[], $11::bytea[], $13::bytea[])
+				AS t(pos, id, stream, ver, typ, sv, company, payload, meta, prev, hash, mac)`,
 			r.positions, r.ids, r.streams, r.versions, r.types, r.schemaVersions, r.companies,
-			r.payloads, r.meta, r.prevHashes, r.hashes, r.recordedAt)
+			r.payloads, r.meta, r.prevHashes, r.hashes, r.recordedAt, r.macs)
 	}
 	if len(r.idemKeys) > 0 {
 		b.Queue(`INSERT INTO ledger_idempotency_keys (company_id, idempotency_key, request_hash, stream_id,

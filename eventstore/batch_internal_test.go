@@ -4,6 +4,7 @@ import (
 	"context"
 	"testing"
 
+	"github.com/secretsledger/secretsledger/eventstore/integrity"
 	"github.com/secretsledger/secretsledger/eventstore/ledgererr"
 )
 
@@ -11,7 +12,11 @@ import (
 // appends of the batch left: a write queued just before it makes it conflict.
 func TestDecideChecksConditionsAfterEarlierAppendsOfTheBatch(t *testing.T) {
 	t.Parallel()
-	s := New(nil, Config{})
+	key, err := integrity.FromSecret(make([]byte, 32))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := New(nil, Config{Authenticator: key})
 	evt := EventData{Type: "x.done", SchemaVersion: 1, CompanyID: "co", Payload: []byte(`{}`)}
 	pending := func(stream string, expected int64, cond ...StreamVersion) *pendingAppend {
 		p, err := newPending(context.Background(), nil, stream, expected, []EventData{evt})

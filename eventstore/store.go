@@ -44,6 +44,18 @@ type Config struct {
 	// current with an append by the time its caller learns it committed. It runs in
 	// the writer and must be quick.
 	Recorded func([]Event)
+	// Authenticator MACs every appended event (ledger_events.mac) and checks the MACs
+	// on verification. Without it the store reads and verifies the chain but refuses
+	// to append: an event without a MAC is indistinguishable from a forged one.
+	Authenticator Authenticator
+}
+
+// Authenticator authenticates events by their chain hash under a key kept outside the
+// database (integrity.Key), so that a row inserted by someone who holds only database
+// credentials is told apart from the writer's.
+type Authenticator interface {
+	EventMAC(hash []byte) []byte
+	VerifyEventMAC(hash, mac []byte) bool
 }
 
 // DefaultIdempotencyTTL is the window common APIs give a retry: a day.

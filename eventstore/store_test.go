@@ -22,6 +22,9 @@ func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
 // startStore runs a Store's writer for the duration of the test.
 func startStore(t testing.TB, pool *pgxpool.Pool, cfg eventstore.Config) *eventstore.Store {
 	t.Helper()
+	if cfg.Authenticator == nil {
+		cfg.Authenticator = pgtest.IntegrityKey
+	}
 	s := eventstore.New(pool, cfg)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
@@ -264,7 +267,7 @@ func TestGroupCommitGivesEachCallerItsOwnConflict(t *testing.T) {
 func TestStoppedStoreRefusesAppends(t *testing.T) {
 	t.Parallel()
 	pool, _ := pgtest.NewMigratedPool(t)
-	s := eventstore.New(pool, eventstore.Config{})
+	s := eventstore.New(pool, eventstore.Config{Authenticator: pgtest.IntegrityKey})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- s.Run(ctx) }()
@@ -280,7 +283,7 @@ func TestStoppedStoreRefusesAppends(t *testing.T) {
 func TestReadLimits(t *testing.T) {
 	t.Parallel()
 	pool, _ := pgtest.NewMigratedPool(t)
-	s := eventstore.New(pool, eventstore.Config{})
+	s := eventstore.New(pool, eventstore.Config{Authenticator: pgtest.IntegrityKey})
 	for _, limit := range []int{0, -1, eventstore.MaxReadLimit + 1} {
 		_, err := s.ReadAll(context.Background(), 0, limit)
 		wantCode(t, err, ledgererr.Invalid)

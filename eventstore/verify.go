@@ -5,12 +5,14 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"runtime"
 	"strconv"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 )
 
 // VerifyReport is the outcome of walking the hash chain.
@@ -30,6 +32,9 @@ type VerifyReport struct {
 	// Observed holds, for every position asked for with VerifyAt that lies in the
 	// verified part of the chain (at or before HeadPosition), what the chain holds there.
 	Observed map[int64]ChainPoint
+	// MACsChecked says whether events' MACs were checked (the store has an
+	// Authenticator); without, a forged event with a correct chain hash passes.
+	MACsChecked bool
 }
 
 // ChainPoint is what the chain holds at one position.
@@ -48,8 +53,9 @@ const verifySegment = 50_000
 
 // Verify walks the whole log in position order and recomputes every hash. It reports
 // the first position that was edited (its hash no longer matches its content), whose
-// predecessor is missing (a gap in positions), or whose prev_hash does not match the
-// row before it (a deleted or reordered row).
+// predecessor is missing (a gap in positions), whose prev_hash does not match the
+// row before it (a deleted or reordered row), or, with an Authenticator, that the
+// writer did not authenticate (no valid MAC after ledger_integrity.legacy_through).
 func (s *Store) Verify(ctx context.Context) (VerifyReport, error) { return s.VerifyAt(ctx, nil) }
 
 // VerifyAt is Verify that also reports what the chain holds at the given positions
@@ -72,6 +78,17 @@ func (s *Store) VerifyAt(ctx context.Context, positions []int64) (VerifyReport, 
 // that verified.
 func (s *Store) VerifyRange(ctx context.Context, from, to int64, positions []int64) (VerifyReport, error) {
 	from = max(from, 1)
+	var macs *macCheck
+	if s.cfg.Authenticator != nil {
+		legacy, err := s.LegacyThrough(ctx)
+		switch {
+		case errors.Is(err, errBeforeMACs): // a restored backup from before MACs: none to check
+		case err != nil:
+			return VerifyReport{HeadHash: genesisHash}, err
+		default:
+			macs = &macCheck{auth: s.cfg.Authenticator, legacyThrough: legacy}
+		}
+	}
 	want := make(map[int64]bool, len(positions))
 	for _, p := range positions {
 		want[p] = true
@@ -90,7 +107,7 @@ func (s *Store) VerifyRange(ctx context.Context, from, to int64, positions []int
 		go func() {
 			for k := range jobs {
 				lo := from + int64(k)*verifySegment
-				res, err := s.verifySegment(ctx, lo, min(lo+verifySegment-1, to), want)
+				res, err := s.verifySegment(ctx, lo, min(lo+verifySegment-1, to), want, macs)
 				if err != nil {
 					errs <- err
 					cancel()
@@ -122,8 +139,41 @@ func (s *Store) VerifyRange(ctx context.Context, from, to int64, positions []int
 	if firstErr != nil {
 		return VerifyReport{HeadHash: genesisHash}, storeError("verify", firstErr)
 	}
-	return joinSegments(results, from), nil
+	rep := joinSegments(results, from)
+	rep.MACsChecked = macs != nil
+	return rep, nil
 }
+
+// macCheck is what checking events' MACs needs.
+type macCheck struct {
+	auth          Authenticator
+	legacyThrough int64
+}
+
+// authentic reports whether the event at pos with hash and mac (nil when NULL) was
+// written by the writer: a valid MAC, or none at all at or below legacy_through.
+func (m *macCheck) authentic(pos int64, hash, mac []byte) bool {
+	if m == nil || (mac == nil && pos <= m.legacyThrough) {
+		return true
+	}
+	return m.auth.VerifyEventMAC(hash, mac)
+}
+
+// LegacyThrough is ledger_integrity.legacy_through: the last position written before
+// events carried MACs; only events at or below it may lack one.
+// A database from before MACs (a restored old backup) has no ledger_integrity:
+// errBeforeMACs.
+func (s *Store) LegacyThrough(ctx context.Context) (int64, error) {
+	var p int64
+	err := s.pool.QueryRow(ctx, `SELECT legacy_through FROM ledger_integrity`).Scan(&p)
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) && pgErr.Code == "42P01" { // undefined_table
+		return 0, errBeforeMACs
+	}
+	return p, storeError("read legacy_through", err)
+}
+
+var errBeforeMACs = errors.New("eventstore: the database predates event MACs (no ledger_integrity)")
 
 // segmentResult is one segment's verification; the links into it (its first row's
 // position and prev_hash against the previous segment's last row) are checked on join.
@@ -149,11 +199,15 @@ type segmentResult struct {
 // prev_hash, and the links between consecutive rows of the segment. It reads raw values
 // (binary int8, timestamptz and bytea; text for the rest) so that a row costs no
 // allocation beyond the driver's buffer.
-func (s *Store) verifySegment(ctx context.Context, lo, hi int64, want map[int64]bool) (segmentResult, error) {
+func (s *Store) verifySegment(ctx context.Context, lo, hi int64, want map[int64]bool, macs *macCheck) (segmentResult, error) {
 	res := segmentResult{}
+	mac := "mac"
+	if macs == nil { // the column may not exist yet (a restored old backup)
+		mac = "NULL::bytea"
+	}
 	rows, err := s.pool.Query(ctx, `
 		SELECT position, event_id, stream_id, stream_version, event_type, schema_version,
-		       company_id, payload::text, metadata::text, recorded_at, prev_hash, hash
+		       company_id, payload::text, metadata::text, recorded_at, prev_hash, hash, `+mac+`
 		FROM ledger_events WHERE position BETWEEN $1 AND $2 ORDER BY position`, lo, hi)
 	if err != nil {
 		return res, err
@@ -161,7 +215,7 @@ func (s *Store) verifySegment(ctx context.Context, lo, hi int64, want map[int64]
 	defer rows.Close()
 	fds := rows.FieldDescriptions()
 	for i, fd := range fds {
-		binaryWanted := i == 0 || i == 3 || i == 5 || i == 9 || i == 10 || i == 11
+		binaryWanted := i == 0 || i == 3 || i == 5 || i == 9 || i == 10 || i == 11 || i == 12
 		if binaryWanted && fd.Format != pgx.BinaryFormatCode {
 			return res, fmt.Errorf("eventstore: verify: column %s arrived in text format", fd.Name)
 		}
@@ -191,10 +245,17 @@ func (s *Store) verifySegment(ctx context.Context, lo, hi int64, want map[int64]
 			h.Write(f)
 		}
 		contentOK := bytes.Equal(h.Sum(sum[:0]), stored)
+		ownReason := ""
+		switch {
+		case !contentOK:
+			ownReason = reasonEdited
+		case !macs.authentic(pos, stored, v[12]):
+			ownReason = reasonForged
+		}
 		if res.rows == 0 {
 			res.firstPosition, res.firstPrev = pos, bytes.Clone(prev)
-			if !contentOK {
-				res.firstRowContentBroken, res.firstRowContentBrokenWhy = true, reasonEdited
+			if ownReason != "" {
+				res.firstRowContentBroken, res.firstRowContentBrokenWhy = true, ownReason
 			}
 		} else if res.brokenAt == 0 {
 			reason := ""
@@ -203,8 +264,8 @@ func (s *Store) verifySegment(ctx context.Context, lo, hi int64, want map[int64]
 				reason = fmt.Sprintf("missing: position %d follows %d", pos, prevPos)
 			case !bytes.Equal(prev, prevHash):
 				reason = reasonRelinked
-			case !contentOK:
-				reason = reasonEdited
+			default:
+				reason = ownReason
 			}
 			if reason != "" {
 				res.brokenAt, res.brokenIndex, res.reason = pos, res.rows, reason
@@ -231,6 +292,7 @@ func (s *Store) verifySegment(ctx context.Context, lo, hi int64, want map[int64]
 const (
 	reasonEdited   = "edited: the hash does not match the event's content"
 	reasonRelinked = "removed or reordered: prev_hash does not match the hash of the previous event"
+	reasonForged   = "forged (no valid MAC): the chain hash matches but the ledger's writer did not write this event"
 )
 
 // pgEpoch is the zero of PostgreSQL's binary timestamps.

@@ -14,7 +14,7 @@ import (
 )
 
 // BenchmarkVerify times Verify over a log of LEDGER_BENCH_VERIFY_EVENTS rows (default
-// 100,000) written with COPY and correct hashes, shaped like access records.
+// 100,000) written with COPY and correct hashes and MACs, shaped like access records.
 func BenchmarkVerify(b *testing.B) {
 	n := 100_000
 	if v, err := strconv.Atoi(os.Getenv("LEDGER_BENCH_VERIFY_EVENTS")); err == nil && v > 0 {
@@ -41,18 +41,18 @@ func BenchmarkVerify(b *testing.B) {
 			payload: []byte(payload), metadata: []byte(metadata), recordedAt: start.Add(time.Duration(i) * time.Microsecond)}
 		h := chainHash(prev, f)
 		rows = append(rows, []any{f.position, f.eventID, f.streamID, f.streamVersion, f.eventType, f.schemaVersion,
-			f.companyID, payload, metadata, f.recordedAt, prev, h})
+			f.companyID, payload, metadata, f.recordedAt, prev, h, pgtest.IntegrityKey.EventMAC(h)})
 		prev = h
 	}
 	if _, err := conn.CopyFrom(ctx, pgx.Identifier{"ledger_events"}, []string{"position", "event_id", "stream_id",
-		"stream_version", "event_type", "schema_version", "company_id", "payload", "metadata", "recorded_at", "prev_hash", "hash"},
+		"stream_version", "event_type", "schema_version", "company_id", "payload", "metadata", "recorded_at", "prev_hash", "hash", "mac"},
 		pgx.CopyFromRows(rows)); err != nil {
 		b.Fatal(err)
 	}
 	if _, err := conn.Exec(ctx, `VACUUM ANALYZE ledger_events`); err != nil {
 		b.Fatal(err)
 	}
-	s := New(pool, Config{})
+	s := New(pool, Config{Authenticator: pgtest.IntegrityKey})
 	b.ResetTimer()
 	for b.Loop() {
 		rep, err := s.Verify(ctx)

@@ -24,7 +24,7 @@ const rebuildCompany = "co-rebuild"
 func liveStore(t *testing.T) (*pgxpool.Pool, *eventstore.Store) {
 	t.Helper()
 	pool, _ := pgtest.NewMigratedPool(t)
-	store := eventstore.New(pool, eventstore.Config{Projector: projections.Inline(projections.All())})
+	store := eventstore.New(pool, eventstore.Config{Authenticator: pgtest.IntegrityKey, Projector: projections.Inline(projections.All())})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { _ = store.Run(ctx); close(done) }()

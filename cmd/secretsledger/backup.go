@@ -433,16 +433,21 @@ func decryptBackup(f io.Reader, identity string) (io.Reader, error) {
 	return r, nil
 }
 
-// checkRestored verifies the chain of the database at url, rebuilds its read models and
-// compares its head with the manifest's.
-func checkRestored(ctx context.Context, url string, m backupManifest) (backupCheck, error) {
+// checkRestored verifies the chain of the database at url (and the events' MACs, with
+// the instance's integrity key when it has one), rebuilds its read models and compares
+// its head with the manifest's.
+func checkRestored(ctx context.Context, env *environment, url string, m backupManifest) (backupCheck, error) {
 	c := backupCheck{VerifiedAt: time.Now().UTC()}
+	auth, _, err := storeIntegrityKey(env, asOwner)
+	if err != nil {
+		return c, err
+	}
 	pool, err := pgxpool.New(ctx, url)
 	if err != nil {
 		return c, err
 	}
 	defer pool.Close()
-	rep, err := eventstore.New(pool, eventstore.Config{}).Verify(ctx)
+	rep, err := eventstore.New(pool, eventstore.Config{Authenticator: auth}).Verify(ctx)
 	if err != nil {
 		return c, err
 	}
@@ -511,7 +516,7 @@ func verifyBackupFile(ctx context.Context, env *environment, file, identity stri
 	}
 	if err != nil {
 		c = backupCheck{VerifiedAt: time.Now().UTC(), Problem: err.Error()}
-	} else if c, err = checkRestored(ctx, srv.URL(), m); err != nil {
+	} else if c, err = checkRestored(ctx, env, srv.URL(), m); err != nil {
 		return c, err
 	}
 	return c, writeJSON(file+verifiedSuffix, c)
@@ -632,7 +637,7 @@ func runRestore(ctx context.Context, env *environment, file, identity string, fo
 	if _, err := db.Migrate(ctx); err != nil {
 		return fmt.Errorf("restore: migrate: %w", err)
 	}
-	c, err := checkRestored(ctx, db.MigrationURL, m)
+	c, err := checkRestored(ctx, env, db.MigrationURL, m)
 	if err != nil {
 		return err
 	}

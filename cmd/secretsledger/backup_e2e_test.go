@@ -90,6 +90,7 @@ func TestBackupAndRestoreRunbook(t *testing.T) {
 		copyFile(t, f, filepath.Join(safe, filepath.Base(f)))
 	}
 	copyFile(t, filepath.Join(instDir, "secrets", localenc.KeyFileName), filepath.Join(safe, "master.key"))
+	copyFile(t, filepath.Join(instDir, "secrets", "integrity.key"), filepath.Join(safe, "integrity.key"))
 	safeFile := filepath.Join(safe, filepath.Base(file))
 	b, err := os.ReadFile(safeFile + manifestSuffix)
 	if err != nil || strings.Contains(string(b), strings.TrimSpace(readFile(t, filepath.Join(safe, "master.key")))) {
@@ -126,6 +127,7 @@ func TestBackupAndRestoreRunbook(t *testing.T) {
 
 	// Step 3: bring back the key, restore.
 	copyFile(t, filepath.Join(safe, "master.key"), filepath.Join(instDir, "secrets", localenc.KeyFileName))
+	copyFile(t, filepath.Join(safe, "integrity.key"), filepath.Join(instDir, "secrets", "integrity.key"))
 	code, out, errOut = e.run(t, "db", "restore", safeFile)
 	if code != 0 || !strings.Contains(out, "1 companies, 1 secrets") || !strings.Contains(out, "chain verified") {
 		t.Fatalf("restore: %d %s %s", code, out, errOut)
@@ -136,7 +138,7 @@ func TestBackupAndRestoreRunbook(t *testing.T) {
 	}
 
 	// Step 4: verify, serve, the same secrets, the same resolution.
-	if code, out, errOut := e.run(t, "verify"); code != 0 || !strings.HasPrefix(out, "ok:") {
+	if code, out, errOut := e.run(t, "verify"); code != 0 || !strings.HasPrefix(out, "ok:") || !strings.Contains(out, "event MACs: every event") {
 		t.Fatalf("verify after restore: %d %s %s", code, out, errOut)
 	}
 	s = e.serve(t)

@@ -10,8 +10,10 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/spf13/cobra"
 
+	"github.com/secretsledger/secretsledger/cmd/secretsledger/internal/httpapi"
 	"github.com/secretsledger/secretsledger/eventstore/checkpoint"
 	"github.com/secretsledger/secretsledger/eventstore/checkpoint/signer"
+	"github.com/secretsledger/secretsledger/eventstore/ledgererr"
 	"github.com/secretsledger/secretsledger/eventstore/natsbus"
 )
 
@@ -85,4 +87,17 @@ func startSigner(env *environment, l *ledger, ep natsbus.Endpoint) (s *signer.Si
 			c()
 		}
 	}, nil
+}
+
+// integrityCheck reports the signer's integrity alert in /readyz. A forged event
+// degrades readiness rather than failing it: the ledger keeps serving, and every
+// process would fail alike.
+func integrityCheck(s *signer.Signer) httpapi.Check {
+	return httpapi.Check{Name: "integrity", Degrades: true, Run: func(context.Context) (string, error) {
+		if p := s.ForgedAt(); p != 0 {
+			return "", ledgererr.New(ledgererr.Internal, "forged: the event at position %d has no valid MAC (the ledger did not write it); "+
+				"checkpoints stop before it; run `secretsledger verify`", p)
+		}
+		return "no event without a valid MAC found since the newest checkpoint (checked by the process holding the checkpoint-signer role)", nil
+	}}
 }

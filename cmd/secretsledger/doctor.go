@@ -138,6 +138,7 @@ func (r *doctorReport) check(ctx context.Context) {
 	r.aws(ctx)
 	r.externalRefs(ctx, conn, db.MigrationURL)
 	r.relay(ctx, conn)
+	r.eventMACs(ctx, db)
 }
 
 // aws reports the health of the deployment's aws_secrets_manager instance, when it is

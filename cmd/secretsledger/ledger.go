@@ -48,6 +48,10 @@ type ledger struct {
 	vaultQueries queries.Vaults
 	// placer finds the provider instance of every secret (vaults, deployment defaults).
 	placer *placement.Placer
+	// noIntegrityKey, when set, is why the store has no integrity key (an operator
+	// command on an instance that has none yet): it verifies without MACs and does not
+	// append.
+	noIntegrityKey error
 }
 
 // prepareDatabase validates the configuration, prepares the instance directory and
@@ -125,10 +129,15 @@ func openLedger(ctx context.Context, env *environment, dir instance.Dir, migrate
 		}
 		return nil, nil, err
 	}
+	auth, noIntegrityKey, err := storeIntegrityKey(env, owner)
+	if err != nil {
+		closeAll()
+		return nil, nil, err
+	}
 	committed, signerWake := make(chan struct{}, 1), make(chan struct{}, 1)
 	cmds := &commands.Secrets{}
 	storeCfg := eventstore.Config{Projector: projections.Inline(projections.All()), Committed: []chan<- struct{}{committed, signerWake},
-		IdempotencyTTL: env.cfg.IdempotencyTTL, Recorded: cmds.Observe}
+		IdempotencyTTL: env.cfg.IdempotencyTTL, Recorded: cmds.Observe, Authenticator: auth}
 	var localCalls providers.Provider = local // what commands and queries call
 	var resolutions commands.ResolutionObserver
 	if m != nil {
@@ -155,7 +164,8 @@ func openLedger(ctx context.Context, env *environment, dir instance.Dir, migrate
 		events:    queries.Events{DB: pool},
 		freezes:   queries.Freezes{DB: pool},
 		committed: committed, signerWake: signerWake,
-		tokens: boardtoken.Store{DB: pool},
+		tokens:         boardtoken.Store{DB: pool},
+		noIntegrityKey: noIntegrityKey,
 	}
 	l.vaultQueries = queries.Vaults{DB: pool}
 	l.vaults = &commands.Vaults{Log: store, Locator: l.vaultQueries, Health: placer, AWSVaults: env.cfg.AWS.Vaults}
@@ -188,12 +198,16 @@ func withLedger(ctx context.Context, env *environment, fn func(*ledger) error) e
 }
 
 // runWriter starts the event store's writer for a one-shot command that appends, and
-// returns the function that stops it.
-func (l *ledger) runWriter(ctx context.Context) (stop func()) {
+// returns the function that stops it. Without the integrity key it refuses: events the
+// writer cannot authenticate would read as forged.
+func (l *ledger) runWriter(ctx context.Context) (stop func(), err error) {
+	if l.noIntegrityKey != nil {
+		return nil, l.noIntegrityKey
+	}
 	ctx, cancel := context.WithCancel(ctx)
 	done := make(chan struct{})
 	go func() { _ = l.store.Run(ctx); close(done) }()
-	return func() { cancel(); <-done }
+	return func() { cancel(); <-done }, nil
 }
 
 // newPlacer builds the deployment's provider instances (local_encrypted always;

@@ -50,7 +50,10 @@ func runMigrateInlineEnv(ctx context.Context, env *environment, o migrateInlineE
 	}
 	apply := &o.apply
 	return withLedger(ctx, env, func(l *ledger) error {
-		stop := l.runWriter(ctx)
+		stop, err := l.runWriter(ctx)
+		if err != nil {
+			return err
+		}
 		defer stop()
 		plan, err := l.commands.MigrateInlineEnv(ctx, commands.Request{Actor: cliActor()}, o.company, o.apply)
 		verb := "would"

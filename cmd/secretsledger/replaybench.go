@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
 	"encoding/json"
 	"fmt"
 	"net/url"
@@ -17,6 +18,7 @@ import (
 	"github.com/secretsledger/secretsledger/eventstore"
 	"github.com/secretsledger/secretsledger/eventstore/actor"
 	"github.com/secretsledger/secretsledger/eventstore/events"
+	"github.com/secretsledger/secretsledger/eventstore/integrity"
 	"github.com/secretsledger/secretsledger/migrations"
 	"github.com/secretsledger/secretsledger/projections"
 	"github.com/secretsledger/secretsledger/queries/audit"
@@ -99,7 +101,17 @@ func replayBench(ctx context.Context, env *environment, dbURL string, n int) (re
 		return replayResult{}, err
 	}
 	defer pool.Close()
-	store := eventstore.New(pool, eventstore.Config{})
+	// The scratch database is dropped afterwards: a key of its own authenticates its
+	// synthetic events, and the instance's key is neither needed nor touched.
+	secret := make([]byte, 32)
+	if _, err := rand.Read(secret); err != nil {
+		return replayResult{}, err
+	}
+	key, err := integrity.FromSecret(secret)
+	if err != nil {
+		return replayResult{}, err
+	}
+	store := eventstore.New(pool, eventstore.Config{Authenticator: key})
 	sctx, stop := context.WithCancel(ctx)
 	done := make(chan struct{})
 	go func() { _ = store.Run(sctx); close(done) }()

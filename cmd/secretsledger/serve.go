@@ -112,6 +112,7 @@ func runServe(ctx context.Context, env *environment, o serveOptions) error {
 		return err
 	}
 	defer closeSigner()
+	m.WatchForged(sig.ForgedAt)
 	var apiMetrics http.Handler // /metrics on the API's listener unless it has its own
 	if metricsLn == nil {
 		apiMetrics = m.Handler()
@@ -119,7 +120,7 @@ func runServe(ctx context.Context, env *environment, o serveOptions) error {
 	srv := &http.Server{
 		Handler: httpapi.NewRouter(httpapi.Deps{
 			Log:      env.log,
-			Checks:   append(readinessChecks(l.pool, l.db), b.check()),
+			Checks:   append(readinessChecks(l.pool, l.db), b.check(), integrityCheck(sig)),
 			Roles:    rs.held,
 			Requests: m, Metrics: apiMetrics,
 			Secrets: &httpapi.Secrets{

@@ -27,7 +27,9 @@ func newVerifyCmd(env *environment) *cobra.Command {
 		Long: "Walk the event log's hash chain, check every signed checkpoint's signature, that the chain passes through " +
 			"each checkpointed (position, hash), and that the log does not end before the newest checkpoint. Checkpoints " +
 			"come from ledger_checkpoints and, with --checkpoints, from an exported copy (LEDGER_CHECKPOINT_EXPORT), which " +
-			"catches a deleted table too. Each finding names the first bad position. Exit 1 on any finding.",
+			"catches a deleted table too. With the integrity key (LEDGER_INTEGRITY_KEY_FILE) it also checks every event's MAC: " +
+			"an event the ledger did not write is reported forged; without the key it says the MACs were not checked. " +
+			"Each finding names the first bad position. Exit 1 on any finding.",
 		Args: exactArgs(),
 		RunE: func(c *cobra.Command, _ []string) error {
 			if o.export != "" {
@@ -133,10 +135,17 @@ func reportVerify(env *environment, rep eventstore.VerifyReport, sources []check
 		}
 		summary += fmt.Sprintf("%s: %d of %d valid, %d passed through", s.name, res.Checked, len(s.cps), res.Agreeing)
 	}
+	if !rep.MACsChecked {
+		fmt.Fprintf(env.stdout, "event MACs: not checked (no integrity key at %s): an event forged with a correct chain hash after the newest checkpoint goes undetected\n",
+			env.cfg.IntegrityKeyFile())
+	}
 	if findings > 0 {
 		return errors.New("the log does not verify: see the BROKEN lines above")
 	}
 	fmt.Fprintf(env.stdout, "ok: %d events, head position %d, head hash %x\n", rep.Checked, rep.HeadPosition, rep.HeadHash)
+	if rep.MACsChecked {
+		fmt.Fprintln(env.stdout, "event MACs: every event written since MACs began is authenticated by the integrity key")
+	}
 	if checked == 0 {
 		fmt.Fprintf(env.stdout, "checkpoints: none yet; the whole log is unsigned (%s)\n", summary)
 		return nil

@@ -38,7 +38,7 @@ func newReplicatedHarness(t testing.TB, ep Endpoint, replicas int) *harness {
 	t.Helper()
 	pool, _ := pgtest.NewMigratedPool(t)
 	wake := make(chan struct{}, 1)
-	store := eventstore.New(pool, eventstore.Config{Committed: []chan<- struct{}{wake}})
+	store := eventstore.New(pool, eventstore.Config{Authenticator: pgtest.IntegrityKey, Committed: []chan<- struct{}{wake}})
 	ctx, cancel := context.WithCancel(context.Background())
 	log := slog.New(slog.DiscardHandler)
 	relay := &Relay{Pool: pool, NATS: ep, Replicas: replicas, Wake: wake, Log: log,

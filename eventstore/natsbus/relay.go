@@ -44,10 +44,24 @@ type Relay struct {
 	Wake     <-chan struct{}
 	Log      *slog.Logger
 
+	// paused, when set, runs between the lease check and the first publish of a page:
+	// where tests pause a relay, as a stopped process or a long GC pause would.
+	paused func()
+
 	mu       sync.Mutex
 	status   RelayStatus
 	nc       *nats.Conn
 	streamOK bool // the LEDGER stream is known to exist (only the relay goroutine uses it)
+	tail     streamTail
+}
+
+// streamTail is the stream's last message as this relay last stored it: the position of
+// its event and its stream sequence. Only the relay goroutine uses it; it is forgotten
+// whenever another writer may have published since (a new term as leader, any error).
+type streamTail struct {
+	known    bool
+	position int64
+	seq      uint64
 }
 
 // RelayStatus is what /readyz and doctor report.
@@ -112,10 +126,14 @@ func sleep(ctx context.Context, d time.Duration) {
 // lost. A database error returns (the lease's Run starts it again while the lease holds).
 func (r *Relay) lead(ctx context.Context, js jetstream.JetStream) {
 	r.Log.Info("this process now relays the event log to NATS")
+	r.tail = streamTail{} // another leader may have published meanwhile
 	r.update(func(s *RelayStatus) { s.Leader = true })
 	defer r.update(func(s *RelayStatus) { s.Leader = false })
 	for ctx.Err() == nil && r.Lease.Held() {
 		published, err := r.publishPage(ctx, js)
+		if err != nil {
+			r.tail = streamTail{}
+		}
 		if errors.Is(err, errInterleaved) {
 			continue // the cursor is at the last event stored in order: go on from there
 		}
@@ -124,7 +142,7 @@ func (r *Relay) lead(ctx context.Context, js jetstream.JetStream) {
 				return
 			}
 			r.update(func(s *RelayStatus) { s.LastError = err.Error() })
-			if errors.Is(err, jetstream.ErrNoStreamResponse) {
+			if errors.Is(err, jetstream.ErrNoStreamResponse) || errors.Is(err, jetstream.ErrStreamNotFound) {
 				r.streamOK = false // NATS may have lost the stream: check again before the retry
 			}
 			if errors.Is(err, errDatabase) {
@@ -174,6 +192,9 @@ func (r *Relay) publishPage(ctx context.Context, js jetstream.JetStream) (int, e
 	if !r.Lease.Held() {
 		return 0, errNotHolder // checked last thing before publishing
 	}
+	if r.paused != nil {
+		r.paused()
+	}
 	if !r.streamOK {
 		if err := ensureStream(ctx, js, r.Replicas); err != nil {
 			return 0, err
@@ -182,11 +203,16 @@ func (r *Relay) publishPage(ctx context.Context, js jetstream.JetStream) (int, e
 	}
 	pctx, cancel := context.WithTimeout(ctx, publishWait)
 	defer cancel()
-	stored, err := publishInOrder(pctx, js, evs)
+	expected, err := r.expectedLast(pctx, js, cursor)
+	if err != nil {
+		return 0, err
+	}
+	stored, tail, err := publishInOrder(pctx, js, evs, expected)
 	if stored > 0 {
 		if err := r.advance(ctx, evs[stored-1].Position); err != nil {
 			return 0, err
 		}
+		r.tail = tail
 	}
 	if errors.Is(err, context.DeadlineExceeded) {
 		err = fmt.Errorf("natsbus: publish: no acknowledgement within %s", publishWait)
@@ -200,47 +226,78 @@ func (r *Relay) publishPage(ctx context.Context, js jetstream.JetStream) (int, e
 // goes on from there at once.
 var errInterleaved = errors.New("natsbus: an event's predecessor is not the stream's last message; publishing again from the cursor")
 
-// publishInOrder publishes evs and returns how many of them, from the first, are
-// acknowledged as stored (or as already stored), in log order.
-//
-// The first follows the cursor's event, which was acknowledged before the cursor moved,
-// so it is published alone; its acknowledgement gives its stream sequence. Each later one
-// is pipelined with the condition that the stream's last sequence is its predecessor's,
-// so when a publish is lost (a stream leader lost mid-page) the ones after it are refused
-// rather than stored ahead of it. JetStream checks that condition before replicating a
-// message; the condition on the last message id, which it checks only while applying a
-// replicated message, takes a replicated stream down when it fails.
-func publishInOrder(ctx context.Context, js jetstream.JetStream, evs []eventstore.Event) (int, error) {
-	msg := func(e eventstore.Event) (*nats.Msg, error) {
-		data, err := json.Marshal(EnvelopeOf(e))
-		return &nats.Msg{Subject: Subject(e), Data: data}, err
+// expectedLast is the stream sequence the page after cursor must follow: that of the
+// cursor's event. The relay knows it from its own last page; otherwise (a new term as
+// leader, after an error) it reads the stream's last message. When that message is an
+// event past the cursor, a previous leader published it and lost its lease before
+// moving the cursor (the stream holds events in log order, each conditioned on its
+// predecessor): the cursor moves up to it, fenced by the lease, and the page is read
+// again.
+func (r *Relay) expectedLast(ctx context.Context, js jetstream.JetStream, cursor int64) (uint64, error) {
+	if r.tail.known && r.tail.position == cursor {
+		return r.tail.seq, nil
 	}
-	m, err := msg(evs[0])
+	stream, err := js.Stream(ctx, StreamName)
 	if err != nil {
-		return 0, err
+		return 0, fmt.Errorf("natsbus: stream %s: %w", StreamName, err)
 	}
-	ack, err := js.PublishMsg(ctx, m, jetstream.WithMsgID(evs[0].EventID.String()))
+	last := stream.CachedInfo().State.LastSeq
+	if last == 0 {
+		return 0, nil
+	}
+	m, err := stream.GetMsg(ctx, last)
 	if err != nil {
-		return 0, fmt.Errorf("natsbus: publish: %w", err)
+		return 0, fmt.Errorf("natsbus: read the stream's last message: %w", err)
 	}
-	futures := make([]jetstream.PubAckFuture, 0, len(evs)-1)
-	for i, e := range evs[1:] {
-		m, merr := msg(e)
-		if merr != nil {
-			return 0, merr
+	var env struct {
+		Position int64 `json:"position"`
+	}
+	if err := json.Unmarshal(m.Data, &env); err != nil {
+		return 0, fmt.Errorf("natsbus: the stream's last message is not an event: %w", err)
+	}
+	if env.Position > cursor {
+		if err := r.advance(ctx, env.Position); err != nil {
+			return 0, err
 		}
-		f, sendErr := js.PublishMsgAsync(m, jetstream.WithMsgID(e.EventID.String()),
-			jetstream.WithExpectLastSequence(ack.Sequence+uint64(i)))
+		return 0, errInterleaved
+	}
+	return last, nil
+}
+
+// publishInOrder publishes evs, the first after the stream's sequence expected, and
+// returns how many of them, from the first, are acknowledged as stored (or as already
+// stored), in log order, and the stream's tail after the last of them.
+//
+// Every publish carries the condition that the stream's last sequence is its
+// predecessor's, so when a publish is lost (a stream leader lost mid-page) the ones after
+// it are refused rather than stored ahead of it, and a relay that lost its lease while
+// paused cannot store a stale event at the stream's end once the duplicate window is
+// over: another leader's publishes have moved the sequence. JetStream checks that
+// condition before replicating a message; the condition on the last message id, which
+// it checks only while applying a replicated message, takes a replicated stream down
+// when it fails.
+func publishInOrder(ctx context.Context, js jetstream.JetStream, evs []eventstore.Event, expected uint64) (int, streamTail, error) {
+	var err error
+	futures := make([]jetstream.PubAckFuture, 0, len(evs))
+	for i, e := range evs {
+		data, merr := json.Marshal(EnvelopeOf(e))
+		if merr != nil {
+			return 0, streamTail{}, merr
+		}
+		f, sendErr := js.PublishMsgAsync(&nats.Msg{Subject: Subject(e), Data: data}, jetstream.WithMsgID(e.EventID.String()),
+			jetstream.WithExpectLastSequence(expected+uint64(i)))
 		if sendErr != nil {
 			err = fmt.Errorf("natsbus: publish: %w", sendErr)
 			break // the ones sent so far are still counted below
 		}
 		futures = append(futures, f)
 	}
-	stored := 1
+	stored, tail := 0, streamTail{known: true}
 	for _, f := range futures {
 		select {
-		case <-f.Ok():
+		case ack := <-f.Ok():
+			// A duplicate's sequence is the first copy's: the tail is not known then.
+			tail = streamTail{known: tail.known && !ack.Duplicate, position: evs[stored].Position, seq: ack.Sequence}
 			stored++
 			continue
 		case err = <-f.Err():
@@ -256,7 +313,7 @@ func publishInOrder(ctx context.Context, js jetstream.JetStream, evs []eventstor
 		}
 		break
 	}
-	return stored, err // err: why the rest was not stored (a failed send, a refusal, the deadline)
+	return stored, tail, err // err: why the rest was not stored (a failed send, a refusal, the deadline)
 }
 
 // advance moves the cursor to position. It is fenced by the lease: a relay that lost it

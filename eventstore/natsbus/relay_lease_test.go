@@ -19,7 +19,7 @@ func TestRelayPublishesOnlyWhileItHoldsTheLease(t *testing.T) {
 	ns := startNATS(t, "127.0.0.1:0")
 	pool, _ := pgtest.NewMigratedPool(t)
 	wake := make(chan struct{}, 1)
-	store := eventstore.New(pool, eventstore.Config{Committed: []chan<- struct{}{wake}})
+	store := eventstore.New(pool, eventstore.Config{Authenticator: pgtest.IntegrityKey, Committed: []chan<- struct{}{wake}})
 	log := slog.New(slog.DiscardHandler)
 	relay := &Relay{Pool: pool, NATS: ns.Endpoint(), Replicas: 1, Wake: wake, Log: log,
 		Lease: &lease.Lease{DB: pool, Role: lease.Relay, Holder: "relay-under-test", TTL: time.Second, Log: log}}

@@ -73,7 +73,7 @@ func script(t *testing.T) *history {
 	if err != nil {
 		t.Fatal(err)
 	}
-	store := eventstore.New(pool, eventstore.Config{Projector: projections.Inline(projections.All())})
+	store := eventstore.New(pool, eventstore.Config{Authenticator: pgtest.IntegrityKey, Projector: projections.Inline(projections.All())})
 	rctx, cancel := context.WithCancel(ctx)
 	done := make(chan struct{})
 	go func() { _ = store.Run(rctx); close(done) }()

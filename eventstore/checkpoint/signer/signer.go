@@ -5,6 +5,7 @@ import (
 	"crypto/ed25519"
 	"fmt"
 	"log/slog"
+	"sync/atomic"
 	"time"
 
 	"github.com/secretsledger/secretsledger/eventstore"
@@ -16,6 +17,9 @@ type Log interface {
 	Head(ctx context.Context) (eventstore.Head, error)
 	LatestCheckpoint(ctx context.Context) (int64, error)
 	RecordCheckpoint(ctx context.Context, c checkpoint.Checkpoint, publicKey string) (bool, error)
+	// Authenticated checks the MACs of the events after..to (eventstore.Store's, under
+	// the integrity key).
+	Authenticated(ctx context.Context, after, to int64) (eventstore.Authentication, error)
 }
 
 // finalTimeout bounds the signing of the final head at shutdown.
@@ -25,6 +29,11 @@ const finalTimeout = 5 * time.Second
 // checkpoint, and at least every Interval when it has moved at all; and once more when
 // it stops. Each ledger process runs one: they may sign the same head, and the table
 // keeps the first row of a position.
+//
+// It signs only what the ledger's writer authenticated: before signing, it checks the
+// MAC of every event since the last checkpoint, and at the first event without a valid
+// one (a row inserted by a database writer) it signs up to just before it and raises
+// the alert (ForgedAt, an ERROR log line) until that event is no longer in its way.
 type Signer struct {
 	Log        Log
 	Key        ed25519.PrivateKey
@@ -40,8 +49,14 @@ type Signer struct {
 	Publish []func(context.Context, checkpoint.Checkpoint) error
 	Logger  *slog.Logger
 
-	last int64
+	last     int64
+	forgedAt atomic.Int64
 }
+
+// ForgedAt is the position of the first event after the newest checkpoint that the
+// signer found without a valid MAC, and will not sign past; 0 when none. It is safe to
+// call from any goroutine (metrics, /readyz).
+func (s *Signer) ForgedAt() int64 { return s.forgedAt.Load() }
 
 // Run signs until ctx ends, then signs the final head.
 func (s *Signer) Run(ctx context.Context) error {
@@ -72,7 +87,11 @@ func (s *Signer) Run(ctx context.Context) error {
 			s.signIf(fctx, 1)
 			return nil
 		case <-s.Wake:
-			s.signIf(ctx, s.EveryEvents)
+			// Stopped at a forged event, the signer cannot move until it is dealt
+			// with: it looks again on the ticks, not on every commit.
+			if f := s.forgedAt.Load(); f == 0 || f != s.last+1 {
+				s.signIf(ctx, s.EveryEvents)
+			}
 		case <-tick.C:
 			s.signIf(ctx, 1)
 		}
@@ -91,9 +110,33 @@ func (s *Signer) signIf(ctx context.Context, minMoved int64) {
 	if head.Position-s.last < minMoved || head.Position <= s.last {
 		return
 	}
+	if head, err = s.authenticated(ctx, head); err != nil || head.Position <= s.last {
+		return
+	}
 	if _, err := s.Sign(ctx, head); err != nil {
 		s.Logger.Warn("checkpoint not recorded; the next trigger retries", "position", head.Position, "err", err)
 	}
+}
+
+// authenticated returns what of the log up to head the signer may sign: head, or the
+// event before the first one without a valid MAC, which raises the alert.
+func (s *Signer) authenticated(ctx context.Context, head eventstore.Head) (eventstore.Head, error) {
+	auth, err := s.Log.Authenticated(ctx, s.last, head.Position)
+	if err != nil {
+		if ctx.Err() == nil {
+			s.Logger.Warn("checkpoint signer cannot check the events' MACs; the next trigger retries", "err", err)
+		}
+		return head, err
+	}
+	if auth.ForgedAt == 0 {
+		s.forgedAt.Store(0)
+		return head, nil
+	}
+	if s.forgedAt.Swap(auth.ForgedAt) != auth.ForgedAt {
+		s.Logger.Error("the log holds an event the ledger did not write (no valid MAC): checkpoints stop before it; run `secretsledger verify`",
+			"position", auth.ForgedAt)
+	}
+	return auth.Last, nil
 }
 
 // Sign signs head, records it and publishes it. The checkpoint is returned once it is

@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/ed25519"
 	"encoding/json"
-	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -21,6 +20,9 @@ import (
 func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
 
 type fixture struct {
+	url    string // the database's owner URL
+	signer *signer.Signer
+	logs   *syncBuffer
 	store  *eventstore.Store
 	key    ed25519.PrivateKey
 	export string
@@ -31,9 +33,9 @@ type fixture struct {
 // (which signs the final head) and then the store.
 func start(t *testing.T, everyEvents int64, interval time.Duration) *fixture {
 	t.Helper()
-	pool, _ := pgtest.NewMigratedPool(t)
+	pool, url := pgtest.NewMigratedPool(t)
 	wake := make(chan struct{}, 1)
-	store := eventstore.New(pool, eventstore.Config{Committed: []chan<- struct{}{wake}})
+	store := eventstore.New(pool, eventstore.Config{Authenticator: pgtest.IntegrityKey, Committed: []chan<- struct{}{wake}})
 	key, _, err := checkpoint.LoadOrCreateKey(filepath.Join(t.TempDir(), "checkpoint.key"))
 	if err != nil {
 		t.Fatal(err)
@@ -43,17 +45,18 @@ func start(t *testing.T, everyEvents int64, interval time.Duration) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
+	logs := &syncBuffer{}
 	s := &signer.Signer{Log: store, Key: key, InstanceID: "test", EveryEvents: everyEvents, Interval: interval, Wake: wake,
 		Publish: []func(context.Context, checkpoint.Checkpoint) error{
 			func(_ context.Context, c checkpoint.Checkpoint) error { return exp.Append(c) }},
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
+		Logger: slog.New(slog.NewTextHandler(logs, nil))}
 	storeCtx, stopStore := context.WithCancel(context.Background())
 	storeDone := make(chan struct{})
 	go func() { _ = store.Run(storeCtx); close(storeDone) }()
 	signerCtx, stopSigner := context.WithCancel(context.Background())
 	signerDone := make(chan error, 1)
 	go func() { signerDone <- s.Run(signerCtx) }()
-	f := &fixture{store: store, key: key, export: export}
+	f := &fixture{url: url, signer: s, logs: logs, store: store, key: key, export: export}
 	var stopped bool
 	f.stop = func() {
 		if stopped {

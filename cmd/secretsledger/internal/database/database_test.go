@@ -19,6 +19,7 @@ import (
 	"github.com/secretsledger/secretsledger/eventstore"
 	"github.com/secretsledger/secretsledger/eventstore/actor"
 	"github.com/secretsledger/secretsledger/eventstore/pgembed"
+	"github.com/secretsledger/secretsledger/eventstore/pgtest"
 	"github.com/secretsledger/secretsledger/projections"
 	"github.com/secretsledger/secretsledger/providers"
 	"github.com/secretsledger/secretsledger/providers/localenc"
@@ -77,7 +78,7 @@ func TestRuntimeRoleCannotRewriteHistory(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	store := eventstore.New(pool, eventstore.Config{Projector: projections.Inline(projections.All())})
+	store := eventstore.New(pool, eventstore.Config{Authenticator: pgtest.IntegrityKey, Projector: projections.Inline(projections.All())})
 	runCtx, stop := context.WithCancel(ctx)
 	done := make(chan struct{})
 	go func() { _ = store.Run(runCtx); close(done) }()

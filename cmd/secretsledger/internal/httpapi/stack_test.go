@@ -103,7 +103,7 @@ func newStack(t testing.TB) *stack {
 		t.Fatal(err)
 	}
 	cmds := &commands.Secrets{}
-	store := eventstore.New(pool, eventstore.Config{Projector: projections.Inline(projections.All()), Recorded: cmds.Observe})
+	store := eventstore.New(pool, eventstore.Config{Authenticator: pgtest.IntegrityKey, Projector: projections.Inline(projections.All()), Recorded: cmds.Observe})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { _ = store.Run(ctx); close(done) }()
