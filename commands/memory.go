@@ -36,7 +36,7 @@ type memory struct {
 	keys      folded[agentKeyState, *agentKeyState]
 
 	mu sync.Mutex
-	// byHash finds an agent key's stream by its token's hash.
+	// byHash finds an agent key's stream by its token's keyed hash.
 	byHash map[string]string
 }
 
@@ -168,12 +168,13 @@ func (f *folded[S, P]) observe(e eventstore.Event) (S, bool) {
 	}
 }
 
-func newMemory() *memory {
+// newMemory makes an empty memory; hashes keys what agent keys' issued events record.
+func newMemory(hashes keyHashes) *memory {
 	return &memory{
 		secrets:   folded[secretState, *secretState]{fresh: func() secretState { return secretState{} }},
 		consumers: folded[consumerState, *consumerState]{fresh: newConsumerState, keepEmpty: true},
 		companies: folded[companyState, *companyState]{fresh: func() companyState { return companyState{} }, keepEmpty: true},
-		keys:      folded[agentKeyState, *agentKeyState]{fresh: func() agentKeyState { return agentKeyState{} }},
+		keys:      folded[agentKeyState, *agentKeyState]{fresh: func() agentKeyState { return agentKeyState{hashes: hashes} }},
 		byHash:    map[string]string{},
 	}
 }
@@ -191,7 +192,7 @@ func (m *memory) Observe(evs []eventstore.Event) {
 		case strings.HasPrefix(e.StreamID, companyStreamPrefix):
 			m.companies.observe(e)
 		case strings.HasPrefix(e.StreamID, agentKeyStreamPrefix):
-			if st, ok := m.keys.observe(e); ok && e.StreamVersion == 1 {
+			if st, ok := m.keys.observe(e); ok && e.StreamVersion == 1 && st.tokenHash != "" {
 				m.indexKey(st.tokenHash, e.StreamID)
 			}
 		}
@@ -236,7 +237,7 @@ var (
 func (h *Secrets) Observe(evs []eventstore.Event) { h.mem().Observe(evs) }
 
 func (h *Secrets) mem() *memory {
-	h.memOnce.Do(func() { h.memory = newMemory() })
+	h.memOnce.Do(func() { h.memory = newMemory(keyHashes{key: h.Credentials, legacyThrough: h.LegacyThrough}) })
 	return h.memory
 }
 

@@ -64,6 +64,12 @@ type Secrets struct {
 	Now       func() time.Time
 	// Resolutions, when set, hears the outcome of every resolved config path (metrics).
 	Resolutions ResolutionObserver
+	// Credentials keys agent keys' hashes; without it no agent key is issued or accepted.
+	Credentials CredentialKey
+	// LegacyThrough is the last log position written before events were authenticated
+	// (ledger_integrity.legacy_through): an agent key issued with a bare hash after it
+	// was not issued by the ledger and is refused.
+	LegacyThrough int64
 
 	// memory is the state commands decide on (see memory); made on first use.
 	memory  *memory

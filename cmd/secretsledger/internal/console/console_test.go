@@ -18,6 +18,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/secretsledger/secretsledger/cmd/secretsledger/internal/boardtoken"
+	"github.com/secretsledger/secretsledger/eventstore/integrity"
 	"github.com/secretsledger/secretsledger/eventstore/pgtest"
 )
 
@@ -28,7 +29,9 @@ func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
 type fixture struct {
 	srv    *httptest.Server
 	owner  *pgxpool.Pool
+	pool   *pgxpool.Pool // the runtime role's
 	tokens boardtoken.Store
+	key    integrity.Key
 	mu     sync.Mutex
 	calls  []string
 }
@@ -37,7 +40,11 @@ func newFixture(t *testing.T, ttl time.Duration) *fixture {
 	t.Helper()
 	owner, ownerURL := pgtest.NewMigratedPool(t)
 	pool := pgtest.NewPool(t, pgtest.RuntimeURL(t, ownerURL))
-	f := &fixture{owner: owner, tokens: boardtoken.Store{DB: owner}}
+	key, err := integrity.FromSecret(make([]byte, 32))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := &fixture{owner: owner, pool: pool, tokens: boardtoken.Store{DB: owner, Key: key}, key: key}
 	api := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		f.mu.Lock()
 		f.calls = append(f.calls, r.Method+" "+r.URL.Path)
@@ -50,7 +57,8 @@ func newFixture(t *testing.T, ttl time.Duration) *fixture {
 			_, _ = io.WriteString(w, `{"items": [], "nextCursor": null}`)
 		}
 	})
-	handler := New(Config{Log: slog.New(slog.DiscardHandler), DB: pool, Auth: boardtoken.Store{DB: pool}, SessionTTL: ttl})(api)
+	handler := New(Config{Log: slog.New(slog.DiscardHandler), DB: pool, Auth: boardtoken.Store{DB: pool, Key: key}, Key: key,
+		SessionTTL: ttl})(api)
 	f.srv = httptest.NewServer(handler)
 	t.Cleanup(f.srv.Close)
 	return f
@@ -146,7 +154,7 @@ func TestSignInSessionAndCSRF(t *testing.T) {
 	}
 	var stored int
 	if err := f.owner.QueryRow(context.Background(), `SELECT count(*) FROM console_sessions WHERE token_id = $1 AND id_hash = $2`,
-		tokenID, hashOf(cookie.Value)).Scan(&stored); err != nil || stored != 1 {
+		tokenID, f.key.CredentialHash(cookie.Value)).Scan(&stored); err != nil || stored != 1 {
 		t.Fatalf("the session row: %d %v", stored, err)
 	}
 
@@ -268,7 +276,7 @@ func TestSessionsExpireAndAreBoundedPerToken(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := sessions{db: f.owner, ttl: time.Hour}
+	s := sessions{db: f.owner, key: f.key, ttl: time.Hour}
 	first, err := s.start(ctx, tokenID)
 	if err != nil {
 		t.Fatal(err)
@@ -276,7 +284,7 @@ func TestSessionsExpireAndAreBoundedPerToken(t *testing.T) {
 	if a, err := s.actor(ctx, first); err != nil || a.ID != tokenID {
 		t.Fatalf("a new session: %+v %v", a, err)
 	}
-	if _, err := f.owner.Exec(ctx, `UPDATE console_sessions SET expires_at = now() - interval '1 second' WHERE id_hash = $1`, hashOf(first)); err != nil {
+	if _, err := f.owner.Exec(ctx, `UPDATE console_sessions SET expires_at = now() - interval '1 second' WHERE id_hash = $1`, s.hashOf(first)); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := s.actor(ctx, first); err != errNoSession {

@@ -14,6 +14,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/secretsledger/secretsledger/eventstore/actor"
+	"github.com/secretsledger/secretsledger/eventstore/integrity"
 )
 
 // sessionsPerToken bounds the sessions one board token holds: signing in again beyond it
@@ -25,14 +26,14 @@ var errNoSession = errors.New("console: no session")
 
 // sessions keeps console sessions in console_sessions.
 type sessions struct {
-	db  *pgxpool.Pool
+	db *pgxpool.Pool
+	// key keys the stored hashes, so that a row written by someone who can write to the
+	// database (the runtime role inserts sessions) matches no cookie they could make.
+	key integrity.Key
 	ttl time.Duration
 }
 
-func hashOf(id string) []byte {
-	sum := sha256.Sum256([]byte(id))
-	return sum[:]
-}
+func (s sessions) hashOf(id string) []byte { return s.key.CredentialHash(id) }
 
 // start opens a session for the board token tokenID and returns its id (the cookie's
 // value). Expired sessions are swept on the way, and the token's oldest beyond
@@ -46,7 +47,7 @@ func (s sessions) start(ctx context.Context, tokenID string) (string, error) {
 			return err
 		}
 		if _, err := tx.Exec(ctx, `INSERT INTO console_sessions (id_hash, token_id, expires_at)
-			VALUES ($1, $2, now() + $3::interval)`, hashOf(id), tokenID, s.ttl.String()); err != nil {
+			VALUES ($1, $2, now() + $3::interval)`, s.hashOf(id), tokenID, s.ttl.String()); err != nil {
 			return err
 		}
 		_, err := tx.Exec(ctx, `DELETE FROM console_sessions WHERE token_id = $1 AND id_hash IN (
@@ -65,7 +66,7 @@ func (s sessions) actor(ctx context.Context, id string) (actor.Actor, error) {
 	a := actor.Actor{Type: actor.Board}
 	err := s.db.QueryRow(ctx, `SELECT b.id, b.companies FROM console_sessions s
 		JOIN board_tokens b ON b.id = s.token_id
-		WHERE s.id_hash = $1 AND s.expires_at > now() AND b.revoked_at IS NULL`, hashOf(id)).Scan(&a.ID, &a.Companies)
+		WHERE s.id_hash = $1 AND s.expires_at > now() AND b.revoked_at IS NULL`, s.hashOf(id)).Scan(&a.ID, &a.Companies)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return actor.Actor{}, errNoSession
 	}
@@ -77,7 +78,7 @@ func (s sessions) actor(ctx context.Context, id string) (actor.Actor, error) {
 
 // end ends a session (signing out).
 func (s sessions) end(ctx context.Context, id string) error {
-	if _, err := s.db.Exec(ctx, `DELETE FROM console_sessions WHERE id_hash = $1`, hashOf(id)); err != nil {
+	if _, err := s.db.Exec(ctx, `DELETE FROM console_sessions WHERE id_hash = $1`, s.hashOf(id)); err != nil {
 		return fmt.Errorf("console: end a session: %w", err)
 	}
 	return nil
