@@ -88,7 +88,7 @@ func TestADatabaseWriterCannotMintACredential(t *testing.T) {
 	t.Parallel()
 	e := newInstance(t)
 	s := e.serve(t)
-	e.waitReady(t, s, 15*time.Second)
+	e.waitReady(t, s, time.Minute)
 	board := e.client(t, e.instanceToken(t))
 	id := board.must(201, "POST", "/api/companies/"+companyA+"/secrets", `{"name": "k", "value": "v"}`).json(t)["id"].(string)
 	board.must(201, "POST", "/api/companies/"+companyA+"/secret-bindings",
@@ -135,7 +135,7 @@ func TestADatabaseWriterCannotMintACredential(t *testing.T) {
 		t.Fatalf("replay: exit %d\n%s", code, errOut)
 	}
 	s = e.serve(t)
-	e.waitReady(t, s, 15*time.Second)
+	e.waitReady(t, s, time.Minute)
 	for _, token := range []string{"sla_forged1", "sla_forged2"} {
 		e.client(t, token).must(401, "POST", "/api/runtime/resolve", `{}`)
 	}
@@ -152,7 +152,7 @@ func TestCredentialsFromBeforeKeyedHashesKeepWorking(t *testing.T) {
 	t.Parallel()
 	e := newInstance(t)
 	s := e.serve(t)
-	e.waitReady(t, s, 15*time.Second)
+	e.waitReady(t, s, time.Minute)
 	board := e.client(t, e.instanceToken(t))
 	id := board.must(201, "POST", "/api/companies/"+companyA+"/secrets", `{"name": "k", "value": "v"}`).json(t)["id"].(string)
 	board.must(201, "POST", "/api/companies/"+companyA+"/secret-bindings",
@@ -177,7 +177,7 @@ func TestCredentialsFromBeforeKeyedHashesKeepWorking(t *testing.T) {
 	}
 	for start := range 2 {
 		s = e.serve(t)
-		e.waitReady(t, s, 15*time.Second)
+		e.waitReady(t, s, time.Minute)
 		e.client(t, "slb_old").must(200, "GET", "/api/companies/"+companyA+"/secrets", "")
 		e.client(t, "sla_old").must(200, "POST", "/api/runtime/resolve", `{}`)
 		var stored []byte
