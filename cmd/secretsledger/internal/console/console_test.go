@@ -329,3 +329,33 @@ func TestPagesWithoutASessionGoToSignIn(t *testing.T) {
 		t.Fatalf("the API was called without a session: %v", f.calls)
 	}
 }
+
+// The runtime role adds sessions (signing in), so it could add one of its own for a
+// live token: keyed hashes make such a row match no cookie.
+func TestASessionWrittenByTheRuntimeRoleSignsNoOneIn(t *testing.T) {
+	f := newFixture(t, time.Hour)
+	ctx := context.Background()
+	tokenID, _, err := f.tokens.Create(ctx, nil, "console test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.pool.Exec(ctx, `INSERT INTO console_sessions (id_hash, token_id, expires_at)
+		VALUES (sha256('forged-session'), $1, now() + interval '1 hour')`, tokenID); err != nil {
+		t.Fatalf("insert a session as the runtime role: %v", err)
+	}
+	req, _ := http.NewRequest(http.MethodGet, f.srv.URL+"/console/companies/"+company+"/secrets", nil)
+	req.AddCookie(&http.Cookie{Name: cookieName, Value: "forged-session"})
+	res, err := browser(t).Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = res.Body.Close()
+	if res.StatusCode != http.StatusSeeOther || !strings.HasPrefix(res.Header.Get("Location"), "/console/?signin") {
+		t.Fatalf("a forged session: %d to %q, want 303 to the sign-in page", res.StatusCode, res.Header.Get("Location"))
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if len(f.calls) != 0 {
+		t.Fatalf("the API was called: %v", f.calls)
+	}
+}

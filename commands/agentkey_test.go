@@ -1,0 +1,78 @@
+package commands
+
+import (
+	"context"
+	"encoding/hex"
+	"testing"
+
+	"github.com/secretsledger/secretsledger/eventstore"
+	"github.com/secretsledger/secretsledger/eventstore/actor"
+	"github.com/secretsledger/secretsledger/eventstore/events"
+	"github.com/secretsledger/secretsledger/eventstore/ledgererr"
+	"github.com/secretsledger/secretsledger/queries"
+)
+
+// An agent key recorded with its token's bare SHA-256 (schema 1, what the ledger wrote
+// before hashes were keyed, and what anyone who can append to the log can compute)
+// authenticates only when its event is among the legacy ones (at or before
+// LegacyThrough); a later one was not written by the ledger. A key recorded with a bare
+// hash where the keyed one belongs matches nothing. Keys the ledger issues authenticate.
+func TestAgentKeysRecordedWithABareHash(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	ctx := context.Background()
+	f.h.Directory = testDirectory{queries.Consumers{DB: f.pool}}
+	record := func(id string, payload any) int64 {
+		t.Helper()
+		evt, err := events.New(events.AgentKeyIssued, "co", payload, eventstore.Metadata{ActorType: actor.Board, ActorID: "old"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, err := f.h.append(ctx, eventstore.Append{Stream: events.AgentKeyStream(id), Expected: eventstore.NoStream,
+			Events: []eventstore.EventData{evt}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res.LastPosition
+	}
+	legacy := record("legacy", events.AgentKeyIssuedV1{KeyID: "legacy", TargetType: "agent", TargetID: "x",
+		TokenHash: actor.HashToken("sla_legacy")})
+	record("late", events.AgentKeyIssuedV1{KeyID: "late", TargetType: "agent", TargetID: "x", TokenHash: actor.HashToken("sla_late")})
+	record("bare", events.AgentKeyIssuedV2{KeyID: "bare", TargetType: "agent", TargetID: "x", TokenKeyedHash: actor.HashToken("sla_bare")})
+	issued, err := f.h.IssueKey(ctx, board, IssueAgentKey{Consumer: Consumer{CompanyID: "co", TargetType: "agent", TargetID: "x"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// A process started after the upgrade: the legacy events end at the first key's.
+	upgraded := &Secrets{Log: f.h.Log, Directory: f.h.Directory, Credentials: testKey, LegacyThrough: legacy}
+	for token, want := range map[string]string{"sla_legacy": "legacy", issued.Token: issued.KeyID, "sla_late": "", "sla_bare": ""} {
+		for range 2 { // folded from the log, then from memory
+			a, err := upgraded.AuthenticateAgent(ctx, token)
+			switch {
+			case want == "" && ledgererr.CodeOf(err) != ledgererr.Unauthorized:
+				t.Fatalf("%s: %+v %v, want unauthorized", token, a, err)
+			case want != "" && (err != nil || a.ID != want):
+				t.Fatalf("%s: %+v %v, want key %s", token, a, err, want)
+			}
+		}
+	}
+	// With no legacy events (an instance made after the change), schema 1 authenticates nothing.
+	fresh := &Secrets{Log: f.h.Log, Directory: f.h.Directory, Credentials: testKey}
+	if _, err := fresh.AuthenticateAgent(ctx, "sla_legacy"); ledgererr.CodeOf(err) != ledgererr.Unauthorized {
+		t.Fatalf("a schema 1 key after the legacy events: %v, want unauthorized", err)
+	}
+	// What the ledger records now is the keyed hash, never the bare one.
+	st, err := f.h.agentKey(ctx, events.AgentKeyStream(issued.KeyID))
+	if err != nil || st.tokenHash != hex.EncodeToString(testKey.CredentialHash(issued.Token)) || st.tokenHash == actor.HashToken(issued.Token) {
+		t.Fatalf("the issued key's recorded hash %q (%v)", st.tokenHash, err)
+	}
+	// Without the integrity key no key is issued or accepted.
+	keyless := &Secrets{Log: f.h.Log, Directory: f.h.Directory}
+	if _, err := keyless.AuthenticateAgent(ctx, issued.Token); err == nil {
+		t.Fatal("authenticated without the integrity key")
+	}
+	if _, err := keyless.IssueKey(ctx, board, IssueAgentKey{Consumer: Consumer{CompanyID: "co", TargetType: "agent", TargetID: "x"}}); err == nil {
+		t.Fatal("issued without the integrity key")
+	}
+}
