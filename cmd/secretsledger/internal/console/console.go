@@ -182,7 +182,7 @@ func staticFiles() http.Handler {
 // signedIn loads the session of the request; without one, a page asks to sign in.
 func (c *console) signedIn(w http.ResponseWriter, r *http.Request) (*visit, bool) {
 	cookie, err := r.Cookie(cookieName)
-	if err != nil || cookie.Value == "" || len(cookie.Value) > 64 {
+	if err != nil || cookie.Value == "" || len(cookie.Value) > maxSessionIDBytes {
 		clearCookie(w, r)
 		c.toSignIn(w, r)
 		return nil, false

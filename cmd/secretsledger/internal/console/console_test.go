@@ -354,8 +354,27 @@ func TestASessionWrittenByTheRuntimeRoleSignsNoOneIn(t *testing.T) {
 		t.Fatalf("a forged session: %d to %q, want 303 to the sign-in page", res.StatusCode, res.Header.Get("Location"))
 	}
 	f.mu.Lock()
-	defer f.mu.Unlock()
-	if len(f.calls) != 0 {
-		t.Fatalf("the API was called: %v", f.calls)
+	calls := len(f.calls)
+	f.mu.Unlock()
+	if calls != 0 {
+		t.Fatalf("the API was called %d times", calls)
+	}
+
+	// Nor can it move a session it holds (say, of a token limited to one company) to
+	// another token: the session ends instead.
+	limitedID, limited, err := f.tokens.Create(ctx, []string{company}, "limited")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := browser(t)
+	if res := f.signIn(t, c, limited); res.StatusCode != http.StatusSeeOther {
+		t.Fatalf("sign in: %d", res.StatusCode)
+	}
+	if _, err := f.pool.Exec(ctx, `UPDATE console_sessions SET token_id = $1 WHERE token_id = $2`, tokenID, limitedID); err != nil {
+		t.Fatalf("move the session as the runtime role: %v", err)
+	}
+	if status, _, header := get(t, c, f.srv.URL+"/console/companies/"+company+"/secrets"); status != http.StatusSeeOther ||
+		!strings.HasPrefix(header.Get("Location"), "/console/?signin") {
+		t.Fatalf("a session moved to another token: %d to %q, want 303 to the sign-in page", status, header.Get("Location"))
 	}
 }

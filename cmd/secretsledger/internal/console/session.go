@@ -8,6 +8,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -20,6 +21,10 @@ import (
 // sessionsPerToken bounds the sessions one board token holds: signing in again beyond it
 // ends that token's oldest session, so a script cannot grow the table without end.
 const sessionsPerToken = 20
+
+// maxSessionIDBytes bounds the cookie a request may carry: a token id, a dot and 43
+// characters of randomness fit well within it.
+const maxSessionIDBytes = 128
 
 // errNoSession is a missing, expired or unknown session, or one whose token was revoked.
 var errNoSession = errors.New("console: no session")
@@ -35,13 +40,22 @@ type sessions struct {
 
 func (s sessions) hashOf(id string) []byte { return s.key.CredentialHash(id) }
 
+// tokenOf is the board token id a session id names: ids are "<token id>.<random>", so
+// the keyed hash covers the token too, and a row whose token_id was changed (the runtime
+// role may update sessions) no longer matches its cookie rather than standing for
+// another token.
+func tokenOf(id string) string {
+	tokenID, _, _ := strings.Cut(id, ".")
+	return tokenID
+}
+
 // start opens a session for the board token tokenID and returns its id (the cookie's
 // value). Expired sessions are swept on the way, and the token's oldest beyond
 // sessionsPerToken are ended.
 func (s sessions) start(ctx context.Context, tokenID string) (string, error) {
 	b := make([]byte, 32)
 	_, _ = rand.Read(b)
-	id := base64.RawURLEncoding.EncodeToString(b)
+	id := tokenID + "." + base64.RawURLEncoding.EncodeToString(b)
 	err := pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `DELETE FROM console_sessions WHERE expires_at <= now()`); err != nil {
 			return err
@@ -66,7 +80,8 @@ func (s sessions) actor(ctx context.Context, id string) (actor.Actor, error) {
 	a := actor.Actor{Type: actor.Board}
 	err := s.db.QueryRow(ctx, `SELECT b.id, b.companies FROM console_sessions s
 		JOIN board_tokens b ON b.id = s.token_id
-		WHERE s.id_hash = $1 AND s.expires_at > now() AND b.revoked_at IS NULL`, s.hashOf(id)).Scan(&a.ID, &a.Companies)
+		WHERE s.id_hash = $1 AND s.token_id = $2 AND s.expires_at > now() AND b.revoked_at IS NULL`,
+		s.hashOf(id), tokenOf(id)).Scan(&a.ID, &a.Companies)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return actor.Actor{}, errNoSession
 	}
