@@ -21,6 +21,18 @@ import (
 // WARNING: persisted in issued keys.
 const AgentTokenPrefix = "sla_"
 
+// An agent token is "sla_<key id>.<random>": it names its key, whose stream (whose first
+// event nobody can replace) then decides, and its keyed hash covers the id. A keyed hash
+// copied from one key's event into a forged event of another key thus matches no token.
+// Tokens issued before carry no id and are found through the agent_keys index.
+const tokenKeySeparator = "."
+
+// keyIDOf is the key id a token names, if it names one.
+func keyIDOf(token string) (string, bool) {
+	id, _, ok := strings.Cut(strings.TrimPrefix(token, AgentTokenPrefix), tokenKeySeparator)
+	return id, ok && id != ""
+}
+
 // CredentialKey keys the hashes that agent keys are recorded and compared as, with the
 // instance's integrity key, which lives outside the database (integrity.Key implements
 // it): whoever can append to the log then cannot record a hash that a token of their
@@ -79,6 +91,11 @@ func (s *agentKeyState) apply(e eventstore.Event) error {
 	s.streamVersion = e.StreamVersion
 	switch p := p.(type) {
 	case *events.AgentKeyIssuedV2:
+		// A key is issued by its stream's first event, for the key the stream names; any
+		// other issued event was not written by the ledger and changes nothing.
+		if e.StreamVersion != 1 || e.StreamID != events.AgentKeyStream(p.KeyID) {
+			break
+		}
 		s.keyID, s.companyID, s.targetType, s.targetID = p.KeyID, e.CompanyID, p.TargetType, p.TargetID
 		s.tokenHash = s.hashes.issued(e, p)
 	case *events.AgentKeyRevokedV1:
@@ -92,10 +109,11 @@ func (s agentKeyState) copied() agentKeyState { return s }
 
 var errAgentKeyRefused = ledgererr.New(ledgererr.Unauthorized, "the agent key is unknown or revoked")
 
-// AuthenticateAgent returns the actor of a live agent key, from memory: a key this
-// process has not seen is looked up by its hash in the read model once. The read model
-// is only an index (the runtime role writes it): what decides is the key's stream,
-// whose issued event must record the token's keyed hash. Memory may not know yet that
+// AuthenticateAgent returns the actor of a live agent key, from memory: the key's stream
+// is the one the token names, or, for a token issued before tokens named their key, the
+// one found by the token's hash in memory or, once, in the read model. The read model is
+// only an index (the runtime role writes it): what decides is the key's stream, whose
+// issued event must record the token's keyed hash. Memory may not know yet that
 // another process revoked the key; the resolution it asks for is then refused by its
 // own append, which is conditional on the key's stream (see ResolveValues), so no value
 // leaves under a revoked key.
@@ -107,7 +125,11 @@ func (h *Secrets) AuthenticateAgent(ctx context.Context, token string) (actor.Ac
 		return actor.Actor{}, errNoCredentialKey
 	}
 	hash := hex.EncodeToString(h.Credentials.CredentialHash(token))
-	stream, ok := h.mem().keyStream(hash)
+	id, named := keyIDOf(token)
+	stream, ok := events.AgentKeyStream(id), named
+	if !ok {
+		stream, ok = h.mem().keyStream(hash)
+	}
 	if !ok {
 		// Keys issued before hashes were keyed are indexed by their bare hash.
 		id, found, err := h.Directory.AgentKeyByHash(ctx, hash, actor.HashToken(token))
@@ -126,7 +148,9 @@ func (h *Secrets) AuthenticateAgent(ctx context.Context, token string) (actor.Ac
 	if st.revoked || st.tokenHash == "" || subtle.ConstantTimeCompare([]byte(st.tokenHash), []byte(hash)) != 1 {
 		return actor.Actor{}, errAgentKeyRefused
 	}
-	h.mem().indexKey(hash, stream)
+	if !named {
+		h.mem().indexKey(hash, stream)
+	}
 	return actor.Actor{Type: actor.Agent, ID: st.keyID, Companies: []string{st.companyID},
 		TargetType: st.targetType, TargetID: st.targetID}, nil
 }
@@ -162,8 +186,8 @@ func (h *Secrets) IssueKey(ctx context.Context, req Request, c IssueAgentKey) (A
 	}
 	b := make([]byte, 32)
 	_, _ = rand.Read(b)
-	token := AgentTokenPrefix + base64.RawURLEncoding.EncodeToString(b)
 	id := ulid.Make().String()
+	token := AgentTokenPrefix + id + tokenKeySeparator + base64.RawURLEncoding.EncodeToString(b)
 	evt, err := events.New(events.AgentKeyIssued, c.CompanyID, events.AgentKeyIssuedV2{KeyID: id, TargetType: c.TargetType,
 		TargetID: c.TargetID, Label: strings.TrimSpace(c.Label), TokenKeyedHash: hex.EncodeToString(h.Credentials.CredentialHash(token))},
 		req.metadata())

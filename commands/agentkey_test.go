@@ -3,12 +3,16 @@ package commands
 import (
 	"context"
 	"encoding/hex"
+	"fmt"
 	"testing"
+
+	"github.com/oklog/ulid/v2"
 
 	"github.com/secretsledger/secretsledger/eventstore"
 	"github.com/secretsledger/secretsledger/eventstore/actor"
 	"github.com/secretsledger/secretsledger/eventstore/events"
 	"github.com/secretsledger/secretsledger/eventstore/ledgererr"
+	"github.com/secretsledger/secretsledger/eventstore/pgtest"
 	"github.com/secretsledger/secretsledger/queries"
 )
 
@@ -74,5 +78,63 @@ func TestAgentKeysRecordedWithABareHash(t *testing.T) {
 	}
 	if _, err := keyless.IssueKey(ctx, board, IssueAgentKey{Consumer: Consumer{CompanyID: "co", TargetType: "agent", TargetID: "x"}}); err == nil {
 		t.Fatal("issued without the integrity key")
+	}
+}
+
+// Whoever can append to the log can read a key's keyed hash from its issued event, but
+// cannot lend that key's token another identity: a copy of the hash in a forged key of
+// another company matches no token (tokens name their key), and a second issued event
+// in the key's own stream changes nothing.
+func TestACopiedKeyedHashLendsTheTokenNoOtherIdentity(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	ctx := context.Background()
+	f.h.Directory = testDirectory{queries.Consumers{DB: f.pool}}
+	issued, err := f.h.IssueKey(ctx, board, IssueAgentKey{Consumer: Consumer{CompanyID: "co", TargetType: "agent", TargetID: "x"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if id, ok := keyIDOf(issued.Token); !ok || id != issued.KeyID {
+		t.Fatalf("the token %q does not name its key %s", issued.Token, issued.KeyID)
+	}
+	keyed := hex.EncodeToString(testKey.CredentialHash(issued.Token))
+	log := f.h.Log.(*eventstore.Store)
+	before, err := log.HeadPosition(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Rows inserted straight into the log, as a database writer would (the ledger's own
+	// append path would refuse the duplicate hash in the read model).
+	forge := func(stream string, version int64, keyID string) {
+		t.Helper()
+		payload := fmt.Sprintf(`{"keyId": %q, "targetType": "agent", "targetId": "victim", "tokenKeyedHash": %q}`, keyID, keyed)
+		if _, err := f.pool.Exec(ctx, pgtest.ForgedAppend(pgtest.Forged{EventID: ulid.Make().String(), StreamID: stream,
+			StreamVersion: version, Type: events.AgentKeyIssued, SchemaVersion: 2, CompanyID: "other", Payload: payload})); err != nil {
+			t.Fatal(err)
+		}
+	}
+	forge(events.AgentKeyStream("forged"), 1, "forged")
+	forge(events.AgentKeyStream(issued.KeyID), 2, issued.KeyID)
+	forge(events.AgentKeyStream("misnamed"), 1, issued.KeyID)
+	var after int64 // the store's head is what it appended itself
+	if err := f.pool.QueryRow(ctx, `SELECT max(position) FROM ledger_events`).Scan(&after); err != nil {
+		t.Fatal(err)
+	}
+	tailed, err := log.ReadAllExcept(ctx, before, after, 100, undecided)
+	if err != nil || len(tailed) != 3 {
+		t.Fatalf("the forged events: %d, %v", len(tailed), err)
+	}
+	f.h.Observe(tailed) // as this process's tail would
+	fresh := &Secrets{Log: f.h.Log, Directory: f.h.Directory, Credentials: testKey}
+	for _, h := range []*Secrets{f.h, fresh} { // memory that saw the appends, and one folding from the log
+		a, err := h.AuthenticateAgent(ctx, issued.Token)
+		if err != nil || a.ID != issued.KeyID || a.Companies[0] != "co" || a.TargetID != "x" {
+			t.Fatalf("the token after the forgeries: %+v %v, want key %s of co/agent/x", a, err, issued.KeyID)
+		}
+		for _, token := range []string{AgentTokenPrefix + "forged" + tokenKeySeparator + "guess", AgentTokenPrefix + "misnamed.guess"} {
+			if _, err := h.AuthenticateAgent(ctx, token); ledgererr.CodeOf(err) != ledgererr.Unauthorized {
+				t.Fatalf("%s: %v, want unauthorized", token, err)
+			}
+		}
 	}
 }

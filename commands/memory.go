@@ -36,7 +36,8 @@ type memory struct {
 	keys      folded[agentKeyState, *agentKeyState]
 
 	mu sync.Mutex
-	// byHash finds an agent key's stream by its token's keyed hash.
+	// byHash finds the stream of an agent key issued before tokens named their key, by
+	// its token's keyed hash, once it has authenticated.
 	byHash map[string]string
 }
 
@@ -192,9 +193,7 @@ func (m *memory) Observe(evs []eventstore.Event) {
 		case strings.HasPrefix(e.StreamID, companyStreamPrefix):
 			m.companies.observe(e)
 		case strings.HasPrefix(e.StreamID, agentKeyStreamPrefix):
-			if st, ok := m.keys.observe(e); ok && e.StreamVersion == 1 && st.tokenHash != "" {
-				m.indexKey(st.tokenHash, e.StreamID)
-			}
+			m.keys.observe(e) // tokens name their key: no index to keep
 		}
 	}
 }
