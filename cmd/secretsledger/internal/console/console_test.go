@@ -370,11 +370,25 @@ func TestASessionWrittenByTheRuntimeRoleSignsNoOneIn(t *testing.T) {
 	if res := f.signIn(t, c, limited); res.StatusCode != http.StatusSeeOther {
 		t.Fatalf("sign in: %d", res.StatusCode)
 	}
+	page := f.srv.URL + "/console/companies/" + company + "/secrets"
+	if status, _, _ := get(t, c, page); status != http.StatusOK {
+		t.Fatalf("the limited token's session: %d", status)
+	}
 	if _, err := f.pool.Exec(ctx, `UPDATE console_sessions SET token_id = $1 WHERE token_id = $2`, tokenID, limitedID); err != nil {
 		t.Fatalf("move the session as the runtime role: %v", err)
 	}
-	if status, _, header := get(t, c, f.srv.URL+"/console/companies/"+company+"/secrets"); status != http.StatusSeeOther ||
-		!strings.HasPrefix(header.Get("Location"), "/console/?signin") {
+	if status, _, header := get(t, c, page); status != http.StatusSeeOther || !strings.HasPrefix(header.Get("Location"), "/console/?signin") {
 		t.Fatalf("a session moved to another token: %d to %q, want 303 to the sign-in page", status, header.Get("Location"))
+	}
+	// Nor make a session outlive its expiry.
+	c = browser(t)
+	if res := f.signIn(t, c, limited); res.StatusCode != http.StatusSeeOther {
+		t.Fatalf("sign in: %d", res.StatusCode)
+	}
+	if _, err := f.pool.Exec(ctx, `UPDATE console_sessions SET expires_at = expires_at + interval '1 year' WHERE token_id = $1`, limitedID); err != nil {
+		t.Fatalf("extend the session as the runtime role: %v", err)
+	}
+	if status, _, _ := get(t, c, page); status != http.StatusSeeOther {
+		t.Fatalf("a session whose expiry was moved: %d, want 303 to the sign-in page", status)
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -22,7 +23,7 @@ import (
 // ends that token's oldest session, so a script cannot grow the table without end.
 const sessionsPerToken = 20
 
-// maxSessionIDBytes bounds the cookie a request may carry: a token id, a dot and 43
+// maxSessionIDBytes bounds the cookie a request may carry: a token id, an expiry and 43
 // characters of randomness fit well within it.
 const maxSessionIDBytes = 128
 
@@ -40,13 +41,21 @@ type sessions struct {
 
 func (s sessions) hashOf(id string) []byte { return s.key.CredentialHash(id) }
 
-// tokenOf is the board token id a session id names: ids are "<token id>.<random>", so
-// the keyed hash covers the token too, and a row whose token_id was changed (the runtime
-// role may update sessions) no longer matches its cookie rather than standing for
-// another token.
-func tokenOf(id string) string {
-	tokenID, _, _ := strings.Cut(id, ".")
-	return tokenID
+// boundOf is what a session id names besides its randomness: ids are
+// "<token id>.<expiry, Unix seconds>.<random>", so the keyed hash covers the token and
+// the expiry too, and a row whose token_id or expires_at was changed (the runtime role
+// may update sessions) no longer matches its cookie rather than standing for another
+// token or for longer. ok is false for an id of another form.
+func boundOf(id string) (tokenID string, expires time.Time, ok bool) {
+	parts := strings.SplitN(id, ".", 3)
+	if len(parts) != 3 {
+		return "", time.Time{}, false
+	}
+	unix, err := strconv.ParseInt(parts[1], 10, 64)
+	if err != nil {
+		return "", time.Time{}, false
+	}
+	return parts[0], time.Unix(unix, 0), true
 }
 
 // start opens a session for the board token tokenID and returns its id (the cookie's
@@ -55,13 +64,14 @@ func tokenOf(id string) string {
 func (s sessions) start(ctx context.Context, tokenID string) (string, error) {
 	b := make([]byte, 32)
 	_, _ = rand.Read(b)
-	id := tokenID + "." + base64.RawURLEncoding.EncodeToString(b)
+	expires := time.Now().Add(s.ttl).Truncate(time.Second)
+	id := tokenID + "." + strconv.FormatInt(expires.Unix(), 10) + "." + base64.RawURLEncoding.EncodeToString(b)
 	err := pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `DELETE FROM console_sessions WHERE expires_at <= now()`); err != nil {
 			return err
 		}
-		if _, err := tx.Exec(ctx, `INSERT INTO console_sessions (id_hash, token_id, expires_at)
-			VALUES ($1, $2, now() + $3::interval)`, s.hashOf(id), tokenID, s.ttl.String()); err != nil {
+		if _, err := tx.Exec(ctx, `INSERT INTO console_sessions (id_hash, token_id, expires_at) VALUES ($1, $2, $3)`,
+			s.hashOf(id), tokenID, expires); err != nil {
 			return err
 		}
 		_, err := tx.Exec(ctx, `DELETE FROM console_sessions WHERE token_id = $1 AND id_hash IN (
@@ -77,11 +87,15 @@ func (s sessions) start(ctx context.Context, tokenID string) (string, error) {
 
 // actor returns the board actor of a live session: unexpired, and its token unrevoked.
 func (s sessions) actor(ctx context.Context, id string) (actor.Actor, error) {
+	tokenID, expires, ok := boundOf(id)
+	if !ok {
+		return actor.Actor{}, errNoSession
+	}
 	a := actor.Actor{Type: actor.Board}
 	err := s.db.QueryRow(ctx, `SELECT b.id, b.companies FROM console_sessions s
 		JOIN board_tokens b ON b.id = s.token_id
-		WHERE s.id_hash = $1 AND s.token_id = $2 AND s.expires_at > now() AND b.revoked_at IS NULL`,
-		s.hashOf(id), tokenOf(id)).Scan(&a.ID, &a.Companies)
+		WHERE s.id_hash = $1 AND s.token_id = $2 AND s.expires_at = $3 AND s.expires_at > now() AND b.revoked_at IS NULL`,
+		s.hashOf(id), tokenID, expires).Scan(&a.ID, &a.Companies)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return actor.Actor{}, errNoSession
 	}
