@@ -1,6 +1,7 @@
 package commands
 
 import (
+	"bytes"
 	"context"
 	"encoding/hex"
 	"fmt"
@@ -124,7 +125,20 @@ func TestACopiedKeyedHashLendsTheTokenNoOtherIdentity(t *testing.T) {
 	if err != nil || len(tailed) != 3 {
 		t.Fatalf("the forged events: %d, %v", len(tailed), err)
 	}
-	f.h.Observe(tailed) // as this process's tail would
+	f.h.Observe(tailed)        // as this process's tail would
+	for _, e := range tailed { // and the forged rows continue the chain, as an attacker's would
+		var payload, metadata []byte
+		if err := f.pool.QueryRow(ctx, `SELECT payload::text, metadata::text FROM ledger_events WHERE position = $1`,
+			e.Position).Scan(&payload, &metadata); err != nil {
+			t.Fatal(err)
+		}
+		want := eventstore.ChainHash(e.PrevHash, eventstore.ChainFields{Position: e.Position, EventID: e.EventID.String(),
+			StreamID: e.StreamID, StreamVersion: e.StreamVersion, EventType: e.Type, SchemaVersion: e.SchemaVersion,
+			CompanyID: e.CompanyID, Payload: payload, Metadata: metadata, RecordedAt: e.RecordedAt})
+		if !bytes.Equal(want, e.Hash) {
+			t.Fatalf("the forged event at %d does not continue the chain", e.Position)
+		}
+	}
 	fresh := &Secrets{Log: f.h.Log, Directory: f.h.Directory, Credentials: testKey}
 	for _, h := range []*Secrets{f.h, fresh} { // memory that saw the appends, and one folding from the log
 		a, err := h.AuthenticateAgent(ctx, issued.Token)
