@@ -125,8 +125,9 @@ func TestACopiedKeyedHashLendsTheTokenNoOtherIdentity(t *testing.T) {
 	if err != nil || len(tailed) != 3 {
 		t.Fatalf("the forged events: %d, %v", len(tailed), err)
 	}
-	f.h.Observe(tailed)        // as this process's tail would
-	for _, e := range tailed { // and the forged rows continue the chain, as an attacker's would
+	// This process's tail sees them; and they continue the chain, as an attacker's would.
+	f.h.Observe(tailed)
+	for _, e := range tailed {
 		var payload, metadata []byte
 		if err := f.pool.QueryRow(ctx, `SELECT payload::text, metadata::text FROM ledger_events WHERE position = $1`,
 			e.Position).Scan(&payload, &metadata); err != nil {
