@@ -11,6 +11,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"net/http"
 	"path/filepath"
@@ -19,9 +20,11 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/nats-io/nats.go/jetstream"
 	"github.com/oklog/ulid/v2"
 
 	"github.com/secretsledger/secretsledger/eventstore/integrity"
+	"github.com/secretsledger/secretsledger/eventstore/natsbus"
 	"github.com/secretsledger/secretsledger/eventstore/pgtest"
 )
 
@@ -193,4 +196,43 @@ func TestCredentialsFromBeforeKeyedHashesKeepWorking(t *testing.T) {
 		}
 		s.stop(t)
 	}
+}
+
+// NATS admits subscribers by JWTs signed with the account key (outside the database),
+// but serve keeps a consumer for every active subscriber at start. A subscriber row
+// moved to another company, or revived after its revocation, by the runtime role must
+// not point a consumer that an issued JWT pulls from at that company's events.
+func TestADatabaseWriterCannotRetargetASubscriber(t *testing.T) {
+	t.Parallel()
+	e := newInstance(t)
+	s := e.serve(t)
+	e.waitReady(t, s, time.Minute)
+	api := e.client(t, e.instanceToken(t))
+	moved := api.subscriber(t, companyA)
+	revoked := api.subscriber(t, companyA)
+	api.must(200, "DELETE", "/api/companies/"+companyA+"/event-subscribers/"+revoked.SubscriberID, "")
+	runtime := e.runtimeDB(t)
+	for _, stmt := range []string{
+		`UPDATE event_subscribers SET company_id = '` + companyB + `' WHERE id = '` + moved.SubscriberID + `'`,
+		`UPDATE event_subscribers SET revoked_at = NULL WHERE id = '` + revoked.SubscriberID + `'`,
+	} {
+		if _, err := runtime.Exec(context.Background(), stmt); err != nil {
+			t.Fatalf("%s: %v", stmt, err)
+		}
+	}
+	s.stop(t)
+	s = e.serve(t)
+	e.waitReady(t, s, time.Minute)
+	js := e.ledgerJetStream(t)
+	c, err := js.Consumer(context.Background(), natsbus.StreamName, moved.SubscriberID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f := c.CachedInfo().Config.FilterSubject; f != "ledger."+companyA+".>" {
+		t.Fatalf("the moved subscriber's consumer follows %q, want company A's events only", f)
+	}
+	if _, err := js.Consumer(context.Background(), natsbus.StreamName, revoked.SubscriberID); !errors.Is(err, jetstream.ErrConsumerNotFound) {
+		t.Fatalf("the revived subscriber's consumer: %v, want none", err)
+	}
+	s.stop(t)
 }
