@@ -3,7 +3,10 @@ package commands
 import (
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
 	"encoding/base64"
+	"encoding/hex"
 	"strings"
 
 	"github.com/oklog/ulid/v2"
@@ -18,13 +21,66 @@ import (
 // WARNING: persisted in issued keys.
 const AgentTokenPrefix = "sla_"
 
+// An agent token is "sla_<key id>.<random>": it names its key, whose stream (whose first
+// event nobody can replace) then decides, and its keyed hash covers the id. A keyed hash
+// copied from one key's event into a forged event of another key thus matches no token.
+// Tokens issued before carry no id and are found through the agent_keys index.
+const tokenKeySeparator = "."
+
+// keyIDOf is the key id a token names, if it names one.
+func keyIDOf(token string) (string, bool) {
+	id, _, ok := strings.Cut(strings.TrimPrefix(token, AgentTokenPrefix), tokenKeySeparator)
+	return id, ok && id != ""
+}
+
+// CredentialKey keys the hashes that agent keys are recorded and compared as, with the
+// instance's integrity key, which lives outside the database (integrity.Key implements
+// it): whoever can append to the log then cannot record a hash that a token of their
+// choosing matches.
+type CredentialKey interface {
+	// CredentialHash is the keyed hash of a token.
+	CredentialHash(credential string) []byte
+	// KeyStoredHash keys a bare SHA-256 recorded before hashes were keyed:
+	// KeyStoredHash(sha256(t)) == CredentialHash(t).
+	KeyStoredHash(unkeyed []byte) []byte
+}
+
+// keyHashes turns what an agent_key.issued event records into the keyed hash (hex) its
+// token is compared with.
+type keyHashes struct {
+	key CredentialKey
+	// legacyThrough is the last position written before events were authenticated.
+	legacyThrough int64
+}
+
+// issued is the keyed hash an issued event stands for, or "" when it stands for no token.
+// Schema 2 records it. Schema 1 recorded a bare SHA-256, which anyone who can append to
+// the log could compute for a token of their own: it is keyed here only for an event at
+// or before legacyThrough (the ledger has written schema 2 since), and a later one
+// authenticates nothing.
+func (k keyHashes) issued(e eventstore.Event, p *events.AgentKeyIssuedV2) string {
+	if p.TokenKeyedHash != "" || p.UnkeyedTokenHash == "" {
+		return p.TokenKeyedHash
+	}
+	if k.key == nil || e.Position <= 0 || e.Position > k.legacyThrough {
+		return ""
+	}
+	unkeyed, err := hex.DecodeString(p.UnkeyedTokenHash)
+	if err != nil || len(unkeyed) != sha256.Size {
+		return ""
+	}
+	return hex.EncodeToString(k.key.KeyStoredHash(unkeyed))
+}
+
 // agentKeyState is an agent key as its stream knows it.
 type agentKeyState struct {
+	hashes               keyHashes
 	keyID, companyID     string
 	targetType, targetID string
-	tokenHash            string
-	revoked              bool
-	streamVersion        int64
+	// tokenHash is the keyed hash (hex) the key's token must match; "" matches none.
+	tokenHash     string
+	revoked       bool
+	streamVersion int64
 }
 
 func (s *agentKeyState) apply(e eventstore.Event) error {
@@ -34,8 +90,14 @@ func (s *agentKeyState) apply(e eventstore.Event) error {
 	}
 	s.streamVersion = e.StreamVersion
 	switch p := p.(type) {
-	case *events.AgentKeyIssuedV1:
-		s.keyID, s.companyID, s.targetType, s.targetID, s.tokenHash = p.KeyID, e.CompanyID, p.TargetType, p.TargetID, p.TokenHash
+	case *events.AgentKeyIssuedV2:
+		// A key is issued by its stream's first event, for the key the stream names; any
+		// other issued event was not written by the ledger and changes nothing.
+		if e.StreamVersion != 1 || e.StreamID != events.AgentKeyStream(p.KeyID) {
+			break
+		}
+		s.keyID, s.companyID, s.targetType, s.targetID = p.KeyID, e.CompanyID, p.TargetType, p.TargetID
+		s.tokenHash = s.hashes.issued(e, p)
 	case *events.AgentKeyRevokedV1:
 		s.revoked = true
 	}
@@ -47,19 +109,30 @@ func (s agentKeyState) copied() agentKeyState { return s }
 
 var errAgentKeyRefused = ledgererr.New(ledgererr.Unauthorized, "the agent key is unknown or revoked")
 
-// AuthenticateAgent returns the actor of a live agent key, from memory: a key this
-// process has not seen is looked up by its hash in the read model once. Memory may not
-// know yet that another process revoked the key; the resolution it asks for is then
-// refused by its own append, which is conditional on the key's stream (see
-// ResolveValues), so no value leaves under a revoked key.
+// AuthenticateAgent returns the actor of a live agent key, from memory: the key's stream
+// is the one the token names, or, for a token issued before tokens named their key, the
+// one found by the token's hash in memory or, once, in the read model. The read model is
+// only an index (the runtime role writes it): what decides is the key's stream, whose
+// issued event must record the token's keyed hash. Memory may not know yet that
+// another process revoked the key; the resolution it asks for is then refused by its
+// own append, which is conditional on the key's stream (see ResolveValues), so no value
+// leaves under a revoked key.
 func (h *Secrets) AuthenticateAgent(ctx context.Context, token string) (actor.Actor, error) {
 	if !strings.HasPrefix(token, AgentTokenPrefix) {
 		return actor.Actor{}, errAgentKeyRefused
 	}
-	hash := actor.HashToken(token)
-	stream, ok := h.mem().keyStream(hash)
+	if h.Credentials == nil {
+		return actor.Actor{}, errNoCredentialKey
+	}
+	hash := hex.EncodeToString(h.Credentials.CredentialHash(token))
+	id, named := keyIDOf(token)
+	stream, ok := events.AgentKeyStream(id), named
 	if !ok {
-		id, found, err := h.Directory.AgentKeyByHash(ctx, hash)
+		stream, ok = h.mem().keyStream(hash)
+	}
+	if !ok {
+		// Keys issued before hashes were keyed are indexed by their bare hash.
+		id, found, err := h.Directory.AgentKeyByHash(ctx, hash, actor.HashToken(token))
 		if err != nil {
 			return actor.Actor{}, ledgererr.Wrap(err, ledgererr.Unavailable, "cannot check the agent key now")
 		}
@@ -67,18 +140,23 @@ func (h *Secrets) AuthenticateAgent(ctx context.Context, token string) (actor.Ac
 			return actor.Actor{}, errAgentKeyRefused
 		}
 		stream = events.AgentKeyStream(id)
-		h.mem().indexKey(hash, stream)
 	}
 	st, err := h.agentKey(ctx, stream)
 	if err != nil {
 		return actor.Actor{}, ledgererr.Wrap(err, ledgererr.Unavailable, "cannot check the agent key now")
 	}
-	if st.revoked || st.tokenHash != hash {
+	if st.revoked || st.tokenHash == "" || subtle.ConstantTimeCompare([]byte(st.tokenHash), []byte(hash)) != 1 {
 		return actor.Actor{}, errAgentKeyRefused
+	}
+	if !named {
+		h.mem().indexKey(hash, stream)
 	}
 	return actor.Actor{Type: actor.Agent, ID: st.keyID, Companies: []string{st.companyID},
 		TargetType: st.targetType, TargetID: st.targetID}, nil
 }
+
+// errNoCredentialKey is a Secrets wired without its CredentialKey.
+var errNoCredentialKey = ledgererr.New(ledgererr.Unavailable, "agent keys cannot be checked or issued: no integrity key")
 
 // agentKey is an agent key's state, from memory or the log.
 func (h *Secrets) agentKey(ctx context.Context, stream string) (agentKeyState, error) {
@@ -103,12 +181,16 @@ func (h *Secrets) IssueKey(ctx context.Context, req Request, c IssueAgentKey) (A
 	if err := checkConsumer(c.Consumer, req.Actor); err != nil {
 		return AgentKeyResult{}, err
 	}
+	if h.Credentials == nil {
+		return AgentKeyResult{}, errNoCredentialKey
+	}
 	b := make([]byte, 32)
 	_, _ = rand.Read(b)
-	token := AgentTokenPrefix + base64.RawURLEncoding.EncodeToString(b)
 	id := ulid.Make().String()
-	evt, err := events.New(events.AgentKeyIssued, c.CompanyID, events.AgentKeyIssuedV1{KeyID: id, TargetType: c.TargetType,
-		TargetID: c.TargetID, Label: strings.TrimSpace(c.Label), TokenHash: actor.HashToken(token)}, req.metadata())
+	token := AgentTokenPrefix + id + tokenKeySeparator + base64.RawURLEncoding.EncodeToString(b)
+	evt, err := events.New(events.AgentKeyIssued, c.CompanyID, events.AgentKeyIssuedV2{KeyID: id, TargetType: c.TargetType,
+		TargetID: c.TargetID, Label: strings.TrimSpace(c.Label), TokenKeyedHash: hex.EncodeToString(h.Credentials.CredentialHash(token))},
+		req.metadata())
 	if err != nil {
 		return AgentKeyResult{}, err
 	}

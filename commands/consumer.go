@@ -184,8 +184,10 @@ type Directory interface {
 	// LiveAgentKeys returns the ids of the consumer's agent keys that are not revoked.
 	LiveAgentKeys(ctx context.Context, c Consumer) ([]string, error)
 	LiveSecretByName(ctx context.Context, companyID, name string) (string, error)
-	// AgentKeyByHash finds an agent key (revoked or not) by its token's hash.
-	AgentKeyByHash(ctx context.Context, tokenHash string) (keyID string, found bool, err error)
+	// AgentKeyByHash finds an agent key (revoked or not) by its token's hash as its
+	// issued event recorded it: keyed, or the bare SHA-256 (hex) of a key issued before
+	// hashes were keyed. A keyed match comes first.
+	AgentKeyByHash(ctx context.Context, keyedHash, unkeyedHash string) (keyID string, found bool, err error)
 	// ImportCandidates returns the company's live secrets that a remote import could
 	// conflict with: those with one of names or keys, and every external reference in
 	// vaultID ("" for the deployment's instance).

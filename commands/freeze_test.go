@@ -196,7 +196,7 @@ func TestAFreezeElsewhereStopsAResolutionInFlight(t *testing.T) {
 	go func() { _ = other.Run(runCtx); close(done) }()
 	t.Cleanup(func() { cancel(); <-done })
 	elsewhere = &Secrets{Log: other, Providers: map[string]providers.Provider{providers.LocalEncrypted: f.local},
-		DefaultProvider: providers.LocalEncrypted, RecoveryWindow: time.Hour, Directory: f.h.Directory}
+		DefaultProvider: providers.LocalEncrypted, RecoveryWindow: time.Hour, Directory: f.h.Directory, Credentials: testKey}
 
 	sec, err := f.h.Create(ctx, board, CreateSecret{CompanyID: "co", Name: "api key", Value: val("v1")})
 	if err != nil {

@@ -37,7 +37,8 @@ type memory struct {
 	policies  folded[policyState, *policyState]
 
 	mu sync.Mutex
-	// byHash finds an agent key's stream by its token's hash.
+	// byHash finds the stream of an agent key issued before tokens named their key, by
+	// its token's keyed hash, once it has authenticated.
 	byHash map[string]string
 }
 
@@ -169,12 +170,13 @@ func (f *folded[S, P]) observe(e eventstore.Event) (S, bool) {
 	}
 }
 
-func newMemory() *memory {
+// newMemory makes an empty memory; hashes keys what agent keys' issued events record.
+func newMemory(hashes keyHashes) *memory {
 	return &memory{
 		secrets:   folded[secretState, *secretState]{fresh: func() secretState { return secretState{} }},
 		consumers: folded[consumerState, *consumerState]{fresh: newConsumerState, keepEmpty: true},
 		companies: folded[companyState, *companyState]{fresh: func() companyState { return companyState{} }, keepEmpty: true},
-		keys:      folded[agentKeyState, *agentKeyState]{fresh: func() agentKeyState { return agentKeyState{} }},
+		keys:      folded[agentKeyState, *agentKeyState]{fresh: func() agentKeyState { return agentKeyState{hashes: hashes} }},
 		policies:  folded[policyState, *policyState]{fresh: func() policyState { return policyState{} }, keepEmpty: true},
 		byHash:    map[string]string{},
 	}
@@ -195,9 +197,7 @@ func (m *memory) Observe(evs []eventstore.Event) {
 		case strings.HasPrefix(e.StreamID, policyStreamPrefix):
 			m.policies.observe(e)
 		case strings.HasPrefix(e.StreamID, agentKeyStreamPrefix):
-			if st, ok := m.keys.observe(e); ok && e.StreamVersion == 1 {
-				m.indexKey(st.tokenHash, e.StreamID)
-			}
+			m.keys.observe(e) // tokens name their key: no index to keep
 		}
 	}
 }
@@ -242,7 +242,7 @@ var (
 func (h *Secrets) Observe(evs []eventstore.Event) { h.mem().Observe(evs) }
 
 func (h *Secrets) mem() *memory {
-	h.memOnce.Do(func() { h.memory = newMemory() })
+	h.memOnce.Do(func() { h.memory = newMemory(keyHashes{key: h.Credentials, legacyThrough: h.LegacyThrough}) })
 	return h.memory
 }
 

@@ -49,7 +49,7 @@ func secondProcess(t *testing.T, f *fixture) *Secrets {
 	go func() { _ = store.Run(ctx); close(done) }()
 	t.Cleanup(func() { cancel(); <-done })
 	h = &Secrets{Log: store, Providers: map[string]providers.Provider{providers.LocalEncrypted: f.local},
-		DefaultProvider: providers.LocalEncrypted, RecoveryWindow: time.Hour, Directory: f.h.Directory}
+		DefaultProvider: providers.LocalEncrypted, RecoveryWindow: time.Hour, Directory: f.h.Directory, Credentials: testKey}
 	return h
 }
 

@@ -25,7 +25,7 @@ func secretEvent(t *testing.T, id string, version int64, typ string, payload any
 // event of an evicted or never-loaded stream), twice, in order, and with gaps.
 func TestObserveKeepsOnlyWhatFollowsWhatItHolds(t *testing.T) {
 	t.Parallel()
-	m := newMemory()
+	m := newMemory(keyHashes{})
 	created := secretEvent(t, "a", 1, events.SecretCreated, events.SecretCreatedV1{SecretID: "a", Name: "A", Key: "a",
 		Provider: "local_encrypted", ManagedMode: ManagedByLedger})
 	rotated := func(v int) eventstore.Event {

@@ -70,6 +70,12 @@ type Secrets struct {
 	// ExternalPrefixes (LEDGER_AWS_EXTERNAL_PREFIXES) approves external references
 	// under these prefixes for every company, AnyExternalRef for any; nil: none.
 	ExternalPrefixes []string
+	// Credentials keys agent keys' hashes; without it no agent key is issued or accepted.
+	Credentials CredentialKey
+	// LegacyThrough is the last log position written before events were authenticated
+	// (ledger_integrity.legacy_through): an agent key issued with a bare hash after it
+	// was not issued by the ledger and is refused.
+	LegacyThrough int64
 
 	// memory is the state commands decide on (see memory); made on first use.
 	memory  *memory

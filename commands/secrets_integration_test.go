@@ -11,6 +11,7 @@ import (
 
 	"github.com/secretsledger/secretsledger/eventstore"
 	"github.com/secretsledger/secretsledger/eventstore/actor"
+	"github.com/secretsledger/secretsledger/eventstore/integrity"
 	"github.com/secretsledger/secretsledger/eventstore/ledgererr"
 	"github.com/secretsledger/secretsledger/eventstore/pgtest"
 	"github.com/secretsledger/secretsledger/projections"
@@ -49,9 +50,19 @@ func newFixture(t testing.TB) *fixture {
 	go func() { _ = store.Run(ctx); close(done) }()
 	t.Cleanup(func() { cancel(); <-done })
 	f.h = &Secrets{Log: store, Providers: map[string]providers.Provider{providers.LocalEncrypted: local},
-		DefaultProvider: providers.LocalEncrypted, RecoveryWindow: 24 * time.Hour, Now: func() time.Time { return f.now }}
+		DefaultProvider: providers.LocalEncrypted, RecoveryWindow: 24 * time.Hour, Now: func() time.Time { return f.now },
+		Credentials: testKey}
 	return f
 }
+
+// testKey is the integrity key of the tests' instances.
+var testKey = func() integrity.Key {
+	k, err := integrity.FromSecret(make([]byte, 32))
+	if err != nil {
+		panic(err)
+	}
+	return k
+}()
 
 var board = Request{Actor: actor.Actor{Type: actor.Board, ID: "test"}}
 

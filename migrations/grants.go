@@ -18,8 +18,8 @@ import (
 // provider, the NATS relay and the board tokens need while serving. ledger_events gets
 // INSERT and SELECT only, so the server's own credentials cannot change, remove or
 // truncate an event, nor touch the triggers that refuse it. Rebuilding read models
-// (new tables swapped in), rekeying (SELECT … FOR UPDATE) and revoking board tokens are operator
-// commands that run as the owner.
+// (new tables swapped in), rekeying (SELECT … FOR UPDATE) and creating or revoking board tokens
+// (the first one too) run as the owner.
 //
 // A table that is not listed gets DefaultRuntimePrivileges; list a new table here when
 // it needs less (or more).
@@ -37,7 +37,7 @@ var RuntimePrivileges = map[string][]string{
 	"local_secret_keys":               {"SELECT", "INSERT", "UPDATE"}, // UPDATE: crypto-shredding on purge
 	"local_secret_values":             {"SELECT", "INSERT", "DELETE"}, // DELETE: discarding a write whose append lost
 	"local_encrypted_key_check":       {"SELECT", "INSERT"},           // rekey replaces it, as the owner
-	"board_tokens":                    {"SELECT", "INSERT"},           // INSERT: the instance token at first start
+	"board_tokens":                    {"SELECT"},                     // tokens are written by the owner only
 	"company_secret_bindings":         {"SELECT", "INSERT", "DELETE"},
 	"consumer_envs":                   {"SELECT", "INSERT", "UPDATE"},
 	"agent_keys":                      {"SELECT", "INSERT", "UPDATE"},

@@ -84,8 +84,14 @@ func queueConsumer(b *pgx.Batch, e eventstore.Event, payload any) error {
 			ON CONFLICT (company_id, target_type, target_id) DO UPDATE
 			SET env = excluded.env, updated_at = excluded.updated_at, position = excluded.position`,
 			e.CompanyID, p.TargetType, p.TargetID, env, at, e.Position)
-	case *events.AgentKeyIssuedV1:
-		hash, err := hex.DecodeString(p.TokenHash)
+	case *events.AgentKeyIssuedV2:
+		// The hash as recorded: keyed, or bare for a key issued before hashes were keyed.
+		// The table is an index to the key's stream, which decides (see commands).
+		recorded := p.TokenKeyedHash
+		if recorded == "" {
+			recorded = p.UnkeyedTokenHash
+		}
+		hash, err := hex.DecodeString(recorded)
 		if err != nil {
 			return fmt.Errorf("projections: agent key %s: token hash: %w", p.KeyID, err)
 		}

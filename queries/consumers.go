@@ -274,10 +274,11 @@ func (q Consumers) EnvView(ctx context.Context, a actor.Actor, c events.Consumer
 }
 
 // AgentKeyByHash implements the commands' Directory: the key (revoked or not) whose
-// token has the SHA-256 hash tokenHash (hex).
-func (q Consumers) AgentKeyByHash(ctx context.Context, tokenHash string) (string, bool, error) {
+// recorded token hash (hex) is keyedHash, else unkeyedHash.
+func (q Consumers) AgentKeyByHash(ctx context.Context, keyedHash, unkeyedHash string) (string, bool, error) {
 	var id string
-	err := q.DB.QueryRow(ctx, `SELECT id FROM agent_keys WHERE token_hash = decode($1, 'hex')`, tokenHash).Scan(&id)
+	err := q.DB.QueryRow(ctx, `SELECT id FROM agent_keys WHERE token_hash IN (decode($1, 'hex'), decode($2, 'hex'))
+		ORDER BY token_hash = decode($1, 'hex') DESC LIMIT 1`, keyedHash, unkeyedHash).Scan(&id)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return "", false, nil
 	}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/secretsledger/secretsledger/eventstore"
 	"github.com/secretsledger/secretsledger/eventstore/actor"
+	"github.com/secretsledger/secretsledger/eventstore/events"
 	"github.com/secretsledger/secretsledger/eventstore/ledgererr"
 )
 
@@ -37,9 +38,18 @@ type ActiveSubscriber struct {
 	ID, CompanyID, PasswordHash string
 }
 
-// ActiveSubscribers lists every subscriber the embedded NATS server must admit.
+// ActiveSubscribers lists every subscriber whose NATS consumer the ledger keeps: the
+// read model's unrevoked ones that the log confirms, each issued by its stream's first
+// event, for the same company, and not revoked since. The runtime role writes the read
+// model, so a row moved to another company (or revived) must not move (or revive) the
+// consumer that an issued JWT pulls from.
 func (q Events) ActiveSubscribers(ctx context.Context) ([]ActiveSubscriber, error) {
-	rows, err := q.DB.Query(ctx, `SELECT id, company_id, password_hash FROM event_subscribers WHERE revoked_at IS NULL ORDER BY id`)
+	rows, err := q.DB.Query(ctx, `SELECT s.id, s.company_id, s.password_hash FROM event_subscribers s
+		JOIN ledger_events e ON e.stream_id = $1 || s.id AND e.stream_version = 1 AND e.event_type = $2
+			AND e.company_id = s.company_id AND e.payload->>'subscriberId' = s.id
+		WHERE s.revoked_at IS NULL
+			AND NOT EXISTS (SELECT 1 FROM ledger_events r WHERE r.stream_id = e.stream_id AND r.event_type = $3)
+		ORDER BY s.id`, events.EventSubscriberStream(""), events.EventSubscriberIssued, events.EventSubscriberRevoked)
 	return collect(rows, err, func(row pgx.CollectableRow) (ActiveSubscriber, error) {
 		var s ActiveSubscriber
 		err := row.Scan(&s.ID, &s.CompanyID, &s.PasswordHash)

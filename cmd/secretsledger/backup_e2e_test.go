@@ -83,7 +83,7 @@ func TestBackupAndRestoreRunbook(t *testing.T) {
 	if code, out, _ := e.run(t, "db", "backups"); code != 0 || !strings.Contains(out, "yes") || !strings.Contains(out, file) {
 		t.Fatalf("db backups: %d %s", code, out)
 	}
-	// Step 2: the backup and the master key leave the machine.
+	// Step 2: the backup, the master key and the integrity key leave the machine.
 	safe := t.TempDir()
 	instDir := filepath.Join(e.home, "instances", "default")
 	for _, f := range []string{file, file + manifestSuffix} {
@@ -125,7 +125,7 @@ func TestBackupAndRestoreRunbook(t *testing.T) {
 		t.Fatalf("restore with the wrong key: %d %s %s", code, out, errOut)
 	}
 
-	// Step 3: bring back the key, restore.
+	// Step 3: bring back the keys, restore.
 	copyFile(t, filepath.Join(safe, "master.key"), filepath.Join(instDir, "secrets", localenc.KeyFileName))
 	copyFile(t, filepath.Join(safe, "integrity.key"), filepath.Join(instDir, "secrets", "integrity.key"))
 	code, out, errOut = e.run(t, "db", "restore", safeFile)

@@ -364,7 +364,7 @@ func TestTwoProcessesShareTheRelay(t *testing.T) {
 	defer ns.Shutdown()
 	// Processes on one database share its master key (a second key is refused at start).
 	shared := append(externalNATS(ns.ClientURL(), ns.Auth()), "DATABASE_URL="+dbURL, "PAPERCLIP_SECRETS_MASTER_KEY="+hex.EncodeToString(randomKey(t)),
-		"LEDGER_LEASE_TTL=2s") // a dead relay's lease expires well within the 5 s below
+		sharedIntegrityKey(t), "LEDGER_LEASE_TTL=2s") // a dead relay's lease expires well within the 5 s below
 	p1, p2 := newInstance(t), newInstance(t)
 	p1.vars, p2.vars = shared, shared
 	s1 := p1.serve(t)

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 
-	"github.com/secretsledger/secretsledger/eventstore"
 	"github.com/secretsledger/secretsledger/eventstore/integrity"
 )
 
@@ -31,17 +30,17 @@ func loadIntegrityKey(env *environment, create bool) (integrity.Key, error) {
 	return key, nil
 }
 
-// storeIntegrityKey is the key the event store MACs and checks events with. serve
-// creates it on first start. An operator command (owner) runs without it when the file
-// does not exist: it then verifies the chain without MACs and appends nothing, and
-// missing says why (the error loadIntegrityKey gives).
-func storeIntegrityKey(env *environment, owner bool) (auth eventstore.Authenticator, missing, err error) {
-	key, err := loadIntegrityKey(env, !owner)
+// storeIntegrityKey is the key the event store MACs and checks events with and board
+// tokens are hashed with. serve creates it on first start. With optional (an operator
+// command) a missing file is no error: missing then says why there is no key (the error
+// loadIntegrityKey gives) and key is the zero Key, which must not be used.
+func storeIntegrityKey(env *environment, optional bool) (key integrity.Key, missing, err error) {
+	key, err = loadIntegrityKey(env, !optional)
 	switch {
 	case err == nil:
 		return key, nil, nil
-	case owner && errors.Is(err, os.ErrNotExist):
-		return nil, err, nil
+	case optional && errors.Is(err, os.ErrNotExist):
+		return integrity.Key{}, err, nil
 	}
-	return nil, nil, err
+	return integrity.Key{}, nil, err
 }

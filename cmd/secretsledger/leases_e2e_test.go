@@ -38,7 +38,7 @@ func TestTwoProcessesElectOneHolderPerRole(t *testing.T) {
 	}
 	t.Cleanup(ns.Shutdown)
 	shared := append(externalNATS(ns.ClientURL(), ns.Auth()), "DATABASE_URL="+dbURL, "PAPERCLIP_SECRETS_MASTER_KEY="+hex.EncodeToString(randomKey(t)),
-		"LEDGER_LEASE_TTL="+ttl.String(), "LEDGER_BACKUP_INTERVAL=1h") // the backups role exists; no backup runs during the test
+		sharedIntegrityKey(t), "LEDGER_LEASE_TTL="+ttl.String(), "LEDGER_BACKUP_INTERVAL=1h") // the backups role exists; no backup runs during the test
 	p1, p2 := newInstance(t), newInstance(t)
 	p1.vars, p2.vars = shared, shared
 	s1 := p1.serve(t)

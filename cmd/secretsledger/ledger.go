@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/secretsledger/secretsledger/cmd/secretsledger/internal/boardtoken"
@@ -18,6 +19,7 @@ import (
 	"github.com/secretsledger/secretsledger/commands"
 	"github.com/secretsledger/secretsledger/eventstore"
 	"github.com/secretsledger/secretsledger/eventstore/actor"
+	"github.com/secretsledger/secretsledger/eventstore/integrity"
 	"github.com/secretsledger/secretsledger/projections"
 	"github.com/secretsledger/secretsledger/providers"
 	"github.com/secretsledger/secretsledger/providers/awssm"
@@ -38,6 +40,8 @@ type ledger struct {
 	events    queries.Events
 	freezes   queries.Freezes
 	tokens    boardtoken.Store
+	// integrity is the instance's integrity key (credential hashes).
+	integrity integrity.Key
 	// committed is signalled after every committed append batch (wakes the relay);
 	// signerWake likewise, for the checkpoint signer.
 	committed, signerWake chan struct{}
@@ -95,6 +99,23 @@ func openLedger(ctx context.Context, env *environment, dir instance.Dir, migrate
 		closeDB()
 		return nil, nil, err
 	}
+	// serve creates the integrity key on first start; so does any command of an embedded
+	// instance, whose key file is beside its database. An operator command on an external
+	// database runs without it when the file is missing: it verifies the chain without
+	// MACs, and whatever needs the key (appends, tokens) refuses with noIntegrityKey.
+	keys, noIntegrityKey, err := storeIntegrityKey(env, owner && db.Embedded == nil)
+	if err != nil {
+		closeDB()
+		return nil, nil, err
+	}
+	var auth eventstore.Authenticator
+	if noIntegrityKey == nil {
+		auth = keys
+		if err := keyStoredTokenHashes(ctx, env, db, keys); err != nil {
+			closeDB()
+			return nil, nil, err
+		}
+	}
 	poolURL := db.URL
 	if owner {
 		poolURL = db.MigrationURL
@@ -129,13 +150,16 @@ func openLedger(ctx context.Context, env *environment, dir instance.Dir, migrate
 		}
 		return nil, nil, err
 	}
-	auth, noIntegrityKey, err := storeIntegrityKey(env, owner)
-	if err != nil {
+	var legacyThrough int64
+	if err := pool.QueryRow(ctx, `SELECT legacy_through FROM ledger_integrity`).Scan(&legacyThrough); err != nil {
 		closeAll()
-		return nil, nil, err
+		return nil, nil, fmt.Errorf("read where unauthenticated events end: %w", err)
 	}
 	committed, signerWake := make(chan struct{}, 1), make(chan struct{}, 1)
-	cmds := &commands.Secrets{}
+	cmds := &commands.Secrets{LegacyThrough: legacyThrough}
+	if noIntegrityKey == nil {
+		cmds.Credentials = keys
+	}
 	storeCfg := eventstore.Config{Projector: projections.Inline(projections.All()), Committed: []chan<- struct{}{committed, signerWake},
 		IdempotencyTTL: env.cfg.IdempotencyTTL, Recorded: cmds.Observe, Authenticator: auth}
 	var localCalls providers.Provider = local // what commands and queries call
@@ -164,13 +188,26 @@ func openLedger(ctx context.Context, env *environment, dir instance.Dir, migrate
 		events:    queries.Events{DB: pool},
 		freezes:   queries.Freezes{DB: pool},
 		committed: committed, signerWake: signerWake,
-		tokens:         boardtoken.Store{DB: pool},
+		tokens:         boardtoken.Store{DB: pool, Key: keys},
+		integrity:      keys,
 		noIntegrityKey: noIntegrityKey,
 	}
 	l.vaultQueries = queries.Vaults{DB: pool}
 	l.vaults = &commands.Vaults{Log: store, Locator: l.vaultQueries, Health: placer, AWSVaults: env.cfg.AWS.Vaults}
 	l.placer = placer
 	return l, closeAll, nil
+}
+
+// keyStoredTokenHashes keys, as the owner, the hashes of board tokens stored before
+// hashes were keyed, so that they keep working (see boardtoken.Store.KeyStoredHashes).
+func keyStoredTokenHashes(ctx context.Context, env *environment, db *database.Database, keys integrity.Key) error {
+	return db.AsOwner(ctx, func(conn *pgx.Conn) error {
+		n, err := boardtoken.Store{DB: conn, Key: keys}.KeyStoredHashes(ctx)
+		if n > 0 {
+			env.log.Info("keyed the stored hashes of board tokens made before hashes were keyed", "tokens", n)
+		}
+		return err
+	})
 }
 
 // Authenticate implements httpapi.Authenticator: board tokens and agent keys, told

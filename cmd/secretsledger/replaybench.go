@@ -241,7 +241,7 @@ func generate(ctx context.Context, store *eventstore.Store, n int, p *progress) 
 			return err
 		}
 		if err := appendAll(events.AgentKeyStream(target), eventstore.NoStream, []eventstore.EventData{mk(events.AgentKeyIssued,
-			events.AgentKeyIssuedV1{KeyID: target, TargetType: "agent", TargetID: target, TokenHash: fmt.Sprintf("%064x", c)})}); err != nil {
+			events.AgentKeyIssuedV2{KeyID: target, TargetType: "agent", TargetID: target, TokenKeyedHash: fmt.Sprintf("%064x", c)})}); err != nil {
 			return err
 		}
 	}

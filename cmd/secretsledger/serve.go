@@ -17,8 +17,10 @@ import (
 
 	"path/filepath"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/secretsledger/secretsledger/cmd/secretsledger/internal/boardtoken"
 	"github.com/secretsledger/secretsledger/cmd/secretsledger/internal/config"
 	"github.com/secretsledger/secretsledger/cmd/secretsledger/internal/console"
 	"github.com/secretsledger/secretsledger/cmd/secretsledger/internal/database"
@@ -88,7 +90,10 @@ func runServe(ctx context.Context, env *environment, o serveOptions) error {
 	if err := catchUpProjections(ctx, env, l); err != nil {
 		return err
 	}
-	if err := l.tokens.EnsureInstanceToken(ctx, filepath.Join(l.dir.Path, "board.token"), env.log); err != nil {
+	// The runtime role may not write board tokens: the first one is made as the owner.
+	if err := l.db.AsOwner(ctx, func(conn *pgx.Conn) error {
+		return boardtoken.Store{DB: conn, Key: l.integrity}.EnsureInstanceToken(ctx, filepath.Join(l.dir.Path, "board.token"), env.log)
+	}); err != nil {
 		return err
 	}
 	b, err := startBus(ctx, env, l)
@@ -241,7 +246,7 @@ func consoleOf(env *environment, l *ledger) func(http.Handler) http.Handler {
 	if env.cfg.ConsoleSessionTTL == 0 {
 		return nil
 	}
-	return console.New(console.Config{Log: env.log, DB: l.pool, Auth: l, SessionTTL: env.cfg.ConsoleSessionTTL})
+	return console.New(console.Config{Log: env.log, DB: l.pool, Auth: l, Key: l.integrity, SessionTTL: env.cfg.ConsoleSessionTTL})
 }
 
 // listen binds addr (from the variable name) at start; a taken or bad address is a

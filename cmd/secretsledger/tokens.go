@@ -48,6 +48,9 @@ func runTokensCreate(ctx context.Context, env *environment, o tokensCreateOption
 		return usageError{errors.New("tokens create needs --board (agent keys: `secretsledger agent-keys issue`)")}
 	}
 	return withLedger(ctx, env, func(l *ledger) error {
+		if l.noIntegrityKey != nil { // a token's stored hash is keyed with it
+			return l.noIntegrityKey
+		}
 		var scope []string // nil: every company
 		if len(o.companies) > 0 {
 			scope = o.companies

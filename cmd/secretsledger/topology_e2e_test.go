@@ -49,6 +49,13 @@ func onOneProcess(t *testing.T, vars ...string) *apiTarget {
 		companyA: companyA, companyB: companyB, turn: new(atomic.Uint64)}
 }
 
+// sharedIntegrityKey is the setting that gives processes of one instance with homes of
+// their own (hosts, in production) the same integrity key file; the first to start
+// creates it.
+func sharedIntegrityKey(t *testing.T) string {
+	return "LEDGER_INTEGRITY_KEY_FILE=" + filepath.Join(t.TempDir(), "integrity.key")
+}
+
 // onTwoProcesses starts two serve processes on the database settings dbVars (DATABASE_URL
 // and perhaps DATABASE_MIGRATION_URL), one NATS server and one master key; their CLI
 // runs with the instance token.
@@ -59,7 +66,8 @@ func onTwoProcesses(t *testing.T, dbVars ...string) *apiTarget {
 		t.Fatal(err)
 	}
 	t.Cleanup(ns.Shutdown)
-	shared := append(append(externalNATS(ns.ClientURL(), ns.Auth()), dbVars...), "PAPERCLIP_SECRETS_MASTER_KEY="+hex.EncodeToString(randomKey(t)))
+	shared := append(append(externalNATS(ns.ClientURL(), ns.Auth()), dbVars...), "PAPERCLIP_SECRETS_MASTER_KEY="+hex.EncodeToString(randomKey(t)),
+		sharedIntegrityKey(t))
 	p1, p2 := newInstance(t), newInstance(t)
 	p1.vars, p2.vars = shared, shared
 	s1 := p1.serve(t)

@@ -36,8 +36,9 @@ func (a Actor) CanAccess(companyID string) bool {
 // String is "type:id", as recorded in read models (created_by).
 func (a Actor) String() string { return a.Type + ":" + a.ID }
 
-// HashToken is how agent tokens are stored and looked up: SHA-256, hex. A token is 256
-// random bits, so a plain hash is enough.
+// HashToken is the bare SHA-256 (hex) of a token: what agent keys were recorded with
+// before their hashes were keyed with the instance's integrity key, and what such keys
+// are still found by in the agent_keys index. It authenticates nothing by itself.
 func HashToken(token string) string {
 	sum := sha256.Sum256([]byte(token))
 	return hex.EncodeToString(sum[:])

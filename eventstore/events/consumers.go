@@ -1,6 +1,12 @@
 package events
 
-import "strings"
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+
+	"github.com/secretsledger/secretsledger/eventstore"
+)
 
 // Event types of consumers (stream "consumer-<company>/<targetType>/<targetId>"), agent
 // keys (stream "agent-key-<id>") and secret access (stream "access-<company>/<targetType>/<targetId>").
@@ -103,14 +109,53 @@ type ConsumerEnvSetV1 struct {
 	Env        map[string]EnvEntryV1 `json:"env"`
 }
 
-// AgentKeyIssuedV1 records a new agent key; TokenHash is SHA-256 of the random token
-// (256 bits), which the ledger never stores.
+// AgentKeyIssuedV1 is schema 1 of agent_key.issued: TokenHash is the bare SHA-256 of the
+// random token (hex). Decode upcasts it to AgentKeyIssuedV2 with UnkeyedTokenHash set;
+// the ledger writes schema 2 only.
 type AgentKeyIssuedV1 struct {
 	KeyID      string `json:"keyId"`
 	TargetType string `json:"targetType"`
 	TargetID   string `json:"targetId"`
 	Label      string `json:"label,omitempty"`
 	TokenHash  string `json:"tokenHash"`
+}
+
+// AgentKeyIssuedV2 records a new agent key. TokenKeyedHash is the token's hash keyed with
+// the instance's integrity key (hex), which is kept outside the database, so that whoever
+// can append to the log cannot record a hash that a token of their choosing matches. The
+// token itself (256 random bits) is never stored.
+type AgentKeyIssuedV2 struct {
+	KeyID          string `json:"keyId"`
+	TargetType     string `json:"targetType"`
+	TargetID       string `json:"targetId"`
+	Label          string `json:"label,omitempty"`
+	TokenKeyedHash string `json:"tokenKeyedHash,omitempty"`
+	// UnkeyedTokenHash is the bare SHA-256 of a schema 1 event, set by Decode only. It
+	// may stand for a token only when the event is older than the log's authenticated
+	// events (see commands): a later schema 1 event was not written by the ledger.
+	UnkeyedTokenHash string `json:"-"`
+}
+
+func (AgentKeyIssuedV2) schemaVersion() int { return 2 }
+
+// decodeAgentKeyIssued decodes both schemas of agent_key.issued into AgentKeyIssuedV2.
+func decodeAgentKeyIssued(e eventstore.Event) (any, error) {
+	switch e.SchemaVersion {
+	case 1:
+		var v1 AgentKeyIssuedV1
+		if err := json.Unmarshal(e.Payload, &v1); err != nil {
+			return nil, fmt.Errorf("events: decode %s at position %d: %w", e.Type, e.Position, err)
+		}
+		return &AgentKeyIssuedV2{KeyID: v1.KeyID, TargetType: v1.TargetType, TargetID: v1.TargetID, Label: v1.Label,
+			UnkeyedTokenHash: v1.TokenHash}, nil
+	case 2:
+		p := &AgentKeyIssuedV2{}
+		if err := json.Unmarshal(e.Payload, p); err != nil {
+			return nil, fmt.Errorf("events: decode %s at position %d: %w", e.Type, e.Position, err)
+		}
+		return p, nil
+	}
+	return nil, fmt.Errorf("events: %s at position %d has unknown schema version %d", e.Type, e.Position, e.SchemaVersion)
 }
 
 // AgentKeyRevokedV1 revokes an agent key.

@@ -5,6 +5,9 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"reflect"
+	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/secretsledger/secretsledger/eventstore"
@@ -32,6 +35,7 @@ func TestGoldenPayloads(t *testing.T) {
 			"API_KEY":   {Type: "secret_ref", SecretID: "01JSECRET", Version: "latest"},
 		}},
 		"agent_key.issued.v1":         AgentKeyIssuedV1{KeyID: "01JKEY", TargetType: "agent", TargetID: "agent-x", Label: "runner", TokenHash: "9f86d0"},
+		"agent_key.issued.v2":         AgentKeyIssuedV2{KeyID: "01JKEY", TargetType: "agent", TargetID: "agent-x", Label: "runner", TokenKeyedHash: "5b1c7e"},
 		"agent_key.revoked.v1":        AgentKeyRevokedV1{KeyID: "01JKEY"},
 		"event_subscriber.issued.v1":  EventSubscriberIssuedV1{SubscriberID: "01JSUB", Label: "runner", PasswordHash: "$2a$10$abc"},
 		"event_subscriber.revoked.v1": EventSubscriberRevokedV1{SubscriberID: "01JSUB"},
@@ -45,7 +49,7 @@ func TestGoldenPayloads(t *testing.T) {
 	checkGolden(t, cases)
 }
 
-// checkGolden compares each payload's JSON with its golden file (testdata/<type>.v1.json;
+// checkGolden compares each payload's JSON with its golden file (testdata/<type>.v<N>.json;
 // -update rewrites them) and checks that it decodes back to the same payload.
 func checkGolden(t *testing.T, cases map[string]any) {
 	t.Helper()
@@ -67,15 +71,48 @@ func checkGolden(t *testing.T, cases map[string]any) {
 		if string(want) != string(got)+"\n" {
 			t.Errorf("%s changed:\n got %s\nwant %s", name, got, want)
 		}
-		// And it decodes back to the same payload.
-		e := eventstore.Event{Type: name[:len(name)-3], SchemaVersion: 1, Payload: got}
+		// And it decodes back to the same payload (an old version: to its upcast, which
+		// TestUpcasts checks).
+		dot := strings.LastIndex(name, ".v")
+		version, _ := strconv.Atoi(name[dot+2:])
+		e := eventstore.Event{Type: name[:dot], SchemaVersion: version, Payload: got}
 		decoded, err := Decode(e)
 		if err != nil || decoded == nil {
 			t.Fatalf("%s: Decode = %v, %v", name, decoded, err)
+		}
+		if reflect.TypeOf(decoded).Elem() != reflect.TypeOf(payload) {
+			continue
 		}
 		again, _ := json.MarshalIndent(decoded, "", "  ")
 		if string(again) != string(got) {
 			t.Errorf("%s does not round-trip: %s", name, again)
 		}
+	}
+}
+
+// Schema 1 of agent_key.issued (the bare SHA-256 of the token) is upcast to schema 2 with
+// the hash in UnkeyedTokenHash, never in TokenKeyedHash; schema 2 is what New writes.
+func TestUpcasts(t *testing.T) {
+	v1, err := os.ReadFile(filepath.Join("testdata", "agent_key.issued.v1.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := Decode(eventstore.Event{Type: AgentKeyIssued, SchemaVersion: 1, Payload: v1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := &AgentKeyIssuedV2{KeyID: "01JKEY", TargetType: "agent", TargetID: "agent-x", Label: "runner", UnkeyedTokenHash: "9f86d0"}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("upcast = %+v, want %+v", got, want)
+	}
+	if _, err := Decode(eventstore.Event{Type: AgentKeyIssued, SchemaVersion: 3, Payload: v1}); err == nil {
+		t.Fatal("an unknown schema version decoded")
+	}
+	d, err := New(AgentKeyIssued, "c", AgentKeyIssuedV2{KeyID: "k", TokenKeyedHash: "ab"}, eventstore.Metadata{})
+	if err != nil || d.SchemaVersion != 2 {
+		t.Fatalf("New(V2) = schema %d, %v; want 2", d.SchemaVersion, err)
+	}
+	if d, _ := New(AgentKeyIssued, "c", AgentKeyIssuedV1{KeyID: "k", TokenHash: "ab"}, eventstore.Metadata{}); d.SchemaVersion != 1 {
+		t.Fatalf("New(V1) = schema %d, want 1", d.SchemaVersion)
 	}
 }

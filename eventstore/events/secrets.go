@@ -75,21 +75,31 @@ type SecretPurgedV1 struct {
 	SecretID string `json:"secretId"`
 }
 
-// schema is the current schema version of every payload type above.
+// schema is the schema version of every payload type that does not say otherwise.
 const schema = 1
 
-// New encodes payload as an event of type typ for company.
+// versioned is a payload type of a later schema version.
+type versioned interface{ schemaVersion() int }
+
+// New encodes payload as an event of type typ for company, with its type's schema version.
 func New(typ, company string, payload any, meta eventstore.Metadata) (eventstore.EventData, error) {
 	b, err := json.Marshal(payload)
 	if err != nil {
 		return eventstore.EventData{}, fmt.Errorf("events: encode %s: %w", typ, err)
 	}
-	return eventstore.EventData{Type: typ, SchemaVersion: schema, CompanyID: company, Payload: b, Metadata: meta}, nil
+	version := schema
+	if v, ok := payload.(versioned); ok {
+		version = v.schemaVersion()
+	}
+	return eventstore.EventData{Type: typ, SchemaVersion: version, CompanyID: company, Payload: b, Metadata: meta}, nil
 }
 
-// Decode decodes a recorded event's payload into the current shape. Old schema
-// versions would be upcast here.
+// Decode decodes a recorded event's payload into the current shape, upcasting old
+// schema versions.
 func Decode(e eventstore.Event) (any, error) {
+	if e.Type == AgentKeyIssued {
+		return decodeAgentKeyIssued(e)
+	}
 	if e.SchemaVersion != schema {
 		return nil, fmt.Errorf("events: %s at position %d has unknown schema version %d", e.Type, e.Position, e.SchemaVersion)
 	}
@@ -113,8 +123,6 @@ func Decode(e eventstore.Event) (any, error) {
 		p = &BindingRemovedV1{}
 	case ConsumerEnvSet:
 		p = &ConsumerEnvSetV1{}
-	case AgentKeyIssued:
-		p = &AgentKeyIssuedV1{}
 	case AgentKeyRevoked:
 		p = &AgentKeyRevokedV1{}
 	case SecretAccessed:

@@ -65,7 +65,7 @@ type Envelope struct {
 // subscriber passwords). The log keeps them so that read models can be rebuilt; they
 // never leave it.
 // WARNING: a new event carrying a credential hash must name its field here.
-var credentialFields = []string{"tokenHash", "passwordHash"}
+var credentialFields = []string{"tokenHash", "tokenKeyedHash", "passwordHash"}
 
 // EnvelopeOf builds the envelope of a recorded event, without credential hashes.
 func EnvelopeOf(e eventstore.Event) Envelope {

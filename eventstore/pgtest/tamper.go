@@ -33,15 +33,6 @@ func Tamper(t testing.TB, url string, stmts ...string) {
 // the chain is internally consistent again. It needs no secret: the chain is keyless.
 // Run it with Tamper.
 func RehashFrom(from int64) string {
-	field := func(expr string) string {
-		b := "convert_to(" + expr + ", 'UTF8')"
-		return "int4send(length(" + b + ")) || " + b
-	}
-	parts := []string{
-		field("r.position::text"), field("r.event_id"), field("r.stream_id"), field("r.stream_version::text"),
-		field("r.event_type"), field("r.schema_version::text"), field("r.company_id"), field("r.payload::text"),
-		field("r.metadata::text"), field(`to_char(r.recorded_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`),
-	}
 	return fmt.Sprintf(`DO $$
 DECLARE r record; prev bytea; h bytea;
 BEGIN
@@ -52,5 +43,44 @@ BEGIN
 		UPDATE ledger_events SET prev_hash = prev, hash = h WHERE position = r.position;
 		prev := h;
 	END LOOP;
-END $$`, from, strings.Join(parts, " || "))
+END $$`, from, canonicalBytes("r"))
+}
+
+// canonicalBytes is SQL for the bytes the chain hash covers of the row r (see
+// eventstore's chainHash).
+func canonicalBytes(r string) string {
+	field := func(expr string) string {
+		b := "convert_to(" + expr + ", 'UTF8')"
+		return "int4send(length(" + b + ")) || " + b
+	}
+	parts := []string{
+		field(r + ".position::text"), field(r + ".event_id"), field(r + ".stream_id"), field(r + ".stream_version::text"),
+		field(r + ".event_type"), field(r + ".schema_version::text"), field(r + ".company_id"), field(r + ".payload::text"),
+		field(r + ".metadata::text"), field(`to_char(` + r + `.recorded_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`),
+	}
+	return strings.Join(parts, " || ")
+}
+
+// Forged is an event an attacker appends.
+type Forged struct {
+	EventID, StreamID, Type, CompanyID string
+	StreamVersion                      int64
+	SchemaVersion                      int
+	Payload                            string // JSON
+}
+
+// ForgedAppend is one INSERT that appends f at the head of ledger_events with a correct
+// prev_hash and hash and no MAC: what someone who may only INSERT (the runtime role)
+// can add without any key. Run it on a connection as that role.
+func ForgedAppend(f Forged) string {
+	q := func(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
+	return fmt.Sprintf(`INSERT INTO ledger_events (position, event_id, stream_id, stream_version, event_type, schema_version,
+		company_id, payload, metadata, recorded_at, prev_hash, hash)
+	SELECT r.position, r.event_id, r.stream_id, r.stream_version, r.event_type, r.schema_version, r.company_id, r.payload,
+		r.metadata, r.recorded_at, r.prev, sha256(r.prev || %s)
+	FROM (SELECT coalesce((SELECT max(position) FROM ledger_events), 0) + 1 AS position, %s::text AS event_id,
+		%s::text AS stream_id, %d::bigint AS stream_version, %s::text AS event_type, %d AS schema_version,
+		%s::text AS company_id, %s::jsonb AS payload, '{}'::jsonb AS metadata, date_trunc('microseconds', now()) AS recorded_at,
+		coalesce((SELECT hash FROM ledger_events ORDER BY position DESC LIMIT 1), decode(repeat('00', 32), 'hex')) AS prev) r`,
+		canonicalBytes("r"), q(f.EventID), q(f.StreamID), f.StreamVersion, q(f.Type), f.SchemaVersion, q(f.CompanyID), q(f.Payload))
 }

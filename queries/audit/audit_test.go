@@ -13,6 +13,7 @@ import (
 	"github.com/secretsledger/secretsledger/commands"
 	"github.com/secretsledger/secretsledger/eventstore"
 	"github.com/secretsledger/secretsledger/eventstore/actor"
+	"github.com/secretsledger/secretsledger/eventstore/integrity"
 	"github.com/secretsledger/secretsledger/eventstore/ledgererr"
 	"github.com/secretsledger/secretsledger/eventstore/pgtest"
 	"github.com/secretsledger/secretsledger/projections"
@@ -21,6 +22,16 @@ import (
 	"github.com/secretsledger/secretsledger/queries"
 	"github.com/secretsledger/secretsledger/queries/audit"
 )
+
+// mustKey is an integrity key for the commands' agent keys.
+func mustKey(t *testing.T) integrity.Key {
+	t.Helper()
+	k, err := integrity.FromSecret(make([]byte, 32))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
+}
 
 // directory is the read-model lookup the commands need (Unbind finds a binding's
 // consumer there), as the server wires it.
@@ -80,7 +91,7 @@ func script(t *testing.T) *history {
 	t.Cleanup(func() { cancel(); <-done })
 	h := &commands.Secrets{Log: store, Providers: map[string]providers.Provider{providers.LocalEncrypted: local},
 		DefaultProvider: providers.LocalEncrypted, RecoveryWindow: 24 * time.Hour, Now: time.Now,
-		Directory: directory{queries.Consumers{DB: pool}}}
+		Directory: directory{queries.Consumers{DB: pool}}, Credentials: mustKey(t)}
 	s := &history{log: audit.Log{DB: pool}, owner: ownerPool, h: h}
 	must := func(err error) {
 		t.Helper()

@@ -176,7 +176,7 @@ func (l Log) agentKeys(ctx context.Context, company string, consumers []consumer
 		if err != nil {
 			return nil, err
 		}
-		k, ok := p.(*events.AgentKeyIssuedV1)
+		k, ok := p.(*events.AgentKeyIssuedV2)
 		if !ok {
 			continue
 		}

@@ -143,7 +143,7 @@ func (l Log) State(ctx context.Context, a actor.Actor, company string, as AsOf) 
 		case *events.ConsumerEnvSetV1:
 			envs[consumerKey{p.TargetType, p.TargetID}] = &EnvState{TargetType: p.TargetType, TargetID: p.TargetID,
 				SetAt: e.RecordedAt, Keys: envKeys(p.Env)}
-		case *events.AgentKeyIssuedV1:
+		case *events.AgentKeyIssuedV2:
 			keys[p.KeyID] = &AgentKey{KeyID: p.KeyID, TargetType: p.TargetType, TargetID: p.TargetID, Label: p.Label,
 				IssuedAt: e.RecordedAt, IssuedBy: actorOf(e.Metadata), ActiveInWindow: true}
 			keyOrder = append(keyOrder, p.KeyID)

@@ -1,12 +1,14 @@
 // Package boardtoken issues, checks and revokes board (operator) tokens. A token is
-// shown once; only its SHA-256 is stored (tokens are 256 random bits, so a plain hash
-// is enough). Only cmd/secretsledger imports it.
+// shown once; only its hash keyed with the instance's integrity key is stored, so that
+// someone who can write to the database cannot add a row that a token of their choosing
+// matches (tokens are 256 random bits: the key is against forgery, not guessing). Tokens
+// are written by the owner only: the runtime role may read board_tokens, never write it.
+// Only cmd/secretsledger imports it.
 package boardtoken
 
 import (
 	"context"
 	"crypto/rand"
-	"crypto/sha256"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -16,10 +18,11 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/oklog/ulid/v2"
 
 	"github.com/secretsledger/secretsledger/eventstore/actor"
+	"github.com/secretsledger/secretsledger/eventstore/integrity"
 	"github.com/secretsledger/secretsledger/eventstore/ledgererr"
 )
 
@@ -27,25 +30,31 @@ import (
 // WARNING: persisted in issued tokens.
 const prefix = "slb_"
 
-// Store keeps board tokens in board_tokens.
-type Store struct {
-	DB *pgxpool.Pool
+// DB is what a Store runs its statements on: the runtime pool for Authenticate and
+// List, the owner's pool or connection for everything that writes.
+type DB interface {
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+	Begin(ctx context.Context) (pgx.Tx, error)
 }
 
-func hash(token string) []byte {
-	sum := sha256.Sum256([]byte(token))
-	return sum[:]
+// Store keeps board tokens in board_tokens.
+type Store struct {
+	DB DB
+	// Key keys the stored hashes.
+	Key integrity.Key
 }
 
 // Create issues a token; companies nil means every company. It returns the token's id
-// and the token itself, which is never stored.
+// and the token itself, which is never stored. It needs the owner's DB.
 func (s Store) Create(ctx context.Context, companies []string, label string) (id, token string, err error) {
 	b := make([]byte, 32)
 	_, _ = rand.Read(b)
 	token = prefix + base64.RawURLEncoding.EncodeToString(b)
 	id = "tok_" + ulid.Make().String()
-	if _, err := s.DB.Exec(ctx, `INSERT INTO board_tokens (id, token_hash, companies, label) VALUES ($1, $2, $3, $4)`,
-		id, hash(token), companies, label); err != nil {
+	if _, err := s.DB.Exec(ctx, `INSERT INTO board_tokens (id, token_hash, keyed, companies, label) VALUES ($1, $2, true, $3, $4)`,
+		id, s.Key.CredentialHash(token), companies, label); err != nil {
 		return "", "", fmt.Errorf("boardtoken: create: %w", err)
 	}
 	return id, token, nil
@@ -59,8 +68,10 @@ func (s Store) Authenticate(ctx context.Context, token string) (actor.Actor, err
 		return actor.Actor{}, errUnauthorized
 	}
 	a := actor.Actor{Type: actor.Board}
-	err := s.DB.QueryRow(ctx, `SELECT id, companies FROM board_tokens WHERE token_hash = $1 AND revoked_at IS NULL`,
-		hash(token)).Scan(&a.ID, &a.Companies)
+	// Only keyed rows: an unkeyed one was stored before the upgrade (and is keyed at the
+	// next start) or written by someone without the key.
+	err := s.DB.QueryRow(ctx, `SELECT id, companies FROM board_tokens WHERE token_hash = $1 AND keyed AND revoked_at IS NULL`,
+		s.Key.CredentialHash(token)).Scan(&a.ID, &a.Companies)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return actor.Actor{}, errUnauthorized
 	}
@@ -68,6 +79,42 @@ func (s Store) Authenticate(ctx context.Context, token string) (actor.Actor, err
 		return actor.Actor{}, ledgererr.Wrap(err, ledgererr.Unavailable, "cannot check the token now")
 	}
 	return a, nil
+}
+
+// KeyStoredHashes keys the hashes of tokens stored before hashes were keyed (a bare
+// SHA-256 each), from the stored hash, so that they keep working; it returns how many it
+// keyed. It needs the owner's DB and is safe to run on every start from several
+// processes at once: one transaction locks the rows it keys, and a concurrent run finds
+// them keyed.
+func (s Store) KeyStoredHashes(ctx context.Context) (int, error) {
+	n := 0
+	err := pgx.BeginFunc(ctx, s.DB, func(tx pgx.Tx) error {
+		rows, _ := tx.Query(ctx, `SELECT id, token_hash FROM board_tokens WHERE NOT keyed ORDER BY id FOR UPDATE`)
+		type stored struct {
+			id   string
+			hash []byte
+		}
+		unkeyed, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (stored, error) {
+			var t stored
+			err := r.Scan(&t.id, &t.hash)
+			return t, err
+		})
+		if err != nil {
+			return err
+		}
+		for _, t := range unkeyed {
+			if _, err := tx.Exec(ctx, `UPDATE board_tokens SET token_hash = $2, keyed = true WHERE id = $1`,
+				t.id, s.Key.KeyStoredHash(t.hash)); err != nil {
+				return err
+			}
+		}
+		n = len(unkeyed)
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("boardtoken: key the stored hashes: %w", err)
+	}
+	return n, nil
 }
 
 // Revoke revokes a token at once.
@@ -84,7 +131,7 @@ func (s Store) Revoke(ctx context.Context, id string) error {
 
 // EnsureInstanceToken creates an instance-wide token on first start and writes it to
 // path (0600), logging the path, never the token. It does nothing when any token
-// exists already.
+// exists already. It needs the owner's DB.
 func (s Store) EnsureInstanceToken(ctx context.Context, path string, log *slog.Logger) error {
 	var n int
 	if err := s.DB.QueryRow(ctx, `SELECT count(*) FROM board_tokens`).Scan(&n); err != nil {

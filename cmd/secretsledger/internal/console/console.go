@@ -17,6 +17,7 @@ import (
 	"github.com/oklog/ulid/v2"
 
 	"github.com/secretsledger/secretsledger/eventstore/actor"
+	"github.com/secretsledger/secretsledger/eventstore/integrity"
 )
 
 //go:embed templates/*.html static/*
@@ -57,6 +58,8 @@ type Config struct {
 	Log  *slog.Logger
 	DB   *pgxpool.Pool
 	Auth Authenticator
+	// Key keys the stored hashes of session ids.
+	Key integrity.Key
 	// SessionTTL is how long a sign-in lasts.
 	SessionTTL time.Duration
 }
@@ -75,7 +78,7 @@ type console struct {
 // in-process on behalf of the signed-in token.
 func New(cfg Config) func(api http.Handler) http.Handler {
 	return func(apiHandler http.Handler) http.Handler {
-		c := &console{log: cfg.Log, auth: cfg.Auth, sessions: sessions{db: cfg.DB, ttl: cfg.SessionTTL},
+		c := &console{log: cfg.Log, auth: cfg.Auth, sessions: sessions{db: cfg.DB, key: cfg.Key, ttl: cfg.SessionTTL},
 			api: apiHandler, pages: parsePages()}
 		c.router = c.routes()
 		return secured(c.router)
@@ -179,7 +182,7 @@ func staticFiles() http.Handler {
 // signedIn loads the session of the request; without one, a page asks to sign in.
 func (c *console) signedIn(w http.ResponseWriter, r *http.Request) (*visit, bool) {
 	cookie, err := r.Cookie(cookieName)
-	if err != nil || cookie.Value == "" || len(cookie.Value) > 64 {
+	if err != nil || cookie.Value == "" || len(cookie.Value) > maxSessionIDBytes {
 		clearCookie(w, r)
 		c.toSignIn(w, r)
 		return nil, false

@@ -18,6 +18,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/secretsledger/secretsledger/cmd/secretsledger/internal/boardtoken"
+	"github.com/secretsledger/secretsledger/eventstore/integrity"
 	"github.com/secretsledger/secretsledger/eventstore/pgtest"
 )
 
@@ -28,7 +29,9 @@ func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
 type fixture struct {
 	srv    *httptest.Server
 	owner  *pgxpool.Pool
+	pool   *pgxpool.Pool // the runtime role's
 	tokens boardtoken.Store
+	key    integrity.Key
 	mu     sync.Mutex
 	calls  []string
 }
@@ -37,7 +40,11 @@ func newFixture(t *testing.T, ttl time.Duration) *fixture {
 	t.Helper()
 	owner, ownerURL := pgtest.NewMigratedPool(t)
 	pool := pgtest.NewPool(t, pgtest.RuntimeURL(t, ownerURL))
-	f := &fixture{owner: owner, tokens: boardtoken.Store{DB: owner}}
+	key, err := integrity.FromSecret(make([]byte, 32))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := &fixture{owner: owner, pool: pool, tokens: boardtoken.Store{DB: owner, Key: key}, key: key}
 	api := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		f.mu.Lock()
 		f.calls = append(f.calls, r.Method+" "+r.URL.Path)
@@ -50,7 +57,8 @@ func newFixture(t *testing.T, ttl time.Duration) *fixture {
 			_, _ = io.WriteString(w, `{"items": [], "nextCursor": null}`)
 		}
 	})
-	handler := New(Config{Log: slog.New(slog.DiscardHandler), DB: pool, Auth: boardtoken.Store{DB: pool}, SessionTTL: ttl})(api)
+	handler := New(Config{Log: slog.New(slog.DiscardHandler), DB: pool, Auth: boardtoken.Store{DB: pool, Key: key}, Key: key,
+		SessionTTL: ttl})(api)
 	f.srv = httptest.NewServer(handler)
 	t.Cleanup(f.srv.Close)
 	return f
@@ -146,7 +154,7 @@ func TestSignInSessionAndCSRF(t *testing.T) {
 	}
 	var stored int
 	if err := f.owner.QueryRow(context.Background(), `SELECT count(*) FROM console_sessions WHERE token_id = $1 AND id_hash = $2`,
-		tokenID, hashOf(cookie.Value)).Scan(&stored); err != nil || stored != 1 {
+		tokenID, f.key.CredentialHash(cookie.Value)).Scan(&stored); err != nil || stored != 1 {
 		t.Fatalf("the session row: %d %v", stored, err)
 	}
 
@@ -268,7 +276,7 @@ func TestSessionsExpireAndAreBoundedPerToken(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := sessions{db: f.owner, ttl: time.Hour}
+	s := sessions{db: f.owner, key: f.key, ttl: time.Hour}
 	first, err := s.start(ctx, tokenID)
 	if err != nil {
 		t.Fatal(err)
@@ -276,7 +284,7 @@ func TestSessionsExpireAndAreBoundedPerToken(t *testing.T) {
 	if a, err := s.actor(ctx, first); err != nil || a.ID != tokenID {
 		t.Fatalf("a new session: %+v %v", a, err)
 	}
-	if _, err := f.owner.Exec(ctx, `UPDATE console_sessions SET expires_at = now() - interval '1 second' WHERE id_hash = $1`, hashOf(first)); err != nil {
+	if _, err := f.owner.Exec(ctx, `UPDATE console_sessions SET expires_at = now() - interval '1 second' WHERE id_hash = $1`, s.hashOf(first)); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := s.actor(ctx, first); err != errNoSession {
@@ -319,5 +327,68 @@ func TestPagesWithoutASessionGoToSignIn(t *testing.T) {
 	}
 	if f.writes() != 0 || len(f.calls) != 0 {
 		t.Fatalf("the API was called without a session: %v", f.calls)
+	}
+}
+
+// The runtime role adds sessions (signing in), so it could add one of its own for a
+// live token: keyed hashes make such a row match no cookie.
+func TestASessionWrittenByTheRuntimeRoleSignsNoOneIn(t *testing.T) {
+	f := newFixture(t, time.Hour)
+	ctx := context.Background()
+	tokenID, _, err := f.tokens.Create(ctx, nil, "console test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.pool.Exec(ctx, `INSERT INTO console_sessions (id_hash, token_id, expires_at)
+		VALUES (sha256('forged-session'), $1, now() + interval '1 hour')`, tokenID); err != nil {
+		t.Fatalf("insert a session as the runtime role: %v", err)
+	}
+	req, _ := http.NewRequest(http.MethodGet, f.srv.URL+"/console/companies/"+company+"/secrets", nil)
+	req.AddCookie(&http.Cookie{Name: cookieName, Value: "forged-session"})
+	res, err := browser(t).Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = res.Body.Close()
+	if res.StatusCode != http.StatusSeeOther || !strings.HasPrefix(res.Header.Get("Location"), "/console/?signin") {
+		t.Fatalf("a forged session: %d to %q, want 303 to the sign-in page", res.StatusCode, res.Header.Get("Location"))
+	}
+	f.mu.Lock()
+	calls := len(f.calls)
+	f.mu.Unlock()
+	if calls != 0 {
+		t.Fatalf("the API was called %d times", calls)
+	}
+
+	// Nor can it move a session it holds (say, of a token limited to one company) to
+	// another token: the session ends instead.
+	limitedID, limited, err := f.tokens.Create(ctx, []string{company}, "limited")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := browser(t)
+	if res := f.signIn(t, c, limited); res.StatusCode != http.StatusSeeOther {
+		t.Fatalf("sign in: %d", res.StatusCode)
+	}
+	page := f.srv.URL + "/console/companies/" + company + "/secrets"
+	if status, _, _ := get(t, c, page); status != http.StatusOK {
+		t.Fatalf("the limited token's session: %d", status)
+	}
+	if _, err := f.pool.Exec(ctx, `UPDATE console_sessions SET token_id = $1 WHERE token_id = $2`, tokenID, limitedID); err != nil {
+		t.Fatalf("move the session as the runtime role: %v", err)
+	}
+	if status, _, header := get(t, c, page); status != http.StatusSeeOther || !strings.HasPrefix(header.Get("Location"), "/console/?signin") {
+		t.Fatalf("a session moved to another token: %d to %q, want 303 to the sign-in page", status, header.Get("Location"))
+	}
+	// Nor make a session outlive its expiry.
+	c = browser(t)
+	if res := f.signIn(t, c, limited); res.StatusCode != http.StatusSeeOther {
+		t.Fatalf("sign in: %d", res.StatusCode)
+	}
+	if _, err := f.pool.Exec(ctx, `UPDATE console_sessions SET expires_at = expires_at + interval '1 year' WHERE token_id = $1`, limitedID); err != nil {
+		t.Fatalf("extend the session as the runtime role: %v", err)
+	}
+	if status, _, _ := get(t, c, page); status != http.StatusSeeOther {
+		t.Fatalf("a session whose expiry was moved: %d, want 303 to the sign-in page", status)
 	}
 }

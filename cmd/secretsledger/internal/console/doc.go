@@ -2,7 +2,8 @@
 // same binary: server-rendered HTML (html/template, every asset embedded), built on the
 // REST API, which it calls in-process for the signed-in board token. An operator signs
 // in with a board token once; the console keeps only a session (an HttpOnly cookie whose
-// hash is in console_sessions) that ends with the token. Every state-changing request
+// hash, keyed with the instance's integrity key, is in console_sessions) that ends with
+// the token. Every state-changing request
 // carries the session's CSRF token. No page shows a secret value; an agent key is shown
 // once, on the page that issues it. Only cmd/secretsledger imports it.
 package console

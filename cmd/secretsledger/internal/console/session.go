@@ -8,30 +8,54 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/secretsledger/secretsledger/eventstore/actor"
+	"github.com/secretsledger/secretsledger/eventstore/integrity"
 )
 
 // sessionsPerToken bounds the sessions one board token holds: signing in again beyond it
 // ends that token's oldest session, so a script cannot grow the table without end.
 const sessionsPerToken = 20
 
+// maxSessionIDBytes bounds the cookie a request may carry: a token id, an expiry and 43
+// characters of randomness fit well within it.
+const maxSessionIDBytes = 128
+
 // errNoSession is a missing, expired or unknown session, or one whose token was revoked.
 var errNoSession = errors.New("console: no session")
 
 // sessions keeps console sessions in console_sessions.
 type sessions struct {
-	db  *pgxpool.Pool
+	db *pgxpool.Pool
+	// key keys the stored hashes, so that a row written by someone who can write to the
+	// database (the runtime role inserts sessions) matches no cookie they could make.
+	key integrity.Key
 	ttl time.Duration
 }
 
-func hashOf(id string) []byte {
-	sum := sha256.Sum256([]byte(id))
-	return sum[:]
+func (s sessions) hashOf(id string) []byte { return s.key.CredentialHash(id) }
+
+// boundOf is what a session id names besides its randomness: ids are
+// "<token id>.<expiry, Unix seconds>.<random>", so the keyed hash covers the token and
+// the expiry too, and a row whose token_id or expires_at was changed (the runtime role
+// may update sessions) no longer matches its cookie rather than standing for another
+// token or for longer. ok is false for an id of another form.
+func boundOf(id string) (tokenID string, expires time.Time, ok bool) {
+	parts := strings.SplitN(id, ".", 3)
+	if len(parts) != 3 {
+		return "", time.Time{}, false
+	}
+	unix, err := strconv.ParseInt(parts[1], 10, 64)
+	if err != nil {
+		return "", time.Time{}, false
+	}
+	return parts[0], time.Unix(unix, 0), true
 }
 
 // start opens a session for the board token tokenID and returns its id (the cookie's
@@ -40,13 +64,14 @@ func hashOf(id string) []byte {
 func (s sessions) start(ctx context.Context, tokenID string) (string, error) {
 	b := make([]byte, 32)
 	_, _ = rand.Read(b)
-	id := base64.RawURLEncoding.EncodeToString(b)
+	expires := time.Now().Add(s.ttl).Truncate(time.Second)
+	id := tokenID + "." + strconv.FormatInt(expires.Unix(), 10) + "." + base64.RawURLEncoding.EncodeToString(b)
 	err := pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `DELETE FROM console_sessions WHERE expires_at <= now()`); err != nil {
 			return err
 		}
-		if _, err := tx.Exec(ctx, `INSERT INTO console_sessions (id_hash, token_id, expires_at)
-			VALUES ($1, $2, now() + $3::interval)`, hashOf(id), tokenID, s.ttl.String()); err != nil {
+		if _, err := tx.Exec(ctx, `INSERT INTO console_sessions (id_hash, token_id, expires_at) VALUES ($1, $2, $3)`,
+			s.hashOf(id), tokenID, expires); err != nil {
 			return err
 		}
 		_, err := tx.Exec(ctx, `DELETE FROM console_sessions WHERE token_id = $1 AND id_hash IN (
@@ -62,10 +87,15 @@ func (s sessions) start(ctx context.Context, tokenID string) (string, error) {
 
 // actor returns the board actor of a live session: unexpired, and its token unrevoked.
 func (s sessions) actor(ctx context.Context, id string) (actor.Actor, error) {
+	tokenID, expires, ok := boundOf(id)
+	if !ok {
+		return actor.Actor{}, errNoSession
+	}
 	a := actor.Actor{Type: actor.Board}
 	err := s.db.QueryRow(ctx, `SELECT b.id, b.companies FROM console_sessions s
 		JOIN board_tokens b ON b.id = s.token_id
-		WHERE s.id_hash = $1 AND s.expires_at > now() AND b.revoked_at IS NULL`, hashOf(id)).Scan(&a.ID, &a.Companies)
+		WHERE s.id_hash = $1 AND s.token_id = $2 AND s.expires_at = $3 AND s.expires_at > now() AND b.revoked_at IS NULL`,
+		s.hashOf(id), tokenID, expires).Scan(&a.ID, &a.Companies)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return actor.Actor{}, errNoSession
 	}
@@ -77,7 +107,7 @@ func (s sessions) actor(ctx context.Context, id string) (actor.Actor, error) {
 
 // end ends a session (signing out).
 func (s sessions) end(ctx context.Context, id string) error {
-	if _, err := s.db.Exec(ctx, `DELETE FROM console_sessions WHERE id_hash = $1`, hashOf(id)); err != nil {
+	if _, err := s.db.Exec(ctx, `DELETE FROM console_sessions WHERE id_hash = $1`, s.hashOf(id)); err != nil {
 		return fmt.Errorf("console: end a session: %w", err)
 	}
 	return nil

@@ -150,6 +150,12 @@ func (d *Database) files() fs.FS {
 	return d.Migrations
 }
 
+// AsOwner runs fn on one connection as the owner (over the migration URL): what the
+// runtime role may not do, such as writing board tokens.
+func (d *Database) AsOwner(ctx context.Context, fn func(*pgx.Conn) error) error {
+	return d.withMigrationConn(ctx, func(_ *migrations.Runner, conn *pgx.Conn) error { return fn(conn) })
+}
+
 func (d *Database) withMigrationConn(ctx context.Context, fn func(*migrations.Runner, *pgx.Conn) error) error {
 	r, err := migrations.NewRunner(d.files())
 	if err != nil {

@@ -20,6 +20,7 @@ import (
 	"github.com/secretsledger/secretsledger/commands"
 	"github.com/secretsledger/secretsledger/eventstore"
 	"github.com/secretsledger/secretsledger/eventstore/actor"
+	"github.com/secretsledger/secretsledger/eventstore/integrity"
 	"github.com/secretsledger/secretsledger/eventstore/ledgererr"
 	"github.com/secretsledger/secretsledger/eventstore/natsbus"
 	"github.com/secretsledger/secretsledger/eventstore/pgtest"
@@ -36,6 +37,15 @@ const (
 	companyA = "aaaaaaaa-0000-4000-8000-000000000001"
 	companyB = "bbbbbbbb-0000-4000-8000-000000000002"
 )
+
+// testKey is the integrity key of the stack's instance.
+var testKey = func() integrity.Key {
+	k, err := integrity.FromSecret(make([]byte, 32))
+	if err != nil {
+		panic(err)
+	}
+	return k
+}()
 
 // stack is the whole API over a real PostgreSQL: the router, the commands, queries and
 // read models it uses, and credentials of every kind.
@@ -112,11 +122,12 @@ func newStack(t testing.TB) *stack {
 	secretQueries := queries.Secrets{DB: pool}
 	consumers := queries.Consumers{DB: pool, Secrets: secretQueries, Values: local}
 	*cmds = commands.Secrets{Log: store, Providers: map[string]providers.Provider{providers.LocalEncrypted: local},
-		DefaultProvider: providers.LocalEncrypted, RecoveryWindow: 24 * time.Hour, Directory: directory.Directory{Consumers: consumers}}
+		DefaultProvider: providers.LocalEncrypted, RecoveryWindow: 24 * time.Hour, Directory: directory.Directory{Consumers: consumers},
+		Credentials: testKey}
 	// Tokens are made and revoked by operator commands, which run as the owner.
-	s := &stack{t: t, store: store, pool: pool, ownerURL: ownerURL, commands: cmds, tokens: boardtoken.Store{DB: owner}}
+	s := &stack{t: t, store: store, pool: pool, ownerURL: ownerURL, commands: cmds, tokens: boardtoken.Store{DB: owner, Key: testKey}}
 	s.secrets = &Secrets{
-		Auth: stackAuth{tokens: boardtoken.Store{DB: pool}, commands: cmds}, Commands: cmds, Queries: secretQueries,
+		Auth: stackAuth{tokens: boardtoken.Store{DB: pool, Key: testKey}, commands: cmds}, Commands: cmds, Queries: secretQueries,
 		Providers: []providers.Provider{local}, RequestHash: local.Sealer().RequestHash,
 		Consumers:   Consumers{Commands: cmds, Queries: consumers},
 		Incidents:   Incidents{Commands: cmds, Queries: queries.Freezes{DB: pool}},
