@@ -3,7 +3,6 @@ package main
 import (
 	"crypto/rand"
 	"encoding/hex"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync/atomic"
@@ -149,7 +148,7 @@ func (a *apiTarget) psql(t *testing.T, sql string) (string, error) {
 	if code != 0 {
 		t.Fatalf("db url: exit %d %s", code, errOut)
 	}
-	out, err := exec.Command("psql", strings.TrimSpace(raw), "-v", "ON_ERROR_STOP=1", "-X", "-q", "-t", "-c", sql).CombinedOutput()
+	out, err := runPGClient(t, "psql", raw, "-v", "ON_ERROR_STOP=1", "-X", "-q", "-t", "-c", sql)
 	return string(out), err
 }
 
@@ -186,7 +185,7 @@ func (a *apiTarget) pgDump(t *testing.T) string {
 		t.Fatal(err)
 	}
 	_, url, _ := a.procs[0].run(t, "db", "url", "--owner")
-	out, err := exec.Command(filepath.Join(bin, "pg_dump"), "--no-owner", strings.TrimSpace(url)).CombinedOutput()
+	out, err := runPGClient(t, filepath.Join(bin, "pg_dump"), url, "--no-owner")
 	if err != nil {
 		t.Fatalf("pg_dump: %v\n%s", err, out)
 	}
