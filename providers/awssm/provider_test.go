@@ -583,7 +583,7 @@ func TestHealth(t *testing.T) {
 		}
 	}
 	h := e.p.Health(context.Background())
-	all := strings.Join(h.Findings, "\n")
+	all := strings.Join(h.All(), "\n")
 	if !h.OK || !strings.Contains(all, "warning: static AWS_ACCESS_KEY_ID") || strings.Contains(all, "fake-secret-access-key") ||
 		strings.Contains(all, "AKIDTESTFAKE") {
 		t.Fatalf("health %+v", h)
