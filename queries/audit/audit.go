@@ -18,6 +18,10 @@ import (
 // Log answers audit queries over the event log.
 type Log struct {
 	DB *pgxpool.Pool
+	// MaxStateEntries bounds a State answer; 0 is DefaultMaxStateEntries.
+	MaxStateEntries int
+	// StatePage is the number of events State reads at a time; 0 is its default.
+	StatePage int
 }
 
 // Window bounds a query in time: From ≤ t ≤ To. A zero bound is open.
