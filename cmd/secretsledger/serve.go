@@ -128,7 +128,7 @@ func runServe(ctx context.Context, env *environment, o serveOptions) error {
 				Consumers:   httpapi.Consumers{Commands: l.commands, Queries: l.consumers},
 				Incidents:   httpapi.Incidents{Commands: l.commands, Queries: l.freezes},
 				Vaults:      httpapi.Vaults{Commands: l.vaults, Queries: l.vaultQueries},
-				Subscribers: b, Events: l.events, Audit: audit.Log{DB: l.pool},
+				Subscribers: b, Events: l.events, Audit: audit.Log{DB: l.pool, RedactionKey: sig.Key},
 				Companies: queries.Companies{DB: l.pool}, Ledger: &queries.Ledger{Store: l.store, DB: l.pool},
 			},
 			Console: consoleOf(env, l),
