@@ -65,7 +65,7 @@ func TestExportLeavesCredentialHashesOutAndStillVerifies(t *testing.T) {
 		"a redacted event's metadata edited": func(ls []map[string]any) {
 			ls[first]["metadata"] = strings.Replace(ls[first]["metadata"].(string), `"ops"`, `"eve"`, 1)
 		},
-		"the redaction removed": func(ls []map[string]any) { delete(ls[first], "redacted"); delete(ls[first], "attestation") },
+		"the redaction removed":       func(ls []map[string]any) { delete(ls[first], "redacted"); delete(ls[first], "attestation") },
 		"another event's attestation": func(ls []map[string]any) { ls[first]["attestation"] = ls[second]["attestation"] },
 		"an unredacted event passed off as redacted": func(ls []map[string]any) {
 			ls[first+1]["redacted"], ls[first+1]["attestation"] = true, ls[first]["attestation"]
