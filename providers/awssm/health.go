@@ -34,18 +34,10 @@ type HealthDetails struct {
 	Error string
 }
 
-// Map is the details under the names the ledger persists and prints.
-func (d HealthDetails) Map() map[string]any {
-	return map[string]any{
-		"region": d.Region, "prefix": d.Prefix, "deploymentId": d.DeploymentID, "kmsKeyConfigured": d.KMSKeyConfigured,
-		"credentialSource": d.CredentialSource, "detectedCredentialSources": d.DetectedCredentialSources,
-	}
-}
-
-// VaultMap is the part of Map that a vault's own configuration decides (region, prefix
-// when ownPrefix, namespace as deploymentId, KMS key or not): what a health check of a
-// company's vault records in that company's log. The instance's default prefix and
-// where its credentials come from are left out.
+// VaultMap is the part of the details that a vault's own configuration decides (region,
+// prefix when ownPrefix, namespace as deploymentId, KMS key or not), under the names the
+// ledger persists: what a health check of a company's vault records in that company's
+// log. The instance's default prefix and where its credentials come from are left out.
 func (d HealthDetails) VaultMap(ownPrefix bool) map[string]any {
 	m := map[string]any{"region": d.Region, "deploymentId": d.DeploymentID, "kmsKeyConfigured": d.KMSKeyConfigured}
 	if ownPrefix {
