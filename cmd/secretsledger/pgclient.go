@@ -39,7 +39,7 @@ func newPGClient(ctx context.Context, tool, rawURL string, args ...string) (*pgC
 	if u.User != nil {
 		u.User = url.User(u.User.Username())
 	}
-	c := &pgClient{Cmd: exec.CommandContext(ctx, tool, append(args, "--dbname="+u.String())...)}
+	c := &pgClient{Cmd: exec.CommandContext(ctx, tool, append(args, "--dbname="+libpqURL(u.String()))...)}
 	env := make([]string, 0, len(os.Environ())+1)
 	for _, kv := range os.Environ() {
 		if !strings.HasPrefix(kv, "PGPASSWORD=") && !strings.HasPrefix(kv, "PGPASSFILE=") {

@@ -25,9 +25,9 @@ func runPGClient(t *testing.T, tool, url string, args ...string) ([]byte, error)
 	return c.CombinedOutput()
 }
 
-// recordingBinDir is a LEDGER_POSTGRES_BIN whose pg_dump and pg_restore write their
-// argv to the returned log and then run the real programs; every other program is
-// the real one.
+// recordingBinDir is a LEDGER_POSTGRES_BIN whose pg_dump, pg_restore and psql write
+// their argv to the returned log and then run the real programs; every other program
+// is the real one.
 func recordingBinDir(t *testing.T) (dir, log string) {
 	t.Helper()
 	real, err := pgembed.FindBinaries("")
@@ -50,7 +50,7 @@ func recordingBinDir(t *testing.T) (dir, log string) {
 	}
 	for _, e := range entries {
 		name := e.Name()
-		if name != "pg_dump" && name != "pg_restore" {
+		if name != "pg_dump" && name != "pg_restore" && name != "psql" {
 			if err := os.Symlink(filepath.Join(real, name), filepath.Join(dir, name)); err != nil {
 				t.Fatal(err)
 			}
@@ -65,9 +65,9 @@ func recordingBinDir(t *testing.T) (dir, log string) {
 }
 
 // TestBackupKeepsPasswordsOffTheCommandLine runs the scheduled backup of serve, db
-// backup --verify, verify-backup and restore with a pg_dump and pg_restore that record
-// their arguments, which any local user can read in /proc/<pid>/cmdline: the backups
-// work, and no password is among the arguments.
+// backup --verify, verify-backup, restore and db psql with a pg_dump, pg_restore and
+// psql that record their arguments, which any local user can read in
+// /proc/<pid>/cmdline: they work, and no password is among the arguments.
 func TestBackupKeepsPasswordsOffTheCommandLine(t *testing.T) {
 	t.Parallel()
 	bin, argvLog := recordingBinDir(t)
@@ -107,8 +107,20 @@ func TestBackupKeepsPasswordsOffTheCommandLine(t *testing.T) {
 		t.Fatalf("db restore: %d %s %s", code, out, errOut)
 	}
 
+	for flags, user := range map[string]string{"": "ledger_runtime", "--owner": "secretsledger"} {
+		args := []string{"db", "psql"}
+		if flags != "" {
+			args = append(args, flags)
+		}
+		code, out, errOut := e.run(t, append(args, "--", "-X", "-q", "-t", "-c", "SELECT current_user")...)
+		if code != 0 || strings.TrimSpace(out) != user {
+			t.Fatalf("db psql %s: %d %q %s", flags, code, out, errOut)
+		}
+	}
+
 	argv := readFile(t, argvLog)
-	if strings.Count(argv, "pg_dump\n") < 2 || strings.Count(argv, "pg_restore\n") < 3 || !strings.Contains(argv, "--dbname=postgres://") {
+	if strings.Count(argv, "pg_dump\n") < 2 || strings.Count(argv, "pg_restore\n") < 3 || strings.Count(argv, "psql\n") != 2 ||
+		!strings.Contains(argv, "--dbname=postgres://") {
 		t.Fatalf("the recording pg_dump and pg_restore were not used as expected:\n%s", argv)
 	}
 	var passwords []string
