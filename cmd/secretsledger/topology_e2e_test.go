@@ -58,7 +58,10 @@ func onTwoProcesses(t *testing.T, dbVars ...string) *apiTarget {
 		t.Fatal(err)
 	}
 	t.Cleanup(ns.Shutdown)
-	shared := append(append(externalNATS(ns.ClientURL(), ns.Auth()), dbVars...), "PAPERCLIP_SECRETS_MASTER_KEY="+hex.EncodeToString(randomKey(t)))
+	// One instance: one master key, one checkpoint key (its checkpoints and the
+	// attestations of its exports verify whichever process signed them).
+	shared := append(append(externalNATS(ns.ClientURL(), ns.Auth()), dbVars...), "PAPERCLIP_SECRETS_MASTER_KEY="+hex.EncodeToString(randomKey(t)),
+		"LEDGER_CHECKPOINT_KEY_FILE="+filepath.Join(t.TempDir(), "checkpoint.key"))
 	p1, p2 := newInstance(t), newInstance(t)
 	p1.vars, p2.vars = shared, shared
 	s1 := p1.serve(t)
