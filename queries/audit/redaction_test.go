@@ -42,6 +42,11 @@ func TestExportLeavesCredentialHashesOutAndStillVerifies(t *testing.T) {
 	if rep := verify(t, good, nil); !rep.OK() || !rep.KeyFromFile {
 		t.Fatalf("redacted export with the key in the file: %+v", rep)
 	}
+	// A v1 export (written before redaction) is read as before.
+	v1 := bytes.Replace(good, []byte(audit.ExportFormat), []byte(audit.ExportFormatV1), 1)
+	if rep := verify(t, v1, pub); !rep.OK() {
+		t.Fatalf("a v1 header: %+v", rep)
+	}
 	otherPub, _, _ := ed25519.GenerateKey(nil)
 	if rep := verify(t, good, otherPub); rep.OK() || int64(len(rep.Findings)) != rep.Redacted {
 		t.Fatalf("another key verified the attestations: %+v", rep)
