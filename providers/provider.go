@@ -36,11 +36,20 @@ func ComingSoon() []Descriptor {
 	}
 }
 
-// Health is a provider's self-check. Findings are safe to show operators.
+// Health is a provider's self-check. Findings say why a provider does not work in
+// words any operator of a company that uses it may read; Details describe the instance
+// (key files and fingerprints, endpoints, name prefixes, deployment ids, credential
+// sources) and are shown only to operators of the whole instance.
 type Health struct {
 	Provider string
 	OK       bool
 	Findings []string
+	Details  []string
+}
+
+// All is Findings then Details: the whole answer, for operators of the instance.
+func (h Health) All() []string {
+	return append(append([]string{}, h.Findings...), h.Details...)
 }
 
 // Ref names one version of one secret at a provider.

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -36,6 +37,7 @@ func auditCLI(t *testing.T, tg *apiTarget) {
 	id := created["id"].(string)
 	run("bindings", "create", "-C", companyA, "--secret", id, "--target-type", "agent", "--target-id", "worker", "--config-path", "env.DB")
 	run("agent-keys", "issue", "-C", companyA, "--target-type", "agent", "--target-id", "worker")
+	tg.client(t, tg.token).must(201, "POST", "/api/companies/"+companyA+"/event-subscribers", `{"label": "follower"}`)
 
 	var exp struct {
 		Position  int64
@@ -78,14 +80,26 @@ func auditCLI(t *testing.T, tg *apiTarget) {
 		t.Fatal(err)
 	}
 	out := run("verify", "--export", file)
-	if !strings.Contains(out, "every hash recomputed") {
+	if !strings.Contains(out, "every hash recomputed") || !strings.Contains(out, "2 events were exported without their credential hashes") {
 		t.Fatalf("verify --export:\n%s", out)
+	}
+	raw, _ := os.ReadFile(file)
+	if strings.Contains(string(raw), "tokenHash") || strings.Contains(string(raw), "passwordHash") || !strings.Contains(string(raw), "agent_key.issued") {
+		t.Fatalf("the export holds credential hashes (or no agent key):\n%s", raw)
+	}
+	// The redacted agent key's event, edited: its attestation no longer matches.
+	edited := filepath.Join(t.TempDir(), "edited.jsonl")
+	keyLine := regexp.MustCompile(`(?m)^.*"type":"agent_key.issued".*$`).FindString(string(raw))
+	if err := os.WriteFile(edited, []byte(strings.Replace(string(raw), keyLine, strings.Replace(keyLine, "worker", "intern", 1), 1)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if code, out, _ := tg.run(t, "verify", "--export", edited); code != 1 || !strings.Contains(out, "attestation") {
+		t.Fatalf("an edited redacted event: exit %d\n%s", code, out)
 	}
 	if csv := run("audit", "export", "-C", companyA, "--format", "csv"); !strings.HasPrefix(csv, "position,recordedAt,type") ||
 		!strings.Contains(csv, "secret.created") {
 		t.Fatalf("csv export:\n%s", csv)
 	}
-	raw, _ := os.ReadFile(file)
 	tampered := strings.Replace(string(raw), `\"name\": \"audited\"`, `\"name\": \"innocent\"`, 1)
 	if tampered == string(raw) {
 		t.Fatalf("the export does not hold the name as expected:\n%s", raw)

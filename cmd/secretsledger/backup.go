@@ -215,7 +215,13 @@ func backupDatabase(ctx context.Context, env *environment, url, out string, reci
 	}
 	tmp := out + ".partial"
 	p := env.progress("dumping the database", 0)
-	err = dumpTo(ctx, tmp, recipients, exec.CommandContext(ctx, pgDump, "--format=custom", "--snapshot="+snapshot, "--dbname="+url))
+	dump, err := newPGClient(ctx, pgDump, url, "--format=custom", "--snapshot="+snapshot)
+	if err != nil {
+		p.done()
+		return "", backupManifest{}, err
+	}
+	err = dumpTo(ctx, tmp, recipients, dump.Cmd)
+	dump.cleanup()
 	p.done()
 	if err != nil {
 		_ = os.Remove(tmp)
@@ -403,7 +409,11 @@ func pgRestore(ctx context.Context, env *environment, url, file string, encrypte
 			return err
 		}
 	}
-	cmd := exec.CommandContext(ctx, tool, "--single-transaction", "--clean", "--if-exists", "--no-owner", "--no-privileges", "--dbname="+url)
+	cmd, err := newPGClient(ctx, tool, url, "--single-transaction", "--clean", "--if-exists", "--no-owner", "--no-privileges")
+	if err != nil {
+		return err
+	}
+	defer cmd.cleanup()
 	cmd.Stdin = in
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return fmt.Errorf("restore: pg_restore: %w: %s", err, strings.TrimSpace(string(out)))

@@ -2,7 +2,6 @@ package main
 
 import (
 	"os"
-	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -24,7 +23,7 @@ func (e *instanceEnv) psqlAs(t *testing.T, sql string, flags ...string) (string,
 	if code != 0 {
 		t.Fatalf("db url: exit %d\n%s", code, errOut)
 	}
-	out, err := exec.Command("psql", strings.TrimSpace(url), "-v", "ON_ERROR_STOP=1", "-X", "-q", "-t", "-c", sql).CombinedOutput()
+	out, err := runPGClient(t, "psql", url, "-v", "ON_ERROR_STOP=1", "-X", "-q", "-t", "-c", sql)
 	return string(out), err
 }
 

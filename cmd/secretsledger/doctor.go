@@ -161,7 +161,7 @@ func (r *doctorReport) aws(ctx context.Context) {
 	defer p.Close()
 	h := p.Health(ctx)
 	d := p.HealthDetails(ctx)
-	r.add(instance.Finding{OK: h.OK, Warning: len(d.Warnings) > 0, Message: "aws_secrets_manager: " + strings.Join(h.Findings, "; ")})
+	r.add(instance.Finding{OK: h.OK, Warning: len(d.Warnings) > 0, Message: "aws_secrets_manager: " + strings.Join(h.All(), "; ")})
 }
 
 // runtimeRole warns when the role serve connects as could rewrite the log.

@@ -8,7 +8,6 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -273,7 +272,7 @@ func (e *instanceEnv) pgDump(t *testing.T) string {
 	e.waitReady(t, s, 5*time.Second)
 	defer s.stop(t)
 	_, url, _ := e.run(t, "db", "url", "--owner") // the whole database, as a backup would
-	out, err := exec.Command(filepath.Join(bin, "pg_dump"), "--no-owner", strings.TrimSpace(url)).CombinedOutput()
+	out, err := runPGClient(t, filepath.Join(bin, "pg_dump"), url, "--no-owner")
 	if err != nil {
 		t.Fatalf("pg_dump: %v\n%s", err, out)
 	}

@@ -135,7 +135,7 @@ func runServe(ctx context.Context, env *environment, o serveOptions) error {
 				Incidents:   httpapi.Incidents{Commands: l.commands, Queries: l.freezes},
 				Vaults:      httpapi.Vaults{Commands: l.vaults, Queries: l.vaultQueries},
 				Policies:    policiesAPI(env, l),
-				Subscribers: b, Events: l.events, Audit: audit.Log{DB: l.pool},
+				Subscribers: b, Events: l.events, Audit: audit.Log{DB: l.pool, RedactionKey: sig.Key},
 				Companies: queries.Companies{DB: l.pool}, Ledger: &queries.Ledger{Store: l.store, DB: l.pool},
 			},
 			Console: consoleOf(env, l),

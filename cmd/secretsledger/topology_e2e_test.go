@@ -3,7 +3,6 @@ package main
 import (
 	"crypto/rand"
 	"encoding/hex"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync/atomic"
@@ -66,8 +65,10 @@ func onTwoProcesses(t *testing.T, dbVars ...string) *apiTarget {
 		t.Fatal(err)
 	}
 	t.Cleanup(ns.Shutdown)
+	// One instance: one master key, one integrity key, one checkpoint key (its
+	// checkpoints and the attestations of its exports verify whichever process signed them).
 	shared := append(append(externalNATS(ns.ClientURL(), ns.Auth()), dbVars...), "PAPERCLIP_SECRETS_MASTER_KEY="+hex.EncodeToString(randomKey(t)),
-		sharedIntegrityKey(t))
+		sharedIntegrityKey(t), "LEDGER_CHECKPOINT_KEY_FILE="+filepath.Join(t.TempDir(), "checkpoint.key"))
 	p1, p2 := newInstance(t), newInstance(t)
 	p1.vars, p2.vars = shared, shared
 	s1 := p1.serve(t)
@@ -157,7 +158,7 @@ func (a *apiTarget) psql(t *testing.T, sql string) (string, error) {
 	if code != 0 {
 		t.Fatalf("db url: exit %d %s", code, errOut)
 	}
-	out, err := exec.Command("psql", strings.TrimSpace(raw), "-v", "ON_ERROR_STOP=1", "-X", "-q", "-t", "-c", sql).CombinedOutput()
+	out, err := runPGClient(t, "psql", raw, "-v", "ON_ERROR_STOP=1", "-X", "-q", "-t", "-c", sql)
 	return string(out), err
 }
 
@@ -194,7 +195,7 @@ func (a *apiTarget) pgDump(t *testing.T) string {
 		t.Fatal(err)
 	}
 	_, url, _ := a.procs[0].run(t, "db", "url", "--owner")
-	out, err := exec.Command(filepath.Join(bin, "pg_dump"), "--no-owner", strings.TrimSpace(url)).CombinedOutput()
+	out, err := runPGClient(t, filepath.Join(bin, "pg_dump"), url, "--no-owner")
 	if err != nil {
 		t.Fatalf("pg_dump: %v\n%s", err, out)
 	}

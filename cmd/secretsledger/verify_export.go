@@ -38,6 +38,9 @@ func runVerifyExport(env *environment, file, pubkey string) error {
 	}
 	fmt.Fprintf(out, "%d events (positions %d to %d): every hash recomputed; %d links between consecutive positions checked, %d gaps\n",
 		rep.Events, rep.FirstPosition, rep.LastPosition, rep.Linked, rep.Gaps)
+	if rep.Redacted > 0 {
+		fmt.Fprintf(out, "%d events were exported without their credential hashes: their content was checked against the instance's signed attestation instead of a recomputed hash\n", rep.Redacted)
+	}
 	switch cp := rep.Checkpoint; {
 	case cp == nil:
 		fmt.Fprintln(out, "NOT ANCHORED: the export holds no signed checkpoint; its events are consistent with themselves, nothing more")
@@ -49,8 +52,8 @@ func runVerifyExport(env *environment, file, pubkey string) error {
 			"that the exported events are in the signed chain needs the events up to it (run `secretsledger verify` on the database)\n",
 			cp.Position, cp.InstanceID)
 	}
-	if rep.KeyFromFile && rep.Checkpoint != nil {
-		fmt.Fprintln(out, "WARNING: the signature was checked with the public key written in the export; pass --pubkey (from `secretsledger checkpoint pubkey`, kept apart) to trust it")
+	if rep.KeyFromFile && (rep.Checkpoint != nil || rep.Redacted > 0) {
+		fmt.Fprintln(out, "WARNING: the signatures were checked with the public key written in the export; pass --pubkey (from `secretsledger checkpoint pubkey`, kept apart) to trust them")
 	}
 	if rep.Gaps > 0 {
 		fmt.Fprintln(out, "note: across a gap (other companies' events, or events outside the filter) nothing can be checked offline")

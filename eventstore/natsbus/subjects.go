@@ -1,12 +1,12 @@
 package natsbus
 
 import (
-	"bytes"
 	"encoding/json"
 	"strings"
 	"time"
 
 	"github.com/secretsledger/secretsledger/eventstore"
+	"github.com/secretsledger/secretsledger/eventstore/events"
 )
 
 // Names shared with subscribers.
@@ -61,12 +61,6 @@ type Envelope struct {
 	Payload   json.RawMessage `json:"payload"`
 }
 
-// credentialFields are payload fields that hold hashes of credentials (agent tokens,
-// subscriber passwords). The log keeps them so that read models can be rebuilt; they
-// never leave it.
-// WARNING: a new event carrying a credential hash must name its field here.
-var credentialFields = []string{"tokenHash", "tokenKeyedHash", "passwordHash"}
-
 // EnvelopeOf builds the envelope of a recorded event, without credential hashes.
 func EnvelopeOf(e eventstore.Event) Envelope {
 	return Envelope{EventID: e.EventID.String(), Type: e.Type, SchemaVersion: e.SchemaVersion, Position: e.Position,
@@ -76,20 +70,6 @@ func EnvelopeOf(e eventstore.Event) Envelope {
 }
 
 func withoutCredentials(payload json.RawMessage) json.RawMessage {
-	found := false
-	for _, f := range credentialFields {
-		found = found || bytes.Contains(payload, []byte(`"`+f+`"`))
-	}
-	if !found {
-		return payload
-	}
-	var m map[string]json.RawMessage
-	if err := json.Unmarshal(payload, &m); err != nil {
-		return json.RawMessage(`{}`) // unreadable: publish nothing of it
-	}
-	for _, f := range credentialFields {
-		delete(m, f)
-	}
-	out, _ := json.Marshal(m)
+	out, _ := events.WithoutCredentials(payload)
 	return out
 }

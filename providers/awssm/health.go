@@ -34,12 +34,32 @@ type HealthDetails struct {
 	Error string
 }
 
-// Map is the details under the names the ledger persists and prints.
-func (d HealthDetails) Map() map[string]any {
-	return map[string]any{
-		"region": d.Region, "prefix": d.Prefix, "deploymentId": d.DeploymentID, "kmsKeyConfigured": d.KMSKeyConfigured,
-		"credentialSource": d.CredentialSource, "detectedCredentialSources": d.DetectedCredentialSources,
+// VaultMap is the part of the details that a vault's own configuration decides (region,
+// prefix when ownPrefix, namespace as deploymentId, KMS key or not), under the names the
+// ledger persists: what a health check of a company's vault records in that company's
+// log. The instance's default prefix and where its credentials come from are left out.
+func (d HealthDetails) VaultMap(ownPrefix bool) map[string]any {
+	m := map[string]any{"region": d.Region, "deploymentId": d.DeploymentID, "kmsKeyConfigured": d.KMSKeyConfigured}
+	if ownPrefix {
+		m["prefix"] = d.Prefix
 	}
+	return m
+}
+
+// VaultSummary is VaultMap in words.
+func (d HealthDetails) VaultSummary(ownPrefix bool) string {
+	prefix := "the instance's default prefix"
+	if ownPrefix {
+		prefix = "prefix " + d.Prefix
+	}
+	return fmt.Sprintf("region %s, %s, namespace %s, %s", d.Region, prefix, d.DeploymentID, d.kmsText())
+}
+
+func (d HealthDetails) kmsText() string {
+	if d.KMSKeyConfigured {
+		return "KMS key configured"
+	}
+	return "no KMS key (aws/secretsmanager)"
 }
 
 // HealthDetails looks the credentials up through the chain (never printing them) and
@@ -99,23 +119,21 @@ func detectSources(getenv func(string) string) []string {
 	return out
 }
 
-// Health implements providers.Provider from HealthDetails.
+// Health implements providers.Provider from HealthDetails: the configuration, endpoint,
+// credential source and warnings are details of the instance; only the error, which
+// says why nothing works, is a finding.
 func (p *Provider) Health(ctx context.Context) providers.Health {
 	d := p.HealthDetails(ctx)
-	kms := "no KMS key (aws/secretsmanager)"
-	if d.KMSKeyConfigured {
-		kms = "KMS key configured"
-	}
 	h := providers.Health{Provider: providers.AWSSecretsManager, OK: d.Error == "",
-		Findings: []string{fmt.Sprintf("region %s, prefix %s, deployment %s, %s", d.Region, d.Prefix, d.DeploymentID, kms)}}
+		Details: []string{fmt.Sprintf("region %s, prefix %s, deployment %s, %s", d.Region, d.Prefix, d.DeploymentID, d.kmsText())}}
 	if d.Endpoint != "" {
-		h.Findings = append(h.Findings, "endpoint "+d.Endpoint)
+		h.Details = append(h.Details, "endpoint "+d.Endpoint)
 	}
 	if d.CredentialSource != "" {
-		h.Findings = append(h.Findings, "credentials from "+d.CredentialSource)
+		h.Details = append(h.Details, "credentials from "+d.CredentialSource)
 	}
 	for _, w := range d.Warnings {
-		h.Findings = append(h.Findings, "warning: "+w)
+		h.Details = append(h.Details, "warning: "+w)
 	}
 	if d.Error != "" {
 		h.Findings = append(h.Findings, "error: "+d.Error)

@@ -603,14 +603,21 @@ func TestHealth(t *testing.T) {
 	if !slices.Equal(d.DetectedCredentialSources, []string{"env", "profile", "web-identity"}) {
 		t.Fatalf("detected %v", d.DetectedCredentialSources)
 	}
-	m := d.Map()
-	for _, k := range []string{"region", "prefix", "deploymentId", "kmsKeyConfigured", "credentialSource", "detectedCredentialSources"} {
+	m := d.VaultMap(true)
+	for _, k := range []string{"region", "prefix", "deploymentId", "kmsKeyConfigured"} {
 		if _, ok := m[k]; !ok {
-			t.Fatalf("Map lacks %s", k)
+			t.Fatalf("VaultMap lacks %s", k)
 		}
 	}
+	// The instance's credential source and default prefix are not the vault's.
+	if _, ok := m["credentialSource"]; ok {
+		t.Fatalf("VaultMap holds the credential source: %v", m)
+	}
+	if _, ok := d.VaultMap(false)["prefix"]; ok {
+		t.Fatal("VaultMap(false) holds the instance's prefix")
+	}
 	h := e.p.Health(context.Background())
-	all := strings.Join(h.Findings, "\n")
+	all := strings.Join(h.All(), "\n")
 	if !h.OK || !strings.Contains(all, "warning: static AWS_ACCESS_KEY_ID") || strings.Contains(all, "fake-secret-access-key") ||
 		strings.Contains(all, "AKIDTESTFAKE") {
 		t.Fatalf("health %+v", h)

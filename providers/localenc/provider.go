@@ -289,13 +289,13 @@ func (p *Provider) Destroy(ctx context.Context, ref providers.Ref) error {
 	return nil
 }
 
-// Health implements providers.Provider: the master key's source and fingerprint, its
-// permission findings, and whether the storage answers.
+// Health implements providers.Provider: whether the storage answers, and as details of
+// the instance the master key's source and fingerprint and its permission findings.
 func (p *Provider) Health(ctx context.Context) providers.Health {
 	h := providers.Health{Provider: providers.LocalEncrypted, OK: true,
-		Findings: []string{fmt.Sprintf("master key %s from %s", p.sealer.key.Fingerprint(), p.sealer.key.Source)}}
+		Details: []string{fmt.Sprintf("master key %s from %s", p.sealer.key.Fingerprint(), p.sealer.key.Source)}}
 	for _, f := range p.findings {
-		h.Findings = append(h.Findings, "warning: "+string(f))
+		h.Details = append(h.Details, "warning: "+string(f))
 	}
 	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
 	defer cancel()

@@ -266,10 +266,10 @@ func Run(t *testing.T, newProvider NewProvider) {
 			t.Fatalf("descriptor %+v", d)
 		}
 		h := p.Health(context.Background())
-		if h.Provider != d.ID || !h.OK || len(h.Findings) == 0 {
+		if h.Provider != d.ID || !h.OK || len(h.All()) == 0 {
 			t.Fatalf("health %+v", h)
 		}
-		for _, f := range h.Findings {
+		for _, f := range h.All() {
 			if f == "" {
 				t.Fatalf("an empty finding in %+v", h)
 			}

@@ -2,6 +2,7 @@ package audit
 
 import (
 	"context"
+	"crypto/ed25519"
 	"errors"
 	"fmt"
 	"time"
@@ -18,6 +19,14 @@ import (
 // Log answers audit queries over the event log.
 type Log struct {
 	DB *pgxpool.Pool
+	// MaxStateEntries bounds a State answer; 0 is DefaultMaxStateEntries.
+	MaxStateEntries int
+	// StatePage is the number of events State reads at a time; 0 is its default.
+	StatePage int
+	// RedactionKey (the checkpoint key) signs the attestations of the events an export
+	// leaves credential hashes out of; without it they are exported unattested, and
+	// verify --export reports them.
+	RedactionKey ed25519.PrivateKey
 }
 
 // Window bounds a query in time: From ≤ t ≤ To. A zero bound is open.

@@ -2,6 +2,7 @@ package audit_test
 
 import (
 	"context"
+	"crypto/ed25519"
 	"os"
 	"reflect"
 	"strings"
@@ -62,6 +63,9 @@ type history struct {
 	afterRevoke, afterDelete, afterPurge            int64
 	timeOfBind, timeBeforeRotate, timeAfterRotate   time.Time
 	h                                               *commands.Secrets
+	// signKey is the instance's checkpoint key: it signs checkpoints and the
+	// attestations of redacted exported events.
+	signKey ed25519.PrivateKey
 }
 
 func value(s string) *providers.Value { v := providers.NewValue([]byte(s)); return &v }
@@ -92,7 +96,11 @@ func script(t *testing.T) *history {
 	h := &commands.Secrets{Log: store, Providers: map[string]providers.Provider{providers.LocalEncrypted: local},
 		DefaultProvider: providers.LocalEncrypted, RecoveryWindow: 24 * time.Hour, Now: time.Now,
 		Directory: directory{queries.Consumers{DB: pool}}, Credentials: mustKey(t)}
-	s := &history{log: audit.Log{DB: pool}, owner: ownerPool, h: h}
+	_, signKey, err := ed25519.GenerateKey(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &history{log: audit.Log{DB: pool, RedactionKey: signKey}, owner: ownerPool, h: h, signKey: signKey}
 	must := func(err error) {
 		t.Helper()
 		if err != nil {

@@ -3,6 +3,7 @@ package audit
 import (
 	"bufio"
 	"context"
+	"crypto/ed25519"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -18,8 +19,14 @@ import (
 )
 
 // ExportFormat names the export file format; the first line of every export says it.
+// Version 2 leaves credential hashes out of events and attests the redacted events
+// (redaction.go); verify --export reads both.
 // WARNING: a file format: verify --export reads it.
-const ExportFormat = "secretsledger-audit-export-v1"
+const ExportFormat = "secretsledger-audit-export-v2"
+
+// ExportFormatV1 is the format of exports written before credential hashes were left
+// out: they verify as they are.
+const ExportFormatV1 = "secretsledger-audit-export-v1"
 
 // MaxExportEvents bounds one export; a longer timeline is exported in windows.
 const MaxExportEvents = 1_000_000
@@ -48,6 +55,8 @@ type exportHeader struct {
 	To           *time.Time `json:"to,omitempty"`
 	HeadPosition int64      `json:"headPosition"`
 	ExportedAt   time.Time  `json:"exportedAt"`
+	// RedactionKey is the public key of the attestations of redacted events.
+	RedactionKey string `json:"redactionKey,omitempty"`
 }
 
 // ExportedEvent is one event line. Payload and Metadata are PostgreSQL's text of the
@@ -72,6 +81,11 @@ type ExportedEvent struct {
 	RequestID     string `json:"requestId,omitempty"`
 	CorrelationID string `json:"correlationId,omitempty"`
 	CausationID   string `json:"causationId,omitempty"`
+	// Redacted says credential hashes (events.CredentialFields) were left out of
+	// Payload; Attestation is then the exporting instance's signature that the event
+	// with Hash is this one with them.
+	Redacted    bool   `json:"redacted,omitempty"`
+	Attestation string `json:"attestation,omitempty"`
 }
 
 type exportCheckpoint struct {
@@ -127,8 +141,12 @@ func (l Log) Export(ctx context.Context, a actor.Actor, f ExportFilter, w io.Wri
 	bw := bufio.NewWriterSize(w, 64<<10)
 	enc := json.NewEncoder(bw)
 	enc.SetEscapeHTML(false)
-	if err := enc.Encode(exportHeader{Kind: "header", Format: ExportFormat, CompanyID: f.CompanyID, SecretID: f.SecretID,
-		From: from, To: to, HeadPosition: head, ExportedAt: time.Now().UTC()}); err != nil {
+	header := exportHeader{Kind: "header", Format: ExportFormat, CompanyID: f.CompanyID, SecretID: f.SecretID,
+		From: from, To: to, HeadPosition: head, ExportedAt: time.Now().UTC()}
+	if l.RedactionKey != nil {
+		header.RedactionKey = checkpoint.PublicKeyText(l.RedactionKey.Public().(ed25519.PublicKey))
+	}
+	if err := enc.Encode(header); err != nil {
 		return sum, err
 	}
 	sum.Complete = true
@@ -160,6 +178,8 @@ func (l Log) Export(ctx context.Context, a actor.Actor, f ExportFilter, w io.Wri
 			e.PrevHash, e.Hash = hex.EncodeToString(prev), hex.EncodeToString(hash)
 			e.Actor = actorOf(eventstore.Metadata{ActorType: meta.ActorType, ActorID: meta.ActorID})
 			e.RequestID, e.CorrelationID, e.CausationID = meta.RequestID, meta.CorrelationID, meta.CausationID
+			e.Redacted, e.Attestation = false, ""
+			l.redact(&e, prev, hash, at)
 			n++
 			sum.Events++
 			sum.LastPosition = e.Position

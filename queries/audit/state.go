@@ -8,6 +8,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/secretsledger/secretsledger/eventstore"
 	"github.com/secretsledger/secretsledger/eventstore/actor"
 	"github.com/secretsledger/secretsledger/eventstore/events"
 	"github.com/secretsledger/secretsledger/eventstore/ledgererr"
@@ -67,9 +68,18 @@ type VaultState struct {
 	CreatedAt                         time.Time
 }
 
-// State folds company's secrets, bindings, envs, agent keys and vaults up to the cut.
-// Only the events that change them are read: access records change nothing, and
-// rotations are read as the last one per secret.
+// DefaultMaxStateEntries bounds a State answer: secrets, bindings, envs, agent keys
+// and vaults together. A company with more at the cut (or at any position before it,
+// as the fold passes there) is refused (422) rather than held in memory and sent whole.
+const DefaultMaxStateEntries = 50_000
+
+// statePage is the number of events a State query reads at a time: the fold holds one
+// page and the state, never the history.
+const statePage = 2000
+
+// State folds company's secrets, bindings, envs, agent keys and vaults up to the cut,
+// reading the log a page at a time. Only the events that change them are read: access
+// records change nothing, and rotations are read as the last one per secret.
 func (l Log) State(ctx context.Context, a actor.Actor, company string, as AsOf) (State, error) {
 	if (as.At.IsZero()) == (as.Position == 0) {
 		return State{}, ledgererr.New(ledgererr.BadRequest, "give either at (a time) or position")
@@ -92,108 +102,206 @@ func (l Log) State(ctx context.Context, a actor.Actor, company string, as AsOf) 
 	if !as.At.IsZero() {
 		at = &as.At
 	}
-	out := State{CompanyID: company, AsOf: as, Secrets: []SecretState{}, Bindings: []BindingSpan{}, Envs: []EnvState{},
-		AgentKeys: []AgentKey{}, Vaults: []VaultState{}}
-
 	// The rotations are aggregated by the database while this process folds the rest.
 	rotations := make(chan lastRotations, 1)
 	go func() { rotations <- l.lastRotations(ctx, company, cut, at) }()
-	evs, err := l.readEvents(ctx, `WHERE company_id = $1 AND event_type NOT IN ('secret.accessed', 'secret.version_added', 'external_reference.refused')
-		AND position <= $2 AND recorded_at <= coalesce($3::timestamptz, 'infinity') ORDER BY position`, company, cut, at)
-	if err != nil {
-		<-rotations
-		return out, err
-	}
-	secrets := map[string]*secretHistory{}
-	var secretOrder []string
-	bindings := map[string]*BindingSpan{}
-	var bindingOrder []string
-	envs := map[consumerKey]*EnvState{}
-	keys := map[string]*AgentKey{}
-	var keyOrder []string
-	vaults := map[string]*VaultState{}
-	var vaultOrder []string
-	for _, e := range evs {
-		out.Position = max(out.Position, e.Position)
-		if strings.HasPrefix(e.StreamID, "secret-") {
-			id := strings.TrimPrefix(e.StreamID, "secret-")
-			h := secrets[id]
-			if h == nil {
-				h = &secretHistory{id: id}
-				secrets[id] = h
-				secretOrder = append(secretOrder, id)
-			}
-			if err := h.apply(e); err != nil {
-				return out, err
-			}
-			continue
-		}
-		p, err := events.Decode(e)
-		if err != nil {
-			return out, err
-		}
-		switch p := p.(type) {
-		case *events.BindingCreatedV1:
-			bindings[p.BindingID] = &BindingSpan{BindingID: p.BindingID, SecretID: p.SecretID, TargetType: p.TargetType,
-				TargetID: p.TargetID, ConfigPath: p.ConfigPath, VersionSelector: p.VersionSelector, CreatedAt: e.RecordedAt,
-				CreatedPosition: e.Position, CreatedBy: actorOf(e.Metadata)}
-			bindingOrder = append(bindingOrder, p.BindingID)
-		case *events.BindingRemovedV1:
-			delete(bindings, p.BindingID)
-		case *events.ConsumerEnvSetV1:
-			envs[consumerKey{p.TargetType, p.TargetID}] = &EnvState{TargetType: p.TargetType, TargetID: p.TargetID,
-				SetAt: e.RecordedAt, Keys: envKeys(p.Env)}
-		case *events.AgentKeyIssuedV2:
-			keys[p.KeyID] = &AgentKey{KeyID: p.KeyID, TargetType: p.TargetType, TargetID: p.TargetID, Label: p.Label,
-				IssuedAt: e.RecordedAt, IssuedBy: actorOf(e.Metadata), ActiveInWindow: true}
-			keyOrder = append(keyOrder, p.KeyID)
-		case *events.AgentKeyRevokedV1:
-			if k := keys[p.KeyID]; k != nil && k.RevokedAt == nil {
-				t := e.RecordedAt
-				k.RevokedAt, k.RevokedBy, k.ActiveInWindow = &t, actorOf(e.Metadata), false
-			}
-		case *events.VaultCreatedV1:
-			vaults[p.VaultID] = &VaultState{ID: p.VaultID, Provider: p.Provider, DisplayName: p.DisplayName, Status: p.Status,
-				CreatedAt: e.RecordedAt}
-			vaultOrder = append(vaultOrder, p.VaultID)
-		case *events.VaultUpdatedV1:
-			if v := vaults[p.VaultID]; v != nil {
-				if p.DisplayName != nil {
-					v.DisplayName = *p.DisplayName
-				}
-				if p.Config != nil && v.Status == "warning" {
-					v.Status = "ready"
-				}
-			}
-		case *events.VaultDefaultSetV1:
-			for _, v := range vaults {
-				if v.Provider == p.Provider {
-					v.Default = v.ID == p.VaultID
-				}
-			}
-		case *events.VaultDisabledV1:
-			if v := vaults[p.VaultID]; v != nil {
-				v.Status, v.Default = "disabled", false
-			}
-		case *events.VaultHealthCheckedV1:
-			if v := vaults[p.VaultID]; v != nil {
-				v.Status = p.Status
-			}
-		case *events.ExternalPolicySetV1:
-			out.ExternalPolicy = &ExternalPolicyState{Prefixes: p.Prefixes, References: p.References, Regions: p.Regions,
-				Namespaces: p.Namespaces, SetAt: e.RecordedAt, SetBy: actorOf(e.Metadata)}
-		}
-	}
-
+	f := newStateFold(l.maxStateEntries())
+	err = l.foldPages(ctx, company, cut, at, f)
 	rot := <-rotations
-	if rot.err != nil {
-		return out, rot.err
+	if err != nil {
+		return State{}, err
 	}
-	current := rot.current
-	out.Position = max(out.Position, rot.position)
+	if rot.err != nil {
+		return State{}, rot.err
+	}
+	out := f.state(rot.current)
+	out.CompanyID, out.AsOf = company, as
+	out.Position = max(f.position, rot.position)
+	if as.Position > 0 {
+		out.Position = cut
+	}
+	return out, nil
+}
 
-	for _, id := range secretOrder {
-		h := secrets[id]
+func (l Log) maxStateEntries() int {
+	if l.MaxStateEntries > 0 {
+		return l.MaxStateEntries
+	}
+	return DefaultMaxStateEntries
+}
+
+// foldPages feeds f the company's state-changing events up to the cut, in position
+// order, one page at a time.
+func (l Log) foldPages(ctx context.Context, company string, cut int64, at *time.Time, f *stateFold) error {
+	page := l.StatePage
+	if page <= 0 {
+		page = statePage
+	}
+	after := int64(0)
+	for {
+		evs, err := l.readEvents(ctx, `WHERE company_id = $1 AND event_type NOT IN ('secret.accessed', 'secret.version_added', 'external_reference.refused')
+			AND position > $2 AND position <= $3 AND recorded_at <= coalesce($4::timestamptz, 'infinity')
+			ORDER BY position LIMIT `+itoa(page), company, after, cut, at)
+		if err != nil {
+			return err
+		}
+		for _, e := range evs {
+			if err := f.apply(e); err != nil {
+				return err
+			}
+		}
+		if len(evs) < page {
+			return nil
+		}
+		after = evs[len(evs)-1].Position
+	}
+}
+
+// stateFold is a State being folded from events: what exists at the position reached,
+// without the history that led there.
+type stateFold struct {
+	max          int
+	position     int64
+	secrets      map[string]*secretHistory
+	secretOrder  []string
+	bindings     map[string]*BindingSpan
+	bindingOrder []string
+	envs         map[consumerKey]*EnvState
+	keys         map[string]*AgentKey
+	keyOrder     []string
+	vaults       map[string]*VaultState
+	vaultOrder   []string
+	policy       *ExternalPolicyState
+}
+
+func newStateFold(maxEntries int) *stateFold {
+	return &stateFold{max: maxEntries, secrets: map[string]*secretHistory{}, bindings: map[string]*BindingSpan{},
+		envs: map[consumerKey]*EnvState{}, keys: map[string]*AgentKey{}, vaults: map[string]*VaultState{}}
+}
+
+// entries counts what the state holds; removed bindings leave it.
+func (f *stateFold) entries() int {
+	return len(f.secrets) + len(f.bindings) + len(f.envs) + len(f.keys) + len(f.vaults)
+}
+
+// apply folds one event.
+func (f *stateFold) apply(e eventstore.Event) error {
+	f.position = max(f.position, e.Position)
+	if strings.HasPrefix(e.StreamID, "secret-") {
+		return f.applySecret(e)
+	}
+	p, err := events.Decode(e)
+	if err != nil {
+		return err
+	}
+	switch p := p.(type) {
+	case *events.BindingCreatedV1:
+		f.bindings[p.BindingID] = &BindingSpan{BindingID: p.BindingID, SecretID: p.SecretID, TargetType: p.TargetType,
+			TargetID: p.TargetID, ConfigPath: p.ConfigPath, VersionSelector: p.VersionSelector, CreatedAt: e.RecordedAt,
+			CreatedPosition: e.Position, CreatedBy: actorOf(e.Metadata)}
+		f.bindingOrder = append(f.bindingOrder, p.BindingID)
+	case *events.BindingRemovedV1:
+		delete(f.bindings, p.BindingID)
+		f.compactBindingOrder()
+	case *events.ConsumerEnvSetV1:
+		f.envs[consumerKey{p.TargetType, p.TargetID}] = &EnvState{TargetType: p.TargetType, TargetID: p.TargetID,
+			SetAt: e.RecordedAt, Keys: envKeys(p.Env)}
+	case *events.AgentKeyIssuedV2:
+		f.keys[p.KeyID] = &AgentKey{KeyID: p.KeyID, TargetType: p.TargetType, TargetID: p.TargetID, Label: p.Label,
+			IssuedAt: e.RecordedAt, IssuedBy: actorOf(e.Metadata), ActiveInWindow: true}
+		f.keyOrder = append(f.keyOrder, p.KeyID)
+	case *events.AgentKeyRevokedV1:
+		if k := f.keys[p.KeyID]; k != nil && k.RevokedAt == nil {
+			t := e.RecordedAt
+			k.RevokedAt, k.RevokedBy, k.ActiveInWindow = &t, actorOf(e.Metadata), false
+		}
+	default:
+		f.applyVault(e, p)
+	}
+	return f.checkSize()
+}
+
+// applySecret folds an event of a secret's stream, keeping only its last status.
+func (f *stateFold) applySecret(e eventstore.Event) error {
+	id := strings.TrimPrefix(e.StreamID, "secret-")
+	h := f.secrets[id]
+	if h == nil {
+		h = &secretHistory{id: id}
+		f.secrets[id] = h
+		f.secretOrder = append(f.secretOrder, id)
+	}
+	if err := h.apply(e); err != nil {
+		return err
+	}
+	if n := len(h.status); n > 1 {
+		h.status = append(h.status[:0], h.status[n-1])
+	}
+	return f.checkSize()
+}
+
+// compactBindingOrder drops removed bindings from the order once they are half of it,
+// so that binding and unbinding over years does not grow it.
+func (f *stateFold) compactBindingOrder() {
+	if len(f.bindingOrder) < 2*len(f.bindings)+64 {
+		return
+	}
+	kept := f.bindingOrder[:0]
+	for _, id := range f.bindingOrder {
+		if f.bindings[id] != nil {
+			kept = append(kept, id)
+		}
+	}
+	f.bindingOrder = kept
+}
+
+func (f *stateFold) applyVault(e eventstore.Event, p any) {
+	switch p := p.(type) {
+	case *events.VaultCreatedV1:
+		f.vaults[p.VaultID] = &VaultState{ID: p.VaultID, Provider: p.Provider, DisplayName: p.DisplayName, Status: p.Status,
+			CreatedAt: e.RecordedAt}
+		f.vaultOrder = append(f.vaultOrder, p.VaultID)
+	case *events.VaultUpdatedV1:
+		if v := f.vaults[p.VaultID]; v != nil {
+			if p.DisplayName != nil {
+				v.DisplayName = *p.DisplayName
+			}
+			if p.Config != nil && v.Status == "warning" {
+				v.Status = "ready"
+			}
+		}
+	case *events.VaultDefaultSetV1:
+		for _, v := range f.vaults {
+			if v.Provider == p.Provider {
+				v.Default = v.ID == p.VaultID
+			}
+		}
+	case *events.VaultDisabledV1:
+		if v := f.vaults[p.VaultID]; v != nil {
+			v.Status, v.Default = "disabled", false
+		}
+	case *events.VaultHealthCheckedV1:
+		if v := f.vaults[p.VaultID]; v != nil {
+			v.Status = p.Status
+		}
+	case *events.ExternalPolicySetV1:
+		f.policy = &ExternalPolicyState{Prefixes: p.Prefixes, References: p.References, Regions: p.Regions,
+			Namespaces: p.Namespaces, SetAt: e.RecordedAt, SetBy: actorOf(e.Metadata)}
+	}
+}
+
+func (f *stateFold) checkSize() error {
+	if n := f.entries(); n > f.max {
+		return ledgererr.New(ledgererr.Invalid, "the company's state at this cut has more than %d entries (secrets, bindings, envs, agent keys and vaults); ask for an earlier cut or use the read-model routes, which page", f.max)
+	}
+	return nil
+}
+
+// state is the fold's answer, with the secrets' current versions from current.
+func (f *stateFold) state(current map[string]int) State {
+	out := State{Secrets: []SecretState{}, Bindings: []BindingSpan{}, Envs: []EnvState{}, AgentKeys: []AgentKey{}, Vaults: []VaultState{},
+		ExternalPolicy: f.policy}
+	for _, id := range f.secretOrder {
+		h := f.secrets[id]
 		if h.company == "" { // a stream whose secret.created is past the cut
 			continue
 		}
@@ -207,12 +315,12 @@ func (l Log) State(ctx context.Context, a actor.Actor, company string, as AsOf) 
 		}
 		out.Secrets = append(out.Secrets, s)
 	}
-	for _, id := range bindingOrder {
-		if b := bindings[id]; b != nil {
+	for _, id := range f.bindingOrder {
+		if b := f.bindings[id]; b != nil {
 			out.Bindings = append(out.Bindings, *b)
 		}
 	}
-	for _, e := range envs {
+	for _, e := range f.envs {
 		out.Envs = append(out.Envs, *e)
 	}
 	sort.Slice(out.Envs, func(i, j int) bool {
@@ -221,16 +329,13 @@ func (l Log) State(ctx context.Context, a actor.Actor, company string, as AsOf) 
 		}
 		return out.Envs[i].TargetID < out.Envs[j].TargetID
 	})
-	for _, id := range keyOrder {
-		out.AgentKeys = append(out.AgentKeys, *keys[id])
+	for _, id := range f.keyOrder {
+		out.AgentKeys = append(out.AgentKeys, *f.keys[id])
 	}
-	for _, id := range vaultOrder {
-		out.Vaults = append(out.Vaults, *vaults[id])
+	for _, id := range f.vaultOrder {
+		out.Vaults = append(out.Vaults, *f.vaults[id])
 	}
-	if as.Position > 0 {
-		out.Position = cut
-	}
-	return out, nil
+	return out
 }
 
 // lastRotations is the current version of each rotated secret at a cut.

@@ -35,6 +35,10 @@ type ExportReport struct {
 	AnchoredFrom int64
 	// Complete is the export's own claim that it was not cut at its size limit.
 	Complete bool
+	// Redacted counts events exported without their credential fields: their hash
+	// cannot be recomputed, their content is checked against the instance's signed
+	// attestation instead.
+	Redacted int64
 	Findings []Finding
 }
 
@@ -62,7 +66,7 @@ func VerifyExport(r io.Reader, pub ed25519.PublicKey) (ExportReport, error) {
 	var prevPos int64
 	var prevHash []byte
 	var sawHeader, sawEnd bool
-	var keyText string
+	var keyText, redactionKey string
 	var runStart int64
 	for n := 1; sc.Scan(); n++ {
 		line := sc.Bytes()
@@ -82,9 +86,10 @@ func VerifyExport(r io.Reader, pub ed25519.PublicKey) (ExportReport, error) {
 		switch kind.Kind {
 		case "header":
 			var h exportHeader
-			if err := json.Unmarshal(line, &h); err != nil || h.Format != ExportFormat {
+			if err := json.Unmarshal(line, &h); err != nil || (h.Format != ExportFormat && h.Format != ExportFormatV1) {
 				find(0, "line %d: not a %s header", n, ExportFormat)
 			}
+			redactionKey = h.RedactionKey
 			if sawHeader || n != 1 {
 				find(0, "line %d: the header must be the first line, once", n)
 			}
@@ -120,10 +125,14 @@ func VerifyExport(r io.Reader, pub ed25519.PublicKey) (ExportReport, error) {
 			default:
 				runStart = e.Position
 			}
-			got := eventstore.ChainHash(prev, eventstore.ChainFields{Position: e.Position, EventID: e.EventID, StreamID: e.StreamID,
-				StreamVersion: e.StreamVersion, EventType: e.Type, SchemaVersion: e.SchemaVersion, CompanyID: e.CompanyID,
-				Payload: []byte(e.Payload), Metadata: []byte(e.Metadata), RecordedAt: at})
-			if !bytes.Equal(got, hash) {
+			if e.Redacted || e.Attestation != "" {
+				rep.Redacted++
+				key, fromFile := redactionPub(pub, redactionKey)
+				rep.KeyFromFile = rep.KeyFromFile || fromFile
+				if !attested(e, prev, hash, at, key) {
+					find(e.Position, "the event's credential fields were left out and its content does not match the instance's signed attestation (the event was changed, or the attestation is missing or signed by another key)")
+				}
+			} else if got := eventstore.ChainHash(prev, chainFieldsOf(e, e.Payload, at)); !bytes.Equal(got, hash) {
 				find(e.Position, "hash does not match the event's content (the event was changed)")
 			}
 			prevPos, prevHash = e.Position, hash
@@ -187,4 +196,18 @@ func VerifyExport(r io.Reader, pub ed25519.PublicKey) (ExportReport, error) {
 		}
 	}
 	return rep, nil
+}
+
+// redactionPub is the key attestations are checked with: pub when given, else the one
+// the export's header names (which proves nothing against whoever could rewrite the
+// file: fromFile).
+func redactionPub(pub ed25519.PublicKey, header string) (key ed25519.PublicKey, fromFile bool) {
+	if pub != nil {
+		return pub, false
+	}
+	k, err := checkpoint.ParsePublicKey(header)
+	if err != nil {
+		return nil, true
+	}
+	return k, true
 }

@@ -34,6 +34,8 @@ type fixture struct {
 	key    integrity.Key
 	mu     sync.Mutex
 	calls  []string
+	// answer, when set, answers the calls it returns true for.
+	answer func(w http.ResponseWriter, r *http.Request) bool
 }
 
 func newFixture(t *testing.T, ttl time.Duration) *fixture {
@@ -50,6 +52,9 @@ func newFixture(t *testing.T, ttl time.Duration) *fixture {
 		f.calls = append(f.calls, r.Method+" "+r.URL.Path)
 		f.mu.Unlock()
 		w.Header().Set("Content-Type", "application/json")
+		if f.answer != nil && f.answer(w, r) {
+			return
+		}
 		switch {
 		case r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/secrets"):
 			_, _ = io.WriteString(w, `{"id": "01ARZ3NDEKTSV4RRFFQ69G5FAV"}`)
@@ -390,5 +395,43 @@ func TestASessionWrittenByTheRuntimeRoleSignsNoOneIn(t *testing.T) {
 	}
 	if status, _, _ := get(t, c, page); status != http.StatusSeeOther {
 		t.Fatalf("a session whose expiry was moved: %d, want 303 to the sign-in page", status)
+	}
+}
+
+// A token limited to companies gets 403 from GET /api/ledger: the console shows that
+// refusal (not a 500) and does not link the ledger page for such a session.
+func TestLedgerPageForACompanyToken(t *testing.T) {
+	f := newFixture(t, time.Hour)
+	f.answer = func(w http.ResponseWriter, r *http.Request) bool {
+		if r.URL.Path != "/api/ledger" {
+			return false
+		}
+		w.WriteHeader(http.StatusForbidden)
+		_, _ = io.WriteString(w, `{"error": "the ledger's state is shown to instance-wide board tokens only", "details": {"code": "EFORBIDDEN"}}`)
+		return true
+	}
+	_, token, err := f.tokens.Create(context.Background(), []string{company}, "company console")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := browser(t)
+	if res := f.signIn(t, c, token); res.StatusCode != http.StatusSeeOther {
+		t.Fatalf("sign in: %d", res.StatusCode)
+	}
+	code, body, _ := get(t, c, f.srv.URL+"/console/ledger")
+	if code != http.StatusForbidden || !strings.Contains(body, "instance-wide board tokens only") || !strings.Contains(body, "EFORBIDDEN") {
+		t.Fatalf("ledger page for a company token: %d %s", code, body)
+	}
+	if strings.Contains(body, `href="/console/ledger"`) {
+		t.Fatal("the console links the ledger page for a company token")
+	}
+	_, instance, err := f.tokens.Create(context.Background(), nil, "instance console")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c = browser(t)
+	f.signIn(t, c, instance)
+	if _, body, _ := get(t, c, f.srv.URL+"/console/"); !strings.Contains(body, `href="/console/ledger"`) {
+		t.Fatal("the console does not link the ledger page for an instance token")
 	}
 }

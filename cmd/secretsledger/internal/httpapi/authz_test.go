@@ -60,8 +60,9 @@ func fill(tpl string, ids map[string]string) string {
 var publicRoutes = map[string]bool{"GET /api/openapi.json": true}
 
 // instanceRoutes are the board routes of no one company: a token limited to other
-// companies is admitted, and is told nothing of company A.
-var instanceRoutes = map[string]bool{"GET /api/companies": true, "GET /api/ledger": true}
+// companies is admitted, and is told nothing of company A. (GET /api/ledger, the
+// instance's own state, refuses company-limited tokens.)
+var instanceRoutes = map[string]bool{"GET /api/companies": true}
 
 // The authorization matrix: every route of the router × every kind of credential. A
 // route added without an admission rule fails here.

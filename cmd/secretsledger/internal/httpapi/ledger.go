@@ -9,6 +9,7 @@ import (
 	"github.com/gorilla/mux"
 
 	"github.com/secretsledger/secretsledger/eventstore/actor"
+	"github.com/secretsledger/secretsledger/eventstore/ledgererr"
 	"github.com/secretsledger/secretsledger/queries"
 )
 
@@ -40,8 +41,12 @@ func (s *Secrets) companies(w http.ResponseWriter, r *http.Request, a actor.Acto
 	})
 }
 
-// ledger answers any board token: the state of the log says nothing of one company.
-func (s *Secrets) ledger(w http.ResponseWriter, r *http.Request, _ actor.Actor) error {
+// ledger answers instance-wide board tokens only: the head, the chain and the relay
+// are the instance's, and how fast they move tells one company about the others' work.
+func (s *Secrets) ledger(w http.ResponseWriter, r *http.Request, a actor.Actor) error {
+	if !instanceWide(a) {
+		return ledgererr.New(ledgererr.Forbidden, "the ledger's state is shown to instance-wide board tokens only; this token is limited to companies")
+	}
 	st, err := s.Ledger.State(r.Context())
 	if err != nil {
 		return err

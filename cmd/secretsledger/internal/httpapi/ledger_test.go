@@ -199,7 +199,7 @@ func ledgerState(t *testing.T, s *stack, l *queries.Ledger) ledgerAnswer {
 	sec.Ledger = l
 	c := *s
 	c.router = NewRouter(Deps{Log: slog.New(slog.DiscardHandler), Secrets: &sec})
-	rec := c.do(newRequest(http.MethodGet, "/api/ledger", ""), s.boardB)
+	rec := c.do(newRequest(http.MethodGet, "/api/ledger", ""), s.board)
 	wantStatus(t, rec, 200, "GET /api/ledger")
 	if strings.Contains(rec.Body.String(), "fixture") {
 		t.Fatalf("the answer holds event content: %s", rec.Body)

@@ -552,10 +552,21 @@ func (s *Secrets) providerHealth(w http.ResponseWriter, r *http.Request, a actor
 	}
 	writePage(w, queries.Page[providers.Provider]{Items: s.Providers}, func(p providers.Provider) healthOut {
 		h := p.Health(r.Context())
-		return healthOut{Provider: h.Provider, OK: h.OK, Findings: h.Findings}
+		findings := h.Findings
+		if instanceWide(a) {
+			findings = h.All()
+		}
+		if findings == nil {
+			findings = []string{}
+		}
+		return healthOut{Provider: h.Provider, OK: h.OK, Findings: findings}
 	})
 	return nil
 }
+
+// instanceWide says a is a board token for every company: only such a token sees the
+// instance itself (its key files, endpoints, deployment, the log's head).
+func instanceWide(a actor.Actor) bool { return a.Type == actor.Board && a.Companies == nil }
 
 func (s *Secrets) companyVisible(r *http.Request, a actor.Actor) error {
 	company, err := companyID(r)

@@ -3,6 +3,7 @@ package httpapi
 import (
 	"bytes"
 	"context"
+	"crypto/ed25519"
 	"io"
 	"log/slog"
 	"net/http"
@@ -133,7 +134,7 @@ func newStack(t testing.TB) *stack {
 		Incidents:   Incidents{Commands: cmds, Queries: queries.Freezes{DB: pool}},
 		Vaults:      Vaults{Commands: &commands.Vaults{Log: store, Locator: queries.Vaults{DB: pool}}, Queries: queries.Vaults{DB: pool}},
 		Policies:    Policies{Commands: cmds, Queries: queries.ExternalPolicies{DB: pool}},
-		Subscribers: fakeSubscribers{}, Events: queries.Events{DB: pool}, Audit: audit.Log{DB: pool},
+		Subscribers: fakeSubscribers{}, Events: queries.Events{DB: pool}, Audit: audit.Log{DB: pool, RedactionKey: ed25519.NewKeyFromSeed(make([]byte, ed25519.SeedSize))},
 		Companies: queries.Companies{DB: pool}, Ledger: &queries.Ledger{Store: store, DB: pool},
 	}
 	s.router = NewRouter(Deps{Log: slog.New(slog.DiscardHandler), Secrets: s.secrets,

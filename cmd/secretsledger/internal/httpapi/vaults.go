@@ -3,6 +3,7 @@ package httpapi
 import (
 	"context"
 	"net/http"
+	"regexp"
 	"slices"
 	"strings"
 	"time"
@@ -83,7 +84,7 @@ func (s *Secrets) listVaults(w http.ResponseWriter, r *http.Request, a actor.Act
 	}
 	return listPage(w, r, "", func(p queries.PageRequest) (queries.Page[queries.Vault], error) {
 		return s.Vaults.Queries.List(r.Context(), a, company, f, p)
-	}, vaultJSON)
+	}, vaultView(a))
 }
 
 func (s *Secrets) getVault(w http.ResponseWriter, r *http.Request, a actor.Actor) error {
@@ -91,7 +92,7 @@ func (s *Secrets) getVault(w http.ResponseWriter, r *http.Request, a actor.Actor
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, vaultJSON(v))
+	writeJSON(w, http.StatusOK, vaultView(a)(v))
 	return nil
 }
 
@@ -149,7 +150,7 @@ func (s *Secrets) respondVault(w http.ResponseWriter, r *http.Request, a actor.A
 		return err
 	}
 	written(w, commands.Result{Position: res.Position, Replayed: res.Replayed})
-	writeJSON(w, status, vaultJSON(v))
+	writeJSON(w, status, vaultView(a)(v))
 	return nil
 }
 
@@ -169,6 +170,52 @@ type vaultOut struct {
 	CreatedAt       time.Time         `json:"createdAt"`
 	UpdatedAt       time.Time         `json:"updatedAt"`
 }
+
+// vaultView is vaultJSON as a shows it: a company-limited token does not see the
+// instance details that health checks recorded before they were kept out of the log.
+func vaultView(a actor.Actor) func(queries.Vault) vaultOut {
+	if instanceWide(a) {
+		return vaultJSON
+	}
+	return func(v queries.Vault) vaultOut {
+		out := vaultJSON(v)
+		ownPrefix := v.Config["secretNamePrefix"] != ""
+		if out.HealthDetails != nil {
+			kept := map[string]any{}
+			for _, k := range vaultHealthKeys {
+				if val, ok := out.HealthDetails[k]; ok && (k != "prefix" || ownPrefix) {
+					kept[k] = val
+				}
+			}
+			out.HealthDetails = kept
+		}
+		if out.HealthMessage != nil {
+			var parts []string
+			for _, part := range strings.Split(*out.HealthMessage, "; ") {
+				if !slices.ContainsFunc(instanceDetailPrefixes, func(p string) bool { return strings.HasPrefix(part, p) }) {
+					parts = append(parts, part)
+				}
+			}
+			m := strings.Join(parts, "; ")
+			if !ownPrefix {
+				m = recordedPrefix.ReplaceAllString(m, "${1}the instance's default prefix")
+			}
+			out.HealthMessage = &m
+		}
+		return out
+	}
+}
+
+// vaultHealthKeys are the health details a vault's own configuration decides (prefix
+// only when the vault sets one).
+var vaultHealthKeys = []string{"region", "prefix", "deploymentId", "kmsKeyConfigured"}
+
+// instanceDetailPrefixes start the parts of a recorded health message that describe
+// the instance rather than the vault.
+var instanceDetailPrefixes = []string{"endpoint ", "credentials from ", "warning: static AWS_ACCESS_KEY_ID"}
+
+// recordedPrefix is the prefix in a recorded health message ("region r, prefix p, …").
+var recordedPrefix = regexp.MustCompile(`(^|, )prefix [^,;]*`)
 
 func vaultJSON(v queries.Vault) vaultOut {
 	return vaultOut{ID: v.ID, CompanyID: v.CompanyID, DisplayName: v.DisplayName, Provider: v.Provider, Status: v.Status,

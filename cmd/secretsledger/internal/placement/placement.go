@@ -229,7 +229,9 @@ func configKey(cfg map[string]string) string {
 
 // Check implements commands.VaultHealth: a local_encrypted vault is the ledger's own
 // store; an AWS vault is checked by its provider (credentials found, static keys
-// warned about); other providers cannot be checked.
+// warned about); other providers cannot be checked. The result is recorded in the
+// company's log, so it holds what the vault's own configuration says and why it fails,
+// never the instance's endpoint or where its credentials come from.
 func (p *Placer) Check(ctx context.Context, v commands.Vault) (status, message string, details map[string]any) {
 	switch v.Provider {
 	case providers.LocalEncrypted:
@@ -248,9 +250,12 @@ func (p *Placer) Check(ctx context.Context, v commands.Vault) (status, message s
 		HealthDetails(ctx context.Context) awssm.HealthDetails
 	}); ok {
 		hd := d.HealthDetails(ctx)
-		details = hd.Map()
+		own := v.Config["secretNamePrefix"] != ""
+		details = hd.VaultMap(own)
+		message = strings.Join(append([]string{hd.VaultSummary(own)}, h.Findings...), "; ")
 		if len(hd.Warnings) > 0 {
 			status = "warning"
+			message += "; warning: the instance's AWS setup has warnings (an instance-wide token sees them in the providers' health)"
 		}
 	}
 	if !h.OK {
