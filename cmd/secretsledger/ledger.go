@@ -99,11 +99,11 @@ func openLedger(ctx context.Context, env *environment, dir instance.Dir, migrate
 		closeDB()
 		return nil, nil, err
 	}
-	// serve creates the integrity key on first start; so does any command of an embedded
-	// instance, whose key file is beside its database. An operator command on an external
-	// database runs without it when the file is missing: it verifies the chain without
-	// MACs, and whatever needs the key (appends, tokens) refuses with noIntegrityKey.
-	keys, noIntegrityKey, err := storeIntegrityKey(env, owner && db.Embedded == nil)
+	// serve creates the integrity key on first start. An operator command runs without it
+	// when the file is missing: it verifies the chain without MACs, and whatever needs the
+	// key (appends, tokens) refuses with noIntegrityKey. It never creates one: a new key
+	// would make every event written under the old one read as forged.
+	keys, noIntegrityKey, err := storeIntegrityKey(env, owner)
 	if err != nil {
 		closeDB()
 		return nil, nil, err
