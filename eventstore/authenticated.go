@@ -2,16 +2,10 @@ package eventstore
 
 import (
 	"context"
-	"errors"
-	"time"
-
-	"github.com/jackc/pgx/v5"
 )
 
 // authPage bounds the rows one query of Authenticated reads.
-const authPage = 10_000
-
-var errFound = errors.New("eventstore: found")
+const authPage = 1_000
 
 // Authentication is what Authenticated found in a range of the log.
 type Authentication struct {
@@ -24,10 +18,10 @@ type Authentication struct {
 	ForgedAt int64
 }
 
-// Authenticated checks the MACs of the events at positions after..to, in position
-// order and bounded pages, and stops at the first one the writer did not
-// authenticate: what the checkpoint signer may sign is Last. It needs the store's
-// Authenticator.
+// Authenticated checks the events at positions after..to, in position order and bounded
+// pages, and stops at the first one the writer did not authenticate (its hash does not
+// match its content, or it has no valid MAC of that hash): what the checkpoint signer
+// may sign is Last. It needs the store's Authenticator.
 func (s *Store) Authenticated(ctx context.Context, after, to int64) (Authentication, error) {
 	res := Authentication{Last: Head{Position: after}}
 	if s.cfg.Authenticator == nil {
@@ -39,28 +33,30 @@ func (s *Store) Authenticated(ctx context.Context, after, to int64) (Authenticat
 	}
 	macs := &macCheck{auth: s.cfg.Authenticator, legacyThrough: legacy}
 	for res.Last.Position < to {
-		rows, err := s.pool.Query(ctx, `SELECT position, hash, mac, recorded_at FROM ledger_events
-			WHERE position > $1 AND position <= $2 ORDER BY position LIMIT $3`, res.Last.Position, to, authPage)
+		rows, err := s.pool.Query(ctx, selectEventsWithMAC+`WHERE position > $1 AND position <= $2 ORDER BY position LIMIT $3`,
+			res.Last.Position, to, authPage)
 		if err != nil {
 			return res, storeError("read event MACs", err)
 		}
-		var pos int64
-		var hash, mac []byte
-		var at time.Time
 		n := 0
-		_, err = pgx.ForEachRow(rows, []any{&pos, &hash, &mac, &at}, func() error {
+		for rows.Next() {
 			n++
-			if !macs.authentic(pos, hash, mac) {
-				res.ForgedAt = pos
-				return errFound // the rest of the page is not needed
+			r, err := scanStored(rows)
+			if err != nil {
+				rows.Close()
+				return res, storeError("read event MACs", err)
 			}
-			res.Last = Head{Position: pos, Hash: append([]byte(nil), hash...), RecordedAt: at}
-			return nil
-		})
-		if err != nil && !errors.Is(err, errFound) {
+			if !macs.authenticStored(r) {
+				res.ForgedAt = r.Position
+				rows.Close() // the rest of the page is not needed
+				return res, nil
+			}
+			res.Last = Head{Position: r.Position, Hash: r.Hash, RecordedAt: r.RecordedAt}
+		}
+		if err := rows.Err(); err != nil {
 			return res, storeError("read event MACs", err)
 		}
-		if res.ForgedAt != 0 || n < authPage {
+		if n < authPage {
 			return res, nil
 		}
 	}

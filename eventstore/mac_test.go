@@ -108,3 +108,59 @@ func TestStoreWithoutIntegrityKeyRefusesAppends(t *testing.T) {
 		t.Fatalf("head = %d, %v; want nothing written", head, err)
 	}
 }
+
+// A row whose hash and MAC are copied from an authentic event (the MAC is valid for
+// that hash, not for the row's own content) is not authenticated: the signer must not
+// sign past it.
+func TestACopiedHashAndMACAuthenticateNothing(t *testing.T) {
+	t.Parallel()
+	pool, url := pgtest.NewMigratedPool(t)
+	s := startStore(t, pool, eventstore.Config{})
+	ctx := context.Background()
+	appendN(t, s, "s", 3)
+	pgtest.Tamper(t, url, `INSERT INTO ledger_events (position, event_id, stream_id, stream_version, event_type,
+		schema_version, company_id, payload, metadata, recorded_at, prev_hash, hash, mac)
+		SELECT 4, '01COPIEDMAC0000000000000004', 'copied', 1, 'forged.event', 1, 'co', '{}', '{}', now(), hash, hash, mac
+		FROM ledger_events WHERE position = 3`)
+	auth, err := s.Authenticated(ctx, 0, 4)
+	if err != nil || auth.ForgedAt != 4 || auth.Last.Position != 3 {
+		t.Fatalf("Authenticated = %+v, %v; want forged at 4, last 3", auth, err)
+	}
+	if evs, err := s.ReadStream(ctx, "copied", 0, 10); err != nil || len(evs) != 0 {
+		t.Fatalf("ReadStream of the copied row = %d events, %v; want none", len(evs), err)
+	}
+}
+
+// The reads that decisions are made from leave out a forged row; the log keeps it.
+func TestDecisionReadsLeaveOutForgedEvents(t *testing.T) {
+	t.Parallel()
+	pool, url := pgtest.NewMigratedPool(t)
+	s := startStore(t, pool, eventstore.Config{})
+	ctx := context.Background()
+	appendN(t, s, "s", 2)
+	forge(t, url, "NULL") // position 3, stream forged-3
+	appendN(t, s, "s", 1)
+	if evs, err := s.ReadStream(ctx, "forged-3", 0, 10); err != nil || len(evs) != 0 {
+		t.Fatalf("ReadStream(forged-3) = %d events, %v; want none", len(evs), err)
+	}
+	if evs, err := s.ReadStream(ctx, "s", 0, 10); err != nil || len(evs) != 3 {
+		t.Fatalf("ReadStream(s) = %d events, %v; want 3", len(evs), err)
+	}
+	byStream, err := s.ReadStreams(ctx, map[string]int64{"forged-3": 0, "s": 1})
+	if err != nil || len(byStream["forged-3"]) != 0 || len(byStream["s"]) != 2 {
+		t.Fatalf("ReadStreams = %v, %v; want s's 2 events only", byStream, err)
+	}
+	evs, err := s.ReadAllExcept(ctx, 0, 4, 10, []string{"none"})
+	if err != nil || len(evs) != 3 {
+		t.Fatalf("ReadAllExcept = %d events, %v; want the 3 authentic ones", len(evs), err)
+	}
+	for _, e := range evs {
+		if e.Position == 3 {
+			t.Fatal("ReadAllExcept returned the forged event")
+		}
+	}
+	var n int
+	if err := pool.QueryRow(ctx, `SELECT count(*) FROM ledger_events`).Scan(&n); err != nil || n != 4 {
+		t.Fatalf("the log holds %d rows, %v; want all 4 (it keeps the forged row)", n, err)
+	}
+}

@@ -41,9 +41,13 @@ func (s *Store) ReadAllExcept(ctx context.Context, after, until int64, limit int
 	if err := checkLimit(limit); err != nil {
 		return nil, err
 	}
-	rows, err := s.pool.Query(ctx, selectEvents+`WHERE position > $1 AND position <= $2 AND event_type <> ALL($3)
+	macs, err := s.readMACs(ctx)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := s.pool.Query(ctx, selectEventsWithMAC+`WHERE position > $1 AND position <= $2 AND event_type <> ALL($3)
 		ORDER BY position LIMIT $4`, after, until, except, limit)
-	return collectEvents(rows, err)
+	return collectAuthentic(rows, err, macs)
 }
 
 // ReadCompany returns up to limit events of one company with position > after, in
@@ -69,9 +73,13 @@ func (s *Store) ReadStream(ctx context.Context, stream string, afterVersion int6
 	if err := checkLimit(limit); err != nil {
 		return nil, err
 	}
-	rows, err := s.pool.Query(ctx, selectEvents+`WHERE stream_id = $1 AND stream_version > $2 ORDER BY stream_version LIMIT $3`,
+	macs, err := s.readMACs(ctx)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := s.pool.Query(ctx, selectEventsWithMAC+`WHERE stream_id = $1 AND stream_version > $2 ORDER BY stream_version LIMIT $3`,
 		stream, afterVersion, limit)
-	return collectEvents(rows, err)
+	return collectAuthentic(rows, err, macs)
 }
 
 // ReadStreams returns the events of several streams after a version each (one query),
@@ -84,14 +92,18 @@ func (s *Store) ReadStreams(ctx context.Context, after map[string]int64) (map[st
 		ids = append(ids, id)
 		versions = append(versions, v)
 	}
+	macs, err := s.readMACs(ctx)
+	if err != nil {
+		return nil, err
+	}
 	// LATERAL: one index range scan per stream, whatever the planner thinks of unnest.
 	rows, err := s.pool.Query(ctx, `SELECT e.position, e.event_id, e.stream_id, e.stream_version, e.event_type, e.schema_version,
-		e.company_id, e.payload, e.metadata, e.recorded_at, e.prev_hash, e.hash
+		e.company_id, e.payload, e.metadata, e.recorded_at, e.prev_hash, e.hash, e.mac
 		FROM unnest($1::text[], $2::bigint[]) AS s(id, after)
 		CROSS JOIN LATERAL (SELECT * FROM ledger_events l WHERE l.stream_id = s.id AND l.stream_version > s.after
 			ORDER BY l.stream_version LIMIT $3) e
 		ORDER BY e.stream_id, e.stream_version LIMIT $3`, ids, versions, MaxReadLimit)
-	evs, err := collectEvents(rows, err)
+	evs, err := collectAuthentic(rows, err, macs)
 	if err != nil {
 		return nil, err
 	}

@@ -103,6 +103,8 @@ type Store struct {
 	queue   chan *pendingAppend
 	stopped chan struct{}
 	now     func() time.Time
+	// legacy caches ledger_integrity.legacy_through for the decision reads.
+	legacy legacyCache
 }
 
 // New returns a Store over pool. Start its writer with Run.
@@ -119,6 +121,7 @@ func New(pool *pgxpool.Pool, cfg Config) *Store {
 	if cfg.Clock != nil {
 		s.now = cfg.Clock
 	}
+	s.legacy.v.Store(-1)
 	return s
 }
 

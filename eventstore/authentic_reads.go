@@ -1,0 +1,117 @@
+package eventstore
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"sync/atomic"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/oklog/ulid/v2"
+
+	"github.com/secretsledger/secretsledger/eventstore/ledgererr"
+)
+
+// The reads that decisions are made from (ReadStream, ReadStreams, ReadAllExcept: the
+// commands' memory and its tail) keep only events the writer authenticated when the
+// store has an Authenticator: a row that someone with database credentials inserted is
+// never folded into a decision, whatever its chain hash. Such a row stays in the log,
+// where verify, doctor and the checkpoint signer report it; the stream it sits in
+// conflicts on its next append (its version is taken), which fails closed.
+
+// selectEventsWithMAC is selectEvents with the MAC.
+const selectEventsWithMAC = `SELECT position, event_id, stream_id, stream_version, event_type, schema_version,
+	company_id, payload, metadata, recorded_at, prev_hash, hash, mac FROM ledger_events `
+
+// legacyCache caches ledger_integrity.legacy_through, which never changes once the
+// migration that made it ran; -1 until read.
+type legacyCache struct{ v atomic.Int64 }
+
+// readMACs returns the store's MAC check for the decision reads: nil (keep every event)
+// without an Authenticator.
+func (s *Store) readMACs(ctx context.Context) (*macCheck, error) {
+	if s.cfg.Authenticator == nil {
+		return nil, nil
+	}
+	legacy := s.legacy.v.Load()
+	if legacy < 0 {
+		var err error
+		if legacy, err = s.LegacyThrough(ctx); err != nil {
+			if errors.Is(err, errBeforeMACs) {
+				return nil, nil
+			}
+			return nil, err
+		}
+		s.legacy.v.Store(legacy)
+	}
+	return &macCheck{auth: s.cfg.Authenticator, legacyThrough: legacy}, nil
+}
+
+// storedEvent is a row of selectEventsWithMAC as stored: the id and metadata as text,
+// the MAC beside the event.
+type storedEvent struct {
+	Event
+	id       string
+	metadata []byte
+	mac      []byte
+}
+
+func scanStored(row pgx.Row) (storedEvent, error) {
+	var r storedEvent
+	err := row.Scan(&r.Position, &r.id, &r.StreamID, &r.StreamVersion, &r.Type, &r.SchemaVersion,
+		&r.CompanyID, &r.Payload, &r.metadata, &r.RecordedAt, &r.PrevHash, &r.Hash, &r.mac)
+	return r, err
+}
+
+// decode parses the id and metadata.
+func (r storedEvent) decode() (Event, error) {
+	e := r.Event
+	var err error
+	if e.EventID, err = ulid.ParseStrict(r.id); err != nil {
+		return e, ledgererr.Wrap(err, ledgererr.Internal, "event at position %d has a malformed id", e.Position)
+	}
+	if e.Metadata, err = decodeMetadata(r.metadata); err != nil {
+		return e, ledgererr.Wrap(err, ledgererr.Internal, "event at position %d has malformed metadata", e.Position)
+	}
+	return e, nil
+}
+
+// authenticStored reports whether r is what the writer wrote: at or below
+// legacy_through, or with a hash that matches its stored content and a valid MAC of
+// that hash. Checking the MAC alone would accept a row whose hash and MAC were copied
+// from another event. It looks at the stored text only, so a malformed forged row is
+// unauthenticated, never an error that stops a reader.
+func (m *macCheck) authenticStored(r storedEvent) bool {
+	if m == nil || (r.mac == nil && r.Position <= m.legacyThrough) {
+		return true
+	}
+	want := chainHash(r.PrevHash, chainFields{position: r.Position, eventID: r.id, streamID: r.StreamID,
+		streamVersion: r.StreamVersion, eventType: r.Type, schemaVersion: r.SchemaVersion, companyID: r.CompanyID,
+		payload: r.Payload, metadata: r.metadata, recordedAt: r.RecordedAt})
+	return bytes.Equal(want, r.Hash) && m.authentic(r.Position, r.Hash, r.mac)
+}
+
+// collectAuthentic collects rows of selectEventsWithMAC, leaving out the events macs
+// does not authenticate.
+func collectAuthentic(rows pgx.Rows, err error, macs *macCheck) ([]Event, error) {
+	if err != nil {
+		return nil, storeError("read", err)
+	}
+	defer rows.Close()
+	var out []Event
+	for rows.Next() {
+		r, err := scanStored(rows)
+		if err != nil {
+			return nil, storeError("read", err)
+		}
+		if !macs.authenticStored(r) {
+			continue
+		}
+		e, err := r.decode()
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, e)
+	}
+	return out, storeError("read", rows.Err())
+}
