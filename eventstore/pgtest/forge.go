@@ -22,10 +22,6 @@ var IntegrityKey = func() integrity.Key {
 // (streamID-<position>): what someone who holds only the
 // runtime role's credentials can do. It needs no privilege beyond INSERT and SELECT.
 func ForgeEvent(streamID, mac string) string {
-	field := func(expr string) string {
-		b := "convert_to(" + expr + ", 'UTF8')"
-		return "int4send(length(" + b + ")) || " + b
-	}
 	return `WITH head AS (SELECT position, hash FROM ledger_events ORDER BY position DESC LIMIT 1),
 r AS (SELECT coalesce((SELECT position FROM head), 0) + 1 AS position,
 		'01FORGED' || lpad(coalesce((SELECT position FROM head), 0)::text, 18, '0') AS event_id,
@@ -36,9 +32,5 @@ r AS (SELECT coalesce((SELECT position FROM head), 0) + 1 AS position,
 INSERT INTO ledger_events (position, event_id, stream_id, stream_version, event_type, schema_version, company_id,
 	payload, metadata, recorded_at, prev_hash, hash, mac)
 SELECT position, event_id, stream_id, stream_version, event_type, schema_version, company_id, payload, metadata,
-	recorded_at, prev_hash, sha256(prev_hash || ` + field("position::text") + ` || ` + field("event_id") + ` || ` +
-		field("stream_id") + ` || ` + field("stream_version::text") + ` || ` + field("event_type") + ` || ` +
-		field("schema_version::text") + ` || ` + field("company_id") + ` || ` + field("payload::text") + ` || ` +
-		field("metadata::text") + ` || ` + field(`to_char(recorded_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`) + `), ` +
-		mac + ` FROM r`
+	recorded_at, prev_hash, sha256(r.prev_hash || ` + canonicalBytes("r") + `), ` + mac + ` FROM r`
 }
