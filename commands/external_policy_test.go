@@ -157,9 +157,13 @@ func TestExternalPolicyEnforced(t *testing.T) {
 	if err := link("prod/billing/db-password"); ledgererr.ReasonOf(err) != ReasonExternalNotApproved {
 		t.Fatalf("link outside the prefix: %v", err)
 	}
+	describes := fake.Calls("DescribeSecret")
 	imp, err := f.h.Import(ctx, board, ImportSecrets{CompanyID: "co", Rows: []ImportRow{{ExternalRef: fake.ARN("prod/billing/db-password")}}})
 	if err != nil || imp.Rows[0].Reason != ReasonExternalNotApproved {
 		t.Fatalf("import outside the prefix: %+v %v", imp, err)
+	}
+	if n := fake.Calls("DescribeSecret") - describes; n != 0 {
+		t.Fatalf("an import row outside the policy cost %d DescribeSecret calls: AWS's answer would tell what the company may not see", n)
 	}
 	page, err := f.h.PreviewImport(ctx, board.Actor, ImportPreview{CompanyID: "co"})
 	if err != nil || len(page.Candidates) != 1 || page.Candidates[0].RemoteName != "team-b/api" {

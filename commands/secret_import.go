@@ -393,6 +393,13 @@ func (h *Secrets) decideImportRow(ctx context.Context, t importTarget, companyID
 		row.Reason, row.Message = ReasonInvalid, ledgererr.MessageOf(err)
 		return row, nil
 	}
+	// The policy first: a reference the company may not name costs no call to the
+	// provider, whose answer (managed, absent, denied) would tell it about inventory it
+	// may not see.
+	if err := h.checkImportRowPolicy(t, ref); err != nil {
+		row.Reason, row.Message, row.refusal = ReasonExternalNotApproved, ledgererr.MessageOf(err), err
+		return row, nil
+	}
 	if err := t.guard.check(ctx, at.Provider, ref); err != nil {
 		row.Reason, row.Message = ReasonFailed, ledgererr.MessageOf(err)
 		switch {
@@ -402,10 +409,6 @@ func (h *Secrets) decideImportRow(ctx context.Context, t importTarget, companyID
 		case ledgererr.CodeOf(err) == ledgererr.Invalid:
 			row.Reason = ReasonInvalid
 		}
-		return row, nil
-	}
-	if err := h.checkImportRowPolicy(t, ref); err != nil {
-		row.Reason, row.Message, row.refusal = ReasonExternalNotApproved, ledgererr.MessageOf(err), err
 		return row, nil
 	}
 	cs := CreateSecret{CompanyID: companyID, Name: row.Name, Key: row.Key, Description: r.Description, Provider: at.ProviderID,
