@@ -35,9 +35,9 @@ var RuntimePrivileges = map[string][]string{
 	"company_secret_versions":         {"SELECT", "INSERT", "UPDATE"},
 	"secret_access_events":            {"SELECT", "INSERT"},
 	"local_secret_keys":               {"SELECT", "INSERT", "UPDATE (wrapped_key, destroyed_at)"}, // crypto-shredding on purge; reencrypt_pending is the owner's
-	"local_secret_values":             {"SELECT", "INSERT", "DELETE"}, // DELETE: discarding a write whose append lost
-	"local_encrypted_key_check":       {"SELECT", "INSERT"},           // rekey replaces it, as the owner
-	"board_tokens":                    {"SELECT"},                     // tokens are written by the owner only
+	"local_secret_values":             {"SELECT", "INSERT", "DELETE"},                             // DELETE: discarding a write whose append lost
+	"local_encrypted_key_check":       {"SELECT", "INSERT"},                                       // rekey replaces it, as the owner
+	"board_tokens":                    {"SELECT"},                                                 // tokens are written by the owner only
 	"company_secret_bindings":         {"SELECT", "INSERT", "DELETE"},
 	"consumer_envs":                   {"SELECT", "INSERT", "UPDATE"},
 	"agent_keys":                      {"SELECT", "INSERT", "UPDATE"},
