@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -249,4 +250,29 @@ func TestOpenOwnsTheClusterOnceTheLockIsFree(t *testing.T) {
 		t.Fatal("Open attached to no one instead of owning the cluster once the lock was free")
 	}
 	checkRuntimeRole(t, s)
+}
+
+// The embedded server does not inherit the ledger's environment, which may hold the
+// master key or AWS credentials.
+func TestServerDoesNotInheritTheEnvironment(t *testing.T) {
+	const canary = "canary-master-key-0123456789abcdef"
+	t.Setenv("PAPERCLIP_SECRETS_MASTER_KEY", canary)
+	t.Setenv("AWS_SECRET_ACCESS_KEY", canary)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	s, err := Open(ctx, Options{Dir: filepath.Join(t.TempDir(), "db"), Settings: map[string]string{"fsync": "off"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Stop(context.Background())
+	if s.cmd == nil || s.cmd.Process == nil {
+		t.Fatal("the server was not started by this handle")
+	}
+	environ, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(s.cmd.Process.Pid), "environ"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(environ), canary) || !strings.Contains(string(environ), "LC_ALL=C") {
+		t.Fatalf("postgres's environment: %q", strings.ReplaceAll(string(environ), "\x00", " "))
+	}
 }

@@ -337,7 +337,7 @@ func (s *Server) initCluster(ctx context.Context, pgdata string, who *runAs) err
 		"--encoding=UTF8", "--locale=C")
 	cmd.Dir = "/"
 	cmd.SysProcAttr = who.sysProcAttr()
-	cmd.Env = append(os.Environ(), "LC_ALL=C")
+	cmd.Env = serverEnv()
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return fmt.Errorf("pgembed: initdb failed: %w\n%s", err, tail(out, 20))
 	}
@@ -404,7 +404,7 @@ func (s *Server) launch(ctx context.Context, pgdata string, who *runAs) error {
 	cmd.Dir = "/"
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	cmd.SysProcAttr = who.sysProcAttr()
-	cmd.Env = append(os.Environ(), "LC_ALL=C")
+	cmd.Env = serverEnv()
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("pgembed: start postgres: %w", err)
 	}
@@ -527,4 +527,19 @@ func tail(b []byte, n int) string {
 		lines = lines[len(lines)-n:]
 	}
 	return strings.Join(lines, "\n")
+}
+
+// serverEnv is the environment initdb and postgres run with: what they need, nothing
+// else. The ledger's own environment may hold the master key, AWS credentials or a
+// database URL with its password, and a postgres process's environment is readable by
+// its service user and, through pg_read_file('/proc/self/environ'), by the database's
+// superuser.
+func serverEnv() []string {
+	env := []string{"LC_ALL=C"}
+	for _, k := range []string{"PATH", "TZ", "TMPDIR", "LD_LIBRARY_PATH"} {
+		if v, ok := os.LookupEnv(k); ok {
+			env = append(env, k+"="+v)
+		}
+	}
+	return env
 }
