@@ -91,9 +91,25 @@ func (m *macCheck) authenticStored(r storedEvent) bool {
 	return bytes.Equal(want, r.Hash) && m.authentic(r.Position, r.Hash, r.mac)
 }
 
+// ReadAuthentic returns up to limit events with position > after, in position order,
+// ending before the first event the writer did not authenticate (every event without
+// an Authenticator). A reader that publishes the log (the NATS relay) stops there, as
+// the checkpoint signer does, until the row is dealt with.
+func (s *Store) ReadAuthentic(ctx context.Context, after int64, limit int) ([]Event, error) {
+	if err := checkLimit(limit); err != nil {
+		return nil, err
+	}
+	macs, err := s.readMACs(ctx)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := s.pool.Query(ctx, selectEventsWithMAC+`WHERE position > $1 ORDER BY position LIMIT $2`, after, limit)
+	return collectAuthentic(rows, err, macs, true)
+}
+
 // collectAuthentic collects rows of selectEventsWithMAC, leaving out the events macs
-// does not authenticate.
-func collectAuthentic(rows pgx.Rows, err error, macs *macCheck) ([]Event, error) {
+// does not authenticate, or with stop ending at the first of them.
+func collectAuthentic(rows pgx.Rows, err error, macs *macCheck, stop bool) ([]Event, error) {
 	if err != nil {
 		return nil, storeError("read", err)
 	}
@@ -105,6 +121,9 @@ func collectAuthentic(rows pgx.Rows, err error, macs *macCheck) ([]Event, error)
 			return nil, storeError("read", err)
 		}
 		if !macs.authenticStored(r) {
+			if stop {
+				return out, nil
+			}
 			continue
 		}
 		e, err := r.decode()

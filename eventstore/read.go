@@ -47,7 +47,7 @@ func (s *Store) ReadAllExcept(ctx context.Context, after, until int64, limit int
 	}
 	rows, err := s.pool.Query(ctx, selectEventsWithMAC+`WHERE position > $1 AND position <= $2 AND event_type <> ALL($3)
 		ORDER BY position LIMIT $4`, after, until, except, limit)
-	return collectAuthentic(rows, err, macs)
+	return collectAuthentic(rows, err, macs, false)
 }
 
 // ReadCompany returns up to limit events of one company with position > after, in
@@ -79,7 +79,7 @@ func (s *Store) ReadStream(ctx context.Context, stream string, afterVersion int6
 	}
 	rows, err := s.pool.Query(ctx, selectEventsWithMAC+`WHERE stream_id = $1 AND stream_version > $2 ORDER BY stream_version LIMIT $3`,
 		stream, afterVersion, limit)
-	return collectAuthentic(rows, err, macs)
+	return collectAuthentic(rows, err, macs, false)
 }
 
 // ReadStreams returns the events of several streams after a version each (one query),
@@ -103,7 +103,7 @@ func (s *Store) ReadStreams(ctx context.Context, after map[string]int64) (map[st
 		CROSS JOIN LATERAL (SELECT * FROM ledger_events l WHERE l.stream_id = s.id AND l.stream_version > s.after
 			ORDER BY l.stream_version LIMIT $3) e
 		ORDER BY e.stream_id, e.stream_version LIMIT $3`, ids, versions, MaxReadLimit)
-	evs, err := collectAuthentic(rows, err, macs)
+	evs, err := collectAuthentic(rows, err, macs, false)
 	if err != nil {
 		return nil, err
 	}

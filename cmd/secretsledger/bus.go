@@ -59,7 +59,7 @@ func startBus(ctx context.Context, env *environment, l *ledger) (*bus, error) {
 		}
 		b.ensureConsumers(ctx, env, subs)
 	}
-	b.relay = &natsbus.Relay{Pool: l.pool, NATS: ep, Replicas: cfg.Replicas, Wake: l.committed, Log: env.log}
+	b.relay = &natsbus.Relay{Pool: l.pool, Events: l.store, NATS: ep, Replicas: cfg.Replicas, Wake: l.committed, Log: env.log}
 	return b, nil
 }
 

@@ -41,7 +41,7 @@ func newReplicatedHarness(t testing.TB, ep Endpoint, replicas int) *harness {
 	store := eventstore.New(pool, eventstore.Config{Authenticator: pgtest.IntegrityKey, Committed: []chan<- struct{}{wake}})
 	ctx, cancel := context.WithCancel(context.Background())
 	log := slog.New(slog.DiscardHandler)
-	relay := &Relay{Pool: pool, NATS: ep, Replicas: replicas, Wake: wake, Log: log,
+	relay := &Relay{Pool: pool, Events: store, NATS: ep, Replicas: replicas, Wake: wake, Log: log,
 		Lease: &lease.Lease{DB: pool, Role: lease.Relay, Holder: lease.NewHolderID(), Log: log}}
 	var wg sync.WaitGroup
 	wg.Add(2)

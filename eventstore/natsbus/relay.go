@@ -34,6 +34,10 @@ const (
 // JetStream drops the repeats by event id, so subscribers see no gap and no duplicate.
 type Relay struct {
 	Pool *pgxpool.Pool
+	// Events reads the log it publishes; required. It ends a page before an event the
+	// ledger's writer did not authenticate, so a row inserted by a database writer is
+	// never published (the relay stops there, as the checkpoint signer does).
+	Events EventReader
 	// Lease elects the relay (role lease.Relay); required. It publishes only while
 	// Lease.Held, and advances the cursor only while the database still has it as holder.
 	Lease *lease.Lease
@@ -53,6 +57,11 @@ type Relay struct {
 	nc       *nats.Conn
 	streamOK bool // the LEDGER stream is known to exist (only the relay goroutine uses it)
 	tail     streamTail
+}
+
+// EventReader is what the relay reads the log with (an *eventstore.Store).
+type EventReader interface {
+	ReadAuthentic(ctx context.Context, after int64, limit int) ([]eventstore.Event, error)
 }
 
 // streamTail is the stream's last message as this relay last stored it: the position of
@@ -92,6 +101,9 @@ func (r *Relay) update(f func(*RelayStatus)) {
 
 // Run relays whenever this process holds the relay lease, until ctx ends.
 func (r *Relay) Run(ctx context.Context) error {
+	if r.Events == nil || r.Lease == nil {
+		return errors.New("natsbus: a relay needs Events and Lease")
+	}
 	nc, err := r.NATS.Connect("secretsledger relay", nats.RetryOnFailedConnect(true),
 		nats.ClosedHandler(func(nc *nats.Conn) {
 			if ctx.Err() == nil {
@@ -177,7 +189,7 @@ func (r *Relay) publishPage(ctx context.Context, js jetstream.JetStream) (int, e
 		coalesce((SELECT max(position) FROM ledger_events), 0)`, relayName).Scan(&cursor, &head); err != nil {
 		return 0, fmt.Errorf("%w: read cursor: %v", errDatabase, err)
 	}
-	evs, err := eventstore.ReadAll(ctx, r.Pool, cursor, relayPage)
+	evs, err := r.Events.ReadAuthentic(ctx, cursor, relayPage)
 	if err != nil {
 		return 0, fmt.Errorf("%w: read log: %v", errDatabase, err)
 	}

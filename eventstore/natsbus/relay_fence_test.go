@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/oklog/ulid/v2"
 
 	"github.com/secretsledger/secretsledger/eventstore"
 	"github.com/secretsledger/secretsledger/eventstore/lease"
@@ -28,7 +29,7 @@ func TestAPausedStaleRelayPublishesNothing(t *testing.T) {
 	// A long TTL: the paused relay still believes it holds the lease when it resumes,
 	// as a process does whose clock stood still.
 	newRelay := func(holder string) *Relay {
-		return &Relay{Pool: pool, NATS: ns.Endpoint(), Replicas: 1, Log: log,
+		return &Relay{Pool: pool, Events: store, NATS: ns.Endpoint(), Replicas: 1, Log: log,
 			Lease: &lease.Lease{DB: pool, Role: lease.Relay, Holder: holder, TTL: time.Hour, Log: log}}
 	}
 	stale, successor := newRelay("stale"), newRelay("successor")
@@ -104,4 +105,43 @@ func ledgerJetStream(t *testing.T, ep Endpoint) jetstream.JetStream {
 		t.Fatal(err)
 	}
 	return js
+}
+
+// A row a database writer inserts (no MAC) is never published: the relay stops before
+// it, as the checkpoint signer does, and publishes nothing after it.
+func TestTheRelayStopsBeforeAForgedEvent(t *testing.T) {
+	t.Parallel()
+	ns := startNATS(t, "127.0.0.1:0")
+	pool, url := pgtest.NewMigratedPool(t)
+	wake := make(chan struct{}, 1)
+	store := eventstore.New(pool, eventstore.Config{Authenticator: pgtest.IntegrityKey, Committed: []chan<- struct{}{wake}})
+	log := slog.New(slog.DiscardHandler)
+	relay := &Relay{Pool: pool, Events: store, NATS: ns.Endpoint(), Replicas: 1, Wake: wake, Log: log,
+		Lease: &lease.Lease{DB: pool, Role: lease.Relay, Holder: lease.NewHolderID(), Log: log}}
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() { defer wg.Done(); _ = store.Run(ctx) }()
+	go func() { defer wg.Done(); _ = relay.Run(ctx) }()
+	defer func() { cancel(); wg.Wait() }()
+	h := &harness{store: store, relay: relay, ctx: ctx}
+
+	h.append(t, "co-a", "s-1", 3)
+	runtime := pgtest.NewPool(t, pgtest.RuntimeURL(t, url))
+	if _, err := runtime.Exec(context.Background(), pgtest.ForgedAppend(pgtest.Forged{EventID: ulid.Make().String(),
+		StreamID: "s-forged", StreamVersion: 1, Type: "secret.version_added", SchemaVersion: 1, CompanyID: "co-a", Payload: `{}`})); err != nil {
+		t.Fatalf("forged insert as the runtime role: %v", err)
+	}
+	h.append(t, "co-a", "s-1", 2)
+	deadline := time.Now().Add(20 * time.Second)
+	for st := relay.Status(); st.Head < 6; st = relay.Status() {
+		if time.Now().After(deadline) {
+			t.Fatalf("the relay never read the head: %+v", st)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	collect(t, ns.Endpoint(), 3) // positions 1-3, and nothing after them
+	if st := relay.Status(); st.Cursor != 3 {
+		t.Fatalf("relay cursor %d, want 3 (just before the forged event)", st.Cursor)
+	}
 }

@@ -21,7 +21,7 @@ func TestRelayPublishesOnlyWhileItHoldsTheLease(t *testing.T) {
 	wake := make(chan struct{}, 1)
 	store := eventstore.New(pool, eventstore.Config{Authenticator: pgtest.IntegrityKey, Committed: []chan<- struct{}{wake}})
 	log := slog.New(slog.DiscardHandler)
-	relay := &Relay{Pool: pool, NATS: ns.Endpoint(), Replicas: 1, Wake: wake, Log: log,
+	relay := &Relay{Pool: pool, Events: store, NATS: ns.Endpoint(), Replicas: 1, Wake: wake, Log: log,
 		Lease: &lease.Lease{DB: pool, Role: lease.Relay, Holder: "relay-under-test", TTL: time.Second, Log: log}}
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
