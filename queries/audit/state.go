@@ -104,7 +104,7 @@ func (l Log) State(ctx context.Context, a actor.Actor, company string, as AsOf) 
 	}
 	// The rotations are aggregated by the database while this process folds the rest.
 	rotations := make(chan lastRotations, 1)
-	go func() { rotations <- l.lastRotations(ctx, company, cut, at) }()
+	go func() { rotations <- l.lastRotations(ctx, company, cut, at, l.maxStateEntries()) }()
 	f := newStateFold(l.maxStateEntries())
 	err = l.foldPages(ctx, company, cut, at, f)
 	rot := <-rotations
@@ -290,10 +290,14 @@ func (f *stateFold) applyVault(e eventstore.Event, p any) {
 }
 
 func (f *stateFold) checkSize() error {
-	if n := f.entries(); n > f.max {
-		return ledgererr.New(ledgererr.Invalid, "the company's state at this cut has more than %d entries (secrets, bindings, envs, agent keys and vaults); ask for an earlier cut or use the read-model routes, which page", f.max)
+	if f.entries() > f.max {
+		return errStateTooLarge(f.max)
 	}
 	return nil
+}
+
+func errStateTooLarge(max int) error {
+	return ledgererr.New(ledgererr.Invalid, "the company's state at this cut has more than %d entries (secrets, bindings, envs, agent keys and vaults); ask for an earlier cut or use the read-model routes, which page", max)
 }
 
 // state is the fold's answer, with the secrets' current versions from current.
@@ -346,8 +350,10 @@ type lastRotations struct {
 }
 
 // lastRotations finds each secret's last rotation at the cut from the rotation index
-// alone, then reads only those events' payloads.
-func (l Log) lastRotations(ctx context.Context, company string, cut int64, at *time.Time) lastRotations {
+// alone, then reads only those events' payloads. It holds one entry per rotated secret,
+// so it stops at the state's bound (maxEntries) like the fold, which counts every
+// secret, deleted ones too.
+func (l Log) lastRotations(ctx context.Context, company string, cut int64, at *time.Time, maxEntries int) lastRotations {
 	res := lastRotations{current: map[string]int{}}
 	rows, err := l.DB.Query(ctx, `SELECT e.stream_id, (e.payload ->> 'version')::int, e.position
 		FROM (SELECT max(position) AS position FROM ledger_events
@@ -364,6 +370,9 @@ func (l Log) lastRotations(ctx context.Context, company string, cut int64, at *t
 	_, err = pgx.ForEachRow(rows, []any{&stream, &version, &pos}, func() error {
 		res.current[strings.TrimPrefix(stream, "secret-")] = version
 		res.position = max(res.position, pos)
+		if len(res.current) > maxEntries {
+			return errStateTooLarge(maxEntries)
+		}
 		return nil
 	})
 	res.err = dbError(err)
