@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/secretsledger/secretsledger/eventstore"
+	"github.com/secretsledger/secretsledger/eventstore/actor"
 	"github.com/secretsledger/secretsledger/eventstore/events"
 	"github.com/secretsledger/secretsledger/eventstore/ledgererr"
 	"github.com/secretsledger/secretsledger/providers"
@@ -145,28 +146,28 @@ func (h *Secrets) checkResolvePolicy(ctx context.Context, companyID string, entr
 // folded from the log (vault commands decide on the log, not on the secrets' memory),
 // and the decision's append is conditional on its version, so a policy replaced
 // meanwhile makes the command decide again.
-func (h *Vaults) checkVaultPolicy(ctx context.Context, companyID string, st vaultsState, d *decision) error {
+func (h *Vaults) checkVaultPolicy(ctx context.Context, a actor.Actor, companyID string, st vaultsState, d *decision) error {
 	var pol policyState
 	stream := events.ExternalPolicyStream(companyID)
 	if err := foldLog(ctx, h.Log, stream, 0, pol.apply); err != nil {
 		return err
 	}
 	d.cond = append(d.cond, eventstore.StreamVersion{Stream: stream, Version: pol.streamVersion})
-	return checkVaultDecision(pol, st, *d)
+	return checkVaultDecision(pol, st, *d, a.Companies != nil)
 }
 
 // checkVaultDecision is the policy's check of an AWS vault a decision creates or
 // reconfigures (see decideVaultPolicy).
-func checkVaultDecision(pol policyState, st vaultsState, d decision) error {
+func checkVaultDecision(pol policyState, st vaultsState, d decision, limited bool) error {
 	for _, ve := range d.events {
 		switch p := ve.payload.(type) {
 		case events.VaultCreatedV1:
-			if err := decideVaultPolicy(pol, p.Provider, p.Config); err != nil {
+			if err := decideVaultPolicy(pol, p.Provider, p.Config, limited); err != nil {
 				return err
 			}
 		case events.VaultUpdatedV1:
 			if p.Config != nil {
-				if err := decideVaultPolicy(pol, st.vaults[p.VaultID].Provider, *p.Config); err != nil {
+				if err := decideVaultPolicy(pol, st.vaults[p.VaultID].Provider, *p.Config, limited); err != nil {
 					return err
 				}
 			}

@@ -254,9 +254,20 @@ func (s policyState) approvesNothing(instance []string) bool {
 // decideVaultPolicy is the policy's decision on an AWS vault's config: a company with a
 // policy has its AWS vaults in the approved regions, with an approved namespace or none
 // (a vault without one has its own id as namespace, which no other vault shares). A
-// company without a policy is not restricted here.
-func decideVaultPolicy(s policyState, provider string, cfg map[string]string) error {
-	if !s.set || provider != providers.AWSSecretsManager {
+// company without a policy is not restricted here, except that a token limited to
+// companies (limited) names no namespace an operator did not approve: every vault's
+// namespace is managed for the whole instance, so a tenant choosing one could spell
+// another company's approved prefix and stop its references.
+func decideVaultPolicy(s policyState, provider string, cfg map[string]string, limited bool) error {
+	if provider != providers.AWSSecretsManager {
+		return nil
+	}
+	if !s.set {
+		if ns, ok := cfg["namespace"]; ok && limited {
+			return ledgererr.WithReason(ledgererr.Invalid, ReasonVaultNamespaceRefused,
+				"config.namespace %q: a token limited to companies names an AWS vault's namespace only when an instance "+
+					"operator approved it in the company's external-reference policy (without one, the vault's id is its namespace)", ns)
+		}
 		return nil
 	}
 	if !slices.Contains(s.policy.Regions, cfg["region"]) {

@@ -84,22 +84,26 @@ func TestDecideVaultPolicyAndActor(t *testing.T) {
 	t.Parallel()
 	set := policyState{set: true, policy: ExternalPolicy{Regions: []string{"eu-west-1"}, Namespaces: []string{"team-b"}}}
 	for _, tc := range []struct {
-		name   string
-		st     policyState
-		cfg    map[string]string
-		reason string
+		name    string
+		st      policyState
+		cfg     map[string]string
+		reason  string
+		limited bool
 	}{
-		{"no policy: not restricted here", policyState{}, map[string]string{"region": "us-east-1", "namespace": "x"}, ""},
-		{"approved region, no namespace", set, map[string]string{"region": "eu-west-1"}, ""},
-		{"approved both", set, map[string]string{"region": "eu-west-1", "namespace": "team-b"}, ""},
-		{"another region", set, map[string]string{"region": "us-east-1"}, ReasonVaultRegionRefused},
-		{"another namespace", set, map[string]string{"region": "eu-west-1", "namespace": "team-a"}, ReasonVaultNamespaceRefused},
+		{"no policy: not restricted here", policyState{}, map[string]string{"region": "us-east-1", "namespace": "x"}, "", false},
+		{"no policy, a limited token's namespace", policyState{}, map[string]string{"region": "us-east-1", "namespace": "x"}, ReasonVaultNamespaceRefused, true},
+		{"no policy, a limited token without one", policyState{}, map[string]string{"region": "us-east-1"}, "", true},
+		{"a limited token's approved namespace", set, map[string]string{"region": "eu-west-1", "namespace": "team-b"}, "", true},
+		{"approved region, no namespace", set, map[string]string{"region": "eu-west-1"}, "", false},
+		{"approved both", set, map[string]string{"region": "eu-west-1", "namespace": "team-b"}, "", false},
+		{"another region", set, map[string]string{"region": "us-east-1"}, ReasonVaultRegionRefused, false},
+		{"another namespace", set, map[string]string{"region": "eu-west-1", "namespace": "team-a"}, ReasonVaultNamespaceRefused, false},
 	} {
-		if err := decideVaultPolicy(tc.st, providers.AWSSecretsManager, tc.cfg); ledgererr.ReasonOf(err) != tc.reason {
+		if err := decideVaultPolicy(tc.st, providers.AWSSecretsManager, tc.cfg, tc.limited); ledgererr.ReasonOf(err) != tc.reason {
 			t.Errorf("%s: %v, want reason %q", tc.name, err, tc.reason)
 		}
 	}
-	if err := decideVaultPolicy(set, providers.LocalEncrypted, map[string]string{}); err != nil {
+	if err := decideVaultPolicy(set, providers.LocalEncrypted, map[string]string{}, true); err != nil {
 		t.Errorf("a local vault: %v", err)
 	}
 	for _, tc := range []struct {

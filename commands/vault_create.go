@@ -83,7 +83,7 @@ func (h *Vaults) CreateVault(ctx context.Context, req Request, c CreateVault) (V
 	return h.run(ctx, req, c.CompanyID, func(st vaultsState) (decision, error) {
 		d, err := decideCreateVault(st, id, c)
 		if err == nil {
-			err = h.checkVaultPolicy(ctx, c.CompanyID, st, &d)
+			err = h.checkVaultPolicy(ctx, req.Actor, c.CompanyID, st, &d)
 		}
 		return d, err
 	})

@@ -68,7 +68,7 @@ func (h *Vaults) UpdateVault(ctx context.Context, req Request, c UpdateVault) (V
 	return h.run(ctx, req, company, func(st vaultsState) (decision, error) {
 		d, err := decideUpdateVault(st, c)
 		if err == nil {
-			err = h.checkVaultPolicy(ctx, company, st, &d)
+			err = h.checkVaultPolicy(ctx, req.Actor, company, st, &d)
 		}
 		return d, err
 	})

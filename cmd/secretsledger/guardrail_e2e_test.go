@@ -48,18 +48,25 @@ func TestAWSExternalReferencesNeverReachManagedSecrets(t *testing.T) {
 	s := e.serve(t)
 	e.waitReady(t, s, 20*time.Second)
 	a, b := e.limitedClient(t, companyA), e.limitedClient(t, companyB)
+	admin := e.client(t, e.instanceToken(t)) // names vault namespaces, which company tokens may not unapproved
 
 	// A's managed secrets: one of the deployment's instance, one in A's own vault.
 	a.must(201, "POST", "/api/companies/"+companyA+"/secrets", `{"name": "openai", "value": "`+canary("a-openai")+`"}`)
 	managed := "paperclip/e2e-dep/" + companyA + "/openai"
-	aVault := a.must(201, "POST", vaultsPath(companyA),
+	aVault := admin.must(201, "POST", vaultsPath(companyA),
 		`{"displayName": "A", "provider": "aws_secrets_manager", "config": {"region": "us-east-1", "namespace": "a-ns"}}`).json(t)["id"].(string)
 	a.must(201, "POST", "/api/companies/"+companyA+"/secrets", `{"name": "db", "value": "a-db", "providerConfigId": "`+aVault+`"}`)
 	if !fake.Exists(managed) || !fake.Exists("paperclip/a-ns/"+companyA+"/db") {
 		t.Fatal("A's managed secrets are not at AWS")
 	}
+	// B's own AWS vault: its namespace is its id. Naming one, B could spell a namespace that
+	// stops other companies' references (every vault's namespace is managed).
+	if r := b.do("POST", vaultsPath(companyB), `{"displayName": "B", "provider": "aws_secrets_manager",
+		"config": {"region": "us-east-1", "namespace": "a-later"}}`); r.status != 422 || reasonOf(t, r) != "vault_namespace_not_approved" {
+		t.Fatalf("a company token named an unapproved vault namespace: %d %s", r.status, r.body)
+	}
 	bVault := b.must(201, "POST", vaultsPath(companyB),
-		`{"displayName": "B", "provider": "aws_secrets_manager", "config": {"region": "us-east-1", "namespace": "b-ns"}}`).json(t)["id"].(string)
+		`{"displayName": "B", "provider": "aws_secrets_manager", "config": {"region": "us-east-1"}}`).json(t)["id"].(string)
 	link := func(name, ref string) response {
 		return b.do("POST", "/api/companies/"+companyB+"/secrets", fmt.Sprintf(
 			`{"name": %q, "managedMode": "external_reference", "externalRef": %q, "providerConfigId": %q}`, name, ref, bVault))
@@ -122,7 +129,7 @@ func TestAWSExternalReferencesNeverReachManagedSecrets(t *testing.T) {
 		t.Fatalf("resolve before: %v", env)
 	}
 	fake.SetTag("team/later", awssm.TagManagedBy, "paperclip")
-	a.must(201, "POST", vaultsPath(companyA),
+	admin.must(201, "POST", vaultsPath(companyA),
 		`{"displayName": "A later", "provider": "aws_secrets_manager", "config": {"region": "us-east-1", "namespace": "a-later"}}`)
 	r := agent.do("POST", "/api/runtime/resolve", `{}`)
 	if r.status != 422 || strings.Contains(string(r.body), later) || strings.Contains(string(r.body), shared) ||

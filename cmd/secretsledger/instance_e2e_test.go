@@ -35,7 +35,7 @@ func TestInstanceDetailsOnlyForInstanceTokens(t *testing.T) {
 	if len(health) != 2 || health[0]["ok"] != true || health[1]["ok"] != true {
 		t.Fatalf("the company token does not get the providers' status: %v", health)
 	}
-	vault := limited.must(201, "POST", "/api/companies/"+companyA+"/secret-provider-configs",
+	vault := admin.must(201, "POST", "/api/companies/"+companyA+"/secret-provider-configs",
 		`{"displayName": "AWS team", "provider": "aws_secrets_manager", "config": {"region": "us-east-1", "namespace": "team-ns"}}`).json(t)["id"].(string)
 	checked := limited.must(200, "POST", "/api/secret-provider-configs/"+vault+"/health", "")
 	// The static keys of the test's environment are a warning; what it says is the instance's.
