@@ -17,7 +17,8 @@ import (
 // store has an Authenticator: a row that someone with database credentials inserted is
 // never folded into a decision, whatever its chain hash. Such a row stays in the log,
 // where verify, doctor and the checkpoint signer report it; the stream it sits in
-// conflicts on its next append (its version is taken), which fails closed.
+// conflicts on its next append (its version is taken), which fails closed. ReadAuthentic,
+// which the relay publishes from, ends before the first such row instead.
 
 // selectEventsWithMAC is selectEvents with the MAC.
 const selectEventsWithMAC = `SELECT position, event_id, stream_id, stream_version, event_type, schema_version,

@@ -4,7 +4,6 @@ import (
 	"context"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/oklog/ulid/v2"
 
 	"github.com/secretsledger/secretsledger/eventstore/ledgererr"
 )
@@ -137,19 +136,10 @@ func collectEvents(rows pgx.Rows, err error) ([]Event, error) {
 }
 
 func scanEvent(row pgx.CollectableRow) (Event, error) {
-	var e Event
-	var id string
-	var meta []byte
-	if err := row.Scan(&e.Position, &id, &e.StreamID, &e.StreamVersion, &e.Type, &e.SchemaVersion,
-		&e.CompanyID, &e.Payload, &meta, &e.RecordedAt, &e.PrevHash, &e.Hash); err != nil {
-		return e, err
+	var r storedEvent
+	if err := row.Scan(&r.Position, &r.id, &r.StreamID, &r.StreamVersion, &r.Type, &r.SchemaVersion,
+		&r.CompanyID, &r.Payload, &r.metadata, &r.RecordedAt, &r.PrevHash, &r.Hash); err != nil {
+		return r.Event, err
 	}
-	var err error
-	if e.EventID, err = ulid.ParseStrict(id); err != nil {
-		return e, ledgererr.Wrap(err, ledgererr.Internal, "event at position %d has a malformed id", e.Position)
-	}
-	if e.Metadata, err = decodeMetadata(meta); err != nil {
-		return e, ledgererr.Wrap(err, ledgererr.Internal, "event at position %d has malformed metadata", e.Position)
-	}
-	return e, nil
+	return r.decode()
 }
