@@ -255,12 +255,19 @@ func (s policyState) approvesNothing(instance []string) bool {
 // policy has its AWS vaults in the approved regions, with an approved namespace or none
 // (a vault without one has its own id as namespace, which no other vault shares). A
 // company without a policy is not restricted here, except that a token limited to
-// companies (limited) names no namespace an operator did not approve: every vault's
-// namespace is managed for the whole instance, so a tenant choosing one could spell
-// another company's approved prefix and stop its references.
+// companies (limited) names no namespace an operator did not approve, and never a name
+// prefix: every vault's "<prefix>/<namespace>/" is managed for the whole instance, so a
+// tenant choosing them could spell another company's approved prefix and stop its
+// references.
 func decideVaultPolicy(s policyState, provider string, cfg map[string]string, limited bool) error {
 	if provider != providers.AWSSecretsManager {
 		return nil
+	}
+	if _, ok := cfg["secretNamePrefix"]; ok && limited {
+		// The prefix joins the namespace in every managed name, and no policy approves one.
+		return ledgererr.WithReason(ledgererr.Invalid, ReasonVaultNamespaceRefused,
+			"config.secretNamePrefix: a token limited to companies does not set an AWS vault's name prefix (the deployment's "+
+				"is used); an instance-wide token may")
 	}
 	if !s.set {
 		if ns, ok := cfg["namespace"]; ok && limited {

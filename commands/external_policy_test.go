@@ -94,6 +94,8 @@ func TestDecideVaultPolicyAndActor(t *testing.T) {
 		{"no policy, a limited token's namespace", policyState{}, map[string]string{"region": "us-east-1", "namespace": "x"}, ReasonVaultNamespaceRefused, true},
 		{"no policy, a limited token without one", policyState{}, map[string]string{"region": "us-east-1"}, "", true},
 		{"a limited token's approved namespace", set, map[string]string{"region": "eu-west-1", "namespace": "team-b"}, "", true},
+		{"a limited token's name prefix", set, map[string]string{"region": "eu-west-1", "namespace": "team-b", "secretNamePrefix": "shared"}, ReasonVaultNamespaceRefused, true},
+		{"an instance token's name prefix", policyState{}, map[string]string{"region": "eu-west-1", "secretNamePrefix": "shared"}, "", false},
 		{"approved region, no namespace", set, map[string]string{"region": "eu-west-1"}, "", false},
 		{"approved both", set, map[string]string{"region": "eu-west-1", "namespace": "team-b"}, "", false},
 		{"another region", set, map[string]string{"region": "us-east-1"}, ReasonVaultRegionRefused, false},

@@ -65,6 +65,10 @@ func TestAWSExternalReferencesNeverReachManagedSecrets(t *testing.T) {
 		"config": {"region": "us-east-1", "namespace": "a-later"}}`); r.status != 422 || reasonOf(t, r) != "vault_namespace_not_approved" {
 		t.Fatalf("a company token named an unapproved vault namespace: %d %s", r.status, r.body)
 	}
+	if r := b.do("POST", vaultsPath(companyB), `{"displayName": "B", "provider": "aws_secrets_manager",
+		"config": {"region": "us-east-1", "secretNamePrefix": "paperclip/a-later"}}`); r.status != 422 || reasonOf(t, r) != "vault_namespace_not_approved" {
+		t.Fatalf("a company token set a vault's name prefix: %d %s", r.status, r.body)
+	}
 	bVault := b.must(201, "POST", vaultsPath(companyB),
 		`{"displayName": "B", "provider": "aws_secrets_manager", "config": {"region": "us-east-1"}}`).json(t)["id"].(string)
 	link := func(name, ref string) response {
