@@ -26,6 +26,7 @@ type harness struct {
 	store *eventstore.Store
 	relay *Relay
 	ctx   context.Context
+	url   string // the database owner's URL
 }
 
 // newHarness runs a store and a relay to ep for the test.
@@ -36,7 +37,7 @@ func newHarness(t testing.TB, ep Endpoint) *harness {
 
 func newReplicatedHarness(t testing.TB, ep Endpoint, replicas int) *harness {
 	t.Helper()
-	pool, _ := pgtest.NewMigratedPool(t)
+	pool, url := pgtest.NewMigratedPool(t)
 	wake := make(chan struct{}, 1)
 	store := eventstore.New(pool, eventstore.Config{Authenticator: pgtest.IntegrityKey, Committed: []chan<- struct{}{wake}})
 	ctx, cancel := context.WithCancel(context.Background())
@@ -48,7 +49,7 @@ func newReplicatedHarness(t testing.TB, ep Endpoint, replicas int) *harness {
 	go func() { defer wg.Done(); _ = store.Run(ctx) }()
 	go func() { defer wg.Done(); _ = relay.Run(ctx) }()
 	t.Cleanup(func() { cancel(); wg.Wait() })
-	return &harness{store: store, relay: relay, ctx: ctx}
+	return &harness{store: store, relay: relay, ctx: ctx, url: url}
 }
 
 func (h *harness) append(t testing.TB, company, stream string, n int) {

@@ -112,22 +112,11 @@ func ledgerJetStream(t *testing.T, ep Endpoint) jetstream.JetStream {
 func TestTheRelayStopsBeforeAForgedEvent(t *testing.T) {
 	t.Parallel()
 	ns := startNATS(t, "127.0.0.1:0")
-	pool, url := pgtest.NewMigratedPool(t)
-	wake := make(chan struct{}, 1)
-	store := eventstore.New(pool, eventstore.Config{Authenticator: pgtest.IntegrityKey, Committed: []chan<- struct{}{wake}})
-	log := slog.New(slog.DiscardHandler)
-	relay := &Relay{Pool: pool, Events: store, NATS: ns.Endpoint(), Replicas: 1, Wake: wake, Log: log,
-		Lease: &lease.Lease{DB: pool, Role: lease.Relay, Holder: lease.NewHolderID(), Log: log}}
-	ctx, cancel := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	wg.Add(2)
-	go func() { defer wg.Done(); _ = store.Run(ctx) }()
-	go func() { defer wg.Done(); _ = relay.Run(ctx) }()
-	defer func() { cancel(); wg.Wait() }()
-	h := &harness{store: store, relay: relay, ctx: ctx}
+	h := newHarness(t, ns.Endpoint())
+	relay := h.relay
 
 	h.append(t, "co-a", "s-1", 3)
-	runtime := pgtest.NewPool(t, pgtest.RuntimeURL(t, url))
+	runtime := pgtest.NewPool(t, pgtest.RuntimeURL(t, h.url))
 	if _, err := runtime.Exec(context.Background(), pgtest.ForgedAppend(pgtest.Forged{EventID: ulid.Make().String(),
 		StreamID: "s-forged", StreamVersion: 1, Type: "secret.version_added", SchemaVersion: 1, CompanyID: "co-a", Payload: `{}`})); err != nil {
 		t.Fatalf("forged insert as the runtime role: %v", err)
