@@ -7,6 +7,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash"
 	"runtime"
 	"strconv"
 	"time"
@@ -201,8 +202,37 @@ type segmentResult struct {
 // allocation beyond the driver's buffer.
 func (s *Store) verifySegment(ctx context.Context, lo, hi int64, want map[int64]bool, macs *macCheck) (segmentResult, error) {
 	res := segmentResult{}
+	rows, err := s.querySegment(ctx, lo, hi, macs != nil)
+	if err != nil {
+		return res, err
+	}
+	defer rows.Close()
+	rh := rawRowHasher{h: sha256.New()}
+	for rows.Next() {
+		v := rows.RawValues()
+		pos, at, sum := rh.hash(v)
+		prev, stored := v[10], v[11]
+		ownReason := ""
+		switch {
+		case !bytes.Equal(sum, stored):
+			ownReason = reasonEdited
+		case !macs.authentic(pos, stored, v[12]):
+			ownReason = reasonForged
+		}
+		res.add(pos, at, prev, stored, ownReason, want)
+	}
+	if err := rows.Err(); err != nil {
+		return res, err
+	}
+	return res, nil
+}
+
+// querySegment reads the rows of positions lo..hi with the columns rawRowHasher expects,
+// refusing rows whose fixed-width columns did not arrive in binary format. Without
+// withMACs the mac column reads as NULL.
+func (s *Store) querySegment(ctx context.Context, lo, hi int64, withMACs bool) (pgx.Rows, error) {
 	mac := "mac"
-	if macs == nil { // the column may not exist yet (a restored old backup)
+	if !withMACs { // the column may not exist yet (a restored old backup)
 		mac = "NULL::bytea"
 	}
 	rows, err := s.pool.Query(ctx, `
@@ -210,83 +240,80 @@ func (s *Store) verifySegment(ctx context.Context, lo, hi int64, want map[int64]
 		       company_id, payload::text, metadata::text, recorded_at, prev_hash, hash, `+mac+`
 		FROM ledger_events WHERE position BETWEEN $1 AND $2 ORDER BY position`, lo, hi)
 	if err != nil {
-		return res, err
+		return nil, err
 	}
-	defer rows.Close()
-	fds := rows.FieldDescriptions()
-	for i, fd := range fds {
+	for i, fd := range rows.FieldDescriptions() {
 		binaryWanted := i == 0 || i == 3 || i == 5 || i == 9 || i == 10 || i == 11 || i == 12
 		if binaryWanted && fd.Format != pgx.BinaryFormatCode {
-			return res, fmt.Errorf("eventstore: verify: column %s arrived in text format", fd.Name)
+			rows.Close()
+			return nil, fmt.Errorf("eventstore: verify: column %s arrived in text format", fd.Name)
 		}
 	}
-	h := sha256.New()
-	var num [3][]byte
-	var sum [sha256.Size]byte
-	var tsBuf []byte
-	var prevPos int64
-	var prevHash []byte
-	var prevAt time.Time
-	for rows.Next() {
-		v := rows.RawValues()
-		pos := int64(binary.BigEndian.Uint64(v[0]))
-		at := pgEpoch.Add(time.Duration(int64(binary.BigEndian.Uint64(v[9]))) * time.Microsecond)
-		prev, stored := v[10], v[11]
-		num[0] = strconv.AppendInt(num[0][:0], pos, 10)
-		num[1] = strconv.AppendInt(num[1][:0], int64(binary.BigEndian.Uint64(v[3])), 10)
-		num[2] = strconv.AppendInt(num[2][:0], int64(int32(binary.BigEndian.Uint32(v[5]))), 10)
-		tsBuf = at.UTC().AppendFormat(tsBuf[:0], recordedAtLayout)
-		h.Reset()
-		h.Write(prev)
-		for _, f := range [...][]byte{num[0], v[1], v[2], num[1], v[4], num[2], v[6], v[7], v[8], tsBuf} {
-			var n [4]byte
-			binary.BigEndian.PutUint32(n[:], uint32(len(f)))
-			h.Write(n[:])
-			h.Write(f)
+	return rows, nil
+}
+
+// rawRowHasher recomputes the content hash of rows read by querySegment, reusing its
+// buffers from row to row.
+type rawRowHasher struct {
+	h     hash.Hash
+	num   [3][]byte
+	sum   [sha256.Size]byte
+	tsBuf []byte
+}
+
+// hash returns the row's position and recorded_at and the hash of its content; the hash
+// is valid until the next call.
+func (r *rawRowHasher) hash(v [][]byte) (pos int64, at time.Time, sum []byte) {
+	pos = int64(binary.BigEndian.Uint64(v[0]))
+	at = pgEpoch.Add(time.Duration(int64(binary.BigEndian.Uint64(v[9]))) * time.Microsecond)
+	r.num[0] = strconv.AppendInt(r.num[0][:0], pos, 10)
+	r.num[1] = strconv.AppendInt(r.num[1][:0], int64(binary.BigEndian.Uint64(v[3])), 10)
+	r.num[2] = strconv.AppendInt(r.num[2][:0], int64(int32(binary.BigEndian.Uint32(v[5]))), 10)
+	r.tsBuf = at.UTC().AppendFormat(r.tsBuf[:0], recordedAtLayout)
+	r.h.Reset()
+	r.h.Write(v[10])
+	for _, f := range [...][]byte{r.num[0], v[1], v[2], r.num[1], v[4], r.num[2], v[6], v[7], v[8], r.tsBuf} {
+		var n [4]byte
+		binary.BigEndian.PutUint32(n[:], uint32(len(f)))
+		r.h.Write(n[:])
+		r.h.Write(f)
+	}
+	return pos, at, r.h.Sum(r.sum[:0])
+}
+
+// add takes the segment's next row: its position, recorded_at, prev_hash and stored
+// hash, and ownReason when its own content or MAC fails. The first row's links are
+// checked on join; a later row's against the row before it.
+func (res *segmentResult) add(pos int64, at time.Time, prev, stored []byte, ownReason string, want map[int64]bool) {
+	if res.rows == 0 {
+		res.firstPosition, res.firstPrev = pos, bytes.Clone(prev)
+		if ownReason != "" {
+			res.firstRowContentBroken, res.firstRowContentBrokenWhy = true, ownReason
 		}
-		contentOK := bytes.Equal(h.Sum(sum[:0]), stored)
-		ownReason := ""
+	} else if res.brokenAt == 0 {
+		reason := ""
 		switch {
-		case !contentOK:
-			ownReason = reasonEdited
-		case !macs.authentic(pos, stored, v[12]):
-			ownReason = reasonForged
+		case pos != res.lastPosition+1:
+			reason = fmt.Sprintf("missing: position %d follows %d", pos, res.lastPosition)
+		case !bytes.Equal(prev, res.lastHash):
+			reason = reasonRelinked
+		default:
+			reason = ownReason
 		}
-		if res.rows == 0 {
-			res.firstPosition, res.firstPrev = pos, bytes.Clone(prev)
-			if ownReason != "" {
-				res.firstRowContentBroken, res.firstRowContentBrokenWhy = true, ownReason
-			}
-		} else if res.brokenAt == 0 {
-			reason := ""
-			switch {
-			case pos != prevPos+1:
-				reason = fmt.Sprintf("missing: position %d follows %d", pos, prevPos)
-			case !bytes.Equal(prev, prevHash):
-				reason = reasonRelinked
-			default:
-				reason = ownReason
-			}
-			if reason != "" {
-				res.brokenAt, res.brokenIndex, res.reason = pos, res.rows, reason
-				res.beforeBrokenPosition, res.beforeBrokenHash, res.beforeBrokenRecordedAt = prevPos, bytes.Clone(prevHash), prevAt
-			}
+		if reason != "" {
+			res.brokenAt, res.brokenIndex, res.reason = pos, res.rows, reason
+			res.beforeBrokenPosition, res.beforeBrokenHash, res.beforeBrokenRecordedAt = res.lastPosition, bytes.Clone(res.lastHash), res.lastRecordedAt
 		}
-		if want[pos] && res.brokenAt == 0 {
-			if res.observed == nil {
-				res.observed = map[int64]ChainPoint{}
-			}
-			res.observed[pos] = ChainPoint{Hash: bytes.Clone(stored), RecordedAt: at}
-		}
-		res.rows++
-		prevPos, prevAt = pos, at
-		prevHash = append(prevHash[:0], stored...)
 	}
-	if err := rows.Err(); err != nil {
-		return res, err
+	if want[pos] && res.brokenAt == 0 {
+		if res.observed == nil {
+			res.observed = map[int64]ChainPoint{}
+		}
+		res.observed[pos] = ChainPoint{Hash: bytes.Clone(stored), RecordedAt: at}
 	}
-	res.lastPosition, res.lastHash, res.lastRecordedAt = prevPos, prevHash, prevAt
-	return res, nil
+	res.rows++
+	res.lastPosition, res.lastRecordedAt = pos, at
+	res.lastHash = append(res.lastHash[:0], stored...)
 }
 
 const (
