@@ -158,13 +158,23 @@ func (r Rebuilder) prepare(ctx context.Context, conn *pgx.Conn) (*shadowPlan, er
 			return nil, fmt.Errorf("projections: rebuild: drop the leftover schema %s: %w", schema, err)
 		}
 	}
+	if err := s.checkSwappable(ctx, conn); err != nil {
+		return nil, err
+	}
+	if err := s.readDefinitions(ctx, conn); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// checkSwappable refuses read models with what a swap cannot carry over: objects that
+// hold on to a live table by its id (they would follow it into the retired schema and be
+// dropped with it) or that LIKE does not copy.
+func (s *shadowPlan) checkSwappable(ctx context.Context, conn *pgx.Conn) error {
 	qualified := make([]string, len(s.tables))
 	for i, t := range s.tables {
 		qualified[i] = s.live + "." + t
 	}
-	// What a swap cannot carry over: objects that hold on to a live table by its id
-	// (they would follow it into the retired schema and be dropped with it) or that
-	// LIKE does not copy.
 	var blockers []string
 	rows, err := conn.Query(ctx, `
 		SELECT format('view %s reads %s', v.oid::regclass, d.refobjid::regclass)
@@ -183,68 +193,78 @@ func (r Rebuilder) prepare(ctx context.Context, conn *pgx.Conn) (*shadowPlan, er
 		blockers, err = pgx.CollectRows(rows, pgx.RowTo[string])
 	}
 	if err != nil {
-		return nil, fmt.Errorf("projections: rebuild: inspect the read models: %w", err)
+		return fmt.Errorf("projections: rebuild: inspect the read models: %w", err)
 	}
 	if len(blockers) > 0 {
-		return nil, ledgererr.New(ledgererr.Invalid, "the read models cannot be rebuilt beside the live ones: %s", strings.Join(blockers, "; "))
+		return ledgererr.New(ledgererr.Invalid, "the read models cannot be rebuilt beside the live ones: %s", strings.Join(blockers, "; "))
 	}
-	// The definitions, printed with every name qualified (search_path pg_catalog), so
-	// that retargeting them at the shadow schema is a plain replacement.
-	err = pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
+	return nil
+}
+
+// readDefinitions reads the read models' keys, foreign keys, indexes, owners and grants,
+// printed with every name qualified (search_path pg_catalog), so that retargeting them at
+// the shadow schema is a plain replacement.
+func (s *shadowPlan) readDefinitions(ctx context.Context, conn *pgx.Conn) error {
+	err := pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `SET LOCAL search_path = pg_catalog`); err != nil {
 			return err
 		}
 		for _, t := range s.tables {
-			from, to := s.live+"."+t, ShadowSchema+"."+t
-			rows, err := tx.Query(ctx, `
-				SELECT 'k', format('ALTER TABLE %s ADD CONSTRAINT %I %s', $2::text, conname, pg_get_constraintdef(oid))
-				FROM pg_constraint WHERE conrelid = $1::regclass AND contype IN ('p', 'u', 'x')
-				UNION ALL SELECT 'f', format('ALTER TABLE %s ADD CONSTRAINT %I %s', $2::text, conname, pg_get_constraintdef(oid))
-				FROM pg_constraint WHERE conrelid = $1::regclass AND contype = 'f'
-				UNION ALL SELECT 'i', pg_get_indexdef(i.indexrelid) FROM pg_index i
-				WHERE i.indrelid = $1::regclass AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = i.indexrelid)
-				UNION ALL SELECT 'o', quote_ident(pg_get_userbyid(relowner)) FROM pg_class WHERE oid = $1::regclass
-				UNION ALL SELECT 'g', format('GRANT %s ON %s TO %s%s', a.privilege_type, $2::text,
-					CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE quote_ident(pg_get_userbyid(a.grantee)) END,
-					CASE WHEN a.is_grantable THEN ' WITH GRANT OPTION' ELSE '' END)
-				FROM pg_class c CROSS JOIN LATERAL aclexplode(c.relacl) a
-				WHERE c.oid = $1::regclass AND a.grantee <> c.relowner`, from, to)
-			if err != nil {
-				return err
-			}
-			var kind, stmt string
-			_, err = pgx.ForEachRow(rows, []any{&kind, &stmt}, func() error {
-				switch kind {
-				case "k":
-					s.keys = append(s.keys, stmt)
-				case "f":
-					for _, other := range s.tables { // a reference to another read model points at its shadow
-						stmt = strings.Replace(stmt, " REFERENCES "+s.live+"."+other+"(", " REFERENCES "+ShadowSchema+"."+other+"(", 1)
-					}
-					s.foreign = append(s.foreign, stmt)
-				case "i":
-					shadowed := strings.Replace(stmt, " ON "+from+" ", " ON "+to+" ", 1)
-					if shadowed == stmt {
-						return fmt.Errorf("index of %s: unexpected definition %q", from, stmt)
-					}
-					s.indexes = append(s.indexes, shadowed)
-				case "o":
-					s.owners[t] = stmt
-				case "g":
-					s.grants[t] = append(s.grants[t], stmt)
-				}
-				return nil
-			})
-			if err != nil {
+			if err := s.readTableDefinition(ctx, tx, t); err != nil {
 				return err
 			}
 		}
 		return nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("projections: rebuild: read the read models' definitions: %w", err)
+		return fmt.Errorf("projections: rebuild: read the read models' definitions: %w", err)
 	}
-	return s, nil
+	return nil
+}
+
+// readTableDefinition adds table t's definitions to the plan, retargeted at its shadow.
+func (s *shadowPlan) readTableDefinition(ctx context.Context, tx pgx.Tx, t string) error {
+	from, to := s.live+"."+t, ShadowSchema+"."+t
+	rows, err := tx.Query(ctx, `
+		SELECT 'k', format('ALTER TABLE %s ADD CONSTRAINT %I %s', $2::text, conname, pg_get_constraintdef(oid))
+		FROM pg_constraint WHERE conrelid = $1::regclass AND contype IN ('p', 'u', 'x')
+		UNION ALL SELECT 'f', format('ALTER TABLE %s ADD CONSTRAINT %I %s', $2::text, conname, pg_get_constraintdef(oid))
+		FROM pg_constraint WHERE conrelid = $1::regclass AND contype = 'f'
+		UNION ALL SELECT 'i', pg_get_indexdef(i.indexrelid) FROM pg_index i
+		WHERE i.indrelid = $1::regclass AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = i.indexrelid)
+		UNION ALL SELECT 'o', quote_ident(pg_get_userbyid(relowner)) FROM pg_class WHERE oid = $1::regclass
+		UNION ALL SELECT 'g', format('GRANT %s ON %s TO %s%s', a.privilege_type, $2::text,
+			CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE quote_ident(pg_get_userbyid(a.grantee)) END,
+			CASE WHEN a.is_grantable THEN ' WITH GRANT OPTION' ELSE '' END)
+		FROM pg_class c CROSS JOIN LATERAL aclexplode(c.relacl) a
+		WHERE c.oid = $1::regclass AND a.grantee <> c.relowner`, from, to)
+	if err != nil {
+		return err
+	}
+	var kind, stmt string
+	_, err = pgx.ForEachRow(rows, []any{&kind, &stmt}, func() error {
+		switch kind {
+		case "k":
+			s.keys = append(s.keys, stmt)
+		case "f":
+			for _, other := range s.tables { // a reference to another read model points at its shadow
+				stmt = strings.Replace(stmt, " REFERENCES "+s.live+"."+other+"(", " REFERENCES "+ShadowSchema+"."+other+"(", 1)
+			}
+			s.foreign = append(s.foreign, stmt)
+		case "i":
+			shadowed := strings.Replace(stmt, " ON "+from+" ", " ON "+to+" ", 1)
+			if shadowed == stmt {
+				return fmt.Errorf("index of %s: unexpected definition %q", from, stmt)
+			}
+			s.indexes = append(s.indexes, shadowed)
+		case "o":
+			s.owners[t] = stmt
+		case "g":
+			s.grants[t] = append(s.grants[t], stmt)
+		}
+		return nil
+	})
+	return err
 }
 
 // page is one page of the fold, its statements queued.

@@ -183,11 +183,43 @@ func TestRebuildWhileAppending(t *testing.T) {
 	for r := range 30 {
 		appendMix(t, store, r)
 	}
+	head := maxPosition(t, pool)
+
+	finished, resume := startHeldRebuild(t, pool)
+	appendWhileHeld(t, pool, store, finished)
+	close(resume)
+	o := <-finished
+	if o.err != nil {
+		t.Fatalf("rebuild: %v", o.err)
+	}
+	total := maxPosition(t, pool)
+	if o.res.Head != head || o.res.Events != total || o.res.CaughtUp != total-head || o.res.CaughtUp == 0 || o.res.Blocked <= 0 {
+		t.Fatalf("result %+v; head before %d, log %d", o.res, head, total)
+	}
+	if schemaExists(t, pool, projections.ShadowSchema) || schemaExists(t, pool, projections.RetiredSchema) {
+		t.Fatal("the rebuild left its schemas behind")
+	}
+	assertSwappedTablesTakeAppends(t, pool, store)
+}
+
+func maxPosition(t *testing.T, pool *pgxpool.Pool) int64 {
+	t.Helper()
 	var head int64
 	if err := pool.QueryRow(context.Background(), `SELECT max(position) FROM ledger_events`).Scan(&head); err != nil {
 		t.Fatal(err)
 	}
+	return head
+}
 
+type rebuildOutcome struct {
+	res projections.RebuildResult
+	err error
+}
+
+// startHeldRebuild starts a rebuild of every projection in pages of 50 and returns once
+// it is held after its second page; closing resume lets it go on.
+func startHeldRebuild(t *testing.T, pool *pgxpool.Pool) (finished <-chan rebuildOutcome, resume chan struct{}) {
+	t.Helper()
 	paused, resume := make(chan struct{}), make(chan struct{})
 	rb := projections.Rebuilder{Pool: pool, Projections: projections.All(), PageSize: 50,
 		AfterPage: func(ctx context.Context, applied int64) error {
@@ -201,22 +233,23 @@ func TestRebuildWhileAppending(t *testing.T) {
 			}
 			return nil
 		}}
-	type outcome struct {
-		res projections.RebuildResult
-		err error
-	}
-	finished := make(chan outcome, 1)
+	done := make(chan rebuildOutcome, 1)
 	go func() {
 		res, err := rb.Run(context.Background())
-		finished <- outcome{res, err}
+		done <- rebuildOutcome{res, err}
 	}()
 	select {
 	case <-paused:
-	case o := <-finished:
+	case o := <-done:
 		t.Fatalf("the rebuild ended before its second page: %+v", o)
 	}
+	return done, resume
+}
 
-	// Held mid-fold: appends from other goroutines commit, and their rows are live.
+// appendWhileHeld appends from another goroutine while the rebuild is held mid-fold:
+// the appends commit, and their rows are live.
+func appendWhileHeld(t *testing.T, pool *pgxpool.Pool, store *eventstore.Store, finished <-chan rebuildOutcome) {
+	t.Helper()
 	appended := make(chan error, 1)
 	go func() {
 		for r := 30; r < 40; r++ {
@@ -246,24 +279,13 @@ func TestRebuildWhileAppending(t *testing.T) {
 		t.Fatalf("the rebuild finished while held: %+v", o)
 	default:
 	}
-	close(resume)
-	o := <-finished
-	if o.err != nil {
-		t.Fatalf("rebuild: %v", o.err)
-	}
-	var total int64
-	if err := pool.QueryRow(context.Background(), `SELECT max(position) FROM ledger_events`).Scan(&total); err != nil {
-		t.Fatal(err)
-	}
-	if o.res.Head != head || o.res.Events != total || o.res.CaughtUp != total-head || o.res.CaughtUp == 0 || o.res.Blocked <= 0 {
-		t.Fatalf("result %+v; head before %d, log %d", o.res, head, total)
-	}
-	if schemaExists(t, pool, projections.ShadowSchema) || schemaExists(t, pool, projections.RetiredSchema) {
-		t.Fatal("the rebuild left its schemas behind")
-	}
+}
 
-	// The swapped-in tables take appends (the inline projection's statements, cached
-	// on the pool's connections, resolve to them), unique indexes included.
+// assertSwappedTablesTakeAppends checks that the swapped-in tables take appends (the
+// inline projection's statements, cached on the pool's connections, resolve to them),
+// unique indexes included, and end as a fold from scratch would.
+func assertSwappedTablesTakeAppends(t *testing.T, pool *pgxpool.Pool, store *eventstore.Store) {
+	t.Helper()
 	for r := 40; r < 45; r++ {
 		appendMix(t, store, r)
 	}
