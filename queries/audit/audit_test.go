@@ -75,7 +75,17 @@ func agent(keyID, target string) commands.Request {
 		TargetType: "agent", TargetID: target}}
 }
 
+// script plays the scripted history on a fresh database.
 func script(t *testing.T) *history {
+	t.Helper()
+	s, store, pool := newHistory(t)
+	s.play(t, store, pool)
+	return s
+}
+
+// newHistory wires the real commands, with the local encrypted provider and an inline
+// projection, to a fresh database, as the server does.
+func newHistory(t *testing.T) (*history, *eventstore.Store, *pgxpool.Pool) {
 	t.Helper()
 	ctx := context.Background()
 	ownerPool, owner := pgtest.NewMigratedPool(t)
@@ -101,6 +111,15 @@ func script(t *testing.T) *history {
 		t.Fatal(err)
 	}
 	s := &history{log: audit.Log{DB: pool, RedactionKey: signKey}, owner: ownerPool, h: h, signKey: signKey}
+	return s, store, pool
+}
+
+// play runs the scripted life of one secret and records the log position (and time)
+// after each step that the tests look at.
+func (s *history) play(t *testing.T, store *eventstore.Store, pool *pgxpool.Pool) {
+	t.Helper()
+	ctx := context.Background()
+	h := s.h
 	must := func(err error) {
 		t.Helper()
 		if err != nil {
@@ -162,7 +181,6 @@ func script(t *testing.T) *history {
 	_, err = h.Purge(ctx, board, s.secret, s.secret)
 	must(err)
 	s.afterPurge = head()
-	return s
 }
 
 var ops = actor.Actor{Type: actor.Board, ID: "ops"}
@@ -180,7 +198,41 @@ func TestExposureAndStateFollowTheScriptedHistory(t *testing.T) {
 	s := script(t)
 	ctx := context.Background()
 
-	exp, err := s.log.SecretExposure(ctx, ops, s.secret, audit.Window{})
+	exp := checkWholeExposure(t, s)
+	early, late := checkWindowedExposure(t, s)
+	reach, err := s.log.ConsumerReach(ctx, ops, company, "agent", "a1", audit.Window{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(reach.Secrets) != 1 || reach.Secrets[0].SecretID != s.secret || reach.Secrets[0].Reads.Count != 2 ||
+		len(reach.Unbound) != 1 || reach.Unbound[0].Outcome != commands.BindingMissing ||
+		!reflect.DeepEqual(reach.Unbound[0].ConfigPaths, []string{"env.DB"}) || len(reach.AgentKeys) != 1 {
+		t.Fatalf("a1's reach: %+v", reach)
+	}
+	checkStateOverTime(t, s)
+
+	// The same answers after every read model is rebuilt from the log.
+	before := []any{exp, early, late, reach, s.state(t, audit.AsOf{Position: s.afterRotate}), s.state(t, audit.AsOf{At: s.timeAfterRotate})}
+	if _, err := projections.Rebuild(ctx, s.owner, projections.All()); err != nil {
+		t.Fatal(err)
+	}
+	exp2, _ := s.log.SecretExposure(ctx, ops, s.secret, audit.Window{})
+	early2, _ := s.log.SecretExposure(ctx, ops, s.secret, audit.Window{To: s.timeBeforeRotate})
+	late2, _ := s.log.SecretExposure(ctx, ops, s.secret, audit.Window{From: s.timeAfterRotate})
+	reach2, _ := s.log.ConsumerReach(ctx, ops, company, "agent", "a1", audit.Window{})
+	after := []any{exp2, early2, late2, reach2, s.state(t, audit.AsOf{Position: s.afterRotate}), s.state(t, audit.AsOf{At: s.timeAfterRotate})}
+	for i := range before {
+		if !reflect.DeepEqual(before[i], after[i]) {
+			t.Fatalf("answer %d changed after a rebuild:\nbefore %+v\nafter  %+v", i, before[i], after[i])
+		}
+	}
+}
+
+// checkWholeExposure checks the secret's exposure over all time: its history and each
+// consumer's bindings, reads, failures and keys.
+func checkWholeExposure(t *testing.T, s *history) audit.SecretExposure {
+	t.Helper()
+	exp, err := s.log.SecretExposure(context.Background(), ops, s.secret, audit.Window{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -220,7 +272,13 @@ func TestExposureAndStateFollowTheScriptedHistory(t *testing.T) {
 	if len(c2.AgentKeys) != 1 || c2.AgentKeys[0].RevokedAt != nil || !c2.AgentKeys[0].ActiveInWindow {
 		t.Fatalf("a2's keys: %+v", c2.AgentKeys)
 	}
+	return exp
+}
 
+// checkWindowedExposure checks the exposure in windows before and after the rotation.
+func checkWindowedExposure(t *testing.T, s *history) (early, late audit.SecretExposure) {
+	t.Helper()
+	ctx := context.Background()
 	// A window that ends before the rotation: only a1 was bound, read once, version 1.
 	early, err := s.log.SecretExposure(ctx, ops, s.secret, audit.Window{To: s.timeBeforeRotate})
 	if err != nil {
@@ -231,7 +289,7 @@ func TestExposureAndStateFollowTheScriptedHistory(t *testing.T) {
 		t.Fatalf("exposure before the rotation: %+v", early.Consumers)
 	}
 	// A window after the rotation: a1's latest meant version 2 only.
-	late, err := s.log.SecretExposure(ctx, ops, s.secret, audit.Window{From: s.timeAfterRotate})
+	late, err = s.log.SecretExposure(ctx, ops, s.secret, audit.Window{From: s.timeAfterRotate})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -239,63 +297,45 @@ func TestExposureAndStateFollowTheScriptedHistory(t *testing.T) {
 		late.Consumers[0].Reads.Count != 1 {
 		t.Fatalf("exposure after the rotation: %+v", late.Consumers)
 	}
+	return early, late
+}
 
-	reach, err := s.log.ConsumerReach(ctx, ops, company, "agent", "a1", audit.Window{})
+// state is the company's state as of as.
+func (s *history) state(t *testing.T, as audit.AsOf) audit.State {
+	t.Helper()
+	st, err := s.log.State(context.Background(), ops, company, as)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(reach.Secrets) != 1 || reach.Secrets[0].SecretID != s.secret || reach.Secrets[0].Reads.Count != 2 ||
-		len(reach.Unbound) != 1 || reach.Unbound[0].Outcome != commands.BindingMissing ||
-		!reflect.DeepEqual(reach.Unbound[0].ConfigPaths, []string{"env.DB"}) || len(reach.AgentKeys) != 1 {
-		t.Fatalf("a1's reach: %+v", reach)
-	}
+	return st
+}
 
-	state := func(as audit.AsOf) audit.State {
-		t.Helper()
-		st, err := s.log.State(ctx, ops, company, as)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return st
-	}
-	st := state(audit.AsOf{Position: s.afterBind})
+// checkStateOverTime checks the company's state after each step of the script, by
+// position and by time.
+func checkStateOverTime(t *testing.T, s *history) {
+	t.Helper()
+	st := s.state(t, audit.AsOf{Position: s.afterBind})
 	if st.Position != s.afterBind || len(st.Secrets) != 1 || st.Secrets[0].Status != "active" || st.Secrets[0].CurrentVersion != 1 ||
 		len(st.Bindings) != 1 || st.Bindings[0].TargetID != "a1" || len(st.AgentKeys) != 1 || st.AgentKeys[0].RevokedAt != nil {
 		t.Fatalf("state after the bind: %+v", st)
 	}
-	if byTime := state(audit.AsOf{At: s.timeOfBind}); !reflect.DeepEqual(byTime.Secrets, st.Secrets) ||
+	if byTime := s.state(t, audit.AsOf{At: s.timeOfBind}); !reflect.DeepEqual(byTime.Secrets, st.Secrets) ||
 		!reflect.DeepEqual(byTime.Bindings, st.Bindings) {
 		t.Fatalf("state at the bind's time differs from state at its position: %+v", byTime)
 	}
-	st = state(audit.AsOf{Position: s.afterUnbind})
+	st = s.state(t, audit.AsOf{Position: s.afterUnbind})
 	if st.Secrets[0].CurrentVersion != 2 || len(st.Bindings) != 1 || st.Bindings[0].TargetID != "a2" || len(st.AgentKeys) != 2 {
 		t.Fatalf("state after the unbind: %+v", st)
 	}
-	st = state(audit.AsOf{Position: s.afterRevoke})
+	st = s.state(t, audit.AsOf{Position: s.afterRevoke})
 	if st.AgentKeys[0].RevokedAt == nil || st.AgentKeys[1].RevokedAt != nil {
 		t.Fatalf("state after the revoke: %+v", st.AgentKeys)
 	}
-	if st = state(audit.AsOf{Position: s.afterDelete}); st.Secrets[0].Status != "deleted" {
+	if st = s.state(t, audit.AsOf{Position: s.afterDelete}); st.Secrets[0].Status != "deleted" {
 		t.Fatalf("state after the delete: %+v", st.Secrets)
 	}
-	if st = state(audit.AsOf{Position: s.afterPurge}); st.Secrets[0].Status != "purged" || st.Secrets[0].CurrentVersion != 2 {
+	if st = s.state(t, audit.AsOf{Position: s.afterPurge}); st.Secrets[0].Status != "purged" || st.Secrets[0].CurrentVersion != 2 {
 		t.Fatalf("state after the purge: %+v", st.Secrets)
-	}
-
-	// The same answers after every read model is rebuilt from the log.
-	before := []any{exp, early, late, reach, state(audit.AsOf{Position: s.afterRotate}), state(audit.AsOf{At: s.timeAfterRotate})}
-	if _, err := projections.Rebuild(ctx, s.owner, projections.All()); err != nil {
-		t.Fatal(err)
-	}
-	exp2, _ := s.log.SecretExposure(ctx, ops, s.secret, audit.Window{})
-	early2, _ := s.log.SecretExposure(ctx, ops, s.secret, audit.Window{To: s.timeBeforeRotate})
-	late2, _ := s.log.SecretExposure(ctx, ops, s.secret, audit.Window{From: s.timeAfterRotate})
-	reach2, _ := s.log.ConsumerReach(ctx, ops, company, "agent", "a1", audit.Window{})
-	after := []any{exp2, early2, late2, reach2, state(audit.AsOf{Position: s.afterRotate}), state(audit.AsOf{At: s.timeAfterRotate})}
-	for i := range before {
-		if !reflect.DeepEqual(before[i], after[i]) {
-			t.Fatalf("answer %d changed after a rebuild:\nbefore %+v\nafter  %+v", i, before[i], after[i])
-		}
 	}
 }
 

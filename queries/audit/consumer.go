@@ -79,10 +79,46 @@ func (l Log) ConsumerReach(ctx context.Context, a actor.Actor, company, targetTy
 	}
 	out := ConsumerReach{CompanyID: company, TargetType: targetType, TargetID: targetID, Window: w, Position: head,
 		Unbound: []Failures{}, Env: []EnvChange{}}
-	evs, err := l.readEvents(ctx, `WHERE stream_id = $1 AND position <= $2 ORDER BY position`,
-		events.ConsumerStream(company, targetType, targetID), head)
+	spans, err := l.readConsumerStream(ctx, &out, head)
 	if err != nil {
 		return out, err
+	}
+	from, to := w.sqlBounds()
+	groups, err := l.accessGroups(ctx, `stream_id = $1 AND position <= $2 AND`+windowSQL(3),
+		events.AccessStream(company, targetType, targetID), head, from, to)
+	if err != nil {
+		return out, err
+	}
+
+	rs := secretReaches{bySecret: map[string]*SecretReach{}}
+	for _, b := range spans {
+		if w.overlaps(b.CreatedAt, b.RemovedAt) {
+			r := rs.get(b.SecretID)
+			r.Bindings = append(r.Bindings, b)
+		}
+	}
+	rs.addAccess(&out, groups)
+
+	histories, err := l.readSecrets(ctx, rs.ids, head)
+	if err != nil {
+		return out, err
+	}
+	out.Secrets = rs.sorted(histories, w)
+	keys, err := l.agentKeys(ctx, company, []consumerKey{{targetType, targetID}}, head, w)
+	if err != nil {
+		return out, err
+	}
+	out.AgentKeys = keys[consumerKey{targetType, targetID}]
+	return out, nil
+}
+
+// readConsumerStream reads the consumer's stream up to head: its env changes go into
+// out.Env, its bindings come back as spans.
+func (l Log) readConsumerStream(ctx context.Context, out *ConsumerReach, head int64) ([]BindingSpan, error) {
+	evs, err := l.readEvents(ctx, `WHERE stream_id = $1 AND position <= $2 ORDER BY position`,
+		events.ConsumerStream(out.CompanyID, out.TargetType, out.TargetID), head)
+	if err != nil {
+		return nil, err
 	}
 	var created, removed []eventstore.Event
 	for _, e := range evs {
@@ -94,47 +130,43 @@ func (l Log) ConsumerReach(ctx context.Context, a actor.Actor, company, targetTy
 		case events.ConsumerEnvSet:
 			p, err := events.Decode(e)
 			if err != nil {
-				return out, err
+				return nil, err
 			}
 			if s, ok := p.(*events.ConsumerEnvSetV1); ok {
 				out.Env = append(out.Env, EnvChange{At: e.RecordedAt, Position: e.Position, Actor: actorOf(e.Metadata), Keys: envKeys(s.Env)})
 			}
 		}
 	}
-	spans, err := bindingSpans(created, removed)
-	if err != nil {
-		return out, err
-	}
-	from, to := w.sqlBounds()
-	groups, err := l.accessGroups(ctx, `stream_id = $1 AND position <= $2 AND`+windowSQL(3),
-		events.AccessStream(company, targetType, targetID), head, from, to)
-	if err != nil {
-		return out, err
-	}
+	return bindingSpans(created, removed)
+}
 
-	bySecret := map[string]*SecretReach{}
-	var ids []string
-	get := func(id string) *SecretReach {
-		r := bySecret[id]
-		if r == nil {
-			r = &SecretReach{SecretID: id, Failures: []Failures{}}
-			bySecret[id] = r
-			ids = append(ids, id)
-		}
-		return r
+// secretReaches gathers a consumer's reach per secret, in the order secrets were first
+// seen.
+type secretReaches struct {
+	bySecret map[string]*SecretReach
+	ids      []string
+}
+
+func (rs *secretReaches) get(id string) *SecretReach {
+	r := rs.bySecret[id]
+	if r == nil {
+		r = &SecretReach{SecretID: id, Failures: []Failures{}}
+		rs.bySecret[id] = r
+		rs.ids = append(rs.ids, id)
 	}
-	for _, b := range spans {
-		if w.overlaps(b.CreatedAt, b.RemovedAt) {
-			r := get(b.SecretID)
-			r.Bindings = append(r.Bindings, b)
-		}
-	}
+	return r
+}
+
+// addAccess summarises the access groups: per secret into its reads and failures,
+// reads of plain env values into out.Inline, attempts at unbound paths into
+// out.Unbound.
+func (rs *secretReaches) addAccess(out *ConsumerReach, groups []accessGroup) {
 	perSecret := map[string][]accessGroup{}
 	var inline, unbound []accessGroup
 	for _, g := range groups {
 		switch {
 		case g.secretID != "":
-			get(g.secretID)
+			rs.get(g.secretID)
 			perSecret[g.secretID] = append(perSecret[g.secretID], g)
 		case g.outcome == "resolved" || g.source == "inline":
 			inline = append(inline, g)
@@ -143,33 +175,29 @@ func (l Log) ConsumerReach(ctx context.Context, a actor.Actor, company, targetTy
 		}
 	}
 	for id, gs := range perSecret {
-		bySecret[id].Reads, bySecret[id].Failures = summarise(gs)
+		rs.bySecret[id].Reads, rs.bySecret[id].Failures = summarise(gs)
 	}
 	out.Inline, _ = summarise(inline)
 	_, out.Unbound = summarise(unbound)
 	if out.Unbound == nil {
 		out.Unbound = []Failures{}
 	}
+}
 
-	histories, err := l.readSecrets(ctx, ids, head)
-	if err != nil {
-		return out, err
-	}
-	sort.Strings(ids)
-	for _, id := range ids {
-		r := bySecret[id]
+// sorted returns the reaches by secret id, each with its name, key, status and the
+// versions its bindings resolved to.
+func (rs *secretReaches) sorted(histories map[string]*secretHistory, w Window) []SecretReach {
+	sort.Strings(rs.ids)
+	var out []SecretReach
+	for _, id := range rs.ids {
+		r := rs.bySecret[id]
 		if h := histories[id]; h != nil {
 			r.Name, r.Key, r.Status = h.name, h.key, h.status
 			for i, b := range r.Bindings {
 				r.Bindings[i].Versions = h.versionsFor(b.VersionSelector, b.CreatedAt, b.RemovedAt, w)
 			}
 		}
-		out.Secrets = append(out.Secrets, *r)
+		out = append(out, *r)
 	}
-	keys, err := l.agentKeys(ctx, company, []consumerKey{{targetType, targetID}}, head, w)
-	if err != nil {
-		return out, err
-	}
-	out.AgentKeys = keys[consumerKey{targetType, targetID}]
-	return out, nil
+	return out
 }

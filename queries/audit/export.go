@@ -127,16 +127,9 @@ func (l Log) Export(ctx context.Context, a actor.Actor, f ExportFilter, w io.Wri
 		return sum, err
 	}
 	from, to := f.Window.sqlBounds()
-	where := `company_id = $1 AND position > $2 AND position <= $3 AND` + windowSQL(4)
-	args := []any{f.CompanyID, int64(0), head, from, to}
-	if f.SecretID != "" {
-		ids, err := l.bindingIDs(ctx, f.CompanyID, f.SecretID, head)
-		if err != nil {
-			return sum, err
-		}
-		where += ` AND (stream_id = $6 OR (event_type IN ('binding.created', 'secret.accessed') AND payload ->> 'secretId' = $7)
-			OR (event_type = 'binding.removed' AND payload ->> 'bindingId' = ANY($8)))`
-		args = append(args, events.SecretStream(f.SecretID), f.SecretID, ids)
+	where, args, err := l.exportSelection(ctx, f, head, from, to)
+	if err != nil {
+		return sum, err
 	}
 	bw := bufio.NewWriterSize(w, 64<<10)
 	enc := json.NewEncoder(bw)
@@ -150,13 +143,42 @@ func (l Log) Export(ctx context.Context, a actor.Actor, f ExportFilter, w io.Wri
 		return sum, err
 	}
 	sum.Complete = true
+	if err := l.exportEvents(ctx, enc, where, args, &sum); err != nil {
+		return sum, err
+	}
+	if err := l.exportTrailer(ctx, enc, &sum); err != nil {
+		return sum, err
+	}
+	return sum, bw.Flush()
+}
+
+// exportSelection is the WHERE clause and its arguments selecting f's events up to
+// head; the second argument is the position after which the next page starts.
+func (l Log) exportSelection(ctx context.Context, f ExportFilter, head int64, from, to *time.Time) (string, []any, error) {
+	where := `company_id = $1 AND position > $2 AND position <= $3 AND` + windowSQL(4)
+	args := []any{f.CompanyID, int64(0), head, from, to}
+	if f.SecretID != "" {
+		ids, err := l.bindingIDs(ctx, f.CompanyID, f.SecretID, head)
+		if err != nil {
+			return "", nil, err
+		}
+		where += ` AND (stream_id = $6 OR (event_type IN ('binding.created', 'secret.accessed') AND payload ->> 'secretId' = $7)
+			OR (event_type = 'binding.removed' AND payload ->> 'bindingId' = ANY($8)))`
+		args = append(args, events.SecretStream(f.SecretID), f.SecretID, ids)
+	}
+	return where, args, nil
+}
+
+// exportEvents writes the selected events a page at a time, stopping at
+// MaxExportEvents, and counts them in sum.
+func (l Log) exportEvents(ctx context.Context, enc *json.Encoder, where string, args []any, sum *ExportSummary) error {
 	for {
 		n := 0
 		rows, err := l.DB.Query(ctx, `SELECT position, event_id, stream_id, stream_version, event_type, schema_version,
 			company_id, payload::text, metadata::text, recorded_at, prev_hash, hash, metadata
 			FROM ledger_events WHERE `+where+` ORDER BY position LIMIT `+itoa(exportPage), args...)
 		if err != nil {
-			return sum, dbError(err)
+			return dbError(err)
 		}
 		var e ExportedEvent
 		var at time.Time
@@ -186,19 +208,24 @@ func (l Log) Export(ctx context.Context, a actor.Actor, f ExportFilter, w io.Wri
 			return enc.Encode(e)
 		})
 		if errors.Is(err, errStop) {
-			break
+			return nil
 		}
 		if err != nil {
-			return sum, dbError(err)
+			return dbError(err)
 		}
 		if n < exportPage {
-			break
+			return nil
 		}
 		args[1] = sum.LastPosition
 	}
+}
+
+// exportTrailer writes the checkpoint that covers the last exported event (or why there
+// is none) and the end line.
+func (l Log) exportTrailer(ctx context.Context, enc *json.Encoder, sum *ExportSummary) error {
 	cp, pub, err := l.coveringCheckpoint(ctx, sum.LastPosition)
 	if err != nil {
-		return sum, err
+		return err
 	}
 	line := exportCheckpoint{Kind: "no_checkpoint", Reason: "no signed checkpoint covers the last exported position yet"}
 	if cp != nil {
@@ -208,12 +235,9 @@ func (l Log) Export(ctx context.Context, a actor.Actor, f ExportFilter, w io.Wri
 		line.Reason = "no events exported"
 	}
 	if err := enc.Encode(line); err != nil {
-		return sum, err
+		return err
 	}
-	if err := enc.Encode(exportEnd{Kind: "end", Events: sum.Events, LastPosition: sum.LastPosition, Complete: sum.Complete}); err != nil {
-		return sum, err
-	}
-	return sum, bw.Flush()
+	return enc.Encode(exportEnd{Kind: "end", Events: sum.Events, LastPosition: sum.LastPosition, Complete: sum.Complete})
 }
 
 var errStop = errors.New("audit: export limit reached")

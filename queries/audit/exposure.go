@@ -56,48 +56,17 @@ func (l Log) SecretExposure(ctx context.Context, a actor.Actor, id string, w Win
 	out := SecretExposure{SecretID: id, CompanyID: h.company, Name: h.name, Key: h.key, Window: w, Position: head,
 		Status: h.status, Versions: h.versions}
 
-	created, err := l.readEvents(ctx, `WHERE event_type = 'binding.created' AND payload ->> 'secretId' = $1
-		AND company_id = $2 AND position <= $3 ORDER BY position`, id, h.company, head)
+	spans, err := l.secretBindingSpans(ctx, id, h.company, head)
 	if err != nil {
 		return out, err
 	}
-	var bindingIDs, streams []string
-	for _, e := range created {
-		p, err := events.Decode(e)
-		if err != nil {
-			return out, err
-		}
-		if b, ok := p.(*events.BindingCreatedV1); ok {
-			bindingIDs = append(bindingIDs, b.BindingID)
-			streams = append(streams, e.StreamID)
-		}
-	}
-	removed, err := l.readEvents(ctx, `WHERE stream_id = ANY($1) AND event_type = 'binding.removed'
-		AND payload ->> 'bindingId' = ANY($2) AND position <= $3 ORDER BY position`, streams, bindingIDs, head)
-	if err != nil {
-		return out, err
-	}
-	spans, err := bindingSpans(created, removed)
-	if err != nil {
-		return out, err
-	}
-	byConsumer := map[consumerKey]*ConsumerExposure{}
-	var order []consumerKey
-	get := func(k consumerKey) *ConsumerExposure {
-		c := byConsumer[k]
-		if c == nil {
-			c = &ConsumerExposure{TargetType: k.targetType, TargetID: k.targetID}
-			byConsumer[k] = c
-			order = append(order, k)
-		}
-		return c
-	}
+	cs := consumerExposures{byConsumer: map[consumerKey]*ConsumerExposure{}}
 	for _, b := range spans {
 		if !w.overlaps(b.CreatedAt, b.RemovedAt) {
 			continue
 		}
 		b.Versions = h.versionsFor(b.VersionSelector, b.CreatedAt, b.RemovedAt, w)
-		c := get(consumerKey{b.TargetType, b.TargetID})
+		c := cs.get(consumerKey{b.TargetType, b.TargetID})
 		c.Bindings = append(c.Bindings, b)
 	}
 
@@ -107,33 +76,89 @@ func (l Log) SecretExposure(ctx context.Context, a actor.Actor, id string, w Win
 	if err != nil {
 		return out, err
 	}
-	perConsumer := map[consumerKey][]accessGroup{}
-	for _, g := range groups {
-		k := consumerKey{g.targetType, g.targetID}
-		get(k)
-		perConsumer[k] = append(perConsumer[k], g)
-	}
-	for k, gs := range perConsumer {
-		byConsumer[k].Reads, byConsumer[k].Failures = summarise(gs)
-	}
+	cs.addAccess(groups)
 
-	keys, err := l.agentKeys(ctx, h.company, order, head, w)
+	keys, err := l.agentKeys(ctx, h.company, cs.order, head, w)
 	if err != nil {
 		return out, err
 	}
+	out.Consumers = cs.sorted(keys)
+	return out, nil
+}
+
+// secretBindingSpans are the spans of every binding of secret id up to head.
+func (l Log) secretBindingSpans(ctx context.Context, id, company string, head int64) ([]BindingSpan, error) {
+	created, err := l.readEvents(ctx, `WHERE event_type = 'binding.created' AND payload ->> 'secretId' = $1
+		AND company_id = $2 AND position <= $3 ORDER BY position`, id, company, head)
+	if err != nil {
+		return nil, err
+	}
+	var bindingIDs, streams []string
+	for _, e := range created {
+		p, err := events.Decode(e)
+		if err != nil {
+			return nil, err
+		}
+		if b, ok := p.(*events.BindingCreatedV1); ok {
+			bindingIDs = append(bindingIDs, b.BindingID)
+			streams = append(streams, e.StreamID)
+		}
+	}
+	removed, err := l.readEvents(ctx, `WHERE stream_id = ANY($1) AND event_type = 'binding.removed'
+		AND payload ->> 'bindingId' = ANY($2) AND position <= $3 ORDER BY position`, streams, bindingIDs, head)
+	if err != nil {
+		return nil, err
+	}
+	return bindingSpans(created, removed)
+}
+
+// consumerExposures gathers a secret's exposure per consumer, in the order consumers
+// were first seen.
+type consumerExposures struct {
+	byConsumer map[consumerKey]*ConsumerExposure
+	order      []consumerKey
+}
+
+func (cs *consumerExposures) get(k consumerKey) *ConsumerExposure {
+	c := cs.byConsumer[k]
+	if c == nil {
+		c = &ConsumerExposure{TargetType: k.targetType, TargetID: k.targetID}
+		cs.byConsumer[k] = c
+		cs.order = append(cs.order, k)
+	}
+	return c
+}
+
+// addAccess summarises the access groups of each consumer into its reads and failures.
+func (cs *consumerExposures) addAccess(groups []accessGroup) {
+	perConsumer := map[consumerKey][]accessGroup{}
+	for _, g := range groups {
+		k := consumerKey{g.targetType, g.targetID}
+		cs.get(k)
+		perConsumer[k] = append(perConsumer[k], g)
+	}
+	for k, gs := range perConsumer {
+		cs.byConsumer[k].Reads, cs.byConsumer[k].Failures = summarise(gs)
+	}
+}
+
+// sorted returns the exposures by consumer type and id, each with its agent keys.
+func (cs *consumerExposures) sorted(keys map[consumerKey][]AgentKey) []ConsumerExposure {
+	order := cs.order
 	sort.Slice(order, func(i, j int) bool {
 		if order[i].targetType != order[j].targetType {
 			return order[i].targetType < order[j].targetType
 		}
 		return order[i].targetID < order[j].targetID
 	})
+	var out []ConsumerExposure
 	for _, k := range order {
-		c := byConsumer[k]
+		c := cs.byConsumer[k]
 		c.AgentKeys = keys[k]
 		if c.Failures == nil {
 			c.Failures = []Failures{}
 		}
-		out.Consumers = append(out.Consumers, *c)
+		out = append(out, *c)
 	}
-	return out, nil
+	return out
 }

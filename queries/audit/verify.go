@@ -57,145 +57,186 @@ type Finding struct {
 // exported event (and matches it, when it is at the same position). It reports every
 // finding; an error is only an unreadable file.
 func VerifyExport(r io.Reader, pub ed25519.PublicKey) (ExportReport, error) {
-	var rep ExportReport
-	find := func(pos int64, format string, args ...any) {
-		rep.Findings = append(rep.Findings, Finding{Position: pos, Problem: fmt.Sprintf(format, args...)})
-	}
+	v := exportVerifier{pub: pub}
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 0, 1<<20), 16<<20)
-	var prevPos int64
-	var prevHash []byte
-	var sawHeader, sawEnd bool
-	var keyText, redactionKey string
-	var runStart int64
 	for n := 1; sc.Scan(); n++ {
-		line := sc.Bytes()
-		if len(bytes.TrimSpace(line)) == 0 {
-			continue
-		}
-		var kind struct {
-			Kind string `json:"kind"`
-		}
-		if err := json.Unmarshal(line, &kind); err != nil {
-			find(0, "line %d is not JSON", n)
-			continue
-		}
-		if sawEnd {
-			find(0, "line %d follows the end line", n)
-		}
-		switch kind.Kind {
-		case "header":
-			var h exportHeader
-			if err := json.Unmarshal(line, &h); err != nil || (h.Format != ExportFormat && h.Format != ExportFormatV1) {
-				find(0, "line %d: not a %s header", n, ExportFormat)
-			}
-			redactionKey = h.RedactionKey
-			if sawHeader || n != 1 {
-				find(0, "line %d: the header must be the first line, once", n)
-			}
-			sawHeader = true
-		case "event":
-			var e ExportedEvent
-			if err := json.Unmarshal(line, &e); err != nil {
-				find(0, "line %d: malformed event", n)
-				continue
-			}
-			rep.Events++
-			if rep.FirstPosition == 0 {
-				rep.FirstPosition = e.Position
-			}
-			prev, err1 := hex.DecodeString(e.PrevHash)
-			hash, err2 := hex.DecodeString(e.Hash)
-			at, err3 := time.Parse("2006-01-02T15:04:05.000000Z", e.RecordedAt)
-			if err1 != nil || err2 != nil || err3 != nil {
-				find(e.Position, "malformed hash, prev_hash or recordedAt")
-				continue
-			}
-			switch {
-			case e.Position <= prevPos:
-				find(e.Position, "position %d does not follow %d: events are out of order or repeated", e.Position, prevPos)
-			case prevPos > 0 && e.Position == prevPos+1:
-				rep.Linked++
-				if !bytes.Equal(prev, prevHash) {
-					find(e.Position, "prev_hash does not match the hash of the event at %d (an event was changed and re-hashed, removed or reordered)", prevPos)
-				}
-			case prevPos > 0:
-				rep.Gaps++
-				runStart = e.Position
-			default:
-				runStart = e.Position
-			}
-			if e.Redacted || e.Attestation != "" {
-				rep.Redacted++
-				key, fromFile := redactionPub(pub, redactionKey)
-				rep.KeyFromFile = rep.KeyFromFile || fromFile
-				if !attested(e, prev, hash, at, key) {
-					find(e.Position, "the event's credential fields were left out and its content does not match the instance's signed attestation (the event was changed, or the attestation is missing or signed by another key)")
-				}
-			} else if got := eventstore.ChainHash(prev, chainFieldsOf(e, e.Payload, at)); !bytes.Equal(got, hash) {
-				find(e.Position, "hash does not match the event's content (the event was changed)")
-			}
-			prevPos, prevHash = e.Position, hash
-			rep.LastPosition = e.Position
-		case "checkpoint":
-			var c exportCheckpoint
-			if err := json.Unmarshal(line, &c); err != nil {
-				find(0, "line %d: malformed checkpoint line", n)
-				continue
-			}
-			cp, err := checkpoint.ParseLine(c.Checkpoint)
-			if err != nil {
-				find(0, "line %d: malformed checkpoint", n)
-				continue
-			}
-			rep.Checkpoint, keyText = &cp, c.PublicKey
-		case "no_checkpoint":
-		case "end":
-			var e exportEnd
-			if err := json.Unmarshal(line, &e); err != nil {
-				find(0, "line %d: malformed end line", n)
-				continue
-			}
-			sawEnd, rep.Complete = true, e.Complete
-			if e.Events != rep.Events || e.LastPosition != rep.LastPosition {
-				find(0, "the end line counts %d events up to position %d; the file has %d up to %d (lines were removed or added)",
-					e.Events, e.LastPosition, rep.Events, rep.LastPosition)
-			}
-		default:
-			find(0, "line %d: unknown kind %q", n, kind.Kind)
-		}
+		v.line(n, sc.Bytes())
 	}
 	if err := sc.Err(); err != nil {
-		return rep, fmt.Errorf("audit: read export: %w", err)
+		return v.rep, fmt.Errorf("audit: read export: %w", err)
 	}
-	if !sawHeader {
-		find(0, "no %s header: not an audit export", ExportFormat)
+	v.finish()
+	return v.rep, nil
+}
+
+// exportVerifier is VerifyExport's state while it reads an export line by line.
+type exportVerifier struct {
+	rep ExportReport
+	// pub is the key the caller gave; nil uses the keys written in the file.
+	pub ed25519.PublicKey
+	// prevPos and prevHash are the last event read; runStart is the first position of
+	// the unbroken run of events that ends there.
+	prevPos, runStart     int64
+	prevHash              []byte
+	sawHeader, sawEnd     bool
+	keyText, redactionKey string
+}
+
+func (v *exportVerifier) find(pos int64, format string, args ...any) {
+	v.rep.Findings = append(v.rep.Findings, Finding{Position: pos, Problem: fmt.Sprintf(format, args...)})
+}
+
+// line checks line n of the file.
+func (v *exportVerifier) line(n int, line []byte) {
+	if len(bytes.TrimSpace(line)) == 0 {
+		return
 	}
-	if !sawEnd {
-		find(0, "no end line: the export is cut short")
+	var kind struct {
+		Kind string `json:"kind"`
 	}
-	if cp := rep.Checkpoint; cp != nil {
-		if pub == nil {
-			k, err := checkpoint.ParsePublicKey(keyText)
-			if err != nil {
-				find(cp.Position, "the checkpoint has no readable public key and none was given")
-			}
-			pub, rep.KeyFromFile = k, true
+	if err := json.Unmarshal(line, &kind); err != nil {
+		v.find(0, "line %d is not JSON", n)
+		return
+	}
+	if v.sawEnd {
+		v.find(0, "line %d follows the end line", n)
+	}
+	switch kind.Kind {
+	case "header":
+		v.header(n, line)
+	case "event":
+		v.event(n, line)
+	case "checkpoint":
+		v.checkpoint(n, line)
+	case "no_checkpoint":
+	case "end":
+		v.end(n, line)
+	default:
+		v.find(0, "line %d: unknown kind %q", n, kind.Kind)
+	}
+}
+
+func (v *exportVerifier) header(n int, line []byte) {
+	var h exportHeader
+	if err := json.Unmarshal(line, &h); err != nil || (h.Format != ExportFormat && h.Format != ExportFormatV1) {
+		v.find(0, "line %d: not a %s header", n, ExportFormat)
+	}
+	v.redactionKey = h.RedactionKey
+	if v.sawHeader || n != 1 {
+		v.find(0, "line %d: the header must be the first line, once", n)
+	}
+	v.sawHeader = true
+}
+
+// event checks an event's link to the event before it and its hash (or, redacted, its
+// attestation).
+func (v *exportVerifier) event(n int, line []byte) {
+	rep := &v.rep
+	var e ExportedEvent
+	if err := json.Unmarshal(line, &e); err != nil {
+		v.find(0, "line %d: malformed event", n)
+		return
+	}
+	rep.Events++
+	if rep.FirstPosition == 0 {
+		rep.FirstPosition = e.Position
+	}
+	prev, err1 := hex.DecodeString(e.PrevHash)
+	hash, err2 := hex.DecodeString(e.Hash)
+	at, err3 := time.Parse("2006-01-02T15:04:05.000000Z", e.RecordedAt)
+	if err1 != nil || err2 != nil || err3 != nil {
+		v.find(e.Position, "malformed hash, prev_hash or recordedAt")
+		return
+	}
+	switch {
+	case e.Position <= v.prevPos:
+		v.find(e.Position, "position %d does not follow %d: events are out of order or repeated", e.Position, v.prevPos)
+	case v.prevPos > 0 && e.Position == v.prevPos+1:
+		rep.Linked++
+		if !bytes.Equal(prev, v.prevHash) {
+			v.find(e.Position, "prev_hash does not match the hash of the event at %d (an event was changed and re-hashed, removed or reordered)", v.prevPos)
 		}
-		switch {
-		case pub != nil && !cp.Valid(pub):
-			find(cp.Position, "the checkpoint's signature is not valid for the public key")
-		case cp.Position < rep.LastPosition:
-			find(cp.Position, "the checkpoint at %d does not cover the last exported position %d", cp.Position, rep.LastPosition)
-		case cp.Position == rep.LastPosition:
-			if !bytes.Equal(cp.Hash, prevHash) {
-				find(cp.Position, "the last exported event's hash differs from the signed checkpoint's")
-			} else {
-				rep.Anchored, rep.AnchoredFrom = true, runStart
-			}
+	case v.prevPos > 0:
+		rep.Gaps++
+		v.runStart = e.Position
+	default:
+		v.runStart = e.Position
+	}
+	if e.Redacted || e.Attestation != "" {
+		rep.Redacted++
+		key, fromFile := redactionPub(v.pub, v.redactionKey)
+		rep.KeyFromFile = rep.KeyFromFile || fromFile
+		if !attested(e, prev, hash, at, key) {
+			v.find(e.Position, "the event's credential fields were left out and its content does not match the instance's signed attestation (the event was changed, or the attestation is missing or signed by another key)")
+		}
+	} else if got := eventstore.ChainHash(prev, chainFieldsOf(e, e.Payload, at)); !bytes.Equal(got, hash) {
+		v.find(e.Position, "hash does not match the event's content (the event was changed)")
+	}
+	v.prevPos, v.prevHash = e.Position, hash
+	rep.LastPosition = e.Position
+}
+
+func (v *exportVerifier) checkpoint(n int, line []byte) {
+	var c exportCheckpoint
+	if err := json.Unmarshal(line, &c); err != nil {
+		v.find(0, "line %d: malformed checkpoint line", n)
+		return
+	}
+	cp, err := checkpoint.ParseLine(c.Checkpoint)
+	if err != nil {
+		v.find(0, "line %d: malformed checkpoint", n)
+		return
+	}
+	v.rep.Checkpoint, v.keyText = &cp, c.PublicKey
+}
+
+func (v *exportVerifier) end(n int, line []byte) {
+	var e exportEnd
+	if err := json.Unmarshal(line, &e); err != nil {
+		v.find(0, "line %d: malformed end line", n)
+		return
+	}
+	v.sawEnd, v.rep.Complete = true, e.Complete
+	if e.Events != v.rep.Events || e.LastPosition != v.rep.LastPosition {
+		v.find(0, "the end line counts %d events up to position %d; the file has %d up to %d (lines were removed or added)",
+			e.Events, e.LastPosition, v.rep.Events, v.rep.LastPosition)
+	}
+}
+
+// finish checks what the file as a whole must hold once it is read: a header, an end
+// line, and a checkpoint that is validly signed and covers the last exported event.
+func (v *exportVerifier) finish() {
+	if !v.sawHeader {
+		v.find(0, "no %s header: not an audit export", ExportFormat)
+	}
+	if !v.sawEnd {
+		v.find(0, "no end line: the export is cut short")
+	}
+	cp := v.rep.Checkpoint
+	if cp == nil {
+		return
+	}
+	pub := v.pub
+	if pub == nil {
+		k, err := checkpoint.ParsePublicKey(v.keyText)
+		if err != nil {
+			v.find(cp.Position, "the checkpoint has no readable public key and none was given")
+		}
+		pub, v.rep.KeyFromFile = k, true
+	}
+	switch {
+	case pub != nil && !cp.Valid(pub):
+		v.find(cp.Position, "the checkpoint's signature is not valid for the public key")
+	case cp.Position < v.rep.LastPosition:
+		v.find(cp.Position, "the checkpoint at %d does not cover the last exported position %d", cp.Position, v.rep.LastPosition)
+	case cp.Position == v.rep.LastPosition:
+		if !bytes.Equal(cp.Hash, v.prevHash) {
+			v.find(cp.Position, "the last exported event's hash differs from the signed checkpoint's")
+		} else {
+			v.rep.Anchored, v.rep.AnchoredFrom = true, v.runStart
 		}
 	}
-	return rep, nil
 }
 
 // redactionPub is the key attestations are checked with: pub when given, else the one
