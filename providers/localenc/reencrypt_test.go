@@ -63,21 +63,7 @@ func TestReencryptGivesFreshDataKeysAndResumes(t *testing.T) {
 	if err := k1.EnsureKeyCheck(ctx); err != nil {
 		t.Fatal(err)
 	}
-	secrets := map[string][]storedVersion{}
-	put := func(company, secret string, version int, value string) {
-		ref := providers.Ref{CompanyID: company, SecretID: secret, Version: version}
-		s, err := k1.Put(ctx, ref, providers.NewValue([]byte(value)))
-		if err != nil {
-			t.Fatal(err)
-		}
-		secrets[secret] = append(secrets[secret], storedVersion{ref: ref, vref: s.ProviderVersionRef, plaintext: value})
-	}
-	for i, company := range []string{"co-a", "co-a", "co-b", "co-b"} {
-		secret := fmt.Sprintf("SEC%02d", i)
-		for v := 1; v <= 3; v++ {
-			put(company, secret, v, fmt.Sprintf("value %d of %s", v, secret))
-		}
-	}
+	secrets := putVersions(t, k1)
 	purged := secrets["SEC03"][0].ref
 	if err := k1.Destroy(ctx, purged); err != nil {
 		t.Fatal(err)
@@ -99,15 +85,47 @@ func TestReencryptGivesFreshDataKeysAndResumes(t *testing.T) {
 	if n, err := k2.PendingReencryption(ctx); err != nil || n != 3 {
 		t.Fatalf("pending after the rekey: %d, %v", n, err)
 	}
+	reencryptInterruptedAndResumed(t, pool, k2, secrets, purged.SecretID)
 
-	// Stopped after the first secret, as a crash between two secrets would.
+	resolveAll(t, k2, secrets, purged.SecretID)
+	resolveAll(t, testProvider(t, pool, 0x42, "k2 fresh"), secrets, purged.SecretID)
+	checkFreshMaterial(t, pool, k2, secrets, before, purged.SecretID)
+}
+
+// putVersions stores three versions of each of four secrets, two per company.
+func putVersions(t *testing.T, p *Provider) map[string][]storedVersion {
+	t.Helper()
+	secrets := map[string][]storedVersion{}
+	put := func(company, secret string, version int, value string) {
+		ref := providers.Ref{CompanyID: company, SecretID: secret, Version: version}
+		s, err := p.Put(context.Background(), ref, providers.NewValue([]byte(value)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		secrets[secret] = append(secrets[secret], storedVersion{ref: ref, vref: s.ProviderVersionRef, plaintext: value})
+	}
+	for i, company := range []string{"co-a", "co-a", "co-b", "co-b"} {
+		secret := fmt.Sprintf("SEC%02d", i)
+		for v := 1; v <= 3; v++ {
+			put(company, secret, v, fmt.Sprintf("value %d of %s", v, secret))
+		}
+	}
+	return secrets
+}
+
+// reencryptInterruptedAndResumed stops a re-encryption by k2 after its first secret, as
+// a crash between two secrets would, checks that everything still resolves, and resumes
+// it to the end.
+func reencryptInterruptedAndResumed(t *testing.T, pool *pgxpool.Pool, k2 *Provider, secrets map[string][]storedVersion, purged string) {
+	t.Helper()
+	ctx := context.Background()
 	killed := errors.New("killed")
 	done := 0
 	n, err := k2.Reencrypt(ctx, func() error { done++; return killed })
 	if !errors.Is(err, killed) || n != 1 || done != 1 {
 		t.Fatalf("interrupted run: %d secrets, %v", n, err)
 	}
-	resolveAll(t, testProvider(t, pool, 0x42, "k2 fresh"), secrets, purged.SecretID)
+	resolveAll(t, testProvider(t, pool, 0x42, "k2 fresh"), secrets, purged)
 	if n, err := k2.PendingReencryption(ctx); err != nil || n != 2 {
 		t.Fatalf("pending after the interrupted run: %d, %v", n, err)
 	}
@@ -120,12 +138,16 @@ func TestReencryptGivesFreshDataKeysAndResumes(t *testing.T) {
 	if n, err := k2.Reencrypt(ctx, nil); err != nil || n != 0 {
 		t.Fatalf("a run with nothing pending: %d, %v", n, err)
 	}
+}
 
-	resolveAll(t, k2, secrets, purged.SecretID)
-	resolveAll(t, testProvider(t, pool, 0x42, "k2 fresh"), secrets, purged.SecretID)
+// checkFreshMaterial checks that every secret but the purged one has a new data key and
+// new ciphertexts that the old data key does not open, and that the purged one has no
+// data key.
+func checkFreshMaterial(t *testing.T, pool *pgxpool.Pool, k2 *Provider, secrets map[string][]storedVersion, before map[string]material, purged string) {
+	t.Helper()
 	for id, vs := range secrets {
 		after := readMaterial(t, pool, k2.sealer, vs[0].ref.CompanyID, id, vs)
-		if id == purged.SecretID {
+		if id == purged {
 			if after.wrapped != nil {
 				t.Fatal("the purged secret has a data key again")
 			}
