@@ -58,18 +58,25 @@ func openEmbedded(t *testing.T) *database.Database {
 func TestRuntimeRoleCannotRewriteHistory(t *testing.T) {
 	t.Parallel()
 	db := openEmbedded(t)
-	ctx := context.Background()
 	if db.URL == db.MigrationURL || db.RuntimeRole != pgembed.RuntimeUser {
 		t.Fatalf("embedded mode: runtime role %q, runtime URL is the owner's: %v", db.RuntimeRole, db.URL == db.MigrationURL)
 	}
+	events := runCommandsAsRuntimeRole(t, db)
+	attemptRewritesAsRuntimeRole(t, db, events)
+	checkDoctorSeesRuntimeRole(t, db)
+}
 
-	// The normal command flow over a runtime pool: append (INSERT, SELECT on the log),
-	// inline projections, the local_encrypted material, queries.
+// runCommandsAsRuntimeRole runs the normal command flow over a runtime pool: append
+// (INSERT, SELECT on the log), inline projections, the local_encrypted material,
+// queries. It returns the number of events in the log afterwards.
+func runCommandsAsRuntimeRole(t *testing.T, db *database.Database) int {
+	t.Helper()
+	ctx := context.Background()
 	pool, err := pgxpool.New(ctx, db.URL)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer pool.Close()
+	t.Cleanup(pool.Close)
 	key, _, err := localenc.LoadMasterKey(func(string) string { return strings.Repeat("ab", 32) }, t.TempDir())
 	if err != nil {
 		t.Fatal(err)
@@ -82,7 +89,7 @@ func TestRuntimeRoleCannotRewriteHistory(t *testing.T) {
 	runCtx, stop := context.WithCancel(ctx)
 	done := make(chan struct{})
 	go func() { _ = store.Run(runCtx); close(done) }()
-	defer func() { stop(); <-done }()
+	t.Cleanup(func() { stop(); <-done })
 	h := &commands.Secrets{Log: store, Providers: map[string]providers.Provider{providers.LocalEncrypted: local},
 		DefaultProvider: providers.LocalEncrypted, RecoveryWindow: time.Hour}
 	board := commands.Request{Actor: actor.Actor{Type: actor.Board, ID: "test"}}
@@ -119,8 +126,14 @@ func TestRuntimeRoleCannotRewriteHistory(t *testing.T) {
 	if err := pool.QueryRow(ctx, `SELECT count(*) FROM ledger_events`).Scan(&events); err != nil || events < 4 {
 		t.Fatalf("events: %d, %v", events, err)
 	}
+	return events
+}
 
-	// What an attacker with the runtime credentials would try.
+// attemptRewritesAsRuntimeRole tries what an attacker with the runtime credentials
+// would, and checks that each is refused and the log still holds its events.
+func attemptRewritesAsRuntimeRole(t *testing.T, db *database.Database, events int) {
+	t.Helper()
+	ctx := context.Background()
 	conn, err := pgx.Connect(ctx, db.URL)
 	if err != nil {
 		t.Fatal(err)
@@ -160,8 +173,13 @@ func TestRuntimeRoleCannotRewriteHistory(t *testing.T) {
 	if err := conn.QueryRow(ctx, `SELECT count(*) FROM ledger_events`).Scan(&after); err != nil || after != events {
 		t.Fatalf("events after the attempts: %d (was %d), %v", after, events, err)
 	}
+}
 
-	// doctor's check: clean for the runtime role, and it names what the owner could do.
+// checkDoctorSeesRuntimeRole checks doctor's check: clean for the runtime role, and it
+// names what the owner could do.
+func checkDoctorSeesRuntimeRole(t *testing.T, db *database.Database) {
+	t.Helper()
+	ctx := context.Background()
 	rc, err := db.CheckRuntimeRole(ctx)
 	if err != nil || rc.Role != pgembed.RuntimeUser || len(rc.Problems) != 0 {
 		t.Fatalf("CheckRuntimeRole: %+v, %v", rc, err)
