@@ -216,7 +216,22 @@ func assertConfined(t *testing.T, tb *testBus, h *harness) {
 	h.append(t, "co-b", "s-b", 3)
 	admin.waitStreamMsgs(t, 6)
 
-	// Sinks: B's own inbox as B sees it, and as the ledger sees it (no permission filter).
+	sinks := watchVictimSinks(t, tb, subB)
+	a := connectSubscriber(t, tb.issue(t, subA))
+	victim := InboxPrefix(subB.ID) + ".victim"
+	assertNoConsumerButItsOwn(t, a, subA, victim)
+	assertNoDeletePurgeOrRead(t, a, subA, subB, victim)
+	assertPullsItsCompany(t, a, subA)
+	assertNothingChanged(t, admin, subA, subB, sinks)
+}
+
+// consumerAPI is the prefix of the JetStream consumer API's subjects.
+const consumerAPI = "$JS.API.CONSUMER."
+
+// watchVictimSinks subscribes where a cross-tenant attack would deliver: B's own inbox
+// as B sees it, as the ledger sees it (no permission filter), and the purge API.
+func watchVictimSinks(t *testing.T, tb *testBus, subB Subscriber) map[string]*nats.Subscription {
+	t.Helper()
 	b := connectSubscriber(t, tb.issue(t, subB))
 	bInbox, err := b.nc.SubscribeSync(InboxPrefix(subB.ID) + ".>")
 	if err != nil {
@@ -226,7 +241,7 @@ func assertConfined(t *testing.T, tb *testBus, h *harness) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer ledger.Close()
+	t.Cleanup(ledger.Close)
 	ledgerSink, err := ledger.SubscribeSync(InboxPrefix(subB.ID) + ".>")
 	if err != nil {
 		t.Fatal(err)
@@ -238,22 +253,26 @@ func assertConfined(t *testing.T, tb *testBus, h *harness) {
 	if err := ledger.Flush(); err != nil {
 		t.Fatal(err)
 	}
+	return map[string]*nats.Subscription{"B's inbox": bInbox, "B's inbox (as ledger)": ledgerSink, "the purge API": purgeSink}
+}
 
-	a := connectSubscriber(t, tb.issue(t, subA))
-	victim := InboxPrefix(subB.ID) + ".victim"
-	api := "$JS.API.CONSUMER."
+// assertNoConsumerButItsOwn checks that A can create no consumer, through the raw API
+// or the jetstream client: no push consumer delivering to victim or to an API subject,
+// no retargeting of its own consumer to company B, no ephemeral consumer.
+func assertNoConsumerButItsOwn(t *testing.T, a *subConn, subA Subscriber, victim string) {
+	t.Helper()
+	ctx := context.Background() // the client's default timeout (1 s) bounds each call
 	for _, deliver := range []string{victim, "$JS.API.STREAM.PURGE." + StreamName} {
 		for _, name := range []string{subA.ID, "evil"} {
 			body := pushConsumerRequest(name, CompanySubjects("co-a"), deliver)
-			a.refusedRequest(t, api+"CREATE."+StreamName+"."+name+"."+CompanySubjects("co-a"), body)
-			a.refusedRequest(t, api+"CREATE."+StreamName+"."+name, body)
-			a.refusedRequest(t, api+"DURABLE.CREATE."+StreamName+"."+name, body)
+			a.refusedRequest(t, consumerAPI+"CREATE."+StreamName+"."+name+"."+CompanySubjects("co-a"), body)
+			a.refusedRequest(t, consumerAPI+"CREATE."+StreamName+"."+name, body)
+			a.refusedRequest(t, consumerAPI+"DURABLE.CREATE."+StreamName+"."+name, body)
 		}
-		a.refusedRequest(t, api+"CREATE."+StreamName, pushConsumerRequest("", CompanySubjects("co-a"), deliver))
+		a.refusedRequest(t, consumerAPI+"CREATE."+StreamName, pushConsumerRequest("", CompanySubjects("co-a"), deliver))
 	}
 	// The same through the jetstream client: push consumers, and retargeting A's own
 	// consumer to company B.
-	ctx := context.Background() // the client's default timeout (1 s) bounds each call
 	for _, cfg := range []jetstream.ConsumerConfig{
 		{Durable: "evil", DeliverSubject: victim, FilterSubject: CompanySubjects("co-a"), AckPolicy: jetstream.AckNonePolicy},
 		{Durable: subA.ID, DeliverSubject: "$JS.API.STREAM.PURGE." + StreamName, FilterSubject: CompanySubjects("co-a"), AckPolicy: jetstream.AckNonePolicy},
@@ -269,20 +288,25 @@ func assertConfined(t *testing.T, tb *testBus, h *harness) {
 	if _, err := a.js.CreateConsumer(ctx, StreamName, jetstream.ConsumerConfig{FilterSubject: CompanySubjects("co-a")}); err == nil {
 		t.Fatal("A created an ephemeral consumer")
 	}
+}
 
-	// No deleting, purging or reading anything but its own consumer.
+// assertNoDeletePurgeOrRead checks that A can delete or purge nothing, read nothing but
+// its own consumer, and subscribe to nothing outside its inbox.
+func assertNoDeletePurgeOrRead(t *testing.T, a *subConn, subA, subB Subscriber, victim string) {
+	t.Helper()
+	ctx := context.Background()
 	for _, subj := range []string{
-		api + "DELETE." + StreamName + "." + subA.ID,
-		api + "DELETE." + StreamName + "." + subB.ID,
+		consumerAPI + "DELETE." + StreamName + "." + subA.ID,
+		consumerAPI + "DELETE." + StreamName + "." + subB.ID,
 		"$JS.API.STREAM.PURGE." + StreamName,
 		"$JS.API.STREAM.DELETE." + StreamName,
 		"$JS.API.INFO",
 		"$JS.API.STREAM.INFO." + StreamName,
 		"$JS.API.STREAM.MSG.GET." + StreamName,
-		api + "LIST." + StreamName,
-		api + "NAMES." + StreamName,
-		api + "INFO." + StreamName + "." + subB.ID,
-		api + "MSG.NEXT." + StreamName + "." + subB.ID,
+		consumerAPI + "LIST." + StreamName,
+		consumerAPI + "NAMES." + StreamName,
+		consumerAPI + "INFO." + StreamName + "." + subB.ID,
+		consumerAPI + "MSG.NEXT." + StreamName + "." + subB.ID,
 		"ledger.co-a.secret.created", // forging an event
 		victim,                       // writing into B's inbox directly
 	} {
@@ -301,8 +325,13 @@ func assertConfined(t *testing.T, tb *testBus, h *harness) {
 		victim, "$JS.API.>", ">"} {
 		a.refusedSubscribe(t, subj)
 	}
+}
 
-	// What A may do still works: bind its own consumer and pull its company's events.
+// assertPullsItsCompany checks that what A may do still works: bind its own consumer
+// and pull its company's events.
+func assertPullsItsCompany(t *testing.T, a *subConn, subA Subscriber) {
+	t.Helper()
+	ctx := context.Background()
 	own, err := a.js.Consumer(ctx, StreamName, subA.ID)
 	if err != nil {
 		t.Fatalf("A binds its own consumer: %v", err)
@@ -324,8 +353,11 @@ func assertConfined(t *testing.T, tb *testBus, h *harness) {
 	if n != 1 || batch.Error() != nil {
 		t.Fatalf("A pulled %d messages: %v", n, batch.Error())
 	}
+}
 
-	// Nothing was created, changed, purged or delivered.
+// assertNothingChanged checks that nothing was created, changed, purged or delivered.
+func assertNothingChanged(t *testing.T, admin *testAdmin, subA, subB Subscriber, sinks map[string]*nats.Subscription) {
+	t.Helper()
 	if got := admin.consumerNames(t); !slices.Equal(got, []string{subA.ID, subB.ID}) {
 		t.Fatalf("consumers %v", got)
 	}
@@ -341,7 +373,7 @@ func assertConfined(t *testing.T, tb *testBus, h *harness) {
 	if got := admin.streamMsgs(t); got != 6 {
 		t.Fatalf("the stream holds %d messages, want 6", got)
 	}
-	for name, sink := range map[string]*nats.Subscription{"B's inbox": bInbox, "B's inbox (as ledger)": ledgerSink, "the purge API": purgeSink} {
+	for name, sink := range sinks {
 		if m, err := sink.NextMsg(300 * time.Millisecond); err == nil {
 			t.Fatalf("%s received %s: %s", name, m.Subject, m.Data)
 		}
