@@ -1,18 +1,11 @@
 package awssm_test
 
 import (
-	"bytes"
 	"context"
-	"crypto/hmac"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
-	"log/slog"
 	"slices"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -25,119 +18,6 @@ import (
 	"github.com/secretsledger/secretsledger/providers/awssm/awsfake"
 	"github.com/secretsledger/secretsledger/providers/providertest"
 )
-
-// fingerprint stands for the ledger's: a keyed HMAC with a key per company.
-func fingerprint(company string, v providers.Value) string {
-	m := hmac.New(sha256.New, []byte("test fingerprint key of "+company))
-	m.Write(v.Reveal())
-	return hex.EncodeToString(m.Sum(nil))
-}
-
-// syncBuffer collects log output from the provider's goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-type env struct {
-	fake *awsfake.Server
-	p    *awssm.Provider
-	cfg  awssm.Config
-	opts []awssm.Option
-	logs *syncBuffer
-}
-
-var staticCreds = credentials.NewStaticCredentialsProvider("AKIDTESTFAKE", "fake-secret-access-key", "")
-
-func newEnv(t *testing.T, edit func(*awssm.Config), opts ...awssm.Option) *env {
-	t.Helper()
-	fake := awsfake.New(t, "us-east-1")
-	logs := &syncBuffer{}
-	cfg := awssm.Config{Region: "us-east-1", Endpoint: fake.URL, DeploymentID: "dep-test",
-		KMSKeyID: "arn:aws:kms:us-east-1:123456789012:key/test-key", Environment: "test", CacheTTL: time.Minute,
-		Log: slog.New(slog.NewTextHandler(logs, nil)), Fingerprint: fingerprint}
-	if edit != nil {
-		edit(&cfg)
-	}
-	base := []awssm.Option{awssm.WithCredentials(staticCreds), awssm.WithRetry(2, 5*time.Millisecond),
-		awssm.WithCommitRetry(10*time.Millisecond, 50), awssm.WithGetenv(func(string) string { return "" })}
-	e := &env{fake: fake, cfg: cfg, opts: append(base, opts...), logs: logs}
-	e.p = e.newProvider(t)
-	return e
-}
-
-// newProvider is another provider on the same fake and configuration (a second ledger
-// process, or a cold cache).
-func (e *env) newProvider(t *testing.T) *awssm.Provider {
-	t.Helper()
-	p, err := awssm.New(context.Background(), e.cfg, e.opts...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = p.Close() })
-	return p
-}
-
-var refSeq atomic.Int64
-
-func newRef(key string) providers.Ref {
-	return providers.Ref{CompanyID: "co-1", SecretID: fmt.Sprintf("01HSECRET%017d", refSeq.Add(1)), Version: 1, Key: key}
-}
-
-func at(r providers.Ref, v int) providers.Ref { r.Version = v; return r }
-
-func val(s string) providers.Value { return providers.NewValue([]byte(s)) }
-
-func mustPut(t *testing.T, p *awssm.Provider, r providers.Ref, v string) providers.Stored {
-	t.Helper()
-	s, err := p.Put(context.Background(), r, val(v))
-	if err != nil {
-		t.Fatalf("Put v%d: %v", r.Version, err)
-	}
-	return s
-}
-
-func mustResolve(t *testing.T, p *awssm.Provider, r providers.Ref, vref, want string) {
-	t.Helper()
-	v, err := p.Resolve(context.Background(), r, vref)
-	if err != nil || string(v.Reveal()) != want {
-		t.Fatalf("Resolve v%d = %d bytes, %v", r.Version, v.Len(), err)
-	}
-}
-
-// safe checks a provider error: its ledgererr and provider codes, and a safe message
-// without ARN, account, request id or AWS's own message.
-func safe(t *testing.T, err error, code ledgererr.Code, providerCode string) {
-	t.Helper()
-	if err == nil {
-		t.Fatalf("no error, want %s/%s", code, providerCode)
-	}
-	if ledgererr.CodeOf(err) != code || awssm.ProviderCodeOf(err) != providerCode {
-		t.Fatalf("err = %v (codes %s/%s), want %s/%s", err, ledgererr.CodeOf(err), awssm.ProviderCodeOf(err), code, providerCode)
-	}
-	msg := ledgererr.MessageOf(err)
-	for _, leak := range []string{"arn:", awsfake.Account, "fake-request-id", "injected", "Rate exceeded", "Secrets Manager can't", "marked for deletion"} {
-		if strings.Contains(msg, leak) {
-			t.Fatalf("safe message %q holds %q", msg, leak)
-		}
-	}
-	// The cause (which the HTTP layer may log) carries no AWS message either.
-	if strings.Contains(err.Error(), "arn:") || strings.Contains(err.Error(), "fake-request-id") {
-		t.Fatalf("error chain holds AWS details: %v", err)
-	}
-}
 
 func TestContract(t *testing.T) {
 	t.Parallel()
@@ -433,109 +313,6 @@ func TestSoftDeleteRestoreDestroy(t *testing.T) {
 	safe(t, err, ledgererr.NotFound, awssm.CodeNotFound)
 	err = e.p.Restore(ctx, r)
 	safe(t, err, ledgererr.NotFound, awssm.CodeNotFound)
-}
-
-func TestThrottlingIsRetriedThenSurfacedAs429(t *testing.T) {
-	t.Parallel()
-	e := newEnv(t, func(c *awssm.Config) { c.CacheTTL = 0 })
-	r := newRef("throttled")
-	s := mustPut(t, e.p, r, "v")
-	e.fake.Inject("GetSecretValue", awsfake.Throttling(), 2)
-	_, err := e.p.Resolve(context.Background(), r, s.ProviderVersionRef)
-	safe(t, err, ledgererr.TooManyRequests, awssm.CodeThrottled)
-	if n := e.fake.Calls("GetSecretValue"); n != 2 {
-		t.Fatalf("GetSecretValue reached the fake %d times, want 2 (the retryer's attempts)", n)
-	}
-	// Throttling that ends within the attempts is invisible.
-	e.fake.Inject("GetSecretValue", awsfake.Throttling(), 1)
-	mustResolve(t, e.p, r, s.ProviderVersionRef, "v")
-	if !strings.Contains(e.logs.String(), "op=GetSecretValue") || !strings.Contains(e.logs.String(), "ThrottlingException") {
-		t.Fatalf("the raw error was not logged with its operation: %s", e.logs.String())
-	}
-}
-
-func TestServiceErrorsAndTimeouts(t *testing.T) {
-	t.Parallel()
-	e := newEnv(t, func(c *awssm.Config) { c.CacheTTL = 0 }, awssm.WithCallTimeout(300*time.Millisecond))
-	r := newRef("unavailable")
-	s := mustPut(t, e.p, r, "v")
-	e.fake.Inject("GetSecretValue", awsfake.ServiceError(), 2)
-	_, err := e.p.Resolve(context.Background(), r, s.ProviderVersionRef)
-	safe(t, err, ledgererr.Unavailable, awssm.CodeProviderUnavailable)
-
-	e.fake.Inject("GetSecretValue", awsfake.Slow(time.Second), 1)
-	start := time.Now()
-	_, err = e.p.Resolve(context.Background(), r, s.ProviderVersionRef)
-	safe(t, err, ledgererr.Unavailable, awssm.CodeProviderUnavailable)
-	if time.Since(start) > 900*time.Millisecond {
-		t.Fatalf("the call timeout did not bound the call: %s", time.Since(start))
-	}
-}
-
-// Every AWS error code the provider knows, decoded by the real SDK from the fake's
-// answer, maps to its codes with a fixed safe message.
-func TestErrorMappingThroughTheSDK(t *testing.T) {
-	t.Parallel()
-	e := newEnv(t, func(c *awssm.Config) { c.CacheTTL = 0 }, awssm.WithRetry(1, time.Millisecond))
-	r := newRef("mapped")
-	s := mustPut(t, e.p, r, "v")
-	messages := map[string]string{}
-	for _, tc := range []struct {
-		aws      string
-		code     ledgererr.Code
-		provider string
-	}{
-		{"AccessDeniedException", ledgererr.Forbidden, awssm.CodeAccessDenied},
-		{"UnrecognizedClientException", ledgererr.Forbidden, awssm.CodeAccessDenied},
-		{"ThrottlingException", ledgererr.TooManyRequests, awssm.CodeThrottled},
-		{"ResourceNotFoundException", ledgererr.NotFound, awssm.CodeNotFound},
-		{"ResourceExistsException", ledgererr.Conflict, awssm.CodeConflict},
-		{"InvalidRequestException", ledgererr.Invalid, awssm.CodeInvalidRequest},
-		{"InvalidParameterException", ledgererr.Invalid, awssm.CodeInvalidRequest},
-		{"LimitExceededException", ledgererr.Invalid, awssm.CodeInvalidRequest},
-		{"DecryptionFailure", ledgererr.BadGateway, awssm.CodeProviderError},
-		{"InternalServiceError", ledgererr.Unavailable, awssm.CodeProviderUnavailable},
-		{"SomethingAWSAddsLater", ledgererr.BadGateway, awssm.CodeProviderError},
-	} {
-		e.fake.Inject("GetSecretValue", awsfake.Error(tc.aws), 1)
-		_, err := e.p.Resolve(context.Background(), r, s.ProviderVersionRef)
-		safe(t, err, tc.code, tc.provider)
-		msg := ledgererr.MessageOf(err)
-		if !strings.HasPrefix(msg, "aws_secrets_manager "+tc.provider+": ") {
-			t.Errorf("%s: message %q does not name its provider code", tc.aws, msg)
-		}
-		messages[msg] = tc.aws
-	}
-	if len(messages) < 7 {
-		t.Fatalf("only %d distinct messages for the classes: %v", len(messages), messages)
-	}
-	if !strings.Contains(e.logs.String(), "arn:aws:secretsmanager") {
-		t.Fatal("the raw AWS error (with its ARN) did not reach the injected logger")
-	}
-}
-
-func TestFailedCommitIsRetriedInTheBackground(t *testing.T) {
-	t.Parallel()
-	e := newEnv(t, nil)
-	ctx := context.Background()
-	r := newRef("commit-retry")
-	name := e.p.Name(r)
-	s1 := mustPut(t, e.p, r, "one")
-	s2 := mustPut(t, e.p, at(r, 2), "two")
-	e.fake.Inject("UpdateSecretVersionStage", awsfake.ServiceError(), 2) // both SDK attempts
-	err := e.p.Commit(ctx, at(r, 2), s2.ProviderVersionRef)
-	safe(t, err, ledgererr.Unavailable, awssm.CodeProviderUnavailable)
-	if e.fake.CurrentVersion(name) != s1.ProviderVersionRef {
-		t.Fatal("AWSCURRENT moved although the commit failed")
-	}
-	mustResolve(t, e.newProvider(t), at(r, 2), s2.ProviderVersionRef, "two") // resolution does not care
-	deadline := time.Now().Add(10 * time.Second)
-	for e.fake.CurrentVersion(name) != s2.ProviderVersionRef || len(e.fake.Stages(name)[s2.ProviderVersionRef]) != 1 {
-		if time.Now().After(deadline) {
-			t.Fatalf("the background retry did not commit: %v", e.fake.Stages(name))
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
 }
 
 func TestGuardrailRefusesWithoutAnyAWSCall(t *testing.T) {
