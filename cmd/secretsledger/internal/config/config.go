@@ -197,6 +197,7 @@ func (c *Config) readSchedules(getenv func(string) string) {
 	c.BackupDir = getenv("LEDGER_BACKUP_DIR")
 }
 
+// logLevelFromEnv reads LEDGER_LOG_LEVEL; unset is info.
 func logLevelFromEnv(getenv func(string) string, problems []string) (slog.Level, []string) {
 	switch v := strings.ToLower(getenv("LEDGER_LOG_LEVEL")); v {
 	case "", "info":
