@@ -56,8 +56,8 @@ func (l Log) SecretExposure(ctx context.Context, a actor.Actor, id string, w Win
 	out := SecretExposure{SecretID: id, CompanyID: h.company, Name: h.name, Key: h.key, Window: w, Position: head,
 		Status: h.status, Versions: h.versions}
 
-	created, err := l.readEvents(ctx, `WHERE event_type = 'binding.created' AND payload ->> 'secretId' = $1
-		AND company_id = $2 AND position <= $3 ORDER BY position`, id, h.company, head)
+	created, err := l.readEvents(ctx, `WHERE event_type = $4 AND payload ->> 'secretId' = $1
+		AND company_id = $2 AND position <= $3 ORDER BY position`, id, h.company, head, events.BindingCreated)
 	if err != nil {
 		return out, err
 	}
@@ -72,8 +72,8 @@ func (l Log) SecretExposure(ctx context.Context, a actor.Actor, id string, w Win
 			streams = append(streams, e.StreamID)
 		}
 	}
-	removed, err := l.readEvents(ctx, `WHERE stream_id = ANY($1) AND event_type = 'binding.removed'
-		AND payload ->> 'bindingId' = ANY($2) AND position <= $3 ORDER BY position`, streams, bindingIDs, head)
+	removed, err := l.readEvents(ctx, `WHERE stream_id = ANY($1) AND event_type = $4
+		AND payload ->> 'bindingId' = ANY($2) AND position <= $3 ORDER BY position`, streams, bindingIDs, head, events.BindingRemoved)
 	if err != nil {
 		return out, err
 	}
