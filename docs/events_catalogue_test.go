@@ -68,6 +68,7 @@ var servedTables = map[string][]string{
 var servedFolds = map[string][]string{
 	"queries/audit: stateFold":     {"GET /api/companies/{companyId}/audit/state"},
 	"queries/audit: secretHistory": {"GET /api/secrets/{id}/exposure", "GET /api/companies/{companyId}/consumers/{targetType}/{targetId}/exposure"},
+	"queries/audit: consumerReach": {"GET /api/companies/{companyId}/consumers/{targetType}/{targetId}/exposure"},
 }
 
 // logReads are the answers read from the log by SQL on event types, without a fold
@@ -79,8 +80,7 @@ var logReads = []struct {
 	{[]string{events.CompanyFrozen, events.CompanyUnfrozen}, []string{"GET /api/companies/{companyId}/freeze"}},
 	{[]string{events.ConsumerFrozen, events.ConsumerUnfrozen}, []string{"GET /api/companies/{companyId}/consumers/{targetType}/{targetId}/freeze"}},
 	{[]string{events.ExternalPolicySet}, []string{"GET /api/companies/{companyId}/external-policy"}},
-	{[]string{events.BindingCreated, events.BindingRemoved, events.ConsumerEnvSet, events.SecretAccessed},
-		[]string{"GET /api/companies/{companyId}/consumers/{targetType}/{targetId}/exposure"}},
+	{[]string{events.SecretAccessed}, []string{"GET /api/companies/{companyId}/consumers/{targetType}/{targetId}/exposure"}},
 	{[]string{events.SecretAccessed, events.BindingCreated, events.BindingRemoved, events.AgentKeyIssued, events.AgentKeyRevoked},
 		[]string{"GET /api/secrets/{id}/exposure"}},
 	{[]string{events.EventSubscriberIssued, events.EventSubscriberRevoked}, []string{"serve: the subscribers' NATS consumers"}},
