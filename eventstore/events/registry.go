@@ -107,24 +107,3 @@ var byName = func() map[string]*Type {
 
 // Types returns the registry: every event type, in catalogue order.
 func Types() []Type { return slices.Clone(registry) }
-
-// Lookup returns the registry entry of an event type.
-func Lookup(name string) (Type, bool) {
-	t, ok := byName[name]
-	if !ok {
-		return Type{}, false
-	}
-	return *t, true
-}
-
-// Names returns the names of the registered types whose stream has one of prefixes
-// (all of them for none).
-func Names(prefixes ...string) []string {
-	var out []string
-	for _, t := range registry {
-		if len(prefixes) == 0 || slices.Contains(prefixes, t.Stream.Prefix) {
-			out = append(out, t.Name)
-		}
-	}
-	return out
-}
