@@ -89,19 +89,27 @@ func (s *agentKeyState) apply(e eventstore.Event) error {
 		return err
 	}
 	s.streamVersion = e.StreamVersion
-	switch p := p.(type) {
-	case *events.AgentKeyIssuedV2:
-		// A key is issued by its stream's first event, for the key the stream names; any
-		// other issued event was not written by the ledger and changes nothing.
-		if e.StreamVersion != 1 || e.StreamID != events.AgentKeyStream(p.KeyID) {
-			break
-		}
-		s.keyID, s.companyID, s.targetType, s.targetID = p.KeyID, e.CompanyID, p.TargetType, p.TargetID
-		s.tokenHash = s.hashes.issued(e, p)
-	case *events.AgentKeyRevokedV1:
-		s.revoked = true
-	}
-	return nil
+	return agentKeyFold.Apply(s, e, p)
+}
+
+// agentKeyFold is what an agent key does with each event of its stream.
+var agentKeyFold = events.Dispatch[*agentKeyState]{
+	Name:    "commands: agentKeyState",
+	Streams: []string{events.AgentKeyStreamPrefix},
+	Handle: map[string]events.Handler[*agentKeyState]{
+		events.AgentKeyIssued: events.On(func(s *agentKeyState, e eventstore.Event, p *events.AgentKeyIssuedV2) {
+			// A key is issued by its stream's first event, for the key the stream names; any
+			// other issued event was not written by the ledger and changes nothing.
+			if e.StreamVersion != 1 || e.StreamID != events.AgentKeyStream(p.KeyID) {
+				return
+			}
+			s.keyID, s.companyID, s.targetType, s.targetID = p.KeyID, e.CompanyID, p.TargetType, p.TargetID
+			s.tokenHash = s.hashes.issued(e, p)
+		}),
+		events.AgentKeyRevoked: events.On(func(s *agentKeyState, _ eventstore.Event, _ *events.AgentKeyRevokedV1) {
+			s.revoked = true
+		}),
+	},
 }
 
 func (s agentKeyState) version() int64        { return s.streamVersion }

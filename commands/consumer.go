@@ -61,20 +61,31 @@ func (s *consumerState) apply(e eventstore.Event) error {
 		return err
 	}
 	s.streamVersion = e.StreamVersion
-	switch p := p.(type) {
-	case *events.BindingCreatedV1:
-		s.bindings[p.ConfigPath] = binding{id: p.BindingID, secretID: p.SecretID, configPath: p.ConfigPath,
-			selector: p.VersionSelector, label: p.Label, required: p.Required}
-	case *events.BindingRemovedV1:
-		delete(s.bindings, p.ConfigPath)
-	case *events.ConsumerEnvSetV1:
-		s.env = p.Env
-	case *events.ConsumerFrozenV1:
-		s.freeze = frozenAt(e)
-	case *events.ConsumerUnfrozenV1:
-		s.freeze = freezeState{}
-	}
-	return nil
+	return consumerFold.Apply(s, e, p)
+}
+
+// consumerFold is what a consumer does with each event of its stream.
+var consumerFold = events.Dispatch[*consumerState]{
+	Name:    "commands: consumerState",
+	Streams: []string{events.ConsumerStreamPrefix},
+	Handle: map[string]events.Handler[*consumerState]{
+		events.BindingCreated: events.On(func(s *consumerState, _ eventstore.Event, p *events.BindingCreatedV1) {
+			s.bindings[p.ConfigPath] = binding{id: p.BindingID, secretID: p.SecretID, configPath: p.ConfigPath,
+				selector: p.VersionSelector, label: p.Label, required: p.Required}
+		}),
+		events.BindingRemoved: events.On(func(s *consumerState, _ eventstore.Event, p *events.BindingRemovedV1) {
+			delete(s.bindings, p.ConfigPath)
+		}),
+		events.ConsumerEnvSet: events.On(func(s *consumerState, _ eventstore.Event, p *events.ConsumerEnvSetV1) {
+			s.env = p.Env
+		}),
+		events.ConsumerFrozen: events.On(func(s *consumerState, e eventstore.Event, _ *events.ConsumerFrozenV1) {
+			s.freeze = frozenAt(e)
+		}),
+		events.ConsumerUnfrozen: events.On(func(s *consumerState, _ eventstore.Event, _ *events.ConsumerUnfrozenV1) {
+			s.freeze = freezeState{}
+		}),
+	},
 }
 
 // loadConsumer returns a consumer's state from memory (or the log).

@@ -63,11 +63,19 @@ func (s *policyState) apply(e eventstore.Event) error {
 		return err
 	}
 	s.streamVersion = e.StreamVersion
-	if p, ok := p.(*events.ExternalPolicySetV1); ok {
-		s.set = true
-		s.policy = ExternalPolicy{Prefixes: p.Prefixes, References: p.References, Regions: p.Regions, Namespaces: p.Namespaces}
-	}
-	return nil
+	return policyFold.Apply(s, e, p)
+}
+
+// policyFold is what a company's policy does with each event of its stream.
+var policyFold = events.Dispatch[*policyState]{
+	Name:    "commands: policyState",
+	Streams: []string{events.ExternalPolicyStreamPrefix},
+	Handle: map[string]events.Handler[*policyState]{
+		events.ExternalPolicySet: events.On(func(s *policyState, _ eventstore.Event, p *events.ExternalPolicySetV1) {
+			s.set = true
+			s.policy = ExternalPolicy{Prefixes: p.Prefixes, References: p.References, Regions: p.Regions, Namespaces: p.Namespaces}
+		}),
+	},
 }
 
 func (s *policyState) version() int64 { return s.streamVersion }

@@ -41,13 +41,21 @@ func (s *companyState) apply(e eventstore.Event) error {
 		return err
 	}
 	s.streamVersion = e.StreamVersion
-	switch p.(type) {
-	case *events.CompanyFrozenV1:
-		s.freeze = frozenAt(e)
-	case *events.CompanyUnfrozenV1:
-		s.freeze = freezeState{}
-	}
-	return nil
+	return companyFold.Apply(s, e, p)
+}
+
+// companyFold is what resolution does with each event of a company's stream.
+var companyFold = events.Dispatch[*companyState]{
+	Name:    "commands: companyState",
+	Streams: []string{events.CompanyStreamPrefix},
+	Handle: map[string]events.Handler[*companyState]{
+		events.CompanyFrozen: events.On(func(s *companyState, e eventstore.Event, _ *events.CompanyFrozenV1) {
+			s.freeze = frozenAt(e)
+		}),
+		events.CompanyUnfrozen: events.On(func(s *companyState, _ eventstore.Event, _ *events.CompanyUnfrozenV1) {
+			s.freeze = freezeState{}
+		}),
+	},
 }
 
 // SetFreeze freezes or unfreezes a company (TargetType and TargetID empty) or one of

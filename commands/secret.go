@@ -147,43 +147,55 @@ func (s *secretState) apply(e eventstore.Event) error {
 		return err
 	}
 	s.streamVersion = e.StreamVersion
-	switch p := p.(type) {
-	case *events.SecretCreatedV1:
-		*s = secretState{exists: true, companyID: e.CompanyID, name: p.Name, key: p.Key, providerKey: p.Key, provider: p.Provider, vaultID: p.ProviderConfigID,
-			managedMode: p.ManagedMode, status: StatusActive, latestVersion: 1, streamVersion: e.StreamVersion,
-			versions: map[int]versionState{1: {providerVersionRef: p.ProviderVersionRef, externalRef: p.ExternalRef}}}
-	case *events.SecretVersionAddedV1:
-		ext := p.ExternalRef
-		if ext == "" { // a rotation that pinned another version of the same reference
-			ext = s.versions[s.latestVersion].externalRef
-		}
-		s.latestVersion = p.Version
-		s.versions[p.Version] = versionState{providerVersionRef: p.ProviderVersionRef, externalRef: ext}
-	case *events.SecretUpdatedV1:
-		if p.Name != nil {
-			s.name = *p.Name
-		}
-		if p.Key != nil {
-			s.key = *p.Key
-		}
-		if p.Status != nil {
-			s.status = *p.Status
-		}
-	case *events.SecretDeletedV1:
-		s.deleted, s.deletedAt = true, e.RecordedAt
-	case *events.SecretRestoredV1:
-		s.deleted, s.status = false, p.Status
-	case *events.SecretPurgedV1:
-		s.purged, s.deleted = true, true
-		for v, vs := range s.versions {
-			vs.destroyed = true
-			s.versions[v] = vs
-		}
-		if s.deletedAt.IsZero() {
-			s.deletedAt = e.RecordedAt
-		}
-	}
-	return nil
+	return secretFold.Apply(s, e, p)
+}
+
+// secretFold is what the secret aggregate does with each event of its stream.
+var secretFold = events.Dispatch[*secretState]{
+	Name:    "commands: secretState",
+	Streams: []string{events.SecretStreamPrefix},
+	Handle: map[string]events.Handler[*secretState]{
+		events.SecretCreated: events.On(func(s *secretState, e eventstore.Event, p *events.SecretCreatedV1) {
+			*s = secretState{exists: true, companyID: e.CompanyID, name: p.Name, key: p.Key, providerKey: p.Key, provider: p.Provider, vaultID: p.ProviderConfigID,
+				managedMode: p.ManagedMode, status: StatusActive, latestVersion: 1, streamVersion: e.StreamVersion,
+				versions: map[int]versionState{1: {providerVersionRef: p.ProviderVersionRef, externalRef: p.ExternalRef}}}
+		}),
+		events.SecretVersionAdded: events.On(func(s *secretState, _ eventstore.Event, p *events.SecretVersionAddedV1) {
+			ext := p.ExternalRef
+			if ext == "" { // a rotation that pinned another version of the same reference
+				ext = s.versions[s.latestVersion].externalRef
+			}
+			s.latestVersion = p.Version
+			s.versions[p.Version] = versionState{providerVersionRef: p.ProviderVersionRef, externalRef: ext}
+		}),
+		events.SecretUpdated: events.On(func(s *secretState, _ eventstore.Event, p *events.SecretUpdatedV1) {
+			if p.Name != nil {
+				s.name = *p.Name
+			}
+			if p.Key != nil {
+				s.key = *p.Key
+			}
+			if p.Status != nil {
+				s.status = *p.Status
+			}
+		}),
+		events.SecretDeleted: events.On(func(s *secretState, e eventstore.Event, _ *events.SecretDeletedV1) {
+			s.deleted, s.deletedAt = true, e.RecordedAt
+		}),
+		events.SecretRestored: events.On(func(s *secretState, _ eventstore.Event, p *events.SecretRestoredV1) {
+			s.deleted, s.status = false, p.Status
+		}),
+		events.SecretPurged: events.On(func(s *secretState, e eventstore.Event, _ *events.SecretPurgedV1) {
+			s.purged, s.deleted = true, true
+			for v, vs := range s.versions {
+				vs.destroyed = true
+				s.versions[v] = vs
+			}
+			if s.deletedAt.IsZero() {
+				s.deletedAt = e.RecordedAt
+			}
+		}),
+	},
 }
 
 // errSecretNotFound is the one answer for a secret that does not exist, belongs to a

@@ -133,41 +133,52 @@ func (s *vaultsState) apply(e eventstore.Event) error {
 		return err
 	}
 	s.streamVersion = e.StreamVersion
-	switch p := p.(type) {
-	case *events.VaultCreatedV1:
-		s.vaults[p.VaultID] = Vault{ID: p.VaultID, CompanyID: e.CompanyID, DisplayName: p.DisplayName, Provider: p.Provider,
-			Status: p.Status, Config: maps.Clone(p.Config)}
-	case *events.VaultUpdatedV1:
-		v := s.vaults[p.VaultID]
-		if p.DisplayName != nil {
-			v.DisplayName = *p.DisplayName
-		}
-		if p.Config != nil {
-			v.Config = maps.Clone(*p.Config)
-			v.HealthStatus = ""
-			if v.Status == VaultWarning {
-				v.Status = VaultReady
+	return vaultsFold.Apply(s, e, p)
+}
+
+// vaultsFold is what a company's vaults do with each event of their stream.
+var vaultsFold = events.Dispatch[*vaultsState]{
+	Name:    "commands: vaultsState",
+	Streams: []string{events.VaultStreamPrefix},
+	Handle: map[string]events.Handler[*vaultsState]{
+		events.VaultCreated: events.On(func(s *vaultsState, e eventstore.Event, p *events.VaultCreatedV1) {
+			s.vaults[p.VaultID] = Vault{ID: p.VaultID, CompanyID: e.CompanyID, DisplayName: p.DisplayName, Provider: p.Provider,
+				Status: p.Status, Config: maps.Clone(p.Config)}
+		}),
+		events.VaultUpdated: events.On(func(s *vaultsState, _ eventstore.Event, p *events.VaultUpdatedV1) {
+			v := s.vaults[p.VaultID]
+			if p.DisplayName != nil {
+				v.DisplayName = *p.DisplayName
 			}
-		}
-		s.vaults[p.VaultID] = v
-	case *events.VaultDefaultSetV1:
-		if prev, ok := s.vaults[p.PreviousDefaultID]; ok {
-			prev.IsDefault = false
-			s.vaults[prev.ID] = prev
-		}
-		v := s.vaults[p.VaultID]
-		v.IsDefault = true
-		s.vaults[p.VaultID] = v
-	case *events.VaultDisabledV1:
-		v := s.vaults[p.VaultID]
-		v.Status, v.IsDefault = VaultDisabled, false
-		s.vaults[p.VaultID] = v
-	case *events.VaultHealthCheckedV1:
-		v := s.vaults[p.VaultID]
-		v.HealthStatus, v.Status = p.HealthStatus, p.Status
-		s.vaults[p.VaultID] = v
-	}
-	return nil
+			if p.Config != nil {
+				v.Config = maps.Clone(*p.Config)
+				v.HealthStatus = ""
+				if v.Status == VaultWarning {
+					v.Status = VaultReady
+				}
+			}
+			s.vaults[p.VaultID] = v
+		}),
+		events.VaultDefaultSet: events.On(func(s *vaultsState, _ eventstore.Event, p *events.VaultDefaultSetV1) {
+			if prev, ok := s.vaults[p.PreviousDefaultID]; ok {
+				prev.IsDefault = false
+				s.vaults[prev.ID] = prev
+			}
+			v := s.vaults[p.VaultID]
+			v.IsDefault = true
+			s.vaults[p.VaultID] = v
+		}),
+		events.VaultDisabled: events.On(func(s *vaultsState, _ eventstore.Event, p *events.VaultDisabledV1) {
+			v := s.vaults[p.VaultID]
+			v.Status, v.IsDefault = VaultDisabled, false
+			s.vaults[p.VaultID] = v
+		}),
+		events.VaultHealthChecked: events.On(func(s *vaultsState, _ eventstore.Event, p *events.VaultHealthCheckedV1) {
+			v := s.vaults[p.VaultID]
+			v.HealthStatus, v.Status = p.HealthStatus, p.Status
+			s.vaults[p.VaultID] = v
+		}),
+	},
 }
 
 // defaultOf returns the default vault of a provider, "" when there is none.

@@ -36,20 +36,26 @@ func (Consumers) Tables() []string {
 func (c Consumers) Queue(b *pgx.Batch, evs []eventstore.Event) error { return queueDecoding(c, b, evs) }
 
 func (Consumers) queue(b *pgx.Batch, evs []eventstore.Event, payloads []any) error {
-	var acc accessRows
+	cb := &consumersBatch{b: b}
 	for i, e := range evs {
-		p := payloads[i]
-		if a, ok := p.(*events.SecretAccessedV1); ok {
-			acc.add(e, a) // the most frequent event: written in bulk below
-			continue
-		}
-		if err := queueConsumer(b, e, p); err != nil {
+		if err := consumersTable.Apply(cb, e, payloads[i]); err != nil {
 			return err
 		}
 	}
-	acc.queue(b)
+	cb.acc.queue(b)
 	checkpoint(b, ConsumersName, evs)
 	return nil
+}
+
+// Reader implements Projection.
+func (Consumers) Reader() events.Reader { return consumersTable.Reader() }
+
+// consumersBatch is one batch of the consumers projection: statements queued as their
+// events come, but access records (the most frequent event) gathered and written in
+// bulk after them.
+type consumersBatch struct {
+	b   *pgx.Batch
+	acc accessRows
 }
 
 // Translate implements eventstore.Projector.
@@ -63,68 +69,67 @@ func (Consumers) Translate(err error) error {
 	return err
 }
 
-func queueConsumer(b *pgx.Batch, e eventstore.Event, payload any) error {
-	at := e.RecordedAt
-	switch p := payload.(type) {
-	case *events.BindingCreatedV1:
-		b.Queue(`INSERT INTO company_secret_bindings (id, company_id, secret_id, target_type, target_id, config_path,
-				version_selector, required, label, created_by, created_at)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
-			p.BindingID, e.CompanyID, p.SecretID, p.TargetType, p.TargetID, p.ConfigPath, p.VersionSelector, p.Required,
-			p.Label, actorOf(e), at)
-	case *events.BindingRemovedV1:
-		b.Queue(`DELETE FROM company_secret_bindings WHERE id = $1`, p.BindingID)
-	case *events.ConsumerEnvSetV1:
-		env, err := json.Marshal(p.Env)
-		if err != nil {
-			return err
-		}
-		b.Queue(`INSERT INTO consumer_envs (company_id, target_type, target_id, env, updated_at, position)
-			VALUES ($1, $2, $3, $4, $5, $6)
-			ON CONFLICT (company_id, target_type, target_id) DO UPDATE
-			SET env = excluded.env, updated_at = excluded.updated_at, position = excluded.position`,
-			e.CompanyID, p.TargetType, p.TargetID, env, at, e.Position)
-	case *events.AgentKeyIssuedV2:
-		// The hash as recorded: keyed, or bare for a key issued before hashes were keyed.
-		// The table is an index to the key's stream, which decides (see commands).
-		recorded := p.TokenKeyedHash
-		if recorded == "" {
-			recorded = p.UnkeyedTokenHash
-		}
-		hash, err := hex.DecodeString(recorded)
-		if err != nil {
-			return fmt.Errorf("projections: agent key %s: token hash: %w", p.KeyID, err)
-		}
-		b.Queue(`INSERT INTO agent_keys (id, company_id, target_type, target_id, label, token_hash, created_by, created_at)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
-			p.KeyID, e.CompanyID, p.TargetType, p.TargetID, p.Label, hash, actorOf(e), at)
-	case *events.AgentKeyRevokedV1:
-		b.Queue(`UPDATE agent_keys SET revoked_at = coalesce(revoked_at, $2) WHERE id = $1`, p.KeyID, at)
-	case *events.EventSubscriberIssuedV1:
-		b.Queue(`INSERT INTO event_subscribers (id, company_id, label, password_hash, created_by, created_at)
-			VALUES ($1, $2, $3, $4, $5, $6)`, p.SubscriberID, e.CompanyID, p.Label, p.PasswordHash, actorOf(e), at)
-	case *events.EventSubscriberRevokedV1:
-		b.Queue(`UPDATE event_subscribers SET revoked_at = coalesce(revoked_at, $2) WHERE id = $1`, p.SubscriberID, at)
-	case *events.SecretAccessedV1:
-		outcome, code := "failed", &p.Outcome
-		if p.Outcome == "resolved" {
-			outcome, code = "resolved", nil
-		}
-		var version *int
-		if p.Version > 0 {
-			version = &p.Version
-		}
-		b.Queue(`INSERT INTO secret_access_events (event_id, position, company_id, secret_id, version, actor_type, actor_id,
-				consumer, config_path, run_id, issue_id, outcome, error_code, recorded_at, source)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`,
-			e.EventID.String(), e.Position, e.CompanyID, p.SecretID, version, e.Metadata.ActorType, e.Metadata.ActorID,
-			p.TargetType+"/"+p.TargetID, p.Paths(), nullIfEmpty(p.RunID), nullIfEmpty(p.IssueID), outcome, code, at,
-			nullIfEmpty(p.Source))
-		if outcome == "resolved" {
-			b.Queue(`UPDATE company_secrets SET last_resolved_at = $2 WHERE id = $1`, p.SecretID, at)
-		}
-	}
-	return nil
+// consumersTable is what the consumers projection does with each event type.
+var consumersTable = events.Dispatch[*consumersBatch]{
+	Name: "projections: " + ConsumersName,
+	Handle: map[string]events.Handler[*consumersBatch]{
+		events.BindingCreated: events.On(func(cb *consumersBatch, e eventstore.Event, p *events.BindingCreatedV1) {
+			cb.b.Queue(`INSERT INTO company_secret_bindings (id, company_id, secret_id, target_type, target_id, config_path,
+					version_selector, required, label, created_by, created_at)
+				VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
+				p.BindingID, e.CompanyID, p.SecretID, p.TargetType, p.TargetID, p.ConfigPath, p.VersionSelector, p.Required,
+				p.Label, actorOf(e), e.RecordedAt)
+		}),
+		events.BindingRemoved: events.On(func(cb *consumersBatch, _ eventstore.Event, p *events.BindingRemovedV1) {
+			cb.b.Queue(`DELETE FROM company_secret_bindings WHERE id = $1`, p.BindingID)
+		}),
+		events.ConsumerEnvSet: events.OnErr(func(cb *consumersBatch, e eventstore.Event, p *events.ConsumerEnvSetV1) error {
+			env, err := json.Marshal(p.Env)
+			if err != nil {
+				return err
+			}
+			cb.b.Queue(`INSERT INTO consumer_envs (company_id, target_type, target_id, env, updated_at, position)
+				VALUES ($1, $2, $3, $4, $5, $6)
+				ON CONFLICT (company_id, target_type, target_id) DO UPDATE
+				SET env = excluded.env, updated_at = excluded.updated_at, position = excluded.position`,
+				e.CompanyID, p.TargetType, p.TargetID, env, e.RecordedAt, e.Position)
+			return nil
+		}),
+		events.AgentKeyIssued: events.OnErr(func(cb *consumersBatch, e eventstore.Event, p *events.AgentKeyIssuedV2) error {
+			// The hash as recorded: keyed, or bare for a key issued before hashes were keyed.
+			// The table is an index to the key's stream, which decides (see commands).
+			recorded := p.TokenKeyedHash
+			if recorded == "" {
+				recorded = p.UnkeyedTokenHash
+			}
+			hash, err := hex.DecodeString(recorded)
+			if err != nil {
+				return fmt.Errorf("projections: agent key %s: token hash: %w", p.KeyID, err)
+			}
+			cb.b.Queue(`INSERT INTO agent_keys (id, company_id, target_type, target_id, label, token_hash, created_by, created_at)
+				VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+				p.KeyID, e.CompanyID, p.TargetType, p.TargetID, p.Label, hash, actorOf(e), e.RecordedAt)
+			return nil
+		}),
+		events.AgentKeyRevoked: events.On(func(cb *consumersBatch, e eventstore.Event, p *events.AgentKeyRevokedV1) {
+			cb.b.Queue(`UPDATE agent_keys SET revoked_at = coalesce(revoked_at, $2) WHERE id = $1`, p.KeyID, e.RecordedAt)
+		}),
+		events.EventSubscriberIssued: events.On(func(cb *consumersBatch, e eventstore.Event, p *events.EventSubscriberIssuedV1) {
+			cb.b.Queue(`INSERT INTO event_subscribers (id, company_id, label, password_hash, created_by, created_at)
+				VALUES ($1, $2, $3, $4, $5, $6)`, p.SubscriberID, e.CompanyID, p.Label, p.PasswordHash, actorOf(e), e.RecordedAt)
+		}),
+		events.EventSubscriberRevoked: events.On(func(cb *consumersBatch, e eventstore.Event, p *events.EventSubscriberRevokedV1) {
+			cb.b.Queue(`UPDATE event_subscribers SET revoked_at = coalesce(revoked_at, $2) WHERE id = $1`, p.SubscriberID, e.RecordedAt)
+		}),
+		events.SecretAccessed: events.On(func(cb *consumersBatch, e eventstore.Event, p *events.SecretAccessedV1) {
+			cb.acc.add(e, p)
+		}),
+	},
+	// Freezes are read from the log itself (queries), not from a read model.
+	Ignore: []string{events.SecretCreated, events.SecretVersionAdded, events.SecretUpdated, events.SecretDeleted,
+		events.SecretRestored, events.SecretPurged, events.CompanyFrozen, events.CompanyUnfrozen, events.ConsumerFrozen,
+		events.ConsumerUnfrozen, events.VaultCreated, events.VaultUpdated, events.VaultDefaultSet, events.VaultDisabled,
+		events.VaultHealthChecked, events.ExternalPolicySet, events.ExternalReferenceRefused},
 }
 
 // accessRows gathers secret.accessed events as column arrays: one INSERT for all of

@@ -16,6 +16,9 @@ type Projection interface {
 	Name() string
 	// Tables lists the projection's tables, children first.
 	Tables() []string
+	// Reader says what the projection does with each event type: its handlers and
+	// what it ignores on purpose (its exhaustiveness test and docs/events.md read it).
+	Reader() events.Reader
 	// queue is Queue with the payloads already decoded (payloads[i] is events[i]'s),
 	// so that several projections decode each event once.
 	queue(b *pgx.Batch, events []eventstore.Event, payloads []any) error

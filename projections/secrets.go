@@ -29,29 +29,75 @@ func (Secrets) Name() string { return SecretsName }
 func (s Secrets) Queue(b *pgx.Batch, evs []eventstore.Event) error { return queueDecoding(s, b, evs) }
 
 func (Secrets) queue(b *pgx.Batch, evs []eventstore.Event, payloads []any) error {
-	var created createdRun
-	var added versionRun
+	sb := &secretsBatch{b: b}
 	for i, e := range evs {
-		p := payloads[i]
-		// Runs of creations and of rotations go out as one statement each; any other
-		// secret event first flushes them, so the order of effects is the log's.
-		switch p := p.(type) {
-		case *events.SecretCreatedV1:
-			added.flush(b)
-			created.add(e, p)
-		case *events.SecretVersionAddedV1:
-			created.flush(b)
-			added.add(e, p)
-		case *events.SecretUpdatedV1, *events.SecretDeletedV1, *events.SecretRestoredV1, *events.SecretPurgedV1:
-			created.flush(b)
-			added.flush(b)
-			queueSecret(b, e, p)
+		if err := secretsTable.Apply(sb, e, payloads[i]); err != nil {
+			return err
 		}
 	}
-	created.flush(b)
-	added.flush(b)
+	sb.flush()
 	checkpoint(b, SecretsName, evs)
 	return nil
+}
+
+// Reader implements Projection.
+func (Secrets) Reader() events.Reader { return secretsTable.Reader() }
+
+// secretsBatch is one batch of the secrets projection. Runs of creations and of
+// rotations go out as one statement each; any other secret event first flushes them,
+// so the order of effects is the log's.
+type secretsBatch struct {
+	b       *pgx.Batch
+	created createdRun
+	added   versionRun
+}
+
+func (sb *secretsBatch) flush() {
+	sb.created.flush(sb.b)
+	sb.added.flush(sb.b)
+}
+
+// secretsTable is what the secrets projection does with each event type.
+var secretsTable = events.Dispatch[*secretsBatch]{
+	Name: "projections: " + SecretsName,
+	Handle: map[string]events.Handler[*secretsBatch]{
+		events.SecretCreated: events.On(func(sb *secretsBatch, e eventstore.Event, p *events.SecretCreatedV1) {
+			sb.added.flush(sb.b)
+			sb.created.add(e, p)
+		}),
+		events.SecretVersionAdded: events.On(func(sb *secretsBatch, e eventstore.Event, p *events.SecretVersionAddedV1) {
+			sb.created.flush(sb.b)
+			sb.added.add(e, p)
+		}),
+		events.SecretUpdated: events.On(func(sb *secretsBatch, e eventstore.Event, p *events.SecretUpdatedV1) {
+			sb.flush()
+			sb.b.Queue(`UPDATE company_secrets SET name = coalesce($2, name), key = coalesce($3, key),
+					description = coalesce($4, description), status = coalesce($5, status), updated_at = $6, position = $7
+				WHERE id = $1`, p.SecretID, p.Name, p.Key, p.Description, p.Status, e.RecordedAt, e.Position)
+		}),
+		events.SecretDeleted: events.On(func(sb *secretsBatch, e eventstore.Event, p *events.SecretDeletedV1) {
+			sb.flush()
+			sb.b.Queue(`UPDATE company_secrets SET status = 'deleted', deleted_at = $2, updated_at = $2, position = $3 WHERE id = $1`,
+				p.SecretID, e.RecordedAt, e.Position)
+		}),
+		events.SecretRestored: events.On(func(sb *secretsBatch, e eventstore.Event, p *events.SecretRestoredV1) {
+			sb.flush()
+			sb.b.Queue(`UPDATE company_secrets SET status = $2, deleted_at = NULL, updated_at = $3, position = $4 WHERE id = $1`,
+				p.SecretID, p.Status, e.RecordedAt, e.Position)
+		}),
+		events.SecretPurged: events.On(func(sb *secretsBatch, e eventstore.Event, p *events.SecretPurgedV1) {
+			sb.flush()
+			sb.b.Queue(`UPDATE company_secrets SET status = 'purged', deleted_at = coalesce(deleted_at, $2), purged_at = $2,
+					updated_at = $2, position = $3 WHERE id = $1`, p.SecretID, e.RecordedAt, e.Position)
+			sb.b.Queue(`UPDATE company_secret_versions SET status = 'destroyed' WHERE secret_id = $1`, p.SecretID)
+		}),
+	},
+	// last_resolved_at is the consumers projection's (from secret.accessed).
+	Ignore: []string{events.BindingCreated, events.BindingRemoved, events.ConsumerEnvSet, events.AgentKeyIssued,
+		events.AgentKeyRevoked, events.SecretAccessed, events.CompanyFrozen, events.CompanyUnfrozen, events.ConsumerFrozen,
+		events.ConsumerUnfrozen, events.VaultCreated, events.VaultUpdated, events.VaultDefaultSet, events.VaultDisabled,
+		events.VaultHealthChecked, events.ExternalPolicySet, events.ExternalReferenceRefused, events.EventSubscriberIssued,
+		events.EventSubscriberRevoked},
 }
 
 func actorOf(e eventstore.Event) string { return e.Metadata.ActorType + ":" + e.Metadata.ActorID }
@@ -61,27 +107,6 @@ func nullIfEmpty(s string) *string {
 		return nil
 	}
 	return &s
-}
-
-// queueSecret queues the statements of the less frequent secret events, one by one.
-func queueSecret(b *pgx.Batch, e eventstore.Event, payload any) {
-	at := e.RecordedAt
-	switch p := payload.(type) {
-	case *events.SecretUpdatedV1:
-		b.Queue(`UPDATE company_secrets SET name = coalesce($2, name), key = coalesce($3, key),
-				description = coalesce($4, description), status = coalesce($5, status), updated_at = $6, position = $7
-			WHERE id = $1`, p.SecretID, p.Name, p.Key, p.Description, p.Status, at, e.Position)
-	case *events.SecretDeletedV1:
-		b.Queue(`UPDATE company_secrets SET status = 'deleted', deleted_at = $2, updated_at = $2, position = $3 WHERE id = $1`,
-			p.SecretID, at, e.Position)
-	case *events.SecretRestoredV1:
-		b.Queue(`UPDATE company_secrets SET status = $2, deleted_at = NULL, updated_at = $3, position = $4 WHERE id = $1`,
-			p.SecretID, p.Status, at, e.Position)
-	case *events.SecretPurgedV1:
-		b.Queue(`UPDATE company_secrets SET status = 'purged', deleted_at = coalesce(deleted_at, $2), purged_at = $2,
-				updated_at = $2, position = $3 WHERE id = $1`, p.SecretID, at, e.Position)
-		b.Queue(`UPDATE company_secret_versions SET status = 'destroyed' WHERE secret_id = $1`, p.SecretID)
-	}
 }
 
 // Translate implements eventstore.Projector: the unique name and key of live secrets

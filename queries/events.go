@@ -49,7 +49,7 @@ func (q Events) ActiveSubscribers(ctx context.Context) ([]ActiveSubscriber, erro
 			AND e.company_id = s.company_id AND e.payload->>'subscriberId' = s.id
 		WHERE s.revoked_at IS NULL
 			AND NOT EXISTS (SELECT 1 FROM ledger_events r WHERE r.stream_id = e.stream_id AND r.event_type = $3)
-		ORDER BY s.id`, events.EventSubscriberStream(""), events.EventSubscriberIssued, events.EventSubscriberRevoked)
+		ORDER BY s.id`, events.EventSubscriberStreamPrefix, events.EventSubscriberIssued, events.EventSubscriberRevoked)
 	return collect(rows, err, func(row pgx.CollectableRow) (ActiveSubscriber, error) {
 		var s ActiveSubscriber
 		err := row.Scan(&s.ID, &s.CompanyID, &s.PasswordHash)

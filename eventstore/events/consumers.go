@@ -2,10 +2,7 @@ package events
 
 import (
 	"encoding/json"
-	"fmt"
 	"strings"
-
-	"github.com/secretsledger/secretsledger/eventstore"
 )
 
 // Event types of consumers (stream "consumer-<company>/<targetType>/<targetId>"), agent
@@ -22,9 +19,6 @@ const (
 	EventSubscriberIssued  = "event_subscriber.issued"
 	EventSubscriberRevoked = "event_subscriber.revoked"
 )
-
-// EventSubscriberStream is the stream of one NATS event subscriber.
-func EventSubscriberStream(id string) string { return "event-subscriber-" + id }
 
 // EventSubscriberIssuedV1 records NATS credentials for one company's events;
 // PasswordHash is bcrypt of a random password that is shown once.
@@ -55,22 +49,6 @@ func (c Consumer) Stream() string { return ConsumerStream(c.CompanyID, c.TargetT
 func (c Consumer) EnvSecretID() string {
 	return "env:" + c.CompanyID + "/" + c.TargetType + "/" + c.TargetID
 }
-
-// ConsumerStream is the stream of one consumer's bindings and env.
-func ConsumerStream(companyID, targetType, targetID string) string {
-	return "consumer-" + companyID + "/" + targetType + "/" + targetID
-}
-
-// AccessStream is the stream of one consumer's resolution attempts. Appends to it use
-// no expected version of it, so resolutions never conflict with each other; they are
-// conditional on the streams the resolution decided on (the agent key's, the
-// consumer's, the company's and the bound secrets').
-func AccessStream(companyID, targetType, targetID string) string {
-	return "access-" + companyID + "/" + targetType + "/" + targetID
-}
-
-// AgentKeyStream is the stream of one agent key.
-func AgentKeyStream(keyID string) string { return "agent-key-" + keyID }
 
 // BindingCreatedV1 ties a secret to a consumer at a config path. VersionSelector is
 // "latest" or a version number in decimal.
@@ -136,26 +114,14 @@ type AgentKeyIssuedV2 struct {
 	UnkeyedTokenHash string `json:"-"`
 }
 
-func (AgentKeyIssuedV2) schemaVersion() int { return 2 }
-
-// decodeAgentKeyIssued decodes both schemas of agent_key.issued into AgentKeyIssuedV2.
-func decodeAgentKeyIssued(e eventstore.Event) (any, error) {
-	switch e.SchemaVersion {
-	case 1:
-		var v1 AgentKeyIssuedV1
-		if err := json.Unmarshal(e.Payload, &v1); err != nil {
-			return nil, fmt.Errorf("events: decode %s at position %d: %w", e.Type, e.Position, err)
-		}
-		return &AgentKeyIssuedV2{KeyID: v1.KeyID, TargetType: v1.TargetType, TargetID: v1.TargetID, Label: v1.Label,
-			UnkeyedTokenHash: v1.TokenHash}, nil
-	case 2:
-		p := &AgentKeyIssuedV2{}
-		if err := json.Unmarshal(e.Payload, p); err != nil {
-			return nil, fmt.Errorf("events: decode %s at position %d: %w", e.Type, e.Position, err)
-		}
-		return p, nil
+// upcastAgentKeyIssuedV1 decodes schema 1 of agent_key.issued into AgentKeyIssuedV2.
+func upcastAgentKeyIssuedV1(payload json.RawMessage) (any, error) {
+	var v1 AgentKeyIssuedV1
+	if err := json.Unmarshal(payload, &v1); err != nil {
+		return nil, err
 	}
-	return nil, fmt.Errorf("events: %s at position %d has unknown schema version %d", e.Type, e.Position, e.SchemaVersion)
+	return &AgentKeyIssuedV2{KeyID: v1.KeyID, TargetType: v1.TargetType, TargetID: v1.TargetID, Label: v1.Label,
+		UnkeyedTokenHash: v1.TokenHash}, nil
 }
 
 // AgentKeyRevokedV1 revokes an agent key.

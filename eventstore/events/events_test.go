@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -15,38 +16,56 @@ import (
 
 var update = flag.Bool("update", false, "rewrite the golden files")
 
-func str(s string) *string { return &s }
-
-// Golden JSON of every payload version: a diff here means the persisted format changed.
+// Golden JSON of every version of every registered type: a diff here means the
+// persisted format changed.
 func TestGoldenPayloads(t *testing.T) {
-	cases := map[string]any{
-		"secret.created.v1": SecretCreatedV1{SecretID: "01JSECRET", Name: "OpenAI", Key: "openai", Description: "prod key",
-			Provider: "local_encrypted", ManagedMode: "paperclip_managed", ProviderVersionRef: "lev_01JREF", Fingerprint: "ab12"},
-		"secret.version_added.v1": SecretVersionAddedV1{SecretID: "01JSECRET", Version: 2, ProviderVersionRef: "lev_01JREF2", Fingerprint: "cd34"},
-		"secret.updated.v1":       SecretUpdatedV1{SecretID: "01JSECRET", Name: str("OpenAI prod"), Status: str("disabled")},
-		"secret.deleted.v1":       SecretDeletedV1{SecretID: "01JSECRET"},
-		"secret.restored.v1":      SecretRestoredV1{SecretID: "01JSECRET", Status: "active"},
-		"secret.purged.v1":        SecretPurgedV1{SecretID: "01JSECRET"},
-		"binding.created.v1": BindingCreatedV1{BindingID: "01JBIND", SecretID: "01JSECRET", TargetType: "agent", TargetID: "agent-x",
-			ConfigPath: "env.API_KEY", VersionSelector: "latest", Required: true, Label: "OpenAI"},
-		"binding.removed.v1": BindingRemovedV1{BindingID: "01JBIND", ConfigPath: "env.API_KEY"},
-		"consumer.env_set.v1": ConsumerEnvSetV1{TargetType: "agent", TargetID: "agent-x", Env: map[string]EnvEntryV1{
-			"LOG_LEVEL": {Type: "plain", ProviderVersionRef: "lev_01JREF", Fingerprint: "ef56"},
-			"API_KEY":   {Type: "secret_ref", SecretID: "01JSECRET", Version: "latest"},
-		}},
-		"agent_key.issued.v1":         AgentKeyIssuedV1{KeyID: "01JKEY", TargetType: "agent", TargetID: "agent-x", Label: "runner", TokenHash: "9f86d0"},
-		"agent_key.issued.v2":         AgentKeyIssuedV2{KeyID: "01JKEY", TargetType: "agent", TargetID: "agent-x", Label: "runner", TokenKeyedHash: "5b1c7e"},
-		"agent_key.revoked.v1":        AgentKeyRevokedV1{KeyID: "01JKEY"},
-		"event_subscriber.issued.v1":  EventSubscriberIssuedV1{SubscriberID: "01JSUB", Label: "runner", PasswordHash: "$2a$10$abc"},
-		"event_subscriber.revoked.v1": EventSubscriberRevokedV1{SubscriberID: "01JSUB"},
-		"company.frozen.v1":           CompanyFrozenV1{Reason: "incident 42: leaked runner image"},
-		"company.unfrozen.v1":         CompanyUnfrozenV1{Reason: "keys rotated"},
-		"consumer.frozen.v1":          ConsumerFrozenV1{TargetType: "agent", TargetID: "agent-x", Reason: "suspicious reads"},
-		"consumer.unfrozen.v1":        ConsumerUnfrozenV1{TargetType: "agent", TargetID: "agent-x", Reason: "new key issued"},
-		"secret.accessed.v1": SecretAccessedV1{SecretID: "01JSECRET", Version: 2, TargetType: "agent", TargetID: "agent-x",
-			ConfigPath: "env.API_KEY", RunID: "run-1", Outcome: "resolved"},
+	cases := map[string]any{}
+	for _, typ := range Types() {
+		for _, v := range typ.Versions {
+			cases[typ.Name+".v"+strconv.Itoa(v.Schema)] = v.Sample
+		}
 	}
 	checkGolden(t, cases)
+	// Every golden file is a registered version: a type is never dropped from the
+	// registry while the log may hold it.
+	files, err := filepath.Glob(filepath.Join("testdata", "*.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range files {
+		if _, ok := cases[strings.TrimSuffix(filepath.Base(f), ".json")]; !ok {
+			t.Errorf("%s is the golden file of no registered version", f)
+		}
+	}
+}
+
+// The registry is consistent: names unique and non-empty, versions ascending, only
+// older versions upcast, every type's stream prefix one of the prefixes.
+func TestRegistry(t *testing.T) {
+	seen := map[string]bool{}
+	prefixes := []string{SecretStreamPrefix, ConsumerStreamPrefix, AccessStreamPrefix, AgentKeyStreamPrefix, CompanyStreamPrefix,
+		EventSubscriberStreamPrefix, VaultStreamPrefix, ExternalPolicyStreamPrefix, ExternalRefusalStreamPrefix}
+	for _, typ := range Types() {
+		if typ.Name == "" || seen[typ.Name] {
+			t.Errorf("%q: empty or registered twice", typ.Name)
+		}
+		seen[typ.Name] = true
+		if !slices.Contains(prefixes, typ.Stream.Prefix) || !strings.HasPrefix(typ.Stream.Pattern, typ.Stream.Prefix) {
+			t.Errorf("%s: stream %+v", typ.Name, typ.Stream)
+		}
+		for i, v := range typ.Versions {
+			last := i == len(typ.Versions)-1
+			if (i > 0 && v.Schema <= typ.Versions[i-1].Schema) || (v.upcast == nil) != last {
+				t.Errorf("%s: version %d out of order or upcast wrongly", typ.Name, v.Schema)
+			}
+		}
+		if byName[typ.Name] == nil || byName[typ.Name].Name != typ.Name {
+			t.Errorf("%s is not indexed", typ.Name)
+		}
+	}
+	if p, err := Decode(eventstore.Event{Type: "no.such_type", SchemaVersion: 1, Payload: []byte(`{}`)}); p != nil || err != nil {
+		t.Errorf("an unknown type decoded to %v, %v; want nil, nil", p, err)
+	}
 }
 
 // checkGolden compares each payload's JSON with its golden file (testdata/<type>.v<N>.json;

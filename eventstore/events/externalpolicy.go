@@ -11,12 +11,6 @@ const (
 	ExternalReferenceRefused = "external_reference.refused"
 )
 
-// ExternalPolicyStream is the stream of one company's external-reference policy.
-func ExternalPolicyStream(companyID string) string { return "external-policy-" + companyID }
-
-// ExternalRefusalStream is the stream of one company's refused external references.
-func ExternalRefusalStream(companyID string) string { return "external-refusals-" + companyID }
-
 // ExternalPolicySetV1 replaces a company's whole external-reference policy. Prefixes
 // approve every reference whose name starts with one; References approve exactly those
 // references (the ones a company held when policies were introduced); Regions and

@@ -10,9 +10,6 @@ const (
 	ConsumerUnfrozen = "consumer.unfrozen"
 )
 
-// CompanyStream is the stream of one company's own facts (its freezes).
-func CompanyStream(companyID string) string { return "company-" + companyID }
-
 // CompanyFrozenV1 stops every resolution of the company until it is unfrozen. Reason is
 // the operator's note, never a value.
 type CompanyFrozenV1 struct {

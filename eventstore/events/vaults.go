@@ -12,9 +12,6 @@ const (
 	VaultHealthChecked = "vault.health_checked"
 )
 
-// VaultStream is the stream of all provider vaults of a company.
-func VaultStream(companyID string) string { return "vaults-" + companyID }
-
 // VaultCreatedV1 records a new provider vault. Config is routing metadata only (region,
 // namespace, prefixes, tags), validated strictly per provider: never a credential.
 type VaultCreatedV1 struct {

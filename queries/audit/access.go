@@ -2,10 +2,13 @@ package audit
 
 import (
 	"context"
+	"slices"
 	"sort"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/secretsledger/secretsledger/eventstore/events"
 )
 
 // accessGroup is the resolution attempts of one consumer, secret, outcome and source,
@@ -19,7 +22,8 @@ type accessGroup struct {
 	runIDs, paths                                   []string
 }
 
-// accessGroups aggregates the secret.accessed events that match where (args from $1).
+// accessGroups aggregates the secret.accessed events that match where (args from $1;
+// the event type is the parameter after them).
 func (l Log) accessGroups(ctx context.Context, where string, args ...any) ([]accessGroup, error) {
 	rows, err := l.DB.Query(ctx, `SELECT coalesce(payload ->> 'secretId', ''), payload ->> 'targetType', payload ->> 'targetId',
 			payload ->> 'outcome', coalesce(payload ->> 'source', ''), count(*), min(recorded_at), max(recorded_at),
@@ -27,8 +31,8 @@ func (l Log) accessGroups(ctx context.Context, where string, args ...any) ([]acc
 			(array_remove(array_agg(DISTINCT payload ->> 'runId'), NULL))[1:101],
 			(array_agg(DISTINCT coalesce(nullif(payload ->> 'configPath', ''),
 				array_to_string(ARRAY(SELECT jsonb_array_elements_text(payload -> 'configPaths')), ','))))[1:101]
-		FROM ledger_events WHERE event_type = 'secret.accessed' AND `+where+`
-		GROUP BY 1, 2, 3, 4, 5 ORDER BY 1, 2, 3, 4, 5`, args...)
+		FROM ledger_events WHERE event_type = $`+itoa(len(args)+1)+` AND `+where+`
+		GROUP BY 1, 2, 3, 4, 5 ORDER BY 1, 2, 3, 4, 5`, append(slices.Clip(args), events.SecretAccessed)...)
 	if err != nil {
 		return nil, dbError(err)
 	}

@@ -63,6 +63,34 @@ func envKeys(env map[string]events.EnvEntryV1) []EnvKey {
 	return out
 }
 
+// consumerReachFold is what ConsumerReach gathers from a consumer's stream: the
+// binding events (bindingSpans pairs them) and the env changes.
+type consumerReachFold struct {
+	created, removed []eventstore.Event
+	env              []EnvChange
+}
+
+// consumerReachTable is what ConsumerReach does with each event of a consumer's stream.
+var consumerReachTable = events.Dispatch[*consumerReachFold]{
+	Name:    "queries/audit: consumerReach",
+	Streams: []string{events.ConsumerStreamPrefix},
+	Handle: map[string]events.Handler[*consumerReachFold]{
+		events.BindingCreated: func(f *consumerReachFold, e eventstore.Event, _ any) error {
+			f.created = append(f.created, e)
+			return nil
+		},
+		events.BindingRemoved: func(f *consumerReachFold, e eventstore.Event, _ any) error {
+			f.removed = append(f.removed, e)
+			return nil
+		},
+		events.ConsumerEnvSet: events.On(func(f *consumerReachFold, e eventstore.Event, p *events.ConsumerEnvSetV1) {
+			f.env = append(f.env, EnvChange{At: e.RecordedAt, Position: e.Position, Actor: actorOf(e.Metadata), Keys: envKeys(p.Env)})
+		}),
+	},
+	// A consumer's freezes are answered by its freeze route, not by its reach.
+	Ignore: []string{events.ConsumerFrozen, events.ConsumerUnfrozen},
+}
+
 // ConsumerReach folds what consumer targetType/targetID of company could read during
 // the window. A company the actor may not see is not found; a consumer with no events
 // answers empty.
@@ -120,24 +148,18 @@ func (l Log) readConsumerStream(ctx context.Context, out *ConsumerReach, head in
 	if err != nil {
 		return nil, err
 	}
-	var created, removed []eventstore.Event
+	var f consumerReachFold
 	for _, e := range evs {
-		switch e.Type {
-		case events.BindingCreated:
-			created = append(created, e)
-		case events.BindingRemoved:
-			removed = append(removed, e)
-		case events.ConsumerEnvSet:
-			p, err := events.Decode(e)
-			if err != nil {
-				return nil, err
-			}
-			if s, ok := p.(*events.ConsumerEnvSetV1); ok {
-				out.Env = append(out.Env, EnvChange{At: e.RecordedAt, Position: e.Position, Actor: actorOf(e.Metadata), Keys: envKeys(s.Env)})
-			}
+		p, err := events.Decode(e)
+		if err != nil {
+			return nil, err
+		}
+		if err := consumerReachTable.Apply(&f, e, p); err != nil {
+			return nil, err
 		}
 	}
-	return bindingSpans(created, removed)
+	out.Env = append(out.Env, f.env...)
+	return bindingSpans(f.created, f.removed)
 }
 
 // secretReaches gathers a consumer's reach per secret, in the order secrets were first

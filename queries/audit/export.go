@@ -162,9 +162,10 @@ func (l Log) exportSelection(ctx context.Context, f ExportFilter, head int64, fr
 		if err != nil {
 			return "", nil, err
 		}
-		where += ` AND (stream_id = $6 OR (event_type IN ('binding.created', 'secret.accessed') AND payload ->> 'secretId' = $7)
-			OR (event_type = 'binding.removed' AND payload ->> 'bindingId' = ANY($8)))`
-		args = append(args, events.SecretStream(f.SecretID), f.SecretID, ids)
+		where += ` AND (stream_id = $6 OR (event_type IN ($9, $10) AND payload ->> 'secretId' = $7)
+			OR (event_type = $11 AND payload ->> 'bindingId' = ANY($8)))`
+		args = append(args, events.SecretStream(f.SecretID), f.SecretID, ids, events.BindingCreated, events.SecretAccessed,
+			events.BindingRemoved)
 	}
 	return where, args, nil
 }
@@ -247,8 +248,8 @@ func itoa(n int) string { b, _ := json.Marshal(n); return string(b) }
 // bindingIDs are the ids of every binding of secret (to find their removals, which
 // do not name the secret).
 func (l Log) bindingIDs(ctx context.Context, company, secret string, head int64) ([]string, error) {
-	rows, err := l.DB.Query(ctx, `SELECT payload ->> 'bindingId' FROM ledger_events WHERE event_type = 'binding.created'
-		AND payload ->> 'secretId' = $1 AND company_id = $2 AND position <= $3`, secret, company, head)
+	rows, err := l.DB.Query(ctx, `SELECT payload ->> 'bindingId' FROM ledger_events WHERE event_type = $4
+		AND payload ->> 'secretId' = $1 AND company_id = $2 AND position <= $3`, secret, company, head, events.BindingCreated)
 	if err != nil {
 		return nil, dbError(err)
 	}

@@ -88,8 +88,8 @@ func (l Log) SecretExposure(ctx context.Context, a actor.Actor, id string, w Win
 
 // secretBindingSpans are the spans of every binding of secret id up to head.
 func (l Log) secretBindingSpans(ctx context.Context, id, company string, head int64) ([]BindingSpan, error) {
-	created, err := l.readEvents(ctx, `WHERE event_type = 'binding.created' AND payload ->> 'secretId' = $1
-		AND company_id = $2 AND position <= $3 ORDER BY position`, id, company, head)
+	created, err := l.readEvents(ctx, `WHERE event_type = $4 AND payload ->> 'secretId' = $1
+		AND company_id = $2 AND position <= $3 ORDER BY position`, id, company, head, events.BindingCreated)
 	if err != nil {
 		return nil, err
 	}
@@ -104,8 +104,8 @@ func (l Log) secretBindingSpans(ctx context.Context, id, company string, head in
 			streams = append(streams, e.StreamID)
 		}
 	}
-	removed, err := l.readEvents(ctx, `WHERE stream_id = ANY($1) AND event_type = 'binding.removed'
-		AND payload ->> 'bindingId' = ANY($2) AND position <= $3 ORDER BY position`, streams, bindingIDs, head)
+	removed, err := l.readEvents(ctx, `WHERE stream_id = ANY($1) AND event_type = $4
+		AND payload ->> 'bindingId' = ANY($2) AND position <= $3 ORDER BY position`, streams, bindingIDs, head, events.BindingRemoved)
 	if err != nil {
 		return nil, err
 	}

@@ -31,38 +31,52 @@ func (h *secretHistory) apply(e eventstore.Event) error {
 	if err != nil {
 		return err
 	}
-	change := func(status string) {
-		h.status = append(h.status, StatusChange{Status: status, At: e.RecordedAt, Position: e.Position, Actor: actorOf(e.Metadata)})
-	}
-	switch p := p.(type) {
-	case *events.SecretCreatedV1:
-		h.id, h.company, h.name, h.key, h.provider, h.createdAt = p.SecretID, e.CompanyID, p.Name, p.Key, p.Provider, e.RecordedAt
-		change("active")
-		h.versions = append(h.versions, VersionSpan{Version: 1, From: e.RecordedAt, Position: e.Position})
-	case *events.SecretVersionAddedV1:
-		if n := len(h.versions); n > 0 {
-			at := e.RecordedAt
-			h.versions[n-1].To = &at
-		}
-		h.versions = append(h.versions, VersionSpan{Version: p.Version, From: e.RecordedAt, Position: e.Position})
-	case *events.SecretUpdatedV1:
-		if p.Name != nil {
-			h.name = *p.Name
-		}
-		if p.Key != nil {
-			h.key = *p.Key
-		}
-		if p.Status != nil {
-			change(*p.Status)
-		}
-	case *events.SecretDeletedV1:
-		change("deleted")
-	case *events.SecretRestoredV1:
-		change(p.Status)
-	case *events.SecretPurgedV1:
-		change("purged")
-	}
-	return nil
+	return secretHistoryFold.Apply(h, e, p)
+}
+
+// change records a status the secret had from e on.
+func (h *secretHistory) change(e eventstore.Event, status string) {
+	h.status = append(h.status, StatusChange{Status: status, At: e.RecordedAt, Position: e.Position, Actor: actorOf(e.Metadata)})
+}
+
+// secretHistoryFold is what a secret's history does with each event of its stream.
+var secretHistoryFold = events.Dispatch[*secretHistory]{
+	Name:    "queries/audit: secretHistory",
+	Streams: []string{events.SecretStreamPrefix},
+	Handle: map[string]events.Handler[*secretHistory]{
+		events.SecretCreated: events.On(func(h *secretHistory, e eventstore.Event, p *events.SecretCreatedV1) {
+			h.id, h.company, h.name, h.key, h.provider, h.createdAt = p.SecretID, e.CompanyID, p.Name, p.Key, p.Provider, e.RecordedAt
+			h.change(e, "active")
+			h.versions = append(h.versions, VersionSpan{Version: 1, From: e.RecordedAt, Position: e.Position})
+		}),
+		events.SecretVersionAdded: events.On(func(h *secretHistory, e eventstore.Event, p *events.SecretVersionAddedV1) {
+			if n := len(h.versions); n > 0 {
+				at := e.RecordedAt
+				h.versions[n-1].To = &at
+			}
+			h.versions = append(h.versions, VersionSpan{Version: p.Version, From: e.RecordedAt, Position: e.Position})
+		}),
+		events.SecretUpdated: events.On(func(h *secretHistory, e eventstore.Event, p *events.SecretUpdatedV1) {
+			if p.Name != nil {
+				h.name = *p.Name
+			}
+			if p.Key != nil {
+				h.key = *p.Key
+			}
+			if p.Status != nil {
+				h.change(e, *p.Status)
+			}
+		}),
+		events.SecretDeleted: events.On(func(h *secretHistory, e eventstore.Event, _ *events.SecretDeletedV1) {
+			h.change(e, "deleted")
+		}),
+		events.SecretRestored: events.On(func(h *secretHistory, e eventstore.Event, p *events.SecretRestoredV1) {
+			h.change(e, p.Status)
+		}),
+		events.SecretPurged: events.On(func(h *secretHistory, e eventstore.Event, _ *events.SecretPurgedV1) {
+			h.change(e, "purged")
+		}),
+	},
 }
 
 // versionsFor returns the versions a binding with selector meant while it existed
@@ -103,7 +117,7 @@ func (l Log) readSecrets(ctx context.Context, ids []string, head int64) (map[str
 	}
 	out := map[string]*secretHistory{}
 	for _, e := range evs {
-		id := strings.TrimPrefix(e.StreamID, "secret-")
+		id := strings.TrimPrefix(e.StreamID, events.SecretStreamPrefix)
 		h := out[id]
 		if h == nil {
 			h = &secretHistory{id: id}
@@ -158,9 +172,9 @@ func (l Log) agentKeys(ctx context.Context, company string, consumers []consumer
 	out := map[consumerKey][]AgentKey{}
 	var issued []eventstore.Event
 	for _, c := range consumers {
-		evs, err := l.readEvents(ctx, `WHERE event_type = 'agent_key.issued' AND company_id = $1
+		evs, err := l.readEvents(ctx, `WHERE event_type = $5 AND company_id = $1
 			AND payload ->> 'targetType' = $2 AND payload ->> 'targetId' = $3 AND position <= $4 ORDER BY position`,
-			company, c.targetType, c.targetID, head)
+			company, c.targetType, c.targetID, head, events.AgentKeyIssued)
 		if err != nil {
 			return nil, err
 		}
@@ -184,14 +198,14 @@ func (l Log) agentKeys(ctx context.Context, company string, consumers []consumer
 		keys = append(keys, AgentKey{KeyID: k.KeyID, TargetType: k.TargetType, TargetID: k.TargetID, Label: k.Label,
 			IssuedAt: e.RecordedAt, IssuedBy: actorOf(e.Metadata)})
 	}
-	revoked, err := l.readEvents(ctx, `WHERE stream_id = ANY($1) AND event_type = 'agent_key.revoked' AND position <= $2
-		ORDER BY position`, streams, head)
+	revoked, err := l.readEvents(ctx, `WHERE stream_id = ANY($1) AND event_type = $3 AND position <= $2
+		ORDER BY position`, streams, head, events.AgentKeyRevoked)
 	if err != nil {
 		return nil, err
 	}
 	at := map[string]eventstore.Event{}
 	for _, e := range revoked {
-		id := strings.TrimPrefix(e.StreamID, "agent-key-")
+		id := strings.TrimPrefix(e.StreamID, events.AgentKeyStreamPrefix)
 		if _, seen := at[id]; !seen {
 			at[id] = e
 		}

@@ -139,9 +139,9 @@ func (l Log) foldPages(ctx context.Context, company string, cut int64, at *time.
 	}
 	after := int64(0)
 	for {
-		evs, err := l.readEvents(ctx, `WHERE company_id = $1 AND event_type NOT IN ('secret.accessed', 'secret.version_added', 'external_reference.refused')
+		evs, err := l.readEvents(ctx, `WHERE company_id = $1 AND event_type <> ALL($5)
 			AND position > $2 AND position <= $3 AND recorded_at <= coalesce($4::timestamptz, 'infinity')
-			ORDER BY position LIMIT `+itoa(page), company, after, cut, at)
+			ORDER BY position LIMIT `+itoa(page), company, after, cut, at, stateUnread)
 		if err != nil {
 			return err
 		}
@@ -184,59 +184,117 @@ func (f *stateFold) entries() int {
 	return len(f.secrets) + len(f.bindings) + len(f.envs) + len(f.keys) + len(f.vaults)
 }
 
+// stateUnread are the event types the state fold does not read (foldPages leaves them
+// out in SQL, and the partial index ledger_events_company_state_idx without the two
+// frequent ones): access records change nothing, rotations are aggregated per secret
+// (lastRotations), and refused references leave no state.
+var stateUnread = []string{events.SecretAccessed, events.SecretVersionAdded, events.ExternalReferenceRefused}
+
 // apply folds one event.
 func (f *stateFold) apply(e eventstore.Event) error {
 	f.position = max(f.position, e.Position)
-	if strings.HasPrefix(e.StreamID, "secret-") {
-		return f.applySecret(e)
-	}
 	p, err := events.Decode(e)
 	if err != nil {
 		return err
 	}
-	switch p := p.(type) {
-	case *events.BindingCreatedV1:
-		f.bindings[p.BindingID] = &BindingSpan{BindingID: p.BindingID, SecretID: p.SecretID, TargetType: p.TargetType,
-			TargetID: p.TargetID, ConfigPath: p.ConfigPath, VersionSelector: p.VersionSelector, CreatedAt: e.RecordedAt,
-			CreatedPosition: e.Position, CreatedBy: actorOf(e.Metadata)}
-		f.bindingOrder = append(f.bindingOrder, p.BindingID)
-	case *events.BindingRemovedV1:
-		delete(f.bindings, p.BindingID)
-		f.compactBindingOrder()
-	case *events.ConsumerEnvSetV1:
-		f.envs[consumerKey{p.TargetType, p.TargetID}] = &EnvState{TargetType: p.TargetType, TargetID: p.TargetID,
-			SetAt: e.RecordedAt, Keys: envKeys(p.Env)}
-	case *events.AgentKeyIssuedV2:
-		f.keys[p.KeyID] = &AgentKey{KeyID: p.KeyID, TargetType: p.TargetType, TargetID: p.TargetID, Label: p.Label,
-			IssuedAt: e.RecordedAt, IssuedBy: actorOf(e.Metadata), ActiveInWindow: true}
-		f.keyOrder = append(f.keyOrder, p.KeyID)
-	case *events.AgentKeyRevokedV1:
-		if k := f.keys[p.KeyID]; k != nil && k.RevokedAt == nil {
-			t := e.RecordedAt
-			k.RevokedAt, k.RevokedBy, k.ActiveInWindow = &t, actorOf(e.Metadata), false
-		}
-	default:
-		f.applyVault(e, p)
+	if err := stateTable.Apply(f, e, p); err != nil {
+		return err
 	}
 	return f.checkSize()
 }
 
 // applySecret folds an event of a secret's stream, keeping only its last status.
-func (f *stateFold) applySecret(e eventstore.Event) error {
-	id := strings.TrimPrefix(e.StreamID, "secret-")
+func (f *stateFold) applySecret(e eventstore.Event, p any) error {
+	id := strings.TrimPrefix(e.StreamID, events.SecretStreamPrefix)
 	h := f.secrets[id]
 	if h == nil {
 		h = &secretHistory{id: id}
 		f.secrets[id] = h
 		f.secretOrder = append(f.secretOrder, id)
 	}
-	if err := h.apply(e); err != nil {
+	if err := secretHistoryFold.Apply(h, e, p); err != nil {
 		return err
 	}
 	if n := len(h.status); n > 1 {
 		h.status = append(h.status[:0], h.status[n-1])
 	}
-	return f.checkSize()
+	return nil
+}
+
+// stateTable is what the state fold does with each event type of a company's log.
+var stateTable = events.Dispatch[*stateFold]{
+	Name: "queries/audit: stateFold",
+	Handle: map[string]events.Handler[*stateFold]{
+		events.SecretCreated:  (*stateFold).applySecret,
+		events.SecretUpdated:  (*stateFold).applySecret,
+		events.SecretDeleted:  (*stateFold).applySecret,
+		events.SecretRestored: (*stateFold).applySecret,
+		events.SecretPurged:   (*stateFold).applySecret,
+		events.BindingCreated: events.On(func(f *stateFold, e eventstore.Event, p *events.BindingCreatedV1) {
+			f.bindings[p.BindingID] = &BindingSpan{BindingID: p.BindingID, SecretID: p.SecretID, TargetType: p.TargetType,
+				TargetID: p.TargetID, ConfigPath: p.ConfigPath, VersionSelector: p.VersionSelector, CreatedAt: e.RecordedAt,
+				CreatedPosition: e.Position, CreatedBy: actorOf(e.Metadata)}
+			f.bindingOrder = append(f.bindingOrder, p.BindingID)
+		}),
+		events.BindingRemoved: events.On(func(f *stateFold, _ eventstore.Event, p *events.BindingRemovedV1) {
+			delete(f.bindings, p.BindingID)
+			f.compactBindingOrder()
+		}),
+		events.ConsumerEnvSet: events.On(func(f *stateFold, e eventstore.Event, p *events.ConsumerEnvSetV1) {
+			f.envs[consumerKey{p.TargetType, p.TargetID}] = &EnvState{TargetType: p.TargetType, TargetID: p.TargetID,
+				SetAt: e.RecordedAt, Keys: envKeys(p.Env)}
+		}),
+		events.AgentKeyIssued: events.On(func(f *stateFold, e eventstore.Event, p *events.AgentKeyIssuedV2) {
+			f.keys[p.KeyID] = &AgentKey{KeyID: p.KeyID, TargetType: p.TargetType, TargetID: p.TargetID, Label: p.Label,
+				IssuedAt: e.RecordedAt, IssuedBy: actorOf(e.Metadata), ActiveInWindow: true}
+			f.keyOrder = append(f.keyOrder, p.KeyID)
+		}),
+		events.AgentKeyRevoked: events.On(func(f *stateFold, e eventstore.Event, p *events.AgentKeyRevokedV1) {
+			if k := f.keys[p.KeyID]; k != nil && k.RevokedAt == nil {
+				t := e.RecordedAt
+				k.RevokedAt, k.RevokedBy, k.ActiveInWindow = &t, actorOf(e.Metadata), false
+			}
+		}),
+		events.VaultCreated: events.On(func(f *stateFold, e eventstore.Event, p *events.VaultCreatedV1) {
+			f.vaults[p.VaultID] = &VaultState{ID: p.VaultID, Provider: p.Provider, DisplayName: p.DisplayName, Status: p.Status,
+				CreatedAt: e.RecordedAt}
+			f.vaultOrder = append(f.vaultOrder, p.VaultID)
+		}),
+		events.VaultUpdated: events.On(func(f *stateFold, _ eventstore.Event, p *events.VaultUpdatedV1) {
+			if v := f.vaults[p.VaultID]; v != nil {
+				if p.DisplayName != nil {
+					v.DisplayName = *p.DisplayName
+				}
+				if p.Config != nil && v.Status == "warning" {
+					v.Status = "ready"
+				}
+			}
+		}),
+		events.VaultDefaultSet: events.On(func(f *stateFold, _ eventstore.Event, p *events.VaultDefaultSetV1) {
+			for _, v := range f.vaults {
+				if v.Provider == p.Provider {
+					v.Default = v.ID == p.VaultID
+				}
+			}
+		}),
+		events.VaultDisabled: events.On(func(f *stateFold, _ eventstore.Event, p *events.VaultDisabledV1) {
+			if v := f.vaults[p.VaultID]; v != nil {
+				v.Status, v.Default = "disabled", false
+			}
+		}),
+		events.VaultHealthChecked: events.On(func(f *stateFold, _ eventstore.Event, p *events.VaultHealthCheckedV1) {
+			if v := f.vaults[p.VaultID]; v != nil {
+				v.Status = p.Status
+			}
+		}),
+		events.ExternalPolicySet: events.On(func(f *stateFold, e eventstore.Event, p *events.ExternalPolicySetV1) {
+			f.policy = &ExternalPolicyState{Prefixes: p.Prefixes, References: p.References, Regions: p.Regions,
+				Namespaces: p.Namespaces, SetAt: e.RecordedAt, SetBy: actorOf(e.Metadata)}
+		}),
+	},
+	// The state has no freezes or subscribers (the freeze routes read the log itself).
+	Ignore: append([]string{events.CompanyFrozen, events.CompanyUnfrozen, events.ConsumerFrozen, events.ConsumerUnfrozen,
+		events.EventSubscriberIssued, events.EventSubscriberRevoked}, stateUnread...),
 }
 
 // compactBindingOrder drops removed bindings from the order once they are half of it,
@@ -252,41 +310,6 @@ func (f *stateFold) compactBindingOrder() {
 		}
 	}
 	f.bindingOrder = kept
-}
-
-func (f *stateFold) applyVault(e eventstore.Event, p any) {
-	switch p := p.(type) {
-	case *events.VaultCreatedV1:
-		f.vaults[p.VaultID] = &VaultState{ID: p.VaultID, Provider: p.Provider, DisplayName: p.DisplayName, Status: p.Status,
-			CreatedAt: e.RecordedAt}
-		f.vaultOrder = append(f.vaultOrder, p.VaultID)
-	case *events.VaultUpdatedV1:
-		if v := f.vaults[p.VaultID]; v != nil {
-			if p.DisplayName != nil {
-				v.DisplayName = *p.DisplayName
-			}
-			if p.Config != nil && v.Status == "warning" {
-				v.Status = "ready"
-			}
-		}
-	case *events.VaultDefaultSetV1:
-		for _, v := range f.vaults {
-			if v.Provider == p.Provider {
-				v.Default = v.ID == p.VaultID
-			}
-		}
-	case *events.VaultDisabledV1:
-		if v := f.vaults[p.VaultID]; v != nil {
-			v.Status, v.Default = "disabled", false
-		}
-	case *events.VaultHealthCheckedV1:
-		if v := f.vaults[p.VaultID]; v != nil {
-			v.Status = p.Status
-		}
-	case *events.ExternalPolicySetV1:
-		f.policy = &ExternalPolicyState{Prefixes: p.Prefixes, References: p.References, Regions: p.Regions,
-			Namespaces: p.Namespaces, SetAt: e.RecordedAt, SetBy: actorOf(e.Metadata)}
-	}
 }
 
 func (f *stateFold) checkSize() error {
@@ -357,9 +380,9 @@ func (l Log) lastRotations(ctx context.Context, company string, cut int64, at *t
 	res := lastRotations{current: map[string]int{}}
 	rows, err := l.DB.Query(ctx, `SELECT e.stream_id, (e.payload ->> 'version')::int, e.position
 		FROM (SELECT max(position) AS position FROM ledger_events
-			WHERE company_id = $1 AND event_type = 'secret.version_added' AND position <= $2
+			WHERE company_id = $1 AND event_type = $4 AND position <= $2
 			AND recorded_at <= coalesce($3::timestamptz, 'infinity') GROUP BY stream_id) last
-		JOIN ledger_events e ON e.position = last.position`, company, cut, at)
+		JOIN ledger_events e ON e.position = last.position`, company, cut, at, events.SecretVersionAdded)
 	if err != nil {
 		res.err = dbError(err)
 		return res
@@ -368,7 +391,7 @@ func (l Log) lastRotations(ctx context.Context, company string, cut int64, at *t
 	var version int
 	var pos int64
 	_, err = pgx.ForEachRow(rows, []any{&stream, &version, &pos}, func() error {
-		res.current[strings.TrimPrefix(stream, "secret-")] = version
+		res.current[strings.TrimPrefix(stream, events.SecretStreamPrefix)] = version
 		res.position = max(res.position, pos)
 		if len(res.current) > maxEntries {
 			return errStateTooLarge(maxEntries)
