@@ -79,12 +79,12 @@ func TestRuntimeRoleCannotRewriteHistory(t *testing.T) {
 		t.Fatal(err)
 	}
 	store := eventstore.New(pool, eventstore.Config{Authenticator: pgtest.IntegrityKey, Projector: projections.Inline(projections.All())})
+	h := commands.New(commands.Config{Log: store, Providers: map[string]providers.Provider{providers.LocalEncrypted: local},
+		DefaultProvider: providers.LocalEncrypted, RecoveryWindow: time.Hour}).Secrets
 	runCtx, stop := context.WithCancel(ctx)
 	done := make(chan struct{})
 	go func() { _ = store.Run(runCtx); close(done) }()
 	defer func() { stop(); <-done }()
-	h := &commands.Secrets{Log: store, Providers: map[string]providers.Provider{providers.LocalEncrypted: local},
-		DefaultProvider: providers.LocalEncrypted, RecoveryWindow: time.Hour}
 	board := commands.Request{Actor: actor.Actor{Type: actor.Board, ID: "test"}}
 	value := func(s string) *providers.Value { v := providers.NewValue([]byte(s)); return &v }
 
