@@ -176,8 +176,8 @@ func newMemory(hashes keyHashes) *memory {
 		keys:      folded[agentKeyState, *agentKeyState]{fresh: func() agentKeyState { return agentKeyState{hashes: hashes} }},
 		policies:  folded[policyState, *policyState]{fresh: func() policyState { return policyState{} }, keepEmpty: true},
 		// Every placement of a new secret reads its company's vaults, which most have none of.
-		vaults:   folded[vaultsState, *vaultsState]{fresh: func() vaultsState { return vaultsState{vaults: map[string]Vault{}} }, keepEmpty: true},
-		byHash:    map[string]string{},
+		vaults: folded[vaultsState, *vaultsState]{fresh: func() vaultsState { return vaultsState{vaults: map[string]Vault{}} }, keepEmpty: true},
+		byHash: map[string]string{},
 	}
 }
 

@@ -211,4 +211,3 @@ func (r *readSet) read() map[string]int64 {
 	defer r.mu.Unlock()
 	return maps.Clone(r.versions)
 }
-
