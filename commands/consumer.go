@@ -41,7 +41,7 @@ func checkConsumer(c Consumer, a actor.Actor) error {
 // MigrateInlineEnv.
 type Consumers struct {
 	rt      *Runtime
-	storage Storage // the local provider holds plain env values
+	storage storage // the local provider holds plain env values
 	// directory finds a binding's consumer and a company's consumers (read models).
 	directory  Directory
 	strictMode bool

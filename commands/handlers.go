@@ -71,18 +71,18 @@ func New(cfg Config) *Handlers {
 
 // newHandlers builds every handler on rt.
 func newHandlers(rt *Runtime, cfg Config) *Handlers {
-	storage := Storage{Providers: cfg.Providers, Placer: cfg.Placer, DefaultProvider: cfg.DefaultProvider}
+	stores := storage{instances: cfg.Providers, placer: cfg.Placer, defaultProvider: cfg.DefaultProvider}
 	ext := externalRefs{rt: rt, prefixes: cfg.ExternalPrefixes, managed: cfg.Managed}
-	secrets := &Secrets{rt: rt, storage: storage, ext: ext, recoveryWindow: cfg.RecoveryWindow, now: cfg.Now, readback: cfg.Readback}
+	secrets := &Secrets{rt: rt, storage: stores, ext: ext, recoveryWindow: cfg.RecoveryWindow, now: cfg.Now, readback: cfg.Readback}
 	return &Handlers{
 		Runtime:     rt,
 		Secrets:     secrets,
-		Consumers:   &Consumers{rt: rt, storage: storage, directory: cfg.Directory, strictMode: cfg.StrictMode, secrets: secrets},
+		Consumers:   &Consumers{rt: rt, storage: stores, directory: cfg.Directory, strictMode: cfg.StrictMode, secrets: secrets},
 		AgentKeys:   &AgentKeys{rt: rt, directory: cfg.Directory},
 		Policies:    &Policies{rt: rt},
 		Incidents:   &Incidents{rt: rt},
-		Resolver:    &Resolver{rt: rt, storage: storage, ext: ext, observer: cfg.Resolutions},
-		Importer:    &Importer{rt: rt, secrets: secrets, storage: storage, ext: ext, directory: cfg.Directory},
+		Resolver:    &Resolver{rt: rt, storage: stores, ext: ext, observer: cfg.Resolutions},
+		Importer:    &Importer{rt: rt, secrets: secrets, storage: stores, ext: ext, directory: cfg.Directory},
 		Subscribers: &Subscribers{rt: rt},
 		Vaults:      &Vaults{rt: rt, locator: cfg.VaultLocator, checker: cfg.VaultHealth, awsVaults: cfg.AWSVaults},
 	}

@@ -21,7 +21,7 @@ type Placement struct {
 // Placer places new secrets in a company's provider vaults and finds the provider
 // instance that holds an existing secret. The ledger's wiring implements it over the
 // vaults read model; without it, every secret lives in the deployment's instance of its
-// provider (Storage.Providers).
+// provider (Config.Providers).
 type Placer interface {
 	// Place picks where a new secret of company goes: vaultID when given (it must be
 	// the company's and usable), else the company's default vault of providerID ("":
@@ -32,35 +32,35 @@ type Placer interface {
 	Provider(ctx context.Context, providerID, vaultID string) (providers.Provider, error)
 }
 
-// Storage is where secrets' material lives: the deployment's provider instances and,
-// through the Placer, the companies' provider vaults.
-type Storage struct {
-	// Providers are the deployment's instances, by provider id.
-	Providers map[string]providers.Provider
-	// Placer, when set, places secrets in the companies' provider vaults.
-	Placer          Placer
-	DefaultProvider string
+// storage is where secrets' material lives: the deployment's provider instances and,
+// through the placer, the companies' provider vaults.
+type storage struct {
+	// instances are the deployment's, by provider id.
+	instances map[string]providers.Provider
+	// placer, when set, places secrets in the companies' provider vaults.
+	placer          Placer
+	defaultProvider string
 }
 
 // place decides where a new secret goes.
-func (s Storage) place(ctx context.Context, a actor.Actor, companyID, providerID, vaultID string) (Placement, error) {
-	if s.Placer != nil {
-		return s.Placer.Place(ctx, a, companyID, providerID, vaultID)
+func (s storage) place(ctx context.Context, a actor.Actor, companyID, providerID, vaultID string) (Placement, error) {
+	if s.placer != nil {
+		return s.placer.Place(ctx, a, companyID, providerID, vaultID)
 	}
 	if vaultID != "" {
 		return Placement{}, ledgererr.New(ledgererr.NotFound, "provider vault not found")
 	}
 	if providerID == "" {
-		providerID = s.DefaultProvider
+		providerID = s.defaultProvider
 	}
 	p, err := s.provider(providerID)
 	return Placement{ProviderID: providerID, Provider: p}, err
 }
 
 // providerOf is the provider instance holding a secret's material.
-func (s Storage) providerOf(ctx context.Context, providerID, vaultID string) (providers.Provider, error) {
-	if s.Placer != nil {
-		return s.Placer.Provider(ctx, providerID, vaultID)
+func (s storage) providerOf(ctx context.Context, providerID, vaultID string) (providers.Provider, error) {
+	if s.placer != nil {
+		return s.placer.Provider(ctx, providerID, vaultID)
 	}
 	return s.provider(providerID)
 }
@@ -72,7 +72,7 @@ func (s Storage) providerOf(ctx context.Context, providerID, vaultID string) (pr
 // before the placement until the append. A vault disabled or reconfigured meanwhile
 // thus makes the create decide again instead of placing a secret in it.
 func (h *Secrets) place(ctx context.Context, a actor.Actor, companyID, providerID, vaultID string) (Placement, []eventstore.StreamVersion, error) {
-	if h.storage.Placer == nil {
+	if h.storage.placer == nil {
 		at, err := h.storage.place(ctx, a, companyID, providerID, vaultID)
 		return at, nil, err
 	}

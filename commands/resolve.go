@@ -41,7 +41,7 @@ const SourceSecret = "secret"
 // Resolver resolves the values of an agent key's consumer: ResolveValues.
 type Resolver struct {
 	rt      *Runtime
-	storage Storage // the provider instances that hold the values
+	storage storage // the provider instances that hold the values
 	ext     externalRefs
 	// observer, when set, hears the outcome of every resolved config path (metrics).
 	observer ResolutionObserver

@@ -51,7 +51,7 @@ type EventLog interface {
 // Restore and Purge.
 type Secrets struct {
 	rt      *Runtime
-	storage Storage
+	storage storage
 	ext     externalRefs
 	// recoveryWindow is how long a deleted secret can be restored.
 	recoveryWindow time.Duration
@@ -306,8 +306,8 @@ func checkExternalRef(externalRef, providerVersionRef string) error {
 	return nil
 }
 
-func (s Storage) provider(id string) (providers.Provider, error) {
-	p, ok := s.Providers[id]
+func (s storage) provider(id string) (providers.Provider, error) {
+	p, ok := s.instances[id]
 	if !ok {
 		return nil, ledgererr.New(ledgererr.Invalid, "unknown or unconfigured provider %q", id)
 	}

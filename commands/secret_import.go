@@ -52,7 +52,7 @@ const (
 type Importer struct {
 	rt      *Runtime
 	secrets *Secrets // links each row as a create does
-	storage Storage
+	storage storage
 	ext     externalRefs
 	// directory lists the live secrets a row could conflict with (read models).
 	directory Directory
@@ -142,7 +142,7 @@ func (h *Importer) importTarget(ctx context.Context, a actor.Actor, companyID, v
 			return importTarget{}, err
 		}
 	} else {
-		p, ok := h.storage.Providers[providers.AWSSecretsManager]
+		p, ok := h.storage.instances[providers.AWSSecretsManager]
 		if !ok {
 			return importTarget{}, ledgererr.New(ledgererr.Invalid,
 				"remote import needs providerConfigId (an aws_secrets_manager vault): this deployment has no aws_secrets_manager instance")
