@@ -9,6 +9,8 @@ import (
 // Config is what the write side is built from: the log every handler decides on and
 // appends to, and each handler's dependencies.
 type Config struct {
+	// Log is the event store: New registers the runtime's memory on its committed
+	// batches.
 	Log RecordingLog
 	// Providers are the deployment's instances, by provider id.
 	Providers map[string]providers.Provider
