@@ -45,6 +45,16 @@ type CredentialKey interface {
 	KeyStoredHash(unkeyed []byte) []byte
 }
 
+// AgentKeys handles agent keys: IssueKey, RevokeKey, RevokeConsumerKeys and
+// AuthenticateAgent. The runtime's CredentialKey keys the tokens' hashes (memory folds
+// the keys' streams with it).
+type AgentKeys struct {
+	rt *Runtime
+	// directory finds a consumer's live keys, and keys issued before tokens named
+	// their key (read models).
+	directory Directory
+}
+
 // keyHashes turns what an agent_key.issued event records into the keyed hash (hex) its
 // token is compared with.
 type keyHashes struct {
@@ -125,22 +135,22 @@ var errAgentKeyRefused = ledgererr.New(ledgererr.Unauthorized, "the agent key is
 // another process revoked the key; the resolution it asks for is then refused by its
 // own append, which is conditional on the key's stream (see ResolveValues), so no value
 // leaves under a revoked key.
-func (h *Secrets) AuthenticateAgent(ctx context.Context, token string) (actor.Actor, error) {
+func (h *AgentKeys) AuthenticateAgent(ctx context.Context, token string) (actor.Actor, error) {
 	if !strings.HasPrefix(token, AgentTokenPrefix) {
 		return actor.Actor{}, errAgentKeyRefused
 	}
-	if h.Credentials == nil {
+	if h.rt.hashes.key == nil {
 		return actor.Actor{}, errNoCredentialKey
 	}
-	hash := hex.EncodeToString(h.Credentials.CredentialHash(token))
+	hash := hex.EncodeToString(h.rt.hashes.key.CredentialHash(token))
 	id, named := keyIDOf(token)
 	stream, ok := events.AgentKeyStream(id), named
 	if !ok {
-		stream, ok = h.mem().keyStream(hash)
+		stream, ok = h.rt.mem.keyStream(hash)
 	}
 	if !ok {
 		// Keys issued before hashes were keyed are indexed by their bare hash.
-		id, found, err := h.Directory.AgentKeyByHash(ctx, hash, actor.HashToken(token))
+		id, found, err := h.directory.AgentKeyByHash(ctx, hash, actor.HashToken(token))
 		if err != nil {
 			return actor.Actor{}, ledgererr.Wrap(err, ledgererr.Unavailable, "cannot check the agent key now")
 		}
@@ -149,7 +159,7 @@ func (h *Secrets) AuthenticateAgent(ctx context.Context, token string) (actor.Ac
 		}
 		stream = events.AgentKeyStream(id)
 	}
-	st, err := h.agentKey(ctx, stream)
+	st, err := h.rt.agentKey(ctx, stream)
 	if err != nil {
 		return actor.Actor{}, ledgererr.Wrap(err, ledgererr.Unavailable, "cannot check the agent key now")
 	}
@@ -157,18 +167,18 @@ func (h *Secrets) AuthenticateAgent(ctx context.Context, token string) (actor.Ac
 		return actor.Actor{}, errAgentKeyRefused
 	}
 	if !named {
-		h.mem().indexKey(hash, stream)
+		h.rt.mem.indexKey(hash, stream)
 	}
 	return actor.Actor{Type: actor.Agent, ID: st.keyID, Companies: []string{st.companyID},
 		TargetType: st.targetType, TargetID: st.targetID}, nil
 }
 
-// errNoCredentialKey is a Secrets wired without its CredentialKey.
+// errNoCredentialKey is a runtime built without its CredentialKey.
 var errNoCredentialKey = ledgererr.New(ledgererr.Unavailable, "agent keys cannot be checked or issued: no integrity key")
 
 // agentKey is an agent key's state, from memory or the log.
-func (h *Secrets) agentKey(ctx context.Context, stream string) (agentKeyState, error) {
-	return h.mem().keys.get(ctx, stream, h.foldAfter)
+func (rt *Runtime) agentKey(ctx context.Context, stream string) (agentKeyState, error) {
+	return rt.mem.keys.get(ctx, stream, rt.foldAfter)
 }
 
 // IssueAgentKey issues a key for one consumer.
@@ -185,11 +195,11 @@ type AgentKeyResult struct {
 }
 
 // IssueKey runs IssueAgentKey.
-func (h *Secrets) IssueKey(ctx context.Context, req Request, c IssueAgentKey) (AgentKeyResult, error) {
+func (h *AgentKeys) IssueKey(ctx context.Context, req Request, c IssueAgentKey) (AgentKeyResult, error) {
 	if err := checkConsumer(c.Consumer, req.Actor); err != nil {
 		return AgentKeyResult{}, err
 	}
-	if h.Credentials == nil {
+	if h.rt.hashes.key == nil {
 		return AgentKeyResult{}, errNoCredentialKey
 	}
 	b := make([]byte, 32)
@@ -197,13 +207,13 @@ func (h *Secrets) IssueKey(ctx context.Context, req Request, c IssueAgentKey) (A
 	id := ulid.Make().String()
 	token := AgentTokenPrefix + id + tokenKeySeparator + base64.RawURLEncoding.EncodeToString(b)
 	evt, err := events.New(events.AgentKeyIssued, c.CompanyID, events.AgentKeyIssuedV2{KeyID: id, TargetType: c.TargetType,
-		TargetID: c.TargetID, Label: strings.TrimSpace(c.Label), TokenKeyedHash: hex.EncodeToString(h.Credentials.CredentialHash(token))},
+		TargetID: c.TargetID, Label: strings.TrimSpace(c.Label), TokenKeyedHash: hex.EncodeToString(h.rt.hashes.key.CredentialHash(token))},
 		req.metadata())
 	if err != nil {
 		return AgentKeyResult{}, err
 	}
 	// No idempotency here: a replay could not show the token again.
-	res, err := h.append(ctx, eventstore.Append{Stream: events.AgentKeyStream(id), Expected: eventstore.NoStream,
+	res, err := h.rt.append(ctx, eventstore.Append{Stream: events.AgentKeyStream(id), Expected: eventstore.NoStream,
 		Events: []eventstore.EventData{evt}})
 	if err != nil {
 		return AgentKeyResult{}, err
@@ -212,15 +222,15 @@ func (h *Secrets) IssueKey(ctx context.Context, req Request, c IssueAgentKey) (A
 }
 
 // RevokeKey revokes an agent key at once; revoking it again succeeds.
-func (h *Secrets) RevokeKey(ctx context.Context, req Request, keyID string) (AgentKeyResult, error) {
-	return decideAgain(ctx, h, func(ctx context.Context) (AgentKeyResult, error) { return h.revokeKeyOnce(ctx, req, keyID) })
+func (h *AgentKeys) RevokeKey(ctx context.Context, req Request, keyID string) (AgentKeyResult, error) {
+	return decideAgain(ctx, h.rt, func(ctx context.Context) (AgentKeyResult, error) { return h.revokeKeyOnce(ctx, req, keyID) })
 }
 
-func (h *Secrets) revokeKeyOnce(ctx context.Context, req Request, keyID string) (AgentKeyResult, error) {
+func (h *AgentKeys) revokeKeyOnce(ctx context.Context, req Request, keyID string) (AgentKeyResult, error) {
 	if keyID == "" || strings.ContainsAny(keyID, "/ ") {
 		return AgentKeyResult{}, ledgererr.New(ledgererr.NotFound, "agent key not found")
 	}
-	st, err := h.agentKey(ctx, events.AgentKeyStream(keyID))
+	st, err := h.rt.agentKey(ctx, events.AgentKeyStream(keyID))
 	if err != nil {
 		return AgentKeyResult{}, err
 	}
@@ -234,7 +244,7 @@ func (h *Secrets) revokeKeyOnce(ctx context.Context, req Request, keyID string) 
 	if err != nil {
 		return AgentKeyResult{}, err
 	}
-	res, err := h.append(ctx, eventstore.Append{Stream: events.AgentKeyStream(keyID), Expected: st.streamVersion,
+	res, err := h.rt.append(ctx, eventstore.Append{Stream: events.AgentKeyStream(keyID), Expected: st.streamVersion,
 		Events: []eventstore.EventData{evt}})
 	return AgentKeyResult{KeyID: keyID, Position: res.LastPosition}, err
 }
@@ -250,14 +260,14 @@ type RevokedKeys struct {
 // agent_key.revoked event. Like RevokeKey it is safe to repeat: a second call finds
 // nothing left to revoke. A key issued while it runs may survive it; a consumer freeze
 // stops that key's resolutions too.
-func (h *Secrets) RevokeConsumerKeys(ctx context.Context, req Request, c Consumer) (RevokedKeys, error) {
+func (h *AgentKeys) RevokeConsumerKeys(ctx context.Context, req Request, c Consumer) (RevokedKeys, error) {
 	if err := checkConsumer(c, req.Actor); err != nil {
 		return RevokedKeys{}, err
 	}
 	if req.Actor.Type != actor.Board {
 		return RevokedKeys{}, ledgererr.New(ledgererr.Forbidden, "revoking keys is for board tokens")
 	}
-	ids, err := h.Directory.LiveAgentKeys(ctx, c)
+	ids, err := h.directory.LiveAgentKeys(ctx, c)
 	if err != nil {
 		return RevokedKeys{}, err
 	}

@@ -26,14 +26,14 @@ func TestAgentKeysRecordedWithABareHash(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
 	ctx := context.Background()
-	f.h.Directory = testDirectory{queries.Consumers{DB: f.pool}}
+	f.cfg.Directory = testDirectory{queries.Consumers{DB: f.pool}}
 	record := func(id string, payload any) int64 {
 		t.Helper()
 		evt, err := events.New(events.AgentKeyIssued, "co", payload, eventstore.Metadata{ActorType: actor.Board, ActorID: "old"})
 		if err != nil {
 			t.Fatal(err)
 		}
-		res, err := f.h.append(ctx, eventstore.Append{Stream: events.AgentKeyStream(id), Expected: eventstore.NoStream,
+		res, err := f.h().append(ctx, eventstore.Append{Stream: events.AgentKeyStream(id), Expected: eventstore.NoStream,
 			Events: []eventstore.EventData{evt}})
 		if err != nil {
 			t.Fatal(err)
@@ -44,13 +44,13 @@ func TestAgentKeysRecordedWithABareHash(t *testing.T) {
 		TokenHash: actor.HashToken("sla_legacy")})
 	record("late", events.AgentKeyIssuedV1{KeyID: "late", TargetType: "agent", TargetID: "x", TokenHash: actor.HashToken("sla_late")})
 	record("bare", events.AgentKeyIssuedV2{KeyID: "bare", TargetType: "agent", TargetID: "x", TokenKeyedHash: actor.HashToken("sla_bare")})
-	issued, err := f.h.IssueKey(ctx, board, IssueAgentKey{Consumer: Consumer{CompanyID: "co", TargetType: "agent", TargetID: "x"}})
+	issued, err := f.h().IssueKey(ctx, board, IssueAgentKey{Consumer: Consumer{CompanyID: "co", TargetType: "agent", TargetID: "x"}})
 	if err != nil {
 		t.Fatal(err)
 	}
 
 	// A process started after the upgrade: the legacy events end at the first key's.
-	upgraded := &Secrets{Log: f.h.Log, Directory: f.h.Directory, Credentials: testKey, LegacyThrough: legacy}
+	upgraded := f.over(newRuntime(f.store, keyHashes{key: testKey, legacyThrough: legacy}))
 	for token, want := range map[string]string{"sla_legacy": "legacy", issued.Token: issued.KeyID, "sla_late": "", "sla_bare": ""} {
 		for range 2 { // folded from the log, then from memory
 			a, err := upgraded.AuthenticateAgent(ctx, token)
@@ -63,17 +63,17 @@ func TestAgentKeysRecordedWithABareHash(t *testing.T) {
 		}
 	}
 	// With no legacy events (an instance made after the change), schema 1 authenticates nothing.
-	fresh := &Secrets{Log: f.h.Log, Directory: f.h.Directory, Credentials: testKey}
+	fresh := f.over(newRuntime(f.store, keyHashes{key: testKey}))
 	if _, err := fresh.AuthenticateAgent(ctx, "sla_legacy"); ledgererr.CodeOf(err) != ledgererr.Unauthorized {
 		t.Fatalf("a schema 1 key after the legacy events: %v, want unauthorized", err)
 	}
 	// What the ledger records now is the keyed hash, never the bare one.
-	st, err := f.h.agentKey(ctx, events.AgentKeyStream(issued.KeyID))
+	st, err := f.h().agentKey(ctx, events.AgentKeyStream(issued.KeyID))
 	if err != nil || st.tokenHash != hex.EncodeToString(testKey.CredentialHash(issued.Token)) || st.tokenHash == actor.HashToken(issued.Token) {
 		t.Fatalf("the issued key's recorded hash %q (%v)", st.tokenHash, err)
 	}
 	// Without the integrity key no key is issued or accepted.
-	keyless := &Secrets{Log: f.h.Log, Directory: f.h.Directory}
+	keyless := f.over(newRuntime(f.store, keyHashes{}))
 	if _, err := keyless.AuthenticateAgent(ctx, issued.Token); err == nil {
 		t.Fatal("authenticated without the integrity key")
 	}
@@ -90,8 +90,8 @@ func TestACopiedKeyedHashLendsTheTokenNoOtherIdentity(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
 	ctx := context.Background()
-	f.h.Directory = testDirectory{queries.Consumers{DB: f.pool}}
-	issued, err := f.h.IssueKey(ctx, board, IssueAgentKey{Consumer: Consumer{CompanyID: "co", TargetType: "agent", TargetID: "x"}})
+	f.cfg.Directory = testDirectory{queries.Consumers{DB: f.pool}}
+	issued, err := f.h().IssueKey(ctx, board, IssueAgentKey{Consumer: Consumer{CompanyID: "co", TargetType: "agent", TargetID: "x"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -99,7 +99,7 @@ func TestACopiedKeyedHashLendsTheTokenNoOtherIdentity(t *testing.T) {
 		t.Fatalf("the token %q does not name its key %s", issued.Token, issued.KeyID)
 	}
 	keyed := hex.EncodeToString(testKey.CredentialHash(issued.Token))
-	log := f.h.Log.(*eventstore.Store)
+	log := f.store
 	before, err := log.HeadPosition(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -129,7 +129,7 @@ func TestACopiedKeyedHashLendsTheTokenNoOtherIdentity(t *testing.T) {
 		t.Fatalf("the forged events: %d, %v", len(tailed), err)
 	}
 	// Were memory to observe them anyway, they continue the chain, as an attacker's would.
-	f.h.Observe(tailed)
+	f.h().Observe(tailed)
 	for _, e := range tailed {
 		var payload, metadata []byte
 		if err := f.pool.QueryRow(ctx, `SELECT payload::text, metadata::text FROM ledger_events WHERE position = $1`,
@@ -143,8 +143,8 @@ func TestACopiedKeyedHashLendsTheTokenNoOtherIdentity(t *testing.T) {
 			t.Fatalf("the forged event at %d does not continue the chain", e.Position)
 		}
 	}
-	fresh := &Secrets{Log: f.h.Log, Directory: f.h.Directory, Credentials: testKey}
-	for _, h := range []*Secrets{f.h, fresh} { // memory that saw the appends, and one folding from the log
+	fresh := f.over(newRuntime(f.store, keyHashes{key: testKey}))
+	for _, h := range []handlers{f.h(), fresh} { // memory that saw the appends, and one folding from the log
 		a, err := h.AuthenticateAgent(ctx, issued.Token)
 		if err != nil || a.ID != issued.KeyID || a.Companies[0] != "co" || a.TargetID != "x" {
 			t.Fatalf("the token after the forgeries: %+v %v, want key %s of co/agent/x", a, err, issued.KeyID)

@@ -46,21 +46,21 @@ func BenchmarkFoldAndDecideRotate(b *testing.B) {
 func BenchmarkResolve(b *testing.B) {
 	f := newFixture(b)
 	ctx := context.Background()
-	f.h.Directory = testDirectory{queries.Consumers{DB: f.pool}}
+	f.cfg.Directory = testDirectory{queries.Consumers{DB: f.pool}}
 	x := Consumer{CompanyID: "co", TargetType: "agent", TargetID: "x"}
 	for _, name := range []string{"one", "two", "three"} {
-		res, err := f.h.Create(ctx, board, CreateSecret{CompanyID: "co", Name: name, Value: val(name)})
+		res, err := f.h().Create(ctx, board, CreateSecret{CompanyID: "co", Name: name, Value: val(name)})
 		if err != nil {
 			b.Fatal(err)
 		}
-		if _, err := f.h.Bind(ctx, board, CreateBinding{Consumer: x, SecretID: res.SecretID, ConfigPath: "env." + name}); err != nil {
+		if _, err := f.h().Bind(ctx, board, CreateBinding{Consumer: x, SecretID: res.SecretID, ConfigPath: "env." + name}); err != nil {
 			b.Fatal(err)
 		}
 	}
 	agent := f.agentFor(b, x)
 	b.ResetTimer()
 	for b.Loop() {
-		res, err := f.h.ResolveValues(ctx, agent, Resolve{})
+		res, err := f.h().ResolveValues(ctx, agent, Resolve{})
 		if err != nil || len(res.Env) != 3 {
 			b.Fatalf("%v, %d values", err, len(res.Env))
 		}

@@ -37,6 +37,18 @@ func checkConsumer(c Consumer, a actor.Actor) error {
 	return nil
 }
 
+// Consumers handles a consumer's bindings and env: Bind, Unbind, PutEnv and
+// MigrateInlineEnv.
+type Consumers struct {
+	rt      *Runtime
+	storage storage // the local provider holds plain env values
+	// directory finds a binding's consumer and a company's consumers (read models).
+	directory  Directory
+	strictMode bool
+	// secrets creates and rotates the secrets MigrateInlineEnv moves values into.
+	secrets *Secrets
+}
+
 // binding is one binding as its consumer's stream knows it.
 type binding struct {
 	id, secretID, configPath, selector, label string
@@ -89,8 +101,8 @@ var consumerFold = events.Dispatch[*consumerState]{
 }
 
 // loadConsumer returns a consumer's state from memory (or the log).
-func (h *Secrets) loadConsumer(ctx context.Context, c Consumer) (consumerState, error) {
-	return h.mem().consumers.get(ctx, c.Stream(), h.foldAfter)
+func (rt *Runtime) loadConsumer(ctx context.Context, c Consumer) (consumerState, error) {
+	return rt.mem.consumers.get(ctx, c.Stream(), rt.foldAfter)
 }
 
 var configPathPattern = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.\-]{0,199}$`) // at most MaxConfigPath
@@ -110,8 +122,8 @@ func parseSelector(s string) (string, int, error) {
 // checkBindable loads the secret a binding or env ref points at: it must be a live
 // secret of the same company (else not found), and a pinned version must exist. It
 // returns the normalised selector and the secret's stream version the check read.
-func (h *Secrets) checkBindable(ctx context.Context, a actor.Actor, companyID, secretID, selector string) (string, eventstore.StreamVersion, error) {
-	st, err := h.load(ctx, a, secretID)
+func (h *Consumers) checkBindable(ctx context.Context, a actor.Actor, companyID, secretID, selector string) (string, eventstore.StreamVersion, error) {
+	st, err := h.rt.load(ctx, a, secretID)
 	if err != nil || st.companyID != companyID || st.deleted {
 		return "", eventstore.StreamVersion{}, errSecretNotFound
 	}
@@ -142,11 +154,11 @@ type BindingResult struct {
 }
 
 // Bind runs CreateBinding.
-func (h *Secrets) Bind(ctx context.Context, req Request, c CreateBinding) (BindingResult, error) {
-	return decideAgain(ctx, h, func(ctx context.Context) (BindingResult, error) { return h.bindOnce(ctx, req, c) })
+func (h *Consumers) Bind(ctx context.Context, req Request, c CreateBinding) (BindingResult, error) {
+	return decideAgain(ctx, h.rt, func(ctx context.Context) (BindingResult, error) { return h.bindOnce(ctx, req, c) })
 }
 
-func (h *Secrets) bindOnce(ctx context.Context, req Request, c CreateBinding) (BindingResult, error) {
+func (h *Consumers) bindOnce(ctx context.Context, req Request, c CreateBinding) (BindingResult, error) {
 	if err := checkConsumer(c.Consumer, req.Actor); err != nil {
 		return BindingResult{}, err
 	}
@@ -157,7 +169,7 @@ func (h *Secrets) bindOnce(ctx context.Context, req Request, c CreateBinding) (B
 	if err != nil {
 		return BindingResult{}, err
 	}
-	st, err := h.loadConsumer(ctx, c.Consumer)
+	st, err := h.rt.loadConsumer(ctx, c.Consumer)
 	if err != nil {
 		return BindingResult{}, err
 	}
@@ -172,14 +184,14 @@ func (h *Secrets) bindOnce(ctx context.Context, req Request, c CreateBinding) (B
 	if err != nil {
 		return BindingResult{}, err
 	}
-	res, err := h.append(ctx, eventstore.Append{Stream: c.Stream(), Expected: st.streamVersion, Events: []eventstore.EventData{evt},
+	res, err := h.rt.append(ctx, eventstore.Append{Stream: c.Stream(), Expected: st.streamVersion, Events: []eventstore.EventData{evt},
 		Idempotency: req.Idempotency, Condition: []eventstore.StreamVersion{secret}})
 	if err != nil {
 		return BindingResult{}, err
 	}
 	if res.Replayed { // the first request made the binding: answer with its id
-		h.mem().markStale(c.Stream()) // it may have been made through another process
-		if st, err = h.loadConsumer(ctx, c.Consumer); err != nil {
+		h.rt.mem.markStale(c.Stream()) // it may have been made through another process
+		if st, err = h.rt.loadConsumer(ctx, c.Consumer); err != nil {
 			return BindingResult{}, err
 		}
 		id = st.bindings[c.ConfigPath].id
@@ -211,20 +223,20 @@ type LiveSecret struct {
 }
 
 // Unbind removes a binding.
-func (h *Secrets) Unbind(ctx context.Context, req Request, bindingID string) (BindingResult, error) {
-	return decideAgain(ctx, h, func(ctx context.Context) (BindingResult, error) { return h.unbindOnce(ctx, req, bindingID) })
+func (h *Consumers) Unbind(ctx context.Context, req Request, bindingID string) (BindingResult, error) {
+	return decideAgain(ctx, h.rt, func(ctx context.Context) (BindingResult, error) { return h.unbindOnce(ctx, req, bindingID) })
 }
 
-func (h *Secrets) unbindOnce(ctx context.Context, req Request, bindingID string) (BindingResult, error) {
+func (h *Consumers) unbindOnce(ctx context.Context, req Request, bindingID string) (BindingResult, error) {
 	notFound := ledgererr.New(ledgererr.NotFound, "binding not found")
-	c, err := h.Directory.BindingConsumer(ctx, bindingID)
+	c, err := h.directory.BindingConsumer(ctx, bindingID)
 	if ledgererr.CodeOf(err) == ledgererr.NotFound || (err == nil && !req.Actor.CanAccess(c.CompanyID)) {
 		return BindingResult{}, notFound
 	}
 	if err != nil {
 		return BindingResult{}, err
 	}
-	st, err := h.loadConsumer(ctx, c)
+	st, err := h.rt.loadConsumer(ctx, c)
 	if err != nil {
 		return BindingResult{}, err
 	}
@@ -236,7 +248,7 @@ func (h *Secrets) unbindOnce(ctx context.Context, req Request, bindingID string)
 		if err != nil {
 			return BindingResult{}, err
 		}
-		res, err := h.append(ctx, eventstore.Append{Stream: c.Stream(), Expected: st.streamVersion, Events: []eventstore.EventData{evt},
+		res, err := h.rt.append(ctx, eventstore.Append{Stream: c.Stream(), Expected: st.streamVersion, Events: []eventstore.EventData{evt},
 			Idempotency: req.Idempotency})
 		return BindingResult{BindingID: bindingID, Position: res.LastPosition}, err
 	}
@@ -274,11 +286,11 @@ func IsSensitiveKey(key string) bool { return sensitiveKey.MatchString(key) }
 // PutEnv runs SetEnv: it stores plain values encrypted, and in the same append replaces
 // the env and syncs the consumer's env.* bindings (adds, removes, re-pins); its other
 // bindings stay.
-func (h *Secrets) PutEnv(ctx context.Context, req Request, c SetEnv) (BindingResult, error) {
-	return decideAgain(ctx, h, func(ctx context.Context) (BindingResult, error) { return h.putEnvOnce(ctx, req, c) })
+func (h *Consumers) PutEnv(ctx context.Context, req Request, c SetEnv) (BindingResult, error) {
+	return decideAgain(ctx, h.rt, func(ctx context.Context) (BindingResult, error) { return h.putEnvOnce(ctx, req, c) })
 }
 
-func (h *Secrets) putEnvOnce(ctx context.Context, req Request, c SetEnv) (BindingResult, error) {
+func (h *Consumers) putEnvOnce(ctx context.Context, req Request, c SetEnv) (BindingResult, error) {
 	if err := checkConsumer(c.Consumer, req.Actor); err != nil {
 		return BindingResult{}, err
 	}
@@ -290,42 +302,15 @@ func (h *Secrets) putEnvOnce(ctx context.Context, req Request, c SetEnv) (Bindin
 		keys = append(keys, k)
 	}
 	sort.Strings(keys)
-	desired := map[string]binding{}     // env.* bindings the env asks for, by config path
-	var refs []eventstore.StreamVersion // the secrets referred to, as checked
-	for _, k := range keys {
-		in := c.Env[k]
-		if !envKeyPattern.MatchString(k) {
-			return BindingResult{}, ledgererr.New(ledgererr.Invalid,
-				"env key %.40q must be a letter or '_', then letters, digits or '_' (at most %d characters)", k, MaxConfigPath-len("env."))
-		}
-		switch in.Type {
-		case "plain":
-			if in.Value == nil {
-				return BindingResult{}, ledgererr.New(ledgererr.Invalid, "env key %s: a plain entry needs a value", k)
-			}
-			if h.StrictMode && IsSensitiveKey(k) && in.Value.Len() > 0 {
-				return BindingResult{}, ledgererr.New(ledgererr.Invalid, "Strict secret mode requires secret references for sensitive key: %s", k)
-			}
-			if in.Value.Len() > MaxValueBytes {
-				return BindingResult{}, ledgererr.New(ledgererr.Invalid, "env key %s: value is larger than %d bytes", k, MaxValueBytes)
-			}
-		case "secret_ref":
-			sel, ref, err := h.checkBindable(ctx, req.Actor, c.CompanyID, in.SecretID, in.Version)
-			refs = append(refs, ref)
-			if err != nil {
-				return BindingResult{}, err
-			}
-			path := "env." + k
-			desired[path] = binding{secretID: in.SecretID, configPath: path, selector: sel, required: true}
-		default:
-			return BindingResult{}, ledgererr.New(ledgererr.Invalid, `env key %s: type must be "plain" or "secret_ref"`, k)
-		}
-	}
-	st, err := h.loadConsumer(ctx, c.Consumer)
+	desired, refs, err := h.checkEnv(ctx, req.Actor, c, keys)
 	if err != nil {
 		return BindingResult{}, err
 	}
-	local, err := h.provider(providers.LocalEncrypted)
+	st, err := h.rt.loadConsumer(ctx, c.Consumer)
+	if err != nil {
+		return BindingResult{}, err
+	}
+	local, err := h.storage.provider(providers.LocalEncrypted)
 	if err != nil {
 		return BindingResult{}, err
 	}
@@ -336,8 +321,71 @@ func (h *Secrets) putEnvOnce(ctx context.Context, req Request, c SetEnv) (Bindin
 		evs = append(evs, e)
 		return err
 	}
-	// Sync env.* bindings: remove what the env no longer asks for (or asks for
-	// differently), then add what is missing.
+	if err := syncEnvBindings(c, st, keys, desired, add); err != nil {
+		return BindingResult{}, err
+	}
+	env, writes, err := storeEnv(ctx, local, c, keys)
+	discardAll := func() {
+		for _, w := range writes {
+			w.discard(ctx)
+		}
+	}
+	if err == nil {
+		err = add(events.ConsumerEnvSet, events.ConsumerEnvSetV1{TargetType: c.TargetType, TargetID: c.TargetID, Env: env})
+	}
+	if err != nil {
+		discardAll()
+		return BindingResult{}, err
+	}
+	res, err := h.rt.append(ctx, eventstore.Append{Stream: c.Stream(), Expected: st.streamVersion, Events: evs,
+		Idempotency: req.Idempotency, Condition: refs})
+	if err != nil || res.Replayed {
+		discardAll()
+	}
+	return BindingResult{Position: res.LastPosition}, err
+}
+
+// checkEnv checks each entry of an env (keys in order) and returns the env.* bindings
+// the env asks for, by config path, and the secrets it refers to, as checked.
+func (h *Consumers) checkEnv(ctx context.Context, a actor.Actor, c SetEnv, keys []string) (map[string]binding, []eventstore.StreamVersion, error) {
+	desired := map[string]binding{}
+	var refs []eventstore.StreamVersion
+	for _, k := range keys {
+		in := c.Env[k]
+		if !envKeyPattern.MatchString(k) {
+			return nil, nil, ledgererr.New(ledgererr.Invalid,
+				"env key %.40q must be a letter or '_', then letters, digits or '_' (at most %d characters)", k, MaxConfigPath-len("env."))
+		}
+		switch in.Type {
+		case "plain":
+			if in.Value == nil {
+				return nil, nil, ledgererr.New(ledgererr.Invalid, "env key %s: a plain entry needs a value", k)
+			}
+			if h.strictMode && IsSensitiveKey(k) && in.Value.Len() > 0 {
+				return nil, nil, ledgererr.New(ledgererr.Invalid, "Strict secret mode requires secret references for sensitive key: %s", k)
+			}
+			if in.Value.Len() > MaxValueBytes {
+				return nil, nil, ledgererr.New(ledgererr.Invalid, "env key %s: value is larger than %d bytes", k, MaxValueBytes)
+			}
+		case "secret_ref":
+			sel, ref, err := h.checkBindable(ctx, a, c.CompanyID, in.SecretID, in.Version)
+			refs = append(refs, ref)
+			if err != nil {
+				return nil, nil, err
+			}
+			path := "env." + k
+			desired[path] = binding{secretID: in.SecretID, configPath: path, selector: sel, required: true}
+		default:
+			return nil, nil, ledgererr.New(ledgererr.Invalid, `env key %s: type must be "plain" or "secret_ref"`, k)
+		}
+	}
+	return desired, refs, nil
+}
+
+// syncEnvBindings adds the events that sync a consumer's env.* bindings with desired:
+// it removes what the env no longer asks for (or asks for differently), then adds what
+// is missing. desired loses the bindings kept as they are.
+func syncEnvBindings(c SetEnv, st consumerState, keys []string, desired map[string]binding, add func(typ string, payload any) error) error {
 	paths := make([]string, 0, len(st.bindings))
 	for p := range st.bindings {
 		paths = append(paths, p)
@@ -351,7 +399,7 @@ func (h *Secrets) putEnvOnce(ctx context.Context, req Request, c SetEnv) (Bindin
 			continue
 		}
 		if err := add(events.BindingRemoved, events.BindingRemovedV1{BindingID: b.id, ConfigPath: p}); err != nil {
-			return BindingResult{}, err
+			return err
 		}
 	}
 	for _, k := range keys {
@@ -359,22 +407,23 @@ func (h *Secrets) putEnvOnce(ctx context.Context, req Request, c SetEnv) (Bindin
 			if err := add(events.BindingCreated, events.BindingCreatedV1{BindingID: ulid.Make().String(), SecretID: b.secretID,
 				TargetType: c.TargetType, TargetID: c.TargetID, ConfigPath: b.configPath, VersionSelector: b.selector,
 				Required: true}); err != nil {
-				return BindingResult{}, err
+				return err
 			}
 		}
 	}
-	// Plain values are encrypted like secrets; the event keeps only references.
+	return nil
+}
+
+// storeEnv is the env as its event records it: plain values are encrypted like secrets,
+// and the event keeps only references. It returns the writes made, to undo when the
+// append does not take them (on an error, those made before it).
+func storeEnv(ctx context.Context, local providers.Provider, c SetEnv, keys []string) (map[string]events.EnvEntryV1, []*stored, error) {
 	env := map[string]events.EnvEntryV1{}
 	var writes []*stored
-	discardAll := func() {
-		for _, w := range writes {
-			w.discard(ctx)
-		}
-	}
 	for _, k := range keys {
 		in := c.Env[k]
 		if in.Type == "secret_ref" {
-			sel, _, _ := parseSelector(in.Version) // checked above
+			sel, _, _ := parseSelector(in.Version) // checked by checkEnv
 			env[k] = events.EnvEntryV1{Type: "secret_ref", SecretID: in.SecretID, Version: sel}
 			continue
 		}
@@ -386,20 +435,10 @@ func (h *Secrets) putEnvOnce(ctx context.Context, req Request, c SetEnv) (Bindin
 		ref := providers.Ref{CompanyID: c.CompanyID, SecretID: c.EnvSecretID()}
 		s, err := local.Put(ctx, ref, *in.Value)
 		if err != nil {
-			discardAll()
-			return BindingResult{}, err
+			return nil, writes, err
 		}
 		writes = append(writes, &stored{p: local, ref: ref, Stored: s})
 		env[k] = events.EnvEntryV1{Type: "plain", ProviderVersionRef: s.ProviderVersionRef, Fingerprint: s.Fingerprint}
 	}
-	if err := add(events.ConsumerEnvSet, events.ConsumerEnvSetV1{TargetType: c.TargetType, TargetID: c.TargetID, Env: env}); err != nil {
-		discardAll()
-		return BindingResult{}, err
-	}
-	res, err := h.append(ctx, eventstore.Append{Stream: c.Stream(), Expected: st.streamVersion, Events: evs,
-		Idempotency: req.Idempotency, Condition: refs})
-	if err != nil || res.Replayed {
-		discardAll()
-	}
-	return BindingResult{Position: res.LastPosition}, err
+	return env, writes, nil
 }

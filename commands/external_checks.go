@@ -16,6 +16,17 @@ import (
 // filterPreview and checkImportRowPolicy decide), resolution (checkResolvePolicy) and
 // AWS vault configs (checkVaultDecision); and the record of a refused attempt.
 
+// externalRefs is what the checks of external references need: the instance's approved
+// prefixes and managed namespaces, and the runtime (each company's policy, and the
+// record of refusals).
+type externalRefs struct {
+	rt *Runtime
+	// prefixes (LEDGER_AWS_EXTERNAL_PREFIXES) approves references under these prefixes
+	// for every company, AnyExternalRef for any; nil: none.
+	prefixes []string
+	managed  ManagedNamespaces
+}
+
 // Operations of an external_reference.refused event.
 // WARNING: persisted in events.
 const (
@@ -50,23 +61,25 @@ func refusalReason(err error) string {
 // refusal is recorded: each comes from one authenticated request of a board token, like
 // any other write, and an import batch is bounded (MaxImportBatch). When the record
 // cannot be appended the answer says so instead (the attempt stays refused).
-func (h *Secrets) refused(ctx context.Context, req Request, companyID string, at Placement, op, ref string, refusal error) error {
-	if err := h.recordRefusal(ctx, req, companyID, at, op, ref, refusal); err != nil {
+func (x externalRefs) refused(ctx context.Context, req Request, companyID string, at Placement, op, ref string, refusal error) error {
+	if err := x.recordRefusal(ctx, req, companyID, at, op, ref, refusal); err != nil {
 		return err
 	}
 	return refusal
 }
 
 // recordRefusal appends the external_reference.refused event of a refusal; nil when it
-// is recorded.
-func (h *Secrets) recordRefusal(ctx context.Context, req Request, companyID string, at Placement, op, ref string, refusal error) error {
+// is recorded. It appends past the runtime's append: the record is not the attempt's
+// write, so a refusal decided on memory that was behind is still checked against the
+// log (decideAgain) and decided again.
+func (x externalRefs) recordRefusal(ctx context.Context, req Request, companyID string, at Placement, op, ref string, refusal error) error {
 	evt, err := events.New(events.ExternalReferenceRefused, companyID, events.ExternalReferenceRefusedV1{Operation: op,
 		Provider: at.ProviderID, VaultID: at.VaultID, ExternalRef: ref, Reason: refusalReason(refusal),
 		Message: ledgererr.MessageOf(refusal)}, req.metadata())
 	if err != nil {
 		return err
 	}
-	if _, err := h.Log.AppendWith(ctx, eventstore.Append{Stream: events.ExternalRefusalStream(companyID),
+	if _, err := x.rt.log.AppendWith(ctx, eventstore.Append{Stream: events.ExternalRefusalStream(companyID),
 		Expected: eventstore.AnyVersion, Events: []eventstore.EventData{evt}}); err != nil {
 		return ledgererr.Wrap(err, ledgererr.Unavailable, "the reference was refused, and the refusal could not be recorded; retry")
 	}
@@ -85,12 +98,12 @@ func refNameOf(p providers.Provider) func(string) string {
 
 // checkLinkPolicy is the policy's check of a link (an external_reference secret
 // created directly): the company's policy or the instance's prefixes must approve it.
-func (h *Secrets) checkLinkPolicy(ctx context.Context, companyID string, at Placement, ref string) error {
-	st, err := h.loadPolicy(ctx, companyID)
+func (x externalRefs) checkLinkPolicy(ctx context.Context, companyID string, at Placement, ref string) error {
+	st, err := x.rt.loadPolicy(ctx, companyID)
 	if err != nil {
 		return err
 	}
-	return decideExternalRef(st, h.ExternalPrefixes, ref, refNameOf(at.Provider))
+	return decideExternalRef(st, x.prefixes, ref, refNameOf(at.Provider))
 }
 
 // filterPreview keeps the candidates of a preview page that the company may import:
@@ -106,8 +119,8 @@ func filterPreview(t importTarget, instance []string, cs []providers.RemoteSecre
 }
 
 // checkImportRowPolicy is the policy's check of one row of a remote import.
-func (h *Secrets) checkImportRowPolicy(t importTarget, ref string) error {
-	return decideExternalRef(t.policy, h.ExternalPrefixes, ref, t.refs.ExternalRefName)
+func (x externalRefs) checkImportRowPolicy(t importTarget, ref string) error {
+	return decideExternalRef(t.policy, x.prefixes, ref, t.refs.ExternalRefName)
 }
 
 // checkResolvePolicy is the policy's check at resolution: each external reference still
@@ -115,7 +128,7 @@ func (h *Secrets) checkImportRowPolicy(t importTarget, ref string) error {
 // and its provider is not read (an approval withdrawn stops resolution). The policy
 // stream joins the access append's condition, so a withdrawal that commits meanwhile
 // makes the resolution decide again.
-func (h *Secrets) checkResolvePolicy(ctx context.Context, companyID string, entries []ManifestEntry,
+func (h *Resolver) checkResolvePolicy(ctx context.Context, companyID string, entries []ManifestEntry,
 	reads map[int]providers.VersionRequest, cond []eventstore.StreamVersion) ([]eventstore.StreamVersion, error) {
 	var st *policyState
 	for i, rq := range reads {
@@ -123,7 +136,7 @@ func (h *Secrets) checkResolvePolicy(ctx context.Context, companyID string, entr
 			continue
 		}
 		if st == nil {
-			loaded, err := h.loadPolicy(ctx, companyID)
+			loaded, err := h.rt.loadPolicy(ctx, companyID)
 			if err != nil {
 				return cond, err
 			}
@@ -131,10 +144,10 @@ func (h *Secrets) checkResolvePolicy(ctx context.Context, companyID string, entr
 			cond = append(cond, eventstore.StreamVersion{Stream: events.ExternalPolicyStream(companyID), Version: st.streamVersion})
 		}
 		refName := func(ref string) string { return ref }
-		if p, err := h.providerOf(ctx, entries[i].Provider, entries[i].vault); err == nil {
+		if p, err := h.storage.providerOf(ctx, entries[i].Provider, entries[i].vault); err == nil {
 			refName = refNameOf(p)
 		}
-		if decideExternalRef(*st, h.ExternalPrefixes, rq.Ref.ExternalRef, refName) != nil {
+		if decideExternalRef(*st, h.ext.prefixes, rq.Ref.ExternalRef, refName) != nil {
 			entries[i].Outcome = ReasonExternalNotApproved
 			delete(reads, i)
 		}
@@ -142,17 +155,15 @@ func (h *Secrets) checkResolvePolicy(ctx context.Context, companyID string, entr
 	return cond, nil
 }
 
-// checkVaultPolicy is the policy's check of a vault decision: the company's policy is
-// folded from the log (vault commands decide on the log, not on the secrets' memory),
-// and the decision's append is conditional on its version, so a policy replaced
+// checkVaultPolicy is the policy's check of a vault decision: the decision's append is
+// conditional on the version of the company's policy it read, so a policy replaced
 // meanwhile makes the command decide again.
 func (h *Vaults) checkVaultPolicy(ctx context.Context, a actor.Actor, companyID string, st vaultsState, d *decision) error {
-	var pol policyState
-	stream := events.ExternalPolicyStream(companyID)
-	if err := foldLog(ctx, h.Log, stream, 0, pol.apply); err != nil {
+	pol, err := h.rt.loadPolicy(ctx, companyID)
+	if err != nil {
 		return err
 	}
-	d.cond = append(d.cond, eventstore.StreamVersion{Stream: stream, Version: pol.streamVersion})
+	d.cond = append(d.cond, eventstore.StreamVersion{Stream: events.ExternalPolicyStream(companyID), Version: pol.streamVersion})
 	return checkVaultDecision(pol, st, *d, a.Companies != nil)
 }
 
@@ -179,19 +190,19 @@ func checkVaultDecision(pol policyState, st vaultsState, d decision, limited boo
 // linkRotation is the policy's check of a rotation of an external reference (to a new
 // reference, or another version of its own), then the provider's link; a refusal of
 // either is recorded like a link's.
-func (h *Secrets) linkRotation(ctx context.Context, req Request, st secretState, p providers.Provider, ref providers.Ref,
+func (x externalRefs) linkRotation(ctx context.Context, req Request, st secretState, p providers.Provider, ref providers.Ref,
 	ext, versionRef string) (providers.Stored, error) {
 	at := Placement{ProviderID: st.provider, VaultID: st.vaultID, Provider: p}
-	err := h.checkLinkPolicy(ctx, st.companyID, at, ext)
+	err := x.checkLinkPolicy(ctx, st.companyID, at, ext)
 	if err == nil {
-		err = h.externalGuard().check(ctx, p, ext)
+		err = x.guard().check(ctx, p, ext)
 	}
 	var linked providers.Stored
 	if err == nil {
 		linked, err = p.Link(ctx, ref, ext, strings.TrimSpace(versionRef))
 	}
 	if recordedRefusal(err) {
-		return linked, h.refused(ctx, req, st.companyID, at, RefusedLink, ext, err)
+		return linked, x.refused(ctx, req, st.companyID, at, RefusedLink, ext, err)
 	}
 	return linked, err
 }

@@ -40,8 +40,8 @@ type externalRefGuard struct {
 	loaded     bool
 }
 
-// externalGuard returns a guard for one command or resolution.
-func (h *Secrets) externalGuard() *externalRefGuard { return &externalRefGuard{managed: h.Managed} }
+// guard returns a guard for one command or resolution.
+func (x externalRefs) guard() *externalRefGuard { return &externalRefGuard{managed: x.managed} }
 
 // check is the guardrail an external reference passes when it is linked (create,
 // remote import) and again at every resolution, whoever links it: the provider's own

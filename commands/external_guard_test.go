@@ -24,13 +24,13 @@ func (n staticNamespaces) ManagedNamespaces(context.Context) ([]string, error) {
 func TestExternalGuardRefusesManagedSecrets(t *testing.T) {
 	t.Parallel()
 	f, fake := awsFixture(t)
-	f.h.Managed = staticNamespaces{"vaults/other-ns/"}
+	f.cfg.Managed = staticNamespaces{"vaults/other-ns/"}
 	ctx := context.Background()
 	fake.Seed(awsfake.Seeded{Name: "vaults/other-ns/co-2/key", Value: "theirs"},
 		awsfake.Seeded{Name: "anywhere/tagged", Value: "theirs", Tags: []awsfake.Tag{{Key: awssm.TagManagedBy, Value: "paperclip"}}},
 		awsfake.Seeded{Name: "team/plain", Value: "mine"}, awsfake.Seeded{Name: "team/later", Value: "later"})
 	link := func(name, ref string) (Result, error) {
-		return f.h.Create(ctx, board, CreateSecret{CompanyID: "co", Name: name, ManagedMode: ExternalReference,
+		return f.h().Create(ctx, board, CreateSecret{CompanyID: "co", Name: name, ManagedMode: ExternalReference,
 			Provider: providers.AWSSecretsManager, ExternalRef: ref})
 	}
 	refused := func(what string, err error) {
@@ -44,7 +44,7 @@ func TestExternalGuardRefusesManagedSecrets(t *testing.T) {
 		_, err := link("stolen", ref)
 		refused("create "+ref, err)
 	}
-	res, err := f.h.Import(ctx, board, ImportSecrets{CompanyID: "co", Rows: []ImportRow{{ExternalRef: "vaults/other-ns/co-2/key"},
+	res, err := f.h().Import(ctx, board, ImportSecrets{CompanyID: "co", Rows: []ImportRow{{ExternalRef: "vaults/other-ns/co-2/key"},
 		{ExternalRef: "anywhere/tagged"}}})
 	if err != nil || res.Errors != 2 || res.Rows[0].Reason != ReasonGuardrail || res.Rows[1].Reason != ReasonGuardrail {
 		t.Fatalf("import: %+v %v", res, err)
@@ -53,7 +53,7 @@ func TestExternalGuardRefusesManagedSecrets(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = f.h.Rotate(ctx, board, RotateSecret{SecretID: plain.SecretID, ExternalRef: "anywhere/tagged"})
+	_, err = f.h().Rotate(ctx, board, RotateSecret{SecretID: plain.SecretID, ExternalRef: "anywhere/tagged"})
 	refused("rotate", err)
 
 	later, err := link("later", "team/later")
@@ -61,16 +61,16 @@ func TestExternalGuardRefusesManagedSecrets(t *testing.T) {
 		t.Fatal(err)
 	}
 	x := Consumer{CompanyID: "co", TargetType: "agent", TargetID: "x"}
-	if _, err := f.h.Bind(ctx, board, CreateBinding{Consumer: x, SecretID: later.SecretID, ConfigPath: "env.LATER"}); err != nil {
+	if _, err := f.h().Bind(ctx, board, CreateBinding{Consumer: x, SecretID: later.SecretID, ConfigPath: "env.LATER"}); err != nil {
 		t.Fatal(err)
 	}
 	agent := f.agentFor(t, x)
-	if out, err := f.h.ResolveValues(ctx, agent, Resolve{}); err != nil || string(out.Env["LATER"].Reveal()) != "later" {
+	if out, err := f.h().ResolveValues(ctx, agent, Resolve{}); err != nil || string(out.Env["LATER"].Reveal()) != "later" {
 		t.Fatalf("before the tag: %v", err)
 	}
 	fake.SetTag("team/later", awssm.TagManagedBy, "paperclip")
 	reads := valueReads(fake)
-	if _, err := f.h.ResolveValues(ctx, agent, Resolve{}); err == nil {
+	if _, err := f.h().ResolveValues(ctx, agent, Resolve{}); err == nil {
 		t.Fatal("a reference tagged managed-by resolved")
 	}
 	if valueReads(fake) != reads {

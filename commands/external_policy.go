@@ -92,6 +92,12 @@ type SetExternalPolicy struct {
 	Version   *int64
 }
 
+// Policies handles the companies' external-reference policies: SetPolicy and
+// ApproveHeld.
+type Policies struct {
+	rt *Runtime
+}
+
 // PolicyResult is what setting a policy wrote.
 type PolicyResult struct {
 	Position int64
@@ -173,7 +179,7 @@ func policyList(field string, in []string, limit int, rule configRule) ([]string
 
 // SetPolicy runs SetExternalPolicy: one external_policy.set event with the whole new
 // policy, appended with the stream version it was decided on.
-func (h *Secrets) SetPolicy(ctx context.Context, req Request, c SetExternalPolicy) (PolicyResult, error) {
+func (h *Policies) SetPolicy(ctx context.Context, req Request, c SetExternalPolicy) (PolicyResult, error) {
 	if err := checkPolicyActor(req.Actor, c.CompanyID); err != nil {
 		return PolicyResult{}, err
 	}
@@ -181,11 +187,11 @@ func (h *Secrets) SetPolicy(ctx context.Context, req Request, c SetExternalPolic
 	if err != nil {
 		return PolicyResult{}, err
 	}
-	if res, ok, err := h.Log.Idempotent(ctx, c.CompanyID, req.Idempotency); ok || err != nil {
+	if res, ok, err := h.rt.log.Idempotent(ctx, c.CompanyID, req.Idempotency); ok || err != nil {
 		return PolicyResult{Position: res.LastPosition, Version: res.StreamVersion, Replayed: ok}, err
 	}
-	return decideAgain(ctx, h, func(ctx context.Context) (PolicyResult, error) {
-		st, err := h.loadPolicy(ctx, c.CompanyID)
+	return decideAgain(ctx, h.rt, func(ctx context.Context) (PolicyResult, error) {
+		st, err := h.rt.loadPolicy(ctx, c.CompanyID)
 		if err != nil {
 			return PolicyResult{}, err
 		}
@@ -198,15 +204,15 @@ func (h *Secrets) SetPolicy(ctx context.Context, req Request, c SetExternalPolic
 		if err != nil {
 			return PolicyResult{}, err
 		}
-		res, err := h.append(ctx, eventstore.Append{Stream: events.ExternalPolicyStream(c.CompanyID), Expected: st.streamVersion,
+		res, err := h.rt.append(ctx, eventstore.Append{Stream: events.ExternalPolicyStream(c.CompanyID), Expected: st.streamVersion,
 			Events: []eventstore.EventData{evt}, Idempotency: req.Idempotency})
 		return PolicyResult{Position: res.LastPosition, Version: res.StreamVersion, Replayed: res.Replayed}, err
 	})
 }
 
 // loadPolicy returns a company's policy from memory (or the log).
-func (h *Secrets) loadPolicy(ctx context.Context, companyID string) (policyState, error) {
-	return h.mem().policies.get(ctx, events.ExternalPolicyStream(companyID), h.foldAfter)
+func (rt *Runtime) loadPolicy(ctx context.Context, companyID string) (policyState, error) {
+	return rt.mem.policies.get(ctx, events.ExternalPolicyStream(companyID), rt.foldAfter)
 }
 
 // approves reports whether the company's policy, or the instance's approved prefixes,

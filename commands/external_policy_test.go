@@ -134,58 +134,58 @@ func TestDecideVaultPolicyAndActor(t *testing.T) {
 func TestExternalPolicyEnforced(t *testing.T) {
 	t.Parallel()
 	f, fake := awsFixture(t)
-	f.h.ExternalPrefixes = nil
+	f.cfg.ExternalPrefixes = nil
 	ctx := context.Background()
 	fake.Seed(awsfake.Seeded{Name: "prod/billing/db-password", Value: "billing"}, awsfake.Seeded{Name: "team-b/api", Value: "team-b-value"})
 	link := func(ref string) error {
-		_, err := f.h.Create(ctx, board, CreateSecret{CompanyID: "co", Name: ref, ManagedMode: ExternalReference,
+		_, err := f.h().Create(ctx, board, CreateSecret{CompanyID: "co", Name: ref, ManagedMode: ExternalReference,
 			Provider: providers.AWSSecretsManager, ExternalRef: ref})
 		return err
 	}
 	if err := link("team-b/api"); ledgererr.ReasonOf(err) != ReasonExternalNotApproved || ledgererr.CodeOf(err) != ledgererr.Invalid {
 		t.Fatalf("link without a policy: %v", err)
 	}
-	if _, err := f.h.PreviewImport(ctx, board.Actor, ImportPreview{CompanyID: "co"}); ledgererr.ReasonOf(err) != ReasonExternalNotApproved {
+	if _, err := f.h().PreviewImport(ctx, board.Actor, ImportPreview{CompanyID: "co"}); ledgererr.ReasonOf(err) != ReasonExternalNotApproved {
 		t.Fatalf("preview without a policy: %v", err)
 	}
 	limited := Request{Actor: actor.Actor{Type: actor.Board, ID: "limited", Companies: []string{"co"}}}
-	if _, err := f.h.SetPolicy(ctx, limited, SetExternalPolicy{CompanyID: "co", Policy: ExternalPolicy{Prefixes: []string{"prod/"}}}); ledgererr.ReasonOf(err) != ReasonPolicyInstanceOnly {
+	if _, err := f.h().SetPolicy(ctx, limited, SetExternalPolicy{CompanyID: "co", Policy: ExternalPolicy{Prefixes: []string{"prod/"}}}); ledgererr.ReasonOf(err) != ReasonPolicyInstanceOnly {
 		t.Fatalf("a company-limited token set the policy: %v", err)
 	}
-	res, err := f.h.SetPolicy(ctx, board, SetExternalPolicy{CompanyID: "co", Policy: ExternalPolicy{Prefixes: []string{"team-b/"}}})
+	res, err := f.h().SetPolicy(ctx, board, SetExternalPolicy{CompanyID: "co", Policy: ExternalPolicy{Prefixes: []string{"team-b/"}}})
 	if err != nil || res.Version != 1 {
 		t.Fatalf("set: %+v %v", res, err)
 	}
 	stale := int64(0)
-	if _, err := f.h.SetPolicy(ctx, board, SetExternalPolicy{CompanyID: "co", Version: &stale}); ledgererr.CodeOf(err) != ledgererr.Conflict {
+	if _, err := f.h().SetPolicy(ctx, board, SetExternalPolicy{CompanyID: "co", Version: &stale}); ledgererr.CodeOf(err) != ledgererr.Conflict {
 		t.Fatalf("a stale version: %v", err)
 	}
 	if err := link("prod/billing/db-password"); ledgererr.ReasonOf(err) != ReasonExternalNotApproved {
 		t.Fatalf("link outside the prefix: %v", err)
 	}
 	describes := fake.Calls("DescribeSecret")
-	imp, err := f.h.Import(ctx, board, ImportSecrets{CompanyID: "co", Rows: []ImportRow{{ExternalRef: fake.ARN("prod/billing/db-password")}}})
+	imp, err := f.h().Import(ctx, board, ImportSecrets{CompanyID: "co", Rows: []ImportRow{{ExternalRef: fake.ARN("prod/billing/db-password")}}})
 	if err != nil || imp.Rows[0].Reason != ReasonExternalNotApproved {
 		t.Fatalf("import outside the prefix: %+v %v", imp, err)
 	}
 	if n := fake.Calls("DescribeSecret") - describes; n != 0 {
 		t.Fatalf("an import row outside the policy cost %d DescribeSecret calls: AWS's answer would tell what the company may not see", n)
 	}
-	page, err := f.h.PreviewImport(ctx, board.Actor, ImportPreview{CompanyID: "co"})
+	page, err := f.h().PreviewImport(ctx, board.Actor, ImportPreview{CompanyID: "co"})
 	if err != nil || len(page.Candidates) != 1 || page.Candidates[0].RemoteName != "team-b/api" {
 		t.Fatalf("preview shows more than the approved prefix: %+v %v", page.Candidates, err)
 	}
-	created, err := f.h.Create(ctx, board, CreateSecret{CompanyID: "co", Name: "api", ManagedMode: ExternalReference,
+	created, err := f.h().Create(ctx, board, CreateSecret{CompanyID: "co", Name: "api", ManagedMode: ExternalReference,
 		Provider: providers.AWSSecretsManager, ExternalRef: "team-b/api"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := f.h.Rotate(ctx, board, RotateSecret{SecretID: created.SecretID, ExternalRef: "prod/billing/db-password"}); ledgererr.ReasonOf(err) != ReasonExternalNotApproved {
+	if _, err := f.h().Rotate(ctx, board, RotateSecret{SecretID: created.SecretID, ExternalRef: "prod/billing/db-password"}); ledgererr.ReasonOf(err) != ReasonExternalNotApproved {
 		t.Fatalf("rotation out of the prefix: %v", err)
 	}
 
 	// The refusals (link, import, rotation; none for the previews) are in the company's log.
-	evs, err := f.h.Log.ReadStream(ctx, events.ExternalRefusalStream("co"), 0, 10)
+	evs, err := f.store.ReadStream(ctx, events.ExternalRefusalStream("co"), 0, 10)
 	if err != nil || len(evs) != 4 {
 		t.Fatalf("%d refusals recorded (%v)", len(evs), err)
 	}
@@ -197,18 +197,18 @@ func TestExternalPolicyEnforced(t *testing.T) {
 
 	// Bound and resolved; the approval withdrawn, resolution stops and says why.
 	x := Consumer{CompanyID: "co", TargetType: "agent", TargetID: "x"}
-	if _, err := f.h.Bind(ctx, board, CreateBinding{Consumer: x, SecretID: created.SecretID, ConfigPath: "env.API"}); err != nil {
+	if _, err := f.h().Bind(ctx, board, CreateBinding{Consumer: x, SecretID: created.SecretID, ConfigPath: "env.API"}); err != nil {
 		t.Fatal(err)
 	}
 	agent := f.agentFor(t, x)
-	if out, err := f.h.ResolveValues(ctx, agent, Resolve{}); err != nil || string(out.Env["API"].Reveal()) != "team-b-value" {
+	if out, err := f.h().ResolveValues(ctx, agent, Resolve{}); err != nil || string(out.Env["API"].Reveal()) != "team-b-value" {
 		t.Fatalf("resolution under the approved prefix: %v", err)
 	}
 	reads := valueReads(fake)
-	if _, err := f.h.SetPolicy(ctx, board, SetExternalPolicy{CompanyID: "co", Policy: ExternalPolicy{Prefixes: []string{"other/"}}}); err != nil {
+	if _, err := f.h().SetPolicy(ctx, board, SetExternalPolicy{CompanyID: "co", Policy: ExternalPolicy{Prefixes: []string{"other/"}}}); err != nil {
 		t.Fatal(err)
 	}
-	_, err = f.h.ResolveValues(ctx, agent, Resolve{})
+	_, err = f.h().ResolveValues(ctx, agent, Resolve{})
 	if err == nil || !strings.Contains(ledgererr.MessageOf(err), "env.API: "+ReasonExternalNotApproved) || valueReads(fake) != reads {
 		t.Fatalf("resolution after the withdrawal: %v (%d reads)", err, valueReads(fake)-reads)
 	}
@@ -225,19 +225,19 @@ func TestApproveHeld(t *testing.T) {
 	f, _ := awsFixture(t)
 	ctx := context.Background()
 	held := map[string]ExternalPolicy{"co": {References: []string{"legacy/db"}, Regions: []string{"eu-west-1"}}, "set": {References: []string{"x"}}}
-	if _, err := f.h.SetPolicy(ctx, board, SetExternalPolicy{CompanyID: "set", Policy: ExternalPolicy{Prefixes: []string{"own/"}}}); err != nil {
+	if _, err := f.h().SetPolicy(ctx, board, SetExternalPolicy{CompanyID: "set", Policy: ExternalPolicy{Prefixes: []string{"own/"}}}); err != nil {
 		t.Fatal(err)
 	}
 	for i, want := range []int{1, 0} {
-		if n, err := f.h.ApproveHeld(ctx, held); err != nil || n != want {
+		if n, err := f.h().ApproveHeld(ctx, held); err != nil || n != want {
 			t.Fatalf("run %d: %d policies written (%v)", i, n, err)
 		}
 	}
-	st, err := f.h.loadPolicy(ctx, "co")
+	st, err := f.h().loadPolicy(ctx, "co")
 	if err != nil || st.streamVersion != 1 || strings.Join(st.policy.References, ",") != "legacy/db" || len(st.policy.Prefixes) != 0 {
 		t.Fatalf("upgrade policy: %+v %v", st, err)
 	}
-	if own, err := f.h.loadPolicy(ctx, "set"); err != nil || own.streamVersion != 1 || own.policy.Prefixes[0] != "own/" {
+	if own, err := f.h().loadPolicy(ctx, "set"); err != nil || own.streamVersion != 1 || own.policy.Prefixes[0] != "own/" {
 		t.Fatalf("an operator's policy was replaced: %+v %v", own, err)
 	}
 }
@@ -274,31 +274,31 @@ func TestRecordedRefusal(t *testing.T) {
 func TestPolicyWithdrawnElsewhere(t *testing.T) {
 	t.Parallel()
 	f, fake := awsFixture(t)
-	f.h.ExternalPrefixes = nil
+	f.cfg.ExternalPrefixes = nil
 	ctx := context.Background()
 	fake.Seed(awsfake.Seeded{Name: "team-b/api", Value: "team-b-value"})
-	if _, err := f.h.SetPolicy(ctx, board, SetExternalPolicy{CompanyID: "co", Policy: ExternalPolicy{Prefixes: []string{"team-b/"}}}); err != nil {
+	if _, err := f.h().SetPolicy(ctx, board, SetExternalPolicy{CompanyID: "co", Policy: ExternalPolicy{Prefixes: []string{"team-b/"}}}); err != nil {
 		t.Fatal(err)
 	}
-	created, err := f.h.Create(ctx, board, CreateSecret{CompanyID: "co", Name: "api", ManagedMode: ExternalReference,
+	created, err := f.h().Create(ctx, board, CreateSecret{CompanyID: "co", Name: "api", ManagedMode: ExternalReference,
 		Provider: providers.AWSSecretsManager, ExternalRef: "team-b/api"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	x := Consumer{CompanyID: "co", TargetType: "agent", TargetID: "x"}
-	if _, err := f.h.Bind(ctx, board, CreateBinding{Consumer: x, SecretID: created.SecretID, ConfigPath: "env.API"}); err != nil {
+	if _, err := f.h().Bind(ctx, board, CreateBinding{Consumer: x, SecretID: created.SecretID, ConfigPath: "env.API"}); err != nil {
 		t.Fatal(err)
 	}
 	agent := f.agentFor(t, x)
 	// other is another process: the log's appends are not observed by its memory.
-	other := &Secrets{Log: f.h.Log, Providers: f.h.Providers, DefaultProvider: f.h.DefaultProvider, Directory: f.h.Directory}
+	other := f.over(newRuntime(f.store, keyHashes{key: testKey}))
 	if _, err := other.ResolveValues(ctx, agent, Resolve{}); err != nil {
 		t.Fatalf("before the withdrawal: %v", err)
 	}
-	if _, err := f.h.SetPolicy(ctx, board, SetExternalPolicy{CompanyID: "co"}); err != nil {
+	if _, err := f.h().SetPolicy(ctx, board, SetExternalPolicy{CompanyID: "co"}); err != nil {
 		t.Fatal(err)
 	}
-	if cached, ok := other.mem().policies.cached(events.ExternalPolicyStream("co")); !ok || cached.streamVersion != 1 {
+	if cached, ok := other.mem.policies.cached(events.ExternalPolicyStream("co")); !ok || cached.streamVersion != 1 {
 		t.Fatalf("the other process's memory is not behind (%+v): the test proves nothing", cached)
 	}
 	_, err = other.ResolveValues(ctx, agent, Resolve{})

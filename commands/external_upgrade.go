@@ -21,10 +21,10 @@ const UpgradeActor = "system"
 // to its empty stream, so one process writes it and the others find it there; a
 // company that has a policy (set by an operator, or written before) keeps it. It
 // returns how many policies it wrote.
-func (h *Secrets) ApproveHeld(ctx context.Context, held map[string]ExternalPolicy) (int, error) {
+func (h *Policies) ApproveHeld(ctx context.Context, held map[string]ExternalPolicy) (int, error) {
 	n := 0
 	for company, p := range held {
-		st, err := h.loadPolicy(ctx, company)
+		st, err := h.rt.loadPolicy(ctx, company)
 		if err != nil {
 			return n, err
 		}
@@ -37,7 +37,7 @@ func (h *Secrets) ApproveHeld(ctx context.Context, held map[string]ExternalPolic
 		if err != nil {
 			return n, err
 		}
-		_, err = h.append(ctx, eventstore.Append{Stream: events.ExternalPolicyStream(company), Expected: eventstore.NoStream,
+		_, err = h.rt.append(ctx, eventstore.Append{Stream: events.ExternalPolicyStream(company), Expected: eventstore.NoStream,
 			Events: []eventstore.EventData{evt}})
 		var stale *eventstore.StaleError
 		switch {

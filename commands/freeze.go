@@ -66,6 +66,11 @@ type SetFreeze struct {
 	Reason string
 }
 
+// Incidents handles the incident commands: Freeze.
+type Incidents struct {
+	rt *Runtime
+}
+
 // FreezeResult is what a freeze command wrote; Changed is false when the company or
 // consumer already was in the asked state (nothing is written then).
 type FreezeResult struct {
@@ -78,7 +83,7 @@ type FreezeResult struct {
 // (the company's stream, or the consumer's), and every resolution's access append is
 // conditional on the versions of both, so no value leaves after the freeze committed,
 // in any process.
-func (h *Secrets) Freeze(ctx context.Context, req Request, c SetFreeze) (FreezeResult, error) {
+func (h *Incidents) Freeze(ctx context.Context, req Request, c SetFreeze) (FreezeResult, error) {
 	if req.Actor.Type != actor.Board {
 		return FreezeResult{}, ledgererr.New(ledgererr.Forbidden, "freezing is for board tokens")
 	}
@@ -98,20 +103,20 @@ func (h *Secrets) Freeze(ctx context.Context, req Request, c SetFreeze) (FreezeR
 	case len(reason) > MaxFreezeReason:
 		return FreezeResult{}, ledgererr.New(ledgererr.Invalid, "reason is at most %d bytes", MaxFreezeReason)
 	}
-	if res, ok, err := h.Log.Idempotent(ctx, c.CompanyID, req.Idempotency); ok || err != nil {
+	if res, ok, err := h.rt.log.Idempotent(ctx, c.CompanyID, req.Idempotency); ok || err != nil {
 		return FreezeResult{Position: res.LastPosition, Changed: true, Replayed: ok}, err
 	}
-	return decideAgain(ctx, h, func(ctx context.Context) (FreezeResult, error) { return h.freezeOnce(ctx, req, c, company, reason) })
+	return decideAgain(ctx, h.rt, func(ctx context.Context) (FreezeResult, error) { return h.freezeOnce(ctx, req, c, company, reason) })
 }
 
-func (h *Secrets) freezeOnce(ctx context.Context, req Request, c SetFreeze, company bool, reason string) (FreezeResult, error) {
+func (h *Incidents) freezeOnce(ctx context.Context, req Request, c SetFreeze, company bool, reason string) (FreezeResult, error) {
 	var stream string
 	var version int64
 	var current freezeState
 	var typ string
 	var payload any
 	if company {
-		st, err := h.loadCompany(ctx, c.CompanyID)
+		st, err := h.rt.loadCompany(ctx, c.CompanyID)
 		if err != nil {
 			return FreezeResult{}, err
 		}
@@ -121,7 +126,7 @@ func (h *Secrets) freezeOnce(ctx context.Context, req Request, c SetFreeze, comp
 			typ, payload = events.CompanyFrozen, events.CompanyFrozenV1{Reason: reason}
 		}
 	} else {
-		st, err := h.loadConsumer(ctx, c.Consumer)
+		st, err := h.rt.loadConsumer(ctx, c.Consumer)
 		if err != nil {
 			return FreezeResult{}, err
 		}
@@ -138,24 +143,24 @@ func (h *Secrets) freezeOnce(ctx context.Context, req Request, c SetFreeze, comp
 	if err != nil {
 		return FreezeResult{}, err
 	}
-	res, err := h.append(ctx, eventstore.Append{Stream: stream, Expected: version, Events: []eventstore.EventData{evt},
+	res, err := h.rt.append(ctx, eventstore.Append{Stream: stream, Expected: version, Events: []eventstore.EventData{evt},
 		Idempotency: req.Idempotency})
 	return FreezeResult{Position: res.LastPosition, Changed: err == nil, Replayed: res.Replayed}, err
 }
 
 // loadCompany returns the company stream's state from memory (or the log).
-func (h *Secrets) loadCompany(ctx context.Context, companyID string) (companyState, error) {
-	return h.mem().companies.get(ctx, events.CompanyStream(companyID), h.foldAfter)
+func (rt *Runtime) loadCompany(ctx context.Context, companyID string) (companyState, error) {
+	return rt.mem.companies.get(ctx, events.CompanyStream(companyID), rt.foldAfter)
 }
 
 // loadGate returns the two streams a resolution decides on before it looks at any
 // secret: the consumer's (bindings, env, freeze) and the company's (freeze).
-func (h *Secrets) loadGate(ctx context.Context, c Consumer) (consumerState, companyState, error) {
-	con, err := h.loadConsumer(ctx, c)
+func (rt *Runtime) loadGate(ctx context.Context, c Consumer) (consumerState, companyState, error) {
+	con, err := rt.loadConsumer(ctx, c)
 	if err != nil {
 		return con, companyState{}, err
 	}
-	com, err := h.loadCompany(ctx, c.CompanyID)
+	com, err := rt.loadCompany(ctx, c.CompanyID)
 	return con, com, err
 }
 

@@ -4,15 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"testing"
-	"time"
 
 	"github.com/secretsledger/secretsledger/eventstore"
 	"github.com/secretsledger/secretsledger/eventstore/actor"
 	"github.com/secretsledger/secretsledger/eventstore/events"
 	"github.com/secretsledger/secretsledger/eventstore/ledgererr"
-	"github.com/secretsledger/secretsledger/eventstore/pgtest"
-	"github.com/secretsledger/secretsledger/projections"
-	"github.com/secretsledger/secretsledger/providers"
 	"github.com/secretsledger/secretsledger/queries"
 )
 
@@ -82,21 +78,21 @@ func TestFreezeStopsResolutionAndIsRecorded(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
 	ctx := context.Background()
-	f.h.Directory = testDirectory{queries.Consumers{DB: f.pool}}
-	sec, err := f.h.Create(ctx, board, CreateSecret{CompanyID: "co", Name: "api key", Value: val("v1")})
+	f.cfg.Directory = testDirectory{queries.Consumers{DB: f.pool}}
+	sec, err := f.h().Create(ctx, board, CreateSecret{CompanyID: "co", Name: "api key", Value: val("v1")})
 	if err != nil {
 		t.Fatal(err)
 	}
 	consumer := func(id string) Consumer { return Consumer{CompanyID: "co", TargetType: "agent", TargetID: id} }
 	for _, id := range []string{"x", "y"} {
-		if _, err := f.h.Bind(ctx, board, CreateBinding{Consumer: consumer(id), SecretID: sec.SecretID, ConfigPath: "env.API_KEY"}); err != nil {
+		if _, err := f.h().Bind(ctx, board, CreateBinding{Consumer: consumer(id), SecretID: sec.SecretID, ConfigPath: "env.API_KEY"}); err != nil {
 			t.Fatal(err)
 		}
 	}
 	x, y, z := f.agentFor(t, consumer("x")), f.agentFor(t, consumer("y")), f.agentFor(t, consumer("z"))
 	resolves := func(agent Request) bool {
 		t.Helper()
-		res, err := f.h.ResolveValues(ctx, agent, Resolve{})
+		res, err := f.h().ResolveValues(ctx, agent, Resolve{})
 		if err == nil {
 			return string(res.Values["env.API_KEY"].Reveal()) == "v1"
 		}
@@ -122,22 +118,22 @@ func TestFreezeStopsResolutionAndIsRecorded(t *testing.T) {
 			SetFreeze{Consumer: Consumer{CompanyID: "co"}, Frozen: true, Reason: "r"}, ledgererr.NotFound},
 		{board, SetFreeze{Consumer: Consumer{CompanyID: "co", TargetType: "robot", TargetID: "x"}, Frozen: true, Reason: "r"}, ledgererr.Invalid},
 	} {
-		if _, err := f.h.Freeze(ctx, tc.req, tc.c); ledgererr.CodeOf(err) != tc.want {
+		if _, err := f.h().Freeze(ctx, tc.req, tc.c); ledgererr.CodeOf(err) != tc.want {
 			t.Errorf("freeze %+v: %v, want %s", tc.c, err, tc.want)
 		}
 	}
 
 	// The company: nobody resolves, and each attempt is recorded, with or without paths.
-	res, err := f.h.Freeze(ctx, board, SetFreeze{Consumer: Consumer{CompanyID: "co"}, Frozen: true, Reason: "incident"})
+	res, err := f.h().Freeze(ctx, board, SetFreeze{Consumer: Consumer{CompanyID: "co"}, Frozen: true, Reason: "incident"})
 	if err != nil || !res.Changed || res.Position == 0 {
 		t.Fatalf("freeze: %+v %v", res, err)
 	}
-	if again, err := f.h.Freeze(ctx, board, SetFreeze{Consumer: Consumer{CompanyID: "co"}, Frozen: true, Reason: "again"}); err != nil ||
+	if again, err := f.h().Freeze(ctx, board, SetFreeze{Consumer: Consumer{CompanyID: "co"}, Frozen: true, Reason: "again"}); err != nil ||
 		again.Changed || again.Position != res.Position {
 		t.Fatalf("freezing a frozen company: %+v %v", again, err)
 	}
 	for _, agent := range []Request{x, y, z} {
-		_, err := f.h.ResolveValues(ctx, agent, Resolve{})
+		_, err := f.h().ResolveValues(ctx, agent, Resolve{})
 		if ledgererr.CodeOf(err) != ledgererr.Forbidden {
 			t.Fatalf("resolve while frozen: %v, want 403", err)
 		}
@@ -154,13 +150,13 @@ func TestFreezeStopsResolutionAndIsRecorded(t *testing.T) {
 	}
 
 	// Unfrozen, everyone resolves again; then one consumer alone is frozen.
-	if res, err := f.h.Freeze(ctx, board, SetFreeze{Consumer: Consumer{CompanyID: "co"}}); err != nil || !res.Changed {
+	if res, err := f.h().Freeze(ctx, board, SetFreeze{Consumer: Consumer{CompanyID: "co"}}); err != nil || !res.Changed {
 		t.Fatalf("unfreeze: %+v %v", res, err)
 	}
 	if !resolves(x) || !resolves(y) {
 		t.Fatal("resolution after the unfreeze failed")
 	}
-	if _, err := f.h.Freeze(ctx, board, SetFreeze{Consumer: consumer("x"), Frozen: true, Reason: "x leaked"}); err != nil {
+	if _, err := f.h().Freeze(ctx, board, SetFreeze{Consumer: consumer("x"), Frozen: true, Reason: "x leaked"}); err != nil {
 		t.Fatal(err)
 	}
 	if resolves(x) || !resolves(y) {
@@ -172,7 +168,7 @@ func TestFreezeStopsResolutionAndIsRecorded(t *testing.T) {
 	if state, err := (queries.Freezes{DB: f.pool}).Consumer(ctx, board.Actor, consumer("x")); err != nil || !state.Frozen || state.Reason != "x leaked" {
 		t.Fatalf("consumer freeze state: %+v %v", state, err)
 	}
-	if _, err := f.h.Freeze(ctx, board, SetFreeze{Consumer: consumer("x"), Reason: "new key"}); err != nil {
+	if _, err := f.h().Freeze(ctx, board, SetFreeze{Consumer: consumer("x"), Reason: "new key"}); err != nil {
 		t.Fatal(err)
 	}
 	if !resolves(x) {
@@ -187,42 +183,34 @@ func TestAFreezeElsewhereStopsAResolutionInFlight(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
 	ctx := context.Background()
-	f.h.Directory = testDirectory{queries.Consumers{DB: f.pool}}
-	var elsewhere *Secrets
-	other := eventstore.New(f.pool, eventstore.Config{Authenticator: pgtest.IntegrityKey, Projector: projections.Inline(projections.All()),
-		Recorded: func(evs []eventstore.Event) { elsewhere.Observe(evs) }})
-	runCtx, cancel := context.WithCancel(ctx)
-	done := make(chan struct{})
-	go func() { _ = other.Run(runCtx); close(done) }()
-	t.Cleanup(func() { cancel(); <-done })
-	elsewhere = &Secrets{Log: other, Providers: map[string]providers.Provider{providers.LocalEncrypted: f.local},
-		DefaultProvider: providers.LocalEncrypted, RecoveryWindow: time.Hour, Directory: f.h.Directory, Credentials: testKey}
+	f.cfg.Directory = testDirectory{queries.Consumers{DB: f.pool}}
+	elsewhere := otherProcess(t, f)
 
-	sec, err := f.h.Create(ctx, board, CreateSecret{CompanyID: "co", Name: "api key", Value: val("v1")})
+	sec, err := f.h().Create(ctx, board, CreateSecret{CompanyID: "co", Name: "api key", Value: val("v1")})
 	if err != nil {
 		t.Fatal(err)
 	}
 	x := Consumer{CompanyID: "co", TargetType: "agent", TargetID: "x"}
-	if _, err := f.h.Bind(ctx, board, CreateBinding{Consumer: x, SecretID: sec.SecretID, ConfigPath: "env.API_KEY"}); err != nil {
+	if _, err := f.h().Bind(ctx, board, CreateBinding{Consumer: x, SecretID: sec.SecretID, ConfigPath: "env.API_KEY"}); err != nil {
 		t.Fatal(err)
 	}
 	agent := f.agentFor(t, x)
-	if _, err := f.h.ResolveValues(ctx, agent, Resolve{}); err != nil { // warms this process's caches
+	if _, err := f.h().ResolveValues(ctx, agent, Resolve{}); err != nil { // warms this process's caches
 		t.Fatal(err)
 	}
 	for _, c := range []SetFreeze{{Consumer: Consumer{CompanyID: "co"}, Frozen: true, Reason: "incident"},
 		{Consumer: x, Frozen: true, Reason: "x leaked"}} {
 		froze := false
-		f.h.beforeAccessRecorded = func() {
+		f.log.setBefore(func() {
 			if !froze {
 				froze = true
 				if _, err := elsewhere.Freeze(ctx, board, c); err != nil {
 					t.Error(err)
 				}
 			}
-		}
-		res, err := f.h.ResolveValues(ctx, agent, Resolve{})
-		f.h.beforeAccessRecorded = nil
+		})
+		res, err := f.h().ResolveValues(ctx, agent, Resolve{})
+		f.log.setBefore(nil)
 		if !froze || ledgererr.CodeOf(err) != ledgererr.Forbidden || len(res.Values) > 0 {
 			t.Fatalf("a resolution in flight during a freeze: froze %v, %v, %d values", froze, err, len(res.Values))
 		}
@@ -239,7 +227,7 @@ func TestAFreezeElsewhereStopsAResolutionInFlight(t *testing.T) {
 			(SELECT max(position) FROM ledger_events WHERE event_type IN ('company.frozen', 'consumer.frozen'))`).Scan(&afterFreeze); err != nil || afterFreeze != 0 {
 			t.Fatalf("%d resolved accesses after the freeze (%v)", afterFreeze, err)
 		}
-		if _, err := f.h.Freeze(ctx, board, SetFreeze{Consumer: c.Consumer}); err != nil {
+		if _, err := f.h().Freeze(ctx, board, SetFreeze{Consumer: c.Consumer}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -249,25 +237,25 @@ func TestRevokeEveryKeyOfAConsumer(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
 	ctx := context.Background()
-	f.h.Directory = testDirectory{queries.Consumers{DB: f.pool}}
-	auth := f.h
+	f.cfg.Directory = testDirectory{queries.Consumers{DB: f.pool}}
+	auth := f.h()
 	issue := func(target string) string {
-		k, err := f.h.IssueKey(ctx, board, IssueAgentKey{Consumer: Consumer{CompanyID: "co", TargetType: "agent", TargetID: target}})
+		k, err := f.h().IssueKey(ctx, board, IssueAgentKey{Consumer: Consumer{CompanyID: "co", TargetType: "agent", TargetID: target}})
 		if err != nil {
 			t.Fatal(err)
 		}
 		return k.Token
 	}
 	x1, x2, y := issue("x"), issue("x"), issue("y")
-	other, err := f.h.IssueKey(ctx, board, IssueAgentKey{Consumer: Consumer{CompanyID: "co2", TargetType: "agent", TargetID: "x"}})
+	other, err := f.h().IssueKey(ctx, board, IssueAgentKey{Consumer: Consumer{CompanyID: "co2", TargetType: "agent", TargetID: "x"}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	x := Consumer{CompanyID: "co", TargetType: "agent", TargetID: "x"}
-	if _, err := f.h.RevokeConsumerKeys(ctx, Request{Actor: actor.Actor{Type: actor.Board, ID: "b", Companies: []string{"co2"}}}, x); ledgererr.CodeOf(err) != ledgererr.NotFound {
+	if _, err := f.h().RevokeConsumerKeys(ctx, Request{Actor: actor.Actor{Type: actor.Board, ID: "b", Companies: []string{"co2"}}}, x); ledgererr.CodeOf(err) != ledgererr.NotFound {
 		t.Fatalf("another company's board: %v", err)
 	}
-	res, err := f.h.RevokeConsumerKeys(ctx, board, x)
+	res, err := f.h().RevokeConsumerKeys(ctx, board, x)
 	if err != nil || len(res.KeyIDs) != 2 || res.Position == 0 {
 		t.Fatalf("revoke all of x: %+v %v", res, err)
 	}
@@ -281,7 +269,7 @@ func TestRevokeEveryKeyOfAConsumer(t *testing.T) {
 			t.Errorf("a key of another consumer was revoked: %v", err)
 		}
 	}
-	if again, err := f.h.RevokeConsumerKeys(ctx, board, x); err != nil || len(again.KeyIDs) != 0 {
+	if again, err := f.h().RevokeConsumerKeys(ctx, board, x); err != nil || len(again.KeyIDs) != 0 {
 		t.Fatalf("revoke all again: %+v %v", again, err)
 	}
 }

@@ -2,16 +2,12 @@ package commands
 
 import (
 	"context"
-	"errors"
 	"maps"
-	"math/rand/v2"
 	"strings"
 	"sync"
-	"time"
 
 	"github.com/secretsledger/secretsledger/eventstore"
 	"github.com/secretsledger/secretsledger/eventstore/events"
-	"github.com/secretsledger/secretsledger/eventstore/ledgererr"
 )
 
 // memorySize bounds the aggregates kept of each kind; past it, an arbitrary one is
@@ -35,6 +31,7 @@ type memory struct {
 	companies folded[companyState, *companyState]
 	keys      folded[agentKeyState, *agentKeyState]
 	policies  folded[policyState, *policyState]
+	vaults    folded[vaultsState, *vaultsState]
 
 	mu sync.Mutex
 	// byHash finds the stream of an agent key issued before tokens named their key, by
@@ -178,7 +175,9 @@ func newMemory(hashes keyHashes) *memory {
 		companies: folded[companyState, *companyState]{fresh: func() companyState { return companyState{} }, keepEmpty: true},
 		keys:      folded[agentKeyState, *agentKeyState]{fresh: func() agentKeyState { return agentKeyState{hashes: hashes} }},
 		policies:  folded[policyState, *policyState]{fresh: func() policyState { return policyState{} }, keepEmpty: true},
-		byHash:    map[string]string{},
+		// Every placement of a new secret reads its company's vaults, which most have none of.
+		vaults: folded[vaultsState, *vaultsState]{fresh: func() vaultsState { return vaultsState{vaults: map[string]Vault{}} }, keepEmpty: true},
+		byHash: map[string]string{},
 	}
 }
 
@@ -188,16 +187,18 @@ func newMemory(hashes keyHashes) *memory {
 func (m *memory) Observe(evs []eventstore.Event) {
 	for _, e := range evs {
 		switch {
-		case strings.HasPrefix(e.StreamID, secretStreamPrefix):
+		case strings.HasPrefix(e.StreamID, events.SecretStreamPrefix):
 			m.secrets.observe(e)
-		case strings.HasPrefix(e.StreamID, consumerStreamPrefix):
+		case strings.HasPrefix(e.StreamID, events.ConsumerStreamPrefix):
 			m.consumers.observe(e)
-		case strings.HasPrefix(e.StreamID, companyStreamPrefix):
+		case strings.HasPrefix(e.StreamID, events.CompanyStreamPrefix):
 			m.companies.observe(e)
-		case strings.HasPrefix(e.StreamID, policyStreamPrefix):
+		case strings.HasPrefix(e.StreamID, events.ExternalPolicyStreamPrefix):
 			m.policies.observe(e)
-		case strings.HasPrefix(e.StreamID, agentKeyStreamPrefix):
+		case strings.HasPrefix(e.StreamID, events.AgentKeyStreamPrefix):
 			m.keys.observe(e) // tokens name their key: no index to keep
+		case strings.HasPrefix(e.StreamID, events.VaultStreamPrefix):
+			m.vaults.observe(e)
 		}
 	}
 }
@@ -210,6 +211,7 @@ func (m *memory) markStale(stream string) {
 	m.companies.markStale(stream)
 	m.keys.markStale(stream)
 	m.policies.markStale(stream)
+	m.vaults.markStale(stream)
 }
 
 func (m *memory) indexKey(hash, stream string) {
@@ -226,159 +228,6 @@ func (m *memory) keyStream(hash string) (string, bool) {
 	defer m.mu.Unlock()
 	s, ok := m.byHash[hash]
 	return s, ok
-}
-
-// The stream id prefixes that memory routes on (see eventstore/events).
-var (
-	secretStreamPrefix   = events.SecretStream("")
-	consumerStreamPrefix = strings.TrimSuffix(events.ConsumerStream("", "", ""), "//")
-	companyStreamPrefix  = events.CompanyStream("")
-	agentKeyStreamPrefix = events.AgentKeyStream("")
-	policyStreamPrefix   = events.ExternalPolicyStream("")
-)
-
-// Observe applies committed events to the commands' memory; wire it as the event
-// store's Recorded hook and feed it the log tail (see Tail).
-func (h *Secrets) Observe(evs []eventstore.Event) { h.mem().Observe(evs) }
-
-func (h *Secrets) mem() *memory {
-	h.memOnce.Do(func() { h.memory = newMemory(keyHashes{key: h.Credentials, legacyThrough: h.LegacyThrough}) })
-	return h.memory
-}
-
-// append appends through the log. A write tells the attempt it wrote (its answer is
-// checked by the append's conditions); a stream that turned out to have moved since
-// the decision read it is marked stale (the next attempt reads it on from the log).
-func (h *Secrets) append(ctx context.Context, a eventstore.Append) (eventstore.AppendResult, error) {
-	res, err := h.Log.AppendWith(ctx, a)
-	var stale *eventstore.StaleError
-	if errors.As(err, &stale) {
-		h.mem().markStale(stale.Stream)
-	}
-	if err == nil {
-		if r := readsOf(ctx); r != nil {
-			r.wrote()
-		}
-	}
-	return res, err
-}
-
-// staleRetries bounds how often a command is decided again because a stream it read
-// had moved (another process's write, or a concurrent command's). Many writers of one
-// stream in several processes can make one command lose several times in a row: after
-// the first few losses it waits a moment, a little longer each time and at random, so
-// the writers fall out of step.
-const (
-	staleRetries    = 30
-	staleCalmAfter  = 3
-	staleCalmPerTry = time.Millisecond
-)
-
-// decideAgain runs a command's attempt until its answer holds against the log, at most
-// staleRetries times. An answer that wrote was checked by its append's conditions; an
-// answer that wrote nothing (an error, or "nothing to change") has no append to check
-// it, so the streams it decided on are read again: if one moved, memory was behind and
-// the attempt is decided again. Each refused attempt wrote nothing.
-func decideAgain[T any](ctx context.Context, h *Secrets, attempt func(ctx context.Context) (T, error)) (T, error) {
-	for i := 1; ; i++ {
-		reads := &readSet{versions: map[string]int64{}, parent: readsOf(ctx)}
-		out, err := attempt(context.WithValue(ctx, readsKey{}, reads))
-		var stale *eventstore.StaleError
-		again := errors.As(err, &stale)
-		if !again && !reads.didWrite() && decided(err) {
-			moved, cerr := h.moved(ctx, reads.read())
-			if cerr != nil {
-				return out, cerr
-			}
-			again = moved
-		}
-		if !again || i >= staleRetries {
-			return out, err
-		}
-		if i >= staleCalmAfter {
-			pause := time.Duration(rand.Int64N(int64(time.Duration(i) * staleCalmPerTry)))
-			select {
-			case <-ctx.Done():
-				return out, err
-			case <-time.After(pause):
-			}
-		}
-	}
-}
-
-// decided reports whether err (nil included) is an answer decided on state, rather
-// than a failure to reach a dependency: only such answers can be wrong for stale state.
-func decided(err error) bool {
-	switch ledgererr.CodeOf(err) {
-	case "", ledgererr.NotFound, ledgererr.Invalid, ledgererr.Conflict, ledgererr.Forbidden, ledgererr.Unauthorized:
-		return true
-	}
-	return false
-}
-
-// moved reports whether any stream has events after the version read; each such
-// stream is marked stale.
-func (h *Secrets) moved(ctx context.Context, read map[string]int64) (bool, error) {
-	if len(read) == 0 {
-		return false, nil
-	}
-	evs, err := h.Log.ReadStreams(ctx, read)
-	if err != nil {
-		return false, err
-	}
-	moved := false
-	for stream, list := range evs {
-		if len(list) > 0 {
-			h.mem().markStale(stream)
-			moved = true
-		}
-	}
-	return moved, nil
-}
-
-// readSet is what one attempt of a command read and whether it wrote. A command run
-// inside another's attempt (an update that deletes) writes for its parent too.
-type readSet struct {
-	mu       sync.Mutex
-	versions map[string]int64
-	wroteAny bool
-	parent   *readSet
-}
-
-type readsKey struct{}
-
-func readsOf(ctx context.Context) *readSet {
-	r, _ := ctx.Value(readsKey{}).(*readSet)
-	return r
-}
-
-// noteRead records that the attempt of ctx decided on stream at version.
-func noteRead(ctx context.Context, stream string, version int64) {
-	if r := readsOf(ctx); r != nil {
-		r.mu.Lock()
-		r.versions[stream] = version
-		r.mu.Unlock()
-	}
-}
-
-func (r *readSet) wrote() {
-	for ; r != nil; r = r.parent {
-		r.mu.Lock()
-		r.wroteAny = true
-		r.mu.Unlock()
-	}
-}
-
-func (r *readSet) didWrite() bool {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.wroteAny
-}
-
-func (r *readSet) read() map[string]int64 {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return maps.Clone(r.versions)
 }
 
 func (s secretState) version() int64 { return s.streamVersion }
@@ -398,3 +247,11 @@ func (s consumerState) copied() consumerState {
 
 func (s companyState) version() int64       { return s.streamVersion }
 func (s companyState) copied() companyState { return s }
+
+func (s vaultsState) version() int64 { return s.streamVersion }
+
+// copied shares no map with s: apply replaces a vault's Config, never changes it.
+func (s vaultsState) copied() vaultsState {
+	s.vaults = maps.Clone(s.vaults)
+	return s
+}

@@ -7,14 +7,10 @@ import (
 	"strconv"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/secretsledger/secretsledger/eventstore"
 	"github.com/secretsledger/secretsledger/eventstore/events"
 	"github.com/secretsledger/secretsledger/eventstore/ledgererr"
-	"github.com/secretsledger/secretsledger/eventstore/pgtest"
-	"github.com/secretsledger/secretsledger/projections"
-	"github.com/secretsledger/secretsledger/providers"
 	"github.com/secretsledger/secretsledger/queries"
 )
 
@@ -30,42 +26,27 @@ func TestStaleMemoryNeverWritesWhatAFreshFoldRefuses(t *testing.T) {
 		t.Run(strconv.FormatUint(seed, 10), func(t *testing.T) {
 			t.Parallel()
 			f := newFixture(t)
-			f.h.Directory = testDirectory{queries.Consumers{DB: f.pool}}
-			other := secondProcess(t, f)
-			runRandomCommands(t, f, []*Secrets{f.h, other}, rand.New(rand.NewPCG(seed, 7)), 250)
+			f.cfg.Directory = testDirectory{queries.Consumers{DB: f.pool}}
+			other := otherProcess(t, f)
+			runRandomCommands(t, f, []handlers{f.h(), other}, rand.New(rand.NewPCG(seed, 7)), 250)
 			checkLogAgainstFreshFold(t, f)
 		})
 	}
 }
 
-// secondProcess is another ledger process on f's database: its own store and memory.
-func secondProcess(t *testing.T, f *fixture) *Secrets {
-	t.Helper()
-	var h *Secrets
-	store := eventstore.New(f.pool, eventstore.Config{Authenticator: pgtest.IntegrityKey, Projector: projections.Inline(projections.All()),
-		Recorded: func(evs []eventstore.Event) { h.Observe(evs) }})
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { _ = store.Run(ctx); close(done) }()
-	t.Cleanup(func() { cancel(); <-done })
-	h = &Secrets{Log: store, Providers: map[string]providers.Provider{providers.LocalEncrypted: f.local},
-		DefaultProvider: providers.LocalEncrypted, RecoveryWindow: time.Hour, Directory: f.h.Directory, Credentials: testKey}
-	return h
-}
-
-func runRandomCommands(t *testing.T, f *fixture, procs []*Secrets, rng *rand.Rand, steps int) {
+func runRandomCommands(t *testing.T, f *fixture, procs []handlers, rng *rand.Rand, steps int) {
 	ctx := context.Background()
 	consumers := []Consumer{{CompanyID: "co", TargetType: "agent", TargetID: "x"}, {CompanyID: "co", TargetType: "agent", TargetID: "y"}}
 	var secrets, keys, tokens []string
 	for i := range 3 {
-		res, err := f.h.Create(ctx, board, CreateSecret{CompanyID: "co", Name: fmt.Sprintf("s%d", i), Value: val("v")})
+		res, err := f.h().Create(ctx, board, CreateSecret{CompanyID: "co", Name: fmt.Sprintf("s%d", i), Value: val("v")})
 		if err != nil {
 			t.Fatal(err)
 		}
 		secrets = append(secrets, res.SecretID)
 	}
 	for _, c := range consumers {
-		k, err := f.h.IssueKey(ctx, board, IssueAgentKey{Consumer: c})
+		k, err := f.h().IssueKey(ctx, board, IssueAgentKey{Consumer: c})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -156,7 +137,7 @@ func checkLogAgainstFreshFold(t *testing.T, f *fixture) {
 	var after int64
 	checked := map[string]int{}
 	for {
-		evs, err := f.h.Log.(*eventstore.Store).ReadAll(ctx, after, 1000)
+		evs, err := f.store.ReadAll(ctx, after, 1000)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -178,7 +159,7 @@ func checkLogAgainstFreshFold(t *testing.T, f *fixture) {
 					refuse("secret exists %v, deleted %v, status %s, latest %d, version %d", st.exists, st.deleted, st.status, st.latestVersion, p.Version)
 				}
 			case *events.SecretUpdatedV1, *events.SecretDeletedV1:
-				if st := secret(streamID(e, secretStreamPrefix)); !st.exists || st.deleted {
+				if st := secret(streamID(e, events.SecretStreamPrefix)); !st.exists || st.deleted {
 					refuse("the secret is deleted or does not exist")
 				}
 			case *events.SecretRestoredV1:
@@ -223,13 +204,13 @@ func checkLogAgainstFreshFold(t *testing.T, f *fixture) {
 			checked[e.Type]++
 			var apply func(eventstore.Event) error
 			switch {
-			case strings.HasPrefix(e.StreamID, secretStreamPrefix):
-				apply = secret(streamID(e, secretStreamPrefix)).apply
-			case strings.HasPrefix(e.StreamID, consumerStreamPrefix):
+			case strings.HasPrefix(e.StreamID, events.SecretStreamPrefix):
+				apply = secret(streamID(e, events.SecretStreamPrefix)).apply
+			case strings.HasPrefix(e.StreamID, events.ConsumerStreamPrefix):
 				apply = consumer(e.StreamID).apply
 			case e.StreamID == events.CompanyStream(e.CompanyID):
 				apply = company(e.CompanyID).apply
-			case strings.HasPrefix(e.StreamID, agentKeyStreamPrefix):
+			case strings.HasPrefix(e.StreamID, events.AgentKeyStreamPrefix):
 				if keys[e.StreamID] == nil {
 					keys[e.StreamID] = &agentKeyState{}
 				}

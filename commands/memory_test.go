@@ -54,13 +54,13 @@ func TestTailBringsOtherProcessesWritesIntoMemory(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
 	ctx := context.Background()
-	f.h.Directory = testDirectory{queries.Consumers{DB: f.pool}}
-	other := secondProcess(t, f)
-	sec, err := f.h.Create(ctx, board, CreateSecret{CompanyID: "co", Name: "tailed", Value: val("v1")})
+	f.cfg.Directory = testDirectory{queries.Consumers{DB: f.pool}}
+	other := otherProcess(t, f)
+	sec, err := f.h().Create(ctx, board, CreateSecret{CompanyID: "co", Name: "tailed", Value: val("v1")})
 	if err != nil {
 		t.Fatal(err)
 	}
-	key, err := f.h.IssueKey(ctx, board, IssueAgentKey{Consumer: Consumer{CompanyID: "co", TargetType: "agent", TargetID: "x"}})
+	key, err := f.h().IssueKey(ctx, board, IssueAgentKey{Consumer: Consumer{CompanyID: "co", TargetType: "agent", TargetID: "x"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -74,7 +74,7 @@ func TestTailBringsOtherProcessesWritesIntoMemory(t *testing.T) {
 	if _, err := other.AuthenticateAgent(ctx, key.Token); err != nil {
 		t.Fatal(err)
 	}
-	log := f.h.Log.(*eventstore.Store)
+	log := f.store
 	head, err := log.HeadPosition(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -84,20 +84,20 @@ func TestTailBringsOtherProcessesWritesIntoMemory(t *testing.T) {
 	go func() { other.Tail(tailCtx, log, head); close(done) }()
 	t.Cleanup(func() { stop(); <-done })
 
-	if _, err := f.h.Rotate(ctx, board, RotateSecret{SecretID: sec.SecretID, Value: val("v2")}); err != nil {
+	if _, err := f.h().Rotate(ctx, board, RotateSecret{SecretID: sec.SecretID, Value: val("v2")}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := f.h.Freeze(ctx, board, SetFreeze{Consumer: Consumer{CompanyID: "co"}, Frozen: true, Reason: "tail"}); err != nil {
+	if _, err := f.h().Freeze(ctx, board, SetFreeze{Consumer: Consumer{CompanyID: "co"}, Frozen: true, Reason: "tail"}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := f.h.RevokeKey(ctx, board, key.KeyID); err != nil {
+	if _, err := f.h().RevokeKey(ctx, board, key.KeyID); err != nil {
 		t.Fatal(err)
 	}
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		st, okS := other.mem().secrets.cached(events.SecretStream(sec.SecretID))
-		com, okC := other.mem().companies.cached(events.CompanyStream("co"))
-		k, okK := other.mem().keys.cached(events.AgentKeyStream(key.KeyID))
+		st, okS := other.mem.secrets.cached(events.SecretStream(sec.SecretID))
+		com, okC := other.mem.companies.cached(events.CompanyStream("co"))
+		k, okK := other.mem.keys.cached(events.AgentKeyStream(key.KeyID))
 		if okS && st.latestVersion == 2 && okC && com.freeze.frozen && okK && k.revoked {
 			return
 		}

@@ -23,21 +23,21 @@ type EnvMigrationStep struct {
 // <targetType>_<first 8 of targetId>_<lowercased key> (created, or rotated when it
 // exists) and replaces the plain value with a reference to it. Without apply it only
 // returns the plan.
-func (h *Secrets) MigrateInlineEnv(ctx context.Context, req Request, companyID string, apply bool) ([]EnvMigrationStep, error) {
+func (h *Consumers) MigrateInlineEnv(ctx context.Context, req Request, companyID string, apply bool) ([]EnvMigrationStep, error) {
 	if !req.Actor.CanAccess(companyID) {
 		return nil, ledgererr.New(ledgererr.NotFound, "company not found")
 	}
-	consumers, err := h.Directory.ConsumersWithEnv(ctx, companyID)
+	consumers, err := h.directory.ConsumersWithEnv(ctx, companyID)
 	if err != nil {
 		return nil, err
 	}
-	local, err := h.provider(providers.LocalEncrypted)
+	local, err := h.storage.provider(providers.LocalEncrypted)
 	if err != nil {
 		return nil, err
 	}
 	var plan []EnvMigrationStep
 	for _, c := range consumers {
-		st, err := h.loadConsumer(ctx, c)
+		st, err := h.rt.loadConsumer(ctx, c)
 		if err != nil {
 			return plan, err
 		}
@@ -57,7 +57,7 @@ func (h *Secrets) MigrateInlineEnv(ctx context.Context, req Request, companyID s
 				short = short[:8]
 			}
 			step := EnvMigrationStep{Consumer: c, Key: k, SecretName: fmt.Sprintf("%s_%s_%s", c.TargetType, short, strings.ToLower(k)), Action: "create"}
-			if _, err := h.Directory.LiveSecretByName(ctx, companyID, step.SecretName); err == nil {
+			if _, err := h.directory.LiveSecretByName(ctx, companyID, step.SecretName); err == nil {
 				step.Action = "rotate"
 			} else if ledgererr.CodeOf(err) != ledgererr.NotFound {
 				return plan, err
@@ -76,7 +76,7 @@ func (h *Secrets) MigrateInlineEnv(ctx context.Context, req Request, companyID s
 
 // migrateConsumer moves one consumer's steps into secrets and rewrites its env, with
 // every other entry as it was.
-func (h *Secrets) migrateConsumer(ctx context.Context, req Request, c Consumer, st consumerState, steps []EnvMigrationStep, local providers.Provider) error {
+func (h *Consumers) migrateConsumer(ctx context.Context, req Request, c Consumer, st consumerState, steps []EnvMigrationStep, local providers.Provider) error {
 	env := map[string]EnvInput{}
 	for k, e := range st.env {
 		switch {
@@ -96,16 +96,16 @@ func (h *Secrets) migrateConsumer(ctx context.Context, req Request, c Consumer, 
 		value := env[s.Key].Value
 		var id string
 		if s.Action == "rotate" {
-			existing, err := h.Directory.LiveSecretByName(ctx, c.CompanyID, s.SecretName)
+			existing, err := h.directory.LiveSecretByName(ctx, c.CompanyID, s.SecretName)
 			if err != nil {
 				return err
 			}
-			if _, err := h.Rotate(ctx, req, RotateSecret{SecretID: existing, Value: value}); err != nil {
+			if _, err := h.secrets.Rotate(ctx, req, RotateSecret{SecretID: existing, Value: value}); err != nil {
 				return fmt.Errorf("rotate %s: %w", s.SecretName, err)
 			}
 			id = existing
 		} else {
-			res, err := h.Create(ctx, req, CreateSecret{CompanyID: c.CompanyID, Name: s.SecretName, Value: value,
+			res, err := h.secrets.Create(ctx, req, CreateSecret{CompanyID: c.CompanyID, Name: s.SecretName, Value: value,
 				Description: "migrated from the inline env of " + c.TargetType + " " + c.TargetID})
 			if err != nil {
 				return fmt.Errorf("create %s: %w", s.SecretName, err)

@@ -38,6 +38,15 @@ type ResolutionObserver interface {
 // events leave their Source empty).
 const SourceSecret = "secret"
 
+// Resolver resolves the values of an agent key's consumer: ResolveValues.
+type Resolver struct {
+	rt      *Runtime
+	storage storage // the provider instances that hold the values
+	ext     externalRefs
+	// observer, when set, hears the outcome of every resolved config path (metrics).
+	observer ResolutionObserver
+}
+
 // Resolve asks for the values of an agent key's own consumer.
 type Resolve struct {
 	ConfigPaths []string // empty: every binding
@@ -114,7 +123,7 @@ func requestedPaths(paths []string) ([]string, error) {
 // before anything is returned: if that append fails, no value is returned. The paths
 // of one request that have no binding are recorded together, as one event. A frozen
 // company or consumer refuses the whole call (403), recorded the same way.
-func (h *Secrets) ResolveValues(ctx context.Context, req Request, r Resolve) (Resolution, error) {
+func (h *Resolver) ResolveValues(ctx context.Context, req Request, r Resolve) (Resolution, error) {
 	a := req.Actor
 	if a.Type != actor.Agent || len(a.Companies) != 1 {
 		return Resolution{}, ledgererr.New(ledgererr.Forbidden, "runtime resolution is for agent keys")
@@ -127,7 +136,7 @@ func (h *Secrets) ResolveValues(ctx context.Context, req Request, r Resolve) (Re
 		return Resolution{}, ledgererr.New(ledgererr.BadRequest, "runId and issueId are at most %d bytes", MaxRunRef)
 	}
 	c := Consumer{CompanyID: a.Companies[0], TargetType: a.TargetType, TargetID: a.TargetID}
-	out, err := decideAgain(ctx, h, func(ctx context.Context) (Resolution, error) { return h.resolveOnce(ctx, req, r, c, paths) })
+	out, err := decideAgain(ctx, h.rt, func(ctx context.Context) (Resolution, error) { return h.resolveOnce(ctx, req, r, c, paths) })
 	var stale *eventstore.StaleError
 	if errors.As(err, &stale) {
 		return Resolution{}, ledgererr.New(ledgererr.Conflict, "the consumer, its company or its secrets kept changing during the resolution; retry")
@@ -140,16 +149,16 @@ func (h *Secrets) ResolveValues(ctx context.Context, req Request, r Resolve) (Re
 // that none of their streams moved since: a revocation, freeze, unbind, disable or
 // delete that committed meanwhile (in any process) makes it decide again on the log's
 // state instead of releasing values decided before it.
-func (h *Secrets) resolveOnce(ctx context.Context, req Request, r Resolve, c Consumer, paths []string) (Resolution, error) {
+func (h *Resolver) resolveOnce(ctx context.Context, req Request, r Resolve, c Consumer, paths []string) (Resolution, error) {
 	a := req.Actor
-	key, err := h.agentKey(ctx, events.AgentKeyStream(a.ID))
+	key, err := h.rt.agentKey(ctx, events.AgentKeyStream(a.ID))
 	if err != nil {
 		return Resolution{}, err
 	}
 	if key.revoked || key.companyID != c.CompanyID || key.targetType != c.TargetType || key.targetID != c.TargetID {
 		return Resolution{}, errAgentKeyRefused
 	}
-	st, company, err := h.loadGate(ctx, c)
+	st, company, err := h.rt.loadGate(ctx, c)
 	if err != nil {
 		return Resolution{}, err
 	}
@@ -161,16 +170,42 @@ func (h *Secrets) resolveOnce(ctx context.Context, req Request, r Resolve, c Con
 	if frozen != "" {
 		return h.refuseFrozen(ctx, req, r, c, st, paths, frozen, cond)
 	}
+	entries, reads, cond, err := h.checkPaths(ctx, a, c, st, paths, cond)
+	if err != nil {
+		return Resolution{}, err
+	}
+	values := h.readValues(ctx, c.CompanyID, entries, reads)
 	out := Resolution{Env: map[string]providers.Value{}, Values: map[string]providers.Value{}}
+	accessEvents, failed, err := out.release(req, r, c, entries, values)
+	if err != nil {
+		return Resolution{}, err
+	}
+	if len(accessEvents) > 0 {
+		if out.Position, err = h.recordAccess(ctx, req, c, cond, accessEvents); err != nil {
+			return Resolution{}, err
+		}
+	}
+	h.observeResolution(entries)
+	if len(failed) > 0 {
+		return Resolution{}, ledgererr.New(ledgererr.Invalid, "resolution failed: %s", strings.Join(failed, "; "))
+	}
+	return out, nil
+}
+
+// checkPaths runs the checks of each path on the consumer's state and its bound
+// secrets, and returns the entries, the provider reads still to do (by entry index),
+// and cond with the streams the checks read (the secrets', the policy's).
+func (h *Resolver) checkPaths(ctx context.Context, a actor.Actor, c Consumer, st consumerState, paths []string,
+	cond []eventstore.StreamVersion) ([]ManifestEntry, map[int]providers.VersionRequest, []eventstore.StreamVersion, error) {
 	var ids []string
 	for _, path := range paths {
 		if b, ok := st.bindings[path]; ok {
 			ids = append(ids, b.secretID)
 		}
 	}
-	secrets, err := h.loadSecrets(ctx, ids)
+	secrets, err := h.rt.loadSecrets(ctx, ids)
 	if err != nil {
-		return Resolution{}, err
+		return nil, nil, cond, err
 	}
 	for _, id := range ids {
 		cond = append(cond, eventstore.StreamVersion{Stream: events.SecretStream(id), Version: secrets[id].streamVersion})
@@ -179,15 +214,20 @@ func (h *Secrets) resolveOnce(ctx context.Context, req Request, r Resolve, c Con
 	reads := map[int]providers.VersionRequest{} // entry index → provider read still to do
 	for i, path := range paths {
 		var read *providers.VersionRequest
-		entries[i], read = h.checkOne(a, c, st, path, secrets)
+		entries[i], read = checkOne(a, c, st, path, secrets)
 		if read != nil {
 			reads[i] = *read
 		}
 	}
-	if cond, err = h.checkResolvePolicy(ctx, c.CompanyID, entries, reads, cond); err != nil {
-		return Resolution{}, err
-	}
-	values := h.readValues(ctx, c.CompanyID, entries, reads)
+	cond, err = h.checkResolvePolicy(ctx, c.CompanyID, entries, reads, cond)
+	return entries, reads, cond, err
+}
+
+// release puts the values of the resolved entries into out, and returns the access
+// events that record every entry (the paths without a binding together, as one event)
+// and the required paths that failed.
+func (out *Resolution) release(req Request, r Resolve, c Consumer, entries []ManifestEntry,
+	values map[int]providers.Value) ([]eventstore.EventData, []string, error) {
 	var accessEvents []eventstore.EventData
 	access := func(p events.SecretAccessedV1) error {
 		p.TargetType, p.TargetID, p.RunID, p.IssueID = c.TargetType, c.TargetID, r.RunID, r.IssueID
@@ -203,7 +243,7 @@ func (h *Secrets) resolveOnce(ctx context.Context, req Request, r Resolve, c Con
 			missing = append(missing, path)
 		} else if err := access(events.SecretAccessedV1{SecretID: entry.SecretID, Version: entry.Version, ConfigPath: path,
 			Outcome: entry.Outcome, Source: entry.Source, ProviderCode: entry.ProviderCode}); err != nil {
-			return Resolution{}, err
+			return nil, nil, err
 		}
 		switch {
 		case entry.Outcome == Resolved:
@@ -217,6 +257,7 @@ func (h *Secrets) resolveOnce(ctx context.Context, req Request, r Resolve, c Con
 			failed = append(failed, path+": "+entry.Outcome)
 		}
 	}
+	var err error
 	switch len(missing) {
 	case 0:
 	case 1:
@@ -224,30 +265,15 @@ func (h *Secrets) resolveOnce(ctx context.Context, req Request, r Resolve, c Con
 	default:
 		err = access(events.SecretAccessedV1{ConfigPaths: missing, Outcome: BindingMissing})
 	}
-	if err != nil {
-		return Resolution{}, err
-	}
-	if h.beforeAccessRecorded != nil {
-		h.beforeAccessRecorded()
-	}
-	if len(accessEvents) > 0 {
-		if out.Position, err = h.recordAccess(ctx, req, c, cond, accessEvents); err != nil {
-			return Resolution{}, err
-		}
-	}
-	h.observeResolution(entries)
-	if len(failed) > 0 {
-		return Resolution{}, ledgererr.New(ledgererr.Invalid, "resolution failed: %s", strings.Join(failed, "; "))
-	}
-	return out, nil
+	return accessEvents, failed, err
 }
 
 // recordAccess appends a resolution's access events, provided every stream the
 // resolution decided on is still at the version it read (a StaleError otherwise:
 // nothing is recorded, no value leaves, and the resolution is decided again). It
 // returns the log position of the last event.
-func (h *Secrets) recordAccess(ctx context.Context, req Request, c Consumer, cond []eventstore.StreamVersion, evs []eventstore.EventData) (int64, error) {
-	res, err := h.append(ctx, eventstore.Append{Stream: events.AccessStream(c.CompanyID, c.TargetType, c.TargetID),
+func (h *Resolver) recordAccess(ctx context.Context, req Request, c Consumer, cond []eventstore.StreamVersion, evs []eventstore.EventData) (int64, error) {
+	res, err := h.rt.append(ctx, eventstore.Append{Stream: events.AccessStream(c.CompanyID, c.TargetType, c.TargetID),
 		Expected: eventstore.AnyVersion, Events: evs, Condition: cond})
 	var stale *eventstore.StaleError
 	if errors.As(err, &stale) {
@@ -262,7 +288,7 @@ func (h *Secrets) recordAccess(ctx context.Context, req Request, c Consumer, con
 // refuseFrozen records a resolution that a freeze stops: every asked path (or, when the
 // consumer has nothing to resolve, the call itself) as one access event with the
 // freeze's outcome, and no provider is read. The answer is 403 and holds no value.
-func (h *Secrets) refuseFrozen(ctx context.Context, req Request, r Resolve, c Consumer, st consumerState, paths []string, outcome string,
+func (h *Resolver) refuseFrozen(ctx context.Context, req Request, r Resolve, c Consumer, st consumerState, paths []string, outcome string,
 	cond []eventstore.StreamVersion) (Resolution, error) {
 	entries := make([]ManifestEntry, 0, max(len(paths), 1))
 	for _, path := range paths {
@@ -287,9 +313,6 @@ func (h *Secrets) refuseFrozen(ctx context.Context, req Request, r Resolve, c Co
 			return Resolution{}, err
 		}
 	}
-	if h.beforeAccessRecorded != nil {
-		h.beforeAccessRecorded()
-	}
 	if _, err := h.recordAccess(ctx, req, c, cond, evs); err != nil {
 		return Resolution{}, err
 	}
@@ -301,8 +324,8 @@ func (h *Secrets) refuseFrozen(ctx context.Context, req Request, r Resolve, c Co
 }
 
 // observeResolution reports each entry's outcome, once its access is recorded.
-func (h *Secrets) observeResolution(entries []ManifestEntry) {
-	if h.Resolutions == nil {
+func (h *Resolver) observeResolution(entries []ManifestEntry) {
+	if h.observer == nil {
 		return
 	}
 	for _, e := range entries {
@@ -310,7 +333,7 @@ func (h *Secrets) observeResolution(entries []ManifestEntry) {
 		if source == "" {
 			source = SourceSecret
 		}
-		h.Resolutions.Resolution(e.Outcome, source)
+		h.observer.Resolution(e.Outcome, source)
 	}
 }
 
@@ -332,7 +355,7 @@ func (s consumerState) allPaths() []string {
 
 // checkOne runs the checks of one config path in the documented order. When they pass
 // it returns the provider read still to do (the outcome is then decided by readValues).
-func (h *Secrets) checkOne(a actor.Actor, c Consumer, st consumerState, path string, secrets map[string]secretState) (ManifestEntry, *providers.VersionRequest) {
+func checkOne(a actor.Actor, c Consumer, st consumerState, path string, secrets map[string]secretState) (ManifestEntry, *providers.VersionRequest) {
 	e := ManifestEntry{ConfigPath: path, Outcome: BindingMissing, Required: true}
 	if key, ok := strings.CutPrefix(path, "env."); ok {
 		e.EnvKey = key
@@ -372,9 +395,9 @@ func (h *Secrets) checkOne(a actor.Actor, c Consumer, st consumerState, path str
 
 // readValues performs the provider reads, batched per provider where it can, and marks
 // each entry resolved or provider_error.
-func (h *Secrets) readValues(ctx context.Context, companyID string, entries []ManifestEntry, reads map[int]providers.VersionRequest) map[int]providers.Value {
+func (h *Resolver) readValues(ctx context.Context, companyID string, entries []ManifestEntry, reads map[int]providers.VersionRequest) map[int]providers.Value {
 	values := map[int]providers.Value{}
-	guard := h.externalGuard()
+	guard := h.ext.guard()
 	type instance struct{ provider, vault string }
 	byInstance := map[instance][]int{}
 	for i := range reads {
@@ -382,7 +405,7 @@ func (h *Secrets) readValues(ctx context.Context, companyID string, entries []Ma
 		byInstance[in] = append(byInstance[in], i)
 	}
 	for in, idx := range byInstance {
-		p, err := h.providerOf(ctx, in.provider, in.vault)
+		p, err := h.storage.providerOf(ctx, in.provider, in.vault)
 		if err != nil {
 			for _, i := range idx {
 				entries[i].ProviderCode = providers.ProviderCodeOf(err)

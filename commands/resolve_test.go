@@ -17,14 +17,14 @@ import (
 func (f *fixture) agentFor(t testing.TB, c Consumer) Request {
 	t.Helper()
 	ctx := context.Background()
-	k, err := f.h.IssueKey(ctx, board, IssueAgentKey{Consumer: c})
+	k, err := f.h().IssueKey(ctx, board, IssueAgentKey{Consumer: c})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if f.h.Directory == nil {
-		f.h.Directory = testDirectory{queries.Consumers{DB: f.pool}}
+	if f.cfg.Directory == nil {
+		f.cfg.Directory = testDirectory{queries.Consumers{DB: f.pool}}
 	}
-	a, err := f.h.AuthenticateAgent(ctx, k.Token)
+	a, err := f.h().AuthenticateAgent(ctx, k.Token)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -46,13 +46,13 @@ func TestNoValueWithoutItsAccessEvent(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
 	ctx := context.Background()
-	f.h.Directory = testDirectory{queries.Consumers{DB: f.pool}}
-	sec, err := f.h.Create(ctx, board, CreateSecret{CompanyID: "co", Name: "api key", Value: val("v1")})
+	f.cfg.Directory = testDirectory{queries.Consumers{DB: f.pool}}
+	sec, err := f.h().Create(ctx, board, CreateSecret{CompanyID: "co", Name: "api key", Value: val("v1")})
 	if err != nil {
 		t.Fatal(err)
 	}
 	x := Consumer{CompanyID: "co", TargetType: "agent", TargetID: "x"}
-	if _, err := f.h.Bind(ctx, board, CreateBinding{Consumer: x, SecretID: sec.SecretID, ConfigPath: "env.API_KEY"}); err != nil {
+	if _, err := f.h().Bind(ctx, board, CreateBinding{Consumer: x, SecretID: sec.SecretID, ConfigPath: "env.API_KEY"}); err != nil {
 		t.Fatal(err)
 	}
 	agent := f.agentFor(t, x)
@@ -78,9 +78,9 @@ func TestNoValueWithoutItsAccessEvent(t *testing.T) {
 		}
 	}
 	before := accessCount(t, f)
-	f.h.beforeAccessRecorded = func() { setConnections(false) }
-	res, err := f.h.ResolveValues(ctx, agent, Resolve{})
-	f.h.beforeAccessRecorded = nil
+	f.log.setBefore(func() { setConnections(false) })
+	res, err := f.h().ResolveValues(ctx, agent, Resolve{})
+	f.log.setBefore(nil)
 	setConnections(true)
 	if ledgererr.CodeOf(err) != ledgererr.Unavailable || len(res.Values) != 0 || len(res.Env) != 0 {
 		t.Fatalf("resolve with the database gone: %v, %d values", err, len(res.Values))
@@ -92,7 +92,7 @@ func TestNoValueWithoutItsAccessEvent(t *testing.T) {
 		t.Fatalf("access events %d → %d although nothing was returned", before, got)
 	}
 	// Once the database is back, the same call records its access and returns the value.
-	res, err = f.h.ResolveValues(ctx, agent, Resolve{RunID: "run-2"})
+	res, err = f.h().ResolveValues(ctx, agent, Resolve{RunID: "run-2"})
 	if err != nil || string(res.Env["API_KEY"].Reveal()) != "v1" {
 		t.Fatalf("resolve after recovery: %v", err)
 	}
@@ -105,10 +105,10 @@ func TestResolveChecksInOrder(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
 	ctx := context.Background()
-	f.h.Directory = testDirectory{queries.Consumers{DB: f.pool}}
+	f.cfg.Directory = testDirectory{queries.Consumers{DB: f.pool}}
 	x := Consumer{CompanyID: "co", TargetType: "agent", TargetID: "x"}
 	mk := func(name string) string {
-		res, err := f.h.Create(ctx, board, CreateSecret{CompanyID: "co", Name: name, Value: val(name + "-value")})
+		res, err := f.h().Create(ctx, board, CreateSecret{CompanyID: "co", Name: name, Value: val(name + "-value")})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -116,30 +116,30 @@ func TestResolveChecksInOrder(t *testing.T) {
 	}
 	live, gone, off, purged := mk("live"), mk("gone"), mk("off"), mk("purged")
 	for path, id := range map[string]string{"a.live": live, "b.gone": gone, "c.off": off, "d.purged": purged} {
-		if _, err := f.h.Bind(ctx, board, CreateBinding{Consumer: x, SecretID: id, ConfigPath: path, Required: new(bool)}); err != nil {
+		if _, err := f.h().Bind(ctx, board, CreateBinding{Consumer: x, SecretID: id, ConfigPath: path, Required: new(bool)}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if _, err := f.h.Bind(ctx, board, CreateBinding{Consumer: x, SecretID: live, ConfigPath: "e.pinned", VersionSelector: "1"}); err != nil {
+	if _, err := f.h().Bind(ctx, board, CreateBinding{Consumer: x, SecretID: live, ConfigPath: "e.pinned", VersionSelector: "1"}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := f.h.Bind(ctx, board, CreateBinding{Consumer: x, SecretID: live, ConfigPath: "f.future", VersionSelector: "2"}); ledgererr.CodeOf(err) != ledgererr.Invalid {
+	if _, err := f.h().Bind(ctx, board, CreateBinding{Consumer: x, SecretID: live, ConfigPath: "f.future", VersionSelector: "2"}); ledgererr.CodeOf(err) != ledgererr.Invalid {
 		t.Fatalf("pin to a version that does not exist: %v", err)
 	}
-	if _, err := f.h.Bind(ctx, board, CreateBinding{Consumer: x, SecretID: live, ConfigPath: "a.live"}); ledgererr.CodeOf(err) != ledgererr.Conflict {
+	if _, err := f.h().Bind(ctx, board, CreateBinding{Consumer: x, SecretID: live, ConfigPath: "a.live"}); ledgererr.CodeOf(err) != ledgererr.Conflict {
 		t.Fatalf("duplicate config path: %v", err)
 	}
-	if _, err := f.h.Delete(ctx, board, gone); err != nil {
+	if _, err := f.h().Delete(ctx, board, gone); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := f.h.Update(ctx, board, UpdateSecret{SecretID: off, Status: ptr(StatusDisabled)}); err != nil {
+	if _, err := f.h().Update(ctx, board, UpdateSecret{SecretID: off, Status: ptr(StatusDisabled)}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := f.h.Purge(ctx, board, purged, purged); err != nil {
+	if _, err := f.h().Purge(ctx, board, purged, purged); err != nil {
 		t.Fatal(err)
 	}
 	agent := f.agentFor(t, x)
-	res, err := f.h.ResolveValues(ctx, agent, Resolve{})
+	res, err := f.h().ResolveValues(ctx, agent, Resolve{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -154,7 +154,7 @@ func TestResolveChecksInOrder(t *testing.T) {
 	}
 	// A requested path without a binding fails the call, after it is recorded.
 	n := accessCount(t, f)
-	if _, err := f.h.ResolveValues(ctx, agent, Resolve{ConfigPaths: []string{"env.NOPE"}}); ledgererr.CodeOf(err) != ledgererr.Invalid ||
+	if _, err := f.h().ResolveValues(ctx, agent, Resolve{ConfigPaths: []string{"env.NOPE"}}); ledgererr.CodeOf(err) != ledgererr.Invalid ||
 		!strings.Contains(err.Error(), BindingMissing) {
 		t.Fatalf("missing binding: %v", err)
 	}
@@ -162,7 +162,7 @@ func TestResolveChecksInOrder(t *testing.T) {
 		t.Fatal("the failed attempt was not recorded")
 	}
 	// Board tokens cannot resolve.
-	if _, err := f.h.ResolveValues(ctx, Request{Actor: actor.Actor{Type: actor.Board, ID: "b"}}, Resolve{}); ledgererr.CodeOf(err) != ledgererr.Forbidden {
+	if _, err := f.h().ResolveValues(ctx, Request{Actor: actor.Actor{Type: actor.Board, ID: "b"}}, Resolve{}); ledgererr.CodeOf(err) != ledgererr.Forbidden {
 		t.Fatalf("board resolve: %v", err)
 	}
 }

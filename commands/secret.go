@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -48,52 +47,31 @@ type EventLog interface {
 	Idempotent(ctx context.Context, company string, idem *eventstore.Idempotency) (eventstore.AppendResult, bool, error)
 }
 
-// Secrets handles the secret lifecycle commands.
+// Secrets handles the secret lifecycle commands: Create, Update, Rotate, Delete,
+// Restore and Purge.
 type Secrets struct {
-	Log EventLog
-	// Providers are the deployment's instances, by provider id.
-	Providers map[string]providers.Provider
-	// Placer, when set, places secrets in the companies' provider vaults.
-	Placer          Placer
-	DefaultProvider string
-	RecoveryWindow  time.Duration
-	// StrictMode (PAPERCLIP_SECRETS_STRICT_MODE) refuses plain values under sensitive env keys.
-	StrictMode bool
-	// Directory answers lookups across streams (read models).
-	Directory Directory
-	Now       func() time.Time
-	// Resolutions, when set, hears the outcome of every resolved config path (metrics).
-	Resolutions ResolutionObserver
-	// Managed, when set, lists the instance's managed namespaces, which no external
-	// reference may name (see externalRefGuard).
-	Managed ManagedNamespaces
-	// ExternalPrefixes (LEDGER_AWS_EXTERNAL_PREFIXES) approves external references
-	// under these prefixes for every company, AnyExternalRef for any; nil: none.
-	ExternalPrefixes []string
-	// Credentials keys agent keys' hashes; without it no agent key is issued or accepted.
-	Credentials CredentialKey
-	// LegacyThrough is the last log position written before events were authenticated
-	// (ledger_integrity.legacy_through): an agent key issued with a bare hash after it
-	// was not issued by the ledger and is refused.
-	LegacyThrough int64
-
-	// memory is the state commands decide on (see memory); made on first use.
-	memory  *memory
-	memOnce sync.Once
-
-	// beforeAccessRecorded, when set, runs after values are read and before their
-	// access events are appended; tests break the database there.
-	beforeAccessRecorded func()
+	rt      *Runtime
+	storage storage
+	ext     externalRefs
+	// recoveryWindow is how long a deleted secret can be restored.
+	recoveryWindow time.Duration
+	now            func() time.Time
+	// readback, when set, reads a secret back in the transaction of the command's
+	// append, so that the answer needs no further read.
+	readback Readback
 }
+
+// Readback makes the statement that reads a secret back inside the transaction of the
+// append that changed it; the statement hands what it read to got. The wiring makes it
+// over the read models (the command has checked the actor already), whose row then
+// rides on the Result.
+type Readback func(secretID string, got func(any)) eventstore.Statement
 
 // Request carries who asks, and how to make the command safe to retry.
 type Request struct {
 	Actor       actor.Actor
 	RequestID   string
 	Idempotency *eventstore.Idempotency
-	// Readback, when set, gives the statement that reads a secret back in the
-	// transaction of the command's append (the answer then needs no further read).
-	Readback func(secretID string) eventstore.Statement
 }
 
 func (r Request) metadata() eventstore.Metadata {
@@ -111,6 +89,9 @@ type Result struct {
 	// request's, for a replay); queries at or after it see the change.
 	Position int64
 	Replayed bool
+	// Readback is the secret as the append's transaction read it back (see Readback),
+	// nil when the command read none (a replay, nothing written, no Readback wired).
+	Readback any
 }
 
 // secretState is the secret aggregate folded from its stream.
@@ -203,42 +184,13 @@ var secretFold = events.Dispatch[*secretState]{
 // existence leak.
 var errSecretNotFound = ledgererr.New(ledgererr.NotFound, "secret not found")
 
-// fold applies every event of a stream, in order.
-func (h *Secrets) fold(ctx context.Context, stream string, apply func(eventstore.Event) error) error {
-	return h.foldAfter(ctx, stream, 0, apply)
-}
-
-// foldAfter applies the events of a stream after a version, in order.
-func (h *Secrets) foldAfter(ctx context.Context, stream string, after int64, apply func(eventstore.Event) error) error {
-	return foldLog(ctx, h.Log, stream, after, apply)
-}
-
-// foldLog applies the events of a stream of log after a version, in order.
-func foldLog(ctx context.Context, log EventLog, stream string, after int64, apply func(eventstore.Event) error) error {
-	for {
-		evs, err := log.ReadStream(ctx, stream, after, eventstore.MaxReadLimit)
-		if err != nil {
-			return err
-		}
-		for _, e := range evs {
-			if err := apply(e); err != nil {
-				return err
-			}
-		}
-		if len(evs) < eventstore.MaxReadLimit {
-			return nil
-		}
-		after = evs[len(evs)-1].StreamVersion
-	}
-}
-
 // load returns a secret's state from memory (or the log); a secret the actor may not
 // see is not found.
-func (h *Secrets) load(ctx context.Context, a actor.Actor, secretID string) (secretState, error) {
+func (rt *Runtime) load(ctx context.Context, a actor.Actor, secretID string) (secretState, error) {
 	if secretID == "" || strings.ContainsAny(secretID, "/ ") {
 		return secretState{}, errSecretNotFound
 	}
-	st, err := h.mem().secrets.get(ctx, events.SecretStream(secretID), h.foldAfter)
+	st, err := rt.mem.secrets.get(ctx, events.SecretStream(secretID), rt.foldAfter)
 	if err != nil {
 		return st, err
 	}
@@ -251,12 +203,12 @@ func (h *Secrets) load(ctx context.Context, a actor.Actor, secretID string) (sec
 // loadSecrets returns several secrets' states (resolution reads every bound secret):
 // from memory, and those it lacks with one read of the log. Secrets that do not exist
 // are left out.
-func (h *Secrets) loadSecrets(ctx context.Context, ids []string) (map[string]secretState, error) {
+func (rt *Runtime) loadSecrets(ctx context.Context, ids []string) (map[string]secretState, error) {
 	out := make(map[string]secretState, len(ids))
 	missing := map[string]secretState{}
 	for _, id := range ids {
 		stream := events.SecretStream(id)
-		if st, ok := h.mem().secrets.cached(stream); ok {
+		if st, ok := rt.mem.secrets.cached(stream); ok {
 			out[id] = st
 		} else {
 			missing[stream] = st
@@ -267,7 +219,7 @@ func (h *Secrets) loadSecrets(ctx context.Context, ids []string) (map[string]sec
 		for stream, st := range missing {
 			after[stream] = st.streamVersion
 		}
-		evs, err := h.Log.ReadStreams(ctx, after)
+		evs, err := rt.log.ReadStreams(ctx, after)
 		if err != nil {
 			return nil, err
 		}
@@ -290,10 +242,10 @@ func (h *Secrets) loadSecrets(ctx context.Context, ids []string) (map[string]sec
 		noteRead(ctx, events.SecretStream(id), st.streamVersion)
 	}
 	for stream, st := range missing {
-		h.mem().secrets.put(stream, st)
+		rt.mem.secrets.put(stream, st)
 		noteRead(ctx, stream, st.streamVersion)
 		if st.exists {
-			out[strings.TrimPrefix(stream, secretStreamPrefix)] = st
+			out[strings.TrimPrefix(stream, events.SecretStreamPrefix)] = st
 		}
 	}
 	return out, nil
@@ -366,8 +318,8 @@ func checkExternalRef(externalRef, providerVersionRef string) error {
 	return nil
 }
 
-func (h *Secrets) provider(id string) (providers.Provider, error) {
-	p, ok := h.Providers[id]
+func (s storage) provider(id string) (providers.Provider, error) {
+	p, ok := s.instances[id]
 	if !ok {
 		return nil, ledgererr.New(ledgererr.Invalid, "unknown or unconfigured provider %q", id)
 	}
@@ -436,11 +388,11 @@ func (h *Secrets) replayed(ctx context.Context, req Request, companyID string, p
 	if _, staged := p.(providers.Stager); staged || req.Idempotency == nil {
 		return Result{}, false, nil
 	}
-	res, ok, err := h.Log.Idempotent(ctx, companyID, req.Idempotency)
+	res, ok, err := h.rt.log.Idempotent(ctx, companyID, req.Idempotency)
 	if !ok || err != nil {
 		return Result{}, ok, err
 	}
-	return Result{SecretID: strings.TrimPrefix(res.StreamID, "secret-"), Position: res.LastPosition, Replayed: true}, true, nil
+	return Result{SecretID: strings.TrimPrefix(res.StreamID, events.SecretStreamPrefix), Position: res.LastPosition, Replayed: true}, true, nil
 }
 
 // commit tells a provider that stages versions of its own that the ledger committed
@@ -459,16 +411,19 @@ func (s *stored) commit(ctx context.Context) {
 	_ = c.Commit(cctx, s.ref, s.ProviderVersionRef)
 }
 
-// appendSecret appends a secret command's events: on the decided stream version, with
-// the request's guards, the staged provider write and the read-back riding along.
+// appendSecret appends a secret command's events: on the decided stream version and
+// the versions of the other streams the decision read (cond), with the request's
+// guards, the staged provider write and the read-back riding along.
 // Unless the events were newly written, a provider write made beforehand is undone.
-func (h *Secrets) appendSecret(ctx context.Context, req Request, secretID string, expected int64, w *stored, evs ...eventstore.EventData) (Result, error) {
+func (h *Secrets) appendSecret(ctx context.Context, req Request, secretID string, expected int64, cond []eventstore.StreamVersion,
+	w *stored, evs ...eventstore.EventData) (Result, error) {
 	stmts := w.statement()
-	if req.Readback != nil {
-		stmts = append(stmts, req.Readback(secretID))
+	var read any
+	if h.readback != nil {
+		stmts = append(stmts, h.readback(secretID, func(v any) { read = v }))
 	}
-	res, err := h.append(ctx, eventstore.Append{Stream: events.SecretStream(secretID), Expected: expected, Events: evs,
-		Idempotency: req.Idempotency, Statements: stmts})
+	res, err := h.rt.append(ctx, eventstore.Append{Stream: events.SecretStream(secretID), Expected: expected, Events: evs,
+		Idempotency: req.Idempotency, Statements: stmts, Condition: cond})
 	if err != nil || res.Replayed {
 		w.discard(ctx)
 	}
@@ -478,12 +433,13 @@ func (h *Secrets) appendSecret(ctx context.Context, req Request, secretID string
 	if !res.Replayed && w != nil && w.staged != nil && w.staged.Committed != nil {
 		w.staged.Committed()
 	}
-	return Result{SecretID: strings.TrimPrefix(res.StreamID, secretStreamPrefix), Position: res.LastPosition, Replayed: res.Replayed}, nil
+	return Result{SecretID: strings.TrimPrefix(res.StreamID, events.SecretStreamPrefix), Position: res.LastPosition, Replayed: res.Replayed,
+		Readback: read}, nil
 }
 
-func (h *Secrets) now() time.Time {
-	if h.Now != nil {
-		return h.Now()
+func (h *Secrets) clock() time.Time {
+	if h.now != nil {
+		return h.now()
 	}
 	return time.Now()
 }

@@ -29,7 +29,7 @@ type CreateSecret struct {
 }
 
 // decideCreate validates a create and returns the normalised command.
-func (h *Secrets) decideCreate(c CreateSecret) (CreateSecret, error) {
+func decideCreate(c CreateSecret) (CreateSecret, error) {
 	var err error
 	if c.Name, err = checkName(c.Name); err != nil {
 		return c, err
@@ -66,16 +66,21 @@ func (h *Secrets) decideCreate(c CreateSecret) (CreateSecret, error) {
 	return c, nil
 }
 
-// Create runs CreateSecret.
+// Create runs CreateSecret. It decides again when the company's vaults changed between
+// its placement and its append (see place).
 func (h *Secrets) Create(ctx context.Context, req Request, c CreateSecret) (Result, error) {
 	if !req.Actor.CanAccess(c.CompanyID) {
 		return Result{}, ledgererr.New(ledgererr.NotFound, "company not found")
 	}
-	c, err := h.decideCreate(c)
+	c, err := decideCreate(c)
 	if err != nil {
 		return Result{}, err
 	}
-	at, err := h.place(ctx, req.Actor, c.CompanyID, c.Provider, c.ProviderConfigID)
+	return decideAgain(ctx, h.rt, func(ctx context.Context) (Result, error) { return h.createOnce(ctx, req, c) })
+}
+
+func (h *Secrets) createOnce(ctx context.Context, req Request, c CreateSecret) (Result, error) {
+	at, cond, err := h.place(ctx, req.Actor, c.CompanyID, c.Provider, c.ProviderConfigID)
 	if err != nil {
 		return Result{}, err
 	}
@@ -83,24 +88,25 @@ func (h *Secrets) Create(ctx context.Context, req Request, c CreateSecret) (Resu
 		return res, err
 	}
 	if c.ManagedMode != ExternalReference {
-		return h.createPlaced(ctx, req, c, at, "", h.externalGuard())
+		return h.createPlaced(ctx, req, c, at, cond, "", h.ext.guard())
 	}
-	err = h.checkLinkPolicy(ctx, c.CompanyID, at, c.ExternalRef)
+	err = h.ext.checkLinkPolicy(ctx, c.CompanyID, at, c.ExternalRef)
 	var res Result
 	if err == nil {
-		res, err = h.createPlaced(ctx, req, c, at, "", h.externalGuard())
+		res, err = h.createPlaced(ctx, req, c, at, cond, "", h.ext.guard())
 	}
 	if recordedRefusal(err) {
-		return Result{}, h.refused(ctx, req, c.CompanyID, at, RefusedLink, c.ExternalRef, err)
+		return Result{}, h.ext.refused(ctx, req, c.CompanyID, at, RefusedLink, c.ExternalRef, err)
 	}
 	return res, err
 }
 
-// createPlaced writes a decided CreateSecret at its placement; source marks how the
-// secret came (SourceRemoteImport, or "" for a create). An external reference passes
-// the guard first.
-func (h *Secrets) createPlaced(ctx context.Context, req Request, c CreateSecret, at Placement, source string,
-	guard *externalRefGuard) (Result, error) {
+// createPlaced writes a decided CreateSecret at its placement, on the condition that
+// the streams the placement read (cond) are still at their versions; source marks how
+// the secret came (SourceRemoteImport, or "" for a create). An external reference
+// passes the guard first.
+func (h *Secrets) createPlaced(ctx context.Context, req Request, c CreateSecret, at Placement, cond []eventstore.StreamVersion,
+	source string, guard *externalRefGuard) (Result, error) {
 	p := at.Provider
 	c.Provider = at.ProviderID
 	id := ulid.Make().String()
@@ -133,5 +139,5 @@ func (h *Secrets) createPlaced(ctx context.Context, req Request, c CreateSecret,
 		w.discard(ctx)
 		return Result{}, err
 	}
-	return h.appendSecret(ctx, req, id, eventstore.NoStream, w, evt)
+	return h.appendSecret(ctx, req, id, eventstore.NoStream, cond, w, evt)
 }

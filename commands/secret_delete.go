@@ -14,11 +14,11 @@ import (
 // free at once; its history stays. Deleting a deleted secret succeeds and writes
 // nothing.
 func (h *Secrets) Delete(ctx context.Context, req Request, secretID string) (Result, error) {
-	return decideAgain(ctx, h, func(ctx context.Context) (Result, error) { return h.deleteOnce(ctx, req, secretID) })
+	return decideAgain(ctx, h.rt, func(ctx context.Context) (Result, error) { return h.deleteOnce(ctx, req, secretID) })
 }
 
 func (h *Secrets) deleteOnce(ctx context.Context, req Request, secretID string) (Result, error) {
-	st, err := h.load(ctx, req.Actor, secretID)
+	st, err := h.rt.load(ctx, req.Actor, secretID)
 	if err != nil {
 		return Result{}, err
 	}
@@ -35,11 +35,11 @@ func (h *Secrets) deleteOnce(ctx context.Context, req Request, secretID string) 
 // Restore undeletes a secret within the recovery window, provided its name and key are
 // still free (the read model's unique indexes answer 409 otherwise).
 func (h *Secrets) Restore(ctx context.Context, req Request, secretID string) (Result, error) {
-	return decideAgain(ctx, h, func(ctx context.Context) (Result, error) { return h.restoreOnce(ctx, req, secretID) })
+	return decideAgain(ctx, h.rt, func(ctx context.Context) (Result, error) { return h.restoreOnce(ctx, req, secretID) })
 }
 
 func (h *Secrets) restoreOnce(ctx context.Context, req Request, secretID string) (Result, error) {
-	st, err := h.load(ctx, req.Actor, secretID)
+	st, err := h.rt.load(ctx, req.Actor, secretID)
 	if err != nil {
 		return Result{}, err
 	}
@@ -48,8 +48,8 @@ func (h *Secrets) restoreOnce(ctx context.Context, req Request, secretID string)
 		return Result{}, ledgererr.New(ledgererr.Invalid, "the secret was purged and cannot be restored")
 	case !st.deleted:
 		return Result{}, ledgererr.New(ledgererr.Conflict, "the secret is not deleted")
-	case h.now().Sub(st.deletedAt) > h.RecoveryWindow:
-		return Result{}, ledgererr.New(ledgererr.Invalid, "the recovery window (%s) has passed", h.RecoveryWindow)
+	case h.clock().Sub(st.deletedAt) > h.recoveryWindow:
+		return Result{}, ledgererr.New(ledgererr.Invalid, "the recovery window (%s) has passed", h.recoveryWindow)
 	}
 	evt, err := events.New(events.SecretRestored, st.companyID, events.SecretRestoredV1{SecretID: secretID, Status: st.status}, req.metadata())
 	if err != nil {
@@ -63,7 +63,7 @@ func (h *Secrets) restoreOnce(ctx context.Context, req Request, secretID string)
 // it. A replayed request changes nothing.
 func (h *Secrets) mirrored(ctx context.Context, req Request, st secretState, secretID string,
 	do, undo func(providers.SoftDeleter, context.Context, providers.Ref) error, evt eventstore.EventData) (Result, error) {
-	p, err := h.providerOf(ctx, st.provider, st.vaultID)
+	p, err := h.storage.providerOf(ctx, st.provider, st.vaultID)
 	if err != nil {
 		return Result{}, err
 	}
@@ -82,7 +82,7 @@ func (h *Secrets) mirrored(ctx context.Context, req Request, st secretState, sec
 			return Result{}, err
 		}
 	}
-	res, err := h.appendSecret(ctx, req, secretID, st.streamVersion, nil, evt)
+	res, err := h.appendSecret(ctx, req, secretID, st.streamVersion, nil, nil, evt)
 	if err != nil && mirror {
 		uctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 		defer cancel()
@@ -96,18 +96,18 @@ func (h *Secrets) mirrored(ctx context.Context, req Request, st secretState, sec
 // The event comes first: if destroying then fails, the log already says purged and a
 // repeated purge destroys again. confirm must be the secret's id.
 func (h *Secrets) Purge(ctx context.Context, req Request, secretID, confirm string) (Result, error) {
-	return decideAgain(ctx, h, func(ctx context.Context) (Result, error) { return h.purgeOnce(ctx, req, secretID, confirm) })
+	return decideAgain(ctx, h.rt, func(ctx context.Context) (Result, error) { return h.purgeOnce(ctx, req, secretID, confirm) })
 }
 
 func (h *Secrets) purgeOnce(ctx context.Context, req Request, secretID, confirm string) (Result, error) {
-	st, err := h.load(ctx, req.Actor, secretID)
+	st, err := h.rt.load(ctx, req.Actor, secretID)
 	if err != nil {
 		return Result{}, err
 	}
 	if confirm != secretID {
 		return Result{}, ledgererr.New(ledgererr.Invalid, `purge needs {"confirm": "<the secret id>"}`)
 	}
-	p, err := h.providerOf(ctx, st.provider, st.vaultID)
+	p, err := h.storage.providerOf(ctx, st.provider, st.vaultID)
 	if err != nil {
 		return Result{}, err
 	}
@@ -117,7 +117,7 @@ func (h *Secrets) purgeOnce(ctx context.Context, req Request, secretID, confirm 
 		if err != nil {
 			return Result{}, err
 		}
-		if res, err = h.appendSecret(ctx, req, secretID, st.streamVersion, nil, evt); err != nil {
+		if res, err = h.appendSecret(ctx, req, secretID, st.streamVersion, nil, nil, evt); err != nil {
 			return Result{}, err
 		}
 	}

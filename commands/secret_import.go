@@ -47,6 +47,17 @@ const (
 	ReasonFailed         = "failed"
 )
 
+// Importer handles the remote import of external references: PreviewImport and
+// Import. An import places its batch once, at its start (importTarget).
+type Importer struct {
+	rt      *Runtime
+	secrets *Secrets // links each row as a create does
+	storage storage
+	ext     externalRefs
+	// directory lists the live secrets a row could conflict with (read models).
+	directory Directory
+}
+
 // RemoteInventory is implemented by provider instances that can list the secrets of
 // their account (AWS: one ListSecrets call per page). It reads metadata only.
 type RemoteInventory interface {
@@ -117,7 +128,7 @@ func unwrapProvider(p providers.Provider) providers.Provider {
 // target finds the vault of a remote import: an AWS vault of the company (not found
 // for another company's, refused when disabled), or, without one, the deployment's
 // aws_secrets_manager instance.
-func (h *Secrets) importTarget(ctx context.Context, a actor.Actor, companyID, vaultID string) (importTarget, error) {
+func (h *Importer) importTarget(ctx context.Context, a actor.Actor, companyID, vaultID string) (importTarget, error) {
 	if a.Type != actor.Board {
 		return importTarget{}, ledgererr.New(ledgererr.Forbidden, "remote import is for board credentials")
 	}
@@ -127,11 +138,11 @@ func (h *Secrets) importTarget(ctx context.Context, a actor.Actor, companyID, va
 	var at Placement
 	if vaultID = strings.TrimSpace(vaultID); vaultID != "" {
 		var err error
-		if at, err = h.place(ctx, a, companyID, providers.AWSSecretsManager, vaultID); err != nil {
+		if at, err = h.storage.place(ctx, a, companyID, providers.AWSSecretsManager, vaultID); err != nil {
 			return importTarget{}, err
 		}
 	} else {
-		p, ok := h.Providers[providers.AWSSecretsManager]
+		p, ok := h.storage.instances[providers.AWSSecretsManager]
 		if !ok {
 			return importTarget{}, ledgererr.New(ledgererr.Invalid,
 				"remote import needs providerConfigId (an aws_secrets_manager vault): this deployment has no aws_secrets_manager instance")
@@ -144,16 +155,16 @@ func (h *Secrets) importTarget(ctx context.Context, a actor.Actor, companyID, va
 	if !okInv || !okRefs {
 		return importTarget{}, ledgererr.New(ledgererr.Invalid, "the %s provider cannot list remote secrets", at.ProviderID)
 	}
-	policy, err := h.loadPolicy(ctx, companyID)
+	policy, err := h.rt.loadPolicy(ctx, companyID)
 	if err != nil {
 		return importTarget{}, err
 	}
-	return importTarget{at: at, inv: inv, refs: refs, guard: h.externalGuard(), policy: policy}, nil
+	return importTarget{at: at, inv: inv, refs: refs, guard: h.ext.guard(), policy: policy}, nil
 }
 
 // PreviewImport reads one page of a vault's remote inventory (one provider list call,
 // never a value) and says for each secret whether it can be imported.
-func (h *Secrets) PreviewImport(ctx context.Context, a actor.Actor, p ImportPreview) (ImportPreviewResult, error) {
+func (h *Importer) PreviewImport(ctx context.Context, a actor.Actor, p ImportPreview) (ImportPreviewResult, error) {
 	if p.PageSize == 0 {
 		p.PageSize = DefaultImportPageSize
 	}
@@ -169,7 +180,7 @@ func (h *Secrets) PreviewImport(ctx context.Context, a actor.Actor, p ImportPrev
 	if err != nil {
 		return ImportPreviewResult{}, err
 	}
-	if t.policy.approvesNothing(h.ExternalPrefixes) {
+	if t.policy.approvesNothing(h.ext.prefixes) {
 		return ImportPreviewResult{}, errNothingApproved()
 	}
 	page, err := t.inv.List(ctx, p.Query, p.NextToken, p.PageSize)
@@ -179,7 +190,7 @@ func (h *Secrets) PreviewImport(ctx context.Context, a actor.Actor, p ImportPrev
 	if err := t.guard.loadNamespaces(ctx); err != nil {
 		return ImportPreviewResult{}, err
 	}
-	page.Secrets = filterPreview(t, h.ExternalPrefixes, page.Secrets)
+	page.Secrets = filterPreview(t, h.ext.prefixes, page.Secrets)
 	out := ImportPreviewResult{NextToken: page.NextToken, Candidates: make([]ImportCandidate, 0, len(page.Secrets))}
 	var names, keys []string
 	for _, rs := range page.Secrets {
@@ -192,7 +203,7 @@ func (h *Secrets) PreviewImport(ctx context.Context, a actor.Actor, p ImportPrev
 		names, keys = append(names, c.Name), append(keys, c.Key)
 		out.Candidates = append(out.Candidates, c)
 	}
-	live, err := h.Directory.ImportCandidates(ctx, p.CompanyID, t.at.VaultID, names, keys)
+	live, err := h.directory.ImportCandidates(ctx, p.CompanyID, t.at.VaultID, names, keys)
 	if err != nil {
 		return ImportPreviewResult{}, err
 	}
@@ -320,7 +331,7 @@ type ImportResult struct {
 // or key taken, or an invalid row is an error row. Rows do not depend on each other's
 // success, and a repeated import skips what the first one linked, so the request's
 // Idempotency-Key is not used.
-func (h *Secrets) Import(ctx context.Context, req Request, c ImportSecrets) (ImportResult, error) {
+func (h *Importer) Import(ctx context.Context, req Request, c ImportSecrets) (ImportResult, error) {
 	if n := len(c.Rows); n < 1 || n > MaxImportBatch {
 		return ImportResult{}, ledgererr.New(ledgererr.Invalid, "secrets must hold 1 to %d entries", MaxImportBatch)
 	}
@@ -335,15 +346,15 @@ func (h *Secrets) Import(ctx context.Context, req Request, c ImportSecrets) (Imp
 		rows[i], creates[i] = h.decideImportRow(ctx, t, c.CompanyID, r)
 		names, keys = append(names, rows[i].Name), append(keys, rows[i].Key)
 		if recordedRefusal(rows[i].refusal) {
-			if err := h.recordRefusal(ctx, req, c.CompanyID, t.at, RefusedImport, rows[i].ExternalRef, rows[i].refusal); err != nil {
+			if err := h.ext.recordRefusal(ctx, req, c.CompanyID, t.at, RefusedImport, rows[i].ExternalRef, rows[i].refusal); err != nil {
 				return ImportResult{}, err
 			}
 		}
 	}
-	if t.policy.approvesNothing(h.ExternalPrefixes) {
+	if t.policy.approvesNothing(h.ext.prefixes) {
 		return ImportResult{}, errNothingApproved()
 	}
-	live, err := h.Directory.ImportCandidates(ctx, c.CompanyID, t.at.VaultID, names, keys)
+	live, err := h.directory.ImportCandidates(ctx, c.CompanyID, t.at.VaultID, names, keys)
 	if err != nil {
 		return ImportResult{}, err
 	}
@@ -373,7 +384,7 @@ func (h *Secrets) Import(ctx context.Context, req Request, c ImportSecrets) (Imp
 }
 
 // decideImportRow validates a row and returns its create, or its error result.
-func (h *Secrets) decideImportRow(ctx context.Context, t importTarget, companyID string, r ImportRow) (ImportRowResult, *CreateSecret) {
+func (h *Importer) decideImportRow(ctx context.Context, t importTarget, companyID string, r ImportRow) (ImportRowResult, *CreateSecret) {
 	refs, at := t.refs, t.at
 	ref := strings.TrimSpace(r.ExternalRef)
 	row := ImportRowResult{ExternalRef: ref, Status: RowError}
@@ -396,7 +407,7 @@ func (h *Secrets) decideImportRow(ctx context.Context, t importTarget, companyID
 	// The policy first: a reference the company may not name costs no call to the
 	// provider, whose answer (managed, absent, denied) would tell it about inventory it
 	// may not see.
-	if err := h.checkImportRowPolicy(t, ref); err != nil {
+	if err := h.ext.checkImportRowPolicy(t, ref); err != nil {
 		row.Reason, row.Message, row.refusal = ReasonExternalNotApproved, ledgererr.MessageOf(err), err
 		return row, nil
 	}
@@ -413,7 +424,7 @@ func (h *Secrets) decideImportRow(ctx context.Context, t importTarget, companyID
 	}
 	cs := CreateSecret{CompanyID: companyID, Name: row.Name, Key: row.Key, Description: r.Description, Provider: at.ProviderID,
 		ManagedMode: ExternalReference, ExternalRef: ref, ProviderVersionRef: r.ProviderVersionRef, ProviderConfigID: at.VaultID}
-	decided, err := h.decideCreate(cs)
+	decided, err := decideCreate(cs)
 	if err != nil {
 		row.Reason, row.Message = ReasonInvalid, ledgererr.MessageOf(err)
 		return row, nil
@@ -425,7 +436,7 @@ func (h *Secrets) decideImportRow(ctx context.Context, t importTarget, companyID
 // importRow checks one decided row against the live secrets and the batch so far, and
 // links it. Only a failure of the ledger itself (the log unavailable) is returned: the
 // rows linked before it stay, and a repeated import skips them.
-func (h *Secrets) importRow(ctx context.Context, req Request, t importTarget, row *ImportRowResult, c CreateSecret,
+func (h *Importer) importRow(ctx context.Context, req Request, t importTarget, row *ImportRowResult, c CreateSecret,
 	live []LiveSecret, seen importSeen, out *ImportResult) error {
 	refName := t.refs.ExternalRefName(row.ExternalRef)
 	if seen.refs[refName] {
@@ -450,7 +461,7 @@ func (h *Secrets) importRow(ctx context.Context, req Request, t importTarget, ro
 		return nil
 	}
 	seen.add(refName, row.Name, row.Key)
-	res, err := h.createPlaced(ctx, req, c, t.at, SourceRemoteImport, t.guard)
+	res, err := h.secrets.createPlaced(ctx, req, c, t.at, nil, SourceRemoteImport, t.guard)
 	if code := ledgererr.CodeOf(err); code == ledgererr.Unavailable || code == ledgererr.Internal {
 		return err
 	}

@@ -96,9 +96,9 @@ func awsFixture(t *testing.T) (*fixture, *awsfake.Server) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = p.Close() })
-	f.h.Providers[providers.AWSSecretsManager] = p
-	f.h.Directory = testDirectory{queries.Consumers{DB: f.pool}}
-	f.h.ExternalPrefixes = []string{AnyExternalRef} // the policy's own tests narrow it
+	f.cfg.Providers[providers.AWSSecretsManager] = p
+	f.cfg.Directory = testDirectory{queries.Consumers{DB: f.pool}}
+	f.cfg.ExternalPrefixes = []string{AnyExternalRef} // the policy's own tests narrow it
 	return f, fake
 }
 
@@ -121,7 +121,7 @@ func seedInventory(t *testing.T, f *fixture, fake *awsfake.Server) {
 	for i := range 25 {
 		seeds = append(seeds, awsfake.Seeded{Name: fmt.Sprintf("team/retired-%02d", i), Value: "old", Deleted: true},
 			awsfake.Seeded{Name: fmt.Sprintf("shared/cfg-%02d", i), Value: "shared"})
-		if _, err := f.h.Create(context.Background(), board, CreateSecret{CompanyID: "co", Name: fmt.Sprintf("shared/cfg-%02d", i),
+		if _, err := f.h().Create(context.Background(), board, CreateSecret{CompanyID: "co", Name: fmt.Sprintf("shared/cfg-%02d", i),
 			Value: val("local")}); err != nil {
 			t.Fatal(err)
 		}
@@ -140,7 +140,7 @@ func TestRemoteImportPreviewPagesTheInventory(t *testing.T) {
 	seen := map[string]ImportCandidate{}
 	token, pages := "", 0
 	for {
-		page, err := f.h.PreviewImport(ctx, board.Actor, ImportPreview{CompanyID: "co", NextToken: token, PageSize: 40})
+		page, err := f.h().PreviewImport(ctx, board.Actor, ImportPreview{CompanyID: "co", NextToken: token, PageSize: 40})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -178,7 +178,7 @@ func TestRemoteImportPreviewPagesTheInventory(t *testing.T) {
 		t.Fatalf("ready %d, name %d in %d pages (%d ListSecrets)", ready, named, pages, fake.Calls("ListSecrets"))
 	}
 	// A query narrows the listing (AWS's "all" filter).
-	page, err := f.h.PreviewImport(ctx, board.Actor, ImportPreview{CompanyID: "co", Query: "ops", PageSize: 100})
+	page, err := f.h().PreviewImport(ctx, board.Actor, ImportPreview{CompanyID: "co", Query: "ops", PageSize: 100})
 	if err != nil || len(page.Candidates) != 90 || page.NextToken != "" {
 		t.Fatalf("query ops: %d candidates, next %q, %v", len(page.Candidates), page.NextToken, err)
 	}
@@ -188,16 +188,16 @@ func TestRemoteImportPreviewPagesTheInventory(t *testing.T) {
 	// Bounds, and agents.
 	for _, bad := range []ImportPreview{{CompanyID: "co", PageSize: 101}, {CompanyID: "co", PageSize: -1},
 		{CompanyID: "co", Query: strings.Repeat("q", 201)}, {CompanyID: "co", NextToken: strings.Repeat("t", 4097)}} {
-		if _, err := f.h.PreviewImport(ctx, board.Actor, bad); ledgererr.CodeOf(err) != ledgererr.Invalid {
+		if _, err := f.h().PreviewImport(ctx, board.Actor, bad); ledgererr.CodeOf(err) != ledgererr.Invalid {
 			t.Fatalf("%+v: %v", bad, err)
 		}
 	}
 	agent := f.agentFor(t, Consumer{CompanyID: "co", TargetType: "agent", TargetID: "a"})
-	if _, err := f.h.PreviewImport(ctx, agent.Actor, ImportPreview{CompanyID: "co"}); ledgererr.CodeOf(err) != ledgererr.Forbidden {
+	if _, err := f.h().PreviewImport(ctx, agent.Actor, ImportPreview{CompanyID: "co"}); ledgererr.CodeOf(err) != ledgererr.Forbidden {
 		t.Fatalf("agent preview: %v", err)
 	}
 	// A stale cursor is the provider's invalid_request with the runbook's hint.
-	_, err = f.h.PreviewImport(ctx, board.Actor, ImportPreview{CompanyID: "co", NextToken: "c3RhbGU="})
+	_, err = f.h().PreviewImport(ctx, board.Actor, ImportPreview{CompanyID: "co", NextToken: "c3RhbGU="})
 	if ledgererr.CodeOf(err) != ledgererr.Invalid || !strings.Contains(ledgererr.MessageOf(err), "refresh the preview") {
 		t.Fatalf("stale cursor: %v", err)
 	}
@@ -211,7 +211,7 @@ func TestRemoteImportCommitAndResolve(t *testing.T) {
 	canary := "canary-" + fmt.Sprint(time.Now().UnixNano())
 	arns := fake.Seed(awsfake.Seeded{Name: "team/canary", Value: canary})
 	svc1, svc2 := fake.ARN("team/svc-001"), fake.ARN("team/svc-002")
-	res, err := f.h.Import(ctx, board, ImportSecrets{CompanyID: "co", Rows: []ImportRow{
+	res, err := f.h().Import(ctx, board, ImportSecrets{CompanyID: "co", Rows: []ImportRow{
 		{ExternalRef: arns[0], Name: "Canary key"},
 		{ExternalRef: svc1},
 		{ExternalRef: "team/svc-001"}, // the same secret by name: a duplicate within the batch
@@ -237,7 +237,7 @@ func TestRemoteImportCommitAndResolve(t *testing.T) {
 		t.Fatalf("the import called AWS %d times besides the guard's DescribeSecret", fake.TotalCalls()-fake.Calls("DescribeSecret"))
 	}
 	// The event says who imported what, from which vault.
-	evs, err := f.h.Log.ReadStream(ctx, events.SecretStream(res.Rows[1].SecretID), 0, 10)
+	evs, err := f.store.ReadStream(ctx, events.SecretStream(res.Rows[1].SecretID), 0, 10)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -250,11 +250,11 @@ func TestRemoteImportCommitAndResolve(t *testing.T) {
 		t.Fatalf("secret.created: %+v %+v", created, evs[0].Metadata)
 	}
 	// Re-importing skips; the preview shows the imported ones as duplicates.
-	again, err := f.h.Import(ctx, board, ImportSecrets{CompanyID: "co", Rows: []ImportRow{{ExternalRef: "team/svc-001"}}})
+	again, err := f.h().Import(ctx, board, ImportSecrets{CompanyID: "co", Rows: []ImportRow{{ExternalRef: "team/svc-001"}}})
 	if err != nil || again.Skipped != 1 || again.Rows[0].Reason != ReasonExactDuplicate || again.Rows[0].Conflicts[0].ExistingSecretID != res.Rows[1].SecretID {
 		t.Fatalf("re-import: %+v %v", again, err)
 	}
-	page, err := f.h.PreviewImport(ctx, board.Actor, ImportPreview{CompanyID: "co", Query: "team/svc-00", PageSize: 5})
+	page, err := f.h().PreviewImport(ctx, board.Actor, ImportPreview{CompanyID: "co", Query: "team/svc-00", PageSize: 5})
 	if err != nil || page.Candidates[1].Status != CandidateDuplicate || page.Candidates[1].Conflicts[0].Type != ConflictExactReference {
 		t.Fatalf("preview after import: %+v %v", page.Candidates, err)
 	}
@@ -262,13 +262,13 @@ func TestRemoteImportCommitAndResolve(t *testing.T) {
 	// Bound to an agent, the imported secret resolves its AWS value, and the access is recorded.
 	x := Consumer{CompanyID: "co", TargetType: "agent", TargetID: "x"}
 	for path, id := range map[string]string{"env.CANARY": res.Rows[0].SecretID, "pinned": res.Rows[3].SecretID} {
-		if _, err := f.h.Bind(ctx, board, CreateBinding{Consumer: x, SecretID: id, ConfigPath: path}); err != nil {
+		if _, err := f.h().Bind(ctx, board, CreateBinding{Consumer: x, SecretID: id, ConfigPath: path}); err != nil {
 			t.Fatal(err)
 		}
 	}
 	fake.PutValue("team/svc-002", "rotated-at-aws")
 	agent := f.agentFor(t, x)
-	out, err := f.h.ResolveValues(ctx, agent, Resolve{})
+	out, err := f.h().ResolveValues(ctx, agent, Resolve{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -280,7 +280,7 @@ func TestRemoteImportCommitAndResolve(t *testing.T) {
 	}
 	// Denied at AWS: the access event says access_denied, and no value leaves.
 	fake.Inject("GetSecretValue", awsfake.Error("AccessDeniedException"), 1)
-	_, err = f.h.ResolveValues(ctx, agent, Resolve{ConfigPaths: []string{"env.CANARY"}})
+	_, err = f.h().ResolveValues(ctx, agent, Resolve{ConfigPaths: []string{"env.CANARY"}})
 	if err == nil || !strings.Contains(ledgererr.MessageOf(err), "provider_error (access_denied)") {
 		t.Fatalf("denied resolution: %v", err)
 	}
@@ -309,30 +309,30 @@ func TestRemoteImportCommitAndResolve(t *testing.T) {
 		return n
 	}
 	id := res.Rows[1].SecretID
-	if _, err := f.h.Rotate(ctx, board, RotateSecret{SecretID: id, ExternalRef: "team/svc-003"}); err != nil {
+	if _, err := f.h().Rotate(ctx, board, RotateSecret{SecretID: id, ExternalRef: "team/svc-003"}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := f.h.Rotate(ctx, board, RotateSecret{SecretID: id, ExternalRef: "paperclip/dep/co/managed-02"}); ledgererr.CodeOf(err) != ledgererr.Invalid {
+	if _, err := f.h().Rotate(ctx, board, RotateSecret{SecretID: id, ExternalRef: "paperclip/dep/co/managed-02"}); ledgererr.CodeOf(err) != ledgererr.Invalid {
 		t.Fatalf("rotation into the managed namespace: %v", err)
 	}
 	ext := "team/svc-004"
-	if _, err := f.h.Update(ctx, board, UpdateSecret{SecretID: id, ExternalRef: &ext}); ledgererr.CodeOf(err) != ledgererr.Invalid {
+	if _, err := f.h().Update(ctx, board, UpdateSecret{SecretID: id, ExternalRef: &ext}); ledgererr.CodeOf(err) != ledgererr.Invalid {
 		t.Fatalf("retarget through update: %v", err)
 	}
-	if _, err := f.h.Delete(ctx, board, id); err != nil {
+	if _, err := f.h().Delete(ctx, board, id); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := f.h.Purge(ctx, board, id, id); err != nil {
+	if _, err := f.h().Purge(ctx, board, id, id); err != nil {
 		t.Fatal(err)
 	}
 	if n := writes(); n != 0 || !fake.Exists("team/svc-003") || fake.ScheduledForDeletion("team/svc-001") {
 		t.Fatalf("%d AWS writes for an external reference", n)
 	}
-	re, err := f.h.Import(ctx, board, ImportSecrets{CompanyID: "co", Rows: []ImportRow{{ExternalRef: svc1}}})
+	re, err := f.h().Import(ctx, board, ImportSecrets{CompanyID: "co", Rows: []ImportRow{{ExternalRef: svc1}}})
 	if err != nil || re.Imported != 1 {
 		t.Fatalf("re-import after delete: %+v %v", re, err)
 	}
-	if _, err := f.h.Create(ctx, board, CreateSecret{CompanyID: "co", Name: "direct", ManagedMode: ExternalReference,
+	if _, err := f.h().Create(ctx, board, CreateSecret{CompanyID: "co", Name: "direct", ManagedMode: ExternalReference,
 		Provider: providers.AWSSecretsManager, ExternalRef: "paperclip/dep/co/managed-05"}); ledgererr.MessageOf(err) !=
 		"Paperclip-managed namespace secrets cannot be imported as external references" {
 		t.Fatalf("create in the managed namespace: %v", err)

@@ -46,18 +46,18 @@ func decideRotate(st secretState, c RotateSecret) error {
 // decision and its append, it decides again on the secret as it now is (with
 // expectedLatestVersion, that decision is a conflict if the latest version moved).
 func (h *Secrets) Rotate(ctx context.Context, req Request, c RotateSecret) (Result, error) {
-	return decideAgain(ctx, h, func(ctx context.Context) (Result, error) { return h.rotateOnce(ctx, req, c) })
+	return decideAgain(ctx, h.rt, func(ctx context.Context) (Result, error) { return h.rotateOnce(ctx, req, c) })
 }
 
 func (h *Secrets) rotateOnce(ctx context.Context, req Request, c RotateSecret) (Result, error) {
-	st, err := h.load(ctx, req.Actor, c.SecretID)
+	st, err := h.rt.load(ctx, req.Actor, c.SecretID)
 	if err != nil {
 		return Result{}, err
 	}
 	if err := decideRotate(st, c); err != nil {
 		return Result{}, err
 	}
-	p, err := h.providerOf(ctx, st.provider, st.vaultID)
+	p, err := h.storage.providerOf(ctx, st.provider, st.vaultID)
 	if err != nil {
 		return Result{}, err
 	}
@@ -81,7 +81,7 @@ func (h *Secrets) rotateOnce(ctx context.Context, req Request, c RotateSecret) (
 		if ext == "" {
 			ext = st.versions[st.latestVersion].externalRef
 		}
-		linked, err := h.linkRotation(ctx, req, st, p, ref, ext, c.ProviderVersionRef)
+		linked, err := h.ext.linkRotation(ctx, req, st, p, ref, ext, c.ProviderVersionRef)
 		if err != nil {
 			return Result{}, err
 		}
@@ -92,7 +92,7 @@ func (h *Secrets) rotateOnce(ctx context.Context, req Request, c RotateSecret) (
 		w.discard(ctx)
 		return Result{}, err
 	}
-	res, err := h.appendSecret(ctx, req, c.SecretID, st.streamVersion, w, evt)
+	res, err := h.appendSecret(ctx, req, c.SecretID, st.streamVersion, nil, w, evt)
 	if err == nil && !res.Replayed {
 		w.commit(ctx)
 	}

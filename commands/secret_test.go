@@ -27,7 +27,6 @@ func TestNormalizeKey(t *testing.T) {
 }
 
 func TestDecideCreate(t *testing.T) {
-	h := &Secrets{DefaultProvider: providers.LocalEncrypted}
 	cases := []struct {
 		name string
 		in   CreateSecret
@@ -52,7 +51,7 @@ func TestDecideCreate(t *testing.T) {
 		{"unknown mode", CreateSecret{Name: "x", ManagedMode: "other", Value: val("v")}, ledgererr.Invalid, ""},
 	}
 	for _, tc := range cases {
-		got, err := h.decideCreate(tc.in)
+		got, err := decideCreate(tc.in)
 		if ledgererr.CodeOf(err) != tc.code {
 			t.Errorf("%s: error %v, want code %q", tc.name, err, tc.code)
 			continue

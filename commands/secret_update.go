@@ -73,11 +73,11 @@ func decideUpdate(st secretState, c UpdateSecret) (p events.SecretUpdatedV1, asD
 
 // Update runs UpdateSecret. An update that changes nothing writes nothing.
 func (h *Secrets) Update(ctx context.Context, req Request, c UpdateSecret) (Result, error) {
-	return decideAgain(ctx, h, func(ctx context.Context) (Result, error) { return h.updateOnce(ctx, req, c) })
+	return decideAgain(ctx, h.rt, func(ctx context.Context) (Result, error) { return h.updateOnce(ctx, req, c) })
 }
 
 func (h *Secrets) updateOnce(ctx context.Context, req Request, c UpdateSecret) (Result, error) {
-	st, err := h.load(ctx, req.Actor, c.SecretID)
+	st, err := h.rt.load(ctx, req.Actor, c.SecretID)
 	if err != nil {
 		return Result{}, err
 	}
@@ -95,5 +95,5 @@ func (h *Secrets) updateOnce(ctx context.Context, req Request, c UpdateSecret) (
 	if err != nil {
 		return Result{}, err
 	}
-	return h.appendSecret(ctx, req, c.SecretID, st.streamVersion, nil, evt)
+	return h.appendSecret(ctx, req, c.SecretID, st.streamVersion, nil, nil, evt)
 }

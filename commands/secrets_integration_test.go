@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -22,11 +23,64 @@ import (
 func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
 
 type fixture struct {
-	h     *Secrets
+	// cfg is what h builds the handlers from; a test changes it before it calls them.
+	cfg   Config
+	rt    *Runtime
+	log   *hookedLog
+	store *eventstore.Store
 	local *localenc.Provider
 	pool  *pgxpool.Pool
 	owner *pgxpool.Pool // for what operator commands do (rekey)
 	now   time.Time
+}
+
+// handlers is every handler as one value, as a test calls them.
+type handlers struct {
+	*Runtime
+	*Secrets
+	*Consumers
+	*AgentKeys
+	*Policies
+	*Incidents
+	*Resolver
+	*Importer
+	*Subscribers
+	*Vaults
+}
+
+func allOf(h *Handlers) handlers {
+	return handlers{h.Runtime, h.Secrets, h.Consumers, h.AgentKeys, h.Policies, h.Incidents, h.Resolver, h.Importer,
+		h.Subscribers, h.Vaults}
+}
+
+// h is the handlers of f.cfg on the fixture's runtime.
+func (f *fixture) h() handlers { return allOf(newHandlers(f.rt, f.cfg)) }
+
+// over is the handlers of f.cfg on another runtime (another process's memory).
+func (f *fixture) over(rt *Runtime) handlers { return allOf(newHandlers(rt, f.cfg)) }
+
+// hookedLog is a store whose appends first run a hook: tests break the database, or
+// write through another process, between a decision and its append.
+type hookedLog struct {
+	*eventstore.Store
+	mu     sync.Mutex
+	before func()
+}
+
+func (l *hookedLog) AppendWith(ctx context.Context, a eventstore.Append) (eventstore.AppendResult, error) {
+	l.mu.Lock()
+	before := l.before
+	l.mu.Unlock()
+	if before != nil {
+		before()
+	}
+	return l.Store.AppendWith(ctx, a)
+}
+
+func (l *hookedLog) setBefore(fn func()) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.before = fn
 }
 
 func newFixture(t testing.TB) *fixture {
@@ -43,16 +97,30 @@ func newFixture(t testing.TB) *fixture {
 		t.Fatal(err)
 	}
 	f := &fixture{local: local, pool: pool, owner: ownerPool, now: time.Now()}
-	store := eventstore.New(pool, eventstore.Config{Authenticator: pgtest.IntegrityKey, Projector: projections.Inline(projections.All()),
-		Recorded: func(evs []eventstore.Event) { f.h.Observe(evs) }})
+	f.store = eventstore.New(pool, eventstore.Config{Authenticator: pgtest.IntegrityKey, Projector: projections.Inline(projections.All())})
+	f.log = &hookedLog{Store: f.store}
+	f.cfg = Config{Log: f.log, Providers: map[string]providers.Provider{providers.LocalEncrypted: local},
+		DefaultProvider: providers.LocalEncrypted, RecoveryWindow: 24 * time.Hour, Now: func() time.Time { return f.now },
+		Credentials: testKey}
+	f.rt = NewRuntime(f.log, testKey, 0)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { _ = f.store.Run(ctx); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
+	return f
+}
+
+// otherProcess is another ledger process on f's database: its own store, runtime and
+// memory, and f.cfg's dependencies.
+func otherProcess(t testing.TB, f *fixture) handlers {
+	t.Helper()
+	store := eventstore.New(f.pool, eventstore.Config{Authenticator: pgtest.IntegrityKey, Projector: projections.Inline(projections.All())})
+	h := f.over(NewRuntime(store, testKey, 0))
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { _ = store.Run(ctx); close(done) }()
 	t.Cleanup(func() { cancel(); <-done })
-	f.h = &Secrets{Log: store, Providers: map[string]providers.Provider{providers.LocalEncrypted: local},
-		DefaultProvider: providers.LocalEncrypted, RecoveryWindow: 24 * time.Hour, Now: func() time.Time { return f.now },
-		Credentials: testKey}
-	return f
+	return h
 }
 
 // testKey is the integrity key of the tests' instances.
@@ -70,23 +138,23 @@ func TestRestoreWindowAndPurge(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
 	ctx := context.Background()
-	res, err := f.h.Create(ctx, board, CreateSecret{CompanyID: "co", Name: "db password", Value: val("pw-1")})
+	res, err := f.h().Create(ctx, board, CreateSecret{CompanyID: "co", Name: "db password", Value: val("pw-1")})
 	if err != nil {
 		t.Fatal(err)
 	}
 	id := res.SecretID
-	if _, err := f.h.Restore(ctx, board, id); ledgererr.CodeOf(err) != ledgererr.Conflict {
+	if _, err := f.h().Restore(ctx, board, id); ledgererr.CodeOf(err) != ledgererr.Conflict {
 		t.Fatalf("restore of a live secret: %v", err)
 	}
-	if _, err := f.h.Delete(ctx, board, id); err != nil {
+	if _, err := f.h().Delete(ctx, board, id); err != nil {
 		t.Fatal(err)
 	}
 	f.now = f.now.Add(25 * time.Hour)
-	if _, err := f.h.Restore(ctx, board, id); ledgererr.CodeOf(err) != ledgererr.Invalid {
+	if _, err := f.h().Restore(ctx, board, id); ledgererr.CodeOf(err) != ledgererr.Invalid {
 		t.Fatalf("restore after the window: %v", err)
 	}
 	f.now = f.now.Add(-2 * time.Hour)
-	if _, err := f.h.Restore(ctx, board, id); err != nil {
+	if _, err := f.h().Restore(ctx, board, id); err != nil {
 		t.Fatalf("restore within the window: %v", err)
 	}
 
@@ -99,16 +167,16 @@ func TestRestoreWindowAndPurge(t *testing.T) {
 	if v, err := f.local.Resolve(ctx, pref, ref); err != nil || string(v.Reveal()) != "pw-1" {
 		t.Fatalf("resolve before purge: %v", err)
 	}
-	if _, err := f.h.Purge(ctx, board, id, id); err != nil {
+	if _, err := f.h().Purge(ctx, board, id, id); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := f.local.Resolve(ctx, pref, ref); ledgererr.CodeOf(err) != ledgererr.NotFound {
 		t.Fatalf("resolve after purge: %v", err)
 	}
-	if _, err := f.h.Purge(ctx, board, id, id); err != nil {
+	if _, err := f.h().Purge(ctx, board, id, id); err != nil {
 		t.Fatalf("repeated purge: %v", err)
 	}
-	if _, err := f.h.Restore(ctx, board, id); ledgererr.CodeOf(err) != ledgererr.Invalid {
+	if _, err := f.h().Restore(ctx, board, id); ledgererr.CodeOf(err) != ledgererr.Invalid {
 		t.Fatalf("restore of a purged secret: %v", err)
 	}
 	var status string
@@ -121,10 +189,10 @@ func TestFailedAppendDiscardsTheProviderWrite(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
 	ctx := context.Background()
-	if _, err := f.h.Create(ctx, board, CreateSecret{CompanyID: "co", Name: "taken", Value: val("v")}); err != nil {
+	if _, err := f.h().Create(ctx, board, CreateSecret{CompanyID: "co", Name: "taken", Value: val("v")}); err != nil {
 		t.Fatal(err)
 	}
-	_, err := f.h.Create(ctx, board, CreateSecret{CompanyID: "co", Name: "taken", Key: "other", Value: val("v2")})
+	_, err := f.h().Create(ctx, board, CreateSecret{CompanyID: "co", Name: "taken", Key: "other", Value: val("v2")})
 	if ledgererr.CodeOf(err) != ledgererr.Conflict || !strings.Contains(ledgererr.MessageOf(err), "name") {
 		t.Fatalf("duplicate name: %v", err)
 	}
@@ -133,15 +201,15 @@ func TestFailedAppendDiscardsTheProviderWrite(t *testing.T) {
 		t.Fatalf("ciphertexts after a refused create: %d, %v", n, err)
 	}
 	// Same name in another company is fine; a company-limited actor cannot see it.
-	res, err := f.h.Create(ctx, board, CreateSecret{CompanyID: "co-2", Name: "taken", Value: val("v")})
+	res, err := f.h().Create(ctx, board, CreateSecret{CompanyID: "co-2", Name: "taken", Value: val("v")})
 	if err != nil {
 		t.Fatal(err)
 	}
 	limited := Request{Actor: actor.Actor{Type: actor.Board, ID: "l", Companies: []string{"co"}}}
-	if _, err := f.h.Rotate(ctx, limited, RotateSecret{SecretID: res.SecretID, Value: val("x")}); ledgererr.CodeOf(err) != ledgererr.NotFound {
+	if _, err := f.h().Rotate(ctx, limited, RotateSecret{SecretID: res.SecretID, Value: val("x")}); ledgererr.CodeOf(err) != ledgererr.NotFound {
 		t.Fatalf("rotate across companies: %v", err)
 	}
-	if _, err := f.h.Create(ctx, limited, CreateSecret{CompanyID: "co-2", Name: "y", Value: val("v")}); ledgererr.CodeOf(err) != ledgererr.NotFound {
+	if _, err := f.h().Create(ctx, limited, CreateSecret{CompanyID: "co-2", Name: "y", Value: val("v")}); ledgererr.CodeOf(err) != ledgererr.NotFound {
 		t.Fatalf("create across companies: %v", err)
 	}
 }
@@ -152,7 +220,7 @@ func TestRekeyKeepsEveryValueReadable(t *testing.T) {
 	ctx := context.Background()
 	var ids []string
 	for _, name := range []string{"a", "b", "c"} {
-		res, err := f.h.Create(ctx, board, CreateSecret{CompanyID: "co", Name: name, Value: val("value-" + name)})
+		res, err := f.h().Create(ctx, board, CreateSecret{CompanyID: "co", Name: name, Value: val("value-" + name)})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -22,8 +22,35 @@ type SubscriberResult struct {
 	Position     int64
 }
 
+// Subscribers handles the event subscribers' NATS credentials: IssueSubscriber and
+// RevokeSubscriber.
+type Subscribers struct {
+	rt *Runtime
+}
+
+// subscriberState is an event subscriber folded from its stream.
+type subscriberState struct {
+	companyID     string
+	revoked       bool
+	streamVersion int64
+}
+
+func (s *subscriberState) apply(e eventstore.Event) error {
+	p, err := events.Decode(e)
+	if err != nil {
+		return err
+	}
+	s.streamVersion, s.companyID = e.StreamVersion, e.CompanyID
+	if _, ok := p.(*events.EventSubscriberRevokedV1); ok {
+		s.revoked = true
+	}
+	return nil
+}
+
+var errSubscriberNotFound = ledgererr.New(ledgererr.NotFound, "event subscriber not found")
+
 // IssueSubscriber creates NATS credentials that can read only companyID's events.
-func (h *Secrets) IssueSubscriber(ctx context.Context, req Request, companyID, label string) (SubscriberResult, error) {
+func (h *Subscribers) IssueSubscriber(ctx context.Context, req Request, companyID, label string) (SubscriberResult, error) {
 	if !req.Actor.CanAccess(companyID) {
 		return SubscriberResult{}, ledgererr.New(ledgererr.NotFound, "company not found")
 	}
@@ -41,7 +68,7 @@ func (h *Secrets) IssueSubscriber(ctx context.Context, req Request, companyID, l
 	if err != nil {
 		return SubscriberResult{}, err
 	}
-	res, err := h.append(ctx, eventstore.Append{Stream: events.EventSubscriberStream(id), Expected: eventstore.NoStream,
+	res, err := h.rt.append(ctx, eventstore.Append{Stream: events.EventSubscriberStream(id), Expected: eventstore.NoStream,
 		Events: []eventstore.EventData{evt}})
 	if err != nil {
 		return SubscriberResult{}, err
@@ -49,31 +76,32 @@ func (h *Secrets) IssueSubscriber(ctx context.Context, req Request, companyID, l
 	return SubscriberResult{SubscriberID: id, Password: password, Position: res.LastPosition}, nil
 }
 
-// RevokeSubscriber revokes a subscriber of companyID; revoking it again succeeds.
-func (h *Secrets) RevokeSubscriber(ctx context.Context, req Request, companyID, id string) (SubscriberResult, error) {
-	var company string
-	var revoked bool
-	var version int64
-	err := h.fold(ctx, events.EventSubscriberStream(id), func(e eventstore.Event) error {
-		version = e.StreamVersion
-		company = e.CompanyID
-		revoked = revoked || e.Type == events.EventSubscriberRevoked
-		return nil
+// RevokeSubscriber revokes a subscriber of companyID; revoking it again succeeds. It
+// decides on the subscriber's stream as the log has it (memory keeps no subscribers),
+// and again when another revocation got in first.
+func (h *Subscribers) RevokeSubscriber(ctx context.Context, req Request, companyID, id string) (SubscriberResult, error) {
+	return decideAgain(ctx, h.rt, func(ctx context.Context) (SubscriberResult, error) {
+		return h.revokeOnce(ctx, req, companyID, id)
 	})
-	if err != nil {
+}
+
+func (h *Subscribers) revokeOnce(ctx context.Context, req Request, companyID, id string) (SubscriberResult, error) {
+	stream := events.EventSubscriberStream(id)
+	var st subscriberState
+	if err := h.rt.fold(ctx, stream, st.apply); err != nil {
 		return SubscriberResult{}, err
 	}
-	if company == "" || company != companyID || !req.Actor.CanAccess(company) {
-		return SubscriberResult{}, ledgererr.New(ledgererr.NotFound, "event subscriber not found")
+	noteRead(ctx, stream, st.streamVersion)
+	if st.companyID == "" || st.companyID != companyID || !req.Actor.CanAccess(st.companyID) {
+		return SubscriberResult{}, errSubscriberNotFound
 	}
-	if revoked {
+	if st.revoked {
 		return SubscriberResult{SubscriberID: id}, nil
 	}
-	evt, err := events.New(events.EventSubscriberRevoked, company, events.EventSubscriberRevokedV1{SubscriberID: id}, req.metadata())
+	evt, err := events.New(events.EventSubscriberRevoked, st.companyID, events.EventSubscriberRevokedV1{SubscriberID: id}, req.metadata())
 	if err != nil {
 		return SubscriberResult{}, err
 	}
-	res, err := h.append(ctx, eventstore.Append{Stream: events.EventSubscriberStream(id), Expected: version,
-		Events: []eventstore.EventData{evt}})
+	res, err := h.rt.append(ctx, eventstore.Append{Stream: stream, Expected: st.streamVersion, Events: []eventstore.EventData{evt}})
 	return SubscriberResult{SubscriberID: id, Position: res.LastPosition}, err
 }

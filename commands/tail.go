@@ -32,7 +32,7 @@ var undecided = []string{events.SecretAccessed}
 // head when memory was last empty: what memory loads later is folded from the log
 // anyway), or, when after is negative, at the head of its first read. Reads that fail
 // are retried on the next tick. It returns when ctx ends.
-func (h *Secrets) Tail(ctx context.Context, log LogTail, after int64) {
+func (rt *Runtime) Tail(ctx context.Context, log LogTail, after int64) {
 	t := time.NewTicker(TailInterval)
 	defer t.Stop()
 	for {
@@ -53,7 +53,7 @@ func (h *Secrets) Tail(ctx context.Context, log LogTail, after int64) {
 			if err != nil {
 				break
 			}
-			h.Observe(evs)
+			rt.Observe(evs)
 			if len(evs) < tailPage {
 				after = head
 			} else {

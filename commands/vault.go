@@ -56,10 +56,6 @@ const MaxVaultNameLength = 120
 // creates cannot pass it: the second to append is decided again on the new state.
 const MaxVaultsPerCompany = 50
 
-// vaultRetries bounds how often a vault command is decided again after another write
-// to the company's vault stream got in first.
-const vaultRetries = 5
-
 // Vault is one provider vault as the commands know it, folded from its company's
 // stream. It holds routing metadata only, never a credential.
 type Vault struct {
@@ -100,15 +96,16 @@ type VaultLocator interface {
 	VaultCompany(ctx context.Context, vaultID string) (string, error)
 }
 
-// Vaults handles the provider vault commands.
+// Vaults handles the provider vault commands: CreateVault, UpdateVault,
+// SetDefaultVault, DisableVault and CheckVaultHealth.
 type Vaults struct {
-	Log     EventLog
-	Locator VaultLocator
-	// Health checks vaults; nil is DefaultVaultHealth.
-	Health VaultHealth
-	// AWSVaults allows aws_secrets_manager vaults (LEDGER_AWS_VAULTS on, or an AWS
+	rt      *Runtime
+	locator VaultLocator
+	// checker checks vaults; nil is DefaultVaultHealth.
+	checker VaultHealth
+	// awsVaults allows aws_secrets_manager vaults (LEDGER_AWS_VAULTS on, or an AWS
 	// deployment); without it, creating one is refused.
-	AWSVaults bool
+	awsVaults bool
 }
 
 // VaultResult is what a vault command wrote.
@@ -204,26 +201,11 @@ func checkBoard(a actor.Actor) error {
 	return nil
 }
 
-// load folds a company's vault stream.
-func (h *Vaults) load(ctx context.Context, companyID string) (vaultsState, error) {
-	st := vaultsState{companyID: companyID, vaults: map[string]Vault{}}
-	stream := events.VaultStream(companyID)
-	var after int64
-	for {
-		evs, err := h.Log.ReadStream(ctx, stream, after, eventstore.MaxReadLimit)
-		if err != nil {
-			return st, err
-		}
-		for _, e := range evs {
-			if err := st.apply(e); err != nil {
-				return st, err
-			}
-		}
-		if len(evs) < eventstore.MaxReadLimit {
-			return st, nil
-		}
-		after = evs[len(evs)-1].StreamVersion
-	}
+// loadVaults returns a company's vaults from memory (or the log).
+func (rt *Runtime) loadVaults(ctx context.Context, companyID string) (vaultsState, error) {
+	st, err := rt.mem.vaults.get(ctx, events.VaultStream(companyID), rt.foldAfter)
+	st.companyID = companyID
+	return st, err
 }
 
 // locate returns the company of a vault the actor may see; any other is not found.
@@ -234,7 +216,7 @@ func (h *Vaults) locate(ctx context.Context, a actor.Actor, vaultID string) (str
 	if vaultID == "" || strings.ContainsAny(vaultID, "/ ") {
 		return "", errVaultNotFound
 	}
-	company, err := h.Locator.VaultCompany(ctx, vaultID)
+	company, err := h.locator.VaultCompany(ctx, vaultID)
 	if ledgererr.CodeOf(err) == ledgererr.NotFound || (err == nil && !a.CanAccess(company)) {
 		return "", errVaultNotFound
 	}
@@ -256,21 +238,16 @@ type decision struct {
 	cond []eventstore.StreamVersion
 }
 
-// run loads the company's vaults, decides, and appends with the stream version it
-// read. When another write to the stream got in first, it decides again on the new
-// state (the idempotency key, checked before the version, keeps a retry from writing
-// twice).
+// run decides a vault command on the company's vaults and appends with the stream
+// version it read (and those of the other streams the decision read): when another
+// write to one of them got in first, it decides again on the new state (decideAgain).
+// An idempotency key used for another request is refused, not decided again.
 func (h *Vaults) run(ctx context.Context, req Request, companyID string, decide func(vaultsState) (decision, error)) (VaultResult, error) {
-	for attempt := 1; ; attempt++ {
-		res, err := h.runOnce(ctx, req, companyID, decide)
-		if ledgererr.CodeOf(err) != ledgererr.Conflict || attempt >= vaultRetries {
-			return res, err
-		}
-	}
+	return decideAgain(ctx, h.rt, func(ctx context.Context) (VaultResult, error) { return h.runOnce(ctx, req, companyID, decide) })
 }
 
 func (h *Vaults) runOnce(ctx context.Context, req Request, companyID string, decide func(vaultsState) (decision, error)) (VaultResult, error) {
-	st, err := h.load(ctx, companyID)
+	st, err := h.rt.loadVaults(ctx, companyID)
 	if err != nil {
 		return VaultResult{}, err
 	}
@@ -285,7 +262,7 @@ func (h *Vaults) runOnce(ctx context.Context, req Request, companyID string, dec
 		}
 	}
 	stream := events.VaultStream(companyID)
-	res, err := h.Log.AppendWith(ctx, eventstore.Append{Stream: stream, Expected: st.streamVersion, Events: evs,
+	res, err := h.rt.append(ctx, eventstore.Append{Stream: stream, Expected: st.streamVersion, Events: evs,
 		Idempotency: req.Idempotency, Condition: d.cond})
 	if err != nil {
 		return VaultResult{}, err
@@ -304,7 +281,7 @@ func (h *Vaults) runOnce(ctx context.Context, req Request, companyID string, dec
 // appended. The events of one append have consecutive positions and stream versions.
 func (h *Vaults) replayedVault(ctx context.Context, stream string, res eventstore.AppendResult) (string, error) {
 	n := res.LastPosition - res.FirstPosition + 1
-	evs, err := h.Log.ReadStream(ctx, stream, res.StreamVersion-n, 1)
+	evs, err := h.rt.log.ReadStream(ctx, stream, res.StreamVersion-n, 1)
 	if err != nil {
 		return "", err
 	}
@@ -338,8 +315,8 @@ func vaultIDOf(payload any) string {
 }
 
 func (h *Vaults) health() VaultHealth {
-	if h.Health != nil {
-		return h.Health
+	if h.checker != nil {
+		return h.checker
 	}
 	return DefaultVaultHealth{}
 }

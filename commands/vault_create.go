@@ -72,7 +72,7 @@ func (h *Vaults) CreateVault(ctx context.Context, req Request, c CreateVault) (V
 	if !req.Actor.CanAccess(c.CompanyID) {
 		return VaultResult{}, errCompanyNotFound
 	}
-	if c.Provider == providers.AWSSecretsManager && !h.AWSVaults {
+	if c.Provider == providers.AWSSecretsManager && !h.awsVaults {
 		// The credential check still comes first: it says why whatever else is wrong.
 		if err := checkNoCredentials(c.Config); err != nil {
 			return VaultResult{}, err

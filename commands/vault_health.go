@@ -61,13 +61,20 @@ func (h *Vaults) CheckVaultHealth(ctx context.Context, req Request, vaultID stri
 	if err != nil {
 		return VaultResult{}, err
 	}
-	st, err := h.load(ctx, company)
+	// Decided again when memory was behind the log, like any answer that writes nothing.
+	v, err := decideAgain(ctx, h.rt, func(ctx context.Context) (Vault, error) {
+		st, err := h.rt.loadVaults(ctx, company)
+		if err != nil {
+			return Vault{}, err
+		}
+		v, ok := st.vaults[vaultID]
+		if !ok {
+			return Vault{}, errVaultNotFound
+		}
+		return v, nil
+	})
 	if err != nil {
 		return VaultResult{}, err
-	}
-	v, ok := st.vaults[vaultID]
-	if !ok {
-		return VaultResult{}, errVaultNotFound
 	}
 	if v.Status != VaultReady && v.Status != VaultWarning {
 		return VaultResult{VaultID: vaultID}, nil

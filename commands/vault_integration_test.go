@@ -40,16 +40,16 @@ func TestVaultsAgainstTheStore(t *testing.T) {
 	ctx := context.Background()
 	q := queries.Vaults{DB: f.pool}
 	health := &scriptedHealth{status: map[string]string{"local_encrypted": HealthOK, "aws_secrets_manager": HealthError}}
-	h := &Vaults{Log: f.h.Log, Locator: q, Health: health, AWSVaults: true}
+	h := &Vaults{rt: f.rt, locator: q, checker: health, awsVaults: true}
 	// Without AWSVaults an AWS vault is refused, and nothing is written.
-	off := &Vaults{Log: f.h.Log, Locator: q, Health: health}
+	off := &Vaults{rt: f.rt, locator: q, checker: health}
 	_, err := off.CreateVault(ctx, board, CreateVault{CompanyID: vaultCompany, DisplayName: "Off", Provider: "aws_secrets_manager",
 		Config: map[string]any{"region": "us-east-1"}})
 	if ledgererr.CodeOf(err) != ledgererr.Invalid || providers.ProviderCodeOf(err) != providers.CodeGuardrail ||
 		!strings.Contains(ledgererr.MessageOf(err), "LEDGER_AWS_VAULTS") {
 		t.Fatalf("AWS vault without AWSVaults: %v", err)
 	}
-	if evs, err := f.h.Log.ReadStream(ctx, events.VaultStream(vaultCompany), 0, 10); err != nil || len(evs) != 0 {
+	if evs, err := f.store.ReadStream(ctx, events.VaultStream(vaultCompany), 0, 10); err != nil || len(evs) != 0 {
 		t.Fatalf("a refused AWS vault wrote %d events (%v)", len(evs), err)
 	}
 
@@ -98,7 +98,7 @@ func TestVaultsAgainstTheStore(t *testing.T) {
 				n++
 			}
 		}
-		st, err := h.load(ctx, vaultCompany)
+		st, err := newRuntime(f.store, keyHashes{}).loadVaults(ctx, vaultCompany) // as the log has it
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -222,7 +222,7 @@ func TestConcurrentCreatesStayWithinTheCap(t *testing.T) {
 	ctx := context.Background()
 	const company = "aaaaaaaa-0000-4000-8000-000000000002"
 	q := queries.Vaults{DB: f.pool}
-	h := &Vaults{Log: f.h.Log, Locator: q}
+	h := &Vaults{rt: f.rt, locator: q}
 	local := CreateVault{CompanyID: company, DisplayName: "v", Provider: "local_encrypted"}
 	for i := 0; i < MaxVaultsPerCompany-2; i++ {
 		if _, err := h.CreateVault(ctx, board, local); err != nil {

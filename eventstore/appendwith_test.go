@@ -84,3 +84,35 @@ func TestAppendWithStatementsAndRecorded(t *testing.T) {
 		}
 	}
 }
+
+// A hook added with OnRecorded before the writer starts hears every committed batch
+// after Config.Recorded, before the appender returns.
+func TestOnRecordedAddsAHook(t *testing.T) {
+	t.Parallel()
+	pool, _ := pgtest.NewMigratedPool(t)
+	var mu sync.Mutex
+	var heard []string
+	hook := func(name string) func([]eventstore.Event) {
+		return func(evs []eventstore.Event) {
+			mu.Lock()
+			defer mu.Unlock()
+			for _, e := range evs {
+				heard = append(heard, name+":"+e.StreamID)
+			}
+		}
+	}
+	s := eventstore.New(pool, eventstore.Config{Authenticator: pgtest.IntegrityKey, Recorded: hook("config")})
+	s.OnRecorded(hook("added"))
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { _ = s.Run(ctx); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
+	if _, err := s.Append(ctx, "a", eventstore.NoStream, ev("x.done", "co", map[string]int{"n": 1})); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(heard) != 2 || heard[0] != "config:a" || heard[1] != "added:a" {
+		t.Fatalf("the hooks heard %v, want config:a then added:a", heard)
+	}
+}

@@ -125,6 +125,18 @@ func New(pool *pgxpool.Pool, cfg Config) *Store {
 	return s
 }
 
+// OnRecorded adds fn to the hooks that receive every committed batch's events (see
+// Config.Recorded), after those already there. Call it before Run: the writer reads
+// the hooks without a lock.
+func (s *Store) OnRecorded(fn func([]Event)) {
+	prev := s.cfg.Recorded
+	if prev == nil {
+		s.cfg.Recorded = fn
+		return
+	}
+	s.cfg.Recorded = func(evs []Event) { prev(evs); fn(evs) }
+}
+
 // storeError translates driver errors at the edge: connection-level failures become
 // Unavailable, anything else Internal. The safe message never carries SQL or values.
 func storeError(op string, err error) error {

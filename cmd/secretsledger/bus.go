@@ -106,7 +106,7 @@ func (b *bus) Issue(ctx context.Context, req commands.Request, companyID, label 
 	if !natsbus.ValidCompanyToken(companyID) {
 		return natsbus.SubscriberCredentials{}, ledgererr.New(ledgererr.BadRequest, "companyId cannot be a NATS subject token")
 	}
-	res, err := b.l.commands.IssueSubscriber(ctx, req, companyID, label)
+	res, err := b.l.commands.Subscribers.IssueSubscriber(ctx, req, companyID, label)
 	if err != nil {
 		return natsbus.SubscriberCredentials{}, err
 	}
@@ -129,7 +129,7 @@ func (b *bus) Revoke(ctx context.Context, req commands.Request, companyID, id st
 	if b.authority == nil {
 		return errNoAccountKey
 	}
-	if _, err := b.l.commands.RevokeSubscriber(ctx, req, companyID, id); err != nil {
+	if _, err := b.l.commands.Subscribers.RevokeSubscriber(ctx, req, companyID, id); err != nil {
 		return err
 	}
 	// With the operator key the user's connections are closed first; its consumer is

@@ -13,7 +13,7 @@ import (
 
 // policiesAPI is the external-reference policy part of the API.
 func policiesAPI(env *environment, l *ledger) httpapi.Policies {
-	return httpapi.Policies{Commands: l.commands, Queries: queries.ExternalPolicies{DB: l.pool},
+	return httpapi.Policies{Commands: l.commands.Policies, Queries: queries.ExternalPolicies{DB: l.pool},
 		InstancePrefixes: env.cfg.AWS.ExternalPrefixes}
 }
 
@@ -41,7 +41,7 @@ func approveHeldReferences(ctx context.Context, env *environment, l *ledger) err
 	if err != nil {
 		return fmt.Errorf("external-policy upgrade: %w", err)
 	}
-	n, err := l.commands.ApproveHeld(ctx, held)
+	n, err := l.commands.Policies.ApproveHeld(ctx, held)
 	if err != nil {
 		return fmt.Errorf("external-policy upgrade: %w", err)
 	}

@@ -34,7 +34,7 @@ type ledger struct {
 	pool      *pgxpool.Pool
 	store     *eventstore.Store
 	local     *localenc.Provider
-	commands  *commands.Secrets
+	commands  *commands.Handlers
 	queries   queries.Secrets
 	consumers queries.Consumers
 	events    queries.Events
@@ -46,9 +46,6 @@ type ledger struct {
 	// signerWake likewise, for the checkpoint signer.
 	committed, signerWake chan struct{}
 
-	// vaults are the provider vault commands; their health check is the default one
-	// until a provider's own is wired here.
-	vaults       *commands.Vaults
 	vaultQueries queries.Vaults
 	// placer finds the provider instance of every secret (vaults, deployment defaults).
 	placer *placement.Placer
@@ -156,12 +153,8 @@ func openLedger(ctx context.Context, env *environment, dir instance.Dir, migrate
 		return nil, nil, fmt.Errorf("read where unauthenticated events end: %w", err)
 	}
 	committed, signerWake := make(chan struct{}, 1), make(chan struct{}, 1)
-	cmds := &commands.Secrets{LegacyThrough: legacyThrough}
-	if noIntegrityKey == nil {
-		cmds.Credentials = keys
-	}
 	storeCfg := eventstore.Config{Projector: projections.Inline(projections.All()), Committed: []chan<- struct{}{committed, signerWake},
-		IdempotencyTTL: env.cfg.IdempotencyTTL, Recorded: cmds.Observe, Authenticator: auth}
+		IdempotencyTTL: env.cfg.IdempotencyTTL, Authenticator: auth}
 	var localCalls providers.Provider = local // what commands and queries call
 	var resolutions commands.ResolutionObserver
 	if m != nil {
@@ -176,10 +169,21 @@ func openLedger(ctx context.Context, env *environment, dir instance.Dir, migrate
 		return nil, nil, err
 	}
 	closeAll = func() { placer.Close(); pool.Close(); closeDB() }
-	cmds.Log, cmds.Resolutions, cmds.Providers, cmds.Placer = store, resolutions, placer.Deployment, placer
-	cmds.DefaultProvider, cmds.RecoveryWindow, cmds.StrictMode = env.cfg.SecretsProvider, env.cfg.DeleteRecovery, env.cfg.StrictMode
-	cmds.Directory, cmds.Managed = directory.Directory{Consumers: consumers}, placer
-	cmds.ExternalPrefixes = env.cfg.AWS.ExternalPrefixes
+	// The write side: its runtime's memory registers on the store's committed batches
+	// (before the store's writer runs); a secret command's answer is read back in its
+	// append's transaction.
+	vaultQueries := queries.Vaults{DB: pool}
+	cmdCfg := commands.Config{Log: store, Resolutions: resolutions, Providers: placer.Deployment, Placer: placer,
+		DefaultProvider: env.cfg.SecretsProvider, RecoveryWindow: env.cfg.DeleteRecovery, StrictMode: env.cfg.StrictMode,
+		Directory: directory.Directory{Consumers: consumers}, Managed: placer, ExternalPrefixes: env.cfg.AWS.ExternalPrefixes,
+		LegacyThrough: legacyThrough, VaultLocator: vaultQueries, VaultHealth: placer, AWSVaults: env.cfg.AWS.Vaults,
+		Readback: func(id string, got func(any)) eventstore.Statement {
+			return secretQueries.Readback(id, func(s queries.Secret) { got(s) })
+		}}
+	if noIntegrityKey == nil {
+		cmdCfg.Credentials = keys
+	}
+	cmds := commands.New(cmdCfg)
 	l := &ledger{
 		dir: dir, db: db, pool: pool, store: store, local: local,
 		commands:  cmds,
@@ -192,8 +196,7 @@ func openLedger(ctx context.Context, env *environment, dir instance.Dir, migrate
 		integrity:      keys,
 		noIntegrityKey: noIntegrityKey,
 	}
-	l.vaultQueries = queries.Vaults{DB: pool}
-	l.vaults = &commands.Vaults{Log: store, Locator: l.vaultQueries, Health: placer, AWSVaults: env.cfg.AWS.Vaults}
+	l.vaultQueries = vaultQueries
 	l.placer = placer
 	return l, closeAll, nil
 }
@@ -214,7 +217,7 @@ func keyStoredTokenHashes(ctx context.Context, env *environment, db *database.Da
 // apart by their prefix.
 func (l *ledger) Authenticate(ctx context.Context, token string) (actor.Actor, error) {
 	if strings.HasPrefix(token, commands.AgentTokenPrefix) {
-		return l.commands.AuthenticateAgent(ctx, token)
+		return l.commands.AgentKeys.AuthenticateAgent(ctx, token)
 	}
 	return l.tokens.Authenticate(ctx, token)
 }

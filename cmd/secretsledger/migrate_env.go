@@ -55,7 +55,7 @@ func runMigrateInlineEnv(ctx context.Context, env *environment, o migrateInlineE
 			return err
 		}
 		defer stop()
-		plan, err := l.commands.MigrateInlineEnv(ctx, commands.Request{Actor: cliActor()}, o.company, o.apply)
+		plan, err := l.commands.Consumers.MigrateInlineEnv(ctx, commands.Request{Actor: cliActor()}, o.company, o.apply)
 		verb := "would"
 		if *apply {
 			verb = "did"

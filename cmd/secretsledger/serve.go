@@ -129,11 +129,21 @@ func runServe(ctx context.Context, env *environment, o serveOptions) error {
 			Roles:    rs.held,
 			Requests: m, Metrics: apiMetrics,
 			Secrets: &httpapi.Secrets{
-				Auth: l, Commands: l.commands, Queries: l.queries,
+				Auth: l, Commands: struct {
+					*commands.Secrets
+					*commands.Importer
+				}{l.commands.Secrets, l.commands.Importer}, Queries: l.queries,
 				Providers: l.placer.DeploymentProviders(), RequestHash: l.local.Sealer().RequestHash,
-				Consumers:   httpapi.Consumers{Commands: l.commands, Queries: l.consumers},
-				Incidents:   httpapi.Incidents{Commands: l.commands, Queries: l.freezes},
-				Vaults:      httpapi.Vaults{Commands: l.vaults, Queries: l.vaultQueries},
+				Consumers: httpapi.Consumers{Commands: struct {
+					*commands.Consumers
+					*commands.AgentKeys
+					*commands.Resolver
+				}{l.commands.Consumers, l.commands.AgentKeys, l.commands.Resolver}, Queries: l.consumers},
+				Incidents: httpapi.Incidents{Commands: struct {
+					*commands.Incidents
+					*commands.AgentKeys
+				}{l.commands.Incidents, l.commands.AgentKeys}, Queries: l.freezes},
+				Vaults:      httpapi.Vaults{Commands: l.commands.Vaults, Queries: l.vaultQueries},
 				Policies:    policiesAPI(env, l),
 				Subscribers: b, Events: l.events, Audit: audit.Log{DB: l.pool, RedactionKey: sig.Key},
 				Companies: queries.Companies{DB: l.pool}, Ledger: &queries.Ledger{Store: l.store, DB: l.pool},
@@ -189,7 +199,7 @@ func runServe(ctx context.Context, env *environment, o serveOptions) error {
 	if err != nil {
 		tailFrom = -1
 	}
-	go l.commands.Tail(runCtx, l.store, tailFrom)
+	go l.commands.Runtime.Tail(runCtx, l.store, tailFrom)
 	if err := approveHeldReferences(ctx, env, l); err != nil {
 		return err
 	}
@@ -420,7 +430,7 @@ func checkVaultsHealth(ctx context.Context, env *environment, l *ledger, interva
 			env.log.Warn("scheduled vault health checks: cannot list the vaults", "err", err)
 		}
 		for _, id := range ids {
-			if _, err := l.vaults.CheckVaultHealth(ctx, commands.Request{Actor: vaultHealthActor}, id); err != nil && ctx.Err() == nil {
+			if _, err := l.commands.Vaults.CheckVaultHealth(ctx, commands.Request{Actor: vaultHealthActor}, id); err != nil && ctx.Err() == nil {
 				env.log.Warn("scheduled vault health check", "vault_id", id, "err", err)
 			}
 		}

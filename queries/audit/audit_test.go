@@ -62,7 +62,7 @@ type history struct {
 	afterBind, afterRead1, afterRotate, afterUnbind int64
 	afterRevoke, afterDelete, afterPurge            int64
 	timeOfBind, timeBeforeRotate, timeAfterRotate   time.Time
-	h                                               *commands.Secrets
+	h                                               *commands.Handlers
 	// signKey is the instance's checkpoint key: it signs checkpoints and the
 	// attestations of redacted exported events.
 	signKey ed25519.PrivateKey
@@ -99,13 +99,13 @@ func newHistory(t *testing.T) (*history, *eventstore.Store, *pgxpool.Pool) {
 		t.Fatal(err)
 	}
 	store := eventstore.New(pool, eventstore.Config{Authenticator: pgtest.IntegrityKey, Projector: projections.Inline(projections.All())})
+	h := commands.New(commands.Config{Log: store, Providers: map[string]providers.Provider{providers.LocalEncrypted: local},
+		DefaultProvider: providers.LocalEncrypted, RecoveryWindow: 24 * time.Hour, Now: time.Now,
+		Directory: directory{queries.Consumers{DB: pool}}, Credentials: mustKey(t)})
 	rctx, cancel := context.WithCancel(ctx)
 	done := make(chan struct{})
 	go func() { _ = store.Run(rctx); close(done) }()
 	t.Cleanup(func() { cancel(); <-done })
-	h := &commands.Secrets{Log: store, Providers: map[string]providers.Provider{providers.LocalEncrypted: local},
-		DefaultProvider: providers.LocalEncrypted, RecoveryWindow: 24 * time.Hour, Now: time.Now,
-		Directory: directory{queries.Consumers{DB: pool}}, Credentials: mustKey(t)}
 	_, signKey, err := ed25519.GenerateKey(nil)
 	if err != nil {
 		t.Fatal(err)
@@ -141,44 +141,44 @@ func (s *history) play(t *testing.T, store *eventstore.Store, pool *pgxpool.Pool
 	a1 := commands.Consumer{CompanyID: company, TargetType: "agent", TargetID: "a1"}
 	a2 := commands.Consumer{CompanyID: company, TargetType: "agent", TargetID: "a2"}
 
-	res, err := h.Create(ctx, board, commands.CreateSecret{CompanyID: company, Name: "db password", Value: value("pw-1")})
+	res, err := h.Secrets.Create(ctx, board, commands.CreateSecret{CompanyID: company, Name: "db password", Value: value("pw-1")})
 	must(err)
 	s.secret = res.SecretID
-	k1, err := h.IssueKey(ctx, board, commands.IssueAgentKey{Consumer: a1, Label: "a1 key"})
+	k1, err := h.AgentKeys.IssueKey(ctx, board, commands.IssueAgentKey{Consumer: a1, Label: "a1 key"})
 	must(err)
 	s.key1 = k1.KeyID
-	b1, err := h.Bind(ctx, board, commands.CreateBinding{Consumer: a1, SecretID: s.secret, ConfigPath: "env.DB", VersionSelector: "latest"})
+	b1, err := h.Consumers.Bind(ctx, board, commands.CreateBinding{Consumer: a1, SecretID: s.secret, ConfigPath: "env.DB", VersionSelector: "latest"})
 	must(err)
 	s.bindingA1, s.afterBind, s.timeOfBind = b1.BindingID, head(), now()
-	_, err = h.ResolveValues(ctx, agent(s.key1, "a1"), commands.Resolve{RunID: "run-1"})
+	_, err = h.Resolver.ResolveValues(ctx, agent(s.key1, "a1"), commands.Resolve{RunID: "run-1"})
 	must(err)
 	s.afterRead1, s.timeBeforeRotate = head(), now()
-	_, err = h.Rotate(ctx, board, commands.RotateSecret{SecretID: s.secret, Value: value("pw-2")})
+	_, err = h.Secrets.Rotate(ctx, board, commands.RotateSecret{SecretID: s.secret, Value: value("pw-2")})
 	must(err)
 	s.afterRotate, s.timeAfterRotate = head(), now()
-	_, err = h.ResolveValues(ctx, agent(s.key1, "a1"), commands.Resolve{RunID: "run-2"})
+	_, err = h.Resolver.ResolveValues(ctx, agent(s.key1, "a1"), commands.Resolve{RunID: "run-2"})
 	must(err)
-	_, err = h.Bind(ctx, board, commands.CreateBinding{Consumer: a2, SecretID: s.secret, ConfigPath: "env.DB_OLD", VersionSelector: "1"})
+	_, err = h.Consumers.Bind(ctx, board, commands.CreateBinding{Consumer: a2, SecretID: s.secret, ConfigPath: "env.DB_OLD", VersionSelector: "1"})
 	must(err)
-	k2, err := h.IssueKey(ctx, board, commands.IssueAgentKey{Consumer: a2})
+	k2, err := h.AgentKeys.IssueKey(ctx, board, commands.IssueAgentKey{Consumer: a2})
 	must(err)
 	s.key2 = k2.KeyID
-	_, err = h.ResolveValues(ctx, agent(s.key2, "a2"), commands.Resolve{RunID: "run-3"})
+	_, err = h.Resolver.ResolveValues(ctx, agent(s.key2, "a2"), commands.Resolve{RunID: "run-3"})
 	must(err)
-	_, err = h.Unbind(ctx, board, s.bindingA1)
+	_, err = h.Consumers.Unbind(ctx, board, s.bindingA1)
 	must(err)
 	s.afterUnbind = head()
 	// a1 asks for a path it is no longer bound at: a failure with no secret behind it.
-	_, _ = h.ResolveValues(ctx, agent(s.key1, "a1"), commands.Resolve{ConfigPaths: []string{"env.DB"}, RunID: "run-4"})
-	_, err = h.RevokeKey(ctx, board, s.key1)
+	_, _ = h.Resolver.ResolveValues(ctx, agent(s.key1, "a1"), commands.Resolve{ConfigPaths: []string{"env.DB"}, RunID: "run-4"})
+	_, err = h.AgentKeys.RevokeKey(ctx, board, s.key1)
 	must(err)
 	s.afterRevoke = head()
-	_, err = h.Delete(ctx, board, s.secret)
+	_, err = h.Secrets.Delete(ctx, board, s.secret)
 	must(err)
 	s.afterDelete = head()
 	// a2 is still bound: its attempt fails and is recorded against the secret.
-	_, _ = h.ResolveValues(ctx, agent(s.key2, "a2"), commands.Resolve{RunID: "run-5"})
-	_, err = h.Purge(ctx, board, s.secret, s.secret)
+	_, _ = h.Resolver.ResolveValues(ctx, agent(s.key2, "a2"), commands.Resolve{RunID: "run-5"})
+	_, err = h.Secrets.Purge(ctx, board, s.secret, s.secret)
 	must(err)
 	s.afterPurge = head()
 }

@@ -18,7 +18,7 @@ func TestExportLeavesCredentialHashesOutAndStillVerifies(t *testing.T) {
 	t.Parallel()
 	s := script(t)
 	ctx := context.Background()
-	if _, err := s.h.IssueSubscriber(ctx, board, company, "follower"); err != nil {
+	if _, err := s.h.Subscribers.IssueSubscriber(ctx, board, company, "follower"); err != nil {
 		t.Fatal(err)
 	}
 	var buf bytes.Buffer

@@ -19,16 +19,16 @@ func TestStateFoldsPagesAndIsBounded(t *testing.T) {
 	ctx := context.Background()
 	// Bind and unbind many times: the history grows, the state does not.
 	c := commands.Consumer{CompanyID: company, TargetType: "agent", TargetID: "churn"}
-	churned, err := s.h.Create(ctx, board, commands.CreateSecret{CompanyID: company, Name: "churned", Value: value("c")})
+	churned, err := s.h.Secrets.Create(ctx, board, commands.CreateSecret{CompanyID: company, Name: "churned", Value: value("c")})
 	if err != nil {
 		t.Fatal(err)
 	}
 	for i := 0; i < 30; i++ {
-		b, err := s.h.Bind(ctx, board, commands.CreateBinding{Consumer: c, SecretID: churned.SecretID, ConfigPath: "env.CHURN", VersionSelector: "latest"})
+		b, err := s.h.Consumers.Bind(ctx, board, commands.CreateBinding{Consumer: c, SecretID: churned.SecretID, ConfigPath: "env.CHURN", VersionSelector: "latest"})
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := s.h.Unbind(ctx, board, b.BindingID); err != nil {
+		if _, err := s.h.Consumers.Unbind(ctx, board, b.BindingID); err != nil {
 			t.Fatal(err)
 		}
 	}

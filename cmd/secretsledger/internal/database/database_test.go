@@ -86,12 +86,12 @@ func runCommandsAsRuntimeRole(t *testing.T, db *database.Database) int {
 		t.Fatal(err)
 	}
 	store := eventstore.New(pool, eventstore.Config{Authenticator: pgtest.IntegrityKey, Projector: projections.Inline(projections.All())})
+	h := commands.New(commands.Config{Log: store, Providers: map[string]providers.Provider{providers.LocalEncrypted: local},
+		DefaultProvider: providers.LocalEncrypted, RecoveryWindow: time.Hour}).Secrets
 	runCtx, stop := context.WithCancel(ctx)
 	done := make(chan struct{})
 	go func() { _ = store.Run(runCtx); close(done) }()
 	t.Cleanup(func() { stop(); <-done })
-	h := &commands.Secrets{Log: store, Providers: map[string]providers.Provider{providers.LocalEncrypted: local},
-		DefaultProvider: providers.LocalEncrypted, RecoveryWindow: time.Hour}
 	board := commands.Request{Actor: actor.Actor{Type: actor.Board, ID: "test"}}
 	value := func(s string) *providers.Value { v := providers.NewValue([]byte(s)); return &v }
 

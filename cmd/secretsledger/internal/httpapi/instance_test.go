@@ -42,7 +42,7 @@ func TestInstanceDetailsOnlyForInstanceTokens(t *testing.T) {
 	s := newStack(t)
 	_, tokenA := s.newToken([]string{companyA})
 	s.secrets.Providers = append(s.secrets.Providers, detailedProvider{})
-	s.secrets.Vaults.Commands.(*commands.Vaults).Health = recordedHealth{}
+	s.health.set(recordedHealth{})
 	instanceDetails := []string{"master key", "instprefix", "dep-instance-1", "aws.internal", "EnvConfigCredentials", "credentialSource"}
 
 	path := "/api/companies/" + companyA + "/secret-providers/health"

@@ -64,7 +64,7 @@ func TestListCompanies(t *testing.T) {
 	s.fixtures() // company A: a secret, a binding, agent keys of agent/x and agent/y, a vault
 	newSecret := func(company, name string) string {
 		v := providers.NewValue([]byte("v"))
-		res, err := s.commands.Create(ctx, boardReq, commands.CreateSecret{CompanyID: company, Name: name, Value: &v})
+		res, err := s.commands.Secrets.Create(ctx, boardReq, commands.CreateSecret{CompanyID: company, Name: name, Value: &v})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -72,24 +72,24 @@ func TestListCompanies(t *testing.T) {
 	}
 	// Company B: one live secret, one soft-deleted (counted), one purged (not counted).
 	newSecret(companyB, "live")
-	if _, err := s.commands.Delete(ctx, boardReq, newSecret(companyB, "deleted")); err != nil {
+	if _, err := s.commands.Secrets.Delete(ctx, boardReq, newSecret(companyB, "deleted")); err != nil {
 		t.Fatal(err)
 	}
 	purged := newSecret(companyB, "purged")
-	if _, err := s.commands.Purge(ctx, boardReq, purged, purged); err != nil {
+	if _, err := s.commands.Secrets.Purge(ctx, boardReq, purged, purged); err != nil {
 		t.Fatal(err)
 	}
 	// Company C holds a consumer env only; company D a revoked agent key only.
 	mode := providers.NewValue([]byte("on"))
-	if _, err := s.commands.PutEnv(ctx, boardReq, commands.SetEnv{Consumer: commands.Consumer{CompanyID: companyC, TargetType: "agent", TargetID: "c"},
+	if _, err := s.commands.Consumers.PutEnv(ctx, boardReq, commands.SetEnv{Consumer: commands.Consumer{CompanyID: companyC, TargetType: "agent", TargetID: "c"},
 		Env: map[string]commands.EnvInput{"MODE": {Type: "plain", Value: &mode}}}); err != nil {
 		t.Fatal(err)
 	}
-	key, err := s.commands.IssueKey(ctx, boardReq, commands.IssueAgentKey{Consumer: commands.Consumer{CompanyID: companyD, TargetType: "agent", TargetID: "d"}})
+	key, err := s.commands.AgentKeys.IssueKey(ctx, boardReq, commands.IssueAgentKey{Consumer: commands.Consumer{CompanyID: companyD, TargetType: "agent", TargetID: "d"}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.commands.RevokeKey(ctx, boardReq, key.KeyID); err != nil {
+	if _, err := s.commands.AgentKeys.RevokeKey(ctx, boardReq, key.KeyID); err != nil {
 		t.Fatal(err)
 	}
 

@@ -41,8 +41,6 @@ type SecretQueries interface {
 	Get(ctx context.Context, a actor.Actor, id string) (queries.Secret, error)
 	// GetIncludingDeleted is Get that also answers a deleted or purged secret.
 	GetIncludingDeleted(ctx context.Context, a actor.Actor, id string) (queries.Secret, error)
-	// Readback is the statement that reads a secret back in a command's append.
-	Readback(id string, got func(queries.Secret)) eventstore.Statement
 	Versions(ctx context.Context, a actor.Actor, id string, p queries.PageRequest) (queries.Page[queries.Version], error)
 }
 
@@ -308,7 +306,6 @@ func (s *Secrets) create(w http.ResponseWriter, r *http.Request, a actor.Actor) 
 	if err != nil {
 		return err
 	}
-	rb := s.readBack(&req)
 	res, err := s.Commands.Create(r.Context(), req, commands.CreateSecret{
 		CompanyID: company, Name: b.Name, Key: b.Key, Description: b.Description, Provider: b.Provider,
 		ManagedMode: b.ManagedMode, ExternalRef: b.ExternalRef, ProviderVersionRef: b.ProviderVersionRef,
@@ -317,31 +314,16 @@ func (s *Secrets) create(w http.ResponseWriter, r *http.Request, a actor.Actor) 
 	if err != nil {
 		return err
 	}
-	return s.respondSecret(w, r, a, res, http.StatusCreated, rb)
-}
-
-// readback is a secret as a command's append transaction read it back.
-type readback struct {
-	sec queries.Secret
-	got bool
-}
-
-// readBack asks the command of req to read its secret back in its append's transaction.
-func (s *Secrets) readBack(req *commands.Request) *readback {
-	rb := &readback{}
-	req.Readback = func(id string) eventstore.Statement {
-		return s.Queries.Readback(id, func(sec queries.Secret) { rb.sec, rb.got = sec, true })
-	}
-	return rb
+	return s.respondSecret(w, r, a, res, http.StatusCreated)
 }
 
 // respondSecret answers a command with the secret as the read model shows it after the
 // command (read-your-writes: the projection ran in the append transaction): as the
-// append read it back, or, when the command wrote nothing (a replay, no change), read
-// now.
-func (s *Secrets) respondSecret(w http.ResponseWriter, r *http.Request, a actor.Actor, res commands.Result, status int, rb *readback) error {
-	sec := rb.sec
-	if !rb.got || res.Replayed || sec.ID != res.SecretID || sec.DeletedAt != nil {
+// append read it back (the wiring's commands.Readback), or, when the command wrote
+// nothing (a replay, no change), read now.
+func (s *Secrets) respondSecret(w http.ResponseWriter, r *http.Request, a actor.Actor, res commands.Result, status int) error {
+	sec, got := res.Readback.(queries.Secret)
+	if !got || res.Replayed || sec.ID != res.SecretID || sec.DeletedAt != nil {
 		var err error
 		if sec, err = s.Queries.Get(r.Context(), a, res.SecretID); err != nil {
 			return err
@@ -416,7 +398,6 @@ func (s *Secrets) rotate(w http.ResponseWriter, r *http.Request, a actor.Actor) 
 	if err != nil {
 		return err
 	}
-	rb := s.readBack(&req)
 	res, err := s.Commands.Rotate(r.Context(), req, commands.RotateSecret{
 		SecretID: mux.Vars(r)["id"], Value: optionalValue(b.Value), ExternalRef: b.ExternalRef,
 		ProviderVersionRef: b.ProviderVersionRef, ExpectedLatestVersion: b.ExpectedLatestVersion,
@@ -424,7 +405,7 @@ func (s *Secrets) rotate(w http.ResponseWriter, r *http.Request, a actor.Actor) 
 	if err != nil {
 		return err
 	}
-	return s.respondSecret(w, r, a, res, http.StatusOK, rb)
+	return s.respondSecret(w, r, a, res, http.StatusOK)
 }
 
 type updateBody struct {
@@ -451,7 +432,6 @@ func (s *Secrets) update(w http.ResponseWriter, r *http.Request, a actor.Actor) 
 	if err != nil {
 		return err
 	}
-	rb := s.readBack(&req)
 	res, err := s.Commands.Update(r.Context(), req, commands.UpdateSecret{
 		SecretID: id, Name: b.Name, Key: b.Key, Description: b.Description, Status: b.Status, ExternalRef: b.ExternalRef,
 	})
@@ -463,7 +443,7 @@ func (s *Secrets) update(w http.ResponseWriter, r *http.Request, a actor.Actor) 
 		writeJSON(w, http.StatusOK, map[string]bool{"ok": true})
 		return nil
 	}
-	return s.respondSecret(w, r, a, res, http.StatusOK, rb)
+	return s.respondSecret(w, r, a, res, http.StatusOK)
 }
 
 // emptyBody reads the body of a route that takes none: nothing, or "{}".
@@ -497,12 +477,11 @@ func (s *Secrets) restore(w http.ResponseWriter, r *http.Request, a actor.Actor)
 	if err != nil {
 		return err
 	}
-	rb := s.readBack(&req)
 	res, err := s.Commands.Restore(r.Context(), req, mux.Vars(r)["id"])
 	if err != nil {
 		return err
 	}
-	return s.respondSecret(w, r, a, res, http.StatusOK, rb)
+	return s.respondSecret(w, r, a, res, http.StatusOK)
 }
 
 type purgeBody struct {

@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -56,8 +57,10 @@ type stack struct {
 	store    *eventstore.Store
 	pool     *pgxpool.Pool
 	ownerURL string // the owner's database URL, for tests that tamper as an attacker would
-	commands *commands.Secrets
+	commands *commands.Handlers
 	tokens   boardtoken.Store
+	// health is the vault health check the commands use; a test may replace it.
+	health *switchableHealth
 	// secrets is the router's API part, for tests that build a router of their own.
 	secrets *Secrets
 	// board may do anything; boardB sees company B only; revoked was revoked.
@@ -88,14 +91,37 @@ func (fakeSubscribers) Revoke(_ context.Context, req commands.Request, companyID
 	return nil
 }
 
+// switchableHealth is the stack's vault health check: commands.DefaultVaultHealth
+// until a test sets another.
+type switchableHealth struct {
+	mu sync.Mutex
+	h  commands.VaultHealth
+}
+
+func (s *switchableHealth) set(h commands.VaultHealth) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.h = h
+}
+
+func (s *switchableHealth) Check(ctx context.Context, v commands.Vault) (string, string, map[string]any) {
+	s.mu.Lock()
+	h := s.h
+	s.mu.Unlock()
+	if h == nil {
+		h = commands.DefaultVaultHealth{}
+	}
+	return h.Check(ctx, v)
+}
+
 type stackAuth struct {
-	tokens   boardtoken.Store
-	commands *commands.Secrets
+	tokens boardtoken.Store
+	keys   *commands.AgentKeys
 }
 
 func (a stackAuth) Authenticate(ctx context.Context, token string) (actor.Actor, error) {
 	if strings.HasPrefix(token, commands.AgentTokenPrefix) {
-		return a.commands.AuthenticateAgent(ctx, token)
+		return a.keys.AuthenticateAgent(ctx, token)
 	}
 	return a.tokens.Authenticate(ctx, token)
 }
@@ -113,27 +139,41 @@ func newStack(t testing.TB) *stack {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmds := &commands.Secrets{}
-	store := eventstore.New(pool, eventstore.Config{Authenticator: pgtest.IntegrityKey, Projector: projections.Inline(projections.All()), Recorded: cmds.Observe})
+	store := eventstore.New(pool, eventstore.Config{Authenticator: pgtest.IntegrityKey, Projector: projections.Inline(projections.All())})
+	secretQueries := queries.Secrets{DB: pool}
+	consumers := queries.Consumers{DB: pool, Secrets: secretQueries, Values: local}
+	health := &switchableHealth{}
+	cmds := commands.New(commands.Config{Log: store, Providers: map[string]providers.Provider{providers.LocalEncrypted: local},
+		DefaultProvider: providers.LocalEncrypted, RecoveryWindow: 24 * time.Hour, Directory: directory.Directory{Consumers: consumers},
+		Credentials: testKey, VaultLocator: queries.Vaults{DB: pool}, VaultHealth: health,
+		Readback: func(id string, got func(any)) eventstore.Statement {
+			return secretQueries.Readback(id, func(s queries.Secret) { got(s) })
+		}})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { _ = store.Run(ctx); close(done) }()
 	t.Cleanup(func() { cancel(); <-done })
 
-	secretQueries := queries.Secrets{DB: pool}
-	consumers := queries.Consumers{DB: pool, Secrets: secretQueries, Values: local}
-	*cmds = commands.Secrets{Log: store, Providers: map[string]providers.Provider{providers.LocalEncrypted: local},
-		DefaultProvider: providers.LocalEncrypted, RecoveryWindow: 24 * time.Hour, Directory: directory.Directory{Consumers: consumers},
-		Credentials: testKey}
 	// Tokens are made and revoked by operator commands, which run as the owner.
-	s := &stack{t: t, store: store, pool: pool, ownerURL: ownerURL, commands: cmds, tokens: boardtoken.Store{DB: owner, Key: testKey}}
+	s := &stack{t: t, store: store, pool: pool, ownerURL: ownerURL, commands: cmds, tokens: boardtoken.Store{DB: owner, Key: testKey},
+		health: health}
 	s.secrets = &Secrets{
-		Auth: stackAuth{tokens: boardtoken.Store{DB: pool, Key: testKey}, commands: cmds}, Commands: cmds, Queries: secretQueries,
+		Auth: stackAuth{tokens: boardtoken.Store{DB: pool, Key: testKey}, keys: cmds.AgentKeys}, Commands: struct {
+			*commands.Secrets
+			*commands.Importer
+		}{cmds.Secrets, cmds.Importer}, Queries: secretQueries,
 		Providers: []providers.Provider{local}, RequestHash: local.Sealer().RequestHash,
-		Consumers:   Consumers{Commands: cmds, Queries: consumers},
-		Incidents:   Incidents{Commands: cmds, Queries: queries.Freezes{DB: pool}},
-		Vaults:      Vaults{Commands: &commands.Vaults{Log: store, Locator: queries.Vaults{DB: pool}}, Queries: queries.Vaults{DB: pool}},
-		Policies:    Policies{Commands: cmds, Queries: queries.ExternalPolicies{DB: pool}},
+		Consumers: Consumers{Commands: struct {
+			*commands.Consumers
+			*commands.AgentKeys
+			*commands.Resolver
+		}{cmds.Consumers, cmds.AgentKeys, cmds.Resolver}, Queries: consumers},
+		Incidents: Incidents{Commands: struct {
+			*commands.Incidents
+			*commands.AgentKeys
+		}{cmds.Incidents, cmds.AgentKeys}, Queries: queries.Freezes{DB: pool}},
+		Vaults:      Vaults{Commands: cmds.Vaults, Queries: queries.Vaults{DB: pool}},
+		Policies:    Policies{Commands: cmds.Policies, Queries: queries.ExternalPolicies{DB: pool}},
 		Subscribers: fakeSubscribers{}, Events: queries.Events{DB: pool}, Audit: audit.Log{DB: pool, RedactionKey: ed25519.NewKeyFromSeed(make([]byte, ed25519.SeedSize))},
 		Companies: queries.Companies{DB: pool}, Ledger: &queries.Ledger{Store: store, DB: pool},
 	}
@@ -161,7 +201,7 @@ func (s *stack) newToken(companies []string) (id, token string) {
 var boardReq = commands.Request{Actor: actor.Actor{Type: actor.Board, ID: "test"}}
 
 func (s *stack) newAgentKey(targetID string) string {
-	res, err := s.commands.IssueKey(context.Background(), boardReq, commands.IssueAgentKey{
+	res, err := s.commands.AgentKeys.IssueKey(context.Background(), boardReq, commands.IssueAgentKey{
 		Consumer: commands.Consumer{CompanyID: companyA, TargetType: "agent", TargetID: targetID}})
 	if err != nil {
 		s.t.Fatal(err)
@@ -175,17 +215,17 @@ func (s *stack) newAgentKey(targetID string) string {
 func (s *stack) fixtures() map[string]string {
 	ctx := context.Background()
 	v := providers.NewValue([]byte("fixture-value"))
-	sec, err := s.commands.Create(ctx, boardReq, commands.CreateSecret{CompanyID: companyA,
+	sec, err := s.commands.Secrets.Create(ctx, boardReq, commands.CreateSecret{CompanyID: companyA,
 		Name: "fixture " + time.Now().Format("150405.000000000"), Value: &v})
 	if err != nil {
 		s.t.Fatal(err)
 	}
-	b, err := s.commands.Bind(ctx, boardReq, commands.CreateBinding{Consumer: commands.Consumer{CompanyID: companyA,
+	b, err := s.commands.Consumers.Bind(ctx, boardReq, commands.CreateBinding{Consumer: commands.Consumer{CompanyID: companyA,
 		TargetType: "agent", TargetID: "x"}, SecretID: sec.SecretID, ConfigPath: "path_" + strings.ToLower(sec.SecretID)})
 	if err != nil {
 		s.t.Fatal(err)
 	}
-	key, err := s.commands.IssueKey(ctx, boardReq, commands.IssueAgentKey{
+	key, err := s.commands.AgentKeys.IssueKey(ctx, boardReq, commands.IssueAgentKey{
 		Consumer: commands.Consumer{CompanyID: companyA, TargetType: "agent", TargetID: "y"}})
 	if err != nil {
 		s.t.Fatal(err)
