@@ -55,8 +55,20 @@ func Main(m *testing.M) int {
 	return code
 }
 
+// SkipIfShort skips the test under -short: it needs a real PostgreSQL (the shared
+// cluster, an instance's embedded one, or the binary's), which the fast tier never
+// starts. Every helper of this package calls it; a test that starts PostgreSQL
+// another way calls it first.
+func SkipIfShort(t testing.TB) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("needs PostgreSQL: skipped under -short")
+	}
+}
+
 func cluster(t testing.TB) *pgembed.Server {
 	t.Helper()
+	SkipIfShort(t)
 	once.Do(func() {
 		removeAbandoned()
 		home, initErr = os.MkdirTemp("", "secretsledger-pgtest-")
