@@ -1,5 +1,7 @@
 // Package docs holds the documents that ship inside the binary: the OpenAPI document of
 // the HTTP API (openapi.yaml), which the server serves and its tests hold it to. It
 // sits beside the Markdown documentation because go:embed only reaches files in the
-// package's own directory and below. It imports nothing of the project.
+// package's own directory and below.
+//
+// Imports: nothing of ours.
 package docs

@@ -4,6 +4,7 @@
 // transaction (Inline), keep a checkpoint per projection, and Rebuilder folds the whole log
 // into new tables beside the live ones and swaps them in, blocking appends only for the swap.
 //
-// It may import eventstore (to read events) and pgx (to write read models); never
-// commands or queries.
+// It uses pgx to write read models; never commands or queries.
+//
+// Imports: eventstore, eventstore/events, eventstore/ledgererr.
 package projections

@@ -3,5 +3,7 @@
 // them. Golden files in testdata pin every version's JSON; a change of shape is a new
 // schema version with an upcaster, never an edit.
 //
-// It imports nothing of ours but eventstore (for EventData).
+// It imports eventstore for EventData.
+//
+// Imports: eventstore.
 package events

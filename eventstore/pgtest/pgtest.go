@@ -1,6 +1,3 @@
-// Package pgtest gives tests a real PostgreSQL: one embedded cluster (pgembed) per test
-// binary, started on first use, and a fresh database per test; and, for the pooler
-// tests, a PgBouncer in transaction mode in front of it. Only test code imports it.
 package pgtest
 
 import (

@@ -9,4 +9,7 @@
 //
 // It imports commands (for the interfaces it implements), queries (the vaults read
 // model) and the providers; nothing imports it but cmd/secretsledger.
+//
+// Imports: commands, eventstore/actor, eventstore/ledgererr, providers, providers/awssm,
+// queries.
 package placement
