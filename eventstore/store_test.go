@@ -19,13 +19,19 @@ import (
 
 func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
 
-// startStore runs a Store's writer for the duration of the test.
+// startStore returns a Store over pool (with the tests' integrity key unless cfg has
+// one), its writer running for the duration of the test.
 func startStore(t testing.TB, pool *pgxpool.Pool, cfg eventstore.Config) *eventstore.Store {
 	t.Helper()
 	if cfg.Authenticator == nil {
 		cfg.Authenticator = pgtest.IntegrityKey
 	}
-	s := eventstore.New(pool, cfg)
+	return run(t, eventstore.New(pool, cfg))
+}
+
+// run runs s's writer for the duration of the test.
+func run(t testing.TB, s *eventstore.Store) *eventstore.Store {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- s.Run(ctx) }()
@@ -140,7 +146,7 @@ func TestIdempotencyKeysExpire(t *testing.T) {
 	now := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
 	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
 	advance := func(d time.Duration) { mu.Lock(); now = now.Add(d); mu.Unlock() }
-	s := startStore(t, pool, eventstore.Config{IdempotencyTTL: time.Hour, Clock: clock})
+	s := run(t, eventstore.NewWithClock(pool, eventstore.Config{IdempotencyTTL: time.Hour, Authenticator: pgtest.IntegrityKey}, clock))
 	ctx := context.Background()
 	appendWith := func(key, request string) (eventstore.AppendResult, error) {
 		return s.AppendWith(ctx, eventstore.Append{Stream: "secret-" + request, Expected: eventstore.AnyVersion,
