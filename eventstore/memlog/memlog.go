@@ -13,12 +13,22 @@ import (
 
 // Log is an event log in memory. The zero value is not usable; call New.
 type Log struct {
-	mu      sync.Mutex
-	events  []eventstore.Event     // in position order; position = index + 1
-	streams map[string][]int       // stream → indexes into events, in version order
-	idem    map[idemKey]idemRecord // (company, key) → the append that used it first
-	now     func() time.Time
-	entropy *ulid.MonotonicEntropy
+	mu       sync.Mutex
+	events   []eventstore.Event     // in position order; position = index + 1
+	streams  map[string][]int       // stream → indexes into events, in version order
+	idem     map[idemKey]idemRecord // (company, key) → the append that used it first
+	now      func() time.Time
+	entropy  *ulid.MonotonicEntropy
+	recorded func([]eventstore.Event)
+}
+
+// Config tunes a Log.
+type Config struct {
+	// Recorded, when set, receives every append's events before its appender is
+	// answered, as eventstore.Config.Recorded does: memory kept from the log is current
+	// with an append by the time its caller learns it was written. It runs with the log
+	// locked and must not call it.
+	Recorded func([]eventstore.Event)
 }
 
 type idemKey struct{ company, key string }
@@ -29,9 +39,9 @@ type idemRecord struct {
 }
 
 // New returns an empty log.
-func New() *Log {
+func New(cfg Config) *Log {
 	return &Log{streams: map[string][]int{}, idem: map[idemKey]idemRecord{}, now: time.Now,
-		entropy: ulid.Monotonic(ulid.DefaultEntropy(), 0)}
+		entropy: ulid.Monotonic(ulid.DefaultEntropy(), 0), recorded: cfg.Recorded}
 }
 
 // ErrStatements is the error of an append that carries Statements: they are SQL, and
@@ -85,6 +95,9 @@ func (l *Log) AppendWith(ctx context.Context, a eventstore.Append) (eventstore.A
 		first := res
 		first.EventIDs = nil // a replay wrote nothing
 		l.idem[idemKey{company, a.Idempotency.Key}] = idemRecord{hash: a.Idempotency.RequestHash, result: first}
+	}
+	if l.recorded != nil {
+		l.recorded(append([]eventstore.Event(nil), l.events[res.FirstPosition-1:]...))
 	}
 	return res, nil
 }
@@ -145,11 +158,4 @@ func (l *Log) Idempotent(_ context.Context, company string, idem *eventstore.Ide
 	}
 	res, err := eventstore.Replay(r.result, r.hash, idem)
 	return res, true, err
-}
-
-// Events returns every event of the log, in position order.
-func (l *Log) Events() []eventstore.Event {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return append([]eventstore.Event(nil), l.events...)
 }

@@ -8,5 +8,5 @@ import (
 )
 
 func TestMemlogKeepsTheLogContract(t *testing.T) {
-	storetest.Run(t, storetest.Implementation{New: func(*testing.T) storetest.Log { return memlog.New() }})
+	storetest.Run(t, storetest.Implementation{New: func(*testing.T) storetest.Log { return memlog.New(memlog.Config{}) }})
 }
