@@ -9,4 +9,6 @@
 //
 // Imports: eventstore, eventstore/actor, eventstore/events, eventstore/ledgererr,
 // providers, providers/awssm.
+//
+// Third-party: bcrypt, pgx, ulid.
 package commands

@@ -6,17 +6,23 @@ package docs_test
 //	Imports: eventstore, eventstore/ledgererr.
 //
 // (paths relative to the module, comma-separated; "nothing of ours" or "anything of
-// ours" instead of a list), and a package that only tests may import says so:
+// ours" instead of a list), which third-party modules it uses, by the short names of
+// thirdParty below (or "none"):
+//
+//	Third-party: pgx, ulid.
+//
+// and a package that only tests may import says so:
 //
 //	Imported by: tests only.
 //
 // The test reads every package's non-test imports (go/build, so no go command is run)
-// and fails when they differ from its rule either way, so neither a forbidden import nor
-// a stale rule goes unnoticed; and it holds the package table of docs/architecture.md to
-// the same rules.
+// and fails when they differ from its rules either way, so neither a forbidden import
+// nor a stale rule goes unnoticed; and it holds the package table of
+// docs/architecture.md to the same rules for our packages.
 
 import (
 	"errors"
+	"fmt"
 	"go/build"
 	"go/parser"
 	"go/token"
@@ -34,9 +40,26 @@ const (
 	anythingOfOurs = "anything of ours"
 )
 
+// thirdParty names the third-party modules (import path prefixes) for the
+// "Third-party:" rules.
+var thirdParty = map[string]string{
+	"pgx":         "github.com/jackc/pgx/v5",
+	"ulid":        "github.com/oklog/ulid/v2",
+	"nats":        "github.com/nats-io",
+	"aws-sdk":     "github.com/aws",
+	"prometheus":  "github.com/prometheus",
+	"kin-openapi": "github.com/getkin/kin-openapi",
+	"gorilla/mux": "github.com/gorilla/mux",
+	"cobra":       "github.com/spf13/cobra",
+	"age":         "filippo.io/age",
+	"x/term":      "golang.org/x/term",
+	"bcrypt":      "golang.org/x/crypto/bcrypt",
+}
+
 // rule is what one package's doc.go says of its imports.
 type rule struct {
 	imports   []string // relative paths, sorted
+	third     []string // short names of thirdParty, sorted
 	anything  bool     // "anything of ours": the wiring
 	testsOnly bool     // "Imported by: tests only."
 }
@@ -45,11 +68,13 @@ type rule struct {
 type pkg struct {
 	rel     string   // path relative to the module ("." for its root)
 	imports []string // its non-test imports of the module's packages, relative, sorted
+	third   []string // its non-test imports of other modules
 }
 
 var (
 	importsRule  = regexp.MustCompile(`(?m)^Imports: ([^.]*)\.`)
 	testsOnlyRul = regexp.MustCompile(`(?m)^Imported by: tests only\.`)
+	thirdRule    = regexp.MustCompile(`(?m)^Third-party: ([^.]*)\.`)
 )
 
 func TestEveryPackageImportsWhatItsDocSays(t *testing.T) {
@@ -75,6 +100,11 @@ func TestEveryPackageImportsWhatItsDocSays(t *testing.T) {
 			if !slices.Contains(p.imports, allowed) {
 				t.Errorf("%s: its doc.go's \"Imports:\" line names %s, which it does not import: remove it", p.rel, allowed)
 			}
+		}
+	}
+	for _, p := range pkgs {
+		if r, ok := rules[p.rel]; ok {
+			checkThirdParty(t, p, r)
 		}
 	}
 	for _, p := range pkgs {
@@ -105,6 +135,20 @@ func readRule(dir string) (rule, error) {
 		return rule{}, errors.New(`doc.go's package comment needs exactly one rule line "Imports: a, b/c." (paths relative to the module), or "Imports: nothing of ours." / "Imports: anything of ours."`)
 	}
 	r := rule{testsOnly: testsOnlyRul.MatchString(text)}
+	third := thirdRule.FindAllStringSubmatch(text, -1)
+	if len(third) != 1 {
+		return rule{}, errors.New(`doc.go's package comment needs exactly one rule line "Third-party: pgx, ulid." (short names of thirdParty in docs/architecture_test.go), or "Third-party: none."`)
+	}
+	if list := strings.Join(strings.Fields(third[0][1]), " "); list != "none" {
+		for _, name := range strings.Split(list, ",") {
+			name = strings.TrimSpace(name)
+			if _, ok := thirdParty[name]; !ok {
+				return rule{}, fmt.Errorf("\"Third-party:\" names %q, which thirdParty in docs/architecture_test.go does not know", name)
+			}
+			r.third = append(r.third, name)
+		}
+		sort.Strings(r.third)
+	}
 	switch list := strings.Join(strings.Fields(m[0][1]), " "); list {
 	case nothingOfOurs:
 	case anythingOfOurs:
@@ -167,6 +211,8 @@ func modulePackages(t *testing.T, root, module string) []pkg {
 		for _, imp := range bp.Imports {
 			if r, ok := strings.CutPrefix(imp, module+"/"); ok {
 				p.imports = append(p.imports, r)
+			} else if first, _, _ := strings.Cut(imp, "/"); strings.Contains(first, ".") {
+				p.third = append(p.third, imp)
 			}
 		}
 		pkgs = append(pkgs, p)
@@ -179,6 +225,32 @@ func modulePackages(t *testing.T, root, module string) []pkg {
 		t.Fatalf("found only %d packages under %s", len(pkgs), root)
 	}
 	return pkgs
+}
+
+// checkThirdParty holds p's imports of other modules to its "Third-party:" rule.
+func checkThirdParty(t *testing.T, p pkg, r rule) {
+	t.Helper()
+	used := map[string]bool{}
+	for _, imp := range p.third {
+		name := ""
+		for n, prefix := range thirdParty {
+			if imp == prefix || strings.HasPrefix(imp, prefix+"/") {
+				name = n
+			}
+		}
+		switch {
+		case name == "":
+			t.Errorf("%s imports %s, which no short name of thirdParty in docs/architecture_test.go covers: add one, and name it in the package's \"Third-party:\" line", p.rel, imp)
+		case !slices.Contains(r.third, name):
+			t.Errorf("%s imports %s (%s), which its doc.go's \"Third-party:\" line does not name", p.rel, imp, name)
+		}
+		used[name] = true
+	}
+	for _, name := range r.third {
+		if !used[name] {
+			t.Errorf("%s: its doc.go's \"Third-party:\" line names %s, which it does not import: remove it", p.rel, name)
+		}
+	}
 }
 
 var backticked = regexp.MustCompile("`([^`]+)`")

@@ -4,4 +4,6 @@
 // package's own directory and below.
 //
 // Imports: nothing of ours.
+//
+// Third-party: none.
 package docs

@@ -12,4 +12,6 @@
 // it (commands, projections, cmd).
 //
 // Imports: eventstore/checkpoint, eventstore/ledgererr.
+//
+// Third-party: pgx, ulid.
 package eventstore

@@ -7,4 +7,6 @@
 // It uses pgx to write read models; never commands or queries.
 //
 // Imports: eventstore, eventstore/events, eventstore/ledgererr.
+//
+// Third-party: pgx.
 package projections

@@ -3,4 +3,6 @@
 // (localenc/) implements. Providers know nothing of events.
 //
 // Imports: nothing of ours.
+//
+// Third-party: none.
 package providers

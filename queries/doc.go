@@ -8,4 +8,6 @@
 //
 // Imports: eventstore, eventstore/actor, eventstore/checkpoint, eventstore/events,
 // eventstore/ledgererr, providers.
+//
+// Third-party: pgx.
 package queries

@@ -8,4 +8,6 @@
 // over an injected environment (configuration and I/O streams).
 //
 // Imports: anything of ours.
+//
+// Third-party: age, cobra, nats, pgx, x/term.
 package main

@@ -3,4 +3,6 @@
 // by it.
 //
 // Imports: nothing of ours.
+//
+// Third-party: none.
 package actor

@@ -6,4 +6,6 @@
 // form used for NATS and export files. It uses the standard library only.
 //
 // Imports: nothing of ours.
+//
+// Third-party: none.
 package checkpoint

@@ -6,4 +6,6 @@
 // It imports eventstore for EventData.
 //
 // Imports: eventstore.
+//
+// Third-party: none.
 package events

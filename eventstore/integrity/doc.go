@@ -6,4 +6,6 @@
 // event that the checkpoint signer accepts. It uses the standard library only.
 //
 // Imports: nothing of ours.
+//
+// Third-party: none.
 package integrity

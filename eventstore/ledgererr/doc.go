@@ -6,4 +6,6 @@
 // their edge.
 //
 // Imports: nothing of ours.
+//
+// Third-party: none.
 package ledgererr

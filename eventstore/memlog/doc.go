@@ -13,5 +13,7 @@
 //
 // Imports: eventstore, eventstore/ledgererr.
 //
+// Third-party: ulid.
+//
 // Imported by: tests only.
 package memlog

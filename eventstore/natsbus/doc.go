@@ -13,4 +13,6 @@
 // nothing above the event store.
 //
 // Imports: eventstore, eventstore/events, eventstore/lease.
+//
+// Third-party: nats, pgx.
 package natsbus

@@ -18,4 +18,6 @@
 // It uses pgx (to probe readiness) and the standard library only.
 //
 // Imports: nothing of ours.
+//
+// Third-party: pgx.
 package pgembed

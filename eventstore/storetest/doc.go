@@ -13,5 +13,7 @@
 //
 // Imports: eventstore, eventstore/ledgererr.
 //
+// Third-party: pgx.
+//
 // Imported by: tests only.
 package storetest

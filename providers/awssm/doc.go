@@ -16,4 +16,6 @@
 // the Secrets Manager API the tests run against is awsfake/.
 //
 // Imports: eventstore/ledgererr, providers.
+//
+// Third-party: aws-sdk.
 package awssm

@@ -11,4 +11,6 @@
 // nothing of events.
 //
 // Imports: eventstore/ledgererr, providers.
+//
+// Third-party: pgx, ulid.
 package localenc

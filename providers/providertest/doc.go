@@ -6,5 +6,7 @@
 //
 // Imports: providers.
 //
+// Third-party: none.
+//
 // Imported by: tests only.
 package providertest

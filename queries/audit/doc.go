@@ -12,4 +12,6 @@
 //
 // Imports: eventstore, eventstore/actor, eventstore/checkpoint, eventstore/events,
 // eventstore/ledgererr.
+//
+// Third-party: pgx.
 package audit

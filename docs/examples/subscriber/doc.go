@@ -8,4 +8,6 @@
 // It reaches NATS only through natsbus.Follow, as a runtime would.
 //
 // Imports: eventstore/events, eventstore/natsbus.
+//
+// Third-party: none.
 package main

@@ -4,4 +4,6 @@
 // injected as functions.
 //
 // Imports: eventstore, eventstore/checkpoint.
+//
+// Third-party: none.
 package signer

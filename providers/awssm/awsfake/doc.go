@@ -12,5 +12,7 @@
 //
 // Imports: nothing of ours.
 //
+// Third-party: none.
+//
 // Imported by: tests only.
 package awsfake

@@ -6,4 +6,6 @@
 // Only cmd/secretsledger imports it. It uses pgx for its table.
 //
 // Imports: eventstore/actor, eventstore/integrity, eventstore/ledgererr.
+//
+// Third-party: pgx, ulid.
 package boardtoken

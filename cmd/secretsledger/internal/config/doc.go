@@ -3,4 +3,6 @@
 // prefixes by the commands' own rule; only cmd/secretsledger imports it.
 //
 // Imports: commands, eventstore/ledgererr.
+//
+// Third-party: pgx.
 package config

@@ -9,4 +9,6 @@
 // for console_sessions and gorilla/mux.
 //
 // Imports: cmd/secretsledger/internal/httpapi, eventstore/actor, eventstore/integrity.
+//
+// Third-party: gorilla/mux, pgx, ulid.
 package console

@@ -2,8 +2,10 @@
 // the instance, or DATABASE_URL / DATABASE_MIGRATION_URL) and as whom the ledger
 // connects: the owner runs migrations and grants, the runtime role (the URL serve's pool
 // uses) gets only the runtime privileges, and CheckRuntimeRole tells doctor whether that
-// role could alter the log. Only cmd/secretsledger imports it. It uses pgx.
+// role could alter the log. Only cmd/secretsledger imports it.
 //
 // Imports: cmd/secretsledger/internal/config, cmd/secretsledger/internal/instance,
 // eventstore/pgembed, migrations.
+//
+// Third-party: pgx.
 package database

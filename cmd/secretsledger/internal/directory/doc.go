@@ -3,4 +3,6 @@
 // conversion lives here, in the wiring.
 //
 // Imports: commands, queries.
+//
+// Third-party: none.
 package directory

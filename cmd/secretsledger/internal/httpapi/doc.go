@@ -7,4 +7,6 @@
 //
 // Imports: commands, docs, eventstore, eventstore/actor, eventstore/events,
 // eventstore/ledgererr, eventstore/natsbus, providers, queries, queries/audit.
+//
+// Third-party: gorilla/mux, kin-openapi, pgx, ulid.
 package httpapi

@@ -3,4 +3,6 @@
 // checks. Only cmd/secretsledger imports it.
 //
 // Imports: nothing of ours.
+//
+// Third-party: none.
 package instance

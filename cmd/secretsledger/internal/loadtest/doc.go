@@ -5,4 +5,6 @@
 // It uses pgx for the raw-insert yardstick.
 //
 // Imports: eventstore/natsbus.
+//
+// Third-party: pgx.
 package loadtest

@@ -10,4 +10,6 @@
 // It uses prometheus/client_golang; only cmd/secretsledger imports it.
 //
 // Imports: commands, eventstore, eventstore/natsbus, providers.
+//
+// Third-party: prometheus.
 package metrics

@@ -12,4 +12,6 @@
 //
 // Imports: commands, eventstore/actor, eventstore/ledgererr, providers, providers/awssm,
 // queries.
+//
+// Third-party: none.
 package placement

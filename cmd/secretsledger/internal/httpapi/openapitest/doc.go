@@ -6,5 +6,7 @@
 //
 // Imports: docs.
 //
+// Third-party: kin-openapi.
+//
 // Imported by: tests only.
 package openapitest
