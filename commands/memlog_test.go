@@ -120,3 +120,37 @@ func TestRetriedCreateWritesToTheProviderOnce(t *testing.T) {
 		t.Fatalf("the retry called AWS's writes %d more times", n-calls)
 	}
 }
+
+// Bindings on the in-memory log: a config path holds one binding, and a deleted secret
+// is not bindable; the consumer's stream holds only what was accepted.
+func TestBindingsOnTheInMemoryLog(t *testing.T) {
+	t.Parallel()
+	h, log, _ := memFixture(t)
+	ctx := context.Background()
+	req := Request{Actor: actor.Actor{Type: actor.Board, ID: "test"}}
+	secret, err := h.Create(ctx, req, CreateSecret{CompanyID: "co", Name: "OpenAI", Value: val("v1")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	agent := Consumer{CompanyID: "co", TargetType: "agent", TargetID: "agent-1"}
+	bind := func(secretID, path string) error {
+		_, err := h.Bind(ctx, req, CreateBinding{Consumer: agent, SecretID: secretID, ConfigPath: path})
+		return err
+	}
+	if err := bind(secret.SecretID, "OPENAI_API_KEY"); err != nil {
+		t.Fatal(err)
+	}
+	if err := bind(secret.SecretID, "OPENAI_API_KEY"); ledgererr.CodeOf(err) != ledgererr.Conflict {
+		t.Fatalf("a second binding at the same path: %v, want ECONFLICT", err)
+	}
+	if _, err := h.Delete(ctx, req, secret.SecretID); err != nil {
+		t.Fatal(err)
+	}
+	if err := bind(secret.SecretID, "OTHER_KEY"); ledgererr.CodeOf(err) != ledgererr.NotFound {
+		t.Fatalf("binding a deleted secret: %v, want ENOTFOUND", err)
+	}
+	evs, err := log.ReadStream(ctx, agent.Stream(), 0, eventstore.MaxReadLimit)
+	if err != nil || len(evs) != 1 || evs[0].Type != events.BindingCreated {
+		t.Fatalf("consumer stream %+v, %v; want the one accepted binding", evs, err)
+	}
+}
