@@ -124,6 +124,7 @@ func closeTemplate(ctx context.Context) error {
 
 // AdminURL returns the superuser URL of database db on the shared cluster.
 func AdminURL(t testing.TB, db string) string {
+	t.Helper()
 	s := cluster(t)
 	return strings.Replace(s.URL(), "/"+pgembed.DefaultDatabase+"?", "/"+db+"?", 1)
 }
