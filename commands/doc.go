@@ -10,7 +10,11 @@
 // events; a provider write whose append fails or is a replay is discarded, so no live
 // orphan remains. One file per command.
 //
-// It may import eventstore (and its events, actor, ledgererr) and providers (of
-// providers/awssm only its pure naming rule, so a vault's config is validated by the rule
-// the provider applies); never queries or projections.
+// Of providers/awssm it uses only the pure naming rule, so a vault's config is validated
+// by the rule the provider applies; it never imports queries or projections.
+//
+// Imports: eventstore, eventstore/actor, eventstore/events, eventstore/ledgererr,
+// providers, providers/awssm.
+//
+// Third-party: bcrypt, pgx, ulid.
 package commands

@@ -54,34 +54,20 @@ type appendOutcome struct {
 // Append writes events to stream atomically, provided the stream is at expected
 // (AnyVersion, NoStream or a version number); otherwise it returns an ECONFLICT
 // *ledgererr.Error and writes nothing. When the first event's Metadata carries an
-// IdempotencyKey, the append is idempotent on it (see Idempotency).
+// IdempotencyKey, the append is idempotent on it (see Idempotency). It is AppendWith
+// for the simple case.
 func (s *Store) Append(ctx context.Context, stream string, expected int64, events ...EventData) (AppendResult, error) {
 	var idem *Idempotency
 	if len(events) > 0 && events[0].Metadata.IdempotencyKey != "" {
 		idem = &Idempotency{Key: events[0].Metadata.IdempotencyKey}
 	}
-	return s.AppendIdempotent(ctx, idem, stream, expected, events...)
-}
-
-// AppendIdempotent is Append with an explicit idempotency key and request fingerprint;
-// idem may be nil.
-func (s *Store) AppendIdempotent(ctx context.Context, idem *Idempotency, stream string, expected int64, events ...EventData) (AppendResult, error) {
-	return s.AppendIf(ctx, idem, nil, stream, expected, events...)
+	return s.AppendWith(ctx, Append{Stream: stream, Expected: expected, Events: events, Idempotency: idem})
 }
 
 // StreamVersion is a version another stream must be at for an append to go ahead.
 type StreamVersion struct {
 	Stream  string
 	Version int64 // a version number, or NoStream
-}
-
-// AppendIf is AppendIdempotent with a multi-stream condition: besides stream being at
-// expected, every stream of cond must be at its version (checked under the append lock,
-// in the same transaction), else the append is an ECONFLICT and writes nothing. A
-// decision that read several streams appends to one of them and names the others, so
-// a write to any of them that landed after the read makes it decide again.
-func (s *Store) AppendIf(ctx context.Context, idem *Idempotency, cond []StreamVersion, stream string, expected int64, events ...EventData) (AppendResult, error) {
-	return s.AppendWith(ctx, Append{Stream: stream, Expected: expected, Events: events, Idempotency: idem, Condition: cond})
 }
 
 // Append is one append with everything that may ride on it.
@@ -91,8 +77,11 @@ type Append struct {
 	Events   []EventData
 	// Idempotency, when set, makes the append safe to retry (see Idempotency).
 	Idempotency *Idempotency
-	// Condition names other streams the decision read, at the versions it read them
-	// (see AppendIf).
+	// Condition names other streams the decision read, at the versions it read them:
+	// every one must be at its version (checked under the append lock, in the same
+	// transaction), else the append is an ECONFLICT and writes nothing. A decision that
+	// read several streams appends to one of them and names the others, so a write to
+	// any of them that landed after the read makes it decide again.
 	Condition []StreamVersion
 	// Statements run in the append's transaction, after its events and their
 	// projections, only when the append is accepted (not refused, not replayed): a
@@ -128,7 +117,7 @@ func staleOutcome(stream string, version, expected int64) appendOutcome {
 }
 
 // AppendWith writes a.Events to a.Stream atomically with everything a carries (see
-// Append); it is the general form of Append, AppendIdempotent and AppendIf.
+// Append).
 func (s *Store) AppendWith(ctx context.Context, a Append) (AppendResult, error) {
 	p, err := newPending(ctx, a.Idempotency, a.Stream, a.Expected, a.Events)
 	if err == nil {

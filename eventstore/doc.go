@@ -8,5 +8,10 @@
 // late (docs/eventstore.md says why). The same lock makes the
 // hash chain a simple fold: every row's prev_hash is the hash of the row before it.
 //
-// It may import pgx, ulid and ledgererr; nothing above it (commands, projections, cmd).
+// It uses pgx and ulid, and checkpoint for the head it verifies against; nothing above
+// it (commands, projections, cmd).
+//
+// Imports: eventstore/checkpoint, eventstore/ledgererr.
+//
+// Third-party: pgx, ulid.
 package eventstore

@@ -52,14 +52,14 @@ func TestObserverHearsBatchesAndEachKindOfConflict(t *testing.T) {
 		t.Fatalf("stale version: %v", err)
 	}
 	idem := &eventstore.Idempotency{Key: "k", RequestHash: []byte("one")}
-	if _, err := s.AppendIdempotent(ctx, idem, "b", eventstore.NoStream, named("delta")); err != nil {
+	if _, err := s.AppendWith(ctx, eventstore.Append{Stream: "b", Expected: eventstore.NoStream, Idempotency: idem, Events: []eventstore.EventData{named("delta")}}); err != nil {
 		t.Fatal(err)
 	}
-	if res, err := s.AppendIdempotent(ctx, idem, "b", eventstore.NoStream, named("delta")); err != nil || !res.Replayed {
+	if res, err := s.AppendWith(ctx, eventstore.Append{Stream: "b", Expected: eventstore.NoStream, Idempotency: idem, Events: []eventstore.EventData{named("delta")}}); err != nil || !res.Replayed {
 		t.Fatalf("replay: %+v %v", res, err)
 	}
 	other := &eventstore.Idempotency{Key: "k", RequestHash: []byte("two")}
-	if _, err := s.AppendIdempotent(ctx, other, "c", eventstore.NoStream, named("epsilon")); ledgererr.CodeOf(err) != ledgererr.Conflict {
+	if _, err := s.AppendWith(ctx, eventstore.Append{Stream: "c", Expected: eventstore.NoStream, Idempotency: other, Events: []eventstore.EventData{named("epsilon")}}); ledgererr.CodeOf(err) != ledgererr.Conflict {
 		t.Fatalf("reused key: %v", err)
 	}
 	if _, err := s.Append(ctx, "d", eventstore.NoStream, named("alpha")); ledgererr.CodeOf(err) != ledgererr.Conflict {

@@ -30,13 +30,9 @@ type Config struct {
 	// the relay and the checkpoint signer wake at once instead of polling. Each
 	// consumer has its own channel: a signal taken by one is not lost to another.
 	Committed []chan<- struct{}
-	// QueueSize bounds the appends waiting for the writer. Default 4096.
-	QueueSize int
 	// IdempotencyTTL is how long an idempotency key is remembered; after it, the key
 	// is free again. Default DefaultIdempotencyTTL.
 	IdempotencyTTL time.Duration
-	// Clock, when set, replaces time.Now (tests of expiry).
-	Clock func() time.Time
 	// Observer, when set, hears of every committed batch and refused append (metrics).
 	Observer Observer
 	// Recorded, when set, receives every committed batch's events, in position order,
@@ -58,15 +54,15 @@ type Authenticator interface {
 	VerifyEventMAC(hash, mac []byte) bool
 }
 
+// queueSize bounds the appends waiting for the writer.
+const queueSize = 4096
+
 // DefaultIdempotencyTTL is the window common APIs give a retry: a day.
 const DefaultIdempotencyTTL = 24 * time.Hour
 
 func (c Config) withDefaults() Config {
 	if c.MaxBatchEvents <= 0 {
 		c.MaxBatchEvents = 1000
-	}
-	if c.QueueSize <= 0 {
-		c.QueueSize = 4096
 	}
 	if c.IdempotencyTTL <= 0 {
 		c.IdempotencyTTL = DefaultIdempotencyTTL
@@ -114,12 +110,9 @@ func New(pool *pgxpool.Pool, cfg Config) *Store {
 		pool:    pool,
 		cfg:     cfg,
 		ids:     newIDSource(),
-		queue:   make(chan *pendingAppend, cfg.QueueSize),
+		queue:   make(chan *pendingAppend, queueSize),
 		stopped: make(chan struct{}),
 		now:     time.Now,
-	}
-	if cfg.Clock != nil {
-		s.now = cfg.Clock
 	}
 	s.legacy.v.Store(-1)
 	return s

@@ -6,5 +6,9 @@
 // runners (several ledger processes starting at once) are serialized with a session-level
 // advisory lock. GrantRuntime gives the server's runtime role exactly the privileges it
 // needs on the schema's tables (INSERT and SELECT only on ledger_events); it runs after
-// every migration run and on every start. It imports pgx and ledgererr only.
+// every migration run and on every start.
+//
+// Imports: eventstore/ledgererr.
+//
+// Third-party: pgx.
 package migrations

@@ -6,6 +6,9 @@
 // Each projection dispatches through an events.Dispatch table that names every event type
 // it handles or ignores, so a new type fails its exhaustiveness test until it decides.
 //
-// It may import eventstore (to read events) and pgx (to write read models); never
-// commands or queries.
+// It uses pgx to write read models; never commands or queries.
+//
+// Imports: eventstore, eventstore/events, eventstore/ledgererr.
+//
+// Third-party: pgx.
 package projections

@@ -171,8 +171,9 @@ func (r *createdRun) flush(b *pgx.Batch) {
 	*r = createdRun{}
 }
 
-// versionRun gathers consecutive secret.version_added events: within the run, each
-// secret's last version becomes current and every other one previous.
+// versionRun gathers consecutive secret.version_added events: every version is stored
+// current, and each secret's latest_version becomes its last version in the run (queries
+// show a current version below latest_version as previous).
 type versionRun struct {
 	ids, companies, actors                  []string
 	versions                                []int32

@@ -3,5 +3,11 @@
 // Because projections run inside the append transaction, a query made after a command's
 // response sees the command's effect (read-your-writes).
 //
-// It may import pgx, eventstore/actor and ledgererr; never commands.
+// It uses pgx; never commands or projections. Of providers it uses the Value type and
+// the reference it decrypts a consumer's stored env values by (ValueReader).
+//
+// Imports: eventstore, eventstore/actor, eventstore/checkpoint, eventstore/events,
+// eventstore/ledgererr, providers.
+//
+// Third-party: pgx.
 package queries

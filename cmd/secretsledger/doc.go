@@ -6,4 +6,8 @@
 // store and the HTTP API. The command line is spf13/cobra: one constructor per
 // command building an options struct from flags, RunE calling a plain run function
 // over an injected environment (configuration and I/O streams).
+//
+// Imports: anything of ours.
+//
+// Third-party: age, cobra, nats, pgx, x/term.
 package main

@@ -1,6 +1,3 @@
-// Package actor says who is calling: a board (operator) token, instance-wide or limited
-// to listed companies, or (later) an agent key. Commands, queries and the HTTP layer all
-// scope by it; it imports nothing of ours.
 package actor
 
 import (

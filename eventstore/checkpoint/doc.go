@@ -3,5 +3,9 @@
 // database. Someone who can write to the database but lacks the key cannot forge a
 // history that passes through every checkpoint, nor hide a truncation behind the newest
 // one. It holds the format, signing and verification, the key file, and the JSON line
-// form used for NATS and export files; it imports only the standard library.
+// form used for NATS and export files. It uses the standard library only.
+//
+// Imports: nothing of ours.
+//
+// Third-party: none.
 package checkpoint

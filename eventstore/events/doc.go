@@ -10,5 +10,7 @@
 // the types it ignores on purpose, so that each reader's test can check that it decided
 // on every registered type of the streams it reads (Reader.Unhandled).
 //
-// It imports nothing of ours but eventstore (for Event and EventData).
+// Imports: eventstore.
+//
+// Third-party: none.
 package events

@@ -11,5 +11,7 @@
 // act as holder at once even when renewals fail. Clean shutdown releases the lease, so
 // another process takes over at once.
 //
-// It imports pgx only.
+// Imports: nothing of ours.
+//
+// Third-party: pgx.
 package lease

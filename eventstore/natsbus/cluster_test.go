@@ -15,6 +15,7 @@ import (
 // instance setup, and waits until JetStream takes an R3 stream.
 func clusterBus(t *testing.T) *testBus {
 	t.Helper()
+	startsNATS(t)
 	auth, err := EnsureInstanceAuth(t.TempDir())
 	if err != nil {
 		t.Fatal(err)

@@ -9,5 +9,10 @@
 //
 // NATS carries notifications, not truth: the relay reads the log and
 // resumes from its own cursor, JetStream drops duplicates by event id, and losing NATS
-// loses no data. It imports eventstore, eventstore/lease, pgx and the NATS packages (server, client, jwt, nkeys); nothing above.
+// loses no data. It uses pgx and the NATS packages (server, client, jwt, nkeys);
+// nothing above the event store.
+//
+// Imports: eventstore, eventstore/events, eventstore/lease.
+//
+// Third-party: nats, pgx.
 package natsbus

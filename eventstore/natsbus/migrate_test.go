@@ -18,6 +18,7 @@ import (
 // messages are in the ledger's account, the password file is gone, and a user/password
 // login is refused.
 func TestEmbeddedMovesPasswordModeToOperatorMode(t *testing.T) {
+	startsNATS(t)
 	t.Parallel()
 	dir := t.TempDir()
 	// The earlier mode, as it left the directory.
@@ -94,6 +95,7 @@ func TestEmbeddedMovesPasswordModeToOperatorMode(t *testing.T) {
 // A revocation pushed into the account JWT survives a restart of the embedded server:
 // the resolver keeps the newer JWT instead of the instance's first one.
 func TestRevocationSurvivesRestart(t *testing.T) {
+	startsNATS(t)
 	t.Parallel()
 	dir := t.TempDir()
 	ns, err := StartEmbedded(EmbeddedOptions{Addr: "127.0.0.1:0", Dir: dir})

@@ -64,8 +64,18 @@ func (h *harness) append(t testing.TB, company, stream string, n int) {
 	}
 }
 
+// startsNATS skips a test that starts a NATS server under -short (the fast tier);
+// every helper that starts one calls it.
+func startsNATS(t testing.TB) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("starts NATS: skipped under -short")
+	}
+}
+
 func startNATS(t *testing.T, addr string) *Embedded {
 	t.Helper()
+	startsNATS(t)
 	e, err := StartEmbedded(EmbeddedOptions{Addr: addr, Dir: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)
@@ -144,6 +154,7 @@ func freeAddr(t *testing.T) string {
 // NATS is down when the ledger starts: commands still commit, and the relay catches up
 // once NATS is there.
 func TestRelayCatchesUpWhenNATSArrives(t *testing.T) {
+	startsNATS(t)
 	t.Parallel()
 	addr := freeAddr(t)
 	dir := t.TempDir()

@@ -15,5 +15,9 @@
 // start. As root, PostgreSQL (which refuses to run as root) runs as an unprivileged
 // system user that owns pgdata.
 //
-// It imports pgx (to probe readiness) and the standard library only.
+// It uses pgx (to probe readiness) and the standard library only.
+//
+// Imports: nothing of ours.
+//
+// Third-party: pgx.
 package pgembed

@@ -27,6 +27,15 @@ func fakeBinDir(t *testing.T, root string) string {
 	return dir
 }
 
+// startsPostgres skips a test that starts a real PostgreSQL under -short (the fast
+// tier). The tests of this package cannot use pgtest, which imports it.
+func startsPostgres(t *testing.T) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("starts PostgreSQL: skipped under -short")
+	}
+}
+
 func TestFindBinaries(t *testing.T) {
 	root := t.TempDir()
 	explicit := fakeBinDir(t, root)
@@ -58,6 +67,7 @@ func TestVersionedDirsNewestFirst(t *testing.T) {
 // Two instances on one machine get separate clusters and ports; a second Open of the
 // same instance attaches to the running cluster instead of starting another.
 func TestInstancesDoNotCollideAndSecondOpenAttaches(t *testing.T) {
+	startsPostgres(t)
 	t.Parallel()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
@@ -115,6 +125,7 @@ func mustPassword(t *testing.T, dir string) string {
 }
 
 func TestConfiguredPortInUse(t *testing.T) {
+	startsPostgres(t)
 	t.Parallel()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
@@ -134,6 +145,7 @@ func TestConfiguredPortInUse(t *testing.T) {
 // in db/runtime-password (0600); a cluster that has no such role yet (made before the
 // roles were split) gets it at its next start.
 func TestRuntimeRole(t *testing.T) {
+	startsPostgres(t)
 	t.Parallel()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
@@ -228,6 +240,7 @@ func checkRuntimeRole(t *testing.T, s *Server) {
 // instant a forked process keeps a copy of the descriptor) does not leave Open waiting
 // for an owner that will never serve: once the lock is free, Open owns the cluster.
 func TestOpenOwnsTheClusterOnceTheLockIsFree(t *testing.T) {
+	startsPostgres(t)
 	t.Parallel()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
@@ -255,6 +268,7 @@ func TestOpenOwnsTheClusterOnceTheLockIsFree(t *testing.T) {
 // The embedded server does not inherit the ledger's environment, which may hold the
 // master key or AWS credentials.
 func TestServerDoesNotInheritTheEnvironment(t *testing.T) {
+	startsPostgres(t)
 	const canary = "canary-master-key-0123456789abcdef"
 	t.Setenv("PAPERCLIP_SECRETS_MASTER_KEY", canary)
 	t.Setenv("AWS_SECRET_ACCESS_KEY", canary)

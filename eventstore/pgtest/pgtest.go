@@ -1,6 +1,3 @@
-// Package pgtest gives tests a real PostgreSQL: one embedded cluster (pgembed) per test
-// binary, started on first use, and a fresh database per test; and, for the pooler
-// tests, a PgBouncer in transaction mode in front of it. Only test code imports it.
 package pgtest
 
 import (
@@ -55,8 +52,20 @@ func Main(m *testing.M) int {
 	return code
 }
 
+// SkipIfShort skips the test under -short: it needs a real PostgreSQL (the shared
+// cluster, an instance's embedded one, or the binary's), which the fast tier never
+// starts. Every helper of this package calls it; a test that starts PostgreSQL
+// another way calls it first.
+func SkipIfShort(t testing.TB) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("needs PostgreSQL: skipped under -short")
+	}
+}
+
 func cluster(t testing.TB) *pgembed.Server {
 	t.Helper()
+	SkipIfShort(t)
 	once.Do(func() {
 		removeAbandoned()
 		home, initErr = os.MkdirTemp("", "secretsledger-pgtest-")
@@ -115,6 +124,7 @@ func closeTemplate(ctx context.Context) error {
 
 // AdminURL returns the superuser URL of database db on the shared cluster.
 func AdminURL(t testing.TB, db string) string {
+	t.Helper()
 	s := cluster(t)
 	return strings.Replace(s.URL(), "/"+pgembed.DefaultDatabase+"?", "/"+db+"?", 1)
 }

@@ -13,7 +13,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 )
 
-// options are the knobs tests turn; production uses the defaults.
+// options are the knobs of New. The binary sets only WithGetenv; WithCredentials and
+// WithRetry are for tests against the fake, of this package and of its callers (so
+// they are exported here, not in export_test.go).
 type options struct {
 	maxAttempts   int           // the standard retryer's attempts (SDK default 3)
 	maxBackoff    time.Duration // the standard retryer's longest backoff (SDK default 20 s)
@@ -32,21 +34,12 @@ func WithRetry(maxAttempts int, maxBackoff time.Duration) Option {
 	return func(o *options) { o.maxAttempts, o.maxBackoff = maxAttempts, maxBackoff }
 }
 
-// WithCallTimeout bounds each provider call, retries included (default 30 s).
-func WithCallTimeout(d time.Duration) Option { return func(o *options) { o.callTimeout = d } }
-
 // WithCredentials replaces the default credential chain (tests, with static
 // credentials against a fake). Providers built with the same Option value share a
 // client; each call of WithCredentials is a credential source of its own.
 func WithCredentials(p aws.CredentialsProvider) Option {
 	cache := aws.NewCredentialsCache(p)
 	return func(o *options) { o.credentials = cache }
-}
-
-// WithCommitRetry sets the first backoff and the number of attempts of the background
-// retry of a failed Commit (defaults 2 s and 8, doubling up to 5 min).
-func WithCommitRetry(first time.Duration, attempts int) Option {
-	return func(o *options) { o.commitBackoff, o.commitTries = first, attempts }
 }
 
 // WithGetenv replaces os.Getenv for the health check's credential-source detection.

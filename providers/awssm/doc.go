@@ -12,6 +12,10 @@
 // It uses aws-sdk-go-v2 (the default credential chain, SigV4, the standard retryer) with
 // one client per region and endpoint, shared by every Provider. AWS errors are mapped at
 // this edge to ledgererr codes with fixed safe messages; the raw AWS error goes only to
-// the injected logger. It imports providers and ledgererr, never events or the ledger.
-// The in-process fake of the Secrets Manager API the tests run against is awsfake/.
+// the injected logger. It never imports events or the ledger. The in-process fake of
+// the Secrets Manager API the tests run against is awsfake/.
+//
+// Imports: eventstore/ledgererr, providers.
+//
+// Third-party: aws-sdk.
 package awssm

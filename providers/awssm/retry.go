@@ -85,13 +85,6 @@ func (q *commitQueue) done(name string, version int) {
 	}
 }
 
-// pending reports how many commits wait for a retry.
-func (q *commitQueue) pending() int {
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	return len(q.jobs)
-}
-
 func (q *commitQueue) poke() {
 	select {
 	case q.wake <- struct{}{}:

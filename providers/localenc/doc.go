@@ -6,7 +6,11 @@
 // the database, and rekeying: rewrapping the data keys under a new master key, and
 // re-encryption under fresh data keys after a master key leak.
 //
-// It uses the standard library's crypto only and imports providers (for Value) and pgx
-// (its tables: local_secret_keys, local_secret_values, local_encrypted_key_check). It
-// knows nothing of events.
+// It uses the standard library's crypto only, providers for Value, and pgx for its
+// tables (local_secret_keys, local_secret_values, local_encrypted_key_check). It knows
+// nothing of events.
+//
+// Imports: eventstore/ledgererr, providers.
+//
+// Third-party: pgx, ulid.
 package localenc

@@ -2,6 +2,11 @@
 // run against each implementation (local_encrypted with a real PostgreSQL,
 // aws_secrets_manager against the fake Secrets Manager): put and resolve round trip,
 // versions independent, discard, destroy, fingerprints keyed per company, no value in any error,
-// sane descriptor and health. It imports providers and the standard library only, and
-// only tests import it.
+// sane descriptor and health. It uses the standard library only.
+//
+// Imports: providers.
+//
+// Third-party: none.
+//
+// Imported by: tests only.
 package providertest

@@ -8,6 +8,10 @@
 // started) and says which: because appends commit in position order, everything at or
 // below that position is a consistent cut of the log.
 //
-// It may import pgx, eventstore, eventstore/events, eventstore/actor,
-// eventstore/checkpoint and ledgererr; never commands or projections.
+// It uses pgx; never commands or projections.
+//
+// Imports: eventstore, eventstore/actor, eventstore/checkpoint, eventstore/events,
+// eventstore/ledgererr.
+//
+// Third-party: pgx.
 package audit

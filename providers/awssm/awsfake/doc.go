@@ -8,6 +8,11 @@
 // read. It counts calls per operation and injects faults (an error code, a 5xx, a slow
 // answer) for the next N calls of an operation.
 //
-// Only test files import it; the binary never links it. It imports the standard
-// library only.
+// The binary never links it. It uses the standard library only.
+//
+// Imports: nothing of ours.
+//
+// Third-party: none.
+//
+// Imported by: tests only.
 package awsfake

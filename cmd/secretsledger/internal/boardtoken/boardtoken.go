@@ -1,9 +1,3 @@
-// Package boardtoken issues, checks and revokes board (operator) tokens. A token is
-// shown once; only its hash keyed with the instance's integrity key is stored, so that
-// someone who can write to the database cannot add a row that a token of their choosing
-// matches (tokens are 256 random bits: the key is against forgery, not guessing). Tokens
-// are written by the owner only: the runtime role may read board_tokens, never write it.
-// Only cmd/secretsledger imports it.
 package boardtoken
 
 import (

@@ -1,3 +1,8 @@
 // Package config reads the ledger's settings from the environment into one struct and
-// validates them, reporting every problem at once. Only cmd/secretsledger imports it.
+// validates them, reporting every problem at once. It checks external reference
+// prefixes by the commands' own rule; only cmd/secretsledger imports it.
+//
+// Imports: commands, eventstore/ledgererr.
+//
+// Third-party: pgx.
 package config

@@ -5,5 +5,10 @@
 // hash, keyed with the instance's integrity key, is in console_sessions) that ends with
 // the token. Every state-changing request
 // carries the session's CSRF token. No page shows a secret value; an agent key is shown
-// once, on the page that issues it. Only cmd/secretsledger imports it.
+// once, on the page that issues it. Only cmd/secretsledger imports it. It uses pgx
+// for console_sessions and gorilla/mux.
+//
+// Imports: cmd/secretsledger/internal/httpapi, eventstore/actor, eventstore/integrity.
+//
+// Third-party: gorilla/mux, pgx, ulid.
 package console

@@ -29,6 +29,7 @@ import (
 // openEmbedded opens (and migrates) a fresh embedded instance, as serve does.
 func openEmbedded(t *testing.T) *database.Database {
 	t.Helper()
+	pgtest.SkipIfShort(t)
 	home := t.TempDir()
 	cfg := config.FromEnv(func(k string) string {
 		return map[string]string{"LEDGER_HOME": home}[k]

@@ -3,4 +3,9 @@
 // connects: the owner runs migrations and grants, the runtime role (the URL serve's pool
 // uses) gets only the runtime privileges, and CheckRuntimeRole tells doctor whether that
 // role could alter the log. Only cmd/secretsledger imports it.
+//
+// Imports: cmd/secretsledger/internal/config, cmd/secretsledger/internal/instance,
+// eventstore/pgembed, migrations.
+//
+// Third-party: pgx.
 package database

@@ -7,6 +7,9 @@
 // Labels are route templates and enums only (outcomes, kinds, provider ids,
 // operations, methods, status codes), never an id, a name or a value.
 //
-// It may import prometheus/client_golang, eventstore, commands, providers and natsbus;
-// only cmd/secretsledger imports it.
+// It uses prometheus/client_golang; only cmd/secretsledger imports it.
+//
+// Imports: commands, eventstore, eventstore/natsbus, providers.
+//
+// Third-party: prometheus.
 package metrics

@@ -9,4 +9,9 @@
 //
 // It imports commands (for the interfaces it implements), queries (the vaults read
 // model) and the providers; nothing imports it but cmd/secretsledger.
+//
+// Imports: commands, eventstore/actor, eventstore/ledgererr, providers, providers/awssm,
+// queries.
+//
+// Third-party: none.
 package placement
