@@ -58,8 +58,9 @@ type stack struct {
 	ownerURL string // the owner's database URL, for tests that tamper as an attacker would
 	commands *commands.Secrets
 	tokens   boardtoken.Store
-	// secrets is the router's API part, for tests that build a router of their own.
-	secrets *Secrets
+	// api is the router's API part, for tests that change it (then route again) or build
+	// a router of their own.
+	api *API
 	// board may do anything; boardB sees company B only; revoked was revoked.
 	board, boardB, revoked string
 	agent                  string // an agent key of agent/x in company A
@@ -127,18 +128,24 @@ func newStack(t testing.TB) *stack {
 		Credentials: testKey}
 	// Tokens are made and revoked by operator commands, which run as the owner.
 	s := &stack{t: t, store: store, pool: pool, ownerURL: ownerURL, commands: cmds, tokens: boardtoken.Store{DB: owner, Key: testKey}}
-	s.secrets = &Secrets{
-		Auth: stackAuth{tokens: boardtoken.Store{DB: pool, Key: testKey}, commands: cmds}, Commands: cmds, Queries: secretQueries,
-		Providers: []providers.Provider{local}, RequestHash: local.Sealer().RequestHash,
-		Consumers:   Consumers{Commands: cmds, Queries: consumers},
-		Incidents:   Incidents{Commands: cmds, Queries: queries.Freezes{DB: pool}},
-		Vaults:      Vaults{Commands: &commands.Vaults{Log: store, Locator: queries.Vaults{DB: pool}}, Queries: queries.Vaults{DB: pool}},
-		Policies:    Policies{Commands: cmds, Queries: queries.ExternalPolicies{DB: pool}},
-		Subscribers: fakeSubscribers{}, Events: queries.Events{DB: pool}, Audit: audit.Log{DB: pool, RedactionKey: ed25519.NewKeyFromSeed(make([]byte, ed25519.SeedSize))},
-		Companies: queries.Companies{DB: pool}, Ledger: &queries.Ledger{Store: store, DB: pool},
+	s.api = &API{
+		Auth:         stackAuth{tokens: boardtoken.Store{DB: pool, Key: testKey}, commands: cmds},
+		RequestHash:  local.Sealer().RequestHash,
+		Secrets:      Secrets{Commands: cmds, Queries: secretQueries},
+		RemoteImport: RemoteImport{Commands: cmds},
+		Providers:    Providers{Instances: []providers.Provider{local}},
+		Consumers:    Consumers{Commands: cmds, Queries: consumers},
+		AccessEvents: AccessEvents{Queries: consumers},
+		AgentKeys:    AgentKeys{Commands: cmds, Queries: consumers},
+		Resolution:   Resolution{Commands: cmds},
+		Incidents:    Incidents{Commands: cmds, Queries: queries.Freezes{DB: pool}},
+		Vaults:       Vaults{Commands: &commands.Vaults{Log: store, Locator: queries.Vaults{DB: pool}}, Queries: queries.Vaults{DB: pool}},
+		Policies:     Policies{Commands: cmds, Queries: queries.ExternalPolicies{DB: pool}},
+		Events:       Events{Subscribers: fakeSubscribers{}, Reader: queries.Events{DB: pool}},
+		Audit:        Audit{Queries: audit.Log{DB: pool, RedactionKey: ed25519.NewKeyFromSeed(make([]byte, ed25519.SeedSize))}},
+		Ledger:       Ledger{Companies: queries.Companies{DB: pool}, Status: &queries.Ledger{Store: store, DB: pool}},
 	}
-	s.router = NewRouter(Deps{Log: slog.New(slog.DiscardHandler), Secrets: s.secrets,
-		Roles: func() []string { return []string{"relay", "idempotency-sweep"} }})
+	s.route()
 	_, s.board = s.newToken(nil)
 	_, s.boardB = s.newToken([]string{companyB})
 	var revokedID string
@@ -148,6 +155,12 @@ func newStack(t testing.TB) *stack {
 	}
 	s.agent = s.newAgentKey("x")
 	return s
+}
+
+// route builds the router from s.api (again, after a test changed it).
+func (s *stack) route() {
+	s.router = NewRouter(Deps{Log: slog.New(slog.DiscardHandler), API: s.api,
+		Roles: func() []string { return []string{"relay", "idempotency-sweep"} }})
 }
 
 func (s *stack) newToken(companies []string) (id, token string) {
@@ -197,7 +210,7 @@ func (s *stack) fixtures() map[string]string {
 		}
 	}
 	if s.vault == "" || status == commands.VaultDisabled {
-		vault, err := s.secrets.Vaults.Commands.CreateVault(ctx, boardReq, commands.CreateVault{CompanyID: companyA,
+		vault, err := s.api.Vaults.Commands.CreateVault(ctx, boardReq, commands.CreateVault{CompanyID: companyA,
 			DisplayName: "fixture", Provider: providers.LocalEncrypted})
 		if err != nil {
 			s.t.Fatal(err)
