@@ -42,7 +42,8 @@ type Deps struct {
 	// Console, when set with API, is served under /console/; it gets the /api
 	// handler, to call in-process with OnBehalfOf.
 	Console func(api http.Handler) http.Handler
-	API     *API
+	// API, when set, is served under /api; the router is built from a copy of it.
+	API *API
 }
 
 // NewRouter returns the HTTP handler: /healthz (the process is up), /readyz (every
