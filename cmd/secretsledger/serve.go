@@ -128,25 +128,21 @@ func runServe(ctx context.Context, env *environment, o serveOptions) error {
 			Checks:   append(readinessChecks(l.pool, l.db), b.check(), integrityCheck(sig)),
 			Roles:    rs.held,
 			Requests: m, Metrics: apiMetrics,
-			Secrets: &httpapi.Secrets{
-				Auth: l, Commands: struct {
-					*commands.Secrets
-					*commands.Importer
-				}{l.commands.Secrets, l.commands.Importer}, Queries: l.queries,
-				Providers: l.placer.DeploymentProviders(), RequestHash: l.local.Sealer().RequestHash,
-				Consumers: httpapi.Consumers{Commands: struct {
-					*commands.Consumers
-					*commands.AgentKeys
-					*commands.Resolver
-				}{l.commands.Consumers, l.commands.AgentKeys, l.commands.Resolver}, Queries: l.consumers},
-				Incidents: httpapi.Incidents{Commands: struct {
-					*commands.Incidents
-					*commands.AgentKeys
-				}{l.commands.Incidents, l.commands.AgentKeys}, Queries: l.freezes},
-				Vaults:      httpapi.Vaults{Commands: l.commands.Vaults, Queries: l.vaultQueries},
-				Policies:    policiesAPI(env, l),
-				Subscribers: b, Events: l.events, Audit: audit.Log{DB: l.pool, RedactionKey: sig.Key},
-				Companies: queries.Companies{DB: l.pool}, Ledger: &queries.Ledger{Store: l.store, DB: l.pool},
+			API: &httpapi.API{
+				Auth: l, RequestHash: l.local.Sealer().RequestHash,
+				Secrets:      httpapi.Secrets{Commands: l.commands.Secrets, Queries: l.queries},
+				RemoteImport: httpapi.RemoteImport{Commands: l.commands.Importer},
+				Providers:    httpapi.Providers{Instances: l.placer.DeploymentProviders()},
+				Consumers:    httpapi.Consumers{Commands: l.commands.Consumers, Queries: l.consumers},
+				AccessEvents: httpapi.AccessEvents{Queries: l.consumers},
+				AgentKeys:    httpapi.AgentKeys{Commands: l.commands.AgentKeys, Queries: l.consumers},
+				Resolution:   httpapi.Resolution{Commands: l.commands.Resolver},
+				Incidents:    httpapi.Incidents{Commands: l.commands.Incidents, Queries: l.freezes},
+				Policies:     policiesAPI(env, l),
+				Vaults:       httpapi.Vaults{Commands: l.commands.Vaults, Queries: l.vaultQueries},
+				Events:       httpapi.Events{Subscribers: b, Reader: l.events},
+				Audit:        httpapi.Audit{Queries: audit.Log{DB: l.pool, RedactionKey: sig.Key}},
+				Ledger:       httpapi.Ledger{Companies: queries.Companies{DB: l.pool}, Status: &queries.Ledger{Store: l.store, DB: l.pool}},
 			},
 			Console: consoleOf(env, l),
 		}),

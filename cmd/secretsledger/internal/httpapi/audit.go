@@ -22,26 +22,23 @@ type AuditQueries interface {
 	Export(ctx context.Context, a actor.Actor, f audit.ExportFilter, w io.Writer) (audit.ExportSummary, error)
 }
 
-func (s *Secrets) auditRoutes(r *mux.Router) {
-	if s.Audit == nil {
-		return
-	}
-	r.HandleFunc("/secrets/{id}/exposure", s.board(s.secretExposure)).Methods(http.MethodGet)
-	r.HandleFunc("/companies/{companyId}/consumers/{targetType}/{targetId}/exposure", s.board(s.consumerExposure)).Methods(http.MethodGet)
-	r.HandleFunc("/companies/{companyId}/audit/state", s.board(s.auditState)).Methods(http.MethodGet)
-	r.HandleFunc("/companies/{companyId}/audit/export", s.board(s.auditExport)).Methods(http.MethodGet)
+// Audit serves the audit questions: a secret's exposure, a consumer's reach, a
+// company's state at a point of the log, and the export of its timeline.
+type Audit struct {
+	// Queries, when nil, leaves the audit routes out.
+	Queries AuditQueries
+	*gate
 }
 
-func timeParam(r *http.Request, name string) (time.Time, error) {
-	v := r.URL.Query().Get(name)
-	if v == "" {
-		return time.Time{}, nil
+func (h *Audit) routes(r *mux.Router, g *gate) {
+	if h.Queries == nil {
+		return
 	}
-	t, err := time.Parse(time.RFC3339Nano, v)
-	if err != nil {
-		return time.Time{}, ledgererr.New(ledgererr.BadRequest, "%s must be an RFC 3339 time", name)
-	}
-	return t.UTC(), nil
+	h.gate = g
+	r.HandleFunc("/secrets/{id}/exposure", g.board(h.secretExposure)).Methods(http.MethodGet)
+	r.HandleFunc("/companies/{companyId}/consumers/{targetType}/{targetId}/exposure", g.board(h.consumerExposure)).Methods(http.MethodGet)
+	r.HandleFunc("/companies/{companyId}/audit/state", g.board(h.auditState)).Methods(http.MethodGet)
+	r.HandleFunc("/companies/{companyId}/audit/export", g.board(h.auditExport)).Methods(http.MethodGet)
 }
 
 func windowOf(r *http.Request) (audit.Window, error) {
@@ -53,12 +50,12 @@ func windowOf(r *http.Request) (audit.Window, error) {
 	return audit.Window{From: from, To: to}, err
 }
 
-func (s *Secrets) secretExposure(w http.ResponseWriter, r *http.Request, a actor.Actor) error {
+func (h *Audit) secretExposure(w http.ResponseWriter, r *http.Request, a actor.Actor) error {
 	win, err := windowOf(r)
 	if err != nil {
 		return err
 	}
-	exp, err := s.Audit.SecretExposure(r.Context(), a, mux.Vars(r)["id"], win)
+	exp, err := h.Queries.SecretExposure(r.Context(), a, mux.Vars(r)["id"], win)
 	if err != nil {
 		return err
 	}
@@ -66,7 +63,7 @@ func (s *Secrets) secretExposure(w http.ResponseWriter, r *http.Request, a actor
 	return nil
 }
 
-func (s *Secrets) consumerExposure(w http.ResponseWriter, r *http.Request, a actor.Actor) error {
+func (h *Audit) consumerExposure(w http.ResponseWriter, r *http.Request, a actor.Actor) error {
 	c, err := consumerOf(r)
 	if err != nil {
 		return err
@@ -75,7 +72,7 @@ func (s *Secrets) consumerExposure(w http.ResponseWriter, r *http.Request, a act
 	if err != nil {
 		return err
 	}
-	reach, err := s.Audit.ConsumerReach(r.Context(), a, c.CompanyID, c.TargetType, c.TargetID, win)
+	reach, err := h.Queries.ConsumerReach(r.Context(), a, c.CompanyID, c.TargetType, c.TargetID, win)
 	if err != nil {
 		return err
 	}
@@ -83,7 +80,7 @@ func (s *Secrets) consumerExposure(w http.ResponseWriter, r *http.Request, a act
 	return nil
 }
 
-func (s *Secrets) auditState(w http.ResponseWriter, r *http.Request, a actor.Actor) error {
+func (h *Audit) auditState(w http.ResponseWriter, r *http.Request, a actor.Actor) error {
 	company, err := companyID(r)
 	if err != nil {
 		return err
@@ -97,7 +94,7 @@ func (s *Secrets) auditState(w http.ResponseWriter, r *http.Request, a actor.Act
 			return ledgererr.New(ledgererr.BadRequest, "position must be a log position (a positive number)")
 		}
 	}
-	st, err := s.Audit.State(r.Context(), a, company, as)
+	st, err := h.Queries.State(r.Context(), a, company, as)
 	if err != nil {
 		return err
 	}
@@ -108,7 +105,7 @@ func (s *Secrets) auditState(w http.ResponseWriter, r *http.Request, a actor.Act
 // auditExport streams the timeline as JSON lines. Errors found before the first line
 // are ordinary error answers; one after it cuts the stream short, which verify --export
 // reports (the end line is missing).
-func (s *Secrets) auditExport(w http.ResponseWriter, r *http.Request, a actor.Actor) error {
+func (h *Audit) auditExport(w http.ResponseWriter, r *http.Request, a actor.Actor) error {
 	company, err := companyID(r)
 	if err != nil {
 		return err
@@ -125,9 +122,9 @@ func (s *Secrets) auditExport(w http.ResponseWriter, r *http.Request, a actor.Ac
 	}
 	w.Header().Set("Content-Type", "application/x-ndjson")
 	w.Header().Set("Cache-Control", "no-store")
-	_, err = s.Audit.Export(r.Context(), a, audit.ExportFilter{CompanyID: company, Window: win, SecretID: r.URL.Query().Get("secretId")}, w)
+	_, err = h.Queries.Export(r.Context(), a, audit.ExportFilter{CompanyID: company, Window: win, SecretID: r.URL.Query().Get("secretId")}, w)
 	if err != nil {
-		s.log.Error("audit export cut short", "err", err)
+		h.log.Error("audit export cut short", "err", err)
 	}
 	return nil
 }

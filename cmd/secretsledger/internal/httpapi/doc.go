@@ -1,9 +1,17 @@
-// Package httpapi is the ledger's HTTP surface (gorilla/mux). Handlers only parse,
-// call one handler, and write; errors go out as {"error": "…", "details": {"code": "…"}}
-// with only the safe message of a ledgererr.Error. Every request gets a request id
+// Package httpapi is the ledger's HTTP surface (gorilla/mux): /healthz, /readyz,
+// /metrics, the OpenAPI document and the /api routes. Handlers only parse, call one
+// handler, and write; errors go out as {"error": "…", "details": {"code": "…"}} with
+// only the safe message of a ledgererr.Error. Every request gets a request id
 // (X-Request-Id), one log line and, through RequestObserver, a metrics observation; a
-// panic becomes a 500. Only cmd/secretsledger imports it. It uses gorilla/mux and
-// kin-openapi (to serve the OpenAPI document).
+// panic becomes a 500.
+//
+// The /api routes are served by one handler per resource (Secrets, RemoteImport,
+// Providers, Consumers, AccessEvents, AgentKeys, Resolution, Incidents, Policies,
+// Vaults, Events, Audit, Ledger), each in its own file, with its own routes and only
+// the dependencies it uses, declared here as small interfaces. API puts them together;
+// authentication (board tokens, agent keys, OnBehalfOf), input checks, paging and the
+// building of command requests are shared by all of them. Only cmd/secretsledger
+// imports it.
 //
 // Imports: commands, docs, eventstore, eventstore/actor, eventstore/events,
 // eventstore/ledgererr, eventstore/natsbus, providers, queries, queries/audit.

@@ -24,17 +24,29 @@ type EventReader interface {
 	Company(ctx context.Context, a actor.Actor, companyID string, p queries.PageRequest) (queries.Page[eventstore.Event], error)
 }
 
-func (s *Secrets) eventRoutes(r *mux.Router) {
-	if s.Subscribers != nil {
-		r.HandleFunc("/companies/{companyId}/event-subscribers", s.board(s.issueSubscriber)).Methods(http.MethodPost)
-		r.HandleFunc("/companies/{companyId}/event-subscribers/{id}", s.board(s.revokeSubscriber)).Methods(http.MethodDelete)
+// Events serves a company's events: NATS subscriber credentials, and the log's
+// envelopes over HTTP.
+type Events struct {
+	// Subscribers is nil when subscriber credentials cannot be issued; its routes are
+	// then left out.
+	Subscribers EventSubscribers
+	// Reader, when nil, leaves out GET …/events.
+	Reader EventReader
+	*gate
+}
+
+func (h *Events) routes(r *mux.Router, g *gate) {
+	h.gate = g
+	if h.Subscribers != nil {
+		r.HandleFunc("/companies/{companyId}/event-subscribers", g.board(h.issueSubscriber)).Methods(http.MethodPost)
+		r.HandleFunc("/companies/{companyId}/event-subscribers/{id}", g.board(h.revokeSubscriber)).Methods(http.MethodDelete)
 	}
-	if s.Events != nil {
-		r.HandleFunc("/companies/{companyId}/events", s.board(s.companyEvents)).Methods(http.MethodGet)
+	if h.Reader != nil {
+		r.HandleFunc("/companies/{companyId}/events", g.board(h.companyEvents)).Methods(http.MethodGet)
 	}
 }
 
-func (s *Secrets) issueSubscriber(w http.ResponseWriter, r *http.Request, a actor.Actor) error {
+func (h *Events) issueSubscriber(w http.ResponseWriter, r *http.Request, a actor.Actor) error {
 	company, err := companyID(r)
 	if err != nil {
 		return err
@@ -42,11 +54,11 @@ func (s *Secrets) issueSubscriber(w http.ResponseWriter, r *http.Request, a acto
 	var b struct {
 		Label string `json:"label"`
 	}
-	req, err := s.decodeOptionalCommand(r, a, &b)
+	req, err := h.decodeOptionalCommand(r, a, &b)
 	if err != nil {
 		return err
 	}
-	creds, err := s.Subscribers.Issue(r.Context(), req, company, b.Label)
+	creds, err := h.Subscribers.Issue(r.Context(), req, company, b.Label)
 	if err != nil {
 		return err
 	}
@@ -55,28 +67,28 @@ func (s *Secrets) issueSubscriber(w http.ResponseWriter, r *http.Request, a acto
 	return nil
 }
 
-func (s *Secrets) revokeSubscriber(w http.ResponseWriter, r *http.Request, a actor.Actor) error {
+func (h *Events) revokeSubscriber(w http.ResponseWriter, r *http.Request, a actor.Actor) error {
 	company, err := companyID(r)
 	if err != nil {
 		return err
 	}
-	req, err := s.emptyCommand(r, a)
+	req, err := h.emptyCommand(r, a)
 	if err != nil {
 		return err
 	}
-	if err := s.Subscribers.Revoke(r.Context(), req, company, mux.Vars(r)["id"]); err != nil {
+	if err := h.Subscribers.Revoke(r.Context(), req, company, mux.Vars(r)["id"]); err != nil {
 		return err
 	}
 	writeJSON(w, http.StatusOK, map[string]bool{"ok": true})
 	return nil
 }
 
-func (s *Secrets) companyEvents(w http.ResponseWriter, r *http.Request, a actor.Actor) error {
+func (h *Events) companyEvents(w http.ResponseWriter, r *http.Request, a actor.Actor) error {
 	company, err := companyID(r)
 	if err != nil {
 		return err
 	}
 	return listPage(w, r, "after", func(p queries.PageRequest) (queries.Page[eventstore.Event], error) {
-		return s.Events.Company(r.Context(), a, company, p)
+		return h.Reader.Company(r.Context(), a, company, p)
 	}, natsbus.EnvelopeOf)
 }

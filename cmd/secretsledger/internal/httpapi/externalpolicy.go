@@ -22,7 +22,7 @@ type PolicyQueries interface {
 	Company(ctx context.Context, a actor.Actor, companyID string) (queries.ExternalPolicy, error)
 }
 
-// Policies is the external-reference policy part of the API: any board token that can
+// Policies serves a company's external-reference policy: any board token that can
 // access the company reads it; only an instance-wide board token sets it.
 type Policies struct {
 	Commands PolicyCommands
@@ -30,11 +30,13 @@ type Policies struct {
 	// InstancePrefixes are the prefixes LEDGER_AWS_EXTERNAL_PREFIXES approves for every
 	// company, shown beside the company's own.
 	InstancePrefixes []string
+	*gate
 }
 
-func (s *Secrets) policyRoutes(r *mux.Router) {
-	r.HandleFunc("/companies/{companyId}/external-policy", s.board(s.getPolicy)).Methods(http.MethodGet)
-	r.HandleFunc("/companies/{companyId}/external-policy", s.board(s.setPolicy)).Methods(http.MethodPut)
+func (h *Policies) routes(r *mux.Router, g *gate) {
+	h.gate = g
+	r.HandleFunc("/companies/{companyId}/external-policy", g.board(h.getPolicy)).Methods(http.MethodGet)
+	r.HandleFunc("/companies/{companyId}/external-policy", g.board(h.setPolicy)).Methods(http.MethodPut)
 }
 
 // policyLists are the lists of a policy as the API shows and takes them.
@@ -74,17 +76,17 @@ type policyBody struct {
 	Version *int64 `json:"version"`
 }
 
-func (s *Secrets) setPolicy(w http.ResponseWriter, r *http.Request, a actor.Actor) error {
+func (h *Policies) setPolicy(w http.ResponseWriter, r *http.Request, a actor.Actor) error {
 	company, err := companyID(r)
 	if err != nil {
 		return err
 	}
 	var b policyBody
-	req, err := s.decodeCommand(r, a, &b)
+	req, err := h.decodeCommand(r, a, &b)
 	if err != nil {
 		return err
 	}
-	res, err := s.Policies.Commands.SetPolicy(r.Context(), req, commands.SetExternalPolicy{CompanyID: company, Version: b.Version,
+	res, err := h.Commands.SetPolicy(r.Context(), req, commands.SetExternalPolicy{CompanyID: company, Version: b.Version,
 		Policy: commands.ExternalPolicy{Prefixes: b.Prefixes, References: b.References, Regions: b.Regions, Namespaces: b.Namespaces}})
 	if err != nil {
 		return err
@@ -93,25 +95,25 @@ func (s *Secrets) setPolicy(w http.ResponseWriter, r *http.Request, a actor.Acto
 	if res.Replayed {
 		w.Header().Set("Idempotent-Replayed", "true")
 	}
-	return s.writePolicy(w, r, a, company)
+	return h.writePolicy(w, r, a, company)
 }
 
-func (s *Secrets) getPolicy(w http.ResponseWriter, r *http.Request, a actor.Actor) error {
+func (h *Policies) getPolicy(w http.ResponseWriter, r *http.Request, a actor.Actor) error {
 	company, err := companyID(r)
 	if err != nil {
 		return err
 	}
-	return s.writePolicy(w, r, a, company)
+	return h.writePolicy(w, r, a, company)
 }
 
 // writePolicy answers the policy as the log holds it now.
-func (s *Secrets) writePolicy(w http.ResponseWriter, r *http.Request, a actor.Actor, company string) error {
-	p, err := s.Policies.Queries.Company(r.Context(), a, company)
+func (h *Policies) writePolicy(w http.ResponseWriter, r *http.Request, a actor.Actor, company string) error {
+	p, err := h.Queries.Company(r.Context(), a, company)
 	if err != nil {
 		return err
 	}
 	out := policyOut{CompanyID: company, Set: p.Set, policyLists: listsJSON(p.Prefixes, p.References, p.Regions, p.Namespaces),
-		InstancePrefixes: orNone(s.Policies.InstancePrefixes), Version: p.Version, Position: p.Position}
+		InstancePrefixes: orNone(h.InstancePrefixes), Version: p.Version, Position: p.Position}
 	if p.Set {
 		out.SetAt, out.SetBy = p.At, &p.By
 	}

@@ -28,7 +28,7 @@ type Check struct {
 // dependency hangs.
 const checkTimeout = 3 * time.Second
 
-// Deps is what the API needs; nil Secrets leaves out the /api routes.
+// Deps is what the router needs; nil API leaves out the /api routes.
 type Deps struct {
 	Log    *slog.Logger
 	Checks []Check
@@ -39,24 +39,25 @@ type Deps struct {
 	// Metrics, when set, is served at GET /metrics without authentication (the metrics
 	// carry no ids, names or values; operators restrict the path at their proxy).
 	Metrics http.Handler
-	// Console, when set with Secrets, is served under /console/; it gets the /api
+	// Console, when set with API, is served under /console/; it gets the /api
 	// handler, to call in-process with OnBehalfOf.
 	Console func(api http.Handler) http.Handler
-	*Secrets
+	// API, when set, is served under /api; the router is built from a copy of it.
+	API *API
 }
 
 // NewRouter returns the HTTP handler: /healthz (the process is up), /readyz (every
-// check passes), with Metrics /metrics and, with Secrets, the /api routes. Every
+// check passes), with Metrics /metrics and, with API, the /api routes. Every
 // answer, a 404 or 405 included, carries X-Request-Id and is logged on one line; a
 // panicking handler answers 500 and the server keeps serving.
 func NewRouter(d Deps) http.Handler {
 	log, checks := d.Log, d.Checks
 	r := mux.NewRouter()
 	r.Use(observe(log, d.Requests, true)) // runs outside the subrouters' own middleware
-	if d.Secrets != nil {
+	if d.API != nil {
 		api := r.PathPrefix("/api").Subrouter()
 		api.Use(checkedRequest(log))
-		d.Secrets.routes(api, log)
+		d.API.routes(api, log)
 		if d.Console != nil {
 			r.PathPrefix("/console").Handler(d.Console(api))
 		}

@@ -4,19 +4,20 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"io"
 	"log/slog"
 	"net/http"
 	"regexp"
-	"strconv"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/gorilla/mux"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/oklog/ulid/v2"
 
+	"github.com/secretsledger/secretsledger/commands"
 	"github.com/secretsledger/secretsledger/eventstore/ledgererr"
-	"github.com/secretsledger/secretsledger/queries"
 )
 
 // Limits on what a request may carry (docs/secrets.md, "Limits"). Everything a client
@@ -207,57 +208,97 @@ func clientDataError(err error) error {
 	return err
 }
 
-// pageRequest reads limit and cursor. legacy names the position parameter a list took
-// before cursors ("before" or "after"), "" for none; it is used when there is no cursor.
-func pageRequest(r *http.Request, legacy string) (queries.PageRequest, error) {
-	q := r.URL.Query()
-	p := queries.PageRequest{Cursor: q.Get("cursor")}
-	if v := q.Get("limit"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > queries.MaxPageSize {
-			return p, ledgererr.New(ledgererr.BadRequest, "limit must be a number from 1 to %d", queries.MaxPageSize)
-		}
-		p.Limit = n
-	}
-	if v := q.Get(legacy); legacy != "" && v != "" && p.Cursor == "" {
-		pos, err := strconv.ParseInt(v, 10, 64)
-		if err != nil || pos < 0 {
-			return p, ledgererr.New(ledgererr.BadRequest, "%s must be a log position", legacy)
-		}
-		if pos > 0 {
-			p.Cursor = queries.PositionCursor(pos)
-		}
-	}
-	return p, nil
-}
-
-// pageOut is the answer of every list: a page of items, and the cursor of the next page
-// (null on the last).
-type pageOut[T any] struct {
-	Items      []T     `json:"items"`
-	NextCursor *string `json:"nextCursor"`
-}
-
-// listPage answers a list route: the page the query parameters ask for (legacy as in
-// pageRequest), read by query, each item shaped by out.
-func listPage[T, U any](w http.ResponseWriter, r *http.Request, legacy string,
-	query func(queries.PageRequest) (queries.Page[T], error), out func(T) U) error {
-	p, err := pageRequest(r, legacy)
+// decode reads a JSON body strictly: unknown fields and trailing data are errors.
+func decode(r *http.Request, dst any) ([]byte, error) {
+	body, err := readBody(r)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	page, err := query(p)
-	if err != nil {
-		return err
-	}
-	writePage(w, page, out)
-	return nil
+	return decodeBytes(body, dst)
 }
 
-func writePage[T, U any](w http.ResponseWriter, p queries.Page[T], f func(T) U) {
-	out := pageOut[U]{Items: mapSlice(p.Items, f)}
-	if p.NextCursor != "" {
-		out.NextCursor = &p.NextCursor
+func readBody(r *http.Request) ([]byte, error) {
+	body, err := io.ReadAll(r.Body)
+	var tooBig *http.MaxBytesError
+	if errors.As(err, &tooBig) {
+		return nil, ledgererr.New(ledgererr.TooLarge, "request body is larger than %d bytes", MaxBodyBytes)
 	}
-	writeJSON(w, http.StatusOK, out)
+	if err != nil {
+		return nil, ledgererr.New(ledgererr.BadRequest, "cannot read the request body")
+	}
+	return body, nil
+}
+
+func decodeBytes(body []byte, dst any) ([]byte, error) {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := checkJSONText(body); err != nil {
+		return nil, err
+	}
+	// Go decodes null into a struct without a word; a body is an object or nothing.
+	if bytes.Equal(bytes.TrimSpace(body), []byte("null")) {
+		return nil, ledgererr.New(ledgererr.BadRequest, "invalid JSON body: the body must be a JSON object")
+	}
+	if err := dec.Decode(dst); err != nil {
+		// json's messages name fields and types, never values.
+		return nil, ledgererr.New(ledgererr.BadRequest, "invalid JSON body: %s", jsonProblem(err))
+	}
+	if dec.More() {
+		return nil, ledgererr.New(ledgererr.BadRequest, "invalid JSON body: trailing data")
+	}
+	return body, nil
+}
+
+func jsonProblem(err error) string {
+	var typeErr *json.UnmarshalTypeError
+	if errors.As(err, &typeErr) {
+		return "field " + typeErr.Field + " must be " + typeErr.Type.String()
+	}
+	msg := err.Error()
+	if strings.HasPrefix(msg, "json: unknown field") {
+		return strings.TrimPrefix(msg, "json: ")
+	}
+	return "malformed JSON"
+}
+
+// emptyBody reads the body of a route that takes none: nothing, or "{}".
+func emptyBody(r *http.Request) ([]byte, error) {
+	raw, err := readBody(r)
+	if err != nil {
+		return nil, err
+	}
+	if b := strings.TrimSpace(string(raw)); b != "" && b != "{}" {
+		return nil, ledgererr.New(ledgererr.BadRequest, "this route takes no body")
+	}
+	return raw, nil
+}
+
+var uuidPattern = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
+
+func companyID(r *http.Request) (string, error) {
+	id := mux.Vars(r)["companyId"]
+	if !uuidPattern.MatchString(id) {
+		return "", ledgererr.New(ledgererr.BadRequest, "companyId must be a UUID")
+	}
+	return strings.ToLower(id), nil
+}
+
+// consumerOf reads the consumer of a path; a company's path leaves the target empty.
+func consumerOf(r *http.Request) (commands.Consumer, error) {
+	company, err := companyID(r)
+	v := mux.Vars(r)
+	return commands.Consumer{CompanyID: company, TargetType: v["targetType"], TargetID: v["targetId"]}, err
+}
+
+// timeParam reads an RFC 3339 time from the query; absent is the zero time.
+func timeParam(r *http.Request, name string) (time.Time, error) {
+	v := r.URL.Query().Get(name)
+	if v == "" {
+		return time.Time{}, nil
+	}
+	t, err := time.Parse(time.RFC3339Nano, v)
+	if err != nil {
+		return time.Time{}, ledgererr.New(ledgererr.BadRequest, "%s must be an RFC 3339 time", name)
+	}
+	return t.UTC(), nil
 }

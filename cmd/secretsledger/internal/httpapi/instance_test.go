@@ -41,8 +41,9 @@ func TestInstanceDetailsOnlyForInstanceTokens(t *testing.T) {
 	t.Parallel()
 	s := newStack(t)
 	_, tokenA := s.newToken([]string{companyA})
-	s.secrets.Providers = append(s.secrets.Providers, detailedProvider{})
+	s.api.Providers.Instances = append(s.api.Providers.Instances, detailedProvider{})
 	s.health.set(recordedHealth{})
+	s.route()
 	instanceDetails := []string{"master key", "instprefix", "dep-instance-1", "aws.internal", "EnvConfigCredentials", "credentialSource"}
 
 	path := "/api/companies/" + companyA + "/secret-providers/health"

@@ -24,18 +24,25 @@ type LedgerStatus interface {
 	State(ctx context.Context) (queries.LedgerState, error)
 }
 
-func (s *Secrets) ledgerRoutes(r *mux.Router) {
-	if s.Companies != nil {
-		r.HandleFunc("/companies", s.board(s.companies)).Methods(http.MethodGet)
+// Ledger serves GET /api/companies and GET /api/ledger; each is left out when its
+// dependency is nil.
+type Ledger struct {
+	Companies CompanyQueries
+	Status    LedgerStatus
+}
+
+func (h *Ledger) routes(r *mux.Router, g *gate) {
+	if h.Companies != nil {
+		r.HandleFunc("/companies", g.board(h.companies)).Methods(http.MethodGet)
 	}
-	if s.Ledger != nil {
-		r.HandleFunc("/ledger", s.board(s.ledger)).Methods(http.MethodGet)
+	if h.Status != nil {
+		r.HandleFunc("/ledger", g.board(h.ledger)).Methods(http.MethodGet)
 	}
 }
 
-func (s *Secrets) companies(w http.ResponseWriter, r *http.Request, a actor.Actor) error {
+func (h *Ledger) companies(w http.ResponseWriter, r *http.Request, a actor.Actor) error {
 	return listPage(w, r, "", func(p queries.PageRequest) (queries.Page[queries.Company], error) {
-		return s.Companies.List(r.Context(), a, p)
+		return h.Companies.List(r.Context(), a, p)
 	}, func(c queries.Company) companyOut {
 		return companyOut{ID: c.ID, Secrets: c.Secrets, Bindings: c.Bindings, AgentKeys: c.AgentKeys, Vaults: c.Vaults}
 	})
@@ -43,11 +50,11 @@ func (s *Secrets) companies(w http.ResponseWriter, r *http.Request, a actor.Acto
 
 // ledger answers instance-wide board tokens only: the head, the chain and the relay
 // are the instance's, and how fast they move tells one company about the others' work.
-func (s *Secrets) ledger(w http.ResponseWriter, r *http.Request, a actor.Actor) error {
+func (h *Ledger) ledger(w http.ResponseWriter, r *http.Request, a actor.Actor) error {
 	if !instanceWide(a) {
 		return ledgererr.New(ledgererr.Forbidden, "the ledger's state is shown to instance-wide board tokens only; this token is limited to companies")
 	}
-	st, err := s.Ledger.State(r.Context())
+	st, err := h.Status.State(r.Context())
 	if err != nil {
 		return err
 	}

@@ -195,10 +195,10 @@ type ledgerAnswer struct {
 // process, with no verification cached.
 func ledgerState(t *testing.T, s *stack, l *queries.Ledger) ledgerAnswer {
 	t.Helper()
-	sec := *s.secrets
-	sec.Ledger = l
+	api := *s.api
+	api.Ledger.Status = l
 	c := *s
-	c.router = NewRouter(Deps{Log: slog.New(slog.DiscardHandler), Secrets: &sec})
+	c.router = NewRouter(Deps{Log: slog.New(slog.DiscardHandler), API: &api})
 	rec := c.do(newRequest(http.MethodGet, "/api/ledger", ""), s.board)
 	wantStatus(t, rec, 200, "GET /api/ledger")
 	if strings.Contains(rec.Body.String(), "fixture") {

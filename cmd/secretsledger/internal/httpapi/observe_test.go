@@ -90,7 +90,7 @@ func TestEveryRequestIsLoggedOnceWithItsRequestID(t *testing.T) {
 	s := newStack(t)
 	log, buf := newLog()
 	obs := &observations{}
-	router := NewRouter(Deps{Log: log, Requests: obs, Secrets: s.secrets})
+	router := NewRouter(Deps{Log: log, Requests: obs, API: s.api})
 	do := func(req *http.Request, token string) *httptest.ResponseRecorder {
 		if token != "" {
 			req.Header.Set("Authorization", "Bearer "+token)
@@ -118,7 +118,7 @@ func TestEveryRequestIsLoggedOnceWithItsRequestID(t *testing.T) {
 	l := lines[0]
 	var sec struct{ ID string }
 	decodeJSON(t, rec, &sec)
-	a, err := s.secrets.Auth.Authenticate(context.Background(), s.board)
+	a, err := s.api.Auth.Authenticate(context.Background(), s.board)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -241,10 +241,10 @@ func TestACancelledRequestIsNotAnError(t *testing.T) {
 	log, buf := newLog()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	sec := *s.secrets
-	sec.Auth = cancellingAuth{Authenticator: s.secrets.Auth, cancel: cancel}
+	api := *s.api
+	api.Auth = cancellingAuth{Authenticator: s.api.Auth, cancel: cancel}
 	obs := &observations{}
-	router := NewRouter(Deps{Log: log, Requests: obs, Secrets: &sec})
+	router := NewRouter(Deps{Log: log, Requests: obs, API: &api})
 
 	rec := httptest.NewRecorder()
 	req := newRequest(http.MethodGet, "/api/companies/"+companyA+"/secrets", "").WithContext(ctx)

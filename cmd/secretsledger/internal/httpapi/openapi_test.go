@@ -55,9 +55,9 @@ func cloneURL(u *url.URL) *url.URL {
 
 // fullRouter is the router with every optional part on; its handlers are never called.
 func fullRouter() http.Handler {
-	return NewRouter(Deps{Log: slog.New(slog.DiscardHandler), Secrets: &Secrets{
-		Subscribers: fakeSubscribers{}, Events: queries.Events{}, Audit: audit.Log{},
-		Companies: queries.Companies{}, Ledger: &queries.Ledger{}}})
+	return NewRouter(Deps{Log: slog.New(slog.DiscardHandler), API: &API{
+		Events: Events{Subscribers: fakeSubscribers{}, Reader: queries.Events{}}, Audit: Audit{Queries: audit.Log{}},
+		Ledger: Ledger{Companies: queries.Companies{}, Status: &queries.Ledger{}}}})
 }
 
 // Every route the router registers is in the OpenAPI document, and every operation of

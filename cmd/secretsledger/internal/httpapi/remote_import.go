@@ -1,12 +1,34 @@
 package httpapi
 
 import (
+	"context"
 	"net/http"
 	"time"
+
+	"github.com/gorilla/mux"
 
 	"github.com/secretsledger/secretsledger/commands"
 	"github.com/secretsledger/secretsledger/eventstore/actor"
 )
+
+// ImportCommands is the write side of remote imports.
+type ImportCommands interface {
+	PreviewImport(ctx context.Context, a actor.Actor, p commands.ImportPreview) (commands.ImportPreviewResult, error)
+	Import(ctx context.Context, req commands.Request, c commands.ImportSecrets) (commands.ImportResult, error)
+}
+
+// RemoteImport serves the import of a vault's remote secrets as external references:
+// a preview of the remote inventory, then the import of chosen rows.
+type RemoteImport struct {
+	Commands ImportCommands
+	*gate
+}
+
+func (h *RemoteImport) routes(r *mux.Router, g *gate) {
+	h.gate = g
+	r.HandleFunc("/companies/{companyId}/secrets/remote-import/preview", g.board(h.preview)).Methods(http.MethodPost)
+	r.HandleFunc("/companies/{companyId}/secrets/remote-import", g.board(h.importSecrets)).Methods(http.MethodPost)
+}
 
 type previewImportBody struct {
 	ProviderConfigID string `json:"providerConfigId"`
@@ -15,9 +37,9 @@ type previewImportBody struct {
 	PageSize         *int   `json:"pageSize"`
 }
 
-// previewImport answers one page of a vault's remote inventory. The log line carries
+// preview answers one page of a vault's remote inventory. The log line carries
 // counts only: remote names are the account's business, not the server log's.
-func (s *Secrets) previewImport(w http.ResponseWriter, r *http.Request, a actor.Actor) error {
+func (h *RemoteImport) preview(w http.ResponseWriter, r *http.Request, a actor.Actor) error {
 	company, err := companyID(r)
 	if err != nil {
 		return err
@@ -33,7 +55,7 @@ func (s *Secrets) previewImport(w http.ResponseWriter, r *http.Request, a actor.
 			p.PageSize = -1 // an explicit 0 is out of range, not the default
 		}
 	}
-	res, err := s.Commands.PreviewImport(r.Context(), a, p)
+	res, err := h.Commands.PreviewImport(r.Context(), a, p)
 	if err != nil {
 		return err
 	}
@@ -52,7 +74,7 @@ func (s *Secrets) previewImport(w http.ResponseWriter, r *http.Request, a actor.
 				HasDescription: m.HasDescription, HasKMSKey: m.HasKMSKey, TagCount: m.TagCount}})
 	}
 	out.NextToken = optional(res.NextToken)
-	s.log.Info("remote import preview", "request_id", requestIDOf(r), "listed", len(res.Candidates), "importable", importable,
+	h.log.Info("remote import preview", "request_id", requestIDOf(r), "listed", len(res.Candidates), "importable", importable,
 		"conflicts", conflicts, "more", res.NextToken != "")
 	writeJSON(w, http.StatusOK, out)
 	return nil
@@ -71,14 +93,14 @@ type remoteImportBody struct {
 	Secrets          []importSecretBody `json:"secrets"`
 }
 
-// remoteImport links remote secrets as external references, row by row.
-func (s *Secrets) remoteImport(w http.ResponseWriter, r *http.Request, a actor.Actor) error {
+// importSecrets links remote secrets as external references, row by row.
+func (h *RemoteImport) importSecrets(w http.ResponseWriter, r *http.Request, a actor.Actor) error {
 	company, err := companyID(r)
 	if err != nil {
 		return err
 	}
 	var b remoteImportBody
-	req, err := s.decodeCommand(r, a, &b)
+	req, err := h.decodeCommand(r, a, &b)
 	if err != nil {
 		return err
 	}
@@ -87,7 +109,7 @@ func (s *Secrets) remoteImport(w http.ResponseWriter, r *http.Request, a actor.A
 		c.Rows[i] = commands.ImportRow{ExternalRef: row.ExternalRef, Name: row.Name, Key: row.Key, Description: row.Description,
 			ProviderVersionRef: row.ProviderVersionRef}
 	}
-	res, err := s.Commands.Import(r.Context(), req, c)
+	res, err := h.Commands.Import(r.Context(), req, c)
 	if err != nil {
 		return err
 	}
@@ -101,7 +123,7 @@ func (s *Secrets) remoteImport(w http.ResponseWriter, r *http.Request, a actor.A
 		}
 		out.Results = append(out.Results, o)
 	}
-	s.log.Info("remote import", "request_id", requestIDOf(r), "imported", res.Imported, "skipped", res.Skipped, "errors", res.Errors)
+	h.log.Info("remote import", "request_id", requestIDOf(r), "imported", res.Imported, "skipped", res.Skipped, "errors", res.Errors)
 	written(w, commands.Result{Position: res.Position})
 	writeJSON(w, http.StatusOK, out)
 	return nil

@@ -1,41 +1,29 @@
 package httpapi
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
-	"errors"
-	"io"
-	"log/slog"
 	"net/http"
-	"regexp"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/gorilla/mux"
 
 	"github.com/secretsledger/secretsledger/commands"
-	"github.com/secretsledger/secretsledger/eventstore"
 	"github.com/secretsledger/secretsledger/eventstore/actor"
 	"github.com/secretsledger/secretsledger/eventstore/ledgererr"
-	"github.com/secretsledger/secretsledger/providers"
 	"github.com/secretsledger/secretsledger/queries"
 )
 
-// SecretCommands is the write side the API calls.
+// SecretCommands is the write side of secrets.
 type SecretCommands interface {
 	Create(ctx context.Context, req commands.Request, c commands.CreateSecret) (commands.Result, error)
-	Rotate(ctx context.Context, req commands.Request, c commands.RotateSecret) (commands.Result, error)
 	Update(ctx context.Context, req commands.Request, c commands.UpdateSecret) (commands.Result, error)
+	Rotate(ctx context.Context, req commands.Request, c commands.RotateSecret) (commands.Result, error)
 	Delete(ctx context.Context, req commands.Request, secretID string) (commands.Result, error)
 	Restore(ctx context.Context, req commands.Request, secretID string) (commands.Result, error)
 	Purge(ctx context.Context, req commands.Request, secretID, confirm string) (commands.Result, error)
-	PreviewImport(ctx context.Context, a actor.Actor, p commands.ImportPreview) (commands.ImportPreviewResult, error)
-	Import(ctx context.Context, req commands.Request, c commands.ImportSecrets) (commands.ImportResult, error)
 }
 
-// SecretQueries is the read side the API calls.
+// SecretQueries is the read side of secrets.
 type SecretQueries interface {
 	List(ctx context.Context, a actor.Actor, companyID string, f queries.SecretFilter, p queries.PageRequest) (queries.Page[queries.Secret], error)
 	Get(ctx context.Context, a actor.Actor, id string) (queries.Secret, error)
@@ -44,244 +32,25 @@ type SecretQueries interface {
 	Versions(ctx context.Context, a actor.Actor, id string, p queries.PageRequest) (queries.Page[queries.Version], error)
 }
 
-// Authenticator turns a bearer token into an actor.
-type Authenticator interface {
-	Authenticate(ctx context.Context, token string) (actor.Actor, error)
-}
-
-// Secrets is the secrets part of the API.
+// Secrets serves secrets: create, list, read, change, rotate, the lifecycle (delete,
+// restore, purge) and the versions.
 type Secrets struct {
-	Auth      Authenticator
-	Commands  SecretCommands
-	Queries   SecretQueries
-	Providers []providers.Provider
-	// RequestHash fingerprints a request for idempotency; it must be keyed (HMAC), as
-	// bodies carry secret values.
-	RequestHash func([]byte) []byte
-	Consumers   Consumers
-	Incidents   Incidents
-	Vaults      Vaults
-	Policies    Policies
-	// Subscribers is nil when subscriber credentials cannot be issued.
-	Subscribers EventSubscribers
-	Events      EventReader
-	// Audit is nil when the audit routes are off.
-	Audit AuditQueries
-	// Companies (GET /api/companies) and Ledger (GET /api/ledger) leave their route out
-	// when nil: the router then answers 404, as for any path it does not serve.
-	Companies CompanyQueries
-	Ledger    LedgerStatus
-	log       *slog.Logger
+	Commands SecretCommands
+	Queries  SecretQueries
+	*gate
 }
 
-type handler func(w http.ResponseWriter, r *http.Request, a actor.Actor) error
-
-func (s *Secrets) routes(r *mux.Router, log *slog.Logger) {
-	s.log = log
-	board := s.board
-	r.HandleFunc("/companies/{companyId}/secrets", board(s.create)).Methods(http.MethodPost)
-	r.HandleFunc("/companies/{companyId}/secrets", board(s.list)).Methods(http.MethodGet)
-	r.HandleFunc("/companies/{companyId}/secrets/remote-import/preview", board(s.previewImport)).Methods(http.MethodPost)
-	r.HandleFunc("/companies/{companyId}/secrets/remote-import", board(s.remoteImport)).Methods(http.MethodPost)
-	r.HandleFunc("/companies/{companyId}/secret-providers", board(s.providerList)).Methods(http.MethodGet)
-	r.HandleFunc("/companies/{companyId}/secret-providers/health", board(s.providerHealth)).Methods(http.MethodGet)
-	r.HandleFunc("/secrets/{id}", board(s.get)).Methods(http.MethodGet)
-	r.HandleFunc("/secrets/{id}", board(s.update)).Methods(http.MethodPatch)
-	r.HandleFunc("/secrets/{id}", board(s.delete)).Methods(http.MethodDelete)
-	r.HandleFunc("/secrets/{id}/rotate", board(s.rotate)).Methods(http.MethodPost)
-	r.HandleFunc("/secrets/{id}/restore", board(s.restore)).Methods(http.MethodPost)
-	r.HandleFunc("/secrets/{id}/purge", board(s.purge)).Methods(http.MethodPost)
-	r.HandleFunc("/secrets/{id}/versions", board(s.versions)).Methods(http.MethodGet)
-	s.consumerRoutes(r)
-	s.incidentRoutes(r)
-	s.policyRoutes(r)
-	s.vaultRoutes(r)
-	s.eventRoutes(r)
-	s.auditRoutes(r)
-	s.ledgerRoutes(r)
-}
-
-var errNoToken = ledgererr.New(ledgererr.Unauthorized, "a valid token is required (Authorization: Bearer <token>)")
-
-type onBehalfKey struct{}
-
-// OnBehalfOf marks an in-process request to the API as made for a, whom the caller has
-// authenticated already (the console, for its session's board token). The request then
-// passes the same checks as one with a's token. Only code in this process can put a
-// value into a request's context, so no client can claim an actor this way.
-func OnBehalfOf(ctx context.Context, a actor.Actor) context.Context {
-	return context.WithValue(ctx, onBehalfKey{}, a)
-}
-
-func actorOnBehalf(ctx context.Context) (actor.Actor, error) {
-	if a, ok := ctx.Value(onBehalfKey{}).(actor.Actor); ok {
-		return a, nil
-	}
-	return actor.Actor{}, errNoToken
-}
-
-// board admits board tokens only: an agent key gets 403.
-func (s *Secrets) board(h handler) http.HandlerFunc { return s.admit(actor.Board, h) }
-
-// agent admits agent keys only: a board token gets 403.
-func (s *Secrets) agent(h handler) http.HandlerFunc { return s.admit(actor.Agent, h) }
-
-// admit authenticates, checks the actor kind, bounds the body, and writes errors.
-func (s *Secrets) admit(kind string, h handler) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		a, err := actorOnBehalf(r.Context())
-		if err != nil {
-			if token := bearerToken(r); token != "" {
-				a, err = s.Auth.Authenticate(r.Context(), token)
-			}
-		}
-		if err == nil {
-			setActor(r, a)
-		}
-		if err == nil && a.Type != kind {
-			err = ledgererr.New(ledgererr.Forbidden, "this route is for %s credentials", kind)
-		}
-		// A company the actor may not see does not exist for it, whatever else the
-		// request gets wrong.
-		if company, ok := mux.Vars(r)["companyId"]; ok && err == nil && !a.CanAccess(strings.ToLower(company)) {
-			err = ledgererr.New(ledgererr.NotFound, "company not found")
-		}
-		if err == nil {
-			r.Body = http.MaxBytesReader(w, r.Body, MaxBodyBytes)
-			err = h(w, r, a)
-		}
-		if err != nil {
-			WriteError(w, s.log, err)
-		}
-	}
-}
-
-var uuidPattern = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
-
-func companyID(r *http.Request) (string, error) {
-	id := mux.Vars(r)["companyId"]
-	if !uuidPattern.MatchString(id) {
-		return "", ledgererr.New(ledgererr.BadRequest, "companyId must be a UUID")
-	}
-	return strings.ToLower(id), nil
-}
-
-// decode reads a JSON body strictly: unknown fields and trailing data are errors.
-func decode(r *http.Request, dst any) ([]byte, error) {
-	body, err := readBody(r)
-	if err != nil {
-		return nil, err
-	}
-	return decodeBytes(body, dst)
-}
-
-func readBody(r *http.Request) ([]byte, error) {
-	body, err := io.ReadAll(r.Body)
-	var tooBig *http.MaxBytesError
-	if errors.As(err, &tooBig) {
-		return nil, ledgererr.New(ledgererr.TooLarge, "request body is larger than %d bytes", MaxBodyBytes)
-	}
-	if err != nil {
-		return nil, ledgererr.New(ledgererr.BadRequest, "cannot read the request body")
-	}
-	return body, nil
-}
-
-func decodeBytes(body []byte, dst any) ([]byte, error) {
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.DisallowUnknownFields()
-	if err := checkJSONText(body); err != nil {
-		return nil, err
-	}
-	// Go decodes null into a struct without a word; a body is an object or nothing.
-	if bytes.Equal(bytes.TrimSpace(body), []byte("null")) {
-		return nil, ledgererr.New(ledgererr.BadRequest, "invalid JSON body: the body must be a JSON object")
-	}
-	if err := dec.Decode(dst); err != nil {
-		// json's messages name fields and types, never values.
-		return nil, ledgererr.New(ledgererr.BadRequest, "invalid JSON body: %s", jsonProblem(err))
-	}
-	if dec.More() {
-		return nil, ledgererr.New(ledgererr.BadRequest, "invalid JSON body: trailing data")
-	}
-	return body, nil
-}
-
-func jsonProblem(err error) string {
-	var typeErr *json.UnmarshalTypeError
-	if errors.As(err, &typeErr) {
-		return "field " + typeErr.Field + " must be " + typeErr.Type.String()
-	}
-	msg := err.Error()
-	if strings.HasPrefix(msg, "json: unknown field") {
-		return strings.TrimPrefix(msg, "json: ")
-	}
-	return "malformed JSON"
-}
-
-// decodeCommand reads a command's JSON body strictly into dst and builds its request.
-func (s *Secrets) decodeCommand(r *http.Request, a actor.Actor, dst any) (commands.Request, error) {
-	raw, err := decode(r, dst)
-	if err != nil {
-		return commands.Request{}, err
-	}
-	return s.request(r, a, raw)
-}
-
-// emptyCommand builds the request of a command route that takes no body (nothing, or "{}").
-func (s *Secrets) emptyCommand(r *http.Request, a actor.Actor) (commands.Request, error) {
-	raw, err := emptyBody(r)
-	if err != nil {
-		return commands.Request{}, err
-	}
-	return s.request(r, a, raw)
-}
-
-// decodeOptionalCommand is decodeCommand for a route whose body may be left out.
-func (s *Secrets) decodeOptionalCommand(r *http.Request, a actor.Actor, dst any) (commands.Request, error) {
-	raw, err := readBody(r)
-	if err != nil {
-		return commands.Request{}, err
-	}
-	if len(raw) > 0 {
-		if _, err := decodeBytes(raw, dst); err != nil {
-			return commands.Request{}, err
-		}
-	}
-	return s.request(r, a, raw)
-}
-
-// request builds the command request: actor, request id, and the idempotency key with
-// a keyed fingerprint of method, path and body.
-func (s *Secrets) request(r *http.Request, a actor.Actor, body []byte) (commands.Request, error) {
-	req := commands.Request{Actor: a, RequestID: requestIDOf(r)}
-	key, err := idempotencyKey(r)
-	if err != nil {
-		return req, err
-	}
-	if key != "" {
-		fp := append([]byte(r.Method+" "+r.URL.Path+"\n"), body...)
-		req.Idempotency = &eventstore.Idempotency{Key: key, RequestHash: s.RequestHash(fp)}
-	}
-	return req, nil
-}
-
-func written(w http.ResponseWriter, res commands.Result) {
-	if res.Position > 0 {
-		w.Header().Set("X-Ledger-Position", strconv.FormatInt(res.Position, 10))
-	}
-	if res.Replayed {
-		w.Header().Set("Idempotent-Replayed", "true")
-	}
-}
-
-// optionalValue turns a JSON string field into a Value; absent stays nil.
-func optionalValue(s *string) *providers.Value {
-	if s == nil {
-		return nil
-	}
-	v := providers.NewValue([]byte(*s))
-	return &v
+func (s *Secrets) routes(r *mux.Router, g *gate) {
+	s.gate = g
+	r.HandleFunc("/companies/{companyId}/secrets", g.board(s.create)).Methods(http.MethodPost)
+	r.HandleFunc("/companies/{companyId}/secrets", g.board(s.list)).Methods(http.MethodGet)
+	r.HandleFunc("/secrets/{id}", g.board(s.get)).Methods(http.MethodGet)
+	r.HandleFunc("/secrets/{id}", g.board(s.update)).Methods(http.MethodPatch)
+	r.HandleFunc("/secrets/{id}", g.board(s.delete)).Methods(http.MethodDelete)
+	r.HandleFunc("/secrets/{id}/rotate", g.board(s.rotate)).Methods(http.MethodPost)
+	r.HandleFunc("/secrets/{id}/restore", g.board(s.restore)).Methods(http.MethodPost)
+	r.HandleFunc("/secrets/{id}/purge", g.board(s.purge)).Methods(http.MethodPost)
+	r.HandleFunc("/secrets/{id}/versions", g.board(s.versions)).Methods(http.MethodGet)
 }
 
 type createBody struct {
@@ -446,18 +215,6 @@ func (s *Secrets) update(w http.ResponseWriter, r *http.Request, a actor.Actor) 
 	return s.respondSecret(w, r, a, res, http.StatusOK)
 }
 
-// emptyBody reads the body of a route that takes none: nothing, or "{}".
-func emptyBody(r *http.Request) ([]byte, error) {
-	raw, err := readBody(r)
-	if err != nil {
-		return nil, err
-	}
-	if b := strings.TrimSpace(string(raw)); b != "" && b != "{}" {
-		return nil, ledgererr.New(ledgererr.BadRequest, "this route takes no body")
-	}
-	return raw, nil
-}
-
 func (s *Secrets) delete(w http.ResponseWriter, r *http.Request, a actor.Actor) error {
 	req, err := s.emptyCommand(r, a)
 	if err != nil {
@@ -503,61 +260,6 @@ func (s *Secrets) purge(w http.ResponseWriter, r *http.Request, a actor.Actor) e
 	return nil
 }
 
-func (s *Secrets) providerList(w http.ResponseWriter, r *http.Request, a actor.Actor) error {
-	if err := s.companyVisible(r, a); err != nil {
-		return err
-	}
-	// A handful of providers: always one page. The deployment's instances come first,
-	// then those coming soon.
-	all := make([]providers.Descriptor, 0, len(s.Providers)+2)
-	for _, p := range s.Providers {
-		all = append(all, p.Descriptor())
-	}
-	all = append(all, providers.ComingSoon()...)
-	writePage(w, queries.Page[providers.Descriptor]{Items: all}, func(d providers.Descriptor) providerOut {
-		status := "ready"
-		if d.ComingSoon {
-			status = "coming_soon"
-		}
-		return providerOut{ID: d.ID, Label: d.Label, SupportsManagedValues: d.SupportsManagedValues,
-			SupportsExternalReferences: d.SupportsExternalReferences, Configured: d.Configured, Status: status}
-	})
-	return nil
-}
-
-func (s *Secrets) providerHealth(w http.ResponseWriter, r *http.Request, a actor.Actor) error {
-	if err := s.companyVisible(r, a); err != nil {
-		return err
-	}
-	writePage(w, queries.Page[providers.Provider]{Items: s.Providers}, func(p providers.Provider) healthOut {
-		h := p.Health(r.Context())
-		findings := h.Findings
-		if instanceWide(a) {
-			findings = h.All()
-		}
-		if findings == nil {
-			findings = []string{}
-		}
-		return healthOut{Provider: h.Provider, OK: h.OK, Findings: findings}
-	})
-	return nil
-}
-
-// instanceWide says a is a board token for every company: only such a token sees the
-// instance itself (its key files, endpoints, deployment, the log's head).
-func instanceWide(a actor.Actor) bool { return a.Type == actor.Board && a.Companies == nil }
-
-func (s *Secrets) companyVisible(r *http.Request, a actor.Actor) error {
-	company, err := companyID(r)
-	if err != nil {
-		return err
-	}
-	if !a.CanAccess(company) {
-		return ledgererr.New(ledgererr.NotFound, "company not found")
-	}
-	return nil
-}
-
 // JSON shapes of responses: camelCase as in the seeds' system.
 
 type secretOut struct {
@@ -595,19 +297,4 @@ type versionOut struct {
 	Fingerprint        *string   `json:"fingerprint"`
 	CreatedBy          string    `json:"createdBy"`
 	CreatedAt          time.Time `json:"createdAt"`
-}
-
-type providerOut struct {
-	ID                         string `json:"id"`
-	Label                      string `json:"label"`
-	SupportsManagedValues      bool   `json:"supportsManagedValues"`
-	SupportsExternalReferences bool   `json:"supportsExternalReferences"`
-	Configured                 bool   `json:"configured"`
-	Status                     string `json:"status"` // ready | coming_soon
-}
-
-type healthOut struct {
-	Provider string   `json:"provider"`
-	OK       bool     `json:"ok"`
-	Findings []string `json:"findings"`
 }

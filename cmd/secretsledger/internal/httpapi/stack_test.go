@@ -61,8 +61,9 @@ type stack struct {
 	tokens   boardtoken.Store
 	// health is the vault health check the commands use; a test may replace it.
 	health *switchableHealth
-	// secrets is the router's API part, for tests that build a router of their own.
-	secrets *Secrets
+	// api is the router's API part, for tests that change it (then route again) or build
+	// a router of their own.
+	api *API
 	// board may do anything; boardB sees company B only; revoked was revoked.
 	board, boardB, revoked string
 	agent                  string // an agent key of agent/x in company A
@@ -157,28 +158,24 @@ func newStack(t testing.TB) *stack {
 	// Tokens are made and revoked by operator commands, which run as the owner.
 	s := &stack{t: t, store: store, pool: pool, ownerURL: ownerURL, commands: cmds, tokens: boardtoken.Store{DB: owner, Key: testKey},
 		health: health}
-	s.secrets = &Secrets{
-		Auth: stackAuth{tokens: boardtoken.Store{DB: pool, Key: testKey}, keys: cmds.AgentKeys}, Commands: struct {
-			*commands.Secrets
-			*commands.Importer
-		}{cmds.Secrets, cmds.Importer}, Queries: secretQueries,
-		Providers: []providers.Provider{local}, RequestHash: local.Sealer().RequestHash,
-		Consumers: Consumers{Commands: struct {
-			*commands.Consumers
-			*commands.AgentKeys
-			*commands.Resolver
-		}{cmds.Consumers, cmds.AgentKeys, cmds.Resolver}, Queries: consumers},
-		Incidents: Incidents{Commands: struct {
-			*commands.Incidents
-			*commands.AgentKeys
-		}{cmds.Incidents, cmds.AgentKeys}, Queries: queries.Freezes{DB: pool}},
-		Vaults:      Vaults{Commands: cmds.Vaults, Queries: queries.Vaults{DB: pool}},
-		Policies:    Policies{Commands: cmds.Policies, Queries: queries.ExternalPolicies{DB: pool}},
-		Subscribers: fakeSubscribers{}, Events: queries.Events{DB: pool}, Audit: audit.Log{DB: pool, RedactionKey: ed25519.NewKeyFromSeed(make([]byte, ed25519.SeedSize))},
-		Companies: queries.Companies{DB: pool}, Ledger: &queries.Ledger{Store: store, DB: pool},
+	s.api = &API{
+		Auth:         stackAuth{tokens: boardtoken.Store{DB: pool, Key: testKey}, keys: cmds.AgentKeys},
+		RequestHash:  local.Sealer().RequestHash,
+		Secrets:      Secrets{Commands: cmds.Secrets, Queries: secretQueries},
+		RemoteImport: RemoteImport{Commands: cmds.Importer},
+		Providers:    Providers{Instances: []providers.Provider{local}},
+		Consumers:    Consumers{Commands: cmds.Consumers, Queries: consumers},
+		AccessEvents: AccessEvents{Queries: consumers},
+		AgentKeys:    AgentKeys{Commands: cmds.AgentKeys, Queries: consumers},
+		Resolution:   Resolution{Commands: cmds.Resolver},
+		Incidents:    Incidents{Commands: cmds.Incidents, Queries: queries.Freezes{DB: pool}},
+		Vaults:       Vaults{Commands: cmds.Vaults, Queries: queries.Vaults{DB: pool}},
+		Policies:     Policies{Commands: cmds.Policies, Queries: queries.ExternalPolicies{DB: pool}},
+		Events:       Events{Subscribers: fakeSubscribers{}, Reader: queries.Events{DB: pool}},
+		Audit:        Audit{Queries: audit.Log{DB: pool, RedactionKey: ed25519.NewKeyFromSeed(make([]byte, ed25519.SeedSize))}},
+		Ledger:       Ledger{Companies: queries.Companies{DB: pool}, Status: &queries.Ledger{Store: store, DB: pool}},
 	}
-	s.router = NewRouter(Deps{Log: slog.New(slog.DiscardHandler), Secrets: s.secrets,
-		Roles: func() []string { return []string{"relay", "idempotency-sweep"} }})
+	s.route()
 	_, s.board = s.newToken(nil)
 	_, s.boardB = s.newToken([]string{companyB})
 	var revokedID string
@@ -188,6 +185,12 @@ func newStack(t testing.TB) *stack {
 	}
 	s.agent = s.newAgentKey("x")
 	return s
+}
+
+// route builds the router from s.api (again, after a test changed it).
+func (s *stack) route() {
+	s.router = NewRouter(Deps{Log: slog.New(slog.DiscardHandler), API: s.api,
+		Roles: func() []string { return []string{"relay", "idempotency-sweep"} }})
 }
 
 func (s *stack) newToken(companies []string) (id, token string) {
@@ -237,7 +240,7 @@ func (s *stack) fixtures() map[string]string {
 		}
 	}
 	if s.vault == "" || status == commands.VaultDisabled {
-		vault, err := s.secrets.Vaults.Commands.CreateVault(ctx, boardReq, commands.CreateVault{CompanyID: companyA,
+		vault, err := s.api.Vaults.Commands.CreateVault(ctx, boardReq, commands.CreateVault{CompanyID: companyA,
 			DisplayName: "fixture", Provider: providers.LocalEncrypted})
 		if err != nil {
 			s.t.Fatal(err)

@@ -31,21 +31,23 @@ type VaultQueries interface {
 	Get(ctx context.Context, a actor.Actor, id string) (queries.Vault, error)
 }
 
-// Vaults is the provider vaults part of the API (board tokens only).
+// Vaults serves the companies' provider vaults (board tokens only).
 type Vaults struct {
 	Commands VaultCommands
 	Queries  VaultQueries
+	*gate
 }
 
-func (s *Secrets) vaultRoutes(r *mux.Router) {
-	board := s.board
-	r.HandleFunc("/companies/{companyId}/secret-provider-configs", board(s.createVault)).Methods(http.MethodPost)
-	r.HandleFunc("/companies/{companyId}/secret-provider-configs", board(s.listVaults)).Methods(http.MethodGet)
-	r.HandleFunc("/secret-provider-configs/{id}", board(s.getVault)).Methods(http.MethodGet)
-	r.HandleFunc("/secret-provider-configs/{id}", board(s.updateVault)).Methods(http.MethodPatch)
-	r.HandleFunc("/secret-provider-configs/{id}", board(s.disableVault)).Methods(http.MethodDelete)
-	r.HandleFunc("/secret-provider-configs/{id}/default", board(s.setDefaultVault)).Methods(http.MethodPost)
-	r.HandleFunc("/secret-provider-configs/{id}/health", board(s.checkVaultHealth)).Methods(http.MethodPost)
+func (h *Vaults) routes(r *mux.Router, g *gate) {
+	h.gate = g
+	board := g.board
+	r.HandleFunc("/companies/{companyId}/secret-provider-configs", board(h.createVault)).Methods(http.MethodPost)
+	r.HandleFunc("/companies/{companyId}/secret-provider-configs", board(h.listVaults)).Methods(http.MethodGet)
+	r.HandleFunc("/secret-provider-configs/{id}", board(h.getVault)).Methods(http.MethodGet)
+	r.HandleFunc("/secret-provider-configs/{id}", board(h.updateVault)).Methods(http.MethodPatch)
+	r.HandleFunc("/secret-provider-configs/{id}", board(h.disableVault)).Methods(http.MethodDelete)
+	r.HandleFunc("/secret-provider-configs/{id}/default", board(h.setDefaultVault)).Methods(http.MethodPost)
+	r.HandleFunc("/secret-provider-configs/{id}/health", board(h.checkVaultHealth)).Methods(http.MethodPost)
 }
 
 type createVaultBody struct {
@@ -55,25 +57,25 @@ type createVaultBody struct {
 	IsDefault   bool           `json:"isDefault"`
 }
 
-func (s *Secrets) createVault(w http.ResponseWriter, r *http.Request, a actor.Actor) error {
+func (h *Vaults) createVault(w http.ResponseWriter, r *http.Request, a actor.Actor) error {
 	company, err := companyID(r)
 	if err != nil {
 		return err
 	}
 	var b createVaultBody
-	req, err := s.decodeCommand(r, a, &b)
+	req, err := h.decodeCommand(r, a, &b)
 	if err != nil {
 		return err
 	}
-	res, err := s.Vaults.Commands.CreateVault(r.Context(), req, commands.CreateVault{CompanyID: company,
+	res, err := h.Commands.CreateVault(r.Context(), req, commands.CreateVault{CompanyID: company,
 		DisplayName: b.DisplayName, Provider: b.Provider, Config: b.Config, IsDefault: b.IsDefault})
 	if err != nil {
 		return err
 	}
-	return s.respondVault(w, r, a, res, http.StatusCreated)
+	return h.respondVault(w, r, a, res, http.StatusCreated)
 }
 
-func (s *Secrets) listVaults(w http.ResponseWriter, r *http.Request, a actor.Actor) error {
+func (h *Vaults) listVaults(w http.ResponseWriter, r *http.Request, a actor.Actor) error {
 	company, err := companyID(r)
 	if err != nil {
 		return err
@@ -83,12 +85,12 @@ func (s *Secrets) listVaults(w http.ResponseWriter, r *http.Request, a actor.Act
 		return ledgererr.New(ledgererr.BadRequest, "provider must be one of %s", strings.Join(commands.VaultProviders, ", "))
 	}
 	return listPage(w, r, "", func(p queries.PageRequest) (queries.Page[queries.Vault], error) {
-		return s.Vaults.Queries.List(r.Context(), a, company, f, p)
+		return h.Queries.List(r.Context(), a, company, f, p)
 	}, vaultView(a))
 }
 
-func (s *Secrets) getVault(w http.ResponseWriter, r *http.Request, a actor.Actor) error {
-	v, err := s.Vaults.Queries.Get(r.Context(), a, mux.Vars(r)["id"])
+func (h *Vaults) getVault(w http.ResponseWriter, r *http.Request, a actor.Actor) error {
+	v, err := h.Queries.Get(r.Context(), a, mux.Vars(r)["id"])
 	if err != nil {
 		return err
 	}
@@ -102,24 +104,24 @@ type updateVaultBody struct {
 	Config      map[string]any `json:"config"`
 }
 
-func (s *Secrets) updateVault(w http.ResponseWriter, r *http.Request, a actor.Actor) error {
+func (h *Vaults) updateVault(w http.ResponseWriter, r *http.Request, a actor.Actor) error {
 	var b updateVaultBody
-	req, err := s.decodeCommand(r, a, &b)
+	req, err := h.decodeCommand(r, a, &b)
 	if err != nil {
 		return err
 	}
-	res, err := s.Vaults.Commands.UpdateVault(r.Context(), req, commands.UpdateVault{VaultID: mux.Vars(r)["id"],
+	res, err := h.Commands.UpdateVault(r.Context(), req, commands.UpdateVault{VaultID: mux.Vars(r)["id"],
 		DisplayName: b.DisplayName, Provider: b.Provider, Config: b.Config})
 	if err != nil {
 		return err
 	}
-	return s.respondVault(w, r, a, res, http.StatusOK)
+	return h.respondVault(w, r, a, res, http.StatusOK)
 }
 
 // vaultAction answers the routes that take no body and act on one vault.
-func (s *Secrets) vaultAction(run func(context.Context, commands.Request, string) (commands.VaultResult, error)) handler {
+func (h *Vaults) vaultAction(run func(context.Context, commands.Request, string) (commands.VaultResult, error)) handler {
 	return func(w http.ResponseWriter, r *http.Request, a actor.Actor) error {
-		req, err := s.emptyCommand(r, a)
+		req, err := h.emptyCommand(r, a)
 		if err != nil {
 			return err
 		}
@@ -127,25 +129,25 @@ func (s *Secrets) vaultAction(run func(context.Context, commands.Request, string
 		if err != nil {
 			return err
 		}
-		return s.respondVault(w, r, a, res, http.StatusOK)
+		return h.respondVault(w, r, a, res, http.StatusOK)
 	}
 }
 
-func (s *Secrets) disableVault(w http.ResponseWriter, r *http.Request, a actor.Actor) error {
-	return s.vaultAction(s.Vaults.Commands.DisableVault)(w, r, a)
+func (h *Vaults) disableVault(w http.ResponseWriter, r *http.Request, a actor.Actor) error {
+	return h.vaultAction(h.Commands.DisableVault)(w, r, a)
 }
 
-func (s *Secrets) setDefaultVault(w http.ResponseWriter, r *http.Request, a actor.Actor) error {
-	return s.vaultAction(s.Vaults.Commands.SetDefaultVault)(w, r, a)
+func (h *Vaults) setDefaultVault(w http.ResponseWriter, r *http.Request, a actor.Actor) error {
+	return h.vaultAction(h.Commands.SetDefaultVault)(w, r, a)
 }
 
-func (s *Secrets) checkVaultHealth(w http.ResponseWriter, r *http.Request, a actor.Actor) error {
-	return s.vaultAction(s.Vaults.Commands.CheckVaultHealth)(w, r, a)
+func (h *Vaults) checkVaultHealth(w http.ResponseWriter, r *http.Request, a actor.Actor) error {
+	return h.vaultAction(h.Commands.CheckVaultHealth)(w, r, a)
 }
 
 // respondVault answers a command with the vault as the read model now shows it.
-func (s *Secrets) respondVault(w http.ResponseWriter, r *http.Request, a actor.Actor, res commands.VaultResult, status int) error {
-	v, err := s.Vaults.Queries.Get(r.Context(), a, res.VaultID)
+func (h *Vaults) respondVault(w http.ResponseWriter, r *http.Request, a actor.Actor, res commands.VaultResult, status int) error {
+	v, err := h.Queries.Get(r.Context(), a, res.VaultID)
 	if err != nil {
 		return err
 	}
