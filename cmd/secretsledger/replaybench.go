@@ -15,6 +15,8 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/secretsledger/secretsledger/cmd/secretsledger/internal/app"
+	"github.com/secretsledger/secretsledger/cmd/secretsledger/internal/progress"
 	"github.com/secretsledger/secretsledger/eventstore"
 	"github.com/secretsledger/secretsledger/eventstore/actor"
 	"github.com/secretsledger/secretsledger/eventstore/events"
@@ -45,9 +47,9 @@ type replayResult struct {
 }
 
 func runReplayBench(ctx context.Context, env *environment, n int, asJSON bool) error {
-	return withLedger(ctx, env, func(l *ledger) error {
+	return withLedger(ctx, env, func(l *app.App) error {
 		scratch := "secretsledger_bench_" + strings.ToLower(randomSuffix())
-		admin, err := pgx.Connect(ctx, l.db.MigrationURL) // CREATE DATABASE: the owner
+		admin, err := pgx.Connect(ctx, l.DB.MigrationURL) // CREATE DATABASE: the owner
 		if err != nil {
 			return err
 		}
@@ -58,7 +60,7 @@ func runReplayBench(ctx context.Context, env *environment, n int, asJSON bool) e
 		defer func() {
 			_, _ = admin.Exec(context.WithoutCancel(ctx), "DROP DATABASE IF EXISTS "+scratch+" WITH (FORCE)")
 		}()
-		u, err := url.Parse(l.db.MigrationURL)
+		u, err := url.Parse(l.DB.MigrationURL)
 		if err != nil {
 			return err
 		}
@@ -118,7 +120,7 @@ func replayBench(ctx context.Context, env *environment, dbURL string, n int) (re
 	start := time.Now()
 	p := env.progress("appending synthetic events", int64(n))
 	err = generate(ctx, store, n, p)
-	p.done()
+	p.Done()
 	stop()
 	<-done
 	if err != nil {
@@ -130,7 +132,7 @@ func replayBench(ctx context.Context, env *environment, dbURL string, n int) (re
 	start = time.Now()
 	p = env.progress(fmt.Sprintf("rebuilding the read models from %d events", n), 0)
 	rebuilt, err := projections.Rebuilder{Pool: pool, Projections: projections.All()}.Run(ctx)
-	p.done()
+	p.Done()
 	applied := rebuilt.Events
 	if err != nil {
 		return replayResult{}, err
@@ -196,7 +198,7 @@ const benchCompany = "00000000-0000-4000-8000-00000000bench"
 
 // generate appends n events (counted on p) in a realistic mix, in batches: per consumer, 3 bindings
 // and an agent key; then 80 % access records, 15 % rotations, 5 % new secrets.
-func generate(ctx context.Context, store *eventstore.Store, n int, p *progress) error {
+func generate(ctx context.Context, store *eventstore.Store, n int, p *progress.Line) error {
 	const company = benchCompany
 	const consumers, perBatch = 200, 500
 	meta := eventstore.Metadata{ActorType: "board", ActorID: "bench"}
@@ -213,7 +215,7 @@ func generate(ctx context.Context, store *eventstore.Store, n int, p *progress) 
 		mu.Lock()
 		written += len(evs)
 		mu.Unlock()
-		p.add(int64(len(evs)))
+		p.Add(int64(len(evs)))
 		return nil
 	}
 	// Secrets to bind and rotate.
