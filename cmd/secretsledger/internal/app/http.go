@@ -32,8 +32,8 @@ func (a *App) newHTTPServer() *http.Server {
 			Checks:   append(readinessChecks(a.Pool, a.DB), s.bus.check(), integrityCheck(s.signer)),
 			Roles:    s.roles.held,
 			Requests: a.metrics, Metrics: apiMetrics,
-			Secrets:  a.newAPI(),
-			Console:  a.console(),
+			Secrets: a.newAPI(),
+			Console: a.console(),
 		}),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second, // bodies are at most 1 MiB
