@@ -2,5 +2,9 @@
 // the instance, or DATABASE_URL / DATABASE_MIGRATION_URL) and as whom the ledger
 // connects: the owner runs migrations and grants, the runtime role (the URL serve's pool
 // uses) gets only the runtime privileges, and CheckRuntimeRole tells doctor whether that
-// role could alter the log. Only cmd/secretsledger imports it.
+// role could alter the log. Prepare and EnsureMigrated are what every command opening
+// the database does first; NewClient runs PostgreSQL's client programs (pg_dump,
+// pg_restore, psql) without a password on their command line. It may import the
+// ledger's migrations and eventstore/pgembed and, under cmd/secretsledger, config,
+// instance and usage. Only cmd/secretsledger imports it.
 package database
