@@ -15,7 +15,9 @@ func (env *environment) appOptions() app.Options {
 // withLedger opens the ledger for a one-shot operator command (no pending migrations
 // applied; the pool connects as the owner), runs fn, and closes it.
 func withLedger(ctx context.Context, env *environment, fn func(*app.App) error) error {
-	a, err := app.Open(ctx, env.appOptions())
+	opts := env.appOptions()
+	opts.Owner = true
+	a, err := app.Open(ctx, opts)
 	if err != nil {
 		return err
 	}

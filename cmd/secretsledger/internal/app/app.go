@@ -100,9 +100,9 @@ func (a *App) Close() {
 func (a *App) onClose(f func()) { a.closers = append(a.closers, f) }
 
 // openLedger opens the database (migrating an empty one, or a pending one with
-// Options.Migrate, and granting the runtime privileges), the integrity key, the pool,
-// the providers, the store, the commands and the queries. The store's writer is not
-// started.
+// Options.Migrate, and granting the runtime privileges), the integrity key, the pool
+// (as the runtime role unless Options.Owner), the providers, the store, the commands
+// and the queries. The store's writer is not started.
 func (a *App) openLedger(ctx context.Context) error {
 	o := a.opts
 	if err := a.openDatabase(ctx); err != nil {
@@ -113,7 +113,7 @@ func (a *App) openLedger(ctx context.Context) error {
 		return err
 	}
 	poolURL := a.DB.URL
-	if !o.Serve {
+	if o.Owner {
 		poolURL = a.DB.MigrationURL
 	}
 	if a.Pool, err = pgxpool.New(ctx, poolURL); err != nil {

@@ -15,13 +15,16 @@ type Options struct {
 	// environment, else the instance's config.json.
 	Getenv func(string) string
 	// Serve opens the app for Run (the serve command): the listeners, the bus, the
-	// signer and the HTTP API; the pool connects as the runtime role, and the store,
-	// the resolutions and the providers' calls are measured. Without it (an operator
-	// command) the pool connects as the owner (replay truncates read models, rekey
-	// locks data keys, token revoke updates board tokens: they run where the instance
-	// directory, and with it the owner's password, is anyway), and a missing integrity
-	// key is no error (see App.NoIntegrityKey).
+	// signer and the HTTP API; the integrity key is created on first start, and the
+	// store, the resolutions and the providers' calls are measured. Without it (an
+	// operator command) nothing is measured and a missing integrity key is no error
+	// (see App.NoIntegrityKey).
 	Serve bool
+	// Owner connects the pool as the database owner instead of the runtime role, for
+	// operator commands that need more (replay truncates read models, rekey locks data
+	// keys, token revoke updates board tokens); they run where the instance directory,
+	// and with it the owner's password, is anyway. serve never sets it.
+	Owner bool
 	// Migrate applies pending migrations at Open (serve --migrate); an empty database
 	// is always migrated.
 	Migrate bool

@@ -40,6 +40,9 @@ type server struct {
 func (a *App) openServer(ctx context.Context) error {
 	CollectGarbageLessOften()
 	cfg := a.opts.Config
+	if a.opts.Owner {
+		return errors.New("app: serve connects as the runtime role, never as the owner")
+	}
 	if err := cfg.Validate(); err != nil {
 		return usage.InvalidConfig(err)
 	}

@@ -3,6 +3,7 @@ package database_test
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"slices"
 	"strings"
 	"testing"
@@ -10,81 +11,61 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
-	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/secretsledger/secretsledger/cmd/secretsledger/internal/app"
 	"github.com/secretsledger/secretsledger/cmd/secretsledger/internal/config"
 	"github.com/secretsledger/secretsledger/cmd/secretsledger/internal/database"
-	"github.com/secretsledger/secretsledger/cmd/secretsledger/internal/instance"
+	"github.com/secretsledger/secretsledger/cmd/secretsledger/internal/integritykey"
 	"github.com/secretsledger/secretsledger/commands"
-	"github.com/secretsledger/secretsledger/eventstore"
 	"github.com/secretsledger/secretsledger/eventstore/actor"
 	"github.com/secretsledger/secretsledger/eventstore/pgembed"
-	"github.com/secretsledger/secretsledger/eventstore/pgtest"
-	"github.com/secretsledger/secretsledger/projections"
 	"github.com/secretsledger/secretsledger/providers"
 	"github.com/secretsledger/secretsledger/providers/localenc"
 	"github.com/secretsledger/secretsledger/queries"
 )
 
-// openEmbedded opens (and migrates) a fresh embedded instance, as serve does.
-func openEmbedded(t *testing.T) *database.Database {
+// openApp opens a fresh embedded instance through the application, as serve does (the
+// pool connects as the runtime role), with its integrity key, and runs the store's
+// writer.
+func openApp(t *testing.T) *app.App {
 	t.Helper()
 	home := t.TempDir()
-	cfg := config.FromEnv(func(k string) string {
-		return map[string]string{"LEDGER_HOME": home}[k]
-	})
-	if err := cfg.Validate(); err != nil {
-		t.Fatal(err)
+	getenv := func(k string) string {
+		return map[string]string{"LEDGER_HOME": home, localenc.EnvMasterKey: strings.Repeat("ab", 32)}[k]
 	}
-	dir, err := instance.Prepare(cfg.InstanceDir())
-	if err != nil {
+	cfg := config.FromEnv(getenv)
+	log := slog.New(slog.DiscardHandler)
+	if _, err := integritykey.Load(cfg, log, true); err != nil { // serve creates it on first start
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	db, err := database.Open(ctx, cfg, dir, nil)
+	a, err := app.Open(ctx, app.Options{Config: cfg, Log: log, Getenv: getenv})
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = db.Close(context.Background()) })
-	if _, err := db.Migrate(ctx); err != nil {
+	t.Cleanup(a.Close)
+	stop, err := a.RunWriter(context.Background())
+	if err != nil {
 		t.Fatal(err)
 	}
-	return db
+	t.Cleanup(stop)
+	return a
 }
 
 // The credentials serve's pool uses cannot rewrite history in any of the ways an
 // attacker holding them would try, but do everything the ledger does while serving.
 func TestRuntimeRoleCannotRewriteHistory(t *testing.T) {
 	t.Parallel()
-	db := openEmbedded(t)
+	a := openApp(t)
+	db, pool, local, h := a.DB, a.Pool, a.Local, a.Commands.Secrets
 	ctx := context.Background()
 	if db.URL == db.MigrationURL || db.RuntimeRole != pgembed.RuntimeUser {
 		t.Fatalf("embedded mode: runtime role %q, runtime URL is the owner's: %v", db.RuntimeRole, db.URL == db.MigrationURL)
 	}
 
-	// The normal command flow over a runtime pool: append (INSERT, SELECT on the log),
+	// The normal command flow over the runtime pool: append (INSERT, SELECT on the log),
 	// inline projections, the local_encrypted material, queries.
-	pool, err := pgxpool.New(ctx, db.URL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pool.Close()
-	key, _, err := localenc.LoadMasterKey(func(string) string { return strings.Repeat("ab", 32) }, t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	local, err := localenc.NewProvider(pool, key, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	store := eventstore.New(pool, eventstore.Config{Authenticator: pgtest.IntegrityKey, Projector: projections.Inline(projections.All())})
-	runCtx, stop := context.WithCancel(ctx)
-	done := make(chan struct{})
-	go func() { _ = store.Run(runCtx); close(done) }()
-	defer func() { stop(); <-done }()
-	h := &commands.Secrets{Log: store, Providers: map[string]providers.Provider{providers.LocalEncrypted: local},
-		DefaultProvider: providers.LocalEncrypted, RecoveryWindow: time.Hour}
 	board := commands.Request{Actor: actor.Actor{Type: actor.Board, ID: "test"}}
 	value := func(s string) *providers.Value { v := providers.NewValue([]byte(s)); return &v }
 
