@@ -69,14 +69,13 @@ func newBackupCmds(env *environment) []*cobra.Command {
 	return []*cobra.Command{backup, list, verify, restore}
 }
 
-// backupOptions are the backup package's view of env; the embedded database's start
-// and stop stay out of the output, which is the report.
+// backupOptions are the backup package's view of env.
 func (env *environment) backupOptions() backup.Options {
-	env.quietDatabase()
 	return backup.Options{Config: env.cfg, Log: env.log, Getenv: env.getenv, Progress: env.progressOut()}
 }
 
 func runBackup(ctx context.Context, env *environment, out string, recipients []string) (string, backup.Manifest, error) {
+	env.quietDatabase()
 	return backup.Take(ctx, env.backupOptions(), out, recipients)
 }
 
@@ -108,6 +107,7 @@ func runBackups(env *environment) error {
 }
 
 func runVerifyBackup(ctx context.Context, env *environment, file, identity string) error {
+	env.quietDatabase()
 	c, err := backup.Verify(ctx, env.backupOptions(), file, identity)
 	if err != nil {
 		return err
@@ -121,6 +121,7 @@ func runVerifyBackup(ctx context.Context, env *environment, file, identity strin
 }
 
 func runRestore(ctx context.Context, env *environment, file, identity string, force bool) error {
+	env.quietDatabase()
 	r, err := backup.Restore(ctx, env.backupOptions(), file, identity, force)
 	if r.SafetyBackup != "" {
 		fmt.Fprintf(env.stdout, "backed up the existing database to %s\n", r.SafetyBackup)

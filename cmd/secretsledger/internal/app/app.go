@@ -40,8 +40,8 @@ type App struct {
 	// Store is the event store; its writer runs in Run (serve) or from RunWriter.
 	Store *eventstore.Store
 	Local *localenc.Provider
-	// Commands is the write side; Secrets and Vaults are its command handlers.
-	Commands *commandSet
+	// Commands are the command handlers.
+	Commands *Handlers
 	Tokens   boardtoken.Store
 	// NoIntegrityKey, when set, is why the store has no integrity key (an operator
 	// command on an instance that has none yet): it verifies without MACs and does not

@@ -13,8 +13,8 @@ import (
 	"github.com/secretsledger/secretsledger/queries"
 )
 
-// commandSet is the write side: one handler per aggregate.
-type commandSet struct {
+// Handlers are the write side: one command handler per aggregate, on one store.
+type Handlers struct {
 	Secrets *commands.Secrets
 	Vaults  *commands.Vaults
 }
@@ -36,7 +36,7 @@ type commandDeps struct {
 // newCommands opens the event store over pool with cfg and builds every command handler
 // on it. The store reports each committed batch to the handlers' memory (Recorded):
 // built together here, a store cannot miss it.
-func newCommands(pool *pgxpool.Pool, cfg eventstore.Config, d commandDeps) (*eventstore.Store, *commandSet) {
+func newCommands(pool *pgxpool.Pool, cfg eventstore.Config, d commandDeps) (*eventstore.Store, *Handlers) {
 	secrets := &commands.Secrets{LegacyThrough: d.legacyThrough, Credentials: d.credentials}
 	cfg.Recorded = secrets.Observe
 	store := eventstore.New(pool, cfg)
@@ -45,11 +45,11 @@ func newCommands(pool *pgxpool.Pool, cfg eventstore.Config, d commandDeps) (*eve
 	secrets.Directory, secrets.Managed = directory.Directory{Consumers: d.consumers}, d.placer
 	secrets.ExternalPrefixes = d.cfg.AWS.ExternalPrefixes
 	vaults := &commands.Vaults{Log: store, Locator: d.vaults, Health: d.placer, AWSVaults: d.cfg.AWS.Vaults}
-	return store, &commandSet{Secrets: secrets, Vaults: vaults}
+	return store, &Handlers{Secrets: secrets, Vaults: vaults}
 }
 
 // tail feeds the handlers' memory the events appended by other ledger processes, from
 // position from on, until ctx ends.
-func (c *commandSet) tail(ctx context.Context, store *eventstore.Store, from int64) {
+func (c *Handlers) tail(ctx context.Context, store *eventstore.Store, from int64) {
 	c.Secrets.Tail(ctx, store, from)
 }

@@ -3,7 +3,7 @@
 // for age recipients), runs the scheduled backups of the process holding the backups
 // lease, and exports the master key for the key backup a restore needs besides them.
 // It prints nothing but its progress line: the CLI verbs print its results. It may
-// import the ledger's eventstore, projections and providers/localenc and, under
-// cmd/secretsledger, config, database, instance, integritykey, progress and usage;
-// never package main or internal/app.
+// import pgx, filippo.io/age, the ledger's eventstore (with pgembed), projections and
+// providers/localenc and, under cmd/secretsledger, config, database, instance,
+// integritykey, progress and usage; never package main or internal/app.
 package backup
