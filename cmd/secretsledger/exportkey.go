@@ -3,8 +3,9 @@ package main
 import (
 	"fmt"
 
-	"github.com/secretsledger/secretsledger/cmd/secretsledger/internal/backup"
 	"github.com/spf13/cobra"
+
+	"github.com/secretsledger/secretsledger/cmd/secretsledger/internal/backup"
 )
 
 func newExportKeyCmd(env *environment) *cobra.Command {

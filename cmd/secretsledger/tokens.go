@@ -6,8 +6,9 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/secretsledger/secretsledger/cmd/secretsledger/internal/app"
 	"github.com/spf13/cobra"
+
+	"github.com/secretsledger/secretsledger/cmd/secretsledger/internal/app"
 )
 
 // Board tokens are managed locally, as the owner, where the instance directory is: a
