@@ -30,10 +30,17 @@ func newAuditCmd(env *environment) *cobra.Command {
 	c.Long = "Every answer is computed from the event log itself (never from the read models), so a deleted or purged " +
 		"secret's history is answered in full, and each answer says the log position it was computed at.\n\n" + clientHelp
 	var o auditOptions
-	window := func(cmd *cobra.Command) {
-		cmd.Flags().StringVar(&o.from, "from", "", "start of the window (RFC 3339; default: the beginning of the log)")
-		cmd.Flags().StringVar(&o.to, "to", "", "end of the window (RFC 3339; default: now)")
-	}
+	c.AddCommand(newAuditExposureCmd(env, &o), newAuditConsumerCmd(env, &o), newAuditStateCmd(env, &o), newAuditExportCmd(env, &o))
+	return c
+}
+
+// addWindowFlags are --from and --to of the audit verbs that answer over a window.
+func addWindowFlags(cmd *cobra.Command, o *auditOptions) {
+	cmd.Flags().StringVar(&o.from, "from", "", "start of the window (RFC 3339; default: the beginning of the log)")
+	cmd.Flags().StringVar(&o.to, "to", "", "end of the window (RFC 3339; default: now)")
+}
+
+func newAuditExposureCmd(env *environment, o *auditOptions) *cobra.Command {
 	exposure := &cobra.Command{
 		Use:   "exposure --secret ID [--from T1] [--to T2] [--output table|json]",
 		Short: "every consumer bound to a secret in the window, what it resolved to, who read it, which agent keys could act",
@@ -42,13 +49,16 @@ func newAuditCmd(env *environment) *cobra.Command {
 			if o.secret == "" {
 				return usageError{errors.New("pass --secret ID")}
 			}
-			return runAuditQuery(c.Context(), env, "/api/secrets/"+url.PathEscape(o.secret)+"/exposure", o, exposureRows)
+			return runAuditQuery(c.Context(), env, "/api/secrets/"+url.PathEscape(o.secret)+"/exposure", *o, exposureRows)
 		},
 	}
 	exposure.Flags().StringVar(&o.secret, "secret", "", "the secret's id")
-	window(exposure)
+	addWindowFlags(exposure, o)
 	addOutputFlag(exposure, &o.output)
+	return exposure
+}
 
+func newAuditConsumerCmd(env *environment, o *auditOptions) *cobra.Command {
 	consumer := &cobra.Command{
 		Use:   "consumer --company ID --target-type T --target-id I [--from T1] [--to T2] [--output table|json]",
 		Short: "what one consumer could read in the window, and what it read",
@@ -61,15 +71,18 @@ func newAuditCmd(env *environment) *cobra.Command {
 				return usageError{errors.New("pass --target-type and --target-id")}
 			}
 			return runAuditQuery(c.Context(), env, "/api/companies/"+url.PathEscape(o.company)+"/consumers/"+
-				url.PathEscape(o.targetType)+"/"+url.PathEscape(o.targetID)+"/exposure", o, reachRows)
+				url.PathEscape(o.targetType)+"/"+url.PathEscape(o.targetID)+"/exposure", *o, reachRows)
 		},
 	}
 	addCompanyFlag(consumer, &o.company)
 	consumer.Flags().StringVar(&o.targetType, "target-type", "", "the consumer's target type (agent, project, ...)")
 	consumer.Flags().StringVar(&o.targetID, "target-id", "", "the consumer's target id")
-	window(consumer)
+	addWindowFlags(consumer, o)
 	addOutputFlag(consumer, &o.output)
+	return consumer
+}
 
+func newAuditStateCmd(env *environment, o *auditOptions) *cobra.Command {
 	state := &cobra.Command{
 		Use:   "state --company ID (--at T | --position P) [--output table|json]",
 		Short: "the company's secrets, bindings, envs, agent keys, vaults and external-reference policy as they were",
@@ -81,14 +94,17 @@ func newAuditCmd(env *environment) *cobra.Command {
 			if (o.at == "") == (o.position == 0) {
 				return usageError{errors.New("pass exactly one of --at and --position")}
 			}
-			return runAuditQuery(c.Context(), env, "/api/companies/"+url.PathEscape(o.company)+"/audit/state", o, stateRows)
+			return runAuditQuery(c.Context(), env, "/api/companies/"+url.PathEscape(o.company)+"/audit/state", *o, stateRows)
 		},
 	}
 	addCompanyFlag(state, &o.company)
 	state.Flags().StringVar(&o.at, "at", "", "as of this time (RFC 3339)")
 	state.Flags().Int64Var(&o.position, "position", 0, "as of this log position")
 	addOutputFlag(state, &o.output)
+	return state
+}
 
+func newAuditExportCmd(env *environment, o *auditOptions) *cobra.Command {
 	export := &cobra.Command{
 		Use:   "export --company ID [--from T1] [--to T2] [--secret ID] [--format jsonl|csv]",
 		Short: "the company's timeline with actors and request ids; jsonl carries the signed checkpoint for verify --export",
@@ -100,15 +116,14 @@ func newAuditCmd(env *environment) *cobra.Command {
 			if o.format != "jsonl" && o.format != "csv" {
 				return usageError{errors.New("--format is jsonl or csv")}
 			}
-			return runAuditExport(c.Context(), env, o)
+			return runAuditExport(c.Context(), env, *o)
 		},
 	}
 	addCompanyFlag(export, &o.company)
 	export.Flags().StringVar(&o.secret, "secret", "", "only this secret's events")
 	export.Flags().StringVar(&o.format, "format", "jsonl", "jsonl (verifiable offline) or csv")
-	window(export)
-	c.AddCommand(exposure, consumer, state, export)
-	return c
+	addWindowFlags(export, o)
+	return export
 }
 
 // auditQuery is the query string of o's window or cut.

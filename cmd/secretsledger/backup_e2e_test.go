@@ -16,6 +16,7 @@ import (
 
 	"filippo.io/age"
 
+	"github.com/secretsledger/secretsledger/cmd/secretsledger/internal/backup"
 	"github.com/secretsledger/secretsledger/providers/localenc"
 )
 
@@ -86,13 +87,13 @@ func TestBackupAndRestoreRunbook(t *testing.T) {
 	// Step 2: the backup, the master key and the integrity key leave the machine.
 	safe := t.TempDir()
 	instDir := filepath.Join(e.home, "instances", "default")
-	for _, f := range []string{file, file + manifestSuffix} {
+	for _, f := range []string{file, file + backup.ManifestSuffix} {
 		copyFile(t, f, filepath.Join(safe, filepath.Base(f)))
 	}
 	copyFile(t, filepath.Join(instDir, "secrets", localenc.KeyFileName), filepath.Join(safe, "master.key"))
 	copyFile(t, filepath.Join(instDir, "secrets", "integrity.key"), filepath.Join(safe, "integrity.key"))
 	safeFile := filepath.Join(safe, filepath.Base(file))
-	b, err := os.ReadFile(safeFile + manifestSuffix)
+	b, err := os.ReadFile(safeFile + backup.ManifestSuffix)
 	if err != nil || strings.Contains(string(b), strings.TrimSpace(readFile(t, filepath.Join(safe, "master.key")))) {
 		t.Fatalf("manifest unreadable or holds the key: %v", err)
 	}
@@ -115,8 +116,8 @@ func TestBackupAndRestoreRunbook(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var m backupManifest
-	if err := readJSON(safeFile+manifestSuffix, &m); err != nil || m.KeyFingerprint == "" {
+	m, err := backup.LoadManifest(safeFile)
+	if err != nil || m.KeyFingerprint == "" {
 		t.Fatalf("manifest %+v %v", m, err)
 	}
 	code, out, errOut = e.run(t, "db", "restore", safeFile)
@@ -223,8 +224,8 @@ func TestBackupWhileWriting(t *testing.T) {
 		t.Fatalf("db backup: %d %s %s", code, out, errOut)
 	}
 	file := backupPath(t, out)
-	var m backupManifest
-	if err := readJSON(file+manifestSuffix, &m); err != nil {
+	m, err := backup.LoadManifest(file)
+	if err != nil {
 		t.Fatal(err)
 	}
 	if m.HeadPosition < before {
@@ -233,8 +234,8 @@ func TestBackupWhileWriting(t *testing.T) {
 	if code, out, errOut := e.run(t, "db", "verify-backup", file); code != 0 || !strings.Contains(out, "matches the manifest") {
 		t.Fatalf("verify-backup: %d %s %s", code, out, errOut)
 	}
-	var c backupCheck
-	if err := readJSON(file+verifiedSuffix, &c); err != nil || !c.OK || c.HeadPosition != m.HeadPosition || c.Events != m.HeadPosition {
+	c, err := backup.LoadCheck(file)
+	if err != nil || !c.OK || c.HeadPosition != m.HeadPosition || c.Events != m.HeadPosition {
 		t.Fatalf("verification record %+v (manifest head %d): %v", c, m.HeadPosition, err)
 	}
 }

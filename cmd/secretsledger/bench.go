@@ -13,6 +13,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/secretsledger/secretsledger/cmd/secretsledger/internal/app"
 	"github.com/secretsledger/secretsledger/cmd/secretsledger/internal/instance"
 	"github.com/secretsledger/secretsledger/cmd/secretsledger/internal/loadtest"
 	"github.com/secretsledger/secretsledger/eventstore/pgembed"
@@ -76,7 +77,7 @@ func runBench(ctx context.Context, env *environment, o benchOptions) error {
 	if o.replay > 0 {
 		return runReplayBench(ctx, env, o.replay, o.asJSON)
 	}
-	collectGarbageLessOften() // the load generator is a server's client: the same garbage pattern
+	app.CollectGarbageLessOften() // the load generator is a server's client: the same garbage pattern
 	c, err := newCaller(env)
 	if err != nil {
 		return err

@@ -201,15 +201,15 @@ func TestProgress(t *testing.T) {
 	var stderr bytes.Buffer
 	env := newEnvironment(func(string) string { return "" }, nil, &bytes.Buffer{}, &stderr)
 	p := env.progress("work", 10)
-	p.add(10)
-	p.done()
+	p.Add(10)
+	p.Done()
 	if stderr.Len() != 0 {
 		t.Fatalf("progress on a pipe: %q", stderr.String())
 	}
 	env.stderrTTY = true
 	p = env.progress("work", 10)
-	p.add(10)
-	p.done()
+	p.Add(10)
+	p.Done()
 	if !strings.Contains(stderr.String(), "\rwork: 10/10 (100%)") || !strings.HasSuffix(stderr.String(), "\r\033[K") {
 		t.Fatalf("progress on a terminal: %q", stderr.String())
 	}

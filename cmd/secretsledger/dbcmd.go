@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/url"
 	"os/exec"
 
 	"github.com/spf13/cobra"
@@ -55,7 +54,7 @@ func runDBURL(env *environment, owner bool) error {
 		if owner {
 			url = env.cfg.MigrationTarget()
 		}
-		fmt.Fprintln(env.stdout, libpqURL(url))
+		fmt.Fprintln(env.stdout, database.LibpqURL(url))
 		return nil
 	}
 	urlOf := pgembed.RuntimeURLOf
@@ -84,7 +83,7 @@ func runDBPsql(ctx context.Context, env *environment, owner bool, args []string)
 		return err
 	}
 	defer db.Close(context.WithoutCancel(ctx))
-	tool, err := pgTool(env, "psql")
+	tool, err := database.Tool(env.cfg, "psql")
 	if err != nil {
 		if tool, err = exec.LookPath("psql"); err != nil {
 			return usageError{errors.New("psql not found beside the PostgreSQL binaries nor on PATH; install the PostgreSQL client")}
@@ -94,36 +93,14 @@ func runDBPsql(ctx context.Context, env *environment, owner bool, args []string)
 	if owner {
 		target = db.MigrationURL
 	}
-	cmd, err := newPGClient(ctx, tool, target, args...)
+	cmd, err := database.NewClient(ctx, tool, target, args...)
 	if err != nil {
 		return err
 	}
-	defer cmd.cleanup()
+	defer cmd.Cleanup()
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = env.stdin, env.stdout, env.stderr
 	if err := cmd.Run(); err != nil {
 		return fmt.Errorf("psql: %w", err)
 	}
 	return nil
-}
-
-// pgxOnlyParams are connection URL parameters pgx reads and libpq (psql, pg_dump)
-// refuses as unknown.
-var pgxOnlyParams = []string{"default_query_exec_mode", "statement_cache_capacity", "description_cache_capacity",
-	"pool_max_conns", "pool_min_conns", "pool_min_idle_conns", "pool_max_conn_lifetime", "pool_max_conn_lifetime_jitter",
-	"pool_max_conn_idle_time", "pool_health_check_period"}
-
-// libpqURL is a database URL as psql takes it: without pgx's own parameters (behind a
-// pooler DATABASE_URL carries default_query_exec_mode). A URL that does not parse, or a
-// keyword=value string, is returned as it is.
-func libpqURL(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil || u.Scheme == "" || u.RawQuery == "" {
-		return raw
-	}
-	q := u.Query()
-	for _, p := range pgxOnlyParams {
-		q.Del(p)
-	}
-	u.RawQuery = q.Encode()
-	return u.String()
 }

@@ -15,6 +15,8 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/spf13/cobra"
 
+	"github.com/secretsledger/secretsledger/cmd/secretsledger/internal/app"
+	"github.com/secretsledger/secretsledger/cmd/secretsledger/internal/backup"
 	"github.com/secretsledger/secretsledger/cmd/secretsledger/internal/database"
 	"github.com/secretsledger/secretsledger/cmd/secretsledger/internal/instance"
 	"github.com/secretsledger/secretsledger/providers"
@@ -121,7 +123,7 @@ func (r *doctorReport) check(ctx context.Context) {
 		return
 	}
 	r.add(instance.Finding{OK: true, Message: fmt.Sprintf("database (%s) is reachable", mode)})
-	detail, err := migrationDetail(st, nil)
+	detail, err := app.MigrationDetail(st, nil)
 	if err != nil {
 		r.add(instance.Finding{Message: "migrations: " + err.Error()})
 		return
@@ -232,7 +234,7 @@ func (r *doctorReport) masterKey(ctx context.Context, conn *pgx.Conn, dir instan
 	}
 	r.add(instance.Finding{OK: true, Message: msg})
 	r.reencryption(ctx, conn)
-	warn, backupMsg := keyBackupFinding(filepath.Join(dir.Path, "secrets"), key.Fingerprint())
+	warn, backupMsg := backup.KeyFinding(filepath.Join(dir.Path, "secrets"), key.Fingerprint())
 	r.add(instance.Finding{OK: true, Warning: warn, Message: backupMsg})
 }
 

@@ -10,6 +10,7 @@ import (
 
 	"github.com/secretsledger/secretsledger/cmd/secretsledger/internal/database"
 	"github.com/secretsledger/secretsledger/cmd/secretsledger/internal/instance"
+	"github.com/secretsledger/secretsledger/cmd/secretsledger/internal/integritykey"
 	"github.com/secretsledger/secretsledger/eventstore"
 )
 
@@ -17,7 +18,7 @@ import (
 // since the newest checkpoint, and fails at the first one the ledger's writer did not
 // authenticate: a row inserted by a database writer, which the signer will not sign past.
 func (r *doctorReport) eventMACs(ctx context.Context, db *database.Database) {
-	key, err := loadIntegrityKey(r.env, false)
+	key, err := integritykey.Load(r.env.cfg, r.env.log, false)
 	if errors.Is(err, os.ErrNotExist) {
 		r.add(instance.Finding{OK: true, Warning: true, Message: "event MACs: no integrity key yet (" + r.env.cfg.IntegrityKeyFile() + "); serve creates it on first start"})
 		return

@@ -13,7 +13,10 @@ import (
 	"golang.org/x/term"
 
 	"github.com/secretsledger/secretsledger/cmd/secretsledger/internal/config"
+	"github.com/secretsledger/secretsledger/cmd/secretsledger/internal/database"
 	"github.com/secretsledger/secretsledger/cmd/secretsledger/internal/instance"
+	"github.com/secretsledger/secretsledger/cmd/secretsledger/internal/progress"
+	"github.com/secretsledger/secretsledger/cmd/secretsledger/internal/usage"
 	"github.com/secretsledger/secretsledger/eventstore/pgembed"
 )
 
@@ -103,7 +106,8 @@ func run(ctx context.Context, env *environment, args []string) int {
 	return code
 }
 
-// usageError marks errors that exit with exitUsage.
+// usageError marks errors of the CLI verbs that exit with exitUsage; the packages
+// doing the work mark theirs with usage.Error.
 type usageError struct{ err error }
 
 func (e usageError) Error() string { return e.err.Error() }
@@ -115,21 +119,33 @@ var errShownHelp = usageError{errors.New("a verb is required")}
 
 func exitCode(err error) int {
 	var ue usageError
+	var fix usage.Error
 	var nf *pgembed.NotFoundError
 	var nw *instance.NotWritableError
 	var pu *pgembed.PortInUseError
-	if errors.As(err, &ue) || errors.As(err, &nf) || errors.As(err, &nw) || errors.As(err, &pu) {
+	if errors.As(err, &ue) || errors.As(err, &fix) || errors.As(err, &nf) || errors.As(err, &nw) || errors.As(err, &pu) {
 		return exitUsage
 	}
 	return exitFailure
 }
 
-// prepare validates the configuration and the instance directory.
-func (env *environment) prepare() (instance.Dir, error) {
-	if err := env.cfg.Validate(); err != nil {
-		return instance.Dir{}, usageError{fmt.Errorf("invalid configuration:\n%w", err)}
+// prepareDatabase validates the configuration, prepares the instance directory and
+// checks that the embedded mode has PostgreSQL binaries.
+func (env *environment) prepareDatabase() (instance.Dir, error) {
+	return database.Prepare(env.cfg)
+}
+
+// progressOut is where progress lines go: stderr when it is a terminal, else nowhere.
+func (env *environment) progressOut() io.Writer {
+	if env.stderrTTY {
+		return env.stderr
 	}
-	return instance.Prepare(env.cfg.InstanceDir())
+	return nil
+}
+
+// progress starts a progress line (see progressOut); total 0 shows the time elapsed.
+func (env *environment) progress(label string, total int64) *progress.Line {
+	return progress.Start(env.progressOut(), label, total)
 }
 
 // quietDatabase keeps the starting and stopping of an embedded database out of the

@@ -7,6 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/secretsledger/secretsledger/cmd/secretsledger/internal/app"
 	"github.com/secretsledger/secretsledger/commands"
 	"github.com/secretsledger/secretsledger/eventstore/actor"
 )
@@ -49,13 +50,13 @@ func runMigrateInlineEnv(ctx context.Context, env *environment, o migrateInlineE
 		return err
 	}
 	apply := &o.apply
-	return withLedger(ctx, env, func(l *ledger) error {
-		stop, err := l.runWriter(ctx)
+	return withLedger(ctx, env, func(l *app.App) error {
+		stop, err := l.RunWriter(ctx)
 		if err != nil {
 			return err
 		}
 		defer stop()
-		plan, err := l.commands.Consumers.MigrateInlineEnv(ctx, commands.Request{Actor: cliActor()}, o.company, o.apply)
+		plan, err := l.Commands.Consumers.MigrateInlineEnv(ctx, commands.Request{Actor: cliActor()}, o.company, o.apply)
 		verb := "would"
 		if *apply {
 			verb = "did"

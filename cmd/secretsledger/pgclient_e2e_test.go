@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/secretsledger/secretsledger/cmd/secretsledger/internal/backup"
+	"github.com/secretsledger/secretsledger/cmd/secretsledger/internal/database"
 	"github.com/secretsledger/secretsledger/eventstore/pgembed"
 	"github.com/secretsledger/secretsledger/providers/localenc"
 )
@@ -17,11 +19,11 @@ import (
 // the password in a passfile, not on the command line.
 func runPGClient(t *testing.T, tool, url string, args ...string) ([]byte, error) {
 	t.Helper()
-	c, err := newPGClient(context.Background(), tool, strings.TrimSpace(url), args...)
+	c, err := database.NewClient(context.Background(), tool, strings.TrimSpace(url), args...)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer c.cleanup()
+	defer c.Cleanup()
 	return c.CombinedOutput()
 }
 
@@ -80,7 +82,7 @@ func TestBackupKeepsPasswordsOffTheCommandLine(t *testing.T) {
 	backups := filepath.Join(e.home, "instances", "default", "backups")
 	deadline := time.Now().Add(90 * time.Second)
 	for {
-		if verified, _ := filepath.Glob(filepath.Join(backups, "*"+verifiedSuffix)); len(verified) > 0 {
+		if verified, _ := filepath.Glob(filepath.Join(backups, "*"+backup.VerifiedSuffix)); len(verified) > 0 {
 			break
 		}
 		if time.Now().After(deadline) {

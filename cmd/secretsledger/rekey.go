@@ -11,6 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/secretsledger/secretsledger/cmd/secretsledger/internal/app"
 	"github.com/secretsledger/secretsledger/eventstore/lease"
 	"github.com/secretsledger/secretsledger/providers/localenc"
 )
@@ -32,7 +33,7 @@ func newRekeyCmd(env *environment) *cobra.Command {
 		Short: "rewrap every local_encrypted data key under a new master key, with --reencrypt also fresh data keys (server stopped); the log is not touched",
 		Args:  exactArgs(),
 		RunE: func(c *cobra.Command, _ []string) error {
-			return withLedger(c.Context(), env, func(l *ledger) error {
+			return withLedger(c.Context(), env, func(l *app.App) error {
 				return rekey(c.Context(), env, l, o)
 			})
 		},
@@ -44,15 +45,15 @@ func newRekeyCmd(env *environment) *cobra.Command {
 }
 
 // rekey is the work of `secrets rekey` on an open ledger.
-func rekey(ctx context.Context, env *environment, l *ledger, o rekeyOptions) error {
-	if l.db.Embedded != nil && !l.db.Embedded.Owned() {
+func rekey(ctx context.Context, env *environment, l *app.App, o rekeyOptions) error {
+	if l.DB.Embedded != nil && !l.DB.Embedded.Owned() {
 		return usageError{errors.New("a secretsledger server is running on this instance; stop it first (it holds the old key)")}
 	}
 	// With an external database the servers may run elsewhere; each holds the old key
 	// and would go on writing under it (and, during a re-encryption, under old data keys).
 	wait := env.progress("checking that no server holds a lease on the database", 0)
-	holder, err := lease.AwaitNoHolder(ctx, l.pool, env.cfg.LeaseTTL)
-	wait.done()
+	holder, err := lease.AwaitNoHolder(ctx, l.Pool, env.cfg.LeaseTTL)
+	wait.Done()
 	if err != nil {
 		return err
 	}
@@ -60,7 +61,7 @@ func rekey(ctx context.Context, env *environment, l *ledger, o rekeyOptions) err
 		return usageError{fmt.Errorf("a secretsledger server (%s) is running on this database; stop every server first (they hold the old key)", holder)}
 	}
 	if o.reencrypt {
-		pending, err := l.local.PendingReencryption(ctx)
+		pending, err := l.Local.PendingReencryption(ctx)
 		if err != nil {
 			return err
 		}
@@ -70,14 +71,14 @@ func rekey(ctx context.Context, env *environment, l *ledger, o rekeyOptions) err
 				return usageError{fmt.Errorf("a re-encryption is unfinished (%d secrets left); run `secrets rekey --reencrypt` without --new-key-file to finish it first", pending)}
 			}
 			fmt.Fprintf(env.stdout, "resuming the re-encryption: %d secrets left\n", pending)
-			return reencrypt(ctx, env, l.local, pending)
+			return reencrypt(ctx, env, l.Local, pending)
 		}
 	}
 	next, n, err := rewrap(ctx, env, l, o)
 	if err != nil || !o.reencrypt {
 		return err
 	}
-	p, err := localenc.NewProvider(l.pool, next, nil)
+	p, err := localenc.NewProvider(l.Pool, next, nil)
 	if err != nil {
 		return err
 	}
@@ -86,8 +87,8 @@ func rekey(ctx context.Context, env *environment, l *ledger, o rekeyOptions) err
 
 // rewrap rewraps every data key under a new master key (marking them for re-encryption
 // when asked), moves the new key into place and returns it with the count of keys.
-func rewrap(ctx context.Context, env *environment, l *ledger, o rekeyOptions) (localenc.MasterKey, int, error) {
-	oldKey := l.local.Sealer().Key()
+func rewrap(ctx context.Context, env *environment, l *app.App, o rekeyOptions) (localenc.MasterKey, int, error) {
+	oldKey := l.Local.Sealer().Key()
 	fromEnv := strings.HasPrefix(oldKey.Source, "env ")
 	if fromEnv && o.newKeyFile == "" {
 		return localenc.MasterKey{}, 0, usageError{errors.New("the master key comes from PAPERCLIP_SECRETS_MASTER_KEY; pass --new-key-file and then set the variable to the new key")}
@@ -117,8 +118,8 @@ func rewrap(ctx context.Context, env *environment, l *ledger, o rekeyOptions) (l
 		return next, 0, err
 	}
 	p := env.progress("rewrapping the data keys", 0)
-	n, err := l.local.Rekey(ctx, nextSealer, o.reencrypt)
-	p.done()
+	n, err := l.Local.Rekey(ctx, nextSealer, o.reencrypt)
+	p.Done()
 	if err != nil {
 		if staged != "" {
 			_ = os.Remove(staged)
@@ -148,8 +149,8 @@ func rewrap(ctx context.Context, env *environment, l *ledger, o rekeyOptions) (l
 // drawing a progress line of total.
 func reencrypt(ctx context.Context, env *environment, p *localenc.Provider, total int) error {
 	bar := env.progress("re-encrypting the secrets", int64(total))
-	n, err := p.Reencrypt(ctx, func() error { bar.add(1); return nil })
-	bar.done()
+	n, err := p.Reencrypt(ctx, func() error { bar.Add(1); return nil })
+	bar.Done()
 	if err != nil {
 		return fmt.Errorf("re-encryption stopped after %d secrets; every secret stays readable, and `secrets rekey --reencrypt` finishes it: %w", n, err)
 	}

@@ -7,6 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/secretsledger/secretsledger/cmd/secretsledger/internal/app"
 	"github.com/secretsledger/secretsledger/projections"
 )
 
@@ -25,21 +26,21 @@ func newReplayCmd(env *environment) *cobra.Command {
 }
 
 func runReplay(ctx context.Context, env *environment) error {
-	return withLedger(ctx, env, func(l *ledger) error {
+	return withLedger(ctx, env, func(l *app.App) error {
 		var total int64
-		if err := l.pool.QueryRow(ctx, `SELECT count(*) FROM ledger_events`).Scan(&total); err != nil {
+		if err := l.Pool.QueryRow(ctx, `SELECT count(*) FROM ledger_events`).Scan(&total); err != nil {
 			return err
 		}
 		p := env.progress(fmt.Sprintf("rebuilding the read models from %d events", total), total)
 		start := time.Now()
 		var last int64
-		res, err := projections.Rebuilder{Pool: l.pool, Projections: projections.All(),
+		res, err := projections.Rebuilder{Pool: l.Pool, Projections: projections.All(),
 			AfterPage: func(_ context.Context, applied int64) error {
-				p.add(applied - last)
+				p.Add(applied - last)
 				last = applied
 				return nil
 			}}.Run(ctx)
-		p.done()
+		p.Done()
 		if err != nil {
 			return err
 		}

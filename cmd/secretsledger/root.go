@@ -151,7 +151,8 @@ func (env *environment) outputFormat(output string) (string, error) {
 	return "", usageError{fmt.Errorf("--output must be table or json, not %q", output)}
 }
 
-// noArgs and exactArgs are cobra's argument checks with the argument named.
+// exactArgs is cobra's check of the positional arguments: exactly the named ones
+// (none when no name is given), each named in the usage error.
 func exactArgs(names ...string) cobra.PositionalArgs {
 	return func(_ *cobra.Command, args []string) error {
 		if len(args) != len(names) {

@@ -1,9 +1,12 @@
 package main
 
 import (
+	"context"
 	"fmt"
 
 	"github.com/spf13/cobra"
+
+	"github.com/secretsledger/secretsledger/cmd/secretsledger/internal/app"
 )
 
 // serveOptions are serve's flags.
@@ -31,4 +34,16 @@ func newServeCmd(env *environment) *cobra.Command {
 		printSettings(c.OutOrStdout(), env.settings)
 	})
 	return c
+}
+
+// runServe runs the server until ctx ends.
+func runServe(ctx context.Context, env *environment, o serveOptions) error {
+	opts := env.appOptions()
+	opts.Serve, opts.Migrate = true, o.migrate
+	a, err := app.Open(ctx, opts)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	return a.Run(ctx)
 }

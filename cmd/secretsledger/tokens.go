@@ -7,6 +7,8 @@ import (
 	"fmt"
 
 	"github.com/spf13/cobra"
+
+	"github.com/secretsledger/secretsledger/cmd/secretsledger/internal/app"
 )
 
 // Board tokens are managed locally, as the owner, where the instance directory is: a
@@ -47,15 +49,15 @@ func runTokensCreate(ctx context.Context, env *environment, o tokensCreateOption
 	if !o.board {
 		return usageError{errors.New("tokens create needs --board (agent keys: `secretsledger agent-keys issue`)")}
 	}
-	return withLedger(ctx, env, func(l *ledger) error {
-		if l.noIntegrityKey != nil { // a token's stored hash is keyed with it
-			return l.noIntegrityKey
+	return withLedger(ctx, env, func(l *app.App) error {
+		if l.NoIntegrityKey != nil { // a token's stored hash is keyed with it
+			return l.NoIntegrityKey
 		}
 		var scope []string // nil: every company
 		if len(o.companies) > 0 {
 			scope = o.companies
 		}
-		id, token, err := l.tokens.Create(ctx, scope, o.label)
+		id, token, err := l.Tokens.Create(ctx, scope, o.label)
 		if err != nil {
 			return err
 		}
@@ -86,8 +88,8 @@ func runTokensList(ctx context.Context, env *environment, o tokensListOptions) e
 	if err != nil {
 		return err
 	}
-	return withLedger(ctx, env, func(l *ledger) error {
-		tokens, err := l.tokens.List(ctx)
+	return withLedger(ctx, env, func(l *app.App) error {
+		tokens, err := l.Tokens.List(ctx)
 		if err != nil {
 			return err
 		}
@@ -116,8 +118,8 @@ func newTokensRevokeCmd(env *environment) *cobra.Command {
 		Short: "revoke a board token at once",
 		Args:  exactArgs("TOKEN_ID"),
 		RunE: func(c *cobra.Command, args []string) error {
-			return withLedger(c.Context(), env, func(l *ledger) error {
-				if err := l.tokens.Revoke(c.Context(), args[0]); err != nil {
+			return withLedger(c.Context(), env, func(l *app.App) error {
+				if err := l.Tokens.Revoke(c.Context(), args[0]); err != nil {
 					return err
 				}
 				fmt.Fprintf(env.stderr, "revoked %s\n", args[0])

@@ -9,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/secretsledger/secretsledger/cmd/secretsledger/internal/app"
 	"github.com/secretsledger/secretsledger/eventstore"
 	"github.com/secretsledger/secretsledger/eventstore/checkpoint"
 )
@@ -64,8 +65,8 @@ func runVerify(ctx context.Context, env *environment, o verifyOptions) error {
 			return usageError{fmt.Errorf("--checkpoints %s: %w", o.checkpoints, err)}
 		}
 	}
-	return withLedger(ctx, env, func(l *ledger) error {
-		tableCps, err := l.store.Checkpoints(ctx)
+	return withLedger(ctx, env, func(l *app.App) error {
+		tableCps, err := l.Store.Checkpoints(ctx)
 		if err != nil {
 			return err
 		}
@@ -85,7 +86,7 @@ func runVerify(ctx context.Context, env *environment, o verifyOptions) error {
 				positions = append(positions, c.Position)
 			}
 		}
-		rep, err := l.store.VerifyAt(ctx, positions)
+		rep, err := l.Store.VerifyAt(ctx, positions)
 		if err != nil {
 			return err
 		}

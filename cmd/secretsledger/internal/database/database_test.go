@@ -3,6 +3,7 @@ package database_test
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"slices"
 	"strings"
 	"testing"
@@ -10,89 +11,71 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
-	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/secretsledger/secretsledger/cmd/secretsledger/internal/app"
 	"github.com/secretsledger/secretsledger/cmd/secretsledger/internal/config"
 	"github.com/secretsledger/secretsledger/cmd/secretsledger/internal/database"
-	"github.com/secretsledger/secretsledger/cmd/secretsledger/internal/instance"
+	"github.com/secretsledger/secretsledger/cmd/secretsledger/internal/integritykey"
 	"github.com/secretsledger/secretsledger/commands"
-	"github.com/secretsledger/secretsledger/eventstore"
 	"github.com/secretsledger/secretsledger/eventstore/actor"
 	"github.com/secretsledger/secretsledger/eventstore/pgembed"
 	"github.com/secretsledger/secretsledger/eventstore/pgtest"
-	"github.com/secretsledger/secretsledger/projections"
 	"github.com/secretsledger/secretsledger/providers"
 	"github.com/secretsledger/secretsledger/providers/localenc"
 	"github.com/secretsledger/secretsledger/queries"
 )
 
-// openEmbedded opens (and migrates) a fresh embedded instance, as serve does.
-func openEmbedded(t *testing.T) *database.Database {
+// openApp opens a fresh embedded instance through the application, as serve does (the
+// pool connects as the runtime role), with its integrity key, and runs the store's
+// writer.
+func openApp(t *testing.T) *app.App {
 	t.Helper()
 	pgtest.SkipIfShort(t)
 	home := t.TempDir()
-	cfg := config.FromEnv(func(k string) string {
-		return map[string]string{"LEDGER_HOME": home}[k]
-	})
-	if err := cfg.Validate(); err != nil {
-		t.Fatal(err)
+	getenv := func(k string) string {
+		return map[string]string{"LEDGER_HOME": home, localenc.EnvMasterKey: strings.Repeat("ab", 32)}[k]
 	}
-	dir, err := instance.Prepare(cfg.InstanceDir())
-	if err != nil {
+	cfg := config.FromEnv(getenv)
+	log := slog.New(slog.DiscardHandler)
+	if _, err := integritykey.Load(cfg, log, true); err != nil { // serve creates it on first start
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	db, err := database.Open(ctx, cfg, dir, nil)
+	a, err := app.Open(ctx, app.Options{Config: cfg, Log: log, Getenv: getenv})
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = db.Close(context.Background()) })
-	if _, err := db.Migrate(ctx); err != nil {
+	t.Cleanup(a.Close)
+	stop, err := a.RunWriter(context.Background())
+	if err != nil {
 		t.Fatal(err)
 	}
-	return db
+	t.Cleanup(stop)
+	return a
 }
 
 // The credentials serve's pool uses cannot rewrite history in any of the ways an
 // attacker holding them would try, but do everything the ledger does while serving.
 func TestRuntimeRoleCannotRewriteHistory(t *testing.T) {
 	t.Parallel()
-	db := openEmbedded(t)
+	a := openApp(t)
+	db := a.DB
 	if db.URL == db.MigrationURL || db.RuntimeRole != pgembed.RuntimeUser {
 		t.Fatalf("embedded mode: runtime role %q, runtime URL is the owner's: %v", db.RuntimeRole, db.URL == db.MigrationURL)
 	}
-	events := runCommandsAsRuntimeRole(t, db)
+	events := runCommandsAsRuntimeRole(t, a)
 	attemptRewritesAsRuntimeRole(t, db, events)
 	checkDoctorSeesRuntimeRole(t, db)
 }
 
-// runCommandsAsRuntimeRole runs the normal command flow over a runtime pool: append
-// (INSERT, SELECT on the log), inline projections, the local_encrypted material,
-// queries. It returns the number of events in the log afterwards.
-func runCommandsAsRuntimeRole(t *testing.T, db *database.Database) int {
+// runCommandsAsRuntimeRole runs the normal command flow over the application's runtime
+// pool: append (INSERT, SELECT on the log), inline projections, the local_encrypted
+// material, queries. It returns the number of events in the log afterwards.
+func runCommandsAsRuntimeRole(t *testing.T, a *app.App) int {
 	t.Helper()
 	ctx := context.Background()
-	pool, err := pgxpool.New(ctx, db.URL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(pool.Close)
-	key, _, err := localenc.LoadMasterKey(func(string) string { return strings.Repeat("ab", 32) }, t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	local, err := localenc.NewProvider(pool, key, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	store := eventstore.New(pool, eventstore.Config{Authenticator: pgtest.IntegrityKey, Projector: projections.Inline(projections.All())})
-	h := commands.New(commands.Config{Log: store, Providers: map[string]providers.Provider{providers.LocalEncrypted: local},
-		DefaultProvider: providers.LocalEncrypted, RecoveryWindow: time.Hour}).Secrets
-	runCtx, stop := context.WithCancel(ctx)
-	done := make(chan struct{})
-	go func() { _ = store.Run(runCtx); close(done) }()
-	t.Cleanup(func() { stop(); <-done })
+	pool, local, h := a.Pool, a.Local, a.Commands.Secrets
 	board := commands.Request{Actor: actor.Actor{Type: actor.Board, ID: "test"}}
 	value := func(s string) *providers.Value { v := providers.NewValue([]byte(s)); return &v }
 

@@ -1,8 +1,7 @@
-package main
+package database_test
 
 import (
 	"context"
-	"io"
 	"log/slog"
 	"strings"
 	"testing"
@@ -17,17 +16,17 @@ import (
 func TestEnsureMigrated(t *testing.T) {
 	t.Parallel()
 	url := pgtest.NewDatabase(t)
-	env := &environment{stdout: io.Discard, stderr: io.Discard, log: slog.New(slog.DiscardHandler)}
+	log := slog.New(slog.DiscardHandler)
 	ctx := context.Background()
 	v1 := fstest.MapFS{"0001_a.sql": {Data: []byte("CREATE TABLE a (id int)")}}
 	v2 := fstest.MapFS{"0001_a.sql": v1["0001_a.sql"], "0002_b.sql": {Data: []byte("CREATE TABLE b (id int)")}}
 
 	db := &database.Database{URL: url, MigrationURL: url, Migrations: v1}
-	if err := ensureMigrated(ctx, env, db, false); err != nil {
+	if err := db.EnsureMigrated(ctx, log, false); err != nil {
 		t.Fatalf("empty database: %v", err)
 	}
 	db.Migrations = v2
-	err := ensureMigrated(ctx, env, db, false)
+	err := db.EnsureMigrated(ctx, log, false)
 	if err == nil || !strings.Contains(err.Error(), "0002_b.sql") || !strings.Contains(err.Error(), "secretsledger migrate") ||
 		!strings.Contains(err.Error(), "--migrate") {
 		t.Fatalf("pending migration without --migrate: %v", err)
@@ -35,7 +34,7 @@ func TestEnsureMigrated(t *testing.T) {
 	if st, _ := db.MigrationStatus(ctx); len(st.Pending) != 1 {
 		t.Fatalf("the refusal applied something: %+v", st)
 	}
-	if err := ensureMigrated(ctx, env, db, true); err != nil {
+	if err := db.EnsureMigrated(ctx, log, true); err != nil {
 		t.Fatalf("with --migrate: %v", err)
 	}
 	if st, err := db.MigrationStatus(ctx); err != nil || !st.Current() {

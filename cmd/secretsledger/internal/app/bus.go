@@ -1,4 +1,4 @@
-package main
+package app
 
 import (
 	"context"
@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 
 	"github.com/secretsledger/secretsledger/cmd/secretsledger/internal/httpapi"
+	"github.com/secretsledger/secretsledger/cmd/secretsledger/internal/usage"
 	"github.com/secretsledger/secretsledger/commands"
 	"github.com/secretsledger/secretsledger/eventstore/ledgererr"
 	"github.com/secretsledger/secretsledger/eventstore/natsbus"
@@ -16,7 +17,7 @@ import (
 // Both modes take one path: the embedded server is in operator mode too, with key
 // material the instance created for itself.
 type bus struct {
-	l         *ledger
+	a         *App
 	embedded  *natsbus.Embedded      // nil with NATS_URL
 	authority *natsbus.Authority     // nil with NATS_URL and no account signing key
 	consumers *natsbus.ConsumerAdmin // nil without an authority
@@ -25,18 +26,21 @@ type bus struct {
 	relay         *natsbus.Relay
 }
 
-func startBus(ctx context.Context, env *environment, l *ledger) (*bus, error) {
-	b := &bus{l: l}
-	cfg := env.cfg.NATS
-	ep := natsbus.Endpoint{URL: env.cfg.NATSURL, CredsFile: cfg.CredsFile}
+// startBus starts the embedded NATS server (unless NATS_URL is set), loads the
+// authority that issues subscriber credentials, ensures the consumers of the active
+// subscribers, and builds the relay (not started).
+func startBus(ctx context.Context, a *App) (*bus, error) {
+	b := &bus{a: a}
+	cfg := a.opts.Config.NATS
+	ep := natsbus.Endpoint{URL: a.opts.Config.NATSURL, CredsFile: cfg.CredsFile}
 	auth := natsbus.AuthConfig{Account: cfg.Account, AccountSeedFile: cfg.AccountSeedFile,
 		OperatorSeedFile: cfg.OperatorSeedFile, SystemCredsFile: cfg.SystemCredsFile}
-	b.subscriberURL = natsbus.SubscriberURL(env.cfg.NATSURL)
-	if env.cfg.NATSURL == "" {
+	b.subscriberURL = natsbus.SubscriberURL(a.opts.Config.NATSURL)
+	if a.opts.Config.NATSURL == "" {
 		var err error
-		b.embedded, err = natsbus.StartEmbedded(natsbus.EmbeddedOptions{Addr: env.cfg.NATSAddr, Dir: filepath.Join(l.dir.Path, "nats")})
+		b.embedded, err = natsbus.StartEmbedded(natsbus.EmbeddedOptions{Addr: a.opts.Config.NATSAddr, Dir: filepath.Join(a.Dir.Path, "nats")})
 		if err != nil {
-			return nil, usageError{fmt.Errorf("%w (set LEDGER_NATS_ADDR to a free address, or NATS_URL)", err)}
+			return nil, usage.Errorf("%w (set LEDGER_NATS_ADDR to a free address, or NATS_URL)", err)
 		}
 		ep, auth, b.subscriberURL = b.embedded.Endpoint(), b.embedded.Auth().Config(), b.embedded.ClientURL()
 	}
@@ -44,7 +48,7 @@ func startBus(ctx context.Context, env *environment, l *ledger) (*bus, error) {
 		var err error
 		if b.authority, err = natsbus.LoadAuthority(auth, cfg.CredsTTL); err != nil {
 			b.shutdown()
-			return nil, usageError{fmt.Errorf("%w (LEDGER_NATS_ACCOUNT, LEDGER_NATS_ACCOUNT_SEED_FILE, LEDGER_NATS_OPERATOR_SEED_FILE)", err)}
+			return nil, usage.Errorf("%w (LEDGER_NATS_ACCOUNT, LEDGER_NATS_ACCOUNT_SEED_FILE, LEDGER_NATS_OPERATOR_SEED_FILE)", err)
 		}
 		if b.consumers, err = natsbus.NewConsumerAdmin(ep, cfg.Replicas); err != nil {
 			b.shutdown()
@@ -57,25 +61,25 @@ func startBus(ctx context.Context, env *environment, l *ledger) (*bus, error) {
 			b.shutdown()
 			return nil, err
 		}
-		b.ensureConsumers(ctx, env, subs)
+		b.ensureConsumers(ctx, subs)
 	}
-	b.relay = &natsbus.Relay{Pool: l.pool, Events: l.store, NATS: ep, Replicas: cfg.Replicas, Wake: l.committed, Log: env.log}
+	b.relay = &natsbus.Relay{Pool: a.Pool, Events: a.Store, NATS: ep, Replicas: cfg.Replicas, Wake: a.committed, Log: a.opts.Log}
 	return b, nil
 }
 
 // ensureConsumers recreates the consumer of every active subscriber that lacks one (say,
 // after the JetStream store was lost). A failure is logged, not fatal: NATS degrades the
 // ledger, never stops it, and Follow waits for a missing consumer.
-func (b *bus) ensureConsumers(ctx context.Context, env *environment, subs []natsbus.Subscriber) {
+func (b *bus) ensureConsumers(ctx context.Context, subs []natsbus.Subscriber) {
 	for _, s := range subs {
 		if err := b.consumers.Ensure(ctx, s); err != nil {
-			env.log.Error("event subscriber has no NATS consumer", "subscriber", s.ID, "err", err)
+			b.a.opts.Log.Error("event subscriber has no NATS consumer", "subscriber", s.ID, "err", err)
 		}
 	}
 }
 
 func (b *bus) subscribers(ctx context.Context) ([]natsbus.Subscriber, error) {
-	active, err := b.l.events.ActiveSubscribers(ctx)
+	active, err := b.a.queries.events.ActiveSubscribers(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -106,7 +110,7 @@ func (b *bus) Issue(ctx context.Context, req commands.Request, companyID, label 
 	if !natsbus.ValidCompanyToken(companyID) {
 		return natsbus.SubscriberCredentials{}, ledgererr.New(ledgererr.BadRequest, "companyId cannot be a NATS subject token")
 	}
-	res, err := b.l.commands.Subscribers.IssueSubscriber(ctx, req, companyID, label)
+	res, err := b.a.Commands.Subscribers.IssueSubscriber(ctx, req, companyID, label)
 	if err != nil {
 		return natsbus.SubscriberCredentials{}, err
 	}
@@ -129,14 +133,14 @@ func (b *bus) Revoke(ctx context.Context, req commands.Request, companyID, id st
 	if b.authority == nil {
 		return errNoAccountKey
 	}
-	if _, err := b.l.commands.Subscribers.RevokeSubscriber(ctx, req, companyID, id); err != nil {
+	if _, err := b.a.Commands.Subscribers.RevokeSubscriber(ctx, req, companyID, id); err != nil {
 		return err
 	}
 	// With the operator key the user's connections are closed first; its consumer is
 	// deleted either way, which leaves its JWT nothing to pull until it expires.
 	var pushErr error
 	if b.authority.CanRevokeInAccount() {
-		pushErr = b.authority.Revoke(ctx, b.relay.NATS, b.l.pool, id)
+		pushErr = b.authority.Revoke(ctx, b.relay.NATS, b.a.Pool, id)
 	}
 	if err := b.consumers.Delete(ctx, id); err != nil {
 		return ledgererr.Wrap(err, ledgererr.Unavailable, "the subscriber is revoked but its NATS consumer was not deleted; revoke again to retry")
