@@ -212,7 +212,7 @@ func decodeBytes(body []byte, dst any) ([]byte, error) {
 func jsonProblem(err error) string {
 	var typeErr *json.UnmarshalTypeError
 	if errors.As(err, &typeErr) {
-		return "field " + typeErr.Field + " must be " + typeErr.Type.String()
+		return typeProblem(typeErr)
 	}
 	msg := err.Error()
 	if strings.HasPrefix(msg, "json: unknown field") {
