@@ -51,16 +51,16 @@ type LedgerRelay struct {
 
 // EventEnvelope is one event of a company's log (schema EventEnvelope).
 type EventEnvelope struct {
-	EventID       string         `json:"eventId"`
-	Type          string         `json:"type"`
-	SchemaVersion int64          `json:"schemaVersion"`
-	Position      int64          `json:"position"`
-	StreamID      string         `json:"streamId"`
-	StreamVersion int64          `json:"streamVersion"`
-	CompanyID     string         `json:"companyId"`
-	RecordedAt    string         `json:"recordedAt"`
-	ActorType     string         `json:"actorType"`
-	ActorID       string         `json:"actorId"`
-	RequestID     string         `json:"requestId"`
+	EventID       string          `json:"eventId"`
+	Type          string          `json:"type"`
+	SchemaVersion int64           `json:"schemaVersion"`
+	Position      int64           `json:"position"`
+	StreamID      string          `json:"streamId"`
+	StreamVersion int64           `json:"streamVersion"`
+	CompanyID     string          `json:"companyId"`
+	RecordedAt    string          `json:"recordedAt"`
+	ActorType     string          `json:"actorType"`
+	ActorID       string          `json:"actorId"`
+	RequestID     string          `json:"requestId"`
 	Payload       json.RawMessage `json:"payload"`
 }
