@@ -26,6 +26,12 @@ type Binding struct {
 	CreatedAt       string          `json:"createdAt"`
 }
 
+// The types of an env entry (EnvEntry.type).
+const (
+	EnvPlain     = "plain"
+	EnvSecretRef = "secret_ref"
+)
+
 // PutEnv is the body of a consumer's whole env (schema PutEnv).
 type PutEnv struct {
 	Env map[string]EnvEntryInput `json:"env"`

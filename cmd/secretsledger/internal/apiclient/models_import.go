@@ -6,7 +6,7 @@ type RemoteImportPreviewRequest struct {
 	ProviderConfigID string `json:"providerConfigId,omitempty"`
 	Query            string `json:"query,omitempty"`
 	NextToken        string `json:"nextToken,omitempty"`
-	PageSize         int    `json:"pageSize,omitempty"`
+	PageSize         *int   `json:"pageSize,omitempty"`
 }
 
 // RemoteImportPreview is a page of candidates (schema RemoteImportPreview).

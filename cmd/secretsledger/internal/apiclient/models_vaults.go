@@ -14,20 +14,22 @@ type VaultConfig struct {
 	Mount            string `json:"mount,omitempty"`
 }
 
-// CreateVault is the body of a vault's creation (schema CreateVault).
+// CreateVault is the body of a vault's creation (schema CreateVault). Config is sent
+// as the user wrote it, by key: the server, not the client, refuses a key it does not
+// know (a credential-shaped one, say) with a message that says why.
 type CreateVault struct {
-	DisplayName string       `json:"displayName"`
-	Provider    string       `json:"provider"`
-	Config      *VaultConfig `json:"config,omitempty"`
-	IsDefault   bool         `json:"isDefault,omitempty"`
+	DisplayName string            `json:"displayName"`
+	Provider    string            `json:"provider"`
+	Config      map[string]string `json:"config,omitempty"`
+	IsDefault   bool              `json:"isDefault,omitempty"`
 }
 
 // UpdateVault is the body of a vault's update (schema UpdateVault): an empty field is
 // left as it is.
 type UpdateVault struct {
-	DisplayName string       `json:"displayName,omitempty"`
-	Provider    string       `json:"provider,omitempty"`
-	Config      *VaultConfig `json:"config,omitempty"`
+	DisplayName *string           `json:"displayName,omitempty"`
+	Provider    string            `json:"provider,omitempty"`
+	Config      map[string]string `json:"config,omitempty"`
 }
 
 // Vault is a company's provider vault (schema Vault).
