@@ -2,4 +2,8 @@
 // it sets up its own company, secrets, bindings and agent key, runs a scenario with N
 // concurrent clients, measures latencies, projection lag and (with NATS) commit-to-
 // subscriber latency, and tears its fixtures down. Only cmd/secretsledger imports it.
+//
+// It calls the API through internal/apiclient (the one typed client) and follows
+// events through eventstore/natsbus; the raw-insert scenario writes to the database
+// with pgx.
 package loadtest
