@@ -239,7 +239,7 @@ func matchObject(t reporter, where string, typ reflect.Type, s *openapi3.Schema,
 			continue
 		}
 		required := slices.Contains(s.Required, name)
-		omitempty := strings.Contains(opts, "omitempty")
+		omitempty := strings.Contains(opts, "omitempty") || strings.Contains(opts, "omitzero")
 		switch {
 		case required && omitempty:
 			t.Errorf("%s.%s: required by the schema, left out when empty in Go", where, name)

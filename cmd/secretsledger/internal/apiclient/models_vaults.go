@@ -2,25 +2,13 @@ package apiclient
 
 import "encoding/json"
 
-// VaultConfig is a vault's routing metadata, never a credential (schema VaultConfig).
-type VaultConfig struct {
-	Region           string `json:"region,omitempty"`
-	Namespace        string `json:"namespace,omitempty"`
-	SecretNamePrefix string `json:"secretNamePrefix,omitempty"`
-	KMSKeyID         string `json:"kmsKeyId,omitempty"`
-	OwnerTag         string `json:"ownerTag,omitempty"`
-	EnvironmentTag   string `json:"environmentTag,omitempty"`
-	Address          string `json:"address,omitempty"`
-	Mount            string `json:"mount,omitempty"`
-}
-
 // CreateVault is the body of a vault's creation (schema CreateVault). Config is sent
 // as the user wrote it, by key: the server, not the client, refuses a key it does not
 // know (a credential-shaped one, say) with a message that says why.
 type CreateVault struct {
 	DisplayName string            `json:"displayName"`
 	Provider    string            `json:"provider"`
-	Config      map[string]string `json:"config,omitempty"`
+	Config      map[string]string `json:"config,omitzero"`
 	IsDefault   bool              `json:"isDefault,omitempty"`
 }
 
@@ -32,18 +20,19 @@ type UpdateVault struct {
 	Config      map[string]string `json:"config,omitempty"`
 }
 
-// Vault is a company's provider vault (schema Vault).
+// Vault is a company's provider vault (schema Vault). Config is its routing metadata by
+// key (string values, never a credential).
 type Vault struct {
-	ID              string      `json:"id"`
-	CompanyID       string      `json:"companyId"`
-	DisplayName     string      `json:"displayName"`
-	Provider        string      `json:"provider"`
-	Status          string      `json:"status"`
-	IsDefault       bool        `json:"isDefault"`
-	Config          VaultConfig `json:"config"`
-	HealthStatus    *string     `json:"healthStatus"`
-	HealthCheckedAt *string     `json:"healthCheckedAt"`
-	HealthMessage   *string     `json:"healthMessage"`
+	ID              string            `json:"id"`
+	CompanyID       string            `json:"companyId"`
+	DisplayName     string            `json:"displayName"`
+	Provider        string            `json:"provider"`
+	Status          string            `json:"status"`
+	IsDefault       bool              `json:"isDefault"`
+	Config          map[string]string `json:"config"`
+	HealthStatus    *string           `json:"healthStatus"`
+	HealthCheckedAt *string           `json:"healthCheckedAt"`
+	HealthMessage   *string           `json:"healthMessage"`
 	// HealthDetails is what the last check found, as the server wrote it (its members
 	// depend on the provider).
 	HealthDetails json.RawMessage `json:"healthDetails"`
