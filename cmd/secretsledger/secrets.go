@@ -176,7 +176,7 @@ func newSecretsUpdateCmd(env *environment) *cobra.Command {
 	c.Flags().StringVar(values["key"], "key", "", "new key")
 	c.Flags().StringVar(values["description"], "description", "", "new description")
 	c.Flags().StringVar(values["status"], "status", "", "active, disabled or archived")
-	_ = c.RegisterFlagCompletionFunc("status", cobra.FixedCompletions([]string{"active", "disabled", "archived"}, cobra.ShellCompDirectiveNoFileComp))
+	_ = c.RegisterFlagCompletionFunc("status", cobra.FixedCompletions([]string{commands.StatusActive, commands.StatusDisabled, commands.StatusArchived}, cobra.ShellCompDirectiveNoFileComp))
 	return c
 }
 
