@@ -9,6 +9,7 @@
 // client gets). Every call returns the decoded answer together with the body as the
 // server wrote it, for tools that print answers verbatim.
 //
-// It may import the standard library and the shared vocabulary packages eventstore/ledgererr
-// and commands (for outcome, status and redaction constants); never the server side.
+// It imports the standard library only: callers take the ledger's shared constants
+// (statuses, outcomes, providers) from commands and providers themselves. Its contract
+// test reads the document through httpapi/openapitest.
 package apiclient
