@@ -20,7 +20,10 @@ const inProcessBase = "http://console.invalid"
 // newAPI is a client of the REST API in-process: the same routes, checks, audit and
 // answers as a client holding the actor's token gets.
 func newAPI(handler http.Handler) *apiclient.Client {
-	return apiclient.New(inProcessBase, "", &http.Client{Transport: apiclient.HandlerTransport(handler)})
+	return apiclient.New(inProcessBase, "", &http.Client{Transport: apiclient.HandlerTransport(handler),
+		// A redirect (the router's answer to an unclean path) is an answer like any other
+		// that is not 2xx: the page says so rather than following it.
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }})
 }
 
 // onBehalfOf is the context of a visit's API calls: they act as its actor.
