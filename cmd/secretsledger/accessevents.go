@@ -6,6 +6,8 @@ import (
 	"net/url"
 
 	"github.com/spf13/cobra"
+
+	"github.com/secretsledger/secretsledger/cmd/secretsledger/internal/apiclient"
 )
 
 type accessEventsListOptions struct{ company, secret, output string }
@@ -30,18 +32,18 @@ func newAccessEventsCmd(env *environment) *cobra.Command {
 }
 
 func runAccessEventsList(ctx context.Context, env *environment, o accessEventsListOptions) error {
-	var path string
-	switch {
-	case o.secret != "":
-		path = "/api/secrets/" + url.PathEscape(o.secret) + "/access-events"
-	case o.company != "":
-		path = "/api/companies/" + url.PathEscape(o.company) + "/access-events"
-	default:
+	if o.secret == "" && o.company == "" {
 		return usageError{errors.New("pass --company ID or --secret SECRET_ID")}
 	}
+	columns := []column{{"POSITION", "position"}, {"TIME", "createdAt"}, {"SECRET", "secretId"},
+		{"VERSION", "version"}, {"CONSUMER", "consumer"}, {"CONFIG PATH", "configPath"}, {"OUTCOME", "outcome"},
+		{"ERROR", "errorCode"}, {"RUN", "runId"}}
 	return withCaller(ctx, env, func(ctx context.Context, c *apiCaller) error {
-		return c.callList(ctx, path, o.output, []column{{"POSITION", "position"}, {"TIME", "createdAt"}, {"SECRET", "secretId"},
-			{"VERSION", "version"}, {"CONSUMER", "consumer"}, {"CONFIG PATH", "configPath"}, {"OUTCOME", "outcome"},
-			{"ERROR", "errorCode"}, {"RUN", "runId"}})
+		return printList(c, o.output, columns, nil, func(q url.Values) (apiclient.Page[apiclient.AccessEvent], *apiclient.Answer, error) {
+			if o.secret != "" {
+				return c.api.ListSecretAccessEvents(ctx, o.secret, q)
+			}
+			return c.api.ListCompanyAccessEvents(ctx, o.company, q)
+		})
 	})
 }

@@ -2,12 +2,13 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/url"
 
 	"github.com/spf13/cobra"
+
+	"github.com/secretsledger/secretsledger/cmd/secretsledger/internal/apiclient"
 )
 
 func newAgentKeysCmd(env *environment) *cobra.Command {
@@ -31,9 +32,11 @@ func newAgentKeysListCmd(env *environment) *cobra.Command {
 				return err
 			}
 			return withCaller(c.Context(), env, func(ctx context.Context, api *apiCaller) error {
-				return api.callList(ctx, "/api/companies/"+url.PathEscape(o.company)+"/agent-keys", o.output,
-					[]column{{"ID", "id"}, {"TARGET TYPE", "targetType"}, {"TARGET ID", "targetId"}, {"LABEL", "label"},
-						{"CREATED BY", "createdBy"}, {"CREATED", "createdAt"}, {"REVOKED", "revokedAt"}})
+				return printList(api, o.output, []column{{"ID", "id"}, {"TARGET TYPE", "targetType"}, {"TARGET ID", "targetId"},
+					{"LABEL", "label"}, {"CREATED BY", "createdBy"}, {"CREATED", "createdAt"}, {"REVOKED", "revokedAt"}}, nil,
+					func(q url.Values) (apiclient.Page[apiclient.AgentKeyInfo], *apiclient.Answer, error) {
+						return api.api.ListAgentKeys(ctx, o.company, q)
+					})
 			})
 		},
 	}
@@ -72,18 +75,14 @@ func runAgentKeysIssue(ctx context.Context, env *environment, o agentKeysIssueOp
 		return usageError{fmt.Errorf("--output must be json, not %q", o.output)}
 	}
 	return withCaller(ctx, env, func(ctx context.Context, c *apiCaller) error {
-		raw, err := c.do(ctx, "POST", "/api/companies/"+url.PathEscape(o.company)+"/agent-keys",
-			map[string]string{"targetType": o.targetType, "targetId": o.targetID, "label": o.label})
+		key, a, err := c.api.IssueAgentKey(ctx, o.company,
+			apiclient.IssueAgentKey{TargetType: o.targetType, TargetID: o.targetID, Label: o.label})
 		if err != nil {
 			return err
 		}
 		if o.output == outputJSON {
-			c.print(raw)
+			c.print(a.Body)
 			return nil
-		}
-		var key struct{ ID, Token string }
-		if err := json.Unmarshal(raw, &key); err != nil {
-			return fmt.Errorf("unexpected answer from the ledger: %w", err)
 		}
 		fmt.Fprintf(env.stderr, "issued agent key %s for %s/%s (shown once)\n", key.ID, o.targetType, o.targetID)
 		fmt.Fprintln(env.stdout, key.Token) // the token alone on stdout, for $(…)
@@ -113,7 +112,7 @@ func newAgentKeysRevokeCmd(env *environment) *cobra.Command {
 					return usageError{errors.New("--company, --target-type and --target-id go with --all")}
 				}
 				return withCaller(c.Context(), env, func(ctx context.Context, api *apiCaller) error {
-					return api.call(ctx, "DELETE", "/api/agent-keys/"+url.PathEscape(args[0]), nil)
+					return api.show(api.api.RevokeAgentKey(ctx, args[0]))
 				})
 			}
 			if err := needCompany(o.company); err != nil {
@@ -123,8 +122,7 @@ func newAgentKeysRevokeCmd(env *environment) *cobra.Command {
 				return usageError{errors.New("--all needs --target-type and --target-id (the consumer whose keys to revoke)")}
 			}
 			return withCaller(c.Context(), env, func(ctx context.Context, api *apiCaller) error {
-				return api.call(ctx, "POST", "/api/companies/"+url.PathEscape(o.company)+"/consumers/"+
-					url.PathEscape(o.targetType)+"/"+url.PathEscape(o.targetID)+"/agent-keys/revoke", nil)
+				return api.show(api.api.RevokeConsumerAgentKeys(ctx, o.company, o.targetType, o.targetID))
 			})
 		},
 	}

@@ -78,17 +78,17 @@ func runBench(ctx context.Context, env *environment, o benchOptions) error {
 		return runReplayBench(ctx, env, o.replay, o.asJSON)
 	}
 	app.CollectGarbageLessOften() // the load generator is a server's client: the same garbage pattern
-	c, err := newCaller(env)
+	base, token, err := serverAndToken(env)
 	if err != nil {
 		return err
 	}
 	if o.url != "" {
-		c.base = strings.TrimRight(o.url, "/")
+		base = strings.TrimRight(o.url, "/")
 	}
 	if o.token != "" {
-		c.token = o.token
+		token = o.token
 	}
-	opts := loadtest.Options{BaseURL: c.base, Token: c.token, Scenario: o.scenario,
+	opts := loadtest.Options{BaseURL: base, Token: token, Scenario: o.scenario,
 		Concurrency: o.concurrency, Duration: o.duration, Warmup: o.warmup}
 	var res loadtest.Result
 	if o.scenario == loadtest.RawInsert {

@@ -3,9 +3,10 @@ package main
 import (
 	"context"
 	"net/url"
-	"strconv"
 
 	"github.com/spf13/cobra"
+
+	"github.com/secretsledger/secretsledger/cmd/secretsledger/internal/apiclient"
 )
 
 // bindingColumns are the table columns of bindings.
@@ -50,12 +51,10 @@ func runBindingsList(ctx context.Context, env *environment, o bindingsListOption
 	if o.targetID != "" {
 		q.Set("targetId", o.targetID)
 	}
-	path := "/api/companies/" + url.PathEscape(o.company) + "/secret-bindings"
-	if len(q) > 0 {
-		path += "?" + q.Encode()
-	}
 	return withCaller(ctx, env, func(ctx context.Context, c *apiCaller) error {
-		return c.callList(ctx, path, o.output, bindingColumns)
+		return printList(c, o.output, bindingColumns, q, func(q url.Values) (apiclient.Page[apiclient.Binding], *apiclient.Answer, error) {
+			return c.api.ListBindings(ctx, o.company, q)
+		})
 	})
 }
 
@@ -92,14 +91,11 @@ func runBindingsCreate(ctx context.Context, env *environment, o bindingsCreateOp
 	if err := needCompany(o.company); err != nil {
 		return err
 	}
-	var version any = o.version
-	if n, err := strconv.Atoi(o.version); err == nil {
-		version = n
-	}
-	body := map[string]any{"secretId": o.secretID, "targetType": o.targetType, "targetId": o.targetID,
-		"configPath": o.configPath, "versionSelector": version, "required": !o.optional, "label": o.label}
+	required := !o.optional
+	body := apiclient.CreateBinding{SecretID: o.secretID, TargetType: o.targetType, TargetID: o.targetID,
+		ConfigPath: o.configPath, VersionSelector: apiclient.VersionSelector(o.version), Required: &required, Label: o.label}
 	return withCaller(ctx, env, func(ctx context.Context, c *apiCaller) error {
-		return c.call(ctx, "POST", "/api/companies/"+url.PathEscape(o.company)+"/secret-bindings", body)
+		return c.show(c.api.CreateBinding(ctx, o.company, body))
 	})
 }
 
@@ -110,7 +106,7 @@ func newBindingsDeleteCmd(env *environment) *cobra.Command {
 		Args:  exactArgs("BINDING_ID"),
 		RunE: func(c *cobra.Command, args []string) error {
 			return withCaller(c.Context(), env, func(ctx context.Context, api *apiCaller) error {
-				return api.call(ctx, "DELETE", "/api/secret-bindings/"+url.PathEscape(args[0]), nil)
+				return api.show(api.api.DeleteBinding(ctx, args[0]))
 			})
 		},
 	}

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -16,6 +15,8 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+
+	"github.com/secretsledger/secretsledger/cmd/secretsledger/internal/apiclient"
 )
 
 // The CLI client verbs talk to a running server over its HTTP API, as any operator
@@ -30,26 +31,37 @@ const clientTimeout = 30 * time.Second
 const clientHelp = "LEDGER_URL (default http://$LEDGER_HTTP_ADDR, https:// with LEDGER_TLS_CERT_FILE) and LEDGER_TOKEN " +
 	"(default: the instance's board.token) choose the server; SSL_CERT_FILE names the CA bundle to trust for a self-signed certificate."
 
-// apiCaller sends authenticated requests and prints responses.
+// apiCaller is the API client of one verb and the streams it prints to.
 type apiCaller struct {
-	base, token string
-	env         *environment
+	api *apiclient.Client
+	env *environment
 }
 
+// newCaller returns a caller of the server serverAndToken names.
 func newCaller(env *environment) (*apiCaller, error) {
-	base := env.getenv("LEDGER_URL")
+	base, token, err := serverAndToken(env)
+	if err != nil {
+		return nil, err
+	}
+	return &apiCaller{api: apiclient.New(base, token, nil), env: env}, nil
+}
+
+// serverAndToken are the server LEDGER_URL names and the credential to call it with:
+// LEDGER_TOKEN, else the instance's board token.
+func serverAndToken(env *environment) (base, token string, err error) {
+	base = env.getenv("LEDGER_URL")
 	if base == "" {
 		base = env.cfg.ClientURL()
 	}
-	token := strings.TrimSpace(env.getenv("LEDGER_TOKEN"))
+	token = strings.TrimSpace(env.getenv("LEDGER_TOKEN"))
 	if token == "" {
 		b, err := os.ReadFile(filepath.Join(env.cfg.InstanceDir(), "board.token"))
 		if err != nil {
-			return nil, usageError{fmt.Errorf("no token: set LEDGER_TOKEN or start the server once to create %s", filepath.Join(env.cfg.InstanceDir(), "board.token"))}
+			return "", "", usageError{fmt.Errorf("no token: set LEDGER_TOKEN or start the server once to create %s", filepath.Join(env.cfg.InstanceDir(), "board.token"))}
 		}
 		token = strings.TrimSpace(string(b))
 	}
-	return &apiCaller{base: strings.TrimRight(base, "/"), token: token, env: env}, nil
+	return strings.TrimRight(base, "/"), token, nil
 }
 
 // withCaller runs fn with a caller and the client timeout.
@@ -63,14 +75,14 @@ func withCaller(ctx context.Context, env *environment, fn func(context.Context, 
 	return fn(ctx, c)
 }
 
-// call sends body (nil: none) and prints the JSON answer indented; an error answer
-// becomes an error with the server's message and code.
-func (c *apiCaller) call(ctx context.Context, method, path string, body any) error {
-	raw, err := c.do(ctx, method, path, body)
+// show prints a call's answer as the server wrote it, indented; an error answer is
+// returned as an error with the server's message and code. It takes a typed call's
+// three results as they come.
+func (c *apiCaller) show(_ any, a *apiclient.Answer, err error) error {
 	if err != nil {
 		return err
 	}
-	c.print(raw)
+	c.print(a.Body)
 	return nil
 }
 
@@ -82,43 +94,37 @@ func (c *apiCaller) print(raw []byte) {
 	fmt.Fprintln(c.env.stdout, pretty.String())
 }
 
-// list follows a list's pages (path has no cursor yet) to the end and returns every
-// item.
-func (c *apiCaller) list(ctx context.Context, path string) ([]json.RawMessage, error) {
-	items := []json.RawMessage{}
-	sep := "?"
-	if strings.Contains(path, "?") {
-		sep = "&"
-	}
-	next := path + sep + "limit=1000"
-	for {
-		raw, err := c.do(ctx, http.MethodGet, next, nil)
+// listRaw follows a list's pages to the end and returns every item as the server wrote
+// it (printed as they are, whatever members a newer server adds).
+func listRaw[T any](q url.Values, list func(url.Values) (apiclient.Page[T], *apiclient.Answer, error)) ([]json.RawMessage, error) {
+	var items []json.RawMessage
+	_, err := apiclient.All(q, func(q url.Values) (apiclient.Page[T], *apiclient.Answer, error) {
+		page, a, err := list(q)
 		if err != nil {
-			return nil, err
+			return page, a, err
 		}
-		var page struct {
-			Items      []json.RawMessage `json:"items"`
-			NextCursor *string           `json:"nextCursor"`
+		var raw apiclient.Page[json.RawMessage]
+		if err := json.Unmarshal(a.Body, &raw); err != nil {
+			return page, a, fmt.Errorf("unexpected answer from the ledger: %w", err)
 		}
-		if err := json.Unmarshal(raw, &page); err != nil {
-			return nil, fmt.Errorf("unexpected answer from the ledger: %w", err)
-		}
-		items = append(items, page.Items...)
-		if page.NextCursor == nil || *page.NextCursor == "" {
-			return items, nil
-		}
-		next = path + sep + "limit=1000&cursor=" + url.QueryEscape(*page.NextCursor)
+		items = append(items, raw.Items...)
+		return page, a, nil
+	})
+	if items == nil {
+		items = []json.RawMessage{}
 	}
+	return items, err
 }
 
-// callList follows a list's pages and prints every item: as one JSON array, or as a
+// printList follows a list's pages and prints every item: as one JSON array, or as a
 // table of columns.
-func (c *apiCaller) callList(ctx context.Context, path, output string, columns []column) error {
+func printList[T any](c *apiCaller, output string, columns []column, q url.Values,
+	list func(url.Values) (apiclient.Page[T], *apiclient.Answer, error)) error {
 	format, err := c.env.outputFormat(output)
 	if err != nil {
 		return err
 	}
-	items, err := c.list(ctx, path)
+	items, err := listRaw(q, list)
 	if err != nil {
 		return err
 	}
@@ -131,44 +137,6 @@ func (c *apiCaller) callList(ctx context.Context, path, output string, columns [
 	}
 	c.print(raw)
 	return nil
-}
-
-// do sends one request and returns the body of a successful answer.
-func (c *apiCaller) do(ctx context.Context, method, path string, body any) ([]byte, error) {
-	var rd io.Reader
-	if body != nil {
-		b, err := json.Marshal(body)
-		if err != nil {
-			return nil, err
-		}
-		rd = bytes.NewReader(b)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, c.base+path, rd)
-	if err != nil {
-		return nil, err
-	}
-	req.Header.Set("Authorization", "Bearer "+c.token)
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return nil, fmt.Errorf("cannot reach the ledger at %s: %w", c.base, err)
-	}
-	defer resp.Body.Close()
-	raw, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
-	if err != nil {
-		return nil, err
-	}
-	if resp.StatusCode >= 300 {
-		var e struct {
-			Error   string `json:"error"`
-			Details struct {
-				Code string `json:"code"`
-			} `json:"details"`
-		}
-		_ = json.Unmarshal(raw, &e)
-		return nil, fmt.Errorf("%s (%s, HTTP %d)", e.Error, e.Details.Code, resp.StatusCode)
-	}
-	return raw, nil
 }
 
 // column is one column of a table: its header and the JSON field of an item it shows.

@@ -1,17 +1,20 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"io"
-	"net/url"
+	"maps"
 	"os"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 
 	"github.com/spf13/cobra"
+
+	"github.com/secretsledger/secretsledger/cmd/secretsledger/internal/apiclient"
 )
 
 func newConsumersCmd(env *environment) *cobra.Command {
@@ -35,14 +38,6 @@ func addConsumerFlags(c *cobra.Command, o *consumerOptions) {
 	_ = c.MarkFlagRequired("target-id")
 }
 
-func (o consumerOptions) envPath() (string, error) {
-	if err := needCompany(o.company); err != nil {
-		return "", err
-	}
-	return "/api/companies/" + url.PathEscape(o.company) + "/consumers/" + url.PathEscape(o.targetType) + "/" +
-		url.PathEscape(o.targetID) + "/env", nil
-}
-
 type consumersEnvGetOptions struct {
 	consumer consumerOptions
 	output   string
@@ -64,8 +59,7 @@ func newConsumersEnvGetCmd(env *environment) *cobra.Command {
 }
 
 func runConsumersEnvGet(ctx context.Context, env *environment, o consumersEnvGetOptions) error {
-	path, err := o.consumer.envPath()
-	if err != nil {
+	if err := needCompany(o.consumer.company); err != nil {
 		return err
 	}
 	format, err := env.outputFormat(o.output)
@@ -73,36 +67,25 @@ func runConsumersEnvGet(ctx context.Context, env *environment, o consumersEnvGet
 		return err
 	}
 	return withCaller(ctx, env, func(ctx context.Context, c *apiCaller) error {
-		raw, err := c.do(ctx, "GET", path, nil)
+		e, a, err := c.api.GetConsumerEnv(ctx, o.consumer.company, o.consumer.targetType, o.consumer.targetID)
 		if err != nil {
 			return err
 		}
 		if format == outputJSON {
-			c.print(raw)
+			c.print(a.Body)
 			return nil
 		}
-		return printEnvTable(env.stdout, raw)
+		return printEnvTable(env.stdout, e)
 	})
 }
 
-// printEnvTable prints an env answer as one row per key, in key order.
-func printEnvTable(w io.Writer, raw []byte) error {
-	var body struct {
-		Env map[string]map[string]any `json:"env"`
-	}
-	if err := json.Unmarshal(raw, &body); err != nil {
-		return fmt.Errorf("unexpected answer from the ledger: %w", err)
-	}
-	keys := make([]string, 0, len(body.Env))
-	for k := range body.Env {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	rows := make([]json.RawMessage, 0, len(keys))
-	for _, k := range keys {
-		e := body.Env[k]
-		e["key"] = k
-		b, _ := json.Marshal(e)
+// printEnvTable prints an env as one row per key, in key order.
+func printEnvTable(w io.Writer, e apiclient.Env) error {
+	rows := make([]json.RawMessage, 0, len(e.Env))
+	for _, k := range slices.Sorted(maps.Keys(e.Env)) {
+		entry := e.Env[k]
+		b, _ := json.Marshal(map[string]string{"key": k, "type": entry.Type, "value": entry.Value,
+			"secretId": entry.SecretID, "version": entry.Version})
 		rows = append(rows, b)
 	}
 	return printTable(w, rows, []column{{"KEY", "key"}, {"TYPE", "type"}, {"VALUE", "value"}, {"SECRET", "secretId"}, {"VERSION", "version"}})
@@ -137,11 +120,11 @@ func newConsumersEnvSetCmd(env *environment) *cobra.Command {
 }
 
 func runConsumersEnvSet(ctx context.Context, env *environment, o consumersEnvSetOptions) error {
-	path, err := o.consumer.envPath()
-	if err != nil {
+	if err := needCompany(o.consumer.company); err != nil {
 		return err
 	}
-	var body any
+	var body apiclient.PutEnv
+	var err error
 	if len(o.plain)+len(o.secret) > 0 {
 		if body, err = envFromFlags(env.getenv, o.plain, o.secret); err != nil {
 			return err
@@ -150,14 +133,14 @@ func runConsumersEnvSet(ctx context.Context, env *environment, o consumersEnvSet
 		return err
 	}
 	return withCaller(ctx, env, func(ctx context.Context, c *apiCaller) error {
-		return c.call(ctx, "PUT", path, body)
+		return c.show(c.api.PutConsumerEnv(ctx, o.consumer.company, o.consumer.targetType, o.consumer.targetID, body))
 	})
 }
 
 // envFromFlags builds the env body from --plain and --secret.
-func envFromFlags(getenv func(string) string, plain, secret []string) (map[string]any, error) {
-	entries := map[string]any{}
-	add := func(flag, spec string, entry func(key, rest string) (map[string]any, error)) error {
+func envFromFlags(getenv func(string) string, plain, secret []string) (apiclient.PutEnv, error) {
+	entries := map[string]apiclient.EnvEntryInput{}
+	add := func(flag, spec string, entry func(key, rest string) (apiclient.EnvEntryInput, error)) error {
 		key, rest, ok := strings.Cut(spec, "=")
 		if !ok || key == "" || rest == "" {
 			return usageError{fmt.Errorf("--%s %q: want KEY=…", flag, spec)}
@@ -173,47 +156,44 @@ func envFromFlags(getenv func(string) string, plain, secret []string) (map[strin
 		return nil
 	}
 	for _, p := range plain {
-		if err := add("plain", p, func(key, envVar string) (map[string]any, error) {
+		if err := add("plain", p, func(key, envVar string) (apiclient.EnvEntryInput, error) {
 			v := getenv(envVar)
 			if v == "" {
-				return nil, usageError{fmt.Errorf("--plain %s: environment variable %s is empty or unset", key, envVar)}
+				return apiclient.EnvEntryInput{}, usageError{fmt.Errorf("--plain %s: environment variable %s is empty or unset", key, envVar)}
 			}
-			return map[string]any{"type": "plain", "value": v}, nil
+			return apiclient.EnvEntryInput{Type: apiclient.EnvPlain, Value: &v}, nil
 		}); err != nil {
-			return nil, err
+			return apiclient.PutEnv{}, err
 		}
 	}
 	for _, s := range secret {
-		if err := add("secret", s, func(_, ref string) (map[string]any, error) {
+		if err := add("secret", s, func(_, ref string) (apiclient.EnvEntryInput, error) {
 			id, version, _ := strings.Cut(ref, "@")
-			e := map[string]any{"type": "secret_ref", "secretId": id}
-			switch {
-			case version == "" || version == "latest":
-				e["version"] = "latest"
-			default:
+			e := apiclient.EnvEntryInput{Type: apiclient.EnvSecretRef, SecretID: id, Version: apiclient.Latest}
+			if version != "" && version != "latest" {
 				n, err := strconv.Atoi(version)
 				if err != nil || n < 1 {
-					return nil, usageError{fmt.Errorf("--secret %s: the version must be latest or a number", ref)}
+					return e, usageError{fmt.Errorf("--secret %s: the version must be latest or a number", ref)}
 				}
-				e["version"] = n
+				e.Version = apiclient.Version(n)
 			}
 			return e, nil
 		}); err != nil {
-			return nil, err
+			return apiclient.PutEnv{}, err
 		}
 	}
-	return map[string]any{"env": entries}, nil
+	return apiclient.PutEnv{Env: entries}, nil
 }
 
 // envFromJSON reads the env body from a file or stdin; it must be one JSON object with
 // an "env" object, checked here so that a wrong file does not clear the env.
-func envFromJSON(env *environment, file string) (json.RawMessage, error) {
+func envFromJSON(env *environment, file string) (apiclient.PutEnv, error) {
 	var r io.Reader = env.stdin
 	src := "stdin"
 	if file != "" && file != "-" {
 		f, err := os.Open(file)
 		if err != nil {
-			return nil, usageError{err}
+			return apiclient.PutEnv{}, usageError{err}
 		}
 		defer f.Close()
 		r, src = f, file
@@ -222,13 +202,13 @@ func envFromJSON(env *environment, file string) (json.RawMessage, error) {
 	}
 	raw, err := io.ReadAll(io.LimitReader(r, 1<<20))
 	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", src, err)
+		return apiclient.PutEnv{}, fmt.Errorf("read %s: %w", src, err)
 	}
-	var body struct {
-		Env map[string]json.RawMessage `json:"env"`
+	var body apiclient.PutEnv
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&body); err != nil || body.Env == nil {
+		return body, usageError{fmt.Errorf(`%s: want a JSON object {"env": {...}} (or use --plain/--secret)`, src)}
 	}
-	if err := json.Unmarshal(raw, &body); err != nil || body.Env == nil {
-		return nil, usageError{fmt.Errorf(`%s: want a JSON object {"env": {...}} (or use --plain/--secret)`, src)}
-	}
-	return raw, nil
+	return body, nil
 }

@@ -2,9 +2,10 @@ package main
 
 import (
 	"context"
-	"net/url"
 
 	"github.com/spf13/cobra"
+
+	"github.com/secretsledger/secretsledger/cmd/secretsledger/internal/apiclient"
 )
 
 func newExternalPolicyCmd(env *environment) *cobra.Command {
@@ -15,10 +16,6 @@ func newExternalPolicyCmd(env *environment) *cobra.Command {
 		"LEDGER_AWS_EXTERNAL_PREFIXES approves prefixes for every company.\n\n" + clientHelp
 	c.AddCommand(newExternalPolicyGetCmd(env), newExternalPolicySetCmd(env))
 	return c
-}
-
-func externalPolicyPath(company string) string {
-	return "/api/companies/" + url.PathEscape(company) + "/external-policy"
 }
 
 func newExternalPolicyGetCmd(env *environment) *cobra.Command {
@@ -32,7 +29,7 @@ func newExternalPolicyGetCmd(env *environment) *cobra.Command {
 				return err
 			}
 			return withCaller(c.Context(), env, func(ctx context.Context, api *apiCaller) error {
-				return api.call(ctx, "GET", externalPolicyPath(company), nil)
+				return api.show(api.api.GetExternalPolicy(ctx, company))
 			})
 		},
 	}
@@ -56,13 +53,13 @@ func newExternalPolicySetCmd(env *environment) *cobra.Command {
 			if err := needCompany(o.company); err != nil {
 				return err
 			}
-			body := map[string]any{"prefixes": nonNil(o.prefixes), "references": nonNil(o.references),
-				"regions": nonNil(o.regions), "namespaces": nonNil(o.namespaces)}
+			body := apiclient.ExternalPolicyRequest{Prefixes: o.prefixes, References: o.references,
+				Regions: o.regions, Namespaces: o.namespaces}
 			if c.Flags().Changed("version") {
-				body["version"] = o.version
+				body.Version = &o.version
 			}
 			return withCaller(c.Context(), env, func(ctx context.Context, api *apiCaller) error {
-				return api.call(ctx, "PUT", externalPolicyPath(o.company), body)
+				return api.show(api.api.SetExternalPolicy(ctx, o.company, body))
 			})
 		},
 	}
@@ -73,11 +70,4 @@ func newExternalPolicySetCmd(env *environment) *cobra.Command {
 	c.Flags().StringArrayVar(&o.namespaces, "namespace", nil, "a namespace the company's AWS vaults may use (repeatable)")
 	c.Flags().Int64Var(&o.version, "version", 0, "refuse (409) unless the policy is still at this version (as `get` showed it)")
 	return c
-}
-
-func nonNil(s []string) []string {
-	if s == nil {
-		return []string{}
-	}
-	return s
 }

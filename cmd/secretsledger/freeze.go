@@ -3,9 +3,10 @@ package main
 import (
 	"context"
 	"errors"
-	"net/url"
 
 	"github.com/spf13/cobra"
+
+	"github.com/secretsledger/secretsledger/cmd/secretsledger/internal/apiclient"
 )
 
 // freezeOptions are the flags of freeze and unfreeze: a company, or one of its
@@ -15,20 +16,19 @@ type freezeOptions struct {
 	status                                bool
 }
 
-// path is the API path of the company's or the consumer's freeze routes.
-func (o freezeOptions) path() (string, error) {
+// check refuses a company missing, or half a consumer.
+func (o freezeOptions) check() error {
 	if err := needCompany(o.company); err != nil {
-		return "", err
+		return err
 	}
-	base := "/api/companies/" + url.PathEscape(o.company)
-	switch {
-	case o.targetType == "" && o.targetID == "":
-		return base, nil
-	case o.targetType == "" || o.targetID == "":
-		return "", usageError{errors.New("--target-type and --target-id go together (both name one consumer)")}
+	if (o.targetType == "") != (o.targetID == "") {
+		return usageError{errors.New("--target-type and --target-id go together (both name one consumer)")}
 	}
-	return base + "/consumers/" + url.PathEscape(o.targetType) + "/" + url.PathEscape(o.targetID), nil
+	return nil
 }
+
+// consumer says whether the flags name one consumer rather than the company.
+func (o freezeOptions) consumer() bool { return o.targetType != "" }
 
 func addFreezeFlags(c *cobra.Command, o *freezeOptions) {
 	addCompanyFlag(c, &o.company)
@@ -46,8 +46,7 @@ func newFreezeCmd(env *environment) *cobra.Command {
 			"Keys stay valid: revoke them with `agent-keys revoke --all`. `unfreeze` lifts it.\n\n" + clientHelp,
 		Args: exactArgs(),
 		RunE: func(c *cobra.Command, _ []string) error {
-			path, err := o.path()
-			if err != nil {
+			if err := o.check(); err != nil {
 				return err
 			}
 			if o.status {
@@ -55,14 +54,21 @@ func newFreezeCmd(env *environment) *cobra.Command {
 					return usageError{errors.New("--status takes no --reason")}
 				}
 				return withCaller(c.Context(), env, func(ctx context.Context, api *apiCaller) error {
-					return api.call(ctx, "GET", path+"/freeze", nil)
+					if o.consumer() {
+						return api.show(api.api.GetConsumerFreeze(ctx, o.company, o.targetType, o.targetID))
+					}
+					return api.show(api.api.GetCompanyFreeze(ctx, o.company))
 				})
 			}
 			if o.reason == "" {
 				return usageError{errors.New("--reason is required: say why, for the record")}
 			}
+			body := apiclient.FreezeRequest{Reason: o.reason}
 			return withCaller(c.Context(), env, func(ctx context.Context, api *apiCaller) error {
-				return api.call(ctx, "POST", path+"/freeze", map[string]string{"reason": o.reason})
+				if o.consumer() {
+					return api.show(api.api.FreezeConsumer(ctx, o.company, o.targetType, o.targetID, body))
+				}
+				return api.show(api.api.FreezeCompany(ctx, o.company, body))
 			})
 		},
 	}
@@ -80,16 +86,15 @@ func newUnfreezeCmd(env *environment) *cobra.Command {
 		Long:  "Resolutions work again at once. A consumer frozen on its own stays frozen when its company is unfrozen.\n\n" + clientHelp,
 		Args:  exactArgs(),
 		RunE: func(c *cobra.Command, _ []string) error {
-			path, err := o.path()
-			if err != nil {
+			if err := o.check(); err != nil {
 				return err
 			}
-			body := map[string]string{}
-			if o.reason != "" {
-				body["reason"] = o.reason
-			}
+			body := apiclient.UnfreezeRequest{Reason: o.reason}
 			return withCaller(c.Context(), env, func(ctx context.Context, api *apiCaller) error {
-				return api.call(ctx, "POST", path+"/unfreeze", body)
+				if o.consumer() {
+					return api.show(api.api.UnfreezeConsumer(ctx, o.company, o.targetType, o.targetID, body))
+				}
+				return api.show(api.api.UnfreezeCompany(ctx, o.company, body))
 			})
 		},
 	}

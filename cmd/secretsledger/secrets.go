@@ -6,6 +6,9 @@ import (
 	"net/url"
 
 	"github.com/spf13/cobra"
+
+	"github.com/secretsledger/secretsledger/cmd/secretsledger/internal/apiclient"
+	"github.com/secretsledger/secretsledger/commands"
 )
 
 // secretColumns are the table columns of secrets.
@@ -19,8 +22,14 @@ func newSecretsCmd(env *environment) *cobra.Command {
 		"or, locally with the server stopped, rewrap the data keys (rekey) and move plain env values into secrets " +
 		"(migrate-inline-env).\n\n" + clientHelp
 	c.AddCommand(newSecretsListCmd(env), newSecretsCreateCmd(env), newSecretsRotateCmd(env), newSecretsUpdateCmd(env),
-		newSecretsIDCmd(env, "delete", "soft-delete a secret (restorable within the recovery window)", "DELETE", ""),
-		newSecretsIDCmd(env, "restore", "restore a soft-deleted secret", "POST", "/restore"),
+		newSecretsIDCmd(env, "delete", "soft-delete a secret (restorable within the recovery window)",
+			func(ctx context.Context, api *apiclient.Client, id string) (any, *apiclient.Answer, error) {
+				return api.DeleteSecret(ctx, id)
+			}),
+		newSecretsIDCmd(env, "restore", "restore a soft-deleted secret",
+			func(ctx context.Context, api *apiclient.Client, id string) (any, *apiclient.Answer, error) {
+				return api.RestoreSecret(ctx, id)
+			}),
 		newSecretsPurgeCmd(env), newSecretsVersionsCmd(env), newSecretsImportCmd(env), newRekeyCmd(env), newMigrateInlineEnvCmd(env), newExportKeyCmd(env))
 	return c
 }
@@ -51,12 +60,14 @@ func runSecretsList(ctx context.Context, env *environment, o secretsListOptions)
 	if err := needCompany(o.company); err != nil {
 		return err
 	}
-	path := "/api/companies/" + url.PathEscape(o.company) + "/secrets?q=" + url.QueryEscape(o.q)
+	q := url.Values{"q": {o.q}}
 	if o.deleted {
-		path += "&deleted=true"
+		q.Set("deleted", "true")
 	}
 	return withCaller(ctx, env, func(ctx context.Context, c *apiCaller) error {
-		return c.callList(ctx, path, o.output, secretColumns)
+		return printList(c, o.output, secretColumns, q, func(q url.Values) (apiclient.Page[apiclient.Secret], *apiclient.Answer, error) {
+			return c.api.ListSecrets(ctx, o.company, q)
+		})
 	})
 }
 
@@ -89,18 +100,18 @@ func runSecretsCreate(ctx context.Context, env *environment, o secretsCreateOpti
 	if err := needCompany(o.company); err != nil {
 		return err
 	}
-	body := map[string]any{"name": o.name, "key": o.key, "description": o.description}
+	body := apiclient.CreateSecret{Name: o.name, Key: o.key, Description: o.description}
 	if o.externalRef != "" {
-		body["managedMode"], body["externalRef"] = "external_reference", o.externalRef
+		body.ManagedMode, body.ExternalRef = commands.ExternalReference, o.externalRef
 	} else {
 		v, err := o.value.read(env, o.name)
 		if err != nil {
 			return err
 		}
-		body["value"] = v
+		body.Value = v
 	}
 	return withCaller(ctx, env, func(ctx context.Context, c *apiCaller) error {
-		return c.call(ctx, "POST", "/api/companies/"+url.PathEscape(o.company)+"/secrets", body)
+		return c.show(c.api.CreateSecret(ctx, o.company, body))
 	})
 }
 
@@ -129,57 +140,56 @@ func runSecretsRotate(ctx context.Context, env *environment, id string, o secret
 	if err != nil {
 		return err
 	}
-	body := map[string]any{"value": v}
+	body := apiclient.RotateSecret{Value: v}
 	if o.expected > 0 {
-		body["expectedLatestVersion"] = o.expected
+		body.ExpectedLatestVersion = &o.expected
 	}
 	return withCaller(ctx, env, func(ctx context.Context, c *apiCaller) error {
-		return c.call(ctx, "POST", "/api/secrets/"+url.PathEscape(id)+"/rotate", body)
+		return c.show(c.api.RotateSecret(ctx, id, body))
 	})
 }
 
 func newSecretsUpdateCmd(env *environment) *cobra.Command {
-	fields := map[string]*string{"name": new(string), "key": new(string), "description": new(string), "status": new(string)}
+	var body apiclient.UpdateSecret
+	fields := map[string]**string{"name": &body.Name, "key": &body.Key, "description": &body.Description, "status": &body.Status}
+	values := map[string]*string{"name": new(string), "key": new(string), "description": new(string), "status": new(string)}
 	c := &cobra.Command{
 		Use:   "update SECRET_ID [--name NAME] [--key KEY] [--description TEXT] [--status active|disabled|archived]",
 		Short: "change a secret's name, key, description or status",
 		Args:  exactArgs("SECRET_ID"),
 		RunE: func(c *cobra.Command, args []string) error {
-			body := map[string]any{}
-			for name, v := range fields {
+			changed := false
+			for name, v := range values {
 				if c.Flags().Changed(name) {
-					body[name] = *v
+					*fields[name], changed = v, true
 				}
 			}
-			return runSecretsUpdate(c.Context(), env, args[0], body)
+			if !changed {
+				return usageError{errors.New("nothing to update: pass --name, --key, --description or --status")}
+			}
+			return withCaller(c.Context(), env, func(ctx context.Context, api *apiCaller) error {
+				return api.show(api.api.UpdateSecret(ctx, args[0], body))
+			})
 		},
 	}
-	c.Flags().StringVar(fields["name"], "name", "", "new name")
-	c.Flags().StringVar(fields["key"], "key", "", "new key")
-	c.Flags().StringVar(fields["description"], "description", "", "new description")
-	c.Flags().StringVar(fields["status"], "status", "", "active, disabled or archived")
-	_ = c.RegisterFlagCompletionFunc("status", cobra.FixedCompletions([]string{"active", "disabled", "archived"}, cobra.ShellCompDirectiveNoFileComp))
+	c.Flags().StringVar(values["name"], "name", "", "new name")
+	c.Flags().StringVar(values["key"], "key", "", "new key")
+	c.Flags().StringVar(values["description"], "description", "", "new description")
+	c.Flags().StringVar(values["status"], "status", "", "active, disabled or archived")
+	_ = c.RegisterFlagCompletionFunc("status", cobra.FixedCompletions([]string{commands.StatusActive, commands.StatusDisabled, commands.StatusArchived}, cobra.ShellCompDirectiveNoFileComp))
 	return c
 }
 
-func runSecretsUpdate(ctx context.Context, env *environment, id string, body map[string]any) error {
-	if len(body) == 0 {
-		return usageError{errors.New("nothing to update: pass --name, --key, --description or --status")}
-	}
-	return withCaller(ctx, env, func(ctx context.Context, c *apiCaller) error {
-		return c.call(ctx, "PATCH", "/api/secrets/"+url.PathEscape(id), body)
-	})
-}
-
 // newSecretsIDCmd is a verb that sends one request about one secret, without a body.
-func newSecretsIDCmd(env *environment, verb, short, method, suffix string) *cobra.Command {
+func newSecretsIDCmd(env *environment, verb, short string,
+	send func(ctx context.Context, api *apiclient.Client, id string) (any, *apiclient.Answer, error)) *cobra.Command {
 	return &cobra.Command{
 		Use:   verb + " SECRET_ID",
 		Short: short,
 		Args:  exactArgs("SECRET_ID"),
 		RunE: func(c *cobra.Command, args []string) error {
 			return withCaller(c.Context(), env, func(ctx context.Context, api *apiCaller) error {
-				return api.call(ctx, method, "/api/secrets/"+url.PathEscape(args[0])+suffix, nil)
+				return api.show(send(ctx, api.api, args[0]))
 			})
 		},
 	}
@@ -209,7 +219,7 @@ func runSecretsPurge(ctx context.Context, env *environment, id string, o secrets
 		return usageError{errors.New("--confirm must repeat the secret's id")}
 	}
 	return withCaller(ctx, env, func(ctx context.Context, c *apiCaller) error {
-		return c.call(ctx, "POST", "/api/secrets/"+url.PathEscape(id)+"/purge", map[string]string{"confirm": o.confirm})
+		return c.show(c.api.PurgeSecret(ctx, id, apiclient.PurgeSecret{Confirm: o.confirm}))
 	})
 }
 
@@ -223,8 +233,11 @@ func newSecretsVersionsCmd(env *environment) *cobra.Command {
 		Args:  exactArgs("SECRET_ID"),
 		RunE: func(c *cobra.Command, args []string) error {
 			return withCaller(c.Context(), env, func(ctx context.Context, api *apiCaller) error {
-				return api.callList(ctx, "/api/secrets/"+url.PathEscape(args[0])+"/versions", o.output,
-					[]column{{"VERSION", "version"}, {"STATUS", "status"}, {"FINGERPRINT", "fingerprint"}, {"CREATED", "createdAt"}, {"BY", "createdBy"}})
+				return printList(api, o.output, []column{{"VERSION", "version"}, {"STATUS", "status"}, {"FINGERPRINT", "fingerprint"},
+					{"CREATED", "createdAt"}, {"BY", "createdBy"}}, nil,
+					func(q url.Values) (apiclient.Page[apiclient.SecretVersion], *apiclient.Answer, error) {
+						return api.api.ListSecretVersions(ctx, args[0], q)
+					})
 			})
 		},
 	}

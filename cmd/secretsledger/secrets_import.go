@@ -6,11 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/url"
 	"os"
 	"strings"
 
 	"github.com/spf13/cobra"
+
+	"github.com/secretsledger/secretsledger/cmd/secretsledger/internal/apiclient"
 )
 
 // importBatch is the most rows one remote-import request takes.
@@ -57,38 +58,22 @@ type previewPage struct {
 	NextToken  *string           `json:"nextToken"`
 }
 
-type candidate struct {
-	ExternalRef string `json:"externalRef"`
-	RemoteName  string `json:"remoteName"`
-	Name        string `json:"name"`
-	Key         string `json:"key"`
-	Status      string `json:"status"`
-	Importable  bool   `json:"importable"`
-	Conflicts   []struct {
-		Type string `json:"type"`
-	} `json:"conflicts"`
-}
-
 func runImportPreview(ctx context.Context, env *environment, o importPreviewOptions) error {
 	format, err := env.importFormat(o.company, o.json, o.output)
 	if err != nil {
 		return err
 	}
-	path := "/api/companies/" + url.PathEscape(o.company) + "/secrets/remote-import/preview"
 	return withCaller(ctx, env, func(ctx context.Context, c *apiCaller) error {
 		all := previewPage{Candidates: []json.RawMessage{}}
 		token := ""
 		for page := 1; ; page++ {
-			body := map[string]any{"providerConfigId": o.vault, "query": o.query, "pageSize": o.pageSize}
-			if token != "" {
-				body["nextToken"] = token
-			}
-			raw, err := c.do(ctx, "POST", path, body)
+			body := apiclient.RemoteImportPreviewRequest{ProviderConfigID: o.vault, Query: o.query, PageSize: &o.pageSize, NextToken: token}
+			_, a, err := c.api.PreviewRemoteImport(ctx, o.company, body)
 			if err != nil {
 				return err
 			}
 			var p previewPage
-			if err := json.Unmarshal(raw, &p); err != nil {
+			if err := json.Unmarshal(a.Body, &p); err != nil {
 				return fmt.Errorf("unexpected answer from the ledger: %w", err)
 			}
 			all.Candidates = append(all.Candidates, p.Candidates...)
@@ -111,7 +96,7 @@ func runImportPreview(ctx context.Context, env *environment, o importPreviewOpti
 		}
 		rows := make([]json.RawMessage, 0, len(all.Candidates))
 		for _, raw := range all.Candidates {
-			var cd candidate
+			var cd apiclient.RemoteImportCandidate
 			if err := json.Unmarshal(raw, &cd); err != nil {
 				return fmt.Errorf("unexpected candidate from the ledger: %w", err)
 			}
@@ -162,10 +147,10 @@ func newSecretsImportCommitCmd(env *environment) *cobra.Command {
 	return c
 }
 
-func importRows(env *environment, o importCommitOptions) ([]map[string]any, error) {
-	var rows []map[string]any
+func importRows(env *environment, o importCommitOptions) ([]apiclient.RemoteImportRow, error) {
+	var rows []apiclient.RemoteImportRow
 	for _, ref := range o.refs {
-		rows = append(rows, map[string]any{"externalRef": ref})
+		rows = append(rows, apiclient.RemoteImportRow{ExternalRef: ref})
 	}
 	if o.fromPreview != "" {
 		var raw []byte
@@ -178,15 +163,13 @@ func importRows(env *environment, o importCommitOptions) ([]map[string]any, erro
 		if err != nil {
 			return nil, usageError{fmt.Errorf("--from-preview: %w", err)}
 		}
-		var p struct {
-			Candidates []candidate `json:"candidates"`
-		}
+		var p apiclient.RemoteImportPreview
 		if err := json.Unmarshal(raw, &p); err != nil {
 			return nil, usageError{fmt.Errorf("--from-preview: not the JSON output of `secrets import preview`: %w", err)}
 		}
 		for _, cd := range p.Candidates {
 			if cd.Importable {
-				rows = append(rows, map[string]any{"externalRef": cd.ExternalRef, "name": cd.Name, "key": cd.Key})
+				rows = append(rows, apiclient.RemoteImportRow{ExternalRef: cd.ExternalRef, Name: cd.Name, Key: cd.Key})
 			}
 		}
 	}
@@ -205,35 +188,34 @@ func runImportCommit(ctx context.Context, env *environment, o importCommitOption
 	if err != nil {
 		return err
 	}
-	path := "/api/companies/" + url.PathEscape(o.company) + "/secrets/remote-import"
 	return withCaller(ctx, env, func(ctx context.Context, c *apiCaller) error {
 		var total struct {
-			ImportedCount int               `json:"importedCount"`
-			SkippedCount  int               `json:"skippedCount"`
-			ErrorCount    int               `json:"errorCount"`
+			ImportedCount int64             `json:"importedCount"`
+			SkippedCount  int64             `json:"skippedCount"`
+			ErrorCount    int64             `json:"errorCount"`
 			Results       []json.RawMessage `json:"results"`
 		}
 		total.Results = []json.RawMessage{}
 		for start := 0; start < len(rows); start += importBatch {
 			batch := rows[start:min(start+importBatch, len(rows))]
-			raw, err := c.do(ctx, "POST", path, map[string]any{"providerConfigId": o.vault, "secrets": batch})
+			result, a, err := c.api.RemoteImport(ctx, o.company, apiclient.RemoteImportRequest{ProviderConfigID: o.vault, Secrets: batch})
 			if err != nil {
 				return err
 			}
+			// The rows are printed as the server wrote them.
 			var part struct {
-				ImportedCount, SkippedCount, ErrorCount int
-				Results                                 []json.RawMessage
+				Results []json.RawMessage `json:"results"`
 			}
-			if err := json.Unmarshal(raw, &part); err != nil {
+			if err := json.Unmarshal(a.Body, &part); err != nil {
 				return fmt.Errorf("unexpected answer from the ledger: %w", err)
 			}
-			total.ImportedCount += part.ImportedCount
-			total.SkippedCount += part.SkippedCount
-			total.ErrorCount += part.ErrorCount
+			total.ImportedCount += result.ImportedCount
+			total.SkippedCount += result.SkippedCount
+			total.ErrorCount += result.ErrorCount
 			total.Results = append(total.Results, part.Results...)
 			if env.stderrTTY {
 				fmt.Fprintf(env.stderr, "batch %d: %d imported, %d skipped, %d errors\n", start/importBatch+1,
-					part.ImportedCount, part.SkippedCount, part.ErrorCount)
+					result.ImportedCount, result.SkippedCount, result.ErrorCount)
 			}
 		}
 		if format == outputJSON {

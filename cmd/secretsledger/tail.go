@@ -4,16 +4,15 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
-	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
 
-	"github.com/secretsledger/secretsledger/eventstore/natsbus"
+	"github.com/secretsledger/secretsledger/cmd/secretsledger/internal/apiclient"
 )
 
 // tailPoll is how often `events tail --follow` asks for more.
@@ -71,7 +70,7 @@ func runEventsTail(ctx context.Context, env *environment, o eventsTailOptions) e
 		}
 		for _, e := range page {
 			if tw != nil {
-				fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\n", e.Position, e.RecordedAt.UTC().Format(time.RFC3339), e.Type,
+				fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\n", e.Position, eventTime(e.RecordedAt), e.Type,
 					cell(strings.Trim(e.ActorType+"/"+e.ActorID, "/")), cell(e.RequestID))
 			} else {
 				line, _ := json.Marshal(e)
@@ -96,32 +95,18 @@ func runEventsTail(ctx context.Context, env *environment, o eventsTailOptions) e
 }
 
 // events reads one page of a company's events from the API.
-func (c *apiCaller) events(ctx context.Context, company string, after int64) ([]natsbus.Envelope, error) {
+func (c *apiCaller) events(ctx context.Context, company string, after int64) ([]apiclient.EventEnvelope, error) {
 	ctx, cancel := context.WithTimeout(ctx, clientTimeout)
 	defer cancel()
-	u := fmt.Sprintf("%s/api/companies/%s/events?after=%d&limit=1000", c.base, url.PathEscape(company), after)
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	page, _, err := c.api.ListCompanyEvents(ctx, company, url.Values{"after": {strconv.FormatInt(after, 10)}, "limit": {"1000"}})
+	return page.Items, err
+}
+
+// eventTime is an event's recording time for a table, in UTC to the second.
+func eventTime(recordedAt string) string {
+	t, err := time.Parse(time.RFC3339Nano, recordedAt)
 	if err != nil {
-		return nil, err
+		return recordedAt
 	}
-	req.Header.Set("Authorization", "Bearer "+c.token)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return nil, fmt.Errorf("cannot reach the ledger at %s: %w", c.base, err)
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
-	if err != nil {
-		return nil, err
-	}
-	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("HTTP %d: %s", resp.StatusCode, strings.TrimSpace(string(body)))
-	}
-	var page struct {
-		Items []natsbus.Envelope `json:"items"`
-	}
-	if err := json.Unmarshal(body, &page); err != nil {
-		return nil, fmt.Errorf("unexpected answer: %w", err)
-	}
-	return page.Items, nil
+	return t.UTC().Format(time.RFC3339)
 }

@@ -9,6 +9,8 @@ import (
 	"os"
 
 	"github.com/spf13/cobra"
+
+	"github.com/secretsledger/secretsledger/cmd/secretsledger/internal/apiclient"
 )
 
 // vaultColumns are the table columns of provider vaults.
@@ -22,9 +24,9 @@ func newVaultsCmd(env *environment) *cobra.Command {
 		"It never holds credentials: a config with a credential-shaped key is refused. Each provider has at most one " +
 		"default vault per company.\n\n" + clientHelp
 	c.AddCommand(newVaultsListCmd(env), newVaultsCreateCmd(env), newVaultsUpdateCmd(env),
-		newVaultActionCmd(env, "disable", "DELETE", "", "disable a vault (a soft delete; it stops being a default)"),
-		newVaultActionCmd(env, "default", "POST", "/default", "make a vault its provider's default in its company"),
-		newVaultActionCmd(env, "health", "POST", "/health", "check a vault's health and print the vault"))
+		newVaultActionCmd(env, "disable", "disable a vault (a soft delete; it stops being a default)", (*apiclient.Client).DisableVault),
+		newVaultActionCmd(env, "default", "make a vault its provider's default in its company", (*apiclient.Client).SetDefaultVault),
+		newVaultActionCmd(env, "health", "check a vault's health and print the vault", (*apiclient.Client).CheckVaultHealth))
 	return c
 }
 
@@ -40,12 +42,14 @@ func newVaultsListCmd(env *environment) *cobra.Command {
 			if err := needCompany(o.company); err != nil {
 				return err
 			}
-			path := "/api/companies/" + url.PathEscape(o.company) + "/secret-provider-configs"
+			q := url.Values{}
 			if o.provider != "" {
-				path += "?provider=" + url.QueryEscape(o.provider)
+				q.Set("provider", o.provider)
 			}
 			return withCaller(c.Context(), env, func(ctx context.Context, api *apiCaller) error {
-				return api.callList(ctx, path, o.output, vaultColumns)
+				return printList(api, o.output, vaultColumns, q, func(q url.Values) (apiclient.Page[apiclient.Vault], *apiclient.Answer, error) {
+					return api.api.ListVaults(ctx, o.company, q)
+				})
 			})
 		},
 	}
@@ -70,7 +74,7 @@ func addVaultWriteFlags(c *cobra.Command, o *vaultWriteOptions) {
 }
 
 // readConfig returns the config flags' JSON object, nil when neither was given.
-func (o vaultWriteOptions) readConfig(env *environment) (map[string]any, error) {
+func (o vaultWriteOptions) readConfig(env *environment) (map[string]string, error) {
 	var raw []byte
 	switch {
 	case o.config != "" && o.configFile != "":
@@ -92,15 +96,19 @@ func (o vaultWriteOptions) readConfig(env *environment) (map[string]any, error) 
 	default:
 		return nil, nil
 	}
-	var cfg map[string]any
+	var cfg map[string]string
 	if err := json.Unmarshal(raw, &cfg); err != nil || cfg == nil {
-		return nil, usageError{fmt.Errorf("the config must be a JSON object")}
+		return nil, usageError{fmt.Errorf("the config must be a JSON object of strings")}
 	}
 	return cfg, nil
 }
 
 // printVault prints a vault answer: the JSON, or a one-row table.
-func printVault(env *environment, c *apiCaller, output string, raw []byte) error {
+func printVault(env *environment, c *apiCaller, output string, _ apiclient.Vault, a *apiclient.Answer, err error) error {
+	if err != nil {
+		return err
+	}
+	raw := a.Body
 	format, err := env.outputFormat(output)
 	if err != nil {
 		return err
@@ -126,16 +134,10 @@ func newVaultsCreateCmd(env *environment) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			body := map[string]any{"displayName": o.displayName, "provider": o.provider, "isDefault": o.isDefault}
-			if cfg != nil {
-				body["config"] = cfg
-			}
+			body := apiclient.CreateVault{DisplayName: o.displayName, Provider: o.provider, IsDefault: o.isDefault, Config: cfg}
 			return withCaller(c.Context(), env, func(ctx context.Context, api *apiCaller) error {
-				raw, err := api.do(ctx, "POST", "/api/companies/"+url.PathEscape(o.company)+"/secret-provider-configs", body)
-				if err != nil {
-					return err
-				}
-				return printVault(env, api, o.output, raw)
+				vault, a, err := api.api.CreateVault(ctx, o.company, body)
+				return printVault(env, api, o.output, vault, a, err)
 			})
 		},
 	}
@@ -158,28 +160,16 @@ func newVaultsUpdateCmd(env *environment) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			body := map[string]any{}
+			body := apiclient.UpdateVault{Provider: o.provider, Config: cfg}
 			if c.Flags().Changed("display-name") {
-				body["displayName"] = o.displayName
+				body.DisplayName = &o.displayName
 			}
-			if o.provider != "" {
-				body["provider"] = o.provider
-			}
-			if cfg != nil {
-				body["config"] = cfg
-			}
-			path := "/api/secret-provider-configs/" + url.PathEscape(args[0])
 			return withCaller(c.Context(), env, func(ctx context.Context, api *apiCaller) error {
-				raw, err := api.do(ctx, "PATCH", path, body)
-				if err != nil {
-					return err
+				vault, a, err := api.api.UpdateVault(ctx, args[0], body)
+				if err == nil && o.isDefault {
+					vault, a, err = api.api.SetDefaultVault(ctx, args[0])
 				}
-				if o.isDefault {
-					if raw, err = api.do(ctx, "POST", path+"/default", nil); err != nil {
-						return err
-					}
-				}
-				return printVault(env, api, o.output, raw)
+				return printVault(env, api, o.output, vault, a, err)
 			})
 		},
 	}
@@ -188,7 +178,8 @@ func newVaultsUpdateCmd(env *environment) *cobra.Command {
 	return c
 }
 
-func newVaultActionCmd(env *environment, verb, method, suffix, short string) *cobra.Command {
+func newVaultActionCmd(env *environment, verb, short string,
+	send func(api *apiclient.Client, ctx context.Context, id string, opts ...apiclient.Option) (apiclient.Vault, *apiclient.Answer, error)) *cobra.Command {
 	var output string
 	c := &cobra.Command{
 		Use:   verb + " VAULT_ID",
@@ -196,11 +187,8 @@ func newVaultActionCmd(env *environment, verb, method, suffix, short string) *co
 		Args:  exactArgs("VAULT_ID"),
 		RunE: func(c *cobra.Command, args []string) error {
 			return withCaller(c.Context(), env, func(ctx context.Context, api *apiCaller) error {
-				raw, err := api.do(ctx, method, "/api/secret-provider-configs/"+url.PathEscape(args[0])+suffix, nil)
-				if err != nil {
-					return err
-				}
-				return printVault(env, api, output, raw)
+				vault, a, err := send(api.api, ctx, args[0])
+				return printVault(env, api, output, vault, a, err)
 			})
 		},
 	}

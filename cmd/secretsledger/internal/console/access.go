@@ -9,6 +9,9 @@ import (
 	"time"
 
 	"github.com/gorilla/mux"
+
+	"github.com/secretsledger/secretsledger/cmd/secretsledger/internal/apiclient"
+	"github.com/secretsledger/secretsledger/commands"
 )
 
 func (c *console) accessRoutes(r *mux.Router) {
@@ -21,14 +24,15 @@ func (c *console) accessRoutes(r *mux.Router) {
 type accessData struct {
 	Secret, Consumer, Outcome, From, To string
 	Outcomes                            []string
-	Events                              listing
+	Events                              apiclient.Page[apiclient.AccessEvent]
 	// More is the query of the next page (filters and cursor), "" on the last page.
 	More string
 }
 
 // outcomes are the access history's outcome filter: resolved, failed, or why one failed.
-var outcomes = []string{"resolved", "failed", "binding_missing", "secret_deleted", "secret_inactive", "version_missing",
-	"version_inactive", "provider_error", "company_frozen", "consumer_frozen", "external_prefix_not_approved"}
+var outcomes = []string{commands.Resolved, apiclient.FailedOutcomes, commands.BindingMissing, commands.SecretDeleted,
+	commands.SecretInactive, commands.VersionMissing, commands.VersionInactive, commands.ProviderError,
+	commands.CompanyFrozen, commands.ConsumerFrozen, commands.ReasonExternalNotApproved}
 
 // browserTime turns a datetime-local field (taken as UTC) into RFC 3339; "" stays "".
 func browserTime(s string) (string, error) {
@@ -63,7 +67,8 @@ func (c *console) accessHistory(v *visit) error {
 			q.Set(name, t)
 		}
 	}
-	if err := v.api.get("/api/companies/"+company+"/access-events", q, &d.Events); err != nil {
+	var err error
+	if d.Events, _, err = v.api.ListCompanyAccessEvents(v.ctx, company, q); err != nil {
 		return err
 	}
 	if next := d.Events.Next(); next != "" {
@@ -84,57 +89,8 @@ type moment struct {
 	What string
 }
 
-// exposure is the part of the API's exposure answers the timeline reads.
-type exposure struct {
-	// CompanyID is read from the log, so a deleted or purged secret's report has it too.
-	CompanyID string `json:"companyId"`
-	Name      string `json:"name"`
-	Key       string `json:"key"`
-	Position  int64  `json:"position"`
-	Status    []struct {
-		Status, At, Actor string
-	} `json:"status"`
-	Versions []struct {
-		Version int    `json:"version"`
-		From    string `json:"from"`
-		To      string `json:"to"`
-	} `json:"versions"`
-	Consumers []exposureConsumer `json:"consumers"`
-}
-
-type exposureConsumer struct {
-	TargetType string `json:"targetType"`
-	TargetID   string `json:"targetId"`
-	Bindings   []struct {
-		ConfigPath      string  `json:"configPath"`
-		VersionSelector string  `json:"versionSelector"`
-		CreatedAt       string  `json:"createdAt"`
-		CreatedBy       string  `json:"createdBy"`
-		RemovedAt       *string `json:"removedAt"`
-		RemovedBy       *string `json:"removedBy"`
-	} `json:"bindings"`
-	Reads struct {
-		Count    int     `json:"count"`
-		First    *string `json:"first"`
-		Last     *string `json:"last"`
-		Versions []int   `json:"versions"`
-	} `json:"reads"`
-	Failures []struct {
-		Outcome string `json:"outcome"`
-		Count   int    `json:"count"`
-		First   string `json:"first"`
-		Last    string `json:"last"`
-	} `json:"failures"`
-	AgentKeys []struct {
-		KeyID     string  `json:"keyId"`
-		IssuedAt  string  `json:"issuedAt"`
-		IssuedBy  string  `json:"issuedBy"`
-		RevokedAt *string `json:"revokedAt"`
-	} `json:"agentKeys"`
-}
-
 // timeline orders what an exposure answer says by time.
-func (e exposure) timeline() []moment {
+func timeline(e apiclient.SecretExposure) []moment {
 	var m []moment
 	add := func(at, format string, args ...any) {
 		m = append(m, moment{At: at, What: fmt.Sprintf(format, args...)})
@@ -185,40 +141,31 @@ type exposureData struct {
 	Position int64
 	Moments  []moment
 	// Consumers is the per-consumer summary of a secret's report.
-	Consumers []exposureConsumer
+	Consumers []apiclient.ExposureConsumer
 }
 
 func (c *console) secretExposure(v *visit) error {
 	id := mux.Vars(v.r)["id"]
-	var e exposure
-	if err := v.api.get("/api/secrets/"+id+"/exposure", nil, &e); err != nil {
+	e, _, err := v.api.SecretExposure(v.ctx, id, nil)
+	if err != nil {
 		return err
 	}
-	d := exposureData{Subject: e.Name + " (" + e.Key + ")", Position: e.Position, Moments: e.timeline(), Consumers: e.Consumers}
+	d := exposureData{Subject: e.Name + " (" + e.Key + ")", Position: e.Position, Moments: timeline(e), Consumers: e.Consumers}
 	return v.show(c, "exposure", "Exposure of "+e.Name, "access", e.CompanyID, d)
 }
 
 func (c *console) consumerExposure(v *visit) error {
 	vars := mux.Vars(v.r)
 	company, who := vars["companyId"], vars["targetType"]+"/"+vars["targetId"]
-	var reach struct {
-		Position int64 `json:"position"`
-		Secrets  []struct {
-			SecretID string `json:"secretId"`
-			Name     string `json:"name"`
-			exposureConsumer
-		} `json:"secrets"`
-		AgentKeys []any `json:"agentKeys"`
-	}
-	path := "/api/companies/" + company + "/consumers/" + url.PathEscape(vars["targetType"]) + "/" + url.PathEscape(vars["targetId"]) + "/exposure"
-	if err := v.api.get(path, nil, &reach); err != nil {
+	reach, _, err := v.api.ConsumerExposure(v.ctx, company, vars["targetType"], vars["targetId"], nil)
+	if err != nil {
 		return err
 	}
 	var all []moment
 	for _, s := range reach.Secrets {
-		e := exposure{Consumers: []exposureConsumer{s.exposureConsumer}}
-		e.Consumers[0].TargetType, e.Consumers[0].TargetID = vars["targetType"], vars["targetId"]
-		for _, m := range e.timeline() {
+		e := apiclient.SecretExposure{Consumers: []apiclient.ExposureConsumer{{TargetType: vars["targetType"], TargetID: vars["targetId"],
+			Bindings: s.Bindings, Reads: s.Reads, Failures: s.Failures}}}
+		for _, m := range timeline(e) {
 			all = append(all, moment{At: m.At, What: s.Name + ": " + strings.TrimSpace(m.What)})
 		}
 	}

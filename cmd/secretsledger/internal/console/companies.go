@@ -8,23 +8,6 @@ import (
 	"strings"
 )
 
-// row is one item of an API answer, as the templates read it.
-type row = map[string]any
-
-// listing is a page of an API list: its items and the cursor of the next page.
-type listing struct {
-	Items      []row   `json:"items"`
-	NextCursor *string `json:"nextCursor"`
-}
-
-// Next is the next page's cursor, "" on the last page.
-func (l listing) Next() string {
-	if l.NextCursor == nil {
-		return ""
-	}
-	return *l.NextCursor
-}
-
 // pageQuery is the API's paging of a console list: a page of pageSize from cursor.
 func pageQuery(r *http.Request) url.Values {
 	q := url.Values{"limit": {strconv.Itoa(pageSize)}}
@@ -35,8 +18,8 @@ func pageQuery(r *http.Request) url.Values {
 }
 
 func (c *console) companies(v *visit) error {
-	var l listing
-	if err := v.api.get("/api/companies", pageQuery(v.r), &l); err != nil {
+	l, _, err := v.api.ListCompanies(v.ctx, pageQuery(v.r))
+	if err != nil {
 		return err
 	}
 	return v.show(c, "companies", "Companies", "companies", "", l)

@@ -16,6 +16,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/oklog/ulid/v2"
 
+	"github.com/secretsledger/secretsledger/cmd/secretsledger/internal/apiclient"
 	"github.com/secretsledger/secretsledger/eventstore/actor"
 	"github.com/secretsledger/secretsledger/eventstore/integrity"
 )
@@ -69,7 +70,7 @@ type console struct {
 	log      *slog.Logger
 	auth     Authenticator
 	sessions sessions
-	api      http.Handler
+	api      *apiclient.Client
 	pages    map[string]*template.Template
 	router   *mux.Router
 }
@@ -79,7 +80,7 @@ type console struct {
 func New(cfg Config) func(api http.Handler) http.Handler {
 	return func(apiHandler http.Handler) http.Handler {
 		c := &console{log: cfg.Log, auth: cfg.Auth, sessions: sessions{db: cfg.DB, key: cfg.Key, ttl: cfg.SessionTTL},
-			api: apiHandler, pages: parsePages()}
+			api: newAPI(apiHandler), pages: parsePages()}
 		c.router = c.routes()
 		return secured(c.router)
 	}
@@ -125,7 +126,9 @@ type visit struct {
 	r       *http.Request
 	session string
 	actor   actor.Actor
-	api     api
+	api     *apiclient.Client
+	// ctx is the context of the visit's API calls, on behalf of its actor.
+	ctx context.Context
 }
 
 type page func(v *visit) error
@@ -199,7 +202,7 @@ func (c *console) signedIn(w http.ResponseWriter, r *http.Request) (*visit, bool
 			Error: &apiError{Status: http.StatusServiceUnavailable, Message: "the console cannot check the session now; try again", Code: "EUNAVAILABLE"}})
 		return nil, false
 	}
-	return &visit{w: w, r: r, session: cookie.Value, actor: a, api: api{handler: c.api, actor: a, ctx: r.Context()}}, true
+	return &visit{w: w, r: r, session: cookie.Value, actor: a, api: c.api, ctx: onBehalfOf(r.Context(), a)}, true
 }
 
 // toSignIn answers a request without a live session: pages go to the sign-in form,

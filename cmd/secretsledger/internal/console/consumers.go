@@ -6,6 +6,8 @@ import (
 	"strconv"
 
 	"github.com/gorilla/mux"
+
+	"github.com/secretsledger/secretsledger/cmd/secretsledger/internal/apiclient"
 )
 
 func (c *console) consumerRoutes(r *mux.Router) {
@@ -22,22 +24,21 @@ type consumersData struct {
 	// Company and CSRF are here too, for the parts the pages share.
 	Company, CSRF        string
 	TargetType, TargetID string
-	Bindings             listing
-	Keys                 []row
+	Bindings             apiclient.Page[apiclient.Binding]
+	Keys                 []apiclient.AgentKeyInfo
 	KeysNext             string
 	// Env is the consumer's env (sensitive plain values come redacted from the API).
-	Env map[string]row
+	Env map[string]apiclient.EnvEntry
 	// Secrets are the company's live secrets, to bind one.
-	Secrets listing
+	Secrets apiclient.Page[apiclient.Secret]
 	// Freeze is the company's freeze (the consumers page) or the consumer's.
-	Freeze  row
+	Freeze  apiclient.Freeze
 	FormKey string
 }
 
 // liveSecrets is the first page of a company's live secrets, for the bind form.
-func (v *visit) liveSecrets(company string) (listing, error) {
-	var l listing
-	err := v.api.get("/api/companies/"+company+"/secrets", url.Values{"limit": {strconv.Itoa(pickerRows)}}, &l)
+func (v *visit) liveSecrets(company string) (apiclient.Page[apiclient.Secret], error) {
+	l, _, err := v.api.ListSecrets(v.ctx, company, url.Values{"limit": {strconv.Itoa(pickerRows)}})
 	return l, err
 }
 
@@ -45,15 +46,15 @@ func (c *console) consumerList(v *visit) error {
 	company := mux.Vars(v.r)["companyId"]
 	d := consumersData{Company: company, CSRF: csrfOf(v.session), FormKey: formKey()}
 	var err error
-	if err = v.api.get("/api/companies/"+company+"/secret-bindings", pageQuery(v.r), &d.Bindings); err != nil {
+	if d.Bindings, _, err = v.api.ListBindings(v.ctx, company, pageQuery(v.r)); err != nil {
 		return err
 	}
-	var keys listing
 	q := url.Values{"limit": {strconv.Itoa(pageSize)}}
 	if cur := v.r.URL.Query().Get("keys"); cur != "" {
 		q.Set("cursor", cur)
 	}
-	if err = v.api.get("/api/companies/"+company+"/agent-keys", q, &keys); err != nil {
+	keys, _, err := v.api.ListAgentKeys(v.ctx, company, q)
+	if err != nil {
 		return err
 	}
 	d.Keys, d.KeysNext = keys.Items, keys.Next()
@@ -71,28 +72,25 @@ func (c *console) consumerPage(v *visit) error {
 	company := vars["companyId"]
 	d := consumersData{Company: company, CSRF: csrfOf(v.session), TargetType: vars["targetType"], TargetID: vars["targetId"], FormKey: formKey()}
 	target := url.Values{"targetType": {d.TargetType}, "targetId": {d.TargetID}, "limit": {strconv.Itoa(pickerRows)}}
-	if err := v.api.get("/api/companies/"+company+"/secret-bindings", target, &d.Bindings); err != nil {
+	var err error
+	if d.Bindings, _, err = v.api.ListBindings(v.ctx, company, target); err != nil {
 		return err
 	}
-	var env struct {
-		Env map[string]row `json:"env"`
-	}
-	consumerPath := "/api/companies/" + company + "/consumers/" + url.PathEscape(d.TargetType) + "/" + url.PathEscape(d.TargetID)
-	if err := v.api.get(consumerPath+"/env", nil, &env); err != nil {
+	env, _, err := v.api.GetConsumerEnv(v.ctx, company, d.TargetType, d.TargetID)
+	if err != nil {
 		return err
 	}
 	d.Env = env.Env
-	var keys listing
 	// The API lists keys by company: the consumer's are looked for in the first pickerRows.
-	if err := v.api.get("/api/companies/"+company+"/agent-keys", url.Values{"limit": {strconv.Itoa(pickerRows)}}, &keys); err != nil {
+	keys, _, err := v.api.ListAgentKeys(v.ctx, company, url.Values{"limit": {strconv.Itoa(pickerRows)}})
+	if err != nil {
 		return err
 	}
 	for _, k := range keys.Items {
-		if str(k["targetType"]) == d.TargetType && str(k["targetId"]) == d.TargetID {
+		if k.TargetType == d.TargetType && k.TargetID == d.TargetID {
 			d.Keys = append(d.Keys, k)
 		}
 	}
-	var err error
 	if d.Secrets, err = v.liveSecrets(company); err != nil {
 		return err
 	}
@@ -113,11 +111,11 @@ func (v *visit) consumerPage(company string) string {
 
 func (c *console) bind(v *visit) error {
 	company := mux.Vars(v.r)["companyId"]
-	body := map[string]any{"secretId": v.form("secretId"), "targetType": v.form("targetType"), "targetId": v.form("targetId"),
-		"configPath": v.form("configPath"), "required": v.form("required") != "false"}
-	v.setIf(body, "versionSelector")
-	v.setIf(body, "label")
-	if err := v.api.call(http.MethodPost, "/api/companies/"+company+"/secret-bindings", nil, body, v.form("formKey"), nil); err != nil {
+	required := v.form("required") != "false"
+	body := apiclient.CreateBinding{SecretID: v.form("secretId"), TargetType: v.form("targetType"), TargetID: v.form("targetId"),
+		ConfigPath: v.form("configPath"), Required: &required, VersionSelector: apiclient.VersionSelector(v.form("versionSelector")),
+		Label: v.form("label")}
+	if _, _, err := v.api.CreateBinding(v.ctx, company, body, keyed(v.form("formKey"))); err != nil {
 		return err
 	}
 	return v.done(v.consumerPage(company), "bound")
@@ -125,7 +123,7 @@ func (c *console) bind(v *visit) error {
 
 func (c *console) unbind(v *visit) error {
 	vars := mux.Vars(v.r)
-	if err := v.api.call(http.MethodDelete, "/api/secret-bindings/"+vars["id"], nil, nil, "", nil); err != nil {
+	if _, _, err := v.api.DeleteBinding(v.ctx, vars["id"]); err != nil {
 		return err
 	}
 	return v.done(v.consumerPage(vars["companyId"]), "unbound")
@@ -141,14 +139,10 @@ type issuedKey struct {
 
 func (c *console) issueKey(v *visit) error {
 	company := mux.Vars(v.r)["companyId"]
-	body := map[string]any{"targetType": v.form("targetType"), "targetId": v.form("targetId")}
-	v.setIf(body, "label")
-	var key struct {
-		ID    string `json:"id"`
-		Token string `json:"token"`
-	}
+	body := apiclient.IssueAgentKey{TargetType: v.form("targetType"), TargetID: v.form("targetId"), Label: v.form("label")}
 	// No idempotency key: a replay would answer the first issue's token again.
-	if err := v.api.call(http.MethodPost, "/api/companies/"+company+"/agent-keys", nil, body, "", &key); err != nil {
+	key, _, err := v.api.IssueAgentKey(v.ctx, company, body)
+	if err != nil {
 		return err
 	}
 	return v.show(c, "agentkey", "Agent key issued", "consumers", company, issuedKey{ID: key.ID, Token: key.Token,
@@ -157,7 +151,7 @@ func (c *console) issueKey(v *visit) error {
 
 func (c *console) revokeKey(v *visit) error {
 	vars := mux.Vars(v.r)
-	if err := v.api.call(http.MethodDelete, "/api/agent-keys/"+vars["id"], nil, nil, "", nil); err != nil {
+	if _, _, err := v.api.RevokeAgentKey(v.ctx, vars["id"]); err != nil {
 		return err
 	}
 	return v.done(v.consumerPage(vars["companyId"]), "key-revoked")

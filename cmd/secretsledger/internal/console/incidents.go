@@ -5,6 +5,8 @@ import (
 	"net/url"
 
 	"github.com/gorilla/mux"
+
+	"github.com/secretsledger/secretsledger/cmd/secretsledger/internal/apiclient"
 )
 
 // Incident controls: freezing a company or one consumer stops every resolution of it at
@@ -14,35 +16,50 @@ func (c *console) incidentRoutes(r *mux.Router) {
 	company := "/console/companies/{companyId}"
 	consumer := company + "/consumers/{targetType}/{targetId}"
 	for _, base := range []string{company, consumer} {
-		r.HandleFunc(base+"/freeze", c.changes(c.incident("/freeze", "frozen"))).Methods(http.MethodPost)
-		r.HandleFunc(base+"/unfreeze", c.changes(c.incident("/unfreeze", "unfrozen"))).Methods(http.MethodPost)
+		r.HandleFunc(base+"/freeze", c.changes(c.incident(actFreeze, "frozen"))).Methods(http.MethodPost)
+		r.HandleFunc(base+"/unfreeze", c.changes(c.incident(actUnfreeze, "unfrozen"))).Methods(http.MethodPost)
 	}
-	r.HandleFunc(consumer+"/agent-keys/revoke", c.changes(c.incident("/agent-keys/revoke", "keys-revoked"))).Methods(http.MethodPost)
+	r.HandleFunc(consumer+"/agent-keys/revoke", c.changes(c.incident(actRevokeKeys, "keys-revoked"))).Methods(http.MethodPost)
 }
 
-// incidentTarget is the API path of the request's company or consumer, and its console page.
-func incidentTarget(v *visit) (api, page string) {
+// incidentTarget is the request's company, its consumer (targetType "" for none), and
+// their console page.
+func incidentTarget(v *visit) (company, targetType, targetID, page string) {
 	vars := mux.Vars(v.r)
-	api, page = "/api/companies/"+vars["companyId"], "/console/companies/"+vars["companyId"]+"/consumers"
-	if vars["targetType"] != "" {
-		consumer := "/" + url.PathEscape(vars["targetType"]) + "/" + url.PathEscape(vars["targetId"])
-		api += "/consumers" + consumer
-		page += consumer
+	company, targetType, targetID = vars["companyId"], vars["targetType"], vars["targetId"]
+	page = "/console/companies/" + company + "/consumers"
+	if targetType != "" {
+		page += "/" + url.PathEscape(targetType) + "/" + url.PathEscape(targetID)
 	}
-	return api, page
+	return company, targetType, targetID, page
 }
 
-// incident posts one incident action (suffix) for the request's company or consumer.
-func (c *console) incident(suffix, notice string) page {
+// The incident actions, for a company or (targetType set) one of its consumers.
+const (
+	actFreeze = iota
+	actUnfreeze
+	actRevokeKeys
+)
+
+// incident posts one incident action for the request's company or consumer.
+func (c *console) incident(action int, notice string) page {
 	return func(v *visit) error {
-		api, back := incidentTarget(v)
-		var body any // none for revoking keys, which takes no body
-		if suffix != "/agent-keys/revoke" {
-			reason := map[string]any{}
-			v.setIf(reason, "reason")
-			body = reason
+		company, targetType, targetID, back := incidentTarget(v)
+		key, reason := keyed(v.form("formKey")), v.form("reason")
+		var err error
+		switch {
+		case action == actRevokeKeys:
+			_, _, err = v.api.RevokeConsumerAgentKeys(v.ctx, company, targetType, targetID, key)
+		case action == actFreeze && targetType != "":
+			_, _, err = v.api.FreezeConsumer(v.ctx, company, targetType, targetID, apiclient.FreezeRequest{Reason: reason}, key)
+		case action == actFreeze:
+			_, _, err = v.api.FreezeCompany(v.ctx, company, apiclient.FreezeRequest{Reason: reason}, key)
+		case targetType != "":
+			_, _, err = v.api.UnfreezeConsumer(v.ctx, company, targetType, targetID, apiclient.UnfreezeRequest{Reason: reason}, key)
+		default:
+			_, _, err = v.api.UnfreezeCompany(v.ctx, company, apiclient.UnfreezeRequest{Reason: reason}, key)
 		}
-		if err := v.api.call(http.MethodPost, api+suffix, nil, body, v.form("formKey"), nil); err != nil {
+		if err != nil {
 			return err
 		}
 		return v.done(back, notice)
@@ -50,9 +67,12 @@ func (c *console) incident(suffix, notice string) page {
 }
 
 // freezeOf is the freeze of the request's company or consumer, as the API answers it.
-func (v *visit) freezeOf() (row, error) {
-	api, _ := incidentTarget(v)
-	var f row
-	err := v.api.get(api+"/freeze", nil, &f)
+func (v *visit) freezeOf() (apiclient.Freeze, error) {
+	company, targetType, targetID, _ := incidentTarget(v)
+	if targetType != "" {
+		f, _, err := v.api.GetConsumerFreeze(v.ctx, company, targetType, targetID)
+		return f, err
+	}
+	f, _, err := v.api.GetCompanyFreeze(v.ctx, company)
 	return f, err
 }

@@ -1,8 +1,8 @@
 package console
 
 func (c *console) ledger(v *visit) error {
-	var state row
-	if err := v.api.get("/api/ledger", nil, &state); err != nil {
+	state, _, err := v.api.LedgerState(v.ctx)
+	if err != nil {
 		return err
 	}
 	return v.show(c, "ledger", "Ledger", "ledger", "", state)

@@ -7,6 +7,9 @@ import (
 	"strconv"
 
 	"github.com/gorilla/mux"
+
+	"github.com/secretsledger/secretsledger/cmd/secretsledger/internal/apiclient"
+	"github.com/secretsledger/secretsledger/providers"
 )
 
 func (c *console) importRoutes(r *mux.Router) {
@@ -19,14 +22,15 @@ const maxImportRows = 100
 
 type importData struct {
 	Vault, Query, Token string
-	Vaults              listing
+	Vaults              apiclient.Page[apiclient.Vault]
 	// Previewed is false until the operator asked for a page of candidates.
 	Previewed  bool
-	Candidates []row
+	Candidates []apiclient.RemoteImportCandidate
 	NextToken  string
 	// Problem is why the preview failed (no AWS vault, AWS refused, …).
 	Problem *apiError
-	Result  row
+	// Result is what an import did; nil before one.
+	Result  *apiclient.RemoteImportResult
 	FormKey string
 }
 
@@ -34,22 +38,16 @@ func (c *console) importPreview(v *visit) error {
 	company := mux.Vars(v.r)["companyId"]
 	in := v.r.URL.Query()
 	d := importData{Vault: in.Get("vault"), Query: in.Get("q"), Token: in.Get("next"), FormKey: formKey()}
-	if err := v.api.get("/api/companies/"+company+"/secret-provider-configs", url.Values{"provider": {"aws_secrets_manager"}, "limit": {strconv.Itoa(pickerRows)}}, &d.Vaults); err != nil {
+	var err error
+	d.Vaults, _, err = v.api.ListVaults(v.ctx, company, url.Values{"provider": {providers.AWSSecretsManager}, "limit": {strconv.Itoa(pickerRows)}})
+	if err != nil {
 		return err
 	}
 	if in.Has("preview") {
 		d.Previewed = true
-		body := map[string]any{"pageSize": pageSize}
-		for k, val := range map[string]string{"providerConfigId": d.Vault, "query": d.Query, "nextToken": d.Token} {
-			if val != "" {
-				body[k] = val
-			}
-		}
-		var preview struct {
-			Candidates []row   `json:"candidates"`
-			NextToken  *string `json:"nextToken"`
-		}
-		err := v.api.call(http.MethodPost, "/api/companies/"+company+"/secrets/remote-import/preview", nil, body, "", &preview)
+		size := pageSize
+		body := apiclient.RemoteImportPreviewRequest{PageSize: &size, ProviderConfigID: d.Vault, Query: d.Query, NextToken: d.Token}
+		preview, _, err := v.api.PreviewRemoteImport(v.ctx, company, body)
 		var ae *apiError
 		switch {
 		case errors.As(err, &ae) && ae.Status != http.StatusUnauthorized:
@@ -71,15 +69,16 @@ func (c *console) importSelected(v *visit) error {
 	if len(refs) == 0 || len(refs) > maxImportRows {
 		return &apiError{Status: http.StatusBadRequest, Message: "select 1 to 100 secrets to import", Code: "EBADREQUEST"}
 	}
-	rows := make([]map[string]any, 0, len(refs))
+	rows := make([]apiclient.RemoteImportRow, 0, len(refs))
 	for _, ref := range refs {
-		rows = append(rows, map[string]any{"externalRef": ref})
+		rows = append(rows, apiclient.RemoteImportRow{ExternalRef: ref})
 	}
-	body := map[string]any{"secrets": rows}
-	v.setIf(body, "providerConfigId")
+	body := apiclient.RemoteImportRequest{Secrets: rows, ProviderConfigID: v.form("providerConfigId")}
 	d := importData{Vault: v.form("providerConfigId")}
-	if err := v.api.call(http.MethodPost, "/api/companies/"+company+"/secrets/remote-import", nil, body, "", &d.Result); err != nil {
+	result, _, err := v.api.RemoteImport(v.ctx, company, body)
+	if err != nil {
 		return err
 	}
+	d.Result = &result
 	return v.show(c, "import", "Remote import", "import", company, d)
 }

@@ -7,6 +7,8 @@ import (
 	"strings"
 
 	"github.com/gorilla/mux"
+
+	"github.com/secretsledger/secretsledger/cmd/secretsledger/internal/apiclient"
 )
 
 func (c *console) secretRoutes(r *mux.Router) {
@@ -22,14 +24,23 @@ func (c *console) secretRoutes(r *mux.Router) {
 
 // secretListData is the secrets page.
 type secretListData struct {
-	Secrets   listing
+	Secrets   apiclient.Page[apiclient.Secret]
 	Query     string
 	Deleted   bool
-	Providers listing
-	Vaults    listing
-	// VaultNames maps a vault's id to its display name, for the list's vault column.
-	VaultNames map[string]any
-	FormKey    string
+	Providers apiclient.Page[apiclient.Provider]
+	Vaults    apiclient.Page[apiclient.Vault]
+	FormKey   string
+}
+
+// VaultName is the display name of the vault id names, for the list's vault column
+// ("" for one not among Vaults).
+func (d secretListData) VaultName(id *string) string {
+	for _, v := range d.Vaults.Items {
+		if id != nil && v.ID == *id {
+			return v.DisplayName
+		}
+	}
+	return ""
 }
 
 func (c *console) secretList(v *visit) error {
@@ -42,21 +53,15 @@ func (c *console) secretList(v *visit) error {
 	if d.Deleted {
 		q.Set("deleted", "true")
 	}
-	base := "/api/companies/" + company
-	if err := v.api.get(base+"/secrets", q, &d.Secrets); err != nil {
+	var err error
+	if d.Secrets, _, err = v.api.ListSecrets(v.ctx, company, q); err != nil {
 		return err
 	}
-	if err := v.api.get(base+"/secret-providers", nil, &d.Providers); err != nil {
+	if d.Providers, _, err = v.api.ListProviders(v.ctx, company); err != nil {
 		return err
 	}
-	if err := v.api.get(base+"/secret-provider-configs", url.Values{"limit": {strconv.Itoa(pickerRows)}}, &d.Vaults); err != nil {
+	if d.Vaults, _, err = v.api.ListVaults(v.ctx, company, url.Values{"limit": {strconv.Itoa(pickerRows)}}); err != nil {
 		return err
-	}
-	d.VaultNames = map[string]any{}
-	for _, vault := range d.Vaults.Items {
-		if id, ok := vault["id"].(string); ok {
-			d.VaultNames[id] = vault["displayName"]
-		}
 	}
 	return v.show(c, "secrets", "Secrets", "secrets", company, d)
 }
@@ -64,48 +69,31 @@ func (c *console) secretList(v *visit) error {
 // form returns a trimmed form field.
 func (v *visit) form(name string) string { return strings.TrimSpace(v.r.PostForm.Get(name)) }
 
-// setIf sets body[name] to the form field when it is not empty.
-func (v *visit) setIf(body map[string]any, name string) {
-	if s := v.form(name); s != "" {
-		body[name] = s
-	}
-}
-
 func (c *console) secretCreate(v *visit) error {
 	company := mux.Vars(v.r)["companyId"]
-	body := map[string]any{"name": v.form("name")}
-	for _, f := range []string{"key", "description", "provider", "providerConfigId", "managedMode", "externalRef"} {
-		v.setIf(body, f)
-	}
-	if value := v.r.PostForm.Get("value"); value != "" { // a value is taken as typed, blanks included
-		body["value"] = value
-	}
-	var created row
-	if err := v.api.call(http.MethodPost, "/api/companies/"+company+"/secrets", nil, body, v.form("formKey"), &created); err != nil {
+	body := apiclient.CreateSecret{Name: v.form("name"), Key: v.form("key"), Description: v.form("description"),
+		Provider: v.form("provider"), ProviderConfigID: v.form("providerConfigId"), ManagedMode: v.form("managedMode"),
+		ExternalRef: v.form("externalRef"),
+		Value:       v.r.PostForm.Get("value")} // a value is taken as typed, blanks included
+	created, _, err := v.api.CreateSecret(v.ctx, company, body, keyed(v.form("formKey")))
+	if err != nil {
 		return err
 	}
-	return v.done("/console/secrets/"+url.PathEscape(str(created["id"])), "created")
-}
-
-// str is a string field of an API row, "" when absent.
-func str(v any) string {
-	s, _ := v.(string)
-	return s
+	return v.done("/console/secrets/"+url.PathEscape(created.ID), "created")
 }
 
 // secretData is a secret's page.
 type secretData struct {
-	Secret   row
-	Versions listing
-	Bindings listing
-	Access   listing
+	Secret   apiclient.Secret
+	Versions apiclient.Page[apiclient.SecretVersion]
+	Bindings apiclient.Page[apiclient.Binding]
+	Access   apiclient.Page[apiclient.AccessEvent]
 	FormKey  string
 }
 
-// secret is a secret's row, deleted or purged ones included (with deletedAt).
-func (v *visit) secret(id string) (row, error) {
-	var s row
-	err := v.api.get("/api/secrets/"+id, url.Values{"deleted": {"true"}}, &s)
+// secret is a secret, deleted or purged ones included (with DeletedAt).
+func (v *visit) secret(id string) (apiclient.Secret, error) {
+	s, _, err := v.api.GetSecret(v.ctx, id, url.Values{"deleted": {"true"}})
 	return s, err
 }
 
@@ -116,35 +104,31 @@ func (c *console) secretPage(v *visit) error {
 	if d.Secret, err = v.secret(id); err != nil {
 		return err
 	}
-	if d.Secret["deletedAt"] != nil { // the API keeps a deleted secret's versions, bindings and reads to itself
-		return v.show(c, "secret", str(d.Secret["name"]), "secrets", str(d.Secret["companyId"]), d)
+	if d.Secret.DeletedAt != nil { // the API keeps a deleted secret's versions, bindings and reads to itself
+		return v.show(c, "secret", d.Secret.Name, "secrets", d.Secret.CompanyID, d)
 	}
-	if err := v.api.get("/api/secrets/"+id+"/versions", url.Values{"limit": {strconv.Itoa(detailRows)}}, &d.Versions); err != nil {
+	if d.Versions, _, err = v.api.ListSecretVersions(v.ctx, id, url.Values{"limit": {strconv.Itoa(detailRows)}}); err != nil {
 		return err
 	}
-	if err := v.api.get("/api/secrets/"+id+"/usage", url.Values{"limit": {strconv.Itoa(detailRows)}}, &d.Bindings); err != nil {
+	if d.Bindings, _, err = v.api.ListSecretUsage(v.ctx, id, url.Values{"limit": {strconv.Itoa(detailRows)}}); err != nil {
 		return err
 	}
-	if err := v.api.get("/api/secrets/"+id+"/access-events", url.Values{"limit": {strconv.Itoa(recentReads)}}, &d.Access); err != nil {
+	if d.Access, _, err = v.api.ListSecretAccessEvents(v.ctx, id, url.Values{"limit": {strconv.Itoa(recentReads)}}); err != nil {
 		return err
 	}
-	return v.show(c, "secret", str(d.Secret["name"]), "secrets", str(d.Secret["companyId"]), d)
+	return v.show(c, "secret", d.Secret.Name, "secrets", d.Secret.CompanyID, d)
 }
 
 func (c *console) secretRotate(v *visit) error {
 	id := mux.Vars(v.r)["id"]
-	body := map[string]any{}
-	if value := v.r.PostForm.Get("value"); value != "" {
-		body["value"] = value
-	}
-	v.setIf(body, "externalRef")
-	v.setIf(body, "providerVersionRef")
+	body := apiclient.RotateSecret{Value: v.r.PostForm.Get("value"), ExternalRef: v.form("externalRef"),
+		ProviderVersionRef: v.form("providerVersionRef")}
 	// The version the page showed: a rotation made meanwhile by someone else is a 409,
 	// not silently superseded.
 	if n, err := strconv.Atoi(v.form("expectedLatestVersion")); err == nil {
-		body["expectedLatestVersion"] = n
+		body.ExpectedLatestVersion = &n
 	}
-	if err := v.api.call(http.MethodPost, "/api/secrets/"+id+"/rotate", nil, body, v.form("formKey"), nil); err != nil {
+	if _, _, err := v.api.RotateSecret(v.ctx, id, body, keyed(v.form("formKey"))); err != nil {
 		return err
 	}
 	return v.done("/console/secrets/"+id, "rotated")
@@ -152,8 +136,8 @@ func (c *console) secretRotate(v *visit) error {
 
 func (c *console) secretStatus(v *visit) error {
 	id := mux.Vars(v.r)["id"]
-	body := map[string]any{"status": v.form("status")}
-	if err := v.api.call(http.MethodPatch, "/api/secrets/"+id, nil, body, v.form("formKey"), nil); err != nil {
+	status := v.form("status")
+	if _, _, err := v.api.UpdateSecret(v.ctx, id, apiclient.UpdateSecret{Status: &status}, keyed(v.form("formKey"))); err != nil {
 		return err
 	}
 	return v.done("/console/secrets/"+id, "updated")
@@ -161,7 +145,7 @@ func (c *console) secretStatus(v *visit) error {
 
 func (c *console) secretDelete(v *visit) error {
 	id := mux.Vars(v.r)["id"]
-	if err := v.api.call(http.MethodDelete, "/api/secrets/"+id, nil, nil, v.form("formKey"), nil); err != nil {
+	if _, _, err := v.api.DeleteSecret(v.ctx, id, keyed(v.form("formKey"))); err != nil {
 		return err
 	}
 	return v.done("/console/secrets/"+id, "deleted")
@@ -169,7 +153,7 @@ func (c *console) secretDelete(v *visit) error {
 
 func (c *console) secretRestore(v *visit) error {
 	id := mux.Vars(v.r)["id"]
-	if err := v.api.call(http.MethodPost, "/api/secrets/"+id+"/restore", nil, nil, v.form("formKey"), nil); err != nil {
+	if _, _, err := v.api.RestoreSecret(v.ctx, id, keyed(v.form("formKey"))); err != nil {
 		return err
 	}
 	return v.done("/console/secrets/"+id, "restored")
@@ -181,9 +165,8 @@ func (c *console) secretPurge(v *visit) error {
 	if err != nil {
 		return err
 	}
-	body := map[string]any{"confirm": v.form("confirm")}
-	if err := v.api.call(http.MethodPost, "/api/secrets/"+id+"/purge", nil, body, v.form("formKey"), nil); err != nil {
+	if _, _, err := v.api.PurgeSecret(v.ctx, id, apiclient.PurgeSecret{Confirm: v.form("confirm")}, keyed(v.form("formKey"))); err != nil {
 		return err
 	}
-	return v.done("/console/companies/"+str(s["companyId"])+"/secrets?deleted=true", "purged")
+	return v.done("/console/companies/"+s.CompanyID+"/secrets?deleted=true", "purged")
 }

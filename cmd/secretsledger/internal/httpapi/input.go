@@ -6,8 +6,11 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"maps"
 	"net/http"
+	"reflect"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -136,26 +139,103 @@ func requestID(r *http.Request) string {
 	return "req_" + ulid.Make().String()
 }
 
-// checkJSONText refuses a body that is not valid UTF-8, or that has a NUL character in
-// a member name or a string (Go's decoder would turn the first into U+FFFD and pass the
-// second on to PostgreSQL). Members named "value" are exempt: they hold secret material,
-// which is encrypted as bytes and never stored as text.
+// checkJSONText refuses a body that is not valid UTF-8, that has a NUL character in a
+// member name or a string (Go's decoder would turn the first into U+FFFD and pass the
+// second on to PostgreSQL), or that sets a member to null where the document does not
+// allow it (Go's decoder would take it as absent, which a strict reading must not).
+// Members named "value" are exempt from the NUL check: they hold secret material, which
+// is encrypted as bytes and never stored as text.
 func checkJSONText(body []byte) error {
 	if !utf8.Valid(body) {
 		return ledgererr.New(ledgererr.BadRequest, "the request body is not valid UTF-8")
 	}
-	// A NUL can only reach a decoded string through the escape \u0000.
-	if !bytes.Contains(body, []byte(`\u0000`)) {
+	// A NUL can only reach a decoded string through the escape \u0000, a null only as
+	// the literal.
+	hasNUL := bytes.Contains(body, []byte(`\u0000`))
+	if !hasNUL && !bytes.Contains(body, []byte("null")) {
 		return nil
 	}
 	var doc any
 	if err := json.Unmarshal(body, &doc); err != nil {
 		return nil // the typed decode reports malformed JSON
 	}
-	if field := nulField(doc, ""); field != "" {
+	if field := nulField(doc, ""); hasNUL && field != "" {
 		return ledgererr.New(ledgererr.BadRequest, "field %s contains a NUL character", field)
 	}
+	if field := nullField(doc, ""); field != "" {
+		return ledgererr.New(ledgererr.BadRequest, "invalid JSON body: field %s must not be null (leave it out instead)", field)
+	}
 	return nil
+}
+
+// nullableMembers are the top-level request members the document lets be null: a
+// vault's config (null: none).
+var nullableMembers = map[string]bool{"config": true}
+
+// nullField returns the path of the first member or array element under v that is
+// null (a top-level member of nullableMembers excepted), "" when there is none. The body
+// itself being null is the typed decode's to refuse.
+func nullField(v any, path string) string {
+	switch v := v.(type) {
+	case []any:
+		for _, e := range v {
+			if e == nil {
+				return path + "[]"
+			}
+			if f := nullField(e, path+"[]"); f != "" {
+				return f
+			}
+		}
+	case map[string]any:
+		for _, name := range slices.Sorted(maps.Keys(v)) {
+			field := name
+			if path != "" {
+				field = path + "." + name
+			}
+			if v[name] == nil && !(path == "" && nullableMembers[name]) {
+				return field
+			}
+			if f := nullField(v[name], field); f != "" {
+				return f
+			}
+		}
+	}
+	return ""
+}
+
+// typeProblem says which JSON type a member must have, in JSON's words (never the
+// server's Go type names).
+func typeProblem(err *json.UnmarshalTypeError) string {
+	want := jsonTypeName(err.Type)
+	if err.Field == "" {
+		return "the body must be " + want
+	}
+	return "field " + err.Field + " must be " + want
+}
+
+// jsonTypeName names the JSON type that decodes into t.
+func jsonTypeName(t reflect.Type) string {
+	if t.Implements(reflect.TypeFor[json.Unmarshaler]()) || reflect.PointerTo(t).Implements(reflect.TypeFor[json.Unmarshaler]()) {
+		return "another JSON value"
+	}
+	switch t.Kind() {
+	case reflect.Pointer:
+		return jsonTypeName(t.Elem())
+	case reflect.Struct, reflect.Map:
+		return "a JSON object"
+	case reflect.Slice, reflect.Array:
+		return "a JSON array"
+	case reflect.String:
+		return "a string"
+	case reflect.Bool:
+		return "true or false"
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return "an integer"
+	case reflect.Float32, reflect.Float64:
+		return "a number"
+	}
+	return "another JSON value"
 }
 
 // nulField returns the path of the first member name or string under v that holds a
@@ -252,7 +332,7 @@ func decodeBytes(body []byte, dst any) ([]byte, error) {
 func jsonProblem(err error) string {
 	var typeErr *json.UnmarshalTypeError
 	if errors.As(err, &typeErr) {
-		return "field " + typeErr.Field + " must be " + typeErr.Type.String()
+		return typeProblem(typeErr)
 	}
 	msg := err.Error()
 	if strings.HasPrefix(msg, "json: unknown field") {

@@ -150,7 +150,7 @@ func TestOpenAPICheckerCatchesMismatches(t *testing.T) {
 		}
 		return v
 	}
-	jsonHeader := http.Header{"Content-Type": {"application/json"}}
+	jsonHeader := http.Header{"Content-Type": {"application/json"}, "X-Request-Id": {"req_1"}}
 	ok := `{"ok":true}`
 	secret := `{"id":"01ARZ3NDEKTSV4RRFFQ69G5FAV","companyId":"` + companyA + `","key":"k","name":"n","description":"",` +
 		`"provider":"local_encrypted","status":"active","managedMode":"paperclip_managed","externalRef":null,` +
@@ -178,12 +178,14 @@ func TestOpenAPICheckerCatchesMismatches(t *testing.T) {
 			Answered: []byte(`{"error":"x","details":{"code":"EBADREQUEST"}}`)}, false},
 		{"an accepted limit out of range", openapitest.Exchange{Method: "GET", URL: u("/api/secrets/01ARZ3NDEKTSV4RRFFQ69G5FAV/versions?limit=5000"),
 			Status: 200, Answer: jsonHeader, Answered: []byte(`{"items":[],"nextCursor":null}`)}, true},
+		{"an answer without X-Request-Id", openapitest.Exchange{Method: "GET", URL: u("/api/secrets/x"), Status: 404,
+			Answer: http.Header{"Content-Type": {"application/json"}}, Answered: []byte(`{"error":"x","details":{"code":"ENOTFOUND"}}`)}, true},
 		{"a resolution without no-store", openapitest.Exchange{Method: "POST", URL: u("/api/runtime/resolve"), Status: 200,
 			Answer: jsonHeader, Answered: []byte(`{"env":{},"values":{},"manifest":[]}`)}, true},
 		{"a wrong method without 405", openapitest.Exchange{Method: "PUT", URL: u("/api/runtime/resolve"), Status: 404,
 			Answer: jsonHeader, Answered: []byte(`{"error":"x","details":{"code":"ENOTFOUND"}}`)}, true},
 		{"a wrong method", openapitest.Exchange{Method: "PUT", URL: u("/api/runtime/resolve"), Status: 405,
-			Answer:   http.Header{"Content-Type": {"application/json"}, "Allow": {"POST"}},
+			Answer:   http.Header{"Content-Type": {"application/json"}, "Allow": {"POST"}, "X-Request-Id": {"req_1"}},
 			Answered: []byte(`{"error":"x","details":{"code":"EMETHOD"}}`)}, false},
 	} {
 		err := c.Check(context.Background(), tc.x)

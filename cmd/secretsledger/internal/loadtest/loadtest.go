@@ -4,14 +4,16 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	mrand "math/rand/v2"
-	"net/http"
+	"net/url"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/secretsledger/secretsledger/cmd/secretsledger/internal/apiclient"
 	"github.com/secretsledger/secretsledger/eventstore/natsbus"
 )
 
@@ -57,12 +59,18 @@ type Result struct {
 // do not shape the load they measure.
 const lagEvery = 10
 
+// The consumer the resolve scenario binds its secrets to and resolves as.
+const (
+	benchTargetType = "agent"
+	benchTargetID   = "bench-agent"
+)
+
 type run struct {
 	o         Options
-	api       *api
+	api       *apiclient.Client
 	company   string
 	rotatable []string
-	agent     string
+	agent     *apiclient.Client // as the bench consumer's agent key
 	latency   samples
 	lag       samples
 	errs      atomic.Int64
@@ -186,27 +194,27 @@ func (r *run) setup(ctx context.Context) error {
 			if err != nil {
 				return err
 			}
-			if _, err := r.api.do(ctx, "POST", "/api/companies/"+r.company+"/secret-bindings", map[string]any{
-				"secretId": id, "targetType": "agent", "targetId": "bench-agent", "configPath": fmt.Sprintf("env.BENCH_%d", i),
-			}, http.StatusCreated, nil); err != nil {
+			if _, _, err := r.api.CreateBinding(ctx, r.company, apiclient.CreateBinding{
+				SecretID: id, TargetType: benchTargetType, TargetID: benchTargetID, ConfigPath: fmt.Sprintf("env.BENCH_%d", i),
+			}); err != nil {
 				return err
 			}
 		}
-		var key struct{ Token string }
-		if _, err := r.api.do(ctx, "POST", "/api/companies/"+r.company+"/agent-keys",
-			map[string]string{"targetType": "agent", "targetId": "bench-agent", "label": "bench"}, http.StatusCreated, &key); err != nil {
+		key, _, err := r.api.IssueAgentKey(ctx, r.company, apiclient.IssueAgentKey{TargetType: benchTargetType, TargetID: benchTargetID, Label: "bench"})
+		if err != nil {
 			return err
 		}
-		r.agent = key.Token
+		r.agent = r.api.WithToken(key.Token)
 	}
 	return nil
 }
 
 func (r *run) create(ctx context.Context, name string) (string, int64, error) {
-	var s struct{ ID string }
-	resp, err := r.api.do(ctx, "POST", "/api/companies/"+r.company+"/secrets",
-		map[string]string{"name": name, "value": randomHex(24)}, http.StatusCreated, &s)
-	return s.ID, resp.position, err
+	s, a, err := r.api.CreateSecret(ctx, r.company, apiclient.CreateSecret{Name: name, Value: randomHex(24)})
+	if err != nil {
+		return "", 0, err
+	}
+	return s.ID, a.Position(), nil
 }
 
 // op runs one operation of the scenario.
@@ -235,18 +243,17 @@ func (r *run) op(ctx context.Context, rng *mrand.Rand, measure bool) error {
 		return err
 	case Rotate:
 		id := r.rotatable[rng.IntN(len(r.rotatable))]
-		var s struct{ LatestVersion int }
-		resp, err := r.api.do(ctx, "POST", "/api/secrets/"+id+"/rotate", map[string]string{"value": randomHex(24)}, http.StatusOK, &s)
+		s, a, err := r.api.RotateSecret(ctx, id, apiclient.RotateSecret{Value: randomHex(24)})
 		if err == nil {
-			r.ack(resp.position)
+			r.ack(a.Position())
 			if sampleLag {
 				r.measureLag(ctx, id, s.LatestVersion)
 			}
 		}
 		return err
 	default:
-		var res struct{ Env map[string]string }
-		if _, err := r.api.as(ctx, r.agent, "POST", "/api/runtime/resolve", map[string]any{"runId": "bench"}, http.StatusOK, &res); err != nil {
+		res, _, err := r.agent.Resolve(ctx, apiclient.Resolve{RunID: "bench"})
+		if err != nil {
 			return err
 		}
 		if len(res.Env) != 3 {
@@ -267,11 +274,10 @@ func (r *run) ack(position int64) {
 
 // measureLag times, from the command's acknowledgement, until the read model shows at
 // least version on the secret.
-func (r *run) measureLag(ctx context.Context, id string, version int) {
+func (r *run) measureLag(ctx context.Context, id string, version int64) {
 	acked := time.Now()
 	for ctx.Err() == nil {
-		var s struct{ LatestVersion int }
-		if _, err := r.api.do(ctx, "GET", "/api/secrets/"+id, nil, http.StatusOK, &s); err == nil && s.LatestVersion >= version {
+		if s, _, err := r.api.GetSecret(ctx, id, nil); err == nil && s.LatestVersion >= version {
 			r.lag.add(time.Since(acked))
 			return
 		}
@@ -284,16 +290,36 @@ func (r *run) measureLag(ctx context.Context, id string, version int) {
 
 // teardown removes what setup and the run created: bindings, the agent key, secrets.
 func (r *run) teardown(ctx context.Context) {
-	r.drain(ctx, "/api/companies/"+r.company+"/secret-bindings", "/api/secret-bindings/")
-	r.drain(ctx, "/api/companies/"+r.company+"/secrets", "/api/secrets/")
+	r.drain(ctx, func() ([]string, error) {
+		page, _, err := r.api.ListBindings(ctx, r.company, url.Values{"limit": {"1000"}})
+		return ids(page.Items, func(b apiclient.Binding) string { return b.ID }), err
+	}, func(id string) error {
+		_, _, err := r.api.DeleteBinding(ctx, id)
+		return err
+	})
+	r.drain(ctx, func() ([]string, error) {
+		page, _, err := r.api.ListSecrets(ctx, r.company, url.Values{"limit": {"1000"}})
+		return ids(page.Items, func(s apiclient.Secret) string { return s.ID }), err
+	}, func(id string) error {
+		_, _, err := r.api.DeleteSecret(ctx, id)
+		return err
+	})
+}
+
+func ids[T any](items []T, id func(T) string) []string {
+	out := make([]string, len(items))
+	for i, it := range items {
+		out[i] = id(it)
+	}
+	return out
 }
 
 // drain deletes what list shows, a page at a time, until it shows nothing or a whole
 // page could not be deleted.
-func (r *run) drain(ctx context.Context, list, deletePrefix string) {
+func (r *run) drain(ctx context.Context, list func() ([]string, error), remove func(id string) error) {
 	for ctx.Err() == nil {
-		var page struct{ Items []struct{ ID string } }
-		if _, err := r.api.do(ctx, "GET", list+"?limit=1000", nil, http.StatusOK, &page); err != nil || len(page.Items) == 0 {
+		page, err := list()
+		if err != nil || len(page) == 0 {
 			return
 		}
 		ids := make(chan string)
@@ -304,14 +330,14 @@ func (r *run) drain(ctx context.Context, list, deletePrefix string) {
 			go func() {
 				defer wg.Done()
 				for id := range ids {
-					if _, err := r.api.do(ctx, "DELETE", deletePrefix+id, nil, http.StatusOK, nil); err == nil {
+					if remove(id) == nil {
 						deleted.Add(1)
 					}
 				}
 			}()
 		}
-		for _, item := range page.Items {
-			ids <- item.ID
+		for _, id := range page {
+			ids <- id
 		}
 		close(ids)
 		wg.Wait()
@@ -331,9 +357,13 @@ type subscriber struct {
 }
 
 func (r *run) subscribe(ctx context.Context) *subscriber {
-	var creds natsbus.SubscriberCredentials
-	if _, err := r.api.do(ctx, "POST", "/api/companies/"+r.company+"/event-subscribers", map[string]string{"label": "bench"}, http.StatusCreated, &creds); err != nil {
+	_, a, err := r.api.IssueEventSubscriber(ctx, r.company, apiclient.IssueSubscriber{Label: "bench"})
+	if err != nil {
 		return nil // no embedded NATS: nothing to measure
+	}
+	var creds natsbus.SubscriberCredentials // the same document, with its expiry as a time
+	if json.Unmarshal(a.Body, &creds) != nil {
+		return nil
 	}
 	s := &subscriber{done: make(chan struct{}), received: map[int64]time.Time{}}
 	sctx, cancel := context.WithCancel(ctx)
