@@ -8,6 +8,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/secretsledger/secretsledger/cmd/secretsledger/internal/apiclient"
+	"github.com/secretsledger/secretsledger/cmd/secretsledger/internal/usage"
 )
 
 type accessEventsListOptions struct{ company, secret, output string }
@@ -33,7 +34,7 @@ func newAccessEventsCmd(env *environment) *cobra.Command {
 
 func runAccessEventsList(ctx context.Context, env *environment, o accessEventsListOptions) error {
 	if o.secret == "" && o.company == "" {
-		return usageError{errors.New("pass --company ID or --secret SECRET_ID")}
+		return usage.Error{Err: errors.New("pass --company ID or --secret SECRET_ID")}
 	}
 	columns := []column{{"POSITION", "position"}, {"TIME", "createdAt"}, {"SECRET", "secretId"},
 		{"VERSION", "version"}, {"CONSUMER", "consumer"}, {"CONFIG PATH", "configPath"}, {"OUTCOME", "outcome"},

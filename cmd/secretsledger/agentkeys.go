@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/secretsledger/secretsledger/cmd/secretsledger/internal/apiclient"
+	"github.com/secretsledger/secretsledger/cmd/secretsledger/internal/usage"
 )
 
 func newAgentKeysCmd(env *environment) *cobra.Command {
@@ -72,7 +73,7 @@ func runAgentKeysIssue(ctx context.Context, env *environment, o agentKeysIssueOp
 		return err
 	}
 	if o.output != "" && o.output != outputJSON {
-		return usageError{fmt.Errorf("--output must be json, not %q", o.output)}
+		return usage.Error{Err: fmt.Errorf("--output must be json, not %q", o.output)}
 	}
 	return withCaller(ctx, env, func(ctx context.Context, c *apiCaller) error {
 		key, a, err := c.api.IssueAgentKey(ctx, o.company,
@@ -109,7 +110,7 @@ func newAgentKeysRevokeCmd(env *environment) *cobra.Command {
 		RunE: func(c *cobra.Command, args []string) error {
 			if !o.all {
 				if o.company != "" || o.targetType != "" || o.targetID != "" {
-					return usageError{errors.New("--company, --target-type and --target-id go with --all")}
+					return usage.Error{Err: errors.New("--company, --target-type and --target-id go with --all")}
 				}
 				return withCaller(c.Context(), env, func(ctx context.Context, api *apiCaller) error {
 					return api.show(api.api.RevokeAgentKey(ctx, args[0]))
@@ -119,7 +120,7 @@ func newAgentKeysRevokeCmd(env *environment) *cobra.Command {
 				return err
 			}
 			if o.targetType == "" || o.targetID == "" {
-				return usageError{errors.New("--all needs --target-type and --target-id (the consumer whose keys to revoke)")}
+				return usage.Error{Err: errors.New("--all needs --target-type and --target-id (the consumer whose keys to revoke)")}
 			}
 			return withCaller(c.Context(), env, func(ctx context.Context, api *apiCaller) error {
 				return api.show(api.api.RevokeConsumerAgentKeys(ctx, o.company, o.targetType, o.targetID))

@@ -15,6 +15,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/secretsledger/secretsledger/cmd/secretsledger/internal/apiclient"
+	"github.com/secretsledger/secretsledger/cmd/secretsledger/internal/usage"
 )
 
 // exportTimeout bounds an export, which may stream up to a million events.
@@ -47,7 +48,7 @@ func newAuditExposureCmd(env *environment, o *auditOptions) *cobra.Command {
 		Args:  exactArgs(),
 		RunE: func(c *cobra.Command, _ []string) error {
 			if o.secret == "" {
-				return usageError{errors.New("pass --secret ID")}
+				return usage.Error{Err: errors.New("pass --secret ID")}
 			}
 			return runAuditQuery(c.Context(), env, *o, func(ctx context.Context, api *apiclient.Client, q url.Values) (apiclient.SecretExposure, *apiclient.Answer, error) {
 				return api.SecretExposure(ctx, o.secret, q)
@@ -70,7 +71,7 @@ func newAuditConsumerCmd(env *environment, o *auditOptions) *cobra.Command {
 				return err
 			}
 			if o.targetType == "" || o.targetID == "" {
-				return usageError{errors.New("pass --target-type and --target-id")}
+				return usage.Error{Err: errors.New("pass --target-type and --target-id")}
 			}
 			return runAuditQuery(c.Context(), env, *o, func(ctx context.Context, api *apiclient.Client, q url.Values) (apiclient.ConsumerReach, *apiclient.Answer, error) {
 				return api.ConsumerExposure(ctx, o.company, o.targetType, o.targetID, q)
@@ -95,7 +96,7 @@ func newAuditStateCmd(env *environment, o *auditOptions) *cobra.Command {
 				return err
 			}
 			if (o.at == "") == (o.position == 0) {
-				return usageError{errors.New("pass exactly one of --at and --position")}
+				return usage.Error{Err: errors.New("pass exactly one of --at and --position")}
 			}
 			return runAuditQuery(c.Context(), env, *o, func(ctx context.Context, api *apiclient.Client, q url.Values) (apiclient.AuditState, *apiclient.Answer, error) {
 				return api.AuditState(ctx, o.company, q)
@@ -119,7 +120,7 @@ func newAuditExportCmd(env *environment, o *auditOptions) *cobra.Command {
 				return err
 			}
 			if o.format != "jsonl" && o.format != "csv" {
-				return usageError{errors.New("--format is jsonl or csv")}
+				return usage.Error{Err: errors.New("--format is jsonl or csv")}
 			}
 			return runAuditExport(c.Context(), env, *o)
 		},

@@ -16,6 +16,7 @@ import (
 	"github.com/secretsledger/secretsledger/cmd/secretsledger/internal/app"
 	"github.com/secretsledger/secretsledger/cmd/secretsledger/internal/instance"
 	"github.com/secretsledger/secretsledger/cmd/secretsledger/internal/loadtest"
+	"github.com/secretsledger/secretsledger/cmd/secretsledger/internal/usage"
 	"github.com/secretsledger/secretsledger/eventstore/pgembed"
 )
 
@@ -54,13 +55,13 @@ func newBenchCmd(env *environment) *cobra.Command {
 func runBench(ctx context.Context, env *environment, o benchOptions) error {
 	if o.replay == 0 {
 		if o.scenario == "" {
-			return usageError{fmt.Errorf("--scenario is required: one of %s, %s", strings.Join(loadtest.Scenarios, ", "), loadtest.RawInsert)}
+			return usage.Error{Err: fmt.Errorf("--scenario is required: one of %s, %s", strings.Join(loadtest.Scenarios, ", "), loadtest.RawInsert)}
 		}
 		if !slices.Contains(loadtest.Scenarios, o.scenario) && o.scenario != loadtest.RawInsert {
-			return usageError{fmt.Errorf("unknown scenario %q: one of %s, %s", o.scenario, strings.Join(loadtest.Scenarios, ", "), loadtest.RawInsert)}
+			return usage.Error{Err: fmt.Errorf("unknown scenario %q: one of %s, %s", o.scenario, strings.Join(loadtest.Scenarios, ", "), loadtest.RawInsert)}
 		}
 		if o.concurrency < 1 || o.duration <= 0 {
-			return usageError{errors.New("--concurrency must be at least 1 and --duration positive")}
+			return usage.Error{Err: errors.New("--concurrency must be at least 1 and --duration positive")}
 		}
 	}
 	if o.cpuprofile != "" {
@@ -127,7 +128,7 @@ func runBench(ctx context.Context, env *environment, o benchOptions) error {
 // yardstick (it creates and drops a scratch table, which the runtime role may not).
 func benchDatabaseURL(env *environment) (string, error) {
 	if err := env.cfg.Validate(); err != nil {
-		return "", usageError{err}
+		return "", usage.Error{Err: err}
 	}
 	if !env.cfg.Embedded() {
 		return env.cfg.MigrationTarget(), nil

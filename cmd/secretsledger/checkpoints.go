@@ -8,6 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/secretsledger/secretsledger/cmd/secretsledger/internal/usage"
 	"github.com/secretsledger/secretsledger/eventstore/checkpoint"
 )
 
@@ -21,14 +22,14 @@ func newCheckpointCmd(env *environment) *cobra.Command {
 		Args:  exactArgs(),
 		RunE: func(*cobra.Command, []string) error {
 			if err := env.cfg.Validate(); err != nil {
-				return usageError{fmt.Errorf("invalid configuration:\n%w", err)}
+				return usage.Error{Err: fmt.Errorf("invalid configuration:\n%w", err)}
 			}
 			key, err := checkpoint.LoadKey(env.cfg.CheckpointKeyFile())
 			if errors.Is(err, os.ErrNotExist) {
-				return usageError{fmt.Errorf("no checkpoint key at %s: serve creates it on first start (or set LEDGER_CHECKPOINT_KEY_FILE)", env.cfg.CheckpointKeyFile())}
+				return usage.Error{Err: fmt.Errorf("no checkpoint key at %s: serve creates it on first start (or set LEDGER_CHECKPOINT_KEY_FILE)", env.cfg.CheckpointKeyFile())}
 			}
 			if err != nil {
-				return usageError{err}
+				return usage.Error{Err: err}
 			}
 			fmt.Fprintln(env.stdout, checkpoint.PublicKeyText(key.Public().(ed25519.PublicKey)))
 			return nil

@@ -17,6 +17,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/secretsledger/secretsledger/cmd/secretsledger/internal/apiclient"
+	"github.com/secretsledger/secretsledger/cmd/secretsledger/internal/usage"
 )
 
 // The CLI client verbs talk to a running server over its HTTP API, as any operator
@@ -57,7 +58,7 @@ func serverAndToken(env *environment) (base, token string, err error) {
 	if token == "" {
 		b, err := os.ReadFile(filepath.Join(env.cfg.InstanceDir(), "board.token"))
 		if err != nil {
-			return "", "", usageError{fmt.Errorf("no token: set LEDGER_TOKEN or start the server once to create %s", filepath.Join(env.cfg.InstanceDir(), "board.token"))}
+			return "", "", usage.Error{Err: fmt.Errorf("no token: set LEDGER_TOKEN or start the server once to create %s", filepath.Join(env.cfg.InstanceDir(), "board.token"))}
 		}
 		token = strings.TrimSpace(string(b))
 	}
@@ -208,7 +209,7 @@ func (v valueSource) read(env *environment, name string) (string, error) {
 	case v.env != "":
 		val := env.getenv(v.env)
 		if val == "" {
-			return "", usageError{fmt.Errorf("environment variable %s is empty or unset", v.env)}
+			return "", usage.Error{Err: fmt.Errorf("environment variable %s is empty or unset", v.env)}
 		}
 		return val, nil
 	case v.literal != "":
@@ -231,7 +232,7 @@ func (v valueSource) read(env *environment, name string) (string, error) {
 		val = strings.TrimRight(string(b), "\r\n")
 	}
 	if val == "" {
-		return "", usageError{errors.New("no value: pass --value-env VAR or pipe the value on stdin")}
+		return "", usage.Error{Err: errors.New("no value: pass --value-env VAR or pipe the value on stdin")}
 	}
 	return val, nil
 }

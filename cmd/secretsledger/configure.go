@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/secretsledger/secretsledger/cmd/secretsledger/internal/config"
+	"github.com/secretsledger/secretsledger/cmd/secretsledger/internal/usage"
 )
 
 // configureOptions are configure's flags: a section, and one flag per setting.
@@ -48,16 +49,16 @@ func newConfigureCmd(env *environment) *cobra.Command {
 
 func runConfigure(env *environment, section string, set map[string]string) error {
 	if section != "" && !slices.Contains(config.Sections, section) {
-		return usageError{fmt.Errorf("--section must be one of %s, not %q", strings.Join(config.Sections, ", "), section)}
+		return usage.Error{Err: fmt.Errorf("--section must be one of %s, not %q", strings.Join(config.Sections, ", "), section)}
 	}
 	path := config.FilePath(env.getenv)
 	current, err := config.ReadFile(path)
 	if err != nil {
-		return usageError{err}
+		return usage.Error{Err: err}
 	}
 	if len(set) == 0 {
 		if !env.stdinTTY {
-			return usageError{errors.New("nothing to set: give settings as flags (see --help), or run on a terminal to be asked")}
+			return usage.Error{Err: errors.New("nothing to set: give settings as flags (see --help), or run on a terminal to be asked")}
 		}
 		if set, err = askSettings(env.stdin, env.stderr, section, current); err != nil {
 			return err
@@ -65,7 +66,7 @@ func runConfigure(env *environment, section string, set map[string]string) error
 	}
 	for _, s := range config.FileSettings {
 		if _, ok := set[s.Env]; ok && section != "" && s.Section != section {
-			return usageError{fmt.Errorf("--%s belongs to the %s section, not %s", s.Flag, s.Section, section)}
+			return usage.Error{Err: fmt.Errorf("--%s belongs to the %s section, not %s", s.Flag, s.Section, section)}
 		}
 	}
 	// The file alone must make a valid configuration; the environment may still
@@ -85,7 +86,7 @@ func runConfigure(env *environment, section string, set map[string]string) error
 		return next[name]
 	}
 	if err := config.FromEnv(fileOnly).Validate(); err != nil {
-		return usageError{fmt.Errorf("not written, the settings are invalid:\n%w", err)}
+		return usage.Error{Err: fmt.Errorf("not written, the settings are invalid:\n%w", err)}
 	}
 	if err := config.WriteFile(path, set); err != nil {
 		return err
@@ -116,7 +117,7 @@ func askSettings(in io.Reader, out io.Writer, section string, current map[string
 			if err := lines.Err(); err != nil {
 				return nil, err
 			}
-			return nil, usageError{errors.New("input ended before every setting was answered; nothing written")}
+			return nil, usage.Error{Err: errors.New("input ended before every setting was answered; nothing written")}
 		}
 		switch answer := strings.TrimSpace(lines.Text()); answer {
 		case "":

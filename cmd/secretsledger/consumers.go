@@ -15,6 +15,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/secretsledger/secretsledger/cmd/secretsledger/internal/apiclient"
+	"github.com/secretsledger/secretsledger/cmd/secretsledger/internal/usage"
 )
 
 func newConsumersCmd(env *environment) *cobra.Command {
@@ -143,10 +144,10 @@ func envFromFlags(getenv func(string) string, plain, secret []string) (apiclient
 	add := func(flag, spec string, entry func(key, rest string) (apiclient.EnvEntryInput, error)) error {
 		key, rest, ok := strings.Cut(spec, "=")
 		if !ok || key == "" || rest == "" {
-			return usageError{fmt.Errorf("--%s %q: want KEY=…", flag, spec)}
+			return usage.Error{Err: fmt.Errorf("--%s %q: want KEY=…", flag, spec)}
 		}
 		if _, dup := entries[key]; dup {
-			return usageError{fmt.Errorf("env key %s given twice", key)}
+			return usage.Error{Err: fmt.Errorf("env key %s given twice", key)}
 		}
 		e, err := entry(key, rest)
 		if err != nil {
@@ -159,7 +160,7 @@ func envFromFlags(getenv func(string) string, plain, secret []string) (apiclient
 		if err := add("plain", p, func(key, envVar string) (apiclient.EnvEntryInput, error) {
 			v := getenv(envVar)
 			if v == "" {
-				return apiclient.EnvEntryInput{}, usageError{fmt.Errorf("--plain %s: environment variable %s is empty or unset", key, envVar)}
+				return apiclient.EnvEntryInput{}, usage.Error{Err: fmt.Errorf("--plain %s: environment variable %s is empty or unset", key, envVar)}
 			}
 			return apiclient.EnvEntryInput{Type: apiclient.EnvPlain, Value: &v}, nil
 		}); err != nil {
@@ -173,7 +174,7 @@ func envFromFlags(getenv func(string) string, plain, secret []string) (apiclient
 			if version != "" && version != "latest" {
 				n, err := strconv.Atoi(version)
 				if err != nil || n < 1 {
-					return e, usageError{fmt.Errorf("--secret %s: the version must be latest or a number", ref)}
+					return e, usage.Error{Err: fmt.Errorf("--secret %s: the version must be latest or a number", ref)}
 				}
 				e.Version = apiclient.Version(n)
 			}
@@ -193,7 +194,7 @@ func envFromJSON(env *environment, file string) (apiclient.PutEnv, error) {
 	if file != "" && file != "-" {
 		f, err := os.Open(file)
 		if err != nil {
-			return apiclient.PutEnv{}, usageError{err}
+			return apiclient.PutEnv{}, usage.Error{Err: err}
 		}
 		defer f.Close()
 		r, src = f, file
@@ -208,7 +209,7 @@ func envFromJSON(env *environment, file string) (apiclient.PutEnv, error) {
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&body); err != nil || body.Env == nil {
-		return body, usageError{fmt.Errorf(`%s: want a JSON object {"env": {...}} (or use --plain/--secret)`, src)}
+		return body, usage.Error{Err: fmt.Errorf(`%s: want a JSON object {"env": {...}} (or use --plain/--secret)`, src)}
 	}
 	return body, nil
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/secretsledger/secretsledger/cmd/secretsledger/internal/database"
 	"github.com/secretsledger/secretsledger/cmd/secretsledger/internal/instance"
+	"github.com/secretsledger/secretsledger/cmd/secretsledger/internal/usage"
 	"github.com/secretsledger/secretsledger/eventstore/pgembed"
 )
 
@@ -31,7 +32,7 @@ func newDBCmd(env *environment) *cobra.Command {
 		Short: "run psql as the runtime role (--owner: the owner), with the password in a passfile, never on a command line",
 		Args: func(c *cobra.Command, args []string) error {
 			if len(args) > 0 && c.ArgsLenAtDash() != 0 {
-				return usageError{errors.New("psql's own arguments go after --")}
+				return usage.Error{Err: errors.New("psql's own arguments go after --")}
 			}
 			return nil
 		},
@@ -47,7 +48,7 @@ func newDBCmd(env *environment) *cobra.Command {
 
 func runDBURL(env *environment, owner bool) error {
 	if err := env.cfg.Validate(); err != nil {
-		return usageError{fmt.Errorf("invalid configuration:\n%w", err)}
+		return usage.Error{Err: fmt.Errorf("invalid configuration:\n%w", err)}
 	}
 	if !env.cfg.Embedded() {
 		url := env.cfg.DatabaseURL
@@ -86,7 +87,7 @@ func runDBPsql(ctx context.Context, env *environment, owner bool, args []string)
 	tool, err := database.Tool(env.cfg, "psql")
 	if err != nil {
 		if tool, err = exec.LookPath("psql"); err != nil {
-			return usageError{errors.New("psql not found beside the PostgreSQL binaries nor on PATH; install the PostgreSQL client")}
+			return usage.Error{Err: errors.New("psql not found beside the PostgreSQL binaries nor on PATH; install the PostgreSQL client")}
 		}
 	}
 	target := db.URL

@@ -19,6 +19,7 @@ import (
 	"github.com/secretsledger/secretsledger/cmd/secretsledger/internal/backup"
 	"github.com/secretsledger/secretsledger/cmd/secretsledger/internal/database"
 	"github.com/secretsledger/secretsledger/cmd/secretsledger/internal/instance"
+	"github.com/secretsledger/secretsledger/cmd/secretsledger/internal/usage"
 	"github.com/secretsledger/secretsledger/providers"
 	"github.com/secretsledger/secretsledger/providers/awssm"
 	"github.com/secretsledger/secretsledger/providers/localenc"
@@ -78,7 +79,7 @@ func runDoctor(ctx context.Context, env *environment) error {
 
 var (
 	errUnhealthy = errors.New("unhealthy: see the FAIL lines above")
-	errBadConfig = usageError{errors.New("invalid configuration or a missing prerequisite: see the FAIL line above")}
+	errBadConfig = usage.Error{Err: errors.New("invalid configuration or a missing prerequisite: see the FAIL line above")}
 )
 
 func (r *doctorReport) check(ctx context.Context) {

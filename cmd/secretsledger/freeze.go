@@ -7,6 +7,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/secretsledger/secretsledger/cmd/secretsledger/internal/apiclient"
+	"github.com/secretsledger/secretsledger/cmd/secretsledger/internal/usage"
 )
 
 // freezeOptions are the flags of freeze and unfreeze: a company, or one of its
@@ -22,7 +23,7 @@ func (o freezeOptions) check() error {
 		return err
 	}
 	if (o.targetType == "") != (o.targetID == "") {
-		return usageError{errors.New("--target-type and --target-id go together (both name one consumer)")}
+		return usage.Error{Err: errors.New("--target-type and --target-id go together (both name one consumer)")}
 	}
 	return nil
 }
@@ -51,7 +52,7 @@ func newFreezeCmd(env *environment) *cobra.Command {
 			}
 			if o.status {
 				if o.reason != "" {
-					return usageError{errors.New("--status takes no --reason")}
+					return usage.Error{Err: errors.New("--status takes no --reason")}
 				}
 				return withCaller(c.Context(), env, func(ctx context.Context, api *apiCaller) error {
 					if o.consumer() {
@@ -61,7 +62,7 @@ func newFreezeCmd(env *environment) *cobra.Command {
 				})
 			}
 			if o.reason == "" {
-				return usageError{errors.New("--reason is required: say why, for the record")}
+				return usage.Error{Err: errors.New("--reason is required: say why, for the record")}
 			}
 			body := apiclient.FreezeRequest{Reason: o.reason}
 			return withCaller(c.Context(), env, func(ctx context.Context, api *apiCaller) error {

@@ -106,24 +106,16 @@ func run(ctx context.Context, env *environment, args []string) int {
 	return code
 }
 
-// usageError marks errors of the CLI verbs that exit with exitUsage; the packages
-// doing the work mark theirs with usage.Error.
-type usageError struct{ err error }
-
-func (e usageError) Error() string { return e.err.Error() }
-func (e usageError) Unwrap() error { return e.err }
-
 // errShownHelp is the usage error of a group called without a verb: its help is the
 // message.
-var errShownHelp = usageError{errors.New("a verb is required")}
+var errShownHelp = usage.Error{Err: errors.New("a verb is required")}
 
 func exitCode(err error) int {
-	var ue usageError
 	var fix usage.Error
 	var nf *pgembed.NotFoundError
 	var nw *instance.NotWritableError
 	var pu *pgembed.PortInUseError
-	if errors.As(err, &ue) || errors.As(err, &fix) || errors.As(err, &nf) || errors.As(err, &nw) || errors.As(err, &pu) {
+	if errors.As(err, &fix) || errors.As(err, &nf) || errors.As(err, &nw) || errors.As(err, &pu) {
 		return exitUsage
 	}
 	return exitFailure

@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/secretsledger/secretsledger/cmd/secretsledger/internal/app"
+	"github.com/secretsledger/secretsledger/cmd/secretsledger/internal/usage"
 	"github.com/secretsledger/secretsledger/eventstore/lease"
 	"github.com/secretsledger/secretsledger/providers/localenc"
 )
@@ -47,7 +48,7 @@ func newRekeyCmd(env *environment) *cobra.Command {
 // rekey is the work of `secrets rekey` on an open ledger.
 func rekey(ctx context.Context, env *environment, l *app.App, o rekeyOptions) error {
 	if l.DB.Embedded != nil && !l.DB.Embedded.Owned() {
-		return usageError{errors.New("a secretsledger server is running on this instance; stop it first (it holds the old key)")}
+		return usage.Error{Err: errors.New("a secretsledger server is running on this instance; stop it first (it holds the old key)")}
 	}
 	// With an external database the servers may run elsewhere; each holds the old key
 	// and would go on writing under it (and, during a re-encryption, under old data keys).
@@ -58,7 +59,7 @@ func rekey(ctx context.Context, env *environment, l *app.App, o rekeyOptions) er
 		return err
 	}
 	if holder != "" {
-		return usageError{fmt.Errorf("a secretsledger server (%s) is running on this database; stop every server first (they hold the old key)", holder)}
+		return usage.Error{Err: fmt.Errorf("a secretsledger server (%s) is running on this database; stop every server first (they hold the old key)", holder)}
 	}
 	if o.reencrypt {
 		pending, err := l.Local.PendingReencryption(ctx)
@@ -68,7 +69,7 @@ func rekey(ctx context.Context, env *environment, l *app.App, o rekeyOptions) er
 		if pending > 0 {
 			// An earlier run rewrapped under the configured key and stopped midway.
 			if o.newKeyFile != "" {
-				return usageError{fmt.Errorf("a re-encryption is unfinished (%d secrets left); run `secrets rekey --reencrypt` without --new-key-file to finish it first", pending)}
+				return usage.Error{Err: fmt.Errorf("a re-encryption is unfinished (%d secrets left); run `secrets rekey --reencrypt` without --new-key-file to finish it first", pending)}
 			}
 			fmt.Fprintf(env.stdout, "resuming the re-encryption: %d secrets left\n", pending)
 			return reencrypt(ctx, env, l.Local, pending)
@@ -91,7 +92,7 @@ func rewrap(ctx context.Context, env *environment, l *app.App, o rekeyOptions) (
 	oldKey := l.Local.Sealer().Key()
 	fromEnv := strings.HasPrefix(oldKey.Source, "env ")
 	if fromEnv && o.newKeyFile == "" {
-		return localenc.MasterKey{}, 0, usageError{errors.New("the master key comes from PAPERCLIP_SECRETS_MASTER_KEY; pass --new-key-file and then set the variable to the new key")}
+		return localenc.MasterKey{}, 0, usage.Error{Err: errors.New("the master key comes from PAPERCLIP_SECRETS_MASTER_KEY; pass --new-key-file and then set the variable to the new key")}
 	}
 	var next localenc.MasterKey
 	staged := ""
@@ -102,7 +103,7 @@ func rewrap(ctx context.Context, env *environment, l *app.App, o rekeyOptions) (
 		}
 		k, err := localenc.ParseKey(string(raw))
 		if err != nil {
-			return next, 0, usageError{fmt.Errorf("%s: %w", o.newKeyFile, err)}
+			return next, 0, usage.Error{Err: fmt.Errorf("%s: %w", o.newKeyFile, err)}
 		}
 		next = localenc.NewMasterKey(k, o.newKeyFile)
 	} else {

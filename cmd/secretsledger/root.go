@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/secretsledger/secretsledger/cmd/secretsledger/internal/config"
+	"github.com/secretsledger/secretsledger/cmd/secretsledger/internal/usage"
 )
 
 // newRootCmd is the whole command tree. Commands are built per run, over env, so that
@@ -29,7 +30,7 @@ func newRootCmd(env *environment) *cobra.Command {
 	root.SetIn(env.stdin)
 	root.SetOut(env.stdout)
 	root.SetErr(env.stderr)
-	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usage.Error{Err: err} })
 	root.SetUsageTemplate(root.UsageTemplate() + environmentHelp())
 	root.AddCommand(
 		newServeCmd(env),
@@ -108,7 +109,7 @@ func groupRun(env *environment) func(*cobra.Command, []string) error {
 			}
 		}
 		msg += fmt.Sprintf("\nRun '%s --help' for usage.", c.CommandPath())
-		return usageError{errors.New(msg)}
+		return usage.Error{Err: errors.New(msg)}
 	}
 }
 
@@ -120,7 +121,7 @@ func addCompanyFlag(c *cobra.Command, company *string) {
 // needCompany checks the company flag as a usage error (exit 2).
 func needCompany(company string) error {
 	if company == "" {
-		return usageError{errors.New("--company (-C) is required")}
+		return usage.Error{Err: errors.New("--company (-C) is required")}
 	}
 	return nil
 }
@@ -148,7 +149,7 @@ func (env *environment) outputFormat(output string) (string, error) {
 	case outputTable, outputJSON:
 		return output, nil
 	}
-	return "", usageError{fmt.Errorf("--output must be table or json, not %q", output)}
+	return "", usage.Error{Err: fmt.Errorf("--output must be table or json, not %q", output)}
 }
 
 // exactArgs is cobra's check of the positional arguments: exactly the named ones
@@ -156,7 +157,7 @@ func (env *environment) outputFormat(output string) (string, error) {
 func exactArgs(names ...string) cobra.PositionalArgs {
 	return func(_ *cobra.Command, args []string) error {
 		if len(args) != len(names) {
-			return usageError{fmt.Errorf("want %d argument(s): %s", len(names), strings.Join(names, " "))}
+			return usage.Error{Err: fmt.Errorf("want %d argument(s): %s", len(names), strings.Join(names, " "))}
 		}
 		return nil
 	}

@@ -8,6 +8,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/secretsledger/secretsledger/cmd/secretsledger/internal/apiclient"
+	"github.com/secretsledger/secretsledger/cmd/secretsledger/internal/usage"
 	"github.com/secretsledger/secretsledger/commands"
 )
 
@@ -165,7 +166,7 @@ func newSecretsUpdateCmd(env *environment) *cobra.Command {
 				}
 			}
 			if !changed {
-				return usageError{errors.New("nothing to update: pass --name, --key, --description or --status")}
+				return usage.Error{Err: errors.New("nothing to update: pass --name, --key, --description or --status")}
 			}
 			return withCaller(c.Context(), env, func(ctx context.Context, api *apiCaller) error {
 				return api.show(api.api.UpdateSecret(ctx, args[0], body))
@@ -216,7 +217,7 @@ func newSecretsPurgeCmd(env *environment) *cobra.Command {
 
 func runSecretsPurge(ctx context.Context, env *environment, id string, o secretsPurgeOptions) error {
 	if o.confirm != id {
-		return usageError{errors.New("--confirm must repeat the secret's id")}
+		return usage.Error{Err: errors.New("--confirm must repeat the secret's id")}
 	}
 	return withCaller(ctx, env, func(ctx context.Context, c *apiCaller) error {
 		return c.show(c.api.PurgeSecret(ctx, id, apiclient.PurgeSecret{Confirm: o.confirm}))

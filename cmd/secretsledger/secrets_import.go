@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/secretsledger/secretsledger/cmd/secretsledger/internal/apiclient"
+	"github.com/secretsledger/secretsledger/cmd/secretsledger/internal/usage"
 )
 
 // importBatch is the most rows one remote-import request takes.
@@ -161,11 +162,11 @@ func importRows(env *environment, o importCommitOptions) ([]apiclient.RemoteImpo
 			raw, err = os.ReadFile(o.fromPreview)
 		}
 		if err != nil {
-			return nil, usageError{fmt.Errorf("--from-preview: %w", err)}
+			return nil, usage.Error{Err: fmt.Errorf("--from-preview: %w", err)}
 		}
 		var p apiclient.RemoteImportPreview
 		if err := json.Unmarshal(raw, &p); err != nil {
-			return nil, usageError{fmt.Errorf("--from-preview: not the JSON output of `secrets import preview`: %w", err)}
+			return nil, usage.Error{Err: fmt.Errorf("--from-preview: not the JSON output of `secrets import preview`: %w", err)}
 		}
 		for _, cd := range p.Candidates {
 			if cd.Importable {
@@ -174,7 +175,7 @@ func importRows(env *environment, o importCommitOptions) ([]apiclient.RemoteImpo
 		}
 	}
 	if len(rows) == 0 {
-		return nil, usageError{errors.New("nothing to import: give --ref or a --from-preview with importable candidates")}
+		return nil, usage.Error{Err: errors.New("nothing to import: give --ref or a --from-preview with importable candidates")}
 	}
 	return rows, nil
 }

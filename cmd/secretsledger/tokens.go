@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/secretsledger/secretsledger/cmd/secretsledger/internal/app"
+	"github.com/secretsledger/secretsledger/cmd/secretsledger/internal/usage"
 )
 
 // Board tokens are managed locally, as the owner, where the instance directory is: a
@@ -47,7 +48,7 @@ func newTokensCreateCmd(env *environment) *cobra.Command {
 
 func runTokensCreate(ctx context.Context, env *environment, o tokensCreateOptions) error {
 	if !o.board {
-		return usageError{errors.New("tokens create needs --board (agent keys: `secretsledger agent-keys issue`)")}
+		return usage.Error{Err: errors.New("tokens create needs --board (agent keys: `secretsledger agent-keys issue`)")}
 	}
 	return withLedger(ctx, env, func(l *app.App) error {
 		if l.NoIntegrityKey != nil { // a token's stored hash is keyed with it

@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/secretsledger/secretsledger/cmd/secretsledger/internal/apiclient"
+	"github.com/secretsledger/secretsledger/cmd/secretsledger/internal/usage"
 )
 
 // vaultColumns are the table columns of provider vaults.
@@ -78,7 +79,7 @@ func (o vaultWriteOptions) readConfig(env *environment) (map[string]string, erro
 	var raw []byte
 	switch {
 	case o.config != "" && o.configFile != "":
-		return nil, usageError{fmt.Errorf("give --config or --config-file, not both")}
+		return nil, usage.Error{Err: fmt.Errorf("give --config or --config-file, not both")}
 	case o.config != "":
 		raw = []byte(o.config)
 	case o.configFile == "-":
@@ -90,7 +91,7 @@ func (o vaultWriteOptions) readConfig(env *environment) (map[string]string, erro
 	case o.configFile != "":
 		b, err := os.ReadFile(o.configFile)
 		if err != nil {
-			return nil, usageError{fmt.Errorf("--config-file: %w", err)}
+			return nil, usage.Error{Err: fmt.Errorf("--config-file: %w", err)}
 		}
 		raw = b
 	default:
@@ -98,7 +99,7 @@ func (o vaultWriteOptions) readConfig(env *environment) (map[string]string, erro
 	}
 	var cfg map[string]string
 	if err := json.Unmarshal(raw, &cfg); err != nil || cfg == nil {
-		return nil, usageError{fmt.Errorf("the config must be a JSON object of strings")}
+		return nil, usage.Error{Err: fmt.Errorf("the config must be a JSON object of strings")}
 	}
 	return cfg, nil
 }

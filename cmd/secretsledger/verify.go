@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/secretsledger/secretsledger/cmd/secretsledger/internal/app"
+	"github.com/secretsledger/secretsledger/cmd/secretsledger/internal/usage"
 	"github.com/secretsledger/secretsledger/eventstore"
 	"github.com/secretsledger/secretsledger/eventstore/checkpoint"
 )
@@ -57,12 +58,12 @@ func runVerify(ctx context.Context, env *environment, o verifyOptions) error {
 	if o.checkpoints != "" {
 		f, err := os.Open(o.checkpoints)
 		if err != nil {
-			return usageError{fmt.Errorf("--checkpoints: %w", err)}
+			return usage.Error{Err: fmt.Errorf("--checkpoints: %w", err)}
 		}
 		fileCps, err = checkpoint.ReadLines(f)
 		f.Close()
 		if err != nil {
-			return usageError{fmt.Errorf("--checkpoints %s: %w", o.checkpoints, err)}
+			return usage.Error{Err: fmt.Errorf("--checkpoints %s: %w", o.checkpoints, err)}
 		}
 	}
 	return withLedger(ctx, env, func(l *app.App) error {
@@ -100,13 +101,13 @@ func verifyKey(env *environment, text string) (ed25519.PublicKey, error) {
 	if text != "" {
 		pub, err := checkpoint.ParsePublicKey(text)
 		if err != nil {
-			return nil, usageError{fmt.Errorf("--pubkey: %w", err)}
+			return nil, usage.Error{Err: fmt.Errorf("--pubkey: %w", err)}
 		}
 		return pub, nil
 	}
 	key, err := checkpoint.LoadKey(env.cfg.CheckpointKeyFile())
 	if err != nil {
-		return nil, usageError{fmt.Errorf("cannot check the signed checkpoints: %w; pass --pubkey (from `secretsledger checkpoint pubkey`) or set LEDGER_CHECKPOINT_KEY_FILE", err)}
+		return nil, usage.Error{Err: fmt.Errorf("cannot check the signed checkpoints: %w; pass --pubkey (from `secretsledger checkpoint pubkey`) or set LEDGER_CHECKPOINT_KEY_FILE", err)}
 	}
 	return key.Public().(ed25519.PublicKey), nil
 }

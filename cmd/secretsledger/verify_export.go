@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 
+	"github.com/secretsledger/secretsledger/cmd/secretsledger/internal/usage"
 	"github.com/secretsledger/secretsledger/eventstore/checkpoint"
 	"github.com/secretsledger/secretsledger/queries/audit"
 )
@@ -16,12 +17,12 @@ func runVerifyExport(env *environment, file, pubkey string) error {
 	if pubkey != "" {
 		var err error
 		if pub, err = checkpoint.ParsePublicKey(pubkey); err != nil {
-			return usageError{fmt.Errorf("--pubkey: %w", err)}
+			return usage.Error{Err: fmt.Errorf("--pubkey: %w", err)}
 		}
 	}
 	f, err := os.Open(file)
 	if err != nil {
-		return usageError{err}
+		return usage.Error{Err: err}
 	}
 	defer f.Close()
 	rep, err := audit.VerifyExport(f, pub)
