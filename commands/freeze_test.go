@@ -116,7 +116,9 @@ func newFreezeScene(t *testing.T) *freezeScene {
 		x: f.agentFor(t, freezeConsumer("x")), y: f.agentFor(t, freezeConsumer("y")), z: f.agentFor(t, freezeConsumer("z"))}
 }
 
-func freezeConsumer(id string) Consumer { return Consumer{CompanyID: "co", TargetType: "agent", TargetID: id} }
+func freezeConsumer(id string) Consumer {
+	return Consumer{CompanyID: "co", TargetType: "agent", TargetID: id}
+}
 
 // resolves tells whether the agent got the secret's value; a refusal must carry no values.
 func (s *freezeScene) resolves(t *testing.T, agent Request) bool {
