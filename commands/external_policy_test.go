@@ -142,6 +142,20 @@ func TestExternalPolicyEnforced(t *testing.T) {
 			Provider: providers.AWSSecretsManager, ExternalRef: ref})
 		return err
 	}
+	refuseWithoutPolicyThenSetOne(t, ctx, f, link)
+	createdID := refuseOutsideThePrefix(t, ctx, f, fake, link)
+
+	// The refusals (link, import, rotation; none for the previews) are in the company's log.
+	checkRefusalsRecorded(t, ctx, f)
+
+	// Bound and resolved; the approval withdrawn, resolution stops and says why.
+	resolveThenWithdrawApproval(t, ctx, f, fake, createdID)
+}
+
+// refuseWithoutPolicyThenSetOne checks that nothing external is approved before a policy,
+// that only an instance-wide token may set one, and sets the prefix team-b/.
+func refuseWithoutPolicyThenSetOne(t *testing.T, ctx context.Context, f *fixture, link func(string) error) {
+	t.Helper()
 	if err := link("team-b/api"); ledgererr.ReasonOf(err) != ReasonExternalNotApproved || ledgererr.CodeOf(err) != ledgererr.Invalid {
 		t.Fatalf("link without a policy: %v", err)
 	}
@@ -160,6 +174,12 @@ func TestExternalPolicyEnforced(t *testing.T) {
 	if _, err := f.h().SetPolicy(ctx, board, SetExternalPolicy{CompanyID: "co", Version: &stale}); ledgererr.CodeOf(err) != ledgererr.Conflict {
 		t.Fatalf("a stale version: %v", err)
 	}
+}
+
+// refuseOutsideThePrefix checks that link, import, preview and rotation stay inside the
+// approved prefix, and returns the secret linked inside it.
+func refuseOutsideThePrefix(t *testing.T, ctx context.Context, f *fixture, fake *awsfake.Server, link func(string) error) string {
+	t.Helper()
 	if err := link("prod/billing/db-password"); ledgererr.ReasonOf(err) != ReasonExternalNotApproved {
 		t.Fatalf("link outside the prefix: %v", err)
 	}
@@ -183,8 +203,11 @@ func TestExternalPolicyEnforced(t *testing.T) {
 	if _, err := f.h().Rotate(ctx, board, RotateSecret{SecretID: created.SecretID, ExternalRef: "prod/billing/db-password"}); ledgererr.ReasonOf(err) != ReasonExternalNotApproved {
 		t.Fatalf("rotation out of the prefix: %v", err)
 	}
+	return created.SecretID
+}
 
-	// The refusals (link, import, rotation; none for the previews) are in the company's log.
+func checkRefusalsRecorded(t *testing.T, ctx context.Context, f *fixture) {
+	t.Helper()
 	evs, err := f.store.ReadStream(ctx, events.ExternalRefusalStream("co"), 0, 10)
 	if err != nil || len(evs) != 4 {
 		t.Fatalf("%d refusals recorded (%v)", len(evs), err)
@@ -194,10 +217,12 @@ func TestExternalPolicyEnforced(t *testing.T) {
 		r.Reason != ReasonExternalNotApproved || evs[1].Metadata.ActorID != "test" || evs[1].CompanyID != "co" {
 		t.Fatalf("refusal %+v %+v (%v)", r, evs[1].Metadata, err)
 	}
+}
 
-	// Bound and resolved; the approval withdrawn, resolution stops and says why.
+func resolveThenWithdrawApproval(t *testing.T, ctx context.Context, f *fixture, fake *awsfake.Server, secretID string) {
+	t.Helper()
 	x := Consumer{CompanyID: "co", TargetType: "agent", TargetID: "x"}
-	if _, err := f.h().Bind(ctx, board, CreateBinding{Consumer: x, SecretID: created.SecretID, ConfigPath: "env.API"}); err != nil {
+	if _, err := f.h().Bind(ctx, board, CreateBinding{Consumer: x, SecretID: secretID, ConfigPath: "env.API"}); err != nil {
 		t.Fatal(err)
 	}
 	agent := f.agentFor(t, x)
@@ -208,7 +233,7 @@ func TestExternalPolicyEnforced(t *testing.T) {
 	if _, err := f.h().SetPolicy(ctx, board, SetExternalPolicy{CompanyID: "co", Policy: ExternalPolicy{Prefixes: []string{"other/"}}}); err != nil {
 		t.Fatal(err)
 	}
-	_, err = f.h().ResolveValues(ctx, agent, Resolve{})
+	_, err := f.h().ResolveValues(ctx, agent, Resolve{})
 	if err == nil || !strings.Contains(ledgererr.MessageOf(err), "env.API: "+ReasonExternalNotApproved) || valueReads(fake) != reads {
 		t.Fatalf("resolution after the withdrawal: %v (%d reads)", err, valueReads(fake)-reads)
 	}

@@ -76,6 +76,30 @@ func outcomesOf(t *testing.T, f *fixture, target string) []string {
 
 func TestFreezeStopsResolutionAndIsRecorded(t *testing.T) {
 	t.Parallel()
+	s := newFreezeScene(t)
+	if !s.resolves(t, s.x) || !s.resolves(t, s.y) {
+		t.Fatal("resolution before any freeze failed")
+	}
+
+	// Bad freezes write nothing.
+	s.badFreezesWriteNothing(t)
+
+	// The company: nobody resolves, and each attempt is recorded, with or without paths.
+	s.companyFreezeStopsEveryone(t)
+
+	// Unfrozen, everyone resolves again; then one consumer alone is frozen.
+	s.consumerFreezeStopsThatConsumer(t)
+}
+
+// freezeScene is one company with a secret bound to agents x and y; z has nothing bound.
+type freezeScene struct {
+	f       *fixture
+	ctx     context.Context
+	x, y, z Request
+}
+
+func newFreezeScene(t *testing.T) *freezeScene {
+	t.Helper()
 	f := newFixture(t)
 	ctx := context.Background()
 	f.cfg.Directory = testDirectory{queries.Consumers{DB: f.pool}}
@@ -83,29 +107,34 @@ func TestFreezeStopsResolutionAndIsRecorded(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	consumer := func(id string) Consumer { return Consumer{CompanyID: "co", TargetType: "agent", TargetID: id} }
 	for _, id := range []string{"x", "y"} {
-		if _, err := f.h().Bind(ctx, board, CreateBinding{Consumer: consumer(id), SecretID: sec.SecretID, ConfigPath: "env.API_KEY"}); err != nil {
+		if _, err := f.h().Bind(ctx, board, CreateBinding{Consumer: freezeConsumer(id), SecretID: sec.SecretID, ConfigPath: "env.API_KEY"}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	x, y, z := f.agentFor(t, consumer("x")), f.agentFor(t, consumer("y")), f.agentFor(t, consumer("z"))
-	resolves := func(agent Request) bool {
-		t.Helper()
-		res, err := f.h().ResolveValues(ctx, agent, Resolve{})
-		if err == nil {
-			return string(res.Values["env.API_KEY"].Reveal()) == "v1"
-		}
-		if len(res.Values) > 0 || len(res.Env) > 0 {
-			t.Fatalf("a refused resolution returned values")
-		}
-		return false
-	}
-	if !resolves(x) || !resolves(y) {
-		t.Fatal("resolution before any freeze failed")
-	}
+	return &freezeScene{f: f, ctx: ctx,
+		x: f.agentFor(t, freezeConsumer("x")), y: f.agentFor(t, freezeConsumer("y")), z: f.agentFor(t, freezeConsumer("z"))}
+}
 
-	// Bad freezes write nothing.
+func freezeConsumer(id string) Consumer {
+	return Consumer{CompanyID: "co", TargetType: "agent", TargetID: id}
+}
+
+// resolves tells whether the agent got the secret's value; a refusal must carry no values.
+func (s *freezeScene) resolves(t *testing.T, agent Request) bool {
+	t.Helper()
+	res, err := s.f.h().ResolveValues(s.ctx, agent, Resolve{})
+	if err == nil {
+		return string(res.Values["env.API_KEY"].Reveal()) == "v1"
+	}
+	if len(res.Values) > 0 || len(res.Env) > 0 {
+		t.Fatalf("a refused resolution returned values")
+	}
+	return false
+}
+
+func (s *freezeScene) badFreezesWriteNothing(t *testing.T) {
+	t.Helper()
 	for _, tc := range []struct {
 		req  Request
 		c    SetFreeze
@@ -113,17 +142,20 @@ func TestFreezeStopsResolutionAndIsRecorded(t *testing.T) {
 	}{
 		{board, SetFreeze{Consumer: Consumer{CompanyID: "co"}, Frozen: true, Reason: "  "}, ledgererr.Invalid},
 		{board, SetFreeze{Consumer: Consumer{CompanyID: "co"}, Frozen: true, Reason: string(make([]byte, MaxFreezeReason+1))}, ledgererr.Invalid},
-		{x, SetFreeze{Consumer: Consumer{CompanyID: "co"}, Frozen: true, Reason: "r"}, ledgererr.Forbidden},
+		{s.x, SetFreeze{Consumer: Consumer{CompanyID: "co"}, Frozen: true, Reason: "r"}, ledgererr.Forbidden},
 		{Request{Actor: actor.Actor{Type: actor.Board, ID: "b", Companies: []string{"other"}}},
 			SetFreeze{Consumer: Consumer{CompanyID: "co"}, Frozen: true, Reason: "r"}, ledgererr.NotFound},
 		{board, SetFreeze{Consumer: Consumer{CompanyID: "co", TargetType: "robot", TargetID: "x"}, Frozen: true, Reason: "r"}, ledgererr.Invalid},
 	} {
-		if _, err := f.h().Freeze(ctx, tc.req, tc.c); ledgererr.CodeOf(err) != tc.want {
+		if _, err := s.f.h().Freeze(s.ctx, tc.req, tc.c); ledgererr.CodeOf(err) != tc.want {
 			t.Errorf("freeze %+v: %v, want %s", tc.c, err, tc.want)
 		}
 	}
+}
 
-	// The company: nobody resolves, and each attempt is recorded, with or without paths.
+func (s *freezeScene) companyFreezeStopsEveryone(t *testing.T) {
+	t.Helper()
+	f, ctx := s.f, s.ctx
 	res, err := f.h().Freeze(ctx, board, SetFreeze{Consumer: Consumer{CompanyID: "co"}, Frozen: true, Reason: "incident"})
 	if err != nil || !res.Changed || res.Position == 0 {
 		t.Fatalf("freeze: %+v %v", res, err)
@@ -132,7 +164,7 @@ func TestFreezeStopsResolutionAndIsRecorded(t *testing.T) {
 		again.Changed || again.Position != res.Position {
 		t.Fatalf("freezing a frozen company: %+v %v", again, err)
 	}
-	for _, agent := range []Request{x, y, z} {
+	for _, agent := range []Request{s.x, s.y, s.z} {
 		_, err := f.h().ResolveValues(ctx, agent, Resolve{})
 		if ledgererr.CodeOf(err) != ledgererr.Forbidden {
 			t.Fatalf("resolve while frozen: %v, want 403", err)
@@ -148,30 +180,33 @@ func TestFreezeStopsResolutionAndIsRecorded(t *testing.T) {
 		state.Reason != "incident" || state.By != "board:test" || state.Position != res.Position {
 		t.Fatalf("company freeze state: %+v %v", state, err)
 	}
+}
 
-	// Unfrozen, everyone resolves again; then one consumer alone is frozen.
+func (s *freezeScene) consumerFreezeStopsThatConsumer(t *testing.T) {
+	t.Helper()
+	f, ctx, x, y := s.f, s.ctx, s.x, s.y
 	if res, err := f.h().Freeze(ctx, board, SetFreeze{Consumer: Consumer{CompanyID: "co"}}); err != nil || !res.Changed {
 		t.Fatalf("unfreeze: %+v %v", res, err)
 	}
-	if !resolves(x) || !resolves(y) {
+	if !s.resolves(t, x) || !s.resolves(t, y) {
 		t.Fatal("resolution after the unfreeze failed")
 	}
-	if _, err := f.h().Freeze(ctx, board, SetFreeze{Consumer: consumer("x"), Frozen: true, Reason: "x leaked"}); err != nil {
+	if _, err := f.h().Freeze(ctx, board, SetFreeze{Consumer: freezeConsumer("x"), Frozen: true, Reason: "x leaked"}); err != nil {
 		t.Fatal(err)
 	}
-	if resolves(x) || !resolves(y) {
+	if s.resolves(t, x) || !s.resolves(t, y) {
 		t.Fatal("a consumer freeze must stop that consumer only")
 	}
 	if got := outcomesOf(t, f, "x"); got[len(got)-1] != ConsumerFrozen {
 		t.Fatalf("x's recorded outcomes: %v", got)
 	}
-	if state, err := (queries.Freezes{DB: f.pool}).Consumer(ctx, board.Actor, consumer("x")); err != nil || !state.Frozen || state.Reason != "x leaked" {
+	if state, err := (queries.Freezes{DB: f.pool}).Consumer(ctx, board.Actor, freezeConsumer("x")); err != nil || !state.Frozen || state.Reason != "x leaked" {
 		t.Fatalf("consumer freeze state: %+v %v", state, err)
 	}
-	if _, err := f.h().Freeze(ctx, board, SetFreeze{Consumer: consumer("x"), Reason: "new key"}); err != nil {
+	if _, err := f.h().Freeze(ctx, board, SetFreeze{Consumer: freezeConsumer("x"), Reason: "new key"}); err != nil {
 		t.Fatal(err)
 	}
-	if !resolves(x) {
+	if !s.resolves(t, x) {
 		t.Fatal("resolution after the consumer's unfreeze failed")
 	}
 }

@@ -111,29 +111,7 @@ func runRandomCommands(t *testing.T, f *fixture, procs []handlers, rng *rand.Ran
 // the state just before it, as a fresh decision would see it.
 func checkLogAgainstFreshFold(t *testing.T, f *fixture) {
 	ctx := context.Background()
-	secrets := map[string]*secretState{}
-	consumers := map[string]*consumerState{}
-	companies := map[string]*companyState{}
-	keys := map[string]*agentKeyState{}
-	secret := func(id string) *secretState {
-		if secrets[id] == nil {
-			secrets[id] = &secretState{}
-		}
-		return secrets[id]
-	}
-	consumer := func(stream string) *consumerState {
-		if consumers[stream] == nil {
-			st := newConsumerState()
-			consumers[stream] = &st
-		}
-		return consumers[stream]
-	}
-	company := func(id string) *companyState {
-		if companies[id] == nil {
-			companies[id] = &companyState{}
-		}
-		return companies[id]
-	}
+	fold := newFreshFold()
 	var after int64
 	checked := map[string]int{}
 	for {
@@ -153,74 +131,9 @@ func checkLogAgainstFreshFold(t *testing.T, f *fixture) {
 			refuse := func(format string, args ...any) {
 				t.Errorf("event %d (%s): a fresh fold refuses it: %s", e.Position, e.Type, fmt.Sprintf(format, args...))
 			}
-			switch p := p.(type) {
-			case *events.SecretVersionAddedV1:
-				if st := secret(p.SecretID); !st.exists || st.deleted || st.status != StatusActive || p.Version != st.latestVersion+1 {
-					refuse("secret exists %v, deleted %v, status %s, latest %d, version %d", st.exists, st.deleted, st.status, st.latestVersion, p.Version)
-				}
-			case *events.SecretUpdatedV1, *events.SecretDeletedV1:
-				if st := secret(streamID(e, events.SecretStreamPrefix)); !st.exists || st.deleted {
-					refuse("the secret is deleted or does not exist")
-				}
-			case *events.SecretRestoredV1:
-				if st := secret(p.SecretID); !st.deleted || st.purged {
-					refuse("the secret is not deleted")
-				}
-			case *events.BindingCreatedV1:
-				st, sec := consumer(e.StreamID), secret(p.SecretID)
-				if _, taken := st.bindings[p.ConfigPath]; taken || !sec.exists || sec.deleted {
-					refuse("path taken %v, secret exists %v deleted %v", taken, sec.exists, sec.deleted)
-				}
-			case *events.BindingRemovedV1:
-				if b, ok := consumer(e.StreamID).bindings[p.ConfigPath]; !ok || b.id != p.BindingID {
-					refuse("no such binding")
-				}
-			case *events.AgentKeyRevokedV1:
-				if k := keys[e.StreamID]; k == nil || k.revoked {
-					refuse("the key is revoked or unknown")
-				}
-			case *events.CompanyFrozenV1:
-				if company(e.CompanyID).freeze.frozen {
-					refuse("already frozen")
-				}
-			case *events.CompanyUnfrozenV1:
-				if !company(e.CompanyID).freeze.frozen {
-					refuse("not frozen")
-				}
-			case *events.SecretAccessedV1:
-				if p.Outcome != Resolved || p.Source != "" {
-					break
-				}
-				k := keys[events.AgentKeyStream(e.Metadata.ActorID)]
-				con := consumer(events.ConsumerStream(e.CompanyID, p.TargetType, p.TargetID))
-				b, bound := con.bindings[p.ConfigPath]
-				sec := secret(p.SecretID)
-				_, hasVersion := sec.versions[p.Version]
-				if k == nil || k.revoked || company(e.CompanyID).freeze.frozen || con.freeze.frozen || !bound || b.secretID != p.SecretID ||
-					!sec.exists || sec.deleted || sec.status != StatusActive || !hasVersion || (b.selector == "latest" && p.Version != sec.latestVersion) {
-					refuse("a value left that a fresh decision would have refused (key %v, bound %v, secret %+v)", k, bound, sec.status)
-				}
-			}
+			fold.check(e, p, refuse)
 			checked[e.Type]++
-			var apply func(eventstore.Event) error
-			switch {
-			case strings.HasPrefix(e.StreamID, events.SecretStreamPrefix):
-				apply = secret(streamID(e, events.SecretStreamPrefix)).apply
-			case strings.HasPrefix(e.StreamID, events.ConsumerStreamPrefix):
-				apply = consumer(e.StreamID).apply
-			case e.StreamID == events.CompanyStream(e.CompanyID):
-				apply = company(e.CompanyID).apply
-			case strings.HasPrefix(e.StreamID, events.AgentKeyStreamPrefix):
-				if keys[e.StreamID] == nil {
-					keys[e.StreamID] = &agentKeyState{}
-				}
-				apply = keys[e.StreamID].apply
-			}
-			if apply != nil {
-				if err := apply(e); err != nil {
-					t.Fatal(err)
-				}
-			}
+			fold.apply(t, e)
 		}
 	}
 	// The run must have exercised the decisions it checks.
@@ -228,6 +141,120 @@ func checkLogAgainstFreshFold(t *testing.T, f *fixture) {
 		events.SecretUpdated, events.SecretDeleted, events.CompanyFrozen} {
 		if checked[typ] == 0 {
 			t.Errorf("the random run wrote no %s event", typ)
+		}
+	}
+}
+
+// freshFold is the state of every aggregate folded from the start of the log, each
+// created empty the first time an event names it.
+type freshFold struct {
+	secrets   map[string]*secretState
+	consumers map[string]*consumerState
+	companies map[string]*companyState
+	keys      map[string]*agentKeyState
+}
+
+func newFreshFold() *freshFold {
+	return &freshFold{secrets: map[string]*secretState{}, consumers: map[string]*consumerState{},
+		companies: map[string]*companyState{}, keys: map[string]*agentKeyState{}}
+}
+
+func (ff *freshFold) secret(id string) *secretState {
+	if ff.secrets[id] == nil {
+		ff.secrets[id] = &secretState{}
+	}
+	return ff.secrets[id]
+}
+
+func (ff *freshFold) consumer(stream string) *consumerState {
+	if ff.consumers[stream] == nil {
+		st := newConsumerState()
+		ff.consumers[stream] = &st
+	}
+	return ff.consumers[stream]
+}
+
+func (ff *freshFold) company(id string) *companyState {
+	if ff.companies[id] == nil {
+		ff.companies[id] = &companyState{}
+	}
+	return ff.companies[id]
+}
+
+// check calls refuse when a fresh decision over the state folded so far would not have
+// written event e (decoded as p).
+func (ff *freshFold) check(e eventstore.Event, p any, refuse func(format string, args ...any)) {
+	secret, consumer, company, keys := ff.secret, ff.consumer, ff.company, ff.keys
+	switch p := p.(type) {
+	case *events.SecretVersionAddedV1:
+		if st := secret(p.SecretID); !st.exists || st.deleted || st.status != StatusActive || p.Version != st.latestVersion+1 {
+			refuse("secret exists %v, deleted %v, status %s, latest %d, version %d", st.exists, st.deleted, st.status, st.latestVersion, p.Version)
+		}
+	case *events.SecretUpdatedV1, *events.SecretDeletedV1:
+		if st := secret(streamID(e, events.SecretStreamPrefix)); !st.exists || st.deleted {
+			refuse("the secret is deleted or does not exist")
+		}
+	case *events.SecretRestoredV1:
+		if st := secret(p.SecretID); !st.deleted || st.purged {
+			refuse("the secret is not deleted")
+		}
+	case *events.BindingCreatedV1:
+		st, sec := consumer(e.StreamID), secret(p.SecretID)
+		if _, taken := st.bindings[p.ConfigPath]; taken || !sec.exists || sec.deleted {
+			refuse("path taken %v, secret exists %v deleted %v", taken, sec.exists, sec.deleted)
+		}
+	case *events.BindingRemovedV1:
+		if b, ok := consumer(e.StreamID).bindings[p.ConfigPath]; !ok || b.id != p.BindingID {
+			refuse("no such binding")
+		}
+	case *events.AgentKeyRevokedV1:
+		if k := keys[e.StreamID]; k == nil || k.revoked {
+			refuse("the key is revoked or unknown")
+		}
+	case *events.CompanyFrozenV1:
+		if company(e.CompanyID).freeze.frozen {
+			refuse("already frozen")
+		}
+	case *events.CompanyUnfrozenV1:
+		if !company(e.CompanyID).freeze.frozen {
+			refuse("not frozen")
+		}
+	case *events.SecretAccessedV1:
+		if p.Outcome != Resolved || p.Source != "" {
+			break
+		}
+		k := keys[events.AgentKeyStream(e.Metadata.ActorID)]
+		con := consumer(events.ConsumerStream(e.CompanyID, p.TargetType, p.TargetID))
+		b, bound := con.bindings[p.ConfigPath]
+		sec := secret(p.SecretID)
+		_, hasVersion := sec.versions[p.Version]
+		if k == nil || k.revoked || company(e.CompanyID).freeze.frozen || con.freeze.frozen || !bound || b.secretID != p.SecretID ||
+			!sec.exists || sec.deleted || sec.status != StatusActive || !hasVersion || (b.selector == "latest" && p.Version != sec.latestVersion) {
+			refuse("a value left that a fresh decision would have refused (key %v, bound %v, secret %+v)", k, bound, sec.status)
+		}
+	}
+}
+
+// apply folds event e into the state of the aggregate whose stream it is on.
+func (ff *freshFold) apply(t *testing.T, e eventstore.Event) {
+	t.Helper()
+	var apply func(eventstore.Event) error
+	switch {
+	case strings.HasPrefix(e.StreamID, events.SecretStreamPrefix):
+		apply = ff.secret(streamID(e, events.SecretStreamPrefix)).apply
+	case strings.HasPrefix(e.StreamID, events.ConsumerStreamPrefix):
+		apply = ff.consumer(e.StreamID).apply
+	case e.StreamID == events.CompanyStream(e.CompanyID):
+		apply = ff.company(e.CompanyID).apply
+	case strings.HasPrefix(e.StreamID, events.AgentKeyStreamPrefix):
+		if ff.keys[e.StreamID] == nil {
+			ff.keys[e.StreamID] = &agentKeyState{}
+		}
+		apply = ff.keys[e.StreamID].apply
+	}
+	if apply != nil {
+		if err := apply(e); err != nil {
+			t.Fatal(err)
 		}
 	}
 }

@@ -207,10 +207,40 @@ func TestRemoteImportCommitAndResolve(t *testing.T) {
 	t.Parallel()
 	f, fake := awsFixture(t)
 	seedInventory(t, f, fake)
-	ctx := context.Background()
-	canary := "canary-" + fmt.Sprint(time.Now().UnixNano())
-	arns := fake.Seed(awsfake.Seeded{Name: "team/canary", Value: canary})
+	s := &remoteImportScene{f: f, fake: fake, ctx: context.Background(), canary: "canary-" + fmt.Sprint(time.Now().UnixNano())}
+	s.importBatch(t)
+	// The event says who imported what, from which vault.
+	s.createdEventSaysWhoAndWhat(t)
+	// Re-importing skips; the preview shows the imported ones as duplicates.
+	s.reimportSkips(t)
+
+	// Bound to an agent, the imported secret resolves its AWS value, and the access is recorded.
+	agent := s.boundReferencesResolve(t)
+	// Denied at AWS: the access event says access_denied, and no value leaves.
+	s.deniedAtAWSLeavesNoValue(t, agent)
+
+	// Rotation is a new reference or pin, never an AWS write; update cannot retarget;
+	// delete and purge do not touch AWS; a deleted reference can be imported again.
+	s.externalReferencesNeverWriteAWS(t)
+}
+
+// remoteImportScene is a company importing from a fake AWS inventory; res is the first
+// import's answer, whose rows the later steps use.
+type remoteImportScene struct {
+	f      *fixture
+	fake   *awsfake.Server
+	ctx    context.Context
+	canary string
+	svc1   string
+	res    ImportResult
+}
+
+func (s *remoteImportScene) importBatch(t *testing.T) {
+	t.Helper()
+	f, fake, ctx := s.f, s.fake, s.ctx
+	arns := fake.Seed(awsfake.Seeded{Name: "team/canary", Value: s.canary})
 	svc1, svc2 := fake.ARN("team/svc-001"), fake.ARN("team/svc-002")
+	s.svc1 = svc1
 	res, err := f.h().Import(ctx, board, ImportSecrets{CompanyID: "co", Rows: []ImportRow{
 		{ExternalRef: arns[0], Name: "Canary key"},
 		{ExternalRef: svc1},
@@ -223,6 +253,7 @@ func TestRemoteImportCommitAndResolve(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	s.res = res
 	want := []struct{ status, reason string }{{RowImported, ""}, {RowImported, ""}, {RowSkipped, ReasonBatchDuplicate},
 		{RowImported, ""}, {RowError, ReasonGuardrail}, {RowError, ReasonNameConflict}, {RowError, ReasonInvalid}}
 	for i, w := range want {
@@ -236,8 +267,12 @@ func TestRemoteImportCommitAndResolve(t *testing.T) {
 	if fake.TotalCalls() != fake.Calls("DescribeSecret") {
 		t.Fatalf("the import called AWS %d times besides the guard's DescribeSecret", fake.TotalCalls()-fake.Calls("DescribeSecret"))
 	}
-	// The event says who imported what, from which vault.
-	evs, err := f.store.ReadStream(ctx, events.SecretStream(res.Rows[1].SecretID), 0, 10)
+}
+
+func (s *remoteImportScene) createdEventSaysWhoAndWhat(t *testing.T) {
+	t.Helper()
+	f, svc1 := s.f, s.svc1
+	evs, err := f.store.ReadStream(s.ctx, events.SecretStream(s.res.Rows[1].SecretID), 0, 10)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -249,7 +284,11 @@ func TestRemoteImportCommitAndResolve(t *testing.T) {
 		created.Fingerprint != f.local.Sealer().Fingerprint("co", *val("aws_secrets_manager_v1:" + svc1 + ":")) || evs[0].Metadata.ActorID != "test" {
 		t.Fatalf("secret.created: %+v %+v", created, evs[0].Metadata)
 	}
-	// Re-importing skips; the preview shows the imported ones as duplicates.
+}
+
+func (s *remoteImportScene) reimportSkips(t *testing.T) {
+	t.Helper()
+	f, ctx, res := s.f, s.ctx, s.res
 	again, err := f.h().Import(ctx, board, ImportSecrets{CompanyID: "co", Rows: []ImportRow{{ExternalRef: "team/svc-001"}}})
 	if err != nil || again.Skipped != 1 || again.Rows[0].Reason != ReasonExactDuplicate || again.Rows[0].Conflicts[0].ExistingSecretID != res.Rows[1].SecretID {
 		t.Fatalf("re-import: %+v %v", again, err)
@@ -258,8 +297,12 @@ func TestRemoteImportCommitAndResolve(t *testing.T) {
 	if err != nil || page.Candidates[1].Status != CandidateDuplicate || page.Candidates[1].Conflicts[0].Type != ConflictExactReference {
 		t.Fatalf("preview after import: %+v %v", page.Candidates, err)
 	}
+}
 
-	// Bound to an agent, the imported secret resolves its AWS value, and the access is recorded.
+// boundReferencesResolve binds two imported secrets to agent x and returns x's request.
+func (s *remoteImportScene) boundReferencesResolve(t *testing.T) Request {
+	t.Helper()
+	f, fake, ctx, res := s.f, s.fake, s.ctx, s.res
 	x := Consumer{CompanyID: "co", TargetType: "agent", TargetID: "x"}
 	for path, id := range map[string]string{"env.CANARY": res.Rows[0].SecretID, "pinned": res.Rows[3].SecretID} {
 		if _, err := f.h().Bind(ctx, board, CreateBinding{Consumer: x, SecretID: id, ConfigPath: path}); err != nil {
@@ -272,15 +315,20 @@ func TestRemoteImportCommitAndResolve(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if string(out.Env["CANARY"].Reveal()) != canary || string(out.Values["pinned"].Reveal()) != "team-value-002" {
+	if string(out.Env["CANARY"].Reveal()) != s.canary || string(out.Values["pinned"].Reveal()) != "team-value-002" {
 		t.Fatal("the imported references did not resolve their AWS values (pinned: its own version)")
 	}
 	if n := accessCount(t, f); n != 2 {
 		t.Fatalf("%d access events", n)
 	}
-	// Denied at AWS: the access event says access_denied, and no value leaves.
-	fake.Inject("GetSecretValue", awsfake.Error("AccessDeniedException"), 1)
-	_, err = f.h().ResolveValues(ctx, agent, Resolve{ConfigPaths: []string{"env.CANARY"}})
+	return agent
+}
+
+func (s *remoteImportScene) deniedAtAWSLeavesNoValue(t *testing.T, agent Request) {
+	t.Helper()
+	f, ctx := s.f, s.ctx
+	s.fake.Inject("GetSecretValue", awsfake.Error("AccessDeniedException"), 1)
+	_, err := f.h().ResolveValues(ctx, agent, Resolve{ConfigPaths: []string{"env.CANARY"}})
 	if err == nil || !strings.Contains(ledgererr.MessageOf(err), "provider_error (access_denied)") {
 		t.Fatalf("denied resolution: %v", err)
 	}
@@ -295,12 +343,14 @@ func TestRemoteImportCommitAndResolve(t *testing.T) {
 	// The canary appears nowhere in the log.
 	var leaks int
 	if err := f.pool.QueryRow(ctx, `SELECT count(*) FROM ledger_events WHERE strpos(payload::text, $1) > 0 OR strpos(metadata::text, $1) > 0`,
-		canary).Scan(&leaks); err != nil || leaks != 0 {
+		s.canary).Scan(&leaks); err != nil || leaks != 0 {
 		t.Fatalf("canary in %d events (%v)", leaks, err)
 	}
+}
 
-	// Rotation is a new reference or pin, never an AWS write; update cannot retarget;
-	// delete and purge do not touch AWS; a deleted reference can be imported again.
+func (s *remoteImportScene) externalReferencesNeverWriteAWS(t *testing.T) {
+	t.Helper()
+	f, fake, ctx := s.f, s.fake, s.ctx
 	writes := func() int {
 		n := 0
 		for _, op := range []string{"CreateSecret", "PutSecretValue", "DeleteSecret", "RestoreSecret", "UpdateSecretVersionStage"} {
@@ -308,7 +358,7 @@ func TestRemoteImportCommitAndResolve(t *testing.T) {
 		}
 		return n
 	}
-	id := res.Rows[1].SecretID
+	id := s.res.Rows[1].SecretID
 	if _, err := f.h().Rotate(ctx, board, RotateSecret{SecretID: id, ExternalRef: "team/svc-003"}); err != nil {
 		t.Fatal(err)
 	}
@@ -328,7 +378,7 @@ func TestRemoteImportCommitAndResolve(t *testing.T) {
 	if n := writes(); n != 0 || !fake.Exists("team/svc-003") || fake.ScheduledForDeletion("team/svc-001") {
 		t.Fatalf("%d AWS writes for an external reference", n)
 	}
-	re, err := f.h().Import(ctx, board, ImportSecrets{CompanyID: "co", Rows: []ImportRow{{ExternalRef: svc1}}})
+	re, err := f.h().Import(ctx, board, ImportSecrets{CompanyID: "co", Rows: []ImportRow{{ExternalRef: s.svc1}}})
 	if err != nil || re.Imported != 1 {
 		t.Fatalf("re-import after delete: %+v %v", re, err)
 	}

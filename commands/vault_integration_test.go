@@ -40,35 +40,85 @@ func TestVaultsAgainstTheStore(t *testing.T) {
 	ctx := context.Background()
 	q := queries.Vaults{DB: f.pool}
 	health := &scriptedHealth{status: map[string]string{"local_encrypted": HealthOK, "aws_secrets_manager": HealthError}}
-	h := &Vaults{rt: f.rt, locator: q, checker: health, awsVaults: true}
+	s := &vaultScene{f: f, ctx: ctx, q: q, h: &Vaults{rt: f.rt, locator: q, checker: health, awsVaults: true}}
 	// Without AWSVaults an AWS vault is refused, and nothing is written.
-	off := &Vaults{rt: f.rt, locator: q, checker: health}
-	_, err := off.CreateVault(ctx, board, CreateVault{CompanyID: vaultCompany, DisplayName: "Off", Provider: "aws_secrets_manager",
+	s.awsVaultRefusedWhenOff(t, &Vaults{rt: f.rt, locator: q, checker: health})
+
+	aws := map[string]any{"region": "us-east-1"}
+	a := s.create(t, "A", "aws_secrets_manager", aws, true)
+	b := s.create(t, "B", "aws_secrets_manager", map[string]any{"region": "eu-west-1", "namespace": "prod"}, false)
+	local := s.create(t, "L", "local_encrypted", nil, true)
+	s.create(t, "G", "gcp_secret_manager", map[string]any{}, false)
+
+	// Many rounds of two concurrent set-default calls: after each, exactly one default.
+	s.concurrentSetDefaultsLeaveOne(t, a, b)
+
+	// One after the other, the last one wins.
+	s.lastSetDefaultWins(t, a, b)
+
+	// Health: recorded when it changes, not when it repeats.
+	s.healthRecordedWhenItChanges(t, a, local)
+
+	// A new config forgets the check; the vault is ready again.
+	s.newConfigForgetsHealth(t, a)
+
+	// An idempotent create answers the first vault again and writes nothing.
+	s.idempotentCreateReplays(t)
+
+	// Disable clears the default; repeating it succeeds and writes nothing.
+	s.disableClearsTheDefault(t)
+
+	// Another company's board token and agent keys see nothing.
+	s.otherCompanySeesNothing(t, b)
+
+	// A rebuild folds the log into the same rows.
+	s.rebuildGivesTheSameRows(t)
+}
+
+// vaultScene is the vault handler h over the real store, and its read model q.
+type vaultScene struct {
+	f   *fixture
+	ctx context.Context
+	q   queries.Vaults
+	h   *Vaults
+}
+
+func (s *vaultScene) awsVaultRefusedWhenOff(t *testing.T, off *Vaults) {
+	t.Helper()
+	_, err := off.CreateVault(s.ctx, board, CreateVault{CompanyID: vaultCompany, DisplayName: "Off", Provider: "aws_secrets_manager",
 		Config: map[string]any{"region": "us-east-1"}})
 	if ledgererr.CodeOf(err) != ledgererr.Invalid || providers.ProviderCodeOf(err) != providers.CodeGuardrail ||
 		!strings.Contains(ledgererr.MessageOf(err), "LEDGER_AWS_VAULTS") {
 		t.Fatalf("AWS vault without AWSVaults: %v", err)
 	}
-	if evs, err := f.store.ReadStream(ctx, events.VaultStream(vaultCompany), 0, 10); err != nil || len(evs) != 0 {
+	if evs, err := s.f.store.ReadStream(s.ctx, events.VaultStream(vaultCompany), 0, 10); err != nil || len(evs) != 0 {
 		t.Fatalf("a refused AWS vault wrote %d events (%v)", len(evs), err)
 	}
+}
 
-	create := func(name, provider string, config map[string]any, isDefault bool) string {
-		t.Helper()
-		res, err := h.CreateVault(ctx, board, CreateVault{CompanyID: vaultCompany, DisplayName: name, Provider: provider,
-			Config: config, IsDefault: isDefault})
-		if err != nil {
-			t.Fatalf("create %s: %v", name, err)
-		}
-		return res.VaultID
+func (s *vaultScene) create(t *testing.T, name, provider string, config map[string]any, isDefault bool) string {
+	t.Helper()
+	res, err := s.h.CreateVault(s.ctx, board, CreateVault{CompanyID: vaultCompany, DisplayName: name, Provider: provider,
+		Config: config, IsDefault: isDefault})
+	if err != nil {
+		t.Fatalf("create %s: %v", name, err)
 	}
-	aws := map[string]any{"region": "us-east-1"}
-	a := create("A", "aws_secrets_manager", aws, true)
-	b := create("B", "aws_secrets_manager", map[string]any{"region": "eu-west-1", "namespace": "prod"}, false)
-	local := create("L", "local_encrypted", nil, true)
-	create("G", "gcp_secret_manager", map[string]any{}, false)
+	return res.VaultID
+}
 
-	// Many rounds of two concurrent set-default calls: after each, exactly one default.
+// head is the position of the last event in the log.
+func (s *vaultScene) head(t *testing.T) int64 {
+	t.Helper()
+	var pos int64
+	if err := s.f.pool.QueryRow(s.ctx, `SELECT max(position) FROM ledger_events`).Scan(&pos); err != nil {
+		t.Fatal(err)
+	}
+	return pos
+}
+
+func (s *vaultScene) concurrentSetDefaultsLeaveOne(t *testing.T, a, b string) {
+	t.Helper()
+	f, ctx, q, h := s.f, s.ctx, s.q, s.h
 	for round := 0; round < 10; round++ {
 		var wg sync.WaitGroup
 		errs := make([]error, 2)
@@ -108,25 +158,23 @@ func TestVaultsAgainstTheStore(t *testing.T) {
 				st.defaultOf("aws_secrets_manager"), err)
 		}
 	}
+}
 
-	// One after the other, the last one wins.
+func (s *vaultScene) lastSetDefaultWins(t *testing.T, a, b string) {
+	t.Helper()
 	for _, id := range []string{a, b} {
-		if _, err := h.SetDefaultVault(ctx, board, id); err != nil {
+		if _, err := s.h.SetDefaultVault(s.ctx, board, id); err != nil {
 			t.Fatal(err)
 		}
-		if def, ok, err := q.Default(ctx, vaultCompany, "aws_secrets_manager"); !ok || err != nil || def.ID != id {
+		if def, ok, err := s.q.Default(s.ctx, vaultCompany, "aws_secrets_manager"); !ok || err != nil || def.ID != id {
 			t.Fatalf("default %s, want %s (%v)", def.ID, id, err)
 		}
 	}
+}
 
-	// Health: recorded when it changes, not when it repeats.
-	head := func() int64 {
-		var pos int64
-		if err := f.pool.QueryRow(ctx, `SELECT max(position) FROM ledger_events`).Scan(&pos); err != nil {
-			t.Fatal(err)
-		}
-		return pos
-	}
+func (s *vaultScene) healthRecordedWhenItChanges(t *testing.T, a, local string) {
+	t.Helper()
+	ctx, q, h := s.ctx, s.q, s.h
 	if _, err := h.CheckVaultHealth(ctx, board, a); err != nil {
 		t.Fatal(err)
 	}
@@ -135,8 +183,8 @@ func TestVaultsAgainstTheStore(t *testing.T) {
 		v.HealthDetails["region"] != "us-east-1" || v.HealthCheckedAt == nil {
 		t.Fatalf("after an error check: %+v %v", v, err)
 	}
-	before := head()
-	if res, err := h.CheckVaultHealth(ctx, board, a); err != nil || res.Position != 0 || head() != before {
+	before := s.head(t)
+	if res, err := h.CheckVaultHealth(ctx, board, a); err != nil || res.Position != 0 || s.head(t) != before {
 		t.Fatalf("a repeated check wrote: %+v %v", res, err)
 	}
 	if _, err := h.CheckVaultHealth(ctx, board, local); err != nil {
@@ -145,54 +193,67 @@ func TestVaultsAgainstTheStore(t *testing.T) {
 	if v, _ := q.Get(ctx, board.Actor, local); v.Status != VaultReady || *v.HealthStatus != HealthOK {
 		t.Fatalf("local after check: %+v", v)
 	}
+}
 
-	// A new config forgets the check; the vault is ready again.
-	if _, err := h.UpdateVault(ctx, board, UpdateVault{VaultID: a, Config: map[string]any{"region": "us-east-2"}}); err != nil {
+func (s *vaultScene) newConfigForgetsHealth(t *testing.T, a string) {
+	t.Helper()
+	if _, err := s.h.UpdateVault(s.ctx, board, UpdateVault{VaultID: a, Config: map[string]any{"region": "us-east-2"}}); err != nil {
 		t.Fatal(err)
 	}
-	if v, _ := q.Get(ctx, board.Actor, a); v.Status != VaultReady || v.HealthStatus != nil || v.Config["region"] != "us-east-2" {
+	if v, _ := s.q.Get(s.ctx, board.Actor, a); v.Status != VaultReady || v.HealthStatus != nil || v.Config["region"] != "us-east-2" {
 		t.Fatalf("after a new config: %+v", v)
 	}
+}
 
-	// An idempotent create answers the first vault again and writes nothing.
+func (s *vaultScene) idempotentCreateReplays(t *testing.T) {
+	t.Helper()
 	key := &eventstore.Idempotency{Key: "k1", RequestHash: []byte("h1")}
 	req := Request{Actor: board.Actor, Idempotency: key}
-	first, err := h.CreateVault(ctx, req, CreateVault{CompanyID: vaultCompany, DisplayName: "I", Provider: "local_encrypted"})
+	first, err := s.h.CreateVault(s.ctx, req, CreateVault{CompanyID: vaultCompany, DisplayName: "I", Provider: "local_encrypted"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	again, err := h.CreateVault(ctx, req, CreateVault{CompanyID: vaultCompany, DisplayName: "I", Provider: "local_encrypted"})
+	again, err := s.h.CreateVault(s.ctx, req, CreateVault{CompanyID: vaultCompany, DisplayName: "I", Provider: "local_encrypted"})
 	if err != nil || !again.Replayed || again.VaultID != first.VaultID {
 		t.Fatalf("replay: %+v %v, first %+v", again, err, first)
 	}
+}
 
-	// Disable clears the default; repeating it succeeds and writes nothing.
+func (s *vaultScene) disableClearsTheDefault(t *testing.T) {
+	t.Helper()
+	ctx, q, h := s.ctx, s.q, s.h
 	def, _, _ := q.Default(ctx, vaultCompany, "aws_secrets_manager")
 	if _, err := h.DisableVault(ctx, board, def.ID); err != nil {
 		t.Fatal(err)
 	}
-	before = head()
-	if res, err := h.DisableVault(ctx, board, def.ID); err != nil || head() != before || res.VaultID != def.ID {
+	before := s.head(t)
+	if res, err := h.DisableVault(ctx, board, def.ID); err != nil || s.head(t) != before || res.VaultID != def.ID {
 		t.Fatalf("repeat disable: %+v %v", res, err)
 	}
 	if _, ok, err := q.Default(ctx, vaultCompany, "aws_secrets_manager"); ok || err != nil {
 		t.Fatalf("a disabled vault is still the default (%v)", err)
 	}
+}
 
-	// Another company's board token and agent keys see nothing.
+func (s *vaultScene) otherCompanySeesNothing(t *testing.T, b string) {
+	t.Helper()
+	ctx, h := s.ctx, s.h
 	other := actor.Actor{Type: actor.Board, ID: "b", Companies: []string{"bbbbbbbb-0000-4000-8000-000000000002"}}
 	if _, err := h.SetDefaultVault(ctx, Request{Actor: other}, b); ledgererr.CodeOf(err) != ledgererr.NotFound {
 		t.Errorf("another company's set-default: %v", err)
 	}
-	if _, err := q.Get(ctx, other, b); ledgererr.CodeOf(err) != ledgererr.NotFound {
+	if _, err := s.q.Get(ctx, other, b); ledgererr.CodeOf(err) != ledgererr.NotFound {
 		t.Errorf("another company's get: %v", err)
 	}
 	agent := actor.Actor{Type: actor.Agent, ID: "k", Companies: []string{vaultCompany}}
 	if _, err := h.CreateVault(ctx, Request{Actor: agent}, CreateVault{CompanyID: vaultCompany, DisplayName: "x", Provider: "local_encrypted"}); ledgererr.CodeOf(err) != ledgererr.Forbidden {
 		t.Errorf("agent create: %v", err)
 	}
+}
 
-	// A rebuild folds the log into the same rows.
+func (s *vaultScene) rebuildGivesTheSameRows(t *testing.T) {
+	t.Helper()
+	f, ctx := s.f, s.ctx
 	const snapshot = `SELECT json_agg(v ORDER BY id)::text FROM company_secret_provider_configs v`
 	var was, is string
 	if err := f.owner.QueryRow(ctx, snapshot).Scan(&was); err != nil {

@@ -123,6 +123,38 @@ func TestSignInSessionAndCSRF(t *testing.T) {
 	}
 	c := browser(t)
 
+	cookie := signInSetsASessionCookie(t, f, c, token)
+	// Behind a TLS-terminating proxy that says so, the cookie is Secure.
+	secureCookieBehindATLSProxy(t, f, token)
+	var stored int
+	if err := f.owner.QueryRow(context.Background(), `SELECT count(*) FROM console_sessions WHERE token_id = $1 AND id_hash = $2`,
+		tokenID, f.key.CredentialHash(cookie.Value)).Scan(&stored); err != nil || stored != 1 {
+		t.Fatalf("the session row: %d %v", stored, err)
+	}
+
+	csrf := secretsPageCarriesACSRFField(t, f, c, token)
+	form := postsNeedTheCSRFFieldAndOrigin(t, f, c, csrf)
+
+	// Revoking the token ends the session at once.
+	if err := f.tokens.Revoke(context.Background(), tokenID); err != nil {
+		t.Fatal(err)
+	}
+	status, _, header := get(t, c, f.srv.URL+"/console/companies/"+company+"/secrets")
+	if status != http.StatusSeeOther || !strings.HasPrefix(header.Get("Location"), "/console/") {
+		t.Fatalf("after revocation: %d %s", status, header.Get("Location"))
+	}
+	if code := postSecretForm(t, f, c, form, nil); code != 401 {
+		t.Fatalf("a post after revocation: %d, want 401", code)
+	}
+	if n := f.writes(); n != 1 {
+		t.Fatalf("a post after revocation reached the API")
+	}
+}
+
+// signInSetsASessionCookie signs c in with token after a wrong token is refused, and
+// returns the session cookie.
+func signInSetsASessionCookie(t *testing.T, f *fixture, c *http.Client, token string) *http.Cookie {
+	t.Helper()
 	if res := f.signIn(t, c, "slb_not-a-token"); res.StatusCode != 401 || len(res.Cookies()) != 0 {
 		t.Fatalf("a wrong token: %d, cookies %v", res.StatusCode, res.Cookies())
 	}
@@ -145,7 +177,11 @@ func TestSignInSessionAndCSRF(t *testing.T) {
 	if cookie.Secure {
 		t.Fatal("a session over plain HTTP got a Secure cookie")
 	}
-	// Behind a TLS-terminating proxy that says so, the cookie is Secure.
+	return cookie
+}
+
+func secureCookieBehindATLSProxy(t *testing.T, f *fixture, token string) {
+	t.Helper()
 	req, _ := http.NewRequest(http.MethodPost, f.srv.URL+"/console/sign-in", strings.NewReader(url.Values{"token": {token}}.Encode()))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.Header.Set("X-Forwarded-Proto", "https")
@@ -157,12 +193,11 @@ func TestSignInSessionAndCSRF(t *testing.T) {
 	if cs := proxied.Cookies(); len(cs) != 1 || !cs[0].Secure {
 		t.Fatalf("behind a TLS proxy: cookies %+v", cs)
 	}
-	var stored int
-	if err := f.owner.QueryRow(context.Background(), `SELECT count(*) FROM console_sessions WHERE token_id = $1 AND id_hash = $2`,
-		tokenID, f.key.CredentialHash(cookie.Value)).Scan(&stored); err != nil || stored != 1 {
-		t.Fatalf("the session row: %d %v", stored, err)
-	}
+}
 
+// secretsPageCarriesACSRFField checks the signed-in secrets page and returns its csrf value.
+func secretsPageCarriesACSRFField(t *testing.T, f *fixture, c *http.Client, token string) string {
+	t.Helper()
 	status, body, header := get(t, c, f.srv.URL+"/console/companies/"+company+"/secrets")
 	if status != 200 {
 		t.Fatalf("secrets page: %d", status)
@@ -177,22 +212,29 @@ func TestSignInSessionAndCSRF(t *testing.T) {
 	if m == nil {
 		t.Fatal("no csrf field on the secrets page")
 	}
-	csrf := m[1]
+	return m[1]
+}
 
-	post := func(form url.Values, header http.Header) int {
-		t.Helper()
-		req, _ := http.NewRequest(http.MethodPost, f.srv.URL+"/console/companies/"+company+"/secrets", strings.NewReader(form.Encode()))
-		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-		for k, v := range header {
-			req.Header[k] = v
-		}
-		res, err := c.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		_ = res.Body.Close()
-		return res.StatusCode
+// postSecretForm posts form to the secrets page as c, with header added, and returns the status.
+func postSecretForm(t *testing.T, f *fixture, c *http.Client, form url.Values, header http.Header) int {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, f.srv.URL+"/console/companies/"+company+"/secrets", strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	for k, v := range header {
+		req.Header[k] = v
 	}
+	res, err := c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = res.Body.Close()
+	return res.StatusCode
+}
+
+// postsNeedTheCSRFFieldAndOrigin refuses posts without the right csrf or from another
+// site, takes a good one and refuses an oversized one; it returns the good form.
+func postsNeedTheCSRFFieldAndOrigin(t *testing.T, f *fixture, c *http.Client, csrf string) url.Values {
+	t.Helper()
 	wrong := "A" + csrf[1:] // one character off
 	if wrong == csrf {
 		wrong = "B" + csrf[1:]
@@ -211,7 +253,7 @@ func TestSignInSessionAndCSRF(t *testing.T) {
 		if tc.csrf != "" {
 			form.Set("csrf", tc.csrf)
 		}
-		if code := post(form, tc.header); code != 403 {
+		if code := postSecretForm(t, f, c, form, tc.header); code != 403 {
 			t.Fatalf("%s: %d, want 403", name, code)
 		}
 	}
@@ -219,31 +261,17 @@ func TestSignInSessionAndCSRF(t *testing.T) {
 		t.Fatalf("refused posts reached the API %d times", n)
 	}
 	form := url.Values{"name": {"x"}, "value": {"v"}, "csrf": {csrf}}
-	if code := post(form, http.Header{"Origin": {f.srv.URL}}); code != http.StatusSeeOther {
+	if code := postSecretForm(t, f, c, form, http.Header{"Origin": {f.srv.URL}}); code != http.StatusSeeOther {
 		t.Fatalf("a good post: %d", code)
 	}
 	if n := f.writes(); n != 1 {
 		t.Fatalf("a good post reached the API %d times", n)
 	}
 	tooLarge := url.Values{"name": {"x"}, "value": {strings.Repeat("v", maxFormBytes)}, "csrf": {csrf}}
-	if code := post(tooLarge, nil); code != http.StatusRequestEntityTooLarge {
+	if code := postSecretForm(t, f, c, tooLarge, nil); code != http.StatusRequestEntityTooLarge {
 		t.Fatalf("an oversized form: %d", code)
 	}
-
-	// Revoking the token ends the session at once.
-	if err := f.tokens.Revoke(context.Background(), tokenID); err != nil {
-		t.Fatal(err)
-	}
-	status, _, header = get(t, c, f.srv.URL+"/console/companies/"+company+"/secrets")
-	if status != http.StatusSeeOther || !strings.HasPrefix(header.Get("Location"), "/console/") {
-		t.Fatalf("after revocation: %d %s", status, header.Get("Location"))
-	}
-	if code := post(form, nil); code != 401 {
-		t.Fatalf("a post after revocation: %d, want 401", code)
-	}
-	if n := f.writes(); n != 1 {
-		t.Fatalf("a post after revocation reached the API")
-	}
+	return form
 }
 
 func TestSignOutEndsTheSessionEverywhere(t *testing.T) {

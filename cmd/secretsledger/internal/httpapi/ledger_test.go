@@ -60,8 +60,41 @@ func companyList(t *testing.T, s *stack, query, token string) companyPage {
 func TestListCompanies(t *testing.T) {
 	t.Parallel()
 	s := newStack(t)
-	ctx := context.Background()
 	s.fixtures() // company A: a secret, a binding, agent keys of agent/x and agent/y, a vault
+	seedCompaniesBToD(t, s)
+
+	want := []companyItem{
+		{ID: companyA, Secrets: 1, Bindings: 1, AgentKeys: 2, Vaults: 1},
+		{ID: companyB, Secrets: 2},
+		{ID: companyC},
+		{ID: companyD},
+	}
+	all := companyList(t, s, "", s.board)
+	if !equalCompanies(all.Items, want) || all.NextCursor != nil {
+		t.Fatalf("instance-wide token: %+v, want %+v", all, want)
+	}
+
+	// Pages of 1 and of 3 walk the same list.
+	pagesWalkTheSameCompanies(t, s, want)
+
+	// Limited tokens: exactly their companies, whether or not the ledger holds anything.
+	limitedTokensListTheirCompanies(t, s)
+
+	badCursor := base64.RawURLEncoding.EncodeToString([]byte(`[1, 2]`))
+	for _, q := range []string{"limit=0", "limit=1001", "limit=x", "cursor=not-a-cursor!", "cursor=" + badCursor} {
+		req := newRequest(http.MethodGet, "/api/companies", "")
+		req.URL.RawQuery = q
+		wantStatus(t, s.do(req, s.board), 400, "GET /api/companies?"+q)
+	}
+	wantStatus(t, s.do(newRequest(http.MethodGet, "/api/companies", ""), s.agent), 403, "an agent key")
+	wantStatus(t, s.do(newRequest(http.MethodGet, "/api/companies", ""), ""), 401, "no token")
+	wantStatus(t, s.do(newRequest(http.MethodGet, "/api/companies", ""), s.revoked), 401, "a revoked token")
+}
+
+// seedCompaniesBToD gives company B secrets, C a consumer env and D a revoked agent key.
+func seedCompaniesBToD(t *testing.T, s *stack) {
+	t.Helper()
+	ctx := context.Background()
 	newSecret := func(company, name string) string {
 		v := providers.NewValue([]byte("v"))
 		res, err := s.commands.Secrets.Create(ctx, boardReq, commands.CreateSecret{CompanyID: company, Name: name, Value: &v})
@@ -92,19 +125,10 @@ func TestListCompanies(t *testing.T) {
 	if _, err := s.commands.AgentKeys.RevokeKey(ctx, boardReq, key.KeyID); err != nil {
 		t.Fatal(err)
 	}
+}
 
-	want := []companyItem{
-		{ID: companyA, Secrets: 1, Bindings: 1, AgentKeys: 2, Vaults: 1},
-		{ID: companyB, Secrets: 2},
-		{ID: companyC},
-		{ID: companyD},
-	}
-	all := companyList(t, s, "", s.board)
-	if !equalCompanies(all.Items, want) || all.NextCursor != nil {
-		t.Fatalf("instance-wide token: %+v, want %+v", all, want)
-	}
-
-	// Pages of 1 and of 3 walk the same list.
+func pagesWalkTheSameCompanies(t *testing.T, s *stack, want []companyItem) {
+	t.Helper()
 	for _, limit := range []int{1, 3} {
 		var walked []companyItem
 		query := "limit=" + strconv.Itoa(limit)
@@ -123,8 +147,10 @@ func TestListCompanies(t *testing.T) {
 			t.Fatalf("limit %d: walked %+v, want %+v", limit, walked, want)
 		}
 	}
+}
 
-	// Limited tokens: exactly their companies, whether or not the ledger holds anything.
+func limitedTokensListTheirCompanies(t *testing.T, s *stack) {
+	t.Helper()
 	if got := companyList(t, s, "", s.boardB); !equalCompanies(got.Items, []companyItem{{ID: companyB, Secrets: 2}}) {
 		t.Fatalf("token of company B: %+v", got)
 	}
@@ -137,16 +163,6 @@ func TestListCompanies(t *testing.T) {
 	} else if next := companyList(t, s, "limit=1&cursor="+*got.NextCursor, be); len(next.Items) != 1 || next.Items[0].ID != companyE || next.NextCursor != nil {
 		t.Fatalf("token of companies E and B, second page: %+v", next)
 	}
-
-	badCursor := base64.RawURLEncoding.EncodeToString([]byte(`[1, 2]`))
-	for _, q := range []string{"limit=0", "limit=1001", "limit=x", "cursor=not-a-cursor!", "cursor=" + badCursor} {
-		req := newRequest(http.MethodGet, "/api/companies", "")
-		req.URL.RawQuery = q
-		wantStatus(t, s.do(req, s.board), 400, "GET /api/companies?"+q)
-	}
-	wantStatus(t, s.do(newRequest(http.MethodGet, "/api/companies", ""), s.agent), 403, "an agent key")
-	wantStatus(t, s.do(newRequest(http.MethodGet, "/api/companies", ""), ""), 401, "no token")
-	wantStatus(t, s.do(newRequest(http.MethodGet, "/api/companies", ""), s.revoked), 401, "a revoked token")
 }
 
 func equalCompanies(got, want []companyItem) bool {
@@ -235,7 +251,6 @@ func (s *stack) signHead(key ed25519.PrivateKey, pub ed25519.PublicKey) int64 {
 func TestLedgerState(t *testing.T) {
 	t.Parallel()
 	s := newStack(t)
-	ctx := context.Background()
 	pub, key, err := ed25519.GenerateKey(rand.Reader)
 	if err != nil {
 		t.Fatal(err)
@@ -244,13 +259,55 @@ func TestLedgerState(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	lr := &ledgerRun{s: s}
 
 	// No checkpoint, no relay yet: the whole chain is verified.
+	lr.wholeChainVerified(t)
+
+	// A checkpoint whose signature is not its stored key's is reported as such.
+	forged := s.signHead(otherKey, pub)
+	if a := ledgerState(t, s, s.newLedger()); a.Checkpoint == nil || a.Checkpoint.Position != forged || a.Checkpoint.SignatureValid {
+		t.Fatalf("forged checkpoint: %+v", a.Checkpoint)
+	}
+	// A valid one: the walk starts from it.
+	lr.walkStartsAtTheCheckpoint(t, key, pub)
+
+	// An edit after the checkpoint: the process that verified keeps its answer for the
+	// cache's time; a process that verifies now finds it.
+	lr.editAfterTheCheckpointFound(t)
+
+	// The checkpoint's event edited and every later hash recomputed: internally
+	// consistent, but not the signed history, and the recomputed rows carry no valid MAC.
+	lr.rehashFromTheCheckpointFound(t)
+
+	// The relay's cursor, read from the database.
+	lr.relayLag(t)
+
+	// The log cut short before the checkpoint.
+	lr.truncationFound(t)
+
+	// Any board token; an agent key is refused.
+	wantStatus(t, s.do(newRequest(http.MethodGet, "/api/ledger", ""), s.agent), 403, "an agent key")
+	wantStatus(t, s.do(newRequest(http.MethodGet, "/api/ledger", ""), ""), 401, "no token")
+}
+
+// ledgerRun carries what the steps of TestLedgerState learn: the signed checkpoint's
+// position, the head after it, and the process (led) whose answer (verified) is cached.
+type ledgerRun struct {
+	s            *stack
+	signed, head int64
+	led          *queries.Ledger
+	verified     ledgerAnswer
+}
+
+func (lr *ledgerRun) wholeChainVerified(t *testing.T) {
+	t.Helper()
+	s := lr.s
 	s.fixtures()
 	head := s.head()
 	a := ledgerState(t, s, s.newLedger())
 	var hash []byte
-	if err := s.pool.QueryRow(ctx, `SELECT hash FROM ledger_events WHERE position = $1`, head).Scan(&hash); err != nil {
+	if err := s.pool.QueryRow(context.Background(), `SELECT hash FROM ledger_events WHERE position = $1`, head).Scan(&hash); err != nil {
 		t.Fatal(err)
 	}
 	if a.Head.Position != head || a.Head.Hash == nil || *a.Head.Hash != hex.EncodeToString(hash) || a.Head.RecordedAt == nil {
@@ -260,31 +317,32 @@ func TestLedgerState(t *testing.T) {
 	if a.Checkpoint != nil || a.Relay != nil || !v.OK || v.From != 1 || v.To != head || v.Checked != head || v.BrokenAt != 0 || v.Reason != nil {
 		t.Fatalf("before any checkpoint: %+v", a)
 	}
+}
 
-	// A checkpoint whose signature is not its stored key's is reported as such.
-	forged := s.signHead(otherKey, pub)
-	if a := ledgerState(t, s, s.newLedger()); a.Checkpoint == nil || a.Checkpoint.Position != forged || a.Checkpoint.SignatureValid {
-		t.Fatalf("forged checkpoint: %+v", a.Checkpoint)
-	}
-	// A valid one: the walk starts from it.
+func (lr *ledgerRun) walkStartsAtTheCheckpoint(t *testing.T, key ed25519.PrivateKey, pub ed25519.PublicKey) {
+	t.Helper()
+	s := lr.s
 	s.fixtures()
 	signed := s.signHead(key, pub)
 	s.fixtures()
-	head = s.head()
+	head := s.head()
 	led := s.newLedger()
-	a = ledgerState(t, s, led)
-	v = a.Verification
+	a := ledgerState(t, s, led)
+	v := a.Verification
 	if c := a.Checkpoint; c == nil || c.Position != signed || !c.SignatureValid || c.InstanceID != "test" || c.PublicKey != checkpoint.PublicKeyText(pub) || len(c.Hash) != 64 {
 		t.Fatalf("checkpoint = %+v, want a valid one at %d", c, signed)
 	}
 	if a.Head.Position != head || !v.OK || v.From != signed || v.To != head || v.Checked != head-signed+1 {
 		t.Fatalf("verification from the checkpoint at %d to %d: %+v", signed, head, v)
 	}
+	lr.signed, lr.head, lr.led, lr.verified = signed, head, led, a
+}
 
-	// An edit after the checkpoint: the process that verified keeps its answer for the
-	// cache's time; a process that verifies now finds it.
+func (lr *ledgerRun) editAfterTheCheckpointFound(t *testing.T) {
+	t.Helper()
+	s, head, v := lr.s, lr.head, lr.verified.Verification
 	pgtest.Tamper(t, s.ownerURL, `UPDATE ledger_events SET metadata = '{"actorId": "someone-else"}' WHERE position = `+strconv.FormatInt(head, 10))
-	if again := ledgerState(t, s, led); !again.Verification.OK || !again.Verification.CheckedAt.Equal(v.CheckedAt) {
+	if again := ledgerState(t, s, lr.led); !again.Verification.OK || !again.Verification.CheckedAt.Equal(v.CheckedAt) {
 		t.Fatalf("within the cache's time: %+v, want the cached %+v", again.Verification, v)
 	}
 	if v := ledgerState(t, s, s.newLedger()).Verification; v.OK || v.BrokenAt != head || v.Reason == nil || !strings.HasPrefix(*v.Reason, "edited") {
@@ -295,9 +353,11 @@ func TestLedgerState(t *testing.T) {
 	if v := ledgerState(t, s, short).Verification; v.OK || v.BrokenAt != head {
 		t.Fatalf("with a short cache, after an edit at %d: %+v", head, v)
 	}
+}
 
-	// The checkpoint's event edited and every later hash recomputed: internally
-	// consistent, but not the signed history, and the recomputed rows carry no valid MAC.
+func (lr *ledgerRun) rehashFromTheCheckpointFound(t *testing.T) {
+	t.Helper()
+	s, signed, head := lr.s, lr.signed, lr.head
 	pgtest.Tamper(t, s.ownerURL, `UPDATE ledger_events SET metadata = '{"actorId": "someone-else"}' WHERE position = `+strconv.FormatInt(signed, 10),
 		pgtest.RehashFrom(signed))
 	if v := ledgerState(t, s, s.newLedger()).Verification; v.OK || v.BrokenAt != signed || v.Reason == nil || !strings.HasPrefix(*v.Reason, "forged (no valid MAC)") {
@@ -308,12 +368,15 @@ func TestLedgerState(t *testing.T) {
 	if v := ledgerState(t, s, &queries.Ledger{Store: s.store, DB: s.pool, VerifyMax: 3}).Verification; v.OK || v.From != head-2 || v.BrokenAt != head-2 {
 		t.Fatalf("at most 3 events: %+v", v)
 	}
+}
 
-	// The relay's cursor, read from the database.
+func (lr *ledgerRun) relayLag(t *testing.T) {
+	t.Helper()
+	s, head := lr.s, lr.head
 	for _, tc := range []struct {
 		cursor, lag int64
 	}{{head - 2, 2}, {head, 0}, {head + 1, -1}} {
-		if _, err := s.pool.Exec(ctx, `INSERT INTO relay_cursors (name, position) VALUES ('nats', $1)
+		if _, err := s.pool.Exec(context.Background(), `INSERT INTO relay_cursors (name, position) VALUES ('nats', $1)
 			ON CONFLICT (name) DO UPDATE SET position = excluded.position, updated_at = now()`, tc.cursor); err != nil {
 			t.Fatal(err)
 		}
@@ -322,15 +385,14 @@ func TestLedgerState(t *testing.T) {
 			t.Fatalf("relay with the cursor at %d of %d: %+v", tc.cursor, head, r)
 		}
 	}
+}
 
-	// The log cut short before the checkpoint.
+func (lr *ledgerRun) truncationFound(t *testing.T) {
+	t.Helper()
+	s, signed := lr.s, lr.signed
 	pgtest.Tamper(t, s.ownerURL, `DELETE FROM ledger_events WHERE position >= `+strconv.FormatInt(signed, 10))
-	a = ledgerState(t, s, s.newLedger())
+	a := ledgerState(t, s, s.newLedger())
 	if v := a.Verification; a.Head.Position != signed-1 || v.OK || v.BrokenAt != signed || v.Reason == nil || !strings.HasPrefix(*v.Reason, "truncated") {
 		t.Fatalf("after a truncation before the checkpoint at %d: head %d, %+v", signed, a.Head.Position, v)
 	}
-
-	// Any board token; an agent key is refused.
-	wantStatus(t, s.do(newRequest(http.MethodGet, "/api/ledger", ""), s.agent), 403, "an agent key")
-	wantStatus(t, s.do(newRequest(http.MethodGet, "/api/ledger", ""), ""), 401, "no token")
 }

@@ -90,20 +90,49 @@ func TestEveryRequestIsLoggedOnceWithItsRequestID(t *testing.T) {
 	s := newStack(t)
 	log, buf := newLog()
 	obs := &observations{}
-	router := NewRouter(Deps{Log: log, Requests: obs, API: s.api})
-	do := func(req *http.Request, token string) *httptest.ResponseRecorder {
-		if token != "" {
-			req.Header.Set("Authorization", "Bearer "+token)
-		}
-		rec := httptest.NewRecorder()
-		router.ServeHTTP(rec, req)
-		return rec
-	}
+	lr := &loggedRouter{s: s, buf: buf, router: NewRouter(Deps{Log: log, Requests: obs, API: s.api})}
 
 	// A good X-Request-Id is echoed and recorded in the event's metadata.
+	secretID := lr.clientRequestIDKept(t)
+
+	// A malformed one is replaced by a fresh id, echoed and recorded.
+	lr.malformedRequestIDReplaced(t, secretID)
+
+	// Errors, 404 and 405 carry an id too, and are logged with the route "unmatched"
+	// when no route took them; an unauthenticated request has no actor.
+	lr.unroutedRequestsLogged(t, secretID)
+	obs.mu.Lock()
+	defer obs.mu.Unlock()
+	wantSeen := []string{"POST /api/companies/{companyId}/secrets 201", "POST /api/secrets/{id}/rotate 200",
+		"GET /api/companies/{companyId}/secrets 401", "GET unmatched 404", "PUT unmatched 405", "other unmatched 405"}
+	if strings.Join(obs.seen, "\n") != strings.Join(wantSeen, "\n") {
+		t.Fatalf("observed\n%s\nwant\n%s", strings.Join(obs.seen, "\n"), strings.Join(wantSeen, "\n"))
+	}
+}
+
+// loggedRouter is a router whose request log is written to buf.
+type loggedRouter struct {
+	s      *stack
+	buf    *logBuffer
+	router http.Handler
+}
+
+func (lr *loggedRouter) do(req *http.Request, token string) *httptest.ResponseRecorder {
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	rec := httptest.NewRecorder()
+	lr.router.ServeHTTP(rec, req)
+	return rec
+}
+
+// clientRequestIDKept creates a secret with a good X-Request-Id and returns its id.
+func (lr *loggedRouter) clientRequestIDKept(t *testing.T) string {
+	t.Helper()
+	s, buf := lr.s, lr.buf
 	req := newRequest(http.MethodPost, "/api/companies/"+companyA+"/secrets", `{"name": "logged", "value": "v-logged"}`)
 	req.Header.Set("X-Request-Id", "trace-1:abc.DEF_2")
-	rec := do(req, s.board)
+	rec := lr.do(req, s.board)
 	wantStatus(t, rec, http.StatusCreated, "create")
 	if got := rec.Header().Get("X-Request-Id"); got != "trace-1:abc.DEF_2" {
 		t.Fatalf("X-Request-Id %q, want the client's", got)
@@ -135,36 +164,41 @@ func TestEveryRequestIsLoggedOnceWithItsRequestID(t *testing.T) {
 	if a.ID == "" || strings.Contains(buf.String(), s.board) || strings.Contains(buf.String(), "v-logged") {
 		t.Fatalf("the log holds the token or the value, or the actor has no id:\n%s", buf)
 	}
+	return sec.ID
+}
 
-	// A malformed one is replaced by a fresh id, echoed and recorded.
-	req = newRequest(http.MethodPost, "/api/secrets/"+sec.ID+"/rotate", `{"value": "v-logged-2"}`)
+func (lr *loggedRouter) malformedRequestIDReplaced(t *testing.T, secretID string) {
+	t.Helper()
+	req := newRequest(http.MethodPost, "/api/secrets/"+secretID+"/rotate", `{"value": "v-logged-2"}`)
 	req.Header.Set("X-Request-Id", "not a valid id!")
-	rec = do(req, s.board)
+	rec := lr.do(req, lr.s.board)
 	wantStatus(t, rec, http.StatusOK, "rotate")
 	fresh := rec.Header().Get("X-Request-Id")
 	if !freshRequestID.MatchString(fresh) {
 		t.Fatalf("X-Request-Id %q, want a fresh req_<ULID>", fresh)
 	}
-	if got := s.requestIDAt(rec.Header().Get("X-Ledger-Position")); got != fresh {
+	if got := lr.s.requestIDAt(rec.Header().Get("X-Ledger-Position")); got != fresh {
 		t.Fatalf("event metadata requestId %q, want the echoed %q", got, fresh)
 	}
-	if lines := buf.lines(t, "request"); len(lines) != 2 || lines[1]["request_id"] != fresh || lines[1]["route"] != "/api/secrets/{id}/rotate" {
+	if lines := lr.buf.lines(t, "request"); len(lines) != 2 || lines[1]["request_id"] != fresh || lines[1]["route"] != "/api/secrets/{id}/rotate" {
 		t.Fatalf("rotate's line: %v", lines)
 	}
+}
 
-	// Errors, 404 and 405 carry an id too, and are logged with the route "unmatched"
-	// when no route took them; an unauthenticated request has no actor.
+func (lr *loggedRouter) unroutedRequestsLogged(t *testing.T, secretID string) {
+	t.Helper()
+	s, buf := lr.s, lr.buf
 	for _, c := range []struct {
 		method, path, token, route string
 		status                     int
 	}{
 		{http.MethodGet, "/api/companies/" + companyA + "/secrets", "", "/api/companies/{companyId}/secrets", http.StatusUnauthorized},
 		{http.MethodGet, "/api/nope", s.board, UnmatchedRoute, http.StatusNotFound},
-		{http.MethodPut, "/api/secrets/" + sec.ID, s.board, UnmatchedRoute, http.StatusMethodNotAllowed},
+		{http.MethodPut, "/api/secrets/" + secretID, s.board, UnmatchedRoute, http.StatusMethodNotAllowed},
 		{"BREW", "/healthz", "", UnmatchedRoute, http.StatusMethodNotAllowed},
 	} {
 		before := len(buf.lines(t, "request"))
-		rec := do(newRequest(c.method, c.path, ""), c.token)
+		rec := lr.do(newRequest(c.method, c.path, ""), c.token)
 		wantStatus(t, rec, c.status, c.method+" "+c.path)
 		id := rec.Header().Get("X-Request-Id")
 		lines := buf.lines(t, "request")
@@ -175,13 +209,6 @@ func TestEveryRequestIsLoggedOnceWithItsRequestID(t *testing.T) {
 		if l["request_id"] != id || l["route"] != c.route || l["status"] != float64(c.status) || l["actor_kind"] != "" {
 			t.Errorf("%s %s: line %v", c.method, c.path, l)
 		}
-	}
-	obs.mu.Lock()
-	defer obs.mu.Unlock()
-	wantSeen := []string{"POST /api/companies/{companyId}/secrets 201", "POST /api/secrets/{id}/rotate 200",
-		"GET /api/companies/{companyId}/secrets 401", "GET unmatched 404", "PUT unmatched 405", "other unmatched 405"}
-	if strings.Join(obs.seen, "\n") != strings.Join(wantSeen, "\n") {
-		t.Fatalf("observed\n%s\nwant\n%s", strings.Join(obs.seen, "\n"), strings.Join(wantSeen, "\n"))
 	}
 }
 
