@@ -18,7 +18,7 @@ import (
 // ReasonExternalNotApproved is also the outcome of a resolution it stops.
 // WARNING: persisted in secret.accessed and external_reference.refused events.
 const (
-	ReasonExternalNotApproved   = "external_prefix_not_approved"
+	ReasonExternalNotApproved   = events.OutcomeExternalNotApproved
 	ReasonPolicyInstanceOnly    = "external_policy_instance_only"
 	ReasonVaultRegionRefused    = "vault_region_not_approved"
 	ReasonVaultNamespaceRefused = "vault_namespace_not_approved"

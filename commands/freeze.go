@@ -13,8 +13,8 @@ import (
 // Resolution outcomes of a freeze, checked before any other.
 // WARNING: persisted in secret.accessed events.
 const (
-	CompanyFrozen  = "company_frozen"
-	ConsumerFrozen = "consumer_frozen"
+	CompanyFrozen  = events.OutcomeCompanyFrozen
+	ConsumerFrozen = events.OutcomeConsumerFrozen
 )
 
 // MaxFreezeReason bounds the reason of a freeze or unfreeze.

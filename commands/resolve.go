@@ -18,13 +18,13 @@ import (
 // ConsumerFrozen, which stop the whole call).
 // WARNING: persisted in secret.accessed events.
 const (
-	Resolved        = "resolved"
-	BindingMissing  = "binding_missing"
-	SecretDeleted   = "secret_deleted"
-	SecretInactive  = "secret_inactive"
-	VersionMissing  = "version_missing"
-	VersionInactive = "version_inactive"
-	ProviderError   = "provider_error"
+	Resolved        = events.OutcomeResolved
+	BindingMissing  = events.OutcomeBindingMissing
+	SecretDeleted   = events.OutcomeSecretDeleted
+	SecretInactive  = events.OutcomeSecretInactive
+	VersionMissing  = events.OutcomeVersionMissing
+	VersionInactive = events.OutcomeVersionInactive
+	ProviderError   = events.OutcomeProviderError
 )
 
 // ResolutionObserver hears the outcome of each config path of a resolution once its

@@ -30,10 +30,9 @@ const (
 
 // Limits on input.
 const (
-	MaxNameLength  = 160
-	MaxKeyLength   = 120
-	MaxValueBytes  = 64 << 10
-	redactedMarker = "***REDACTED***"
+	MaxNameLength = 160
+	MaxKeyLength  = 120
+	MaxValueBytes = 64 << 10
 )
 
 // EventLog is what the commands need of the event store.
@@ -289,8 +288,8 @@ func checkValue(v *providers.Value) error {
 		return ledgererr.New(ledgererr.Invalid, "a managed secret needs a non-empty value")
 	case v.Len() > MaxValueBytes:
 		return ledgererr.New(ledgererr.Invalid, "value is larger than %d bytes", MaxValueBytes)
-	case string(v.Reveal()) == redactedMarker:
-		return ledgererr.New(ledgererr.Invalid, "the value is the redaction marker %s, not a secret", redactedMarker)
+	case string(v.Reveal()) == events.RedactedMarker:
+		return ledgererr.New(ledgererr.Invalid, "the value is the redaction marker %s, not a secret", events.RedactedMarker)
 	}
 	return nil
 }

@@ -144,9 +144,9 @@ type accessRows struct {
 }
 
 func (a *accessRows) add(e eventstore.Event, p *events.SecretAccessedV1) {
-	outcome, code := "failed", &p.Outcome
-	if p.Outcome == "resolved" {
-		outcome, code = "resolved", nil
+	outcome, code := events.OutcomeFailed, &p.Outcome
+	if p.Outcome == events.OutcomeResolved {
+		outcome, code = events.OutcomeResolved, nil
 		if a.resolved == nil {
 			a.resolved = map[string]time.Time{}
 		}

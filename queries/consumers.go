@@ -170,7 +170,7 @@ func (q Consumers) CompanyAccessEvents(ctx context.Context, a actor.Actor, compa
 	}
 	switch f.Outcome {
 	case "":
-	case "resolved", "failed":
+	case events.OutcomeResolved, events.OutcomeFailed:
 		add("outcome = $%d", f.Outcome)
 	default: // why an attempt failed
 		add("error_code = $%d", f.Outcome)
@@ -232,16 +232,13 @@ type ValueReader interface {
 }
 
 // EnvEntry is one key of a consumer env as the API shows it: plain values of sensitive
-// keys are always RedactedMarker.
+// keys are always events.RedactedMarker.
 type EnvEntry struct {
 	Type     string
 	Value    *string
 	SecretID string
 	Version  string
 }
-
-// RedactedMarker replaces the plain values of sensitive keys.
-const RedactedMarker = "***REDACTED***"
 
 // EnvView returns a consumer's env for display: plain values in clear unless the key is
 // sensitive (IsSensitive), secret references as references.
@@ -254,7 +251,7 @@ func (q Consumers) EnvView(ctx context.Context, a actor.Actor, c events.Consumer
 	for k, e := range env {
 		entry := EnvEntry{Type: e.Type, SecretID: e.SecretID, Version: e.Version}
 		if e.Type == "plain" {
-			value := RedactedMarker
+			value := events.RedactedMarker
 			switch {
 			case isSensitive(k):
 			case e.Empty:

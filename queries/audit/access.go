@@ -52,7 +52,7 @@ func summarise(groups []accessGroup) (Reads, []Failures) {
 	runs := map[string]bool{}
 	failures := map[string]*Failures{}
 	for _, g := range groups {
-		if g.outcome != "resolved" {
+		if g.outcome != events.OutcomeResolved {
 			f := failures[g.outcome]
 			if f == nil {
 				f = &Failures{Outcome: g.outcome, First: g.first, Last: g.last}

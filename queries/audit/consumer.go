@@ -190,7 +190,7 @@ func (rs *secretReaches) addAccess(out *ConsumerReach, groups []accessGroup) {
 		case g.secretID != "":
 			rs.get(g.secretID)
 			perSecret[g.secretID] = append(perSecret[g.secretID], g)
-		case g.outcome == "resolved" || g.source == "inline":
+		case g.outcome == events.OutcomeResolved || g.source == "inline":
 			inline = append(inline, g)
 		default:
 			unbound = append(unbound, g)

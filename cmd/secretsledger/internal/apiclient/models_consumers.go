@@ -111,10 +111,6 @@ type ManifestEntry struct {
 	ProviderCode string `json:"providerCode,omitempty"`
 }
 
-// FailedOutcomes is the access-events outcome filter that selects every failed attempt
-// (the other values are the outcomes themselves).
-const FailedOutcomes = "failed"
-
 // AccessEvent is one resolution attempt (schema AccessEvent).
 type AccessEvent struct {
 	ID         string  `json:"id"`

@@ -11,7 +11,7 @@ import (
 	"github.com/gorilla/mux"
 
 	"github.com/secretsledger/secretsledger/cmd/secretsledger/internal/apiclient"
-	"github.com/secretsledger/secretsledger/commands"
+	"github.com/secretsledger/secretsledger/eventstore/events"
 )
 
 func (c *console) accessRoutes(r *mux.Router) {
@@ -30,9 +30,7 @@ type accessData struct {
 }
 
 // outcomes are the access history's outcome filter: resolved, failed, or why one failed.
-var outcomes = []string{commands.Resolved, apiclient.FailedOutcomes, commands.BindingMissing, commands.SecretDeleted,
-	commands.SecretInactive, commands.VersionMissing, commands.VersionInactive, commands.ProviderError,
-	commands.CompanyFrozen, commands.ConsumerFrozen, commands.ReasonExternalNotApproved}
+var outcomes = append([]string{events.OutcomeResolved, events.OutcomeFailed}, events.FailureOutcomes...)
 
 // browserTime turns a datetime-local field (taken as UTC) into RFC 3339; "" stays "".
 func browserTime(s string) (string, error) {

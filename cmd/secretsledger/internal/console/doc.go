@@ -9,7 +9,7 @@
 // page that issues it. Only cmd/secretsledger imports it.
 //
 // Imports: cmd/secretsledger/internal/apiclient, cmd/secretsledger/internal/httpapi,
-// commands, eventstore/actor, eventstore/integrity, providers.
+// eventstore/actor, eventstore/events, eventstore/integrity, providers.
 //
 // Third-party: gorilla/mux, pgx, ulid.
 package console

@@ -10,6 +10,7 @@ import (
 	"github.com/gorilla/mux"
 
 	"github.com/secretsledger/secretsledger/eventstore/actor"
+	"github.com/secretsledger/secretsledger/eventstore/events"
 	"github.com/secretsledger/secretsledger/eventstore/ledgererr"
 	"github.com/secretsledger/secretsledger/queries"
 )
@@ -52,8 +53,7 @@ func (h *AccessEvents) companyEvents(w http.ResponseWriter, r *http.Request, a a
 
 // accessOutcomes are what an access event's outcome filter may name: resolved, failed,
 // or why an attempt failed.
-var accessOutcomes = []string{"resolved", "failed", "binding_missing", "secret_deleted", "secret_inactive", "version_missing",
-	"version_inactive", "provider_error", "company_frozen", "consumer_frozen", "external_prefix_not_approved"}
+var accessOutcomes = append([]string{events.OutcomeResolved, events.OutcomeFailed}, events.FailureOutcomes...)
 
 // accessFilterOf reads the company access events' filters: secretId, consumer
 // (targetType/targetId), outcome, from and to (RFC 3339).

@@ -159,7 +159,7 @@ func (h *Consumers) putEnv(w http.ResponseWriter, r *http.Request, a actor.Actor
 	}
 	env := make(map[string]commands.EnvInput, len(*b.Env))
 	for k, e := range *b.Env {
-		if e.Value != nil && *e.Value == queries.RedactedMarker {
+		if e.Value != nil && *e.Value == events.RedactedMarker {
 			return ledgererr.New(ledgererr.Invalid, "env key %s: the value is the redaction marker, not a value", k)
 		}
 		env[k] = commands.EnvInput{Type: e.Type, Value: optionalValue(e.Value), SecretID: e.SecretID, Version: string(e.Version)}
