@@ -31,7 +31,6 @@ func TestFreezeAndRevokeAllAcrossTwoProcesses(t *testing.T) {
 
 // freezeDrill is what the steps of freezeAndRevokeAll share.
 type freezeDrill struct {
-	tg                 *apiTarget
 	companyA, companyB string
 	p1, p2             *instanceEnv
 	board1, board2     *apiClient
@@ -105,7 +104,7 @@ func freezeAndRevokeAll(t *testing.T, tg *apiTarget) {
 	p1, p2, token := tg.proc(0), tg.proc(1), tg.token
 	board1, board2 := p1.client(t, token), p2.client(t, token)
 	value := canary("freeze")
-	d := &freezeDrill{tg: tg, companyA: companyA, companyB: companyB, p1: p1, p2: p2, board1: board1, board2: board2, value: value}
+	d := &freezeDrill{companyA: companyA, companyB: companyB, p1: p1, p2: p2, board1: board1, board2: board2, value: value}
 
 	freezeSetupStep(t, d)
 	freezeCompanyStep(t, d)
