@@ -49,64 +49,10 @@ func TestAWSProviderEndToEnd(t *testing.T) {
 		t.Fatalf("created %v; the fake has %s: %v", created, name, fake.Exists(name))
 	}
 	first := fake.CurrentVersion(name)
-
-	// A rotation is staged at AWS and promoted once the ledger committed it.
-	api.must(200, "POST", "/api/secrets/"+id+"/rotate", `{"value": "`+v2+`"}`)
-	deadline := time.Now().Add(10 * time.Second)
-	for fake.CurrentVersion(name) == first {
-		if time.Now().After(deadline) {
-			t.Fatalf("AWSCURRENT never moved to the rotation: %v", fake.Stages(name))
-		}
-		time.Sleep(20 * time.Millisecond) // polling the fake for the promotion
-	}
-
-	// Pinned and latest resolve their own versions at AWS.
-	api.must(201, "POST", "/api/companies/"+companyA+"/secret-bindings",
-		`{"secretId": "`+id+`", "targetType": "agent", "targetId": "a1", "configPath": "pinned", "versionSelector": 1}`)
-	api.must(201, "POST", "/api/companies/"+companyA+"/secret-bindings",
-		`{"secretId": "`+id+`", "targetType": "agent", "targetId": "a1", "configPath": "latest"}`)
-	key := api.must(201, "POST", "/api/companies/"+companyA+"/agent-keys", `{"targetType": "agent", "targetId": "a1"}`).json(t)["token"].(string)
-	var res struct{ Values map[string]string }
-	if err := json.Unmarshal(e.client(t, key).must(200, "POST", "/api/runtime/resolve", `{}`).body, &res); err != nil {
-		t.Fatal(err)
-	}
-	if res.Values["pinned"] != v1 || res.Values["latest"] != v2 {
-		t.Fatal("resolution did not return each binding's own version")
-	}
-
-	// Delete schedules the AWS secret for deletion within the recovery window; restore
-	// brings it back.
-	api.must(200, "DELETE", "/api/secrets/"+id, "")
-	if !fake.ScheduledForDeletion(name) {
-		t.Fatal("the ledger's delete did not schedule the AWS secret for deletion")
-	}
-	api.must(200, "POST", "/api/secrets/"+id+"/restore", "")
-	if fake.ScheduledForDeletion(name) {
-		t.Fatal("restore left the AWS secret scheduled for deletion")
-	}
-
-	// A key whose AWS name would leave the derived scope is refused before any AWS call.
-	before := fake.TotalCalls()
-	r := api.do("POST", "/api/companies/"+companyA+"/secrets", `{"name": "dots", "key": "..", "value": "v"}`)
-	if r.status != 403 || !strings.Contains(string(r.body), "drifted outside the derived deployment/company scope") {
-		t.Fatalf("guardrail: %d %s", r.status, r.body)
-	}
-	if fake.TotalCalls() != before {
-		t.Fatalf("the refused create made %d AWS calls", fake.TotalCalls()-before)
-	}
-
-	// Throttling that outlasts the SDK's retries is a 429 with a safe message.
-	fake.Inject("CreateSecret", awsfake.Throttling(), 100)
-	r = api.do("POST", "/api/companies/"+companyA+"/secrets", `{"name": "throttled", "value": "v"}`)
-	var body struct {
-		Error   string
-		Details struct{ Code string }
-	}
-	_ = json.Unmarshal(r.body, &body)
-	if r.status != 429 || body.Details.Code != "ETHROTTLED" || strings.Contains(body.Error, "arn:") || strings.Contains(body.Error, awsfake.Account) {
-		t.Fatalf("throttled create: %d %s", r.status, r.body)
-	}
-	fake.Inject("CreateSecret", awsfake.Throttling(), 0)
+	awsRotationPromotedStep(t, api, fake, id, name, first, v2)
+	awsPinnedAndLatestResolveStep(t, e, api, id, v1, v2)
+	awsDeleteAndRestoreStep(t, api, fake, id, name)
+	awsRefusedAndThrottledStep(t, api, fake)
 
 	// The values are nowhere but in the resolve answer: not in the database, the log,
 	// NATS, or any other answer.
@@ -134,6 +80,80 @@ func TestAWSProviderEndToEnd(t *testing.T) {
 		!strings.Contains(out, "static AWS_ACCESS_KEY_ID") || strings.Contains(out, "e2e-test-secret") {
 		t.Fatalf("doctor: exit %d\n%s\n%s", code, out, errOut)
 	}
+}
+
+// awsRotationPromotedStep: a rotation is staged at AWS and promoted once the ledger
+// committed it.
+func awsRotationPromotedStep(t *testing.T, api *apiClient, fake *awsfake.Server, id, name, first, v2 string) {
+	t.Helper()
+	api.must(200, "POST", "/api/secrets/"+id+"/rotate", `{"value": "`+v2+`"}`)
+	deadline := time.Now().Add(10 * time.Second)
+	for fake.CurrentVersion(name) == first {
+		if time.Now().After(deadline) {
+			t.Fatalf("AWSCURRENT never moved to the rotation: %v", fake.Stages(name))
+		}
+		time.Sleep(20 * time.Millisecond) // polling the fake for the promotion
+	}
+}
+
+// awsPinnedAndLatestResolveStep: pinned and latest resolve their own versions at AWS.
+func awsPinnedAndLatestResolveStep(t *testing.T, e *instanceEnv, api *apiClient, id, v1, v2 string) {
+	t.Helper()
+	api.must(201, "POST", "/api/companies/"+companyA+"/secret-bindings",
+		`{"secretId": "`+id+`", "targetType": "agent", "targetId": "a1", "configPath": "pinned", "versionSelector": 1}`)
+	api.must(201, "POST", "/api/companies/"+companyA+"/secret-bindings",
+		`{"secretId": "`+id+`", "targetType": "agent", "targetId": "a1", "configPath": "latest"}`)
+	key := api.must(201, "POST", "/api/companies/"+companyA+"/agent-keys", `{"targetType": "agent", "targetId": "a1"}`).json(t)["token"].(string)
+	var res struct{ Values map[string]string }
+	if err := json.Unmarshal(e.client(t, key).must(200, "POST", "/api/runtime/resolve", `{}`).body, &res); err != nil {
+		t.Fatal(err)
+	}
+	if res.Values["pinned"] != v1 || res.Values["latest"] != v2 {
+		t.Fatal("resolution did not return each binding's own version")
+	}
+}
+
+// awsDeleteAndRestoreStep: delete schedules the AWS secret for deletion within the
+// recovery window; restore brings it back.
+func awsDeleteAndRestoreStep(t *testing.T, api *apiClient, fake *awsfake.Server, id, name string) {
+	t.Helper()
+	api.must(200, "DELETE", "/api/secrets/"+id, "")
+	if !fake.ScheduledForDeletion(name) {
+		t.Fatal("the ledger's delete did not schedule the AWS secret for deletion")
+	}
+	api.must(200, "POST", "/api/secrets/"+id+"/restore", "")
+	if fake.ScheduledForDeletion(name) {
+		t.Fatal("restore left the AWS secret scheduled for deletion")
+	}
+}
+
+// awsRefusedAndThrottledStep: a key whose AWS name would leave the derived scope is
+// refused before any AWS call; throttling that outlasts the SDK's retries is a 429 with
+// a safe message.
+func awsRefusedAndThrottledStep(t *testing.T, api *apiClient, fake *awsfake.Server) {
+	t.Helper()
+	// A key whose AWS name would leave the derived scope is refused before any AWS call.
+	before := fake.TotalCalls()
+	r := api.do("POST", "/api/companies/"+companyA+"/secrets", `{"name": "dots", "key": "..", "value": "v"}`)
+	if r.status != 403 || !strings.Contains(string(r.body), "drifted outside the derived deployment/company scope") {
+		t.Fatalf("guardrail: %d %s", r.status, r.body)
+	}
+	if fake.TotalCalls() != before {
+		t.Fatalf("the refused create made %d AWS calls", fake.TotalCalls()-before)
+	}
+
+	// Throttling that outlasts the SDK's retries is a 429 with a safe message.
+	fake.Inject("CreateSecret", awsfake.Throttling(), 100)
+	r = api.do("POST", "/api/companies/"+companyA+"/secrets", `{"name": "throttled", "value": "v"}`)
+	var body struct {
+		Error   string
+		Details struct{ Code string }
+	}
+	_ = json.Unmarshal(r.body, &body)
+	if r.status != 429 || body.Details.Code != "ETHROTTLED" || strings.Contains(body.Error, "arn:") || strings.Contains(body.Error, awsfake.Account) {
+		t.Fatalf("throttled create: %d %s", r.status, r.body)
+	}
+	fake.Inject("CreateSecret", awsfake.Throttling(), 0)
 }
 
 func TestAWSDeploymentDefaultNeedsItsSettings(t *testing.T) {

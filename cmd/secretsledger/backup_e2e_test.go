@@ -72,34 +72,8 @@ func TestBackupAndRestoreRunbook(t *testing.T) {
 		t.Fatalf("access events before the backup: %d", n)
 	}
 
-	// Step 1: back up while serve runs, and prove the backup by a restore.
-	code, out, errOut := e.run(t, "db", "backup", "--verify")
-	if code != 0 {
-		t.Fatalf("db backup --verify: %d %s %s", code, out, errOut)
-	}
-	file := backupPath(t, out)
-	if !strings.Contains(out, "verified:") || !strings.Contains(out, "matches the manifest") {
-		t.Fatalf("db backup --verify did not verify: %s", out)
-	}
-	if code, out, _ := e.run(t, "db", "backups"); code != 0 || !strings.Contains(out, "yes") || !strings.Contains(out, file) {
-		t.Fatalf("db backups: %d %s", code, out)
-	}
-	// Step 2: the backup, the master key and the integrity key leave the machine.
-	safe := t.TempDir()
-	instDir := filepath.Join(e.home, "instances", "default")
-	for _, f := range []string{file, file + backup.ManifestSuffix} {
-		copyFile(t, f, filepath.Join(safe, filepath.Base(f)))
-	}
-	copyFile(t, filepath.Join(instDir, "secrets", localenc.KeyFileName), filepath.Join(safe, "master.key"))
-	copyFile(t, filepath.Join(instDir, "secrets", "integrity.key"), filepath.Join(safe, "integrity.key"))
-	safeFile := filepath.Join(safe, filepath.Base(file))
-	b, err := os.ReadFile(safeFile + backup.ManifestSuffix)
-	if err != nil || strings.Contains(string(b), strings.TrimSpace(readFile(t, filepath.Join(safe, "master.key")))) {
-		t.Fatalf("manifest unreadable or holds the key: %v", err)
-	}
-	if dump := readFile(t, safeFile); strings.Contains(dump, value) {
-		t.Fatal("plaintext in the backup")
-	}
+	file := backupVerifiedStep(t, e)
+	safe, safeFile, instDir := backupLeavesTheMachineStep(t, e, file, value)
 
 	// The instance is lost.
 	s.stop(t)
@@ -107,36 +81,8 @@ func TestBackupAndRestoreRunbook(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	// Step 3, wrong: a restore with another key is refused, naming both fingerprints
-	// and the key file to bring back, and leaves the database untouched.
-	if err := os.MkdirAll(filepath.Join(instDir, "secrets"), 0o700); err != nil {
-		t.Fatal(err)
-	}
-	wrong, err := localenc.GenerateKeyFile(filepath.Join(instDir, "secrets", localenc.KeyFileName))
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, err := backup.LoadManifest(safeFile)
-	if err != nil || m.KeyFingerprint == "" {
-		t.Fatalf("manifest %+v %v", m, err)
-	}
-	code, out, errOut = e.run(t, "db", "restore", safeFile)
-	if code != 2 || !strings.Contains(errOut, m.KeyFingerprint) || !strings.Contains(errOut, wrong.Fingerprint()) ||
-		!strings.Contains(errOut, filepath.Join(instDir, "secrets", localenc.KeyFileName)) {
-		t.Fatalf("restore with the wrong key: %d %s %s", code, out, errOut)
-	}
-
-	// Step 3: bring back the keys, restore.
-	copyFile(t, filepath.Join(safe, "master.key"), filepath.Join(instDir, "secrets", localenc.KeyFileName))
-	copyFile(t, filepath.Join(safe, "integrity.key"), filepath.Join(instDir, "secrets", "integrity.key"))
-	code, out, errOut = e.run(t, "db", "restore", safeFile)
-	if code != 0 || !strings.Contains(out, "1 companies, 1 secrets") || !strings.Contains(out, "chain verified") {
-		t.Fatalf("restore: %d %s %s", code, out, errOut)
-	}
-	// A second restore over the now non-empty database is refused.
-	if code, _, errOut := e.run(t, "db", "restore", safeFile); code != 2 || !strings.Contains(errOut, "--force") {
-		t.Fatalf("restore over a non-empty database: %d %s", code, errOut)
-	}
+	restoreWithTheWrongKeyIsRefusedStep(t, e, instDir, safeFile)
+	restoreWithTheKeysStep(t, e, instDir, safe, safeFile)
 
 	// Step 4: verify, serve, the same secrets, the same resolution.
 	if code, out, errOut := e.run(t, "verify"); code != 0 || !strings.HasPrefix(out, "ok:") || !strings.Contains(out, "event MACs: every event") {
@@ -152,6 +98,86 @@ func TestBackupAndRestoreRunbook(t *testing.T) {
 	}
 	if resolve() != value {
 		t.Fatal("the bound agent resolves another value after the restore")
+	}
+}
+
+// backupVerifiedStep: step 1: back up while serve runs, and prove the backup by a
+// restore. It returns the backup file.
+func backupVerifiedStep(t *testing.T, e *instanceEnv) string {
+	t.Helper()
+	code, out, errOut := e.run(t, "db", "backup", "--verify")
+	if code != 0 {
+		t.Fatalf("db backup --verify: %d %s %s", code, out, errOut)
+	}
+	file := backupPath(t, out)
+	if !strings.Contains(out, "verified:") || !strings.Contains(out, "matches the manifest") {
+		t.Fatalf("db backup --verify did not verify: %s", out)
+	}
+	if code, out, _ := e.run(t, "db", "backups"); code != 0 || !strings.Contains(out, "yes") || !strings.Contains(out, file) {
+		t.Fatalf("db backups: %d %s", code, out)
+	}
+	return file
+}
+
+// backupLeavesTheMachineStep: step 2: the backup, the master key and the integrity key
+// leave the machine; the manifest holds no key and the dump no plaintext. It returns the
+// safe place, the backup there and the instance's directory.
+func backupLeavesTheMachineStep(t *testing.T, e *instanceEnv, file, value string) (string, string, string) {
+	t.Helper()
+	safe := t.TempDir()
+	instDir := filepath.Join(e.home, "instances", "default")
+	for _, f := range []string{file, file + backup.ManifestSuffix} {
+		copyFile(t, f, filepath.Join(safe, filepath.Base(f)))
+	}
+	copyFile(t, filepath.Join(instDir, "secrets", localenc.KeyFileName), filepath.Join(safe, "master.key"))
+	copyFile(t, filepath.Join(instDir, "secrets", "integrity.key"), filepath.Join(safe, "integrity.key"))
+	safeFile := filepath.Join(safe, filepath.Base(file))
+	b, err := os.ReadFile(safeFile + backup.ManifestSuffix)
+	if err != nil || strings.Contains(string(b), strings.TrimSpace(readFile(t, filepath.Join(safe, "master.key")))) {
+		t.Fatalf("manifest unreadable or holds the key: %v", err)
+	}
+	if dump := readFile(t, safeFile); strings.Contains(dump, value) {
+		t.Fatal("plaintext in the backup")
+	}
+	return safe, safeFile, instDir
+}
+
+// restoreWithTheWrongKeyIsRefusedStep: step 3, wrong: a restore with another key is
+// refused, naming both fingerprints and the key file to bring back, and leaves the
+// database untouched.
+func restoreWithTheWrongKeyIsRefusedStep(t *testing.T, e *instanceEnv, instDir, safeFile string) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Join(instDir, "secrets"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	wrong, err := localenc.GenerateKeyFile(filepath.Join(instDir, "secrets", localenc.KeyFileName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := backup.LoadManifest(safeFile)
+	if err != nil || m.KeyFingerprint == "" {
+		t.Fatalf("manifest %+v %v", m, err)
+	}
+	code, out, errOut := e.run(t, "db", "restore", safeFile)
+	if code != 2 || !strings.Contains(errOut, m.KeyFingerprint) || !strings.Contains(errOut, wrong.Fingerprint()) ||
+		!strings.Contains(errOut, filepath.Join(instDir, "secrets", localenc.KeyFileName)) {
+		t.Fatalf("restore with the wrong key: %d %s %s", code, out, errOut)
+	}
+}
+
+// restoreWithTheKeysStep: step 3: bring back the keys, restore; a second restore over
+// the now non-empty database is refused.
+func restoreWithTheKeysStep(t *testing.T, e *instanceEnv, instDir, safe, safeFile string) {
+	t.Helper()
+	copyFile(t, filepath.Join(safe, "master.key"), filepath.Join(instDir, "secrets", localenc.KeyFileName))
+	copyFile(t, filepath.Join(safe, "integrity.key"), filepath.Join(instDir, "secrets", "integrity.key"))
+	code, out, errOut := e.run(t, "db", "restore", safeFile)
+	if code != 0 || !strings.Contains(out, "1 companies, 1 secrets") || !strings.Contains(out, "chain verified") {
+		t.Fatalf("restore: %d %s %s", code, out, errOut)
+	}
+	// A second restore over the now non-empty database is refused.
+	if code, _, errOut := e.run(t, "db", "restore", safeFile); code != 2 || !strings.Contains(errOut, "--force") {
+		t.Fatalf("restore over a non-empty database: %d %s", code, errOut)
 	}
 }
 

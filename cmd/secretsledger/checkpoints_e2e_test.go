@@ -59,6 +59,17 @@ func TestSignedCheckpointsThroughTheBinary(t *testing.T) {
 		api.must(201, "POST", "/api/companies/"+companyA+"/secrets", `{"name": "s`+strconv.Itoa(i)+`", "value": "v"}`)
 	}
 	head := e.psqlInt(t, `SELECT max(position) FROM ledger_events`)
+	checkpointPublishedStep(t, e, msgs, pub, head)
+	checkpointLedgerStateStep(t, api, pubText, head)
+	checkpointExportedAtStopStep(t, s, export, head)
+	checkpointVerifyStep(t, e, pubText, export, head)
+	checkpointTailDeletedStep(t, e, pubText, export, head)
+}
+
+// checkpointPublishedStep: a signed checkpoint is published on ledger.checkpoints, and
+// the relay publishes everything before the stop (doctor's check below).
+func checkpointPublishedStep(t *testing.T, e *instanceEnv, msgs chan *nats.Msg, pub ed25519.PublicKey, head int64) {
+	t.Helper()
 	select {
 	case m := <-msgs:
 		c, err := checkpoint.ParseLine(m.Data)
@@ -74,8 +85,13 @@ func TestSignedCheckpointsThroughTheBinary(t *testing.T) {
 			t.Fatal("the relay did not catch up")
 		}
 	}
-	// GET /api/ledger says the same: the stored checkpoint verifies under this instance's
-	// key, the chain from it to the head is intact, the relay has caught up.
+}
+
+// checkpointLedgerStateStep: GET /api/ledger says the same: the stored checkpoint
+// verifies under this instance's key, the chain from it to the head is intact, the relay
+// has caught up; GET /api/companies counts the secrets.
+func checkpointLedgerStateStep(t *testing.T, api *apiClient, pubText string, head int64) {
+	t.Helper()
 	var state struct {
 		Head       struct{ Position int64 }
 		Checkpoint *struct {
@@ -102,6 +118,12 @@ func TestSignedCheckpointsThroughTheBinary(t *testing.T) {
 	if len(companies) != 1 || companies[0]["id"] != companyA || companies[0]["secrets"] != float64(5) {
 		t.Fatalf("GET /api/companies: %v", companies)
 	}
+}
+
+// checkpointExportedAtStopStep: stopping signs the final head, and the export file ends
+// with it.
+func checkpointExportedAtStopStep(t *testing.T, s *server, export string, head int64) {
+	t.Helper()
 	s.stop(t) // signs the final head
 	b, err := os.ReadFile(export)
 	if err != nil {
@@ -111,7 +133,12 @@ func TestSignedCheckpointsThroughTheBinary(t *testing.T) {
 	if err != nil || len(lines) < 2 || lines[len(lines)-1].Position != head {
 		t.Fatalf("export file (head %d): %v\n%s", head, err, b)
 	}
+}
 
+// checkpointVerifyStep: verify checks the checkpoints; without the private key file,
+// with the public key on the command line.
+func checkpointVerifyStep(t *testing.T, e *instanceEnv, pubText, export string, head int64) {
+	t.Helper()
 	code, out, errOut := e.run(t, "verify")
 	okLine := regexp.MustCompile(`(?m)^ok: (\d+) events, head position (\d+), head hash [0-9a-f]{64}$`)
 	if code != 0 || !okLine.MatchString(out) || !strings.Contains(out, "checkpoints: newest signed position "+strconv.FormatInt(head, 10)+", 0 event(s) after it") {
@@ -125,10 +152,14 @@ func TestSignedCheckpointsThroughTheBinary(t *testing.T) {
 	if code, out, errOut := e.run(t, "verify", "--pubkey", strings.TrimSpace(pubText), "--checkpoints", export); code != 0 || !strings.Contains(out, export+": ") {
 		t.Fatalf("verify --pubkey --checkpoints: exit %d\n%s%s", code, out, errOut)
 	}
+}
 
-	// The attacker deletes the last two events and every checkpoint (on a running
-	// instance: the embedded database runs while serve does).
-	s = e.serve(t)
+// checkpointTailDeletedStep: the attacker deletes the last two events and every
+// checkpoint (on a running instance: the embedded database runs while serve does); the
+// table passes, the exported copy does not, and doctor fails on the relay cursor.
+func checkpointTailDeletedStep(t *testing.T, e *instanceEnv, pubText, export string, head int64) {
+	t.Helper()
+	s := e.serve(t)
 	e.waitReady(t, s, 15*time.Second)
 	if out, err := e.psqlOwner(t, `SET session_replication_role = replica;
 		DELETE FROM ledger_events WHERE position > `+strconv.FormatInt(head-2, 10)+`; DELETE FROM ledger_checkpoints`); err != nil {
@@ -138,7 +169,7 @@ func TestSignedCheckpointsThroughTheBinary(t *testing.T) {
 	if code, out, errOut := e.run(t, "verify", "--pubkey", strings.TrimSpace(pubText)); code != 0 {
 		t.Fatalf("verify with the table gone (nothing left to compare with): exit %d\n%s%s", code, out, errOut)
 	}
-	code, out, errOut = e.run(t, "verify", "--pubkey", strings.TrimSpace(pubText), "--checkpoints", export)
+	code, out, errOut := e.run(t, "verify", "--pubkey", strings.TrimSpace(pubText), "--checkpoints", export)
 	want := "BROKEN at position " + strconv.FormatInt(head-1, 10) + ": truncated: truncated after " + strconv.FormatInt(head-2, 10)
 	if code != 1 || !strings.Contains(out, want) {
 		t.Fatalf("verify --checkpoints after a tail delete: exit %d, want a line %q\n%s%s", code, want, out, errOut)

@@ -14,12 +14,21 @@ func TestCLIVerbsEndToEnd(t *testing.T) {
 	cliVerbs(t, onOneProcess(t))
 }
 
-// cliVerbs runs the CLI verbs of the API-only features; see TestCLIVerbsEndToEnd.
-func cliVerbs(t *testing.T, tg *apiTarget) {
-	companyA, _ := tg.companies()
-	value, plain := canary("cli-verbs"), canary("cli-plain")
-	vars := []string{"MY_SECRET=" + value, "MY_PLAIN=" + plain}
-	var outputs strings.Builder
+// cliSession is what the steps of cliVerbs share: the target, the canaries and the
+// environment that passes them, everything the CLI printed, and the secret made.
+type cliSession struct {
+	tg           *apiTarget
+	companyA     string
+	value, plain string
+	vars         []string
+	outputs      strings.Builder
+	sid          string
+}
+
+// runner gives run, which runs a CLI verb that must succeed and returns its stdout, and
+// asJSON, which parses an output that must be JSON; both fail t.
+func (c *cliSession) runner(t *testing.T) (func(stdin string, args ...string) string, func(out string, into any)) {
+	tg, vars, outputs := c.tg, c.vars, &c.outputs
 	run := func(stdin string, args ...string) string {
 		t.Helper()
 		code, out, errOut := tg.runInput(t, vars, stdin, args...)
@@ -35,11 +44,38 @@ func cliVerbs(t *testing.T, tg *apiTarget) {
 			t.Fatalf("not JSON: %v\n%s", err, out)
 		}
 	}
+	return run, asJSON
+}
+
+// cliVerbs runs the CLI verbs of the API-only features; see TestCLIVerbsEndToEnd.
+func cliVerbs(t *testing.T, tg *apiTarget) {
+	companyA, _ := tg.companies()
+	value, plain := canary("cli-verbs"), canary("cli-plain")
+	vars := []string{"MY_SECRET=" + value, "MY_PLAIN=" + plain}
+	c := &cliSession{tg: tg, companyA: companyA, value: value, plain: plain, vars: vars}
+	run, asJSON := c.runner(t)
 	var secret map[string]any
 	asJSON(run("", "secrets", "create", "--company", companyA, "--name", "Bound secret", "--value-env", "MY_SECRET"), &secret)
 	sid := secret["id"].(string)
+	c.sid = sid
 
-	// Bindings.
+	cliBindingsStep(t, c)
+	cliConsumerEnvStep(t, c)
+	cliAgentKeysStep(t, c)
+	cliDeleteAndPurgeStep(t, c)
+	tokens := cliTokensStep(t, c)
+	cliEventsStep(t, c, tokens)
+
+	if strings.Contains(c.outputs.String(), value) {
+		t.Fatal("the CLI printed a secret value")
+	}
+}
+
+// cliBindingsStep: bindings created, listed (JSON and an aligned table) and deleted.
+func cliBindingsStep(t *testing.T, c *cliSession) {
+	t.Helper()
+	run, asJSON := c.runner(t)
+	companyA, sid := c.companyA, c.sid
 	var binding map[string]any
 	asJSON(run("", "bindings", "create", "-C", companyA, "--secret", sid, "--target-type", "agent", "--target-id", "agent-1",
 		"--config-path", "env.API_KEY"), &binding)
@@ -60,9 +96,14 @@ func cliVerbs(t *testing.T, tg *apiTarget) {
 	if out := run("", "bindings", "list", "-C", companyA, "-o", "json"); strings.TrimSpace(out) != "[]" {
 		t.Fatalf("bindings list after delete: %s", out)
 	}
+}
 
-	// Consumer env: from flags (the plain value from an environment variable), then from
-	// a JSON body on stdin.
+// cliConsumerEnvStep: consumer env from flags (the plain value from an environment
+// variable), then from a JSON body on stdin.
+func cliConsumerEnvStep(t *testing.T, c *cliSession) {
+	t.Helper()
+	run, asJSON := c.runner(t)
+	companyA, sid, plain := c.companyA, c.sid, c.plain
 	run("", "consumers", "env", "set", "-C", companyA, "--target-type", "agent", "--target-id", "agent-1",
 		"--plain", "LOG_LEVEL=MY_PLAIN", "--secret", "DB_PASSWORD="+sid+"@1")
 	var envBody struct {
@@ -78,8 +119,14 @@ func cliVerbs(t *testing.T, tg *apiTarget) {
 	if !strings.Contains(envTable, "DB_PASSWORD") || strings.Contains(envTable, "LOG_LEVEL") {
 		t.Fatalf("env after set from stdin (replaces the whole env):\n%s", envTable)
 	}
+}
 
-	// Agent keys: the token alone on stdout; it resolves, which records access events.
+// cliAgentKeysStep: agent keys: the token alone on stdout; it resolves, which records
+// access events.
+func cliAgentKeysStep(t *testing.T, c *cliSession) {
+	t.Helper()
+	run, asJSON := c.runner(t)
+	tg, companyA, sid, value := c.tg, c.companyA, c.sid, c.value
 	code, token, errOut := tg.run(t, "agent-keys", "issue", "-C", companyA, "--target-type", "agent", "--target-id", "agent-1", "--label", "cli")
 	token = strings.TrimSpace(token)
 	if code != 0 || !strings.HasPrefix(token, "sla_") || !strings.Contains(errOut, "shown once") {
@@ -108,8 +155,13 @@ func cliVerbs(t *testing.T, tg *apiTarget) {
 	if len(keys) != 1 || keys[0]["id"] != keyID || keys[0]["revokedAt"] == nil {
 		t.Fatalf("agent-keys list after the revoke: %v", keys)
 	}
+}
 
-	// Delete and purge.
+// cliDeleteAndPurgeStep deletes and purges the secret.
+func cliDeleteAndPurgeStep(t *testing.T, c *cliSession) {
+	t.Helper()
+	run, asJSON := c.runner(t)
+	tg, companyA, sid := c.tg, c.companyA, c.sid
 	run("", "consumers", "env", "set", "-C", companyA, "--target-type", "agent", "--target-id", "agent-1", "--plain", "LOG_LEVEL=MY_PLAIN")
 	run("", "secrets", "delete", sid)
 	if code, _, errOut := tg.run(t, "secrets", "purge", sid, "--confirm", "not-"+sid); code != 2 || !strings.Contains(errOut, "repeat") {
@@ -122,9 +174,15 @@ func cliVerbs(t *testing.T, tg *apiTarget) {
 	if len(deleted) != 1 || deleted[0]["id"] != sid || deleted[0]["status"] != "purged" || len(live) != 0 {
 		t.Fatalf("secrets list --deleted: %v; live: %v", deleted, live)
 	}
+}
 
-	// Tokens: listed locally, never with a hash. The instance token is the one for every
-	// company (on a shared database other bodies add tokens limited to their companies).
+// cliTokensStep: tokens: listed locally, never with a hash. The instance token is the
+// one for every company (on a shared database other bodies add tokens limited to their
+// companies). It returns the tokens for every company.
+func cliTokensStep(t *testing.T, c *cliSession) []map[string]any {
+	t.Helper()
+	run, asJSON := c.runner(t)
+	tg := c.tg
 	var listed, tokens []map[string]any
 	asJSON(run("", "tokens", "list", "-o", "json"), &listed)
 	for _, tok := range listed {
@@ -143,8 +201,14 @@ func cliVerbs(t *testing.T, tg *apiTarget) {
 	if out := run("", "tokens", "list", "--output", "table"); !strings.Contains(out, tokens[0]["id"].(string)) || !strings.HasPrefix(out, "ID") {
 		t.Fatalf("tokens table:\n%s", out)
 	}
+	return tokens
+}
 
-	// Events carry their actor and request id, in JSON lines and in the table.
+// cliEventsStep: events carry their actor and request id, in JSON lines and in the table.
+func cliEventsStep(t *testing.T, c *cliSession, tokens []map[string]any) {
+	t.Helper()
+	run, asJSON := c.runner(t)
+	companyA := c.companyA
 	lines := strings.Split(strings.TrimSpace(run("", "events", "tail", "-C", companyA)), "\n")
 	if last := lines[len(lines)-1]; !strings.Contains(last, `"secret.purged"`) {
 		t.Fatalf("the last event is not the purge: %s", last)
@@ -159,9 +223,5 @@ func cliVerbs(t *testing.T, tg *apiTarget) {
 	if !strings.HasPrefix(rows[0], "POSITION") || !strings.Contains(rows[1], "secret.created") ||
 		!strings.Contains(rows[1], "board/"+tokens[0]["id"].(string)) || !strings.Contains(rows[1], first["requestId"].(string)) {
 		t.Fatalf("events tail table:\n%s", tail)
-	}
-
-	if strings.Contains(outputs.String(), value) {
-		t.Fatal("the CLI printed a secret value")
 	}
 }

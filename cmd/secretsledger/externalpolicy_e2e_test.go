@@ -62,7 +62,20 @@ func TestExternalPolicyEndToEnd(t *testing.T) {
 	secrets := "/api/companies/" + companyB + "/secrets"
 	preview, commit := secrets+"/remote-import/preview", secrets+"/remote-import"
 
-	// B cannot approve anything for itself.
+	policyNothingApprovedStep(t, b, fake, policy, secrets, preview, commit)
+	id, agent := policyApprovedPrefixStep(t, e, b, secrets, preview)
+	policyWithdrawnStep(t, e, admin, fake, agent, id)
+	policyRefusalsInTheLogStep(t, admin)
+	policyInAuditStateStep(t, e)
+	if strings.Contains(b.seen.String()+admin.seen.String()+agent.seen.String(), billing) {
+		t.Fatal("the refused secret's value is in an answer")
+	}
+}
+
+// policyNothingApprovedStep: B cannot approve anything for itself; with nothing
+// approved: no link, no import, no preview, nothing written.
+func policyNothingApprovedStep(t *testing.T, b *apiClient, fake *awsfake.Server, policy, secrets, preview, commit string) {
+	t.Helper()
 	if r := b.must(403, "PUT", policy, `{"prefixes": ["prod/"]}`); reasonOf(t, r) != "external_policy_instance_only" {
 		t.Fatalf("B set its own policy: %s", r.body)
 	}
@@ -82,8 +95,14 @@ func TestExternalPolicyEndToEnd(t *testing.T) {
 	if listed := b.must(200, "GET", secrets, "").list(t); len(listed) != 0 {
 		t.Fatalf("refused links wrote secrets: %v", listed)
 	}
+}
 
-	// The operator approves team-b/ (CLI); B sees and links only under it.
+// policyApprovedPrefixStep: the operator approves team-b/ (CLI); B sees and links only
+// under it; an approval never reaches a secret the ledger manages: the guardrail refuses
+// it, and that refusal is recorded too; an AWS vault of B stays in the approved region.
+// It returns the linked secret and the agent bound to it.
+func policyApprovedPrefixStep(t *testing.T, e *instanceEnv, b *apiClient, secrets, preview string) (string, *apiClient) {
+	t.Helper()
 	code, out, errOut := e.run(t, "external-policy", "set", "-C", companyB, "--prefix", "team-b/", "--prefix", "paperclip/",
 		"--region", "us-east-1")
 	if code != 0 || !strings.Contains(out, `"team-b/"`) {
@@ -114,8 +133,13 @@ func TestExternalPolicyEndToEnd(t *testing.T) {
 		"config": {"region": "eu-west-1"}}`); reasonOf(t, r) != "vault_region_not_approved" {
 		t.Fatalf("vault outside the approved regions: %s", r.body)
 	}
+	return id, agent
+}
 
-	// Withdrawn, the approval no longer resolves: a failed access record, no AWS read.
+// policyWithdrawnStep: withdrawn, the approval no longer resolves: a failed access
+// record, no AWS read.
+func policyWithdrawnStep(t *testing.T, e *instanceEnv, admin *apiClient, fake *awsfake.Server, agent *apiClient, id string) {
+	t.Helper()
 	reads := fake.Calls("GetSecretValue") + fake.Calls("BatchGetSecretValue")
 	if code, _, errOut := e.run(t, "external-policy", "set", "-C", companyB, "--prefix", "other/"); code != 0 {
 		t.Fatalf("withdraw: %s", errOut)
@@ -128,8 +152,12 @@ func TestExternalPolicyEndToEnd(t *testing.T) {
 	if len(accesses) == 0 || accesses[0]["outcome"] != "failed" || accesses[0]["errorCode"] != "external_prefix_not_approved" {
 		t.Fatalf("access events: %v", accesses)
 	}
+}
 
-	// B's log holds its refused attempts: who, which reference, why.
+// policyRefusalsInTheLogStep: B's log holds its refused attempts: who, which reference,
+// why.
+func policyRefusalsInTheLogStep(t *testing.T, admin *apiClient) {
+	t.Helper()
 	var refusals []map[string]any
 	for _, ev := range admin.must(200, "GET", "/api/companies/"+companyB+"/events?after=0", "").list(t) {
 		if ev["type"] == "external_reference.refused" {
@@ -145,18 +173,19 @@ func TestExternalPolicyEndToEnd(t *testing.T) {
 		refusals[0]["actorType"] != "board" || refusals[0]["actorId"] == "" {
 		t.Fatalf("refusal: %s", first)
 	}
-	// audit state shows the policy as it is.
+}
+
+// policyInAuditStateStep: audit state shows the policy as it is.
+func policyInAuditStateStep(t *testing.T, e *instanceEnv) {
+	t.Helper()
 	var st struct{ ExternalPolicy struct{ Prefixes []string } }
-	code, out, errOut = e.run(t, "audit", "state", "-C", companyB, "--at", time.Now().UTC().Format(time.RFC3339Nano), "-o", "json")
+	code, out, errOut := e.run(t, "audit", "state", "-C", companyB, "--at", time.Now().UTC().Format(time.RFC3339Nano), "-o", "json")
 	if err := json.Unmarshal([]byte(out), &st); code != 0 || err != nil || slices.Compare(st.ExternalPolicy.Prefixes, []string{"other/"}) != 0 {
 		t.Fatalf("audit state: %d %s %s", code, out, errOut)
 	}
 	code, out, _ = e.run(t, "audit", "state", "-C", companyB, "--at", time.Now().UTC().Format(time.RFC3339Nano), "-o", "table")
 	if code != 0 || !strings.Contains(out, "EXTERNAL POLICY") || !strings.Contains(out, "other/") {
 		t.Fatalf("audit state as a table: %d %s", code, out)
-	}
-	if strings.Contains(b.seen.String()+admin.seen.String()+agent.seen.String(), billing) {
-		t.Fatal("the refused secret's value is in an answer")
 	}
 }
 

@@ -31,6 +31,24 @@ func providerCodeOf(t *testing.T, r response) string {
 	return body.Details.ProviderCode
 }
 
+// guardrailCase is what the steps of TestAWSExternalReferencesNeverReachManagedSecrets
+// share.
+type guardrailCase struct {
+	e             *instanceEnv
+	fake          *awsfake.Server
+	a, b          *apiClient // board tokens limited to company A and to company B
+	admin         *apiClient
+	later, shared string // values of references that become managed later
+	bVault        string
+}
+
+// link makes an external reference of B's in its vault.
+func (g *guardrailCase) link(name, ref string) response {
+	b, bVault := g.b, g.bVault
+	return b.do("POST", "/api/companies/"+companyB+"/secrets", fmt.Sprintf(
+		`{"name": %q, "managedMode": "external_reference", "externalRef": %q, "providerConfigId": %q}`, name, ref, bVault))
+}
+
 // Company B, with a token limited to it, tries to read what the ledger manages for
 // company A through external references in an AWS vault of its own: every managed
 // namespace of the instance and every secret tagged managed-by is refused at link and
@@ -49,8 +67,28 @@ func TestAWSExternalReferencesNeverReachManagedSecrets(t *testing.T) {
 	e.waitReady(t, s, 20*time.Second)
 	a, b := e.limitedClient(t, companyA), e.limitedClient(t, companyB)
 	admin := e.client(t, e.instanceToken(t)) // names vault namespaces, which company tokens may not unapproved
+	g := &guardrailCase{e: e, fake: fake, a: a, b: b, admin: admin, later: later, shared: shared}
 
-	// A's managed secrets: one of the deployment's instance, one in A's own vault.
+	managed := guardrailAManagedSecretsStep(t, g)
+	guardrailBVaultStep(t, g)
+	guardrailRefusedLinksAndImportsStep(t, g, managed)
+	guardrailPreviewShowsNothingManagedStep(t, g)
+	ids := guardrailBecomesManagedLaterStep(t, g)
+
+	// doctor names the reference now under a managed namespace (an upgrade's case).
+	s.stop(t)
+	code, out, errOut := e.run(t, "doctor")
+	if code != 1 || !strings.Contains(out, "FAIL external reference: secret "+ids["env.SHARED"]+" of company "+companyB) ||
+		strings.Contains(out, ids["env.LATER"]) {
+		t.Fatalf("doctor: %d %s %s", code, out, errOut)
+	}
+}
+
+// guardrailAManagedSecretsStep makes A's managed secrets: one of the deployment's
+// instance, one in A's own vault; it returns the first's name.
+func guardrailAManagedSecretsStep(t *testing.T, g *guardrailCase) string {
+	t.Helper()
+	a, admin, fake := g.a, g.admin, g.fake
 	a.must(201, "POST", "/api/companies/"+companyA+"/secrets", `{"name": "openai", "value": "`+canary("a-openai")+`"}`)
 	managed := "paperclip/e2e-dep/" + companyA + "/openai"
 	aVault := admin.must(201, "POST", vaultsPath(companyA),
@@ -59,8 +97,15 @@ func TestAWSExternalReferencesNeverReachManagedSecrets(t *testing.T) {
 	if !fake.Exists(managed) || !fake.Exists("paperclip/a-ns/"+companyA+"/db") {
 		t.Fatal("A's managed secrets are not at AWS")
 	}
-	// B's own AWS vault: its namespace is its id. Naming one, B could spell a namespace that
-	// stops other companies' references (every vault's namespace is managed).
+	return managed
+}
+
+// guardrailBVaultStep makes B's own AWS vault: its namespace is its id. Naming one, B
+// could spell a namespace that stops other companies' references (every vault's
+// namespace is managed).
+func guardrailBVaultStep(t *testing.T, g *guardrailCase) {
+	t.Helper()
+	b := g.b
 	if r := b.do("POST", vaultsPath(companyB), `{"displayName": "B", "provider": "aws_secrets_manager",
 		"config": {"region": "us-east-1", "namespace": "a-later"}}`); r.status != 422 || reasonOf(t, r) != "vault_namespace_not_approved" {
 		t.Fatalf("a company token named an unapproved vault namespace: %d %s", r.status, r.body)
@@ -71,10 +116,14 @@ func TestAWSExternalReferencesNeverReachManagedSecrets(t *testing.T) {
 	}
 	bVault := b.must(201, "POST", vaultsPath(companyB),
 		`{"displayName": "B", "provider": "aws_secrets_manager", "config": {"region": "us-east-1"}}`).json(t)["id"].(string)
-	link := func(name, ref string) response {
-		return b.do("POST", "/api/companies/"+companyB+"/secrets", fmt.Sprintf(
-			`{"name": %q, "managedMode": "external_reference", "externalRef": %q, "providerConfigId": %q}`, name, ref, bVault))
-	}
+	g.bVault = bVault
+}
+
+// guardrailRefusedLinksAndImportsStep: every managed name, ARN and tagged secret is
+// refused at link and import: nothing written, no value read.
+func guardrailRefusedLinksAndImportsStep(t *testing.T, g *guardrailCase, managed string) {
+	t.Helper()
+	b, fake, bVault, link := g.b, g.fake, g.bVault, g.link
 	refused := []string{managed, fake.ARN(managed), "/" + managed, "paperclip/a-ns/" + companyA + "/db", "paperclip/a-ns/stray",
 		"renamed/openai", fake.ARN("renamed/openai")}
 	reads := fake.Calls("GetSecretValue") + fake.Calls("BatchGetSecretValue")
@@ -107,8 +156,13 @@ func TestAWSExternalReferencesNeverReachManagedSecrets(t *testing.T) {
 	if n := fake.Calls("GetSecretValue") + fake.Calls("BatchGetSecretValue"); n != reads {
 		t.Fatalf("%d value reads during refused links", n-reads)
 	}
+}
 
-	// B's preview, of its vault and of the deployment's instance: nothing managed, no account id.
+// guardrailPreviewShowsNothingManagedStep: B's preview, of its vault and of the
+// deployment's instance: nothing managed, no account id.
+func guardrailPreviewShowsNothingManagedStep(t *testing.T, g *guardrailCase) {
+	t.Helper()
+	b, bVault := g.b, g.bVault
 	for _, vault := range []string{bVault, ""} {
 		p := string(b.must(200, "POST", "/api/companies/"+companyB+"/secrets/remote-import/preview",
 			`{"providerConfigId": "`+vault+`", "pageSize": 100}`).body)
@@ -117,9 +171,14 @@ func TestAWSExternalReferencesNeverReachManagedSecrets(t *testing.T) {
 			t.Fatalf("preview of vault %q: %s", vault, p)
 		}
 	}
+}
 
-	// Linked while unmanaged, then tagged at AWS or placed under a new vault's namespace:
-	// both stop resolving, and the refusal is in B's access events.
+// guardrailBecomesManagedLaterStep: linked while unmanaged, then tagged at AWS or placed
+// under a new vault's namespace: both stop resolving, and the refusal is in B's access
+// events. It returns the references' secrets by config path.
+func guardrailBecomesManagedLaterStep(t *testing.T, g *guardrailCase) map[string]string {
+	t.Helper()
+	e, b, admin, fake, later, shared, link := g.e, g.b, g.admin, g.fake, g.later, g.shared, g.link
 	ids := map[string]string{}
 	for _, l := range []struct{ path, ref string }{{"env.LATER", "team/later"}, {"env.SHARED", "paperclip/a-later/shared"}} {
 		ids[l.path] = link(l.path, l.ref).json(t)["id"].(string)
@@ -152,14 +211,7 @@ func TestAWSExternalReferencesNeverReachManagedSecrets(t *testing.T) {
 			t.Fatalf("%s: no provider_guardrail access failure in %v", path, events)
 		}
 	}
-
-	// doctor names the reference now under a managed namespace (an upgrade's case).
-	s.stop(t)
-	code, out, errOut := e.run(t, "doctor")
-	if code != 1 || !strings.Contains(out, "FAIL external reference: secret "+ids["env.SHARED"]+" of company "+companyB) ||
-		strings.Contains(out, ids["env.LATER"]) {
-		t.Fatalf("doctor: %d %s %s", code, out, errOut)
-	}
+	return ids
 }
 
 // An AWS vault needs an instance configured for AWS: refused (nothing written) without

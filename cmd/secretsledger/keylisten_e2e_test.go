@@ -91,39 +91,8 @@ func TestMasterKeyMismatchRefusesToStart(t *testing.T) {
 	}
 	s.stop(t)
 
-	// Another key, from a file, then from the env var: refused before serving.
-	for _, tc := range []struct{ vars, source string }{{k2FileEnv, k2File}, {"PAPERCLIP_SECRETS_MASTER_KEY=" + hex.EncodeToString(k2), "PAPERCLIP_SECRETS_MASTER_KEY"}} {
-		e.vars = []string{tc.vars}
-		code, errOut := e.serveRefused(t, 30*time.Second)
-		if code != 2 || !strings.Contains(errOut, "master key mismatch") {
-			t.Fatalf("serve with K2 (%s): exit %d\n%s", tc.source, code, errOut)
-		}
-		for _, want := range []string{fp1, fp2, tc.source} {
-			if !strings.Contains(errOut, want) {
-				t.Errorf("stderr does not name %q:\n%s", want, errOut)
-			}
-		}
-		for _, never := range []string{hex.EncodeToString(k1), hex.EncodeToString(k2), "secretsledger serving"} {
-			if strings.Contains(errOut, never) {
-				t.Errorf("stderr contains %q:\n%s", never, errOut)
-			}
-		}
-	}
-
-	code, out, _ := e.run(t, "doctor")
-	var fails []string
-	for _, line := range strings.Split(out, "\n") {
-		if strings.HasPrefix(line, "FAIL") {
-			fails = append(fails, line)
-		}
-	}
-	if code != 1 || len(fails) != 1 || !strings.Contains(fails[0], "master key mismatch") || !strings.Contains(fails[0], fp1) || !strings.Contains(fails[0], fp2) {
-		t.Fatalf("doctor with K1 recorded and K2 configured: exit %d\n%s", code, out)
-	}
-	e.vars = []string{k1Env}
-	if code, out, _ := e.run(t, "doctor"); code != 0 || !strings.Contains(out, "master key "+fp1+" from env PAPERCLIP_SECRETS_MASTER_KEY matches") {
-		t.Fatalf("doctor with K1: exit %d\n%s", code, out)
-	}
+	anotherKeyIsRefusedBeforeServingStep(t, e, k1, k2, k2File, k2FileEnv)
+	doctorNamesTheKeyMismatchStep(t, e, k1Env, fp1, fp2)
 
 	// Rekey K1 → K2 moves the check: K1 is now the wrong key, K2 serves the old secret.
 	code, out, errOut := e.run(t, "secrets", "rekey", "--new-key-file", k2File)
@@ -147,6 +116,51 @@ func TestMasterKeyMismatchRefusesToStart(t *testing.T) {
 		t.Fatal("the rotated secret does not resolve under K2")
 	}
 	s.stop(t)
+}
+
+// anotherKeyIsRefusedBeforeServingStep: another key, from a file, then from the env
+// var: refused before serving, naming both fingerprints and the key's source, never a
+// key.
+func anotherKeyIsRefusedBeforeServingStep(t *testing.T, e *instanceEnv, k1, k2 []byte, k2File, k2FileEnv string) {
+	t.Helper()
+	fp1, fp2 := fingerprint(k1), fingerprint(k2)
+	for _, tc := range []struct{ vars, source string }{{k2FileEnv, k2File}, {"PAPERCLIP_SECRETS_MASTER_KEY=" + hex.EncodeToString(k2), "PAPERCLIP_SECRETS_MASTER_KEY"}} {
+		e.vars = []string{tc.vars}
+		code, errOut := e.serveRefused(t, 30*time.Second)
+		if code != 2 || !strings.Contains(errOut, "master key mismatch") {
+			t.Fatalf("serve with K2 (%s): exit %d\n%s", tc.source, code, errOut)
+		}
+		for _, want := range []string{fp1, fp2, tc.source} {
+			if !strings.Contains(errOut, want) {
+				t.Errorf("stderr does not name %q:\n%s", want, errOut)
+			}
+		}
+		for _, never := range []string{hex.EncodeToString(k1), hex.EncodeToString(k2), "secretsledger serving"} {
+			if strings.Contains(errOut, never) {
+				t.Errorf("stderr contains %q:\n%s", never, errOut)
+			}
+		}
+	}
+}
+
+// doctorNamesTheKeyMismatchStep: doctor fails on the mismatch alone, and passes with
+// the recorded key.
+func doctorNamesTheKeyMismatchStep(t *testing.T, e *instanceEnv, k1Env, fp1, fp2 string) {
+	t.Helper()
+	code, out, _ := e.run(t, "doctor")
+	var fails []string
+	for _, line := range strings.Split(out, "\n") {
+		if strings.HasPrefix(line, "FAIL") {
+			fails = append(fails, line)
+		}
+	}
+	if code != 1 || len(fails) != 1 || !strings.Contains(fails[0], "master key mismatch") || !strings.Contains(fails[0], fp1) || !strings.Contains(fails[0], fp2) {
+		t.Fatalf("doctor with K1 recorded and K2 configured: exit %d\n%s", code, out)
+	}
+	e.vars = []string{k1Env}
+	if code, out, _ := e.run(t, "doctor"); code != 0 || !strings.Contains(out, "master key "+fp1+" from env PAPERCLIP_SECRETS_MASTER_KEY matches") {
+		t.Fatalf("doctor with K1: exit %d\n%s", code, out)
+	}
 }
 
 // testPKI writes a CA and a server certificate for localhost and 127.0.0.1 signed by

@@ -73,8 +73,19 @@ func TestTwoProcessesHonourEachOthersChangesAtOnce(t *testing.T) {
 		t.Fatalf("after the restore through B, A resolved %v", keysOf(got))
 	}
 
-	// Concurrent rotations of one secret through both processes: every version exactly
-	// once, and with expectedLatestVersion, one winner per version.
+	memoryConcurrentRotationsStep(t, boardA, boardB, secretB, valueB)
+
+	// Revoke the key through A: B refuses the very next resolution.
+	boardA.must(200, "DELETE", "/api/agent-keys/"+key["id"].(string), "")
+	refusedWith(agentB, `{}`, 401, "revoked")
+	refusedWith(agentA, `{}`, 401, "revoked")
+}
+
+// memoryConcurrentRotationsStep: concurrent rotations of one secret through both
+// processes: every version exactly once, and with expectedLatestVersion, one winner per
+// version.
+func memoryConcurrentRotationsStep(t *testing.T, boardA, boardB *apiClient, secretB, valueB string) {
+	t.Helper()
 	const perProcess = 15
 	var wg sync.WaitGroup
 	errs := make(chan string, 2*perProcess)
@@ -124,11 +135,6 @@ func TestTwoProcessesHonourEachOthersChangesAtOnce(t *testing.T) {
 	if len(versions) != want {
 		t.Fatalf("%d versions, want %d (1 + %d rotations)", len(versions), want, want-1)
 	}
-
-	// Revoke the key through A: B refuses the very next resolution.
-	boardA.must(200, "DELETE", "/api/agent-keys/"+key["id"].(string), "")
-	refusedWith(agentB, `{}`, 401, "revoked")
-	refusedWith(agentA, `{}`, 401, "revoked")
 }
 
 func keysOf(m map[string]any) []string {

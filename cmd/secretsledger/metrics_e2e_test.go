@@ -62,6 +62,12 @@ func sampleValue(text, name, labels string) (float64, bool) {
 	return 0, false
 }
 
+// metricsFlow is what the scripted flow made, none of which a scrape may hold.
+type metricsFlow struct {
+	sid, key, plain     string
+	binding, keyX, keyY map[string]any
+}
+
 // The metrics of a scripted flow: create, rotate, a stale rotation, bind, and
 // resolutions that succeed and fail, scraped from LEDGER_METRICS_ADDR. The scrape has
 // the expected series and none of the flow's ids, names, keys or values.
@@ -77,6 +83,44 @@ func TestMetricsAfterAScriptedFlow(t *testing.T) {
 	value1, value2 := canary("metrics-v1"), canary("metrics-v2")
 	name := canary("metrics-name")
 
+	fl := metricsScriptedFlowStep(t, e, board, name, value1, value2)
+	sid, key, plain, binding, keyX, keyY := fl.sid, fl.key, fl.plain, fl.binding, fl.keyX, fl.keyY
+
+	base := "http://" + metricsAddr
+	text := metricsScrapeOnceRelayCaughtUpStep(t, base)
+	metricsExpectedSeriesStep(t, text)
+	secretsInFlow := []string{sid, name, key, value1, value2, plain, token, binding["id"].(string), keyX["id"].(string),
+		keyX["token"].(string), keyY["token"].(string), companyA, "metrics-agent", "metrics-other", "metrics-run"}
+	for _, v := range secretsInFlow {
+		if strings.Contains(text, v) {
+			t.Errorf("the scrape holds %q", v)
+		}
+	}
+
+	// With its own listener, the API's does not serve /metrics.
+	board.must(404, "GET", "/metrics", "")
+	// One request line per request, never a token or a value.
+	requests := 0
+	for _, l := range logLines(t, s.stderr.String()) {
+		if l["msg"] == "request" {
+			requests++
+		}
+	}
+	if requests < 13 {
+		t.Errorf("%d request lines in the log, want one per API request", requests)
+	}
+	s.stop(t)
+	for _, v := range []string{token, keyX["token"].(string), keyY["token"].(string), value1, value2, plain} {
+		if strings.Contains(s.stderr.String(), v) {
+			t.Errorf("the server log holds %q", v)
+		}
+	}
+}
+
+// metricsScriptedFlowStep: create, a create refused for its reused idempotency key,
+// rotate, a stale rotation, bind, an env, and resolutions that succeed and fail.
+func metricsScriptedFlowStep(t *testing.T, e *instanceEnv, board *apiClient, name, value1, value2 string) metricsFlow {
+	t.Helper()
 	sec := board.must(201, "POST", "/api/companies/"+companyA+"/secrets", `{"name": "`+name+`", "value": "`+value1+`"}`,
 		"Idempotency-Key", "metrics-create").json(t)
 	sid, key := sec["id"].(string), sec["key"].(string)
@@ -99,7 +143,12 @@ func TestMetricsAfterAScriptedFlow(t *testing.T) {
 	board.must(200, "DELETE", "/api/secrets/"+sid, "")
 	agentX.must(422, "POST", "/api/runtime/resolve", `{"configPaths": ["env.API_KEY"]}`)
 
-	base := "http://" + metricsAddr
+	return metricsFlow{sid: sid, key: key, plain: plain, binding: binding, keyX: keyX, keyY: keyY}
+}
+
+// metricsScrapeOnceRelayCaughtUpStep scrapes base once the relay leads and has caught up.
+func metricsScrapeOnceRelayCaughtUpStep(t *testing.T, base string) string {
+	t.Helper()
 	// The relay's gauges follow its own loop: poll until it leads and has caught up.
 	var text string
 	deadline := time.Now().Add(15 * time.Second)
@@ -115,7 +164,13 @@ func TestMetricsAfterAScriptedFlow(t *testing.T) {
 		}
 		time.Sleep(100 * time.Millisecond) // polling the relay's own loop through a scrape
 	}
+	return text
+}
 
+// metricsExpectedSeriesStep: the scrape has the expected series, the event store's
+// batches and the Go runtime's and process's collectors.
+func metricsExpectedSeriesStep(t *testing.T, text string) {
+	t.Helper()
 	exactly := map[string]float64{
 		`secretsledger_resolutions_total{outcome=resolved,source=secret}`:        1,
 		`secretsledger_resolutions_total{outcome=resolved,source=inline}`:        1,
@@ -157,32 +212,6 @@ func TestMetricsAfterAScriptedFlow(t *testing.T) {
 	for _, runtime := range []string{"go_goroutines", "process_resident_memory_bytes", "process_cpu_seconds_total"} {
 		if _, ok := sampleValue(text, runtime, ""); !ok {
 			t.Errorf("no %s: the Go runtime and process collectors are missing", runtime)
-		}
-	}
-	secretsInFlow := []string{sid, name, key, value1, value2, plain, token, binding["id"].(string), keyX["id"].(string),
-		keyX["token"].(string), keyY["token"].(string), companyA, "metrics-agent", "metrics-other", "metrics-run"}
-	for _, v := range secretsInFlow {
-		if strings.Contains(text, v) {
-			t.Errorf("the scrape holds %q", v)
-		}
-	}
-
-	// With its own listener, the API's does not serve /metrics.
-	board.must(404, "GET", "/metrics", "")
-	// One request line per request, never a token or a value.
-	requests := 0
-	for _, l := range logLines(t, s.stderr.String()) {
-		if l["msg"] == "request" {
-			requests++
-		}
-	}
-	if requests < 13 {
-		t.Errorf("%d request lines in the log, want one per API request", requests)
-	}
-	s.stop(t)
-	for _, v := range []string{token, keyX["token"].(string), keyY["token"].(string), value1, value2, plain} {
-		if strings.Contains(s.stderr.String(), v) {
-			t.Errorf("the server log holds %q", v)
 		}
 	}
 }

@@ -165,8 +165,16 @@ func TestRekeyReencryptSurvivesAKillAndResumes(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	// Another transaction holds the second secret's values, so the run commits the
-	// first secret and then waits there; it is killed while it waits.
+	rekeyKilledRunStep(t, f, conn, live, keyFile, oldKeyText)
+	rekeyResumedRunStep(t, f, conn, before, oldKeyText)
+}
+
+// rekeyKilledRunStep: another transaction holds the second secret's values, so the run
+// commits the first secret and then waits there; it is killed while it waits. The new
+// master key is in place, five secrets are pending, and every secret resolves.
+func rekeyKilledRunStep(t *testing.T, f *reencryptFixture, conn *pgx.Conn, live []string, keyFile string, oldKeyText []byte) {
+	t.Helper()
+	ctx := context.Background()
 	holder, err := pgx.Connect(ctx, f.dbURL)
 	if err != nil {
 		t.Fatal(err)
@@ -217,7 +225,13 @@ func TestRekeyReencryptSurvivesAKillAndResumes(t *testing.T) {
 	f.e.waitReady(t, s, 15*time.Second)
 	f.resolveAll(t)
 	s.stop(t)
+}
 
+// rekeyResumedRunStep: the next run finishes the re-encryption; the purged secret stays
+// shredded, and the old master key with an old dump of the data keys opens none of the
+// new ciphertexts.
+func rekeyResumedRunStep(t *testing.T, f *reencryptFixture, conn *pgx.Conn, before map[[2]string]storedRow, oldKeyText []byte) {
+	t.Helper()
 	code, stdout, stderr := f.e.run(t, "secrets", "rekey", "--reencrypt")
 	if code != 0 || !strings.Contains(stdout, "resuming the re-encryption: 5 secrets left") || !strings.Contains(stdout, "re-encrypted 5 secrets") {
 		t.Fatalf("resumed run: exit %d\n%s%s", code, stdout, stderr)
@@ -256,7 +270,7 @@ func TestRekeyReencryptSurvivesAKillAndResumes(t *testing.T) {
 	if code, out, _ := f.e.run(t, "verify"); code != 0 || !strings.Contains(out, "ok:") {
 		t.Fatalf("verify after the re-encryption: %d %s", code, out)
 	}
-	s = f.e.serve(t)
+	s := f.e.serve(t)
 	f.e.waitReady(t, s, 15*time.Second)
 	f.resolveAll(t)
 	s.stop(t)

@@ -14,6 +14,18 @@ func TestRuntimeResolutionEndToEnd(t *testing.T) {
 	runtimeResolution(t, onOneProcess(t))
 }
 
+// runtimeRun is what the steps of runtimeResolution share.
+type runtimeRun struct {
+	tg                        *apiTarget
+	boardAPI                  *apiClient
+	companyA                  string
+	v1, v2                    string
+	plainSensitive, plainOpen string
+	sid                       string
+	keyX                      map[string]any
+	agentX, agentY            *apiClient
+}
+
 // runtimeResolution binds a secret (latest and pinned) and an env to a consumer,
 // resolves through an agent key across a rotation, records every attempt, keeps each
 // credential in its lane, refuses a deleted secret and a revoked key, and lets no
@@ -23,7 +35,35 @@ func runtimeResolution(t *testing.T, tg *apiTarget) {
 	boardAPI := tg.client(t, tg.token)
 	v1, v2 := canary("rt1"), canary("rt2")
 	plainSensitive, plainOpen := canary("plain-token"), canary("plain-level")
+	rr := &runtimeRun{tg: tg, boardAPI: boardAPI, companyA: companyA, v1: v1, v2: v2, plainSensitive: plainSensitive, plainOpen: plainOpen}
 
+	runtimeBindingsEnvAndKeysStep(t, rr)
+	runtimeResolveAndRotateStep(t, rr)
+	runtimeAccessEventsStep(t, rr)
+	runtimeLanesDeleteAndRevokeStep(t, rr)
+
+	// Canary: no secret or plain env value in the database or the log; in responses
+	// only where a value is meant to leave (resolve) or is shown by design (a
+	// non-sensitive plain env value).
+	tg.stop(t)
+	dump := tg.pgDump(t)
+	for _, v := range []string{v1, v2, plainSensitive, plainOpen} {
+		if strings.Contains(dump, v) || strings.Contains(tg.logs(), v) {
+			t.Errorf("plaintext %s found in the database dump or the server log", v)
+		}
+	}
+	if strings.Contains(boardAPI.seen.String(), plainSensitive) || strings.Contains(boardAPI.seen.String(), v1) ||
+		strings.Contains(boardAPI.seen.String(), v2) {
+		t.Error("a board response carried a secret value")
+	}
+}
+
+// runtimeBindingsEnvAndKeysStep binds a secret to agent-x twice (latest and pinned to 1),
+// gives it an env with plain values and a secret reference, and issues keys to agent-x
+// and agent-y.
+func runtimeBindingsEnvAndKeysStep(t *testing.T, rr *runtimeRun) {
+	t.Helper()
+	tg, boardAPI, companyA, v1, plainSensitive, plainOpen := rr.tg, rr.boardAPI, rr.companyA, rr.v1, rr.plainSensitive, rr.plainOpen
 	sid := boardAPI.must(201, "POST", "/api/companies/"+companyA+"/secrets", `{"name": "S", "value": "`+v1+`"}`).json(t)["id"].(string)
 	b := boardAPI.must(201, "POST", "/api/companies/"+companyA+"/secret-bindings",
 		`{"secretId": "`+sid+`", "targetType": "agent", "targetId": "agent-x", "configPath": "env.API_KEY", "versionSelector": "latest"}`).json(t)
@@ -43,7 +83,15 @@ func runtimeResolution(t *testing.T, tg *apiTarget) {
 	keyY := boardAPI.must(201, "POST", "/api/companies/"+companyA+"/agent-keys", `{"targetType": "agent", "targetId": "agent-y"}`).json(t)
 	agentX := tg.client(t, keyX["token"].(string))
 	agentY := tg.client(t, keyY["token"].(string))
+	rr.sid, rr.keyX, rr.agentX, rr.agentY = sid, keyX, agentX, agentY
+}
 
+// runtimeResolveAndRotateStep: agent-x resolves the latest and the pinned value, then
+// the rotated latest beside the still pinned first; agent-y, unbound, is refused.
+func runtimeResolveAndRotateStep(t *testing.T, rr *runtimeRun) {
+	t.Helper()
+	boardAPI, sid, agentX, agentY := rr.boardAPI, rr.sid, rr.agentX, rr.agentY
+	v1, v2, plainSensitive, plainOpen := rr.v1, rr.v2, rr.plainSensitive, rr.plainOpen
 	type resolution struct {
 		Env      map[string]string
 		Values   map[string]string
@@ -70,7 +118,13 @@ func runtimeResolution(t *testing.T, tg *apiTarget) {
 	if !strings.Contains(string(missing.body), "binding_missing") {
 		t.Fatalf("agent Y: %s", missing.body)
 	}
+}
 
+// runtimeAccessEventsStep: every attempt is an access event, newest first and paged;
+// the secret's last resolution and usage are kept.
+func runtimeAccessEventsStep(t *testing.T, rr *runtimeRun) {
+	t.Helper()
+	boardAPI, companyA, sid := rr.boardAPI, rr.companyA, rr.sid
 	events := boardAPI.must(200, "GET", "/api/secrets/"+sid+"/access-events", "").list(t)
 	if len(events) != 4 {
 		t.Fatalf("access events of S: %d, want 4 (2 calls × 2 bindings)", len(events))
@@ -98,7 +152,13 @@ func runtimeResolution(t *testing.T, tg *apiTarget) {
 	if usage := boardAPI.must(200, "GET", "/api/secrets/"+sid+"/usage", "").list(t); len(usage) != 2 {
 		t.Fatalf("usage: %v", usage)
 	}
+}
 
+// runtimeLanesDeleteAndRevokeStep: credentials stay in their lane; deleting the secret
+// is recorded as secret_deleted and no value leaves; revoking a key takes effect at once.
+func runtimeLanesDeleteAndRevokeStep(t *testing.T, rr *runtimeRun) {
+	t.Helper()
+	tg, boardAPI, companyA, sid, keyX, agentX, v2 := rr.tg, rr.boardAPI, rr.companyA, rr.sid, rr.keyX, rr.agentX, rr.v2
 	// Credentials stay in their lane.
 	agentX.must(403, "GET", "/api/companies/"+companyA+"/secrets", "")
 	agentX.must(403, "POST", "/api/companies/"+companyA+"/agent-keys", `{"targetType": "agent", "targetId": "agent-x"}`)
@@ -117,21 +177,6 @@ func runtimeResolution(t *testing.T, tg *apiTarget) {
 	boardAPI.must(200, "DELETE", "/api/agent-keys/"+keyX["id"].(string), "")
 	for range tg.procs {
 		agentX.must(401, "POST", "/api/runtime/resolve", `{}`)
-	}
-
-	// Canary: no secret or plain env value in the database or the log; in responses
-	// only where a value is meant to leave (resolve) or is shown by design (a
-	// non-sensitive plain env value).
-	tg.stop(t)
-	dump := tg.pgDump(t)
-	for _, v := range []string{v1, v2, plainSensitive, plainOpen} {
-		if strings.Contains(dump, v) || strings.Contains(tg.logs(), v) {
-			t.Errorf("plaintext %s found in the database dump or the server log", v)
-		}
-	}
-	if strings.Contains(boardAPI.seen.String(), plainSensitive) || strings.Contains(boardAPI.seen.String(), v1) ||
-		strings.Contains(boardAPI.seen.String(), v2) {
-		t.Error("a board response carried a secret value")
 	}
 }
 

@@ -1,164 +1,16 @@
 package main
 
 import (
-	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
-	"net/http"
-	"os"
 	"path/filepath"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/oklog/ulid/v2"
-
-	"github.com/secretsledger/secretsledger/cmd/secretsledger/internal/httpapi/openapitest"
 	"github.com/secretsledger/secretsledger/eventstore/pgembed"
 )
-
-// apiClient talks to a running serve and keeps every response body, so that the
-// canary test can search them all.
-type apiClient struct {
-	t    *testing.T
-	base string
-	// bases, when set, are the servers the requests take turns on (base is unused): a
-	// write through one is followed by the next request through another.
-	bases []string
-	turn  atomic.Uint64
-	token string
-	// hc sends the requests; nil: http.DefaultClient.
-	hc   *http.Client
-	mu   sync.Mutex
-	seen bytes.Buffer
-}
-
-func (e *instanceEnv) client(t *testing.T, token string) *apiClient {
-	return &apiClient{t: t, base: "http://" + e.addr, token: token}
-}
-
-func (e *instanceEnv) instanceToken(t *testing.T) string {
-	b, err := os.ReadFile(filepath.Join(e.home, "instances", "default", "board.token"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return strings.TrimSpace(string(b))
-}
-
-type response struct {
-	status int
-	body   []byte
-	header http.Header
-}
-
-func (r response) json(t *testing.T) map[string]any {
-	t.Helper()
-	var m map[string]any
-	if err := json.Unmarshal(r.body, &m); err != nil {
-		t.Fatalf("body %q: %v", r.body, err)
-	}
-	return m
-}
-
-// list returns the items of one page of a list answer.
-func (r response) list(t *testing.T) []map[string]any {
-	t.Helper()
-	var page struct {
-		Items      *[]map[string]any `json:"items"`
-		NextCursor *string           `json:"nextCursor"`
-	}
-	if err := json.Unmarshal(r.body, &page); err != nil || page.Items == nil {
-		t.Fatalf("body %q is not a page (%v)", r.body, err)
-	}
-	return *page.Items
-}
-
-func (c *apiClient) do(method, path, body string, headers ...string) response {
-	c.t.Helper()
-	r, err := c.try(method, path, body, headers...)
-	if err != nil {
-		c.t.Fatal(err)
-	}
-	return r
-}
-
-// try is do for callers that expect transport errors (a server that is being killed):
-// it returns them instead of failing the test, so it may run on any goroutine. An
-// answer counts only when its body was read completely.
-func (c *apiClient) try(method, path, body string, headers ...string) (response, error) {
-	base := c.base
-	if len(c.bases) > 0 {
-		base = c.bases[(c.turn.Add(1)-1)%uint64(len(c.bases))]
-	}
-	req, err := http.NewRequest(method, base+path, strings.NewReader(body))
-	if err != nil {
-		return response{}, err
-	}
-	if c.token != "" {
-		req.Header.Set("Authorization", "Bearer "+c.token)
-	}
-	for i := 0; i+1 < len(headers); i += 2 {
-		req.Header.Set(headers[i], headers[i+1])
-	}
-	hc := c.hc
-	if hc == nil {
-		hc = http.DefaultClient
-	}
-	resp, err := hc.Do(req)
-	if err != nil {
-		return response{}, err
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return response{}, fmt.Errorf("%s %s: reading the answer: %w", method, path, err)
-	}
-	c.mu.Lock()
-	c.seen.Write(b)
-	c.seen.WriteString(fmt.Sprint(resp.Header))
-	c.mu.Unlock()
-	if err := checkOpenAPI(req, []byte(body), resp, b); err != nil {
-		c.t.Errorf("OpenAPI: %v", err) // Errorf, not Fatal: try may run on any goroutine
-	}
-	return response{status: resp.StatusCode, body: b, header: resp.Header}, nil
-}
-
-// checkOpenAPI holds one exchange with the server to the OpenAPI document
-// (docs/openapi.yaml): every answer, and every request the server accepted. A path the
-// document does not know is skipped unless the server took it.
-func checkOpenAPI(req *http.Request, body []byte, resp *http.Response, answer []byte) error {
-	checker, err := openapitest.Load()
-	if err != nil {
-		return err
-	}
-	err = checker.Check(req.Context(), openapitest.Exchange{Method: req.Method, URL: req.URL, Header: req.Header, Body: body,
-		Status: resp.StatusCode, Answer: resp.Header, Answered: answer})
-	if errors.Is(err, openapitest.ErrUnknownPath) {
-		if resp.StatusCode < 300 {
-			return fmt.Errorf("%s %s: answered %d, but the document has no such path", req.Method, req.URL.Path, resp.StatusCode)
-		}
-		return nil
-	}
-	return err
-}
-
-func (c *apiClient) must(status int, method, path, body string, headers ...string) response {
-	c.t.Helper()
-	r := c.do(method, path, body, headers...)
-	if r.status != status {
-		c.t.Fatalf("%s %s: %d %s, want %d", method, path, r.status, r.body, status)
-	}
-	return r
-}
-
-const companyA = "aaaaaaaa-0000-4000-8000-000000000001"
-const companyB = "bbbbbbbb-0000-4000-8000-000000000002"
-
-func canary(label string) string { return "canary-" + label + "-" + ulid.Make().String() }
 
 func TestSecretLifecycleEndToEnd(t *testing.T) {
 	t.Parallel()
@@ -173,6 +25,16 @@ func secretLifecycle(t *testing.T, tg *apiTarget) {
 	api := tg.client(t, tg.token)
 	values := []string{canary("v1"), canary("v2"), canary("v3"), canary("reuse")}
 
+	id := lifecycleCreateAndRotateStep(t, api, companyA, values)
+	lifecycleDeleteReuseAndPurgeStep(t, tg, api, companyA, id, values)
+	lifecycleRebuildStep(t, tg, companyA)
+	lifecycleNoPlaintextStep(t, tg, api, values)
+}
+
+// lifecycleCreateAndRotateStep creates a secret, rotates it twice and lists its
+// versions: one current, the others previous.
+func lifecycleCreateAndRotateStep(t *testing.T, api *apiClient, companyA string, values []string) string {
+	t.Helper()
 	created := api.must(201, "POST", "/api/companies/"+companyA+"/secrets",
 		`{"name": "Stripe live", "description": "billing", "value": "`+values[0]+`"}`).json(t)
 	id := created["id"].(string)
@@ -200,7 +62,13 @@ func secretLifecycle(t *testing.T, tg *apiTarget) {
 	if len(versions) != 3 || current != 1 {
 		t.Fatalf("versions = %v", versions)
 	}
+	return id
+}
 
+// lifecycleDeleteReuseAndPurgeStep deletes the secret (twice), reuses its name, fails to
+// restore it, and purges it: its data key destroyed, the log verified.
+func lifecycleDeleteReuseAndPurgeStep(t *testing.T, tg *apiTarget, api *apiClient, companyA, id string, values []string) {
+	t.Helper()
 	api.must(200, "DELETE", "/api/secrets/"+id, "")
 	api.must(200, "DELETE", "/api/secrets/"+id, "") // repeating a delete succeeds
 	api.must(404, "GET", "/api/secrets/"+id, "")
@@ -223,9 +91,12 @@ func secretLifecycle(t *testing.T, tg *apiTarget) {
 	if code, out, errOut := tg.run(t, "verify"); code != 0 || !strings.HasPrefix(out, "ok:") {
 		t.Fatalf("verify after purge: %d %s %s", code, out, errOut)
 	}
+}
 
-	// Rebuild: drop the read models, replay every event of the log (this body wrote 6 of
-	// them), and compare every row.
+// lifecycleRebuildStep: drop the read models, replay every event of the log (this body
+// wrote 6 of them), and compare every row.
+func lifecycleRebuildStep(t *testing.T, tg *apiTarget, companyA string) {
+	t.Helper()
 	const snapshot = `SELECT (SELECT json_agg(s ORDER BY id) FROM company_secrets s)::text || (SELECT json_agg(v ORDER BY secret_id, version) FROM company_secret_versions v)::text`
 	before, err := tg.psql(t, snapshot)
 	if err != nil {
@@ -245,8 +116,12 @@ func secretLifecycle(t *testing.T, tg *apiTarget) {
 	if err != nil || after != before {
 		t.Fatalf("replay changed the read models:\nbefore %s\nafter  %s", before, after)
 	}
+}
 
-	// Canary: no plaintext in the database (pg_dump), the server log or any response.
+// lifecycleNoPlaintextStep: canary: no plaintext in the database (pg_dump), the server
+// log or any response.
+func lifecycleNoPlaintextStep(t *testing.T, tg *apiTarget, api *apiClient, values []string) {
+	t.Helper()
 	tg.stop(t)
 	dump := tg.pgDump(t)
 	for _, v := range values {
@@ -361,6 +236,18 @@ func badInputIsRefused(t *testing.T, tg *apiTarget) {
 	}
 	before := head()
 
+	badRequestsAreRefusedStep(t, api, secrets, id, gone)
+	if after := head(); after != before {
+		t.Fatalf("bad input wrote events: %s → %s", before, after)
+	}
+
+	disabledSecretCannotRotateStep(t, api, id)
+	concurrentRotationsOneWinsStep(t, tg, api, id)
+}
+
+// badRequestsAreRefusedStep: every kind of bad request is refused with a coded error.
+func badRequestsAreRefusedStep(t *testing.T, api *apiClient, secrets, id, gone string) {
+	t.Helper()
 	big := strings.Repeat("x", 64<<10+1)
 	huge := strings.Repeat("y", 1<<20+10)
 	for _, tc := range []struct {
@@ -402,18 +289,23 @@ func badInputIsRefused(t *testing.T, tg *apiTarget) {
 			t.Errorf("%s: error body %q", tc.name, r.body)
 		}
 	}
-	if after := head(); after != before {
-		t.Fatalf("bad input wrote events: %s → %s", before, after)
-	}
+}
 
-	// A disabled secret cannot be rotated.
+// disabledSecretCannotRotateStep: a disabled secret cannot be rotated.
+func disabledSecretCannotRotateStep(t *testing.T, api *apiClient, id string) {
+	t.Helper()
 	api.must(200, "PATCH", "/api/secrets/"+id, `{"status": "disabled"}`)
 	if r := api.must(422, "POST", "/api/secrets/"+id+"/rotate", `{"value": "v2"}`); !strings.Contains(string(r.body), "Cannot rotate a non-active secret") {
 		t.Fatalf("rotate disabled: %s", r.body)
 	}
 	api.must(200, "PATCH", "/api/secrets/"+id, `{"status": "active"}`)
+}
 
-	// Concurrent rotations with the same expectedLatestVersion: exactly one wins.
+// concurrentRotationsOneWinsStep: concurrent rotations with the same
+// expectedLatestVersion: exactly one wins, and the losers' provider writes were
+// discarded: one ciphertext per version.
+func concurrentRotationsOneWinsStep(t *testing.T, tg *apiTarget, api *apiClient, id string) {
+	t.Helper()
 	var wg sync.WaitGroup
 	statuses := make(chan int, 8)
 	for i := range 8 {

@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/secretsledger/secretsledger/providers/awssm/awsfake"
 )
 
 // An AWS vault config the server accepts is usable, and one it cannot use is refused
@@ -21,6 +23,17 @@ func TestAWSVaultConfigsAreUsableAndBounded(t *testing.T) {
 	e.waitReady(t, s, 20*time.Second)
 	api := e.client(t, e.instanceToken(t))
 
+	vaultConfigsRefusedWhereConfiguredStep(t, api)
+	vault := vaultConfigNamespaceOfSegmentsStep(t, e, fake, api)
+	vaultConfigProvidersAndDraftsStep(t, api)
+	vaultConfigCyclesLeakNothingStep(t, api, vault, metricsAddr)
+	vaultsPerCompanyCappedStep(t, api)
+}
+
+// vaultConfigsRefusedWhereConfiguredStep: a config the server cannot use is refused at
+// create: 422 naming the field, nothing written.
+func vaultConfigsRefusedWhereConfiguredStep(t *testing.T, api *apiClient) {
+	t.Helper()
 	for _, tc := range []struct{ config, field string }{
 		{`{"region": "us-east-1", "namespace": ".."}`, "config.namespace"},
 		{`{"region": "us-east-1", "namespace": "team//prod"}`, "config.namespace"},
@@ -38,7 +51,13 @@ func TestAWSVaultConfigsAreUsableAndBounded(t *testing.T) {
 	if vaults := api.must(200, "GET", vaultsPath(companyA), "").list(t); len(vaults) != 0 {
 		t.Fatalf("refused creates left vaults: %v", vaults)
 	}
+}
 
+// vaultConfigNamespaceOfSegmentsStep: a namespace of several segments places secrets at
+// <prefix>/team/prod/<companyId>/<key>, which resolve; a PATCH to an unusable one is
+// refused and changes nothing. It returns the vault.
+func vaultConfigNamespaceOfSegmentsStep(t *testing.T, e *instanceEnv, fake *awsfake.Server, api *apiClient) string {
+	t.Helper()
 	vault := api.must(201, "POST", vaultsPath(companyA), `{"displayName": "team prod", "provider": "aws_secrets_manager",
 		"isDefault": true, "config": {"region": "us-east-1", "namespace": "team/prod"}}`).json(t)["id"].(string)
 	sec := api.must(201, "POST", "/api/companies/"+companyA+"/secrets",
@@ -59,9 +78,13 @@ func TestAWSVaultConfigsAreUsableAndBounded(t *testing.T) {
 	if got := api.must(200, "GET", "/api/secret-provider-configs/"+vault, "").json(t)["config"].(map[string]any)["namespace"]; got != "team/prod" {
 		t.Fatalf("a refused PATCH changed the config: namespace %v", got)
 	}
+	return vault
+}
 
-	// The providers list names every provider a vault may name; a coming_soon vault is a
-	// draft that takes no secret.
+// vaultConfigProvidersAndDraftsStep: the providers list names every provider a vault
+// may name; a coming_soon vault is a draft that takes no secret.
+func vaultConfigProvidersAndDraftsStep(t *testing.T, api *apiClient) {
+	t.Helper()
 	providers := api.must(200, "GET", "/api/companies/"+companyA+"/secret-providers", "").list(t)
 	var listed []string
 	for _, p := range providers {
@@ -71,13 +94,17 @@ func TestAWSVaultConfigsAreUsableAndBounded(t *testing.T) {
 		t.Fatalf("providers %v", listed)
 	}
 	draft := api.must(201, "POST", vaultsPath(companyA), `{"displayName": "GCP draft", "provider": "gcp_secret_manager"}`).json(t)
-	r = api.must(422, "POST", "/api/companies/"+companyA+"/secrets",
+	r := api.must(422, "POST", "/api/companies/"+companyA+"/secrets",
 		`{"name": "In GCP", "value": "v", "providerConfigId": "`+draft["id"].(string)+`"}`)
 	if draft["status"] != "coming_soon" || !strings.Contains(string(r.body), "coming_soon") || r.header.Get("X-Ledger-Position") != "" {
 		t.Fatalf("a secret in a coming_soon vault: %s (vault %v)", r.body, draft)
 	}
+}
 
-	// PATCH + health cycles: the goroutines of the server stay where they were.
+// vaultConfigCyclesLeakNothingStep: PATCH + health cycles: the goroutines of the server
+// stay where they were.
+func vaultConfigCyclesLeakNothingStep(t *testing.T, api *apiClient, vault, metricsAddr string) {
+	t.Helper()
 	cycle := func(i int) {
 		api.must(200, "PATCH", "/api/secret-provider-configs/"+vault,
 			fmt.Sprintf(`{"config": {"region": "us-east-1", "namespace": "cycle-%d"}}`, i))
@@ -103,16 +130,19 @@ func TestAWSVaultConfigsAreUsableAndBounded(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+}
 
-	// At most 50 vaults per company, disabled ones included; the 51st is refused and
-	// nothing is written.
+// vaultsPerCompanyCappedStep: at most 50 vaults per company, disabled ones included; the
+// 51st is refused and nothing is written.
+func vaultsPerCompanyCappedStep(t *testing.T, api *apiClient) {
+	t.Helper()
 	for i := 0; i < 50; i++ {
 		id := api.must(201, "POST", vaultsPath(companyB), fmt.Sprintf(`{"displayName": "v%d", "provider": "local_encrypted"}`, i)).json(t)["id"].(string)
 		if i == 0 {
 			api.must(200, "DELETE", "/api/secret-provider-configs/"+id, "")
 		}
 	}
-	r = api.must(422, "POST", vaultsPath(companyB), `{"displayName": "one too many", "provider": "local_encrypted"}`)
+	r := api.must(422, "POST", vaultsPath(companyB), `{"displayName": "one too many", "provider": "local_encrypted"}`)
 	if !strings.Contains(string(r.body), "at most 50 provider vaults") || r.header.Get("X-Ledger-Position") != "" {
 		t.Fatalf("vault 51: %s", r.body)
 	}

@@ -71,6 +71,15 @@ func TestProviderVaultsEndToEnd(t *testing.T) {
 	providerVaults(t, onOneProcess(t, "LEDGER_AWS_VAULTS=on"))
 }
 
+// vaultsFlow is what the steps of providerVaults share.
+type vaultsFlow struct {
+	tg                 *apiTarget
+	api                *apiClient
+	companyA, companyB string
+	leak               string // a credential every vault config with it is refused
+	a, b, local        string // two AWS vaults and a local one
+}
+
 // providerVaults creates, validates, races set-default on, renames, disables and
 // health-checks vaults over the API and the CLI; keeps other companies and agents out;
 // refuses credentials in a vault's config; and rebuilds the same rows. The processes
@@ -79,7 +88,24 @@ func providerVaults(t *testing.T, tg *apiTarget) {
 	companyA, companyB := tg.companies()
 	api := tg.client(t, tg.token)
 	leak := canary("vault-credential")
+	v := &vaultsFlow{tg: tg, api: api, companyA: companyA, companyB: companyB, leak: leak}
 
+	vaultsCreateAndValidateStep(t, v)
+	vaultsRacingSetDefaultStep(t, v)
+	vaultsPatchStep(t, v)
+	vaultsDisableStep(t, v)
+	vaultsHealthStep(t, v)
+	vaultsOtherCompanyAndAgentsStep(t, v)
+	vaultsCredentialsRefusedStep(t, v)
+	vaultsCLIStep(t, v)
+	vaultsRebuildStep(t, v)
+	vaultsCredentialNowhereStep(t, v)
+}
+
+// vaultsCreateAndValidateStep creates vaults of each provider and refuses invalid ones.
+func vaultsCreateAndValidateStep(t *testing.T, v *vaultsFlow) {
+	t.Helper()
+	api, companyA := v.api, v.companyA
 	created := api.must(201, "POST", vaultsPath(companyA),
 		`{"displayName": "AWS prod", "provider": "aws_secrets_manager", "config": {"region": "us-east-1", "namespace": "prod"}, "isDefault": true}`).json(t)
 	a := created["id"].(string)
@@ -100,10 +126,15 @@ func providerVaults(t *testing.T, tg *apiTarget) {
 	api.must(422, "POST", vaultsPath(companyA), `{"displayName": "L", "provider": "local_encrypted", "config": {"region": "us-east-1"}}`)
 	api.must(422, "POST", vaultsPath(companyA), `{"displayName": "A", "provider": "aws_secrets_manager", "config": {"region": "Mars"}}`)
 	api.must(400, "GET", vaultsPath(companyA)+"?provider=azure", "")
+	v.a, v.b, v.local = a, b, local
+}
 
-	// Two concurrent set-default calls on two vaults of one provider, several rounds:
-	// each is 200 or 409, and after both exactly one vault is the default, in the read
-	// model and in the log.
+// vaultsRacingSetDefaultStep: two concurrent set-default calls on two vaults of one
+// provider, several rounds: each is 200 or 409, and after both exactly one vault is the
+// default, in the read model and in the log.
+func vaultsRacingSetDefaultStep(t *testing.T, v *vaultsFlow) {
+	t.Helper()
+	tg, api, companyA, a, b := v.tg, v.api, v.companyA, v.a, v.b
 	for round := 0; round < 5; round++ {
 		var wg sync.WaitGroup
 		statuses := make([]int, 2)
@@ -131,15 +162,24 @@ func providerVaults(t *testing.T, tg *apiTarget) {
 			t.Fatalf("round %d (%v): defaults %v in the read model, %v in the log", round, statuses, rm, logged)
 		}
 	}
+}
 
-	// PATCH: rename; provider never changes; config re-validated.
+// vaultsPatchStep: PATCH renames; provider never changes; config re-validated.
+func vaultsPatchStep(t *testing.T, v *vaultsFlow) {
+	t.Helper()
+	api, b := v.api, v.b
 	if r := api.must(200, "PATCH", "/api/secret-provider-configs/"+b, `{"displayName": "AWS EU"}`).json(t); r["displayName"] != "AWS EU" {
 		t.Fatalf("rename %v", r)
 	}
 	api.must(422, "PATCH", "/api/secret-provider-configs/"+b, `{"provider": "local_encrypted"}`)
 	api.must(422, "PATCH", "/api/secret-provider-configs/"+b, `{"config": {"namespace": "x"}}`)
+}
 
-	// Disable: the default goes with it; again is 200; it cannot become the default.
+// vaultsDisableStep: disable: the default goes with it; again is 200; it cannot become
+// the default.
+func vaultsDisableStep(t *testing.T, v *vaultsFlow) {
+	t.Helper()
+	api, companyA, b := v.api, v.companyA, v.b
 	api.must(200, "POST", "/api/secret-provider-configs/"+b+"/default", "")
 	d := api.must(200, "DELETE", "/api/secret-provider-configs/"+b, "").json(t)
 	if d["status"] != "disabled" || d["isDefault"] != false || d["disabledAt"] == nil {
@@ -152,10 +192,14 @@ func providerVaults(t *testing.T, tg *apiTarget) {
 	if rm := readModelDefaults(t, api, companyA, "aws_secrets_manager"); len(rm) != 0 {
 		t.Fatalf("defaults after disabling the default: %v", rm)
 	}
+}
 
-	// Health: local is ok; repeating it records nothing; an AWS vault is checked by the
-	// AWS provider: with no credentials in the test's environment, an error (and the
-	// vault a warning) with the details of its configuration.
+// vaultsHealthStep: local is ok; repeating it records nothing; an AWS vault is checked by
+// the AWS provider: with no credentials in the test's environment, an error (and the
+// vault a warning) with the details of its configuration.
+func vaultsHealthStep(t *testing.T, v *vaultsFlow) {
+	t.Helper()
+	api, a, local := v.api, v.a, v.local
 	h1 := api.must(200, "POST", "/api/secret-provider-configs/"+local+"/health", "")
 	if v := h1.json(t); v["healthStatus"] != "ok" || v["status"] != "ready" || h1.header.Get("X-Ledger-Position") == "" {
 		t.Fatalf("local health %v", v)
@@ -169,8 +213,12 @@ func providerVaults(t *testing.T, tg *apiTarget) {
 		v["healthDetails"].(map[string]any)["region"] != "us-east-1" || v["healthDetails"].(map[string]any)["deploymentId"] != "prod" {
 		t.Fatalf("aws health %v", v)
 	}
+}
 
-	// Another company's board token: 404; an agent key: 403.
+// vaultsOtherCompanyAndAgentsStep: another company's board token: 404; an agent key: 403.
+func vaultsOtherCompanyAndAgentsStep(t *testing.T, v *vaultsFlow) {
+	t.Helper()
+	tg, api, companyA, companyB, a := v.tg, v.api, v.companyA, v.companyB, v.a
 	code, out, errOut := tg.run(t, "token", "create", "--board", "--company", companyB)
 	if code != 0 {
 		t.Fatalf("token create: %d %s", code, errOut)
@@ -197,9 +245,13 @@ func providerVaults(t *testing.T, tg *apiTarget) {
 	agent.must(403, "GET", vaultsPath(companyA), "")
 	agent.must(403, "GET", "/api/secret-provider-configs/"+a, "")
 	agent.must(403, "POST", vaultsPath(companyA), `{"displayName": "x", "provider": "local_encrypted"}`)
+}
 
-	// Credentials are refused, at any depth and in any case, before unknown keys, and
-	// their value appears nowhere.
+// vaultsCredentialsRefusedStep: credentials are refused, at any depth and in any case,
+// before unknown keys, and their value appears nowhere.
+func vaultsCredentialsRefusedStep(t *testing.T, v *vaultsFlow) {
+	t.Helper()
+	api, companyA, leak, a := v.api, v.companyA, v.leak, v.a
 	for _, body := range []string{
 		`{"displayName": "Leaky", "provider": "aws_secrets_manager", "config": {"region": "us-east-1", "secretAccessKey": "` + leak + `"}}`,
 		`{"displayName": "Leaky", "provider": "aws_secrets_manager", "config": {"region": "us-east-1", "auth": {"SESSION_TOKEN": "` + leak + `"}}}`,
@@ -211,8 +263,12 @@ func providerVaults(t *testing.T, tg *apiTarget) {
 		}
 	}
 	api.must(422, "PATCH", "/api/secret-provider-configs/"+a, `{"config": {"region": "us-east-1", "Password": "`+leak+`"}}`)
+}
 
-	// The CLI verbs, over the API.
+// vaultsCLIStep: the CLI verbs, over the API.
+func vaultsCLIStep(t *testing.T, v *vaultsFlow) {
+	t.Helper()
+	tg, api, companyA, leak, a := v.tg, v.api, v.companyA, v.leak, v.a
 	run := func(args ...string) string {
 		t.Helper()
 		code, out, errOut := tg.run(t, args...)
@@ -246,8 +302,12 @@ func providerVaults(t *testing.T, tg *apiTarget) {
 		"--config", `{"token": "`+leak+`"}`); code != 1 || !strings.Contains(errOut, "sensitive field") || strings.Contains(errOut, leak) {
 		t.Fatalf("CLI create with a credential: %d %s", code, errOut)
 	}
+}
 
-	// A rebuild gives the same rows.
+// vaultsRebuildStep: a rebuild gives the same rows.
+func vaultsRebuildStep(t *testing.T, v *vaultsFlow) {
+	t.Helper()
+	tg := v.tg
 	const snapshot = `SELECT json_agg(v ORDER BY id)::text FROM company_secret_provider_configs v`
 	before, err := tg.psql(t, snapshot)
 	if err != nil {
@@ -259,8 +319,13 @@ func providerVaults(t *testing.T, tg *apiTarget) {
 	if after, err := tg.psql(t, snapshot); err != nil || after != before {
 		t.Fatalf("replay changed the vaults:\nbefore %s\nafter  %s", before, after)
 	}
+}
 
-	// The refused credential is nowhere: not in the database, the log or any answer.
+// vaultsCredentialNowhereStep: the refused credential is nowhere: not in the database,
+// the log or any answer.
+func vaultsCredentialNowhereStep(t *testing.T, v *vaultsFlow) {
+	t.Helper()
+	tg, api, leak := v.tg, v.api, v.leak
 	tg.stop(t)
 	dump := tg.pgDump(t)
 	if !strings.Contains(dump, "vault.default_set") {
