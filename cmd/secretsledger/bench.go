@@ -135,5 +135,3 @@ func benchDatabaseURL(env *environment) (string, error) {
 	}
 	return pgembed.URLOf(instance.Dir{Path: env.cfg.InstanceDir()}.DB(), "")
 }
-
-var errNoScratch = errors.New("bench --replay needs a database server where it may create a scratch database")
