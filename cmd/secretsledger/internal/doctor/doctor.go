@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
 	"github.com/secretsledger/secretsledger/cmd/secretsledger/internal/app"
 	"github.com/secretsledger/secretsledger/cmd/secretsledger/internal/config"
 	"github.com/secretsledger/secretsledger/cmd/secretsledger/internal/database"

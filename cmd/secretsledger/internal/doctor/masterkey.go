@@ -9,6 +9,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+
 	"github.com/secretsledger/secretsledger/cmd/secretsledger/internal/backup"
 	"github.com/secretsledger/secretsledger/cmd/secretsledger/internal/instance"
 	"github.com/secretsledger/secretsledger/providers/localenc"

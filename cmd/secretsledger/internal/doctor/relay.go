@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
 	"github.com/secretsledger/secretsledger/cmd/secretsledger/internal/instance"
 )
 
