@@ -14,10 +14,9 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/secretsledger/secretsledger/cmd/secretsledger/internal/app"
-	"github.com/secretsledger/secretsledger/cmd/secretsledger/internal/instance"
+	"github.com/secretsledger/secretsledger/cmd/secretsledger/internal/database"
 	"github.com/secretsledger/secretsledger/cmd/secretsledger/internal/loadtest"
 	"github.com/secretsledger/secretsledger/cmd/secretsledger/internal/usage"
-	"github.com/secretsledger/secretsledger/eventstore/pgembed"
 )
 
 // benchOptions are bench's flags.
@@ -130,10 +129,5 @@ func benchDatabaseURL(env *environment) (string, error) {
 	if err := env.cfg.Validate(); err != nil {
 		return "", usage.Error{Err: err}
 	}
-	if !env.cfg.Embedded() {
-		return env.cfg.MigrationTarget(), nil
-	}
-	return pgembed.URLOf(instance.Dir{Path: env.cfg.InstanceDir()}.DB(), "")
+	return database.URL(env.cfg, true)
 }
-
-var errNoScratch = errors.New("bench --replay needs a database server where it may create a scratch database")

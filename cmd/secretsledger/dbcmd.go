@@ -9,9 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/secretsledger/secretsledger/cmd/secretsledger/internal/database"
-	"github.com/secretsledger/secretsledger/cmd/secretsledger/internal/instance"
 	"github.com/secretsledger/secretsledger/cmd/secretsledger/internal/usage"
-	"github.com/secretsledger/secretsledger/eventstore/pgembed"
 )
 
 func newDBCmd(env *environment) *cobra.Command {
@@ -50,21 +48,12 @@ func runDBURL(env *environment, owner bool) error {
 	if err := env.cfg.Validate(); err != nil {
 		return usage.Error{Err: fmt.Errorf("invalid configuration:\n%w", err)}
 	}
-	if !env.cfg.Embedded() {
-		url := env.cfg.DatabaseURL
-		if owner {
-			url = env.cfg.MigrationTarget()
-		}
-		fmt.Fprintln(env.stdout, database.LibpqURL(url))
-		return nil
-	}
-	urlOf := pgembed.RuntimeURLOf
-	if owner {
-		urlOf = pgembed.URLOf
-	}
-	url, err := urlOf(instance.Dir{Path: env.cfg.InstanceDir()}.DB(), "")
+	url, err := database.URL(env.cfg, owner)
 	if err != nil {
 		return err
+	}
+	if !env.cfg.Embedded() {
+		url = database.LibpqURL(url)
 	}
 	fmt.Fprintln(env.stdout, url)
 	return nil

@@ -12,5 +12,5 @@
 //
 // Imports: anything of ours.
 //
-// Third-party: cobra, pgx, x/term.
+// Third-party: cobra, x/term.
 package main

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -90,7 +89,7 @@ func rekey(ctx context.Context, env *environment, l *app.App, o rekeyOptions) er
 // when asked), moves the new key into place and returns it with the count of keys.
 func rewrap(ctx context.Context, env *environment, l *app.App, o rekeyOptions) (localenc.MasterKey, int, error) {
 	oldKey := l.Local.Sealer().Key()
-	fromEnv := strings.HasPrefix(oldKey.Source, "env ")
+	fromEnv := oldKey.FromEnv()
 	if fromEnv && o.newKeyFile == "" {
 		return localenc.MasterKey{}, 0, usage.Error{Err: errors.New("the master key comes from PAPERCLIP_SECRETS_MASTER_KEY; pass --new-key-file and then set the variable to the new key")}
 	}
@@ -132,12 +131,9 @@ func rewrap(ctx context.Context, env *environment, l *app.App, o rekeyOptions) (
 		fmt.Fprintf(env.stdout, "now set PAPERCLIP_SECRETS_MASTER_KEY to the key in %s\n", o.newKeyFile)
 		return next, n, nil
 	}
-	old := fmt.Sprintf("%s.%s.old", oldKey.Source, time.Now().UTC().Format("20060102T150405Z"))
-	if err := os.Rename(oldKey.Source, old); err != nil {
-		return next, n, fmt.Errorf("the data keys are rewrapped; move the new key into place by hand (%s): %w", next.Source, err)
-	}
-	if err := copyKeyFile(next.Source, oldKey.Source); err != nil {
-		return next, n, fmt.Errorf("the data keys are rewrapped under the key in %s; put it at %s by hand: %w", next.Source, oldKey.Source, err)
+	old, err := localenc.ReplaceKeyFile(oldKey.Source, next, time.Now())
+	if err != nil {
+		return next, n, err
 	}
 	if staged != "" {
 		_ = os.Remove(staged)
@@ -157,12 +153,4 @@ func reencrypt(ctx context.Context, env *environment, p *localenc.Provider, tota
 	}
 	fmt.Fprintf(env.stdout, "re-encrypted %d secrets under fresh data keys wrapped by master key %s\n", n, p.Sealer().Key().Fingerprint())
 	return nil
-}
-
-func copyKeyFile(from, to string) error {
-	b, err := os.ReadFile(from)
-	if err != nil {
-		return err
-	}
-	return os.WriteFile(to, b, 0o600)
 }

@@ -11,7 +11,6 @@ import (
 
 	"github.com/secretsledger/secretsledger/cmd/secretsledger/internal/app"
 	"github.com/secretsledger/secretsledger/cmd/secretsledger/internal/usage"
-	"github.com/secretsledger/secretsledger/eventstore"
 	"github.com/secretsledger/secretsledger/eventstore/checkpoint"
 )
 
@@ -46,52 +45,27 @@ func newVerifyCmd(env *environment) *cobra.Command {
 	return cmd
 }
 
-// checkpointSource is where a set of checkpoints came from.
-type checkpointSource struct {
-	name string
-	cps  []checkpoint.Checkpoint
-}
-
 func runVerify(ctx context.Context, env *environment, o verifyOptions) error {
 	env.quietDatabase()
-	var fileCps []checkpoint.Checkpoint
+	var exported []app.CheckpointSource
 	if o.checkpoints != "" {
 		f, err := os.Open(o.checkpoints)
 		if err != nil {
 			return usage.Error{Err: fmt.Errorf("--checkpoints: %w", err)}
 		}
-		fileCps, err = checkpoint.ReadLines(f)
+		cps, err := checkpoint.ReadLines(f)
 		f.Close()
 		if err != nil {
 			return usage.Error{Err: fmt.Errorf("--checkpoints %s: %w", o.checkpoints, err)}
 		}
+		exported = append(exported, app.CheckpointSource{Name: o.checkpoints, Checkpoints: cps})
 	}
 	return withLedger(ctx, env, func(l *app.App) error {
-		tableCps, err := l.Store.Checkpoints(ctx)
+		v, err := l.Verify(ctx, exported, func() (ed25519.PublicKey, error) { return verifyKey(env, o.pubkey) })
 		if err != nil {
 			return err
 		}
-		sources := []checkpointSource{{"ledger_checkpoints", tableCps}}
-		if o.checkpoints != "" {
-			sources = append(sources, checkpointSource{o.checkpoints, fileCps})
-		}
-		var pub ed25519.PublicKey
-		if len(tableCps)+len(fileCps) > 0 {
-			if pub, err = verifyKey(env, o.pubkey); err != nil {
-				return err
-			}
-		}
-		var positions []int64
-		for _, s := range sources {
-			for _, c := range s.cps {
-				positions = append(positions, c.Position)
-			}
-		}
-		rep, err := l.Store.VerifyAt(ctx, positions)
-		if err != nil {
-			return err
-		}
-		return reportVerify(env, rep, sources, pub)
+		return reportVerify(env, v)
 	})
 }
 
@@ -112,11 +86,9 @@ func verifyKey(env *environment, text string) (ed25519.PublicKey, error) {
 	return key.Public().(ed25519.PublicKey), nil
 }
 
-func reportVerify(env *environment, rep eventstore.VerifyReport, sources []checkpointSource, pub ed25519.PublicKey) error {
-	chain := checkpoint.Chain{HeadPosition: rep.HeadPosition, BrokenAt: rep.BrokenAt, Observed: map[int64]checkpoint.Point{}}
-	for p, c := range rep.Observed {
-		chain.Observed[p] = checkpoint.Point{Hash: c.Hash, RecordedAt: c.RecordedAt}
-	}
+// reportVerify prints a BROKEN line per finding, or the summary of an intact log.
+func reportVerify(env *environment, v app.Verification) error {
+	rep := v.Log
 	findings := 0
 	if !rep.OK() {
 		findings++
@@ -124,18 +96,17 @@ func reportVerify(env *environment, rep eventstore.VerifyReport, sources []check
 	}
 	var checked, newest int64
 	summary := ""
-	for _, s := range sources {
-		res := checkpoint.Audit(chain, s.cps, pub)
+	for _, res := range v.Sources {
 		for _, f := range res.Findings {
 			findings++
-			fmt.Fprintf(env.stdout, "BROKEN at position %d: %s: %s (checkpoints from %s)\n", f.Position, f.Kind, f.Detail, s.name)
+			fmt.Fprintf(env.stdout, "BROKEN at position %d: %s: %s (checkpoints from %s)\n", f.Position, f.Kind, f.Detail, res.Name)
 		}
 		checked += int64(res.Checked)
 		newest = max(newest, res.Newest)
 		if summary != "" {
 			summary += ", "
 		}
-		summary += fmt.Sprintf("%s: %d of %d valid, %d passed through", s.name, res.Checked, len(s.cps), res.Agreeing)
+		summary += fmt.Sprintf("%s: %d of %d valid, %d passed through", res.Name, res.Checked, len(res.Checkpoints), res.Agreeing)
 	}
 	if !rep.MACsChecked {
 		fmt.Fprintf(env.stdout, "event MACs: not checked (no integrity key at %s): an event forged with a correct chain hash after the newest checkpoint goes undetected\n",

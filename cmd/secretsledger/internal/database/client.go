@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/secretsledger/secretsledger/cmd/secretsledger/internal/config"
+	"github.com/secretsledger/secretsledger/cmd/secretsledger/internal/instance"
 	"github.com/secretsledger/secretsledger/cmd/secretsledger/internal/usage"
 	"github.com/secretsledger/secretsledger/eventstore/pgembed"
 )
@@ -113,4 +114,21 @@ func Tool(cfg config.Config, name string) (string, error) {
 		return "", usage.Errorf("%s not found beside the PostgreSQL binaries in %s", name, bin)
 	}
 	return p, nil
+}
+
+// URL is where the configured database is, as the owner or as the runtime role, without
+// opening it: the configured URL, or the embedded cluster's as its instance directory
+// records it (it need not be running). The configuration must be valid.
+func URL(cfg config.Config, owner bool) (string, error) {
+	if !cfg.Embedded() {
+		if owner {
+			return cfg.MigrationTarget(), nil
+		}
+		return cfg.DatabaseURL, nil
+	}
+	urlOf := pgembed.RuntimeURLOf
+	if owner {
+		urlOf = pgembed.URLOf
+	}
+	return urlOf(instance.Dir{Path: cfg.InstanceDir()}.DB(), "")
 }

@@ -3,6 +3,7 @@ package database_test
 import (
 	"testing"
 
+	"github.com/secretsledger/secretsledger/cmd/secretsledger/internal/config"
 	"github.com/secretsledger/secretsledger/cmd/secretsledger/internal/database"
 )
 
@@ -16,6 +17,25 @@ func TestDBURLLeavesOutPgxParameters(t *testing.T) {
 	} {
 		if got := database.LibpqURL(in); got != want {
 			t.Fatalf("LibpqURL(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+// An external database's URLs are the configured ones: the owner's is the migration URL
+// when there is one.
+func TestURLOfAnExternalDatabase(t *testing.T) {
+	const runtime, owner = "postgres://app@db/ledger", "postgres://owner@db/ledger"
+	for _, tc := range []struct {
+		cfg   config.Config
+		owner bool
+		want  string
+	}{
+		{config.Config{DatabaseURL: runtime, MigrationURL: owner}, false, runtime},
+		{config.Config{DatabaseURL: runtime, MigrationURL: owner}, true, owner},
+		{config.Config{DatabaseURL: runtime}, true, runtime},
+	} {
+		if got, err := database.URL(tc.cfg, tc.owner); err != nil || got != tc.want {
+			t.Fatalf("URL(%+v, owner %v) = %q, %v; want %q", tc.cfg, tc.owner, got, err, tc.want)
 		}
 	}
 }

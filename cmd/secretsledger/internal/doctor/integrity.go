@@ -1,4 +1,4 @@
-package main
+package doctor
 
 import (
 	"context"
@@ -17,41 +17,41 @@ import (
 // eventMACs checks, as the checkpoint signer does before signing, the MACs of the events
 // since the newest checkpoint, and fails at the first one the ledger's writer did not
 // authenticate: a row inserted by a database writer, which the signer will not sign past.
-func (r *doctorReport) eventMACs(ctx context.Context, db *database.Database) {
-	key, err := integritykey.Load(r.env.cfg, r.env.log, false)
+func (r *checker) eventMACs(ctx context.Context, db *database.Database) {
+	key, err := integritykey.Load(r.in.Config, r.in.Log, false)
 	if errors.Is(err, os.ErrNotExist) {
-		r.add(instance.Finding{OK: true, Warning: true, Message: "event MACs: no integrity key yet (" + r.env.cfg.IntegrityKeyFile() + "); serve creates it on first start"})
+		r.report(instance.Finding{OK: true, Warning: true, Message: "event MACs: no integrity key yet (" + r.in.Config.IntegrityKeyFile() + "); serve creates it on first start"})
 		return
 	}
 	if err != nil {
-		r.add(instance.Finding{Message: "event MACs: " + err.Error()})
+		r.report(instance.Finding{Message: "event MACs: " + err.Error()})
 		return
 	}
 	pool, err := pgxpool.New(ctx, db.MigrationURL)
 	if err != nil {
-		r.add(instance.Finding{Message: fmt.Sprintf("event MACs: %v", err)})
+		r.report(instance.Finding{Message: fmt.Sprintf("event MACs: %v", err)})
 		return
 	}
 	defer pool.Close()
 	store := eventstore.New(pool, eventstore.Config{Authenticator: key})
 	from, err := store.LatestCheckpoint(ctx)
 	if err != nil {
-		r.add(instance.Finding{Message: fmt.Sprintf("event MACs: %v", err)})
+		r.report(instance.Finding{Message: fmt.Sprintf("event MACs: %v", err)})
 		return
 	}
 	head, err := store.HeadPosition(ctx)
 	if err != nil {
-		r.add(instance.Finding{Message: fmt.Sprintf("event MACs: %v", err)})
+		r.report(instance.Finding{Message: fmt.Sprintf("event MACs: %v", err)})
 		return
 	}
 	auth, err := store.Authenticated(ctx, from, head)
 	switch {
 	case err != nil:
-		r.add(instance.Finding{Message: fmt.Sprintf("event MACs: %v", err)})
+		r.report(instance.Finding{Message: fmt.Sprintf("event MACs: %v", err)})
 	case auth.ForgedAt != 0:
-		r.add(instance.Finding{Message: fmt.Sprintf("event MACs: forged: the event at position %d has no valid MAC (the ledger did not write it); "+
+		r.report(instance.Finding{Message: fmt.Sprintf("event MACs: forged: the event at position %d has no valid MAC (the ledger did not write it); "+
 			"checkpoints stop before it; run secretsledger verify", auth.ForgedAt)})
 	default:
-		r.add(instance.Finding{OK: true, Message: fmt.Sprintf("event MACs: the %d event(s) after the newest checkpoint (%d) are authenticated", head-from, from)})
+		r.report(instance.Finding{OK: true, Message: fmt.Sprintf("event MACs: the %d event(s) after the newest checkpoint (%d) are authenticated", head-from, from)})
 	}
 }
