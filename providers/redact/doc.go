@@ -1,0 +1,34 @@
+// Package redact masks the exact values of secrets in text: what an agent runtime, or
+// `secretsledger run --redact`, puts between a child process's output and the terminal or
+// log, so a value the child prints is replaced by "[REDACTED:key]", naming the secret's key
+// and never its value.
+//
+// Each value is looked for as its raw bytes and in these encodings of the whole value:
+// standard and URL-safe base64, with and without padding; url.QueryEscape and
+// url.PathEscape; the inside of a JSON string as encoding/json writes it (with and without
+// its HTML escaping of <, > and &); lower- and upper-case hex. All forms of all values are
+// found in one pass by an Aho–Corasick automaton, so the cost per byte does not grow with
+// the number of values. Where matches overlap, the overlapping bytes are masked together,
+// once, under the key of the longest match, so no part of either value is left out.
+//
+// Limits, and what is not caught:
+//   - values shorter than MinLength (8 bytes) are not masked; Redactor.Skipped lists their keys;
+//   - base64 is matched as the value's own encoding: the value encoded inside a larger
+//     base64 stream at an offset that is not a multiple of 3 bytes encodes to different
+//     characters and is not caught;
+//   - any other transformation is not caught: a value split by the child with other text in
+//     between, reversed, compressed, encrypted, hashed, re-cased (other than hex),
+//     percent-encoded with lower-case hex, escaped by another language's rules, or printed
+//     one character per line; redaction is a safety net for accidents, not a boundary
+//     against a child that means to leak a value.
+//
+// The writer holds back only the tail of each write that may still be the start of a value
+// or an encoding (at most the longest encoded form less one byte, plus a match that an
+// overlapping longer one may still extend) and writes it with the next write or on Close.
+// So output is not held up at a line's end: a write that ends in a newline is written out
+// whole unless a value itself contains a newline and the line ends with its start.
+//
+// Imports: nothing of ours.
+//
+// Third-party: none.
+package redact
