@@ -10,7 +10,8 @@ package redact
 type automaton struct {
 	class    [256]uint8 // byte → class; class 0 is every byte no pattern contains
 	nclass   int
-	next     []int32 // state*nclass + class → state
+	next     []int32 // while building: state*nclass + class → state
+	step     []int32 // the scanning table, see finish
 	depth    []int32 // length of the string the state stands for
 	outLen   []int32 // length of the longest pattern that ends at this state, 0 if none
 	outOwner []int32 // index of that pattern's owner (a key), valid when outLen > 0
@@ -31,6 +32,12 @@ func newAutomaton(patterns [][]byte, owners []int) *automaton {
 		a.longest = max(a.longest, len(p))
 	}
 	a.nclass++
+	// At most one state per pattern byte, plus the root: sized once, not grown by doubling.
+	states := 1
+	for _, p := range patterns {
+		states += len(p)
+	}
+	a.next = make([]int32, 0, states*a.nclass)
 	// The trie, with -1 for a missing edge; completed into a DFA below.
 	a.addState(0)
 	for i, p := range patterns {
@@ -49,8 +56,29 @@ func newAutomaton(patterns [][]byte, owners []int) *automaton {
 		}
 	}
 	a.complete()
+	a.finish()
 	return a
 }
+
+// finish turns next into step, the table the scan reads: states are named by their row's
+// offset (state*nclass), so a step is one addition and one load, and an entry is negated
+// when its state reports a pattern, so the scan needs no second load for the common byte
+// that completes nothing. The root never reports (no pattern is empty), so 0 is unambiguous.
+func (a *automaton) finish() {
+	a.step = a.next
+	a.next = nil
+	n := int32(a.nclass)
+	for i, t := range a.step {
+		off := t * n
+		if a.outLen[t] > 0 {
+			off = -off
+		}
+		a.step[i] = off
+	}
+}
+
+// id is the state whose row starts at off.
+func (a *automaton) id(off int32) int32 { return off / int32(a.nclass) }
 
 // addState appends a state whose edges all lead back to the root (0 means "none yet" while
 // the trie is built: no edge of the trie leads to the root).

@@ -85,7 +85,7 @@ func (r *Redactor) Writer(dst io.Writer) io.WriteCloser {
 // scanner is the matching state over a stream; Bytes and the writer share it.
 type scanner struct {
 	r       *Redactor
-	state   int32
+	state   int32  // the automaton's state, as its row's offset
 	pending []byte // the bytes not yet output, the held-back tail of earlier feeds first
 	out     []byte // output produced by feed and flush, for the caller to take
 
@@ -106,18 +106,22 @@ func (s *scanner) feed(p []byte) {
 	emitted := 0
 	st := s.state
 	buf := s.pending
+	step, class := a.step, &a.class
 	for i := base; i < len(buf); i++ {
-		st = a.next[int(st)*a.nclass+int(a.class[buf[i]])]
-		l := a.outLen[st]
-		if l == 0 {
+		t := step[int(st)+int(class[buf[i]])]
+		if t >= 0 {
+			st = t
 			continue
 		}
+		st = -t
+		id := a.id(st)
+		l := a.outLen[id]
 		end := i + 1
 		start := end - int(l)
 		if s.inCluster && start < s.ce {
 			s.cs, s.ce = min(s.cs, start), end
 			if l > s.bestLen {
-				s.bestLen, s.bestOwner = l, a.outOwner[st]
+				s.bestLen, s.bestOwner = l, a.outOwner[id]
 			}
 			continue
 		}
@@ -125,12 +129,12 @@ func (s *scanner) feed(p []byte) {
 			emitted = s.closeCluster(emitted)
 		}
 		s.inCluster, s.cs, s.ce = true, start, end
-		s.bestLen, s.bestOwner = l, a.outOwner[st]
+		s.bestLen, s.bestOwner = l, a.outOwner[id]
 	}
 	s.state = st
 	// No later match can start before safe: the state's depth is the longest tail of the
 	// text that is still the start of some pattern.
-	safe := len(buf) - int(a.depth[st])
+	safe := len(buf) - int(a.depth[a.id(st)])
 	if s.inCluster && safe >= s.ce {
 		emitted = s.closeCluster(emitted)
 	}
