@@ -4,7 +4,8 @@
 // and never its value.
 //
 // Each value is looked for as its raw bytes and in these encodings of the whole value:
-// standard and URL-safe base64, with and without padding; url.QueryEscape and
+// standard and URL-safe base64, with and without padding, standalone or inside a larger
+// base64 text at any offset (an HTTP Basic credential); url.QueryEscape and
 // url.PathEscape; the inside of a JSON string as encoding/json writes it (with and without
 // its HTML escaping of <, > and &); lower- and upper-case hex. All forms of all values are
 // found in one pass by an Aho–Corasick automaton, so the cost per byte does not grow with
@@ -13,9 +14,11 @@
 //
 // Limits, and what is not caught:
 //   - values shorter than MinLength (8 bytes) are not masked; Redactor.Skipped lists their keys;
-//   - base64 is matched as the value's own encoding: the value encoded inside a larger
-//     base64 stream at an offset that is not a multiple of 3 bytes encodes to different
-//     characters and is not caught;
+//   - base64 is exact only for the value's own encoding: inside a larger base64 text the
+//     one or two characters at each edge of the value mix its bits with its neighbours'
+//     (they differ with the offset modulo 3 and with the neighbours), so the characters
+//     that depend on the value alone are masked and the edge ones, at most 4 bits of the
+//     value each, are left;
 //   - any other transformation is not caught: a value split by the child with other text in
 //     between, reversed, compressed, encrypted, hashed, re-cased (other than hex),
 //     percent-encoded with lower-case hex, escaped by another language's rules, or printed

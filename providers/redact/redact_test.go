@@ -249,3 +249,27 @@ func TestWriteErrorReturned(t *testing.T) {
 		t.Fatal("no error on the next write")
 	}
 }
+
+// TestBase64EmbeddedAtAnyOffset: a value inside a larger base64 text, at every offset,
+// has the characters that depend on it alone masked; only the edge characters, which mix
+// in the neighbours' bits, stay.
+func TestBase64EmbeddedAtAnyOffset(t *testing.T) {
+	v := []byte("hunter2-but-longer")
+	r := newTest(t, Secret{Key: "pw", Value: v})
+	for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.URLEncoding, base64.RawStdEncoding} {
+		for pre := range 7 {
+			for post := range 4 {
+				plain := append(append([]byte("user:"[:min(pre, 5)]+strings.Repeat("x", max(pre-5, 0))), v...), "::::"[:post]...)
+				encoded := enc.EncodeToString(plain)
+				got := r.String("Authorization: Basic " + encoded)
+				if !strings.Contains(got, "[REDACTED:pw]") {
+					t.Fatalf("prefix %d, suffix %d: not masked: %q", pre, post, got)
+				}
+				masked := strings.TrimPrefix(got, "Authorization: Basic ")
+				if edges := len(masked) - len("[REDACTED:pw]"); edges > 4*(pre+post+2)/3+2 {
+					t.Fatalf("prefix %d, suffix %d: %d characters left around the mask: %q", pre, post, edges, got)
+				}
+			}
+		}
+	}
+}
