@@ -8,7 +8,7 @@ package redact
 // longest tail of the text seen so far that is still the start of some pattern. That depth
 // is exactly how many bytes a write must hold back, no more.
 type automaton struct {
-	class    [256]uint8 // byte → class; class 0 is every byte no pattern contains
+	class    [256]uint16 // byte → class; class 0 is every byte no pattern contains (257 classes at most)
 	nclass   int
 	next     []int32 // while building: state*nclass + class → state
 	step     []int32 // the scanning table, see finish
@@ -26,7 +26,7 @@ func newAutomaton(patterns [][]byte, owners []int) *automaton {
 		for _, c := range p {
 			if a.class[c] == 0 {
 				a.nclass++
-				a.class[c] = uint8(a.nclass)
+				a.class[c] = uint16(a.nclass)
 			}
 		}
 		a.longest = max(a.longest, len(p))

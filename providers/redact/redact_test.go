@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"math/rand/v2"
 	"net/url"
 	"strings"
@@ -270,6 +271,26 @@ func TestBase64EmbeddedAtAnyOffset(t *testing.T) {
 					t.Fatalf("prefix %d, suffix %d: %d characters left around the mask: %q", pre, post, edges, got)
 				}
 			}
+		}
+	}
+}
+
+// TestEveryByteValue: values that between them use all 256 byte values, so no byte is left
+// for "in no pattern".
+func TestEveryByteValue(t *testing.T) {
+	var secrets []Secret
+	for i := 0; i < 256; i += 16 {
+		v := make([]byte, 16)
+		for j := range v {
+			v[j] = byte(i + j)
+		}
+		secrets = append(secrets, Secret{Key: fmt.Sprintf("b%02x", i), Value: v})
+	}
+	r := New(secrets, Options{})
+	for _, s := range secrets {
+		in := "<" + string(s.Value) + ">" + base64.StdEncoding.EncodeToString(s.Value)
+		if got, want := r.String(in), "<[REDACTED:"+s.Key+"]>[REDACTED:"+s.Key+"]"; got != want {
+			t.Fatalf("got %q, want %q", got, want)
 		}
 	}
 }

@@ -2,6 +2,7 @@ package redact
 
 import (
 	"errors"
+	"io"
 	"sync"
 )
 
@@ -10,7 +11,7 @@ var errClosed = errors.New("redact: write after close")
 
 type writer struct {
 	mu  sync.Mutex
-	dst interface{ Write([]byte) (int, error) }
+	dst io.Writer
 	s   scanner
 	err error // the first error of dst, or errClosed; every later call returns it
 }
