@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"net/url"
@@ -239,12 +240,12 @@ type failWriter struct{}
 
 func (failWriter) Write([]byte) (int, error) { return 0, errFail }
 
-var errFail = strings.NewReader("").UnreadByte()
+var errFail = errors.New("destination failed")
 
 func TestWriteErrorReturned(t *testing.T) {
 	w := newTest(t).Writer(failWriter{})
-	if _, err := w.Write([]byte("line\n")); err == nil {
-		t.Fatal("no error from a failing destination")
+	if _, err := w.Write([]byte("line\n")); !errors.Is(err, errFail) {
+		t.Fatalf("Write to a failing destination: %v", err)
 	}
 	if _, err := w.Write([]byte("line\n")); err == nil {
 		t.Fatal("no error on the next write")
