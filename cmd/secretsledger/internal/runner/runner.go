@@ -78,7 +78,7 @@ func Run(ctx context.Context, api *apiclient.Client, o Options) (int, error) {
 	if err != nil {
 		var apiErr *apiclient.Error
 		if errors.As(err, &apiErr) {
-			return 0, fmt.Errorf("resolution failed, the command was not started: %w", err)
+			return 0, fmt.Errorf("the command was not started: %w", err)
 		}
 		return 0, err
 	}
