@@ -17,11 +17,13 @@ import (
 // DefaultGrace is how long a child has to exit after a forwarded TERM or INT.
 const DefaultGrace = 10 * time.Second
 
-// Secret is one resolved value the child receives, named by its env name (or its
-// config path when it has none): what an output filter needs to recognise it.
+// Secret is one value the child receives: its env name, the key of the secret it came
+// from ("" for a plain env entry) and the value. What an output filter needs to
+// recognise it and say which it hid.
 type Secret struct {
-	Name  string
-	Value []byte
+	Name      string
+	SecretKey string
+	Value     []byte
 }
 
 // WrapFunc is the output-filter seam: given the values the child receives and run's own
@@ -122,24 +124,22 @@ func failures(asked []string, manifest []apiclient.ManifestEntry) []string {
 	return failed
 }
 
-// secrets are the values the child receives, for an output filter.
+// secrets are the values the child receives, for an output filter, by env name.
 func secrets(res apiclient.Resolution) []Secret {
+	keys := map[string]string{}
+	for _, e := range res.Manifest {
+		if e.EnvKey != "" {
+			keys[e.EnvKey] = e.SecretKey
+		}
+	}
 	names := make([]string, 0, len(res.Env))
 	for k := range res.Env {
 		names = append(names, k)
 	}
 	sort.Strings(names)
-	out := make([]Secret, 0, len(names)+len(res.Values))
+	out := make([]Secret, 0, len(names))
 	for _, k := range names {
-		out = append(out, Secret{Name: k, Value: []byte(res.Env[k])})
-	}
-	paths := make([]string, 0, len(res.Values))
-	for p := range res.Values {
-		paths = append(paths, p)
-	}
-	sort.Strings(paths)
-	for _, p := range paths {
-		out = append(out, Secret{Name: p, Value: []byte(res.Values[p])})
+		out = append(out, Secret{Name: k, SecretKey: keys[k], Value: []byte(res.Env[k])})
 	}
 	return out
 }

@@ -94,7 +94,7 @@ func TestRunWrapSeam(t *testing.T) {
 	if stdout.String() != "out ***" || stderr.String() != "err ***" || !closed {
 		t.Errorf("stdout %q stderr %q closed %v", stdout.String(), stderr.String(), closed)
 	}
-	if len(seen) != 2 || seen[0].Name != "MY_KEY" || string(seen[0].Value) != "s3cret" {
+	if len(seen) != 1 || seen[0].Name != "MY_KEY" || seen[0].SecretKey != "my-key" || string(seen[0].Value) != "s3cret" {
 		t.Errorf("the seam got %d secrets", len(seen))
 	}
 	raw, _ := os.ReadFile(manifest)
