@@ -51,7 +51,7 @@ func (f *runFixture) run(t *testing.T, stdin string, vars []string, args ...stri
 	return f.tg.runInput(t, append(append([]string{}, f.agentKeyVars...), vars...), stdin, append([]string{"run"}, args...)...)
 }
 
-// envNames parses `env` output into its variables.
+// envVars parses `env` output into its variables.
 func envVars(out string) map[string]string {
 	vars := map[string]string{}
 	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {

@@ -71,7 +71,8 @@ func (e *ResolutionError) Error() string {
 
 // Run resolves the consumer's env with api (an agent-key client), then starts the
 // command and waits for it. It returns the child's exit status (128+n when a signal n
-// ended it); an error means the command never ran.
+// ended it). An error means the command did not start, or that its output could not
+// be passed on to the end (a failing Wrap writer).
 func Run(ctx context.Context, api *apiclient.Client, o Options) (int, error) {
 	if len(o.Command) == 0 {
 		return 0, errors.New("no command to run")
