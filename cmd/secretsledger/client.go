@@ -50,10 +50,7 @@ func newCaller(env *environment) (*apiCaller, error) {
 // serverAndToken are the server LEDGER_URL names and the credential to call it with:
 // LEDGER_TOKEN, else the instance's board token.
 func serverAndToken(env *environment) (base, token string, err error) {
-	base = env.getenv("LEDGER_URL")
-	if base == "" {
-		base = env.cfg.ClientURL()
-	}
+	base = serverURL(env)
 	token = strings.TrimSpace(env.getenv("LEDGER_TOKEN"))
 	if token == "" {
 		b, err := os.ReadFile(filepath.Join(env.cfg.InstanceDir(), "board.token"))
@@ -62,7 +59,16 @@ func serverAndToken(env *environment) (base, token string, err error) {
 		}
 		token = strings.TrimSpace(string(b))
 	}
-	return strings.TrimRight(base, "/"), token, nil
+	return base, token, nil
+}
+
+// serverURL is the server LEDGER_URL names, else the local instance's.
+func serverURL(env *environment) string {
+	base := env.getenv("LEDGER_URL")
+	if base == "" {
+		base = env.cfg.ClientURL()
+	}
+	return strings.TrimRight(base, "/")
 }
 
 // withCaller runs fn with a caller and the client timeout.

@@ -93,6 +93,10 @@ func run(ctx context.Context, env *environment, args []string) int {
 	if errors.Is(err, errShownHelp) {
 		return exitUsage
 	}
+	var passed exitWith
+	if errors.As(err, &passed) {
+		return int(passed)
+	}
 	fmt.Fprintf(env.stderr, "%s: %v\n", cmd.CommandPath(), err)
 	code := exitCode(err)
 	if !env.started {

@@ -46,6 +46,7 @@ func newRootCmd(env *environment) *cobra.Command {
 		newSecretsCmd(env),
 		newBindingsCmd(env),
 		newAgentKeysCmd(env),
+		newRunCmd(env),
 		newFreezeCmd(env),
 		newUnfreezeCmd(env),
 		newVaultsCmd(env),

@@ -1,0 +1,103 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/secretsledger/secretsledger/cmd/secretsledger/internal/apiclient"
+	"github.com/secretsledger/secretsledger/cmd/secretsledger/internal/runner"
+	"github.com/secretsledger/secretsledger/cmd/secretsledger/internal/usage"
+)
+
+// exitWith is the exit status of a command run passed through: main exits with it and
+// prints nothing, the child having said what it had to say.
+type exitWith int
+
+func (e exitWith) Error() string { return fmt.Sprintf("exit status %d", int(e)) }
+
+type runOptions struct {
+	paths                  []string
+	runID, issueID         string
+	isolated               bool
+	grace                  time.Duration
+	manifest, agentKeyFile string
+}
+
+func newRunCmd(env *environment) *cobra.Command {
+	var o runOptions
+	c := &cobra.Command{
+		Use:   "run [--path P]… [--run-id ID] [--issue-id ID] [--isolated] [--manifest FILE] [--agent-key-file FILE] [--grace D] -- COMMAND [ARGS…]",
+		Short: "resolve the agent's env with its agent key and run COMMAND with it",
+		Long: "run resolves the env of the agent key's consumer (every binding and plain entry, or the --path ones) and starts " +
+			"COMMAND with the resolved entries added to its environment (--isolated: only those, plus PATH, HOME, LANG, TERM and TZ). " +
+			"The agent key comes from LEDGER_AGENT_KEY or --agent-key-file, never from the command line, and never reaches COMMAND. " +
+			"stdin, stdout, stderr and the exit status pass through; INT, TERM, HUP and QUIT are forwarded, and a child still " +
+			"running --grace after a TERM or INT is killed.\n\n" +
+			"Exit codes: COMMAND's own (128+n when signal n ended it); 1 when the resolution fails and COMMAND was not started; " +
+			"2 bad usage.\n\nLEDGER_URL (default http://$LEDGER_HTTP_ADDR) chooses the server; SSL_CERT_FILE names the CA bundle to trust.",
+		Args: cobra.MinimumNArgs(1),
+		RunE: func(c *cobra.Command, args []string) error {
+			return runRun(c.Context(), env, o, args)
+		},
+	}
+	c.Flags().SetInterspersed(false) // COMMAND's own flags are its, not run's
+	c.Flags().StringArrayVar(&o.paths, "path", nil, "resolve this config path only (repeatable; default: every binding and plain entry); each must resolve")
+	c.Flags().StringVar(&o.runID, "run-id", "", "the run the resolution is for, in the access record")
+	c.Flags().StringVar(&o.issueID, "issue-id", "", "the issue the resolution is for, in the access record")
+	c.Flags().BoolVar(&o.isolated, "isolated", false, "give COMMAND only the resolved entries and PATH, HOME, LANG, TERM, TZ")
+	c.Flags().DurationVar(&o.grace, "grace", runner.DefaultGrace, "how long COMMAND has to exit after a forwarded TERM or INT before it is killed")
+	c.Flags().StringVar(&o.manifest, "manifest", "", "write the resolution manifest (paths, secret keys, versions, outcomes; no values) to FILE, mode 0600")
+	c.Flags().StringVar(&o.agentKeyFile, "agent-key-file", "", "read the agent key from FILE (default: $"+runner.AgentKeyVar+")")
+	return c
+}
+
+func runRun(ctx context.Context, env *environment, o runOptions, command []string) error {
+	key, err := agentKey(env, o.agentKeyFile)
+	if err != nil {
+		return err
+	}
+	if o.grace <= 0 {
+		return usage.Error{Err: errors.New("--grace must be positive")}
+	}
+	sigs, stop := runner.Notify()
+	defer stop()
+	resolveCtx, cancel := context.WithTimeout(ctx, clientTimeout)
+	defer cancel()
+	code, err := runner.Run(resolveCtx, apiclient.New(serverURL(env), key, nil), runner.Options{
+		Command: command, Paths: o.paths, RunID: o.runID, IssueID: o.issueID, Isolated: o.isolated, Grace: o.grace,
+		Manifest: o.manifest, AgentKey: key, Environ: os.Environ(),
+		Stdin: env.stdin, Stdout: env.stdout, Stderr: env.stderr, Signals: sigs,
+	})
+	if err != nil {
+		return err
+	}
+	if code != 0 {
+		return exitWith(code)
+	}
+	return nil
+}
+
+// agentKey is the key --agent-key-file names, else LEDGER_AGENT_KEY's. Never a flag's
+// value: a command line is visible to every user of the machine.
+func agentKey(env *environment, file string) (string, error) {
+	if file != "" {
+		b, err := os.ReadFile(file)
+		if err != nil {
+			return "", usage.Error{Err: fmt.Errorf("read the agent key: %w", err)}
+		}
+		if key := strings.TrimSpace(string(b)); key != "" {
+			return key, nil
+		}
+		return "", usage.Error{Err: fmt.Errorf("the agent key file %s is empty", file)}
+	}
+	if key := strings.TrimSpace(env.getenv(runner.AgentKeyVar)); key != "" {
+		return key, nil
+	}
+	return "", usage.Error{Err: errors.New("no agent key: set " + runner.AgentKeyVar + " or pass --agent-key-file FILE")}
+}
