@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"encoding/base64"
 	"encoding/json"
 	"os"
 	"os/exec"
@@ -72,6 +73,26 @@ func TestRunCommand(t *testing.T) {
 	t.Run("agent key kept from the child", func(t *testing.T) { runKeepsAgentKey(t, f) })
 	t.Run("manifest", func(t *testing.T) { runWritesManifest(t, f) })
 	t.Run("signals", func(t *testing.T) { runForwardsSignals(t, f) })
+	t.Run("redact", func(t *testing.T) { runRedactsOutput(t, f) })
+}
+
+// runRedactsOutput: with --redact the value reaches neither stream, written in two
+// pieces or base64-encoded; without it, the same script shows it (so the check can fail).
+func runRedactsOutput(t *testing.T, f *runFixture) {
+	script := `v="$MY_KEY"; h=${v%"${v#????}"}; printf %s "$h"; printf '%s\n' "${v#????}"; printf %s "$v" | base64 >&2`
+	b64 := base64.StdEncoding.EncodeToString([]byte(f.value))
+	code, stdout, stderr := f.run(t, "", nil, "--", "sh", "-c", script)
+	if code != 0 || !strings.Contains(stdout, f.value) || !strings.Contains(stderr, b64) {
+		t.Fatalf("without --redact: exit %d, the value in stdout %v, its base64 in stderr %v", code,
+			strings.Contains(stdout, f.value), strings.Contains(stderr, b64))
+	}
+	code, stdout, stderr = f.run(t, "", nil, "--redact", "--", "sh", "-c", script)
+	if code != 0 || strings.Contains(stdout+stderr, f.value) || strings.Contains(stderr, b64) {
+		t.Fatalf("with --redact: exit %d, stdout %q, stderr %q", code, stdout, stderr)
+	}
+	if !strings.HasPrefix(stdout, "[REDACTED:") || !strings.HasPrefix(stderr, "[REDACTED:") {
+		t.Fatalf("with --redact: no mask naming the key: stdout %q, stderr %q", stdout, stderr)
+	}
 }
 
 func runPassesEnvAndStatus(t *testing.T, f *runFixture) {

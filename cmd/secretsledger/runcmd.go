@@ -1,9 +1,11 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"strings"
 	"time"
@@ -13,6 +15,7 @@ import (
 	"github.com/secretsledger/secretsledger/cmd/secretsledger/internal/apiclient"
 	"github.com/secretsledger/secretsledger/cmd/secretsledger/internal/runner"
 	"github.com/secretsledger/secretsledger/cmd/secretsledger/internal/usage"
+	"github.com/secretsledger/secretsledger/providers/redact"
 )
 
 // exitWith is the exit status of a command run passed through: main exits with it and
@@ -24,7 +27,7 @@ func (e exitWith) Error() string { return fmt.Sprintf("exit status %d", int(e)) 
 type runOptions struct {
 	paths                  []string
 	runID, issueID         string
-	isolated               bool
+	isolated, redact       bool
 	grace                  time.Duration
 	manifest, agentKeyFile string
 }
@@ -32,7 +35,7 @@ type runOptions struct {
 func newRunCmd(env *environment) *cobra.Command {
 	var o runOptions
 	c := &cobra.Command{
-		Use:   "run [--path P]… [--run-id ID] [--issue-id ID] [--isolated] [--manifest FILE] [--agent-key-file FILE] [--grace D] -- COMMAND [ARGS…]",
+		Use:   "run [--path P]… [--run-id ID] [--issue-id ID] [--isolated] [--redact] [--manifest FILE] [--agent-key-file FILE] [--grace D] -- COMMAND [ARGS…]",
 		Short: "resolve the agent's env with its agent key and run COMMAND with it",
 		Long: "run resolves the env of the agent key's consumer (every binding and plain entry, or the --path ones) and starts " +
 			"COMMAND with the resolved entries added to its environment (--isolated: only those, plus PATH, HOME, LANG, TERM and TZ). " +
@@ -53,6 +56,7 @@ func newRunCmd(env *environment) *cobra.Command {
 	c.Flags().BoolVar(&o.isolated, "isolated", false, "give COMMAND only the resolved entries and PATH, HOME, LANG, TERM, TZ")
 	c.Flags().DurationVar(&o.grace, "grace", runner.DefaultGrace, "how long COMMAND has to exit after a forwarded TERM or INT before it is killed")
 	c.Flags().StringVar(&o.manifest, "manifest", "", "write the resolution manifest (paths, secret keys, versions, outcomes; no values) to FILE, mode 0600")
+	c.Flags().BoolVar(&o.redact, "redact", false, "mask every resolved value (and its base64, URL, JSON and hex forms) in COMMAND's stdout and stderr as [REDACTED:key]")
 	c.Flags().StringVar(&o.agentKeyFile, "agent-key-file", "", "read the agent key from FILE (default: $"+runner.AgentKeyVar+")")
 	return c
 }
@@ -69,11 +73,15 @@ func runRun(ctx context.Context, env *environment, o runOptions, command []strin
 	defer stop()
 	resolveCtx, cancel := context.WithTimeout(ctx, clientTimeout)
 	defer cancel()
-	code, err := runner.Run(resolveCtx, apiclient.New(serverURL(env), key, nil), runner.Options{
+	ro := runner.Options{
 		Command: command, Paths: o.paths, RunID: o.runID, IssueID: o.issueID, Isolated: o.isolated, Grace: o.grace,
 		Manifest: o.manifest, AgentKey: key, Environ: os.Environ(),
 		Stdin: env.stdin, Stdout: env.stdout, Stderr: env.stderr, Signals: sigs,
-	})
+	}
+	if o.redact {
+		ro.Wrap = redactOutput
+	}
+	code, err := runner.Run(resolveCtx, apiclient.New(serverURL(env), key, nil), ro)
 	if err != nil {
 		return err
 	}
@@ -100,4 +108,20 @@ func agentKey(env *environment, file string) (string, error) {
 		return key, nil
 	}
 	return "", usage.Error{Err: errors.New("no agent key: set " + runner.AgentKeyVar + " or pass --agent-key-file FILE")}
+}
+
+// redactOutput masks the values COMMAND receives in what it writes (run --redact). A
+// value shorter than redact.MinLength is not masked (masking "1" would corrupt output);
+// run says which on its own stderr, by key.
+func redactOutput(secrets []runner.Secret, stdout, stderr io.Writer) (io.Writer, io.Writer, func() error, error) {
+	rs := make([]redact.Secret, len(secrets))
+	for i, s := range secrets {
+		rs[i] = redact.Secret{Key: cmp.Or(s.SecretKey, s.Name), Value: s.Value}
+	}
+	r := redact.New(rs, redact.Options{})
+	if skipped := r.Skipped(); len(skipped) > 0 {
+		fmt.Fprintf(stderr, "run: not masked (shorter than %d bytes): %s\n", redact.MinLength, strings.Join(skipped, ", "))
+	}
+	out, errOut := r.Writer(stdout), r.Writer(stderr)
+	return out, errOut, func() error { return errors.Join(out.Close(), errOut.Close()) }, nil
 }

@@ -1,6 +1,7 @@
 package runner
 
 import (
+	"slices"
 	"sort"
 	"strings"
 )
@@ -12,8 +13,14 @@ var isolatedKeep = []string{"PATH", "HOME", "LANG", "TERM", "TZ"}
 // AgentKeyVar is the variable run reads the agent key from.
 const AgentKeyVar = "LEDGER_AGENT_KEY"
 
-// childEnv is the child's environment: base (run's own, all of it or only isolatedKeep
-// when isolated) with resolved laid over it, less the agent key. A variable named
+// withheld are the ledger's own credentials that run's environment may hold (an
+// operator's board token, the master key, the database URLs with their passwords): an
+// agent's command never inherits them, isolated or not. The consumer's resolved entries
+// may still use these names (an agent can be bound its own DATABASE_URL).
+var withheld = []string{AgentKeyVar, "LEDGER_TOKEN", "PAPERCLIP_SECRETS_MASTER_KEY", "DATABASE_URL", "DATABASE_MIGRATION_URL"}
+
+// childEnv is the child's environment: base (run's own less the withheld credentials, all
+// of it or only isolatedKeep when isolated) with resolved laid over it, less the agent key. A variable named
 // AgentKeyVar, or whose value holds the key, is left out whatever its origin: a key
 // copied into another variable must not reach the child either.
 func childEnv(base []string, resolved map[string]string, isolated bool, agentKey string) []string {
@@ -30,7 +37,7 @@ func childEnv(base []string, resolved map[string]string, isolated bool, agentKey
 		if !ok || k == "" {
 			continue
 		}
-		if isolated && !keep(k) {
+		if (isolated && !slices.Contains(isolatedKeep, k)) || slices.Contains(withheld, k) {
 			continue
 		}
 		set(k, v)
@@ -52,13 +59,4 @@ func childEnv(base []string, resolved map[string]string, isolated bool, agentKey
 		out = append(out, k+"="+v)
 	}
 	return out
-}
-
-func keep(name string) bool {
-	for _, k := range isolatedKeep {
-		if k == name {
-			return true
-		}
-	}
-	return false
 }

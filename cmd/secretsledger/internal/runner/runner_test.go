@@ -20,7 +20,8 @@ import (
 const key = "sla_01TEST.secret-part"
 
 func TestChildEnv(t *testing.T) {
-	base := []string{"PATH=/bin", "HOME=/h", "LEDGER_AGENT_KEY=" + key, "COPY=x" + key + "y", "OTHER=o", "MY_KEY=old", "TZ=UTC"}
+	base := []string{"PATH=/bin", "HOME=/h", "LEDGER_AGENT_KEY=" + key, "COPY=x" + key + "y", "OTHER=o", "MY_KEY=old", "TZ=UTC",
+		"LEDGER_TOKEN=board-token", "PAPERCLIP_SECRETS_MASTER_KEY=ab", "DATABASE_URL=postgres://u:pw@h/db", "DATABASE_MIGRATION_URL=x"}
 	resolved := map[string]string{"MY_KEY": "new", "B": "b"}
 	got := childEnv(base, resolved, false, key)
 	want := []string{"PATH=/bin", "HOME=/h", "OTHER=o", "MY_KEY=new", "TZ=UTC", "B=b"}
@@ -31,6 +32,13 @@ func TestChildEnv(t *testing.T) {
 	want = []string{"PATH=/bin", "HOME=/h", "TZ=UTC", "B=b", "MY_KEY=new"}
 	if !slices.Equal(got, want) {
 		t.Errorf("isolated: %q, want %q", got, want)
+	}
+	// A resolved entry may use a withheld name: it is the consumer's own.
+	got = childEnv(base, map[string]string{"DATABASE_URL": "postgres://agent"}, false, key)
+	if !slices.Contains(got, "DATABASE_URL=postgres://agent") || slices.ContainsFunc(got, func(kv string) bool {
+		return strings.HasPrefix(kv, "LEDGER_TOKEN=") || strings.HasPrefix(kv, "PAPERCLIP_SECRETS_MASTER_KEY=")
+	}) {
+		t.Errorf("withheld credentials or the consumer's own entry: %q", got)
 	}
 	// A resolved entry that holds the key (or is named like its variable) is dropped too.
 	got = childEnv(nil, map[string]string{AgentKeyVar: "v", "LEAK": key}, false, key)
