@@ -59,3 +59,8 @@ func (c *Client) RevokeConsumerAgentKeys(ctx context.Context, company, targetTyp
 func (c *Client) Resolve(ctx context.Context, in Resolve) (Resolution, *Answer, error) {
 	return callOp[Resolution](ctx, c, opResolve, nil, in, nil)
 }
+
+// Redact masks the consumer's values in a text; the client's token must be its agent key.
+func (c *Client) Redact(ctx context.Context, in Redact) (Redaction, *Answer, error) {
+	return callOp[Redaction](ctx, c, opRedact, nil, in, nil)
+}

@@ -97,6 +97,20 @@ type Resolution struct {
 	Manifest []ManifestEntry   `json:"manifest"`
 }
 
+// Redact is the body of a redaction (schema Redact): Text is required, "" included.
+type Redact struct {
+	Text    string `json:"text"`
+	RunID   string `json:"runId,omitempty"`
+	IssueID string `json:"issueId,omitempty"`
+}
+
+// Redaction is a text masked of the consumer's values (schema Redaction).
+type Redaction struct {
+	Text    string   `json:"text"`
+	Masked  []string `json:"masked"`
+	Skipped []string `json:"skipped"`
+}
+
 // ManifestEntry is one config path of a resolution (schema ManifestEntry).
 type ManifestEntry struct {
 	ConfigPath   string `json:"configPath"`

@@ -14,7 +14,8 @@
 // imports it.
 //
 // Imports: commands, docs, eventstore, eventstore/actor, eventstore/events,
-// eventstore/ledgererr, eventstore/natsbus, providers, queries, queries/audit.
+// eventstore/ledgererr, eventstore/natsbus, providers, providers/redact, queries,
+// queries/audit.
 //
 // Third-party: gorilla/mux, kin-openapi, pgx, ulid.
 package httpapi

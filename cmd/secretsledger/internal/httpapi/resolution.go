@@ -16,7 +16,8 @@ type ResolveCommands interface {
 	ResolveValues(ctx context.Context, req commands.Request, r commands.Resolve) (commands.Resolution, error)
 }
 
-// Resolution serves the runtime: agents resolve the values bound to them.
+// Resolution serves the runtime: agents resolve the values bound to them, and have a
+// text masked of those values (redact.go).
 type Resolution struct {
 	Commands ResolveCommands
 	*gate
@@ -25,6 +26,7 @@ type Resolution struct {
 func (h *Resolution) routes(r *mux.Router, g *gate) {
 	h.gate = g
 	r.HandleFunc("/runtime/resolve", g.agent(h.resolve)).Methods(http.MethodPost)
+	r.HandleFunc("/runtime/redact", g.agent(h.redactText)).Methods(http.MethodPost)
 }
 
 type resolveBody struct {
