@@ -64,6 +64,9 @@ var publicRoutes = map[string]bool{"GET /api/openapi.json": true}
 // instance's own state, refuses company-limited tokens.)
 var instanceRoutes = map[string]bool{"GET /api/companies": true}
 
+// agentRoutes admit agent keys only.
+var agentRoutes = map[string]bool{"/api/runtime/resolve": true, "/api/runtime/redact": true}
+
 // The authorization matrix: every route of the router × every kind of credential. A
 // route added without an admission rule fails here.
 func TestAuthorizationMatrix(t *testing.T) {
@@ -74,7 +77,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 		t.Fatalf("only %d routes found in the router", len(routes))
 	}
 	for _, rt := range routes {
-		agentRoute := rt.template == "/api/runtime/resolve"
+		agentRoute := agentRoutes[rt.template]
 		ids := s.fixtures()
 		path := fill(rt.template, ids)
 		body := ""
