@@ -5,7 +5,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 )
 
 // secrets rekey rewraps every data key while the server is stopped; the server then
@@ -14,7 +13,7 @@ func TestRekeyAndProvidersEndpoints(t *testing.T) {
 	t.Parallel()
 	e := newInstance(t)
 	s := e.serve(t)
-	e.waitReady(t, s, 15*time.Second)
+	e.waitReady(t, s)
 	api := e.client(t, e.instanceToken(t))
 	id := api.must(201, "POST", "/api/companies/"+companyA+"/secrets", `{"name": "k", "value": "v"}`).json(t)["id"].(string)
 
@@ -57,7 +56,7 @@ func TestRekeyAndProvidersEndpoints(t *testing.T) {
 		t.Fatalf("verify after rekey: %s", out)
 	}
 	s = e.serve(t)
-	e.waitReady(t, s, 5*time.Second)
+	e.waitReady(t, s)
 	api.must(200, "POST", "/api/secrets/"+id+"/rotate", `{"value": "v2"}`) // the new key wraps new versions
 	s.stop(t)
 }

@@ -37,7 +37,7 @@ func TestAWSProviderEndToEnd(t *testing.T) {
 	t.Parallel()
 	e, fake := awsInstance(t)
 	s := e.serve(t)
-	e.waitReady(t, s, 20*time.Second)
+	e.waitReady(t, s)
 	api := e.client(t, e.instanceToken(t))
 	follower := startFollower(t, api.subscriber(t, companyA))
 	v1, v2 := canary("aws-v1"), canary("aws-v2")
@@ -174,7 +174,7 @@ func TestAWSVaultPlacesSecrets(t *testing.T) {
 	e.vars = append(e.vars, "PAPERCLIP_SECRETS_PROVIDER=local_encrypted", // the later setting wins
 		"LEDGER_AWS_VAULTS=on")
 	s := e.serve(t)
-	e.waitReady(t, s, 20*time.Second)
+	e.waitReady(t, s)
 	api := e.client(t, e.instanceToken(t))
 	vault := api.must(201, "POST", vaultsPath(companyA),
 		`{"displayName": "AWS team", "provider": "aws_secrets_manager", "config": {"region": "us-east-1", "namespace": "team-ns"}}`).json(t)["id"].(string)

@@ -48,7 +48,7 @@ func TestBackupAndRestoreRunbook(t *testing.T) {
 	t.Parallel()
 	e := newInstance(t)
 	s := e.serve(t)
-	e.waitReady(t, s, 15*time.Second)
+	e.waitReady(t, s)
 	token := e.instanceToken(t)
 	board := e.client(t, token)
 	value := canary("backup")
@@ -89,7 +89,7 @@ func TestBackupAndRestoreRunbook(t *testing.T) {
 		t.Fatalf("verify after restore: %d %s %s", code, out, errOut)
 	}
 	s = e.serve(t)
-	e.waitReady(t, s, 15*time.Second)
+	e.waitReady(t, s)
 	if listAfter := string(board.must(200, "GET", "/api/companies/"+companyA+"/secrets", "").body); listAfter != listBefore {
 		t.Fatalf("secrets after restore differ:\nbefore %s\nafter  %s", listBefore, listAfter)
 	}
@@ -197,7 +197,7 @@ func TestBackupWhileWriting(t *testing.T) {
 	t.Parallel()
 	e := newInstance(t)
 	s := e.serve(t)
-	e.waitReady(t, s, 15*time.Second)
+	e.waitReady(t, s)
 	board := e.client(t, e.instanceToken(t))
 	var mu sync.Mutex
 	var acked int64
@@ -273,7 +273,7 @@ func TestScheduledBackupsArePruned(t *testing.T) {
 	e := newInstance(t)
 	e.vars = append(e.vars, "LEDGER_BACKUP_INTERVAL=1s", "LEDGER_BACKUP_RETAIN=1s")
 	s := e.serve(t)
-	e.waitReady(t, s, 15*time.Second)
+	e.waitReady(t, s)
 	dir := filepath.Join(e.home, "instances", "default", "backups")
 	seen := map[string]bool{}
 	deadline := time.Now().Add(60 * time.Second)
@@ -308,7 +308,7 @@ func TestEncryptedBackup(t *testing.T) {
 	t.Parallel()
 	e := newInstance(t)
 	s := e.serve(t)
-	e.waitReady(t, s, 15*time.Second)
+	e.waitReady(t, s)
 	board := e.client(t, e.instanceToken(t))
 	value := canary("encrypted")
 	board.must(201, "POST", "/api/companies/"+companyA+"/secrets", `{"name": "Sealed", "value": "`+value+`"}`)
@@ -368,7 +368,7 @@ func TestExportKey(t *testing.T) {
 	t.Parallel()
 	e := newInstance(t)
 	s := e.serve(t)
-	e.waitReady(t, s, 15*time.Second)
+	e.waitReady(t, s)
 	s.stop(t)
 	code, out, errOut := e.run(t, "doctor")
 	if !strings.Contains(out, "WARN master key backup: none recorded") {

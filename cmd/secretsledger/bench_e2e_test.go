@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
-	"time"
 )
 
 // Every bench scenario runs against a fresh serve with zero errors (short runs: the
@@ -13,7 +12,7 @@ func TestBenchScenariosAgainstAFreshServer(t *testing.T) {
 	t.Parallel()
 	e := newInstance(t)
 	s := e.serve(t)
-	e.waitReady(t, s, 15*time.Second)
+	e.waitReady(t, s)
 	for _, scenario := range []string{"create", "rotate", "resolve", "mixed", "raw-insert"} {
 		code, out, errOut := e.run(t, "bench", "--scenario", scenario, "--concurrency", "4", "--duration", "1s", "--warmup", "200ms", "--json")
 		if code != 0 {

@@ -41,7 +41,7 @@ func TestSignedCheckpointsThroughTheBinary(t *testing.T) {
 	export := filepath.Join(e.home, "elsewhere", "checkpoints.jsonl")
 	e.vars = append(e.vars, "LEDGER_CHECKPOINT_EVERY_EVENTS=2", "LEDGER_CHECKPOINT_EVERY=1h", "LEDGER_CHECKPOINT_EXPORT="+export)
 	s := e.serve(t)
-	e.waitReady(t, s, 15*time.Second)
+	e.waitReady(t, s)
 	code, pubText, errOut := e.run(t, "checkpoint", "pubkey")
 	pub, err := checkpoint.ParsePublicKey(pubText)
 	if code != 0 || err != nil {
@@ -160,7 +160,7 @@ func checkpointVerifyStep(t *testing.T, e *instanceEnv, pubText, export string, 
 func checkpointTailDeletedStep(t *testing.T, e *instanceEnv, pubText, export string, head int64) {
 	t.Helper()
 	s := e.serve(t)
-	e.waitReady(t, s, 15*time.Second)
+	e.waitReady(t, s)
 	if out, err := e.psqlOwner(t, `SET session_replication_role = replica;
 		DELETE FROM ledger_events WHERE position > `+strconv.FormatInt(head-2, 10)+`; DELETE FROM ledger_checkpoints`); err != nil {
 		t.Fatalf("tamper: %v\n%s", err, out)

@@ -42,7 +42,7 @@ func TestConsoleInChromium(t *testing.T) {
 	t.Parallel()
 	e := newInstance(t)
 	s := e.serve(t)
-	e.waitReady(t, s, 15*time.Second)
+	e.waitReady(t, s)
 	api := e.client(t, e.instanceToken(t))
 	db := e.ownerDB(t)
 	b := newChromium(t, "http://"+e.addr)

@@ -14,7 +14,6 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/oklog/ulid/v2"
@@ -70,7 +69,7 @@ func TestConsoleLeaksNothing(t *testing.T) {
 		"LEDGER_AWS_EXTERNAL_PREFIXES=*", // the console links and imports external references
 	}
 	s := e.serve(t)
-	e.waitReady(t, s, 20*time.Second)
+	e.waitReady(t, s)
 	boardToken := e.instanceToken(t)
 	api := e.client(t, boardToken)
 	db := e.ownerDB(t)

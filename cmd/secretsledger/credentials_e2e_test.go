@@ -17,7 +17,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/nats-io/nats.go/jetstream"
@@ -91,7 +90,7 @@ func TestADatabaseWriterCannotMintACredential(t *testing.T) {
 	t.Parallel()
 	e := newInstance(t)
 	s := e.serve(t)
-	e.waitReady(t, s, time.Minute)
+	e.waitReady(t, s)
 	board := e.client(t, e.instanceToken(t))
 	id := board.must(201, "POST", "/api/companies/"+companyA+"/secrets", `{"name": "k", "value": "v"}`).json(t)["id"].(string)
 	board.must(201, "POST", "/api/companies/"+companyA+"/secret-bindings",
@@ -138,7 +137,7 @@ func TestADatabaseWriterCannotMintACredential(t *testing.T) {
 		t.Fatalf("replay: exit %d\n%s", code, errOut)
 	}
 	s = e.serve(t)
-	e.waitReady(t, s, time.Minute)
+	e.waitReady(t, s)
 	for _, token := range []string{"sla_forged1", "sla_forged2"} {
 		e.client(t, token).must(401, "POST", "/api/runtime/resolve", `{}`)
 	}
@@ -155,7 +154,7 @@ func TestCredentialsFromBeforeKeyedHashesKeepWorking(t *testing.T) {
 	t.Parallel()
 	e := newInstance(t)
 	s := e.serve(t)
-	e.waitReady(t, s, time.Minute)
+	e.waitReady(t, s)
 	board := e.client(t, e.instanceToken(t))
 	id := board.must(201, "POST", "/api/companies/"+companyA+"/secrets", `{"name": "k", "value": "v"}`).json(t)["id"].(string)
 	board.must(201, "POST", "/api/companies/"+companyA+"/secret-bindings",
@@ -180,7 +179,7 @@ func TestCredentialsFromBeforeKeyedHashesKeepWorking(t *testing.T) {
 	}
 	for start := range 2 {
 		s = e.serve(t)
-		e.waitReady(t, s, time.Minute)
+		e.waitReady(t, s)
 		e.client(t, "slb_old").must(200, "GET", "/api/companies/"+companyA+"/secrets", "")
 		e.client(t, "sla_old").must(200, "POST", "/api/runtime/resolve", `{}`)
 		var stored []byte
@@ -206,7 +205,7 @@ func TestADatabaseWriterCannotRetargetASubscriber(t *testing.T) {
 	t.Parallel()
 	e := newInstance(t)
 	s := e.serve(t)
-	e.waitReady(t, s, time.Minute)
+	e.waitReady(t, s)
 	api := e.client(t, e.instanceToken(t))
 	moved := api.subscriber(t, companyA)
 	revoked := api.subscriber(t, companyA)
@@ -222,7 +221,7 @@ func TestADatabaseWriterCannotRetargetASubscriber(t *testing.T) {
 	}
 	s.stop(t)
 	s = e.serve(t)
-	e.waitReady(t, s, time.Minute)
+	e.waitReady(t, s)
 	js := e.ledgerJetStream(t)
 	c, err := js.Consumer(context.Background(), natsbus.StreamName, moved.SubscriberID)
 	if err != nil {

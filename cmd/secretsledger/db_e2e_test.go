@@ -4,7 +4,6 @@ import (
 	"os"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/secretsledger/secretsledger/eventstore/pgtest"
 )
@@ -41,7 +40,7 @@ func TestOperatorWorkflowThroughPsql(t *testing.T) {
 	}
 
 	s := e.serve(t)
-	e.waitReady(t, s, 15*time.Second)
+	e.waitReady(t, s)
 
 	// With the runtime role's URL an operator can add a row but never change one: the
 	// role lacks the privilege. With the owner's, the trigger refuses.
@@ -125,7 +124,7 @@ func TestServeOnAnExternalDatabase(t *testing.T) {
 	e := newInstance(t)
 	e.vars = []string{"DATABASE_URL=" + url, "DATABASE_MIGRATION_URL=" + url}
 	s := e.serve(t)
-	e.waitReady(t, s, 15*time.Second)
+	e.waitReady(t, s)
 	if _, err := os.Stat(e.pgdata()); err == nil {
 		t.Fatalf("an embedded cluster was created although DATABASE_URL is set")
 	}

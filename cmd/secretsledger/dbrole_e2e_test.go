@@ -47,7 +47,7 @@ func TestServeRunsAsTheRuntimeRole(t *testing.T) {
 	t.Parallel()
 	e := newInstance(t)
 	s := e.serve(t)
-	e.waitReady(t, s, 15*time.Second)
+	e.waitReady(t, s)
 	api := e.client(t, e.instanceToken(t))
 	id := api.must(201, "POST", "/api/companies/"+companyA+"/secrets", `{"name": "before", "value": "v"}`).json(t)["id"].(string)
 
@@ -99,7 +99,7 @@ func TestServeRunsAsTheRuntimeRole(t *testing.T) {
 	}
 
 	s = e.serve(t)
-	e.waitReady(t, s, 15*time.Second)
+	e.waitReady(t, s)
 	if !strings.Contains(s.stderr.String(), "rebuilt read models that were behind the log") {
 		t.Fatalf("the start did not rebuild the read models:\n%s", s.stderr)
 	}
@@ -121,7 +121,7 @@ func TestExternalDatabaseWithARuntimeRole(t *testing.T) {
 	e := newInstance(t)
 	e.vars = []string{"DATABASE_URL=" + runtime, "DATABASE_MIGRATION_URL=" + owner}
 	s := e.serve(t)
-	e.waitReady(t, s, 15*time.Second)
+	e.waitReady(t, s)
 	api := e.client(t, e.instanceToken(t))
 	id := api.must(201, "POST", "/api/companies/"+companyA+"/secrets", `{"name": "k", "value": "v"}`).json(t)["id"].(string)
 	api.must(200, "POST", "/api/secrets/"+id+"/rotate", `{"value": "v2"}`)

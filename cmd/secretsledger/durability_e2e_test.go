@@ -36,7 +36,7 @@ func TestKill9UnderConcurrentWritesLosesNoAcknowledgedWrite(t *testing.T) {
 	t.Parallel()
 	e := newInstance(t)
 	s := e.serve(t)
-	e.waitReady(t, s, 15*time.Second)
+	e.waitReady(t, s)
 	api := e.client(t, e.instanceToken(t))
 	transport := &http.Transport{MaxIdleConnsPerHost: durabilityWriters}
 	api.hc = &http.Client{Transport: transport, Timeout: 30 * time.Second}
@@ -47,7 +47,7 @@ func TestKill9UnderConcurrentWritesLosesNoAcknowledgedWrite(t *testing.T) {
 		transport.CloseIdleConnections() // they led to the dead process
 
 		s = e.serve(t)
-		ready := e.waitReady(t, s, 15*time.Second)
+		ready := e.waitReady(t, s)
 		if !strings.Contains(s.stderr.String(), "orphaned PostgreSQL") {
 			t.Fatalf("round %d: the restart did not recover the PostgreSQL the killed ledger left running:\n%s", round, s.stderr)
 		}

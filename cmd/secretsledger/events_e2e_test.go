@@ -242,7 +242,7 @@ func TestServeRecreatesLostConsumers(t *testing.T) {
 	t.Parallel()
 	e := newInstance(t)
 	s := e.serve(t)
-	e.waitReady(t, s, 15*time.Second)
+	e.waitReady(t, s)
 	api := e.client(t, e.instanceToken(t))
 	kept := api.subscriber(t, companyA)
 	revoked := api.subscriber(t, companyB)
@@ -253,7 +253,7 @@ func TestServeRecreatesLostConsumers(t *testing.T) {
 	}
 
 	s = e.serve(t)
-	e.waitReady(t, s, 15*time.Second)
+	e.waitReady(t, s)
 	js := e.ledgerJetStream(t)
 	if _, err := js.Consumer(context.Background(), natsbus.StreamName, kept.SubscriberID); err != nil {
 		t.Fatalf("the active subscriber's consumer was not recreated: %v", err)
@@ -279,7 +279,7 @@ func TestNATSDownAtStart(t *testing.T) {
 	e := newInstance(t)
 	e.vars = externalNATS("nats://"+natsAddr, auth)
 	s := e.serve(t)
-	e.waitReady(t, s, 15*time.Second)
+	e.waitReady(t, s)
 	ready := e.readyz(t)
 	if ready["status"] != "degraded" || ready["checks"].(map[string]any)["nats"].(map[string]any)["ok"] != false {
 		t.Fatalf("readyz with NATS down: %v", ready)
@@ -352,7 +352,7 @@ func TestExternalNATSIssuesSubscriberJWTs(t *testing.T) {
 		t.Fatal(err)
 	}
 	s := e.serve(t)
-	e.waitReady(t, s, 15*time.Second)
+	e.waitReady(t, s)
 	api := e.client(t, e.instanceToken(t))
 	creds := api.subscriber(t, companyA)
 	if creds.URL != ns.ClientURL() || !strings.HasPrefix(creds.User, "U") || time.Until(creds.ExpiresAt) < 23*time.Hour {

@@ -80,9 +80,9 @@ func TestTwoProcessesShareTheRelay(t *testing.T) {
 	p1, p2 := newInstance(t), newInstance(t)
 	p1.vars, p2.vars = shared, shared
 	s1 := p1.serve(t)
-	p1.waitReady(t, s1, 15*time.Second)
+	p1.waitReady(t, s1)
 	s2 := p2.serve(t)
-	p2.waitReady(t, s2, 15*time.Second)
+	p2.waitReady(t, s2)
 	token := p1.instanceToken(t) // one database, one set of tokens
 	apis := map[*instanceEnv]*apiClient{p1: p1.client(t, token), p2: p2.client(t, token)}
 	servers := map[*instanceEnv]*server{p1: s1, p2: s2}

@@ -55,7 +55,7 @@ func TestExternalPolicyEndToEnd(t *testing.T) {
 	billing := canary("billing-db")
 	fake.Seed(awsfake.Seeded{Name: "prod/billing/db-password", Value: billing}, awsfake.Seeded{Name: "team-b/api", Value: "team-b-value"})
 	s := e.serve(t)
-	e.waitReady(t, s, 20*time.Second)
+	e.waitReady(t, s)
 	admin := e.client(t, e.instanceToken(t))
 	b := e.client(t, limitedToken(t, e, companyB))
 	policy := "/api/companies/" + companyB + "/external-policy"
@@ -202,7 +202,7 @@ func TestExternalPrefixesSettingAndUpgrade(t *testing.T) {
 	fake.Seed(awsfake.Seeded{Name: "legacy/db", Value: "legacy-value"}, awsfake.Seeded{Name: "legacy/other", Value: "other"},
 		awsfake.Seeded{Name: "prod/billing/db-password", Value: "billing"})
 	s := e.serve(t)
-	e.waitReady(t, s, 20*time.Second)
+	e.waitReady(t, s)
 	b := e.client(t, limitedToken(t, e, companyB))
 	secrets := "/api/companies/" + companyB + "/secrets"
 	b.must(422, "POST", secrets, linkBody("billing", "prod/billing/db-password"))
@@ -221,7 +221,7 @@ func TestExternalPrefixesSettingAndUpgrade(t *testing.T) {
 	s.stop(t)
 	e.vars = slices.DeleteFunc(e.vars, func(v string) bool { return strings.HasPrefix(v, "LEDGER_AWS_EXTERNAL_PREFIXES=") })
 	s = e.serve(t, "--migrate")
-	e.waitReady(t, s, 20*time.Second)
+	e.waitReady(t, s)
 	var res struct{ Env map[string]string }
 	if err := json.Unmarshal(e.client(t, key).must(200, "POST", "/api/runtime/resolve", `{}`).body, &res); err != nil || res.Env["DB"] != "legacy-value" {
 		t.Fatalf("the held reference after the upgrade: %v", err)
@@ -235,7 +235,7 @@ func TestExternalPrefixesSettingAndUpgrade(t *testing.T) {
 	// A second start writes nothing more.
 	s.stop(t)
 	s = e.serve(t)
-	e.waitReady(t, s, 20*time.Second)
+	e.waitReady(t, s)
 	if again := b.must(200, "GET", "/api/companies/"+companyB+"/external-policy", "").json(t); again["version"] != float64(1) {
 		t.Fatalf("the upgrade ran twice: %v", again)
 	}

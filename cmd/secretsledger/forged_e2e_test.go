@@ -21,7 +21,7 @@ func TestForgedEventThroughTheBinary(t *testing.T) {
 	e := newInstance(t)
 	e.vars = append(e.vars, "LEDGER_CHECKPOINT_EVERY_EVENTS=1", "LEDGER_CHECKPOINT_EVERY=100ms")
 	s := e.serve(t)
-	e.waitReady(t, s, 15*time.Second)
+	e.waitReady(t, s)
 	api := e.client(t, e.instanceToken(t))
 	api.must(201, "POST", "/api/companies/"+companyA+"/secrets", `{"name": "before", "value": "v"}`)
 	before := e.psqlInt(t, `SELECT max(position) FROM ledger_events`)
@@ -59,7 +59,7 @@ func TestForgedEventThroughTheBinary(t *testing.T) {
 	}
 
 	s = e.serve(t) // a restarted signer finds it again
-	e.waitReady(t, s, 15*time.Second)
+	e.waitReady(t, s)
 	for deadline := time.Now().Add(10 * time.Second); gauge() != float64(forged); time.Sleep(50 * time.Millisecond) {
 		if time.Now().After(deadline) {
 			t.Fatalf("after a restart, secretsledger_ledger_forged_event_position = %v, want %d", gauge(), forged)

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/secretsledger/secretsledger/providers/awssm"
 	"github.com/secretsledger/secretsledger/providers/awssm/awsfake"
@@ -64,7 +63,7 @@ func TestAWSExternalReferencesNeverReachManagedSecrets(t *testing.T) {
 		awsfake.Seeded{Name: "paperclip/a-ns/stray", Value: canary("stray")},
 		awsfake.Seeded{Name: "team/later", Value: later}, awsfake.Seeded{Name: "paperclip/a-later/shared", Value: shared})
 	s := e.serve(t)
-	e.waitReady(t, s, 20*time.Second)
+	e.waitReady(t, s)
 	a, b := e.limitedClient(t, companyA), e.limitedClient(t, companyB)
 	admin := e.client(t, e.instanceToken(t)) // names vault namespaces, which company tokens may not unapproved
 	g := &guardrailCase{e: e, fake: fake, a: a, b: b, admin: admin, later: later, shared: shared}
@@ -225,7 +224,7 @@ func TestAWSVaultsNeedTheSetting(t *testing.T) {
 		"AWS_SECRET_ACCESS_KEY=e2e-test-secret", "AWS_EC2_METADATA_DISABLED=true"}
 	vault := `{"displayName": "AWS", "provider": "aws_secrets_manager", "config": {"region": "us-east-1", "namespace": "ns"}}`
 	s := e.serve(t)
-	e.waitReady(t, s, 20*time.Second)
+	e.waitReady(t, s)
 	api := e.client(t, e.instanceToken(t))
 	r := api.do("POST", vaultsPath(companyA), vault)
 	if r.status != 422 || providerCodeOf(t, r) != "provider_guardrail" || !strings.Contains(string(r.body), "LEDGER_AWS_VAULTS") {
@@ -238,7 +237,7 @@ func TestAWSVaultsNeedTheSetting(t *testing.T) {
 
 	e.vars = append(e.vars, "LEDGER_AWS_VAULTS=on")
 	s = e.serve(t)
-	e.waitReady(t, s, 20*time.Second)
+	e.waitReady(t, s)
 	id := api.must(201, "POST", vaultsPath(companyA), vault).json(t)["id"].(string)
 	api.must(201, "POST", "/api/companies/"+companyA+"/secrets", `{"name": "in-aws", "value": "v", "providerConfigId": "`+id+`"}`)
 	if !fake.Exists("paperclip/ns/" + companyA + "/in-aws") {
@@ -248,7 +247,7 @@ func TestAWSVaultsNeedTheSetting(t *testing.T) {
 
 	e.vars = e.vars[:len(e.vars)-1]
 	s = e.serve(t)
-	e.waitReady(t, s, 20*time.Second)
+	e.waitReady(t, s)
 	r = api.do("POST", "/api/companies/"+companyA+"/secrets", `{"name": "more", "value": "v", "providerConfigId": "`+id+`"}`)
 	if r.status != 422 || providerCodeOf(t, r) != "provider_guardrail" || fake.Exists("paperclip/ns/"+companyA+"/more") {
 		t.Fatalf("a secret in an AWS vault with the setting gone: %d %s", r.status, r.body)

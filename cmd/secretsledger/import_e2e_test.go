@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/secretsledger/secretsledger/providers/awssm/awsfake"
 )
@@ -53,7 +52,7 @@ func TestAWSRemoteImportEndToEnd(t *testing.T) {
 	seeds[0].Value = value // team/svc-000 holds the canary
 	fake.Seed(seeds...)
 	s := e.serve(t)
-	e.waitReady(t, s, 20*time.Second)
+	e.waitReady(t, s)
 	api := e.client(t, e.instanceToken(t))
 	for i := range 25 {
 		api.must(201, "POST", "/api/companies/"+companyA+"/secrets",

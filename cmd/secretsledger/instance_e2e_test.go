@@ -4,7 +4,6 @@ import (
 	"regexp"
 	"strings"
 	"testing"
-	"time"
 )
 
 // TestInstanceDetailsOnlyForInstanceTokens: on an instance running the AWS provider
@@ -16,7 +15,7 @@ func TestInstanceDetailsOnlyForInstanceTokens(t *testing.T) {
 	t.Parallel()
 	e, fake := awsInstance(t)
 	s := e.serve(t)
-	e.waitReady(t, s, 20*time.Second)
+	e.waitReady(t, s)
 	admin := e.client(t, e.instanceToken(t))
 	code, out, errOut := e.run(t, "token", "create", "--board", "--company", companyA)
 	if code != 0 {

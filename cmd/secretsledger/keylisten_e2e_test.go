@@ -70,7 +70,7 @@ func TestMasterKeyMismatchRefusesToStart(t *testing.T) {
 
 	e.vars = []string{k1Env}
 	s := e.serve(t)
-	e.waitReady(t, s, 15*time.Second)
+	e.waitReady(t, s)
 	board := e.client(t, e.instanceToken(t))
 	v1, v2 := canary("k1"), canary("k2")
 	sid := board.must(201, "POST", "/api/companies/"+companyA+"/secrets", `{"name": "S", "value": "`+v1+`"}`).json(t)["id"].(string)
@@ -104,7 +104,7 @@ func TestMasterKeyMismatchRefusesToStart(t *testing.T) {
 	}
 	e.vars = []string{k2FileEnv}
 	s = e.serve(t)
-	e.waitReady(t, s, 15*time.Second)
+	e.waitReady(t, s)
 	if got := board.must(200, "GET", "/api/companies/"+companyA+"/secrets", "").list(t); len(got) != 1 {
 		t.Fatalf("secrets after the refused starts: %d, want 1", len(got))
 	}
@@ -324,7 +324,7 @@ func TestPlainHTTPOffLoopbackWarns(t *testing.T) {
 	_, port, _ := net.SplitHostPort(e.addr)
 	e.vars = []string{"LEDGER_HTTP_ADDR=0.0.0.0:" + port}
 	s := e.serve(t)
-	e.waitReady(t, s, 15*time.Second) // over 127.0.0.1:<port>
+	e.waitReady(t, s) // over 127.0.0.1:<port>
 	w := clearTextWarnings(t, s.stderr.String())
 	if len(w) != 1 || w[0]["addr"] != "0.0.0.0:"+port || !strings.Contains(w[0]["msg"].(string), "LEDGER_TLS_CERT_FILE") {
 		t.Fatalf("clear-text warnings = %v\n%s", w, s.stderr)
@@ -334,7 +334,7 @@ func TestPlainHTTPOffLoopbackWarns(t *testing.T) {
 	// The default loopback address does not warn.
 	e.vars = nil
 	s = e.serve(t)
-	e.waitReady(t, s, 15*time.Second)
+	e.waitReady(t, s)
 	if w := clearTextWarnings(t, s.stderr.String()); len(w) != 0 {
 		t.Fatalf("warning on loopback: %v", w)
 	}

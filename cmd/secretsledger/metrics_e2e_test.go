@@ -77,7 +77,7 @@ func TestMetricsAfterAScriptedFlow(t *testing.T) {
 	metricsAddr := freeAddr(t)
 	e.vars = []string{"LEDGER_METRICS_ADDR=" + metricsAddr}
 	s := e.serve(t)
-	e.waitReady(t, s, 15*time.Second)
+	e.waitReady(t, s)
 	token := e.instanceToken(t)
 	board := e.client(t, token)
 	value1, value2 := canary("metrics-v1"), canary("metrics-v2")

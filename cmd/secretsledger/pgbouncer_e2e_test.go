@@ -143,7 +143,7 @@ func TestKill9ThroughPgBouncerLosesNoAcknowledgedWrite(t *testing.T) {
 		t.Logf("round %d through PgBouncer: %d writes acknowledged before kill -9; %d requests without an answer, of which committed: %d creates (replayed on retry), %d rotations; verify: %d events",
 			round, acked, unknown, replayed, rotated, checked)
 		s1 = p1.serve(t)
-		p1.waitReady(t, s1, 15*time.Second)
+		p1.waitReady(t, s1)
 	}
 	s1.stop(t)
 	s2.stop(t)

@@ -76,7 +76,7 @@ func TestBackupKeepsPasswordsOffTheCommandLine(t *testing.T) {
 	e := newInstance(t)
 	e.vars = append(e.vars, "LEDGER_POSTGRES_BIN="+bin, "LEDGER_BACKUP_INTERVAL=1s")
 	s := e.serve(t)
-	e.waitReady(t, s, 30*time.Second)
+	e.waitReady(t, s)
 	board := e.client(t, e.instanceToken(t))
 	board.must(201, "POST", "/api/companies/"+companyA+"/secrets", `{"name": "Dumped", "value": "`+canary("argv")+`"}`)
 	backups := filepath.Join(e.home, "instances", "default", "backups")

@@ -74,7 +74,7 @@ func newReencryptFixture(t *testing.T) *reencryptFixture {
 	f := &reencryptFixture{e: newInstance(t), dbURL: pgtest.NewDatabase(t), agents: map[string]*apiClient{}, want: map[string]map[string]string{}}
 	f.e.vars = []string{"DATABASE_URL=" + f.dbURL}
 	s := f.e.serve(t)
-	f.e.waitReady(t, s, 15*time.Second)
+	f.e.waitReady(t, s)
 	f.board = f.e.client(t, f.e.instanceToken(t))
 	for _, co := range []string{companyA, companyB} {
 		f.want[co] = map[string]string{}
@@ -222,7 +222,7 @@ func rekeyKilledRunStep(t *testing.T, f *reencryptFixture, conn *pgx.Conn, live 
 		t.Fatalf("the killed run did not put the new master key in place: %v", err)
 	}
 	s := f.e.serve(t) // between the two runs every secret resolves
-	f.e.waitReady(t, s, 15*time.Second)
+	f.e.waitReady(t, s)
 	f.resolveAll(t)
 	s.stop(t)
 }
@@ -271,7 +271,7 @@ func rekeyResumedRunStep(t *testing.T, f *reencryptFixture, conn *pgx.Conn, befo
 		t.Fatalf("verify after the re-encryption: %d %s", code, out)
 	}
 	s := f.e.serve(t)
-	f.e.waitReady(t, s, 15*time.Second)
+	f.e.waitReady(t, s)
 	f.resolveAll(t)
 	s.stop(t)
 }
@@ -283,7 +283,7 @@ func TestFingerprintsDifferAcrossCompanies(t *testing.T) {
 	t.Parallel()
 	e := newInstance(t)
 	s := e.serve(t)
-	e.waitReady(t, s, 15*time.Second)
+	e.waitReady(t, s)
 	board := e.client(t, e.instanceToken(t))
 	guess := canary("guess")
 	fingerprintOf := func(co, name string) string {

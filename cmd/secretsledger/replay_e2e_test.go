@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"strings"
 	"testing"
-	"time"
 )
 
 // replay runs beside a serving instance: it succeeds, reports how long appends were
@@ -14,7 +13,7 @@ func TestReplayWhileServing(t *testing.T) {
 	t.Parallel()
 	e := newInstance(t)
 	s := e.serve(t)
-	e.waitReady(t, s, 15*time.Second)
+	e.waitReady(t, s)
 	api := e.client(t, e.instanceToken(t))
 	for i := range 5 {
 		api.must(201, "POST", "/api/companies/"+companyA+"/secrets", fmt.Sprintf(`{"name": "before %d", "value": "v%d"}`, i, i))

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"strings"
 	"testing"
-	"time"
 )
 
 // The Done-when flow of runtime resolution, against the real binary.
@@ -185,7 +184,7 @@ func TestBindingAndEnvBadInput(t *testing.T) {
 	e := newInstance(t)
 	e.vars = []string{"PAPERCLIP_SECRETS_STRICT_MODE=true"}
 	s := e.serve(t)
-	e.waitReady(t, s, 15*time.Second)
+	e.waitReady(t, s)
 	api := e.client(t, e.instanceToken(t))
 	mine := api.must(201, "POST", "/api/companies/"+companyA+"/secrets", `{"name": "mine", "value": "v"}`).json(t)["id"].(string)
 	theirs := api.must(201, "POST", "/api/companies/"+companyB+"/secrets", `{"name": "theirs", "value": "v"}`).json(t)["id"].(string)

@@ -144,7 +144,7 @@ func (e *instanceEnv) pgDump(t *testing.T) string {
 		t.Fatal(err)
 	}
 	s := e.serve(t) // the database runs while serve does
-	e.waitReady(t, s, 5*time.Second)
+	e.waitReady(t, s)
 	defer s.stop(t)
 	_, url, _ := e.run(t, "db", "url", "--owner") // the whole database, as a backup would
 	out, err := runPGClient(t, filepath.Join(bin, "pg_dump"), url, "--no-owner")
@@ -370,7 +370,7 @@ func TestIdempotencyKeysExpireInServe(t *testing.T) {
 	e := newInstance(t)
 	e.vars = append(e.vars, "LEDGER_IDEMPOTENCY_TTL=1s")
 	s := e.serve(t)
-	e.waitReady(t, s, 15*time.Second)
+	e.waitReady(t, s)
 	api := e.client(t, e.instanceToken(t))
 	path := "/api/companies/" + companyA + "/secrets"
 	api.must(201, "POST", path, `{"name": "First", "value": "v"}`, "Idempotency-Key", "k-ttl")

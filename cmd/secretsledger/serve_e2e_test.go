@@ -9,7 +9,6 @@ import (
 	"strings"
 	"syscall"
 	"testing"
-	"time"
 )
 
 // The README's promise: serve on a machine with no DATABASE_URL is ready within 15 s on
@@ -45,7 +44,7 @@ func TestServeEmbeddedAsTheOtherKindOfUser(t *testing.T) {
 
 func checkStartStop(t *testing.T, e *instanceEnv) {
 	s := e.serve(t)
-	first := e.waitReady(t, s, 15*time.Second)
+	first := e.waitReady(t, s)
 	pid := e.postmasterPid()
 	if pid == 0 || !processAlive(pid) {
 		t.Fatalf("no running postmaster after start (pid %d)", pid)
@@ -55,7 +54,7 @@ func checkStartStop(t *testing.T, e *instanceEnv) {
 		t.Fatalf("postmaster %d still running after serve stopped\n%s", pid, s.stderr)
 	}
 	s = e.serve(t)
-	next := e.waitReady(t, s, 5*time.Second)
+	next := e.waitReady(t, s)
 	s.stop(t)
 	t.Logf("ready after %s on first start, %s on the next", first, next)
 
@@ -74,7 +73,7 @@ func TestServeRecoversAfterKill9(t *testing.T) {
 	t.Parallel()
 	e := newInstance(t)
 	s := e.serve(t)
-	e.waitReady(t, s, 15*time.Second)
+	e.waitReady(t, s)
 	orphan := e.postmasterPid()
 	_ = s.cmd.Process.Kill()
 	<-s.exited
@@ -82,7 +81,7 @@ func TestServeRecoversAfterKill9(t *testing.T) {
 		t.Fatalf("expected the postmaster %d to outlive the killed ledger", orphan)
 	}
 	s = e.serve(t)
-	e.waitReady(t, s, 5*time.Second)
+	e.waitReady(t, s)
 	if processAlive(orphan) {
 		t.Fatalf("the orphaned postmaster %d is still running", orphan)
 	}
@@ -97,7 +96,7 @@ func TestServeIgnoresStalePidFile(t *testing.T) {
 	t.Parallel()
 	e := newInstance(t)
 	s := e.serve(t)
-	e.waitReady(t, s, 15*time.Second)
+	e.waitReady(t, s)
 	s.stop(t)
 	dead := exec.Command("true")
 	if err := dead.Run(); err != nil {
@@ -108,7 +107,7 @@ func TestServeIgnoresStalePidFile(t *testing.T) {
 		t.Fatal(err)
 	}
 	s = e.serve(t)
-	e.waitReady(t, s, 5*time.Second)
+	e.waitReady(t, s)
 	if !strings.Contains(s.stderr.String(), "stale postmaster.pid") {
 		t.Fatalf("stale pid file not reported:\n%s", s.stderr)
 	}

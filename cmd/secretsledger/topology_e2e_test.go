@@ -43,7 +43,7 @@ func onOneProcess(t *testing.T, vars ...string) *apiTarget {
 	e := newInstance(t)
 	e.vars = vars
 	s := e.serve(t)
-	e.waitReady(t, s, 15*time.Second)
+	e.waitReady(t, s)
 	return &apiTarget{procs: []*instanceEnv{e}, servers: []*server{s}, token: e.instanceToken(t),
 		companyA: companyA, companyB: companyB, turn: new(atomic.Uint64)}
 }
@@ -72,9 +72,9 @@ func onTwoProcesses(t *testing.T, dbVars ...string) *apiTarget {
 	p1, p2 := newInstance(t), newInstance(t)
 	p1.vars, p2.vars = shared, shared
 	s1 := p1.serve(t)
-	p1.waitReady(t, s1, 15*time.Second)
+	p1.waitReady(t, s1)
 	s2 := p2.serve(t)
-	p2.waitReady(t, s2, 15*time.Second)
+	p2.waitReady(t, s2)
 	token := p1.instanceToken(t) // one database, one set of tokens
 	p1.vars = append(append([]string{}, shared...), "LEDGER_TOKEN="+token)
 	p2.vars = append(append([]string{}, shared...), "LEDGER_TOKEN="+token)

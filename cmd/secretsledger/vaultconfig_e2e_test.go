@@ -20,7 +20,7 @@ func TestAWSVaultConfigsAreUsableAndBounded(t *testing.T) {
 	metricsAddr := freeAddr(t)
 	e.vars = append(e.vars, "LEDGER_METRICS_ADDR="+metricsAddr)
 	s := e.serve(t)
-	e.waitReady(t, s, 20*time.Second)
+	e.waitReady(t, s)
 	api := e.client(t, e.instanceToken(t))
 
 	vaultConfigsRefusedWhereConfiguredStep(t, api)

@@ -346,7 +346,7 @@ func TestScheduledVaultHealthChecks(t *testing.T) {
 	e := newInstance(t)
 	e.vars = append(e.vars, "LEDGER_VAULT_HEALTH_INTERVAL=1s")
 	s := e.serve(t)
-	e.waitReady(t, s, 15*time.Second)
+	e.waitReady(t, s)
 	api := e.client(t, e.instanceToken(t))
 	local := api.must(201, "POST", vaultsPath(companyA), `{"displayName": "Local", "provider": "local_encrypted"}`).json(t)["id"].(string)
 	disabled := api.must(201, "POST", vaultsPath(companyA), `{"displayName": "Off", "provider": "local_encrypted"}`).json(t)["id"].(string)
