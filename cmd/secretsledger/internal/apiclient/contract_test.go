@@ -57,6 +57,7 @@ var contract = []struct {
 	{opGetExternalPolicy, nil, ExternalPolicy{}},
 	{opSetExternalPolicy, ExternalPolicyRequest{}, ExternalPolicy{}},
 	{opResolve, Resolve{}, Resolution{}},
+	{opRuntimeChanges, nil, RuntimeChanges{}},
 	{opCreateVault, CreateVault{}, Vault{}},
 	{opListVaults, nil, Page[Vault]{}},
 	{opUpdateVault, UpdateVault{}, Vault{}},

@@ -45,6 +45,7 @@ var (
 	opGetExternalPolicy       = operation{"getExternalPolicy", http.MethodGet, "/api/companies/{companyId}/external-policy"}
 	opSetExternalPolicy       = operation{"setExternalPolicy", http.MethodPut, "/api/companies/{companyId}/external-policy"}
 	opResolve                 = operation{"resolve", http.MethodPost, "/api/runtime/resolve"}
+	opRuntimeChanges          = operation{"runtimeChanges", http.MethodGet, "/api/runtime/changes"}
 	opCreateVault             = operation{"createVault", http.MethodPost, "/api/companies/{companyId}/secret-provider-configs"}
 	opListVaults              = operation{"listVaults", http.MethodGet, "/api/companies/{companyId}/secret-provider-configs"}
 	opUpdateVault             = operation{"updateVault", http.MethodPatch, "/api/secret-provider-configs/{id}"}

@@ -55,6 +55,7 @@ func (a *App) newAPI() *httpapi.API {
 		AccessEvents: httpapi.AccessEvents{Queries: q.consumers},
 		AgentKeys:    httpapi.AgentKeys{Commands: cmds.AgentKeys, Queries: q.consumers},
 		Resolution:   httpapi.Resolution{Commands: cmds.Resolver},
+		Changes:      httpapi.Changes{Queries: queries.Changes{Store: a.Store, DB: a.Pool}},
 		Incidents:    httpapi.Incidents{Commands: cmds.Incidents, Queries: q.freezes},
 		Policies: httpapi.Policies{Commands: cmds.Policies, Queries: queries.ExternalPolicies{DB: a.Pool},
 			InstancePrefixes: a.opts.Config.AWS.ExternalPrefixes},
