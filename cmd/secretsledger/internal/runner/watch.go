@@ -103,6 +103,16 @@ func denied(err error) bool {
 	return errors.As(err, &apiErr) && (apiErr.Status == http.StatusUnauthorized || apiErr.Status == http.StatusForbidden)
 }
 
+// refused reports whether a resolution after a change says COMMAND may no longer have
+// its values: the key refused, or a required path failing (422 from the server, or on
+// the client's check).
+func refused(err error) bool {
+	var apiErr *apiclient.Error
+	var resErr *ResolutionError
+	return denied(err) || errors.As(err, &resErr) ||
+		(errors.As(err, &apiErr) && apiErr.Status == http.StatusUnprocessableEntity)
+}
+
 // follower follows the change feed: a change is a tick on changed, a refusal of the key
 // closes denied. Other failures (the server restarting, the network) are retried, from
 // the position it had.
@@ -260,9 +270,8 @@ func (s *supervisor) run(ctx context.Context, res apiclient.Resolution) (int, er
 		case <-debounce:
 			debounce = nil
 			next, err := resolveOnce(ctx, s.api, s.o)
-			var resErr *ResolutionError
 			switch {
-			case denied(err) || errors.As(err, &resErr):
+			case refused(err):
 				return s.failClosed(ch, err)
 			case err != nil: // the server is away: keep COMMAND, try again
 				s.notice("resolving again after a change failed, retrying: %v", err)
