@@ -91,70 +91,99 @@ func feedIsTheConsumers(t *testing.T, f *runFixture) {
 	board.must(403, "GET", "/api/runtime/changes", "")
 }
 
-func watchRestartsAndFailsClosed(t *testing.T, f *runFixture) {
-	board := f.tg.client(t, f.tg.token)
-	out := filepath.Join(f.dir, "watched")
-	cmd := f.tg.cli().command("run", "--watch", "--debounce", "100ms", "--grace", "2s", "--", "sh", "-c",
+// watchedRun is a `run --watch` of a child that writes MY_KEY to OUT.<pid> and exits 0
+// on TERM.
+type watchedRun struct {
+	out    string
+	exited chan error
+	stderr *bytes.Buffer
+}
+
+func startWatch(t *testing.T, e *instanceEnv, key string) *watchedRun {
+	t.Helper()
+	w := &watchedRun{out: filepath.Join(t.TempDir(), "watched"), exited: make(chan error, 1), stderr: &bytes.Buffer{}}
+	cmd := e.command("run", "--watch", "--debounce", "100ms", "--grace", "2s", "--", "sh", "-c",
 		`printf %s "$MY_KEY" > "$OUT.$$"; trap "exit 0" TERM; while :; do sleep 0.1; done`)
-	cmd.Env = append(cmd.Env, append(f.agentKeyVars, "OUT="+out)...)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
+	cmd.Env = append(cmd.Env, "LEDGER_AGENT_KEY="+key, "OUT="+w.out)
+	cmd.Stderr = w.stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
+	go func() { w.exited <- cmd.Wait() }()
 	t.Cleanup(func() { _ = cmd.Process.Kill() })
-	// written returns the pid of the child that wrote value, 0 for none yet.
-	written := func(value string) int {
-		files, _ := filepath.Glob(out + ".*")
-		for _, file := range files {
-			if b, err := os.ReadFile(file); err == nil && string(b) == value {
-				pid, _ := strconv.Atoi(strings.TrimPrefix(filepath.Ext(file), "."))
-				return pid
-			}
-		}
-		return 0
-	}
-	var firstPID int
+	return w
+}
+
+// child waits for a child that wrote value ("": any value) and returns its pid.
+func (w *watchedRun) child(t *testing.T, value string) int {
+	t.Helper()
+	var pid int
 	pollUntil(t, 30*time.Second, func() string {
-		files, _ := filepath.Glob(out + ".*")
-		if len(files) == 1 {
-			if b, err := os.ReadFile(files[0]); err == nil && len(b) > 0 {
-				firstPID, _ = strconv.Atoi(strings.TrimPrefix(filepath.Ext(files[0]), "."))
+		files, _ := filepath.Glob(w.out + ".*")
+		for _, file := range files {
+			if b, err := os.ReadFile(file); err == nil && len(b) > 0 && (value == "" || string(b) == value) {
+				pid, _ = strconv.Atoi(strings.TrimPrefix(filepath.Ext(file), "."))
 				return ""
 			}
 		}
-		return fmt.Sprintf("the first child has not written its value (%d files): %s", len(files), stderr.String())
+		return fmt.Sprintf("no child wrote the value (%d files): %s", len(files), w.stderr.String())
 	})
+	return pid
+}
+
+// failsClosed waits for run to exit 77 and checks that the child is gone.
+func (w *watchedRun) failsClosed(t *testing.T, pid int, values ...string) {
+	t.Helper()
+	select {
+	case err := <-w.exited:
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) || ee.ExitCode() != 77 {
+			t.Fatalf("run: %v, want exit 77; %s", err, w.stderr.String())
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatalf("run did not stop: %s", w.stderr.String())
+	}
+	if alive(pid) {
+		t.Fatalf("the child %d outlived run", pid)
+	}
+	for _, v := range values {
+		if strings.Contains(w.stderr.String(), v) {
+			t.Fatal("run printed a value")
+		}
+	}
+}
+
+func watchRestartsAndFailsClosed(t *testing.T, f *runFixture) {
+	board := f.tg.client(t, f.tg.token)
+	w := startWatch(t, f.tg.cli(), f.keyX)
+	firstPID := w.child(t, "")
 	rotated := canary("watched")
 	board.must(200, "POST", "/api/secrets/"+f.secretID+"/rotate", `{"value": "`+rotated+`"}`)
-	var secondPID int
-	pollUntil(t, 30*time.Second, func() string {
-		if secondPID = written(rotated); secondPID == 0 {
-			return "no child has the rotated value: " + stderr.String()
-		}
-		return ""
-	})
+	secondPID := w.child(t, rotated)
 	if secondPID == firstPID || alive(firstPID) {
 		t.Fatalf("the first child (%d) was not replaced by %d", firstPID, secondPID)
 	}
 	board.must(200, "POST", "/api/companies/"+f.company+"/consumers/agent/agent-x/freeze", `{"reason": "watch test"}`)
-	select {
-	case err := <-exited:
-		var ee *exec.ExitError
-		if !errors.As(err, &ee) || ee.ExitCode() != 77 {
-			t.Fatalf("run after the freeze: %v, want exit 77; %s", err, stderr.String())
-		}
-	case <-time.After(30 * time.Second):
-		t.Fatalf("run did not stop after the freeze: %s", stderr.String())
-	}
-	if alive(secondPID) {
-		t.Fatalf("the child %d outlived run", secondPID)
-	}
-	if strings.Contains(stderr.String(), rotated) || strings.Contains(stderr.String(), f.value) {
-		t.Fatal("run printed a value")
-	}
+	w.failsClosed(t, secondPID, rotated, f.value)
+}
+
+// TestRunWatchAcrossTwoProcesses: run --watch follows one serve while the secret is
+// rotated, then its key revoked, through another over the same database.
+func TestRunWatchAcrossTwoProcesses(t *testing.T) {
+	p1, p2, _, _, token := twoProcesses(t)
+	board2 := p2.client(t, token)
+	value := canary("two")
+	sid := board2.must(201, "POST", "/api/companies/"+companyA+"/secrets", `{"name": "TWO", "value": "`+value+`"}`).json(t)["id"].(string)
+	board2.must(201, "POST", "/api/companies/"+companyA+"/secret-bindings", `{"secretId": "`+sid+
+		`", "targetType": "agent", "targetId": "agent-w", "configPath": "env.MY_KEY"}`)
+	key := board2.must(201, "POST", "/api/companies/"+companyA+"/agent-keys", `{"targetType": "agent", "targetId": "agent-w"}`).json(t)
+	w := startWatch(t, p1, key["token"].(string))
+	w.child(t, value)
+	rotated := canary("two-rotated")
+	board2.must(200, "POST", "/api/secrets/"+sid+"/rotate", `{"value": "`+rotated+`"}`)
+	pid := w.child(t, rotated)
+	board2.must(200, "DELETE", "/api/agent-keys/"+key["id"].(string), "")
+	w.failsClosed(t, pid, value, rotated)
 }
 
 // alive reports whether a process pid exists.
