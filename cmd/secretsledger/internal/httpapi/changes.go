@@ -33,6 +33,9 @@ const (
 // changed, and resolves again. It reads the database, so that any process answers it.
 type Changes struct {
 	Queries ChangeQueries
+	// Stopping, closed when the server shuts down, ends the waits with what they have
+	// (nil: never).
+	Stopping <-chan struct{}
 	*gate
 	polls chan struct{}
 }
@@ -116,6 +119,8 @@ func (h *Changes) poll(ctx context.Context, a actor.Actor, after int64, wait tim
 		select {
 		case <-ctx.Done():
 			return changesOut{}, ctx.Err()
+		case <-h.Stopping:
+			return out, nil
 		case <-tick.C:
 		}
 	}
