@@ -74,7 +74,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 		t.Fatalf("only %d routes found in the router", len(routes))
 	}
 	for _, rt := range routes {
-		agentRoute := rt.template == "/api/runtime/resolve"
+		agentRoute := rt.template == "/api/runtime/resolve" || rt.template == "/api/runtime/changes"
 		ids := s.fixtures()
 		path := fill(rt.template, ids)
 		body := ""
