@@ -18,6 +18,8 @@ import (
 type runFixture struct {
 	tg           *apiTarget
 	value        string
+	company      string // agent-x's and agent-z's
+	secretID     string // bound to agent-x at env.MY_KEY
 	keyX, keyZ   string
 	dir          string
 	agentKeyVars []string
@@ -41,7 +43,7 @@ func newRunFixture(t *testing.T) *runFixture {
 	issue := func(target string) string {
 		return board.must(201, "POST", "/api/companies/"+companyA+"/agent-keys", `{"targetType": "agent", "targetId": "`+target+`"}`).json(t)["token"].(string)
 	}
-	f := &runFixture{tg: tg, value: value, keyX: issue("agent-x"), keyZ: issue("agent-z"), dir: t.TempDir()}
+	f := &runFixture{tg: tg, value: value, company: companyA, secretID: sid, keyX: issue("agent-x"), keyZ: issue("agent-z"), dir: t.TempDir()}
 	f.agentKeyVars = []string{"LEDGER_AGENT_KEY=" + f.keyX}
 	return f
 }

@@ -30,12 +30,15 @@ type runOptions struct {
 	isolated, redact       bool
 	grace                  time.Duration
 	manifest, agentKeyFile string
+	watch                  bool
+	debounce               time.Duration
+	onChange               string
 }
 
 func newRunCmd(env *environment) *cobra.Command {
 	var o runOptions
 	c := &cobra.Command{
-		Use:   "run [--path P]… [--run-id ID] [--issue-id ID] [--isolated] [--redact] [--manifest FILE] [--agent-key-file FILE] [--grace D] -- COMMAND [ARGS…]",
+		Use:   "run [--path P]… [--run-id ID] [--issue-id ID] [--isolated] [--redact] [--manifest FILE] [--agent-key-file FILE] [--grace D] [--watch [--debounce D] [--on-change restart|exit]] -- COMMAND [ARGS…]",
 		Short: "resolve the agent's env with its agent key and run COMMAND with it",
 		Long: "run resolves the env of the agent key's consumer (every binding and plain entry, or the --path ones) and starts " +
 			"COMMAND with the resolved entries added to its environment (--isolated: only those, plus PATH, HOME, LANG, TERM and TZ). " +
@@ -43,7 +46,11 @@ func newRunCmd(env *environment) *cobra.Command {
 			"stdin, stdout, stderr and the exit status pass through; INT, TERM, HUP and QUIT are forwarded, and a child still " +
 			"running --grace after a TERM or INT is killed.\n\n" +
 			"Exit codes: COMMAND's own (128+n when signal n ended it); 1 when the resolution fails and COMMAND was not started; " +
-			"2 bad usage.\n\nLEDGER_URL (default http://$LEDGER_HTTP_ADDR) chooses the server; SSL_CERT_FILE names the CA bundle to trust.",
+			"2 bad usage.\n\n" +
+			"--watch follows the consumer's change feed while COMMAND runs; after a change (and --debounce) it resolves again " +
+			"and, when what COMMAND received changed, restarts COMMAND with the new env (--on-change restart: TERM, --grace, kill, " +
+			"start) or stops it and exits 75 (--on-change exit). A revoked key or a frozen company or consumer, or a failed " +
+			"resolution after a change, stops COMMAND at once and exits 77.\n\nLEDGER_URL (default http://$LEDGER_HTTP_ADDR) chooses the server; SSL_CERT_FILE names the CA bundle to trust.",
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(c *cobra.Command, args []string) error {
 			return runRun(c.Context(), env, o, args)
@@ -57,6 +64,9 @@ func newRunCmd(env *environment) *cobra.Command {
 	c.Flags().DurationVar(&o.grace, "grace", runner.DefaultGrace, "how long COMMAND has to exit after a forwarded TERM or INT before it is killed")
 	c.Flags().StringVar(&o.manifest, "manifest", "", "write the resolution manifest (paths, secret keys, versions, outcomes; no values) to FILE, mode 0600")
 	c.Flags().BoolVar(&o.redact, "redact", false, "mask every resolved value (and its base64, URL, JSON and hex forms) in COMMAND's stdout and stderr as [REDACTED:key]")
+	c.Flags().BoolVar(&o.watch, "watch", false, "keep COMMAND's env current: follow the change feed, resolve again after a change, restart COMMAND when it changed")
+	c.Flags().DurationVar(&o.debounce, "debounce", runner.DefaultDebounce, "with --watch: how long to gather changes before resolving again")
+	c.Flags().StringVar(&o.onChange, "on-change", runner.OnChangeRestart, "with --watch: restart COMMAND, or exit (75), when its resolution changed")
 	c.Flags().StringVar(&o.agentKeyFile, "agent-key-file", "", "read the agent key from FILE (default: $"+runner.AgentKeyVar+")")
 	return c
 }
@@ -68,6 +78,9 @@ func runRun(ctx context.Context, env *environment, o runOptions, command []strin
 	}
 	if o.grace <= 0 {
 		return usage.Error{Err: errors.New("--grace must be positive")}
+	}
+	if err := checkWatchFlags(o); err != nil {
+		return err
 	}
 	sigs, stop := runner.Notify()
 	defer stop()
@@ -81,12 +94,33 @@ func runRun(ctx context.Context, env *environment, o runOptions, command []strin
 	if o.redact {
 		ro.Wrap = redactOutput
 	}
-	code, err := runner.Run(resolveCtx, apiclient.New(serverURL(env), key, nil), ro)
+	var code int
+	if o.watch {
+		code, err = runner.RunWatching(ctx, apiclient.New(serverURL(env), key, nil), ro,
+			runner.Watch{Debounce: o.debounce, OnChange: o.onChange})
+	} else {
+		code, err = runner.Run(resolveCtx, apiclient.New(serverURL(env), key, nil), ro)
+	}
 	if err != nil {
 		return err
 	}
 	if code != 0 {
 		return exitWith(code)
+	}
+	return nil
+}
+
+// checkWatchFlags refuses --debounce and --on-change values that make no sense, and
+// either without --watch.
+func checkWatchFlags(o runOptions) error {
+	if !o.watch && (o.debounce != runner.DefaultDebounce || o.onChange != runner.OnChangeRestart) {
+		return usage.Error{Err: errors.New("--debounce and --on-change go with --watch")}
+	}
+	if o.debounce < 0 {
+		return usage.Error{Err: errors.New("--debounce must not be negative")}
+	}
+	if o.onChange != runner.OnChangeRestart && o.onChange != runner.OnChangeExit {
+		return usage.Error{Err: errors.New("--on-change is restart or exit")}
 	}
 	return nil
 }

@@ -3,6 +3,7 @@ package apiclient
 import (
 	"context"
 	"net/url"
+	"strconv"
 )
 
 // ListBindings reads a page of a company's bindings (q may narrow to one consumer).
@@ -63,4 +64,18 @@ func (c *Client) Resolve(ctx context.Context, in Resolve) (Resolution, *Answer, 
 // Redact masks the consumer's values in a text; the client's token must be its agent key.
 func (c *Client) Redact(ctx context.Context, in Redact) (Redaction, *Answer, error) {
 	return callOp[Redaction](ctx, c, opRedact, nil, in, nil)
+}
+
+// RuntimeChanges waits up to wait (whole seconds, 1 to 30; 0: the server's default) for
+// a change of the agent's resolution after position after; after < 0 asks for the head.
+// The client's token must be its agent key, and ctx must allow for the wait.
+func (c *Client) RuntimeChanges(ctx context.Context, after int64, wait int) (RuntimeChanges, *Answer, error) {
+	q := url.Values{}
+	if after >= 0 {
+		q.Set("after", strconv.FormatInt(after, 10))
+	}
+	if wait > 0 {
+		q.Set("wait", strconv.Itoa(wait))
+	}
+	return callOp[RuntimeChanges](ctx, c, opRuntimeChanges, q, nil, nil)
 }

@@ -58,6 +58,7 @@ var contract = []struct {
 	{opSetExternalPolicy, ExternalPolicyRequest{}, ExternalPolicy{}},
 	{opResolve, Resolve{}, Resolution{}},
 	{opRedact, Redact{}, Redaction{}},
+	{opRuntimeChanges, nil, RuntimeChanges{}},
 	{opCreateVault, CreateVault{}, Vault{}},
 	{opListVaults, nil, Page[Vault]{}},
 	{opUpdateVault, UpdateVault{}, Vault{}},

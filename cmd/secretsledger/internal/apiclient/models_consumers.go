@@ -166,3 +166,17 @@ type RevokedKeys struct {
 	Revoked int64    `json:"revoked"`
 	KeyIDs  []string `json:"keyIds"`
 }
+
+// RuntimeChanges is an answer of the change feed (schema RuntimeChanges).
+type RuntimeChanges struct {
+	Position int64           `json:"position"`
+	Changes  []RuntimeChange `json:"changes"`
+}
+
+// RuntimeChange is one event that may change the agent's resolution (schema RuntimeChange).
+type RuntimeChange struct {
+	Position   int64  `json:"position"`
+	Type       string `json:"type"`
+	StreamKind string `json:"streamKind"`
+	SecretID   string `json:"secretId,omitempty"`
+}

@@ -26,13 +26,17 @@ func (a *App) newHTTPServer() *http.Server {
 	if s.metricsLn == nil {
 		apiMetrics = a.metrics.Handler()
 	}
-	return &http.Server{
+	// A shutdown answers the change feed's waiting polls at once, rather than holding the
+	// shutdown for their wait: their clients ask again, of another process or this one
+	// restarted, from the position they were given.
+	stopping := make(chan struct{})
+	srv := &http.Server{
 		Handler: httpapi.NewRouter(httpapi.Deps{
 			Log:      a.opts.Log,
 			Checks:   append(readinessChecks(a.Pool, a.DB), s.bus.check(), integrityCheck(s.signer)),
 			Roles:    s.roles.held,
 			Requests: a.metrics, Metrics: apiMetrics,
-			API:     a.newAPI(),
+			API:     a.newAPI(stopping),
 			Console: a.console(),
 		}),
 		ReadHeaderTimeout: 10 * time.Second,
@@ -41,10 +45,12 @@ func (a *App) newHTTPServer() *http.Server {
 		IdleTimeout:       2 * time.Minute,
 		TLSConfig:         s.tls,
 	}
+	srv.RegisterOnShutdown(func() { close(stopping) })
+	return srv
 }
 
 // newAPI is the API's resource handlers over the commands and queries.
-func (a *App) newAPI() *httpapi.API {
+func (a *App) newAPI(stopping <-chan struct{}) *httpapi.API {
 	cmds, q, s := a.Commands, a.queries, a.server
 	return &httpapi.API{
 		Auth: a, RequestHash: a.Local.Sealer().RequestHash,
@@ -55,6 +61,7 @@ func (a *App) newAPI() *httpapi.API {
 		AccessEvents: httpapi.AccessEvents{Queries: q.consumers},
 		AgentKeys:    httpapi.AgentKeys{Commands: cmds.AgentKeys, Queries: q.consumers},
 		Resolution:   httpapi.Resolution{Commands: cmds.Resolver},
+		Changes:      httpapi.Changes{Queries: queries.Changes{Store: a.Store, DB: a.Pool}, Stopping: stopping},
 		Incidents:    httpapi.Incidents{Commands: cmds.Incidents, Queries: q.freezes},
 		Policies: httpapi.Policies{Commands: cmds.Policies, Queries: queries.ExternalPolicies{DB: a.Pool},
 			InstancePrefixes: a.opts.Config.AWS.ExternalPrefixes},

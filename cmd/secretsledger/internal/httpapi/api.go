@@ -24,6 +24,7 @@ type API struct {
 	AccessEvents AccessEvents
 	AgentKeys    AgentKeys
 	Resolution   Resolution
+	Changes      Changes
 	Incidents    Incidents
 	Policies     Policies
 	Vaults       Vaults
@@ -42,7 +43,7 @@ type resource interface {
 func (a API) routes(r *mux.Router, log *slog.Logger) {
 	g := &gate{auth: a.Auth, requestHash: a.RequestHash, log: log}
 	for _, res := range []resource{&a.Secrets, &a.RemoteImport, &a.Providers, &a.Consumers, &a.AccessEvents, &a.AgentKeys,
-		&a.Resolution, &a.Incidents, &a.Policies, &a.Vaults, &a.Events, &a.Audit, &a.Ledger} {
+		&a.Resolution, &a.Changes, &a.Incidents, &a.Policies, &a.Vaults, &a.Events, &a.Audit, &a.Ledger} {
 		res.routes(r, g)
 	}
 }

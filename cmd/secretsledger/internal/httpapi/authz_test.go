@@ -65,7 +65,7 @@ var publicRoutes = map[string]bool{"GET /api/openapi.json": true}
 var instanceRoutes = map[string]bool{"GET /api/companies": true}
 
 // agentRoutes admit agent keys only.
-var agentRoutes = map[string]bool{"/api/runtime/resolve": true, "/api/runtime/redact": true}
+var agentRoutes = map[string]bool{"/api/runtime/resolve": true, "/api/runtime/redact": true, "/api/runtime/changes": true}
 
 // The authorization matrix: every route of the router × every kind of credential. A
 // route added without an admission rule fails here.

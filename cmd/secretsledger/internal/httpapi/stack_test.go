@@ -168,6 +168,7 @@ func newStack(t testing.TB) *stack {
 		AccessEvents: AccessEvents{Queries: consumers},
 		AgentKeys:    AgentKeys{Commands: cmds.AgentKeys, Queries: consumers},
 		Resolution:   Resolution{Commands: cmds.Resolver},
+		Changes:      Changes{Queries: queries.Changes{Store: store, DB: pool}},
 		Incidents:    Incidents{Commands: cmds.Incidents, Queries: queries.Freezes{DB: pool}},
 		Vaults:       Vaults{Commands: cmds.Vaults, Queries: queries.Vaults{DB: pool}},
 		Policies:     Policies{Commands: cmds.Policies, Queries: queries.ExternalPolicies{DB: pool}},

@@ -9,6 +9,11 @@
 // manifest it writes on request names paths, secret keys, versions and outcomes, never
 // a value.
 //
+// RunWatching (run --watch) follows the consumer's change feed while the command runs:
+// after a change it resolves again and, when what the command received changed, restarts
+// it or stops it (ExitChanged); a revoked key or a freeze stops it at once
+// (ExitFailClosed), so it never runs on with values it may no longer have.
+//
 // Output filtering is a seam, Options.Wrap: the runner hands it the resolved values and
 // the streams, and the child writes to what it returns. Package main wires it.
 //
