@@ -21,7 +21,7 @@ import (
 
 // benchOptions are bench's flags.
 type benchOptions struct {
-	scenario, url, token, cpuprofile string
+	scenario, url, cpuprofile string
 	concurrency, replay              int
 	duration, warmup                 time.Duration
 	asJSON                           bool
@@ -43,7 +43,6 @@ func newBenchCmd(env *environment) *cobra.Command {
 	f.DurationVar(&o.duration, "duration", 10*time.Second, "measured duration")
 	f.DurationVar(&o.warmup, "warmup", 2*time.Second, "unmeasured warm-up before it")
 	f.StringVar(&o.url, "url", "", "server URL (default: the local instance, or LEDGER_URL)")
-	f.StringVar(&o.token, "token", "", "board token (default: LEDGER_TOKEN, or the instance's board.token)")
 	f.BoolVar(&o.asJSON, "json", false, "print one JSON object")
 	f.IntVar(&o.replay, "replay", 0, "instead: append this many synthetic events to a scratch database and time a full rebuild")
 	f.StringVar(&o.cpuprofile, "cpuprofile", "", "write this process's CPU profile here (for --replay: the rebuild)")
@@ -84,9 +83,6 @@ func runBench(ctx context.Context, env *environment, o benchOptions) error {
 	}
 	if o.url != "" {
 		base = strings.TrimRight(o.url, "/")
-	}
-	if o.token != "" {
-		token = o.token
 	}
 	opts := loadtest.Options{BaseURL: base, Token: token, Scenario: o.scenario,
 		Concurrency: o.concurrency, Duration: o.duration, Warmup: o.warmup}

@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"reflect"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -292,4 +293,28 @@ func sameRequest(got, want string) bool {
 	g, errG := url.Parse(got)
 	w, errW := url.Parse(want)
 	return errG == nil && errW == nil && g.Path == w.Path && reflect.DeepEqual(g.Query(), w.Query())
+}
+
+// No flag anywhere in the tree takes a credential or a secret value itself: a command
+// line is visible to every user of the host (ps, /proc/PID/cmdline). Such inputs come
+// from a file, an environment variable or stdin, which the flag only names.
+func TestNoFlagTakesACredential(t *testing.T) {
+	t.Parallel()
+	credential := regexp.MustCompile(`^(value|token|password|passwd|secret-value|api-key|agent-key|master-key|board-token)$|token$|password$`)
+	checked := 0
+	for _, path := range commandPaths() {
+		cmd := findCommand(path)
+		visit := func(f *pflag.Flag) {
+			checked++
+			if credential.MatchString(f.Name) {
+				t.Errorf("%s --%s takes a credential on the command line; name a file or an environment variable instead",
+					strings.Join(path, " "), f.Name)
+			}
+		}
+		cmd.LocalFlags().VisitAll(visit)
+		cmd.InheritedFlags().VisitAll(visit)
+	}
+	if checked < 100 {
+		t.Fatalf("only %d flags checked", checked)
+	}
 }

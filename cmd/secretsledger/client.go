@@ -198,28 +198,25 @@ func cell(v any) string {
 	}
 }
 
-// valueSource is --value-env and --value; read returns the value from the environment
-// variable, the flag (discouraged: argv is visible to other users), or stdin, in that
-// order. On a terminal, stdin is read without echo after a prompt.
+// valueSource is --value-env; read returns the value from that environment variable, or
+// else from stdin. There is no flag that takes the value itself: a command line is
+// visible to every user of the machine. On a terminal, stdin is read without echo after
+// a prompt.
 type valueSource struct {
-	env, literal string
+	env string
 }
 
 func addValueFlags(c *cobra.Command, v *valueSource) {
 	c.Flags().StringVar(&v.env, "value-env", "", "read the value from this environment variable")
-	c.Flags().StringVar(&v.literal, "value", "", "the value itself (visible in the process list: prefer --value-env or stdin)")
 }
 
 func (v valueSource) read(env *environment, name string) (string, error) {
-	switch {
-	case v.env != "":
+	if v.env != "" {
 		val := env.getenv(v.env)
 		if val == "" {
 			return "", usage.Error{Err: fmt.Errorf("environment variable %s is empty or unset", v.env)}
 		}
 		return val, nil
-	case v.literal != "":
-		return v.literal, nil
 	}
 	var val string
 	if env.stdinTTY {

@@ -45,7 +45,7 @@ func secretsCLIClient(t *testing.T, tg *apiTarget) {
 	run("", "secrets", "delete", id)
 	run("", "secrets", "restore", id)
 
-	code, _, errOut := tg.run(t, "secrets", "rotate", id, "--expected-latest-version", "1", "--value", "x")
+	code, _, errOut := tg.runInput(t, nil, canary("stale")+"\n", "secrets", "rotate", id, "--expected-latest-version", "1")
 	if code != 1 || !strings.Contains(errOut, "ECONFLICT") {
 		t.Fatalf("stale rotate: exit %d %s", code, errOut)
 	}
