@@ -22,9 +22,9 @@ import (
 // benchOptions are bench's flags.
 type benchOptions struct {
 	scenario, url, cpuprofile string
-	concurrency, replay              int
-	duration, warmup                 time.Duration
-	asJSON                           bool
+	concurrency, replay       int
+	duration, warmup          time.Duration
+	asJSON                    bool
 }
 
 func newBenchCmd(env *environment) *cobra.Command {
