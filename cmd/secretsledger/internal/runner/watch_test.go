@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/secretsledger/secretsledger/cmd/secretsledger/internal/apiclient"
+	"github.com/secretsledger/secretsledger/agent"
 )
 
 // fakeFeed is a server with one consumer whose MY_KEY is value: every change moves the
@@ -77,7 +77,7 @@ func watching(t *testing.T, f *fakeFeed, onChange string) (<-chan [2]any, func(v
 		AgentKey: key, Environ: []string{"PATH=" + os.Getenv("PATH"), "OUT=" + out}, Grace: 2 * time.Second}
 	done := make(chan [2]any, 1)
 	go func() {
-		code, err := RunWatching(context.Background(), apiclient.New(srv.URL, key, nil), o, Watch{Debounce: 10 * time.Millisecond, OnChange: onChange})
+		code, err := RunWatching(context.Background(), agent.New(srv.URL, key, nil), o, Watch{Debounce: 10 * time.Millisecond, OnChange: onChange})
 		done <- [2]any{code, err}
 	}()
 	waitFor := func(value string) {
@@ -132,11 +132,11 @@ func TestWatchExitsOnChange(t *testing.T) {
 }
 
 func TestSameResolution(t *testing.T) {
-	a := apiclient.Resolution{Env: map[string]string{"A": "1"}, Values: map[string]string{"env.A": "1"},
-		Manifest: []apiclient.ManifestEntry{{ConfigPath: "env.A", SecretID: "S", Version: 1, Outcome: "resolved"}}}
+	a := agent.Resolution{Env: map[string]string{"A": "1"}, Values: map[string]string{"env.A": "1"},
+		Manifest: []agent.ManifestEntry{{ConfigPath: "env.A", SecretID: "S", Version: 1, Outcome: "resolved"}}}
 	b := a
-	b.Manifest = []apiclient.ManifestEntry{{ConfigPath: "env.A", SecretID: "S", Version: 2, Outcome: "resolved"}}
-	if !same(a, a) || same(a, b) || same(a, apiclient.Resolution{Env: map[string]string{"A": "2"}, Values: a.Values, Manifest: a.Manifest}) {
+	b.Manifest = []agent.ManifestEntry{{ConfigPath: "env.A", SecretID: "S", Version: 2, Outcome: "resolved"}}
+	if !same(a, a) || same(a, b) || same(a, agent.Resolution{Env: map[string]string{"A": "2"}, Values: a.Values, Manifest: a.Manifest}) {
 		t.Fatal("same compares env, values and the version behind each path")
 	}
 }
