@@ -159,3 +159,25 @@ func TestWriteManifestMode(t *testing.T) {
 		t.Fatalf("mode %v %v", info.Mode().Perm(), err)
 	}
 }
+
+// Under --redact the manifest says per entry whether its value is masked, and why not;
+// without it, and for a path with no value, it says nothing of masking.
+func TestManifestMasked(t *testing.T) {
+	res := agent.Resolution{Env: map[string]string{"LONG": "long-enough", "PIN": "1234"},
+		Values: map[string]string{"env.LONG": "long-enough", "env.PIN": "1234"},
+		Manifest: []agent.ManifestEntry{
+			{ConfigPath: "env.LONG", EnvKey: "LONG", Outcome: agent.OutcomeResolved},
+			{ConfigPath: "env.PIN", EnvKey: "PIN", Outcome: agent.OutcomeResolved},
+			{ConfigPath: "env.GONE", EnvKey: "GONE", Outcome: "secret_deleted"},
+		}}
+	raw, _ := json.Marshal(newManifest(Options{Redact: true}, res))
+	want := `{"entries":[{"configPath":"env.LONG","envKey":"LONG","outcome":"resolved","required":false,"masked":true},` +
+		`{"configPath":"env.PIN","envKey":"PIN","outcome":"resolved","required":false,"masked":false,"maskSkippedReason":"shorter than 8 bytes"},` +
+		`{"configPath":"env.GONE","envKey":"GONE","outcome":"secret_deleted","required":false}]}`
+	if string(raw) != want {
+		t.Fatalf("manifest %s", raw)
+	}
+	if raw, _ := json.Marshal(newManifest(Options{}, res)); bytes.Contains(raw, []byte("masked")) {
+		t.Fatalf("without --redact: %s", raw)
+	}
+}

@@ -44,6 +44,8 @@ type Watch struct {
 	Signal syscall.Signal
 	// Wait is the long poll's wait in seconds (0: the server's default).
 	Wait int
+	// clock paces the actions (nil: the real one); a test's drives them.
+	clock clock
 }
 
 // callTimeout bounds one resolution or head read.
@@ -83,7 +85,10 @@ func RunWatching(ctx context.Context, api *agent.Client, o Options, w Watch) (in
 	}
 	followCtx, stopFollowing := context.WithCancel(ctx)
 	defer stopFollowing()
-	s := &supervisor{api: api, o: o, w: w, clock: realClock{}}
+	s := &supervisor{api: api, o: o, w: w, clock: w.clock}
+	if s.clock == nil {
+		s.clock = realClock{}
+	}
 	s.changed, s.stopped = follow(followCtx, api, head, w.Wait)
 	return s.run(ctx, res)
 }
