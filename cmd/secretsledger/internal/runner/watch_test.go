@@ -21,10 +21,10 @@ import (
 type fakeFeed struct {
 	mu       sync.Mutex
 	resolves int
-	pos     int64
-	version int // of the value: moves only when the value does
-	value   string
-	refuse  int
+	pos      int64
+	version  int // of the value: moves only when the value does
+	value    string
+	refuse   int
 }
 
 func (f *fakeFeed) change(value string, refuse int) {
