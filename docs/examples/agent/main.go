@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/signal"
 	"strings"
+	"time"
 
 	"github.com/secretsledger/secretsledger/agent"
 	"github.com/secretsledger/secretsledger/providers/redact"
@@ -34,15 +35,23 @@ func main() {
 		fmt.Fprintln(os.Stderr, "the change feed failed, asking again:", err)
 	}}, func(ch agent.Changes) error {
 		fmt.Printf("%d change(s) up to position %d: resolving again\n", len(ch.Changes), ch.Position)
-		next, err := resolve(ctx, c)
-		if err != nil && agent.Refused(err) {
-			return err
-		} else if err != nil {
+		for {
+			next, err := resolve(ctx, c)
+			if err == nil {
+				held = next
+				return nil
+			}
+			if agent.Refused(err) {
+				return err
+			}
+			// The server is away: keep the values held and try again; the feed waits.
 			fmt.Fprintln(os.Stderr, "resolving again failed, keeping the values held:", err)
-			return nil
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-time.After(time.Second):
+			}
 		}
-		held = next
-		return nil
 	})
 	var apiErr *agent.Error
 	switch {
