@@ -130,7 +130,7 @@ OLD="$MY_KEY"; printf %s "$MY_KEY" > "$OUT.$$"; trap "exit 0" TERM; while :; do 
 	if err != nil || info.Mode().Perm() != 0o600 {
 		t.Fatalf("env file mode %v %v", info.Mode().Perm(), err)
 	}
-	poll(t, func() bool { return strings.Contains(stdout.String(), "new=") }, "the child printed nothing after HUP")
+	poll(t, func() bool { return strings.HasSuffix(stdout.String(), "\n") }, "the child printed no line after HUP")
 	if out := stdout.String(); out != "old=[REDACTED:MY_KEY] new=[REDACTED:MY_KEY]\n" {
 		t.Fatalf("output after HUP: %q", out)
 	}
