@@ -76,6 +76,7 @@ func TestRunCommand(t *testing.T) {
 	t.Run("manifest", func(t *testing.T) { runWritesManifest(t, f) })
 	t.Run("signals", func(t *testing.T) { runForwardsSignals(t, f) })
 	t.Run("redact", func(t *testing.T) { runRedactsOutput(t, f) })
+	t.Run("manifest says what is masked", func(t *testing.T) { runManifestSaysMasked(t, f) })
 }
 
 // runRedactsOutput: with --redact the value reaches neither stream, written in two

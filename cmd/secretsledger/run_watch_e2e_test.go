@@ -21,6 +21,7 @@ import (
 func TestRunWatch(t *testing.T) {
 	f := newRunFixture(t)
 	t.Run("the change feed is the consumer's own", func(t *testing.T) { feedIsTheConsumers(t, f) })
+	t.Run("run --watch --on-change signal:HUP rewrites the env file and signals the same child", func(t *testing.T) { watchSignalsTheSameChild(t, f) })
 	t.Run("run --watch restarts on a rotation and stops on a freeze", func(t *testing.T) { watchRestartsAndFailsClosed(t, f) })
 }
 
@@ -94,6 +95,7 @@ func feedIsTheConsumers(t *testing.T, f *runFixture) {
 // watchedRun is a `run --watch` of a child that writes MY_KEY to OUT.<pid> and exits 0
 // on TERM.
 type watchedRun struct {
+	cmd    *exec.Cmd
 	out    string
 	exited chan error
 	stderr *bytes.Buffer
@@ -101,11 +103,20 @@ type watchedRun struct {
 
 func startWatch(t *testing.T, e *instanceEnv, key string) *watchedRun {
 	t.Helper()
+	return startWatchWith(t, e, key, nil, "", nil)
+}
+
+// startWatchWith is startWatch with more of run's flags, a script run before the child's
+// own (its traps) and more variables.
+func startWatchWith(t *testing.T, e *instanceEnv, key string, flags []string, script string, vars []string) *watchedRun {
+	t.Helper()
 	w := &watchedRun{out: filepath.Join(t.TempDir(), "watched"), exited: make(chan error, 1), stderr: &bytes.Buffer{}}
-	cmd := e.command("run", "--watch", "--debounce", "100ms", "--grace", "2s", "--", "sh", "-c",
-		`printf %s "$MY_KEY" > "$OUT.$$"; trap "exit 0" TERM; while :; do sleep 0.1; done`)
-	cmd.Env = append(cmd.Env, "LEDGER_AGENT_KEY="+key, "OUT="+w.out)
+	args := append(append([]string{"run", "--watch", "--debounce", "100ms", "--grace", "2s"}, flags...), "--", "sh", "-c",
+		script+`printf %s "$MY_KEY" > "$OUT.$$"; trap "exit 0" TERM; while :; do sleep 0.1; done`)
+	cmd := e.command(args...)
+	cmd.Env = append(append(cmd.Env, "LEDGER_AGENT_KEY="+key, "OUT="+w.out), vars...)
 	cmd.Stderr = w.stderr
+	w.cmd = cmd
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}

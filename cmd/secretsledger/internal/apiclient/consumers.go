@@ -3,7 +3,6 @@ package apiclient
 import (
 	"context"
 	"net/url"
-	"strconv"
 )
 
 // ListBindings reads a page of a company's bindings (q may narrow to one consumer).
@@ -54,28 +53,4 @@ func (c *Client) RevokeAgentKey(ctx context.Context, id string, opts ...Option) 
 // RevokeConsumerAgentKeys revokes every agent key of a consumer.
 func (c *Client) RevokeConsumerAgentKeys(ctx context.Context, company, targetType, targetID string, opts ...Option) (RevokedKeys, *Answer, error) {
 	return callOp[RevokedKeys](ctx, c, opRevokeConsumerAgentKeys, nil, nil, opts, company, targetType, targetID)
-}
-
-// Resolve resolves the consumer's values; the client's token must be its agent key.
-func (c *Client) Resolve(ctx context.Context, in Resolve) (Resolution, *Answer, error) {
-	return callOp[Resolution](ctx, c, opResolve, nil, in, nil)
-}
-
-// Redact masks the consumer's values in a text; the client's token must be its agent key.
-func (c *Client) Redact(ctx context.Context, in Redact) (Redaction, *Answer, error) {
-	return callOp[Redaction](ctx, c, opRedact, nil, in, nil)
-}
-
-// RuntimeChanges waits up to wait (whole seconds, 1 to 30; 0: the server's default) for
-// a change of the agent's resolution after position after; after < 0 asks for the head.
-// The client's token must be its agent key, and ctx must allow for the wait.
-func (c *Client) RuntimeChanges(ctx context.Context, after int64, wait int) (RuntimeChanges, *Answer, error) {
-	q := url.Values{}
-	if after >= 0 {
-		q.Set("after", strconv.FormatInt(after, 10))
-	}
-	if wait > 0 {
-		q.Set("wait", strconv.Itoa(wait))
-	}
-	return callOp[RuntimeChanges](ctx, c, opRuntimeChanges, q, nil, nil)
 }

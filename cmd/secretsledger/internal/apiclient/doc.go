@@ -1,5 +1,7 @@
 // Package apiclient is the one typed client of the ledger's HTTP API, used by the CLI's
-// client verbs, the load generator and the browser console. Its request and answer types
+// client verbs, the load generator and the browser console, but for the runtime routes
+// an agent key is admitted to, whose one client is the public package agent; the
+// contract test holds that package to the document too. Its request and answer types
 // mirror the schemas of docs/openapi.yaml field for field, and its operations the
 // document's paths: a test holds both to the document, so a client that drifts from
 // the contract fails CI rather than a user.

@@ -83,48 +83,6 @@ type AgentKeyInfo struct {
 	RevokedAt  *string `json:"revokedAt"`
 }
 
-// Resolve is the body of a resolution (schema Resolve).
-type Resolve struct {
-	ConfigPaths []string `json:"configPaths,omitempty"`
-	RunID       string   `json:"runId,omitempty"`
-	IssueID     string   `json:"issueId,omitempty"`
-}
-
-// Resolution is the values a consumer resolved and how each went (schema Resolution).
-type Resolution struct {
-	Env      map[string]string `json:"env"`
-	Values   map[string]string `json:"values"`
-	Manifest []ManifestEntry   `json:"manifest"`
-}
-
-// Redact is the body of a redaction (schema Redact): Text is required, "" included.
-type Redact struct {
-	Text    string `json:"text"`
-	RunID   string `json:"runId,omitempty"`
-	IssueID string `json:"issueId,omitempty"`
-}
-
-// Redaction is a text masked of the consumer's values (schema Redaction).
-type Redaction struct {
-	Text    string   `json:"text"`
-	Masked  []string `json:"masked"`
-	Skipped []string `json:"skipped"`
-}
-
-// ManifestEntry is one config path of a resolution (schema ManifestEntry).
-type ManifestEntry struct {
-	ConfigPath   string `json:"configPath"`
-	EnvKey       string `json:"envKey,omitempty"`
-	SecretID     string `json:"secretId,omitempty"`
-	SecretKey    string `json:"secretKey,omitempty"`
-	Version      int64  `json:"version,omitempty"`
-	Provider     string `json:"provider,omitempty"`
-	Outcome      string `json:"outcome"`
-	Required     bool   `json:"required"`
-	Source       string `json:"source,omitempty"`
-	ProviderCode string `json:"providerCode,omitempty"`
-}
-
 // AccessEvent is one resolution attempt (schema AccessEvent).
 type AccessEvent struct {
 	ID         string  `json:"id"`
@@ -165,18 +123,4 @@ type SubscriberCredentials struct {
 type RevokedKeys struct {
 	Revoked int64    `json:"revoked"`
 	KeyIDs  []string `json:"keyIds"`
-}
-
-// RuntimeChanges is an answer of the change feed (schema RuntimeChanges).
-type RuntimeChanges struct {
-	Position int64           `json:"position"`
-	Changes  []RuntimeChange `json:"changes"`
-}
-
-// RuntimeChange is one event that may change the agent's resolution (schema RuntimeChange).
-type RuntimeChange struct {
-	Position   int64  `json:"position"`
-	Type       string `json:"type"`
-	StreamKind string `json:"streamKind"`
-	SecretID   string `json:"secretId,omitempty"`
 }

@@ -44,9 +44,6 @@ var (
 	opRevokeConsumerAgentKeys = operation{"revokeConsumerAgentKeys", http.MethodPost, "/api/companies/{companyId}/consumers/{targetType}/{targetId}/agent-keys/revoke"}
 	opGetExternalPolicy       = operation{"getExternalPolicy", http.MethodGet, "/api/companies/{companyId}/external-policy"}
 	opSetExternalPolicy       = operation{"setExternalPolicy", http.MethodPut, "/api/companies/{companyId}/external-policy"}
-	opResolve                 = operation{"resolve", http.MethodPost, "/api/runtime/resolve"}
-	opRedact                  = operation{"redact", http.MethodPost, "/api/runtime/redact"}
-	opRuntimeChanges          = operation{"runtimeChanges", http.MethodGet, "/api/runtime/changes"}
 	opCreateVault             = operation{"createVault", http.MethodPost, "/api/companies/{companyId}/secret-provider-configs"}
 	opListVaults              = operation{"listVaults", http.MethodGet, "/api/companies/{companyId}/secret-provider-configs"}
 	opUpdateVault             = operation{"updateVault", http.MethodPatch, "/api/secret-provider-configs/{id}"}

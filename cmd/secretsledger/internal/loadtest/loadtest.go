@@ -13,6 +13,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/secretsledger/secretsledger/agent"
 	"github.com/secretsledger/secretsledger/cmd/secretsledger/internal/apiclient"
 	"github.com/secretsledger/secretsledger/eventstore/natsbus"
 )
@@ -70,7 +71,7 @@ type run struct {
 	api       *apiclient.Client
 	company   string
 	rotatable []string
-	agent     *apiclient.Client // as the bench consumer's agent key
+	agent     *agent.Client // as the bench consumer's agent key
 	latency   samples
 	lag       samples
 	errs      atomic.Int64
@@ -204,7 +205,7 @@ func (r *run) setup(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		r.agent = r.api.WithToken(key.Token)
+		r.agent = newAgent(r.o.BaseURL, key.Token, r.o.Concurrency)
 	}
 	return nil
 }
@@ -252,7 +253,7 @@ func (r *run) op(ctx context.Context, rng *mrand.Rand, measure bool) error {
 		}
 		return err
 	default:
-		res, _, err := r.agent.Resolve(ctx, apiclient.Resolve{RunID: "bench"})
+		res, err := r.agent.Resolve(ctx, agent.ResolveRequest{RunID: "bench"})
 		if err != nil {
 			return err
 		}

@@ -9,15 +9,27 @@
 // manifest it writes on request names paths, secret keys, versions and outcomes, never
 // a value.
 //
-// RunWatching (run --watch) follows the consumer's change feed while the command runs:
-// after a change it resolves again and, when what the command received changed, restarts
-// it or stops it (ExitChanged); a revoked key or a freeze stops it at once
-// (ExitFailClosed), so it never runs on with values it may no longer have.
+// It talks to the ledger through package agent, the one client of the runtime routes.
 //
-// Output filtering is a seam, Options.Wrap: the runner hands it the resolved values and
-// the streams, and the child writes to what it returns. Package main wires it.
+// RunWatching (run --watch) follows the consumer's change feed (agent.Follow) while the
+// command runs: after a change it resolves again, at once after a quiet period and then
+// at most once per Watch.Debounce (debouncer), and, when what the command received
+// changed, restarts it, stops it (ExitChanged), or writes the env file and sends it a
+// signal (--on-change signal:NAME, for a process that reloads); a revoked key or a freeze
+// stops it at once (ExitFailClosed), so it never runs on with values it may no longer
+// have.
 //
-// Imports: cmd/secretsledger/internal/apiclient.
+// The env file (Options.EnvFile, WriteEnvFile) holds the resolved entries as KEY='value'
+// lines, shell-quoted, written mode 0600 and atomically (a temporary file in the same
+// directory, synced, renamed).
+//
+// Output filtering is a seam, Options.Wrap: the runner hands it the resolution's values
+// and the streams, and the child writes to what it returns. Options.Redact uses
+// providers/redact through agent.NewRedactor, and the manifest then says per entry whether
+// its value is masked. Under signal:NAME a new filter is laid over the old one, so the
+// same process's output stays masked of its old values and its new ones.
+//
+// Imports: agent, providers/redact.
 //
 // Third-party: none.
 package runner

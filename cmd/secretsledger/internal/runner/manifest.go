@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"os"
 
-	"github.com/secretsledger/secretsledger/cmd/secretsledger/internal/apiclient"
+	"github.com/secretsledger/secretsledger/agent"
 )
 
 // Manifest is the record --manifest writes: what was resolved for the run, never a value.
@@ -29,14 +29,29 @@ type ManifestEntry struct {
 	Outcome      string `json:"outcome"`
 	Required     bool   `json:"required"`
 	ProviderCode string `json:"providerCode,omitempty"`
+	// Masked, under --redact, says whether the value is masked in COMMAND's output, and
+	// MaskSkippedReason why not; absent without --redact and for a path with no value.
+	Masked            *bool  `json:"masked,omitempty"`
+	MaskSkippedReason string `json:"maskSkippedReason,omitempty"`
 }
 
-func newManifest(o Options, entries []apiclient.ManifestEntry) Manifest {
+func newManifest(o Options, res agent.Resolution) Manifest {
+	values := map[string][]byte{}
+	for _, s := range agent.Secrets(res) {
+		if s.ConfigPath != "" {
+			values[s.ConfigPath] = s.Value
+		}
+	}
 	m := Manifest{RunID: o.RunID, IssueID: o.IssueID, Entries: []ManifestEntry{}}
-	for _, e := range entries {
-		m.Entries = append(m.Entries, ManifestEntry{ConfigPath: e.ConfigPath, EnvKey: e.EnvKey, SecretID: e.SecretID,
+	for _, e := range res.Manifest {
+		me := ManifestEntry{ConfigPath: e.ConfigPath, EnvKey: e.EnvKey, SecretID: e.SecretID,
 			SecretKey: e.SecretKey, Version: e.Version, Provider: e.Provider, Source: e.Source, Outcome: e.Outcome,
-			Required: e.Required, ProviderCode: e.ProviderCode})
+			Required: e.Required, ProviderCode: e.ProviderCode}
+		if v, ok := values[e.ConfigPath]; ok && o.Redact {
+			isMasked, why := masked(string(v))
+			me.Masked, me.MaskSkippedReason = &isMasked, why
+		}
+		m.Entries = append(m.Entries, me)
 	}
 	return m
 }

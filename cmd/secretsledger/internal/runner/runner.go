@@ -7,24 +7,19 @@ import (
 	"io"
 	"os"
 	"os/exec"
-	"sort"
 	"strings"
 	"time"
 
-	"github.com/secretsledger/secretsledger/cmd/secretsledger/internal/apiclient"
+	"github.com/secretsledger/secretsledger/agent"
 )
 
 // DefaultGrace is how long a child has to exit after a forwarded TERM or INT.
 const DefaultGrace = 10 * time.Second
 
-// Secret is one value the child receives: its env name, the key of the secret it came
-// from ("" for a plain env entry) and the value. What an output filter needs to
-// recognise it and say which it hid.
-type Secret struct {
-	Name      string
-	SecretKey string
-	Value     []byte
-}
+// Secret is one value of the resolution: its config path, env name, the key of the
+// secret it came from ("" for a plain env entry) and the value. What an output filter
+// needs to recognise it and say which it hid (agent.Secret.MaskKey).
+type Secret = agent.Secret
 
 // WrapFunc is the output-filter seam: given the values the child receives and run's own
 // stdout and stderr, it returns the writers the child writes to, and a function that
@@ -55,8 +50,14 @@ type Options struct {
 	// it is, so the child sees the terminal run sees.
 	Stdin          io.Reader
 	Stdout, Stderr io.Writer
+	// Redact masks every value of the resolution in the child's stdout and stderr (Wrap,
+	// unless one is given) and has the manifest say per entry whether its value is masked.
+	Redact bool
 	// Wrap, when set, filters the child's stdout and stderr.
 	Wrap WrapFunc
+	// EnvFile is a file the resolved env is written to before the child starts, and again
+	// before it is told of a change (see WriteEnvFile); "": none.
+	EnvFile string
 	// Signals delivers the signals to forward; nil: none are (see Notify).
 	Signals <-chan os.Signal
 }
@@ -73,25 +74,30 @@ func (e *ResolutionError) Error() string {
 // command and waits for it. It returns the child's exit status (128+n when a signal n
 // ended it). An error means the command did not start, or that its output could not
 // be passed on to the end (a failing Wrap writer).
-func Run(ctx context.Context, api *apiclient.Client, o Options) (int, error) {
+func Run(ctx context.Context, api *agent.Client, o Options) (int, error) {
 	if len(o.Command) == 0 {
 		return 0, errors.New("no command to run")
 	}
-	res, _, err := api.Resolve(ctx, apiclient.Resolve{ConfigPaths: o.Paths, RunID: o.RunID, IssueID: o.IssueID})
+	res, err := api.Resolve(ctx, agent.ResolveRequest{ConfigPaths: o.Paths, RunID: o.RunID, IssueID: o.IssueID})
 	if err != nil {
-		var apiErr *apiclient.Error
+		var apiErr *agent.Error
 		if errors.As(err, &apiErr) {
 			return 0, fmt.Errorf("the command was not started: %w", err)
 		}
 		return 0, err
 	}
 	if o.Manifest != "" {
-		if err := writeManifest(o.Manifest, newManifest(o, res.Manifest)); err != nil {
+		if err := writeManifest(o.Manifest, newManifest(o, res)); err != nil {
 			return 0, err
 		}
 	}
 	if failed := failures(o.Paths, res.Manifest); len(failed) > 0 {
 		return 0, &ResolutionError{Failed: failed}
+	}
+	if o.EnvFile != "" {
+		if err := WriteEnvFile(o.EnvFile, res.Env, o.AgentKey); err != nil {
+			return 0, err
+		}
 	}
 	return start(o, res)
 }
@@ -99,7 +105,7 @@ func Run(ctx context.Context, api *apiclient.Client, o Options) (int, error) {
 // failures are the paths that must have resolved and did not: every path asked for by
 // name (the caller said it needs them), every required binding, and any asked path the
 // answer does not mention.
-func failures(asked []string, manifest []apiclient.ManifestEntry) []string {
+func failures(asked []string, manifest []agent.ManifestEntry) []string {
 	var failed []string
 	seen := map[string]bool{}
 	want := map[string]bool{}
@@ -108,7 +114,7 @@ func failures(asked []string, manifest []apiclient.ManifestEntry) []string {
 	}
 	for _, e := range manifest {
 		seen[e.ConfigPath] = true
-		if e.Outcome == "resolved" || !(e.Required || want[e.ConfigPath]) {
+		if e.Outcome == agent.OutcomeResolved || !(e.Required || want[e.ConfigPath]) {
 			continue
 		}
 		f := e.ConfigPath + ": " + e.Outcome
@@ -125,32 +131,20 @@ func failures(asked []string, manifest []apiclient.ManifestEntry) []string {
 	return failed
 }
 
-// secrets are the values the child receives, for an output filter, by env name.
-func secrets(res apiclient.Resolution) []Secret {
-	keys := map[string]string{}
-	for _, e := range res.Manifest {
-		if e.EnvKey != "" {
-			keys[e.EnvKey] = e.SecretKey
-		}
+// wrap is the output filter: Wrap, else with Redact the redactor of the values.
+func (o Options) wrap() WrapFunc {
+	if o.Wrap == nil && o.Redact {
+		return redactWrap
 	}
-	names := make([]string, 0, len(res.Env))
-	for k := range res.Env {
-		names = append(names, k)
-	}
-	sort.Strings(names)
-	out := make([]Secret, 0, len(names))
-	for _, k := range names {
-		out = append(out, Secret{Name: k, SecretKey: keys[k], Value: []byte(res.Env[k])})
-	}
-	return out
+	return o.Wrap
 }
 
 // start starts the command with the resolved env and waits for it, forwarding signals.
-func start(o Options, res apiclient.Resolution) (int, error) {
+func start(o Options, res agent.Resolution) (int, error) {
 	stdout, stderr, done := o.Stdout, o.Stderr, func() error { return nil }
-	if o.Wrap != nil {
+	if wrap := o.wrap(); wrap != nil {
 		var err error
-		if stdout, stderr, done, err = o.Wrap(secrets(res), o.Stdout, o.Stderr); err != nil {
+		if stdout, stderr, done, err = wrap(agent.Secrets(res), o.Stdout, o.Stderr); err != nil {
 			return 0, fmt.Errorf("the output filter: %w", err)
 		}
 	}

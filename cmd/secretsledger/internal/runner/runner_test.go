@@ -14,7 +14,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/secretsledger/secretsledger/cmd/secretsledger/internal/apiclient"
+	"github.com/secretsledger/secretsledger/agent"
 )
 
 const key = "sla_01TEST.secret-part"
@@ -48,7 +48,7 @@ func TestChildEnv(t *testing.T) {
 }
 
 func TestFailures(t *testing.T) {
-	manifest := []apiclient.ManifestEntry{
+	manifest := []agent.ManifestEntry{
 		{ConfigPath: "env.A", Outcome: "resolved", Required: true},
 		{ConfigPath: "env.OPT", Outcome: "secret_deleted"},
 		{ConfigPath: "env.REQ", Outcome: "provider_error", ProviderCode: "throttled", Required: true},
@@ -64,7 +64,7 @@ func TestFailures(t *testing.T) {
 }
 
 // resolver is a stand-in for the server's resolve route.
-func resolver(t *testing.T, status int, body any) *apiclient.Client {
+func resolver(t *testing.T, status int, body any) *agent.Client {
 	t.Helper()
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path != "/api/runtime/resolve" || r.Header.Get("Authorization") != "Bearer "+key {
@@ -76,14 +76,14 @@ func resolver(t *testing.T, status int, body any) *apiclient.Client {
 		_ = json.NewEncoder(w).Encode(body)
 	}))
 	t.Cleanup(srv.Close)
-	return apiclient.New(srv.URL, key, nil)
+	return agent.New(srv.URL, key, nil)
 }
 
 // The output seam: Wrap gets the resolved values and the streams, the child writes
 // through what it returns, and done runs after the child exits.
 func TestRunWrapSeam(t *testing.T) {
-	api := resolver(t, 200, apiclient.Resolution{Env: map[string]string{"MY_KEY": "s3cret"}, Values: map[string]string{"env.MY_KEY": "s3cret"},
-		Manifest: []apiclient.ManifestEntry{{ConfigPath: "env.MY_KEY", EnvKey: "MY_KEY", SecretKey: "my-key", Version: 2, Outcome: "resolved", Required: true}}})
+	api := resolver(t, 200, agent.Resolution{Env: map[string]string{"MY_KEY": "s3cret"}, Values: map[string]string{"env.MY_KEY": "s3cret"},
+		Manifest: []agent.ManifestEntry{{ConfigPath: "env.MY_KEY", EnvKey: "MY_KEY", SecretKey: "my-key", Version: 2, Outcome: "resolved", Required: true}}})
 	var stdout, stderr bytes.Buffer
 	var seen []Secret
 	closed := false
@@ -102,7 +102,7 @@ func TestRunWrapSeam(t *testing.T) {
 	if stdout.String() != "out ***" || stderr.String() != "err ***" || !closed {
 		t.Errorf("stdout %q stderr %q closed %v", stdout.String(), stderr.String(), closed)
 	}
-	if len(seen) != 1 || seen[0].Name != "MY_KEY" || seen[0].SecretKey != "my-key" || string(seen[0].Value) != "s3cret" {
+	if len(seen) != 1 || seen[0].EnvKey != "MY_KEY" || seen[0].SecretKey != "my-key" || string(seen[0].Value) != "s3cret" {
 		t.Errorf("the seam got %d secrets", len(seen))
 	}
 	raw, _ := os.ReadFile(manifest)
@@ -126,7 +126,7 @@ func TestRunRefusedStartsNothing(t *testing.T) {
 	api := resolver(t, 422, map[string]any{"error": "resolution failed: env.X: binding_missing", "details": map[string]string{"code": "EINVALID"}})
 	marker := filepath.Join(t.TempDir(), "started")
 	_, err := Run(context.Background(), api, Options{Command: []string{"touch", marker}, Environ: os.Environ()})
-	var apiErr *apiclient.Error
+	var apiErr *agent.Error
 	if !errors.As(err, &apiErr) || !strings.Contains(err.Error(), "env.X: binding_missing") {
 		t.Fatalf("err %v", err)
 	}
@@ -134,7 +134,7 @@ func TestRunRefusedStartsNothing(t *testing.T) {
 		t.Fatalf("the command started: %v", err)
 	}
 	// An optional path asked for by name that did not resolve refuses too.
-	api = resolver(t, 200, apiclient.Resolution{Manifest: []apiclient.ManifestEntry{{ConfigPath: "env.O", Outcome: "secret_deleted"}}})
+	api = resolver(t, 200, agent.Resolution{Manifest: []agent.ManifestEntry{{ConfigPath: "env.O", Outcome: "secret_deleted"}}})
 	_, err = Run(context.Background(), api, Options{Command: []string{"touch", marker}, Paths: []string{"env.O"}})
 	var re *ResolutionError
 	if !errors.As(err, &re) || !slices.Equal(re.Failed, []string{"env.O: secret_deleted"}) {
@@ -157,5 +157,27 @@ func TestWriteManifestMode(t *testing.T) {
 	info, err := os.Stat(path)
 	if err != nil || info.Mode().Perm() != 0o600 {
 		t.Fatalf("mode %v %v", info.Mode().Perm(), err)
+	}
+}
+
+// Under --redact the manifest says per entry whether its value is masked, and why not;
+// without it, and for a path with no value, it says nothing of masking.
+func TestManifestMasked(t *testing.T) {
+	res := agent.Resolution{Env: map[string]string{"LONG": "long-enough", "PIN": "1234"},
+		Values: map[string]string{"env.LONG": "long-enough", "env.PIN": "1234"},
+		Manifest: []agent.ManifestEntry{
+			{ConfigPath: "env.LONG", EnvKey: "LONG", Outcome: agent.OutcomeResolved},
+			{ConfigPath: "env.PIN", EnvKey: "PIN", Outcome: agent.OutcomeResolved},
+			{ConfigPath: "env.GONE", EnvKey: "GONE", Outcome: "secret_deleted"},
+		}}
+	raw, _ := json.Marshal(newManifest(Options{Redact: true}, res))
+	want := `{"entries":[{"configPath":"env.LONG","envKey":"LONG","outcome":"resolved","required":false,"masked":true},` +
+		`{"configPath":"env.PIN","envKey":"PIN","outcome":"resolved","required":false,"masked":false,"maskSkippedReason":"shorter than 8 bytes"},` +
+		`{"configPath":"env.GONE","envKey":"GONE","outcome":"secret_deleted","required":false}]}`
+	if string(raw) != want {
+		t.Fatalf("manifest %s", raw)
+	}
+	if raw, _ := json.Marshal(newManifest(Options{}, res)); bytes.Contains(raw, []byte("masked")) {
+		t.Fatalf("without --redact: %s", raw)
 	}
 }

@@ -2,9 +2,11 @@ package runner
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 )
@@ -59,4 +61,39 @@ func exitStatus(cmd *exec.Cmd, waitErr error) (int, error) {
 		return 128 + int(ws.Signal()), nil
 	}
 	return cmd.ProcessState.ExitCode(), nil
+}
+
+// changeSignals are the signals --on-change signal:NAME may send: those programs reload
+// on, and the ones that stop them for a program that wants that.
+var changeSignals = map[string]syscall.Signal{
+	"HUP": syscall.SIGHUP, "USR1": syscall.SIGUSR1, "USR2": syscall.SIGUSR2, "INT": syscall.SIGINT,
+	"TERM": syscall.SIGTERM, "QUIT": syscall.SIGQUIT, "WINCH": syscall.SIGWINCH, "ALRM": syscall.SIGALRM,
+}
+
+// ParseOnChange reads --on-change: restart, exit or signal:NAME (NAME as in kill -l,
+// HUP or SIGHUP, any case). sig is the signal of signal:NAME.
+func ParseOnChange(s string) (action string, sig syscall.Signal, err error) {
+	switch s {
+	case OnChangeRestart, OnChangeExit:
+		return s, 0, nil
+	}
+	name, ok := strings.CutPrefix(s, OnChangeSignal+":")
+	if !ok {
+		return "", 0, fmt.Errorf("--on-change is restart, exit or signal:NAME, not %q", s)
+	}
+	sig, ok = changeSignals[strings.TrimPrefix(strings.ToUpper(name), "SIG")]
+	if !ok {
+		return "", 0, fmt.Errorf("--on-change %s: unknown signal (HUP, USR1, USR2, INT, TERM, QUIT, WINCH or ALRM)", s)
+	}
+	return OnChangeSignal, sig, nil
+}
+
+// signalName is sig's name as --on-change takes it (HUP).
+func signalName(sig syscall.Signal) string {
+	for name, s := range changeSignals {
+		if s == sig {
+			return name
+		}
+	}
+	return sig.String()
 }

@@ -13,17 +13,18 @@ import (
 	"testing"
 	"time"
 
-	"github.com/secretsledger/secretsledger/cmd/secretsledger/internal/apiclient"
+	"github.com/secretsledger/secretsledger/agent"
 )
 
 // fakeFeed is a server with one consumer whose MY_KEY is value: every change moves the
 // position; refuse, when set, is the status every call then gets.
 type fakeFeed struct {
-	mu      sync.Mutex
-	pos     int64
-	version int // of the value: moves only when the value does
-	value   string
-	refuse  int
+	mu       sync.Mutex
+	resolves int
+	pos      int64
+	version  int // of the value: moves only when the value does
+	value    string
+	refuse   int
 }
 
 func (f *fakeFeed) change(value string, refuse int) {
@@ -59,6 +60,9 @@ func (f *fakeFeed) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		_ = json.NewEncoder(w).Encode(map[string]any{"position": pos, "changes": changes})
 	case "/api/runtime/resolve":
+		f.mu.Lock()
+		f.resolves++
+		f.mu.Unlock()
 		_ = json.NewEncoder(w).Encode(map[string]any{"env": map[string]string{"MY_KEY": value}, "values": map[string]string{"env.MY_KEY": value},
 			"manifest": []map[string]any{{"configPath": "env.MY_KEY", "envKey": "MY_KEY", "secretId": "S", "version": version, "outcome": "resolved", "required": true}}})
 	default:
@@ -70,31 +74,52 @@ func (f *fakeFeed) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // TERM; it returns the result channel and a function that waits for a file with value.
 func watching(t *testing.T, f *fakeFeed, onChange string) (<-chan [2]any, func(value string)) {
 	t.Helper()
+	return watchingWith(t, f, Watch{Debounce: 10 * time.Millisecond, OnChange: onChange},
+		`printf %s "$MY_KEY" > "$OUT.$$"; trap "exit 0" TERM; while :; do sleep 0.05; done`, nil)
+}
+
+// watchingWith is watching with w, the child's script and a change to run's options.
+func watchingWith(t *testing.T, f *fakeFeed, w Watch, script string, opts func(o *Options)) (<-chan [2]any, func(value string)) {
+	t.Helper()
 	srv := httptest.NewServer(f)
 	t.Cleanup(srv.Close)
 	out := filepath.Join(t.TempDir(), "out")
-	o := Options{Command: []string{"sh", "-c", `printf %s "$MY_KEY" > "$OUT.$$"; trap "exit 0" TERM; while :; do sleep 0.05; done`},
+	o := Options{Command: []string{"sh", "-c", script},
 		AgentKey: key, Environ: []string{"PATH=" + os.Getenv("PATH"), "OUT=" + out}, Grace: 2 * time.Second}
+	if opts != nil {
+		opts(&o)
+	}
 	done := make(chan [2]any, 1)
 	go func() {
-		code, err := RunWatching(context.Background(), apiclient.New(srv.URL, key, nil), o, Watch{Debounce: 10 * time.Millisecond, OnChange: onChange})
+		code, err := RunWatching(context.Background(), agent.New(srv.URL, key, nil), o, w)
 		done <- [2]any{code, err}
 	}()
 	waitFor := func(value string) {
 		t.Helper()
-		deadline := time.Now().Add(20 * time.Second)
-		for time.Now().Before(deadline) {
+		poll(t, func() bool {
 			files, _ := filepath.Glob(out + ".*")
 			for _, file := range files {
 				if b, err := os.ReadFile(file); err == nil && string(b) == value {
-					return
+					return true
 				}
 			}
-			time.Sleep(10 * time.Millisecond) // polling a condition, not synchronising
-		}
-		t.Fatalf("no child wrote %q", value)
+			return false
+		}, "no child wrote %q", value)
 	}
 	return done, waitFor
+}
+
+// poll waits for cond, polling a condition rather than sleeping for a guess.
+func poll(t *testing.T, cond func() bool, format string, args ...any) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for time.Now().Before(deadline) {
+		if cond() {
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatalf(format, args...)
 }
 
 func result(t *testing.T, done <-chan [2]any) string {
@@ -132,11 +157,11 @@ func TestWatchExitsOnChange(t *testing.T) {
 }
 
 func TestSameResolution(t *testing.T) {
-	a := apiclient.Resolution{Env: map[string]string{"A": "1"}, Values: map[string]string{"env.A": "1"},
-		Manifest: []apiclient.ManifestEntry{{ConfigPath: "env.A", SecretID: "S", Version: 1, Outcome: "resolved"}}}
+	a := agent.Resolution{Env: map[string]string{"A": "1"}, Values: map[string]string{"env.A": "1"},
+		Manifest: []agent.ManifestEntry{{ConfigPath: "env.A", SecretID: "S", Version: 1, Outcome: "resolved"}}}
 	b := a
-	b.Manifest = []apiclient.ManifestEntry{{ConfigPath: "env.A", SecretID: "S", Version: 2, Outcome: "resolved"}}
-	if !same(a, a) || same(a, b) || same(a, apiclient.Resolution{Env: map[string]string{"A": "2"}, Values: a.Values, Manifest: a.Manifest}) {
+	b.Manifest = []agent.ManifestEntry{{ConfigPath: "env.A", SecretID: "S", Version: 2, Outcome: "resolved"}}
+	if !same(a, a) || same(a, b) || same(a, agent.Resolution{Env: map[string]string{"A": "2"}, Values: a.Values, Manifest: a.Manifest}) {
 		t.Fatal("same compares env, values and the version behind each path")
 	}
 }
