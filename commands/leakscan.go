@@ -52,6 +52,8 @@ type LeakScans struct {
 	storage   storage
 	ext       externalRefs
 	directory Directory
+	// maxValues and maxFindings are MaxScanValues and MaxScanFindings (tests lower them).
+	maxValues, maxFindings int
 }
 
 // LeakScan asks which of a company's secret values occur in Text.
@@ -122,7 +124,7 @@ func (h *LeakScans) Scan(ctx context.Context, req Request, s LeakScan) (ScanResu
 	out := ScanResult{ScanID: ulid.Make().String(), Source: s.Source, Bytes: int64(len(s.Text)),
 		ValuesChecked: len(values) - len(scanner.Skipped()), SkippedShort: len(scanner.Skipped()),
 		ExternalSkipped: set.externalSkipped, DecryptFailed: set.failed, Truncated: truncated}
-	out.Findings, truncated = scanFindings(found, set.refs)
+	out.Findings, truncated = scanFindings(found, set.refs, h.maxFindings)
 	out.Truncated = out.Truncated || truncated
 	out.Position, err = h.record(ctx, req, s, out)
 	return out, err
@@ -142,8 +144,8 @@ func checkScanSource(source string) error {
 }
 
 // scanFindings turns occurrences into one finding per (secret, version, encoding) with its
-// first occurrence and count, in the order of first occurrence, at most MaxScanFindings.
-func scanFindings(found []redact.Finding, refs []scanRef) ([]ScanFinding, bool) {
+// first occurrence and count, in the order of first occurrence, at most limit.
+func scanFindings(found []redact.Finding, refs []scanRef, limit int) ([]ScanFinding, bool) {
 	type key struct {
 		ref      int
 		encoding string
@@ -157,7 +159,7 @@ func scanFindings(found []redact.Finding, refs []scanRef) ([]ScanFinding, bool) 
 			out[i].Occurrences++
 			continue
 		}
-		if len(out) == MaxScanFindings {
+		if len(out) == limit {
 			truncated = true
 			continue
 		}

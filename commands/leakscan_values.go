@@ -69,7 +69,7 @@ func (h *LeakScans) collect(ctx context.Context, a actor.Actor, companyID string
 				set.externalSkipped++
 				continue
 			}
-			if len(set.refs) == MaxScanValues {
+			if len(set.refs) == h.maxValues {
 				return set, ledgererr.WithReason(ledgererr.Invalid, ReasonScanTooManyValues,
 					"the company has more than %d secret versions to look for: a scan looks for all or none", MaxScanValues)
 			}
