@@ -47,6 +47,13 @@ func TestLeakScanRoute(t *testing.T) {
 	if !strings.Contains(exp.Body.String(), `"scanId":"`+a.ScanID+`"`) || !strings.Contains(exp.Body.String(), `"encoding":"base64"`) {
 		t.Fatalf("the exposure does not list the finding: %s", exp.Body)
 	}
+	req := newRequest(http.MethodGet, "/api/companies/"+companyA+"/audit/export", "")
+	req.URL.RawQuery = "secretId=" + ids["secrets"]
+	export := s.do(req, s.board)
+	wantStatus(t, export, 200, "the secret's audit export")
+	if !strings.Contains(export.Body.String(), `"type":"secret.exposure_reported"`) || strings.Contains(export.Body.String(), "fixture-value") {
+		t.Fatalf("the secret's audit export lacks its reported exposure (or holds the value): %s", export.Body)
+	}
 
 	big := strings.Repeat("transcript line\n", (2<<20)/16) // 2 MiB: over the general bound, under the scan's
 	wantStatus(t, s.do(newRequest(http.MethodPost, path, body("big", big)), s.board), 200, "a 2 MiB scan")
