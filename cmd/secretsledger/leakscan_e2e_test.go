@@ -97,12 +97,8 @@ func TestLeakScanEndToEnd(t *testing.T) {
 			t.Errorf("%s: found on line %d, want %d (findings %+v)", enc, found[enc], i+2, scan.Findings)
 		}
 	}
-	code, out, errOut = tg.run(t, "scan", "-C", company, "-o", "table", "--source", "the clean one", clean)
-	outputs = append(outputs, out, errOut)
-	if code != 0 || !strings.Contains(out, "nothing found") {
-		t.Fatalf("scan of a clean file: exit %d: %s %s", code, out, errOut)
-	}
 	leakScanAuditStep(t, tg, id, scan.ScanID, &outputs)
+	leakScanCLIStep(t, tg, company, leaky, clean, &outputs)
 
 	sub.waitFor(t, "the scan's events on NATS", hasType("secret.exposure_reported", "leak-scan-"+company+"/"+scan.ScanID))
 	var nats strings.Builder
@@ -141,5 +137,36 @@ func leakScanAuditStep(t *testing.T, tg *apiTarget, id, scanID string, outputs *
 	*outputs = append(*outputs, out, errOut)
 	if code != 0 || !strings.Contains(out, "REPORTED EXPOSURES") || !strings.Contains(out, scanID) || !strings.Contains(out, "base64url") {
 		t.Fatalf("audit exposure as a table: %d %s %s", code, out, errOut)
+	}
+}
+
+// leakScanCLIStep: a table names the encodings found (exit 4); a clean file and a clean
+// stdin exit 0; a file over 16 MiB is refused before anything is sent (exit 1, and the
+// other file is still scanned).
+func leakScanCLIStep(t *testing.T, tg *apiTarget, company, leaky, clean string, outputs *[]string) {
+	t.Helper()
+	code, out, errOut := tg.run(t, "scan", "-C", company, "-o", "table", leaky)
+	*outputs = append(*outputs, out, errOut)
+	if code != exitFound || !strings.Contains(out, "base64url") || !strings.Contains(out, "OCCURRENCES") {
+		t.Fatalf("scan as a table: exit %d: %s %s", code, out, errOut)
+	}
+	code, out, errOut = tg.run(t, "scan", "-C", company, "-o", "table", "--source", "the clean one", clean)
+	*outputs = append(*outputs, out, errOut)
+	if code != 0 || !strings.Contains(out, "nothing found") || !strings.Contains(out, `"the clean one"`) {
+		t.Fatalf("scan of a clean file: exit %d: %s %s", code, out, errOut)
+	}
+	code, out, errOut = tg.runInput(t, nil, "a clean paste\n", "scan", "-C", company, "-o", "json", "-")
+	*outputs = append(*outputs, out, errOut)
+	if code != 0 || !strings.Contains(out, `"source": "stdin"`) {
+		t.Fatalf("scan of stdin: exit %d: %s %s", code, out, errOut)
+	}
+	huge := filepath.Join(filepath.Dir(clean), "huge.log")
+	if err := os.WriteFile(huge, make([]byte, 16<<20+1), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errOut = tg.run(t, "scan", "-C", company, "-o", "table", huge, clean)
+	*outputs = append(*outputs, out, errOut)
+	if code != exitFailure || !strings.Contains(errOut, "huge.log: larger than the server's limit") || !strings.Contains(out, "nothing found") {
+		t.Fatalf("scan of a file over the limit: exit %d: %s %s", code, out, errOut)
 	}
 }
