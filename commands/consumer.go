@@ -215,6 +215,9 @@ type Directory interface {
 	// conflict with: those with one of names or keys, and every external reference in
 	// vaultID ("" for the deployment's instance).
 	ImportCandidates(ctx context.Context, companyID, vaultID string, names, keys []string) ([]LiveSecret, error)
+	// CompanySecretIDs returns the ids of every secret of the company that is not
+	// purged, deleted ones included (a leak scan looks for their values too).
+	CompanySecretIDs(ctx context.Context, companyID string) ([]string, error)
 }
 
 // LiveSecret is a live (not deleted) secret as a remote import's conflict check sees it.

@@ -63,6 +63,7 @@ type Handlers struct {
 	Importer    *Importer
 	Subscribers *Subscribers
 	Vaults      *Vaults
+	LeakScans   *LeakScans
 }
 
 // New builds the runtime over cfg.Log (its memory registers on the log's committed
@@ -87,5 +88,6 @@ func newHandlers(rt *Runtime, cfg Config) *Handlers {
 		Importer:    &Importer{rt: rt, secrets: secrets, storage: stores, ext: ext, directory: cfg.Directory},
 		Subscribers: &Subscribers{rt: rt},
 		Vaults:      &Vaults{rt: rt, locator: cfg.VaultLocator, checker: cfg.VaultHealth, awsVaults: cfg.AWSVaults},
+		LeakScans:   &LeakScans{rt: rt, storage: stores, ext: ext, directory: cfg.Directory, maxValues: MaxScanValues, maxFindings: MaxScanFindings},
 	}
 }

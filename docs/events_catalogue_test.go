@@ -85,6 +85,7 @@ var logReads = []struct {
 		[]string{"GET /api/secrets/{id}/exposure"}},
 	{[]string{events.EventSubscriberIssued, events.EventSubscriberRevoked}, []string{"serve: the subscribers' NATS consumers"}},
 	{[]string{events.SecretVersionAdded}, []string{"GET /api/companies/{companyId}/audit/state"}},
+	{[]string{events.SecretExposureReported}, []string{"GET /api/secrets/{id}/exposure"}},
 }
 
 // TestEventCatalogue holds the generated catalogue in events.md to the registry, the

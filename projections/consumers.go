@@ -129,7 +129,8 @@ var consumersTable = events.Dispatch[*consumersBatch]{
 	Ignore: []string{events.SecretCreated, events.SecretVersionAdded, events.SecretUpdated, events.SecretDeleted,
 		events.SecretRestored, events.SecretPurged, events.CompanyFrozen, events.CompanyUnfrozen, events.ConsumerFrozen,
 		events.ConsumerUnfrozen, events.VaultCreated, events.VaultUpdated, events.VaultDefaultSet, events.VaultDisabled,
-		events.VaultHealthChecked, events.ExternalPolicySet, events.ExternalReferenceRefused},
+		events.VaultHealthChecked, events.ExternalPolicySet, events.ExternalReferenceRefused, events.LeakScanRecorded,
+		events.SecretExposureReported},
 }
 
 // accessRows gathers secret.accessed events as column arrays: one INSERT for all of

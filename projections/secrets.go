@@ -97,7 +97,7 @@ var secretsTable = events.Dispatch[*secretsBatch]{
 		events.AgentKeyRevoked, events.SecretAccessed, events.CompanyFrozen, events.CompanyUnfrozen, events.ConsumerFrozen,
 		events.ConsumerUnfrozen, events.VaultCreated, events.VaultUpdated, events.VaultDefaultSet, events.VaultDisabled,
 		events.VaultHealthChecked, events.ExternalPolicySet, events.ExternalReferenceRefused, events.EventSubscriberIssued,
-		events.EventSubscriberRevoked},
+		events.EventSubscriberRevoked, events.LeakScanRecorded, events.SecretExposureReported},
 }
 
 func actorOf(e eventstore.Event) string { return e.Metadata.ActorType + ":" + e.Metadata.ActorID }

@@ -112,5 +112,5 @@ var vaultsTable = events.Dispatch[*pgx.Batch]{
 		events.SecretRestored, events.SecretPurged, events.BindingCreated, events.BindingRemoved, events.ConsumerEnvSet,
 		events.AgentKeyIssued, events.AgentKeyRevoked, events.SecretAccessed, events.CompanyFrozen, events.CompanyUnfrozen,
 		events.ConsumerFrozen, events.ConsumerUnfrozen, events.ExternalPolicySet, events.ExternalReferenceRefused,
-		events.EventSubscriberIssued, events.EventSubscriberRevoked},
+		events.EventSubscriberIssued, events.EventSubscriberRevoked, events.LeakScanRecorded, events.SecretExposureReported},
 }

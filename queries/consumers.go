@@ -357,6 +357,18 @@ func (q Consumers) ImportCandidates(ctx context.Context, companyID, vaultID stri
 	})
 }
 
+// CompanySecretIDs returns the ids of every secret of the company that is not purged,
+// deleted ones included, oldest first (ids are ULIDs).
+func (q Consumers) CompanySecretIDs(ctx context.Context, companyID string) ([]string, error) {
+	rows, err := q.DB.Query(ctx, `SELECT id FROM company_secrets WHERE company_id = $1 AND purged_at IS NULL ORDER BY id`,
+		companyID)
+	return collect(rows, err, func(row pgx.CollectableRow) (string, error) {
+		var id string
+		err := row.Scan(&id)
+		return id, err
+	})
+}
+
 // AgentKey is a row of agent_keys, without its token hash.
 type AgentKey struct {
 	ID, CompanyID, TargetType, TargetID, Label, CreatedBy string

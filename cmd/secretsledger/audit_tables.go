@@ -101,10 +101,19 @@ func exposureRows(w io.Writer, a apiclient.SecretExposure) error {
 			"keys": activeKeys(c.AgentKeys)}
 		rows = append(rows, bindingRows(row, c.Bindings, true)...)
 	}
-	return table(w, fmt.Sprintf("secret %s (%s), status %s; computed at log position %d", a.SecretID, a.Name,
+	if err := table(w, fmt.Sprintf("secret %s (%s), status %s; computed at log position %d", a.SecretID, a.Name,
 		strings.Join(status, " → "), a.Position), rows, []column{{"CONSUMER", "consumer"}, {"CONFIG PATH", "path"},
 		{"SELECTOR", "selector"}, {"BOUND", "bound"}, {"UNBOUND", "unbound"}, {"MEANT", "meant"}, {"READS", "reads"},
-		{"VERSIONS READ", "readVersions"}, {"LAST READ", "lastRead"}, {"FAILED", "failed"}, {"AGENT KEYS", "keys"}})
+		{"VERSIONS READ", "readVersions"}, {"LAST READ", "lastRead"}, {"FAILED", "failed"}, {"AGENT KEYS", "keys"}}); err != nil {
+		return err
+	}
+	if len(a.ReportedExposures) == 0 {
+		_, err := fmt.Fprintln(w, "REPORTED EXPOSURES (leak scans): none")
+		return err
+	}
+	return tableOf(w, "REPORTED EXPOSURES (leak scans)", a.ReportedExposures, []column{{"AT", "at"}, {"BY", "actor"},
+		{"SCAN", "scanId"}, {"SOURCE", "source"}, {"VERSION", "version"}, {"ENCODING", "encoding"},
+		{"OCCURRENCES", "occurrences"}, {"LINE", "line"}, {"OFFSET", "offset"}})
 }
 
 func reachRows(w io.Writer, a apiclient.ConsumerReach) error {

@@ -49,6 +49,7 @@ func newRootCmd(env *environment) *cobra.Command {
 		newRunCmd(env),
 		newFreezeCmd(env),
 		newUnfreezeCmd(env),
+		newScanCmd(env),
 		newVaultsCmd(env),
 		newExternalPolicyCmd(env),
 		newConsumersCmd(env),

@@ -44,7 +44,7 @@ func TestGoldenPayloads(t *testing.T) {
 func TestRegistry(t *testing.T) {
 	seen := map[string]bool{}
 	prefixes := []string{SecretStreamPrefix, ConsumerStreamPrefix, AccessStreamPrefix, AgentKeyStreamPrefix, CompanyStreamPrefix,
-		EventSubscriberStreamPrefix, VaultStreamPrefix, ExternalPolicyStreamPrefix, ExternalRefusalStreamPrefix}
+		EventSubscriberStreamPrefix, VaultStreamPrefix, ExternalPolicyStreamPrefix, ExternalRefusalStreamPrefix, LeakScanStreamPrefix}
 	for _, typ := range Types() {
 		if typ.Name == "" || seen[typ.Name] {
 			t.Errorf("%q: empty or registered twice", typ.Name)

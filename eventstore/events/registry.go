@@ -94,6 +94,10 @@ var registry = []Type{
 		Message: "prod/billing/db-password is not under a prefix approved for this company"})},
 	{EventSubscriberIssued, eventSubscriberStream, v1(EventSubscriberIssuedV1{SubscriberID: "01JSUB", Label: "runner", PasswordHash: "$2a$10$abc"})},
 	{EventSubscriberRevoked, eventSubscriberStream, v1(EventSubscriberRevokedV1{SubscriberID: "01JSUB"})},
+	{LeakScanRecorded, leakScanStream, v1(LeakScanRecordedV1{ScanID: "01JSCAN", Source: "run 123 transcript", Bytes: 52311,
+		ValuesChecked: 41, SkippedShort: 2, ExternalSkipped: 3, DecryptFailed: 1, Findings: 2})},
+	{SecretExposureReported, leakScanStream, v1(SecretExposureReportedV1{SecretID: "01JSECRET", Version: 2, Encoding: "base64",
+		ScanID: "01JSCAN", Source: "run 123 transcript", Occurrences: 3, Line: 120, Column: 17, Offset: 40211})},
 }
 
 // byName indexes the registry.

@@ -13,6 +13,7 @@ const (
 	VaultStreamPrefix           = "vaults-"
 	ExternalPolicyStreamPrefix  = "external-policy-"
 	ExternalRefusalStreamPrefix = "external-refusals-"
+	LeakScanStreamPrefix        = "leak-scan-"
 )
 
 // Stream describes one kind of stream for the registry: its prefix, the function that
@@ -34,6 +35,7 @@ var (
 	vaultStream           = Stream{VaultStreamPrefix, "events.VaultStream(companyID)", "vaults-<companyId>"}
 	externalPolicyStream  = Stream{ExternalPolicyStreamPrefix, "events.ExternalPolicyStream(companyID)", "external-policy-<companyId>"}
 	externalRefusalStream = Stream{ExternalRefusalStreamPrefix, "events.ExternalRefusalStream(companyID)", "external-refusals-<companyId>"}
+	leakScanStream        = Stream{LeakScanStreamPrefix, "events.LeakScanStream(companyID, scanID)", "leak-scan-<companyId>/<scanId>"}
 )
 
 // SecretStream is the stream id of a secret.
@@ -70,4 +72,10 @@ func ExternalPolicyStream(companyID string) string { return ExternalPolicyStream
 // ExternalRefusalStream is the stream of one company's refused external references.
 func ExternalRefusalStream(companyID string) string {
 	return ExternalRefusalStreamPrefix + companyID
+}
+
+// LeakScanStream is the stream of one leak scan: its scan event and its findings, one
+// append.
+func LeakScanStream(companyID, scanID string) string {
+	return LeakScanStreamPrefix + companyID + "/" + scanID
 }

@@ -162,10 +162,11 @@ func (l Log) exportSelection(ctx context.Context, f ExportFilter, head int64, fr
 		if err != nil {
 			return "", nil, err
 		}
-		where += ` AND (stream_id = $6 OR (event_type IN ($9, $10) AND payload ->> 'secretId' = $7)
+		// A leak scan's findings name the secret in their payload, on the scan's stream.
+		where += ` AND (stream_id = $6 OR (event_type IN ($9, $10, $12) AND payload ->> 'secretId' = $7)
 			OR (event_type = $11 AND payload ->> 'bindingId' = ANY($8)))`
 		args = append(args, events.SecretStream(f.SecretID), f.SecretID, ids, events.BindingCreated, events.SecretAccessed,
-			events.BindingRemoved)
+			events.BindingRemoved, events.SecretExposureReported)
 	}
 	return where, args, nil
 }

@@ -21,6 +21,8 @@ type SecretExposure struct {
 	Status    []StatusChange
 	Versions  []VersionSpan
 	Consumers []ConsumerExposure
+	// Reported are the leak scans' findings of the secret during the window.
+	Reported []ReportedExposure
 }
 
 // ConsumerExposure is one consumer's side of a secret's exposure.
@@ -83,7 +85,8 @@ func (l Log) SecretExposure(ctx context.Context, a actor.Actor, id string, w Win
 		return out, err
 	}
 	out.Consumers = cs.sorted(keys)
-	return out, nil
+	out.Reported, err = l.reportedExposures(ctx, id, h.company, head, w)
+	return out, err
 }
 
 // secretBindingSpans are the spans of every binding of secret id up to head.

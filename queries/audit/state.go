@@ -294,7 +294,8 @@ var stateTable = events.Dispatch[*stateFold]{
 	},
 	// The state has no freezes or subscribers (the freeze routes read the log itself).
 	Ignore: append([]string{events.CompanyFrozen, events.CompanyUnfrozen, events.ConsumerFrozen, events.ConsumerUnfrozen,
-		events.EventSubscriberIssued, events.EventSubscriberRevoked}, stateUnread...),
+		events.EventSubscriberIssued, events.EventSubscriberRevoked, events.LeakScanRecorded, events.SecretExposureReported},
+		stateUnread...),
 }
 
 // compactBindingOrder drops removed bindings from the order once they are half of it,

@@ -48,6 +48,7 @@ var contract = []struct {
 	{opListAgentKeys, nil, Page[AgentKeyInfo]{}},
 	{opRevokeAgentKey, nil, OK{}},
 	{opFreezeCompany, FreezeRequest{}, Freeze{}},
+	{opLeakScan, LeakScanRequest{}, LeakScan{}},
 	{opGetCompanyFreeze, nil, Freeze{}},
 	{opUnfreezeCompany, UnfreezeRequest{}, Freeze{}},
 	{opFreezeConsumer, FreezeRequest{}, Freeze{}},

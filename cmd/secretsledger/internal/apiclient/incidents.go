@@ -41,3 +41,9 @@ func (c *Client) GetExternalPolicy(ctx context.Context, company string) (Externa
 func (c *Client) SetExternalPolicy(ctx context.Context, company string, in ExternalPolicyRequest, opts ...Option) (ExternalPolicy, *Answer, error) {
 	return callOp[ExternalPolicy](ctx, c, opSetExternalPolicy, nil, in, opts, company)
 }
+
+// LeakScan scans a text for the company's secret values; the scan and its findings are
+// recorded. The answer names secrets, versions, encodings and places, never a value.
+func (c *Client) LeakScan(ctx context.Context, company string, in LeakScanRequest, opts ...Option) (LeakScan, *Answer, error) {
+	return callOp[LeakScan](ctx, c, opLeakScan, nil, in, opts, company)
+}

@@ -90,6 +90,8 @@ type SecretExposure struct {
 	Status    []AuditStatusChange `json:"status"`
 	Versions  []AuditVersionSpan  `json:"versions"`
 	Consumers []ExposureConsumer  `json:"consumers"`
+	// ReportedExposures are the leak scans' findings of the secret.
+	ReportedExposures []AuditReportedExposure `json:"reportedExposures"`
 }
 
 // ExposureConsumer is one consumer of a secret's exposure.

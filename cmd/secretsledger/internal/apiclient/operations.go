@@ -41,6 +41,7 @@ var (
 	opFreezeConsumer          = operation{"freezeConsumer", http.MethodPost, "/api/companies/{companyId}/consumers/{targetType}/{targetId}/freeze"}
 	opGetConsumerFreeze       = operation{"getConsumerFreeze", http.MethodGet, "/api/companies/{companyId}/consumers/{targetType}/{targetId}/freeze"}
 	opUnfreezeConsumer        = operation{"unfreezeConsumer", http.MethodPost, "/api/companies/{companyId}/consumers/{targetType}/{targetId}/unfreeze"}
+	opLeakScan                = operation{"leakScan", http.MethodPost, "/api/companies/{companyId}/leak-scan"}
 	opRevokeConsumerAgentKeys = operation{"revokeConsumerAgentKeys", http.MethodPost, "/api/companies/{companyId}/consumers/{targetType}/{targetId}/agent-keys/revoke"}
 	opGetExternalPolicy       = operation{"getExternalPolicy", http.MethodGet, "/api/companies/{companyId}/external-policy"}
 	opSetExternalPolicy       = operation{"setExternalPolicy", http.MethodPut, "/api/companies/{companyId}/external-policy"}

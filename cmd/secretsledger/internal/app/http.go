@@ -63,6 +63,7 @@ func (a *App) newAPI(stopping <-chan struct{}) *httpapi.API {
 		Resolution:   httpapi.Resolution{Commands: cmds.Resolver},
 		Changes:      httpapi.Changes{Queries: queries.Changes{Store: a.Store, DB: a.Pool}, Stopping: stopping},
 		Incidents:    httpapi.Incidents{Commands: cmds.Incidents, Queries: q.freezes},
+		LeakScans:    httpapi.LeakScans{Commands: cmds.LeakScans},
 		Policies: httpapi.Policies{Commands: cmds.Policies, Queries: queries.ExternalPolicies{DB: a.Pool},
 			InstancePrefixes: a.opts.Config.AWS.ExternalPrefixes},
 		Vaults: httpapi.Vaults{Commands: cmds.Vaults, Queries: q.vaults},

@@ -124,6 +124,10 @@ func timeline(e apiclient.SecretExposure) []moment {
 			}
 		}
 	}
+	for _, r := range e.ReportedExposures {
+		add(r.At, "version %d found %s-encoded %d times in %q (leak scan %s, by %s)", r.Version, r.Encoding, r.Occurrences,
+			r.Source, r.ScanID, r.Actor)
+	}
 	sort.SliceStable(m, func(i, j int) bool { return instant(m[i].At).Before(instant(m[j].At)) })
 	return m
 }
@@ -140,6 +144,8 @@ type exposureData struct {
 	Moments  []moment
 	// Consumers is the per-consumer summary of a secret's report.
 	Consumers []apiclient.ExposureConsumer
+	// Reported are the leak scans' findings of a secret.
+	Reported []apiclient.AuditReportedExposure
 }
 
 func (c *console) secretExposure(v *visit) error {
@@ -148,7 +154,8 @@ func (c *console) secretExposure(v *visit) error {
 	if err != nil {
 		return err
 	}
-	d := exposureData{Subject: e.Name + " (" + e.Key + ")", Position: e.Position, Moments: timeline(e), Consumers: e.Consumers}
+	d := exposureData{Subject: e.Name + " (" + e.Key + ")", Position: e.Position, Moments: timeline(e), Consumers: e.Consumers,
+		Reported: e.ReportedExposures}
 	return v.show(c, "exposure", "Exposure of "+e.Name, "access", e.CompanyID, d)
 }
 

@@ -26,6 +26,7 @@ type API struct {
 	Resolution   Resolution
 	Changes      Changes
 	Incidents    Incidents
+	LeakScans    LeakScans
 	Policies     Policies
 	Vaults       Vaults
 	Events       Events
@@ -43,7 +44,7 @@ type resource interface {
 func (a API) routes(r *mux.Router, log *slog.Logger) {
 	g := &gate{auth: a.Auth, requestHash: a.RequestHash, log: log}
 	for _, res := range []resource{&a.Secrets, &a.RemoteImport, &a.Providers, &a.Consumers, &a.AccessEvents, &a.AgentKeys,
-		&a.Resolution, &a.Changes, &a.Incidents, &a.Policies, &a.Vaults, &a.Events, &a.Audit, &a.Ledger} {
+		&a.Resolution, &a.Changes, &a.Incidents, &a.LeakScans, &a.Policies, &a.Vaults, &a.Events, &a.Audit, &a.Ledger} {
 		res.routes(r, g)
 	}
 }

@@ -223,6 +223,29 @@ type exposureOut struct {
 	Status    []statusChangeOut     `json:"status"`
 	Versions  []versionSpanOut      `json:"versions"`
 	Consumers []consumerExposureOut `json:"consumers"`
+	// ReportedExposures are the leak scans' findings of the secret in the window.
+	ReportedExposures []reportedExposureOut `json:"reportedExposures"`
+}
+
+type reportedExposureOut struct {
+	At          time.Time `json:"at"`
+	Position    int64     `json:"position"`
+	Actor       string    `json:"actor"`
+	ScanID      string    `json:"scanId"`
+	Source      string    `json:"source"`
+	Version     int       `json:"version"`
+	Encoding    string    `json:"encoding"`
+	Occurrences int       `json:"occurrences"`
+	Line        int       `json:"line"`
+	Column      int       `json:"column"`
+	Offset      int64     `json:"offset"`
+}
+
+func reportedJSON(rs []audit.ReportedExposure) []reportedExposureOut {
+	return mapSlice(rs, func(r audit.ReportedExposure) reportedExposureOut {
+		return reportedExposureOut{At: r.At, Position: r.Position, Actor: r.Actor, ScanID: r.ScanID, Source: r.Source,
+			Version: r.Version, Encoding: r.Encoding, Occurrences: r.Occurrences, Line: r.Line, Column: r.Column, Offset: r.Offset}
+	})
 }
 
 func spansJSON(vs []audit.VersionSpan) []versionSpanOut {
@@ -287,7 +310,8 @@ func exposureJSON(e audit.SecretExposure) exposureOut {
 		Consumers: mapSlice(e.Consumers, func(c audit.ConsumerExposure) consumerExposureOut {
 			return consumerExposureOut{TargetType: c.TargetType, TargetID: c.TargetID, Bindings: bindingsJSON(c.Bindings),
 				Reads: readsJSON(c.Reads), Failures: failuresJSON(c.Failures), AgentKeys: auditKeysJSON(c.AgentKeys)}
-		})}
+		}),
+		ReportedExposures: reportedJSON(e.Reported)}
 }
 
 type envKeyOut struct {

@@ -59,6 +59,11 @@ func (g *gate) agent(h handler) http.HandlerFunc { return g.admit(actor.Agent, h
 
 // admit authenticates, checks the actor kind, bounds the body, and writes errors.
 func (g *gate) admit(kind string, h handler) http.HandlerFunc {
+	return g.admitUpTo(kind, MaxBodyBytes, h)
+}
+
+// admitUpTo is admit with a body bound of its own (the leak scan's transcripts).
+func (g *gate) admitUpTo(kind string, maxBody int64, h handler) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		a, err := actorOnBehalf(r.Context())
 		if err != nil {
@@ -78,7 +83,7 @@ func (g *gate) admit(kind string, h handler) http.HandlerFunc {
 			err = ledgererr.New(ledgererr.NotFound, "company not found")
 		}
 		if err == nil {
-			r.Body = http.MaxBytesReader(w, r.Body, MaxBodyBytes)
+			r.Body = http.MaxBytesReader(w, r.Body, maxBody)
 			err = h(w, r, a)
 		}
 		if err != nil {

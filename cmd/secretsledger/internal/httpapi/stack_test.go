@@ -170,6 +170,7 @@ func newStack(t testing.TB) *stack {
 		Resolution:   Resolution{Commands: cmds.Resolver},
 		Changes:      Changes{Queries: queries.Changes{Store: store, DB: pool}},
 		Incidents:    Incidents{Commands: cmds.Incidents, Queries: queries.Freezes{DB: pool}},
+		LeakScans:    LeakScans{Commands: cmds.LeakScans},
 		Vaults:       Vaults{Commands: cmds.Vaults, Queries: queries.Vaults{DB: pool}},
 		Policies:     Policies{Commands: cmds.Policies, Queries: queries.ExternalPolicies{DB: pool}},
 		Events:       Events{Subscribers: fakeSubscribers{}, Reader: queries.Events{DB: pool}},
