@@ -1,11 +1,14 @@
 package eventstore
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/secretsledger/secretsledger/eventstore/ledgererr"
 )
 
 // SweepIdempotencyKeys deletes the idempotency records and kept answers older than the
@@ -41,19 +44,26 @@ func (s *Store) KeepAnswer(ctx context.Context, caller, key string, requestHash,
 	return nil
 }
 
-// KeptAnswer returns the request hash and sealed answer KeepAnswer kept for caller's
-// key, unless it is older than the TTL.
-func (s *Store) KeptAnswer(ctx context.Context, caller, key string) (requestHash, sealed []byte, found bool, err error) {
+// KeptAnswer returns the sealed answer KeepAnswer kept for caller's key and the same
+// request hash, unless it is older than the TTL; the key kept for another request is
+// a conflict, counted as one of the appends' (ConflictIdempotency), which it stands in
+// for: the command never reaches its append.
+func (s *Store) KeptAnswer(ctx context.Context, caller, key string, requestHash []byte) (sealed []byte, found bool, err error) {
+	var kept []byte
 	err = s.pool.QueryRow(ctx, `SELECT request_hash, sealed_answer FROM ledger_idempotent_answers
 		WHERE caller = $1 AND idempotency_key = $2 AND recorded_at > $3`,
-		caller, key, s.now().Add(-s.cfg.IdempotencyTTL)).Scan(&requestHash, &sealed)
+		caller, key, s.now().Add(-s.cfg.IdempotencyTTL)).Scan(&kept, &sealed)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, nil, false, nil
+		return nil, false, nil
 	}
 	if err != nil {
-		return nil, nil, false, storeError("read an idempotent answer", err)
+		return nil, false, storeError("read an idempotent answer", err)
 	}
-	return requestHash, sealed, true, nil
+	if !bytes.Equal(kept, requestHash) {
+		s.cfg.Observer.Conflict(ConflictIdempotency)
+		return nil, true, ledgererr.New(ledgererr.Conflict, "idempotency key %q was already used for a different request", key)
+	}
+	return sealed, true, nil
 }
 
 // SweepInterval is how often a server runs SweepIdempotencyKeys: a tenth of the TTL,

@@ -3,7 +3,6 @@ package httpapi
 import (
 	"bytes"
 	"context"
-	"crypto/hmac"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -13,7 +12,6 @@ import (
 	"github.com/gorilla/mux"
 
 	"github.com/secretsledger/secretsledger/eventstore/actor"
-	"github.com/secretsledger/secretsledger/eventstore/ledgererr"
 )
 
 // Answers keeps the answers of commands sent with an Idempotency-Key (the event store
@@ -23,7 +21,9 @@ import (
 // the first answer is right.
 type Answers interface {
 	KeepAnswer(ctx context.Context, caller, key string, requestHash, sealed []byte) error
-	KeptAnswer(ctx context.Context, caller, key string) (requestHash, sealed []byte, found bool, err error)
+	// KeptAnswer is the sealed answer kept for the same request hash; the key kept for
+	// another request is an ECONFLICT error.
+	KeptAnswer(ctx context.Context, caller, key string, requestHash []byte) (sealed []byte, found bool, err error)
 }
 
 // AnswerSeal encrypts kept answers under key material outside the database (the
@@ -123,14 +123,11 @@ func (g *gate) once(w http.ResponseWriter, r *http.Request, a actor.Actor, h han
 	r.Body = io.NopCloser(bytes.NewReader(body))
 	hash := g.fingerprint(r, a, body)
 	aad := []byte(caller(a) + "\x00" + key)
-	kept, sealed, found, err := g.answers.KeptAnswer(r.Context(), caller(a), key)
+	sealed, found, err := g.answers.KeptAnswer(r.Context(), caller(a), key, hash)
 	if err != nil {
 		return err
 	}
 	if found {
-		if !hmac.Equal(kept, hash) {
-			return ledgererr.New(ledgererr.Conflict, "the Idempotency-Key was used for another request")
-		}
 		return g.replay(w, sealed, aad)
 	}
 	k := &keeper{ResponseWriter: w}
