@@ -97,8 +97,8 @@ func (g *gate) fingerprint(r *http.Request, a actor.Actor, body []byte) []byte {
 // answer kept already: the same request (same caller, route and body) gets that answer
 // again with Idempotent-Replayed: true, another request 409. It is decided before the
 // command reads the body or looks at anything, and it writes nothing. A first answer
-// of 2xx is kept, sealed; a refusal is not (a retry decides again, and a refused
-// request wrote nothing).
+// of 2xx is kept, sealed, before it is sent; a refusal is not (a retry decides again,
+// and a refused request wrote nothing).
 func (g *gate) once(w http.ResponseWriter, r *http.Request, a actor.Actor, h handler) error {
 	if g.answers == nil {
 		return h(w, r, a)
@@ -131,14 +131,12 @@ func (g *gate) once(w http.ResponseWriter, r *http.Request, a actor.Actor, h han
 		return g.replay(w, sealed, aad)
 	}
 	k := &keeper{ResponseWriter: w}
-	if err := h(k, r, a); err != nil {
-		return err
+	err = h(k, r, a)
+	if err == nil && k.status >= 200 && k.status <= 299 && w.Header().Get("Idempotent-Replayed") == "" {
+		g.keep(r.Context(), key, caller(a), hash, aad, k)
 	}
-	if k.status < 200 || k.status > 299 || w.Header().Get("Idempotent-Replayed") != "" {
-		return nil
-	}
-	g.keep(r.Context(), key, caller(a), hash, aad, k)
-	return nil
+	k.flush()
+	return err
 }
 
 // replay writes a kept answer again.
@@ -182,7 +180,9 @@ func (g *gate) keep(ctx context.Context, key, who string, hash, aad []byte, k *k
 	}
 }
 
-// keeper passes an answer on and remembers it, to be kept.
+// keeper holds a command's answer until it is kept, then passes it on: a client that
+// has the whole answer can count on a retry finding it (a retry sent while the first
+// request is still under way is the commands' to settle, as without a kept answer).
 type keeper struct {
 	http.ResponseWriter
 	status int
@@ -193,15 +193,20 @@ func (k *keeper) WriteHeader(status int) {
 	if k.status == 0 {
 		k.status = status
 	}
-	k.ResponseWriter.WriteHeader(status)
 }
 
 func (k *keeper) Write(b []byte) (int, error) {
 	if k.status == 0 {
 		k.status = http.StatusOK
 	}
-	k.body.Write(b)
-	return k.ResponseWriter.Write(b)
+	return k.body.Write(b)
 }
 
-func (k *keeper) Unwrap() http.ResponseWriter { return k.ResponseWriter }
+// flush passes on what the handler wrote, if anything.
+func (k *keeper) flush() {
+	if k.status == 0 {
+		return
+	}
+	k.ResponseWriter.WriteHeader(k.status)
+	_, _ = k.ResponseWriter.Write(k.body.Bytes())
+}
