@@ -46,6 +46,11 @@ type resource interface {
 // gate, the caller's API stays as it was.
 func (a API) routes(r *mux.Router, log *slog.Logger) {
 	g := &gate{auth: a.Auth, requestHash: a.RequestHash, answers: a.Answers, seal: a.AnswerSeal, log: log}
+	if a.Answers != nil {
+		// Read the document now rather than in the first keyed request; an error is
+		// that request's to answer.
+		_, _ = idempotentRoutes()
+	}
 	for _, res := range []resource{&a.Secrets, &a.RemoteImport, &a.Providers, &a.Consumers, &a.AccessEvents, &a.AgentKeys,
 		&a.Resolution, &a.Changes, &a.Incidents, &a.Policies, &a.Vaults, &a.Events, &a.Audit, &a.Ledger} {
 		res.routes(r, g)
