@@ -195,11 +195,13 @@ type AgentKeyResult struct {
 }
 
 // errCredentialNotKept answers a retry of an issue whose first answer the HTTP layer
-// did not keep (it keeps it sealed, and answers retries from it before the command
-// runs): the token minted now was never recorded, and the first one cannot be shown
+// did not keep (it keeps a 2xx answer sealed, and answers retries from it before the
+// command runs; the first request failed after its append, or its process stopped):
+// the credential minted now was never recorded, and the first one cannot be shown
 // again.
 var errCredentialNotKept = ledgererr.New(ledgererr.Conflict,
-	"the Idempotency-Key was used by a request that issued a credential already; its answer is not kept, so the credential cannot be shown again")
+	"the Idempotency-Key was used by a request that issued a credential already and whose answer is not kept "+
+		"(it failed or did not finish), so the credential cannot be shown again: issue another with a new Idempotency-Key")
 
 // IssueKey runs IssueAgentKey. With an idempotency key, a retry of the same request
 // writes nothing and is refused (see errCredentialNotKept) rather than issue a second
