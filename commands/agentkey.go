@@ -194,7 +194,18 @@ type AgentKeyResult struct {
 	Position int64
 }
 
-// IssueKey runs IssueAgentKey.
+// errCredentialNotKept answers a retry of an issue whose first answer the HTTP layer
+// did not keep (it keeps a 2xx answer sealed, and answers retries from it before the
+// command runs; the first request failed after its append, or its process stopped):
+// the credential minted now was never recorded, and the first one cannot be shown
+// again.
+var errCredentialNotKept = ledgererr.New(ledgererr.Conflict,
+	"the Idempotency-Key was used by a request that issued a credential already and whose answer is not kept "+
+		"(it failed or did not finish), so the credential cannot be shown again: issue another with a new Idempotency-Key")
+
+// IssueKey runs IssueAgentKey. With an idempotency key, a retry of the same request
+// writes nothing and is refused (see errCredentialNotKept) rather than issue a second
+// key.
 func (h *AgentKeys) IssueKey(ctx context.Context, req Request, c IssueAgentKey) (AgentKeyResult, error) {
 	if err := checkConsumer(c.Consumer, req.Actor); err != nil {
 		return AgentKeyResult{}, err
@@ -212,11 +223,13 @@ func (h *AgentKeys) IssueKey(ctx context.Context, req Request, c IssueAgentKey) 
 	if err != nil {
 		return AgentKeyResult{}, err
 	}
-	// No idempotency here: a replay could not show the token again.
 	res, err := h.rt.append(ctx, eventstore.Append{Stream: events.AgentKeyStream(id), Expected: eventstore.NoStream,
-		Events: []eventstore.EventData{evt}})
+		Events: []eventstore.EventData{evt}, Idempotency: req.Idempotency})
 	if err != nil {
 		return AgentKeyResult{}, err
+	}
+	if res.Replayed {
+		return AgentKeyResult{}, errCredentialNotKept
 	}
 	return AgentKeyResult{KeyID: id, Token: token, Position: res.LastPosition}, nil
 }

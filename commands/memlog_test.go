@@ -7,6 +7,7 @@ package commands
 
 import (
 	"context"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -151,5 +152,46 @@ func TestBindingsOnTheInMemoryLog(t *testing.T) {
 	evs, err := log.ReadStream(ctx, agent.Stream(), 0, eventstore.MaxReadLimit)
 	if err != nil || len(evs) != 1 || evs[0].Type != events.BindingCreated {
 		t.Fatalf("consumer stream %+v, %v; want the one accepted binding", evs, err)
+	}
+}
+
+// A retried issue (same idempotency key) that reaches the command — its first answer
+// was not kept by the HTTP layer — writes nothing and is refused: the credential minted
+// for the retry was never recorded, and the first one cannot be shown again.
+func TestRetriedIssueMintsNoSecondCredential(t *testing.T) {
+	t.Parallel()
+	log := memlog.New()
+	var appended atomic.Int64
+	log.OnRecorded(func(evs []eventstore.Event) { appended.Add(int64(len(evs))) })
+	h := New(Config{Log: log, Credentials: testKey, Now: time.Now})
+	ctx := context.Background()
+	req := Request{Actor: actor.Actor{Type: actor.Board, ID: "test"},
+		Idempotency: &eventstore.Idempotency{Key: "issue-1", RequestHash: []byte("request-1")}}
+	issue := IssueAgentKey{Consumer: Consumer{CompanyID: "co", TargetType: "agent", TargetID: "x"}}
+	first, err := h.AgentKeys.IssueKey(ctx, req, issue)
+	if err != nil {
+		t.Fatal(err)
+	}
+	head := appended.Load()
+	if again, err := h.AgentKeys.IssueKey(ctx, req, issue); ledgererr.CodeOf(err) != ledgererr.Conflict || again.Token != "" {
+		t.Fatalf("retried issue: %+v %v, want a conflict and no token", again, err)
+	}
+	if appended.Load() != head {
+		t.Fatal("a retried issue appended")
+	}
+	if _, err := h.AgentKeys.AuthenticateAgent(ctx, first.Token); err != nil {
+		t.Fatalf("the first token: %v", err)
+	}
+	subReq := req
+	subReq.Idempotency = &eventstore.Idempotency{Key: "issue-2", RequestHash: []byte("request-2")}
+	if _, err := h.Subscribers.IssueSubscriber(ctx, subReq, "co", "l"); err != nil {
+		t.Fatal(err)
+	}
+	head = appended.Load()
+	if again, err := h.Subscribers.IssueSubscriber(ctx, subReq, "co", "l"); ledgererr.CodeOf(err) != ledgererr.Conflict || again.Password != "" {
+		t.Fatalf("retried subscriber issue: %+v %v, want a conflict and no password", again, err)
+	}
+	if appended.Load() != head {
+		t.Fatal("a retried subscriber issue appended")
 	}
 }

@@ -69,9 +69,12 @@ func (h *Subscribers) IssueSubscriber(ctx context.Context, req Request, companyI
 		return SubscriberResult{}, err
 	}
 	res, err := h.rt.append(ctx, eventstore.Append{Stream: events.EventSubscriberStream(id), Expected: eventstore.NoStream,
-		Events: []eventstore.EventData{evt}})
+		Events: []eventstore.EventData{evt}, Idempotency: req.Idempotency})
 	if err != nil {
 		return SubscriberResult{}, err
+	}
+	if res.Replayed { // as IssueKey: the password minted now was never recorded
+		return SubscriberResult{}, errCredentialNotKept
 	}
 	return SubscriberResult{SubscriberID: id, Password: password, Position: res.LastPosition}, nil
 }

@@ -1,23 +1,69 @@
 package eventstore
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/secretsledger/secretsledger/eventstore/ledgererr"
 )
 
-// SweepIdempotencyKeys deletes the idempotency records older than the TTL and returns
-// how many it deleted. Appends already ignore expired records; the sweep keeps the
-// table from growing without bound.
+// SweepIdempotencyKeys deletes the idempotency records and kept answers older than the
+// TTL and returns how many it deleted. Appends and KeptAnswer already ignore expired
+// rows; the sweep keeps the tables from growing without bound.
 func (s *Store) SweepIdempotencyKeys(ctx context.Context) (int64, error) {
-	tag, err := s.pool.Exec(ctx, `DELETE FROM ledger_idempotency_keys WHERE recorded_at <= $1`,
-		s.now().Add(-s.cfg.IdempotencyTTL))
-	if err != nil {
-		return 0, storeError("sweep idempotency keys", err)
+	var n int64
+	for _, table := range []string{"ledger_idempotency_keys", "ledger_idempotent_answers"} {
+		tag, err := s.pool.Exec(ctx, `DELETE FROM `+table+` WHERE recorded_at <= $1`, s.now().Add(-s.cfg.IdempotencyTTL))
+		if err != nil {
+			return n, storeError("sweep idempotency keys", err)
+		}
+		n += tag.RowsAffected()
 	}
-	return tag.RowsAffected(), nil
+	return n, nil
+}
+
+// KeepAnswer keeps the sealed answer of caller's request with an idempotency key, for
+// KeptAnswer. The first answer kept for a key wins until it expires; another one for
+// the same key is dropped (a request racing the first with the same key). The answer
+// is opaque here: the HTTP layer seals it, so the database alone cannot read it.
+func (s *Store) KeepAnswer(ctx context.Context, caller, key string, requestHash, sealed []byte) error {
+	now := s.now()
+	_, err := s.pool.Exec(ctx, `INSERT INTO ledger_idempotent_answers
+		(caller, idempotency_key, request_hash, sealed_answer, recorded_at) VALUES ($1, $2, $3, $4, $5)
+		ON CONFLICT (caller, idempotency_key) DO UPDATE SET request_hash = excluded.request_hash,
+			sealed_answer = excluded.sealed_answer, recorded_at = excluded.recorded_at
+		WHERE ledger_idempotent_answers.recorded_at <= $6`,
+		caller, key, requestHash, sealed, now, now.Add(-s.cfg.IdempotencyTTL))
+	if err != nil {
+		return storeError("keep an idempotent answer", err)
+	}
+	return nil
+}
+
+// KeptAnswer returns the sealed answer KeepAnswer kept for caller's key and the same
+// request hash, unless it is older than the TTL; the key kept for another request is
+// a conflict, counted as one of the appends' (ConflictIdempotency), which it stands in
+// for: the command never reaches its append.
+func (s *Store) KeptAnswer(ctx context.Context, caller, key string, requestHash []byte) (sealed []byte, found bool, err error) {
+	var kept []byte
+	err = s.pool.QueryRow(ctx, `SELECT request_hash, sealed_answer FROM ledger_idempotent_answers
+		WHERE caller = $1 AND idempotency_key = $2 AND recorded_at > $3`,
+		caller, key, s.now().Add(-s.cfg.IdempotencyTTL)).Scan(&kept, &sealed)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, false, nil
+	}
+	if err != nil {
+		return nil, false, storeError("read an idempotent answer", err)
+	}
+	if !bytes.Equal(kept, requestHash) {
+		s.cfg.Observer.Conflict(ConflictIdempotency)
+		return nil, true, ledgererr.New(ledgererr.Conflict, "idempotency key %q was already used for a different request", key)
+	}
+	return sealed, true, nil
 }
 
 // SweepInterval is how often a server runs SweepIdempotencyKeys: a tenth of the TTL,

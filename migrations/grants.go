@@ -29,6 +29,7 @@ var RuntimePrivileges = map[string][]string{
 	"ledger_integrity":                {"SELECT"},                               // where unauthenticated legacy events end
 	"ledger_external_policy_upgrade":  {"SELECT"},                               // what companies held before policies
 	"ledger_idempotency_keys":         {"SELECT", "INSERT", "UPDATE", "DELETE"}, // UPDATE: reuse of an expired key; DELETE: the sweep
+	"ledger_idempotent_answers":       {"SELECT", "INSERT", "UPDATE", "DELETE"}, // UPDATE: reuse of an expired key; DELETE: the sweep
 	"schema_migrations":               {"SELECT"},                               // /readyz compares it with the binary
 	"projection_checkpoints":          {"SELECT", "INSERT", "UPDATE"},
 	"company_secrets":                 {"SELECT", "INSERT", "UPDATE"},

@@ -124,7 +124,8 @@ func metricsScriptedFlowStep(t *testing.T, e *instanceEnv, board *apiClient, nam
 	sec := board.must(201, "POST", "/api/companies/"+companyA+"/secrets", `{"name": "`+name+`", "value": "`+value1+`"}`,
 		"Idempotency-Key", "metrics-create").json(t)
 	sid, key := sec["id"].(string), sec["key"].(string)
-	// The same key for another request: refused by the event store.
+	// The same key for another request: refused by the event store (from the first
+	// request's kept answer, before the command runs).
 	board.must(409, "POST", "/api/companies/"+companyA+"/secrets", `{"name": "`+name+`-2", "value": "`+value1+`"}`,
 		"Idempotency-Key", "metrics-create")
 	board.must(200, "POST", "/api/secrets/"+sid+"/rotate", `{"value": "`+value2+`"}`)
@@ -177,9 +178,10 @@ func metricsExpectedSeriesStep(t *testing.T, text string) {
 		`secretsledger_resolutions_total{outcome=binding_missing,source=secret}`: 1,
 		`secretsledger_resolutions_total{outcome=secret_deleted,source=secret}`:  1,
 		`secretsledger_resolutions_total{outcome=provider_error,source=secret}`:  0,
-		// create, the refused create and rotate are staged in their appends (the refused
-		// one stores nothing); the plain env value is written on its own
-		`secretsledger_provider_calls_total{provider=local_encrypted,operation=stage,outcome=ok}`:                                  3,
+		// create and rotate are staged in their appends (the create refused for its reused
+		// key is refused from the kept answer, before the provider); the plain env value is
+		// written on its own
+		`secretsledger_provider_calls_total{provider=local_encrypted,operation=stage,outcome=ok}`:                                  2,
 		`secretsledger_provider_calls_total{provider=local_encrypted,operation=put,outcome=ok}`:                                    1,
 		`secretsledger_provider_calls_total{provider=local_encrypted,operation=discard,outcome=ok}`:                                0,
 		`secretsledger_provider_calls_total{provider=local_encrypted,operation=resolve_many,outcome=ok}`:                           1,

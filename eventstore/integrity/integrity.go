@@ -1,6 +1,8 @@
 package integrity
 
 import (
+	"crypto/aes"
+	"crypto/cipher"
 	"crypto/hkdf"
 	"crypto/hmac"
 	"crypto/rand"
@@ -21,12 +23,13 @@ const secretSize = 32
 const (
 	credentialInfo = "secretsledger credential-hash v1"
 	eventInfo      = "secretsledger event-mac v1"
+	answerInfo     = "secretsledger idempotent-answer v1"
 )
 
 // Key is the instance's integrity key. The zero Key is not usable: every method panics
 // on it rather than compute an unkeyed value.
 type Key struct {
-	credential, event []byte
+	credential, event, answer []byte
 }
 
 // FromSecret derives a Key from a 32-byte secret.
@@ -41,7 +44,7 @@ func FromSecret(secret []byte) (Key, error) {
 		}
 		return k
 	}
-	return Key{credential: derive(credentialInfo), event: derive(eventInfo)}, nil
+	return Key{credential: derive(credentialInfo), event: derive(eventInfo), answer: derive(answerInfo)}, nil
 }
 
 // Fingerprint names the key without revealing it (the first 8 bytes of a hash of the
@@ -89,6 +92,48 @@ func (k Key) EventMAC(hash []byte) []byte {
 // VerifyEventMAC reports whether mac authenticates hash, in constant time.
 func (k Key) VerifyEventMAC(hash, mac []byte) bool {
 	return len(mac) == sha256.Size && hmac.Equal(k.EventMAC(hash), mac)
+}
+
+// SealAnswer encrypts and authenticates an answer kept for an idempotent retry
+// (AES-256-GCM under a key derived for this alone), bound to aad: some answers hold a
+// credential shown once, and the database that keeps them must not be enough to read
+// them, nor to move one to another caller or key.
+func (k Key) SealAnswer(plain, aad []byte) ([]byte, error) {
+	aead, err := k.answerAEAD()
+	if err != nil {
+		return nil, err
+	}
+	nonce := make([]byte, aead.NonceSize())
+	_, _ = rand.Read(nonce)
+	return aead.Seal(nonce, nonce, plain, aad), nil
+}
+
+// OpenAnswer reverses SealAnswer; a sealed answer altered, sealed under another key or
+// bound to another aad is an error.
+func (k Key) OpenAnswer(sealed, aad []byte) ([]byte, error) {
+	aead, err := k.answerAEAD()
+	if err != nil {
+		return nil, err
+	}
+	if len(sealed) < aead.NonceSize() {
+		return nil, errors.New("integrity: the sealed answer is too short")
+	}
+	plain, err := aead.Open(nil, sealed[:aead.NonceSize()], sealed[aead.NonceSize():], aad)
+	if err != nil {
+		return nil, errors.New("integrity: the sealed answer does not open under this key")
+	}
+	return plain, nil
+}
+
+func (k Key) answerAEAD() (cipher.AEAD, error) {
+	if k.answer == nil {
+		panic("integrity: zero Key")
+	}
+	block, err := aes.NewCipher(k.answer)
+	if err != nil {
+		return nil, err
+	}
+	return cipher.NewGCM(block)
 }
 
 // Load reads the key file (the base64 of a 32-byte secret). A file that group or others

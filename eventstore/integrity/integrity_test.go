@@ -65,3 +65,27 @@ func TestHashesAreKeyedAndUpgradeable(t *testing.T) {
 		t.Fatal("a short secret was accepted")
 	}
 }
+
+// A sealed answer opens under the same key and aad only, and does not hold its
+// plaintext.
+func TestSealedAnswersOpenUnderTheirKeyAndAADOnly(t *testing.T) {
+	k, _ := FromSecret(make([]byte, 32))
+	other, _ := FromSecret(append(make([]byte, 31), 1))
+	plain := []byte(`{"token":"sla_secret"}`)
+	sealed, err := k.SealAnswer(plain, []byte("board:a\x00key"))
+	if err != nil || bytes.Contains(sealed, []byte("sla_secret")) {
+		t.Fatalf("seal: %v, holds the plaintext: %v", err, bytes.Contains(sealed, []byte("sla_secret")))
+	}
+	if got, err := k.OpenAnswer(sealed, []byte("board:a\x00key")); err != nil || !bytes.Equal(got, plain) {
+		t.Fatalf("open: %q %v", got, err)
+	}
+	if _, err := k.OpenAnswer(sealed, []byte("board:b\x00key")); err == nil {
+		t.Fatal("opened under another caller's aad")
+	}
+	if _, err := other.OpenAnswer(sealed, []byte("board:a\x00key")); err == nil {
+		t.Fatal("opened under another key")
+	}
+	if _, err := k.OpenAnswer(sealed[:5], nil); err == nil {
+		t.Fatal("opened a truncated answer")
+	}
+}

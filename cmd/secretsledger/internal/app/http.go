@@ -53,7 +53,7 @@ func (a *App) newHTTPServer() *http.Server {
 func (a *App) newAPI(stopping <-chan struct{}) *httpapi.API {
 	cmds, q, s := a.Commands, a.queries, a.server
 	return &httpapi.API{
-		Auth: a, RequestHash: a.Local.Sealer().RequestHash,
+		Auth: a, RequestHash: a.Local.Sealer().RequestHash, Answers: a.Store, AnswerSeal: a.integrity,
 		Secrets:      httpapi.Secrets{Commands: cmds.Secrets, Queries: q.secrets},
 		RemoteImport: httpapi.RemoteImport{Commands: cmds.Importer},
 		Providers:    httpapi.Providers{Instances: a.placer.DeploymentProviders()},

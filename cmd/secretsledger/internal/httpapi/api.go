@@ -16,6 +16,10 @@ type API struct {
 	// RequestHash fingerprints a request for idempotency; it must be keyed (HMAC), as
 	// bodies carry secret values.
 	RequestHash func([]byte) []byte
+	// Answers and AnswerSeal keep the first answer of each command sent with an
+	// Idempotency-Key, sealed, for its retries (replay.go); both or neither.
+	Answers    Answers
+	AnswerSeal AnswerSeal
 
 	Secrets      Secrets
 	RemoteImport RemoteImport
@@ -42,7 +46,12 @@ type resource interface {
 // routes registers every resource's routes on r. a is a copy: its handlers get the
 // gate, the caller's API stays as it was.
 func (a API) routes(r *mux.Router, log *slog.Logger) {
-	g := &gate{auth: a.Auth, requestHash: a.RequestHash, log: log}
+	g := &gate{auth: a.Auth, requestHash: a.RequestHash, answers: a.Answers, seal: a.AnswerSeal, log: log}
+	if a.Answers != nil {
+		// Read the document now rather than in the first keyed request; an error is
+		// that request's to answer.
+		_, _ = idempotentRoutes()
+	}
 	for _, res := range []resource{&a.Secrets, &a.RemoteImport, &a.Providers, &a.Consumers, &a.AccessEvents, &a.AgentKeys,
 		&a.Resolution, &a.Changes, &a.Incidents, &a.LeakScans, &a.Policies, &a.Vaults, &a.Events, &a.Audit, &a.Ledger} {
 		res.routes(r, g)

@@ -10,8 +10,10 @@
 // Vaults, Events, Audit, Ledger), each in its own file, with its own routes and only
 // the dependencies it uses, declared here as small interfaces. API puts them together;
 // authentication (board tokens, agent keys, OnBehalfOf), input checks, paging and the
-// building of command requests are shared by all of them. Only cmd/secretsledger
-// imports it.
+// building of command requests are shared by all of them, and so is the replay of a
+// command's first answer to a retry with its Idempotency-Key (replay.go: kept sealed
+// through Answers, given again before the handler runs, on the routes whose document
+// offers the header). Only cmd/secretsledger imports it.
 //
 // Imports: commands, docs, eventstore, eventstore/actor, eventstore/events,
 // eventstore/ledgererr, eventstore/natsbus, providers, providers/redact, queries,

@@ -27,7 +27,11 @@ type gate struct {
 	auth Authenticator
 	// requestHash is API.RequestHash.
 	requestHash func([]byte) []byte
-	log         *slog.Logger
+	// answers and seal keep the answers of idempotent commands (replay.go); nil
+	// answers leaves replay to the commands' appends alone.
+	answers Answers
+	seal    AnswerSeal
+	log     *slog.Logger
 }
 
 type handler func(w http.ResponseWriter, r *http.Request, a actor.Actor) error
@@ -84,7 +88,7 @@ func (g *gate) admitUpTo(kind string, maxBody int64, h handler) http.HandlerFunc
 		}
 		if err == nil {
 			r.Body = http.MaxBytesReader(w, r.Body, maxBody)
-			err = h(w, r, a)
+			err = g.once(w, r, a, h)
 		}
 		if err != nil {
 			WriteError(w, g.log, err)
@@ -129,7 +133,7 @@ func (g *gate) decodeOptionalCommand(r *http.Request, a actor.Actor, dst any) (c
 }
 
 // request builds the command request: actor, request id, and the idempotency key with
-// a keyed fingerprint of method, path and body.
+// a keyed fingerprint of caller, method, path and body (the one once compares).
 func (g *gate) request(r *http.Request, a actor.Actor, body []byte) (commands.Request, error) {
 	req := commands.Request{Actor: a, RequestID: requestIDOf(r)}
 	key, err := idempotencyKey(r)
@@ -137,8 +141,7 @@ func (g *gate) request(r *http.Request, a actor.Actor, body []byte) (commands.Re
 		return req, err
 	}
 	if key != "" {
-		fp := append([]byte(r.Method+" "+r.URL.Path+"\n"), body...)
-		req.Idempotency = &eventstore.Idempotency{Key: key, RequestHash: g.requestHash(fp)}
+		req.Idempotency = &eventstore.Idempotency{Key: key, RequestHash: g.fingerprint(r, a, body)}
 	}
 	return req, nil
 }

@@ -47,10 +47,10 @@ func (h *Resolution) resolve(w http.ResponseWriter, r *http.Request, a actor.Act
 			return err
 		}
 	}
-	req, err := h.request(r, a, nil)
-	if err != nil {
-		return err
-	}
+	// No Idempotency-Key: every attempt is recorded and decided on the state of now (a
+	// freeze, an unbind or a revocation since the first attempt must hold), so a retry
+	// resolves again rather than being answered values from before.
+	req := commands.Request{Actor: a, RequestID: requestIDOf(r)}
 	res, err := h.Commands.ResolveValues(r.Context(), req, commands.Resolve{
 		ConfigPaths: b.ConfigPaths, RunID: b.RunID, IssueID: b.IssueID})
 	if err != nil {

@@ -161,6 +161,8 @@ func newStack(t testing.TB) *stack {
 	s.api = &API{
 		Auth:         stackAuth{tokens: boardtoken.Store{DB: pool, Key: testKey}, keys: cmds.AgentKeys},
 		RequestHash:  local.Sealer().RequestHash,
+		Answers:      store,
+		AnswerSeal:   testKey,
 		Secrets:      Secrets{Commands: cmds.Secrets, Queries: secretQueries},
 		RemoteImport: RemoteImport{Commands: cmds.Importer},
 		Providers:    Providers{Instances: []providers.Provider{local}},
