@@ -34,7 +34,7 @@ type feedAnswer struct {
 	} `json:"changes"`
 }
 
-func decodeFeed(t *testing.T, r response) feedAnswer {
+func decodeFeed(t testing.TB, r response) feedAnswer {
 	t.Helper()
 	var a feedAnswer
 	if err := json.Unmarshal(r.body, &a); err != nil {

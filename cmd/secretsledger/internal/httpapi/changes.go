@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"cmp"
 	"context"
 	"net/http"
 	"strconv"
@@ -20,8 +21,8 @@ type ChangeQueries interface {
 }
 
 // The change feed's long poll: it waits DefaultChangeWait (wait: 1 to MaxChangeWait
-// seconds), reading the log every changePoll; at most MaxChangePolls wait at once in a
-// process, beyond which a poll is 503 with Retry-After: 1.
+// seconds), reading the log every changePoll; at most MaxChangePolls (Changes.MaxPolls)
+// wait at once in a process, beyond which a poll is 503 with Retry-After: 1.
 const (
 	DefaultChangeWait = 25 * time.Second
 	MaxChangeWait     = 30 * time.Second
@@ -36,13 +37,16 @@ type Changes struct {
 	// Stopping, closed when the server shuts down, ends the waits with what they have
 	// (nil: never).
 	Stopping <-chan struct{}
+	// MaxPolls is how many polls may wait at once (0: MaxChangePolls). Each holds a
+	// goroutine and reads the database every changePoll, so the cap bounds that load.
+	MaxPolls int
 	*gate
 	polls chan struct{}
 }
 
 func (h *Changes) routes(r *mux.Router, g *gate) {
 	h.gate = g
-	h.polls = make(chan struct{}, MaxChangePolls)
+	h.polls = make(chan struct{}, cmp.Or(h.MaxPolls, MaxChangePolls))
 	r.HandleFunc("/runtime/changes", g.agent(h.changes)).Methods(http.MethodGet)
 }
 
