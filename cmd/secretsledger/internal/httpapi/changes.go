@@ -18,16 +18,24 @@ import (
 type ChangeQueries interface {
 	Head(ctx context.Context) (int64, error)
 	After(ctx context.Context, a actor.Actor, after int64) ([]queries.Change, int64, error)
+	// Appended is closed when this process commits an event that may concern a (nil:
+	// never); a hint to read again before the interval is over.
+	Appended(a actor.Actor) <-chan struct{}
 }
 
 // The change feed's long poll: it waits DefaultChangeWait (wait: 1 to MaxChangeWait
-// seconds), reading the log every changePoll; at most MaxChangePolls (Changes.MaxPolls)
-// wait at once in a process, beyond which a poll is 503 with Retry-After: 1.
+// seconds), reading the log every changePoll, and at once when this process commits an
+// event of the key's company, but not within changeWakeGap of its last read; at most
+// MaxChangePolls (Changes.MaxPolls) wait at once in a process, beyond which a poll is
+// 503 with Retry-After: 1.
 const (
 	DefaultChangeWait = 25 * time.Second
 	MaxChangeWait     = 30 * time.Second
 	MaxChangePolls    = 256
 	changePoll        = 200 * time.Millisecond
+	// changeWakeGap bounds the reads a company's busy writing causes: at most one per
+	// gap for each waiting poll, where every append would otherwise cost each a read.
+	changeWakeGap = 25 * time.Millisecond
 )
 
 // Changes is the runtime's change feed: an agent learns that what it resolved may have
@@ -102,12 +110,15 @@ func (h *Changes) changes(w http.ResponseWriter, r *http.Request, a actor.Actor)
 	return nil
 }
 
-// poll reads the log every changePoll until a change or the end of wait.
+// poll reads the log until a change or the end of wait: every changePoll (the events
+// other processes commit), and when this process commits one of the key's company.
 func (h *Changes) poll(ctx context.Context, a actor.Actor, after int64, wait time.Duration) (changesOut, error) {
 	deadline := time.Now().Add(wait)
 	tick := time.NewTicker(changePoll)
 	defer tick.Stop()
 	for {
+		appended := h.Queries.Appended(a) // before the read: an append during it wakes the wait
+		read := time.Now()
 		cs, pos, err := h.Queries.After(ctx, a, after)
 		if err != nil {
 			return changesOut{}, err
@@ -126,6 +137,14 @@ func (h *Changes) poll(ctx context.Context, a actor.Actor, after int64, wait tim
 		case <-h.Stopping:
 			return out, nil
 		case <-tick.C:
+		case <-appended:
+			if gap := changeWakeGap - time.Since(read); gap > 0 {
+				select {
+				case <-ctx.Done():
+					return changesOut{}, ctx.Err()
+				case <-time.After(gap):
+				}
+			}
 		}
 	}
 }
