@@ -21,6 +21,7 @@ import (
 func TestRunWatch(t *testing.T) {
 	f := newRunFixture(t)
 	t.Run("the change feed is the consumer's own", func(t *testing.T) { feedIsTheConsumers(t, f) })
+	t.Run("no other consumer's or company's binding, key or freeze", func(t *testing.T) { feedLeavesOthersEvents(t, f) })
 	t.Run("run --watch restarts on a rotation and stops on a freeze", func(t *testing.T) { watchRestartsAndFailsClosed(t, f) })
 }
 
