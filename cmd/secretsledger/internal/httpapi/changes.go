@@ -48,6 +48,8 @@ type Changes struct {
 	// MaxPolls is how many polls may wait at once (0: MaxChangePolls). Each holds a
 	// goroutine and reads the database every changePoll, so the cap bounds that load.
 	MaxPolls int
+	// interval is how often a waiting poll reads the log unwoken (0: changePoll).
+	interval time.Duration
 	*gate
 	polls chan struct{}
 }
@@ -114,7 +116,7 @@ func (h *Changes) changes(w http.ResponseWriter, r *http.Request, a actor.Actor)
 // other processes commit), and when this process commits one of the key's company.
 func (h *Changes) poll(ctx context.Context, a actor.Actor, after int64, wait time.Duration) (changesOut, error) {
 	deadline := time.Now().Add(wait)
-	tick := time.NewTicker(changePoll)
+	tick := time.NewTicker(cmp.Or(h.interval, changePoll))
 	defer tick.Stop()
 	for {
 		appended := h.Queries.Appended(a) // before the read: an append during it wakes the wait

@@ -12,6 +12,13 @@ import (
 	"time"
 
 	"github.com/gorilla/mux"
+
+	"github.com/secretsledger/secretsledger/commands"
+	"github.com/secretsledger/secretsledger/eventstore"
+	"github.com/secretsledger/secretsledger/eventstore/actor"
+	"github.com/secretsledger/secretsledger/eventstore/events"
+	"github.com/secretsledger/secretsledger/providers"
+	"github.com/secretsledger/secretsledger/queries"
 )
 
 func TestChangeFeed(t *testing.T) {
@@ -141,5 +148,64 @@ func TestChangeFeedDefaultPollCap(t *testing.T) {
 	}
 	if want := "At most " + strconv.Itoa(MaxChangePolls) + " polls wait at once"; !strings.Contains(strings.Join(strings.Fields(string(doc)), " "), want) {
 		t.Fatalf("docs/runtime.md does not say %q", want)
+	}
+}
+
+// wakeProbe is the feed's queries, telling the test when a poll has read the log.
+type wakeProbe struct {
+	queries.Changes
+	reads chan struct{}
+}
+
+func (p wakeProbe) After(ctx context.Context, a actor.Actor, after int64) ([]queries.Change, int64, error) {
+	cs, pos, err := p.Changes.After(ctx, a, after)
+	select {
+	case p.reads <- struct{}{}:
+	default:
+	}
+	return cs, pos, err
+}
+
+// A waiting poll reads the log again when this process commits an event of its
+// company: with no interval to fall back on, the wake alone answers the change.
+func TestChangeFeedWakesOnAppend(t *testing.T) {
+	t.Parallel()
+	s := newStack(t)
+	ids := s.fixtures() // a secret bound to agent/x, whose key s.agent is
+	appends := queries.NewAppends()
+	probe := wakeProbe{Changes: queries.Changes{Store: s.store, DB: s.pool, Appends: appends}, reads: make(chan struct{}, 1)}
+	s.api.Changes.Queries = probe
+	s.api.Changes.interval = time.Hour
+	s.route()
+	req := newRequest(http.MethodGet, "/api/runtime/changes", "")
+	req.URL.RawQuery = "after=" + strconv.FormatInt(s.head(), 10) + "&wait=30"
+	req.Header.Set("Authorization", "Bearer "+s.agent)
+	answered := make(chan *httptest.ResponseRecorder, 1)
+	go func() {
+		rec := httptest.NewRecorder()
+		s.router.ServeHTTP(rec, req)
+		answered <- rec
+	}()
+	<-probe.reads // the poll read the log, found nothing, and waits
+	v := providers.NewValue([]byte("rotated-value"))
+	if _, err := s.commands.Secrets.Rotate(context.Background(), boardReq, commands.RotateSecret{SecretID: ids["secrets"], Value: &v}); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case rec := <-answered:
+		t.Fatalf("the poll answered before the wake: %d %s", rec.Code, rec.Body)
+	default:
+	}
+	// What the store's OnRecorded hook does in serve, for the rotation's event.
+	appends.Recorded([]eventstore.Event{{StreamID: events.SecretStream(ids["secrets"]), CompanyID: companyA}})
+	select {
+	case rec := <-answered:
+		wantStatus(t, rec, http.StatusOK, "the woken poll")
+		var got changesOut
+		if err := json.Unmarshal(rec.Body.Bytes(), &got); err != nil || len(got.Changes) != 1 || got.Changes[0].SecretID != ids["secrets"] {
+			t.Fatalf("the woken poll's answer %s (%v)", rec.Body, err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("the wake did not answer the poll")
 	}
 }
