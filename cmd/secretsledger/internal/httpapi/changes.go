@@ -25,7 +25,7 @@ type ChangeQueries interface {
 
 // The change feed's long poll: it waits DefaultChangeWait (wait: 1 to MaxChangeWait
 // seconds), reading the log every changePoll, and at once when this process commits an
-// event of the key's company, but not within changeWakeGap of its last read; at most
+// event of the key's company, but not within changeWakeGap of its last woken read; at most
 // MaxChangePolls (Changes.MaxPolls) wait at once in a process, beyond which a poll is
 // 503 with Retry-After: 1.
 const (
@@ -35,7 +35,8 @@ const (
 	changePoll        = 200 * time.Millisecond
 	// changeWakeGap bounds the reads a company's busy writing causes: at most one per
 	// gap for each waiting poll, where every append would otherwise cost each a read.
-	changeWakeGap = 25 * time.Millisecond
+	// The first wake after a quiet gap reads at once.
+	changeWakeGap = 100 * time.Millisecond
 )
 
 // Changes is the runtime's change feed: an agent learns that what it resolved may have
@@ -118,9 +119,9 @@ func (h *Changes) poll(ctx context.Context, a actor.Actor, after int64, wait tim
 	deadline := time.Now().Add(wait)
 	tick := time.NewTicker(cmp.Or(h.interval, changePoll))
 	defer tick.Stop()
+	var woken time.Time // the last read a wake caused
 	for {
 		appended := h.Queries.Appended(a) // before the read: an append during it wakes the wait
-		read := time.Now()
 		cs, pos, err := h.Queries.After(ctx, a, after)
 		if err != nil {
 			return changesOut{}, err
@@ -140,13 +141,16 @@ func (h *Changes) poll(ctx context.Context, a actor.Actor, after int64, wait tim
 			return out, nil
 		case <-tick.C:
 		case <-appended:
-			if gap := changeWakeGap - time.Since(read); gap > 0 {
+			if gap := changeWakeGap - time.Since(woken); gap > 0 {
 				select {
 				case <-ctx.Done():
 					return changesOut{}, ctx.Err()
+				case <-h.Stopping:
+					return out, nil
 				case <-time.After(gap):
 				}
 			}
+			woken = time.Now()
 		}
 	}
 }
