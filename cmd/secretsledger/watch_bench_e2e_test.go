@@ -170,7 +170,7 @@ func reportQuantiles(b *testing.B, prefix string, ds []time.Duration) {
 // "VALUE NANOSECONDS" (its MY_KEY and `date +%s%N`) to a file and then sleeps.
 type timedWatch struct {
 	out    string
-	cmd    interface{ Signal(os.Signal) error }
+	proc   *os.Process
 	exited chan error
 	stderr *bytes.Buffer
 }
@@ -185,7 +185,7 @@ func startTimedWatch(b *testing.B, e *instanceEnv, key string, debounce time.Dur
 	if err := cmd.Start(); err != nil {
 		b.Fatal(err)
 	}
-	w.cmd = cmd.Process
+	w.proc = cmd.Process
 	go func() { w.exited <- cmd.Wait() }()
 	b.Cleanup(func() { _ = cmd.Process.Kill() })
 	return w
@@ -220,7 +220,7 @@ func (w *timedWatch) started(b *testing.B, value string) time.Time {
 // stop sends TERM to run, which forwards it to the child, and waits for both.
 func (w *timedWatch) stop(b *testing.B) {
 	b.Helper()
-	_ = w.cmd.Signal(syscall.SIGTERM)
+	_ = w.proc.Signal(syscall.SIGTERM)
 	select {
 	case <-w.exited:
 	case <-time.After(30 * time.Second):
