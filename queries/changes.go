@@ -28,6 +28,8 @@ type Change struct {
 type Changes struct {
 	Store *eventstore.Store
 	DB    *pgxpool.Pool
+	// Appends, when set, wakes waiting polls on this process's appends (Appended).
+	Appends *Appends
 }
 
 // maxChanges bounds one answer; the client asks again from the position it got.

@@ -25,7 +25,7 @@ import (
 // apiClient talks to a running serve and keeps every response body, so that the
 // canary test can search them all.
 type apiClient struct {
-	t    *testing.T
+	t    testing.TB
 	base string
 	// bases, when set, are the servers the requests take turns on (base is unused): a
 	// write through one is followed by the next request through another.
@@ -38,11 +38,11 @@ type apiClient struct {
 	seen bytes.Buffer
 }
 
-func (e *instanceEnv) client(t *testing.T, token string) *apiClient {
+func (e *instanceEnv) client(t testing.TB, token string) *apiClient {
 	return &apiClient{t: t, base: "http://" + e.addr, token: token}
 }
 
-func (e *instanceEnv) instanceToken(t *testing.T) string {
+func (e *instanceEnv) instanceToken(t testing.TB) string {
 	b, err := os.ReadFile(filepath.Join(e.home, "instances", "default", "board.token"))
 	if err != nil {
 		t.Fatal(err)
@@ -56,7 +56,7 @@ type response struct {
 	header http.Header
 }
 
-func (r response) json(t *testing.T) map[string]any {
+func (r response) json(t testing.TB) map[string]any {
 	t.Helper()
 	var m map[string]any
 	if err := json.Unmarshal(r.body, &m); err != nil {

@@ -44,7 +44,7 @@ func headOf(t *testing.T, db *pgx.Conn) int64 {
 
 // pollUntil calls check until it returns "" (done) or the deadline passes; the last
 // answer is the failure message.
-func pollUntil(t *testing.T, limit time.Duration, check func() string) {
+func pollUntil(t testing.TB, limit time.Duration, check func() string) {
 	t.Helper()
 	deadline := time.Now().Add(limit)
 	for {

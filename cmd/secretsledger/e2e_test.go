@@ -56,7 +56,7 @@ type instanceEnv struct {
 	vars     []string
 }
 
-func newInstance(t *testing.T) *instanceEnv {
+func newInstance(t testing.TB) *instanceEnv {
 	t.Helper()
 	pgtest.SkipIfShort(t)
 	home := t.TempDir()
@@ -64,7 +64,7 @@ func newInstance(t *testing.T) *instanceEnv {
 	return &instanceEnv{home: home, addr: freeAddr(t), natsAddr: freeAddr(t)}
 }
 
-func freeAddr(t *testing.T) string {
+func freeAddr(t testing.TB) string {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -121,7 +121,7 @@ type server struct {
 	exited chan struct{}
 }
 
-func (e *instanceEnv) serve(t *testing.T, args ...string) *server {
+func (e *instanceEnv) serve(t testing.TB, args ...string) *server {
 	t.Helper()
 	cmd := e.command(append([]string{"serve"}, args...)...)
 	s := &server{cmd: cmd, args: args, stderr: &pgtest.OutputBuffer{}, exited: make(chan struct{})}
@@ -142,7 +142,7 @@ func (e *instanceEnv) serve(t *testing.T, args ...string) *server {
 }
 
 // waitReady polls /readyz until it answers 200 and returns how long that took.
-func (e *instanceEnv) waitReady(t *testing.T, s *server) time.Duration {
+func (e *instanceEnv) waitReady(t testing.TB, s *server) time.Duration {
 	t.Helper()
 	// Readiness is polled, not timed (how fast serve starts is a benchmark's question):
 	// the limit only bounds a start that hangs. On a loaded 2-core machine the embedded
@@ -178,13 +178,13 @@ func (e *instanceEnv) waitReady(t *testing.T, s *server) time.Duration {
 }
 
 // stop sends SIGTERM and waits for a clean exit.
-func (s *server) stop(t *testing.T) {
+func (s *server) stop(t testing.TB) {
 	t.Helper()
 	s.stopWith(t, syscall.SIGTERM)
 }
 
 // stopWith sends sig and waits for a clean exit.
-func (s *server) stopWith(t *testing.T, sig syscall.Signal) {
+func (s *server) stopWith(t testing.TB, sig syscall.Signal) {
 	t.Helper()
 	_ = s.cmd.Process.Signal(sig)
 	select {

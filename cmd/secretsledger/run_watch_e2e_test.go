@@ -22,6 +22,7 @@ func TestRunWatch(t *testing.T) {
 	f := newRunFixture(t)
 	t.Run("the change feed is the consumer's own", func(t *testing.T) { feedIsTheConsumers(t, f) })
 	t.Run("run --watch --on-change signal:HUP rewrites the env file and signals the same child", func(t *testing.T) { watchSignalsTheSameChild(t, f) })
+	t.Run("no other consumer's or company's binding, key or freeze", func(t *testing.T) { feedLeavesOthersEvents(t, f) })
 	t.Run("run --watch restarts on a rotation and stops on a freeze", func(t *testing.T) { watchRestartsAndFailsClosed(t, f) })
 }
 
@@ -35,7 +36,7 @@ type feedAnswer struct {
 	} `json:"changes"`
 }
 
-func decodeFeed(t *testing.T, r response) feedAnswer {
+func decodeFeed(t testing.TB, r response) feedAnswer {
 	t.Helper()
 	var a feedAnswer
 	if err := json.Unmarshal(r.body, &a); err != nil {

@@ -52,6 +52,10 @@ func (a *App) newHTTPServer() *http.Server {
 // newAPI is the API's resource handlers over the commands and queries.
 func (a *App) newAPI(stopping <-chan struct{}) *httpapi.API {
 	cmds, q, s := a.Commands, a.queries, a.server
+	// The change feed's polls wake on this process's appends (newHTTPServer runs before
+	// the store's writer starts, as OnRecorded asks).
+	appends := queries.NewAppends()
+	a.Store.OnRecorded(appends.Recorded)
 	return &httpapi.API{
 		Auth: a, RequestHash: a.Local.Sealer().RequestHash, Answers: a.Store, AnswerSeal: a.integrity,
 		Secrets:      httpapi.Secrets{Commands: cmds.Secrets, Queries: q.secrets},
@@ -61,7 +65,7 @@ func (a *App) newAPI(stopping <-chan struct{}) *httpapi.API {
 		AccessEvents: httpapi.AccessEvents{Queries: q.consumers},
 		AgentKeys:    httpapi.AgentKeys{Commands: cmds.AgentKeys, Queries: q.consumers},
 		Resolution:   httpapi.Resolution{Commands: cmds.Resolver},
-		Changes:      httpapi.Changes{Queries: queries.Changes{Store: a.Store, DB: a.Pool}, Stopping: stopping},
+		Changes:      httpapi.Changes{Queries: queries.Changes{Store: a.Store, DB: a.Pool, Appends: appends}, Stopping: stopping},
 		Incidents:    httpapi.Incidents{Commands: cmds.Incidents, Queries: q.freezes},
 		LeakScans:    httpapi.LeakScans{Commands: cmds.LeakScans},
 		Policies: httpapi.Policies{Commands: cmds.Policies, Queries: queries.ExternalPolicies{DB: a.Pool},

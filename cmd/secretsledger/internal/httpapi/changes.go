@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"cmp"
 	"context"
 	"net/http"
 	"strconv"
@@ -17,16 +18,25 @@ import (
 type ChangeQueries interface {
 	Head(ctx context.Context) (int64, error)
 	After(ctx context.Context, a actor.Actor, after int64) ([]queries.Change, int64, error)
+	// Appended is closed when this process commits an event that may concern a (nil:
+	// never); a hint to read again before the interval is over.
+	Appended(a actor.Actor) <-chan struct{}
 }
 
 // The change feed's long poll: it waits DefaultChangeWait (wait: 1 to MaxChangeWait
-// seconds), reading the log every changePoll; at most MaxChangePolls wait at once in a
-// process, beyond which a poll is 503 with Retry-After: 1.
+// seconds), reading the log every changePoll, and at once when this process commits an
+// event of the key's company, but not within changeWakeGap of its last woken read; at most
+// MaxChangePolls (Changes.MaxPolls) wait at once in a process, beyond which a poll is
+// 503 with Retry-After: 1.
 const (
 	DefaultChangeWait = 25 * time.Second
 	MaxChangeWait     = 30 * time.Second
 	MaxChangePolls    = 256
 	changePoll        = 200 * time.Millisecond
+	// changeWakeGap bounds the reads a company's busy writing causes: at most one per
+	// gap for each waiting poll, where every append would otherwise cost each a read.
+	// The first wake after a quiet gap reads at once.
+	changeWakeGap = 100 * time.Millisecond
 )
 
 // Changes is the runtime's change feed: an agent learns that what it resolved may have
@@ -36,13 +46,18 @@ type Changes struct {
 	// Stopping, closed when the server shuts down, ends the waits with what they have
 	// (nil: never).
 	Stopping <-chan struct{}
+	// MaxPolls is how many polls may wait at once (0: MaxChangePolls). Each holds a
+	// goroutine and reads the database every changePoll, so the cap bounds that load.
+	MaxPolls int
+	// interval is how often a waiting poll reads the log unwoken (0: changePoll).
+	interval time.Duration
 	*gate
 	polls chan struct{}
 }
 
 func (h *Changes) routes(r *mux.Router, g *gate) {
 	h.gate = g
-	h.polls = make(chan struct{}, MaxChangePolls)
+	h.polls = make(chan struct{}, cmp.Or(h.MaxPolls, MaxChangePolls))
 	r.HandleFunc("/runtime/changes", g.agent(h.changes)).Methods(http.MethodGet)
 }
 
@@ -98,12 +113,15 @@ func (h *Changes) changes(w http.ResponseWriter, r *http.Request, a actor.Actor)
 	return nil
 }
 
-// poll reads the log every changePoll until a change or the end of wait.
+// poll reads the log until a change or the end of wait: every changePoll (the events
+// other processes commit), and when this process commits one of the key's company.
 func (h *Changes) poll(ctx context.Context, a actor.Actor, after int64, wait time.Duration) (changesOut, error) {
 	deadline := time.Now().Add(wait)
-	tick := time.NewTicker(changePoll)
+	tick := time.NewTicker(cmp.Or(h.interval, changePoll))
 	defer tick.Stop()
+	var woken time.Time // the last read a wake caused
 	for {
+		appended := h.Queries.Appended(a) // before the read: an append during it wakes the wait
 		cs, pos, err := h.Queries.After(ctx, a, after)
 		if err != nil {
 			return changesOut{}, err
@@ -122,6 +140,17 @@ func (h *Changes) poll(ctx context.Context, a actor.Actor, after int64, wait tim
 		case <-h.Stopping:
 			return out, nil
 		case <-tick.C:
+		case <-appended:
+			if gap := changeWakeGap - time.Since(woken); gap > 0 {
+				select {
+				case <-ctx.Done():
+					return changesOut{}, ctx.Err()
+				case <-h.Stopping:
+					return out, nil
+				case <-time.After(gap):
+				}
+			}
+			woken = time.Now()
 		}
 	}
 }
