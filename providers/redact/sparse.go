@@ -1,0 +1,291 @@
+package redact
+
+import (
+	"math/bits"
+	"slices"
+)
+
+// sparseAutomaton is the Aho–Corasick matcher behind the Scanner, for pattern sets where
+// automaton's full table (a row of 4-byte entries per state and byte class) does not fit:
+// 10,000 values in their encoded forms are over 100,000 patterns and millions of states.
+//
+// Only the shallow states get full rows (every state up to the depth whose rows fit in
+// denseBudget): a scan over ordinary text spends nearly all its steps there, and they are
+// the states with many edges. A deeper state almost always has a single edge, and that
+// edge costs nothing to store: the states a pattern adds below the part of it already in
+// the trie are created one after another, so "the edge to s+1, labelled lab[s+1]" is one
+// flag bit. The other edges, where patterns part ways, are in an open-addressed hash table.
+// So a deep state costs 6 bytes: its label, its flags and its failure link.
+type sparseAutomaton struct {
+	class  [256]uint16
+	nclass int
+	nDense int32   // states 0..nDense-1 are every state up to some depth, in depth order
+	dense  []int32 // state*nclass + class → next state, failure links folded in
+	lab    []byte  // the byte on the edge into the state
+	flags  []uint8
+	fail   []int32
+	edges  edgeTable
+	heads  map[int32]int32 // a state where patterns end → index in outs of the first
+	outs   []sparseOut
+	// longest is the longest pattern's length: no match ends more than that after its start.
+	longest int
+}
+
+// sparseOut is one pattern that ends at a state, chained through next (-1 ends the chain).
+type sparseOut struct {
+	owner  int32
+	length int32
+	enc    encoding
+	next   int32
+}
+
+const (
+	flagChain uint8 = 1 << iota // state s+1 is a child of s, on the byte lab[s+1]
+	flagEdges                   // s has children in edges
+	flagOwn                     // patterns end at s (heads has them)
+	flagOut                     // a pattern ends at s or at a state on its failure chain
+)
+
+// denseBudget bounds the full rows: 16 MiB is the 4,700 states of depth ≤ 2 for the
+// benchmark's text-like values times their 80-odd byte classes with room to spare, while
+// binary values (256 classes, 65,536 two-byte prefixes) stay at depth ≤ 1.
+const (
+	denseBudget   = 16 << 20
+	maxDenseDepth = 3
+)
+
+// newSparseAutomaton compiles patterns; outs[i] says whose pattern i is and in which
+// encoding (its length and next are filled in here). A pattern listed twice reports both.
+func newSparseAutomaton(patterns [][]byte, outs []sparseOut) *sparseAutomaton {
+	a := &sparseAutomaton{heads: make(map[int32]int32, len(patterns)), outs: outs}
+	a.class, a.nclass = byteClasses(patterns)
+	total := 1
+	for _, p := range patterns {
+		total += len(p)
+		a.longest = max(a.longest, len(p))
+	}
+	a.lab = make([]byte, 1, total)
+	a.flags = make([]uint8, 1, total)
+	a.edges.init(len(patterns))
+	a.nDense = 1
+	// The shallow levels first, level by level, so that they are the lowest-numbered states.
+	for k := 1; k <= maxDenseDepth; k++ {
+		for _, p := range patterns {
+			if len(p) >= k {
+				a.insert(p[:k])
+			}
+		}
+		if len(a.lab)*a.nclass*4 > denseBudget {
+			break
+		}
+		a.nDense = int32(len(a.lab))
+	}
+	for i, p := range patterns {
+		s := a.insert(p)
+		a.outs[i].length = int32(len(p))
+		a.outs[i].next = -1
+		if a.flags[s]&flagOwn != 0 {
+			a.outs[i].next = a.heads[s]
+		}
+		a.heads[s] = int32(i)
+		a.flags[s] |= flagOwn | flagOut
+	}
+	a.linkFailures(patterns)
+	a.fillDense()
+	return a
+}
+
+// insert adds p to the trie and returns the state it ends at.
+func (a *sparseAutomaton) insert(p []byte) int32 {
+	s := int32(0)
+	for i, c := range p {
+		t := a.child(s, c)
+		if t < 0 {
+			return a.extend(s, p[i:])
+		}
+		s = t
+	}
+	return s
+}
+
+// extend adds the states for rest below s, each the next state after its parent except
+// where s already has its chain child.
+func (a *sparseAutomaton) extend(s int32, rest []byte) int32 {
+	for _, c := range rest {
+		n := int32(len(a.lab))
+		a.lab = append(a.lab, c)
+		a.flags = append(a.flags, 0)
+		if n == s+1 && a.flags[s]&flagChain == 0 {
+			a.flags[s] |= flagChain
+		} else {
+			a.edges.put(s, c, n)
+			a.flags[s] |= flagEdges
+		}
+		s = n
+	}
+	return s
+}
+
+// child is the trie edge from s on c, or -1.
+func (a *sparseAutomaton) child(s int32, c byte) int32 {
+	f := a.flags[s]
+	if f&flagChain != 0 && a.lab[s+1] == c {
+		return s + 1
+	}
+	if f&flagEdges != 0 {
+		return a.edges.get(s, c)
+	}
+	return -1
+}
+
+// next is the state after s on c: the trie edge, or the failure chain's down to a state
+// with a full row (the root has one, so this ends).
+func (a *sparseAutomaton) next(s int32, c byte) int32 {
+	for s >= a.nDense {
+		if t := a.child(s, c); t >= 0 {
+			return t
+		}
+		s = a.fail[s]
+	}
+	return a.dense[int(s)*a.nclass+int(a.class[c])]
+}
+
+// linkFailures sets each state's failure link, depth by depth, by following every pattern
+// one byte further per round: the trie has no parent links or child lists to walk it
+// breadth-first with, and every state is on some pattern's path. A state's failure link is
+// shallower than itself, so it is complete when the state's depth comes round.
+func (a *sparseAutomaton) linkFailures(patterns [][]byte) {
+	a.fail = make([]int32, len(a.lab))
+	for i := range a.fail[1:] {
+		a.fail[i+1] = -1
+	}
+	order := make([]int32, len(patterns))
+	for i := range order {
+		order[i] = int32(i)
+	}
+	slices.SortFunc(order, func(x, y int32) int { return len(patterns[y]) - len(patterns[x]) })
+	cur := make([]int32, len(patterns)) // pattern i's state at the depth reached
+	for k := 0; ; k++ {
+		progressed := false
+		for _, i := range order {
+			p := patterns[i]
+			if len(p) <= k {
+				break
+			}
+			progressed = true
+			s := cur[i]
+			n := a.child(s, p[k])
+			cur[i] = n
+			if a.fail[n] >= 0 {
+				continue
+			}
+			f := int32(0)
+			if s != 0 {
+				f = a.gotoFrom(a.fail[s], p[k])
+			}
+			a.fail[n] = f
+			a.flags[n] |= a.flags[f] & flagOut
+		}
+		if !progressed {
+			return
+		}
+	}
+}
+
+// gotoFrom is the deepest state for (the string of s) + c that is in the trie, using only
+// trie edges and failure links, as while the failure links are being set.
+func (a *sparseAutomaton) gotoFrom(s int32, c byte) int32 {
+	for {
+		if t := a.child(s, c); t >= 0 {
+			return t
+		}
+		if s == 0 {
+			return 0
+		}
+		s = a.fail[s]
+	}
+}
+
+// fillDense builds the full rows of the shallow states in depth order, so a missing edge
+// copies the entry of the failure state's row, which is already filled.
+func (a *sparseAutomaton) fillDense() {
+	n := a.nclass
+	var byteOf [257]byte
+	for b := range 256 {
+		byteOf[a.class[b]] = byte(b)
+	}
+	a.dense = make([]int32, int(a.nDense)*n)
+	for s := int32(0); s < a.nDense; s++ {
+		row := a.dense[int(s)*n : int(s+1)*n]
+		frow := a.dense[int(a.fail[s])*n:]
+		for c := 1; c < n; c++ {
+			if t := a.child(s, byteOf[c]); t >= 0 {
+				row[c] = t
+			} else if s != 0 {
+				row[c] = frow[c]
+			}
+		}
+	}
+}
+
+// bytes is the automaton's memory, for the benchmark's figures.
+func (a *sparseAutomaton) bytes() int {
+	return len(a.dense)*4 + len(a.lab) + len(a.flags) + len(a.fail)*4 +
+		len(a.edges.keys)*12 + len(a.heads)*8 + len(a.outs)*16
+}
+
+// edgeTable maps (state, byte) to a state by open addressing with linear probing: the
+// edges where patterns part ways, a few per pattern, too many for a map's overhead.
+type edgeTable struct {
+	keys  []uint64 // (state<<8 | byte) + 1; 0 is an empty slot
+	vals  []int32
+	n     int
+	shift uint
+}
+
+func (t *edgeTable) init(hint int) {
+	size := 1 << bits.Len(uint(2*max(hint, 8)-1)) // the power of two ≥ 2*hint
+	t.keys = make([]uint64, size)
+	t.vals = make([]int32, size)
+	t.n = 0
+	t.shift = uint(64 - bits.TrailingZeros(uint(size)))
+}
+
+func (t *edgeTable) slot(k uint64) int { return int((k * 0x9E3779B97F4A7C15) >> t.shift) }
+
+func (t *edgeTable) get(s int32, c byte) int32 {
+	k := (uint64(s)<<8 | uint64(c)) + 1
+	mask := len(t.keys) - 1
+	for i := t.slot(k); ; i = (i + 1) & mask {
+		switch t.keys[i] {
+		case k:
+			return t.vals[i]
+		case 0:
+			return -1
+		}
+	}
+}
+
+// put adds an edge that is not in the table yet, growing it to stay at most half full.
+func (t *edgeTable) put(s int32, c byte, to int32) {
+	if 2*(t.n+1) > len(t.keys) {
+		old, oldVals := t.keys, t.vals
+		t.init(len(old))
+		for i, k := range old {
+			if k != 0 {
+				t.insertKey(k, oldVals[i])
+			}
+		}
+	}
+	t.insertKey((uint64(s)<<8|uint64(c))+1, to)
+}
+
+func (t *edgeTable) insertKey(k uint64, v int32) {
+	mask := len(t.keys) - 1
+	i := t.slot(k)
+	for t.keys[i] != 0 {
+		i = (i + 1) & mask
+	}
+	t.keys[i], t.vals[i] = k, v
+	t.n++
+}
