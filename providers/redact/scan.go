@@ -79,7 +79,7 @@ func (s *Scanner) Contains(b []byte) bool {
 	st := int32(0)
 	for _, c := range b {
 		st = a.next(st, c)
-		if a.flags[st]&flagOut != 0 {
+		if a.nodes[st].flags&flagOut != 0 {
 			return true
 		}
 	}
@@ -162,14 +162,14 @@ func (r *scanRun) chunk(b []byte) {
 		i += j + 1
 	}
 	st := r.state
-	dense, class, flags, nclass, nDense := a.dense, &a.class, a.flags, a.nclass, a.nDense
+	dense, class, nodes, nclass, nDense := a.dense, &a.class, a.nodes, a.nclass, a.nDense
 	for i, c := range b {
 		if st < nDense {
 			st = dense[int(st)*nclass+int(class[c])]
 		} else {
 			st = a.next(st, c)
 		}
-		if flags[st]&flagOut != 0 {
+		if nodes[st].flags&flagOut != 0 {
 			r.report(st, start+int64(i)+1)
 		}
 	}
@@ -182,8 +182,8 @@ func (r *scanRun) chunk(b []byte) {
 // report records every pattern that ends at end, where the automaton reached state st.
 func (r *scanRun) report(st int32, end int64) {
 	a := r.s.a
-	for t := st; t > 0 && a.flags[t]&flagOut != 0; t = a.fail[t] {
-		if a.flags[t]&flagOwn == 0 {
+	for t := st; t > 0 && a.nodes[t].flags&flagOut != 0; t = a.nodes[t].fail {
+		if a.nodes[t].flags&flagOwn == 0 {
 			continue
 		}
 		for o := a.heads[t]; o >= 0; o = a.outs[o].next {

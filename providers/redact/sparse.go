@@ -13,22 +13,29 @@ import (
 // denseBudget): a scan over ordinary text spends nearly all its steps there, and they are
 // the states with many edges. A deeper state almost always has a single edge, and that
 // edge costs nothing to store: the states a pattern adds below the part of it already in
-// the trie are created one after another, so "the edge to s+1, labelled lab[s+1]" is one
+// the trie are created one after another, so "the edge to s+1, labelled by s+1's label" is one
 // flag bit. The other edges, where patterns part ways, are in an open-addressed hash table.
-// So a deep state costs 6 bytes: its label, its flags and its failure link.
+// So a deep state costs one 8-byte node: its label, its flags and its failure link, side by
+// side so that a step through a deep state touches one cache line (its child's label is in
+// the next node).
 type sparseAutomaton struct {
 	class  [256]uint16
 	nclass int
 	nDense int32   // states 0..nDense-1 are every state up to some depth, in depth order
 	dense  []int32 // state*nclass + class → next state, failure links folded in
-	lab    []byte  // the byte on the edge into the state
-	flags  []uint8
-	fail   []int32
+	nodes  []node
 	edges  edgeTable
 	heads  map[int32]int32 // a state where patterns end → index in outs of the first
 	outs   []sparseOut
 	// longest is the longest pattern's length: no match ends more than that after its start.
 	longest int
+}
+
+// node is one state: the byte on the edge into it, its flags, and its failure link.
+type node struct {
+	fail  int32
+	lab   byte
+	flags uint8
 }
 
 // sparseOut is one pattern that ends at a state, chained through next (-1 ends the chain).
@@ -40,7 +47,7 @@ type sparseOut struct {
 }
 
 const (
-	flagChain uint8 = 1 << iota // state s+1 is a child of s, on the byte lab[s+1]
+	flagChain uint8 = 1 << iota // state s+1 is a child of s, on the byte nodes[s+1].lab
 	flagEdges                   // s has children in edges
 	flagOwn                     // patterns end at s (heads has them)
 	flagOut                     // a pattern ends at s or at a state on its failure chain
@@ -64,8 +71,7 @@ func newSparseAutomaton(patterns [][]byte, outs []sparseOut) *sparseAutomaton {
 		total += len(p)
 		a.longest = max(a.longest, len(p))
 	}
-	a.lab = make([]byte, 1, total)
-	a.flags = make([]uint8, 1, total)
+	a.nodes = make([]node, 1, total)
 	a.edges.init(len(patterns))
 	a.nDense = 1
 	// The shallow levels first, level by level, so that they are the lowest-numbered states.
@@ -75,20 +81,20 @@ func newSparseAutomaton(patterns [][]byte, outs []sparseOut) *sparseAutomaton {
 				a.insert(p[:k])
 			}
 		}
-		if len(a.lab)*a.nclass*4 > denseBudget {
+		if len(a.nodes)*a.nclass*4 > denseBudget {
 			break
 		}
-		a.nDense = int32(len(a.lab))
+		a.nDense = int32(len(a.nodes))
 	}
 	for i, p := range patterns {
 		s := a.insert(p)
 		a.outs[i].length = int32(len(p))
 		a.outs[i].next = -1
-		if a.flags[s]&flagOwn != 0 {
+		if a.nodes[s].flags&flagOwn != 0 {
 			a.outs[i].next = a.heads[s]
 		}
 		a.heads[s] = int32(i)
-		a.flags[s] |= flagOwn | flagOut
+		a.nodes[s].flags |= flagOwn | flagOut
 	}
 	a.linkFailures(patterns)
 	a.fillDense()
@@ -112,14 +118,13 @@ func (a *sparseAutomaton) insert(p []byte) int32 {
 // where s already has its chain child.
 func (a *sparseAutomaton) extend(s int32, rest []byte) int32 {
 	for _, c := range rest {
-		n := int32(len(a.lab))
-		a.lab = append(a.lab, c)
-		a.flags = append(a.flags, 0)
-		if n == s+1 && a.flags[s]&flagChain == 0 {
-			a.flags[s] |= flagChain
+		n := int32(len(a.nodes))
+		a.nodes = append(a.nodes, node{fail: -1, lab: c})
+		if n == s+1 && a.nodes[s].flags&flagChain == 0 {
+			a.nodes[s].flags |= flagChain
 		} else {
 			a.edges.put(s, c, n)
-			a.flags[s] |= flagEdges
+			a.nodes[s].flags |= flagEdges
 		}
 		s = n
 	}
@@ -128,8 +133,8 @@ func (a *sparseAutomaton) extend(s int32, rest []byte) int32 {
 
 // child is the trie edge from s on c, or -1.
 func (a *sparseAutomaton) child(s int32, c byte) int32 {
-	f := a.flags[s]
-	if f&flagChain != 0 && a.lab[s+1] == c {
+	f := a.nodes[s].flags
+	if f&flagChain != 0 && a.nodes[s+1].lab == c {
 		return s + 1
 	}
 	if f&flagEdges != 0 {
@@ -145,7 +150,7 @@ func (a *sparseAutomaton) next(s int32, c byte) int32 {
 		if t := a.child(s, c); t >= 0 {
 			return t
 		}
-		s = a.fail[s]
+		s = a.nodes[s].fail
 	}
 	return a.dense[int(s)*a.nclass+int(a.class[c])]
 }
@@ -155,10 +160,6 @@ func (a *sparseAutomaton) next(s int32, c byte) int32 {
 // breadth-first with, and every state is on some pattern's path. A state's failure link is
 // shallower than itself, so it is complete when the state's depth comes round.
 func (a *sparseAutomaton) linkFailures(patterns [][]byte) {
-	a.fail = make([]int32, len(a.lab))
-	for i := range a.fail[1:] {
-		a.fail[i+1] = -1
-	}
 	order := make([]int32, len(patterns))
 	for i := range order {
 		order[i] = int32(i)
@@ -176,15 +177,15 @@ func (a *sparseAutomaton) linkFailures(patterns [][]byte) {
 			s := cur[i]
 			n := a.child(s, p[k])
 			cur[i] = n
-			if a.fail[n] >= 0 {
+			if a.nodes[n].fail >= 0 {
 				continue
 			}
 			f := int32(0)
 			if s != 0 {
-				f = a.gotoFrom(a.fail[s], p[k])
+				f = a.gotoFrom(a.nodes[s].fail, p[k])
 			}
-			a.fail[n] = f
-			a.flags[n] |= a.flags[f] & flagOut
+			a.nodes[n].fail = f
+			a.nodes[n].flags |= a.nodes[f].flags & flagOut
 		}
 		if !progressed {
 			return
@@ -202,7 +203,7 @@ func (a *sparseAutomaton) gotoFrom(s int32, c byte) int32 {
 		if s == 0 {
 			return 0
 		}
-		s = a.fail[s]
+		s = a.nodes[s].fail
 	}
 }
 
@@ -217,7 +218,7 @@ func (a *sparseAutomaton) fillDense() {
 	a.dense = make([]int32, int(a.nDense)*n)
 	for s := int32(0); s < a.nDense; s++ {
 		row := a.dense[int(s)*n : int(s+1)*n]
-		frow := a.dense[int(a.fail[s])*n:]
+		frow := a.dense[int(a.nodes[s].fail)*n:]
 		for c := 1; c < n; c++ {
 			if t := a.child(s, byteOf[c]); t >= 0 {
 				row[c] = t
@@ -230,7 +231,7 @@ func (a *sparseAutomaton) fillDense() {
 
 // bytes is the automaton's memory, for the benchmark's figures.
 func (a *sparseAutomaton) bytes() int {
-	return len(a.dense)*4 + len(a.lab) + len(a.flags) + len(a.fail)*4 +
+	return len(a.dense)*4 + len(a.nodes)*8 +
 		len(a.edges.keys)*12 + len(a.heads)*8 + len(a.outs)*16
 }
 
