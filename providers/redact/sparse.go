@@ -19,14 +19,15 @@ import (
 // side so that a step through a deep state touches one cache line (its child's label is in
 // the next node).
 type sparseAutomaton struct {
-	class  [256]uint16
-	nclass int
-	nDense int32   // states 0..nDense-1 are every state up to some depth, in depth order
-	dense  []int32 // state*nclass + class → next state, failure links folded in
-	nodes  []node
-	edges  edgeTable
-	heads  map[int32]int32 // a state where patterns end → index in outs of the first
-	outs   []sparseOut
+	class      [256]uint16
+	nclass     int
+	nDense     int32 // states 0..nDense-1 are every state up to denseDepth, in depth order
+	denseDepth int
+	dense      []int32 // state*nclass + class → next state, failure links folded in
+	nodes      []node
+	edges      edgeTable
+	heads      map[int32]int32 // a state where patterns end → index in outs of the first
+	outs       []sparseOut
 	// longest is the longest pattern's length: no match ends more than that after its start.
 	longest int
 }
@@ -84,7 +85,7 @@ func newSparseAutomaton(patterns [][]byte, outs []sparseOut) *sparseAutomaton {
 		if len(a.nodes)*a.nclass*4 > denseBudget {
 			break
 		}
-		a.nDense = int32(len(a.nodes))
+		a.nDense, a.denseDepth = int32(len(a.nodes)), k
 	}
 	for i, p := range patterns {
 		s := a.insert(p)
@@ -97,7 +98,6 @@ func newSparseAutomaton(patterns [][]byte, outs []sparseOut) *sparseAutomaton {
 		a.nodes[s].flags |= flagOwn | flagOut
 	}
 	a.linkFailures(patterns)
-	a.fillDense()
 	return a
 }
 
@@ -158,7 +158,9 @@ func (a *sparseAutomaton) next(s int32, c byte) int32 {
 // linkFailures sets each state's failure link, depth by depth, by following every pattern
 // one byte further per round: the trie has no parent links or child lists to walk it
 // breadth-first with, and every state is on some pattern's path. A state's failure link is
-// shallower than itself, so it is complete when the state's depth comes round.
+// shallower than itself, so it is complete when the state's depth comes round. Once the
+// shallow states have theirs, their full rows are filled, and the deeper states' failure
+// links are found with next, whose walk down the failure chain ends at the first of them.
 func (a *sparseAutomaton) linkFailures(patterns [][]byte) {
 	order := make([]int32, len(patterns))
 	for i := range order {
@@ -167,6 +169,9 @@ func (a *sparseAutomaton) linkFailures(patterns [][]byte) {
 	slices.SortFunc(order, func(x, y int32) int { return len(patterns[y]) - len(patterns[x]) })
 	cur := make([]int32, len(patterns)) // pattern i's state at the depth reached
 	for k := 0; ; k++ {
+		if k == a.denseDepth {
+			a.fillDense()
+		}
 		progressed := false
 		for _, i := range order {
 			p := patterns[i]
@@ -181,13 +186,17 @@ func (a *sparseAutomaton) linkFailures(patterns [][]byte) {
 				continue
 			}
 			f := int32(0)
-			if s != 0 {
+			switch {
+			case s == 0:
+			case k < a.denseDepth:
 				f = a.gotoFrom(a.nodes[s].fail, p[k])
+			default:
+				f = a.next(a.nodes[s].fail, p[k])
 			}
 			a.nodes[n].fail = f
 			a.nodes[n].flags |= a.nodes[f].flags & flagOut
 		}
-		if !progressed {
+		if !progressed && k >= a.denseDepth {
 			return
 		}
 	}
