@@ -165,7 +165,9 @@ func (r *scanRun) chunk(b []byte) {
 	dense, class, nodes, nclass, nDense := a.dense, &a.class, a.nodes, a.nclass, a.nDense
 	for i, c := range b {
 		if st < nDense {
-			st = dense[int(st)*nclass+int(class[c])]
+			if st = dense[int(st)*nclass+int(class[c])]; st < nDense {
+				continue // no shallow state reports a match
+			}
 		} else {
 			st = a.next(st, c)
 		}

@@ -67,16 +67,21 @@ const (
 func newSparseAutomaton(patterns [][]byte, outs []sparseOut) *sparseAutomaton {
 	a := &sparseAutomaton{heads: make(map[int32]int32, len(patterns)), outs: outs}
 	a.class, a.nclass = byteClasses(patterns)
-	total := 1
-	for _, p := range patterns {
+	total, shortest := 1, 0
+	for i, p := range patterns {
 		total += len(p)
 		a.longest = max(a.longest, len(p))
+		if i == 0 || len(p) < shortest {
+			shortest = len(p)
+		}
 	}
 	a.nodes = make([]node, 1, total)
 	a.edges.init(len(patterns))
 	a.nDense = 1
-	// The shallow levels first, level by level, so that they are the lowest-numbered states.
-	for k := 1; k <= maxDenseDepth; k++ {
+	// The shallow levels first, level by level, so that they are the lowest-numbered states;
+	// only levels above the shortest pattern, so no shallow state reports a match and a
+	// scan's step from one to another needs no look at the state.
+	for k := 1; k <= min(maxDenseDepth, shortest-1); k++ {
 		for _, p := range patterns {
 			if len(p) >= k {
 				a.insert(p[:k])
