@@ -227,7 +227,7 @@ func (r *scanRun) closeUntil(limit int64) {
 			continue
 		}
 		r.found = append(r.found, o.best)
-		if len(r.found) > 2*r.max {
+		if len(r.found)-r.max > r.max { // not 2*max, which may overflow
 			r.cut()
 		}
 	}

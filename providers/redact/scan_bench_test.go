@@ -67,7 +67,7 @@ func reportAutomaton(b *testing.B, s *Scanner) {
 	b.ReportMetric(float64(s.a.nDense), "dense-states")
 	b.ReportMetric(float64(s.a.nclass), "classes")
 	b.ReportMetric(float64(s.a.edges.n), "hashed-edges")
-	b.ReportMetric(float64(s.a.bytes())/1e6, "automaton-MB")
+	b.ReportMetric(float64(s.a.size())/1e6, "automaton-MB")
 	b.ReportMetric(float64(ms.HeapInuse)/1e6, "heap-inuse-MB")
 	runtime.KeepAlive(s)
 }
