@@ -94,10 +94,10 @@ func (s *Scanner) Contains(b []byte) bool {
 // it are returned with the error.
 //
 // The text is read in chunks and only the automaton's state, the newlines of the last
-// chunk and the matches that a later one may still overlap are kept between them, so the
-// memory does not grow with the text, only with the findings (at most 2*maxFindings+1 are
-// held at once). Once maxFindings earlier findings are certain, the rest of r is read and
-// not scanned.
+// chunk and of the longest pattern's length before it, and the matches that a later one
+// may still overlap are kept between them, so the memory does not grow with the text, only
+// with the findings (at most 2*maxFindings+1 are held at once). Once maxFindings earlier
+// findings are certain, the rest of r is read and not scanned.
 func (s *Scanner) Scan(r io.Reader, maxFindings int) (findings []Finding, truncated bool, err error) {
 	run := scanRun{s: s, max: max(maxFindings, 0), lastDropped: -1}
 	buf := make([]byte, scanChunk)
