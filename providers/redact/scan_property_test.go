@@ -134,3 +134,47 @@ func describe(fs []Finding) string {
 	}
 	return b.String()
 }
+
+// TestScanManyBinaryValues: enough values of random bytes (all 256 byte classes) that the
+// full rows stop above maxDenseDepth for want of room, against naiveScan.
+func TestScanManyBinaryValues(t *testing.T) {
+	rng := rand.New(rand.NewPCG(21, 23))
+	values := make([]ScanValue, 2000)
+	var forms [][]byte
+	for i := range values {
+		v := make([]byte, MinLength+rng.IntN(32))
+		for j := range v {
+			v[j] = byte(rng.IntN(256))
+		}
+		values[i] = ScanValue{Ref: i, Value: v}
+		for _, f := range encodings(v) {
+			forms = append(forms, f.text)
+		}
+	}
+	s := NewScanner(values)
+	if s.a.denseDepth >= maxDenseDepth {
+		t.Fatalf("full rows to depth %d: the test does not reach the budget", s.a.denseDepth)
+	}
+	var text []byte
+	for range 200 {
+		f := forms[rng.IntN(len(forms))]
+		switch rng.IntN(3) {
+		case 0:
+			text = append(text, f...)
+		case 1:
+			text = append(text, f[:rng.IntN(len(f))]...)
+		default:
+			for range rng.IntN(40) {
+				text = append(text, byte(rng.IntN(256)))
+			}
+		}
+	}
+	want := naiveScan(values, text)
+	got, truncated := mustScan(t, s, &chunkReader{b: text, rng: rng, max: 100}, len(want)+1)
+	if truncated || !equalFindings(got, want) {
+		t.Fatalf("got %s\nwant %s", describe(got), describe(want))
+	}
+	if len(want) < 50 {
+		t.Fatalf("only %d findings: the text plants too few values", len(want))
+	}
+}
