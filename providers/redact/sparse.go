@@ -15,9 +15,9 @@ import (
 // edge costs nothing to store: the states a pattern adds below the part of it already in
 // the trie are created one after another, so "the edge to the next state, on that state's
 // label" is one flag bit. The other edges, where patterns part ways, are in an
-// open-addressed hash table. So a deep state costs one 8-byte node: its label, its flags
-// and its failure link, side by side so that a step through a deep state touches one cache
-// line (its child's label is in the next node).
+// open-addressed hash table. So a deep state costs one 8-byte node (its label, its flags,
+// its failure link and the byte of its first hashed edge), side by side so that a step
+// through a deep state touches one cache line (its child's label is in the next node).
 type sparseAutomaton struct {
 	class      [256]uint16
 	nclass     int
@@ -32,11 +32,14 @@ type sparseAutomaton struct {
 	longest int
 }
 
-// node is one state: the byte on the edge into it, its flags, and its failure link.
+// node is one state: the byte on the edge into it, its flags, its failure link, and the
+// byte of its first edge in the hash table, so that a state with one such edge (most
+// states of the first levels below the full rows) answers "no edge on c" without a lookup.
 type node struct {
 	fail  int32
 	lab   byte
 	flags uint8
+	elab  byte
 }
 
 // sparseOut is one pattern that ends at a state, chained through next (-1 ends the chain).
@@ -52,6 +55,7 @@ const (
 	flagEdges                   // s has children in edges
 	flagOwn                     // patterns end at s (heads has them)
 	flagOut                     // a pattern ends at s or at a state on its failure chain
+	flagMulti                   // s has more than one child in edges
 )
 
 // denseBudget bounds the full rows: it holds the 32,752 states of depth ≤ 3 of the
@@ -59,9 +63,15 @@ const (
 // classes, a KB a row) stop at depth 1 once they have more than 16,000 two-byte prefixes.
 // Depth 4 would be hundreds of thousands of rows; maxDenseDepth saves building them to
 // find out.
+//
+// The states down to shallowDepth are numbered level by level too, those below the full
+// rows as well: a scan over text of the values' alphabet keeps stepping from a full row to
+// one of them and back, so they are kept together (1.2 MB of the benchmark's 33 MB of
+// states) rather than each next to its pattern's deeper states.
 const (
 	denseBudget   = 16 << 20
 	maxDenseDepth = 3
+	shallowDepth  = 4
 )
 
 // newSparseAutomaton compiles patterns; outs[i] says whose pattern i is and in which
@@ -83,16 +93,15 @@ func newSparseAutomaton(patterns [][]byte, outs []sparseOut) *sparseAutomaton {
 	// The shallow levels first, level by level, so that they are the lowest-numbered states;
 	// only levels above the shortest pattern, so no shallow state reports a match and a
 	// scan's step from one to another needs no look at the state.
-	for k := 1; k <= min(maxDenseDepth, shortest-1); k++ {
+	for k := 1; k <= min(shallowDepth, shortest-1); k++ {
 		for _, p := range patterns {
 			if len(p) >= k {
 				a.insert(p[:k])
 			}
 		}
-		if len(a.nodes)*a.nclass*4 > denseBudget {
-			break
+		if k <= maxDenseDepth && k == a.denseDepth+1 && len(a.nodes)*a.nclass*4 <= denseBudget {
+			a.nDense, a.denseDepth = int32(len(a.nodes)), k
 		}
-		a.nDense, a.denseDepth = int32(len(a.nodes)), k
 	}
 	for i, p := range patterns {
 		s := a.insert(p)
@@ -131,6 +140,11 @@ func (a *sparseAutomaton) extend(s int32, rest []byte) int32 {
 			a.nodes[s].flags |= flagChain
 		} else {
 			a.edges.put(s, c, n)
+			if a.nodes[s].flags&flagEdges == 0 {
+				a.nodes[s].elab = c
+			} else {
+				a.nodes[s].flags |= flagMulti
+			}
 			a.nodes[s].flags |= flagEdges
 		}
 		s = n
@@ -140,11 +154,11 @@ func (a *sparseAutomaton) extend(s int32, rest []byte) int32 {
 
 // child is the trie edge from s on c, or -1.
 func (a *sparseAutomaton) child(s int32, c byte) int32 {
-	f := a.nodes[s].flags
-	if f&flagChain != 0 && a.nodes[s+1].lab == c {
+	n := &a.nodes[s]
+	if n.flags&flagChain != 0 && a.nodes[s+1].lab == c {
 		return s + 1
 	}
-	if f&flagEdges != 0 {
+	if n.flags&flagEdges != 0 && (n.elab == c || n.flags&flagMulti != 0) {
 		return a.edges.get(s, c)
 	}
 	return -1
