@@ -90,8 +90,9 @@ func (s *Scanner) Contains(b []byte) bool {
 // of them (truncated reports that there were more). Occurrences of one Ref that overlap are
 // one finding, the longest of them (the earliest of equally long ones): a base64 core inside
 // the value's full base64 form is not reported again. Two Refs with the same value are both
-// reported. Findings at one offset are ordered by Ref. On a read error, the findings up to
-// it are returned with the error.
+// reported. Findings at one offset are ordered by Ref. A maxFindings below 1 returns none
+// and reports in truncated whether there were any. On a read error, the findings up to it
+// are returned with the error.
 //
 // The text is read in chunks and only the automaton's state, the newlines of the last
 // chunk and of the longest pattern's length before it, and the matches that a later one
