@@ -1,9 +1,6 @@
 package redact
 
-import (
-	"math/bits"
-	"slices"
-)
+import "math/bits"
 
 // sparseAutomaton is the Aho–Corasick matcher behind the Scanner, for pattern sets where
 // automaton's full table (a row of 4-byte entries per state and byte class) does not fit:
@@ -183,22 +180,25 @@ func (a *sparseAutomaton) next(s int32, c byte) int32 {
 // shallow states have theirs, their full rows are filled, and the deeper states' failure
 // links are found with next, whose walk down the failure chain ends at the first of them.
 func (a *sparseAutomaton) linkFailures(patterns [][]byte) {
-	order := make([]int32, len(patterns))
-	for i := range order {
-		order[i] = int32(i)
+	// The patterns still longer than k, in the order they were inserted: their states were
+	// created in that order, so each round sweeps the states forward instead of at random.
+	active := make([]int32, len(patterns))
+	for i := range active {
+		active[i] = int32(i)
 	}
-	slices.SortFunc(order, func(x, y int32) int { return len(patterns[y]) - len(patterns[x]) })
 	cur := make([]int32, len(patterns)) // pattern i's state at the depth reached
 	for k := 0; ; k++ {
 		if k == a.denseDepth {
 			a.fillDense()
 		}
 		progressed := false
-		for _, i := range order {
+		kept := active[:0]
+		for _, i := range active {
 			p := patterns[i]
 			if len(p) <= k {
-				break
+				continue
 			}
+			kept = append(kept, i)
 			progressed = true
 			s := cur[i]
 			n := a.child(s, p[k])
@@ -217,6 +217,7 @@ func (a *sparseAutomaton) linkFailures(patterns [][]byte) {
 			a.nodes[n].fail = f
 			a.nodes[n].flags |= a.nodes[f].flags & flagOut
 		}
+		active = kept
 		if !progressed && k >= a.denseDepth {
 			return
 		}
