@@ -58,13 +58,13 @@ const (
 // denseBudget bounds the full rows: it holds the 32,752 states of depth ≤ 3 of the
 // benchmark's 10,000 text-like values (66 byte classes, 8.6 MB), while binary values (257
 // classes, a KB a row) stop at depth 1 once they have more than 16,000 two-byte prefixes.
-// Depth 4 would be hundreds of thousands of rows; maxDenseDepth saves building them to
-// find out.
+// Depth 4 would be hundreds of thousands of rows, over the budget for any value set that
+// needs this automaton; maxDenseDepth stops there.
 //
 // The states down to shallowDepth are numbered level by level too, those below the full
 // rows as well: a scan over text of the values' alphabet keeps stepping from a full row to
-// one of them and back, so they are kept together (1.2 MB of the benchmark's 33 MB of
-// states) rather than each next to its pattern's deeper states.
+// one of them and back, so they are kept together (at most one per pattern: under 0.6 MB
+// of the benchmark's 33 MB of states) rather than each next to its pattern's deeper states.
 const (
 	denseBudget   = 16 << 20
 	maxDenseDepth = 3
