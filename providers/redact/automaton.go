@@ -22,16 +22,10 @@ type automaton struct {
 // twice keeps the first owner.
 func newAutomaton(patterns [][]byte, owners []int) *automaton {
 	a := &automaton{}
+	a.class, a.nclass = byteClasses(patterns)
 	for _, p := range patterns {
-		for _, c := range p {
-			if a.class[c] == 0 {
-				a.nclass++
-				a.class[c] = uint16(a.nclass)
-			}
-		}
 		a.longest = max(a.longest, len(p))
 	}
-	a.nclass++
 	// At most one state per pattern byte, plus the root: sized once, not grown by doubling.
 	states := 1
 	for _, p := range patterns {
@@ -75,6 +69,20 @@ func (a *automaton) finish() {
 		}
 		a.step[i] = off
 	}
+}
+
+// byteClasses numbers the distinct bytes of patterns from 1 in order of first use; class 0
+// is every byte no pattern contains, which always leads back to the root. n counts class 0.
+func byteClasses(patterns [][]byte) (class [256]uint16, n int) {
+	for _, p := range patterns {
+		for _, c := range p {
+			if class[c] == 0 {
+				n++
+				class[c] = uint16(n)
+			}
+		}
+	}
+	return class, n + 1
 }
 
 // id is the state whose row starts at off.

@@ -12,13 +12,24 @@
 // the number of values. Where matches overlap, the overlapping bytes are masked together,
 // once, under the key of the longest match, so no part of either value is left out.
 //
-// Limits, and what is not caught:
-//   - values shorter than MinLength (8 bytes) are not masked; Redactor.Skipped lists their keys;
+// Scanner is the same search turned to the leak scan: it does not change the text but
+// reports which of many values (thousands, where a Redactor has one process's few) occur
+// in it, in which encoding, and where (offset, line and column), reading the text once in
+// chunks. The overlapping occurrences of one value are one finding, the longest; two values
+// that are equal are both reported. Its automaton keeps full rows only for the shallow
+// states, where a scan spends most of its steps, and 8 bytes for each deeper state: the
+// Redactor's table, a row per state, would take about a gigabyte for 10,000 values of
+// 32–64 characters (4 million states, 66 byte classes, 4 bytes an entry). Contains
+// answers whether a short text holds any value.
+//
+// Limits, and what is not caught (by both):
+//   - values shorter than MinLength (8 bytes) are not masked or looked for; Redactor.Skipped
+//     lists their keys, Scanner.Skipped their Refs;
 //   - base64 is exact only for the value's own encoding: inside a larger base64 text the
 //     one or two characters at each edge of the value mix its bits with its neighbours'
 //     (they differ with the offset modulo 3 and with the neighbours), so the characters
-//     that depend on the value alone are masked and the edge ones, at most 4 bits of the
-//     value each, are left;
+//     that depend on the value alone are masked (or found) and the edge ones, at most 4
+//     bits of the value each, are left;
 //   - any other transformation is not caught: a value split by the child with other text in
 //     between, reversed, compressed, encrypted, hashed, re-cased (other than hex),
 //     percent-encoded with lower-case hex, escaped by another language's rules, or printed

@@ -9,36 +9,74 @@ import (
 	"strings"
 )
 
-// encodings returns the forms of v the redactor looks for: the raw bytes, standard and
-// URL-safe base64 with and without padding (and the cores below), url.QueryEscape and
-// url.PathEscape, the inside of a JSON string (with and without encoding/json's HTML
-// escaping), and lower- and upper-case hex. Duplicates (a plain alphanumeric value is its
-// own escape) are dropped.
-func encodings(v []byte) [][]byte {
+// encoding names one of the forms encodings returns; encodingNames gives the Finding name.
+type encoding uint8
+
+const (
+	encRaw encoding = iota
+	encBase64
+	encBase64URL
+	encURL
+	encJSON
+	encHex
+)
+
+var encodingNames = [...]string{
+	encRaw:       EncodingRaw,
+	encBase64:    EncodingBase64,
+	encBase64URL: EncodingBase64URL,
+	encURL:       EncodingURL,
+	encJSON:      EncodingJSON,
+	encHex:       EncodingHex,
+}
+
+// form is one encoded form of a value and the encoding it is in.
+type form struct {
+	enc  encoding
+	text []byte
+}
+
+// encodings returns the forms of v the redactor and the scanner look for: the raw bytes,
+// standard and URL-safe base64 with and without padding (and the cores below),
+// url.QueryEscape and url.PathEscape, the inside of a JSON string (with and without
+// encoding/json's HTML escaping), and lower- and upper-case hex. Duplicates (a plain
+// alphanumeric value is its own escape) are dropped, the first in that order kept, so a
+// form that is two encodings at once is named by the first (raw before url, standard
+// base64 before URL-safe).
+func encodings(v []byte) []form {
 	s := string(v)
-	forms := []string{
-		s,
-		base64.StdEncoding.EncodeToString(v),
-		base64.RawStdEncoding.EncodeToString(v),
-		base64.URLEncoding.EncodeToString(v),
-		base64.RawURLEncoding.EncodeToString(v),
-		url.QueryEscape(s),
-		url.PathEscape(s),
-		jsonInner(s, true),
-		jsonInner(s, false),
-		hex.EncodeToString(v),
-		strings.ToUpper(hex.EncodeToString(v)),
+	type named struct {
+		enc encoding
+		s   string
 	}
-	forms = append(forms, base64Cores(v, base64.RawStdEncoding)...)
-	forms = append(forms, base64Cores(v, base64.RawURLEncoding)...)
-	out := make([][]byte, 0, len(forms))
+	hexLower := hex.EncodeToString(v)
+	forms := []named{
+		{encRaw, s},
+		{encBase64, base64.StdEncoding.EncodeToString(v)},
+		{encBase64, base64.RawStdEncoding.EncodeToString(v)},
+		{encBase64URL, base64.URLEncoding.EncodeToString(v)},
+		{encBase64URL, base64.RawURLEncoding.EncodeToString(v)},
+		{encURL, url.QueryEscape(s)},
+		{encURL, url.PathEscape(s)},
+		{encJSON, jsonInner(s, true)},
+		{encJSON, jsonInner(s, false)},
+		{encHex, hexLower},
+		{encHex, strings.ToUpper(hexLower)},
+	}
+	for _, c := range base64Cores(v, base64.RawStdEncoding) {
+		forms = append(forms, named{encBase64, c})
+	}
+	for _, c := range base64Cores(v, base64.RawURLEncoding) {
+		forms = append(forms, named{encBase64URL, c})
+	}
+	out := make([]form, 0, len(forms))
 	seen := make(map[string]bool, len(forms))
 	for _, f := range forms {
-		if f == "" || seen[f] {
+		if f.s == "" || seen[f.s] {
 			continue
 		}
-		seen[f] = true
-		out = append(out, []byte(f))
+		seen[f.s] = true
+		out = append(out, form{enc: f.enc, text: []byte(f.s)})
 	}
 	return out
 }

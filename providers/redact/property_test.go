@@ -32,7 +32,9 @@ func TestNoValueInOutput(t *testing.T) {
 		r := New(secrets, Options{})
 		var forms [][]byte
 		for _, s := range secrets {
-			forms = append(forms, encodings(s.Value)...)
+			for _, f := range encodings(s.Value) {
+				forms = append(forms, f.text)
+			}
 		}
 		var in []byte
 		for range 40 {

@@ -48,8 +48,8 @@ func New(secrets []Secret, opts Options) *Redactor {
 		owner := len(r.masks)
 		r.masks = append(r.masks, []byte("[REDACTED:"+s.Key+"]"))
 		r.masked = append(r.masked, s.Key)
-		for _, p := range encodings(s.Value) {
-			patterns = append(patterns, p)
+		for _, f := range encodings(s.Value) {
+			patterns = append(patterns, f.text)
 			owners = append(owners, owner)
 		}
 	}
