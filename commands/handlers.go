@@ -88,6 +88,7 @@ func newHandlers(rt *Runtime, cfg Config) *Handlers {
 		Importer:    &Importer{rt: rt, secrets: secrets, storage: stores, ext: ext, directory: cfg.Directory},
 		Subscribers: &Subscribers{rt: rt},
 		Vaults:      &Vaults{rt: rt, locator: cfg.VaultLocator, checker: cfg.VaultHealth, awsVaults: cfg.AWSVaults},
-		LeakScans:   &LeakScans{rt: rt, storage: stores, ext: ext, directory: cfg.Directory, maxValues: MaxScanValues, maxFindings: MaxScanFindings},
+		LeakScans: &LeakScans{rt: rt, storage: stores, ext: ext, directory: cfg.Directory, maxValues: MaxScanValues, maxFindings: MaxScanFindings,
+			running: make(chan struct{}, MaxConcurrentScans)},
 	}
 }

@@ -25,8 +25,13 @@ const (
 	MaxScanSource = 200
 	// MaxScanValues bounds the values one scan decrypts and looks for (every live
 	// version of every secret of the company); a company with more is refused, not
-	// scanned in part.
-	MaxScanValues = 100_000
+	// scanned in part. The scanner for 10,000 values holds about 60 MB
+	// (docs/performance.md, Leak scan): this bound keeps one scan near 300 MB.
+	MaxScanValues = 50_000
+	// MaxConcurrentScans is how many scans one process runs at once; another is
+	// refused with 429 (reason scan_busy) rather than queued, so that scans cannot
+	// stack up their scanners' memory.
+	MaxConcurrentScans = 1
 	// MaxScanFindings bounds the findings one scan reports and records; past it the
 	// answer says truncated.
 	MaxScanFindings = 1_000
@@ -40,6 +45,7 @@ const (
 	ReasonScanSource        = "scan_source_invalid"
 	ReasonScanSourceLeaks   = "scan_source_holds_value"
 	ReasonScanTooManyValues = "scan_too_many_values"
+	ReasonScanBusy          = "scan_busy"
 )
 
 // LeakScans handles the leak scan: Scan. It is a handler of its own, not a method of
@@ -54,6 +60,8 @@ type LeakScans struct {
 	directory Directory
 	// maxValues and maxFindings are MaxScanValues and MaxScanFindings (tests lower them).
 	maxValues, maxFindings int
+	// running holds a token per scan under way, at most MaxConcurrentScans.
+	running chan struct{}
 }
 
 // LeakScan asks which of a company's secret values occur in Text.
@@ -106,6 +114,13 @@ func (h *LeakScans) Scan(ctx context.Context, req Request, s LeakScan) (ScanResu
 	}
 	if len(s.Text) > MaxScanText {
 		return ScanResult{}, ledgererr.New(ledgererr.TooLarge, "text: at most %d bytes", MaxScanText)
+	}
+	select {
+	case h.running <- struct{}{}:
+		defer func() { <-h.running }()
+	default:
+		return ScanResult{}, ledgererr.WithReason(ledgererr.TooManyRequests, ReasonScanBusy,
+			"another leak scan is running on this server; try again when it is done")
 	}
 	set, err := h.collect(ctx, req.Actor, s.CompanyID, s.IncludeExternal)
 	if err != nil {

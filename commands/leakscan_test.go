@@ -164,6 +164,15 @@ func TestLeakScanRefusalsRecordNothing(t *testing.T) {
 	if after := logSize(t, s.f); after != before {
 		t.Fatalf("refused scans appended %d events", after-before)
 	}
+	s.scans.running <- struct{}{} // a scan under way
+	if _, err := s.scans.Scan(s.ctx, board, LeakScan{CompanyID: "co", Source: "s", Text: []byte(scanA1)}); ledgererr.CodeOf(err) != ledgererr.TooManyRequests ||
+		ledgererr.ReasonOf(err) != ReasonScanBusy {
+		t.Errorf("a scan while another runs: %v", err)
+	}
+	<-s.scans.running
+	if after := logSize(t, s.f); after != before {
+		t.Fatalf("refused scans appended %d events", after-before)
+	}
 	s.scans.maxValues = 4
 	if res, err := s.scans.Scan(s.ctx, board, LeakScan{CompanyID: "co", Source: "s", Text: []byte("nothing here")}); err != nil ||
 		len(res.Findings) != 0 || logSize(t, s.f) != before+1 {
