@@ -396,6 +396,21 @@ func (p *Patroni) createLedgerDatabase(ctx context.Context, leader int, superPas
 			return fmt.Errorf("%s: %w", strings.SplitN(stmt, " PASSWORD", 2)[0], err)
 		}
 	}
+	// Every node must have the database before a ledger connects: pgx's multi-host
+	// connect stops at a server that answers "no such database" instead of trying the next.
+	for i, n := range p.nodes {
+		_, err := poll(ctx, func() (int, bool) {
+			c, err := pgx.Connect(ctx, fmt.Sprintf("postgres://ledger_owner:%s@127.0.0.1:%d/ledger", url.QueryEscape(p.owner), n.pgPort))
+			if err != nil {
+				return 0, false
+			}
+			_ = c.Close(ctx)
+			return 0, true
+		}, "the ledger database on node %d", i)
+		if err != nil {
+			return err
+		}
+	}
 	return nil
 }
 
