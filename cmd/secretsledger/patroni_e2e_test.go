@@ -71,14 +71,19 @@ func TestPatroniFailoverLosesNoAcknowledgedWrite(t *testing.T) {
 			if err := pg.Start(crashed); err != nil {
 				return err
 			}
-			return pg.WaitSynchronous(ctx)
+			_, err := pg.WaitSynchronous(ctx)
+			return err
 		}},
 		{"switchover", func() error {
 			leader := pg.Leader()
-			if err := pg.Switchover(ctx, leader, (leader+1)%pgtest.PatroniNodes); err != nil {
+			standby, err := pg.WaitSynchronous(ctx)
+			if err != nil {
 				return err
 			}
-			_, err := pg.WaitLeader(ctx, leader)
+			if err := pg.Switchover(ctx, leader, standby); err != nil {
+				return err
+			}
+			_, err = pg.WaitLeader(ctx, leader)
 			return err
 		}},
 	}

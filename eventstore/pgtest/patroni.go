@@ -140,7 +140,7 @@ func StartPatroni(t testing.TB) *Patroni {
 	defer cancel()
 	leader, err := p.WaitLeader(ctx, -1)
 	if err == nil {
-		err = p.WaitSynchronous(ctx)
+		_, err = p.WaitSynchronous(ctx)
 	}
 	if err == nil {
 		err = p.createLedgerDatabase(ctx, leader, super)
@@ -307,9 +307,10 @@ func (p *Patroni) WaitLeader(ctx context.Context, not int) (int, error) {
 	}, "a leader other than node %d", not)
 }
 
-// WaitSynchronous waits until a standby is synchronous and every node runs.
-func (p *Patroni) WaitSynchronous(ctx context.Context) error {
-	_, err := poll(ctx, func() (int, bool) {
+// WaitSynchronous waits until every node runs and one standby is synchronous, and
+// returns that standby: under synchronous_mode, the only node Patroni promotes.
+func (p *Patroni) WaitSynchronous(ctx context.Context) (int, error) {
+	return poll(ctx, func() (int, bool) {
 		for i := range p.nodes {
 			if p.status(i, "/health") != http.StatusOK {
 				return 0, false
@@ -322,10 +323,10 @@ func (p *Patroni) WaitSynchronous(ctx context.Context) error {
 		}
 		return 0, false
 	}, "a synchronous standby and every node running")
-	return err
 }
 
-// Switchover asks Patroni for a planned switchover from the leader to candidate.
+// Switchover asks Patroni for a planned switchover from the leader to candidate, which
+// must be the synchronous standby (WaitSynchronous).
 func (p *Patroni) Switchover(ctx context.Context, leader, candidate int) error {
 	body := fmt.Sprintf(`{"leader": %q, "candidate": %q}`, p.nodes[leader].name, p.nodes[candidate].name)
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost,
