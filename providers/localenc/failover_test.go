@@ -11,7 +11,10 @@ import (
 
 // A read whose session the server ended (pg_terminate_backend sends the 57P01 a
 // failover's shutdown sends) is Unavailable, which a resolution answers with 503 and a
-// runtime retries, never NotFound, which it would take as the value being gone.
+// runtime retries, never NotFound, which it would take as the value being gone. Here
+// the error comes back from the query itself; a session ended while the rows stream
+// in reports it only through rows.Err, which TestPatroniFailoverLosesNoAcknowledgedWrite
+// meets under load (it saw "provider_error" 422s before rows.Err was checked).
 func TestAReadOnAnEndedSessionIsUnavailableNotNotFound(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
