@@ -73,6 +73,9 @@ type ManifestEntry struct {
 	ProviderCode string
 
 	vault string // the provider vault holding the value ("" for the deployment's)
+	// transient: the provider could not be read now (its storage or service
+	// unavailable, or throttling); the same request may succeed later.
+	transient bool
 }
 
 // Resolution is what an agent receives. Values are redacted types; only the HTTP
@@ -187,9 +190,29 @@ func (h *Resolver) resolveOnce(ctx context.Context, req Request, r Resolve, c Co
 	}
 	h.observeResolution(entries)
 	if len(failed) > 0 {
-		return Resolution{}, ledgererr.New(ledgererr.Invalid, "resolution failed: %s", strings.Join(failed, "; "))
+		return Resolution{}, resolutionFailed(entries, failed)
 	}
 	return out, nil
+}
+
+// resolutionFailed is the answer to a resolution whose required paths failed: 422, or
+// 503 when every failure is a provider that could not be read now (its database in a
+// failover, AWS unavailable or throttling), so that a runtime retries instead of taking
+// the answer as a refusal and stopping its agent.
+func resolutionFailed(entries []ManifestEntry, failed []string) error {
+	code := ledgererr.Unavailable
+	for _, e := range entries {
+		if e.Required && e.Outcome != Resolved && !e.transient {
+			code = ledgererr.Invalid
+		}
+	}
+	return ledgererr.New(code, "resolution failed: %s", strings.Join(failed, "; "))
+}
+
+// transient reports whether a provider's error may pass: a retry can succeed.
+func transient(err error) bool {
+	c := ledgererr.CodeOf(err)
+	return c == ledgererr.Unavailable || c == ledgererr.TooManyRequests
 }
 
 // checkPaths runs the checks of each path on the consumer's state and its bound
@@ -408,7 +431,7 @@ func (h *Resolver) readValues(ctx context.Context, companyID string, entries []M
 		p, err := h.storage.providerOf(ctx, in.provider, in.vault)
 		if err != nil {
 			for _, i := range idx {
-				entries[i].ProviderCode = providers.ProviderCodeOf(err)
+				entries[i].ProviderCode, entries[i].transient = providers.ProviderCodeOf(err), transient(err)
 			}
 			continue // provider_error
 		}
@@ -431,7 +454,7 @@ func (h *Resolver) readValues(ctx context.Context, companyID string, entries []M
 				entries[i].Outcome = Resolved
 				values[i] = results[j].Value
 			} else {
-				entries[i].ProviderCode = providers.ProviderCodeOf(results[j].Err)
+				entries[i].ProviderCode, entries[i].transient = providers.ProviderCodeOf(results[j].Err), transient(results[j].Err)
 			}
 		}
 	}

@@ -10,6 +10,7 @@ import (
 	"github.com/secretsledger/secretsledger/eventstore/actor"
 	"github.com/secretsledger/secretsledger/eventstore/ledgererr"
 	"github.com/secretsledger/secretsledger/eventstore/pgtest"
+	"github.com/secretsledger/secretsledger/providers"
 	"github.com/secretsledger/secretsledger/queries"
 )
 
@@ -164,5 +165,51 @@ func TestResolveChecksInOrder(t *testing.T) {
 	// Board tokens cannot resolve.
 	if _, err := f.h().ResolveValues(ctx, Request{Actor: actor.Actor{Type: actor.Board, ID: "b"}}, Resolve{}); ledgererr.CodeOf(err) != ledgererr.Forbidden {
 		t.Fatalf("board resolve: %v", err)
+	}
+}
+
+// unreadable is the local provider with its reads failing with err.
+type unreadable struct {
+	providers.Provider
+	err error
+}
+
+func (u unreadable) Resolve(context.Context, providers.Ref, string) (providers.Value, error) {
+	return providers.Value{}, u.err
+}
+
+// A provider that cannot be read now (its database in a failover) makes the resolution
+// a 503, which a runtime retries; one that refuses is a 422, which it must not.
+func TestAProviderUnavailableNowIsA503NotA422(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	ctx := context.Background()
+	f.cfg.Directory = testDirectory{queries.Consumers{DB: f.pool}}
+	sec, err := f.h().Create(ctx, board, CreateSecret{CompanyID: "co", Name: "api key", Value: val("v1")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	x := Consumer{CompanyID: "co", TargetType: "agent", TargetID: "x"}
+	if _, err := f.h().Bind(ctx, board, CreateBinding{Consumer: x, SecretID: sec.SecretID, ConfigPath: "env.API_KEY"}); err != nil {
+		t.Fatal(err)
+	}
+	agent := f.agentFor(t, x)
+	for _, tc := range []struct {
+		err  error
+		want ledgererr.Code
+	}{
+		{ledgererr.New(ledgererr.Unavailable, "storage unavailable"), ledgererr.Unavailable},
+		{ledgererr.New(ledgererr.TooManyRequests, "throttled"), ledgererr.Unavailable},
+		{ledgererr.New(ledgererr.Forbidden, "access denied"), ledgererr.Invalid},
+	} {
+		f.cfg.Providers = map[string]providers.Provider{providers.LocalEncrypted: unreadable{f.local, tc.err}}
+		_, err := f.h().ResolveValues(ctx, agent, Resolve{})
+		if got := ledgererr.CodeOf(err); got != tc.want {
+			t.Errorf("provider failing with %v: resolution %v, want %s", tc.err, err, tc.want)
+		}
+	}
+	f.cfg.Providers = map[string]providers.Provider{providers.LocalEncrypted: f.local}
+	if res, err := f.h().ResolveValues(ctx, agent, Resolve{}); err != nil || string(res.Env["API_KEY"].Reveal()) != "v1" {
+		t.Fatalf("resolve with the provider back: %v", err)
 	}
 }

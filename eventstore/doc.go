@@ -11,7 +11,7 @@
 // It uses pgx and ulid, and checkpoint for the head it verifies against; nothing above
 // it (commands, projections, cmd).
 //
-// Imports: eventstore/checkpoint, eventstore/ledgererr.
+// Imports: eventstore/checkpoint, eventstore/ledgererr, eventstore/pgfault.
 //
 // Third-party: pgx, ulid.
 package eventstore

@@ -11,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/secretsledger/secretsledger/eventstore/ledgererr"
+	"github.com/secretsledger/secretsledger/eventstore/pgfault"
 )
 
 // Config tunes the group-commit writer.
@@ -130,7 +131,8 @@ func (s *Store) OnRecorded(fn func([]Event)) {
 	s.cfg.Recorded = func(evs []Event) { prev(evs); fn(evs) }
 }
 
-// storeError translates driver errors at the edge: connection-level failures become
+// storeError translates driver errors at the edge: a fault of the database's
+// availability (a lost connection, a failover's shutdown or standby) becomes
 // Unavailable, anything else Internal. The safe message never carries SQL or values.
 func storeError(op string, err error) error {
 	if err == nil {
@@ -143,9 +145,8 @@ func storeError(op string, err error) error {
 	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return fmt.Errorf("eventstore: %s: %w", op, err)
 	}
-	var pgErr *pgconn.PgError
-	if errors.As(err, &pgErr) {
-		return ledgererr.Wrap(err, ledgererr.Internal, "event store %s failed", op)
+	if pgfault.Unavailable(err) {
+		return ledgererr.Wrap(err, ledgererr.Unavailable, "event store unavailable")
 	}
-	return ledgererr.Wrap(err, ledgererr.Unavailable, "event store unavailable")
+	return ledgererr.Wrap(err, ledgererr.Internal, "event store %s failed", op)
 }

@@ -184,3 +184,28 @@ func TestIdempotencyKeysExpire(t *testing.T) {
 		t.Fatalf("%d keys left after the sweep (%v)", left, err)
 	}
 }
+
+// A session the server ends (pg_terminate_backend sends 57P01, as a switchover's fast
+// shutdown does) is a fault of availability: the append that meets it is refused as
+// Unavailable (503), never Internal (500), and the next one, on a new connection,
+// commits.
+func TestTerminatedSessionIsUnavailableNotInternal(t *testing.T) {
+	t.Parallel()
+	pool, url := pgtest.NewMigratedPool(t)
+	s := startStore(t, pool, eventstore.Config{})
+	ctx := context.Background()
+	if _, err := s.Append(ctx, "s", eventstore.NoStream, ev("x.y", "co", 1)); err != nil {
+		t.Fatal(err)
+	}
+	admin := pgtest.NewPool(t, url)
+	var ended int
+	if err := admin.QueryRow(ctx, `SELECT count(*) FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+		WHERE datname = current_database() AND pid <> pg_backend_pid() AND backend_type = 'client backend') t`).Scan(&ended); err != nil || ended == 0 {
+		t.Fatalf("terminated %d sessions: %v", ended, err)
+	}
+	_, err := s.Append(ctx, "s", 1, ev("x.y", "co", 2))
+	wantCode(t, err, ledgererr.Unavailable)
+	if _, err := s.Append(ctx, "s", 1, ev("x.y", "co", 2)); err != nil {
+		t.Fatalf("the append after the terminated session: %v", err)
+	}
+}

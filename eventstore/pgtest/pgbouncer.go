@@ -202,9 +202,15 @@ func freePort() (int, error) {
 // shared cluster runs as root.
 func serviceCredential(t testing.TB) *syscall.Credential {
 	t.Helper()
-	u, err := user.Lookup(pgembed.ServiceUser)
+	return credentialOf(t, pgembed.ServiceUser)
+}
+
+// credentialOf is the identity of the system user name.
+func credentialOf(t testing.TB, name string) *syscall.Credential {
+	t.Helper()
+	u, err := user.Lookup(name)
 	if err != nil {
-		t.Fatalf("pgtest: pgbouncer must not run as root and user %s is missing: %v", pgembed.ServiceUser, err)
+		t.Fatalf("pgtest: a server that must not run as root needs user %s: %v", name, err)
 	}
 	uid, _ := strconv.ParseUint(u.Uid, 10, 32)
 	gid, _ := strconv.ParseUint(u.Gid, 10, 32)

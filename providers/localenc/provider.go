@@ -248,6 +248,15 @@ func (p *Provider) ResolveMany(ctx context.Context, companyID string, reqs []pro
 		found[[2]string{secret, ref}] = st
 	}
 	rows.Close()
+	// A query that failed on the way (its session ended by a failover) returns no rows
+	// and says so only here: without this check every version would be "not found",
+	// a permanent refusal, instead of a fault a retry gets past.
+	if err := rows.Err(); err != nil {
+		for _, i := range pending {
+			out[i].Err = unavailable(err)
+		}
+		return out
+	}
 	for _, i := range pending {
 		r := reqs[i]
 		st, ok := found[[2]string{r.Ref.SecretID, r.ProviderVersionRef}]

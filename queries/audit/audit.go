@@ -8,12 +8,12 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/secretsledger/secretsledger/eventstore"
 	"github.com/secretsledger/secretsledger/eventstore/actor"
 	"github.com/secretsledger/secretsledger/eventstore/ledgererr"
+	"github.com/secretsledger/secretsledger/eventstore/pgfault"
 )
 
 // Log answers audit queries over the event log.
@@ -185,11 +185,10 @@ func dbError(err error) error {
 	if errors.As(err, &le) || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return fmt.Errorf("audit: %w", err)
 	}
-	var pgErr *pgconn.PgError
-	if errors.As(err, &pgErr) {
-		return ledgererr.Wrap(err, ledgererr.Internal, "audit query failed")
+	if pgfault.Unavailable(err) {
+		return ledgererr.Wrap(err, ledgererr.Unavailable, "event store unavailable")
 	}
-	return ledgererr.Wrap(err, ledgererr.Unavailable, "event store unavailable")
+	return ledgererr.Wrap(err, ledgererr.Internal, "audit query failed")
 }
 
 // readEvents runs a query that selects the event columns in eventstore's order.

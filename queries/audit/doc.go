@@ -11,7 +11,7 @@
 // It uses pgx; never commands or projections.
 //
 // Imports: eventstore, eventstore/actor, eventstore/checkpoint, eventstore/events,
-// eventstore/ledgererr.
+// eventstore/ledgererr, eventstore/pgfault.
 //
 // Third-party: pgx.
 package audit
