@@ -123,7 +123,7 @@ func linStep(s linState, in linInput, out linOutput) (bool, linState) {
 		}
 		switch out.status {
 		case http.StatusOK:
-			return s.deleted && out.version == s.latest, linState{latest: s.latest, value: s.value}
+			return s.deleted && (out.version == 0 || out.version == s.latest), linState{latest: s.latest, value: s.value}
 		case http.StatusConflict:
 			return !s.deleted, s
 		}
