@@ -247,3 +247,37 @@ func restartNATS(t *testing.T, tg *apiTarget) {
 		time.Sleep(200 * time.Millisecond) // the port may still be held by the old listener
 	}
 }
+
+// Through the binary, a write retried with its Idempotency-Key after its first try
+// committed is replayed (200, Idempotent-Replayed), as the linearizability clients
+// assume: a compare-and-set made stale by its own first try, a restore, and a rotation
+// of a secret deleted since (answered with the secret and its deletedAt, not 404).
+func TestLinearizableRetriesOfCommittedWritesAreReplayed(t *testing.T) {
+	t.Parallel()
+	tg := onOneProcess(t)
+	api := tg.client(t, tg.token)
+	id := api.must(http.StatusCreated, "POST", "/api/companies/"+companyA+"/secrets",
+		`{"name": "retried", "value": "retried-v1"}`).json(t)["id"].(string)
+	replayed := func(what, method, path, body, key string) response {
+		t.Helper()
+		first := api.must(http.StatusOK, method, path, body, "Idempotency-Key", key)
+		again := api.do(method, path, body, "Idempotency-Key", key)
+		if again.status != http.StatusOK || again.header.Get("Idempotent-Replayed") != "true" ||
+			again.header.Get("X-Ledger-Position") != first.header.Get("X-Ledger-Position") {
+			t.Fatalf("%s retried: %d %s (replayed %q), want the first answer replayed", what, again.status, again.body,
+				again.header.Get("Idempotent-Replayed"))
+		}
+		return again
+	}
+	replayed("a compare-and-set", "POST", "/api/secrets/"+id+"/rotate", `{"value": "retried-v2", "expectedLatestVersion": 1}`, "cas-1")
+	api.must(http.StatusOK, "DELETE", "/api/secrets/"+id, "")
+	replayed("a restore", "POST", "/api/secrets/"+id+"/restore", "", "restore-1")
+
+	rotate := `{"value": "retried-v3"}`
+	api.must(http.StatusOK, "POST", "/api/secrets/"+id+"/rotate", rotate, "Idempotency-Key", "rotate-1")
+	api.must(http.StatusOK, "DELETE", "/api/secrets/"+id, "")
+	again := api.do("POST", "/api/secrets/"+id+"/rotate", rotate, "Idempotency-Key", "rotate-1")
+	if again.status != http.StatusOK || again.header.Get("Idempotent-Replayed") != "true" || again.json(t)["deletedAt"] == nil {
+		t.Fatalf("a rotation retried after a delete: %d %s, want the replay with the secret's deletedAt", again.status, again.body)
+	}
+}
