@@ -201,12 +201,15 @@ func linFaults(t *testing.T, tg *apiTarget, ep *linEndpoints, hc *http.Client, a
 	}})
 }
 
-// runLinFaults injects the faults in turn, evenly spread over d (at least each once),
-// and returns what it injected.
+// linFaultGap is the longest time between two faults of a long run.
+const linFaultGap = 30 * time.Second
+
+// runLinFaults injects the faults in turn, evenly spread over d (each at least once; in
+// a long run one at least every linFaultGap), and returns what it injected.
 func runLinFaults(t *testing.T, faults []linFault, d time.Duration) []string {
 	t.Helper()
 	start := time.Now()
-	gap := d / time.Duration(len(faults)+1)
+	gap := min(d/time.Duration(len(faults)+1), linFaultGap)
 	var injected []string
 	for n := 0; ; n++ {
 		next := start.Add(time.Duration(n+1) * gap)
