@@ -103,6 +103,14 @@ func TestHistoriesAreLinearizable(t *testing.T) {
 		checked.partitions, checked.took.Round(time.Millisecond), checked.result, h.longestDown.Round(time.Millisecond))
 	if h.internal > 0 && pg == nil {
 		t.Errorf("%d answers were 500: a process kill or a NATS restart is no fault of the server's", h.internal)
+	} else if h.internal > 0 {
+		// PostgreSQL's failover errors still answer 500 (eventstore's storeError): shown,
+		// not failed, until they are 503s.
+		for _, line := range strings.Split(tg.logs(), "\n") {
+			if strings.Contains(line, "ERROR") {
+				t.Log(line)
+			}
+		}
 	}
 	if n := h.kinds[linRotate] + h.kinds[linRotateCAS]; n < linSecrets {
 		t.Errorf("only %d rotations ran: the history checks little", n)
