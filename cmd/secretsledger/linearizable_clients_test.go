@@ -26,12 +26,12 @@ type linHistory struct {
 	start time.Time
 	mu    sync.Mutex
 	ops   []porcupine.Operation
-	// unknown, refusals and internal count what the clients saw; longestDown is the
-	// longest time a client went from an attempt without a definite answer to its next
-	// definite answer.
-	unknown, internal, attempts int
-	kinds                       [len(linKindNames)]int
-	longestDown                 time.Duration
+	// unknown, internal (500s), attempts and replayed (answers with Idempotent-Replayed)
+	// count what the clients saw; longestDown is the longest time a client went from an
+	// attempt without a definite answer to its next definite answer.
+	unknown, internal, attempts, replayed int
+	kinds                                 [len(linKindNames)]int
+	longestDown                           time.Duration
 }
 
 func (h *linHistory) now() int64 { return int64(time.Since(h.start)) }
@@ -189,6 +189,12 @@ func (c *linClient) decode(in linInput, path string, r response) linOutput {
 		}
 		return out
 	}
+	replayed := r.header.Get("Idempotent-Replayed") == "true"
+	if replayed {
+		c.h.mu.Lock()
+		c.h.replayed++
+		c.h.mu.Unlock()
+	}
 	switch in.kind {
 	case linResolve:
 		var res struct {
@@ -224,7 +230,7 @@ func (c *linClient) decode(in linInput, path string, r response) linOutput {
 			return linOutput{unknown: true}
 		}
 		out.version, out.deleted = sec.LatestVersion, sec.DeletedAt != nil
-		if r.header.Get("Idempotent-Replayed") == "true" {
+		if replayed {
 			out.version = 0 // a replay answers the secret as it is now, not as the first try left it
 		}
 	}

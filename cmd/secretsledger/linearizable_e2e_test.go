@@ -68,38 +68,21 @@ func TestHistoriesAreLinearizable(t *testing.T) {
 	}
 
 	var stop atomic.Bool
-	var wg sync.WaitGroup
-	var failMu sync.Mutex
-	var failures []string
-	for i := range linClients {
-		c := &linClient{id: i + 1, h: h, ep: ep, secrets: secrets, paths: paths, seen: make([]int, len(secrets)),
-			rnd: rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), uint64(i))),
-			failure: func(format string, args ...any) {
-				failMu.Lock()
-				failures = append(failures, fmt.Sprintf(format, args...))
-				failMu.Unlock()
-			}}
-		for j := range c.seen {
-			c.seen[j] = 1
-		}
-		wg.Add(1)
-		go func() { defer wg.Done(); c.run(&stop) }()
-	}
+	failures := startLinClients(h, ep, secrets, paths, &stop)
 	// The faults run here, on the test's goroutine (restarting a process may fail the
 	// test), while the clients run on theirs.
 	faults := linFaults(t, tg, ep, hc, agentKey, pg)
 	injected := runLinFaults(t, faults, *linDuration)
 	stop.Store(true)
-	wg.Wait()
-	for _, f := range failures {
+	for _, f := range failures() {
 		t.Error(f)
 	}
 
 	history := h.operations()
 	checked := checkLinearizable(t, history, max(2*time.Minute, *linDuration))
-	t.Logf("%d operations in %s (%s), %d with an unknown outcome, %d attempts, %d answered 500; faults injected: %s; "+
+	t.Logf("%d operations in %s (%s), %d with an unknown outcome, %d attempts, %d replayed, %d answered 500; faults injected: %s; "+
 		"%d histories (one per secret) checked in %s: %s; longest unavailability seen by a client: %s",
-		len(history), linDuration.String(), linKindCounts(h), h.unknown, h.attempts, h.internal, strings.Join(injected, ", "),
+		len(history), linDuration.String(), linKindCounts(h), h.unknown, h.attempts, h.replayed, h.internal, strings.Join(injected, ", "),
 		checked.partitions, checked.took.Round(time.Millisecond), checked.result, h.longestDown.Round(time.Millisecond))
 	if h.internal > 0 && pg == nil {
 		t.Errorf("%d answers were 500: a process kill or a NATS restart is no fault of the server's", h.internal)
@@ -117,6 +100,32 @@ func TestHistoriesAreLinearizable(t *testing.T) {
 	}
 	if code, out, errOut := tg.run(t, "verify"); code != 0 || !strings.HasPrefix(out, "ok:") {
 		t.Errorf("verify after the run: exit %d\n%s%s", code, out, errOut)
+	}
+}
+
+// startLinClients starts the clients; the function it returns waits for them to end
+// (after stop) and returns what they found wrong outside the model.
+func startLinClients(h *linHistory, ep *linEndpoints, secrets, paths []string, stop *atomic.Bool) func() []string {
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var failures []string
+	for i := range linClients {
+		c := &linClient{id: i + 1, h: h, ep: ep, secrets: secrets, paths: paths, seen: make([]int, len(secrets)),
+			rnd: rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), uint64(i))),
+			failure: func(format string, args ...any) {
+				mu.Lock()
+				failures = append(failures, fmt.Sprintf(format, args...))
+				mu.Unlock()
+			}}
+		for j := range c.seen {
+			c.seen[j] = 1
+		}
+		wg.Add(1)
+		go func() { defer wg.Done(); c.run(stop) }()
+	}
+	return func() []string {
+		wg.Wait()
+		return failures
 	}
 }
 
