@@ -14,40 +14,52 @@ import (
 	"github.com/anishathalye/porcupine"
 )
 
-// linChecked is what one check found.
+// linChecked is what one check found: on a violation, report holds the operations of
+// each failing secret around the failure, and visualization the HTML file's path.
 type linChecked struct {
-	result     porcupine.CheckResult
-	partitions int
-	took       time.Duration
+	result        porcupine.CheckResult
+	partitions    int
+	took          time.Duration
+	report        string
+	visualization string
 }
 
-// checkLinearizable checks history against linModel within timeout. Illegal fails the
-// test with the failing partition's operations around the point where its longest
-// linearization stops, and a visualization in an HTML file; Unknown (the check timed
-// out) fails it too: a history nobody could check is not a pass.
-func checkLinearizable(t *testing.T, history []porcupine.Operation, timeout time.Duration) linChecked {
-	t.Helper()
+// checkHistory checks history against linModel within timeout; on a violation it
+// writes porcupine's visualization into dir.
+func checkHistory(history []porcupine.Operation, timeout time.Duration, dir string) (linChecked, error) {
 	start := time.Now()
 	res, info := porcupine.CheckOperationsVerbose(linModel, history, timeout)
 	c := linChecked{result: res, partitions: len(linModel.Partition(history)), took: time.Since(start)}
-	switch res {
-	case porcupine.Ok:
-		return c
-	case porcupine.Unknown:
-		t.Errorf("the linearizability check of %d operations timed out after %s: not a pass; look at the history", len(history), timeout)
-		return c
+	if res != porcupine.Illegal {
+		return c, nil
 	}
-	path := filepath.Join(t.TempDir(), "history.html")
-	if err := porcupine.VisualizePath(linModel, info, path); err != nil {
-		t.Logf("visualization: %v", err)
-	} else {
-		t.Logf("the history, visualized: %s", path)
-	}
+	var b strings.Builder
 	for _, part := range linModel.Partition(history) {
-		if porcupine.CheckOperationsTimeout(linModel, part, timeout) != porcupine.Illegal {
-			continue
+		if porcupine.CheckOperationsTimeout(linModel, part, timeout) == porcupine.Illegal {
+			fmt.Fprintf(&b, "history of secret %s is not linearizable:\n%s", part[0].Input.(linInput).secret, failingWindow(part))
 		}
-		t.Errorf("history of secret %s is not linearizable:\n%s", part[0].Input.(linInput).secret, failingWindow(part))
+	}
+	c.report = b.String()
+	c.visualization = filepath.Join(dir, "history.html")
+	return c, porcupine.VisualizePath(linModel, info, c.visualization)
+}
+
+// checkLinearizable checks history and fails the test on a violation, with the report
+// and the visualization's path, and on Unknown (the check timed out): a history nobody
+// could check is not a pass.
+func checkLinearizable(t *testing.T, history []porcupine.Operation, timeout time.Duration) linChecked {
+	t.Helper()
+	c, err := checkHistory(history, timeout, t.TempDir())
+	switch {
+	case c.result == porcupine.Unknown:
+		t.Errorf("the linearizability check of %d operations timed out after %s: not a pass; look at the history", len(history), timeout)
+	case c.result == porcupine.Illegal:
+		if err != nil {
+			t.Logf("visualization: %v", err)
+		} else {
+			t.Logf("the history, visualized: %s", c.visualization)
+		}
+		t.Error(c.report)
 	}
 	return c
 }

@@ -2,6 +2,8 @@ package main
 
 import (
 	"net/http"
+	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -62,5 +64,24 @@ func TestPorcupineRejectsWhatNoOrderExplains(t *testing.T) {
 		if got := porcupine.CheckOperationsTimeout(linModel, c.history, 10*time.Second); got != c.want {
 			t.Errorf("%s: %s, want %s", c.name, got, c.want)
 		}
+	}
+}
+
+// What a violation shows: the failing secret's operations around the read that no
+// order explains, marked, and porcupine's visualization in an HTML file.
+func TestPorcupineViolationReport(t *testing.T) {
+	history := []porcupine.Operation{linCreated,
+		linOp(1, 10, 20, linInput{kind: linRotateCAS, expected: 1, value: "b"}, linOutput{status: http.StatusOK, version: 2}),
+		linOp(2, 21, 22, linInput{kind: linRead}, linOutput{status: http.StatusOK, version: 1})}
+	c, err := checkHistory(history, 10*time.Second, t.TempDir())
+	if err != nil || c.result != porcupine.Illegal {
+		t.Fatalf("%s, %v; want Illegal", c.result, err)
+	}
+	if !strings.Contains(c.report, "history of secret s is not linearizable") ||
+		!strings.Contains(c.report, "=> client  2") || !strings.Contains(c.report, "read() → v1 deleted=false") {
+		t.Errorf("the report does not show the failing read:\n%s", c.report)
+	}
+	if fi, err := os.Stat(c.visualization); err != nil || fi.Size() == 0 {
+		t.Errorf("visualization %s: %v", c.visualization, err)
 	}
 }
