@@ -7,6 +7,7 @@ package commands
 
 import (
 	"context"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -193,5 +194,68 @@ func TestRetriedIssueMintsNoSecondCredential(t *testing.T) {
 	}
 	if appended.Load() != head {
 		t.Fatal("a retried subscriber issue appended")
+	}
+}
+
+// A retried rotation or restore whose first try committed gets the first result
+// replayed, not the refusal a fresh decision on the secret as the first try left it
+// would give: the compare-and-set's expected version is stale by its own rotation, the
+// restored secret is no longer deleted, a rotated secret deleted since is not found.
+// The refusal would tell the client that nothing was written.
+func TestRetriedCommittedRequestIsReplayedNotRefused(t *testing.T) {
+	t.Parallel()
+	h, log, _ := memFixture(t)
+	ctx := context.Background()
+	board := Request{Actor: actor.Actor{Type: actor.Board, ID: "test"}}
+	keyed := func(key string) Request {
+		r := board
+		r.Idempotency = &eventstore.Idempotency{Key: key, RequestHash: []byte("request-" + key)}
+		return r
+	}
+	created, err := h.Secrets.Create(ctx, board, CreateSecret{CompanyID: "co", Name: "Retried", Value: val("v1")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := created.SecretID
+	cas := RotateSecret{SecretID: id, Value: val("v2"), ExpectedLatestVersion: ptr(1)}
+	first, err := h.Secrets.Rotate(ctx, keyed("cas"), cas)
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, err := h.Secrets.Rotate(ctx, keyed("cas"), cas)
+	if err != nil || !again.Replayed || again.Position != first.Position {
+		t.Fatalf("retried compare-and-set: %+v, %v; want the first result %+v replayed", again, err, first)
+	}
+	if _, err := h.Secrets.Rotate(ctx, board, cas); ledgererr.CodeOf(err) != ledgererr.Conflict {
+		t.Fatalf("the same compare-and-set without the key: %v, want ECONFLICT", err)
+	}
+
+	if _, err := h.Secrets.Delete(ctx, board, id); err != nil {
+		t.Fatal(err)
+	}
+	restored, err := h.Secrets.Restore(ctx, keyed("restore"), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, err = h.Secrets.Restore(ctx, keyed("restore"), id)
+	if err != nil || !again.Replayed || again.Position != restored.Position {
+		t.Fatalf("retried restore: %+v, %v; want the first result %+v replayed", again, err, restored)
+	}
+
+	rotated, err := h.Secrets.Rotate(ctx, keyed("rotate"), RotateSecret{SecretID: id, Value: val("v3")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.Secrets.Delete(ctx, board, id); err != nil {
+		t.Fatal(err)
+	}
+	again, err = h.Secrets.Rotate(ctx, keyed("rotate"), RotateSecret{SecretID: id, Value: val("v3")})
+	if err != nil || !again.Replayed || again.Position != rotated.Position {
+		t.Fatalf("retried rotation after a delete: %+v, %v; want the first result %+v replayed", again, err, rotated)
+	}
+	want := []string{events.SecretCreated, events.SecretVersionAdded, events.SecretDeleted, events.SecretRestored,
+		events.SecretVersionAdded, events.SecretDeleted}
+	if got := streamTypes(t, log, id); strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Fatalf("secret stream %v, want %v: a replay wrote something", got, want)
 	}
 }

@@ -394,6 +394,27 @@ func (h *Secrets) replayed(ctx context.Context, req Request, companyID string, p
 	return Result{SecretID: strings.TrimPrefix(res.StreamID, events.SecretStreamPrefix), Position: res.LastPosition, Replayed: true}, true, nil
 }
 
+// refusedUnlessReplayed answers a refusal, unless the request is a retry of one that
+// committed: the decision then ran on the secret as the first try left it, where a
+// compare-and-set's expected version is stale, a restored secret is not deleted, or a
+// later delete hides it. The retry must get the first result, not a refusal that tells
+// its client nothing was written. The look-up is made only on a refusal, regardless of
+// the provider: a Stager's replays are otherwise found only by the append, after the
+// decision.
+func (h *Secrets) refusedUnlessReplayed(ctx context.Context, req Request, companyID string, refusal error) (Result, error) {
+	if req.Idempotency == nil || companyID == "" {
+		return Result{}, refusal
+	}
+	res, ok, err := h.rt.log.Idempotent(ctx, companyID, req.Idempotency)
+	switch {
+	case err != nil:
+		return Result{}, err
+	case !ok:
+		return Result{}, refusal
+	}
+	return Result{SecretID: strings.TrimPrefix(res.StreamID, events.SecretStreamPrefix), Position: res.LastPosition, Replayed: true}, nil
+}
+
 // commit tells a provider that stages versions of its own that the ledger committed
 // this one; a provider that cannot promote it now retries by itself (resolution never
 // depends on it).

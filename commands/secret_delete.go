@@ -43,13 +43,17 @@ func (h *Secrets) restoreOnce(ctx context.Context, req Request, secretID string)
 	if err != nil {
 		return Result{}, err
 	}
+	var refusal error
 	switch {
 	case st.purged:
-		return Result{}, ledgererr.New(ledgererr.Invalid, "the secret was purged and cannot be restored")
+		refusal = ledgererr.New(ledgererr.Invalid, "the secret was purged and cannot be restored")
 	case !st.deleted:
-		return Result{}, ledgererr.New(ledgererr.Conflict, "the secret is not deleted")
+		refusal = ledgererr.New(ledgererr.Conflict, "the secret is not deleted")
 	case h.clock().Sub(st.deletedAt) > h.recoveryWindow:
-		return Result{}, ledgererr.New(ledgererr.Invalid, "the recovery window (%s) has passed", h.recoveryWindow)
+		refusal = ledgererr.New(ledgererr.Invalid, "the recovery window (%s) has passed", h.recoveryWindow)
+	}
+	if refusal != nil {
+		return h.refusedUnlessReplayed(ctx, req, st.companyID, refusal)
 	}
 	evt, err := events.New(events.SecretRestored, st.companyID, events.SecretRestoredV1{SecretID: secretID, Status: st.status}, req.metadata())
 	if err != nil {

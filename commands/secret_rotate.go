@@ -55,7 +55,7 @@ func (h *Secrets) rotateOnce(ctx context.Context, req Request, c RotateSecret) (
 		return Result{}, err
 	}
 	if err := decideRotate(st, c); err != nil {
-		return Result{}, err
+		return h.refusedUnlessReplayed(ctx, req, st.companyID, err)
 	}
 	p, err := h.storage.providerOf(ctx, st.provider, st.vaultID)
 	if err != nil {

@@ -33,7 +33,9 @@ type apiTarget struct {
 	shared bool
 	// nats is the NATS server of a multi-process target; nil: the process's embedded one.
 	nats *natsbus.Embedded
-	turn *atomic.Uint64
+	// natsDir is that NATS server's directory, for a test that restarts it.
+	natsDir string
+	turn    *atomic.Uint64
 }
 
 // onOneProcess starts one serve on its embedded database with the extra environment
@@ -60,7 +62,8 @@ func sharedIntegrityKey(t *testing.T) string {
 // runs with the instance token.
 func onTwoProcesses(t *testing.T, dbVars ...string) *apiTarget {
 	t.Helper()
-	ns, err := natsbus.StartEmbedded(natsbus.EmbeddedOptions{Addr: "127.0.0.1:0", Dir: t.TempDir()})
+	natsDir := t.TempDir()
+	ns, err := natsbus.StartEmbedded(natsbus.EmbeddedOptions{Addr: "127.0.0.1:0", Dir: natsDir})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -79,7 +82,7 @@ func onTwoProcesses(t *testing.T, dbVars ...string) *apiTarget {
 	p1.vars = append(append([]string{}, shared...), "LEDGER_TOKEN="+token)
 	p2.vars = append(append([]string{}, shared...), "LEDGER_TOKEN="+token)
 	return &apiTarget{procs: []*instanceEnv{p1, p2}, servers: []*server{s1, s2}, token: token,
-		companyA: companyA, companyB: companyB, nats: ns, turn: new(atomic.Uint64)}
+		companyA: companyA, companyB: companyB, nats: ns, natsDir: natsDir, turn: new(atomic.Uint64)}
 }
 
 // forBody is the target for one body of a suite: the same processes, which the body

@@ -93,8 +93,14 @@ func (s *Secrets) create(w http.ResponseWriter, r *http.Request, a actor.Actor) 
 func (s *Secrets) respondSecret(w http.ResponseWriter, r *http.Request, a actor.Actor, res commands.Result, status int) error {
 	sec, got := res.Readback.(queries.Secret)
 	if !got || res.Replayed || sec.ID != res.SecretID || sec.DeletedAt != nil {
+		get := s.Queries.Get
+		if res.Replayed {
+			// A replay answers a request that committed; the secret may have been deleted
+			// since, and a 404 would tell the client its write never happened.
+			get = s.Queries.GetIncludingDeleted
+		}
 		var err error
-		if sec, err = s.Queries.Get(r.Context(), a, res.SecretID); err != nil {
+		if sec, err = get(r.Context(), a, res.SecretID); err != nil {
 			return err
 		}
 	}
