@@ -3,6 +3,7 @@ package commands
 import (
 	"context"
 	"errors"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -73,6 +74,10 @@ type ManifestEntry struct {
 	ProviderCode string
 
 	vault string // the provider vault holding the value ("" for the deployment's)
+	// unavailable: the provider's read failed because its storage or service was
+	// unavailable (for local_encrypted: the ledger's own database), not for a reason
+	// of this secret's.
+	unavailable bool
 }
 
 // Resolution is what an agent receives. Values are redacted types; only the HTTP
@@ -187,6 +192,13 @@ func (h *Resolver) resolveOnce(ctx context.Context, req Request, r Resolve, c Co
 	}
 	h.observeResolution(entries)
 	if len(failed) > 0 {
+		// A read that failed because the provider's storage was unavailable (the
+		// database behind a reset or partitioned link) is the client's to retry: 503,
+		// like every other unavailable dependency, not 422, which says the binding
+		// itself cannot resolve. The access is recorded as provider_error either way.
+		if slices.ContainsFunc(entries, func(e ManifestEntry) bool { return e.Required && e.unavailable }) {
+			return Resolution{}, ledgererr.New(ledgererr.Unavailable, "resolution failed: %s; the provider is unavailable, retry", strings.Join(failed, "; "))
+		}
 		return Resolution{}, ledgererr.New(ledgererr.Invalid, "resolution failed: %s", strings.Join(failed, "; "))
 	}
 	return out, nil
@@ -409,6 +421,7 @@ func (h *Resolver) readValues(ctx context.Context, companyID string, entries []M
 		if err != nil {
 			for _, i := range idx {
 				entries[i].ProviderCode = providers.ProviderCodeOf(err)
+				entries[i].unavailable = ledgererr.CodeOf(err) == ledgererr.Unavailable
 			}
 			continue // provider_error
 		}
@@ -432,6 +445,7 @@ func (h *Resolver) readValues(ctx context.Context, companyID string, entries []M
 				values[i] = results[j].Value
 			} else {
 				entries[i].ProviderCode = providers.ProviderCodeOf(results[j].Err)
+				entries[i].unavailable = ledgererr.CodeOf(results[j].Err) == ledgererr.Unavailable
 			}
 		}
 	}
