@@ -248,6 +248,15 @@ func (p *Provider) ResolveMany(ctx context.Context, companyID string, reqs []pro
 		found[[2]string{secret, ref}] = st
 	}
 	rows.Close()
+	// A connection lost while the rows came (reset, or a request timeout) ends Next
+	// early; without this check the values not read yet were reported as not stored
+	// (a 422 for a value the database holds), not as the storage being unavailable.
+	if err := rows.Err(); err != nil {
+		for _, i := range pending {
+			out[i].Err = unavailable(err)
+		}
+		return out
+	}
 	for _, i := range pending {
 		r := reqs[i]
 		st, ok := found[[2]string{r.Ref.SecretID, r.ProviderVersionRef}]
