@@ -3,10 +3,12 @@ package commands
 import (
 	"context"
 	"testing"
+	"time"
 
 	"github.com/secretsledger/secretsledger/eventstore"
 	"github.com/secretsledger/secretsledger/eventstore/actor"
 	"github.com/secretsledger/secretsledger/eventstore/ledgererr"
+	"github.com/secretsledger/secretsledger/eventstore/memlog"
 )
 
 // A bind retried with its Idempotency-Key after its first attempt committed (the
@@ -41,5 +43,38 @@ func TestARetriedBindIsAnsweredFromItsFirstAttempt(t *testing.T) {
 	}
 	if _, err := h.Consumers.Bind(ctx, plain, bind); ledgererr.CodeOf(err) != ledgererr.Conflict {
 		t.Fatalf("a request without a key on the taken path: %v, want ECONFLICT", err)
+	}
+}
+
+// unreachableLog is a log whose stream reads fail as with the database unreachable.
+type unreachableLog struct{ *memlog.Log }
+
+var errUnreachable = ledgererr.New(ledgererr.Unavailable, "event store unavailable")
+
+func (unreachableLog) ReadStream(context.Context, string, int64, int) ([]eventstore.Event, error) {
+	return nil, errUnreachable
+}
+
+func (unreachableLog) ReadStreams(context.Context, map[string]int64) (map[string][]eventstore.Event, error) {
+	return nil, errUnreachable
+}
+
+// A bind whose secret cannot be read (the database unreachable) is refused as
+// unavailable (503, retry), not as a secret that does not exist (404, which a client
+// takes as final): the read's failure used to be reported as "secret not found".
+func TestABindWhoseSecretCannotBeReadIsUnavailable(t *testing.T) {
+	t.Parallel()
+	h, log, _ := memFixture(t)
+	ctx := context.Background()
+	plain := Request{Actor: actor.Actor{Type: actor.Board, ID: "test"}}
+	secret, err := h.Secrets.Create(ctx, plain, CreateSecret{CompanyID: "co", Name: "Unread", Value: val("v1")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cold := New(Config{Log: unreachableLog{log}, RecoveryWindow: 24 * time.Hour, Now: time.Now}) // a memory that never saw it
+	_, err = cold.Consumers.Bind(ctx, plain, CreateBinding{Consumer: Consumer{CompanyID: "co", TargetType: "agent", TargetID: "a"},
+		SecretID: secret.SecretID, ConfigPath: "env.UNREAD"})
+	if ledgererr.CodeOf(err) != ledgererr.Unavailable {
+		t.Fatalf("bind while the secret cannot be read: %v, want EUNAVAILABLE", err)
 	}
 }

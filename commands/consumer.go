@@ -124,6 +124,11 @@ func parseSelector(s string) (string, int, error) {
 // returns the normalised selector and the secret's stream version the check read.
 func (h *Consumers) checkBindable(ctx context.Context, a actor.Actor, companyID, secretID, selector string) (string, eventstore.StreamVersion, error) {
 	st, err := h.rt.load(ctx, a, secretID)
+	if err != nil && ledgererr.CodeOf(err) != ledgererr.NotFound {
+		// The secret could not be read (the database unreachable): that is not a
+		// secret that does not exist, which a client would not retry.
+		return "", eventstore.StreamVersion{}, err
+	}
 	if err != nil || st.companyID != companyID || st.deleted {
 		return "", eventstore.StreamVersion{}, errSecretNotFound
 	}
