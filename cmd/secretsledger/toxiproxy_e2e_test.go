@@ -82,24 +82,32 @@ func TestNetworkFaultsThroughToxiproxy(t *testing.T) {
 	faults := networkFaults(t, tg, pg, nats)
 	run := startFailoverWriters(t, tg, board)
 	for i, f := range faults {
+		var lifting, lifted time.Time
 		stats := run.phase(t, func() {
 			if i == 0 {
 				connsBefore = runtimeConns(t, ownerPool, "")
 			}
 			f.on(t)
-			lifted := time.Now().Add(f.hold)
+			end := time.Now().Add(f.hold)
 			if f.while != nil {
 				f.while(t)
 			}
-			time.Sleep(time.Until(lifted)) // the fault's length, not a synchronisation
+			time.Sleep(time.Until(end)) // the fault's length, not a synchronisation
+			lifting = time.Now()
 			f.off(t)
+			lifted = time.Now()
 		})
 		checkFaultStats(t, f, stats)
 		readyAgain(t, tg)
 		if f.after != nil {
 			f.after(t)
 		}
-		t.Logf("%s: no acknowledgement for at most %s; clients saw %s", f.name, stats.unavailable().Round(time.Millisecond), stats)
+		// Toxiproxy takes up to 5 s per direction to remove a toxic whose connections it
+		// closed, and accepts no connection meanwhile: "lifted in" is the proxy's time,
+		// "first acknowledgement" the ledger's recovery once the link was whole again.
+		t.Logf("%s (lifted in %s, first acknowledgement %s after): no acknowledgement for at most %s; clients saw %s",
+			f.name, lifted.Sub(lifting).Round(time.Millisecond), stats.firstAckAfter(lifted).Round(time.Millisecond),
+			stats.unavailable().Round(time.Millisecond), stats)
 	}
 	book := run.finish(t)
 	t.Logf("%d operations acknowledged across %d faults", run.acked.Load(), len(faults))
@@ -212,6 +220,18 @@ func checkFaultStats(t *testing.T, f networkFault, s *faultStats) {
 			t.Errorf("%s: 503 with code %q (%d times)", f.name, code, s.refused[code])
 		}
 	}
+}
+
+// firstAckAfter is how long after at the first operation was acknowledged.
+func (s *faultStats) firstAckAfter(at time.Time) time.Duration {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, ok := range s.successes {
+		if !ok.Before(at) {
+			return ok.Sub(at)
+		}
+	}
+	return -1
 }
 
 // readyzOf is one process's /readyz: status code and body. Its checks are bounded, so
