@@ -12,6 +12,7 @@ import (
 	"time"
 
 	toxiproxy "github.com/Shopify/toxiproxy/v2"
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/rs/zerolog"
 
@@ -96,6 +97,7 @@ func TestNetworkFaultsThroughToxiproxy(t *testing.T) {
 			lifting = time.Now()
 			f.off(t)
 			lifted = time.Now()
+			t.Logf("%s lifted: runtime connections %s", f.name, connStates(t, ownerPool))
 		})
 		checkFaultStats(t, f, stats)
 		readyAgain(t, tg)
@@ -110,7 +112,8 @@ func TestNetworkFaultsThroughToxiproxy(t *testing.T) {
 			stats.unavailable().Round(time.Millisecond), stats)
 	}
 	book := run.finish(t)
-	t.Logf("%d operations acknowledged across %d faults", run.acked.Load(), len(faults))
+	t.Logf("%d operations acknowledged across %d faults; the book holds %d creates and %d rotations, each checked in the log",
+		run.acked.Load(), len(faults), len(book.creates), len(book.rotations))
 
 	book.check(t, board)
 	if code, out, errOut := tg.run(t, "verify"); code != 0 || !strings.HasPrefix(out, "ok:") {
@@ -362,6 +365,21 @@ func runtimeConns(t *testing.T, owner *pgxpool.Pool, state string) int {
 		t.Fatal(err)
 	}
 	return n
+}
+
+// connStates describes the runtime role's server connections by state and wait.
+func connStates(t *testing.T, owner *pgxpool.Pool) string {
+	t.Helper()
+	rows, err := owner.Query(context.Background(), `SELECT s || ' ' || count(*) FROM (SELECT coalesce(state, '?') || '/' || coalesce(wait_event_type, '-') AS s
+		FROM pg_stat_activity WHERE usename = $1 AND datname = current_database()) a GROUP BY s ORDER BY s`, pgembed.RuntimeUser)
+	if err != nil {
+		t.Fatal(err)
+	}
+	states, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.Join(states, ", ")
 }
 
 // noLeaks waits until the processes' goroutines and the runtime role's connections are
