@@ -77,6 +77,8 @@ func TestNetworkFaultsThroughToxiproxy(t *testing.T) {
 	creds.URL = tg.nats.ClientURL() // the subscriber's own link is not faulted: the relay is
 	sub := startFollower(t, creds)
 	ownerPool := pgtest.NewPool(t, owner)
+	ownerViaProxy, _ := url.Parse(owner)
+	ownerViaProxy.Host = pg.Listen
 	goroutinesBefore := goroutines(t, tg)
 	var connsBefore int
 
@@ -97,7 +99,8 @@ func TestNetworkFaultsThroughToxiproxy(t *testing.T) {
 			lifting = time.Now()
 			f.off(t)
 			lifted = time.Now()
-			t.Logf("%s lifted: runtime connections %s", f.name, connStates(t, ownerPool))
+			t.Logf("%s lifted: runtime connections %s; a new connection through the proxy took %s",
+				f.name, connStates(t, ownerPool), connectTime(t, ownerViaProxy))
 		})
 		checkFaultStats(t, f, stats)
 		readyAgain(t, tg)
@@ -365,6 +368,24 @@ func runtimeConns(t *testing.T, owner *pgxpool.Pool, state string) int {
 		t.Fatal(err)
 	}
 	return n
+}
+
+// connectTime is how long a new connection through the proxy takes to answer a query:
+// the proxy's own recovery, to tell from the ledger's.
+func connectTime(t *testing.T, via *url.URL) time.Duration {
+	t.Helper()
+	start := time.Now()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, via.String())
+	if err == nil {
+		_, err = conn.Exec(ctx, "SELECT 1")
+		_ = conn.Close(ctx)
+	}
+	if err != nil {
+		t.Logf("a new connection through the proxy: %v", err)
+	}
+	return time.Since(start).Round(time.Millisecond)
 }
 
 // connStates describes the runtime role's server connections by state and wait.
