@@ -29,6 +29,10 @@ func TestARequestThatOutlivesItsBoundIs503(t *testing.T) {
 		<-r.Context().Done()
 		WriteError(w, log, fmt.Errorf("eventstore: read: %w", r.Context().Err()))
 	})
+	var exportBounded bool
+	api.HandleFunc("/companies/{companyId}/audit/export", func(w http.ResponseWriter, r *http.Request) {
+		_, exportBounded = r.Context().Deadline()
+	})
 	var feedBound time.Duration
 	api.HandleFunc("/runtime/changes", func(w http.ResponseWriter, r *http.Request) {
 		deadline, _ := r.Context().Deadline()
@@ -47,6 +51,10 @@ func TestARequestThatOutlivesItsBoundIs503(t *testing.T) {
 		t.Fatalf("the stuck request was answered after %s, its bound is %s", took, requestTimeout)
 	}
 	root.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodGet, "/api/runtime/changes", nil))
+	root.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodGet, "/api/companies/c/audit/export", nil))
+	if exportBounded {
+		t.Fatal("the audit export, which streams a whole log, got the request bound")
+	}
 	if feedBound < MaxChangeWait {
 		t.Fatalf("the change feed's bound is %s, shorter than its wait %s", feedBound, MaxChangeWait)
 	}
