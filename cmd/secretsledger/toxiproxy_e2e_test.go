@@ -48,23 +48,7 @@ type networkFault struct {
 func TestNetworkFaultsThroughToxiproxy(t *testing.T) {
 	t.Parallel()
 	owner := pgtest.NewDatabase(t)
-	toxi := toxiproxy.NewServer(toxiproxy.NewMetricsContainer(nil), zerolog.Nop())
-	runtime, err := url.Parse(pgtest.RuntimeUserURL(t, owner))
-	if err != nil {
-		t.Fatal(err)
-	}
-	pg := startProxy(t, toxi, "postgres", runtime.Host)
-	runtime.Host = pg.Listen
-	var nats *toxiproxy.Proxy
-	tg := onTwoProcessesVia(t, func(natsURL string) string {
-		u, err := url.Parse(natsURL)
-		if err != nil {
-			t.Fatal(err)
-		}
-		nats = startProxy(t, toxi, "nats", u.Host)
-		u.Host = nats.Listen
-		return u.String()
-	}, "DATABASE_URL="+runtime.String(), "DATABASE_MIGRATION_URL="+owner)
+	tg, pg, nats := onTwoProcessesThroughToxiproxy(t, owner)
 	t.Cleanup(func() {
 		if t.Failed() {
 			t.Logf("server logs (errors):\n%s", errorLines(tg.logs()))
@@ -125,6 +109,30 @@ func TestNetworkFaultsThroughToxiproxy(t *testing.T) {
 	everyCompanyEventOnce(t, sub, readCompanyLog(t, board))
 	transport.CloseIdleConnections()
 	noLeaks(t, tg, ownerPool, goroutinesBefore, connsBefore)
+}
+
+// onTwoProcessesThroughToxiproxy starts two serve processes whose runtime connections
+// to the database owner holds (as the runtime role) and to NATS go through proxies of an
+// in-process Toxiproxy; migrations go direct, as the owner.
+func onTwoProcessesThroughToxiproxy(t *testing.T, owner string) (tg *apiTarget, pg, nats *toxiproxy.Proxy) {
+	t.Helper()
+	toxi := toxiproxy.NewServer(toxiproxy.NewMetricsContainer(nil), zerolog.Nop())
+	runtime, err := url.Parse(pgtest.RuntimeUserURL(t, owner))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pg = startProxy(t, toxi, "postgres", runtime.Host)
+	runtime.Host = pg.Listen
+	tg = onTwoProcessesVia(t, func(natsURL string) string {
+		u, err := url.Parse(natsURL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		nats = startProxy(t, toxi, "nats", u.Host)
+		u.Host = nats.Listen
+		return u.String()
+	}, "DATABASE_URL="+runtime.String(), "DATABASE_MIGRATION_URL="+owner)
+	return tg, pg, nats
 }
 
 // startProxy starts a Toxiproxy proxy to upstream on a free loopback port, stopped
