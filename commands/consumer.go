@@ -124,6 +124,11 @@ func parseSelector(s string) (string, int, error) {
 // returns the normalised selector and the secret's stream version the check read.
 func (h *Consumers) checkBindable(ctx context.Context, a actor.Actor, companyID, secretID, selector string) (string, eventstore.StreamVersion, error) {
 	st, err := h.rt.load(ctx, a, secretID)
+	if err != nil && ledgererr.CodeOf(err) != ledgererr.NotFound {
+		// The secret could not be read (the database unreachable): that is not a
+		// secret that does not exist, which a client would not retry.
+		return "", eventstore.StreamVersion{}, err
+	}
 	if err != nil || st.companyID != companyID || st.deleted {
 		return "", eventstore.StreamVersion{}, errSecretNotFound
 	}
@@ -173,7 +178,14 @@ func (h *Consumers) bindOnce(ctx context.Context, req Request, c CreateBinding) 
 	if err != nil {
 		return BindingResult{}, err
 	}
-	if _, taken := st.bindings[c.ConfigPath]; taken {
+	if b, taken := st.bindings[c.ConfigPath]; taken {
+		// A retry whose first attempt made this binding (its answer lost to a reset
+		// link or a request timeout) finds the path taken by itself: it is answered
+		// from that attempt, as the append would have answered it, not refused. The
+		// idempotency key's record says so; another request's key is a conflict.
+		if res, ok, err := h.rt.log.Idempotent(ctx, c.CompanyID, req.Idempotency); ok || err != nil {
+			return BindingResult{BindingID: b.id, Position: res.LastPosition}, err
+		}
 		return BindingResult{}, ledgererr.New(ledgererr.Conflict, "the consumer already has a binding at %s", c.ConfigPath)
 	}
 	required := c.Required == nil || *c.Required

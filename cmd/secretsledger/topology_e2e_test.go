@@ -62,15 +62,26 @@ func sharedIntegrityKey(t *testing.T) string {
 // runs with the instance token.
 func onTwoProcesses(t *testing.T, dbVars ...string) *apiTarget {
 	t.Helper()
+	return onTwoProcessesVia(t, nil, dbVars...)
+}
+
+// onTwoProcessesVia is onTwoProcesses whose processes reach NATS at via(the server's
+// client URL), a proxy in front of it; nil: directly.
+func onTwoProcessesVia(t *testing.T, via func(natsURL string) string, dbVars ...string) *apiTarget {
+	t.Helper()
 	natsDir := t.TempDir()
 	ns, err := natsbus.StartEmbedded(natsbus.EmbeddedOptions{Addr: "127.0.0.1:0", Dir: natsDir})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(ns.Shutdown)
+	natsURL := ns.ClientURL()
+	if via != nil {
+		natsURL = via(natsURL)
+	}
 	// One instance: one master key, one integrity key, one checkpoint key (its
 	// checkpoints and the attestations of its exports verify whichever process signed them).
-	shared := append(append(externalNATS(ns.ClientURL(), ns.Auth()), dbVars...), "PAPERCLIP_SECRETS_MASTER_KEY="+hex.EncodeToString(randomKey(t)),
+	shared := append(append(externalNATS(natsURL, ns.Auth()), dbVars...), "PAPERCLIP_SECRETS_MASTER_KEY="+hex.EncodeToString(randomKey(t)),
 		sharedIntegrityKey(t), "LEDGER_CHECKPOINT_KEY_FILE="+filepath.Join(t.TempDir(), "checkpoint.key"))
 	p1, p2 := newInstance(t), newInstance(t)
 	p1.vars, p2.vars = shared, shared

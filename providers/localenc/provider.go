@@ -248,9 +248,9 @@ func (p *Provider) ResolveMany(ctx context.Context, companyID string, reqs []pro
 		found[[2]string{secret, ref}] = st
 	}
 	rows.Close()
-	// A query that failed on the way (its session ended by a failover) returns no rows
-	// and says so only here: without this check every version would be "not found",
-	// a permanent refusal, instead of a fault a retry gets past.
+	// A connection lost while the rows came (reset, or a request timeout) ends Next
+	// early; without this check the values not read yet were reported as not stored
+	// (a 422 for a value the database holds), not as the storage being unavailable.
 	if err := rows.Err(); err != nil {
 		for _, i := range pending {
 			out[i].Err = unavailable(err)

@@ -177,7 +177,7 @@ func WriteError(w http.ResponseWriter, log *slog.Logger, err error) {
 	if clientGone(w, err) {
 		return
 	}
-	err = clientDataError(err)
+	err = timedOut(clientDataError(err))
 	code := ledgererr.CodeOf(err)
 	if code == ledgererr.Internal {
 		var id string

@@ -52,7 +52,8 @@ func textProblem(s string) string {
 }
 
 // checkedRequest wraps every /api handler: path variables and query parameters are
-// valid text of bounded length, and ids have the shape this server gives them.
+// valid text of bounded length, and ids have the shape this server gives them; the
+// handler runs within RequestTimeout.
 func checkedRequest(log *slog.Logger) mux.MiddlewareFunc {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -60,6 +61,8 @@ func checkedRequest(log *slog.Logger) mux.MiddlewareFunc {
 				WriteError(w, log, err)
 				return
 			}
+			r, cancel := withDeadline(r)
+			defer cancel()
 			next.ServeHTTP(w, r)
 		})
 	}
