@@ -86,35 +86,55 @@ func (c *child) kill() {
 func StartPatroni(t testing.TB) *Patroni {
 	t.Helper()
 	SkipIfShort(t)
-	bins := map[string]string{}
 	for _, name := range []string{"patroni", "etcd"} {
-		p, err := exec.LookPath(name)
-		if err != nil {
+		if _, err := exec.LookPath(name); err != nil {
 			t.Fatalf("pgtest: %s not found: install Debian's patroni and etcd-server packages", name)
 		}
-		bins[name] = p
 	}
 	pgBin, err := pgembed.FindBinaries(os.Getenv("LEDGER_POSTGRES_BIN"))
 	if err != nil {
 		t.Fatalf("pgtest: %v", err)
 	}
-	p := &Patroni{owner: randomHex(t), runtime: randomHex(t)}
+	var cred *syscall.Credential
 	if os.Geteuid() == 0 {
-		p.cred = patroniCredential(t)
+		cred = patroniCredential(t)
 	}
+	// The ports are free when chosen, but other tests run beside this one and may take
+	// one before a node binds it, and a bootstrap on a loaded machine can stall: a
+	// cluster that does not come up is stopped, shown, and built again on new ports.
+	const attempts = 3
+	for attempt := 1; ; attempt++ {
+		p, err := startPatroniOnce(t, cred, pgBin)
+		if err == nil {
+			t.Cleanup(p.stop)
+			return p
+		}
+		logs := p.Logs()
+		p.stop()
+		if attempt == attempts {
+			t.Fatalf("pgtest: the Patroni cluster did not come up in %d attempts: %v\n%s", attempts, err, logs)
+		}
+		t.Logf("pgtest: the Patroni cluster did not come up (attempt %d), trying again on other ports: %v\n%s", attempt, err, logs)
+	}
+}
+
+// startPatroniOnce builds one cluster on fresh ports and directory; on an error the
+// caller stops what it started.
+func startPatroniOnce(t testing.TB, cred *syscall.Credential, pgBin string) (*Patroni, error) {
+	p := &Patroni{owner: randomHex(t), runtime: randomHex(t), cred: cred}
+	var err error
 	// Not t.TempDir: its parents are 0700 and root's, which the service user cannot pass.
 	if p.dir, err = os.MkdirTemp("", "secretsledger-patroni-"); err != nil {
-		t.Fatalf("pgtest: %v", err)
+		return p, err
 	}
-	t.Cleanup(p.stop)
 	if p.cred != nil {
 		if err := os.Chown(p.dir, int(p.cred.Uid), int(p.cred.Gid)); err != nil {
-			t.Fatalf("pgtest: %v", err)
+			return p, err
 		}
 	}
 	ports := freePorts(t, 2+2*PatroniNodes)
-	if err := p.startEtcd(bins["etcd"], ports[0], ports[1]); err != nil {
-		t.Fatalf("pgtest: %v", err)
+	if err := p.startEtcd(ports[0], ports[1]); err != nil {
+		return p, err
 	}
 	super, repl := randomHex(t), randomHex(t)
 	for i := range p.nodes {
@@ -122,21 +142,21 @@ func StartPatroni(t testing.TB) *Patroni {
 		n.config = filepath.Join(p.dir, n.name+".yml")
 		conf := patroniConfig(p.dir, n, ports[0], pgBin, super, repl)
 		if err := os.WriteFile(n.config, []byte(conf), 0o600); err != nil {
-			t.Fatalf("pgtest: %v", err)
+			return p, err
 		}
 		p.nodes[i] = n
 	}
 	if p.cred != nil {
 		if err := chownTree(p.dir, p.cred); err != nil {
-			t.Fatalf("pgtest: %v", err)
+			return p, err
 		}
 	}
 	for i := range p.nodes {
 		if err := p.Start(i); err != nil {
-			t.Fatalf("pgtest: %v", err)
+			return p, err
 		}
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
 	leader, err := p.WaitLeader(ctx, -1)
 	if err == nil {
@@ -145,17 +165,14 @@ func StartPatroni(t testing.TB) *Patroni {
 	if err == nil {
 		err = p.createLedgerDatabase(ctx, leader, super)
 	}
-	if err != nil {
-		t.Fatalf("pgtest: the Patroni cluster did not come up: %v\n%s", err, p.Logs())
-	}
-	return p
+	return p, err
 }
 
-func (p *Patroni) startEtcd(bin string, clientPort, peerPort int) error {
+func (p *Patroni) startEtcd(clientPort, peerPort int) error {
 	client := fmt.Sprintf("http://127.0.0.1:%d", clientPort)
 	peer := fmt.Sprintf("http://127.0.0.1:%d", peerPort)
 	var err error
-	p.etcd, err = startChild(p.cred, []string{"PATH=" + os.Getenv("PATH")}, bin,
+	p.etcd, err = startChild(p.cred, []string{"PATH=" + os.Getenv("PATH")}, "etcd",
 		"--name", "e1", "--logger", "zap", "--data-dir", filepath.Join(p.dir, "etcd"),
 		"--listen-client-urls", client, "--advertise-client-urls", client,
 		"--listen-peer-urls", peer, "--initial-advertise-peer-urls", peer,
@@ -415,22 +432,36 @@ func (p *Patroni) createLedgerDatabase(ctx context.Context, leader int, superPas
 	return nil
 }
 
-// Logs is every process's output, for a failure message.
+// Logs is every process's output, for a failure message, without the lines Patroni
+// repeats every loop while nothing happens.
 func (p *Patroni) Logs() string {
 	var b strings.Builder
 	if p.etcd != nil {
-		fmt.Fprintf(&b, "== etcd\n%s", tail(p.etcd.out.String()))
+		fmt.Fprintf(&b, "== etcd\n%s", tail(quiet(p.etcd.out.String())))
 	}
 	for _, n := range p.nodes {
 		if n != nil && n.proc != nil {
-			fmt.Fprintf(&b, "== patroni %s\n%s", n.name, tail(n.proc.out.String()))
+			fmt.Fprintf(&b, "== patroni %s\n%s", n.name, tail(quiet(n.proc.out.String())))
 		}
 	}
 	return b.String()
 }
 
+// quiet drops the routine lines of a log: Patroni's loop and etcd's info level.
+func quiet(log string) string {
+	var b strings.Builder
+	for _, line := range strings.SplitAfter(log, "\n") {
+		if strings.Contains(line, "no action.") || strings.Contains(line, "Lock owner:") ||
+			strings.Contains(line, "waiting for leader to bootstrap") || strings.Contains(line, `"level":"info"`) {
+			continue
+		}
+		b.WriteString(line)
+	}
+	return b.String()
+}
+
 func tail(s string) string {
-	const keep = 4000
+	const keep = 12000
 	if len(s) > keep {
 		return "…" + s[len(s)-keep:]
 	}
