@@ -52,10 +52,13 @@ type child struct {
 	done chan struct{}
 }
 
-func startChild(cred *syscall.Credential, env []string, name string, args ...string) (*child, error) {
+func startChild(cred *syscall.Credential, dir string, env []string, name string, args ...string) (*child, error) {
 	c := &child{cmd: exec.Command(name, args...), out: &OutputBuffer{}, done: make(chan struct{})}
 	c.cmd.Stdout, c.cmd.Stderr = c.out, c.out
 	c.cmd.Env = env
+	// Its own directory, not the test's: the service user may not enter a root-owned
+	// 0700 checkout (Patroni's worker processes change to their parent's directory).
+	c.cmd.Dir = dir
 	c.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Credential: cred}
 	// A postmaster Patroni started holds Patroni's output open in a session of its own:
 	// Wait must not wait for it once Patroni is gone.
@@ -172,7 +175,7 @@ func (p *Patroni) startEtcd(clientPort, peerPort int) error {
 	client := fmt.Sprintf("http://127.0.0.1:%d", clientPort)
 	peer := fmt.Sprintf("http://127.0.0.1:%d", peerPort)
 	var err error
-	p.etcd, err = startChild(p.cred, []string{"PATH=" + os.Getenv("PATH")}, "etcd",
+	p.etcd, err = startChild(p.cred, p.dir, []string{"PATH=" + os.Getenv("PATH")}, "etcd",
 		"--name", "e1", "--logger", "zap", "--data-dir", filepath.Join(p.dir, "etcd"),
 		"--listen-client-urls", client, "--advertise-client-urls", client,
 		"--listen-peer-urls", peer, "--initial-advertise-peer-urls", peer,
@@ -256,7 +259,7 @@ postgresql:
 func (p *Patroni) Start(i int) error {
 	n := p.nodes[i]
 	env := []string{"PATH=" + os.Getenv("PATH"), "HOME=" + p.dir, "LANG=C.UTF-8"}
-	c, err := startChild(p.cred, env, "patroni", n.config)
+	c, err := startChild(p.cred, p.dir, env, "patroni", n.config)
 	if err != nil {
 		return fmt.Errorf("start patroni %s: %w", n.name, err)
 	}

@@ -45,7 +45,9 @@ type resource interface {
 
 // routes registers every resource's routes on r. a is a copy: its handlers get the
 // gate, the caller's API stays as it was.
-func (a API) routes(r *mux.Router, log *slog.Logger) {
+// routes registers the handlers of a itself (not of a copy), so that a test can look at
+// their state.
+func (a *API) routes(r *mux.Router, log *slog.Logger) {
 	g := &gate{auth: a.Auth, requestHash: a.RequestHash, answers: a.Answers, seal: a.AnswerSeal, log: log}
 	if a.Answers != nil {
 		// Read the document now rather than in the first keyed request; an error is

@@ -102,15 +102,15 @@ func TestChangeFeedPollCap(t *testing.T) {
 		default:
 		}
 	}
-	// Until both are parked a 1 s poll is let in (and answers after its wait); a 503
-	// means that the two parked polls hold the two slots.
-	var rec *httptest.ResponseRecorder
-	for deadline := time.Now().Add(20 * time.Second); ; {
+	// Both parked polls hold the two slots once the handler counts two waiting.
+	for deadline := time.Now().Add(20 * time.Second); len(s.api.Changes.polls) < 2; {
 		stillParked()
-		if rec = s.do(poll("1"), s.agent); rec.Code != http.StatusOK || time.Now().After(deadline) {
-			break
+		if time.Now().After(deadline) {
+			t.Fatalf("the two polls are not parked after 20 s: %d waiting", len(s.api.Changes.polls))
 		}
+		time.Sleep(5 * time.Millisecond)
 	}
+	rec := s.do(poll("1"), s.agent)
 	wantStatus(t, rec, http.StatusServiceUnavailable, "a poll beyond the cap")
 	var body errorBody
 	if err := json.Unmarshal(rec.Body.Bytes(), &body); err != nil || body.Details.Code != "EUNAVAILABLE" {

@@ -145,13 +145,16 @@ type outcome struct {
 // run starts COMMAND with res and supervises it until it exits, the resolution changes
 // (--on-change exit) or the key is refused.
 func (s *supervisor) run(ctx context.Context, res agent.Resolution) (int, error) {
+	// The start is an action: a change right after it waits its turn. Its time is taken
+	// before COMMAND starts, as act takes it before it resolves: anything COMMAND does is
+	// after it.
+	s.pace = debouncer{every: s.w.Debounce}
+	s.pace.acted(s.clock.Now())
 	ch, err := launch(s.o, res)
 	if err != nil {
 		return 0, err
 	}
 	s.ch, s.res = ch, res
-	s.pace = debouncer{every: s.w.Debounce}
-	s.pace.acted(s.clock.Now()) // the start is an action: a change right after it waits its turn
 	for {
 		select {
 		case err := <-s.ch.exited:
