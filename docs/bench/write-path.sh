@@ -68,7 +68,6 @@ export PGPASSFILE=$OUT/pgpass
 ( umask 077; printf '127.0.0.1:*:*:secretsledger:%s\n' "$(cat "$INST/db/password")" >"$PGPASSFILE" )
 sql() { psql -X -qAt -h 127.0.0.1 -p "$PGPORT" -U secretsledger -d postgres -v ON_ERROR_STOP=1 -c "$1"; }
 sql "ALTER SYSTEM SET shared_preload_libraries = 'pg_stat_statements'"
-sql "ALTER SYSTEM SET pg_stat_statements.track = 'all'"
 log "restart to load pg_stat_statements"
 stop "$S1"
 serve1
