@@ -158,7 +158,7 @@ row() { # LABEL NAME [NAME2]: throughput, p50/p99, ratio to the yardstick, lock 
 	awk -v l="$label" -v s="$s" -v y="$yard" -v p50="$p50" -v p99="$p99" -v e="$err" \
 		-v b="$batches" -v w="$wait_ms" -v m="$max_ms" -v ev="$events" -v t="$secs" 'BEGIN {
 		lock = "—"
-		if (b > 0 && ev > 0) lock = sprintf("%.3f ms/batch, %.3f ms/event, max %.1f ms; %d batches, %.1f events/batch; waiting %.0f%% of the run", w / b, w / ev, m, b, ev / b, 100 * w / (t * 1000))
+		if (b > 0 && ev > 0) lock = sprintf("%.3f ms/batch, %.3f ms/event, max %.1f ms; %d batches, %.1f events/batch; summed wait %.0f%% of wall time", w / b, w / ev, m, b, ev / b, 100 * w / (t * 1000))
 		printf "| %s | %.0f | %s | %s | %.3f× | %d | %s |\n", l, s, p50, p99, s / y, e, lock }'
 }
 {
