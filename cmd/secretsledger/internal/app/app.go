@@ -148,7 +148,7 @@ func (a *App) openLedger(ctx context.Context) error {
 		storeCfg.Observer, deps.resolutions = a.metrics, a.metrics
 	}
 	a.Store, a.Commands = newCommands(a.Pool, storeCfg, deps)
-	a.Tokens = boardtoken.Store{DB: a.Pool, Key: a.integrity, Cache: boardtoken.NewCache(boardtoken.CacheTTL, boardtoken.CacheSize)}
+	a.Tokens = boardtoken.Store{DB: a.Pool, Key: a.integrity}
 	return nil
 }
 

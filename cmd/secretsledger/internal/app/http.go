@@ -1,13 +1,11 @@
 package app
 
 import (
-	"context"
 	"crypto/tls"
 	"errors"
 	"net"
 	"net/http"
 	_ "net/http/pprof" // served only on LEDGER_PPROF_ADDR
-	"strings"
 	"syscall"
 	"time"
 
@@ -16,8 +14,6 @@ import (
 	"github.com/secretsledger/secretsledger/cmd/secretsledger/internal/httpapi"
 	"github.com/secretsledger/secretsledger/cmd/secretsledger/internal/metrics"
 	"github.com/secretsledger/secretsledger/cmd/secretsledger/internal/usage"
-	"github.com/secretsledger/secretsledger/commands"
-	"github.com/secretsledger/secretsledger/eventstore/actor"
 	"github.com/secretsledger/secretsledger/queries"
 	"github.com/secretsledger/secretsledger/queries/audit"
 )
@@ -87,21 +83,7 @@ func (a *App) console() func(http.Handler) http.Handler {
 	if cfg.ConsoleSessionTTL == 0 {
 		return nil
 	}
-	return console.New(console.Config{Log: a.opts.Log, DB: a.Pool, Auth: signIn{a}, Key: a.integrity, SessionTTL: cfg.ConsoleSessionTTL})
-}
-
-// signIn checks the token typed into the console's sign-in form in the database, never
-// in the board-token cache: a sign-in is rare, and a token revoked a moment ago must not
-// start a session that would outlive the cache's bound.
-type signIn struct{ a *App }
-
-func (s signIn) Authenticate(ctx context.Context, token string) (actor.Actor, error) {
-	tokens := s.a.Tokens
-	tokens.Cache = nil
-	if strings.HasPrefix(token, commands.AgentTokenPrefix) {
-		return s.a.Commands.AgentKeys.AuthenticateAgent(ctx, token)
-	}
-	return tokens.Authenticate(ctx, token)
+	return console.New(console.Config{Log: a.opts.Log, DB: a.Pool, Auth: a, Key: a.integrity, SessionTTL: cfg.ConsoleSessionTTL})
 }
 
 // startSideServers starts pprof (LEDGER_PPROF_ADDR) and /metrics on its own listener

@@ -38,9 +38,6 @@ type Store struct {
 	DB DB
 	// Key keys the stored hashes.
 	Key integrity.Key
-	// Cache, when set, answers a token that authenticated within CacheTTL from memory:
-	// a serving process's every request would otherwise be a round trip for its token.
-	Cache *Cache
 }
 
 // Create issues a token; companies nil means every company. It returns the token's id
@@ -64,22 +61,17 @@ func (s Store) Authenticate(ctx context.Context, token string) (actor.Actor, err
 	if !strings.HasPrefix(token, prefix) {
 		return actor.Actor{}, errUnauthorized
 	}
-	hash := s.Key.CredentialHash(token)
-	if a, ok := s.Cache.get(hash); ok {
-		return a, nil
-	}
 	a := actor.Actor{Type: actor.Board}
 	// Only keyed rows: an unkeyed one was stored before the upgrade (and is keyed at the
 	// next start) or written by someone without the key.
 	err := s.DB.QueryRow(ctx, `SELECT id, companies FROM board_tokens WHERE token_hash = $1 AND keyed AND revoked_at IS NULL`,
-		hash).Scan(&a.ID, &a.Companies)
+		s.Key.CredentialHash(token)).Scan(&a.ID, &a.Companies)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return actor.Actor{}, errUnauthorized
 	}
 	if err != nil {
 		return actor.Actor{}, ledgererr.Wrap(err, ledgererr.Unavailable, "cannot check the token now")
 	}
-	s.Cache.put(hash, a)
 	return a, nil
 }
 
@@ -119,11 +111,9 @@ func (s Store) KeyStoredHashes(ctx context.Context) (int, error) {
 	return n, nil
 }
 
-// Revoke revokes a token: at once in the database and in this store's cache; serving
-// processes with a cache of their own refuse it within CacheTTL.
+// Revoke revokes a token at once.
 func (s Store) Revoke(ctx context.Context, id string) error {
 	tag, err := s.DB.Exec(ctx, `UPDATE board_tokens SET revoked_at = coalesce(revoked_at, now()) WHERE id = $1`, id)
-	s.Cache.forget(id)
 	if err != nil {
 		return fmt.Errorf("boardtoken: revoke: %w", err)
 	}

@@ -3,8 +3,6 @@
 // someone who can write to the database cannot add a row that a token of their choosing
 // matches (tokens are 256 random bits: the key is against forgery, not guessing). Tokens
 // are written by the owner only: the runtime role may read board_tokens, never write it.
-// A serving process answers a token that authenticated from a small cache for at most
-// CacheTTL (1 s), the bound on a revocation made by another process.
 // Only cmd/secretsledger imports it. It uses pgx for its table.
 //
 // Imports: eventstore/actor, eventstore/integrity, eventstore/ledgererr.
