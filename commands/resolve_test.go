@@ -41,11 +41,10 @@ func accessCount(t *testing.T, f *fixture) int {
 	return n
 }
 
-// If the access cannot be recorded, no value leaves: the database goes away between
-// reading the value and appending its access event.
-func TestNoValueWithoutItsAccessEvent(t *testing.T) {
-	t.Parallel()
-	f := newFixture(t)
+// boundAgent creates secret "api key" (v1) in company "co", binds it to agent x at
+// env.API_KEY, and returns x's agent request.
+func (f *fixture) boundAgent(t *testing.T) Request {
+	t.Helper()
 	ctx := context.Background()
 	f.cfg.Directory = testDirectory{queries.Consumers{DB: f.pool}}
 	sec, err := f.h().Create(ctx, board, CreateSecret{CompanyID: "co", Name: "api key", Value: val("v1")})
@@ -56,7 +55,16 @@ func TestNoValueWithoutItsAccessEvent(t *testing.T) {
 	if _, err := f.h().Bind(ctx, board, CreateBinding{Consumer: x, SecretID: sec.SecretID, ConfigPath: "env.API_KEY"}); err != nil {
 		t.Fatal(err)
 	}
-	agent := f.agentFor(t, x)
+	return f.agentFor(t, x)
+}
+
+// If the access cannot be recorded, no value leaves: the database goes away between
+// reading the value and appending its access event.
+func TestNoValueWithoutItsAccessEvent(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	ctx := context.Background()
+	agent := f.boundAgent(t)
 
 	var dbName string
 	if err := f.pool.QueryRow(ctx, `SELECT current_database()`).Scan(&dbName); err != nil {
@@ -184,16 +192,7 @@ func TestAProviderUnavailableNowIsA503NotA422(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
 	ctx := context.Background()
-	f.cfg.Directory = testDirectory{queries.Consumers{DB: f.pool}}
-	sec, err := f.h().Create(ctx, board, CreateSecret{CompanyID: "co", Name: "api key", Value: val("v1")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	x := Consumer{CompanyID: "co", TargetType: "agent", TargetID: "x"}
-	if _, err := f.h().Bind(ctx, board, CreateBinding{Consumer: x, SecretID: sec.SecretID, ConfigPath: "env.API_KEY"}); err != nil {
-		t.Fatal(err)
-	}
-	agent := f.agentFor(t, x)
+	agent := f.boundAgent(t)
 	for _, tc := range []struct {
 		err  error
 		want ledgererr.Code
