@@ -192,7 +192,9 @@ func networkFaults(t *testing.T, tg *apiTarget, pg, nats *toxiproxy.Proxy) []net
 		while: func(t *testing.T) { databaseDownInReadyz(t, tg) },
 		// Renewals fail for longer than the lease TTL lasts: the holder stops relaying, and
 		// whichever process renews or takes it first after the database came back holds it.
-		after: func(t *testing.T) { t.Logf("relay lease: process %d before the black hole, process %d after", relay+1, relayHolder(t, tg)+1) }})
+		after: func(t *testing.T) {
+			t.Logf("relay lease: process %d before the black hole, process %d after", relay+1, relayHolder(t, tg)+1)
+		}})
 	on, off = toxic(pg, "timeout", map[string]any{"timeout": 1500})
 	add("database connections closed after 1.5 s", 5*time.Second, on, off, nil)
 	faults = append(faults, networkFault{name: "NATS unreachable 10 s (proxy disabled)", hold: 10 * time.Second, natsOnly: true,
