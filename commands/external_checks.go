@@ -80,7 +80,7 @@ func (x externalRefs) recordRefusal(ctx context.Context, req Request, companyID 
 		return err
 	}
 	if _, err := x.rt.log.AppendWith(ctx, eventstore.Append{Stream: events.ExternalRefusalStream(companyID),
-		Expected: eventstore.AnyVersion, Events: []eventstore.EventData{evt}}); err != nil {
+		Expected: eventstore.Unversioned, Events: []eventstore.EventData{evt}}); err != nil {
 		return ledgererr.Wrap(err, ledgererr.Unavailable, "the reference was refused, and the refusal could not be recorded; retry")
 	}
 	return nil

@@ -277,7 +277,7 @@ func (out *Resolution) release(req Request, r Resolve, c Consumer, entries []Man
 // returns the log position of the last event.
 func (h *Resolver) recordAccess(ctx context.Context, req Request, c Consumer, cond []eventstore.StreamVersion, evs []eventstore.EventData) (int64, error) {
 	res, err := h.rt.append(ctx, eventstore.Append{Stream: events.AccessStream(c.CompanyID, c.TargetType, c.TargetID),
-		Expected: eventstore.AnyVersion, Events: evs, Condition: cond})
+		Expected: eventstore.Unversioned, Events: evs, Condition: cond})
 	var stale *eventstore.StaleError
 	if errors.As(err, &stale) {
 		return 0, err

@@ -7,20 +7,15 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
-	"runtime"
-	"time"
 
 	"github.com/jackc/pgx/v5"
 
 	"github.com/secretsledger/secretsledger/eventstore/ledgererr"
 )
 
-// appendLockKey serializes appends across every process writing to the database.
-// WARNING: shared by every ledger process on one database; never change it.
-const appendLockKey int64 = 0x5345435245545302 // "SECRETS\x02"
-
-// batchTimeout bounds one group-commit transaction.
-const batchTimeout = 30 * time.Second
+// MaxAppendEvents bounds the events of one append (a leak scan's findings are the
+// largest: one event per finding, at most 1,000, and the scan's own).
+const MaxAppendEvents = 5000
 
 // Idempotency makes an append safe to retry. RequestHash fingerprints the caller's
 // request (for example an HMAC of the HTTP body): the same key with the same hash gets
@@ -33,7 +28,6 @@ type Idempotency struct {
 }
 
 type pendingAppend struct {
-	ctx        context.Context
 	stream     string
 	expected   int64
 	also       []StreamVersion
@@ -41,7 +35,6 @@ type pendingAppend struct {
 	events     []EventData
 	idem       *Idempotency
 	company    string
-	reply      chan appendOutcome
 }
 
 type appendOutcome struct {
@@ -117,9 +110,11 @@ func staleOutcome(stream string, version, expected int64) appendOutcome {
 }
 
 // AppendWith writes a.Events to a.Stream atomically with everything a carries (see
-// Append).
+// Append). It returns once the append's transaction committed: durable, checked against
+// the streams' versions and visible in the read models; the sealer puts it in the chain
+// behind it (see the package doc).
 func (s *Store) AppendWith(ctx context.Context, a Append) (AppendResult, error) {
-	p, err := newPending(ctx, a.Idempotency, a.Stream, a.Expected, a.Events)
+	p, err := newPending(a.Idempotency, a.Stream, a.Expected, a.Events)
 	if err == nil {
 		err = p.setCondition(a.Condition, a.Statements)
 	}
@@ -129,49 +124,29 @@ func (s *Store) AppendWith(ctx context.Context, a Append) (AppendResult, error) 
 	if s.cfg.Authenticator == nil {
 		return AppendResult{}, errNoAuthenticator
 	}
-	select {
-	case <-s.stopped:
-		return AppendResult{}, errStopped
-	default:
+	if err := s.backlog.check(); err != nil {
+		return AppendResult{}, err
 	}
-	select {
-	case s.queue <- p:
-	case <-s.stopped:
-		return AppendResult{}, errStopped
-	case <-ctx.Done():
-		return AppendResult{}, ctx.Err()
+	out := s.appendRetrying(ctx, p)
+	if out.conflict != "" {
+		s.cfg.Observer.Conflict(out.conflict)
 	}
-	select {
-	case out := <-p.reply:
-		return out.res, out.err
-	case <-s.stopped:
-		// The writer is gone; an answer it gave before going still counts.
-		select {
-		case out := <-p.reply:
-			return out.res, out.err
-		default:
-			return AppendResult{}, errStopped
-		}
-	case <-ctx.Done():
-		// The append may still commit; like any lost response, the caller retries
-		// with an idempotency key to learn the outcome.
-		return AppendResult{}, ctx.Err()
-	}
+	return out.res, out.err
 }
-
-var errStopped = ledgererr.New(ledgererr.Unavailable, "event store is shutting down")
 
 var errNoAuthenticator = ledgererr.New(ledgererr.Internal, "the event store has no integrity key to authenticate events with; it does not append")
 
 // newPending validates an append before it joins a batch, so that one caller's bad
 // input can never fail a transaction shared with others.
-func newPending(ctx context.Context, idem *Idempotency, stream string, expected int64, events []EventData) (*pendingAppend, error) {
+func newPending(idem *Idempotency, stream string, expected int64, events []EventData) (*pendingAppend, error) {
 	switch {
 	case stream == "":
 		return nil, ledgererr.New(ledgererr.Invalid, "stream id is required")
 	case len(events) == 0:
 		return nil, ledgererr.New(ledgererr.Invalid, "append needs at least one event")
-	case expected < AnyVersion:
+	case len(events) > MaxAppendEvents:
+		return nil, ledgererr.New(ledgererr.Invalid, "an append holds at most %d events, not %d", MaxAppendEvents, len(events))
+	case expected < Unversioned:
 		return nil, ledgererr.New(ledgererr.Invalid, "expected version %d is not valid", expected)
 	}
 	company := events[0].CompanyID
@@ -188,8 +163,7 @@ func newPending(ctx context.Context, idem *Idempotency, stream string, expected 
 			return nil, ledgererr.New(ledgererr.Invalid, "events of one append must belong to one company")
 		}
 	}
-	p := &pendingAppend{ctx: ctx, stream: stream, expected: expected, events: events, company: company,
-		reply: make(chan appendOutcome, 1)}
+	p := &pendingAppend{stream: stream, expected: expected, events: events, company: company}
 	if idem != nil {
 		if idem.Key == "" {
 			return nil, ledgererr.New(ledgererr.Invalid, "idempotency key is empty")
@@ -237,132 +211,3 @@ func requestHash(stream string, expected int64, events []EventData) []byte {
 	return h.Sum(nil)
 }
 
-// Run is the group-commit writer: it takes queued appends, batches them into one
-// transaction each, and answers every caller. It returns when ctx is done; appends
-// still queued then fail with EUNAVAILABLE.
-func (s *Store) Run(ctx context.Context) error {
-	defer func() {
-		s.failQueued()
-		close(s.stopped)
-		s.failQueued() // appends that slipped in while the writer stopped
-	}()
-	for {
-		var first *pendingAppend
-		select {
-		case <-ctx.Done():
-			return nil
-		case first = <-s.queue:
-		}
-		batch := s.collect(ctx, first)
-		// The batch finishes even when ctx ends meanwhile: its callers are waiting.
-		bctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), batchTimeout)
-		s.commit(bctx, batch)
-		cancel()
-	}
-}
-
-func (s *Store) failQueued() {
-	for {
-		select {
-		case p := <-s.queue:
-			p.reply <- appendOutcome{err: errStopped}
-		default:
-			return
-		}
-	}
-}
-
-// collect gathers appends that are already queued (and, with MaxBatchWait, those that
-// arrive within it) up to MaxBatchEvents.
-func (s *Store) collect(ctx context.Context, first *pendingAppend) []*pendingAppend {
-	batch := []*pendingAppend{first}
-	n := len(first.events)
-	// Let callers answered by the previous batch queue their next append first:
-	// without this, batches alternate between two halves of the callers. Yield while
-	// the queue grows (a few times at most): a yield costs microseconds, a timer far more.
-	for i, queued := 0, -1; i < 4 && len(s.queue) > queued; i++ {
-		queued = len(s.queue)
-		runtime.Gosched()
-	}
-	var deadline <-chan time.Time
-	if s.cfg.MaxBatchWait > 0 {
-		t := time.NewTimer(s.cfg.MaxBatchWait)
-		defer t.Stop()
-		deadline = t.C
-	}
-	for n < s.cfg.MaxBatchEvents {
-		select {
-		case p := <-s.queue:
-			batch = append(batch, p)
-			n += len(p.events)
-			continue
-		default:
-		}
-		if deadline == nil {
-			break
-		}
-		select {
-		case p := <-s.queue:
-			batch = append(batch, p)
-			n += len(p.events)
-			continue
-		case <-deadline:
-		case <-ctx.Done():
-		}
-		break
-	}
-	return batch
-}
-
-// commit writes a batch. Per-append refusals (conflicts) are decided before the insert
-// and do not fail the transaction. If the transaction fails as a whole, each append of
-// a multi-append batch is retried alone so every caller gets its own outcome.
-func (s *Store) commit(ctx context.Context, batch []*pendingAppend) {
-	live := batch[:0]
-	for _, p := range batch {
-		if err := p.ctx.Err(); err != nil {
-			p.reply <- appendOutcome{err: err} // the caller has gone; write nothing for it.
-			continue
-		}
-		live = append(live, p)
-	}
-	if len(live) == 0 {
-		return
-	}
-	start := time.Now()
-	outcomes, recorded, err := s.writeBatch(ctx, live)
-	if err != nil && len(live) > 1 {
-		for _, p := range live {
-			s.commit(ctx, []*pendingAppend{p})
-		}
-		return
-	}
-	if err == nil {
-		s.cfg.Observer.BatchCommitted(len(recorded), time.Since(start))
-		if s.cfg.Recorded != nil && len(recorded) > 0 {
-			s.cfg.Recorded(recorded)
-		}
-	} else if ledgererr.CodeOf(err) == ledgererr.Conflict {
-		// Only the projector's translation of a read model's constraint fails a
-		// transaction with a conflict; counted here, once the append is alone.
-		s.cfg.Observer.Conflict(ConflictUnique)
-	}
-	for i, p := range live {
-		if err != nil {
-			p.reply <- appendOutcome{err: storeError("append", err)}
-			continue
-		}
-		if outcomes[i].conflict != "" {
-			s.cfg.Observer.Conflict(outcomes[i].conflict)
-		}
-		p.reply <- outcomes[i]
-	}
-	if err == nil {
-		for _, c := range s.cfg.Committed {
-			select {
-			case c <- struct{}{}:
-			default: // a wake-up is already pending
-			}
-		}
-	}
-}

@@ -3,11 +3,9 @@ package eventstore_test
 import (
 	"context"
 	"fmt"
-	"os"
 	"sync"
 	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
@@ -16,8 +14,6 @@ import (
 )
 
 var benchConcurrency = []int{1, 16, 64}
-
-var benchWait, _ = time.ParseDuration(os.Getenv("BW"))
 
 // runConcurrently calls op b.N times in total from callers goroutines and reports
 // events/s.
@@ -46,13 +42,13 @@ func runConcurrently(b *testing.B, callers int, op func(worker, i int) error) {
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
 }
 
-// BenchmarkAppend measures the group-commit Append: one event per call, each caller on
+// BenchmarkAppend measures Append: one event per call, each caller on
 // its own stream with optimistic concurrency, as commands do.
 func BenchmarkAppend(b *testing.B) {
 	for _, callers := range benchConcurrency {
 		b.Run(fmt.Sprintf("callers=%d", callers), func(b *testing.B) {
 			pool, _ := pgtest.NewMigratedPool(b)
-			s := startStore(b, pool, eventstore.Config{MaxBatchWait: benchWait})
+			s := startStore(b, pool, eventstore.Config{})
 			ctx := context.Background()
 			versions := make([]int64, callers)
 			payload := map[string]string{"name": "bench", "description": "a typical small payload of a secret event"}

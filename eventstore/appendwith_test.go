@@ -67,7 +67,7 @@ func TestAppendWithStatementsAndRecorded(t *testing.T) {
 		t.Fatalf("stale append: %v, cause %+v", err, stale)
 	}
 	var rows, events int
-	if err := pool.QueryRow(ctx, `SELECT (SELECT count(*) FROM side_rows), (SELECT count(*) FROM ledger_events)`).Scan(&rows, &events); err != nil {
+	if err := pool.QueryRow(ctx, `SELECT (SELECT count(*) FROM side_rows), (SELECT count(*) FROM ledger_log)`).Scan(&rows, &events); err != nil {
 		t.Fatal(err)
 	}
 	if rows != 1 || events != 1 {

@@ -20,9 +20,17 @@ import (
 // conflicts on its next append (its version is taken), which fails closed. ReadAuthentic,
 // which the relay publishes from, ends before the first such row instead.
 
-// selectEventsWithMAC is selectEvents with the MAC.
+// selectEventsWithMAC is selectEvents with the MAC (and no pending text: sealed events
+// only).
 const selectEventsWithMAC = `SELECT position, event_id, stream_id, stream_version, event_type, schema_version,
-	company_id, payload, metadata, recorded_at, prev_hash, hash, mac FROM ledger_events `
+	company_id, payload, metadata, recorded_at, prev_hash, hash, mac, NULL::text, NULL::text FROM ledger_events `
+
+// selectLogWithMAC is selectEventsWithMAC over every committed event, sealed or still
+// waiting for the sealer (ledger_log): what a decision must read to see the appends
+// acknowledged before it. An event the sealer numbers in its stream reads as version 0
+// until it is sealed.
+const selectLogWithMAC = `SELECT position, event_id, stream_id, coalesce(stream_version, 0), event_type, schema_version,
+	company_id, payload, metadata, recorded_at, prev_hash, hash, mac, sent_payload, sent_metadata FROM ledger_log `
 
 // legacyCache caches ledger_integrity.legacy_through, which never changes once the
 // migration that made it ran; -1 until read.
@@ -55,12 +63,15 @@ type storedEvent struct {
 	id       string
 	metadata []byte
 	mac      []byte
+	// sentPayload and sentMetadata are set for an event not sealed yet: the text its
+	// writer's MAC covers.
+	sentPayload, sentMetadata *string
 }
 
 func scanStored(row pgx.Row) (storedEvent, error) {
 	var r storedEvent
 	err := row.Scan(&r.Position, &r.id, &r.StreamID, &r.StreamVersion, &r.Type, &r.SchemaVersion,
-		&r.CompanyID, &r.Payload, &r.metadata, &r.RecordedAt, &r.PrevHash, &r.Hash, &r.mac)
+		&r.CompanyID, &r.Payload, &r.metadata, &r.RecordedAt, &r.PrevHash, &r.Hash, &r.mac, &r.sentPayload, &r.sentMetadata)
 	return r, err
 }
 
@@ -83,12 +94,17 @@ func (r storedEvent) decode() (Event, error) {
 // from another event. It looks at the stored text only, so a malformed forged row is
 // unauthenticated, never an error that stops a reader.
 func (m *macCheck) authenticStored(r storedEvent) bool {
-	if m == nil || (r.mac == nil && r.Position <= m.legacyThrough) {
+	if m == nil || (r.mac == nil && r.Position <= m.legacyThrough && r.sentPayload == nil) {
 		return true
 	}
-	want := chainHash(r.PrevHash, chainFields{position: r.Position, eventID: r.id, streamID: r.StreamID,
+	f := chainFields{position: r.Position, eventID: r.id, streamID: r.StreamID,
 		streamVersion: r.StreamVersion, eventType: r.Type, schemaVersion: r.SchemaVersion, companyID: r.CompanyID,
-		payload: r.Payload, metadata: r.metadata, recordedAt: r.RecordedAt})
+		payload: r.Payload, metadata: r.metadata, recordedAt: r.RecordedAt}
+	if r.sentPayload != nil && r.sentMetadata != nil { // not sealed yet: the writer's MAC of what it sent
+		f.payload, f.metadata = []byte(*r.sentPayload), []byte(*r.sentMetadata)
+		return r.mac != nil && m.auth.VerifyEventMAC(pendingHash(f), r.mac)
+	}
+	want := chainHash(r.PrevHash, f)
 	return bytes.Equal(want, r.Hash) && m.authentic(r.Position, r.Hash, r.mac)
 }
 

@@ -1,7 +1,5 @@
 package eventstore
 
-import "context"
-
 // The rules below are those AppendWith applies; they are exported so that another
 // implementation of the log's contract (the in-memory log of fast tests, memlog)
 // applies the very same ones.
@@ -9,7 +7,7 @@ import "context"
 // Checked validates a as AppendWith does before the append joins a batch (EINVALID for
 // bad input) and returns it with its idempotency request hash filled in.
 func Checked(a Append) (Append, error) {
-	p, err := newPending(context.Background(), a.Idempotency, a.Stream, a.Expected, a.Events)
+	p, err := newPending(a.Idempotency, a.Stream, a.Expected, a.Events)
 	if err == nil {
 		err = p.setCondition(a.Condition, a.Statements)
 	}

@@ -13,6 +13,12 @@ const (
 	AnyVersion int64 = -1
 	// NoStream requires that the stream has no events yet.
 	NoStream int64 = 0
+	// Unversioned appends to a stream of records that no decision reads at a version
+	// (an agent's access records, refusals), and that is only ever appended this way.
+	// Such a stream has no version counter for appends to wait on, so appends to it
+	// commit in parallel; the sealer numbers its events in position order, and
+	// ReadStream reads them once sealed.
+	Unversioned int64 = -2
 )
 
 // EventData is an event to append. Payload is encoded JSON produced by the event's

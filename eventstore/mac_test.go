@@ -28,6 +28,7 @@ func appendN(t *testing.T, s *eventstore.Store, stream string, n int) {
 			t.Fatal(err)
 		}
 	}
+	sealed(t, s)
 }
 
 // A row inserted with a correct prev_hash and hash but no valid MAC (none, or one

@@ -13,14 +13,21 @@ const (
 	ConflictUnique = "unique"
 )
 
-// Observer hears what the group-commit writer does, for metrics. It is called on the
-// writer goroutine, so its methods must be quick and must not block.
+// Observer hears what the appends and the sealer do, for metrics. Appends call it from
+// many goroutines at once, so its methods must be quick, safe for that, and must not
+// block.
 type Observer interface {
-	// BatchCommitted reports one committed transaction: the events it wrote (0 when
-	// every append of the batch was refused or replayed) and how long it took.
+	// BatchCommitted reports one committed append transaction: the events it wrote and
+	// how long it took.
 	BatchCommitted(events int, d time.Duration)
 	// Conflict reports one refused append, by kind (ConflictVersion, ...).
 	Conflict(kind string)
+	// Sealed reports one sealed batch: its events, and how long the oldest of them
+	// waited since it was recorded (the sealer's lag, the append's own time included).
+	Sealed(events int, lag time.Duration)
+	// SealFailed reports why the sealer could not seal (a *SealError when it stops
+	// before an event it must not chain); the same SealError is reported once.
+	SealFailed(err error)
 }
 
 // nopObserver is the Observer of a Store configured without one.
@@ -28,3 +35,5 @@ type nopObserver struct{}
 
 func (nopObserver) BatchCommitted(int, time.Duration) {}
 func (nopObserver) Conflict(string)                   {}
+func (nopObserver) Sealed(int, time.Duration)         {}
+func (nopObserver) SealFailed(error)                  {}

@@ -17,7 +17,19 @@ type recordingObserver struct {
 	mu        sync.Mutex
 	batches   []int
 	conflicts map[string]int
+	sealed    int
 }
+
+func (o *recordingObserver) Sealed(events int, lag time.Duration) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if lag <= 0 {
+		panic("a sealed batch without a lag")
+	}
+	o.sealed += events
+}
+
+func (o *recordingObserver) SealFailed(err error) { panic(err) }
 
 func (o *recordingObserver) BatchCommitted(events int, d time.Duration) {
 	o.mu.Lock()
@@ -66,12 +78,17 @@ func TestObserverHearsBatchesAndEachKindOfConflict(t *testing.T) {
 		t.Fatalf("taken name: %v", err)
 	}
 
+	if _, err := s.SealedThrough(ctx); err != nil {
+		t.Fatal(err)
+	}
 	obs.mu.Lock()
 	defer obs.mu.Unlock()
-	// Every append ran alone: 2 events, a refusal (0), 1 event, a replay (0), a
-	// refusal (0); the taken name failed its transaction, which is no committed batch.
-	if got, want := obs.batches, []int{2, 0, 1, 0, 0}; !slices.Equal(got, want) {
+	// Refusals and replays commit nothing; the taken name failed its transaction.
+	if got, want := obs.batches, []int{2, 1}; !slices.Equal(got, want) {
 		t.Fatalf("batches %v, want %v", got, want)
+	}
+	if obs.sealed != 3 {
+		t.Errorf("the sealer reported %d events sealed, want 3", obs.sealed)
 	}
 	want := map[string]int{eventstore.ConflictVersion: 1, eventstore.ConflictIdempotency: 1, eventstore.ConflictUnique: 1}
 	for k, n := range want {

@@ -14,9 +14,9 @@ const selectEvents = `SELECT position, event_id, stream_id, stream_version, even
 // MaxReadLimit caps one read.
 const MaxReadLimit = 10000
 
-// ReadAll returns up to limit events with position > after, in position order. Because
-// appends commit in position order (see the package doc), a reader that passes the last
-// position it saw never skips an event.
+// ReadAll returns up to limit sealed events with position > after, in position order.
+// Because the sealer chains events in position order (see the package doc), a reader
+// that passes the last position it saw never skips an event.
 func (s *Store) ReadAll(ctx context.Context, after int64, limit int) ([]Event, error) {
 	return ReadAll(ctx, s.pool, after, limit)
 }
@@ -59,15 +59,18 @@ func ReadCompany(ctx context.Context, db DB, companyID string, after int64, limi
 	return collectEvents(rows, err)
 }
 
-// LockAppends blocks every append, in every process, until db's transaction ends: a
-// rebuild holds it so the log cannot grow under it.
+// LockAppends blocks every append and the sealer, in every process, until db's
+// transaction ends, once the appends in flight have committed: a rebuild holds it so
+// that the log (ledger_log: sealed or not) cannot grow under it.
 func LockAppends(ctx context.Context, db DB) error {
-	_, err := db.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, appendLockKey)
+	_, err := db.Exec(ctx, `LOCK TABLE ledger_appends IN SHARE MODE`)
 	return storeError("lock appends", err)
 }
 
 // ReadStream returns up to limit events of one stream with version > afterVersion, in
-// version order. A stream that does not exist reads as empty.
+// version order, sealed or not: every append acknowledged before the call. A stream
+// that does not exist reads as empty. A stream appended at any version reads its
+// events only once sealed (they have no version before).
 func (s *Store) ReadStream(ctx context.Context, stream string, afterVersion int64, limit int) ([]Event, error) {
 	if err := checkLimit(limit); err != nil {
 		return nil, err
@@ -76,13 +79,13 @@ func (s *Store) ReadStream(ctx context.Context, stream string, afterVersion int6
 	if err != nil {
 		return nil, err
 	}
-	rows, err := s.pool.Query(ctx, selectEventsWithMAC+`WHERE stream_id = $1 AND stream_version > $2 ORDER BY stream_version LIMIT $3`,
+	rows, err := s.pool.Query(ctx, selectLogWithMAC+`WHERE stream_id = $1 AND stream_version > $2 ORDER BY stream_version LIMIT $3`,
 		stream, afterVersion, limit)
 	return collectAuthentic(rows, err, macs, false)
 }
 
 // ReadStreams returns the events of several streams after a version each (one query),
-// grouped by stream, in version order. It reads at most MaxReadLimit events in all;
+// grouped by stream, in version order, sealed or not as ReadStream does. It reads at most MaxReadLimit events in all;
 // a caller that gets that many reads again after the last ones.
 func (s *Store) ReadStreams(ctx context.Context, after map[string]int64) (map[string][]Event, error) {
 	ids := make([]string, 0, len(after))
@@ -97,9 +100,9 @@ func (s *Store) ReadStreams(ctx context.Context, after map[string]int64) (map[st
 	}
 	// LATERAL: one index range scan per stream, whatever the planner thinks of unnest.
 	rows, err := s.pool.Query(ctx, `SELECT e.position, e.event_id, e.stream_id, e.stream_version, e.event_type, e.schema_version,
-		e.company_id, e.payload, e.metadata, e.recorded_at, e.prev_hash, e.hash, e.mac
+		e.company_id, e.payload, e.metadata, e.recorded_at, e.prev_hash, e.hash, e.mac, e.sent_payload, e.sent_metadata
 		FROM unnest($1::text[], $2::bigint[]) AS s(id, after)
-		CROSS JOIN LATERAL (SELECT * FROM ledger_events l WHERE l.stream_id = s.id AND l.stream_version > s.after
+		CROSS JOIN LATERAL (SELECT * FROM ledger_log l WHERE l.stream_id = s.id AND l.stream_version > s.after
 			ORDER BY l.stream_version LIMIT $3) e
 		ORDER BY e.stream_id, e.stream_version LIMIT $3`, ids, versions, MaxReadLimit)
 	evs, err := collectAuthentic(rows, err, macs, false)

@@ -14,7 +14,8 @@ import (
 )
 
 // ReadRange returns up to limit events with after < position <= until, in position
-// order, reusing dst's storage. It is ReadAll for a reader that folds the whole log (a
+// order, sealed or not (ledger_log: an event the sealer numbers in its stream has
+// version 0 until sealed), reusing dst's storage. It is ReadAll for a reader that folds the whole log (a
 // rebuild of the read models): it reads raw values (binary integers, timestamps and
 // hashes; the JSON columns as text) the way Verify does, copies each page's bytes into
 // one buffer instead of one allocation per field, and shares the repeated strings
@@ -24,9 +25,9 @@ func ReadRange(ctx context.Context, db DB, after, until int64, limit int, dst []
 	if err := checkLimit(limit); err != nil {
 		return nil, err
 	}
-	rows, err := db.Query(ctx, `SELECT position, event_id, stream_id, stream_version, event_type, schema_version,
+	rows, err := db.Query(ctx, `SELECT position, event_id, stream_id, coalesce(stream_version, 0), event_type, schema_version,
 			company_id, payload::text, metadata::text, recorded_at, prev_hash, hash
-		FROM ledger_events WHERE position > $1 AND position <= $2 ORDER BY position LIMIT $3`, after, until, limit)
+		FROM ledger_log WHERE position > $1 AND position <= $2 ORDER BY position LIMIT $3`, after, until, limit)
 	if err != nil {
 		return nil, storeError("read", err)
 	}

@@ -33,6 +33,7 @@ func TestReadRangeReadsWhatReadAllReads(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	sealed(t, s)
 	want, err := eventstore.ReadAll(ctx, pool, 0, 1000)
 	if err != nil || len(want) != 40 {
 		t.Fatalf("ReadAll: %d events, %v", len(want), err)

@@ -52,11 +52,13 @@ func (r VerifyReport) OK() bool { return r.BrokenAt == 0 }
 // carries its prev_hash) and then joined in order, which links segment ends.
 const verifySegment = 50_000
 
-// Verify walks the whole log in position order and recomputes every hash. It reports
-// the first position that was edited (its hash no longer matches its content), whose
-// predecessor is missing (a gap in positions), whose prev_hash does not match the
-// row before it (a deleted or reordered row), or, with an Authenticator, that the
-// writer did not authenticate (no valid MAC after ledger_integrity.legacy_through).
+// Verify walks the whole sealed log in position order and recomputes every hash. It
+// reports the first position that was edited (its hash no longer matches its content),
+// whose prev_hash does not match the row before it (a deleted or reordered row), or,
+// with an Authenticator, that the writer did not authenticate (no valid MAC after
+// ledger_integrity.legacy_through). Positions need not be dense (an append that failed
+// after taking its positions leaves them unused): a removed row is found by the link of
+// the row after it, and a removed head by the signed checkpoints.
 func (s *Store) Verify(ctx context.Context) (VerifyReport, error) { return s.VerifyAt(ctx, nil) }
 
 // VerifyAt is Verify that also reports what the chain holds at the given positions
@@ -293,8 +295,6 @@ func (res *segmentResult) add(pos int64, at time.Time, prev, stored []byte, ownR
 	} else if res.brokenAt == 0 {
 		reason := ""
 		switch {
-		case pos != res.lastPosition+1:
-			reason = fmt.Sprintf("missing: position %d follows %d", pos, res.lastPosition)
 		case !bytes.Equal(prev, res.lastHash):
 			reason = reasonRelinked
 		default:
@@ -343,8 +343,6 @@ func joinSegments(segs []segmentResult, from int64) VerifyReport {
 		switch {
 		case anchored && s.firstPosition != from:
 			return broken(s.firstPosition, fmt.Sprintf("missing: the range starts at position %d but its first event is at %d", from, s.firstPosition))
-		case s.firstPosition != rep.HeadPosition+1:
-			return broken(s.firstPosition, fmt.Sprintf("missing: position %d follows %d", s.firstPosition, rep.HeadPosition))
 		case !anchored && !bytes.Equal(s.firstPrev, rep.HeadHash):
 			return broken(s.firstPosition, reasonRelinked)
 		case s.firstRowContentBroken:

@@ -55,6 +55,7 @@ func TestVerifyReportsTheTamperedPosition(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
+			sealed(t, s)
 			if rep, err := s.Verify(ctx); err != nil || !rep.OK() {
 				t.Fatalf("Verify before tampering = %+v, %v", rep, err)
 			}
@@ -83,6 +84,7 @@ func TestVerifyRange(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	sealed(t, s)
 	verifyRange := func(from, to int64) eventstore.VerifyReport {
 		t.Helper()
 		rep, err := s.VerifyRange(ctx, from, to, []int64{from})

@@ -46,6 +46,9 @@ var RuntimePrivileges = map[string][]string{
 	"event_subscribers":               {"SELECT", "INSERT", "UPDATE"},
 	"company_secret_provider_configs": {"SELECT", "INSERT", "UPDATE"},
 	"ledger_leases":                   {"SELECT", "INSERT", "UPDATE", "DELETE"}, // DELETE: release on shutdown
+	"ledger_streams":                  {"SELECT", "INSERT", "UPDATE"},           // the version counters of appends
+	"ledger_appends":                  {"SELECT", "INSERT", "DELETE"},           // DELETE: the sealer moves them into ledger_events
+	"ledger_log":                      {"SELECT"},                               // a view
 }
 
 // DefaultRuntimePrivileges is what the runtime role gets on a table RuntimePrivileges
@@ -53,7 +56,7 @@ var RuntimePrivileges = map[string][]string{
 var DefaultRuntimePrivileges = []string{"SELECT", "INSERT", "UPDATE", "DELETE"}
 
 // GrantRuntime gives role exactly the runtime privileges on every table and sequence of
-// the current schema that the connected user owns: first everything role held on them
+// the current schema that the connected user owns (and views): first everything role held on them
 // is revoked, then RuntimePrivileges (or the default) is granted, and USAGE, SELECT on
 // sequences. It runs in one transaction under the migrations' advisory lock, so it is
 // safe to run on every start and after every migration run, from several processes at
@@ -65,7 +68,7 @@ func GrantRuntime(ctx context.Context, conn *pgx.Conn, role string) error {
 			return err
 		}
 		rows, _ := tx.Query(ctx, `SELECT c.relname, c.relkind = 'S' FROM pg_class c
-			WHERE c.relnamespace = current_schema()::regnamespace AND c.relkind IN ('r', 'p', 'S')
+			WHERE c.relnamespace = current_schema()::regnamespace AND c.relkind IN ('r', 'p', 'S', 'v')
 			AND pg_has_role(current_user, c.relowner, 'USAGE') ORDER BY c.relname`)
 		type object struct {
 			name     string

@@ -69,7 +69,7 @@ func (l *Log) AppendWith(ctx context.Context, a eventstore.Append) (eventstore.A
 		}
 	}
 	current := l.version(a.Stream)
-	if a.Expected != eventstore.AnyVersion && a.Expected != current {
+	if a.Expected != eventstore.AnyVersion && a.Expected != eventstore.Unversioned && a.Expected != current {
 		return eventstore.AppendResult{}, eventstore.Stale(a.Stream, current, a.Expected)
 	}
 	for _, c := range a.Condition {

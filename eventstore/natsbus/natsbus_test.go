@@ -62,6 +62,9 @@ func (h *harness) append(t testing.TB, company, stream string, n int) {
 			return
 		}
 	}
+	if _, err := h.store.SealedThrough(context.Background()); err != nil {
+		t.Error(err)
+	}
 }
 
 // startsNATS skips a test that starts a NATS server under -short (the fast tier);

@@ -20,7 +20,9 @@ var IntegrityKey = func() integrity.Key {
 // and hash, computed from the head row exactly as the ledger computes them, and the
 // given mac expression (NULL, or a bytea literal), in a stream of its own
 // (streamID-<position>): what someone who holds only the
-// runtime role's credentials can do. It needs no privilege beyond INSERT and SELECT.
+// runtime role's credentials can do. It needs no privilege beyond INSERT and SELECT
+// (and USAGE on the position sequence, which it moves past the forged position as a
+// forger would, so that the next append does not take it).
 func ForgeEvent(streamID, mac string) string {
 	return `WITH head AS (SELECT position, hash FROM ledger_events ORDER BY position DESC LIMIT 1),
 r AS (SELECT coalesce((SELECT position FROM head), 0) + 1 AS position,
@@ -28,9 +30,10 @@ r AS (SELECT coalesce((SELECT position FROM head), 0) + 1 AS position,
 		'` + streamID + `-' || (coalesce((SELECT position FROM head), 0) + 1)::text AS stream_id, 1::bigint AS stream_version, 'forged.event'::text AS event_type,
 		1 AS schema_version, 'forged-co'::text AS company_id, '{}'::jsonb AS payload, '{}'::jsonb AS metadata,
 		date_trunc('microseconds', now()) AS recorded_at,
-		coalesce((SELECT hash FROM head), decode(repeat('00', 32), 'hex')) AS prev_hash)
+		coalesce((SELECT hash FROM head), decode(repeat('00', 32), 'hex')) AS prev_hash),
+bump AS MATERIALIZED (SELECT nextval('ledger_position_seq') AS v)
 INSERT INTO ledger_events (position, event_id, stream_id, stream_version, event_type, schema_version, company_id,
 	payload, metadata, recorded_at, prev_hash, hash, mac)
 SELECT position, event_id, stream_id, stream_version, event_type, schema_version, company_id, payload, metadata,
-	recorded_at, prev_hash, sha256(r.prev_hash || ` + canonicalBytes("r") + `), ` + mac + ` FROM r`
+	recorded_at, prev_hash, sha256(r.prev_hash || ` + canonicalBytes("r") + `), ` + mac + ` FROM r CROSS JOIN bump`
 }

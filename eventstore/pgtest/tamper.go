@@ -71,7 +71,8 @@ type Forged struct {
 
 // ForgedAppend is one INSERT that appends f at the head of ledger_events with a correct
 // prev_hash and hash and no MAC: what someone who may only INSERT (the runtime role)
-// can add without any key. Run it on a connection as that role.
+// can add without any key. Like ForgeEvent it moves the position sequence past the
+// forged position. Run it on a connection as that role.
 func ForgedAppend(f Forged) string {
 	q := func(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
 	return fmt.Sprintf(`INSERT INTO ledger_events (position, event_id, stream_id, stream_version, event_type, schema_version,
@@ -81,6 +82,7 @@ func ForgedAppend(f Forged) string {
 	FROM (SELECT coalesce((SELECT max(position) FROM ledger_events), 0) + 1 AS position, %s::text AS event_id,
 		%s::text AS stream_id, %d::bigint AS stream_version, %s::text AS event_type, %d AS schema_version,
 		%s::text AS company_id, %s::jsonb AS payload, '{}'::jsonb AS metadata, date_trunc('microseconds', now()) AS recorded_at,
-		coalesce((SELECT hash FROM ledger_events ORDER BY position DESC LIMIT 1), decode(repeat('00', 32), 'hex')) AS prev) r`,
+		coalesce((SELECT hash FROM ledger_events ORDER BY position DESC LIMIT 1), decode(repeat('00', 32), 'hex')) AS prev) r,
+		LATERAL (SELECT nextval('ledger_position_seq')) bump`,
 		canonicalBytes("r"), q(f.EventID), q(f.StreamID), f.StreamVersion, q(f.Type), f.SchemaVersion, q(f.CompanyID), q(f.Payload))
 }

@@ -329,10 +329,12 @@ func racingCreators(t *testing.T, l Log) {
 }
 
 func readStreams(t *testing.T, l Log) {
+	versions := map[string]int64{}
 	for i, s := range []string{"a", "b", "a", "c", "a"} {
-		if _, err := appendTo(l, s, eventstore.AnyVersion, Event("x.y", "co", i)); err != nil {
+		if _, err := appendTo(l, s, versions[s], Event("x.y", "co", i)); err != nil {
 			t.Fatal(err)
 		}
+		versions[s]++
 	}
 	got, err := l.ReadStreams(context.Background(), map[string]int64{"a": 1, "b": 0, "c": 1, "none": 0})
 	if err != nil {
@@ -355,7 +357,7 @@ func statementsRun(t *testing.T, l Log) {
 	ctx := context.Background()
 	ran := 0
 	var count int64
-	counting := eventstore.Statement{SQL: `SELECT count(*) FROM ledger_events WHERE stream_id = 'a'`,
+	counting := eventstore.Statement{SQL: `SELECT count(*) FROM ledger_log WHERE stream_id = 'a'`,
 		Row: func(r pgx.Row) error { ran++; return r.Scan(&count) }}
 	idem := &eventstore.Idempotency{Key: "k1"}
 	with := func(expected int64) error {

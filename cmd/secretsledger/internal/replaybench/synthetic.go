@@ -144,7 +144,7 @@ func (g *synthetic) batch(batch, size int) []func() error {
 				TargetType: "agent", TargetID: target, ConfigPath: fmt.Sprintf("env.K%d", i%3), RunID: "run", Outcome: "resolved"})
 		}
 		return []func() error{func() error {
-			return g.append(events.AccessStream(benchCompany, "agent", target), eventstore.AnyVersion, evs)
+			return g.append(events.AccessStream(benchCompany, "agent", target), eventstore.Unversioned, evs)
 		}}
 	case r < 19:
 		id := g.secretIDs[batch%len(g.secretIDs)]

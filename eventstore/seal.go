@@ -1,0 +1,357 @@
+package eventstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/secretsledger/secretsledger/eventstore/ledgererr"
+)
+
+// The sealer moves acknowledged events from ledger_appends into ledger_events, in
+// position order, with their chain hash and the writer's MAC of it. Positions come from
+// a sequence, so a smaller one may still be in flight when a larger one commits. The
+// sealer therefore reads the sequence's last value N, then takes an xid X of its own (a
+// probe: a transaction that writes nothing), and seals positions up to N only once
+// pg_snapshot_xmin() is past X. An append takes its xid before its positions, so every
+// transaction that could hold a position up to N had its xid before X: once all of them
+// have ended, every position up to N is committed (and visible) or never will be. Reading
+// the head and the pending events in one statement gives them one snapshot; the primary
+// key on ledger_events.position turns two sealers racing (a lease handover) into one
+// failed insert, never a fork.
+
+// sealPoll is how often an idle sealer looks for events appended by other processes;
+// appends in its own process wake it at once.
+const sealPoll = 10 * time.Millisecond
+
+// finalWait bounds how long one Seal waits for the transactions older than its probe
+// (a long transaction elsewhere on the cluster holds pg_snapshot_xmin back); finalPoll
+// is how often it looks.
+const (
+	finalWait = time.Second
+	finalPoll = time.Millisecond
+)
+
+// sealCandidates reads the head and up to $1 pending events at positions up to $2, with
+// each stream's last sealed version.
+const sealCandidates = `
+WITH cand AS (SELECT a.* FROM ledger_appends a WHERE a.position <= $2 ORDER BY a.position LIMIT $1),
+sealed AS (SELECT s.stream_id, (SELECT max(e.stream_version) FROM ledger_events e WHERE e.stream_id = s.stream_id) AS v
+	FROM (SELECT DISTINCT stream_id FROM cand) s),
+head AS (SELECT position, hash FROM ledger_events ORDER BY position DESC LIMIT 1)
+SELECT (SELECT position FROM head), (SELECT hash FROM head), c.position, c.event_id, c.stream_id, c.stream_version,
+	c.event_type, c.schema_version, c.company_id, c.payload, c.metadata, c.payload::jsonb::text, c.metadata::jsonb::text,
+	c.recorded_at, c.mac, sealed.v
+FROM cand c JOIN sealed USING (stream_id) ORDER BY c.position`
+
+// finalThrough returns the largest position N such that every position up to N is
+// committed or never will be, or 0 when nothing is pending or the transactions it
+// waits for have not ended within finalWait.
+func (s *Store) finalThrough(ctx context.Context) (int64, error) {
+	var upto *int64
+	var xid string
+	b := &pgx.Batch{}
+	b.Queue(`SELECT max(position) FROM ledger_appends`)
+	b.Queue(`BEGIN`)
+	b.Queue(`SET LOCAL synchronous_commit = off`) // the probe writes nothing worth a flush
+	b.Queue(`SELECT CASE WHEN is_called THEN last_value ELSE last_value - 1 END FROM ledger_position_seq`)
+	b.Queue(`SELECT pg_current_xact_id()::text`)
+	b.Queue(`COMMIT`)
+	var n int64
+	err := func() error {
+		br := s.pool.SendBatch(ctx, b)
+		defer br.Close()
+		if err := br.QueryRow().Scan(&upto); err != nil {
+			return err
+		}
+		for range 2 {
+			if _, err := br.Exec(); err != nil {
+				return err
+			}
+		}
+		if err := br.QueryRow().Scan(&n); err != nil {
+			return err
+		}
+		if err := br.QueryRow().Scan(&xid); err != nil {
+			return err
+		}
+		_, err := br.Exec()
+		return err
+	}()
+	if err != nil || upto == nil {
+		return 0, err
+	}
+	deadline := time.Now().Add(finalWait)
+	for {
+		var final bool
+		if err := s.pool.QueryRow(ctx, `SELECT pg_snapshot_xmin(pg_current_snapshot()) > $1::xid8`, xid).Scan(&final); err != nil {
+			return 0, err
+		}
+		if final {
+			return n, nil
+		}
+		if time.Now().After(deadline) {
+			return 0, nil
+		}
+		select {
+		case <-ctx.Done():
+			return 0, ctx.Err()
+		case <-time.After(finalPoll):
+		}
+	}
+}
+
+// pendingEvent is one row of sealCandidates.
+type pendingEvent struct {
+	headPos       *int64
+	headHash      []byte
+	f             chainFields // as sent: the content the writer's MAC covers
+	version       *int64
+	normPayload   string
+	normMeta      string
+	mac           []byte
+	sealedVersion *int64
+}
+
+// SealError is why the sealer stopped before an event: it will not chain an event the
+// writer did not authenticate, nor one out of its stream's order.
+type SealError struct {
+	Position int64
+	Reason   string
+}
+
+func (e *SealError) Error() string {
+	return fmt.Sprintf("eventstore: the sealer stops before position %d: %s", e.Position, e.Reason)
+}
+
+// Seal moves the final pending events (at most MaxBatchEvents) into the chain in one
+// transaction and returns how many it sealed. A *SealError says it stopped before an
+// event it must not seal; what came before it is sealed.
+func (s *Store) Seal(ctx context.Context) (int, error) {
+	if s.cfg.Authenticator == nil {
+		return 0, errNoAuthenticator
+	}
+	upto, err := s.finalThrough(ctx)
+	if err != nil || upto == 0 {
+		return 0, storeError("seal", err)
+	}
+	rows, err := s.pool.Query(ctx, sealCandidates, s.cfg.MaxBatchEvents, upto)
+	if err != nil {
+		return 0, storeError("seal", err)
+	}
+	pending, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (pendingEvent, error) {
+		var p pendingEvent
+		err := row.Scan(&p.headPos, &p.headHash, &p.f.position, &p.f.eventID, &p.f.streamID, &p.version, &p.f.eventType,
+			&p.f.schemaVersion, &p.f.companyID, &p.f.payload, &p.f.metadata, &p.normPayload, &p.normMeta,
+			&p.f.recordedAt, &p.mac, &p.sealedVersion)
+		return p, err
+	})
+	if err != nil || len(pending) == 0 {
+		return 0, storeError("seal", err)
+	}
+	batch, stop := s.chain(pending)
+	if len(batch.positions) > 0 {
+		if err := s.writeSealed(ctx, batch); err != nil {
+			return 0, storeError("seal", err)
+		}
+		s.afterSeal(batch)
+	}
+	if stop != nil {
+		return len(batch.positions), stop
+	}
+	return len(batch.positions), nil
+}
+
+// sealedBatch is what one sealing transaction writes, as column arrays for unnest.
+type sealedBatch struct {
+	positions, versions                            []int64
+	ids, streams, types, companies, payloads, meta []string
+	schemaVersions                                 []int32
+	recordedAt                                     []time.Time
+	prevHashes, hashes, macs                       [][]byte
+	events                                         []Event
+}
+
+// chain checks the pending events in position order and links each to the one before:
+// it stops at the first that is below the head, not authenticated by the writer, or out
+// of its stream's order.
+func (s *Store) chain(pending []pendingEvent) (sealedBatch, error) {
+	var b sealedBatch
+	headPos, prev := deref(pending[0].headPos), pending[0].headHash
+	if prev == nil {
+		prev = genesisHash
+	}
+	last := map[string]int64{}
+	for _, p := range pending {
+		if _, ok := last[p.f.streamID]; !ok {
+			last[p.f.streamID] = deref(p.sealedVersion)
+		}
+		p.f.streamVersion = deref(p.version)
+		switch {
+		case p.f.position <= headPos:
+			return b, &SealError{Position: p.f.position, Reason: fmt.Sprintf("it is at or below the sealed head %d", headPos)}
+		case !s.cfg.Authenticator.VerifyEventMAC(pendingHash(p.f), p.mac):
+			return b, &SealError{Position: p.f.position, Reason: "the writer did not authenticate it (no valid MAC): it was not written by a ledger process"}
+		case p.version != nil && *p.version != last[p.f.streamID]+1:
+			return b, &SealError{Position: p.f.position, Reason: fmt.Sprintf("stream %s version %d follows %d: an appended event is missing",
+				p.f.streamID, *p.version, last[p.f.streamID])}
+		}
+		last[p.f.streamID]++
+		f := p.f
+		f.streamVersion = last[p.f.streamID]
+		f.payload, f.metadata = []byte(p.normPayload), []byte(p.normMeta)
+		hash := chainHash(prev, f)
+		b.add(f, prev, hash, s.cfg.Authenticator.EventMAC(hash))
+		prev, headPos = hash, f.position
+	}
+	return b, nil
+}
+
+func (b *sealedBatch) add(f chainFields, prev, hash, mac []byte) {
+	b.positions = append(b.positions, f.position)
+	b.ids = append(b.ids, f.eventID)
+	b.streams = append(b.streams, f.streamID)
+	b.versions = append(b.versions, f.streamVersion)
+	b.types = append(b.types, f.eventType)
+	b.schemaVersions = append(b.schemaVersions, int32(f.schemaVersion))
+	b.companies = append(b.companies, f.companyID)
+	b.payloads = append(b.payloads, string(f.payload))
+	b.meta = append(b.meta, string(f.metadata))
+	b.recordedAt = append(b.recordedAt, f.recordedAt)
+	b.prevHashes = append(b.prevHashes, prev)
+	b.hashes = append(b.hashes, hash)
+	b.macs = append(b.macs, mac)
+}
+
+// writeSealed inserts a batch into ledger_events and removes it from ledger_appends in
+// one transaction, in one round trip.
+func (s *Store) writeSealed(ctx context.Context, b sealedBatch) error {
+	conn, err := s.pool.Acquire(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Release()
+	batch := &pgx.Batch{}
+	batch.Queue(`BEGIN`)
+	batch.Queue(`INSERT INTO ledger_events (position, event_id, stream_id, stream_version, event_type, schema_version,
+			company_id, payload, metadata, recorded_at, prev_hash, hash, mac)
+		SELECT pos, id, stream, ver, typ, sv, company, payload::jsonb, meta::jsonb, at, prev, hash, mac
+		FROM unnest($1::bigint[], $2::text[], $3::text[], $4::bigint[], $5::text[], $6::int[], $7::text[],
+			$8::text[], $9::text[], $10::timestamptz[], $11::bytea[], $12::bytea[], $13::bytea[])
+			AS t(pos, id, stream, ver, typ, sv, company, payload, meta, at, prev, hash, mac)`,
+		b.positions, b.ids, b.streams, b.versions, b.types, b.schemaVersions, b.companies,
+		b.payloads, b.meta, b.recordedAt, b.prevHashes, b.hashes, b.macs)
+	batch.Queue(`DELETE FROM ledger_appends WHERE position = ANY($1)`, b.positions)
+	batch.Queue(`COMMIT`)
+	if err := conn.SendBatch(ctx, batch).Close(); err != nil {
+		rollback(conn)
+		return err
+	}
+	return nil
+}
+
+// afterSeal tells what follows the sealed log (the relay, the checkpoint signer, the
+// change feeds) that it moved, and the observer how far behind the appends it is.
+func (s *Store) afterSeal(b sealedBatch) {
+	now := s.now()
+	oldest := b.recordedAt[0]
+	for _, at := range b.recordedAt {
+		if at.Before(oldest) {
+			oldest = at
+		}
+	}
+	s.cfg.Observer.Sealed(len(b.positions), now.Sub(oldest))
+	if s.cfg.Sealed != nil {
+		evs := make([]Event, len(b.positions))
+		for i := range b.positions {
+			evs[i] = Event{Position: b.positions[i], StreamID: b.streams[i], StreamVersion: b.versions[i], Type: b.types[i],
+				CompanyID: b.companies[i], RecordedAt: b.recordedAt[i], Hash: b.hashes[i]}
+		}
+		s.cfg.Sealed(evs)
+	}
+	for _, c := range s.cfg.Committed {
+		select {
+		case c <- struct{}{}:
+		default: // a wake-up is already pending
+		}
+	}
+}
+
+// wakeSealer tells this process's sealer that an append committed.
+func (s *Store) wakeSealer() {
+	select {
+	case s.sealWake <- struct{}{}:
+	default:
+	}
+}
+
+// Run is the sealer: it seals what is final as soon as an append of this process
+// commits, or every sealPoll for other processes' appends, until ctx ends; then it
+// seals once more what is final, so that a process stopping after its last append
+// leaves nothing of its own behind when it can. Run it in one process at a time (the
+// sealer lease); a second one costs work, never a fork.
+func (s *Store) Run(ctx context.Context) error {
+	tick := time.NewTicker(sealPoll)
+	defer tick.Stop()
+	var stopped string // the last SealError, reported once
+	for {
+		n, err := s.Seal(ctx)
+		var se *SealError
+		switch {
+		case errors.As(err, &se) && se.Error() != stopped:
+			stopped = se.Error()
+			s.cfg.Observer.SealFailed(err)
+		case err != nil && se == nil && ctx.Err() == nil:
+			s.cfg.Observer.SealFailed(err)
+		case err == nil:
+			stopped = ""
+		}
+		if n == s.cfg.MaxBatchEvents && err == nil {
+			continue // more is waiting
+		}
+		select {
+		case <-ctx.Done():
+			final, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+			defer cancel()
+			for {
+				if n, err := s.Seal(final); err != nil || n < s.cfg.MaxBatchEvents {
+					return nil
+				}
+			}
+		case <-s.sealWake:
+		case <-tick.C:
+		}
+	}
+}
+
+// errBacklog refuses appends while the sealer is too far behind.
+var errBacklog = ledgererr.New(ledgererr.Unavailable,
+	"the log's sealer is too far behind (see secretsledger doctor); appends resume once it catches up")
+
+// SealedThrough waits until every event committed before it was called is sealed (or
+// ctx ends) and returns the sealed head: a reader of the sealed log (verify, an audit
+// export) that must include what was acknowledged before it started calls it first.
+func (s *Store) SealedThrough(ctx context.Context) (int64, error) {
+	var upto *int64
+	if err := s.pool.QueryRow(ctx, `SELECT max(position) FROM ledger_appends`).Scan(&upto); err != nil {
+		return 0, storeError("read the sealer's backlog", err)
+	}
+	for upto != nil {
+		var waiting bool
+		if err := s.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM ledger_appends WHERE position <= $1)`, *upto).Scan(&waiting); err != nil {
+			return 0, storeError("read the sealer's backlog", err)
+		}
+		if !waiting {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return 0, ctx.Err()
+		case <-time.After(sealPoll):
+		}
+	}
+	return s.HeadPosition(ctx)
+}
