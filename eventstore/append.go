@@ -210,4 +210,3 @@ func requestHash(stream string, expected int64, events []EventData) []byte {
 	}
 	return h.Sum(nil)
 }
-

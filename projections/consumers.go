@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -43,7 +45,6 @@ func (Consumers) queue(b *pgx.Batch, evs []eventstore.Event, payloads []any) err
 		}
 	}
 	cb.acc.queue(b)
-	checkpoint(b, ConsumersName, evs)
 	return nil
 }
 
@@ -190,12 +191,15 @@ func (a *accessRows) queue(b *pgx.Batch) {
 	if len(a.resolved) == 0 {
 		return
 	}
-	ids := make([]string, 0, len(a.resolved))
-	ats := make([]time.Time, 0, len(a.resolved))
-	for id, at := range a.resolved {
-		ids = append(ids, id)
-		ats = append(ats, at)
+	// In id order, so that two resolutions of the same secrets lock their rows in one
+	// order; and at most once a second per secret (lastResolvedAt is to the second), so
+	// that concurrent resolutions of one secret do not all wait on its row: a row that
+	// does not match is not locked.
+	ids := slices.Sorted(maps.Keys(a.resolved))
+	ats := make([]time.Time, len(ids))
+	for i, id := range ids {
+		ats[i] = a.resolved[id]
 	}
 	b.Queue(`UPDATE company_secrets s SET last_resolved_at = v.at FROM unnest($1::text[], $2::timestamptz[]) AS v(id, at)
-		WHERE s.id = v.id AND (s.last_resolved_at IS NULL OR s.last_resolved_at < v.at)`, ids, ats)
+		WHERE s.id = v.id AND (s.last_resolved_at IS NULL OR s.last_resolved_at < v.at - interval '1 second')`, ids, ats)
 }

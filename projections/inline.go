@@ -46,11 +46,18 @@ func decodeAll(evs []eventstore.Event) ([]any, error) {
 	return payloads, nil
 }
 
-// checkpoint queues the projection's checkpoint after a batch of events.
-func checkpoint(b *pgx.Batch, name string, evs []eventstore.Event) {
-	if len(evs) > 0 {
+// checkpoints queues the checkpoint of each projection after a rebuild's batch of
+// events: the position the rebuild reached. Appends do not move the checkpoints: they
+// commit in parallel, and one row every append updates would serialize them all. A
+// checkpoint says that the projection was built, and from which position on the log
+// was applied inline.
+func (in Inline) checkpoints(b *pgx.Batch, evs []eventstore.Event) {
+	if len(evs) == 0 {
+		return
+	}
+	for _, p := range in {
 		b.Queue(`INSERT INTO projection_checkpoints (projection, position) VALUES ($1, $2)
-			ON CONFLICT (projection) DO UPDATE SET position = excluded.position`, name, evs[len(evs)-1].Position)
+			ON CONFLICT (projection) DO UPDATE SET position = excluded.position`, p.Name(), evs[len(evs)-1].Position)
 	}
 }
 
@@ -84,12 +91,14 @@ func (in Inline) Translate(err error) error {
 	return err
 }
 
-// Project applies events to the read models over db (a transaction) in one round trip.
+// Project applies events to the read models over db (a transaction) in one round trip,
+// as a rebuild does: with the projections' checkpoints.
 func (in Inline) Project(ctx context.Context, db eventstore.DB, events []eventstore.Event) error {
 	b := &pgx.Batch{}
 	if err := in.Queue(b, events); err != nil {
 		return err
 	}
+	in.checkpoints(b, events)
 	if err := db.SendBatch(ctx, b).Close(); err != nil {
 		return fmt.Errorf("projections: %w", in.Translate(err))
 	}

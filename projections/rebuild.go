@@ -336,6 +336,7 @@ func (r Rebuilder) foldPages(ctx context.Context, tx pgx.Tx, head int64, res *Re
 			p := page{batch: &pgx.Batch{}, n: len(evs), err: err}
 			if err == nil {
 				p.err = Inline(r.Projections).Queue(p.batch, evs)
+				Inline(r.Projections).checkpoints(p.batch, evs)
 				after = evs[len(evs)-1].Position
 			}
 			select {

@@ -36,7 +36,6 @@ func (Secrets) queue(b *pgx.Batch, evs []eventstore.Event, payloads []any) error
 		}
 	}
 	sb.flush()
-	checkpoint(b, SecretsName, evs)
 	return nil
 }
 

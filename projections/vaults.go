@@ -34,7 +34,6 @@ func (Vaults) queue(b *pgx.Batch, evs []eventstore.Event, payloads []any) error 
 			return err
 		}
 	}
-	checkpoint(b, VaultsName, evs)
 	return nil
 }
 

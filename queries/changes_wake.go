@@ -9,21 +9,21 @@ import (
 	"github.com/secretsledger/secretsledger/eventstore/events"
 )
 
-// Appends tells the change feed's waiting polls that this process committed an event of
-// their company, so that a poll reads the log at once instead of at its next interval.
-// It is a hint, never the answer: the poll still reads the log (which decides what is
-// a change of its key), and it keeps reading on its interval for the events that other
-// processes commit, which no hook here hears.
+// Appends tells the change feed's waiting polls that this process's sealer chained an
+// event of their company, so that a poll reads the log at once instead of at its next
+// interval. It is a hint, never the answer: the poll still reads the log (which decides
+// what is a change of its key), and it keeps reading on its interval for the events that
+// another process's sealer chains, which no hook here hears.
 type Appends struct {
 	mu      sync.Mutex
 	waiting map[string]chan struct{} // by company: closed at its next append
 }
 
-// NewAppends returns Appends; give Recorded to the store's OnRecorded.
+// NewAppends returns Appends; give Recorded to the store's OnSealed.
 func NewAppends() *Appends { return &Appends{waiting: map[string]chan struct{}{}} }
 
-// Recorded is the store's hook for a committed batch: it wakes the polls of each
-// company the batch wrote to. Access records are left out: no resolution depends on
+// Recorded is the store's hook for a sealed batch: it wakes the polls of each company
+// the batch wrote to. Access records are left out: no resolution depends on
 // them, and under a resolution load they are most of the log.
 func (w *Appends) Recorded(evs []eventstore.Event) {
 	w.mu.Lock()

@@ -45,10 +45,10 @@ type ActiveSubscriber struct {
 // consumer that an issued JWT pulls from.
 func (q Events) ActiveSubscribers(ctx context.Context) ([]ActiveSubscriber, error) {
 	rows, err := q.DB.Query(ctx, `SELECT s.id, s.company_id, s.password_hash FROM event_subscribers s
-		JOIN ledger_events e ON e.stream_id = $1 || s.id AND e.stream_version = 1 AND e.event_type = $2
+		JOIN ledger_log e ON e.stream_id = $1 || s.id AND e.stream_version = 1 AND e.event_type = $2
 			AND e.company_id = s.company_id AND e.payload->>'subscriberId' = s.id
 		WHERE s.revoked_at IS NULL
-			AND NOT EXISTS (SELECT 1 FROM ledger_events r WHERE r.stream_id = e.stream_id AND r.event_type = $3)
+			AND NOT EXISTS (SELECT 1 FROM ledger_log r WHERE r.stream_id = e.stream_id AND r.event_type = $3)
 		ORDER BY s.id`, events.EventSubscriberStreamPrefix, events.EventSubscriberIssued, events.EventSubscriberRevoked)
 	return collect(rows, err, func(row pgx.CollectableRow) (ActiveSubscriber, error) {
 		var s ActiveSubscriber

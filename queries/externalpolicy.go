@@ -48,7 +48,7 @@ func (q ExternalPolicies) Company(ctx context.Context, a actor.Actor, companyID 
 	var at time.Time
 	err := q.DB.QueryRow(ctx, `SELECT payload, coalesce(metadata->>'actorType', ''), coalesce(metadata->>'actorId', ''),
 			recorded_at, position, stream_version
-		FROM ledger_events WHERE stream_id = $1 ORDER BY stream_version DESC LIMIT 1`,
+		FROM ledger_log WHERE stream_id = $1 ORDER BY stream_version DESC LIMIT 1`,
 		events.ExternalPolicyStream(companyID)).Scan(&payload, &actorType, &actorID, &at, &out.Position, &out.Version)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return out, nil

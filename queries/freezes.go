@@ -54,7 +54,7 @@ func (q Freezes) last(ctx context.Context, stream, frozen, unfrozen string) (Fre
 	var at time.Time
 	err := q.DB.QueryRow(ctx, `SELECT event_type, coalesce(payload->>'reason', ''), coalesce(metadata->>'actorType', ''),
 			coalesce(metadata->>'actorId', ''), recorded_at, position
-		FROM ledger_events WHERE stream_id = $1 AND event_type IN ($2, $3) ORDER BY stream_version DESC LIMIT 1`,
+		FROM ledger_log WHERE stream_id = $1 AND event_type IN ($2, $3) ORDER BY stream_version DESC LIMIT 1`,
 		stream, frozen, unfrozen).Scan(&typ, &f.Reason, &actorType, &actorID, &at, &f.Position)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return Freeze{}, nil

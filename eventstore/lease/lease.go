@@ -18,6 +18,7 @@ import (
 // WARNING: persisted in ledger_leases and shared by every process on a database; never rename.
 const (
 	Relay            = "relay"
+	Sealer           = "sealer"
 	CheckpointSigner = "checkpoint-signer"
 	Backups          = "backups"
 	IdempotencySweep = "idempotency-sweep"

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"path/filepath"
 	"strings"
 	"time"
@@ -37,7 +38,8 @@ type App struct {
 	Dir  instance.Dir
 	DB   *database.Database
 	Pool *pgxpool.Pool
-	// Store is the event store; its writer runs in Run (serve) or from RunWriter.
+	// Store is the event store; its sealer runs in Run (serve, under its lease) or from
+	// RunWriter.
 	Store *eventstore.Store
 	Local *localenc.Provider
 	// Commands are the command handlers.
@@ -116,8 +118,8 @@ func (a *App) openLedger(ctx context.Context) error {
 	if o.Owner {
 		poolURL = a.DB.MigrationURL
 	}
-	if a.Pool, err = pgxpool.New(ctx, poolURL); err != nil {
-		return fmt.Errorf("open database pool: %w", err)
+	if a.Pool, err = openPool(ctx, poolURL); err != nil {
+		return err
 	}
 	a.onClose(a.Pool.Close)
 	localCalls, err := a.openLocalProvider(ctx)
@@ -145,7 +147,7 @@ func (a *App) openLedger(ctx context.Context) error {
 		deps.credentials = a.integrity
 	}
 	if a.metrics != nil {
-		storeCfg.Observer, deps.resolutions = a.metrics, a.metrics
+		storeCfg.Observer, deps.resolutions = sealLog{a.metrics, o.Log}, a.metrics
 	}
 	a.Store, a.Commands = newCommands(a.Pool, storeCfg, deps)
 	a.Tokens = boardtoken.Store{DB: a.Pool, Key: a.integrity}
@@ -234,9 +236,11 @@ func (a *App) Authenticate(ctx context.Context, token string) (actor.Actor, erro
 	return a.Tokens.Authenticate(ctx, token)
 }
 
-// RunWriter starts the event store's writer for a one-shot command that appends, and
-// returns the function that stops it. Without the integrity key it refuses: events the
-// writer cannot authenticate would read as forged.
+// RunWriter starts the event store's sealer for a one-shot command that appends, and
+// returns the function that stops it once it sealed what the command appended (when it
+// can: a long transaction elsewhere may hold it back, and a serve seals it later).
+// Without the integrity key it refuses: events the writer cannot authenticate would read
+// as forged.
 func (a *App) RunWriter(ctx context.Context) (stop func(), err error) {
 	if a.NoIntegrityKey != nil {
 		return nil, a.NoIntegrityKey
@@ -245,4 +249,35 @@ func (a *App) RunWriter(ctx context.Context) (stop func(), err error) {
 	done := make(chan struct{})
 	go func() { _ = a.Store.Run(ctx); close(done) }()
 	return func() { cancel(); <-done }, nil
+}
+
+// defaultPoolConns is the pool's size when DATABASE_URL sets no pool_max_conns: appends
+// commit in parallel, each on a connection of its own for its two round trips and its
+// commit, so the pool bounds how many are in flight (pgx's default is 4 on 2 cores).
+const defaultPoolConns = 32
+
+func openPool(ctx context.Context, url string) (*pgxpool.Pool, error) {
+	cfg, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		return nil, fmt.Errorf("open database pool: %w", err)
+	}
+	if !strings.Contains(url, "pool_max_conns") {
+		cfg.MaxConns = defaultPoolConns
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("open database pool: %w", err)
+	}
+	return pool, nil
+}
+
+// sealLog is the metrics' Observer that also logs why the sealer could not seal.
+type sealLog struct {
+	*metrics.Metrics
+	log *slog.Logger
+}
+
+func (o sealLog) SealFailed(err error) {
+	o.Metrics.SealFailed(err)
+	o.log.Error("sealer", "err", err)
 }

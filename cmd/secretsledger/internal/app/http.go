@@ -52,10 +52,11 @@ func (a *App) newHTTPServer() *http.Server {
 // newAPI is the API's resource handlers over the commands and queries.
 func (a *App) newAPI(stopping <-chan struct{}) *httpapi.API {
 	cmds, q, s := a.Commands, a.queries, a.server
-	// The change feed's polls wake on this process's appends (newHTTPServer runs before
-	// the store's writer starts, as OnRecorded asks).
+	// The change feed's polls wake when this process's sealer chains events (the feed
+	// reads the sealed log; newHTTPServer runs before the sealer starts, as OnSealed
+	// asks).
 	appends := queries.NewAppends()
-	a.Store.OnRecorded(appends.Recorded)
+	a.Store.OnSealed(appends.Recorded)
 	return &httpapi.API{
 		Auth: a, RequestHash: a.Local.Sealer().RequestHash, Answers: a.Store, AnswerSeal: a.integrity,
 		Secrets:      httpapi.Secrets{Commands: cmds.Secrets, Queries: q.secrets},
@@ -72,7 +73,7 @@ func (a *App) newAPI(stopping <-chan struct{}) *httpapi.API {
 			InstancePrefixes: a.opts.Config.AWS.ExternalPrefixes},
 		Vaults: httpapi.Vaults{Commands: cmds.Vaults, Queries: q.vaults},
 		Events: httpapi.Events{Subscribers: s.bus, Reader: q.events},
-		Audit:  httpapi.Audit{Queries: audit.Log{DB: a.Pool, RedactionKey: s.signer.Key}},
+		Audit:  httpapi.Audit{Queries: audit.Log{DB: a.Pool, RedactionKey: s.signer.Key}, Sealed: a.Store.SealedThrough},
 		Ledger: httpapi.Ledger{Companies: queries.Companies{DB: a.Pool}, Status: &queries.Ledger{Store: a.Store, DB: a.Pool}},
 	}
 }

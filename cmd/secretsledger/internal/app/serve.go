@@ -31,6 +31,7 @@ type server struct {
 	signer             *signer.Signer
 	roles              *roles
 	signerLease, sweep *lease.Lease
+	sealer             *lease.Lease
 	health, backups    *lease.Lease // nil when the role is off
 }
 
@@ -124,6 +125,7 @@ func (a *App) electRoles() {
 	s.roles = newRoles(a)
 	s.bus.relay.Lease = s.roles.lease(lease.Relay)
 	s.signerLease, s.sweep = s.roles.lease(lease.CheckpointSigner), s.roles.lease(lease.IdempotencySweep)
+	s.sealer = s.roles.lease(lease.Sealer)
 	if cfg.BackupInterval > 0 {
 		s.backups = s.roles.lease(lease.Backups)
 	}
@@ -133,8 +135,8 @@ func (a *App) electRoles() {
 }
 
 // Run serves until ctx ends, the HTTP server fails or the embedded PostgreSQL exits,
-// then stops gracefully: HTTP first, then the writer, the relay and the roles, and the
-// signer last, to sign the head of the writer's last commit.
+// then stops gracefully: HTTP first, then the sealer, the relay and the roles, and the
+// signer last, to sign the head of the sealer's last batch.
 func (a *App) Run(ctx context.Context) error {
 	s := a.server
 	if s == nil {
@@ -176,13 +178,14 @@ func (a *App) Run(ctx context.Context) error {
 	return runErr
 }
 
-// startBackground starts the store's writer, the relay, the signer, the idempotency
-// sweep and the memory's tail of the log; wait, after runCtx ends, waits for them all,
-// stopping the signer after the writer.
+// startBackground starts the sealer (under its lease), the watch on its backlog, the
+// relay, the signer, the idempotency sweep and the memory's tail of the log; wait, after
+// runCtx ends, waits for them all, stopping the signer after the sealer.
 func (a *App) startBackground(ctx, runCtx context.Context) (wait func()) {
 	s := a.server
-	storeDone := make(chan error, 1)
-	go func() { storeDone <- a.Store.Run(runCtx) }()
+	s.roles.run(runCtx, s.sealer, func(ctx context.Context) { _ = a.Store.Run(ctx) })
+	backlogDone := make(chan struct{})
+	go func() { a.Store.WatchBacklog(runCtx); close(backlogDone) }()
 	relayDone := make(chan error, 1)
 	go func() { relayDone <- s.bus.relay.Run(runCtx) }()
 	signerCtx, stopSigner := context.WithCancel(context.WithoutCancel(ctx))
@@ -202,7 +205,7 @@ func (a *App) startBackground(ctx, runCtx context.Context) (wait func()) {
 	}
 	go tailCommands(runCtx, a.Commands, a.Store, tailFrom)
 	return func() {
-		<-storeDone
+		<-backlogDone
 		<-relayDone
 		s.roles.wait()
 		stopSigner()

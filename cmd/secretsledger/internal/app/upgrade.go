@@ -11,23 +11,24 @@ import (
 	"github.com/secretsledger/secretsledger/projections"
 )
 
-// catchUpProjections rebuilds the read models when they are behind the log: projections
-// run inside the append transaction, so this only happens after an upgrade that adds
-// or changes a projection.
+// catchUpProjections rebuilds the read models when a projection was never built: the
+// projections run inside the append transaction, so this only happens after an upgrade
+// that adds or changes (renames) a projection. A projection's checkpoint is written by
+// a rebuild, or here at 0 for an empty log; appends do not move it.
 func (a *App) catchUpProjections(ctx context.Context) error {
-	head, err := a.Store.HeadPosition(ctx)
-	if err != nil {
-		return err
-	}
 	var names []string
 	for _, p := range projections.All() {
 		names = append(names, p.Name())
 	}
-	// The oldest checkpoint; a projection without one (new in this version) counts as 0.
-	var checkpoint int64
-	err = a.Pool.QueryRow(ctx, `SELECT CASE WHEN count(*) = cardinality($1::text[]) THEN min(position) ELSE 0 END
-		FROM projection_checkpoints WHERE projection = ANY($1)`, names).Scan(&checkpoint)
-	if err != nil || checkpoint >= head {
+	var missing, events int64
+	err := a.Pool.QueryRow(ctx, `SELECT cardinality($1::text[]) - (SELECT count(*) FROM projection_checkpoints WHERE projection = ANY($1)),
+		(SELECT count(*) FROM (SELECT 1 FROM ledger_log LIMIT 1) l)`, names).Scan(&missing, &events)
+	if err != nil || missing == 0 {
+		return err
+	}
+	if events == 0 {
+		_, err := a.Pool.Exec(ctx, `INSERT INTO projection_checkpoints (projection, position) SELECT unnest($1::text[]), 0
+			ON CONFLICT (projection) DO NOTHING`, names)
 		return err
 	}
 	// Rebuilding truncates the read models, which the runtime role may not: it runs as
@@ -38,7 +39,7 @@ func (a *App) catchUpProjections(ctx context.Context) error {
 	}
 	defer owner.Close()
 	n, err := projections.Rebuild(ctx, owner, projections.All())
-	a.opts.Log.Info("rebuilt read models that were behind the log", "events", n, "checkpoint", checkpoint, "head", head)
+	a.opts.Log.Info("rebuilt read models that were never built", "events", n)
 	return err
 }
 

@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"crypto/ed25519"
+	"time"
 
 	"github.com/secretsledger/secretsledger/eventstore"
 	"github.com/secretsledger/secretsledger/eventstore/checkpoint"
@@ -50,6 +51,11 @@ func (a *App) Verify(ctx context.Context, exported []CheckpointSource, key func(
 			return Verification{}, err
 		}
 	}
+	// Verify covers what was acknowledged before it started, once sealed; a sealer that
+	// is down leaves it to the sealed log (doctor reports the backlog).
+	sealCtx, cancel := context.WithTimeout(ctx, verifySealWait)
+	_, _ = a.Store.SealedThrough(sealCtx)
+	cancel()
 	rep, err := a.Store.VerifyAt(ctx, positions)
 	if err != nil {
 		return Verification{}, err
@@ -64,3 +70,7 @@ func (a *App) Verify(ctx context.Context, exported []CheckpointSource, key func(
 	}
 	return v, nil
 }
+
+// verifySealWait bounds verify's wait for the sealer to chain what was acknowledged
+// before it started.
+const verifySealWait = 10 * time.Second

@@ -24,6 +24,8 @@ type Metrics struct {
 	batchEvents    prometheus.Histogram
 	batchDuration  prometheus.Histogram
 	conflicts      *prometheus.CounterVec
+	sealLag        prometheus.Histogram
+	sealFailures   prometheus.Counter
 	resolutions    *prometheus.CounterVec
 	providerCalls  *prometheus.CounterVec
 	providerTiming *prometheus.HistogramVec
@@ -46,18 +48,27 @@ func New() *Metrics {
 		}, []string{"route", "method", "code"}),
 		batchEvents: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Namespace: namespace, Name: "eventstore_append_batch_events",
-			Help:    "Events written per group-commit transaction (0: every append of the batch was refused or replayed).",
+			Help:    "Events written per committed append transaction.",
 			Buckets: []float64{0, 1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024},
 		}),
 		batchDuration: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Namespace: namespace, Name: "eventstore_append_batch_duration_seconds",
-			Help:    "Time of one committed group-commit transaction, from taking the connection to COMMIT.",
+			Help:    "Time of one committed append transaction, from taking the connection to COMMIT.",
 			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 14), // 0.5ms to 4s
 		}),
 		conflicts: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: namespace, Name: "eventstore_append_conflicts_total",
 			Help: "Appends refused with a conflict, by kind: version (optimistic concurrency), idempotency (a key reused for another request), unique (a read model's unique name, key or config path).",
 		}, []string{"kind"}),
+		sealLag: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Namespace: namespace, Name: "eventstore_seal_lag_seconds",
+			Help:    "Per sealed batch, how long its oldest event waited from being recorded (before its append committed) until it was chained.",
+			Buckets: prometheus.ExponentialBuckets(0.001, 2, 14), // 1ms to 8s
+		}),
+		sealFailures: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: namespace, Name: "eventstore_seal_failures_total",
+			Help: "Times the sealer could not seal: the database failed, or it stopped before an event it must not chain (see the log).",
+		}),
 		resolutions: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: namespace, Name: "resolutions_total",
 			Help: "Config paths resolved by agents, by recorded outcome and source (secret: a binding or a path without one; inline: a plain env value).",
@@ -73,7 +84,7 @@ func New() *Metrics {
 		}, []string{"provider", "operation"}),
 	}
 	m.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		m.httpDuration, m.batchEvents, m.batchDuration, m.conflicts, m.resolutions, m.providerCalls, m.providerTiming)
+		m.httpDuration, m.batchEvents, m.batchDuration, m.conflicts, m.sealLag, m.sealFailures, m.resolutions, m.providerCalls, m.providerTiming)
 	for _, k := range []string{eventstore.ConflictVersion, eventstore.ConflictIdempotency, eventstore.ConflictUnique} {
 		m.conflicts.WithLabelValues(k)
 	}
@@ -106,6 +117,12 @@ func (m *Metrics) BatchCommitted(events int, d time.Duration) {
 
 // Conflict implements eventstore.Observer.
 func (m *Metrics) Conflict(kind string) { m.conflicts.WithLabelValues(kind).Inc() }
+
+// Sealed implements eventstore.Observer.
+func (m *Metrics) Sealed(_ int, lag time.Duration) { m.sealLag.Observe(lag.Seconds()) }
+
+// SealFailed implements eventstore.Observer.
+func (m *Metrics) SealFailed(error) { m.sealFailures.Inc() }
 
 // Resolution implements commands.ResolutionObserver.
 func (m *Metrics) Resolution(outcome, source string) {
