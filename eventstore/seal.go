@@ -15,8 +15,8 @@ import (
 // position order, with their chain hash and the writer's MAC of it. Positions come from
 // a sequence, so a smaller one may still be in flight when a larger one commits. The
 // sealer therefore reads the sequence's last value N, then takes an xid X of its own (a
-// probe: a transaction that writes nothing), and seals positions up to N only once
-// pg_snapshot_xmin() is past X. An append takes its xid before its positions, so every
+// probe, made by the sealing transaction before it, or by a transaction of its own),
+// and seals positions up to N only once pg_snapshot_xmin() is past X. An append takes its xid before its positions, so every
 // transaction that could hold a position up to N had its xid before X: once all of them
 // have ended, every position up to N is committed (and visible) or never will be. Reading
 // the head and the pending events in one statement gives them one snapshot; the primary
@@ -26,14 +26,6 @@ import (
 // sealPoll is how often an idle sealer looks for events appended by other processes;
 // appends in its own process wake it at once.
 const sealPoll = 10 * time.Millisecond
-
-// finalWait bounds how long one Seal waits for the transactions older than its probe
-// (a long transaction elsewhere on the cluster holds pg_snapshot_xmin back); finalPoll
-// is how often it looks.
-const (
-	finalWait = time.Second
-	finalPoll = time.Millisecond
-)
 
 // sealCandidates reads the head and up to $1 pending events at positions up to $2, with
 // each stream's last sealed version.
@@ -46,63 +38,6 @@ SELECT (SELECT position FROM head), (SELECT hash FROM head), c.position, c.event
 	c.event_type, c.schema_version, c.company_id, c.payload, c.metadata, c.payload::jsonb::text, c.metadata::jsonb::text,
 	c.recorded_at, c.mac, sealed.v
 FROM cand c JOIN sealed USING (stream_id) ORDER BY c.position`
-
-// finalThrough returns the largest position N such that every position up to N is
-// committed or never will be, or 0 when nothing is pending or the transactions it
-// waits for have not ended within finalWait.
-func (s *Store) finalThrough(ctx context.Context) (int64, error) {
-	var upto *int64
-	var xid string
-	b := &pgx.Batch{}
-	b.Queue(`SELECT max(position) FROM ledger_appends`)
-	b.Queue(`BEGIN`)
-	b.Queue(`SET LOCAL synchronous_commit = off`) // the probe writes nothing worth a flush
-	b.Queue(`SELECT CASE WHEN is_called THEN last_value ELSE last_value - 1 END FROM ledger_position_seq`)
-	b.Queue(`SELECT pg_current_xact_id()::text`)
-	b.Queue(`COMMIT`)
-	var n int64
-	err := func() error {
-		br := s.pool.SendBatch(ctx, b)
-		defer br.Close()
-		if err := br.QueryRow().Scan(&upto); err != nil {
-			return err
-		}
-		for range 2 {
-			if _, err := br.Exec(); err != nil {
-				return err
-			}
-		}
-		if err := br.QueryRow().Scan(&n); err != nil {
-			return err
-		}
-		if err := br.QueryRow().Scan(&xid); err != nil {
-			return err
-		}
-		_, err := br.Exec()
-		return err
-	}()
-	if err != nil || upto == nil {
-		return 0, err
-	}
-	deadline := time.Now().Add(finalWait)
-	for {
-		var final bool
-		if err := s.pool.QueryRow(ctx, `SELECT pg_snapshot_xmin(pg_current_snapshot()) > $1::xid8`, xid).Scan(&final); err != nil {
-			return 0, err
-		}
-		if final {
-			return n, nil
-		}
-		if time.Now().After(deadline) {
-			return 0, nil
-		}
-		select {
-		case <-ctx.Done():
-			return 0, ctx.Err()
-		case <-time.After(finalPoll):
-		}
-	}
-}
 
 // pendingEvent is one row of sealCandidates.
 type pendingEvent struct {
@@ -128,41 +63,58 @@ func (e *SealError) Error() string {
 }
 
 // Seal moves the final pending events (at most MaxBatchEvents) into the chain in one
-// transaction and returns how many it sealed. A *SealError says it stopped before an
-// event it must not seal; what came before it is sealed.
+// transaction and returns how many it sealed: those up to its probe's position, once
+// the transactions older than the probe have ended (waiting at most finalWait for
+// them). A *SealError says it stopped before an event it must not seal; what came
+// before it is sealed. Calls are serialized.
 func (s *Store) Seal(ctx context.Context) (int, error) {
 	if s.cfg.Authenticator == nil {
 		return 0, errNoAuthenticator
 	}
-	upto, err := s.finalThrough(ctx)
-	if err != nil || upto == 0 {
-		return 0, storeError("seal", err)
-	}
-	rows, err := s.pool.Query(ctx, sealCandidates, s.cfg.MaxBatchEvents, upto)
-	if err != nil {
-		return 0, storeError("seal", err)
-	}
-	pending, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (pendingEvent, error) {
-		var p pendingEvent
-		err := row.Scan(&p.headPos, &p.headHash, &p.f.position, &p.f.eventID, &p.f.streamID, &p.version, &p.f.eventType,
-			&p.f.schemaVersion, &p.f.companyID, &p.f.payload, &p.f.metadata, &p.normPayload, &p.normMeta,
-			&p.f.recordedAt, &p.mac, &p.sealedVersion)
-		return p, err
-	})
-	if err != nil || len(pending) == 0 {
-		return 0, storeError("seal", err)
-	}
-	batch, stop := s.chain(pending)
-	if len(batch.positions) > 0 {
-		if err := s.writeSealed(ctx, batch); err != nil {
-			return 0, storeError("seal", err)
+	s.seal.mu.Lock()
+	defer s.seal.mu.Unlock()
+	fresh := false
+	deadline := time.Now().Add(finalWait)
+	for {
+		if s.seal.probe == nil {
+			p, found, err := s.takeProbe(ctx)
+			if err != nil || !found {
+				return 0, storeError("seal", err)
+			}
+			s.seal.probe, fresh = &p, true
 		}
-		s.afterSeal(batch)
-	}
-	if stop != nil {
+		final, pending, err := s.candidates(ctx, *s.seal.probe)
+		switch {
+		case err != nil:
+			return 0, storeError("seal", err)
+		case !final:
+			if time.Now().After(deadline) {
+				return 0, nil
+			}
+			select {
+			case <-ctx.Done():
+				return 0, ctx.Err()
+			case <-time.After(finalPoll):
+			}
+			continue
+		case len(pending) == 0: // all up to the probe is sealed: probe anew
+			s.seal.probe = nil
+			if fresh {
+				return 0, nil
+			}
+			continue
+		}
+		batch, stop := s.chain(pending)
+		if n := len(batch.positions); n > 0 {
+			next, err := s.writeSealed(ctx, batch)
+			if err != nil {
+				return 0, storeError("seal", err)
+			}
+			s.seal.probe = &next
+			s.afterSeal(batch)
+		}
 		return len(batch.positions), stop
 	}
-	return len(batch.positions), nil
 }
 
 // sealedBatch is what one sealing transaction writes, as column arrays for unnest.
@@ -227,15 +179,19 @@ func (b *sealedBatch) add(f chainFields, prev, hash, mac []byte) {
 }
 
 // writeSealed inserts a batch into ledger_events and removes it from ledger_appends in
-// one transaction, in one round trip.
-func (s *Store) writeSealed(ctx context.Context, b sealedBatch) error {
+// one transaction, in one round trip, and returns the probe that transaction makes for
+// the next batch. The transaction does not wait for its flush: sealing is a fold of
+// durable pending events in a fixed order, so a seal lost in a crash is redone
+// identically, and any later synchronous commit (the next append) flushes it.
+func (s *Store) writeSealed(ctx context.Context, b sealedBatch) (probe, error) {
 	conn, err := s.pool.Acquire(ctx)
 	if err != nil {
-		return err
+		return probe{}, err
 	}
 	defer conn.Release()
 	batch := &pgx.Batch{}
 	batch.Queue(`BEGIN`)
+	queueProbe(batch)
 	batch.Queue(`INSERT INTO ledger_events (position, event_id, stream_id, stream_version, event_type, schema_version,
 			company_id, payload, metadata, recorded_at, prev_hash, hash, mac)
 		SELECT pos, id, stream, ver, typ, sv, company, payload::jsonb, meta::jsonb, at, prev, hash, mac
@@ -246,11 +202,18 @@ func (s *Store) writeSealed(ctx context.Context, b sealedBatch) error {
 		b.payloads, b.meta, b.recordedAt, b.prevHashes, b.hashes, b.macs)
 	batch.Queue(`DELETE FROM ledger_appends WHERE position = ANY($1)`, b.positions)
 	batch.Queue(`COMMIT`)
-	if err := conn.SendBatch(ctx, batch).Close(); err != nil {
-		rollback(conn)
-		return err
+	br := conn.SendBatch(ctx, batch)
+	p, err := readProbe(br)
+	if err == nil {
+		err = br.Close()
+	} else {
+		_ = br.Close()
 	}
-	return nil
+	if err != nil {
+		rollback(conn)
+		return probe{}, err
+	}
+	return p, nil
 }
 
 // afterSeal tells what follows the sealed log (the relay, the checkpoint signer, the
@@ -309,15 +272,15 @@ func (s *Store) Run(ctx context.Context) error {
 		case err == nil:
 			stopped = ""
 		}
-		if n == s.cfg.MaxBatchEvents && err == nil {
-			continue // more is waiting
+		if n > 0 && err == nil {
+			continue // more may be waiting already
 		}
 		select {
 		case <-ctx.Done():
 			final, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 			defer cancel()
 			for {
-				if n, err := s.Seal(final); err != nil || n < s.cfg.MaxBatchEvents {
+				if n, err := s.Seal(final); err != nil || n == 0 {
 					return nil
 				}
 			}

@@ -116,6 +116,7 @@ type Store struct {
 	cfg      Config
 	ids      *idSource
 	sealWake chan struct{}
+	seal     sealState
 	backlog  backlog
 	now      func() time.Time
 	// legacy caches ledger_integrity.legacy_through for the decision reads.

@@ -1,12 +1,17 @@
 #!/usr/bin/env bash
-# The write path's baseline in one run (docs/performance.md, "The write path: baseline for
-# the lock-free log"): a fresh instance of the real binary on its embedded PostgreSQL and
-# NATS, then raw-insert@16 (the yardstick), rotate@16, create@16 and resolve@32 through one
+# The write path in one run (docs/performance.md, "The write path without a global lock"):
+# a fresh instance of the real binary on its embedded PostgreSQL and NATS, then
+# raw-insert@16 (the yardstick), rotate@16, create@16, resolve@32 and mixed@16 through one
 # serve, then rotate@16 and resolve@32 through two serve processes on the one database
 # (each process driven by its own bench with half the clients, at the same time).
-# PostgreSQL of this instance loads pg_stat_statements (ALTER SYSTEM, then a restart), which
-# gives the time each append spent in `SELECT pg_advisory_xact_lock(...)`: the wait for the
-# append lock, on the server's clock. serve's CPU profile is taken during rotate@16.
+# PostgreSQL of this instance loads pg_stat_statements (ALTER SYSTEM, then a restart;
+# track = all, so statements inside functions count), which gives, on the server's clock,
+# the time appends waited for a lock: in `SELECT pg_advisory_xact_lock(...)` (the global
+# append lock of binaries before the lock-free log) or in the stream locks of
+# ledger_lock_stream (`... FROM ledger_streams ... FOR UPDATE / FOR SHARE`, after it).
+# The sealer's lag (recorded → chained) is read from serve's /metrics histogram around each
+# scenario (binaries with a sealer only). serve's CPU profile is taken during rotate@16.
+# Run it with two binaries (before, after) for a before/after table.
 #
 #   docs/bench/write-path.sh [BIN [OUT]]    # BIN: the secretsledger binary; OUT: a new dir
 #
@@ -73,15 +78,40 @@ stop "$S1"
 serve1
 PGPORT=$(cat "$INST/db/port")
 sql "CREATE EXTENSION IF NOT EXISTS pg_stat_statements" # in the postgres database, not the ledger's
+sql "ALTER SYSTEM SET pg_stat_statements.track = 'all'" # known once the library is loaded
+sql "SELECT pg_reload_conf()" >/dev/null
 
-# lockstats: batches (calls of the lock statement), total and mean wait in it (ms), and
-# events inserted since the last reset.
+# lockstats: the append lock's takers (calls: one per batch before, one per stream lock
+# after), the summed and the longest wait in it (ms), the appends (transactions that
+# wrote events: batches before, ledger_reserve calls after) and the events inserted, since
+# the last reset.
 lockstats() {
-	sql "SELECT coalesce(sum(calls) FILTER (WHERE query LIKE 'SELECT pg_advisory_xact_lock%'), 0),
-		round(coalesce(sum(total_exec_time) FILTER (WHERE query LIKE 'SELECT pg_advisory_xact_lock%'), 0)::numeric, 1),
-		round(coalesce(max(max_exec_time) FILTER (WHERE query LIKE 'SELECT pg_advisory_xact_lock%'), 0)::numeric, 2),
-		coalesce(sum(rows) FILTER (WHERE query LIKE 'INSERT INTO ledger_events%'), 0)
-		FROM pg_stat_statements"
+	sql "WITH s AS (SELECT query, calls, total_exec_time, max_exec_time, rows,
+			query LIKE 'SELECT pg_advisory_xact_lock%' OR query LIKE '%FROM ledger_streams WHERE stream_id = p_stream FOR %' AS lock,
+			query LIKE 'SELECT pg_advisory_xact_lock%' OR query LIKE '%FROM ledger_reserve(%' AS txn,
+			(query LIKE 'INSERT INTO ledger_events%' AND query NOT LIKE '%\$10::timestamptz[]%') OR query LIKE 'INSERT INTO ledger_appends%' AS ins
+			FROM pg_stat_statements)
+		SELECT coalesce(sum(calls) FILTER (WHERE lock), 0), round(coalesce(sum(total_exec_time) FILTER (WHERE lock), 0)::numeric, 1),
+			round(coalesce(max(max_exec_time) FILTER (WHERE lock), 0)::numeric, 2), coalesce(sum(calls) FILTER (WHERE txn), 0),
+			coalesce(sum(rows) FILTER (WHERE ins), 0) FROM s"
+}
+
+# seal_lag ADDR...: the sealer-lag histogram's buckets summed over the serve processes at
+# ADDR (le=count lines), empty for a binary without a sealer.
+seal_lag() {
+	for a in "$@"; do curl -fs "http://$a/metrics" || true; done |
+		awk '/^secretsledger_eventstore_seal_lag_seconds_bucket/ { match($0, /le="[^"]*"/); le = substr($0, RSTART + 4, RLENGTH - 5); n[le] += $2 }
+			END { for (le in n) print le, n[le] }' | sort -g
+}
+
+# lag_p NAME: p50 and p99 of the sealer's lag over a scenario (ms, the upper bound of
+# the bucket holding it), from $OUT/NAME.lag0 and .lag1.
+lag_p() {
+	[ -s "$OUT/$1.lag1" ] || { echo "— | —"; return; }
+	join "$OUT/$1.lag0" "$OUT/$1.lag1" 2>/dev/null | awk '{ le[NR] = $1; d[NR] = $3 - $2 } END {
+		total = d[NR]; if (total <= 0) { print "— | —"; exit }
+		for (i = 1; i <= NR; i++) { if (!p50 && d[i] >= 0.5 * total) p50 = le[i]; if (!p99 && d[i] >= 0.99 * total) p99 = le[i] }
+		printf "≤ %g | ≤ %g\n", p50 * 1000, p99 * 1000 }'
 }
 
 # bench NAME SCENARIO CLIENTS [URL]: one bench run, its JSON in $OUT/NAME.json.
@@ -91,18 +121,21 @@ bench() {
 	"$BIN" bench --scenario "$2" --concurrency "$3" --duration "$DURATION" --warmup "$WARMUP" --json "${url[@]}" >"$OUT/$1.json"
 }
 
-# scenario NAME SCENARIO CLIENTS: one bench through serve 1, with its lock figures.
+# scenario NAME SCENARIO CLIENTS: one bench through serve 1, with its lock and lag figures.
 scenario() {
 	log "$1"
 	sql "SELECT pg_stat_statements_reset()" >/dev/null
+	seal_lag "$LEDGER_HTTP_ADDR" >"$OUT/$1.lag0"
 	local t0=$SECONDS
 	bench "$@"
 	echo "$(lockstats)|$((SECONDS - t0))" >"$OUT/$1.lock"
+	seal_lag "$LEDGER_HTTP_ADDR" >"$OUT/$1.lag1"
 }
 
 scenario raw-insert raw-insert 16
 log "rotate@16 with serve's CPU profile"
 sql "SELECT pg_stat_statements_reset()" >/dev/null
+seal_lag "$LEDGER_HTTP_ADDR" >"$OUT/rotate.lag0"
 t0=$SECONDS
 bench rotate rotate 16 &
 b=$!
@@ -110,8 +143,10 @@ sleep "$(( ${WARMUP%s} + 1 ))"
 curl -fs -o "$OUT/rotate.cpu.pprof" "http://$PPROF/debug/pprof/profile?seconds=$(( ${DURATION%s} - 2 ))"
 wait "$b"
 echo "$(lockstats)|$((SECONDS - t0))" >"$OUT/rotate.lock"
+seal_lag "$LEDGER_HTTP_ADDR" >"$OUT/rotate.lag1"
 scenario create create 16
 scenario resolve resolve 32
+scenario mixed mixed 16
 
 log "second serve on the same instance (its PostgreSQL, serve 1's NATS)"
 AUTH=$INST/nats/auth
@@ -128,12 +163,14 @@ wait_ready "$HTTP2" "$S2"
 pair() {
 	log "$1 (two processes)"
 	sql "SELECT pg_stat_statements_reset()" >/dev/null
+	seal_lag "$LEDGER_HTTP_ADDR" "$HTTP2" >"$OUT/$1.lag0"
 	local t0=$SECONDS
 	bench "$1.a" "$2" "$(($3 / 2))" "$LEDGER_HTTP_ADDR" &
 	local a=$!
 	bench "$1.b" "$2" "$(($3 / 2))" "$HTTP2"
 	wait "$a"
 	echo "$(lockstats)|$((SECONDS - t0))" >"$OUT/$1.lock"
+	seal_lag "$LEDGER_HTTP_ADDR" "$HTTP2" >"$OUT/$1.lag1"
 }
 pair rotate2 rotate 16
 pair resolve2 resolve 32
@@ -144,7 +181,7 @@ go tool pprof -top -cum -nodecount=40 "$BIN" "$OUT/rotate.cpu.pprof" >"$OUT/rota
 # The table.
 ops() { jq -r '.ops_per_sec' "$OUT/$1.json"; }
 yard=$(ops raw-insert)
-row() { # LABEL NAME [NAME2]: throughput, p50/p99, ratio to the yardstick, lock figures
+row() { # LABEL NAME [NAME2]: throughput, p50/p99, ratio to the yardstick, lock and sealer figures
 	local label=$1 f=$2 s p50 p99 err
 	if [ -n "${3:-}" ]; then
 		s=$(jq -s '.[0].ops_per_sec + .[1].ops_per_sec' "$OUT/$f.a.json" "$OUT/$f.b.json")
@@ -154,20 +191,21 @@ row() { # LABEL NAME [NAME2]: throughput, p50/p99, ratio to the yardstick, lock 
 	else
 		s=$(ops "$f"); p50=$(jq -r .p50_ms "$OUT/$f.json"); p99=$(jq -r .p99_ms "$OUT/$f.json"); err=$(jq -r .errors "$OUT/$f.json")
 	fi
-	IFS='|' read -r batches wait_ms max_ms events secs <"$OUT/$f.lock"
-	awk -v l="$label" -v s="$s" -v y="$yard" -v p50="$p50" -v p99="$p99" -v e="$err" \
-		-v b="$batches" -v w="$wait_ms" -v m="$max_ms" -v ev="$events" -v t="$secs" 'BEGIN {
+	IFS='|' read -r locks wait_ms max_ms txns events secs <"$OUT/$f.lock"
+	awk -v l="$label" -v s="$s" -v y="$yard" -v p50="$p50" -v p99="$p99" -v e="$err" -v lag="$(lag_p "$f")" \
+		-v k="$locks" -v w="$wait_ms" -v m="$max_ms" -v x="$txns" -v ev="$events" -v t="$secs" 'BEGIN {
 		lock = "—"
-		if (b > 0 && ev > 0) lock = sprintf("%.3f ms/batch, %.3f ms/event, max %.1f ms; %d batches, %.1f events/batch; summed wait %.0f%% of wall time", w / b, w / ev, m, b, ev / b, 100 * w / (t * 1000))
-		printf "| %s | %.0f | %s | %s | %.3f× | %d | %s |\n", l, s, p50, p99, s / y, e, lock }'
+		if (x > 0) lock = sprintf("%.3f ms per append (max %.1f); %d appends, %.1f events each; summed wait %.1f%% of wall time", w / x, m, x, ev / x, 100 * w / (t * 1000))
+		printf "| %s | %.0f | %s | %s | %.3f× | %d | %s | %s |\n", l, s, p50, p99, s / y, e, lag, lock }'
 }
 {
-	echo "| scenario | ops/s | p50 ms | p99 ms | / yardstick | errors | append lock (pg_stat_statements) |"
-	echo "|---|---:|---|---|---:|---:|---|"
+	echo "| scenario | ops/s | p50 ms | p99 ms | / yardstick | errors | sealer lag p50 ms | sealer lag p99 ms | lock wait (pg_stat_statements) |"
+	echo "|---|---:|---|---|---:|---:|---|---|---|"
 	row "raw-insert @16 (yardstick)" raw-insert
 	row "rotate @16" rotate
 	row "create @16" create
 	row "resolve @32" resolve
+	row "mixed @16" mixed
 	row "rotate @16, two processes (8 + 8)" rotate2 pair
 	row "resolve @32, two processes (16 + 16)" resolve2 pair
 	echo
