@@ -77,7 +77,7 @@ func TestExternalGuardRefusesManagedSecrets(t *testing.T) {
 		t.Fatal("the refused reference was read")
 	}
 	var payload []byte
-	if err := f.pool.QueryRow(ctx, `SELECT payload FROM ledger_events WHERE event_type = 'secret.accessed' ORDER BY position DESC LIMIT 1`).Scan(&payload); err != nil {
+	if err := f.pool.QueryRow(ctx, `SELECT payload FROM ledger_log WHERE event_type = 'secret.accessed' ORDER BY position DESC LIMIT 1`).Scan(&payload); err != nil {
 		t.Fatal(err)
 	}
 	var accessed events.SecretAccessedV1

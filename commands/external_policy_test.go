@@ -208,6 +208,11 @@ func refuseOutsideThePrefix(t *testing.T, ctx context.Context, f *fixture, fake 
 
 func checkRefusalsRecorded(t *testing.T, ctx context.Context, f *fixture) {
 	t.Helper()
+	// Refusals are appended unversioned: the stream reads them, in order, once the
+	// sealer numbered them.
+	if _, err := f.store.SealedThrough(ctx); err != nil {
+		t.Fatal(err)
+	}
 	evs, err := f.store.ReadStream(ctx, events.ExternalRefusalStream("co"), 0, 10)
 	if err != nil || len(evs) != 4 {
 		t.Fatalf("%d refusals recorded (%v)", len(evs), err)
@@ -238,7 +243,7 @@ func resolveThenWithdrawApproval(t *testing.T, ctx context.Context, f *fixture, 
 		t.Fatalf("resolution after the withdrawal: %v (%d reads)", err, valueReads(fake)-reads)
 	}
 	var outcome string
-	if err := f.pool.QueryRow(ctx, `SELECT payload->>'outcome' FROM ledger_events WHERE event_type = 'secret.accessed'
+	if err := f.pool.QueryRow(ctx, `SELECT payload->>'outcome' FROM ledger_log WHERE event_type = 'secret.accessed'
 		ORDER BY position DESC LIMIT 1`).Scan(&outcome); err != nil || outcome != ReasonExternalNotApproved {
 		t.Fatalf("access outcome %q (%v)", outcome, err)
 	}

@@ -259,7 +259,7 @@ func TestAFreezeElsewhereStopsAResolutionInFlight(t *testing.T) {
 		// The refused attempt is recorded after the freeze, and nothing resolved after it.
 		var afterFreeze int
 		if err := f.pool.QueryRow(ctx, `SELECT count(*) FROM secret_access_events a WHERE a.outcome = 'resolved' AND a.position >
-			(SELECT max(position) FROM ledger_events WHERE event_type IN ('company.frozen', 'consumer.frozen'))`).Scan(&afterFreeze); err != nil || afterFreeze != 0 {
+			(SELECT max(position) FROM ledger_log WHERE event_type IN ('company.frozen', 'consumer.frozen'))`).Scan(&afterFreeze); err != nil || afterFreeze != 0 {
 			t.Fatalf("%d resolved accesses after the freeze (%v)", afterFreeze, err)
 		}
 		if _, err := f.h().Freeze(ctx, board, SetFreeze{Consumer: c.Consumer}); err != nil {

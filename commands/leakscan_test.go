@@ -59,11 +59,11 @@ func newScanScene(t *testing.T, f *fixture) *scanScene {
 	return s
 }
 
-// logSize counts the events in the log.
+// logSize counts the events committed to the log, sealed or not.
 func logSize(t *testing.T, f *fixture) int {
 	t.Helper()
 	var n int
-	if err := f.pool.QueryRow(context.Background(), `SELECT count(*) FROM ledger_events`).Scan(&n); err != nil {
+	if err := f.pool.QueryRow(context.Background(), `SELECT count(*) FROM ledger_log`).Scan(&n); err != nil {
 		t.Fatal(err)
 	}
 	return n

@@ -111,6 +111,9 @@ func runRandomCommands(t *testing.T, f *fixture, procs []handlers, rng *rand.Ran
 // the state just before it, as a fresh decision would see it.
 func checkLogAgainstFreshFold(t *testing.T, f *fixture) {
 	ctx := context.Background()
+	if _, err := f.store.SealedThrough(ctx); err != nil { // the fold reads the sealed log: all of it
+		t.Fatal(err)
+	}
 	fold := newFreshFold()
 	var after int64
 	checked := map[string]int{}

@@ -38,7 +38,7 @@ func TestAResolutionWhoseProviderIsUnavailableIsRetryable(t *testing.T) {
 		t.Fatalf("resolution while the provider fails: %v (code %s)", err, ledgererr.CodeOf(err))
 	}
 	var outcome string
-	if err := f.pool.QueryRow(ctx, `SELECT payload->>'outcome' FROM ledger_events WHERE event_type = 'secret.accessed'
+	if err := f.pool.QueryRow(ctx, `SELECT payload->>'outcome' FROM ledger_log WHERE event_type = 'secret.accessed'
 		ORDER BY position DESC LIMIT 1`).Scan(&outcome); err != nil || outcome != ProviderError {
 		t.Fatalf("recorded access: %q %v", outcome, err)
 	}

@@ -333,7 +333,7 @@ func (s *remoteImportScene) deniedAtAWSLeavesNoValue(t *testing.T, agent Request
 		t.Fatalf("denied resolution: %v", err)
 	}
 	var payload []byte
-	if err := f.pool.QueryRow(ctx, `SELECT payload FROM ledger_events WHERE event_type = 'secret.accessed' ORDER BY position DESC LIMIT 1`).Scan(&payload); err != nil {
+	if err := f.pool.QueryRow(ctx, `SELECT payload FROM ledger_log WHERE event_type = 'secret.accessed' ORDER BY position DESC LIMIT 1`).Scan(&payload); err != nil {
 		t.Fatal(err)
 	}
 	var accessed events.SecretAccessedV1
@@ -342,7 +342,7 @@ func (s *remoteImportScene) deniedAtAWSLeavesNoValue(t *testing.T, agent Request
 	}
 	// The canary appears nowhere in the log.
 	var leaks int
-	if err := f.pool.QueryRow(ctx, `SELECT count(*) FROM ledger_events WHERE strpos(payload::text, $1) > 0 OR strpos(metadata::text, $1) > 0`,
+	if err := f.pool.QueryRow(ctx, `SELECT count(*) FROM ledger_log WHERE strpos(payload::text, $1) > 0 OR strpos(metadata::text, $1) > 0`,
 		s.canary).Scan(&leaks); err != nil || leaks != 0 {
 		t.Fatalf("canary in %d events (%v)", leaks, err)
 	}

@@ -106,11 +106,11 @@ func (s *vaultScene) create(t *testing.T, name, provider string, config map[stri
 	return res.VaultID
 }
 
-// head is the position of the last event in the log.
+// head is the position of the last event committed to the log, sealed or not.
 func (s *vaultScene) head(t *testing.T) int64 {
 	t.Helper()
 	var pos int64
-	if err := s.f.pool.QueryRow(s.ctx, `SELECT max(position) FROM ledger_events`).Scan(&pos); err != nil {
+	if err := s.f.pool.QueryRow(s.ctx, `SELECT coalesce(max(position), 0) FROM ledger_log`).Scan(&pos); err != nil {
 		t.Fatal(err)
 	}
 	return pos

@@ -40,6 +40,7 @@ func TestChangeFeed(t *testing.T) {
 		}
 		return rec.Code, m
 	}
+	s.sealedHead() // the feed reads the sealed log: the stack's own appends are in it
 	code, head := feed("")
 	if code != 200 || head["position"].(float64) <= 0 || len(head["changes"].([]any)) != 0 {
 		t.Fatalf("head: %d %v", code, head)
@@ -166,7 +167,7 @@ func (p wakeProbe) After(ctx context.Context, a actor.Actor, after int64) ([]que
 	return cs, pos, err
 }
 
-// A waiting poll reads the log again when this process commits an event of its
+// A waiting poll reads the log again when this process seals an event of its
 // company: with no interval to fall back on, the wake alone answers the change.
 func TestChangeFeedWakesOnAppend(t *testing.T) {
 	t.Parallel()
@@ -196,7 +197,9 @@ func TestChangeFeedWakesOnAppend(t *testing.T) {
 		t.Fatalf("the poll answered before the wake: %d %s", rec.Code, rec.Body)
 	default:
 	}
-	// What the store's OnRecorded hook does in serve, for the rotation's event.
+	// What the store's OnSealed hook does in serve once the sealer chained the
+	// rotation's event.
+	s.sealedHead()
 	appends.Recorded([]eventstore.Event{{StreamID: events.SecretStream(ids["secrets"]), CompanyID: companyA}})
 	select {
 	case rec := <-answered:

@@ -171,7 +171,7 @@ func FuzzHeaders(f *testing.F) {
 			RequestID      string `json:"requestId"`
 			IdempotencyKey string `json:"idempotencyKey"`
 		}
-		if err := s.pool.QueryRow(context.Background(), `SELECT metadata FROM ledger_events ORDER BY position DESC LIMIT 1`).
+		if err := s.pool.QueryRow(context.Background(), `SELECT metadata FROM ledger_log ORDER BY position DESC LIMIT 1`).
 			Scan(&meta); err != nil {
 			t.Fatal(err)
 		}

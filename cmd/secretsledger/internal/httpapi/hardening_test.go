@@ -92,7 +92,7 @@ func TestHeaderIDsAreBounded(t *testing.T) {
 	}
 	wantStatus(t, create("key-1", strings.Repeat("r", 900_000)), 201, "a 900 KB X-Request-Id")
 	var requestID string
-	if err := s.pool.QueryRow(context.Background(), `SELECT metadata->>'requestId' FROM ledger_events ORDER BY position DESC LIMIT 1`).
+	if err := s.pool.QueryRow(context.Background(), `SELECT metadata->>'requestId' FROM ledger_log ORDER BY position DESC LIMIT 1`).
 		Scan(&requestID); err != nil || !strings.HasPrefix(requestID, "req_") || len(requestID) > MaxHeaderID {
 		t.Fatalf("stored request id %q (%v): want a fresh one", requestID, err)
 	}
@@ -165,7 +165,7 @@ func TestResolveIsBoundedAndGroupsMisses(t *testing.T) {
 	}
 	// 256 distinct paths (and duplicates, which collapse) are allowed; the misses are one event.
 	wantStatus(t, resolve(`{"configPaths": [`+strings.Join(many[:256], ",")+`, "p0", "p1"]}`), 422, "256 unbound paths")
-	if got := s.head() - before; got != 1 {
+	if got := s.appendedSince(before); got != 1 {
 		t.Fatalf("256 unbound paths appended %d events, want 1", got)
 	}
 	var path string

@@ -229,10 +229,12 @@ func ledgerState(t *testing.T, s *stack, l *queries.Ledger) ledgerAnswer {
 
 func (s *stack) newLedger() *queries.Ledger { return &queries.Ledger{Store: s.store, DB: s.pool} }
 
-// signHead records a checkpoint of the head signed by key and stored with pub.
+// signHead records a checkpoint of the head, once the sealer chained what was
+// appended, signed by key and stored with pub.
 func (s *stack) signHead(key ed25519.PrivateKey, pub ed25519.PublicKey) int64 {
 	s.t.Helper()
 	ctx := context.Background()
+	s.sealedHead()
 	h, err := s.store.Head(ctx)
 	if err != nil {
 		s.t.Fatal(err)
@@ -304,7 +306,7 @@ func (lr *ledgerRun) wholeChainVerified(t *testing.T) {
 	t.Helper()
 	s := lr.s
 	s.fixtures()
-	head := s.head()
+	head := s.sealedHead()
 	a := ledgerState(t, s, s.newLedger())
 	var hash []byte
 	if err := s.pool.QueryRow(context.Background(), `SELECT hash FROM ledger_events WHERE position = $1`, head).Scan(&hash); err != nil {
@@ -325,7 +327,7 @@ func (lr *ledgerRun) walkStartsAtTheCheckpoint(t *testing.T, key ed25519.Private
 	s.fixtures()
 	signed := s.signHead(key, pub)
 	s.fixtures()
-	head := s.head()
+	head := s.sealedHead()
 	led := s.newLedger()
 	a := ledgerState(t, s, led)
 	v := a.Verification

@@ -78,7 +78,7 @@ var freshRequestID = regexp.MustCompile(`^req_[0-9A-Z]{26}$`)
 // requestIDAt returns the metadata.requestId of the event at position.
 func (s *stack) requestIDAt(position string) string {
 	var id string
-	if err := s.pool.QueryRow(context.Background(), `SELECT metadata->>'requestId' FROM ledger_events WHERE position = $1::bigint`,
+	if err := s.pool.QueryRow(context.Background(), `SELECT metadata->>'requestId' FROM ledger_log WHERE position = $1::bigint`,
 		position).Scan(&id); err != nil {
 		s.t.Fatal(err)
 	}

@@ -82,7 +82,7 @@ func TestRedactMasksOnlyTheConsumersValues(t *testing.T) {
 
 	// The access is recorded, marked as a redaction's, and holds no value.
 	var n int
-	if err := s.pool.QueryRow(context.Background(), `SELECT count(*) FROM ledger_events
+	if err := s.pool.QueryRow(context.Background(), `SELECT count(*) FROM ledger_log
 		WHERE event_type = 'secret.accessed' AND payload->>'runId' = 'redact:run-7' AND payload->>'outcome' = 'resolved'`).Scan(&n); err != nil {
 		t.Fatal(err)
 	}
@@ -90,7 +90,7 @@ func TestRedactMasksOnlyTheConsumersValues(t *testing.T) {
 		t.Fatalf("%d resolved access records of the redaction, want 2 (CANARY_X, SHORT_X)", n)
 	}
 	for _, v := range []string{redactCanary, b64, otherCanary, "short\""} {
-		if err := s.pool.QueryRow(context.Background(), `SELECT count(*) FROM ledger_events
+		if err := s.pool.QueryRow(context.Background(), `SELECT count(*) FROM ledger_log
 			WHERE strpos(payload::text, $1) > 0 OR strpos(metadata::text, $1) > 0`, v).Scan(&n); err != nil {
 			t.Fatal(err)
 		}

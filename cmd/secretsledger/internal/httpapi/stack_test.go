@@ -158,6 +158,7 @@ func newStack(t testing.TB) *stack {
 	// Tokens are made and revoked by operator commands, which run as the owner.
 	s := &stack{t: t, store: store, pool: pool, ownerURL: ownerURL, commands: cmds, tokens: boardtoken.Store{DB: owner, Key: testKey},
 		health: health}
+	redactionKey := ed25519.NewKeyFromSeed(make([]byte, ed25519.SeedSize))
 	s.api = &API{
 		Auth:         stackAuth{tokens: boardtoken.Store{DB: pool, Key: testKey}, keys: cmds.AgentKeys},
 		RequestHash:  local.Sealer().RequestHash,
@@ -176,7 +177,7 @@ func newStack(t testing.TB) *stack {
 		Vaults:       Vaults{Commands: cmds.Vaults, Queries: queries.Vaults{DB: pool}},
 		Policies:     Policies{Commands: cmds.Policies, Queries: queries.ExternalPolicies{DB: pool}},
 		Events:       Events{Subscribers: fakeSubscribers{}, Reader: queries.Events{DB: pool}},
-		Audit:        Audit{Queries: audit.Log{DB: pool, RedactionKey: ed25519.NewKeyFromSeed(make([]byte, ed25519.SeedSize))}},
+		Audit:        Audit{Queries: audit.Log{DB: pool, RedactionKey: redactionKey}, Sealed: store.SealedThrough},
 		Ledger:       Ledger{Companies: queries.Companies{DB: pool}, Status: &queries.Ledger{Store: store, DB: pool}},
 	}
 	s.route()
@@ -255,10 +256,34 @@ func (s *stack) fixtures() map[string]string {
 		"event-subscribers": strings.ToLower(sec.SecretID), "secret-provider-configs": s.vault}
 }
 
-// head is the log's last position.
+// head is the position of the last event committed to the log, sealed or not: what a
+// request appended shows in it as soon as the request is answered.
 func (s *stack) head() int64 {
 	var pos int64
-	if err := s.pool.QueryRow(context.Background(), `SELECT coalesce(max(position), 0) FROM ledger_events`).Scan(&pos); err != nil {
+	if err := s.pool.QueryRow(context.Background(), `SELECT coalesce(max(position), 0) FROM ledger_log`).Scan(&pos); err != nil {
+		s.t.Fatal(err)
+	}
+	return pos
+}
+
+// appendedSince counts the events committed after position before (positions need not
+// be dense: an append that failed after taking its positions leaves a hole).
+func (s *stack) appendedSince(before int64) int64 {
+	var n int64
+	if err := s.pool.QueryRow(context.Background(), `SELECT count(*) FROM ledger_log WHERE position > $1`, before).Scan(&n); err != nil {
+		s.t.Fatal(err)
+	}
+	return n
+}
+
+// sealedHead waits until the sealer chained every event committed before the call and
+// returns the sealed head: for what reads the sealed log (the chain, checkpoints, the
+// change feed).
+func (s *stack) sealedHead() int64 {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	pos, err := s.store.SealedThrough(ctx)
+	if err != nil {
 		s.t.Fatal(err)
 	}
 	return pos
