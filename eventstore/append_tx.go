@@ -20,8 +20,8 @@ import (
 // One append is one transaction of two round trips, in parallel with every other one:
 //
 //  1. BEGIN; ledger_reserve(): the idempotency key's record if the key is known; else,
-//     under the locks of the streams the append names (written FOR UPDATE, read FOR
-//     SHARE, in stream id order, so two appends never wait on each other in a cycle),
+//     under the locks of the streams the append names (written exclusively, read
+//     shared, in stream id order, so two appends never wait on each other in a cycle),
 //     the versions checked and the positions taken;
 //  2. INSERT the events into ledger_appends, each with the writer's MAC over its
 //     content and position; the inline projector's statements; the append's own

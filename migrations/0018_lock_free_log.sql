@@ -1,6 +1,6 @@
 -- The log without a global append lock. An append commits in its own transaction, in
 -- parallel with every other, from any number of processes: it locks only the streams it
--- writes (FOR UPDATE) and the streams its decision read (FOR SHARE), in one fixed order,
+-- writes (exclusively) and the streams its decision read (shared), in one fixed order,
 -- takes its positions from ledger_position_seq and writes its events to ledger_appends,
 -- authenticated by the writer's MAC. One elected sealer then moves them into
 -- ledger_events in position order, chaining and MACing them there. It seals the
@@ -59,35 +59,38 @@ CREATE VIEW ledger_log AS
            payload, metadata
     FROM ledger_appends;
 
--- ledger_lock_stream locks one stream's counter row, FOR UPDATE when the append writes
--- the stream and FOR SHARE when its decision only read it, creating the row from the
--- sealed log on first use, and returns the stream's version.
+-- ledger_lock_stream locks one stream for the rest of the transaction, exclusively when
+-- the append writes the stream and shared when its decision only read it, and returns
+-- the stream's version, creating its counter row from the sealed log on first use. The
+-- lock is a transaction-scoped advisory lock on a 64-bit hash of the stream id, not a
+-- row lock: a shared row lock that many appends hold at once (every rotation of a
+-- company reads its policy stream) costs a multixact and a tuple write per locker, an
+-- advisory lock only a lock-table entry. Appends lock their streams in stream id order,
+-- so they never wait on each other in a cycle.
 CREATE FUNCTION ledger_lock_stream(p_stream text, p_write boolean) RETURNS bigint
 LANGUAGE plpgsql AS $$
 DECLARE
     v bigint;
+    k bigint := hashtextextended(p_stream, 5915314091); -- the seed keeps these keys apart from others'
 BEGIN
-    FOR attempt IN 1..2 LOOP
-        IF p_write THEN
-            SELECT version INTO v FROM ledger_streams WHERE stream_id = p_stream FOR UPDATE;
-        ELSE
-            SELECT version INTO v FROM ledger_streams WHERE stream_id = p_stream FOR SHARE;
-        END IF;
-        IF FOUND THEN
-            RETURN v;
-        END IF;
-        IF attempt = 2 THEN
-            EXIT;
-        END IF;
-        IF EXISTS (SELECT 1 FROM ledger_appends WHERE stream_id = p_stream AND stream_version IS NULL) THEN
-            RAISE EXCEPTION 'stream % is unversioned; it takes no expected version', p_stream
-                USING ERRCODE = 'LE002';
-        END IF;
-        INSERT INTO ledger_streams (stream_id, version)
-            SELECT p_stream, coalesce(max(stream_version), 0) FROM ledger_events WHERE stream_id = p_stream
-            ON CONFLICT (stream_id) DO NOTHING;
-    END LOOP;
-    RAISE EXCEPTION 'stream % has no version row', p_stream USING ERRCODE = 'LE002';
+    IF p_write THEN
+        PERFORM pg_advisory_xact_lock(k);
+    ELSE
+        PERFORM pg_advisory_xact_lock_shared(k);
+    END IF;
+    SELECT version INTO v FROM ledger_streams WHERE stream_id = p_stream;
+    IF FOUND THEN
+        RETURN v;
+    END IF;
+    IF EXISTS (SELECT 1 FROM ledger_appends WHERE stream_id = p_stream AND stream_version IS NULL) THEN
+        RAISE EXCEPTION 'stream % is unversioned; it takes no expected version', p_stream
+            USING ERRCODE = 'LE002';
+    END IF;
+    INSERT INTO ledger_streams (stream_id, version)
+        SELECT p_stream, coalesce(max(stream_version), 0) FROM ledger_events WHERE stream_id = p_stream
+        ON CONFLICT (stream_id) DO NOTHING;
+    SELECT version INTO STRICT v FROM ledger_streams WHERE stream_id = p_stream;
+    RETURN v;
 END;
 $$;
 

@@ -8,7 +8,7 @@
 # track = all, so statements inside functions count), which gives, on the server's clock,
 # the time appends waited for a lock: in `SELECT pg_advisory_xact_lock(...)` (the global
 # append lock of binaries before the lock-free log) or in the stream locks of
-# ledger_lock_stream (`... FROM ledger_streams ... FOR UPDATE / FOR SHARE`, after it).
+# ledger_lock_stream (`SELECT pg_advisory_xact_lock(k)` / `..._shared(k)`, after it).
 # The sealer's lag (recorded → chained) is read from serve's /metrics histogram around each
 # scenario (binaries with a sealer only). serve's CPU profile is taken during rotate@16.
 # Run it with two binaries (before, after) for a before/after table.
@@ -87,8 +87,8 @@ sql "SELECT pg_reload_conf()" >/dev/null
 # the last reset.
 lockstats() {
 	sql "WITH s AS (SELECT query, calls, total_exec_time, max_exec_time, rows,
-			query LIKE 'SELECT pg_advisory_xact_lock%' OR query LIKE '%FROM ledger_streams WHERE stream_id = p_stream FOR %' AS lock,
-			query LIKE 'SELECT pg_advisory_xact_lock%' OR query LIKE '%FROM ledger_reserve(%' AS txn,
+			query LIKE 'SELECT pg_advisory_xact_lock%' AS lock,
+			query = 'SELECT pg_advisory_xact_lock(\$1)' OR query LIKE '%FROM ledger_reserve(%' AS txn,
 			(query LIKE 'INSERT INTO ledger_events%' AND query NOT LIKE '%\$10::timestamptz[]%') OR query LIKE 'INSERT INTO ledger_appends%' AS ins
 			FROM pg_stat_statements)
 		SELECT coalesce(sum(calls) FILTER (WHERE lock), 0), round(coalesce(sum(total_exec_time) FILTER (WHERE lock), 0)::numeric, 1),
