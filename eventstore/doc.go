@@ -1,12 +1,14 @@
 // Package eventstore is the ledger's source of truth: the append-only, hash-chained
 // event log in the PostgreSQL table ledger_events.
 //
-// Writes go through Store.Append, which hands them to a single group-commit writer. The
-// writer batches concurrent appends into one transaction that first takes a
-// transaction-scoped advisory lock and then assigns positions, so commit order equals
-// position order: a reader of "position > cursor" can never skip an event that commits
-// late (docs/eventstore.md says why). The same lock makes the
-// hash chain a simple fold: every row's prev_hash is the hash of the row before it.
+// Appends commit in parallel, each in a transaction of its own, from any number of
+// processes: an append locks only the streams it writes and reads (in one order), takes
+// its positions from a sequence and writes its events, authenticated by the writer's
+// MAC, to ledger_appends. It is acknowledged at commit. The sealer (Run) then moves them
+// into ledger_events in position order, chaining each to the one before, once no
+// transaction that could still commit a smaller position is running: readers of the
+// sealed log ("position > cursor") never skip an event (docs/eventstore.md says how and
+// why).
 //
 // It uses pgx and ulid, and checkpoint for the head it verifies against; nothing above
 // it (commands, projections, cmd).
