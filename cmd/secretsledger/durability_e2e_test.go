@@ -79,10 +79,11 @@ func writeUntilKilled(t *testing.T, s *server, api *apiClient, book *ackBook, ro
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			w.run(func() {
+			w.run(func() bool {
 				if acked.Add(1) == durabilityAcks {
 					close(reached)
 				}
+				return true
 			})
 		}()
 	}
@@ -142,7 +143,8 @@ type ackedRotation struct {
 
 // writer creates secrets and rotates its own ones, so its rotations never race
 // another writer's and it knows each secret's version. It stops at the first request
-// that gets no complete answer and keeps that request as the lost one.
+// that gets no complete answer and keeps that request as the lost one, or once acked
+// says so.
 type writer struct {
 	api          *apiClient
 	name         string
@@ -157,7 +159,7 @@ type writer struct {
 
 var errFailed = errors.New("unexpected answer")
 
-func (w *writer) run(acked func()) {
+func (w *writer) run(acked func() (more bool)) {
 	w.versions = map[string]int{}
 	for n := 0; ; n++ {
 		var err error
@@ -166,10 +168,9 @@ func (w *writer) run(acked func()) {
 		} else {
 			err = w.create(n)
 		}
-		if err != nil {
+		if err != nil || !acked() {
 			return
 		}
-		acked()
 	}
 }
 

@@ -72,7 +72,7 @@ func (a *App) newAPI(stopping <-chan struct{}) *httpapi.API {
 		Policies: httpapi.Policies{Commands: cmds.Policies, Queries: queries.ExternalPolicies{DB: a.Pool},
 			InstancePrefixes: a.opts.Config.AWS.ExternalPrefixes},
 		Vaults: httpapi.Vaults{Commands: cmds.Vaults, Queries: q.vaults},
-		Events: httpapi.Events{Subscribers: s.bus, Reader: q.events},
+		Events: httpapi.Events{Subscribers: s.bus, Reader: q.events, Sealed: a.Store.SealedThrough},
 		Audit:  httpapi.Audit{Queries: audit.Log{DB: a.Pool, RedactionKey: s.signer.Key}, Sealed: a.Store.SealedThrough},
 		Ledger: httpapi.Ledger{Companies: queries.Companies{DB: a.Pool}, Status: &queries.Ledger{Store: a.Store, DB: a.Pool}},
 	}

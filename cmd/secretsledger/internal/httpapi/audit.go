@@ -27,27 +27,10 @@ type AuditQueries interface {
 type Audit struct {
 	// Queries, when nil, leaves the audit routes out.
 	Queries AuditQueries
-	// Sealed, when set, waits until the sealer chained every append acknowledged
-	// before it was called (eventstore.Store.SealedThrough): the audit reads the
-	// sealed log, and an operator who just acted expects to see it.
-	Sealed func(context.Context) (int64, error)
+	// Sealed, when set, waits for the sealer first (see SealedFirst): the audit reads
+	// the sealed log.
+	Sealed SealedFirst
 	*gate
-}
-
-// sealWait bounds an audit request's wait for the sealer; after it, the answer is
-// what is sealed.
-const sealWait = 2 * time.Second
-
-// settled runs fn once the appends acknowledged before the request are sealed.
-func (h *Audit) settled(fn func(http.ResponseWriter, *http.Request, actor.Actor) error) func(http.ResponseWriter, *http.Request, actor.Actor) error {
-	return func(w http.ResponseWriter, r *http.Request, a actor.Actor) error {
-		if h.Sealed != nil {
-			ctx, cancel := context.WithTimeout(r.Context(), sealWait)
-			_, _ = h.Sealed(ctx) // a sealer that is behind leaves the answer as of what is sealed
-			cancel()
-		}
-		return fn(w, r, a)
-	}
 }
 
 func (h *Audit) routes(r *mux.Router, g *gate) {
@@ -55,10 +38,10 @@ func (h *Audit) routes(r *mux.Router, g *gate) {
 		return
 	}
 	h.gate = g
-	r.HandleFunc("/secrets/{id}/exposure", g.board(h.settled(h.secretExposure))).Methods(http.MethodGet)
-	r.HandleFunc("/companies/{companyId}/consumers/{targetType}/{targetId}/exposure", g.board(h.settled(h.consumerExposure))).Methods(http.MethodGet)
-	r.HandleFunc("/companies/{companyId}/audit/state", g.board(h.settled(h.auditState))).Methods(http.MethodGet)
-	r.HandleFunc("/companies/{companyId}/audit/export", g.board(h.settled(h.auditExport))).Methods(http.MethodGet)
+	r.HandleFunc("/secrets/{id}/exposure", g.board(h.Sealed.first(h.secretExposure))).Methods(http.MethodGet)
+	r.HandleFunc("/companies/{companyId}/consumers/{targetType}/{targetId}/exposure", g.board(h.Sealed.first(h.consumerExposure))).Methods(http.MethodGet)
+	r.HandleFunc("/companies/{companyId}/audit/state", g.board(h.Sealed.first(h.auditState))).Methods(http.MethodGet)
+	r.HandleFunc("/companies/{companyId}/audit/export", g.board(h.Sealed.first(h.auditExport))).Methods(http.MethodGet)
 }
 
 func windowOf(r *http.Request) (audit.Window, error) {

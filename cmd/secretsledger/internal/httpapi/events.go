@@ -32,6 +32,8 @@ type Events struct {
 	Subscribers EventSubscribers
 	// Reader, when nil, leaves out GET …/events.
 	Reader EventReader
+	// Sealed, when set, waits for the sealer before GET …/events (see SealedFirst).
+	Sealed SealedFirst
 	*gate
 }
 
@@ -42,7 +44,7 @@ func (h *Events) routes(r *mux.Router, g *gate) {
 		r.HandleFunc("/companies/{companyId}/event-subscribers/{id}", g.board(h.revokeSubscriber)).Methods(http.MethodDelete)
 	}
 	if h.Reader != nil {
-		r.HandleFunc("/companies/{companyId}/events", g.board(h.companyEvents)).Methods(http.MethodGet)
+		r.HandleFunc("/companies/{companyId}/events", g.board(h.Sealed.first(h.companyEvents))).Methods(http.MethodGet)
 	}
 }
 

@@ -176,7 +176,7 @@ func newStack(t testing.TB) *stack {
 		LeakScans:    LeakScans{Commands: cmds.LeakScans},
 		Vaults:       Vaults{Commands: cmds.Vaults, Queries: queries.Vaults{DB: pool}},
 		Policies:     Policies{Commands: cmds.Policies, Queries: queries.ExternalPolicies{DB: pool}},
-		Events:       Events{Subscribers: fakeSubscribers{}, Reader: queries.Events{DB: pool}},
+		Events:       Events{Subscribers: fakeSubscribers{}, Reader: queries.Events{DB: pool}, Sealed: store.SealedThrough},
 		Audit:        Audit{Queries: audit.Log{DB: pool, RedactionKey: redactionKey}, Sealed: store.SealedThrough},
 		Ledger:       Ledger{Companies: queries.Companies{DB: pool}, Status: &queries.Ledger{Store: store, DB: pool}},
 	}
