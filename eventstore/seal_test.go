@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/secretsledger/secretsledger/eventstore"
 	"github.com/secretsledger/secretsledger/eventstore/ledgererr"
@@ -83,14 +84,41 @@ func TestContendedAppendsSealInEveryStreamsOrder(t *testing.T) {
 	}
 	sealed(t, stores[0])
 
-	rows, err := pool1.Query(ctx, `SELECT event_id, stream_id, stream_version FROM ledger_events ORDER BY position`)
+	byID := readSealedOrder(t, pool1, shared)
+	n := 0
+	for a := range acks {
+		n++
+		e, ok := byID[a.id]
+		switch {
+		case !ok:
+			t.Errorf("acknowledged event %s is not in the chain", a.id)
+		case a.cond != "" && e.seenAt[a.cond] != a.condAt:
+			t.Errorf("a record conditioned on %s at %d is sealed after %d of its events", a.cond, a.condAt, e.seenAt[a.cond])
+		}
+	}
+	if n != len(byID) || n == 0 {
+		t.Fatalf("%d events acknowledged, %d sealed", n, len(byID))
+	}
+	if rep, err := stores[1].Verify(ctx); err != nil || !rep.OK() || rep.Checked != int64(n) {
+		t.Fatalf("Verify = %+v, %v", rep, err)
+	}
+}
+
+// sealedEvent is an event of the sealed log and the versions of the shared streams
+// sealed before it.
+type sealedEvent struct {
+	stream  string
+	version int64
+	seenAt  map[string]int64
+}
+
+// readSealedOrder reads the sealed log by event id, failing on an event sealed twice or
+// a stream whose versions do not run 1, 2, 3… in position order.
+func readSealedOrder(t *testing.T, pool *pgxpool.Pool, shared []string) map[string]sealedEvent {
+	t.Helper()
+	rows, err := pool.Query(context.Background(), `SELECT event_id, stream_id, stream_version FROM ledger_events ORDER BY position`)
 	if err != nil {
 		t.Fatal(err)
-	}
-	type sealedEvent struct {
-		stream  string
-		version int64
-		seenAt  map[string]int64 // the shared streams' versions before it
 	}
 	byID := map[string]sealedEvent{}
 	versions := map[string]int64{}
@@ -113,23 +141,7 @@ func TestContendedAppendsSealInEveryStreamsOrder(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	n := 0
-	for a := range acks {
-		n++
-		e, ok := byID[a.id]
-		switch {
-		case !ok:
-			t.Errorf("acknowledged event %s is not in the chain", a.id)
-		case a.cond != "" && e.seenAt[a.cond] != a.condAt:
-			t.Errorf("a record conditioned on %s at %d is sealed after %d of its events", a.cond, a.condAt, e.seenAt[a.cond])
-		}
-	}
-	if n != len(byID) || n == 0 {
-		t.Fatalf("%d events acknowledged, %d sealed", n, len(byID))
-	}
-	if rep, err := stores[1].Verify(ctx); err != nil || !rep.OK() || rep.Checked != int64(n) {
-		t.Fatalf("Verify = %+v, %v", rep, err)
-	}
+	return byID
 }
 
 // A pending event the writer did not authenticate (inserted with the runtime role's
