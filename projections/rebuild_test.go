@@ -192,7 +192,15 @@ func TestRebuildWhileAppending(t *testing.T) {
 
 	finished, resume := startHeldRebuild(t, pool)
 	appendWhileHeld(t, pool, store, finished)
+	// The fold keeps no transaction open while it is held between pages: the sealer,
+	// which waits for every transaction older than its probe, chains those appends.
+	sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	_, err = store.SealedThrough(sctx)
+	cancel()
 	close(resume)
+	if err != nil {
+		t.Fatalf("the appends made during the fold were not sealed while it was held: %v", err)
+	}
 	o := <-finished
 	if o.err != nil {
 		t.Fatalf("rebuild: %v", o.err)
