@@ -17,13 +17,14 @@ import (
 
 var allTablePrivileges = []string{"DELETE", "INSERT", "REFERENCES", "SELECT", "TRIGGER", "TRUNCATE", "UPDATE"}
 
-// heldPrivileges returns, per table of the schema, the privileges role holds, sorted.
+// heldPrivileges returns, per table and view of the schema (the relations GrantRuntime
+// grants on, sequences apart), the privileges role holds, sorted.
 func heldPrivileges(t *testing.T, url, role string) map[string][]string {
 	t.Helper()
 	conn := connect(t, url)
 	rows, err := conn.Query(context.Background(), `SELECT c.relname, ARRAY(SELECT p FROM unnest($2::text[]) AS p
 			WHERE has_table_privilege($1, c.oid, p) ORDER BY p)
-		FROM pg_class c WHERE c.relnamespace = current_schema()::regnamespace AND c.relkind = 'r'`, role, allTablePrivileges)
+		FROM pg_class c WHERE c.relnamespace = current_schema()::regnamespace AND c.relkind IN ('r', 'p', 'v')`, role, allTablePrivileges)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -77,6 +78,9 @@ func checkExactGrants(t *testing.T, url string) {
 	if got := held["ledger_events"]; !slices.Equal(got, []string{"INSERT", "SELECT"}) {
 		t.Errorf("ledger_events: the runtime role holds %v", got)
 	}
+	if got, ok := held["ledger_log"]; !ok || !slices.Equal(got, []string{"SELECT"}) {
+		t.Errorf("ledger_log (a view): the runtime role holds %v (present %v), want exactly SELECT", got, ok)
+	}
 }
 
 // The runtime role holds exactly its listed privileges on every shipped table, a grant
@@ -97,6 +101,7 @@ func TestGrantRuntime(t *testing.T) {
 	conn := connect(t, owner)
 	for _, stmt := range []string{
 		"GRANT ALL ON ledger_events TO " + pgembed.RuntimeUser,
+		"GRANT ALL ON ledger_log TO " + pgembed.RuntimeUser,
 		"CREATE TABLE later_table (id bigserial PRIMARY KEY, v text NOT NULL)",
 	} {
 		if _, err := conn.Exec(ctx, stmt); err != nil {

@@ -43,14 +43,16 @@ const rebuildLockKey int64 = 0x5345435245545310 // "SECRETS\x10"
 //
 // It folds the log, as far as the head it sees when it starts, into shadow tables (the
 // schema ShadowSchema, each table created like its live one), without the append lock
-// and in a transaction of its own, while appends go on projecting inline into the live
-// tables. Then one short transaction takes the append lock, folds the events appended
+// and in short transactions of its own (one per page), while appends go on projecting
+// inline into the live tables: the sealer waits for every transaction older than its
+// probe, so one transaction over the whole fold would stop the sealing until it ended.
+// Then one short transaction takes the append lock, folds the events appended
 // meanwhile, swaps the shadow tables in for the live ones (with the owner and
 // privileges of the tables they replace), and sets the projections' checkpoints.
 // Readers see the old rows until that commits and the new ones after; an append is
 // projected either into the live tables before the swap (and then folded from the log
 // into the shadow ones) or into the new tables after it. A rebuild that fails or is
-// cancelled leaves the live tables as they were.
+// cancelled leaves the live tables as they were, and drops its shadow when it can.
 //
 // The projectors run unchanged: their SQL names tables without a schema, and the
 // rebuild's transactions put ShadowSchema first on the search_path.
@@ -275,8 +277,9 @@ type page struct {
 }
 
 // fold builds the shadow tables and folds the log into them up to the head it sees,
-// without the append lock. Reading and decoding page N+1 (on another connection and
-// goroutine) overlaps the database's work on page N.
+// without the append lock, each page in a transaction of its own. Reading and decoding
+// page N+1 (on another connection and goroutine) overlaps the database's work on page
+// N. When it fails, it drops the shadow schema (the next rebuild drops what is left).
 func (r Rebuilder) fold(ctx context.Context, conn *pgx.Conn, s *shadowPlan, res *RebuildResult) error {
 	if err := conn.QueryRow(ctx, `SELECT coalesce(max(position), 0) FROM ledger_events`).Scan(&res.Head); err != nil {
 		return fmt.Errorf("projections: rebuild: read the head: %w", err)
@@ -293,34 +296,39 @@ func (r Rebuilder) fold(ctx context.Context, conn *pgx.Conn, s *shadowPlan, res 
 			ddl = append(ddl, fmt.Sprintf("CREATE TABLE %s.%s (LIKE %s.%s %s)", ShadowSchema, t, s.live, t, like))
 		}
 		ddl = append(ddl, s.keys...)
-		ddl = append(ddl, "SET LOCAL search_path = "+ShadowSchema+", "+pgx.Identifier{s.live}.Sanitize())
 		for _, stmt := range ddl {
 			if _, err := tx.Exec(ctx, stmt); err != nil {
 				return fmt.Errorf("create the shadow tables: %s: %w", stmt, err)
 			}
 		}
-		if err := r.foldPages(ctx, tx, res.Head, res); err != nil {
-			return err
-		}
-		// Secondary indexes and foreign keys are built once, over the whole table,
-		// rather than kept up row by row during the fold.
-		for _, stmt := range append(append([]string(nil), s.indexes...), s.foreign...) {
-			if _, err := tx.Exec(ctx, stmt); err != nil {
-				return fmt.Errorf("index the shadow tables: %s: %w", stmt, err)
-			}
-		}
 		return nil
 	})
+	if err == nil {
+		err = r.foldPages(ctx, conn, s, res.Head, res)
+	}
+	// Secondary indexes and foreign keys are built once, over the whole table, rather
+	// than kept up row by row during the fold; each statement is a transaction of its own.
+	for _, stmt := range append(append([]string(nil), s.indexes...), s.foreign...) {
+		if err != nil {
+			break
+		}
+		if _, err = conn.Exec(ctx, stmt); err != nil {
+			err = fmt.Errorf("index the shadow tables: %s: %w", stmt, err)
+		}
+	}
 	if err != nil {
+		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		_, _ = conn.Exec(dctx, "DROP SCHEMA IF EXISTS "+ShadowSchema+" CASCADE")
 		return fmt.Errorf("projections: rebuild: %w", err)
 	}
 	return nil
 }
 
-// foldPages folds the events up to head into tx's tables, pipelined: one goroutine
-// reads and decodes pages over the pool while tx runs the statements of the page
-// before.
-func (r Rebuilder) foldPages(ctx context.Context, tx pgx.Tx, head int64, res *RebuildResult) error {
+// foldPages folds the events up to head into the shadow tables over conn, one
+// transaction per page, pipelined: one goroutine reads and decodes pages over the pool
+// while conn runs the statements of the page before.
+func (r Rebuilder) foldPages(ctx context.Context, conn *pgx.Conn, s *shadowPlan, head int64, res *RebuildResult) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	size := r.pageSize()
@@ -349,12 +357,22 @@ func (r Rebuilder) foldPages(ctx context.Context, tx pgx.Tx, head int64, res *Re
 			}
 		}
 	}()
+	searchPath := "SET LOCAL search_path = " + ShadowSchema + ", " + pgx.Identifier{s.live}.Sanitize()
 	for p := range pages {
 		if p.err != nil {
 			return p.err
 		}
-		if err := tx.SendBatch(ctx, p.batch).Close(); err != nil {
-			return Inline(r.Projections).Translate(err)
+		err := pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
+			if _, err := tx.Exec(ctx, searchPath); err != nil {
+				return err
+			}
+			if err := tx.SendBatch(ctx, p.batch).Close(); err != nil {
+				return Inline(r.Projections).Translate(err)
+			}
+			return nil
+		})
+		if err != nil {
+			return err
 		}
 		res.Events += int64(p.n)
 		if r.AfterPage != nil {

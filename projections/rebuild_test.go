@@ -131,10 +131,14 @@ func snapshot(t *testing.T, pool *pgxpool.Pool) string {
 
 // foldFromScratch projects the log of pool into a fresh database with the inline
 // projections, in one transaction, and returns that database's snapshot: the read
-// models as a rebuild that nothing disturbed must leave them.
-func foldFromScratch(t *testing.T, pool *pgxpool.Pool) string {
+// models as a rebuild that nothing disturbed must leave them. It reads the sealed log,
+// once the sealer has chained every event committed before the call.
+func foldFromScratch(t *testing.T, pool *pgxpool.Pool, store *eventstore.Store) string {
 	t.Helper()
 	ctx := context.Background()
+	if _, err := store.SealedThrough(ctx); err != nil {
+		t.Fatal(err)
+	}
 	ref, _ := pgtest.NewMigratedPool(t)
 	tx, err := ref.Begin(ctx)
 	if err != nil {
@@ -179,32 +183,67 @@ func TestRebuildWhileAppending(t *testing.T) {
 	for r := range 30 {
 		appendMix(t, store, r)
 	}
-	head := maxPosition(t, pool)
+	// The rebuild folds the sealed log up to the head it sees: once the sealer has
+	// chained every event appended so far, that is this head.
+	head, err := store.SealedThrough(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
 
 	finished, resume := startHeldRebuild(t, pool)
 	appendWhileHeld(t, pool, store, finished)
+	// The fold keeps no transaction open while it is held between pages: the sealer,
+	// which waits for every transaction older than its probe, chains those appends.
+	sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	_, err = store.SealedThrough(sctx)
+	cancel()
 	close(resume)
+	if err != nil {
+		t.Fatalf("the appends made during the fold were not sealed while it was held: %v", err)
+	}
 	o := <-finished
 	if o.err != nil {
 		t.Fatalf("rebuild: %v", o.err)
 	}
-	total := maxPosition(t, pool)
-	if o.res.Head != head || o.res.Events != total || o.res.CaughtUp != total-head || o.res.CaughtUp == 0 || o.res.Blocked <= 0 {
-		t.Fatalf("result %+v; head before %d, log %d", o.res, head, total)
+	// Every committed event is folded exactly once: those up to the head by the fold,
+	// those appended during it (sealed or not yet) under the lock.
+	total, after := committedEvents(t, pool, 0), committedEvents(t, pool, head)
+	if o.res.Head != head || o.res.Events != total || o.res.CaughtUp != after || o.res.CaughtUp == 0 || o.res.Blocked <= 0 {
+		t.Fatalf("result %+v; head before %d, log %d events, %d after the head", o.res, head, total, after)
 	}
+	checkpointsAtTheEndOfTheLog(t, pool)
 	if schemaExists(t, pool, projections.ShadowSchema) || schemaExists(t, pool, projections.RetiredSchema) {
 		t.Fatal("the rebuild left its schemas behind")
 	}
 	assertSwappedTablesTakeAppends(t, pool, store)
 }
 
-func maxPosition(t *testing.T, pool *pgxpool.Pool) int64 {
+// checkpointsAtTheEndOfTheLog checks that every projection's checkpoint is the last
+// position of the log (sealed or not), where the rebuild that just ended stopped.
+func checkpointsAtTheEndOfTheLog(t *testing.T, pool *pgxpool.Pool) {
 	t.Helper()
-	var head int64
-	if err := pool.QueryRow(context.Background(), `SELECT max(position) FROM ledger_events`).Scan(&head); err != nil {
+	var last int64
+	if err := pool.QueryRow(context.Background(), `SELECT max(position) FROM ledger_log`).Scan(&last); err != nil {
 		t.Fatal(err)
 	}
-	return head
+	for _, p := range projections.All() {
+		var at int64
+		if err := pool.QueryRow(context.Background(), `SELECT position FROM projection_checkpoints WHERE projection = $1`,
+			p.Name()).Scan(&at); err != nil || at != last {
+			t.Fatalf("checkpoint of %s after the rebuild: %d (%v), want %d", p.Name(), at, err, last)
+		}
+	}
+}
+
+// committedEvents is how many events the log holds after position after, sealed or
+// not: every committed event (positions need not be dense).
+func committedEvents(t *testing.T, pool *pgxpool.Pool, after int64) int64 {
+	t.Helper()
+	var n int64
+	if err := pool.QueryRow(context.Background(), `SELECT count(*) FROM ledger_log WHERE position > $1`, after).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
 }
 
 type rebuildOutcome struct {
@@ -290,11 +329,11 @@ func assertSwappedTablesTakeAppends(t *testing.T, pool *pgxpool.Pool, store *eve
 	if _, err := store.Append(context.Background(), events.SecretStream("dup"), eventstore.NoStream, ev); ledgererr.CodeOf(err) != ledgererr.Conflict {
 		t.Fatalf("a second live secret with the same name after the swap: %v", err)
 	}
-	got, want := snapshot(t, pool), foldFromScratch(t, pool)
+	got, want := snapshot(t, pool), foldFromScratch(t, pool, store)
 	if got != want {
 		t.Fatalf("read models after a rebuild under appends differ from a fold from scratch:\n got %s\nwant %s", got, want)
 	}
-	if !strings.Contains(got, "s-0044") || !strings.Contains(got, "consumers=") {
+	if !strings.Contains(got, "s-0044") || !strings.Contains(got, "== consumer_envs\n(") {
 		t.Fatalf("the snapshot misses rows it must have: %s", got)
 	}
 }
@@ -307,6 +346,10 @@ func TestRebuildInterruptedAndConcurrent(t *testing.T) {
 	pool, store := liveStore(t)
 	for r := range 12 {
 		appendMix(t, store, r)
+	}
+	// The rebuild folds (and is held within) the sealed log: wait until it holds them all.
+	if _, err := store.SealedThrough(context.Background()); err != nil {
+		t.Fatal(err)
 	}
 	before := snapshot(t, pool)
 
@@ -354,9 +397,8 @@ func TestRebuildInterruptedAndConcurrent(t *testing.T) {
 	if err != nil {
 		t.Fatalf("rebuild after an interrupted one: %v", err)
 	}
-	var total int64
-	if err := pool.QueryRow(context.Background(), `SELECT count(*) FROM ledger_events`).Scan(&total); err != nil || n != total {
-		t.Fatalf("applied %d of %d events (%v)", n, total, err)
+	if total := committedEvents(t, pool, 0); n != total {
+		t.Fatalf("applied %d of %d events", n, total)
 	}
 	if after := snapshot(t, pool); after != before {
 		t.Fatalf("a rebuild of an unchanged log changed the read models:\nbefore %s\nafter  %s", before, after)
@@ -401,7 +443,7 @@ func TestRebuildSwapGivesWayToALongQuery(t *testing.T) {
 	if _, err := projections.Rebuild(ctx, pool, projections.All()); err != nil {
 		t.Fatalf("rebuild once the query ended: %v", err)
 	}
-	if got, want := snapshot(t, pool), foldFromScratch(t, pool); got != want {
+	if got, want := snapshot(t, pool), foldFromScratch(t, pool, store); got != want {
 		t.Fatalf("after the second rebuild:\n got %s\nwant %s", got, want)
 	}
 }

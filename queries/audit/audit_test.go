@@ -63,6 +63,7 @@ type history struct {
 	afterRevoke, afterDelete, afterPurge            int64
 	timeOfBind, timeBeforeRotate, timeAfterRotate   time.Time
 	h                                               *commands.Handlers
+	store                                           *eventstore.Store
 	// signKey is the instance's checkpoint key: it signs checkpoints and the
 	// attestations of redacted exported events.
 	signKey ed25519.PrivateKey
@@ -110,8 +111,20 @@ func newHistory(t *testing.T) (*history, *eventstore.Store, *pgxpool.Pool) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &history{log: audit.Log{DB: pool, RedactionKey: signKey}, owner: ownerPool, h: h, signKey: signKey}
+	s := &history{log: audit.Log{DB: pool, RedactionKey: signKey}, owner: ownerPool, h: h, store: store, signKey: signKey}
 	return s, store, pool
+}
+
+// sealed waits until the sealer has chained every event appended so far and returns
+// the sealed head: the audit queries read the sealed log, and the server waits so too
+// before it answers them.
+func (s *history) sealed(t *testing.T) int64 {
+	t.Helper()
+	head, err := s.store.SealedThrough(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return head
 }
 
 // play runs the scripted life of one secret and records the log position (and time)
@@ -128,12 +141,11 @@ func (s *history) play(t *testing.T, store *eventstore.Store, pool *pgxpool.Pool
 	}
 	head := func() int64 {
 		t.Helper()
-		p, err := store.HeadPosition(ctx)
-		must(err)
-		return p
+		return s.sealed(t)
 	}
 	now := func() time.Time {
 		t.Helper()
+		s.sealed(t)
 		var at time.Time
 		must(pool.QueryRow(ctx, `SELECT max(recorded_at) FROM ledger_events`).Scan(&at))
 		return at

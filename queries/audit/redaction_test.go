@@ -21,6 +21,7 @@ func TestExportLeavesCredentialHashesOutAndStillVerifies(t *testing.T) {
 	if _, err := s.h.Subscribers.IssueSubscriber(ctx, board, company, "follower"); err != nil {
 		t.Fatal(err)
 	}
+	s.sealed(t)
 	var buf bytes.Buffer
 	if _, err := s.log.Export(ctx, ops, audit.ExportFilter{CompanyID: company}, &buf); err != nil {
 		t.Fatal(err)

@@ -32,6 +32,7 @@ func TestStateFoldsPagesAndIsBounded(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	s.sealed(t)
 	for _, as := range []audit.AsOf{{Position: s.afterBind}, {Position: s.afterUnbind}, {Position: s.afterRevoke},
 		{Position: s.afterPurge}, {At: s.timeAfterRotate}, {Position: 1 << 40}} {
 		whole, err := s.log.State(ctx, ops, company, as)
