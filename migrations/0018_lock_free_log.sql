@@ -124,9 +124,6 @@ BEGIN
             RETURN;
         END IF;
     END IF;
-    -- The transaction holds an xid before it takes a position: the sealer's wait for the
-    -- transactions that could still commit a position relies on it (see above).
-    PERFORM pg_current_xact_id();
     counted := p_expected <> -2; -- eventstore.Unversioned: no counter, the sealer numbers it
     stream_version := 0;
     FOR s, want IN
@@ -147,6 +144,11 @@ BEGIN
             RETURN;
         END IF;
     END LOOP;
+    -- The transaction holds an xid before it takes a position: the sealer's wait for the
+    -- transactions that could still commit a position relies on it (see above). It takes
+    -- it only now, after the stream locks: a transaction with an xid holds the sealer
+    -- back, and one waiting for a lock has nothing to seal yet.
+    PERFORM pg_current_xact_id();
     positions := ARRAY(SELECT nextval('ledger_position_seq') FROM generate_series(1, p_count) ORDER BY 1);
     IF counted THEN
         UPDATE ledger_streams SET version = version + p_count WHERE stream_id = p_stream;
