@@ -31,6 +31,37 @@ func (e *instanceEnv) psqlInt(t *testing.T, sql string) int64 {
 	return n
 }
 
+// sealedWait bounds a test's wait for the sealer to chain what was acknowledged: a
+// lease TTL (10 s by default) when the process that held the sealer lease died, and a
+// margin.
+const sealedWait = 30 * time.Second
+
+// waitSealedWith waits until the sealer has chained every event acknowledged so far
+// (ledger_appends is empty), asking with query (psql as some role), for a step that
+// reads the sealed log (the events route, NATS, verify, checkpoints) or appends to it
+// as a forger would.
+func waitSealedWith(t *testing.T, query func(t *testing.T, sql string) (string, error)) {
+	t.Helper()
+	pollUntil(t, sealedWait, func() string {
+		out, err := query(t, `SELECT count(*) FROM ledger_appends`)
+		if err != nil {
+			t.Fatalf("read the sealer's backlog: %v\n%s", err, out)
+		}
+		if n := strings.TrimSpace(out); n != "0" {
+			return n + " acknowledged event(s) not sealed"
+		}
+		return ""
+	})
+}
+
+// sealedHead waits until the sealer has chained every event acknowledged so far and
+// returns the sealed log's head.
+func (e *instanceEnv) sealedHead(t *testing.T) int64 {
+	t.Helper()
+	waitSealedWith(t, e.psqlOwner)
+	return e.psqlInt(t, `SELECT coalesce(max(position), 0) FROM ledger_events`)
+}
+
 // serve signs the head every N events, stores the checkpoints, publishes them on
 // ledger.checkpoints and appends them to the export file; verify checks them; a tail
 // deleted together with the checkpoints table passes the table but not the exported
@@ -58,7 +89,7 @@ func TestSignedCheckpointsThroughTheBinary(t *testing.T) {
 	for i := range 5 {
 		api.must(201, "POST", "/api/companies/"+companyA+"/secrets", `{"name": "s`+strconv.Itoa(i)+`", "value": "v"}`)
 	}
-	head := e.psqlInt(t, `SELECT max(position) FROM ledger_events`)
+	head := e.sealedHead(t)
 	checkpointPublishedStep(t, e, msgs, pub, head)
 	checkpointLedgerStateStep(t, api, pubText, head)
 	checkpointExportedAtStopStep(t, s, export, head)

@@ -8,6 +8,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"regexp"
 	"strings"
 	"testing"
@@ -32,14 +33,30 @@ func (e *instanceEnv) ownerDB(t *testing.T) *pgx.Conn {
 	return conn
 }
 
-// headOf is the position of the newest event in the log.
+// headOf is the position of the newest event committed to the log, sealed or not.
 func headOf(t *testing.T, db *pgx.Conn) int64 {
 	t.Helper()
 	var head int64
-	if err := db.QueryRow(context.Background(), `SELECT coalesce(max(position), 0) FROM ledger_events`).Scan(&head); err != nil {
+	if err := db.QueryRow(context.Background(), `SELECT coalesce(max(position), 0) FROM ledger_log`).Scan(&head); err != nil {
 		t.Fatal(err)
 	}
 	return head
+}
+
+// waitSealed waits until the sealer has chained every event acknowledged so far
+// (ledger_appends is empty), for a step that reads or writes the sealed log.
+func waitSealed(t testing.TB, db *pgx.Conn) {
+	t.Helper()
+	pollUntil(t, sealedWait, func() string {
+		var n int64
+		if err := db.QueryRow(context.Background(), `SELECT count(*) FROM ledger_appends`).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		if n > 0 {
+			return fmt.Sprintf("%d acknowledged event(s) not sealed", n)
+		}
+		return ""
+	})
 }
 
 // pollUntil calls check until it returns "" (done) or the deadline passes; the last

@@ -78,6 +78,7 @@ func TestConsoleInChromium(t *testing.T) {
 		}
 		b.screenshot("companies")
 		b.clean("companies")
+		waitSealed(t, db) // the ledger page shows the sealed log's head
 		before := headOf(t, db)
 		b.page("/console/ledger")
 		after := headOf(t, db)

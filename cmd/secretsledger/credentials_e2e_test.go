@@ -55,6 +55,7 @@ func forgeAgentKey(t *testing.T, db *pgx.Conn, schema int, tokenField, targetID,
 	t.Helper()
 	ctx := context.Background()
 	id := ulid.Make().String()
+	waitSealed(t, db) // the forgery goes at the sealed head, past every acknowledged event
 	payload := fmt.Sprintf(`{"keyId": %q, "targetType": "agent", "targetId": %q, %q: %q}`, id, targetID, tokenField, sha256Hex(token))
 	if _, err := db.Exec(ctx, pgtest.ForgedAppend(pgtest.Forged{EventID: ulid.Make().String(), StreamID: "agent-key-" + id,
 		StreamVersion: 1, Type: "agent_key.issued", SchemaVersion: schema, CompanyID: companyA, Payload: payload})); err != nil {

@@ -283,6 +283,7 @@ func (b *ackBook) file(w *writer) {
 func (b *ackBook) settleAfterKill(t *testing.T, round int, api *apiClient, e *instanceEnv) (replayed, rotated int, checked int64) {
 	t.Helper()
 	replayed = b.retryUnknownCreates(t, api)
+	waitSealedWith(t, e.psqlOwner) // the events route reads the sealed log
 	last, rotated := b.check(t, api)
 	code, out, errOut := e.run(t, "verify")
 	if code != 0 || !strings.HasPrefix(out, "ok:") {

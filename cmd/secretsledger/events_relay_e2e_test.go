@@ -182,6 +182,7 @@ func relayEveryEventOnceStep(t *testing.T, dbURL string, ns *natsbus.Embedded, c
 		t.Fatal(err)
 	}
 	defer conn.Close(context.Background())
+	waitSealed(t, conn) // the relay publishes the sealed log
 	var head int64
 	if err := conn.QueryRow(context.Background(), `SELECT max(position) FROM ledger_events`).Scan(&head); err != nil || head != created.Load() {
 		t.Fatalf("head %d, created %d: %v", head, created.Load(), err)

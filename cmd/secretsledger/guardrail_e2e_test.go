@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/secretsledger/secretsledger/providers/awssm"
 	"github.com/secretsledger/secretsledger/providers/awssm/awsfake"
@@ -198,18 +199,22 @@ func guardrailBecomesManagedLaterStep(t *testing.T, g *guardrailCase) map[string
 		!strings.Contains(string(r.body), "provider_guardrail") {
 		t.Fatalf("resolve after: %d %s", r.status, r.body)
 	}
-	events := b.must(200, "GET", "/api/companies/"+companyB+"/events?after=0", "").list(t)
-	for path, id := range ids {
-		found := false
-		for _, ev := range events {
-			raw, _ := json.Marshal(ev)
-			found = found || ev["type"] == "secret.accessed" && strings.Contains(string(raw), `"secretId":"`+id+`"`) &&
-				strings.Contains(string(raw), `"outcome":"provider_error"`) && strings.Contains(string(raw), `"providerCode":"provider_guardrail"`)
+	// The events route reads the sealed log: the refusals appear once the sealer chained them.
+	pollUntil(t, 10*time.Second, func() string {
+		events := b.must(200, "GET", "/api/companies/"+companyB+"/events?after=0", "").list(t)
+		for path, id := range ids {
+			found := false
+			for _, ev := range events {
+				raw, _ := json.Marshal(ev)
+				found = found || ev["type"] == "secret.accessed" && strings.Contains(string(raw), `"secretId":"`+id+`"`) &&
+					strings.Contains(string(raw), `"outcome":"provider_error"`) && strings.Contains(string(raw), `"providerCode":"provider_guardrail"`)
+			}
+			if !found {
+				return fmt.Sprintf("%s: no provider_guardrail access failure in %v", path, events)
+			}
 		}
-		if !found {
-			t.Fatalf("%s: no provider_guardrail access failure in %v", path, events)
-		}
-	}
+		return ""
+	})
 	return ids
 }
 

@@ -19,7 +19,7 @@ func TestARetryThroughAnotherProcessGetsTheFirstAnswer(t *testing.T) {
 	api := tg.client(t, tg.token) // each request goes to the other process
 	secret := api.must(201, "POST", "/api/companies/"+company+"/secrets", `{"name": "Retried", "value": "v"}`).json(t)["id"].(string)
 	head := func() string {
-		out, err := tg.psql(t, `SELECT max(position) FROM ledger_events`)
+		out, err := tg.psql(t, `SELECT max(position) FROM ledger_log`)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -15,7 +15,7 @@ import (
 )
 
 // allRoles are the background roles serve elects (backups only with a backup interval).
-var allRoles = []string{"backups", "checkpoint-signer", "idempotency-sweep", "relay", "vault-health"}
+var allRoles = []string{"backups", "checkpoint-signer", "idempotency-sweep", "relay", "sealer", "vault-health"}
 
 func (e *instanceEnv) roles(t *testing.T) []string {
 	t.Helper()

@@ -97,6 +97,7 @@ func TestPatroniFailoverLosesNoAcknowledgedWrite(t *testing.T) {
 		t.Logf("%s: writes refused for at most %s; clients saw %s", f.name, stats.unavailable().Round(time.Millisecond), stats)
 	}
 	book := run.finish(t)
+	waitSealedWith(t, tg.psql) // the events route and NATS carry the sealed log
 
 	book.check(t, board)
 	if code, out, errOut := tg.run(t, "verify"); code != 0 || !strings.HasPrefix(out, "ok:") {

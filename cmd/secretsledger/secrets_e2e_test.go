@@ -102,11 +102,11 @@ func lifecycleRebuildStep(t *testing.T, tg *apiTarget, companyA string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	events, err := tg.psql(t, `SELECT count(*) FROM ledger_events`)
+	events, err := tg.psql(t, `SELECT count(*) FROM ledger_log`)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if mine, _ := tg.psql(t, `SELECT count(*) FROM ledger_events WHERE company_id = '`+companyA+`'`); strings.TrimSpace(mine) != "6" {
+	if mine, _ := tg.psql(t, `SELECT count(*) FROM ledger_log WHERE company_id = '`+companyA+`'`); strings.TrimSpace(mine) != "6" {
 		t.Fatalf("events of the body's company: %s, want 6", mine)
 	}
 	if code, out, errOut := tg.run(t, "replay"); code != 0 || !strings.Contains(out, "rebuilt the read models from "+strings.TrimSpace(events)+" events") {
@@ -228,7 +228,7 @@ func badInputIsRefused(t *testing.T, tg *apiTarget) {
 	gone := api.must(201, "POST", secrets, `{"name": "Gone", "value": "v"}`).json(t)["id"].(string)
 	api.must(200, "DELETE", "/api/secrets/"+gone, "")
 	head := func() string {
-		out, err := tg.psql(t, `SELECT count(*) FROM ledger_events`)
+		out, err := tg.psql(t, `SELECT count(*) FROM ledger_log`)
 		if err != nil {
 			t.Fatal(err)
 		}

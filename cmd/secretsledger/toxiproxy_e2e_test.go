@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -99,6 +100,7 @@ func TestNetworkFaultsThroughToxiproxy(t *testing.T) {
 			stats.unavailable().Round(time.Millisecond), stats)
 	}
 	book := run.finish(t)
+	waitSealedWith(t, tg.psql) // the events route and NATS carry the sealed log
 	t.Logf("%d operations acknowledged across %d faults; the book holds %d creates and %d rotations, each checked in the log",
 		run.acked.Load(), len(faults), len(book.creates), len(book.rotations))
 
@@ -110,6 +112,10 @@ func TestNetworkFaultsThroughToxiproxy(t *testing.T) {
 	transport.CloseIdleConnections()
 	noLeaks(t, tg, ownerPool, goroutinesBefore, connsBefore)
 }
+
+// toxiproxyPoolConns is each process's pool size in TestNetworkFaultsThroughToxiproxy:
+// fewer than its failoverWriters and background jobs ask for at once.
+const toxiproxyPoolConns = 8
 
 // onTwoProcessesThroughToxiproxy starts two serve processes whose runtime connections
 // to the database owner holds (as the runtime role) and to NATS go through proxies of an
@@ -123,6 +129,12 @@ func onTwoProcessesThroughToxiproxy(t *testing.T, owner string) (tg *apiTarget, 
 	}
 	pg = startProxy(t, toxi, "postgres", runtime.Host)
 	runtime.Host = pg.Listen
+	// Pools the writers keep full (serve's default size is more than this load needs):
+	// the runtime role's connections then stand at the pools' whole size before the
+	// faults as after them, and one more is one the faults left behind (noLeaks).
+	q := runtime.Query()
+	q.Set("pool_max_conns", strconv.Itoa(toxiproxyPoolConns))
+	runtime.RawQuery = q.Encode()
 	tg = onTwoProcessesVia(t, func(natsURL string) string {
 		u, err := url.Parse(natsURL)
 		if err != nil {

@@ -14,12 +14,12 @@ func vaultsPath(company string) string {
 	return "/api/companies/" + company + "/secret-provider-configs"
 }
 
-// logDefaults folds the company's vault stream, as recorded in ledger_events, into the
+// logDefaults folds the company's vault stream, as committed to the log, into the
 // default vault of each provider.
 func (a *apiTarget) logDefaults(t *testing.T, company string) map[string][]string {
 	t.Helper()
 	out, err := a.psql(t, `SELECT coalesce(json_agg(json_build_object('type', event_type, 'payload', payload) ORDER BY stream_version), '[]')
-		FROM ledger_events WHERE stream_id = 'vaults-`+company+`'`)
+		FROM ledger_log WHERE stream_id = 'vaults-`+company+`'`)
 	if err != nil {
 		t.Fatalf("read the log: %v %s", err, out)
 	}
@@ -366,7 +366,7 @@ func TestScheduledVaultHealthChecks(t *testing.T) {
 	if v["healthStatus"] != "ok" || v["healthCheckedAt"] == nil {
 		t.Fatalf("after the scheduled check: %v", v)
 	}
-	out, err := e.psql(t, `SELECT string_agg(DISTINCT metadata->>'actorId', ',') FROM ledger_events WHERE event_type = 'vault.health_checked'`)
+	out, err := e.psql(t, `SELECT string_agg(DISTINCT metadata->>'actorId', ',') FROM ledger_log WHERE event_type = 'vault.health_checked'`)
 	if err != nil || strings.TrimSpace(out) != "ledger:vault-health" {
 		t.Fatalf("health checks recorded as %q (%v)", out, err)
 	}
@@ -374,7 +374,7 @@ func TestScheduledVaultHealthChecks(t *testing.T) {
 		t.Fatalf("a disabled vault was checked: %v", off)
 	}
 	// An unchanged health is not recorded again: one event per vault that changed.
-	n, err := e.psql(t, `SELECT count(*) FROM ledger_events WHERE event_type = 'vault.health_checked'`)
+	n, err := e.psql(t, `SELECT count(*) FROM ledger_log WHERE event_type = 'vault.health_checked'`)
 	if err != nil || strings.TrimSpace(n) != "1" {
 		t.Fatalf("%q health events (%v), want 1", n, err)
 	}

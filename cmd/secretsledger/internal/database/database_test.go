@@ -71,7 +71,7 @@ func TestRuntimeRoleCannotRewriteHistory(t *testing.T) {
 
 // runCommandsAsRuntimeRole runs the normal command flow over the application's runtime
 // pool: append (INSERT, SELECT on the log), inline projections, the local_encrypted
-// material, queries. It returns the number of events in the log afterwards.
+// material, queries. It returns the number of events in the sealed log afterwards.
 func runCommandsAsRuntimeRole(t *testing.T, a *app.App) int {
 	t.Helper()
 	ctx := context.Background()
@@ -105,6 +105,11 @@ func runCommandsAsRuntimeRole(t *testing.T, a *app.App) int {
 	}
 	if _, err := h.Purge(ctx, board, created.SecretID, created.SecretID); err != nil {
 		t.Fatalf("purge (crypto-shredding) as the runtime role: %v", err)
+	}
+	// The attempts below target the sealed log: wait for the sealer to chain what the
+	// commands appended.
+	if _, err := a.Store.SealedThrough(ctx); err != nil {
+		t.Fatal(err)
 	}
 	var events int
 	if err := pool.QueryRow(ctx, `SELECT count(*) FROM ledger_events`).Scan(&events); err != nil || events < 4 {
