@@ -28,7 +28,7 @@ func newReplayCmd(env *environment) *cobra.Command {
 func runReplay(ctx context.Context, env *environment) error {
 	return withLedger(ctx, env, func(l *app.App) error {
 		var total int64
-		if err := l.Pool.QueryRow(ctx, `SELECT count(*) FROM ledger_events`).Scan(&total); err != nil {
+		if err := l.Pool.QueryRow(ctx, `SELECT count(*) FROM ledger_log`).Scan(&total); err != nil {
 			return err
 		}
 		p := env.progress(fmt.Sprintf("rebuilding the read models from %d events", total), total)
