@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"time"
 
@@ -17,14 +18,16 @@ import (
 	"github.com/secretsledger/secretsledger/eventstore/pgfault"
 )
 
-// One append is one transaction of two round trips, in parallel with every other one:
+// One transaction (of one or several appends, see group_commit.go) takes two round trips,
+// in parallel with the transactions of other processes and of this one:
 //
-//  1. BEGIN; ledger_reserve(): the idempotency key's record if the key is known; else,
-//     under the locks of the streams the append names (written exclusively, read
-//     shared, in stream id order, so two appends never wait on each other in a cycle),
-//     the versions checked and the positions taken;
+//  1. BEGIN; the locks of every stream the appends name (written exclusively, read
+//     shared), all at once and in stream id order, so that two transactions never wait
+//     on each other in a cycle; then ledger_reserve() for each append in turn: the
+//     idempotency key's record if the key is known; else the versions checked (an
+//     append sees those the earlier ones bumped) and the positions taken;
 //  2. INSERT the events into ledger_appends, each with the writer's MAC over its
-//     content and position; the inline projector's statements; the append's own
+//     content and position; the inline projector's statements; the appends' own
 //     statements; COMMIT.
 //
 // The positions and versions are only known after the first, and the MAC and the
@@ -52,14 +55,13 @@ var pendingTag = func() []byte {
 func pendingHash(f chainFields) []byte { return chainHash(pendingTag, f) }
 
 func (s *Store) appendRetrying(ctx context.Context, p *pendingAppend) appendOutcome {
-	var out appendOutcome
+	var out tryOutcome
 	for range appendAttempts {
-		var retry bool
-		if out, retry = s.appendOnce(ctx, p); !retry {
+		if out = s.submit(ctx, p); !out.retry {
 			break
 		}
 	}
-	return out
+	return out.appendOutcome
 }
 
 // reservation is what ledger_reserve answered.
@@ -75,18 +77,25 @@ type reservation struct {
 	idemLast      *int64
 }
 
-// appendOnce runs one try of p's transaction; retry says that it lost a race another
-// try settles.
-func (s *Store) appendOnce(ctx context.Context, p *pendingAppend) (out appendOutcome, retry bool) {
-	expected, cond, stale := p.lockSet()
-	if stale != nil {
-		return *stale, false
+// planned is an append's lock set (see lockSet); stale, when set, refuses it before any
+// round trip.
+type planned struct {
+	expected int64
+	cond     []StreamVersion
+	stale    *appendOutcome
+}
+
+// runBatch runs one transaction for batch: outs answers each append, or failed says why
+// the transaction failed as a whole. It finishes even when its callers have gone.
+func (s *Store) runBatch(batch []*queuedAppend) (outs []tryOutcome, failed *tryOutcome) {
+	fail := func(err error, retry bool) *tryOutcome {
+		return &tryOutcome{appendOutcome: appendOutcome{err: storeError("append", err)}, retry: retry}
 	}
-	ctx, cancel := context.WithTimeout(ctx, appendTimeout)
+	ctx, cancel := context.WithTimeout(context.Background(), appendTimeout)
 	defer cancel()
 	conn, err := s.pool.Acquire(ctx)
 	if err != nil {
-		return appendOutcome{err: storeError("append", err)}, false
+		return nil, fail(err, false)
 	}
 	defer conn.Release()
 	start := time.Now()
@@ -97,37 +106,43 @@ func (s *Store) appendOnce(ctx context.Context, p *pendingAppend) (out appendOut
 			rollback(conn)
 		}
 	}()
-	r, err := reserve(ctx, conn, p, expected, cond, recordedAt, s.now().Add(-s.cfg.IdempotencyTTL))
+	plans := make([]planned, len(batch))
+	for i, q := range batch {
+		plans[i].expected, plans[i].cond, plans[i].stale = q.p.lockSet()
+	}
+	rs, err := reserve(ctx, conn, batch, plans, recordedAt, s.now().Add(-s.cfg.IdempotencyTTL))
 	if err != nil {
 		// Nothing committed: a connection the server ended (a failover, a restart) is
 		// dropped and the next try takes another.
-		return appendOutcome{err: storeError("append", err)}, retryable(err) || pgfault.Unavailable(err)
+		return nil, fail(err, retryable(err) || pgfault.Unavailable(err))
 	}
-	switch r.outcome {
-	case "replay":
-		res := AppendResult{StreamID: deref(r.foundStream), FirstPosition: deref(r.idemFirst),
-			LastPosition: deref(r.idemLast), StreamVersion: deref(r.streamVersion)}
-		return replayOrConflict(idemRecord{hash: r.idemHash, result: res}, p.idem), false
-	case "stale":
-		return staleOutcome(deref(r.foundStream), deref(r.foundVersion), deref(r.foundExpected)), false
-	case "retry":
-		return appendOutcome{err: ledgererr.New(ledgererr.Unavailable, "an append with the same idempotency key is in flight; retry")}, true
-	case "reserved":
-	default:
-		return appendOutcome{err: ledgererr.New(ledgererr.Internal, "ledger_reserve answered %q", r.outcome)}, false
+	outs = make([]tryOutcome, len(batch))
+	rows := pendingBatch{recordedAt: recordedAt}
+	var statements []Statement
+	for i, q := range batch {
+		if plans[i].stale != nil {
+			outs[i].appendOutcome = *plans[i].stale
+			continue
+		}
+		if outs[i] = decided(rs[i], q.p); rs[i].outcome != "reserved" {
+			continue
+		}
+		if outs[i].res, err = s.pendingRows(&rows, q.p, rs[i]); err != nil {
+			return nil, &tryOutcome{appendOutcome: appendOutcome{err: err}}
+		}
+		statements = append(statements, q.p.statements...)
 	}
-	res, rows, err := s.pendingRows(p, r, recordedAt)
-	if err != nil {
-		return appendOutcome{err: err}, false
+	if len(rows.positions) == 0 {
+		return outs, nil // nothing reserved, nothing changed: the deferred rollback ends it
 	}
-	if err := s.writePending(ctx, conn, p, rows); err != nil {
+	if err := s.writePending(ctx, conn, rows, statements); err != nil {
 		if s.cfg.Projector != nil {
 			err = s.cfg.Projector.Translate(err)
 		}
 		if ledgererr.CodeOf(err) == ledgererr.Conflict {
-			return appendOutcome{err: err, conflict: ConflictUnique}, false
+			return nil, &tryOutcome{appendOutcome: appendOutcome{err: err, conflict: ConflictUnique}}
 		}
-		return appendOutcome{err: storeError("append", err)}, retryable(err)
+		return nil, fail(err, retryable(err))
 	}
 	committed = true
 	s.cfg.Observer.BatchCommitted(len(rows.recorded), time.Since(start))
@@ -135,7 +150,26 @@ func (s *Store) appendOnce(ctx context.Context, p *pendingAppend) (out appendOut
 		s.cfg.Recorded(rows.recorded)
 	}
 	s.wakeSealer()
-	return appendOutcome{res: res}, false
+	return outs, nil
+}
+
+// decided is an append's answer from its reservation, but for a reserved one, whose
+// result pendingRows makes.
+func decided(r reservation, p *pendingAppend) tryOutcome {
+	switch r.outcome {
+	case "reserved":
+		return tryOutcome{}
+	case "replay":
+		res := AppendResult{StreamID: deref(r.foundStream), FirstPosition: deref(r.idemFirst),
+			LastPosition: deref(r.idemLast), StreamVersion: deref(r.streamVersion)}
+		return tryOutcome{appendOutcome: replayOrConflict(idemRecord{hash: r.idemHash, result: res}, p.idem)}
+	case "stale":
+		return tryOutcome{appendOutcome: staleOutcome(deref(r.foundStream), deref(r.foundVersion), deref(r.foundExpected))}
+	case "retry":
+		return tryOutcome{appendOutcome: appendOutcome{err: ledgererr.New(ledgererr.Unavailable,
+			"an append with the same idempotency key is in flight; retry")}, retry: true}
+	}
+	return tryOutcome{appendOutcome: appendOutcome{err: ledgererr.New(ledgererr.Internal, "ledger_reserve answered %q", r.outcome)}}
 }
 
 // lockSet is the expected version of p's stream and the streams its decision read, as
@@ -167,36 +201,69 @@ func (p *pendingAppend) lockSet() (expected int64, cond []StreamVersion, stale *
 	return expected, cond, nil
 }
 
-func reserve(ctx context.Context, conn *pgxpool.Conn, p *pendingAppend, expected int64, cond []StreamVersion,
-	recordedAt, idemSince time.Time) (reservation, error) {
-	streams := make([]string, len(cond))
-	versions := make([]int64, len(cond))
-	for i, c := range cond {
-		streams[i], versions[i] = c.Stream, c.Version
-	}
-	var key *string
-	var hash []byte
-	if p.idem != nil {
-		key, hash = &p.idem.Key, p.idem.RequestHash
+// reserve sends the first round trip for batch: BEGIN, the locks of every stream the
+// appends name in stream id order (exclusive for a counted stream an append writes,
+// shared for one only read), and ledger_reserve for each append not refused already;
+// it returns each one's reservation.
+func reserve(ctx context.Context, conn *pgxpool.Conn, batch []*queuedAppend, plans []planned,
+	recordedAt, idemSince time.Time) ([]reservation, error) {
+	write := map[string]bool{}
+	for i, q := range batch {
+		if plans[i].stale != nil {
+			continue
+		}
+		if plans[i].expected != Unversioned {
+			write[q.p.stream] = true
+		}
+		for _, c := range plans[i].cond {
+			if _, ok := write[c.Stream]; !ok {
+				write[c.Stream] = false // read only, unless another append writes it
+			}
+		}
 	}
 	b := &pgx.Batch{}
 	b.Queue(`BEGIN`)
-	b.Queue(`SELECT outcome, positions, stream_version, found_stream, found_version, found_expected,
-			idem_hash, idem_first, idem_last
-		FROM ledger_reserve($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
-		p.stream, expected, len(p.events), streams, versions, p.company, key, hash, idemSince, recordedAt)
+	for _, id := range slices.Sorted(maps.Keys(write)) {
+		b.Queue(`SELECT ledger_lock_stream($1, $2)`, id, write[id])
+	}
+	for i, q := range batch {
+		if plans[i].stale != nil {
+			continue
+		}
+		streams := make([]string, len(plans[i].cond))
+		versions := make([]int64, len(plans[i].cond))
+		for j, c := range plans[i].cond {
+			streams[j], versions[j] = c.Stream, c.Version
+		}
+		var key *string
+		var hash []byte
+		if q.p.idem != nil {
+			key, hash = &q.p.idem.Key, q.p.idem.RequestHash
+		}
+		b.Queue(`SELECT outcome, positions, stream_version, found_stream, found_version, found_expected,
+				idem_hash, idem_first, idem_last
+			FROM ledger_reserve($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, true)`,
+			q.p.stream, plans[i].expected, len(q.p.events), streams, versions, q.p.company, key, hash, idemSince, recordedAt)
+	}
 	br := conn.SendBatch(ctx, b)
 	defer br.Close()
-	var r reservation
-	if _, err := br.Exec(); err != nil {
-		return r, err
+	for range 1 + len(write) {
+		if _, err := br.Exec(); err != nil {
+			return nil, err
+		}
 	}
-	err := br.QueryRow().Scan(&r.outcome, &r.positions, &r.streamVersion, &r.foundStream, &r.foundVersion,
-		&r.foundExpected, &r.idemHash, &r.idemFirst, &r.idemLast)
-	if err != nil {
-		return r, err
+	rs := make([]reservation, len(batch))
+	for i := range batch {
+		if plans[i].stale != nil {
+			continue
+		}
+		r := &rs[i]
+		if err := br.QueryRow().Scan(&r.outcome, &r.positions, &r.streamVersion, &r.foundStream, &r.foundVersion,
+			&r.foundExpected, &r.idemHash, &r.idemFirst, &r.idemLast); err != nil {
+			return nil, err
+		}
 	}
-	return r, br.Close()
+	return rs, br.Close()
 }
 
 // pendingBatch is what an append writes to ledger_appends, as column arrays for unnest.
@@ -210,12 +277,12 @@ type pendingBatch struct {
 	recorded                                       []Event
 }
 
-// pendingRows builds p's events at the positions and versions r reserved, each with the
-// writer's MAC, and the append's result.
-func (s *Store) pendingRows(p *pendingAppend, r reservation, recordedAt time.Time) (AppendResult, pendingBatch, error) {
-	rows := pendingBatch{recordedAt: recordedAt}
+// pendingRows adds p's events to rows at the positions and versions r reserved, each
+// with the writer's MAC, and returns the append's result.
+func (s *Store) pendingRows(rows *pendingBatch, p *pendingAppend, r reservation) (AppendResult, error) {
+	recordedAt := rows.recordedAt
 	if len(r.positions) != len(p.events) || !slices.IsSorted(r.positions) {
-		return AppendResult{}, rows, ledgererr.New(ledgererr.Internal, "ledger_reserve took %d positions for %d events", len(r.positions), len(p.events))
+		return AppendResult{}, ledgererr.New(ledgererr.Internal, "ledger_reserve took %d positions for %d events", len(r.positions), len(p.events))
 	}
 	after := deref(r.streamVersion)
 	counted := after > 0
@@ -224,7 +291,7 @@ func (s *Store) pendingRows(p *pendingAppend, r reservation, recordedAt time.Tim
 	for i, e := range p.events {
 		id, err := s.ids.next(recordedAt)
 		if err != nil {
-			return res, rows, fmt.Errorf("eventstore: new event id: %w", err)
+			return res, fmt.Errorf("eventstore: new event id: %w", err)
 		}
 		var version int64
 		var stored *int64
@@ -251,12 +318,12 @@ func (s *Store) pendingRows(p *pendingAppend, r reservation, recordedAt time.Tim
 			Payload: bytes.Clone(e.Payload), Metadata: e.Metadata, RecordedAt: recordedAt})
 		res.EventIDs = append(res.EventIDs, id)
 	}
-	return res, rows, nil
+	return res, nil
 }
 
 // writePending sends, in one round trip, the events' INSERT, the inline projector's
-// statements, the append's own statements and COMMIT.
-func (s *Store) writePending(ctx context.Context, conn *pgxpool.Conn, p *pendingAppend, r pendingBatch) error {
+// statements, the appends' own statements and COMMIT.
+func (s *Store) writePending(ctx context.Context, conn *pgxpool.Conn, r pendingBatch, statements []Statement) error {
 	b := &pgx.Batch{}
 	b.Queue(`INSERT INTO ledger_appends (position, event_id, stream_id, stream_version, event_type, schema_version,
 			company_id, payload, metadata, recorded_at, mac)
@@ -270,7 +337,7 @@ func (s *Store) writePending(ctx context.Context, conn *pgxpool.Conn, p *pending
 			return err
 		}
 	}
-	for _, st := range p.statements {
+	for _, st := range statements {
 		q := b.Queue(st.SQL, st.Args...)
 		if st.Row != nil {
 			q.QueryRow(st.Row)

@@ -117,6 +117,7 @@ type Store struct {
 	ids      *idSource
 	sealWake chan struct{}
 	seal     sealState
+	gc       groupCommit
 	backlog  backlog
 	now      func() time.Time
 	// legacy caches ledger_integrity.legacy_through for the decision reads.

@@ -94,16 +94,21 @@ BEGIN
 END;
 $$;
 
--- ledger_reserve is the first round trip of an append: it answers a known idempotency
--- key with its record ('replay'), checks the versions of the written stream and of the
--- streams the decision read under their locks ('stale' with the first mismatch), and
--- otherwise takes the positions, bumps the written stream's counter, records the
--- idempotency key and returns 'reserved'. 'retry' means another append with the same
--- key committed meanwhile. The caller writes the events to ledger_appends in the same
--- transaction.
+-- ledger_reserve decides one append in the first round trip of its transaction: it
+-- answers a known idempotency key with its record ('replay'), checks the versions of the
+-- written stream and of the streams the decision read under their locks ('stale' with
+-- the first mismatch), claims the idempotency key ('retry' when another append with the
+-- same key committed meanwhile), and only then takes the positions, bumps the written
+-- stream's counter, records the key's result and returns 'reserved'. An append that is
+-- not reserved changes nothing, so several appends share one transaction (a process's
+-- group commit): with p_locked the caller took every stream's lock first, for all of
+-- them at once and in stream id order, and the versions read here include what the
+-- earlier appends of the transaction bumped. The caller writes the events to
+-- ledger_appends in the same transaction.
 CREATE FUNCTION ledger_reserve(
     p_stream text, p_expected bigint, p_count integer, p_cond_streams text[], p_cond_versions bigint[],
     p_company text, p_idem_key text, p_idem_hash bytea, p_idem_since timestamptz, p_recorded_at timestamptz,
+    p_locked boolean,
     OUT outcome text, OUT positions bigint[], OUT stream_version bigint,
     OUT found_stream text, OUT found_version bigint, OUT found_expected bigint,
     OUT idem_hash bytea, OUT idem_first bigint, OUT idem_last bigint)
@@ -113,6 +118,7 @@ DECLARE
     s text;
     want bigint;
     v bigint;
+    after bigint;
 BEGIN
     IF p_idem_key IS NOT NULL THEN
         SELECT k.request_hash, k.stream_id, k.first_position, k.last_position, k.stream_version
@@ -125,16 +131,20 @@ BEGIN
         END IF;
     END IF;
     counted := p_expected <> -2; -- eventstore.Unversioned: no counter, the sealer numbers it
-    stream_version := 0;
+    after := 0;
     FOR s, want IN
         SELECT id, ver FROM unnest(p_cond_streams, p_cond_versions) AS c(id, ver) WHERE id <> p_stream
         UNION ALL
         SELECT p_stream, p_expected WHERE counted
         ORDER BY 1
     LOOP
-        v := ledger_lock_stream(s, s = p_stream);
+        IF p_locked THEN
+            SELECT l.version INTO v FROM ledger_streams l WHERE l.stream_id = s;
+        ELSE
+            v := ledger_lock_stream(s, s = p_stream);
+        END IF;
         IF s = p_stream THEN
-            stream_version := v;
+            after := v;
         END IF;
         IF want <> -1 AND v <> want THEN
             outcome := 'stale';
@@ -144,23 +154,12 @@ BEGIN
             RETURN;
         END IF;
     END LOOP;
-    -- The transaction holds an xid before it takes a position: the sealer's wait for the
-    -- transactions that could still commit a position relies on it (see above). It takes
-    -- it only now, after the stream locks: a transaction with an xid holds the sealer
-    -- back, and one waiting for a lock has nothing to seal yet.
-    PERFORM pg_current_xact_id();
-    positions := ARRAY(SELECT nextval('ledger_position_seq') FROM generate_series(1, p_count) ORDER BY 1);
-    IF counted THEN
-        UPDATE ledger_streams SET version = version + p_count WHERE stream_id = p_stream;
-        stream_version := stream_version + p_count;
-    END IF;
     IF p_idem_key IS NOT NULL THEN
         INSERT INTO ledger_idempotency_keys AS k (company_id, idempotency_key, request_hash, stream_id,
                 first_position, last_position, stream_version, recorded_at)
-            VALUES (p_company, p_idem_key, p_idem_hash, p_stream, positions[1], positions[p_count], stream_version, p_recorded_at)
+            VALUES (p_company, p_idem_key, p_idem_hash, p_stream, 0, 0, 0, p_recorded_at)
             ON CONFLICT (company_id, idempotency_key) DO UPDATE SET request_hash = excluded.request_hash,
-                stream_id = excluded.stream_id, first_position = excluded.first_position,
-                last_position = excluded.last_position, stream_version = excluded.stream_version,
+                stream_id = excluded.stream_id, first_position = 0, last_position = 0, stream_version = 0,
                 recorded_at = excluded.recorded_at
             WHERE k.recorded_at <= p_idem_since;
         IF NOT FOUND THEN
@@ -168,6 +167,22 @@ BEGIN
             RETURN;
         END IF;
     END IF;
+    -- The transaction holds an xid before it takes a position: the sealer's wait for the
+    -- transactions that could still commit a position relies on it (see above). It takes
+    -- it only now, after the stream locks: a transaction with an xid holds the sealer
+    -- back, and one waiting for a lock has nothing to seal yet.
+    PERFORM pg_current_xact_id();
+    positions := ARRAY(SELECT nextval('ledger_position_seq') FROM generate_series(1, p_count) ORDER BY 1);
+    IF counted THEN
+        UPDATE ledger_streams l SET version = l.version + p_count WHERE l.stream_id = p_stream;
+        after := after + p_count;
+    END IF;
+    IF p_idem_key IS NOT NULL THEN
+        UPDATE ledger_idempotency_keys k SET first_position = positions[1], last_position = positions[p_count],
+                stream_version = after
+            WHERE k.company_id = p_company AND k.idempotency_key = p_idem_key;
+    END IF;
+    stream_version := after;
     outcome := 'reserved';
 END;
 $$;

@@ -144,6 +144,9 @@ curl -fs -o "$OUT/rotate.cpu.pprof" "http://$PPROF/debug/pprof/profile?seconds=$
 wait "$b"
 echo "$(lockstats)|$((SECONDS - t0))" >"$OUT/rotate.lock"
 seal_lag "$LEDGER_HTTP_ADDR" >"$OUT/rotate.lag1"
+# The statements that took the most of PostgreSQL's time during rotate@16.
+sql "SELECT calls, round(total_exec_time::numeric, 0) AS total_ms, round(mean_exec_time::numeric, 3) AS mean_ms,
+		left(regexp_replace(query, '\s+', ' ', 'g'), 90) FROM pg_stat_statements ORDER BY total_exec_time DESC LIMIT 15" >"$OUT/rotate.statements"
 scenario create create 16
 scenario resolve resolve 32
 scenario mixed mixed 16
@@ -216,4 +219,7 @@ row() { # LABEL NAME [NAME2]: throughput, p50/p99, ratio to the yardstick, lock 
 	echo
 	echo "serve's CPU during rotate@16 (go tool pprof -top, $OUT/rotate.cpu.pprof):"
 	cat "$OUT/rotate.cpu.top"
+	echo
+	echo "PostgreSQL's statements during rotate@16 (pg_stat_statements: calls | total ms | mean ms | query):"
+	cat "$OUT/rotate.statements"
 } | tee "$OUT/table.md"
