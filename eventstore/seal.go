@@ -27,10 +27,12 @@ import (
 // appends in its own process wake it at once.
 const sealPoll = 10 * time.Millisecond
 
-// sealCandidates reads the head and up to $1 pending events at positions up to $2, with
-// each stream's last sealed version.
+// sealCandidates reads the head and up to $1 pending events at positions above $3 (the
+// head as this sealer last saw it: ledger_appends is a queue, and its index holds the
+// entries of the rows sealed and deleted since the last vacuum below it) and up to $2,
+// with each stream's last sealed version.
 const sealCandidates = `
-WITH cand AS (SELECT a.* FROM ledger_appends a WHERE a.position <= $2 ORDER BY a.position LIMIT $1),
+WITH cand AS (SELECT a.* FROM ledger_appends a WHERE a.position > $3 AND a.position <= $2 ORDER BY a.position LIMIT $1),
 sealed AS (SELECT s.stream_id, (SELECT max(e.stream_version) FROM ledger_events e WHERE e.stream_id = s.stream_id) AS v
 	FROM (SELECT DISTINCT stream_id FROM cand) s),
 head AS (SELECT position, hash FROM ledger_events ORDER BY position DESC LIMIT 1)
@@ -110,7 +112,7 @@ func (s *Store) Seal(ctx context.Context) (int, error) {
 			if err != nil {
 				return 0, storeError("seal", err)
 			}
-			s.seal.probe = &next
+			s.seal.probe, s.seal.head = &next, batch.positions[n-1]
 			s.afterSeal(batch)
 		}
 		return len(batch.positions), stop
@@ -304,7 +306,8 @@ func (s *Store) SealedThrough(ctx context.Context) (int64, error) {
 	}
 	for upto != nil {
 		var waiting bool
-		if err := s.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM ledger_appends WHERE position <= $1)`, *upto).Scan(&waiting); err != nil {
+		if err := s.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM ledger_appends
+			WHERE position > (SELECT coalesce(max(position), 0) FROM ledger_events) AND position <= $1)`, *upto).Scan(&waiting); err != nil {
 			return 0, storeError("read the sealer's backlog", err)
 		}
 		if !waiting {

@@ -27,11 +27,12 @@ type probe struct {
 	xid  string // xid8 as text
 }
 
-// sealState is the sealer's: the probe of the next batch, and the lock that serializes
-// Seal calls.
+// sealState is the sealer's: the probe of the next batch, the head it last saw, and the
+// lock that serializes Seal calls.
 type sealState struct {
 	mu    sync.Mutex
 	probe *probe
+	head  int64
 }
 
 // queueProbe queues the probe's two statements, inside a transaction that has not taken
@@ -60,7 +61,7 @@ func readProbe(br pgx.BatchResults) (probe, error) {
 // waits to be sealed (no probe is needed, and none is made).
 func (s *Store) takeProbe(ctx context.Context) (p probe, found bool, err error) {
 	b := &pgx.Batch{}
-	b.Queue(`SELECT EXISTS (SELECT 1 FROM ledger_appends)`)
+	b.Queue(`SELECT EXISTS (SELECT 1 FROM ledger_appends WHERE position > $1)`, s.seal.head)
 	b.Queue(`BEGIN`)
 	queueProbe(b)
 	b.Queue(`COMMIT`)
@@ -91,7 +92,7 @@ func (s *Store) takeProbe(ctx context.Context) (p probe, found bool, err error) 
 func (s *Store) candidates(ctx context.Context, p probe) (final bool, pending []pendingEvent, err error) {
 	b := &pgx.Batch{}
 	b.Queue(`SELECT pg_snapshot_xmin(pg_current_snapshot()) > $1::xid8`, p.xid)
-	b.Queue(sealCandidates, s.cfg.MaxBatchEvents, p.upto)
+	b.Queue(sealCandidates, s.cfg.MaxBatchEvents, p.upto, s.seal.head)
 	br := s.pool.SendBatch(ctx, b)
 	defer br.Close()
 	if err := br.QueryRow().Scan(&final); err != nil {
