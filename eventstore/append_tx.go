@@ -372,8 +372,6 @@ func deref[T any](p *T) T {
 	return *p
 }
 
-type idemKey struct{ company, key string }
-
 type idemRecord struct {
 	hash   []byte
 	result AppendResult
