@@ -88,6 +88,17 @@ func TestSignedCheckpointsThroughTheBinary(t *testing.T) {
 	api := e.client(t, e.instanceToken(t))
 	for i := range 5 {
 		api.must(201, "POST", "/api/companies/"+companyA+"/secrets", `{"name": "s`+strconv.Itoa(i)+`", "value": "v"}`)
+		if i == 1 {
+			// The sealer may chain several events at once, and the signer signs the head
+			// it finds: let it sign one before the rest, so the export holds two.
+			e.sealedHead(t)
+			pollUntil(t, sealedWait, func() string {
+				if b, err := os.ReadFile(export); err != nil || len(b) == 0 {
+					return "no checkpoint exported yet"
+				}
+				return ""
+			})
+		}
 	}
 	head := e.sealedHead(t)
 	checkpointPublishedStep(t, e, msgs, pub, head)
