@@ -27,12 +27,15 @@ type Backlog struct {
 	Oldest time.Duration
 }
 
-// Backlog reads the sealer's backlog.
+// Backlog reads the sealer's backlog: the pending events above the sealed head. A row at
+// or below it was not written by a ledger process (the sealer chains in position order
+// and deletes what it chains in the same transaction); it is never chained, and it must
+// not stop the appends either (doctor counts every pending row).
 func (s *Store) Backlog(ctx context.Context) (Backlog, error) {
 	var b Backlog
 	var age *float64
-	err := s.pool.QueryRow(ctx, `SELECT count(*), extract(epoch FROM now() - min(recorded_at))::float8 FROM ledger_appends`).
-		Scan(&b.Events, &age)
+	err := s.pool.QueryRow(ctx, `SELECT count(*), extract(epoch FROM now() - min(recorded_at))::float8 FROM ledger_appends
+		WHERE position > (SELECT coalesce(max(position), 0) FROM ledger_events)`).Scan(&b.Events, &age)
 	if age != nil {
 		b.Oldest = time.Duration(*age * float64(time.Second))
 	}

@@ -239,3 +239,35 @@ func TestAppendsStopWhileTheSealerIsTooFarBehind(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 }
+
+// A pending row at or below the sealed head was not written by a ledger process: the
+// sealer never reaches it, and it does not count in the backlog that stops appends.
+func TestAPendingRowBelowTheHeadNeitherSealsNorStopsAppends(t *testing.T) {
+	t.Parallel()
+	pool, url := pgtest.NewMigratedPool(t)
+	s := eventstore.New(pool, eventstore.Config{Authenticator: pgtest.IntegrityKey})
+	ctx := context.Background()
+	for v := range int64(2) {
+		if _, err := s.Append(ctx, "s", v, ev("test.appended", "co", v)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n, err := sealOnce(t, s); err != nil || n != 2 {
+		t.Fatalf("Seal = %d, %v; want 2", n, err)
+	}
+	runtime := pgtest.NewPool(t, pgtest.RuntimeURL(t, url))
+	if _, err := runtime.Exec(ctx, `INSERT INTO ledger_appends (position, event_id, stream_id, event_type, schema_version,
+		company_id, payload, metadata, recorded_at, mac)
+		VALUES (1, '01FORGEDBELOWHEAD000000000', 'forged', 'secret.version_added', 1, 'co', '{}', '{}', now(), '\x00')`); err != nil {
+		t.Fatalf("forged pending insert as the runtime role: %v", err)
+	}
+	if b, err := s.Backlog(ctx); err != nil || b.Events != 0 {
+		t.Fatalf("Backlog = %+v, %v; want no event waiting", b, err)
+	}
+	if _, err := s.Append(ctx, "s", 2, ev("test.appended", "co", 2)); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := sealOnce(t, s); err != nil || n != 1 {
+		t.Fatalf("Seal after the forged row = %d, %v; want the one appended", n, err)
+	}
+}
