@@ -149,24 +149,9 @@ func readSealedOrder(t *testing.T, pool *pgxpool.Pool, shared []string) map[stri
 // until it is dealt with.
 func TestTheSealerStopsBeforeAForgedPendingEvent(t *testing.T) {
 	t.Parallel()
-	pool, url := pgtest.NewMigratedPool(t)
-	s := eventstore.New(pool, eventstore.Config{Authenticator: pgtest.IntegrityKey})
+	s, url := twoSealed(t, "before")
 	ctx := context.Background()
-	for v := range int64(2) {
-		if _, err := s.Append(ctx, "before", v, ev("test.appended", "co", v)); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if n, err := sealOnce(t, s); err != nil || n != 2 {
-		t.Fatalf("Seal = %d, %v; want 2", n, err)
-	}
-	runtime := pgtest.NewPool(t, pgtest.RuntimeURL(t, url))
-	if _, err := runtime.Exec(ctx, `INSERT INTO ledger_appends (position, event_id, stream_id, event_type, schema_version,
-		company_id, payload, metadata, recorded_at, mac)
-		VALUES (nextval('ledger_position_seq'), '01FORGEDPENDING00000000000', 'forged', 'secret.version_added', 1, 'co', '{}', '{}',
-			now(), '\x00')`); err != nil {
-		t.Fatalf("forged pending insert as the runtime role: %v", err)
-	}
+	forgePending(t, url, "nextval('ledger_position_seq')", "01FORGEDPENDING00000000000")
 	if _, err := s.Append(ctx, "after", eventstore.NoStream, ev("test.appended", "co", 1)); err != nil {
 		t.Fatal(err)
 	}
@@ -244,23 +229,9 @@ func TestAppendsStopWhileTheSealerIsTooFarBehind(t *testing.T) {
 // sealer never reaches it, and it does not count in the backlog that stops appends.
 func TestAPendingRowBelowTheHeadNeitherSealsNorStopsAppends(t *testing.T) {
 	t.Parallel()
-	pool, url := pgtest.NewMigratedPool(t)
-	s := eventstore.New(pool, eventstore.Config{Authenticator: pgtest.IntegrityKey})
+	s, url := twoSealed(t, "s")
 	ctx := context.Background()
-	for v := range int64(2) {
-		if _, err := s.Append(ctx, "s", v, ev("test.appended", "co", v)); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if n, err := sealOnce(t, s); err != nil || n != 2 {
-		t.Fatalf("Seal = %d, %v; want 2", n, err)
-	}
-	runtime := pgtest.NewPool(t, pgtest.RuntimeURL(t, url))
-	if _, err := runtime.Exec(ctx, `INSERT INTO ledger_appends (position, event_id, stream_id, event_type, schema_version,
-		company_id, payload, metadata, recorded_at, mac)
-		VALUES (1, '01FORGEDBELOWHEAD000000000', 'forged', 'secret.version_added', 1, 'co', '{}', '{}', now(), '\x00')`); err != nil {
-		t.Fatalf("forged pending insert as the runtime role: %v", err)
-	}
+	forgePending(t, url, "1", "01FORGEDBELOWHEAD000000000")
 	if b, err := s.Backlog(ctx); err != nil || b.Events != 0 {
 		t.Fatalf("Backlog = %+v, %v; want no event waiting", b, err)
 	}
@@ -269,5 +240,34 @@ func TestAPendingRowBelowTheHeadNeitherSealsNorStopsAppends(t *testing.T) {
 	}
 	if n, err := sealOnce(t, s); err != nil || n != 1 {
 		t.Fatalf("Seal after the forged row = %d, %v; want the one appended", n, err)
+	}
+}
+
+// twoSealed is a store, without a running sealer, whose log holds two events of stream,
+// sealed, and its database's owner URL.
+func twoSealed(t *testing.T, stream string) (*eventstore.Store, string) {
+	t.Helper()
+	pool, url := pgtest.NewMigratedPool(t)
+	s := eventstore.New(pool, eventstore.Config{Authenticator: pgtest.IntegrityKey})
+	for v := range int64(2) {
+		if _, err := s.Append(context.Background(), stream, v, ev("test.appended", "co", v)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n, err := sealOnce(t, s); err != nil || n != 2 {
+		t.Fatalf("Seal = %d, %v; want 2", n, err)
+	}
+	return s, url
+}
+
+// forgePending inserts a pending event with no valid MAC at position (an SQL
+// expression), as the runtime role: what someone holding only its credentials can do.
+func forgePending(t *testing.T, url, position, eventID string) {
+	t.Helper()
+	runtime := pgtest.NewPool(t, pgtest.RuntimeURL(t, url))
+	if _, err := runtime.Exec(context.Background(), `INSERT INTO ledger_appends (position, event_id, stream_id, event_type,
+		schema_version, company_id, payload, metadata, recorded_at, mac)
+		VALUES (`+position+`, $1, 'forged', 'secret.version_added', 1, 'co', '{}', '{}', now(), '\x00')`, eventID); err != nil {
+		t.Fatalf("forged pending insert as the runtime role: %v", err)
 	}
 }
