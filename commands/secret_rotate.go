@@ -66,6 +66,7 @@ func (h *Secrets) rotateOnce(ctx context.Context, req Request, c RotateSecret) (
 	}
 	version := st.latestVersion + 1
 	ref := st.ref(c.SecretID, version)
+	ref.Previous = st.versions[st.latestVersion].providerVersionRef
 	var w *stored
 	payload := events.SecretVersionAddedV1{SecretID: c.SecretID, Version: version}
 	if st.managedMode == ManagedByLedger {

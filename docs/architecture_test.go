@@ -54,6 +54,7 @@ var thirdParty = map[string]string{
 	"age":         "filippo.io/age",
 	"x/term":      "golang.org/x/term",
 	"bcrypt":      "golang.org/x/crypto/bcrypt",
+	"vault-api":   "github.com/hashicorp/vault/api",
 }
 
 // rule is what one package's doc.go says of its imports.

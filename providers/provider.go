@@ -64,6 +64,10 @@ type Ref struct {
 	// the secret is an external_reference: the provider reads that secret instead of
 	// deriving a managed name from Key.
 	ExternalRef string
+	// Previous is the provider version reference of the version a rotation follows
+	// (the secret's latest before it); empty at creation. A provider that writes with
+	// check-and-set (vault) expects it at the provider.
+	Previous string
 }
 
 // Stored is what a provider kept for a version: a reference the ledger records in its

@@ -1,0 +1,67 @@
+package vaultkv
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"time"
+
+	"github.com/hashicorp/vault/api"
+
+	"github.com/secretsledger/secretsledger/providers"
+)
+
+// DefaultCallTimeout bounds one provider call at Vault, the client's retries included.
+const DefaultCallTimeout = 30 * time.Second
+
+// Provider is the vault provider over one KV v2 mount. It implements
+// providers.Provider, SoftDeleter and the ledger's external-reference and inventory
+// interfaces. Close wipes its value cache.
+type Provider struct {
+	cfg Config
+	s   *Session
+	log *slog.Logger
+}
+
+var (
+	_ providers.Provider    = (*Provider)(nil)
+	_ providers.SoftDeleter = (*Provider)(nil)
+)
+
+// New validates cfg and returns its provider over the session s (shared by every
+// provider of the deployment). No Vault call is made here.
+func New(cfg Config, s *Session) (*Provider, error) {
+	cfg = cfg.withDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	log := cfg.Log
+	if log == nil {
+		log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	return &Provider{cfg: cfg, s: s, log: log}, nil
+}
+
+// Close wipes what the provider keeps in memory; it is idempotent.
+func (p *Provider) Close() error { return nil }
+
+// Descriptor implements providers.Provider.
+func (p *Provider) Descriptor() providers.Descriptor {
+	return providers.Descriptor{ID: providers.HashiCorpVault, Label: "HashiCorp Vault",
+		SupportsManagedValues: true, SupportsExternalReferences: true, Configured: true}
+}
+
+// call bounds one provider call and returns the session's client in the provider's
+// namespace.
+func (p *Provider) call(ctx context.Context) (context.Context, context.CancelFunc, *api.Client, error) {
+	ctx, cancel := context.WithTimeout(ctx, DefaultCallTimeout)
+	c, err := p.s.client(ctx)
+	if err != nil {
+		cancel()
+		return nil, nil, nil, err
+	}
+	if p.cfg.Namespace != "" {
+		c = c.WithNamespace(p.cfg.Namespace)
+	}
+	return ctx, cancel, c, nil
+}
