@@ -37,8 +37,3 @@ func (p *Provider) SoftDelete(ctx context.Context, ref providers.Ref) error { re
 
 // Restore implements providers.SoftDeleter.
 func (p *Provider) Restore(ctx context.Context, ref providers.Ref) error { return errNotBuilt }
-
-// Health implements providers.Provider.
-func (p *Provider) Health(ctx context.Context) providers.Health {
-	return providers.Health{Provider: providers.HashiCorpVault, Findings: []string{"not built"}}
-}
