@@ -28,14 +28,26 @@ const (
 // JWT (the raw error goes to the session's logger only), so it is safe wherever the
 // ledger prints causes.
 type SessionError struct {
-	Op   string
-	Code string
+	Op     string
+	Code   string
+	Status int
 }
 
-func (e *SessionError) Error() string { return fmt.Sprintf("vaultkv: %s: %s", e.Op, e.Code) }
+func (e *SessionError) Error() string {
+	if e.Status == 0 {
+		return fmt.Sprintf("vaultkv: %s: %s", e.Op, e.Code)
+	}
+	return fmt.Sprintf("vaultkv: %s: %s (HTTP %d)", e.Op, e.Code, e.Status)
+}
 
 // ProviderCode implements providers.CodedError.
 func (e *SessionError) ProviderCode() string { return e.Code }
+
+// sessionCause is the safe cause of a session error: the step, the provider code and
+// Vault's status (0 when no answer came).
+func sessionCause(op, code string, status int) error {
+	return &SessionError{Op: op, Code: code, Status: status}
+}
 
 // vaultClass is what the session needs to know of a failed Vault call.
 type vaultClass struct {
@@ -128,5 +140,5 @@ func (s *Session) sessionErr(op string, err error, c vaultClass, message string)
 	} else if c.status >= 500 {
 		message = "the Vault server failed to answer; retry later"
 	}
-	return ledgererr.Wrap(&SessionError{Op: op, Code: c.provider}, c.code, "vault %s: %s", c.provider, message)
+	return ledgererr.Wrap(sessionCause(op, c.provider, c.status), c.code, "vault %s: %s", c.provider, message)
 }

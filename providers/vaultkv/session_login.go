@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
 	"os"
 	"strings"
 	"sync/atomic"
@@ -85,7 +86,7 @@ func (s *Session) client(ctx context.Context) (*api.Client, error) {
 		}
 		return f.st.c, nil
 	case <-ctx.Done():
-		return nil, ledgererr.Wrap(&SessionError{Op: "login", Code: sessCodeUnavailable}, ledgererr.Unavailable,
+		return nil, ledgererr.Wrap(sessionCause("login", sessCodeUnavailable, 0), ledgererr.Unavailable,
 			"vault %s: the login to Vault did not finish in time", sessCodeUnavailable)
 	}
 }
@@ -195,7 +196,7 @@ func (s *Session) loginToken(ctx context.Context) (*tokenState, error) {
 	st, err := s.lookup(ctx, c)
 	if err != nil {
 		if ledgererr.CodeOf(err) == ledgererr.Forbidden {
-			return nil, ledgererr.Wrap(&SessionError{Op: "token login", Code: sessCodeAccessDenied}, ledgererr.Forbidden,
+			return nil, ledgererr.Wrap(sessionCause("token login", sessCodeAccessDenied, http.StatusForbidden), ledgererr.Forbidden,
 				"vault %s: Vault refused the token of %s (revoked, expired, or without the default policy's auth/token/lookup-self)",
 				sessCodeAccessDenied, setting)
 		}
@@ -316,7 +317,7 @@ func (s *Session) fileErr(op, setting string, err error) error {
 	if errors.Is(err, errEmptyFile) {
 		what = "names an empty file"
 	}
-	return ledgererr.Wrap(&SessionError{Op: op, Code: sessCodeUnavailable}, ledgererr.Unavailable,
+	return ledgererr.Wrap(sessionCause(op, sessCodeUnavailable, 0), ledgererr.Unavailable,
 		"vault %s: %s %s", sessCodeUnavailable, setting, what)
 }
 

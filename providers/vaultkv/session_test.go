@@ -17,6 +17,7 @@ import (
 	"github.com/hashicorp/vault/api"
 
 	"github.com/secretsledger/secretsledger/eventstore/ledgererr"
+	"github.com/secretsledger/secretsledger/providers"
 	"github.com/secretsledger/secretsledger/providers/vaultkv/vaultfake"
 )
 
@@ -524,7 +525,7 @@ func TestSessionSecretsStayOutOfErrorsAndLogs(t *testing.T) {
 	s := newSession(t, SessionConfig{Address: f.URL(), Log: log, Auth: Auth{Method: AuthAppRole,
 		RoleIDFile: writeFile(t, dir, "role", "role-1"), SecretIDFile: writeFile(t, dir, "secret", wrong)}})
 	_, err := s.client(context.Background())
-	if ledgererr.CodeOf(err) != ledgererr.Forbidden || providersCode(err) != "access_denied" {
+	if ledgererr.CodeOf(err) != ledgererr.Forbidden || providers.ProviderCodeOf(err) != "access_denied" {
 		t.Fatalf("login with a wrong secret id: %v, want forbidden access_denied", err)
 	}
 	if !strings.Contains(ledgererr.MessageOf(err), EnvSecretIDFile) {
@@ -559,14 +560,6 @@ func TestSessionSecretsStayOutOfErrorsAndLogs(t *testing.T) {
 	if !strings.Contains(buf.String(), "vault session call failed") {
 		t.Fatal("the raw errors were not logged")
 	}
-}
-
-func providersCode(err error) string {
-	var se *SessionError
-	if errors.As(err, &se) {
-		return se.Code
-	}
-	return ""
 }
 
 func TestSessionRefusesRedirectToAnotherHost(t *testing.T) {
@@ -615,4 +608,40 @@ func newHTTPServer(t *testing.T, h http.Handler) string {
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
 	return srv.URL
+}
+
+func TestNextMaintenance(t *testing.T) {
+	t.Parallel()
+	now := time.Now()
+	cases := []struct {
+		name string
+		st   *tokenState
+		want time.Duration
+		ok   bool
+	}{
+		{"no token", nil, 0, false},
+		{"never expires (root)", &tokenState{obtained: now}, 0, false},
+		{"two thirds", &tokenState{obtained: now, lease: 30 * time.Minute}, 20 * time.Minute, true},
+		{"late: at once (floor)", &tokenState{obtained: now.Add(-25 * time.Minute), lease: 30 * time.Minute}, minMaintainWait, true},
+		{"expired: the next call logs in", &tokenState{obtained: now.Add(-time.Hour), lease: 30 * time.Minute}, 0, false},
+	}
+	for _, tc := range cases {
+		got, ok := nextMaintenance(tc.st, now)
+		if ok != tc.ok || got != tc.want {
+			t.Errorf("%s: nextMaintenance = %s, %t; want %s, %t", tc.name, got, ok, tc.want, tc.ok)
+		}
+	}
+}
+
+func TestSessionRootTokenIsNotRenewed(t *testing.T) {
+	t.Parallel()
+	f := vaultfake.New(t)
+	s := newSession(t, SessionConfig{Address: f.URL(), Auth: Auth{Method: AuthToken, Token: f.RootToken()}})
+	mustClient(t, s)
+	if st := s.cur.Load(); st.lease != 0 || !st.expires().IsZero() {
+		t.Fatalf("root token state %s, want one that never expires", st)
+	}
+	if _, ok := nextMaintenance(s.cur.Load(), time.Now()); ok {
+		t.Fatal("a token that never expires is scheduled for renewal")
+	}
 }
