@@ -42,8 +42,7 @@ type k8sRole struct {
 	ttl    time.Duration
 }
 
-func (st *state) newToken(ns, path string, policy Policy, ttl time.Duration, renewable bool) *token {
-	now := st.clock()
+func (st *state) newToken(now time.Time, ns, path string, policy Policy, ttl time.Duration, renewable bool) *token {
 	st.policySeq++
 	t := &token{id: "hvs." + randomString(24), accessor: randomString(24), ns: ns, policy: maps.Clone(policy),
 		policies: []string{"default", fmt.Sprintf("policy-%d", st.policySeq)}, path: path, displayName: "token",
@@ -99,7 +98,9 @@ func (st *state) lookupSelf(req *request) response {
 	if t.ns != "" {
 		data["namespace_path"] = t.ns + "/"
 	}
-	return ok(data)
+	resp := ok(data)
+	resp.body.(map[string]any)["mount_type"] = "token"
+	return resp
 }
 
 // renewSelf answers auth/token/renew-self {"increment": seconds}: the token lives
@@ -167,7 +168,7 @@ func (st *state) loginAppRole(req *request) response {
 	if r == nil || secretID == "" || secretID != r.secretID {
 		return badRequest("invalid role or secret ID")
 	}
-	t := st.newToken(req.nsPath, "auth/approle/login", r.policy, r.ttl, true)
+	t := st.newToken(req.now, req.nsPath, "auth/approle/login", r.policy, r.ttl, true)
 	t.displayName = "approle"
 	return authResponse(t, req.now, t.renewable)
 }
@@ -193,7 +194,7 @@ func (st *state) loginKubernetes(req *request) response {
 	if jwt != r.jwt {
 		return denied()
 	}
-	t := st.newToken(req.nsPath, "auth/kubernetes/login", r.policy, r.ttl, true)
+	t := st.newToken(req.now, req.nsPath, "auth/kubernetes/login", r.policy, r.ttl, true)
 	t.displayName = "kubernetes-" + role
 	t.meta = map[string]string{"role": role, "service_account_name": "default", "service_account_namespace": "default"}
 	return authResponse(t, req.now, t.renewable)

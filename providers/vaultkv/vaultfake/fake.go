@@ -4,6 +4,8 @@ import (
 	"crypto/rand"
 	"encoding/pem"
 	"fmt"
+	"io"
+	"log"
 	"math/big"
 	"net/http"
 	"net/http/httptest"
@@ -81,7 +83,7 @@ func newState() *state {
 		faults:     map[string][]*fault{},
 	}
 	st.namespaces[""].mounts["secret"] = newMount("secret", 2)
-	root := st.newToken("", "auth/token/root", nil, 0, false)
+	root := st.newToken(st.clock(), "", "auth/token/root", nil, 0, false)
 	root.root = true
 	root.policies = []string{"root"}
 	root.displayName = "root"
@@ -94,6 +96,8 @@ func (st *state) start(tb testing.TB, tls bool) *Fake {
 	// A connection per request: a client reusing an idle connection the server is closing
 	// at that moment would see a transport error the test did not ask for.
 	srv.Config.SetKeepAlivesEnabled(false)
+	// A client refusing the certificate is what TLS tests check, not noise to log.
+	srv.Config.ErrorLog = log.New(io.Discard, "", 0)
 	if tls {
 		srv.StartTLS()
 	} else {
@@ -133,7 +137,7 @@ func (f *Fake) AddToken(policy Policy, ttl time.Duration, renewable bool) string
 func (f *Fake) AddTokenIn(ns string, policy Policy, ttl time.Duration, renewable bool) string {
 	st := f.lock()
 	defer st.mu.Unlock()
-	return st.newToken(cleanNS(ns), "auth/token/create", policy, ttl, renewable).id
+	return st.newToken(st.clock(), cleanNS(ns), "auth/token/create", policy, ttl, renewable).id
 }
 
 // RevokeToken revokes a token: every call with it answers 403 afterwards.

@@ -2,6 +2,7 @@ package vaultfake_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"net/http"
 	"testing"
@@ -43,10 +44,15 @@ func TestKV2VersionsAndReads(t *testing.T) {
 	if _, err := kv.Get(ctx, "app/none"); !errors.Is(err, api.ErrSecretNotFound) {
 		t.Fatalf("missing key: %v, want ErrSecretNotFound", err)
 	}
+	// Numbers keep their precision, as Vault keeps the JSON it was given.
+	f.Write("", "secret", "big", map[string]any{"n": int64(12345678901234567)})
+	if big, err := kv.Get(ctx, "big"); err != nil || big.Data["n"] != json.Number("12345678901234567") {
+		t.Fatalf("big number: %v %v", err, big)
+	}
 	if got := f.Calls("data.write"); got != 3 {
 		t.Fatalf("data.write calls %d, want 3", got)
 	}
-	if got := f.Calls("data.read"); got != 4 {
+	if got := f.Calls("data.read"); got != 5 {
 		t.Fatalf("data.read calls %d, want 4", got)
 	}
 }

@@ -1,6 +1,7 @@
 package vaultfake
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"maps"
@@ -105,8 +106,11 @@ func cloneData(data map[string]any) map[string]any {
 	if err != nil {
 		panic(fmt.Sprintf("vaultfake: data is not JSON: %v", err))
 	}
+	// Numbers stay json.Number: a float64 would round integers above 2^53.
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber()
 	var out map[string]any
-	if err := json.Unmarshal(b, &out); err != nil {
+	if err := dec.Decode(&out); err != nil {
 		panic(err)
 	}
 	return out
