@@ -284,7 +284,8 @@ func (f *Fake) Uninitialized(on bool) { f.set(func(st *state) { st.uninitialized
 // "destroy", "metadata.read", "metadata.write", "metadata.patch", "metadata.delete",
 // "metadata.list", "config.read", "config.write", "kv1.read", "kv1.write", "kv1.delete",
 // "kv1.list", "health", "lookup-self", "renew-self", "revoke-self", "login.approle",
-// "login.kubernetes", "capabilities", "mounts", "unknown".
+// "login.kubernetes", "capabilities", "mounts" (sys/internal/ui/mounts/<path> and
+// sys/mounts/<path>), "unknown" (any other path).
 func (f *Fake) FailNext(op string, status int, n int) {
 	f.set(func(st *state) { st.faults[op] = append(st.faults[op], &fault{status: status, n: n}) })
 }

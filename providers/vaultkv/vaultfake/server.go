@@ -193,6 +193,8 @@ func (st *state) systemRoute(req *request) (route, bool) {
 		return route{op: "capabilities", acl: methodCapability, handle: st.capabilitiesSelf}, true
 	case strings.HasPrefix(p, "sys/internal/ui/mounts/"):
 		return route{op: "mounts", handle: st.uiMount}, true
+	case strings.HasPrefix(p, "sys/mounts/") && req.method == http.MethodGet:
+		return route{op: "mounts", acl: methodCapability, handle: st.mountRead}, true
 	case p == "auth/token/lookup-self":
 		return route{op: "lookup-self", acl: methodCapability, handle: st.lookupSelf}, true
 	case p == "auth/token/renew-self":

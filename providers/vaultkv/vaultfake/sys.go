@@ -102,12 +102,31 @@ func (st *state) uiMount(req *request) response {
 	if !found || !st.hasMountAccess(req.tok, req.nsPath, m.path+"/") {
 		return errResp(http.StatusForbidden, fmt.Sprintf("preflight capability check returned 403, please ensure client's policies grant access to path %q", p))
 	}
-	body := envelope(map[string]any{
+	return mountInfo(m, true)
+}
+
+// mountRead answers GET sys/mounts/<path> (the ACL needs read on it): the mount at
+// exactly that path; 400 when there is none, as Vault answers.
+func (st *state) mountRead(req *request) response {
+	p := strings.Trim(strings.TrimPrefix(req.path, "sys/mounts/"), "/")
+	m := req.ns.mounts[p]
+	if m == nil {
+		return badRequest(fmt.Sprintf("No secret engine mount at %s/", p))
+	}
+	return mountInfo(m, false)
+}
+
+func mountInfo(m *mount, withPath bool) response {
+	data := map[string]any{
 		"accessor": m.accessor, "config": map[string]any{"default_lease_ttl": 0, "force_no_cache": false, "max_lease_ttl": 0},
 		"description": "key/value secret storage", "external_entropy_access": false, "local": false,
-		"options": map[string]any{"version": strconv.Itoa(m.version)}, "path": m.path + "/", "plugin_version": "",
+		"options": map[string]any{"version": strconv.Itoa(m.version)}, "plugin_version": "",
 		"running_plugin_version": "v0.21.0+builtin", "running_sha256": "", "seal_wrap": false, "type": "kv", "uuid": m.uuid,
-	})
+	}
+	if withPath {
+		data["path"] = m.path + "/"
+	}
+	body := envelope(data)
 	body["mount_type"] = "system"
 	return response{status: http.StatusOK, body: body}
 }

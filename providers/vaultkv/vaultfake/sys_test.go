@@ -144,6 +144,14 @@ func TestUIMounts(t *testing.T) {
 	_, err := c.Logical().Read("sys/internal/ui/mounts/nomount")
 	wantStatus(t, err, http.StatusForbidden)
 
+	// The documented sys/mounts/<path> answers the same for a mount's exact path.
+	s, err := c.Logical().Read("sys/mounts/legacy")
+	if err != nil || s.Data["options"].(map[string]any)["version"] != "1" {
+		t.Fatalf("sys/mounts/legacy: %v %+v", err, s)
+	}
+	_, err = c.Logical().Read("sys/mounts/secret/data")
+	wantStatus(t, err, http.StatusBadRequest)
+
 	// A token sees a mount it may use something under, not another.
 	tok := f.AddToken(vaultfake.Policy{"secret/data/paperclip/*": {"read"}}, time.Hour, true)
 	if _, err := client(t, f, tok).Logical().Read("sys/internal/ui/mounts/secret"); err != nil {
