@@ -3,6 +3,7 @@ package vaultkv_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
@@ -53,6 +54,10 @@ func TestRotationConflictsWithAWriterAtVault(t *testing.T) {
 	wantCode(t, err, ledgererr.Conflict, vaultkv.CodeConflict, "pw-2", "written-at-vault", e.f.URL(), e.f.RootToken())
 	if msg := ledgererr.MessageOf(err); !strings.Contains(msg, "changed at Vault") || !strings.Contains(msg, "nothing was overwritten") {
 		t.Fatalf("message %q", msg)
+	}
+	var pe *vaultkv.ProviderError
+	if !errors.As(err, &pe) || pe.Op != "data.write" || pe.Status != 409 {
+		t.Fatalf("cause %#v", pe)
 	}
 	// Nothing was overwritten: Vault's latest is the other writer's.
 	d, err := e.raw(t).Logical().Read("secret/data/" + managedPath(r))
