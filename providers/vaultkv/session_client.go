@@ -87,7 +87,7 @@ func retryPolicy(ctx context.Context, resp *http.Response, err error) (bool, err
 // none). api.NewClient reads VAULT_TOKEN, VAULT_NAMESPACE and VAULT_HEADERS from the
 // process environment by itself: the headers, token and namespace are reset to what
 // the session's settings say. The client is not changed afterwards, so goroutines share
-// it; a new token gets a new client.
+// it; a new token gets a new client. A 403 answered to it marks its token suspect.
 func (s *Session) newAPIClient(token string) (*api.Client, error) {
 	c, err := api.NewClient(&api.Config{
 		Address:      s.origin,
@@ -112,8 +112,16 @@ func (s *Session) newAPIClient(token string) (*api.Client, error) {
 	if s.cfg.Namespace != "" {
 		c.SetNamespace(s.cfg.Namespace)
 	}
-	if token != "" {
-		c.SetToken(token)
+	if token == "" {
+		return c, nil
 	}
-	return c, nil
+	c.SetToken(token)
+	// Any call Vault refuses with this token (a provider's, the health check's) tells
+	// the session, which checks the token before the next call and logs in again when
+	// it was revoked.
+	return c.WithResponseCallbacks(func(r *api.Response) {
+		if r != nil && r.StatusCode == http.StatusForbidden {
+			s.invalidate(token)
+		}
+	}), nil
 }

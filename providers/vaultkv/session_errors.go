@@ -5,7 +5,6 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
-	"fmt"
 	"net"
 	"net/http"
 
@@ -14,39 +13,12 @@ import (
 	"github.com/secretsledger/secretsledger/eventstore/ledgererr"
 )
 
-// Provider codes of the session's errors (the same words as the provider's).
-const (
-	sessCodeAccessDenied = "access_denied"
-	sessCodeThrottled    = "throttled"
-	sessCodeUnavailable  = "provider_unavailable"
-	sessCodeError        = "provider_error"
-	sessCodeInvalid      = "invalid_request"
-)
-
-// SessionError is the cause inside every error of a login, a token check or a renewal:
-// the step and the provider code. It holds no Vault message, URL, token, secret id or
-// JWT (the raw error goes to the session's logger only), so it is safe wherever the
-// ledger prints causes.
-type SessionError struct {
-	Op     string
-	Code   string
-	Status int
-}
-
-func (e *SessionError) Error() string {
-	if e.Status == 0 {
-		return fmt.Sprintf("vaultkv: %s: %s", e.Op, e.Code)
-	}
-	return fmt.Sprintf("vaultkv: %s: %s (HTTP %d)", e.Op, e.Code, e.Status)
-}
-
-// ProviderCode implements providers.CodedError.
-func (e *SessionError) ProviderCode() string { return e.Code }
-
-// sessionCause is the safe cause of a session error: the step, the provider code and
-// Vault's status (0 when no answer came).
+// sessionCause is the safe cause of a session error (a login, a token check, a
+// renewal): the step, the provider code and Vault's status (0 when no answer came). Like
+// every ProviderError it holds no Vault message, URL, token, secret id or JWT; the raw
+// error goes to the session's logger only.
 func sessionCause(op, code string, status int) error {
-	return &SessionError{Op: op, Code: code, Status: status}
+	return &ProviderError{Op: op, Code: code, Status: status}
 }
 
 // vaultClass is what the session needs to know of a failed Vault call.
@@ -67,21 +39,21 @@ func classifyVault(err error) vaultClass {
 		c := vaultClass{status: re.StatusCode}
 		switch s := re.StatusCode; {
 		case s == http.StatusForbidden || s == http.StatusUnauthorized:
-			c.code, c.provider, c.what = ledgererr.Forbidden, sessCodeAccessDenied, "permission denied"
+			c.code, c.provider, c.what = ledgererr.Forbidden, CodeAccessDenied, "permission denied"
 		case s == http.StatusTooManyRequests:
-			c.code, c.provider, c.what = ledgererr.TooManyRequests, sessCodeThrottled, "rate limited"
+			c.code, c.provider, c.what = ledgererr.TooManyRequests, CodeThrottled, "rate limited"
 		case s == http.StatusBadRequest || s == http.StatusNotFound || s == http.StatusUnprocessableEntity:
-			c.code, c.provider, c.what = ledgererr.Invalid, sessCodeInvalid, "request refused"
+			c.code, c.provider, c.what = ledgererr.Invalid, CodeInvalidRequest, "request refused"
 		case s == http.StatusServiceUnavailable:
-			c.code, c.provider, c.what = ledgererr.Unavailable, sessCodeUnavailable, "sealed or unavailable"
+			c.code, c.provider, c.what = ledgererr.Unavailable, CodeProviderUnavailable, "sealed or unavailable"
 		case s >= 500:
-			c.code, c.provider, c.what = ledgererr.Unavailable, sessCodeUnavailable, "server error"
+			c.code, c.provider, c.what = ledgererr.Unavailable, CodeProviderUnavailable, "server error"
 		default:
-			c.code, c.provider, c.what = ledgererr.BadGateway, sessCodeError, "unexpected answer"
+			c.code, c.provider, c.what = ledgererr.BadGateway, CodeProviderError, "unexpected answer"
 		}
 		return c
 	}
-	c := vaultClass{code: ledgererr.Unavailable, provider: sessCodeUnavailable, what: "unreachable"}
+	c := vaultClass{code: ledgererr.Unavailable, provider: CodeProviderUnavailable, what: "unreachable"}
 	var unknownCA x509.UnknownAuthorityError
 	var hostname x509.HostnameError
 	var invalid x509.CertificateInvalidError
@@ -95,7 +67,7 @@ func classifyVault(err error) vaultClass {
 	case errors.As(err, &invalid), errors.As(err, &verify):
 		c.what = "invalid certificate"
 	case errors.Is(err, errForeignOrigin):
-		c.code, c.provider, c.what = ledgererr.BadGateway, sessCodeError, "redirect to another origin"
+		c.code, c.provider, c.what = ledgererr.BadGateway, CodeProviderError, "redirect to another origin"
 	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
 		c.what = "timeout"
 	case errors.As(err, &ne) && ne.Timeout():

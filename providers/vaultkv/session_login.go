@@ -86,8 +86,8 @@ func (s *Session) client(ctx context.Context) (*api.Client, error) {
 		}
 		return f.st.c, nil
 	case <-ctx.Done():
-		return nil, ledgererr.Wrap(sessionCause("login", sessCodeUnavailable, 0), ledgererr.Unavailable,
-			"vault %s: the login to Vault did not finish in time", sessCodeUnavailable)
+		return nil, ledgererr.Wrap(sessionCause("login", CodeProviderUnavailable, 0), ledgererr.Unavailable,
+			"vault %s: the login to Vault did not finish in time", CodeProviderUnavailable)
 	}
 }
 
@@ -196,9 +196,9 @@ func (s *Session) loginToken(ctx context.Context) (*tokenState, error) {
 	st, err := s.lookup(ctx, c)
 	if err != nil {
 		if ledgererr.CodeOf(err) == ledgererr.Forbidden {
-			return nil, ledgererr.Wrap(sessionCause("token login", sessCodeAccessDenied, http.StatusForbidden), ledgererr.Forbidden,
+			return nil, ledgererr.Wrap(sessionCause("token login", CodeAccessDenied, http.StatusForbidden), ledgererr.Forbidden,
 				"vault %s: Vault refused the token of %s (revoked, expired, or without the default policy's auth/token/lookup-self)",
-				sessCodeAccessDenied, setting)
+				CodeAccessDenied, setting)
 		}
 		return nil, err
 	}
@@ -222,7 +222,7 @@ func (s *Session) lookup(ctx context.Context, c *api.Client) (*tokenState, error
 	ttl, err1 := sec.TokenTTL()
 	renewable, err2 := sec.TokenIsRenewable()
 	if err := errors.Join(err1, err2); err != nil {
-		return nil, s.sessionErr("lookup-self", err, vaultClass{code: ledgererr.BadGateway, provider: sessCodeError},
+		return nil, s.sessionErr("lookup-self", err, vaultClass{code: ledgererr.BadGateway, provider: CodeProviderError},
 			"Vault answered auth/token/lookup-self with an unexpected TTL")
 	}
 	increment := ttl
@@ -272,7 +272,7 @@ func (s *Session) loginAt(ctx context.Context, op, path string, body map[string]
 	clear(body)
 	if err == nil && (sec == nil || sec.Auth == nil || sec.Auth.ClientToken == "") {
 		err = errors.New("the login answered no token")
-		return nil, s.sessionErr(op, err, vaultClass{code: ledgererr.BadGateway, provider: sessCodeError},
+		return nil, s.sessionErr(op, err, vaultClass{code: ledgererr.BadGateway, provider: CodeProviderError},
 			"Vault answered the login without a token")
 	}
 	if err != nil {
@@ -280,7 +280,7 @@ func (s *Session) loginAt(ctx context.Context, op, path string, body map[string]
 		if c.status == 400 || c.status == 404 {
 			// Vault answers a wrong role, secret id or JWT with 400 (or 403), and an
 			// auth method not mounted at the path with 404 (or 403).
-			c.code, c.provider = ledgererr.Forbidden, sessCodeAccessDenied
+			c.code, c.provider = ledgererr.Forbidden, CodeAccessDenied
 		}
 		return nil, s.sessionErr(op, err, c, refused)
 	}
@@ -317,8 +317,8 @@ func (s *Session) fileErr(op, setting string, err error) error {
 	if errors.Is(err, errEmptyFile) {
 		what = "names an empty file"
 	}
-	return ledgererr.Wrap(sessionCause(op, sessCodeUnavailable, 0), ledgererr.Unavailable,
-		"vault %s: %s %s", sessCodeUnavailable, setting, what)
+	return ledgererr.Wrap(sessionCause(op, CodeProviderUnavailable, 0), ledgererr.Unavailable,
+		"vault %s: %s %s", CodeProviderUnavailable, setting, what)
 }
 
 // String keeps the token out of prints of a state.

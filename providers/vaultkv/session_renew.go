@@ -129,7 +129,7 @@ func (s *Session) renew(st *tokenState) (*tokenState, error) {
 	}
 	sec, err := st.c.Auth().Token().RenewSelfWithContext(ctx, int(increment/time.Second))
 	if err == nil && (sec == nil || sec.Auth == nil) {
-		return nil, s.sessionErr("renew-self", errNoAuth, vaultClass{code: ledgererr.BadGateway, provider: sessCodeError}, "Vault answered the renewal without a lease")
+		return nil, s.sessionErr("renew-self", errNoAuth, vaultClass{code: ledgererr.BadGateway, provider: CodeProviderError}, "Vault answered the renewal without a lease")
 	}
 	if err != nil {
 		return nil, s.sessionErr("renew-self", err, classifyVault(err), "Vault refused to renew the session's token")

@@ -645,3 +645,33 @@ func TestSessionRootTokenIsNotRenewed(t *testing.T) {
 		t.Fatal("a token that never expires is scheduled for renewal")
 	}
 }
+
+// TestSessionRefusalOnAnyCallLogsInAgain: a 403 answered to a call made with the
+// session's client (a provider's) is enough; the provider need not report it.
+func TestSessionRefusalOnAnyCallLogsInAgain(t *testing.T) {
+	t.Parallel()
+	f := vaultfake.New(t)
+	s, _ := appRoleSession(t, f, time.Hour, nil)
+	c := mustClient(t, s)
+	// Through a namespaced copy, as the provider calls.
+	f.RevokeToken(c.Token())
+	if statusOf(readKV(c.WithNamespace(""))) != http.StatusForbidden {
+		t.Fatal("the revoked token still works")
+	}
+	c2 := mustClient(t, s)
+	if c2.Token() == c.Token() || f.Calls("login.approle") != 2 {
+		t.Fatal("a refused call did not make the session log in again")
+	}
+	// A refusal by policy costs one check of the token, not a login.
+	lookups := f.Calls("lookup-self")
+	if _, err := c2.Logical().ReadWithContext(context.Background(), "sys/policy/root"); statusOf(err) != http.StatusForbidden {
+		t.Fatalf("read outside the policy: %v, want 403", err)
+	}
+	if mustClient(t, s).Token() != c2.Token() || f.Calls("login.approle") != 2 || f.Calls("lookup-self") != lookups+1 {
+		t.Fatal("a policy's refusal did not cost exactly one token check")
+	}
+	mustClient(t, s)
+	if f.Calls("lookup-self") != lookups+1 {
+		t.Fatal("the token was checked again without a new refusal")
+	}
+}
