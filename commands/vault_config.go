@@ -125,8 +125,12 @@ func matches(re *regexp.Regexp, want string) configRule {
 	}
 }
 
-// vaultAddress accepts a HashiCorp Vault address: http or https, a host and an
-// optional port, nothing else (no user info, path, query or fragment).
+// CheckVaultAddress returns why s is not a HashiCorp Vault address (http or https, a
+// host and an optional port, nothing else: no user info, path, query or fragment), ""
+// when it is one. A trailing "/" is allowed.
+func CheckVaultAddress(s string) string { return vaultAddress(s) }
+
+// vaultAddress is CheckVaultAddress as a config rule.
 func vaultAddress(s string) string {
 	const want = "must be an http or https URL of a host and an optional port only"
 	u, err := url.Parse(s)
