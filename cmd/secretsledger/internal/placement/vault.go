@@ -107,3 +107,14 @@ func (p *Placer) checkVault(ctx context.Context, v commands.Vault) (status, mess
 	}
 	return "ok", message, details
 }
+
+// VaultsOnlyProviders describes the providers whose vaults the companies may use
+// without a deployment instance of them: vault, with a Vault session and another
+// default provider.
+func (p *Placer) VaultsOnlyProviders() []providers.Descriptor {
+	if _, ok := p.Deployment[providers.HashiCorpVault]; ok || p.Vault == nil {
+		return nil
+	}
+	return []providers.Descriptor{{ID: providers.HashiCorpVault, Label: "HashiCorp Vault", SupportsManagedValues: true,
+		SupportsExternalReferences: true, Configured: true}}
+}
