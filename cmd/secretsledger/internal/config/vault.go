@@ -98,15 +98,16 @@ func vaultFromEnv(getenv func(string) string, required bool, instance string, pr
 	}
 	problems = v.readTunables(getenv, problems)
 	problems = v.checkPaths(problems)
-	if required && v.Addr == "" {
+	switch {
+	case v.Addr == "" && required:
 		problems = append(problems, "PAPERCLIP_SECRETS_VAULT_ADDR is required when PAPERCLIP_SECRETS_PROVIDER=vault")
-	}
-	if v.Addr == "" {
-		return v, problems
-	}
-	if why := commands.CheckVaultAddress(v.Addr); why != "" {
-		// The rule's words only: an address with user info must not be echoed.
-		problems = append(problems, "PAPERCLIP_SECRETS_VAULT_ADDR "+why)
+	case v.Addr == "":
+		return v, problems // no session: nothing else is needed
+	default:
+		if why := commands.CheckVaultAddress(v.Addr); why != "" {
+			// The rule's words only: an address with user info must not be echoed.
+			problems = append(problems, "PAPERCLIP_SECRETS_VAULT_ADDR "+why)
+		}
 	}
 	return v, v.checkAuth(problems)
 }

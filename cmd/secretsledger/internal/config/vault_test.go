@@ -16,8 +16,9 @@ func TestVaultMissingSettingsAreNamed(t *testing.T) {
 	t.Parallel()
 	c := FromEnv(env(map[string]string{"LEDGER_HOME": "/h", "PAPERCLIP_SECRETS_PROVIDER": "vault"}))
 	err := c.Validate()
-	if err == nil || !strings.Contains(err.Error(), "PAPERCLIP_SECRETS_VAULT_ADDR is required when PAPERCLIP_SECRETS_PROVIDER=vault") {
-		t.Fatalf("no address: %v", err)
+	if err == nil || !strings.Contains(err.Error(), "PAPERCLIP_SECRETS_VAULT_ADDR is required when PAPERCLIP_SECRETS_PROVIDER=vault") ||
+		!strings.Contains(err.Error(), "VAULT_TOKEN_FILE (or VAULT_TOKEN) is required") {
+		t.Fatalf("no address, no token: %v", err)
 	}
 	for method, want := range map[string][]string{
 		"token":      {"VAULT_TOKEN_FILE (or VAULT_TOKEN)"},
