@@ -96,11 +96,18 @@ func (r *checker) guardrailPlacer(pool *pgxpool.Pool) *placement.Placer {
 // while the deployment has no Vault session that hold secrets the guardrail refuses.
 func (r *checker) remoteVaultsOff(vaults []queries.Vault) {
 	c := r.in.Config
-	var aws int
+	var aws, vault int
 	for _, v := range vaults {
-		if v.Provider == providers.AWSSecretsManager {
+		switch {
+		case v.Provider == providers.AWSSecretsManager:
 			aws++
+		case v.Provider == providers.HashiCorpVault && v.Usable():
+			vault++ // drafts (coming_soon) hold nothing
 		}
+	}
+	if vault > 0 && !c.Vault.Configured() {
+		r.report(instance.Finding{OK: true, Warning: true, Message: fmt.Sprintf("vault: %d vault vault(s) exist but PAPERCLIP_SECRETS_VAULT_ADDR "+
+			"is unset: their secrets are refused (provider_guardrail) until the deployment's Vault session is configured again", vault)})
 	}
 	if aws > 0 && !c.AWS.Vaults {
 		r.report(instance.Finding{OK: true, Warning: true, Message: fmt.Sprintf("aws_secrets_manager: %d AWS vault(s) exist but LEDGER_AWS_VAULTS is off "+
