@@ -38,7 +38,7 @@ func (h *Importer) remotePlacement(ctx context.Context, a actor.Actor, companyID
 		}
 	}
 	return Placement{}, ledgererr.New(ledgererr.Invalid,
-		"remote import needs providerConfigId (an aws_secrets_manager or vault vault): this deployment has no aws_secrets_manager or vault instance")
+		"remote import needs providerConfigId (an aws_secrets_manager or vault vault): this deployment has no aws_secrets_manager instance and no vault instance")
 }
 
 // listPage reads one page of the target's inventory: under the prefixes approved for
