@@ -46,7 +46,9 @@ func (s *stubRemote) CheckExternalRef(ref string) error {
 	}
 	return nil
 }
-func (s *stubRemote) ExternalRefName(ref string) string { return "secret/" + strings.TrimPrefix(ref, "/") }
+func (s *stubRemote) ExternalRefName(ref string) string {
+	return "secret/" + strings.TrimPrefix(ref, "/")
+}
 func (s *stubRemote) ManagedByLedger(context.Context, string) (bool, error) { return false, nil }
 func (s *stubRemote) List(context.Context, string, string, int) (providers.RemotePage, error) {
 	return s.page, nil
