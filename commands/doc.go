@@ -14,7 +14,7 @@
 // by the rule the provider applies; it never imports queries or projections.
 //
 // Imports: eventstore, eventstore/actor, eventstore/events, eventstore/ledgererr,
-// providers, providers/awssm, providers/redact.
+// providers, providers/awssm, providers/redact, providers/vaultkv.
 //
 // Third-party: bcrypt, pgx, ulid.
 package commands

@@ -21,11 +21,16 @@ import (
 // record of refusals).
 type externalRefs struct {
 	rt *Runtime
-	// prefixes (LEDGER_AWS_EXTERNAL_PREFIXES) approves references under these prefixes
-	// for every company, AnyExternalRef for any; nil: none.
-	prefixes []string
+	// prefixes are, by provider, the instance's approvals of every company's references
+	// (LEDGER_AWS_EXTERNAL_PREFIXES, LEDGER_VAULT_EXTERNAL_PREFIXES): under these
+	// prefixes, AnyExternalRef for any; none for a provider without a list.
+	prefixes map[string][]string
 	managed  ManagedNamespaces
 }
+
+// instance is the instance's approved prefixes of a provider's references: one
+// provider's list never approves another's references, whose names mean other things.
+func (x externalRefs) instance(provider string) []string { return x.prefixes[provider] }
 
 // Operations of an external_reference.refused event.
 // WARNING: persisted in events.
@@ -103,7 +108,7 @@ func (x externalRefs) checkLinkPolicy(ctx context.Context, companyID string, at 
 	if err != nil {
 		return err
 	}
-	return decideExternalRef(st, x.prefixes, ref, refNameOf(at.Provider))
+	return decideExternalRef(st, x.instance(at.ProviderID), ref, refNameOf(at.Provider))
 }
 
 // filterPreview keeps the candidates of a preview page that the company may import:
@@ -120,7 +125,7 @@ func filterPreview(t importTarget, instance []string, cs []providers.RemoteSecre
 
 // checkImportRowPolicy is the policy's check of one row of a remote import.
 func (x externalRefs) checkImportRowPolicy(t importTarget, ref string) error {
-	return decideExternalRef(t.policy, x.prefixes, ref, t.refs.ExternalRefName)
+	return decideExternalRef(t.policy, x.instance(t.at.ProviderID), ref, t.refs.ExternalRefName)
 }
 
 // checkResolvePolicy is the policy's check at resolution: each external reference still
@@ -147,7 +152,7 @@ func (h *Resolver) checkResolvePolicy(ctx context.Context, companyID string, ent
 		if p, err := h.storage.providerOf(ctx, entries[i].Provider, entries[i].vault); err == nil {
 			refName = refNameOf(p)
 		}
-		if decideExternalRef(*st, h.ext.prefixes, rq.Ref.ExternalRef, refName) != nil {
+		if decideExternalRef(*st, h.ext.instance(entries[i].Provider), rq.Ref.ExternalRef, refName) != nil {
 			entries[i].Outcome = ReasonExternalNotApproved
 			delete(reads, i)
 		}
@@ -164,6 +169,9 @@ func (h *Vaults) checkVaultPolicy(ctx context.Context, a actor.Actor, companyID 
 		return err
 	}
 	d.cond = append(d.cond, eventstore.StreamVersion{Stream: events.ExternalPolicyStream(companyID), Version: pol.streamVersion})
+	if err := h.checkVaultDeployment(st, *d, a.Companies != nil); err != nil {
+		return err
+	}
 	return checkVaultDecision(pol, st, *d, a.Companies != nil)
 }
 

@@ -10,8 +10,10 @@ import (
 
 // ManagedNamespaces lists the secret-name namespaces the ledger manages on this
 // instance, each ending in "/": the deployment's "<prefix>/<deploymentId>/" and every
-// AWS vault's "<prefix>/<namespace>/", of every company, disabled vaults included. The
-// ledger's wiring implements it over the vaults read model.
+// AWS vault's "<prefix>/<namespace>/", of every company, disabled vaults included; with
+// a Vault session, the managed roots "[<ns>/]<mount>/<prefix>/<id>/" of the deployment
+// and of every vault vault (the name vault references are compared by). The ledger's
+// wiring implements it over the vaults read model.
 type ManagedNamespaces interface {
 	ManagedNamespaces(ctx context.Context) ([]string, error)
 }

@@ -146,7 +146,7 @@ func policyEntry(re *regexp.Regexp, n int) configRule {
 	return func(s string) string {
 		switch {
 		case strings.Contains(s, AnyExternalRef):
-			return "holds '*': approve prefixes by name (only LEDGER_AWS_EXTERNAL_PREFIXES takes *)"
+			return "holds '*': approve prefixes by name (only the instance's LEDGER_*_EXTERNAL_PREFIXES take *)"
 		case len(s) > n:
 			return "is longer than " + strconv.Itoa(n) + " characters"
 		case !re.MatchString(s):
@@ -249,7 +249,7 @@ func decideExternalRef(s policyState, instance []string, ref string, refName fun
 	}
 	return ledgererr.WithReason(ledgererr.Invalid, ReasonExternalNotApproved,
 		"%.200q is not under an external prefix approved for this company (PUT /api/companies/{companyId}/external-policy "+
-			"or LEDGER_AWS_EXTERNAL_PREFIXES)", ref)
+			"or the instance's LEDGER_AWS_EXTERNAL_PREFIXES / LEDGER_VAULT_EXTERNAL_PREFIXES)", ref)
 }
 
 // errNothingApproved is the refusal of every external reference and remote import of a
@@ -257,7 +257,7 @@ func decideExternalRef(s policyState, instance []string, ref string, refName fun
 func errNothingApproved() error {
 	return ledgererr.WithReason(ledgererr.Invalid, ReasonExternalNotApproved,
 		"no external references are approved for this company: an instance operator approves prefixes with "+
-			"PUT /api/companies/{companyId}/external-policy (or LEDGER_AWS_EXTERNAL_PREFIXES for every company)")
+			"PUT /api/companies/{companyId}/external-policy (or LEDGER_AWS_EXTERNAL_PREFIXES / LEDGER_VAULT_EXTERNAL_PREFIXES for every company)")
 }
 
 // approvesNothing reports whether no reference at all is approved for the company.

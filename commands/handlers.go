@@ -29,9 +29,13 @@ type Config struct {
 	// Managed, when set, lists the instance's managed namespaces, which no external
 	// reference may name (see externalRefGuard).
 	Managed ManagedNamespaces
-	// ExternalPrefixes (LEDGER_AWS_EXTERNAL_PREFIXES) approves external references
-	// under these prefixes for every company, AnyExternalRef for any; nil: none.
+	// ExternalPrefixes (LEDGER_AWS_EXTERNAL_PREFIXES) approves aws_secrets_manager
+	// external references under these prefixes for every company, AnyExternalRef for
+	// any; nil: none.
 	ExternalPrefixes []string
+	// VaultExternalPrefixes (LEDGER_VAULT_EXTERNAL_PREFIXES) is the same for vault
+	// references, compared by their [namespace/]mount/path name.
+	VaultExternalPrefixes []string
 	// Credentials keys agent keys' hashes; without it no agent key is issued or accepted.
 	Credentials CredentialKey
 	// LegacyThrough is the last log position written before events were authenticated
@@ -48,6 +52,10 @@ type Config struct {
 	// AWSVaults allows aws_secrets_manager vaults (LEDGER_AWS_VAULTS on, or an AWS
 	// deployment); without it, creating one is refused.
 	AWSVaults bool
+	// VaultAddress is the deployment's Vault address (PAPERCLIP_SECRETS_VAULT_ADDR), ""
+	// when it has no Vault session: vault vaults are then coming_soon drafts. A vault
+	// vault's address must be this one (the session's token goes to it).
+	VaultAddress string
 }
 
 // Handlers are the write side's handlers, one per aggregate or use case, all on one
@@ -75,7 +83,8 @@ func New(cfg Config) *Handlers {
 // newHandlers builds every handler on rt.
 func newHandlers(rt *Runtime, cfg Config) *Handlers {
 	stores := storage{instances: cfg.Providers, placer: cfg.Placer, defaultProvider: cfg.DefaultProvider}
-	ext := externalRefs{rt: rt, prefixes: cfg.ExternalPrefixes, managed: cfg.Managed}
+	ext := externalRefs{rt: rt, managed: cfg.Managed, prefixes: map[string][]string{
+		providers.AWSSecretsManager: cfg.ExternalPrefixes, providers.HashiCorpVault: cfg.VaultExternalPrefixes}}
 	secrets := &Secrets{rt: rt, storage: stores, ext: ext, recoveryWindow: cfg.RecoveryWindow, now: cfg.Now, readback: cfg.Readback}
 	return &Handlers{
 		Runtime:     rt,
@@ -87,7 +96,8 @@ func newHandlers(rt *Runtime, cfg Config) *Handlers {
 		Resolver:    &Resolver{rt: rt, storage: stores, ext: ext, observer: cfg.Resolutions},
 		Importer:    &Importer{rt: rt, secrets: secrets, storage: stores, ext: ext, directory: cfg.Directory},
 		Subscribers: &Subscribers{rt: rt},
-		Vaults:      &Vaults{rt: rt, locator: cfg.VaultLocator, checker: cfg.VaultHealth, awsVaults: cfg.AWSVaults},
+		Vaults: &Vaults{rt: rt, locator: cfg.VaultLocator, checker: cfg.VaultHealth, awsVaults: cfg.AWSVaults,
+			vaultAddress: cfg.VaultAddress},
 		LeakScans: &LeakScans{rt: rt, storage: stores, ext: ext, directory: cfg.Directory, maxValues: MaxScanValues, maxFindings: MaxScanFindings,
 			running: make(chan struct{}, MaxConcurrentScans)},
 	}

@@ -112,6 +112,7 @@ type ImportPreviewResult struct {
 type importTarget struct {
 	at     Placement
 	inv    RemoteInventory
+	under  PrefixedInventory // nil: the provider lists its whole inventory
 	refs   ExternalRefs
 	guard  *externalRefGuard
 	policy policyState // the company's external-reference policy
@@ -125,9 +126,10 @@ func unwrapProvider(p providers.Provider) providers.Provider {
 	return p
 }
 
-// target finds the vault of a remote import: an AWS vault of the company (not found
-// for another company's, refused when disabled), or, without one, the deployment's
-// aws_secrets_manager instance.
+// target finds the vault of a remote import: an aws_secrets_manager or vault vault of
+// the company (not found for another company's, refused when disabled), or, without
+// one, the deployment's remote instance (aws_secrets_manager when it has one, else
+// vault).
 func (h *Importer) importTarget(ctx context.Context, a actor.Actor, companyID, vaultID string) (importTarget, error) {
 	if a.Type != actor.Board {
 		return importTarget{}, ledgererr.New(ledgererr.Forbidden, "remote import is for board credentials")
@@ -135,22 +137,13 @@ func (h *Importer) importTarget(ctx context.Context, a actor.Actor, companyID, v
 	if !a.CanAccess(companyID) {
 		return importTarget{}, ledgererr.New(ledgererr.NotFound, "company not found")
 	}
-	var at Placement
-	if vaultID = strings.TrimSpace(vaultID); vaultID != "" {
-		var err error
-		if at, err = h.storage.place(ctx, a, companyID, providers.AWSSecretsManager, vaultID); err != nil {
-			return importTarget{}, err
-		}
-	} else {
-		p, ok := h.storage.instances[providers.AWSSecretsManager]
-		if !ok {
-			return importTarget{}, ledgererr.New(ledgererr.Invalid,
-				"remote import needs providerConfigId (an aws_secrets_manager vault): this deployment has no aws_secrets_manager instance")
-		}
-		at = Placement{ProviderID: providers.AWSSecretsManager, Provider: p}
+	at, err := h.remotePlacement(ctx, a, companyID, strings.TrimSpace(vaultID))
+	if err != nil {
+		return importTarget{}, err
 	}
 	inner := unwrapProvider(at.Provider)
 	inv, okInv := inner.(RemoteInventory)
+	under, _ := inner.(PrefixedInventory)
 	refs, okRefs := inner.(ExternalRefs)
 	if !okInv || !okRefs {
 		return importTarget{}, ledgererr.New(ledgererr.Invalid, "the %s provider cannot list remote secrets", at.ProviderID)
@@ -159,7 +152,7 @@ func (h *Importer) importTarget(ctx context.Context, a actor.Actor, companyID, v
 	if err != nil {
 		return importTarget{}, err
 	}
-	return importTarget{at: at, inv: inv, refs: refs, guard: h.ext.guard(), policy: policy}, nil
+	return importTarget{at: at, inv: inv, under: under, refs: refs, guard: h.ext.guard(), policy: policy}, nil
 }
 
 // PreviewImport reads one page of a vault's remote inventory (one provider list call,
@@ -180,26 +173,28 @@ func (h *Importer) PreviewImport(ctx context.Context, a actor.Actor, p ImportPre
 	if err != nil {
 		return ImportPreviewResult{}, err
 	}
-	if t.policy.approvesNothing(h.ext.prefixes) {
+	if t.policy.approvesNothing(h.ext.instance(t.at.ProviderID)) {
 		return ImportPreviewResult{}, errNothingApproved()
 	}
-	page, err := t.inv.List(ctx, p.Query, p.NextToken, p.PageSize)
+	page, err := h.listPage(ctx, t, p)
 	if err != nil {
 		return ImportPreviewResult{}, err
 	}
 	if err := t.guard.loadNamespaces(ctx); err != nil {
 		return ImportPreviewResult{}, err
 	}
-	page.Secrets = filterPreview(t, h.ext.prefixes, page.Secrets)
+	page.Secrets = filterPreview(t, h.ext.instance(t.at.ProviderID), page.Secrets)
 	out := ImportPreviewResult{NextToken: page.NextToken, Candidates: make([]ImportCandidate, 0, len(page.Secrets))}
 	var names, keys []string
 	for _, rs := range page.Secrets {
-		if rs.Managed || t.guard.inManagedNamespace(rs.Name) ||
+		if rs.Managed || t.guard.inManagedNamespace(t.refs.ExternalRefName(rs.Ref)) ||
 			providers.ProviderCodeOf(t.refs.CheckExternalRef(rs.Ref)) == providers.CodeGuardrail {
 			continue // the ledger's own secrets are never offered, whoever manages them
 		}
 		c := ImportCandidate{ExternalRef: rs.Ref, RemoteName: rs.Name, Metadata: rs}
-		c.Name, c.Key = importName(rs.Name)
+		// Named as the commit names a row without a name: after the name the reference
+		// denotes (vault: [namespace/]mount/path, so two mounts' paths stay apart).
+		c.Name, c.Key = importName(t.refs.ExternalRefName(rs.Ref))
 		names, keys = append(names, c.Name), append(keys, c.Key)
 		out.Candidates = append(out.Candidates, c)
 	}
@@ -351,7 +346,7 @@ func (h *Importer) Import(ctx context.Context, req Request, c ImportSecrets) (Im
 			}
 		}
 	}
-	if t.policy.approvesNothing(h.ext.prefixes) {
+	if t.policy.approvesNothing(h.ext.instance(t.at.ProviderID)) {
 		return ImportResult{}, errNothingApproved()
 	}
 	live, err := h.directory.ImportCandidates(ctx, c.CompanyID, t.at.VaultID, names, keys)

@@ -12,9 +12,9 @@ import (
 	"github.com/secretsledger/secretsledger/providers"
 )
 
-// Providers a vault can name. gcp_secret_manager and vault (HashiCorp) are
-// coming_soon: such vaults can be created and listed, but are never a default and
-// never called.
+// Providers a vault can name. gcp_secret_manager is coming_soon, and so is vault
+// (HashiCorp) on a deployment without a Vault session: such vaults can be created and
+// listed, but are never a default and never called.
 // WARNING: persisted in events and read models.
 const (
 	VaultProviderGCP       = providers.GCPSecretManager
@@ -24,9 +24,19 @@ const (
 // VaultProviders are the providers a vault may name, in the order they are listed.
 var VaultProviders = []string{providers.LocalEncrypted, providers.AWSSecretsManager, VaultProviderGCP, VaultProviderHashiCorp}
 
-// comingSoon reports whether a provider's vaults are listed but never used.
+// comingSoon reports whether a provider's vaults are listed but never used on a
+// deployment without a Vault session.
 func comingSoon(provider string) bool {
 	return provider == VaultProviderGCP || provider == VaultProviderHashiCorp
+}
+
+// comingSoon reports whether a provider's vaults are drafts on this deployment: vault
+// vaults are live when it has a Vault session.
+func (h *Vaults) comingSoon(provider string) bool {
+	if provider == VaultProviderHashiCorp && h.vaultAddress != "" {
+		return false
+	}
+	return comingSoon(provider)
 }
 
 // Statuses of a vault: ready and warning vaults are usable (and may be the default);
@@ -106,6 +116,9 @@ type Vaults struct {
 	// awsVaults allows aws_secrets_manager vaults (LEDGER_AWS_VAULTS on, or an AWS
 	// deployment); without it, creating one is refused.
 	awsVaults bool
+	// vaultAddress is the deployment's Vault address, "" without a Vault session (vault
+	// vaults are then drafts).
+	vaultAddress string
 }
 
 // VaultResult is what a vault command wrote.

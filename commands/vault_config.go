@@ -11,6 +11,7 @@ import (
 	"github.com/secretsledger/secretsledger/eventstore/ledgererr"
 	"github.com/secretsledger/secretsledger/providers"
 	"github.com/secretsledger/secretsledger/providers/awssm"
+	"github.com/secretsledger/secretsledger/providers/vaultkv"
 )
 
 // sensitiveConfigKeys name credentials. A vault's config is routing metadata only
@@ -94,12 +95,20 @@ var configKeys = map[string]map[string]configRule{
 		"environmentTag":   matches(awsTagValue, "an AWS tag value of at most 128 characters"),
 	},
 	VaultProviderGCP: {},
+	// A vault vault's routing: the address is the deployment's (vaultDeploymentRules);
+	// "mount" is mountPath's old name, which drafts were created with.
 	VaultProviderHashiCorp: {
-		"address":   vaultAddress,
-		"mount":     matches(vaultPath, "1 to 128 of A-Z a-z 0-9 / _ . -"),
-		"namespace": matches(vaultPath, "1 to 128 of A-Z a-z 0-9 / _ . -"),
+		"address":          vaultAddress,
+		"namespace":        vaultKVPath(vaultkv.MaxNamespaceLength),
+		"mountPath":        vaultKVPath(vaultkv.MaxMountLength),
+		"mount":            vaultKVPath(vaultkv.MaxMountLength),
+		"secretPathPrefix": vaultKVPath(vaultkv.MaxPrefixLength),
 	},
 }
+
+// vaultPathKeys are the vault config keys that name paths: stored without a leading or
+// trailing "/", as Vault's CLI takes them either way.
+var vaultPathKeys = map[string]bool{"namespace": true, "mountPath": true, "mount": true, "secretPathPrefix": true}
 
 // requiredConfigKeys are the keys a provider's config must have.
 var requiredConfigKeys = map[string][]string{providers.AWSSecretsManager: {"region"}}
@@ -107,8 +116,12 @@ var requiredConfigKeys = map[string][]string{providers.AWSSecretsManager: {"regi
 var (
 	awsRegion   = regexp.MustCompile(`^[a-z]{2}(-gov)?-[a-z]+-\d+$`)
 	awsTagValue = regexp.MustCompile(`^[\p{L}\p{Z}\p{N}_.:/=+\-@]{1,128}$`)
-	vaultPath   = regexp.MustCompile(`^[A-Za-z0-9/_.-]{1,128}$`)
 )
+
+// vaultKVPath is the vault provider's own rule of a part of a path (vaultkv.CheckPath).
+func vaultKVPath(max int) configRule {
+	return func(s string) string { return vaultkv.CheckPath(s, max) }
+}
 
 // awsNamePath is the provider's own rule of a part of a secret name (awssm.CheckNamePath):
 // a value accepted here is one the provider accepts at every use.
@@ -125,8 +138,12 @@ func matches(re *regexp.Regexp, want string) configRule {
 	}
 }
 
-// vaultAddress accepts a HashiCorp Vault address: http or https, a host and an
-// optional port, nothing else (no user info, path, query or fragment).
+// CheckVaultAddress returns why s is not a HashiCorp Vault address (http or https, a
+// host and an optional port, nothing else: no user info, path, query or fragment), ""
+// when it is one. A trailing "/" is allowed.
+func CheckVaultAddress(s string) string { return vaultAddress(s) }
+
+// vaultAddress is CheckVaultAddress as a config rule.
 func vaultAddress(s string) string {
 	const want = "must be an http or https URL of a host and an optional port only"
 	u, err := url.Parse(s)
@@ -178,6 +195,11 @@ func checkVaultConfig(provider string, raw map[string]any) (map[string]string, e
 		if k == "address" {
 			s = strings.TrimSuffix(s, "/")
 		}
+		if provider == VaultProviderHashiCorp && vaultPathKeys[k] {
+			if s = strings.Trim(s, "/"); s == "" {
+				continue
+			}
+		}
 		out[k] = s
 	}
 	if err := CheckVaultConfig(provider, out); err != nil {
@@ -227,7 +249,26 @@ func CheckVaultConfig(provider string, cfg map[string]string) error {
 			return ledgererr.New(ledgererr.Invalid, "config.%s is required for %s", k, provider)
 		}
 	}
+	if _, both := cfg["mount"]; both && cfg["mountPath"] != "" {
+		return ledgererr.New(ledgererr.Invalid, "config.mount is the old name of config.mountPath: give mountPath only")
+	}
 	return nil
+}
+
+// VaultMount is a vault vault's KV mount as stored: mountPath, else its old name mount;
+// "" is the deployment's.
+func VaultMount(cfg map[string]string) string {
+	if m := cfg["mountPath"]; m != "" {
+		return m
+	}
+	return cfg["mount"]
+}
+
+// SameVaultAddress reports whether a vault vault's address is the deployment's: the
+// same scheme, host and port (case of scheme and host, and a trailing "/", ignored).
+func SameVaultAddress(a, deployment string) bool {
+	norm := func(s string) string { return strings.ToLower(strings.TrimSuffix(strings.TrimSpace(s), "/")) }
+	return deployment != "" && norm(a) == norm(deployment)
 }
 
 // checkVaultProvider refuses a provider a vault cannot name.

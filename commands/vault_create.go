@@ -26,8 +26,15 @@ type CreateVault struct {
 	IsDefault bool
 }
 
-// decideCreateVault validates a create for a new vault id on the company's state.
+// decideCreateVault validates a create for a new vault id on the company's state, on a
+// deployment without a Vault session.
 func decideCreateVault(st vaultsState, id string, c CreateVault) (decision, error) {
+	return decideNewVault(st, id, c, comingSoon)
+}
+
+// decideNewVault validates a create; draft says which providers' vaults are
+// coming_soon drafts on the deployment.
+func decideNewVault(st vaultsState, id string, c CreateVault, draft func(provider string) bool) (decision, error) {
 	// The credential check comes before anything else, so that the answer is the one
 	// that says why, whatever else is wrong.
 	if err := checkNoCredentials(c.Config); err != nil {
@@ -49,7 +56,7 @@ func decideCreateVault(st vaultsState, id string, c CreateVault) (decision, erro
 		return decision{}, err
 	}
 	status := VaultReady
-	if comingSoon(c.Provider) {
+	if draft(c.Provider) {
 		status = VaultComingSoon
 	}
 	d := decision{vaultID: id, events: []vaultEvent{{events.VaultCreated,
@@ -81,7 +88,7 @@ func (h *Vaults) CreateVault(ctx context.Context, req Request, c CreateVault) (V
 	}
 	id := ulid.Make().String()
 	return h.run(ctx, req, c.CompanyID, func(st vaultsState) (decision, error) {
-		d, err := decideCreateVault(st, id, c)
+		d, err := decideNewVault(st, id, c, h.comingSoon)
 		if err == nil {
 			err = h.checkVaultPolicy(ctx, req.Actor, c.CompanyID, st, &d)
 		}

@@ -147,17 +147,18 @@ func (q Vaults) UsableVaultIDs(ctx context.Context, limit int) ([]string, error)
 	return ids, nil
 }
 
-// AWSVaultConfigs returns the id and config of every aws_secrets_manager vault of every
-// company, disabled ones included (their secrets keep their names): the managed
-// namespaces no external reference may name.
-func (q Vaults) AWSVaultConfigs(ctx context.Context) ([]Vault, error) {
-	rows, err := q.DB.Query(ctx, `SELECT id, config FROM company_secret_provider_configs WHERE provider = 'aws_secrets_manager' ORDER BY id`)
+// RemoteVaultConfigs returns the id, provider, status and config of every aws_secrets_manager
+// and vault vault of every company, disabled and draft ones included (their secrets keep
+// their names): the managed namespaces no external reference may name.
+func (q Vaults) RemoteVaultConfigs(ctx context.Context) ([]Vault, error) {
+	rows, err := q.DB.Query(ctx, `SELECT id, provider, status, config FROM company_secret_provider_configs
+		WHERE provider IN ('aws_secrets_manager', 'vault') ORDER BY id`)
 	if err != nil {
 		return nil, unavailable(err)
 	}
 	list, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (Vault, error) {
-		v := Vault{Provider: "aws_secrets_manager"}
-		err := row.Scan(&v.ID, &v.Config)
+		var v Vault
+		err := row.Scan(&v.ID, &v.Provider, &v.Status, &v.Config)
 		return v, err
 	})
 	if err != nil {

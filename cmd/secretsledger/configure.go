@@ -80,7 +80,7 @@ func runConfigure(env *environment, section string, set map[string]string) error
 	}
 	fileOnly := func(name string) string {
 		switch name {
-		case "LEDGER_HOME", "LEDGER_INSTANCE", "HOME":
+		case "LEDGER_HOME", "LEDGER_INSTANCE", "HOME", "VAULT_TOKEN": // VAULT_TOKEN is never in the file
 			return env.getenv(name)
 		}
 		return next[name]

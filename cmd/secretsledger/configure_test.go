@@ -64,7 +64,13 @@ func TestConfigureWithFlagsAndOnATerminal(t *testing.T) {
 	}
 
 	// On a terminal it asks every setting of the section: Enter keeps, '-' removes.
-	answers := strings.Repeat("\n", 1) + "-\n" + strings.Repeat("\n", 20)
+	secretsSettings := 0
+	for _, s := range config.FileSettings {
+		if s.Section == "secrets" {
+			secretsSettings++
+		}
+	}
+	answers := strings.Repeat("\n", 1) + "-\n" + strings.Repeat("\n", secretsSettings)
 	env, out, errOut = configureEnv(t, home, answers, true, nil)
 	if code := run(context.Background(), env, []string{"configure", "--section", "secrets"}); code != 0 {
 		t.Fatalf("configure on a terminal: %d %s", code, errOut)

@@ -19,9 +19,10 @@ import (
 const importBatch = 100
 
 func newSecretsImportCmd(env *environment) *cobra.Command {
-	c := newGroup(env, "import", "link existing AWS Secrets Manager secrets as external references (metadata only)")
-	c.Long = "Preview a vault's AWS inventory (one ListSecrets call per page, never a value) and link the chosen secrets " +
-		"as external references. Without --vault, the deployment's aws_secrets_manager instance is used.\n\n" + clientHelp
+	c := newGroup(env, "import", "link existing AWS Secrets Manager or Vault secrets as external references (metadata only)")
+	c.Long = "Preview a vault's AWS or Vault inventory (metadata only: AWS ListSecrets, Vault LIST under the approved " +
+		"prefixes; never a value) and link the chosen secrets as external references. Without --vault, the deployment's " +
+		"aws_secrets_manager instance is used, else its vault instance.\n\n" + clientHelp
 	c.AddCommand(newSecretsImportPreviewCmd(env), newSecretsImportCommitCmd(env))
 	return c
 }
@@ -43,7 +44,7 @@ func newSecretsImportPreviewCmd(env *environment) *cobra.Command {
 		},
 	}
 	addCompanyFlag(c, &o.company)
-	c.Flags().StringVar(&o.vault, "vault", "", "an aws_secrets_manager provider vault id (default: the deployment's instance)")
+	c.Flags().StringVar(&o.vault, "vault", "", "an aws_secrets_manager or vault provider vault id (default: the deployment's instance)")
 	c.Flags().StringVar(&o.query, "query", "", "search text (AWS's \"all\" filter), at most 200 characters")
 	c.Flags().BoolVar(&o.allPages, "all-pages", false, "follow nextToken to the last page (one ListSecrets call per page)")
 	c.Flags().IntVar(&o.pageSize, "page-size", 50, "secrets per page, 1 to 100")
@@ -140,7 +141,7 @@ func newSecretsImportCommitCmd(env *environment) *cobra.Command {
 		},
 	}
 	addCompanyFlag(c, &o.company)
-	c.Flags().StringVar(&o.vault, "vault", "", "an aws_secrets_manager provider vault id (default: the deployment's instance)")
+	c.Flags().StringVar(&o.vault, "vault", "", "an aws_secrets_manager or vault provider vault id (default: the deployment's instance)")
 	c.Flags().StringArrayVar(&o.refs, "ref", nil, "an ARN or secret name to link (repeatable)")
 	c.Flags().StringVar(&o.fromPreview, "from-preview", "", "a file holding `preview --json` output (- for stdin)")
 	c.Flags().BoolVar(&o.json, "json", false, "print JSON (same as -o json)")

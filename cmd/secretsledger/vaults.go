@@ -20,8 +20,9 @@ var vaultColumns = []column{{"ID", "id"}, {"NAME", "displayName"}, {"PROVIDER", 
 
 func newVaultsCmd(env *environment) *cobra.Command {
 	c := newGroup(env, "vaults", "manage a company's provider vaults (where its secrets are stored) through the API")
-	c.Long = "A provider vault is a company's named instance of a provider (local_encrypted, aws_secrets_manager; " +
-		"gcp_secret_manager and vault are coming_soon) with its routing config: region, namespace, prefix, KMS key, tags. " +
+	c.Long = "A provider vault is a company's named instance of a provider (local_encrypted, aws_secrets_manager, vault " +
+		"with a Vault session, else coming_soon; gcp_secret_manager is coming_soon) with its routing config: AWS region, " +
+		"namespace, prefix, KMS key, tags; Vault namespace, mountPath, secretPathPrefix. " +
 		"It never holds credentials: a config with a credential-shaped key is refused. Each provider has at most one " +
 		"default vault per company.\n\n" + clientHelp
 	c.AddCommand(newVaultsListCmd(env), newVaultsCreateCmd(env), newVaultsUpdateCmd(env),

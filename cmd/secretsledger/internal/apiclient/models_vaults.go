@@ -88,8 +88,10 @@ type ExternalPolicy struct {
 	Regions          []string `json:"regions"`
 	Namespaces       []string `json:"namespaces"`
 	InstancePrefixes []string `json:"instancePrefixes"`
-	Version          int64    `json:"version"`
-	SetAt            *string  `json:"setAt"`
-	SetBy            *string  `json:"setBy"`
-	Position         int64    `json:"position"`
+	// InstanceVaultPrefixes are LEDGER_VAULT_EXTERNAL_PREFIXES, for vault references.
+	InstanceVaultPrefixes []string `json:"instanceVaultPrefixes"`
+	Version               int64    `json:"version"`
+	SetAt                 *string  `json:"setAt"`
+	SetBy                 *string  `json:"setBy"`
+	Position              int64    `json:"position"`
 }

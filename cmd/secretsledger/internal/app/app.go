@@ -131,7 +131,14 @@ func (a *App) openLedger(ctx context.Context) error {
 		return fmt.Errorf("read where unauthenticated events end: %w", err)
 	}
 	a.queries.vaults = queries.Vaults{DB: a.Pool}
-	if a.placer, err = newPlacer(ctx, o, a.Local, localCalls, a.queries.vaults, a.metrics); err != nil {
+	vs, err := NewVaultSession(o.Config)
+	if err != nil {
+		return err
+	}
+	if vs != nil {
+		a.onClose(vs.Close) // after the placer's instances, closed before it
+	}
+	if a.placer, err = newPlacer(ctx, o, a.Local, localCalls, a.queries.vaults, vs, a.metrics); err != nil {
 		return err
 	}
 	a.onClose(a.placer.Close)

@@ -40,6 +40,7 @@ func newCommands(pool *pgxpool.Pool, cfg eventstore.Config, d commandDeps) (*eve
 		DefaultProvider: c.SecretsProvider, RecoveryWindow: c.DeleteRecovery, StrictMode: c.StrictMode,
 		Directory: directory.Directory{Consumers: d.consumers}, ExternalPrefixes: c.AWS.ExternalPrefixes,
 		Credentials: d.credentials, LegacyThrough: d.legacyThrough, VaultLocator: d.vaults, AWSVaults: c.AWS.Vaults,
+		VaultExternalPrefixes: c.Vault.ExternalPrefixes, VaultAddress: c.Vault.Addr,
 		Readback: func(id string, got func(any)) eventstore.Statement {
 			return d.secrets.Readback(id, func(s queries.Secret) { got(s) })
 		}})

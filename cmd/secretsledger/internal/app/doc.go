@@ -23,8 +23,8 @@
 // cmd/secretsledger/internal/placement, cmd/secretsledger/internal/usage, commands,
 // eventstore, eventstore/actor, eventstore/checkpoint, eventstore/checkpoint/signer,
 // eventstore/integrity, eventstore/lease, eventstore/ledgererr, eventstore/natsbus,
-// migrations, projections, providers, providers/awssm, providers/localenc, queries,
-// queries/audit.
+// migrations, projections, providers, providers/awssm, providers/localenc,
+// providers/vaultkv, queries, queries/audit.
 //
 // Third-party: pgx, nats.
 package app

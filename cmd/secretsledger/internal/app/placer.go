@@ -9,14 +9,16 @@ import (
 	"github.com/secretsledger/secretsledger/providers"
 	"github.com/secretsledger/secretsledger/providers/awssm"
 	"github.com/secretsledger/secretsledger/providers/localenc"
+	"github.com/secretsledger/secretsledger/providers/vaultkv"
 	"github.com/secretsledger/secretsledger/queries"
 )
 
 // newPlacer builds the deployment's provider instances (local_encrypted always;
-// aws_secrets_manager when it is the default provider) and the placement of secrets in
-// the companies' vaults over them. Instances are measured when m is set.
+// aws_secrets_manager or vault when it is the default provider) and the placement of
+// secrets in the companies' vaults over them; vault instances share the deployment's
+// Vault session vs (nil: none). Instances are measured when m is set.
 func newPlacer(ctx context.Context, o Options, local *localenc.Provider, localCalls providers.Provider,
-	vaults queries.Vaults, m *metrics.Metrics) (*placement.Placer, error) {
+	vaults queries.Vaults, vs *vaultkv.Session, m *metrics.Metrics) (*placement.Placer, error) {
 	a := o.Config.AWS
 	p := &placement.Placer{
 		Vaults:          vaults,
@@ -42,6 +44,9 @@ func newPlacer(ctx context.Context, o Options, local *localenc.Provider, localCa
 			return nil, usage.Errorf("the deployment's aws_secrets_manager settings: %w", err)
 		}
 		p.Deployment[providers.AWSSecretsManager] = inst
+	}
+	if err := wireVault(p, o, vs, m, local.Sealer().Fingerprint); err != nil {
+		return nil, err
 	}
 	return p, nil
 }

@@ -82,6 +82,9 @@ type Config struct {
 	BackupDir string
 	// AWS is the deployment's default aws_secrets_manager instance (PAPERCLIP_SECRETS_AWS_*).
 	AWS AWS
+	// Vault is the deployment's Vault session and default vault instance
+	// (PAPERCLIP_SECRETS_VAULT_*).
+	Vault Vault
 	// Checkpoints configures the signing of the log's head.
 	Checkpoints Checkpoints
 
@@ -126,6 +129,7 @@ func FromEnv(getenv func(string) string) Config {
 	c.readSchedules(getenv)
 	c.Checkpoints, c.problems = checkpointsFromEnv(getenv, c.problems)
 	c.AWS, c.problems = awsFromEnv(getenv, c.SecretsProvider == "aws_secrets_manager", c.problems)
+	c.Vault, c.problems = vaultFromEnv(getenv, c.SecretsProvider == "vault", c.Instance, c.problems)
 	c.LogLevel, c.problems = logLevelFromEnv(getenv, c.problems)
 	return c
 }
@@ -162,8 +166,10 @@ func (c *Config) readSecretsPolicy(getenv func(string) string) {
 	if c.SecretsProvider == "" {
 		c.SecretsProvider = "local_encrypted"
 	}
-	if c.SecretsProvider != "local_encrypted" && c.SecretsProvider != "aws_secrets_manager" {
-		c.problems = append(c.problems, fmt.Sprintf("PAPERCLIP_SECRETS_PROVIDER must be local_encrypted or aws_secrets_manager, got %q", c.SecretsProvider))
+	switch c.SecretsProvider {
+	case "local_encrypted", "aws_secrets_manager", "vault":
+	default:
+		c.problems = append(c.problems, fmt.Sprintf("PAPERCLIP_SECRETS_PROVIDER must be local_encrypted, aws_secrets_manager or vault, got %q", c.SecretsProvider))
 	}
 	switch v := strings.ToLower(strings.TrimSpace(getenv("PAPERCLIP_SECRETS_STRICT_MODE"))); v {
 	case "", "false", "0", "no":

@@ -40,7 +40,7 @@ var FileSettings = []FileSetting{
 	{"database", "migrationUrl", "DATABASE_MIGRATION_URL", "migration-url", "owner's URL for migrations (empty: the database URL)"},
 	{"database", "postgresBin", "LEDGER_POSTGRES_BIN", "postgres-bin", "directory of the PostgreSQL binaries (empty: searched)"},
 	{"database", "postgresPort", "LEDGER_POSTGRES_PORT", "postgres-port", "port of the embedded PostgreSQL (empty: chosen)"},
-	{"secrets", "provider", "PAPERCLIP_SECRETS_PROVIDER", "provider", "provider of new secrets (local_encrypted, aws_secrets_manager)"},
+	{"secrets", "provider", "PAPERCLIP_SECRETS_PROVIDER", "provider", "provider of new secrets (local_encrypted, aws_secrets_manager, vault)"},
 	{"secrets", "strictMode", "PAPERCLIP_SECRETS_STRICT_MODE", "strict-mode", "strict mode: refuse plain values under sensitive env keys (true/false)"},
 	{"secrets", "localEncrypted.keyFilePath", "PAPERCLIP_SECRETS_MASTER_KEY_FILE", "master-key-file", "master key file (empty: <instance>/secrets/master.key)"},
 	{"secrets", "deleteRecoveryDays", "LEDGER_DELETE_RECOVERY_DAYS", "delete-recovery-days", "days a deleted secret can be restored"},
@@ -52,6 +52,21 @@ var FileSettings = []FileSetting{
 	{"secrets", "aws.providerOwner", "PAPERCLIP_SECRETS_AWS_PROVIDER_OWNER", "aws-provider-owner", "AWS provider owner tag"},
 	{"secrets", "aws.endpoint", "PAPERCLIP_SECRETS_AWS_ENDPOINT", "aws-endpoint", "AWS endpoint override (empty: the SDK's)"},
 	{"secrets", "aws.deleteRecoveryDays", "PAPERCLIP_SECRETS_AWS_DELETE_RECOVERY_DAYS", "aws-delete-recovery-days", "AWS delete recovery window in days"},
+	// Vault: no token here (VAULT_TOKEN is read from the environment only); the token
+	// file, AppRole's and Kubernetes' credentials are files named by path.
+	{"secrets", "vault.address", "PAPERCLIP_SECRETS_VAULT_ADDR", "vault-addr", "Vault address (https://host:8200; empty: no Vault)"},
+	{"secrets", "vault.authMethod", "PAPERCLIP_SECRETS_VAULT_AUTH_METHOD", "vault-auth-method", "Vault auth method (token, approle, kubernetes)"},
+	{"secrets", "vault.tokenFile", "VAULT_TOKEN_FILE", "vault-token-file", "Vault token file (token auth)"},
+	{"secrets", "vault.approleRoleIdFile", "PAPERCLIP_SECRETS_VAULT_APPROLE_ROLE_ID_FILE", "vault-approle-role-id-file", "Vault AppRole role id file"},
+	{"secrets", "vault.approleSecretIdFile", "PAPERCLIP_SECRETS_VAULT_APPROLE_SECRET_ID_FILE", "vault-approle-secret-id-file", "Vault AppRole secret id file"},
+	{"secrets", "vault.k8sRole", "PAPERCLIP_SECRETS_VAULT_K8S_ROLE", "vault-k8s-role", "Vault Kubernetes auth role"},
+	{"secrets", "vault.saTokenPath", "PAPERCLIP_SECRETS_VAULT_SA_TOKEN_PATH", "vault-sa-token-path", "Kubernetes service-account token file"},
+	{"secrets", "vault.namespace", "PAPERCLIP_SECRETS_VAULT_NAMESPACE", "vault-namespace", "Vault namespace (empty: root)"},
+	{"secrets", "vault.kvMount", "PAPERCLIP_SECRETS_VAULT_KV_MOUNT", "vault-kv-mount", "Vault KV v2 mount"},
+	{"secrets", "vault.kvPathPrefix", "PAPERCLIP_SECRETS_VAULT_KV_PATH_PREFIX", "vault-kv-path-prefix", "Vault managed path prefix"},
+	{"secrets", "vault.deploymentId", "PAPERCLIP_SECRETS_VAULT_DEPLOYMENT_ID", "vault-deployment-id", "Vault deployment id (empty: the AWS one, else the instance id)"},
+	{"secrets", "vault.versionRetention", "PAPERCLIP_SECRETS_VAULT_VERSION_RETENTION", "vault-version-retention", "KV versions kept per managed secret"},
+	{"secrets", "vault.caCert", "PAPERCLIP_SECRETS_VAULT_CACERT", "vault-cacert", "PEM file of the CAs of the Vault server (empty: the system's)"},
 }
 
 // Sections are the sections of config.json, in the order configure asks them.
@@ -148,7 +163,7 @@ func Redact(name, val string) string {
 	switch {
 	case val == "":
 		return val
-	case name == "PAPERCLIP_SECRETS_MASTER_KEY" || name == "LEDGER_TOKEN":
+	case name == "PAPERCLIP_SECRETS_MASTER_KEY" || name == "LEDGER_TOKEN" || name == "VAULT_TOKEN":
 		return "(set)"
 	case strings.HasSuffix(name, "_URL"):
 		u, err := url.Parse(val)

@@ -38,10 +38,14 @@ func (c *console) importPreview(v *visit) error {
 	company := mux.Vars(v.r)["companyId"]
 	in := v.r.URL.Query()
 	d := importData{Vault: in.Get("vault"), Query: in.Get("q"), Token: in.Get("next"), FormKey: formKey()}
-	var err error
-	d.Vaults, _, err = v.api.ListVaults(v.ctx, company, url.Values{"provider": {providers.AWSSecretsManager}, "limit": {strconv.Itoa(pickerRows)}})
-	if err != nil {
-		return err
+	// The picker lists the vaults of both remote providers (a vault vault of a
+	// deployment without a Vault session is a draft: the preview says so).
+	for _, provider := range []string{providers.AWSSecretsManager, providers.HashiCorpVault} {
+		page, _, err := v.api.ListVaults(v.ctx, company, url.Values{"provider": {provider}, "limit": {strconv.Itoa(pickerRows)}})
+		if err != nil {
+			return err
+		}
+		d.Vaults.Items = append(d.Vaults.Items, page.Items...)
 	}
 	if in.Has("preview") {
 		d.Previewed = true

@@ -107,6 +107,7 @@ func (r *checker) check(ctx context.Context) {
 	defer conn.Close(context.WithoutCancel(ctx))
 	r.masterKey(ctx, conn, dir)
 	r.aws(ctx)
+	r.vault(ctx)
 	r.externalRefs(ctx, conn, db.MigrationURL)
 	r.relay(ctx, conn)
 	r.eventMACs(ctx, db)

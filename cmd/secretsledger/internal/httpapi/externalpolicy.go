@@ -28,8 +28,9 @@ type Policies struct {
 	Commands PolicyCommands
 	Queries  PolicyQueries
 	// InstancePrefixes are the prefixes LEDGER_AWS_EXTERNAL_PREFIXES approves for every
-	// company, shown beside the company's own.
-	InstancePrefixes []string
+	// company's aws_secrets_manager references, shown beside the company's own;
+	// InstanceVaultPrefixes, LEDGER_VAULT_EXTERNAL_PREFIXES, the same for vault references.
+	InstancePrefixes, InstanceVaultPrefixes []string
 	*gate
 }
 
@@ -63,11 +64,12 @@ type policyOut struct {
 	CompanyID string `json:"companyId"`
 	Set       bool   `json:"set"`
 	policyLists
-	InstancePrefixes []string   `json:"instancePrefixes"`
-	Version          int64      `json:"version"`
-	SetAt            *time.Time `json:"setAt"`
-	SetBy            *string    `json:"setBy"`
-	Position         int64      `json:"position"`
+	InstancePrefixes      []string   `json:"instancePrefixes"`
+	InstanceVaultPrefixes []string   `json:"instanceVaultPrefixes"`
+	Version               int64      `json:"version"`
+	SetAt                 *time.Time `json:"setAt"`
+	SetBy                 *string    `json:"setBy"`
+	Position              int64      `json:"position"`
 }
 
 type policyBody struct {
@@ -113,7 +115,8 @@ func (h *Policies) writePolicy(w http.ResponseWriter, r *http.Request, a actor.A
 		return err
 	}
 	out := policyOut{CompanyID: company, Set: p.Set, policyLists: listsJSON(p.Prefixes, p.References, p.Regions, p.Namespaces),
-		InstancePrefixes: orNone(h.InstancePrefixes), Version: p.Version, Position: p.Position}
+		InstancePrefixes: orNone(h.InstancePrefixes), InstanceVaultPrefixes: orNone(h.InstanceVaultPrefixes), Version: p.Version,
+		Position: p.Position}
 	if p.Set {
 		out.SetAt, out.SetBy = p.At, &p.By
 	}

@@ -15,6 +15,10 @@ import (
 type Providers struct {
 	// Instances are the deployment's provider instances.
 	Instances []providers.Provider
+	// VaultsOnly describes the providers configured for the companies' vaults that have
+	// no deployment instance (vault with a Vault session, another default provider):
+	// listed ready, and no longer as coming soon.
+	VaultsOnly []providers.Descriptor
 }
 
 func (ps *Providers) routes(r *mux.Router, g *gate) {
@@ -27,12 +31,23 @@ func (ps *Providers) list(w http.ResponseWriter, r *http.Request, a actor.Actor)
 		return err
 	}
 	// A handful of providers: always one page. The deployment's instances come first,
-	// then those coming soon.
-	all := make([]providers.Descriptor, 0, len(ps.Instances)+2)
+	// then the providers of vaults only, then those coming soon that are neither.
+	all := make([]providers.Descriptor, 0, len(ps.Instances)+len(ps.VaultsOnly)+2)
+	listed := map[string]bool{}
 	for _, p := range ps.Instances {
-		all = append(all, p.Descriptor())
+		d := p.Descriptor()
+		all, listed[d.ID] = append(all, d), true
 	}
-	all = append(all, providers.ComingSoon()...)
+	for _, d := range ps.VaultsOnly {
+		if !listed[d.ID] {
+			all, listed[d.ID] = append(all, d), true
+		}
+	}
+	for _, d := range providers.ComingSoon() {
+		if !listed[d.ID] {
+			all = append(all, d)
+		}
+	}
 	writePage(w, queries.Page[providers.Descriptor]{Items: all}, func(d providers.Descriptor) providerOut {
 		status := "ready"
 		if d.ComingSoon {

@@ -12,6 +12,7 @@ import (
 	"github.com/secretsledger/secretsledger/eventstore/ledgererr"
 	"github.com/secretsledger/secretsledger/providers"
 	"github.com/secretsledger/secretsledger/providers/awssm"
+	"github.com/secretsledger/secretsledger/providers/vaultkv"
 	"github.com/secretsledger/secretsledger/queries"
 )
 
@@ -19,14 +20,14 @@ import (
 type VaultReader interface {
 	Get(ctx context.Context, a actor.Actor, id string) (queries.Vault, error)
 	Default(ctx context.Context, companyID, provider string) (queries.Vault, bool, error)
-	AWSVaultConfigs(ctx context.Context) ([]queries.Vault, error)
+	RemoteVaultConfigs(ctx context.Context) ([]queries.Vault, error)
 }
 
 // Placer implements commands.Placer.
 type Placer struct {
 	Vaults VaultReader
 	// Deployment holds the deployment's instances by provider id (local_encrypted always;
-	// aws_secrets_manager when PAPERCLIP_SECRETS_AWS_* configure it).
+	// aws_secrets_manager or vault when PAPERCLIP_SECRETS_PROVIDER names it).
 	Deployment map[string]providers.Provider
 	// DefaultProvider is PAPERCLIP_SECRETS_PROVIDER.
 	DefaultProvider string
@@ -40,6 +41,17 @@ type Placer struct {
 	// on, or an AWS deployment). Off, an AWS vault is refused (provider_guardrail): the
 	// host's ambient AWS credentials never serve a company the operator did not set up.
 	AWSVaults bool
+	// Vault builds the instance of a vault vault from its configuration, over the
+	// deployment's Vault session; nil when the deployment has none (vault vaults are
+	// then refused).
+	Vault func(cfg vaultkv.Config) (providers.Provider, error)
+	// VaultDefaults are the deployment's settings a vault vault does not set: namespace,
+	// mount, prefix, retention, cache lifetime; and the deployment id, whose managed
+	// root is managed even when the deployment's default provider is not vault.
+	VaultDefaults vaultkv.Config
+	// VaultAddress is the session's address: a vault vault naming another is refused
+	// (the session's token would go to it).
+	VaultAddress string
 
 	mu        sync.Mutex
 	instances map[string]vaultInstance // by vault id
@@ -133,6 +145,10 @@ func (p *Placer) instance(ctx context.Context, v queries.Vault) (providers.Provi
 		if !p.AWSVaults {
 			return nil, commands.ErrAWSVaultsOff
 		}
+	case providers.HashiCorpVault:
+		if p.Vault == nil {
+			return nil, ErrVaultVaultsOff
+		}
 	default:
 		return nil, ledgererr.New(ledgererr.Invalid, "%s vaults cannot hold secrets yet", v.Provider)
 	}
@@ -146,13 +162,12 @@ func (p *Placer) instance(ctx context.Context, v queries.Vault) (providers.Provi
 	if ok && cur.config == key {
 		return cur.inst, nil // built from this very config, which passed the check
 	}
-	if err := commands.CheckVaultConfig(v.Provider, v.Config); err != nil {
-		return nil, ledgererr.New(ledgererr.Invalid, "the provider vault's configuration cannot be used: %s; change it with PATCH",
-			ledgererr.MessageOf(err))
+	if err := p.checkStored(v); err != nil {
+		return nil, err
 	}
-	inst, err := p.AWS(ctx, p.awsConfig(v))
+	inst, err := p.build(ctx, v)
 	if err != nil {
-		return nil, ledgererr.Wrap(err, ledgererr.Unavailable, "the provider vault's AWS configuration cannot be used")
+		return nil, err
 	}
 	if ok {
 		closeInstance(cur.inst)
@@ -164,21 +179,33 @@ func (p *Placer) instance(ctx context.Context, v queries.Vault) (providers.Provi
 	return inst, nil
 }
 
-// ManagedNamespaces implements commands.ManagedNamespaces: the deployment's namespace
-// (when a deployment id is configured, AWS deployment or not) and every AWS vault's, of
-// every company.
+// ManagedNamespaces implements commands.ManagedNamespaces: the deployment's AWS
+// namespace (when a deployment id is configured, AWS deployment or not) and every AWS
+// vault's, of every company; with a Vault session, the deployment's managed root and
+// every vault vault's, as [namespace/]mount/prefix/id/ (the name vault references are
+// compared by).
 func (p *Placer) ManagedNamespaces(ctx context.Context) ([]string, error) {
-	vaults, err := p.Vaults.AWSVaultConfigs(ctx)
+	vaults, err := p.Vaults.RemoteVaultConfigs(ctx)
 	if err != nil {
 		return nil, err
 	}
-	out := make([]string, 0, len(vaults)+1)
+	out := make([]string, 0, len(vaults)+2)
 	if p.AWSDefaults.DeploymentID != "" {
 		out = append(out, awssm.Namespace(p.AWSDefaults.Prefix, p.AWSDefaults.DeploymentID))
 	}
+	if p.Vault != nil {
+		out = append(out, vaultRoot(p.VaultDefaults))
+	}
 	for _, v := range vaults {
-		c := p.awsConfig(v)
-		out = append(out, awssm.Namespace(c.Prefix, c.DeploymentID))
+		switch v.Provider {
+		case providers.AWSSecretsManager:
+			c := p.awsConfig(v)
+			out = append(out, awssm.Namespace(c.Prefix, c.DeploymentID))
+		case providers.HashiCorpVault:
+			if p.Vault != nil {
+				out = append(out, vaultRoot(p.VaultConfig(v)))
+			}
+		}
 	}
 	return out, nil
 }
@@ -237,6 +264,8 @@ func (p *Placer) Check(ctx context.Context, v commands.Vault) (status, message s
 	case providers.LocalEncrypted:
 		return "ok", "local_encrypted stores values in the ledger's database", nil
 	case providers.AWSSecretsManager:
+	case providers.HashiCorpVault:
+		return p.checkVault(ctx, v)
 	default:
 		return "warning", "not checked: " + v.Provider + " cannot be checked", nil
 	}
@@ -294,8 +323,10 @@ func (p *Placer) Close() {
 // providers routes (descriptors and health).
 func (p *Placer) DeploymentProviders() []providers.Provider {
 	out := []providers.Provider{p.Deployment[providers.LocalEncrypted]}
-	if aws, ok := p.Deployment[providers.AWSSecretsManager]; ok {
-		out = append(out, aws)
+	for _, id := range commands.RemoteProviders {
+		if inst, ok := p.Deployment[id]; ok {
+			out = append(out, inst)
+		}
 	}
 	return out
 }

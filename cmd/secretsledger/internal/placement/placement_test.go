@@ -50,12 +50,12 @@ func (t *vaultTable) Default(context.Context, string, string) (queries.Vault, bo
 	return queries.Vault{}, false, nil
 }
 
-func (t *vaultTable) AWSVaultConfigs(context.Context) ([]queries.Vault, error) {
+func (t *vaultTable) RemoteVaultConfigs(context.Context) ([]queries.Vault, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	var out []queries.Vault
 	for _, v := range t.m {
-		if v.Provider == providers.AWSSecretsManager {
+		if v.Provider == providers.AWSSecretsManager || v.Provider == providers.HashiCorpVault {
 			out = append(out, queries.Vault{ID: v.ID, Provider: v.Provider, Config: v.Config})
 		}
 	}

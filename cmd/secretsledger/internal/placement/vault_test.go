@@ -1,0 +1,194 @@
+package placement
+
+import (
+	"context"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/secretsledger/secretsledger/commands"
+	"github.com/secretsledger/secretsledger/eventstore/actor"
+	"github.com/secretsledger/secretsledger/eventstore/ledgererr"
+	"github.com/secretsledger/secretsledger/providers"
+	"github.com/secretsledger/secretsledger/providers/vaultkv"
+	"github.com/secretsledger/secretsledger/queries"
+)
+
+const vaultAddr = "https://vault.example:8200"
+
+// vaultFixture is a placer with a Vault session (no server: building an instance calls
+// nothing) whose factory records the configurations it builds.
+type vaultFixture struct {
+	vaults *vaultTable
+	p      *Placer
+	mu     sync.Mutex
+	built  []vaultkv.Config
+	health providers.Health // what instances answer, when set
+}
+
+func newVaultFixture(t *testing.T) *vaultFixture {
+	t.Helper()
+	s, err := vaultkv.NewSession(vaultkv.SessionConfig{Address: vaultAddr, Auth: vaultkv.Auth{Method: vaultkv.AuthToken, Token: "hvs.test"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Close)
+	f := &vaultFixture{vaults: &vaultTable{m: map[string]queries.Vault{}}}
+	f.p = &Placer{Vaults: f.vaults, Deployment: map[string]providers.Provider{}, DefaultProvider: providers.LocalEncrypted,
+		VaultAddress: vaultAddr, VaultDefaults: vaultkv.Config{Namespace: "ops", Mount: "kv", Prefix: "paperclip", DeploymentID: "dep-1",
+			Fingerprint: func(string, providers.Value) string { return "fp" }},
+		Vault: func(cfg vaultkv.Config) (providers.Provider, error) {
+			inst, err := vaultkv.New(cfg, s)
+			if err != nil {
+				return nil, err
+			}
+			f.mu.Lock()
+			defer f.mu.Unlock()
+			f.built = append(f.built, cfg)
+			if f.health.Provider != "" {
+				return healthStub{inst, f.health}, nil
+			}
+			return inst, nil
+		}}
+	t.Cleanup(f.p.Close)
+	return f
+}
+
+// healthStub answers a fixed health over a real instance.
+type healthStub struct {
+	*vaultkv.Provider
+	h providers.Health
+}
+
+func (s healthStub) Health(context.Context) providers.Health { return s.h }
+
+func vaultVault(id string, cfg map[string]string) queries.Vault {
+	return queries.Vault{ID: id, CompanyID: company, Provider: providers.HashiCorpVault, Status: commands.VaultReady, Config: cfg}
+}
+
+// A vault vault's instance is its config over the deployment's: namespace, mountPath
+// (or the old mount), secretPathPrefix, and its id as the deployment id.
+func TestVaultVaultInstance(t *testing.T) {
+	t.Parallel()
+	f := newVaultFixture(t)
+	ctx := context.Background()
+	f.vaults.set(vaultVault("01JVAULTA", map[string]string{"namespace": "team-a", "mountPath": "apps-kv", "secretPathPrefix": "ledger"}))
+	f.vaults.set(vaultVault("01JVAULTB", map[string]string{"mount": "legacy", "address": vaultAddr + "/"}))
+	f.vaults.set(vaultVault("01JVAULTC", nil))
+	for _, id := range []string{"01JVAULTA", "01JVAULTB", "01JVAULTC"} {
+		at, err := f.p.Place(ctx, actor.Actor{Type: actor.Board}, company, "", id)
+		if err != nil || at.ProviderID != providers.HashiCorpVault || at.Provider == nil {
+			t.Fatalf("%s: %+v %v", id, at, err)
+		}
+	}
+	want := []vaultkv.Config{{Namespace: "team-a", Mount: "apps-kv", Prefix: "ledger", DeploymentID: "01JVAULTA"},
+		{Namespace: "ops", Mount: "legacy", Prefix: "paperclip", DeploymentID: "01JVAULTB"},
+		{Namespace: "ops", Mount: "kv", Prefix: "paperclip", DeploymentID: "01JVAULTC"}}
+	f.mu.Lock()
+	built := f.built
+	f.mu.Unlock()
+	if len(built) != len(want) {
+		t.Fatalf("built %d instances", len(built))
+	}
+	for i, w := range want {
+		b := built[i]
+		if b.Namespace != w.Namespace || b.Mount != w.Mount || b.Prefix != w.Prefix || b.DeploymentID != w.DeploymentID {
+			t.Errorf("instance %d: %+v, want %+v", i, b, w)
+		}
+	}
+	// Built once per config.
+	if _, err := f.p.Provider(ctx, providers.HashiCorpVault, "01JVAULTA"); err != nil || len(f.built) != 3 {
+		t.Fatalf("a second instance for the same config: %v (%d)", err, len(f.built))
+	}
+}
+
+// A vault vault naming another address than the session's, or on a deployment without
+// a session, is refused with a clear EINVALID (never a call with the session's token).
+func TestVaultVaultRefusals(t *testing.T) {
+	t.Parallel()
+	f := newVaultFixture(t)
+	ctx := context.Background()
+	f.vaults.set(vaultVault("01JELSEWHERE", map[string]string{"address": "https://attacker.example:8200"}))
+	_, err := f.p.Provider(ctx, providers.HashiCorpVault, "01JELSEWHERE")
+	if ledgererr.CodeOf(err) != ledgererr.Invalid || !strings.Contains(ledgererr.MessageOf(err), "config.address") ||
+		strings.Contains(ledgererr.MessageOf(err), "vault.example") || len(f.built) != 0 {
+		t.Fatalf("another address: %v (built %d)", err, len(f.built))
+	}
+	f.vaults.set(vaultVault("01JBADMOUNT", map[string]string{"mountPath": "a//b"}))
+	if _, err := f.p.Provider(ctx, providers.HashiCorpVault, "01JBADMOUNT"); ledgererr.CodeOf(err) != ledgererr.Invalid ||
+		!strings.Contains(ledgererr.MessageOf(err), "config.mountPath") {
+		t.Fatalf("a stored mount the rule refuses: %v", err)
+	}
+	off := &Placer{Vaults: f.vaults, Deployment: map[string]providers.Provider{}}
+	f.vaults.set(vaultVault("01JFINE", nil))
+	_, err = off.Provider(ctx, providers.HashiCorpVault, "01JFINE")
+	if ledgererr.CodeOf(err) != ledgererr.Invalid || providers.ProviderCodeOf(err) != providers.CodeGuardrail {
+		t.Fatalf("no session: %v", err)
+	}
+	if status, msg, _ := off.Check(ctx, commands.Vault{ID: "01JFINE", Provider: providers.HashiCorpVault}); status != "error" || !strings.Contains(msg, "Vault session") {
+		t.Fatalf("health without a session: %s %s", status, msg)
+	}
+}
+
+// The managed roots of the deployment's Vault configuration and of every vault vault are
+// managed namespaces, in the name vault references are compared by; without a session
+// there are none of vault's.
+func TestVaultManagedNamespaces(t *testing.T) {
+	t.Parallel()
+	f := newVaultFixture(t)
+	ctx := context.Background()
+	f.vaults.set(vaultVault("01JVA", map[string]string{"namespace": "team-a", "mountPath": "apps-kv", "secretPathPrefix": "ledger"}))
+	f.vaults.set(vaultVault("01JVB", nil))
+	f.vaults.set(awsVault("01JAWS", map[string]string{"region": "us-east-1"}))
+	got, err := f.p.ManagedNamespaces(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"ops/kv/paperclip/dep-1/", "team-a/apps-kv/ledger/01JVA/", "ops/kv/paperclip/01JVB/", "paperclip/01JAWS/"} {
+		if !slices.Contains(got, want) {
+			t.Errorf("managed namespaces %q lack %s", got, want)
+		}
+	}
+	if !commands.UnderNamespace(vaultkv.RefName("team-a", "apps-kv", "ledger/01JVA/co/key"), got) {
+		t.Errorf("a path under a vault vault's root is not managed")
+	}
+	off := &Placer{Vaults: f.vaults}
+	got, err = off.ManagedNamespaces(ctx)
+	if err != nil || len(got) != 1 || got[0] != "paperclip/01JAWS/" {
+		t.Fatalf("without a session: %q %v", got, err)
+	}
+}
+
+// A vault vault's health is its provider's, recorded with the vault's own routing only;
+// the deployment's instance and the providers list follow the session.
+func TestVaultHealthAndProviders(t *testing.T) {
+	t.Parallel()
+	f := newVaultFixture(t)
+	ctx := context.Background()
+	f.health = providers.Health{Provider: providers.HashiCorpVault, OK: false, Findings: []string{"permission denied on the managed path"},
+		Details: []string{"address " + vaultAddr}}
+	v := commands.Vault{ID: "01JVH", Provider: providers.HashiCorpVault, Config: map[string]string{"mountPath": "apps-kv"}}
+	status, msg, details := f.p.Check(ctx, v)
+	if status != "error" || !strings.Contains(msg, "permission denied") || strings.Contains(msg, "vault.example") ||
+		details["deploymentId"] != "01JVH" || details["mountPath"] != "apps-kv" {
+		t.Fatalf("check: %s %q %v", status, msg, details)
+	}
+	f.health.OK, f.health.Findings = true, nil
+	v.Config = map[string]string{"mountPath": "other-kv"} // a new config: a new instance
+	if status, _, _ := f.p.Check(ctx, v); status != "ok" {
+		t.Fatalf("healthy vault: %s", status)
+	}
+	if d := f.p.VaultsOnlyProviders(); len(d) != 1 || d[0].ID != providers.HashiCorpVault || !d[0].Configured || d[0].ComingSoon {
+		t.Fatalf("vaults-only providers %+v", d)
+	}
+	inst, err := f.p.Vault(f.p.VaultDefaults)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.p.Deployment[providers.LocalEncrypted] = inst // any instance: the list's first
+	f.p.Deployment[providers.HashiCorpVault] = inst
+	if got := f.p.DeploymentProviders(); len(got) != 2 || len(f.p.VaultsOnlyProviders()) != 0 {
+		t.Fatalf("deployment providers %d, vaults-only %v", len(got), f.p.VaultsOnlyProviders())
+	}
+}

@@ -1,0 +1,61 @@
+package commands
+
+import (
+	"github.com/secretsledger/secretsledger/eventstore/events"
+	"github.com/secretsledger/secretsledger/eventstore/ledgererr"
+)
+
+// vaultRoutingKeys are the keys of a vault vault's config that say where its secrets
+// go. Each managed root "<mount>/<prefix>/<vault id>/" is managed for the whole
+// instance, and the deployment's token reads and writes there on the company's behalf:
+// a tenant choosing them could spell another company's approved prefix (stopping its
+// references) or reach paths the instance's operator never meant for it.
+var vaultRoutingKeys = []string{"address", "namespace", "mountPath", "mount", "secretPathPrefix"}
+
+// decideVaultDeployment is the deployment's decision on a vault vault's config when it
+// has a Vault session (deploymentAddr set; without one vault vaults are drafts, never
+// called, and any address passes): the address, when given, is the deployment's (any
+// other would receive the deployment's token), and a token limited to companies sets no
+// routing key (the deployment's are used). The answer never echoes the deployment's
+// address.
+func decideVaultDeployment(provider string, cfg map[string]string, deploymentAddr string, limited bool) error {
+	if provider != VaultProviderHashiCorp || deploymentAddr == "" {
+		return nil
+	}
+	if a, ok := cfg["address"]; ok && !SameVaultAddress(a, deploymentAddr) {
+		return ledgererr.New(ledgererr.Invalid,
+			"config.address must be this deployment's Vault address (PAPERCLIP_SECRETS_VAULT_ADDR), or be left out: "+
+				"the deployment's credentials are sent to it")
+	}
+	if !limited {
+		return nil
+	}
+	for _, k := range vaultRoutingKeys {
+		if _, ok := cfg[k]; ok {
+			return ledgererr.WithReason(ledgererr.Invalid, ReasonVaultNamespaceRefused,
+				"config.%s: a token limited to companies does not set a vault vault's address, namespace, mountPath or "+
+					"secretPathPrefix (the deployment's are used); an instance-wide token may", k)
+		}
+	}
+	return nil
+}
+
+// checkVaultDeployment is decideVaultDeployment on each vault a decision creates or
+// reconfigures.
+func (h *Vaults) checkVaultDeployment(st vaultsState, d decision, limited bool) error {
+	for _, ve := range d.events {
+		var err error
+		switch p := ve.payload.(type) {
+		case events.VaultCreatedV1:
+			err = decideVaultDeployment(p.Provider, p.Config, h.vaultAddress, limited)
+		case events.VaultUpdatedV1:
+			if p.Config != nil {
+				err = decideVaultDeployment(st.vaults[p.VaultID].Provider, *p.Config, h.vaultAddress, limited)
+			}
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
