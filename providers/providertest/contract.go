@@ -29,9 +29,9 @@ func putResolveRoundTrip(t *testing.T, p providers.Provider) {
 func versionsAreIndependent(t *testing.T, p providers.Provider) {
 	r1 := ref(t)
 	s1 := put(t, p, r1, "value-one")
-	r2 := version(r1, 2)
+	r2 := rotation(r1, 2, s1)
 	s2 := put(t, p, r2, "value-two")
-	r3 := version(r1, 3)
+	r3 := rotation(r1, 3, s2)
 	s3 := put(t, p, r3, "value-three")
 	if s1.ProviderVersionRef == s2.ProviderVersionRef || s2.ProviderVersionRef == s3.ProviderVersionRef {
 		t.Fatalf("versions share a reference: %q %q %q", s1.ProviderVersionRef, s2.ProviderVersionRef, s3.ProviderVersionRef)
@@ -92,7 +92,7 @@ func discardRemovesTheWrite(t *testing.T, p providers.Provider) {
 	// A rotation whose append failed: the committed version is untouched.
 	r1 := ref(t)
 	s1 := put(t, p, r1, "kept-one")
-	r2 := version(r1, 2)
+	r2 := rotation(r1, 2, s1)
 	s2, err := p.Put(ctx, r2, value("discarded-rotation"))
 	if err != nil {
 		t.Fatal(err)
@@ -113,7 +113,7 @@ func destroyMakesEveryVersionUnresolvable(t *testing.T, p providers.Provider) {
 	ctx := context.Background()
 	r1 := ref(t)
 	s1 := put(t, p, r1, "destroy-me-one")
-	r2 := version(r1, 2)
+	r2 := rotation(r1, 2, s1)
 	s2 := put(t, p, r2, "destroy-me-two")
 	keep := ref(t)
 	keep.CompanyID = r1.CompanyID
@@ -203,7 +203,7 @@ func valuesNeverInErrorsOrPrints(t *testing.T, p providers.Provider) {
 // that health reports findings.
 func descriptorAndHealth(t *testing.T, p providers.Provider) {
 	d := p.Descriptor()
-	if d.ID != providers.LocalEncrypted && d.ID != providers.AWSSecretsManager {
+	if d.ID != providers.LocalEncrypted && d.ID != providers.AWSSecretsManager && d.ID != providers.HashiCorpVault {
 		t.Fatalf("unknown provider id %q", d.ID)
 	}
 	if d.Label == "" || !d.Configured || !d.SupportsManagedValues {

@@ -26,6 +26,13 @@ func ref(t *testing.T) providers.Ref {
 
 func version(r providers.Ref, v int) providers.Ref { r.Version = v; return r }
 
+// rotation is version v of r's secret following the stored version prev, as the
+// ledger's rotation names it (Ref.Previous: check-and-set providers expect it).
+func rotation(r providers.Ref, v int, prev providers.Stored) providers.Ref {
+	r.Version, r.Previous = v, prev.ProviderVersionRef
+	return r
+}
+
 func value(s string) providers.Value { return providers.NewValue([]byte(s)) }
 
 // put stores v and, for providers that stage versions, commits it as the ledger does

@@ -21,6 +21,10 @@ type Provider struct {
 	cfg Config
 	s   *Session
 	log *slog.Logger
+	// cache keeps the values of pinned versions (CacheTTL).
+	cache *valueCache
+	// managedChecks are the answers of ManagedByLedger, by path.
+	managedChecks *ttlCache[string, bool]
 }
 
 var (
@@ -39,11 +43,17 @@ func New(cfg Config, s *Session) (*Provider, error) {
 	if log == nil {
 		log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	return &Provider{cfg: cfg, s: s, log: log}, nil
+	return &Provider{cfg: cfg, s: s, log: log, cache: newValueCache(cfg.CacheTTL),
+		managedChecks: newTTLCache[string, bool](min(cfg.CacheTTL, ManagedCheckTTL), ManagedCheckCacheSize)}, nil
 }
 
 // Close wipes what the provider keeps in memory; it is idempotent.
-func (p *Provider) Close() error { return nil }
+// A provider that is closed while a call of its own is in flight keeps nothing of it.
+func (p *Provider) Close() error {
+	p.cache.close()
+	p.managedChecks.close()
+	return nil
+}
 
 // Descriptor implements providers.Provider.
 func (p *Provider) Descriptor() providers.Descriptor {
