@@ -80,25 +80,30 @@ func vaultRoot(c vaultkv.Config) string {
 
 // checkVault is the health check of a vault vault: its provider's (Vault reachable and
 // unsealed, the session's login, the mount a KV v2 engine, the capabilities on the
-// managed root). The recorded details are the vault's own routing, never the instance's
-// address or credentials.
+// managed root). The recorded details are the vault's own routing (the provider's
+// VaultMap when it has one), never the instance's address or auth method.
 func (p *Placer) checkVault(ctx context.Context, v commands.Vault) (status, message string, details map[string]any) {
 	inst, err := p.instance(ctx, queries.Vault{ID: v.ID, Provider: v.Provider, Config: v.Config})
 	if err != nil {
 		return "error", ledgererr.MessageOf(err), nil
 	}
-	h := inst.Health(ctx)
-	c := p.VaultConfig(queries.Vault{ID: v.ID, Provider: v.Provider, Config: v.Config})
-	details = map[string]any{"provider": v.Provider, "deploymentId": c.DeploymentID}
-	for _, k := range []string{"namespace", "secretPathPrefix"} {
-		if s := v.Config[k]; s != "" {
-			details[k] = s
+	own := v.Config["secretPathPrefix"] != ""
+	var h providers.Health
+	if d, ok := unwrap(inst).(interface {
+		HealthDetails(ctx context.Context) vaultkv.HealthDetails
+	}); ok {
+		hd := d.HealthDetails(ctx)
+		h, details = hd.Health(), hd.VaultMap(own)
+		message = hd.VaultSummary(own)
+	} else {
+		h = inst.Health(ctx)
+		c := p.VaultConfig(queries.Vault{ID: v.ID, Provider: v.Provider, Config: v.Config})
+		details = map[string]any{"namespace": c.Namespace, "mountPath": c.Mount, "deploymentId": c.DeploymentID}
+		if own {
+			details["secretPathPrefix"] = c.Prefix
 		}
+		message = "mount " + c.Mount + ", deployment " + c.DeploymentID
 	}
-	if m := commands.VaultMount(v.Config); m != "" {
-		details["mountPath"] = m
-	}
-	message = "vault: managed paths under <mount>/<prefix>/" + c.DeploymentID + "/"
 	if len(h.Findings) > 0 {
 		message += "; " + strings.Join(h.Findings, "; ")
 	}

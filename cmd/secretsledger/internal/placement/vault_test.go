@@ -2,6 +2,7 @@ package placement
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"strings"
 	"sync"
@@ -12,31 +13,33 @@ import (
 	"github.com/secretsledger/secretsledger/eventstore/ledgererr"
 	"github.com/secretsledger/secretsledger/providers"
 	"github.com/secretsledger/secretsledger/providers/vaultkv"
+	"github.com/secretsledger/secretsledger/providers/vaultkv/vaultfake"
 	"github.com/secretsledger/secretsledger/queries"
 )
 
-const vaultAddr = "https://vault.example:8200"
-
-// vaultFixture is a placer with a Vault session (no server: building an instance calls
-// nothing) whose factory records the configurations it builds.
+// vaultFixture is a placer with a Vault session on the fake (namespace ops with a KV v2
+// mount kv, the root token) whose factory records the configurations it builds.
 type vaultFixture struct {
+	fake   *vaultfake.Fake
 	vaults *vaultTable
 	p      *Placer
 	mu     sync.Mutex
 	built  []vaultkv.Config
-	health providers.Health // what instances answer, when set
 }
 
 func newVaultFixture(t *testing.T) *vaultFixture {
 	t.Helper()
-	s, err := vaultkv.NewSession(vaultkv.SessionConfig{Address: vaultAddr, Auth: vaultkv.Auth{Method: vaultkv.AuthToken, Token: "hvs.test"}})
+	fake := vaultfake.New(t)
+	fake.AddNamespace("ops")
+	fake.Mount("ops", "kv", 2)
+	s, err := vaultkv.NewSession(vaultkv.SessionConfig{Address: fake.URL(), Auth: vaultkv.Auth{Method: vaultkv.AuthToken, Token: fake.RootToken()}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(s.Close)
-	f := &vaultFixture{vaults: &vaultTable{m: map[string]queries.Vault{}}}
+	f := &vaultFixture{fake: fake, vaults: &vaultTable{m: map[string]queries.Vault{}}}
 	f.p = &Placer{Vaults: f.vaults, Deployment: map[string]providers.Provider{}, DefaultProvider: providers.LocalEncrypted,
-		VaultAddress: vaultAddr, VaultDefaults: vaultkv.Config{Namespace: "ops", Mount: "kv", Prefix: "paperclip", DeploymentID: "dep-1",
+		VaultAddress: fake.URL(), VaultDefaults: vaultkv.Config{Namespace: "ops", Mount: "kv", Prefix: "paperclip", DeploymentID: "dep-1",
 			Fingerprint: func(string, providers.Value) string { return "fp" }},
 		Vault: func(cfg vaultkv.Config) (providers.Provider, error) {
 			inst, err := vaultkv.New(cfg, s)
@@ -46,22 +49,11 @@ func newVaultFixture(t *testing.T) *vaultFixture {
 			f.mu.Lock()
 			defer f.mu.Unlock()
 			f.built = append(f.built, cfg)
-			if f.health.Provider != "" {
-				return healthStub{inst, f.health}, nil
-			}
 			return inst, nil
 		}}
 	t.Cleanup(f.p.Close)
 	return f
 }
-
-// healthStub answers a fixed health over a real instance.
-type healthStub struct {
-	*vaultkv.Provider
-	h providers.Health
-}
-
-func (s healthStub) Health(context.Context) providers.Health { return s.h }
 
 func vaultVault(id string, cfg map[string]string) queries.Vault {
 	return queries.Vault{ID: id, CompanyID: company, Provider: providers.HashiCorpVault, Status: commands.VaultReady, Config: cfg}
@@ -74,7 +66,7 @@ func TestVaultVaultInstance(t *testing.T) {
 	f := newVaultFixture(t)
 	ctx := context.Background()
 	f.vaults.set(vaultVault("01JVAULTA", map[string]string{"namespace": "team-a", "mountPath": "apps-kv", "secretPathPrefix": "ledger"}))
-	f.vaults.set(vaultVault("01JVAULTB", map[string]string{"mount": "legacy", "address": vaultAddr + "/"}))
+	f.vaults.set(vaultVault("01JVAULTB", map[string]string{"mount": "legacy", "address": strings.ToUpper(f.fake.URL()) + "/"}))
 	f.vaults.set(vaultVault("01JVAULTC", nil))
 	for _, id := range []string{"01JVAULTA", "01JVAULTB", "01JVAULTC"} {
 		at, err := f.p.Place(ctx, actor.Actor{Type: actor.Board}, company, "", id)
@@ -112,7 +104,7 @@ func TestVaultVaultRefusals(t *testing.T) {
 	f.vaults.set(vaultVault("01JELSEWHERE", map[string]string{"address": "https://attacker.example:8200"}))
 	_, err := f.p.Provider(ctx, providers.HashiCorpVault, "01JELSEWHERE")
 	if ledgererr.CodeOf(err) != ledgererr.Invalid || !strings.Contains(ledgererr.MessageOf(err), "config.address") ||
-		strings.Contains(ledgererr.MessageOf(err), "vault.example") || len(f.built) != 0 {
+		strings.Contains(ledgererr.MessageOf(err), "attacker") || len(f.built) != 0 {
 		t.Fatalf("another address: %v (built %d)", err, len(f.built))
 	}
 	f.vaults.set(vaultVault("01JBADMOUNT", map[string]string{"mountPath": "a//b"}))
@@ -166,18 +158,20 @@ func TestVaultHealthAndProviders(t *testing.T) {
 	t.Parallel()
 	f := newVaultFixture(t)
 	ctx := context.Background()
-	f.health = providers.Health{Provider: providers.HashiCorpVault, OK: false, Findings: []string{"permission denied on the managed path"},
-		Details: []string{"address " + vaultAddr}}
-	v := commands.Vault{ID: "01JVH", Provider: providers.HashiCorpVault, Config: map[string]string{"mountPath": "apps-kv"}}
+	v := commands.Vault{ID: "01JVH", Provider: providers.HashiCorpVault, Config: map[string]string{"mountPath": "no-such-kv"}}
 	status, msg, details := f.p.Check(ctx, v)
-	if status != "error" || !strings.Contains(msg, "permission denied") || strings.Contains(msg, "vault.example") ||
-		details["deploymentId"] != "01JVH" || details["mountPath"] != "apps-kv" {
-		t.Fatalf("check: %s %q %v", status, msg, details)
+	if status != "error" || !strings.Contains(msg, "no-such-kv") || strings.Contains(msg, f.fake.URL()) ||
+		details["deploymentId"] != "01JVH" || details["mountPath"] != "no-such-kv" || details["namespace"] != "ops" {
+		t.Fatalf("check of a missing mount: %s %q %v", status, msg, details)
 	}
-	f.health.OK, f.health.Findings = true, nil
-	v.Config = map[string]string{"mountPath": "other-kv"} // a new config: a new instance
-	if status, _, _ := f.p.Check(ctx, v); status != "ok" {
-		t.Fatalf("healthy vault: %s", status)
+	for _, d := range details {
+		if strings.Contains(fmt.Sprint(d), "127.0.0.1") || strings.Contains(fmt.Sprint(d), f.fake.RootToken()) {
+			t.Fatalf("details name the instance: %v", details)
+		}
+	}
+	v.Config = map[string]string{"mountPath": "kv"} // a new config: a new instance
+	if status, msg, _ := f.p.Check(ctx, v); status != "ok" {
+		t.Fatalf("healthy vault: %s %s", status, msg)
 	}
 	if d := f.p.VaultsOnlyProviders(); len(d) != 1 || d[0].ID != providers.HashiCorpVault || !d[0].Configured || d[0].ComingSoon {
 		t.Fatalf("vaults-only providers %+v", d)
