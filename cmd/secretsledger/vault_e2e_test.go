@@ -134,13 +134,14 @@ func TestVaultProviderEndToEnd(t *testing.T) {
 	vaultNothingLeaksStep(t, v, s, api, agent, follower, []string{v1, v2})
 }
 
-// vaultCreatedStep: version 1 holds {"value": v1} and the custom metadata of a managed
-// secret.
+// vaultCreatedStep: version 1 holds {"value": v1}, the metadata the retention
+// (PAPERCLIP_SECRETS_VAULT_VERSION_RETENTION's default, 10) and the custom metadata of
+// a managed secret.
 func vaultCreatedStep(t *testing.T, v *vaultTest, path, v1 string) {
 	t.Helper()
 	sec := v.secretAt(t, path)
-	if sec.CurrentVersion != 1 || sec.Versions[1].Data["value"] != v1 || len(sec.Versions[1].Data) != 1 {
-		t.Fatalf("version 1 at the fake: current %d, data keys %d", sec.CurrentVersion, len(sec.Versions[1].Data))
+	if sec.CurrentVersion != 1 || sec.Versions[1].Data["value"] != v1 || len(sec.Versions[1].Data) != 1 || sec.MaxVersions != 10 {
+		t.Fatalf("version 1 at the fake: current %d, data keys %d, max_versions %d", sec.CurrentVersion, len(sec.Versions[1].Data), sec.MaxVersions)
 	}
 	want := map[string]string{"paperclip:managed-by": "paperclip", "paperclip:company-id": companyA,
 		"paperclip:secret-key": "openai-key", "paperclip:deployment-id": "e2e-dep"}
