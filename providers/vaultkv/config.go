@@ -19,8 +19,10 @@ const (
 	DefaultVersionRetention = 10
 	// MaxVersionRetention bounds the retention setting.
 	MaxVersionRetention = 1000
-	// DefaultCacheTTL is the pinned-value cache's lifetime when the ledger's setting is unset.
-	DefaultCacheTTL = 5 * time.Minute
+	// DefaultCacheTTL is the pinned-value cache's lifetime when the ledger's setting is
+	// unset: shorter than AWS's, since deleting a version at Vault is how its operators
+	// revoke it, and a cached value outlives that by at most this long.
+	DefaultCacheTTL = time.Minute
 )
 
 // Config is one vault provider instance (the deployment's, or a provider vault's): where

@@ -75,7 +75,8 @@ func (p *Provider) Put(ctx context.Context, ref providers.Ref, v providers.Value
 	if err != nil {
 		return providers.Stored{}, err
 	}
-	p.cache.put(p.key(path, n), v)
+	// What was just written is not cached: until someone resolves it, a deletion of the
+	// version at Vault takes effect at once.
 	return providers.Stored{ProviderVersionRef: strconv.Itoa(n), Fingerprint: p.cfg.Fingerprint(ref.CompanyID, v)}, nil
 }
 

@@ -47,7 +47,7 @@ type Vault struct {
 	// ExternalPrefixes is LEDGER_VAULT_EXTERNAL_PREFIXES: approved prefixes of vault
 	// references ([ns/]mount/path) for every company; nil when unset.
 	ExternalPrefixes []string
-	// CacheTTL is LEDGER_VAULT_CACHE_TTL (default 5m; 0 disables).
+	// CacheTTL is LEDGER_VAULT_CACHE_TTL (default 1m; 0 disables).
 	CacheTTL time.Duration
 }
 

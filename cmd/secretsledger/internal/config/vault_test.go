@@ -60,7 +60,7 @@ func TestVaultSettings(t *testing.T) {
 	c := FromEnv(env(base))
 	v := c.Vault
 	if err := c.Validate(); err != nil || !v.Configured() || v.Addr != "http://127.0.0.1:8200" || v.AuthMethod != "token" ||
-		v.Mount != "secret" || v.PathPrefix != "paperclip" || v.DeploymentID != "inst-1" || v.CacheTTL != 5*time.Minute ||
+		v.Mount != "secret" || v.PathPrefix != "paperclip" || v.DeploymentID != "inst-1" || v.CacheTTL != time.Minute ||
 		v.VersionRetention != 0 || v.ExternalPrefixes != nil {
 		t.Fatalf("defaults %+v: %v", v, err)
 	}
