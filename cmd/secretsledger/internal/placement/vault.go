@@ -87,23 +87,16 @@ func (p *Placer) checkVault(ctx context.Context, v commands.Vault) (status, mess
 	if err != nil {
 		return "error", ledgererr.MessageOf(err), nil
 	}
-	own := v.Config["secretPathPrefix"] != ""
-	var h providers.Health
-	if d, ok := unwrap(inst).(interface {
+	d, ok := unwrap(inst).(interface {
 		HealthDetails(ctx context.Context) vaultkv.HealthDetails
-	}); ok {
-		hd := d.HealthDetails(ctx)
-		h, details = hd.Health(), hd.VaultMap(own)
-		message = hd.VaultSummary(own)
-	} else {
-		h = inst.Health(ctx)
-		c := p.VaultConfig(queries.Vault{ID: v.ID, Provider: v.Provider, Config: v.Config})
-		details = map[string]any{"namespace": c.Namespace, "mountPath": c.Mount, "deploymentId": c.DeploymentID}
-		if own {
-			details["secretPathPrefix"] = c.Prefix
-		}
-		message = "mount " + c.Mount + ", deployment " + c.DeploymentID
+	})
+	if !ok {
+		return "error", "the vault vault's instance cannot check its health", nil
 	}
+	own := v.Config["secretPathPrefix"] != ""
+	hd := d.HealthDetails(ctx)
+	h := hd.Health()
+	details, message = hd.VaultMap(own), hd.VaultSummary(own)
 	if len(h.Findings) > 0 {
 		message += "; " + strings.Join(h.Findings, "; ")
 	}
