@@ -15,7 +15,7 @@
 // the injected logger. It never imports events or the ledger. The in-process fake of
 // the Secrets Manager API the tests run against is awsfake/.
 //
-// Imports: eventstore/ledgererr, providers.
+// Imports: eventstore/ledgererr, providers, providers/ttlcache.
 //
 // Third-party: aws-sdk.
 package awssm

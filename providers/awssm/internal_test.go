@@ -218,7 +218,7 @@ func TestClassifyNonAPIErrors(t *testing.T) {
 func TestValueCacheTTLAndBound(t *testing.T) {
 	now := time.Unix(1000, 0)
 	c := newValueCache(time.Minute)
-	c.c.now = func() time.Time { return now }
+	c.c.SetClock(func() time.Time { return now })
 	c.put("n", "v1", providers.NewValue([]byte("x")))
 	if _, ok := c.get("n", "v1"); !ok {
 		t.Fatal("miss right after put")
@@ -230,14 +230,14 @@ func TestValueCacheTTLAndBound(t *testing.T) {
 	for i := range cacheSize + 10 {
 		c.put("n", fmt.Sprint(i), providers.NewValue([]byte("x")))
 	}
-	if len(c.c.m) != cacheSize || c.c.order.Len() != cacheSize {
-		t.Fatalf("cache holds %d entries, bound is %d", len(c.c.m), cacheSize)
+	if c.c.Len() != cacheSize {
+		t.Fatalf("cache holds %d entries, bound is %d", c.c.Len(), cacheSize)
 	}
 	if _, ok := c.get("n", "0"); ok {
 		t.Fatal("the least recently used entry was kept")
 	}
 	c.drop("n", "")
-	if len(c.c.m) != 0 {
+	if c.c.Len() != 0 {
 		t.Fatal("drop of a name left entries")
 	}
 	off := newValueCache(0)

@@ -32,7 +32,7 @@ const (
 // is the mapped AWS error, and the caller refuses the reference.
 func (p *Provider) ManagedByLedger(ctx context.Context, externalRef string) (bool, error) {
 	externalRef = strings.TrimSpace(externalRef)
-	if managed, ok := p.tagChecks.get(externalRef); ok {
+	if managed, ok := p.tagChecks.Get(externalRef); ok {
 		return managed, nil
 	}
 	ctx, cancel := p.call(ctx)
@@ -41,13 +41,13 @@ func (p *Provider) ManagedByLedger(ctx context.Context, externalRef string) (boo
 	if err != nil {
 		mapped := p.mapError("DescribeSecret", err)
 		if ledgererr.CodeOf(mapped) == ledgererr.NotFound {
-			p.tagChecks.put(externalRef, false)
+			p.tagChecks.Put(externalRef, false)
 			return false, nil
 		}
 		return false, mapped
 	}
 	managed := hasManagedTag(out.Tags)
-	p.tagChecks.put(externalRef, managed)
+	p.tagChecks.Put(externalRef, managed)
 	return managed, nil
 }
 

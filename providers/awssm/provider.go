@@ -12,6 +12,7 @@ import (
 
 	"github.com/secretsledger/secretsledger/eventstore/ledgererr"
 	"github.com/secretsledger/secretsledger/providers"
+	"github.com/secretsledger/secretsledger/providers/ttlcache"
 )
 
 // DefaultCallTimeout bounds one provider call at AWS, the SDK's retries included.
@@ -27,7 +28,7 @@ type Provider struct {
 	cache   *valueCache
 	commits *commitQueue
 	// tagChecks are the answers of ManagedByLedger, by reference.
-	tagChecks *ttlCache[string, bool]
+	tagChecks *ttlcache.Cache[string, bool]
 }
 
 var (
@@ -57,7 +58,7 @@ func New(ctx context.Context, cfg Config, opts ...Option) (*Provider, error) {
 		log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
 	p := &Provider{cfg: cfg, opts: o, c: c, log: log, cache: newValueCache(cfg.CacheTTL),
-		tagChecks: newTTLCache[string, bool](min(cfg.CacheTTL, TagCheckTTL), TagCheckCacheSize)}
+		tagChecks: ttlcache.New[string, bool](min(cfg.CacheTTL, TagCheckTTL), TagCheckCacheSize)}
 	p.commits = startCommitQueue(p)
 	return p, nil
 }
@@ -69,7 +70,7 @@ func New(ctx context.Context, cfg Config, opts ...Option) (*Provider, error) {
 func (p *Provider) Close() error {
 	p.commits.stop()
 	p.cache.close()
-	p.tagChecks.close()
+	p.tagChecks.Close()
 	return nil
 }
 

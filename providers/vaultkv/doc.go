@@ -18,7 +18,7 @@
 // messages that hold no token, address or path with credentials. The in-process fake of
 // the KV v2 API the tests run against is vaultfake/.
 //
-// Imports: eventstore/ledgererr, providers.
+// Imports: eventstore/ledgererr, providers, providers/ttlcache.
 //
 // Third-party: vault-api.
 package vaultkv

@@ -106,7 +106,7 @@ func (p *Provider) ManagedByLedger(ctx context.Context, externalRef string) (boo
 		}
 		return false, err
 	}
-	if managed, ok := p.managedChecks.get(externalRef); ok {
+	if managed, ok := p.managedChecks.Get(externalRef); ok {
 		return managed, nil
 	}
 	ctx, cancel, c, err := p.call(ctx)
@@ -119,6 +119,6 @@ func (p *Provider) ManagedByLedger(ctx context.Context, externalRef string) (boo
 		return false, err
 	}
 	managed := ok && m.managed()
-	p.managedChecks.put(externalRef, managed)
+	p.managedChecks.Put(externalRef, managed)
 	return managed, nil
 }

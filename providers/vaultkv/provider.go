@@ -9,6 +9,7 @@ import (
 	"github.com/hashicorp/vault/api"
 
 	"github.com/secretsledger/secretsledger/providers"
+	"github.com/secretsledger/secretsledger/providers/ttlcache"
 )
 
 // DefaultCallTimeout bounds one provider call at Vault, the client's retries included.
@@ -24,7 +25,7 @@ type Provider struct {
 	// cache keeps the values of pinned versions (CacheTTL).
 	cache *valueCache
 	// managedChecks are the answers of ManagedByLedger, by path.
-	managedChecks *ttlCache[string, bool]
+	managedChecks *ttlcache.Cache[string, bool]
 }
 
 var (
@@ -44,14 +45,14 @@ func New(cfg Config, s *Session) (*Provider, error) {
 		log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
 	return &Provider{cfg: cfg, s: s, log: log, cache: newValueCache(cfg.CacheTTL),
-		managedChecks: newTTLCache[string, bool](min(cfg.CacheTTL, ManagedCheckTTL), ManagedCheckCacheSize)}, nil
+		managedChecks: ttlcache.New[string, bool](min(cfg.CacheTTL, ManagedCheckTTL), ManagedCheckCacheSize)}, nil
 }
 
 // Close wipes what the provider keeps in memory; it is idempotent.
 // A provider that is closed while a call of its own is in flight keeps nothing of it.
 func (p *Provider) Close() error {
 	p.cache.close()
-	p.managedChecks.close()
+	p.managedChecks.Close()
 	return nil
 }
 
