@@ -47,6 +47,20 @@ func ProviderCodeOf(err error) string {
 	return ""
 }
 
+// Provider codes of the remote providers: the finer classification a provider failure
+// carries next to its ledgererr code (ProviderCodeOf), one set for every remote provider
+// so that clients and the resolution's retry rule read them alike.
+// WARNING: persisted in secret.accessed events and shown in error bodies.
+const (
+	CodeAccessDenied        = "access_denied"        // 403
+	CodeThrottled           = "throttled"            // 429
+	CodeNotFound            = "not_found"            // 404
+	CodeConflict            = "conflict"             // 409
+	CodeInvalidRequest      = "invalid_request"      // 422
+	CodeProviderUnavailable = "provider_unavailable" // 503
+	CodeProviderError       = "provider_error"       // 502
+)
+
 // CodeGuardrail is the provider code of a refusal by the ledger's guardrail: an external
 // reference to a secret the ledger manages (under a managed namespace, or tagged as
 // managed), or an AWS vault on an instance that is not configured for AWS.

@@ -11,19 +11,19 @@ import (
 	smithyhttp "github.com/aws/smithy-go/transport/http"
 
 	"github.com/secretsledger/secretsledger/eventstore/ledgererr"
+	"github.com/secretsledger/secretsledger/providers"
 )
 
-// Provider error codes: the second, finer classification an AWS failure carries next to
-// its ledgererr code (ProviderCodeOf). WARNING: operators and the ledger may persist them.
+// Provider error codes: the remote providers' (providers.Code*), and this provider's own.
 const (
-	CodeAccessDenied        = "access_denied"        // 403
-	CodeThrottled           = "throttled"            // 429
-	CodeNotFound            = "not_found"            // 404
-	CodeConflict            = "conflict"             // 409
-	CodeInvalidRequest      = "invalid_request"      // 422
-	CodeProviderUnavailable = "provider_unavailable" // 503
-	CodeProviderError       = "provider_error"       // 502
-	CodeScopeViolation      = "scope_violation"      // 403: the guardrail refused a target
+	CodeAccessDenied        = providers.CodeAccessDenied
+	CodeThrottled           = providers.CodeThrottled
+	CodeNotFound            = providers.CodeNotFound
+	CodeConflict            = providers.CodeConflict
+	CodeInvalidRequest      = providers.CodeInvalidRequest
+	CodeProviderUnavailable = providers.CodeProviderUnavailable
+	CodeProviderError       = providers.CodeProviderError
+	CodeScopeViolation      = "scope_violation" // 403: the guardrail refused a target
 )
 
 // ProviderError is the cause inside every error this package returns for an AWS

@@ -11,19 +11,18 @@ import (
 	"github.com/hashicorp/vault/api"
 
 	"github.com/secretsledger/secretsledger/eventstore/ledgererr"
+	"github.com/secretsledger/secretsledger/providers"
 )
 
-// Provider error codes: the finer classification a Vault failure carries next to its
-// ledgererr code (providers.ProviderCodeOf), the same codes as the AWS provider's.
-// WARNING: operators and the ledger may persist them.
+// Provider error codes: the remote providers' (providers.Code*).
 const (
-	CodeAccessDenied        = "access_denied"        // 403
-	CodeThrottled           = "throttled"            // 429
-	CodeNotFound            = "not_found"            // 404
-	CodeConflict            = "conflict"             // 409
-	CodeInvalidRequest      = "invalid_request"      // 422
-	CodeProviderUnavailable = "provider_unavailable" // 503
-	CodeProviderError       = "provider_error"       // 502
+	CodeAccessDenied        = providers.CodeAccessDenied
+	CodeThrottled           = providers.CodeThrottled
+	CodeNotFound            = providers.CodeNotFound
+	CodeConflict            = providers.CodeConflict
+	CodeInvalidRequest      = providers.CodeInvalidRequest
+	CodeProviderUnavailable = providers.CodeProviderUnavailable
+	CodeProviderError       = providers.CodeProviderError
 )
 
 // ProviderError is the cause inside every error this package returns for a Vault
