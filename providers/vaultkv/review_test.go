@@ -1,8 +1,15 @@
 package vaultkv_test
 
 import (
+	"bytes"
 	"context"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"sync/atomic"
 	"testing"
+
+	"github.com/secretsledger/secretsledger/eventstore/ledgererr"
 
 	"github.com/secretsledger/secretsledger/providers/vaultkv"
 )
@@ -37,4 +44,56 @@ func TestDotKeysHaveTheirOwnManagedPaths(t *testing.T) {
 	if s2.ProviderVersionRef != "1" {
 		t.Fatalf("key \"..\" stored as %q", s2.ProviderVersionRef)
 	}
+}
+
+// hostileVault answers lookup-self like Vault and every other call with a 200 whose
+// body is size bytes of JSON whitespace before "{}"; written counts what it sent.
+func hostileVault(t *testing.T, size int) (addr string, written *atomic.Int64) {
+	t.Helper()
+	written = &atomic.Int64{}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		if r.URL.Path == "/v1/auth/token/lookup-self" {
+			_, _ = io.WriteString(w, `{"data":{"ttl":0,"renewable":false,"policies":["root"]}}`)
+			return
+		}
+		chunk := bytes.Repeat([]byte(" "), 64<<10)
+		for sent := 0; sent < size; sent += len(chunk) {
+			n, err := w.Write(chunk)
+			written.Add(int64(n))
+			if err != nil {
+				return
+			}
+		}
+		_, _ = io.WriteString(w, "{}")
+	}))
+	t.Cleanup(srv.Close)
+	return srv.URL, written
+}
+
+// TestHugeAnswersAreRefused: a hostile or broken server's answer is read up to
+// MaxResponseBytes, never whole: the call fails as provider_error, whatever it was.
+func TestHugeAnswersAreRefused(t *testing.T) {
+	t.Parallel()
+	size := vaultkv.MaxResponseBytes + 8<<20
+	addr, written := hostileVault(t, size)
+	s := newSession(t, addr, "hvs.hostile-test-token")
+	p, err := vaultkv.New(vaultkv.Config{DeploymentID: "dep-test", Fingerprint: fingerprint}, s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := newRef("huge")
+	_, err = p.Resolve(context.Background(), r, "1")
+	wantCode(t, err, ledgererr.BadGateway, vaultkv.CodeProviderError, "hvs.hostile-test-token", addr)
+	if n := written.Load(); n >= int64(size) {
+		t.Fatalf("the whole %d-byte answer was sent (%d bytes)", size, n)
+	}
+	// An answer within the bound is read as before.
+	small, _ := hostileVault(t, 1<<20)
+	p2, err := vaultkv.New(vaultkv.Config{DeploymentID: "dep-test", Fingerprint: fingerprint}, newSession(t, small, "hvs.t"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = p2.Resolve(context.Background(), r, "1")
+	wantCode(t, err, ledgererr.NotFound, vaultkv.CodeNotFound)
 }
