@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync/atomic"
 	"testing"
 
@@ -96,4 +97,37 @@ func TestHugeAnswersAreRefused(t *testing.T) {
 	}
 	_, err = p2.Resolve(context.Background(), r, "1")
 	wantCode(t, err, ledgererr.NotFound, vaultkv.CodeNotFound)
+}
+
+// TestKVv1MountRefusedBeforeAnyWrite: on a KV version 1 engine, KV v2's API paths are
+// plain keys: a create would store the plaintext at "<mount>/data/<path>", unversioned
+// and outside anything the ledger manages, then fail. The provider must find out what
+// the mount is before it writes, refuse as a configuration error (422), and write
+// nothing.
+func TestKVv1MountRefusedBeforeAnyWrite(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, func(c *vaultkv.Config) { c.Mount = "kv1" })
+	e.f.Mount("", "kv1", 1)
+	r := newRef("v1")
+	_, err := e.p.Put(context.Background(), r, val("plaintext-on-v1"))
+	wantCode(t, err, ledgererr.Invalid, vaultkv.CodeInvalidRequest, "plaintext-on-v1", e.f.URL(), e.f.RootToken())
+	if !strings.Contains(ledgererr.MessageOf(err), "version 1") {
+		t.Fatalf("message %q does not say the mount is KV version 1", ledgererr.MessageOf(err))
+	}
+	for _, kind := range []string{"data", "metadata"} {
+		s, err := e.raw(t).Logical().Read("kv1/" + kind + "/" + managedPath(r))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if s != nil {
+			t.Fatalf("a KV v1 secret was written at kv1/%s/...: %v", kind, s.Data)
+		}
+	}
+	// A KV v2 mount still takes writes, and the check is made once per provider.
+	e2 := newEnv(t, nil)
+	mustPut(t, e2.p, newRef("a"), "a")
+	mustPut(t, e2.p, newRef("b"), "b")
+	if n := e2.f.Calls("mounts"); n != 1 {
+		t.Fatalf("%d mount checks for two creates, want 1", n)
+	}
 }
