@@ -26,6 +26,10 @@ const (
 	// MaxListCallsPerPage bounds the LIST calls of one page: a page whose budget runs out
 	// comes back short, with a NextToken to go on from.
 	MaxListCallsPerPage = 200
+	// MaxMetadataReadsPerPage bounds the metadata reads of one page: a secret listed but
+	// gone by the time its metadata is read is left out and does not fill the page, so
+	// pageSize alone does not bound them.
+	MaxMetadataReadsPerPage = 2 * MaxListPageSize
 )
 
 // AllPrefixes, as an approved prefix of ListUnder, is the whole mount.
@@ -53,7 +57,7 @@ func (p *Provider) List(ctx context.Context, query, nextToken string, pageSize i
 // prefix (never the managed root) and whose path holds query (case-insensitive), and
 // reads each kept secret's metadata: never its data. The answer keeps an allowlist of
 // metadata: no custom metadata values. A page holds at most pageSize secrets and costs
-// at most MaxListCallsPerPage LIST calls.
+// at most MaxListCallsPerPage LIST calls and MaxMetadataReadsPerPage metadata reads.
 func (p *Provider) ListUnder(ctx context.Context, prefixes []string, query, nextToken string, pageSize int) (providers.RemotePage, error) {
 	query = strings.TrimSpace(query)
 	switch {
@@ -75,7 +79,8 @@ func (p *Provider) ListUnder(ctx context.Context, prefixes []string, query, next
 		return providers.RemotePage{}, err
 	}
 	defer cancel()
-	w := &walker{p: p, c: c, ctx: ctx, budget: MaxListCallsPerPage, limit: pageSize, query: strings.ToLower(query),
+	w := &walker{p: p, c: c, ctx: ctx, budget: MaxListCallsPerPage, reads: MaxMetadataReadsPerPage, limit: pageSize,
+		query:       strings.ToLower(query),
 		managedRoot: ManagedRoot(p.cfg.Prefix, p.cfg.DeploymentID), page: []providers.RemoteSecret{}}
 	for i := cur.Prefix; i < len(roots); i++ {
 		w.prefix, w.after = roots[i], ""
@@ -149,6 +154,7 @@ type walker struct {
 	query               string // lower case
 	after               string // the last path passed (see listCursor)
 	budget, limit       int
+	reads               int  // metadata reads left (MaxMetadataReadsPerPage)
 	out                 bool // the LIST budget ran out
 	page                []providers.RemoteSecret
 }
@@ -201,9 +207,10 @@ func (w *walker) file(f string) (stop bool, err error) {
 		w.after = f
 		return false, nil
 	}
-	if len(w.page) == w.limit {
-		return true, nil
+	if len(w.page) == w.limit || w.reads == 0 {
+		return true, nil // the page goes on from w.after, the path before f
 	}
+	w.reads--
 	m, ok, err := w.p.readMetadata(w.ctx, w.c, f)
 	if err != nil {
 		return false, err

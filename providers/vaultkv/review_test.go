@@ -3,6 +3,8 @@ package vaultkv_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -129,5 +131,45 @@ func TestKVv1MountRefusedBeforeAnyWrite(t *testing.T) {
 	mustPut(t, e2.p, newRef("b"), "b")
 	if n := e2.f.Calls("mounts"); n != 1 {
 		t.Fatalf("%d mount checks for two creates, want 1", n)
+	}
+}
+
+// TestListMetadataReadsAreBounded: a directory whose listed secrets are gone by the
+// time their metadata is read (a hostile server, or a cleanup at Vault) must not make
+// one page read metadata without end: the page comes back short, with a token.
+func TestListMetadataReadsAreBounded(t *testing.T) {
+	t.Parallel()
+	var reads atomic.Int64
+	keys := make([]string, 5000)
+	for i := range keys {
+		keys[i] = fmt.Sprintf("k%05d", i)
+	}
+	listing, _ := json.Marshal(map[string]any{"data": map[string]any{"keys": keys}})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		switch {
+		case r.URL.Path == "/v1/auth/token/lookup-self":
+			_, _ = io.WriteString(w, `{"data":{"ttl":0,"renewable":false,"policies":["root"]}}`)
+		case r.URL.Path == "/v1/sys/internal/ui/mounts/secret":
+			_, _ = io.WriteString(w, `{"data":{"type":"kv","options":{"version":"2"},"path":"secret/"}}`)
+		case r.Method == "LIST" || r.URL.Query().Get("list") == "true":
+			_, _ = w.Write(listing)
+		default:
+			reads.Add(1)
+			w.WriteHeader(http.StatusNotFound)
+			_, _ = io.WriteString(w, `{"errors":[]}`)
+		}
+	}))
+	t.Cleanup(srv.Close)
+	p, err := vaultkv.New(vaultkv.Config{DeploymentID: "dep-test", Fingerprint: fingerprint}, newSession(t, srv.URL, "hvs.t"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, err := p.ListUnder(context.Background(), []string{"secret/apps/"}, "", "", 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := reads.Load(); n > vaultkv.MaxMetadataReadsPerPage || len(page.Secrets) != 0 || page.NextToken == "" {
+		t.Fatalf("one page: %d metadata reads, %d secrets, token %q", n, len(page.Secrets), page.NextToken)
 	}
 }
