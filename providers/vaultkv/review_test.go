@@ -3,6 +3,7 @@ package vaultkv_test
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -165,11 +166,53 @@ func TestListMetadataReadsAreBounded(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	page, err := p.ListUnder(context.Background(), []string{"secret/apps/"}, "", "", 10)
+	page, err := p.ListUnder(context.Background(), []string{"secret/apps/"}, nil, "", "", 10)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if n := reads.Load(); n > vaultkv.MaxMetadataReadsPerPage || len(page.Secrets) != 0 || page.NextToken == "" {
 		t.Fatalf("one page: %d metadata reads, %d secrets, token %q", n, len(page.Secrets), page.NextToken)
+	}
+}
+
+// TestListSkipsOtherManagedRoots: under an approved prefix that holds another vault's
+// managed root (an approval of "secret/paperclip/", or the instance's "*"), the walk
+// skips the roots the ledger names as excluded: it reads none of their metadata, and
+// no page's NextToken (which the company's operator holds) names a path under them:
+// the other company's id and secret keys.
+func TestListSkipsOtherManagedRoots(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, func(c *vaultkv.Config) { c.DeploymentID = "vault-a" })
+	other := e.cfg
+	other.DeploymentID = "vault-b"
+	b, err := vaultkv.New(other, e.s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref := newRef("x")
+	ref.CompanyID, ref.Key = "co-b", "db-password"
+	mustPut(t, b, ref, "b-value")
+	e.f.Write("", "secret", "paperclip/x-external", map[string]any{"value": "x"})
+	exclude := []string{vaultkv.RefName("", "secret", vaultkv.ManagedRoot("paperclip", "vault-b"))}
+	var got []string
+	token := ""
+	for range 10 {
+		page, err := e.p.ListUnder(context.Background(), []string{"secret/paperclip/"}, exclude, "", token, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, s := range page.Secrets {
+			got = append(got, s.Ref)
+		}
+		raw, _ := base64.RawURLEncoding.DecodeString(page.NextToken)
+		if strings.Contains(string(raw), "vault-b") {
+			t.Fatalf("a NextToken names the other vault's managed path: %s", raw)
+		}
+		if token = page.NextToken; token == "" {
+			break
+		}
+	}
+	if strings.Join(got, ",") != "paperclip/x-external" {
+		t.Fatalf("listed %v", got)
 	}
 }
