@@ -232,8 +232,12 @@ func (w *walker) file(f string) (stop bool, err error) {
 	if w.passedFile(f) {
 		return false, nil
 	}
-	if !strings.HasPrefix(f, w.prefix) || w.skipped(f) ||
-		(w.query != "" && !strings.Contains(strings.ToLower(f), w.query)) {
+	if !strings.HasPrefix(f, w.prefix) || w.skipped(f) {
+		// Not approved, or managed: left out again on every walk, and never the cursor,
+		// which the company's operator holds.
+		return false, nil
+	}
+	if w.query != "" && !strings.Contains(strings.ToLower(f), w.query) {
 		w.after = f
 		return false, nil
 	}

@@ -216,3 +216,25 @@ func TestListSkipsOtherManagedRoots(t *testing.T) {
 		t.Fatalf("listed %v", got)
 	}
 }
+
+// TestListCursorNamesNoUnapprovedPath: a prefix without a trailing "/" is walked from
+// its parent directory, whose other keys are not approved: a page's NextToken must not
+// name one of them (here a page that runs out of LIST calls in a deep tree).
+func TestListCursorNamesNoUnapprovedPath(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, nil)
+	e.f.Write("", "secret", "apps/aaa-private", map[string]any{"value": "x"})
+	deep := "apps/billing"
+	for i := range vaultkv.MaxListCallsPerPage + 5 {
+		deep += fmt.Sprintf("/d%d", i%10)
+	}
+	e.f.Write("", "secret", deep+"/s", map[string]any{"value": "x"})
+	page, err := e.p.ListUnder(context.Background(), []string{"secret/apps/billing"}, nil, "", "", 10)
+	raw, _ := base64.RawURLEncoding.DecodeString(page.NextToken)
+	if strings.Contains(string(raw), "aaa-private") {
+		t.Fatalf("the NextToken names a path outside the approved prefix: %s", raw)
+	}
+	if err == nil && page.NextToken == "" {
+		t.Fatalf("a page out of LIST calls came back complete: %+v", page)
+	}
+}
