@@ -18,7 +18,7 @@ var RemoteProviders = []string{providers.AWSSecretsManager, providers.HashiCorpV
 // a preview reads no inventory the company may not see. A prefix is in the provider's
 // ExternalRefName form; AnyExternalRef is the whole inventory.
 type PrefixedInventory interface {
-	ListUnder(ctx context.Context, prefixes []string, query, nextToken string, pageSize int) (providers.RemotePage, error)
+	ListUnder(ctx context.Context, prefixes, exclude []string, query, nextToken string, pageSize int) (providers.RemotePage, error)
 }
 
 // remotePlacement is the vault a remote import reads: the company's vault vaultID when
@@ -44,12 +44,17 @@ func (h *Importer) remotePlacement(ctx context.Context, a actor.Actor, companyID
 // listPage reads one page of the target's inventory: under the prefixes approved for
 // the company (its policy's and the instance's of the provider, AnyExternalRef passing
 // through) when the provider lists by prefix, else the whole inventory (filtered after).
+// A listing by prefix goes into no managed namespace of the instance: the page's cursor
+// would otherwise name another company's managed paths.
 func (h *Importer) listPage(ctx context.Context, t importTarget, p ImportPreview) (providers.RemotePage, error) {
 	if t.under == nil {
 		return t.inv.List(ctx, p.Query, p.NextToken, p.PageSize)
 	}
+	if err := t.guard.loadNamespaces(ctx); err != nil {
+		return providers.RemotePage{}, err
+	}
 	instance := h.ext.instance(t.at.ProviderID)
 	prefixes := make([]string, 0, len(instance)+len(t.policy.policy.Prefixes))
 	prefixes = append(append(prefixes, instance...), t.policy.policy.Prefixes...)
-	return t.under.ListUnder(ctx, prefixes, p.Query, p.NextToken, p.PageSize)
+	return t.under.ListUnder(ctx, prefixes, t.guard.namespaces, p.Query, p.NextToken, p.PageSize)
 }

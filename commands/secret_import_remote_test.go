@@ -19,8 +19,8 @@ type stubRemote struct {
 	id   string
 	page providers.RemotePage
 	mu   sync.Mutex
-	// listed are the prefixes of each ListUnder call.
-	listed [][]string
+	// listed are the prefixes of each ListUnder call, excluded its excluded roots.
+	listed, excluded [][]string
 }
 
 func (s *stubRemote) Descriptor() providers.Descriptor {
@@ -53,10 +53,11 @@ func (s *stubRemote) ManagedByLedger(context.Context, string) (bool, error) { re
 func (s *stubRemote) List(context.Context, string, string, int) (providers.RemotePage, error) {
 	return s.page, nil
 }
-func (s *stubRemote) ListUnder(_ context.Context, prefixes []string, _, _ string, _ int) (providers.RemotePage, error) {
+func (s *stubRemote) ListUnder(_ context.Context, prefixes, exclude []string, _, _ string, _ int) (providers.RemotePage, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.listed = append(s.listed, append([]string(nil), prefixes...))
+	s.excluded = append(s.excluded, append([]string(nil), exclude...))
 	return s.page, nil
 }
 
@@ -179,5 +180,25 @@ func TestImportTargetPicksRemoteVaults(t *testing.T) {
 	f.cfg.ExternalPrefixes = []string{AnyExternalRef}
 	if _, err := f.h().PreviewImport(ctx, board.Actor, ImportPreview{CompanyID: "co"}); err != nil || len(aws.listed) != 1 || len(deployment.listed) != 1 {
 		t.Fatalf("AWS first: %v (aws %d, vault %d lists)", err, len(aws.listed), len(deployment.listed))
+	}
+}
+
+// A listing by prefix is told the instance's managed namespaces, which it does not go
+// into (another company's managed paths would otherwise show in the page's cursor).
+func TestPreviewExcludesManagedNamespaces(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	vault := &stubRemote{id: providers.HashiCorpVault, page: vaultInventory()}
+	f.cfg.Providers[providers.HashiCorpVault] = vault
+	f.cfg.Directory = testDirectory{queries.Consumers{DB: f.pool}}
+	f.cfg.VaultExternalPrefixes = []string{AnyExternalRef}
+	f.cfg.Managed = staticNamespaces{"secret/paperclip/dep/", "secret/paperclip/01VAULTB/"}
+	if _, err := f.h().PreviewImport(context.Background(), board.Actor, ImportPreview{CompanyID: "co"}); err != nil {
+		t.Fatal(err)
+	}
+	vault.mu.Lock()
+	defer vault.mu.Unlock()
+	if got := strings.Join(vault.excluded[len(vault.excluded)-1], "|"); got != "secret/paperclip/dep/|secret/paperclip/01VAULTB/" {
+		t.Fatalf("excluded %q", got)
 	}
 }

@@ -12,13 +12,15 @@ import (
 // references) or reach paths the instance's operator never meant for it.
 var vaultRoutingKeys = []string{"address", "namespace", "mountPath", "mount", "secretPathPrefix"}
 
-// decideVaultDeployment is the deployment's decision on a vault vault's config when it
-// has a Vault session (deploymentAddr set; without one vault vaults are drafts, never
-// called, and any address passes): the address, when given, is the deployment's (any
-// other would receive the deployment's token), and a token limited to companies sets no
-// routing key (the deployment's are used). The answer never echoes the deployment's
-// address.
-func decideVaultDeployment(provider string, cfg map[string]string, deploymentAddr string, limited bool) error {
+// decideVaultDeployment is the deployment's decision on a vault vault's config cfg (old:
+// the config it replaces, nil on create) when it has a Vault session (deploymentAddr
+// set; without one vault vaults are drafts, never called, and any address passes): the
+// address, when given, is the deployment's (any other would receive the deployment's
+// token), and a token limited to companies changes no routing key: it sets none on
+// create (the deployment's are used), and a PATCH keeps each as it is, set or not (one
+// dropped would move the vault to the deployment's namespace and mount, out of where an
+// instance-wide token put it). The answer never echoes the deployment's address.
+func decideVaultDeployment(provider string, cfg, old map[string]string, deploymentAddr string, limited bool) error {
 	if provider != VaultProviderHashiCorp || deploymentAddr == "" {
 		return nil
 	}
@@ -31,10 +33,12 @@ func decideVaultDeployment(provider string, cfg map[string]string, deploymentAdd
 		return nil
 	}
 	for _, k := range vaultRoutingKeys {
-		if _, ok := cfg[k]; ok {
+		v, set := cfg[k]
+		if was, wasSet := old[k]; set != wasSet || v != was {
 			return ledgererr.WithReason(ledgererr.Invalid, ReasonVaultNamespaceRefused,
-				"config.%s: a token limited to companies does not set a vault vault's address, namespace, mountPath or "+
-					"secretPathPrefix (the deployment's are used); an instance-wide token may", k)
+				"config.%s: a token limited to companies does not set or change a vault vault's address, namespace, "+
+					"mountPath or secretPathPrefix (the deployment's are used, or those an instance-wide token set); an "+
+					"instance-wide token may", k)
 		}
 	}
 	return nil
@@ -47,10 +51,11 @@ func (h *Vaults) checkVaultDeployment(st vaultsState, d decision, limited bool) 
 		var err error
 		switch p := ve.payload.(type) {
 		case events.VaultCreatedV1:
-			err = decideVaultDeployment(p.Provider, p.Config, h.vaultAddress, limited)
+			err = decideVaultDeployment(p.Provider, p.Config, nil, h.vaultAddress, limited)
 		case events.VaultUpdatedV1:
 			if p.Config != nil {
-				err = decideVaultDeployment(st.vaults[p.VaultID].Provider, *p.Config, h.vaultAddress, limited)
+				v := st.vaults[p.VaultID]
+				err = decideVaultDeployment(v.Provider, *p.Config, v.Config, h.vaultAddress, limited)
 			}
 		}
 		if err != nil {

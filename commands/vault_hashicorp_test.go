@@ -39,7 +39,7 @@ func TestDecideVaultDeployment(t *testing.T) {
 		{"limited legacy mount", map[string]string{"mount": "kv"}, deploymentVaultAddr, true, ledgererr.Invalid, ReasonVaultNamespaceRefused},
 		{"limited prefix", map[string]string{"secretPathPrefix": "shared"}, deploymentVaultAddr, true, ledgererr.Invalid, ReasonVaultNamespaceRefused},
 	} {
-		err := decideVaultDeployment(VaultProviderHashiCorp, tc.cfg, tc.addr, tc.limited)
+		err := decideVaultDeployment(VaultProviderHashiCorp, tc.cfg, nil, tc.addr, tc.limited)
 		if ledgererr.CodeOf(err) != tc.code && !(tc.code == "" && err == nil) || ledgererr.ReasonOf(err) != tc.reason {
 			t.Errorf("%s: %v (reason %q), want %s %q", tc.name, err, ledgererr.ReasonOf(err), tc.code, tc.reason)
 		}
@@ -47,7 +47,7 @@ func TestDecideVaultDeployment(t *testing.T) {
 			t.Errorf("%s: the refusal echoes an address: %v", tc.name, err)
 		}
 	}
-	if err := decideVaultDeployment(providers.AWSSecretsManager, map[string]string{"namespace": "x"}, deploymentVaultAddr, true); err != nil {
+	if err := decideVaultDeployment(providers.AWSSecretsManager, map[string]string{"namespace": "x"}, nil, deploymentVaultAddr, true); err != nil {
 		t.Fatalf("an AWS vault is not decided here: %v", err)
 	}
 }

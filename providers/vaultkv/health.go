@@ -213,12 +213,7 @@ func (p *Provider) checkMount(ctx context.Context, d *HealthDetails) bool {
 		d.Findings = append(d.Findings, missing)
 		return false
 	}
-	typ, _ := sec.Data["type"].(string)
-	var version string
-	if opts, ok := sec.Data["options"].(map[string]any); ok {
-		version, _ = opts["version"].(string)
-	}
-	switch {
+	switch typ, version := mountKind(sec); {
 	case typ != "kv" && typ != "generic":
 		d.Findings = append(d.Findings, fmt.Sprintf("mount %s is not a KV secrets engine; the vault provider needs KV version 2 "+
 			"(vault secrets enable -path=<mount> kv-v2, then set the vault's mountPath)", m))

@@ -26,6 +26,10 @@ const (
 	// MaxListCallsPerPage bounds the LIST calls of one page: a page whose budget runs out
 	// comes back short, with a NextToken to go on from.
 	MaxListCallsPerPage = 200
+	// MaxMetadataReadsPerPage bounds the metadata reads of one page: a secret listed but
+	// gone by the time its metadata is read is left out and does not fill the page, so
+	// pageSize alone does not bound them.
+	MaxMetadataReadsPerPage = 2 * MaxListPageSize
 )
 
 // AllPrefixes, as an approved prefix of ListUnder, is the whole mount.
@@ -43,7 +47,7 @@ type listCursor struct {
 
 // List reads one page of the whole mount's inventory (ListUnder of AllPrefixes).
 func (p *Provider) List(ctx context.Context, query, nextToken string, pageSize int) (providers.RemotePage, error) {
-	return p.ListUnder(ctx, []string{AllPrefixes}, query, nextToken, pageSize)
+	return p.ListUnder(ctx, []string{AllPrefixes}, nil, query, nextToken, pageSize)
 }
 
 // ListUnder reads one page of the inventory under prefixes: approved prefixes in
@@ -52,9 +56,12 @@ func (p *Provider) List(ctx context.Context, query, nextToken string, pageSize i
 // sorted order from the directory of each prefix, keeps the paths that start with the
 // prefix (never the managed root) and whose path holds query (case-insensitive), and
 // reads each kept secret's metadata: never its data. The answer keeps an allowlist of
-// metadata: no custom metadata values. A page holds at most pageSize secrets and costs
-// at most MaxListCallsPerPage LIST calls.
-func (p *Provider) ListUnder(ctx context.Context, prefixes []string, query, nextToken string, pageSize int) (providers.RemotePage, error) {
+// metadata: no custom metadata values. exclude are managed roots of the instance in the
+// same RefName form (other vaults', the deployment's): the walk goes into none of them,
+// so that neither a page nor its NextToken (the company's operator holds it) names a
+// path under them. A page holds at most pageSize secrets and costs at most
+// MaxListCallsPerPage LIST calls and MaxMetadataReadsPerPage metadata reads.
+func (p *Provider) ListUnder(ctx context.Context, prefixes, exclude []string, query, nextToken string, pageSize int) (providers.RemotePage, error) {
 	query = strings.TrimSpace(query)
 	switch {
 	case pageSize < 1 || pageSize > MaxListPageSize:
@@ -75,15 +82,16 @@ func (p *Provider) ListUnder(ctx context.Context, prefixes []string, query, next
 		return providers.RemotePage{}, err
 	}
 	defer cancel()
-	w := &walker{p: p, c: c, ctx: ctx, budget: MaxListCallsPerPage, limit: pageSize, query: strings.ToLower(query),
-		managedRoot: ManagedRoot(p.cfg.Prefix, p.cfg.DeploymentID), page: []providers.RemoteSecret{}}
+	w := &walker{p: p, c: c, ctx: ctx, budget: MaxListCallsPerPage, reads: MaxMetadataReadsPerPage, limit: pageSize,
+		query: strings.ToLower(query),
+		skip:  p.skippedRoots(exclude), page: []providers.RemoteSecret{}}
 	for i := cur.Prefix; i < len(roots); i++ {
 		w.prefix, w.after = roots[i], ""
 		if i == cur.Prefix {
 			w.after = cur.After
 		}
 		dir := roots[i][:strings.LastIndexByte(roots[i], '/')+1]
-		if strings.HasPrefix(dir, w.managedRoot) {
+		if w.skipped(dir) {
 			continue
 		}
 		stop, err := w.walk(dir)
@@ -99,6 +107,32 @@ func (p *Provider) ListUnder(ctx context.Context, prefixes []string, query, next
 		}
 	}
 	return providers.RemotePage{Secrets: w.page}, nil
+}
+
+// skippedRoots are the directories inside the mount a walk never enters: the
+// provider's managed root and each of exclude (RefName form) in its namespace and mount.
+func (p *Provider) skippedRoots(exclude []string) []string {
+	base := RefName(p.cfg.Namespace, p.cfg.Mount, "")
+	skip := []string{ManagedRoot(p.cfg.Prefix, p.cfg.DeploymentID)}
+	for _, ex := range exclude {
+		if dir := strings.TrimPrefix(ex, base); dir != ex && dir != "" {
+			if !strings.HasSuffix(dir, "/") {
+				dir += "/"
+			}
+			skip = append(skip, dir)
+		}
+	}
+	return skip
+}
+
+// skipped reports whether path lies under a root the walk never enters.
+func (w *walker) skipped(path string) bool {
+	for _, root := range w.skip {
+		if strings.HasPrefix(path, root) {
+			return true
+		}
+	}
+	return false
 }
 
 // listRoots returns the path prefixes inside the mount that prefixes approve, sorted,
@@ -142,15 +176,17 @@ func (p *Provider) listError(err error) error {
 
 // walker is one page's walk of the KV tree.
 type walker struct {
-	p                   *Provider
-	c                   *api.Client
-	ctx                 context.Context
-	prefix, managedRoot string
-	query               string // lower case
-	after               string // the last path passed (see listCursor)
-	budget, limit       int
-	out                 bool // the LIST budget ran out
-	page                []providers.RemoteSecret
+	p             *Provider
+	c             *api.Client
+	ctx           context.Context
+	prefix        string
+	skip          []string // directories never entered (skippedRoots)
+	query         string   // lower case
+	after         string   // the last path passed (see listCursor)
+	budget, limit int
+	reads         int  // metadata reads left (MaxMetadataReadsPerPage)
+	out           bool // the LIST budget ran out
+	page          []providers.RemoteSecret
 }
 
 // walk lists dir and goes through its keys in order (a depth-first walk in sorted order
@@ -181,7 +217,7 @@ func (w *walker) walk(dir string) (stop bool, err error) {
 }
 
 func (w *walker) dir(d string) (stop bool, err error) {
-	if w.passedDir(d) || strings.HasPrefix(d, w.managedRoot) ||
+	if w.passedDir(d) || w.skipped(d) ||
 		!(strings.HasPrefix(d, w.prefix) || strings.HasPrefix(w.prefix, d)) {
 		return false, nil
 	}
@@ -196,14 +232,19 @@ func (w *walker) file(f string) (stop bool, err error) {
 	if w.passedFile(f) {
 		return false, nil
 	}
-	if !strings.HasPrefix(f, w.prefix) || strings.HasPrefix(f, w.managedRoot) ||
-		(w.query != "" && !strings.Contains(strings.ToLower(f), w.query)) {
+	if !strings.HasPrefix(f, w.prefix) || w.skipped(f) {
+		// Not approved, or managed: left out again on every walk, and never the cursor,
+		// which the company's operator holds.
+		return false, nil
+	}
+	if w.query != "" && !strings.Contains(strings.ToLower(f), w.query) {
 		w.after = f
 		return false, nil
 	}
-	if len(w.page) == w.limit {
-		return true, nil
+	if len(w.page) == w.limit || w.reads == 0 {
+		return true, nil // the page goes on from w.after, the path before f
 	}
+	w.reads--
 	m, ok, err := w.p.readMetadata(w.ctx, w.c, f)
 	if err != nil {
 		return false, err

@@ -24,7 +24,7 @@ func listAll(t *testing.T, e *env, prefixes []string, query string, pageSize int
 			t.Fatal("the listing does not end")
 		}
 		lists := e.f.Calls("metadata.list")
-		page, err := e.p.ListUnder(context.Background(), prefixes, query, token, pageSize)
+		page, err := e.p.ListUnder(context.Background(), prefixes, nil, query, token, pageSize)
 		if err != nil {
 			t.Fatalf("page %d: %v", pages, err)
 		}
@@ -105,7 +105,7 @@ func TestListEntriesHoldMetadataOnly(t *testing.T) {
 	e.markManaged(t, "apps/copied")
 	e.f.Write("", "secret", "apps/deleted", map[string]any{"value": "x"})
 	e.f.DeleteVersions("", "secret", "apps/deleted", 1)
-	page, err := e.p.ListUnder(context.Background(), []string{"secret/apps/"}, "", "", 10)
+	page, err := e.p.ListUnder(context.Background(), []string{"secret/apps/"}, nil, "", "", 10)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -140,7 +140,7 @@ func TestListBudgetBoundsAPage(t *testing.T) {
 		e.f.Write("", "secret", p, map[string]any{"value": "x"})
 	}
 	lists := e.f.Calls("metadata.list")
-	first, err := e.p.ListUnder(context.Background(), []string{"secret/apps/"}, "", "", 100)
+	first, err := e.p.ListUnder(context.Background(), []string{"secret/apps/"}, nil, "", "", 100)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -154,7 +154,7 @@ func TestListBudgetBoundsAPage(t *testing.T) {
 	// With a query nothing matches, a page runs out of LIST calls and comes back short
 	// (empty) with a token to go on from.
 	lists = e.f.Calls("metadata.list")
-	page, err := e.p.ListUnder(context.Background(), []string{"secret/apps/"}, "no-such", "", 100)
+	page, err := e.p.ListUnder(context.Background(), []string{"secret/apps/"}, nil, "no-such", "", 100)
 	if err != nil || len(page.Secrets) != 0 || page.NextToken == "" {
 		t.Fatalf("short page %+v, %v", page, err)
 	}
@@ -182,7 +182,7 @@ func TestListRefusals(t *testing.T) {
 		"eyJwIjo1LCJhIjoiIn0",      // {"p":5,"a":""}: no such prefix
 		"eyJwIjowLCJhIjoiLi4veCJ9", // {"p":0,"a":"../x"}
 		"eyJ4IjoxfQ"} {             // {"x":1}
-		_, err := e.p.ListUnder(ctx, []string{"*"}, "", token, 10)
+		_, err := e.p.ListUnder(ctx, []string{"*"}, nil, "", token, 10)
 		if token == "e30" { // {}: the first prefix from the start, a valid cursor
 			if err != nil {
 				t.Errorf("token {}: %v", err)

@@ -50,13 +50,21 @@ func CheckPath(s string, max int) string {
 }
 
 // Sanitize makes one segment of a managed path from a company id or a secret key:
-// every character a segment may not hold becomes "-".
+// every character a segment may not hold becomes "-". The ledger's keys ([a-z0-9_.-],
+// never starting with "-") and company ids (UUIDs) pass unchanged, except "." and
+// "..", which are keys but cannot be segments: each gets a segment of its own starting
+// with "-", which no key or company id does, so that no two keys share a path.
 func Sanitize(segment string) string {
-	s := unsafeSegmentChars.ReplaceAllString(segment, "-")
-	if s == "." || s == ".." || s == "" {
+	switch s := unsafeSegmentChars.ReplaceAllString(segment, "-"); s {
+	case "":
 		return "-"
+	case ".":
+		return "-dot"
+	case "..":
+		return "-dotdot"
+	default:
+		return s
 	}
-	return s
 }
 
 var unsafeSegmentChars = regexp.MustCompile(`[^A-Za-z0-9_.@=+-]`)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/vault/api"
@@ -26,6 +27,8 @@ type Provider struct {
 	cache *valueCache
 	// managedChecks are the answers of ManagedByLedger, by path.
 	managedChecks *ttlcache.Cache[string, bool]
+	// mountChecked is set once the mount was found to be a KV v2 engine (checkWritableMount).
+	mountChecked atomic.Bool
 }
 
 var (

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"io"
 	"net/http"
 	"net/url"
 	"strings"
@@ -21,6 +22,11 @@ const (
 	minRetryWait = 250 * time.Millisecond
 	maxRetryWait = time.Second
 )
+
+// MaxResponseBytes bounds the body of one answer of Vault the ledger reads: the client
+// library reads bodies whole, so a hostile or broken server could otherwise make the
+// ledger hold any amount. Vault's own request limit (max_request_size) is 32 MiB.
+const MaxResponseBytes = 32 << 20
 
 // errForeignOrigin refuses a request to any origin but the session's: the client
 // library follows one redirect by itself, and the token must never go to another host.
@@ -72,8 +78,44 @@ func (g *originGuard) RoundTrip(r *http.Request) (*http.Response, error) {
 		}
 		return nil, errForeignOrigin
 	}
-	return g.next.RoundTrip(r)
+	resp, err := g.next.RoundTrip(r)
+	if err == nil && resp.Body != nil {
+		resp.Body = &boundedBody{rc: resp.Body, left: MaxResponseBytes}
+	}
+	return resp, err
 }
+
+// errResponseTooLarge is the failure of reading an answer longer than MaxResponseBytes.
+var errResponseTooLarge = errors.New("vaultkv: Vault's answer is larger than the ledger reads")
+
+// boundedBody reads at most left bytes of a body; a body longer than that fails with
+// errResponseTooLarge instead of being read on.
+type boundedBody struct {
+	rc   io.ReadCloser
+	left int64
+}
+
+// Read implements io.Reader.
+func (b *boundedBody) Read(p []byte) (int, error) {
+	if b.left <= 0 {
+		var one [1]byte
+		if n, err := b.rc.Read(one[:]); n > 0 {
+			return 0, errResponseTooLarge
+		} else if err != nil {
+			return 0, err
+		}
+		return 0, nil
+	}
+	if int64(len(p)) > b.left {
+		p = p[:b.left]
+	}
+	n, err := b.rc.Read(p)
+	b.left -= int64(n)
+	return n, err
+}
+
+// Close implements io.Closer.
+func (b *boundedBody) Close() error { return b.rc.Close() }
 
 // retryPolicy is the library's, except that a refused origin is final.
 func retryPolicy(ctx context.Context, resp *http.Response, err error) (bool, error) {

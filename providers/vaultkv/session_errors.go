@@ -7,6 +7,7 @@ import (
 	"errors"
 	"net"
 	"net/http"
+	"strconv"
 
 	"github.com/hashicorp/vault/api"
 
@@ -68,6 +69,8 @@ func classifyVault(err error) vaultClass {
 		c.what = "invalid certificate"
 	case errors.Is(err, errForeignOrigin):
 		c.code, c.provider, c.what = ledgererr.BadGateway, CodeProviderError, "redirect to another origin"
+	case errors.Is(err, errResponseTooLarge):
+		c.code, c.provider, c.what = ledgererr.BadGateway, CodeProviderError, "answer too large"
 	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
 		c.what = "timeout"
 	case errors.As(err, &ne) && ne.Timeout():
@@ -89,6 +92,8 @@ func (c vaultClass) transportHint() string {
 	case "redirect to another origin":
 		return "the Vault server redirected the ledger to another address, which is refused: set " + EnvAddr +
 			" to the address of the server that answers (the active node, or a load balancer)"
+	case "answer too large":
+		return "the Vault server's answer was larger than the ledger reads (" + strconv.Itoa(MaxResponseBytes>>20) + " MiB)"
 	case "timeout":
 		return "the Vault server did not answer in time"
 	case "unreachable":

@@ -66,6 +66,9 @@ func (p *Provider) Put(ctx context.Context, ref providers.Ref, v providers.Value
 		return providers.Stored{}, err
 	}
 	defer cancel()
+	if err := p.checkWritableMount(ctx, c); err != nil {
+		return providers.Stored{}, err
+	}
 	if ref.Version == 1 {
 		if err := p.writeMetadata(ctx, c, path, ref); err != nil {
 			return providers.Stored{}, err

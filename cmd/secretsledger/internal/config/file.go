@@ -165,7 +165,8 @@ func Redact(name, val string) string {
 		return val
 	case name == "PAPERCLIP_SECRETS_MASTER_KEY" || name == "LEDGER_TOKEN" || name == "VAULT_TOKEN":
 		return "(set)"
-	case strings.HasSuffix(name, "_URL"):
+	// The Vault address is refused with user info, but shown before that is checked.
+	case strings.HasSuffix(name, "_URL") || name == "PAPERCLIP_SECRETS_VAULT_ADDR":
 		u, err := url.Parse(val)
 		if err != nil {
 			return "(set, unparsable)"

@@ -129,3 +129,16 @@ func TestVaultTokenNeverShown(t *testing.T) {
 		t.Fatalf("a token in config.json: %v", err)
 	}
 }
+
+// TestVaultAddressRedacted: serve refuses an address with user info, but the settings
+// as shown (configure, the effective settings) must not print its password either.
+func TestVaultAddressRedacted(t *testing.T) {
+	t.Parallel()
+	got := Redact("PAPERCLIP_SECRETS_VAULT_ADDR", "https://ops:hunter2-vault@vault.example:8200")
+	if strings.Contains(got, "hunter2-vault") {
+		t.Fatalf("Redact shows the address's password: %q", got)
+	}
+	if got := Redact("PAPERCLIP_SECRETS_VAULT_ADDR", "https://vault.example:8200"); got != "https://vault.example:8200" {
+		t.Fatalf("Redact changed a plain address: %q", got)
+	}
+}
