@@ -172,7 +172,10 @@ func (h *Vaults) checkVaultPolicy(ctx context.Context, a actor.Actor, companyID 
 	if err := h.checkVaultDeployment(st, *d, a.Companies != nil); err != nil {
 		return err
 	}
-	return checkVaultDecision(pol, st, *d, a.Companies != nil)
+	if err := checkVaultDecision(pol, st, *d, a.Companies != nil); err != nil {
+		return err
+	}
+	return h.probeVaults(ctx, companyID, st, *d)
 }
 
 // checkVaultDecision is the policy's check of an AWS vault a decision creates or

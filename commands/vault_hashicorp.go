@@ -1,6 +1,8 @@
 package commands
 
 import (
+	"context"
+
 	"github.com/secretsledger/secretsledger/eventstore/events"
 	"github.com/secretsledger/secretsledger/eventstore/ledgererr"
 )
@@ -59,6 +61,44 @@ func (h *Vaults) checkVaultDeployment(st vaultsState, d decision, limited bool) 
 			}
 		}
 		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// VaultProbe is implemented by health checkers that can tell, when a vault is
+// configured, that its configuration can never work (vault: the mount is not a KV
+// version 2 engine). Such a vault is refused then (422), not found at its first write.
+// A provider that cannot be reached now is no reason to refuse: the health check
+// records it later.
+type VaultProbe interface {
+	ProbeVault(ctx context.Context, vault Vault) error
+}
+
+// probeVaults probes each vault vault a decision creates or reconfigures.
+func (h *Vaults) probeVaults(ctx context.Context, companyID string, st vaultsState, d decision) error {
+	probe, ok := h.checker.(VaultProbe)
+	if !ok || h.vaultAddress == "" {
+		return nil
+	}
+	for _, ve := range d.events {
+		v := Vault{CompanyID: companyID}
+		switch p := ve.payload.(type) {
+		case events.VaultCreatedV1:
+			v.ID, v.Provider, v.Config = p.VaultID, p.Provider, p.Config
+		case events.VaultUpdatedV1:
+			if p.Config == nil {
+				continue
+			}
+			v.ID, v.Provider, v.Config = p.VaultID, st.vaults[p.VaultID].Provider, *p.Config
+		default:
+			continue
+		}
+		if v.Provider != VaultProviderHashiCorp {
+			continue
+		}
+		if err := probe.ProbeVault(ctx, v); err != nil {
 			return err
 		}
 	}

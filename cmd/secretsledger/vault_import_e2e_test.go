@@ -30,6 +30,13 @@ func TestVaultRemoteImportEndToEnd(t *testing.T) {
 	api := v.e.client(t, v.e.instanceToken(t))
 	secrets := "/api/companies/" + companyA + "/secrets"
 	api.must(201, "POST", secrets, `{"name": "Managed", "value": "managed"}`) // at the deployment's managed root
+	// A vault on a KV version 1 mount can never hold a secret: refused when configured.
+	v.fake.Mount("", "legacy", 1)
+	refused := api.must(422, "POST", vaultsPath(companyA),
+		`{"displayName": "Vault v1", "provider": "vault", "config": {"mountPath": "legacy"}}`)
+	if !strings.Contains(string(refused.body), "KV version 1") {
+		t.Fatalf("the refusal of a KV v1 mount says %s", refused.body)
+	}
 	vault := api.must(201, "POST", vaultsPath(companyA),
 		`{"displayName": "Vault team", "provider": "vault", "config": {"mountPath": "secret"}}`).json(t)["id"].(string)
 	// A path under the vault's own managed root, written at Vault without custom metadata.

@@ -29,6 +29,28 @@ func (p *Provider) checkWritableMount(ctx context.Context, c *api.Client) error 
 	if p.mountChecked.Load() {
 		return nil
 	}
+	if err := p.readMount(ctx, c); err != nil {
+		return err
+	}
+	p.mountChecked.Store(true)
+	return nil
+}
+
+// CheckMount reads the mount's engine now: an error coded Invalid (invalid_request)
+// when it is not a KV version 2 engine, the mapped error of the read when Vault did
+// not answer it. The ledger calls it when a vault is configured, so that a mount that
+// can never work is refused then rather than at the first write.
+func (p *Provider) CheckMount(ctx context.Context) error {
+	ctx, cancel, c, err := p.call(ctx)
+	if err != nil {
+		return err
+	}
+	defer cancel()
+	return p.readMount(ctx, c)
+}
+
+// readMount reads sys/internal/ui/mounts/<mount> and refuses anything but KV version 2.
+func (p *Provider) readMount(ctx context.Context, c *api.Client) error {
 	sec, err := c.Logical().ReadWithContext(ctx, "sys/internal/ui/mounts/"+p.cfg.Mount)
 	if err != nil {
 		return p.mapError("mounts", err)
@@ -41,6 +63,5 @@ func (p *Provider) checkWritableMount(ctx context.Context, c *api.Client) error 
 		return providerErr("mounts", mapInvalid, 0, "the vault's mount is a KV version 1 engine; the vault provider "+
 			"needs version 2 (vault kv enable-versioning <mount>), and nothing was written")
 	}
-	p.mountChecked.Store(true)
 	return nil
 }

@@ -116,3 +116,25 @@ func (p *Placer) VaultsOnlyProviders() []providers.Descriptor {
 	return []providers.Descriptor{{ID: providers.HashiCorpVault, Label: "HashiCorp Vault", SupportsManagedValues: true,
 		SupportsExternalReferences: true, Configured: true}}
 }
+
+// ProbeVault implements commands.VaultProbe: a vault vault's mount must be a KV version
+// 2 engine when it is configured. A Vault that does not answer now passes (the health
+// check records it); only an answer that says the mount can never work refuses.
+func (p *Placer) ProbeVault(ctx context.Context, v commands.Vault) error {
+	if v.Provider != providers.HashiCorpVault || p.Vault == nil {
+		return nil
+	}
+	inst, err := p.Vault(p.VaultConfig(queries.Vault{ID: v.ID, Provider: v.Provider, Config: v.Config}))
+	if err != nil {
+		return ledgererr.Wrap(err, ledgererr.Invalid, "the provider vault's Vault configuration cannot be used: %s", err.Error())
+	}
+	defer closeInstance(inst)
+	m, ok := unwrap(inst).(interface{ CheckMount(ctx context.Context) error })
+	if !ok {
+		return nil
+	}
+	if err := m.CheckMount(ctx); ledgererr.CodeOf(err) == ledgererr.Invalid {
+		return ledgererr.Wrap(err, ledgererr.Invalid, "config.mountPath: %s", ledgererr.MessageOf(err))
+	}
+	return nil
+}

@@ -186,3 +186,32 @@ func TestVaultHealthAndProviders(t *testing.T) {
 		t.Fatalf("deployment providers %d, vaults-only %v", len(got), f.p.VaultsOnlyProviders())
 	}
 }
+
+// A vault vault whose mount can never hold its secrets (KV version 1) is refused when it
+// is configured; a mount that is KV version 2, or a Vault that does not answer now,
+// passes. (A path with no engine answers 403 like a policy that grants nothing, so it is
+// left to the health check and the first write's 403.)
+func TestProbeVaultRefusesAMountThatCanNeverWork(t *testing.T) {
+	t.Parallel()
+	f := newVaultFixture(t)
+	f.fake.Mount("ops", "legacy", 1)
+	ctx := context.Background()
+	probe := func(cfg map[string]string) error {
+		return f.p.ProbeVault(ctx, commands.Vault{ID: "VAULTPROBE", CompanyID: company, Provider: providers.HashiCorpVault, Config: cfg})
+	}
+	if err := probe(map[string]string{}); err != nil {
+		t.Fatalf("the deployment's KV v2 mount: %v", err)
+	}
+	err := probe(map[string]string{"mountPath": "legacy"})
+	if ledgererr.CodeOf(err) != ledgererr.Invalid || !strings.Contains(ledgererr.MessageOf(err), "KV version 1") {
+		t.Fatalf("a KV v1 mount: %v", err)
+	}
+	f.fake.Sealed(true)
+	if err := probe(map[string]string{"mountPath": "legacy"}); err != nil {
+		t.Fatalf("a sealed Vault refused the configuration instead of leaving it to the health check: %v", err)
+	}
+	f.fake.Sealed(false)
+	if err := f.p.ProbeVault(ctx, commands.Vault{ID: "AWSVAULT", Provider: providers.AWSSecretsManager}); err != nil {
+		t.Fatalf("an AWS vault is not probed here: %v", err)
+	}
+}
