@@ -129,7 +129,9 @@ func (p *Placer) ProbeVault(ctx context.Context, v commands.Vault) error {
 		return ledgererr.Wrap(err, ledgererr.Invalid, "the provider vault's Vault configuration cannot be used: %s", err.Error())
 	}
 	defer closeInstance(inst)
-	m, ok := unwrap(inst).(interface{ CheckMount(ctx context.Context) error })
+	m, ok := unwrap(inst).(interface {
+		CheckMount(ctx context.Context) error
+	})
 	if !ok {
 		return nil
 	}
