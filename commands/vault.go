@@ -333,3 +333,19 @@ func (h *Vaults) health() VaultHealth {
 	}
 	return DefaultVaultHealth{}
 }
+
+// LoggedConfig returns a vault's provider and config as its company's log says: from the
+// authenticated log (and the memory folded from it), never from the read model, whose
+// rows the runtime's database credentials can change. The placement builds provider
+// instances from it, so an edited row cannot reroute a vault's secrets.
+func (h *Vaults) LoggedConfig(ctx context.Context, companyID, vaultID string) (provider string, cfg map[string]string, err error) {
+	st, err := h.rt.loadVaults(ctx, companyID)
+	if err != nil {
+		return "", nil, err
+	}
+	v, ok := st.vaults[vaultID]
+	if !ok {
+		return "", nil, errVaultNotFound
+	}
+	return v.Provider, maps.Clone(v.Config), nil
+}

@@ -19,6 +19,29 @@ func TestVaultBehindTheLedgersBack(t *testing.T) {
 	api := v.e.client(t, v.e.instanceToken(t))
 	vaultRotationRefusedByCASStep(t, v, api)
 	vaultDeletedAtVaultStep(t, v, api)
+	vaultRowEditedStep(t, v, api)
+}
+
+// vaultRowEditedStep: someone with the runtime role's database credentials edits a
+// vault vault's row to move its secrets under another prefix. The ledger builds the
+// vault's instance from the company's authenticated log, so the next secret still goes
+// to the vault's own managed root.
+func vaultRowEditedStep(t *testing.T, v *vaultTest, api *apiClient) {
+	t.Helper()
+	vault := api.must(201, "POST", vaultsPath(companyA), `{"displayName": "Team", "provider": "vault", "config": {}}`).json(t)["id"].(string)
+	if out, err := v.e.psql(t, `UPDATE company_secret_provider_configs SET config = '{"secretPathPrefix": "stolen"}' WHERE id = '`+vault+`'`); err != nil {
+		t.Fatalf("the edit as the runtime role: %v\n%s", err, out)
+	}
+	api.must(201, "POST", "/api/companies/"+companyA+"/secrets", `{"name": "Routed", "value": "routed", "providerConfigId": "`+vault+`"}`)
+	own := "paperclip/" + vault + "/" + companyA + "/routed"
+	if sec := v.secretAt(t, own); sec.CurrentVersion != 1 {
+		t.Fatalf("the secret is not at the vault's own managed root %s: %+v", own, sec)
+	}
+	for _, p := range v.fake.Paths("", vaultMount) {
+		if strings.HasPrefix(p, "stolen/") {
+			t.Fatalf("the edited row rerouted a secret to %s", p)
+		}
+	}
 }
 
 // vaultRotationRefusedByCASStep: a foreign version written at Vault after the ledger's

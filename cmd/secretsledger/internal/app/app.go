@@ -157,6 +157,8 @@ func (a *App) openLedger(ctx context.Context) error {
 		storeCfg.Observer, deps.resolutions = sealLog{a.metrics, o.Log}, a.metrics
 	}
 	a.Store, a.Commands = newCommands(a.Pool, storeCfg, deps)
+	// Provider instances are built from the vaults' authenticated log, not their rows.
+	a.placer.Logged = a.Commands.Vaults
 	a.Tokens = boardtoken.Store{DB: a.Pool, Key: a.integrity}
 	return nil
 }

@@ -23,6 +23,12 @@ type VaultReader interface {
 	RemoteVaultConfigs(ctx context.Context) ([]queries.Vault, error)
 }
 
+// VaultLog is what placement reads of the companies' authenticated logs
+// (commands.Vaults.LoggedConfig).
+type VaultLog interface {
+	LoggedConfig(ctx context.Context, companyID, vaultID string) (provider string, cfg map[string]string, err error)
+}
+
 // Placer implements commands.Placer.
 type Placer struct {
 	Vaults VaultReader
@@ -37,6 +43,11 @@ type Placer struct {
 	// key, recovery window, cache lifetime, tags; and the deployment id, whose
 	// namespace is managed even when a vault sets its own.
 	AWSDefaults awssm.Config
+	// Logged reads a vault's provider and config from the company's authenticated log;
+	// instances are built from that, the read model's row serving only to find the vault.
+	// nil trusts the row (tests of placement alone).
+	Logged VaultLog
+
 	// AWSVaults reports whether the companies' AWS vaults may be used (LEDGER_AWS_VAULTS
 	// on, or an AWS deployment). Off, an AWS vault is refused (provider_guardrail): the
 	// host's ambient AWS credentials never serve a company the operator did not set up.
@@ -154,13 +165,23 @@ func (p *Placer) instance(ctx context.Context, v queries.Vault) (providers.Provi
 	}
 	key := configKey(v.Config)
 	p.mu.Lock()
+	cur, ok := p.instances[v.ID]
+	p.mu.Unlock()
+	if ok && cur.config == key {
+		return cur.inst, nil // built from this very config, which passed the checks
+	}
+	v, err := p.logged(ctx, v)
+	if err != nil {
+		return nil, err
+	}
+	key = configKey(v.Config)
+	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.closed {
 		return nil, ledgererr.New(ledgererr.Unavailable, "the ledger is shutting down")
 	}
-	cur, ok := p.instances[v.ID]
-	if ok && cur.config == key {
-		return cur.inst, nil // built from this very config, which passed the check
+	if cur, ok = p.instances[v.ID]; ok && cur.config == key {
+		return cur.inst, nil
 	}
 	if err := p.checkStored(v); err != nil {
 		return nil, err
@@ -177,6 +198,26 @@ func (p *Placer) instance(ctx context.Context, v queries.Vault) (providers.Provi
 	}
 	p.instances[v.ID] = vaultInstance{config: key, inst: inst}
 	return inst, nil
+}
+
+// logged is v with the provider and config its company's log says (Logged): a row that
+// says otherwise was changed past the log, or is behind it for a moment, and the log is
+// what counts. A vault the company's log does not have is not found.
+func (p *Placer) logged(ctx context.Context, v queries.Vault) (queries.Vault, error) {
+	if p.Logged == nil {
+		return v, nil
+	}
+	provider, cfg, err := p.Logged.LoggedConfig(ctx, v.CompanyID, v.ID)
+	switch {
+	case ledgererr.CodeOf(err) == ledgererr.NotFound:
+		return v, errVaultNotFound
+	case err != nil:
+		return v, err
+	case provider != v.Provider:
+		return v, ledgererr.New(ledgererr.Internal, "vault %s is a %s vault in its company's log, not %s", v.ID, provider, v.Provider)
+	}
+	v.Config = cfg
+	return v, nil
 }
 
 // ManagedNamespaces implements commands.ManagedNamespaces: the deployment's AWS
@@ -269,7 +310,7 @@ func (p *Placer) Check(ctx context.Context, v commands.Vault) (status, message s
 	default:
 		return "warning", "not checked: " + v.Provider + " cannot be checked", nil
 	}
-	inst, err := p.instance(ctx, queries.Vault{ID: v.ID, Provider: v.Provider, Config: v.Config})
+	inst, err := p.instance(ctx, queries.Vault{ID: v.ID, CompanyID: v.CompanyID, Provider: v.Provider, Config: v.Config})
 	if err != nil {
 		return "error", ledgererr.MessageOf(err), nil
 	}

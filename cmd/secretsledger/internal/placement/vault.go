@@ -83,7 +83,7 @@ func vaultRoot(c vaultkv.Config) string {
 // managed root). The recorded details are the vault's own routing (the provider's
 // VaultMap when it has one), never the instance's address or auth method.
 func (p *Placer) checkVault(ctx context.Context, v commands.Vault) (status, message string, details map[string]any) {
-	inst, err := p.instance(ctx, queries.Vault{ID: v.ID, Provider: v.Provider, Config: v.Config})
+	inst, err := p.instance(ctx, queries.Vault{ID: v.ID, CompanyID: v.CompanyID, Provider: v.Provider, Config: v.Config})
 	if err != nil {
 		return "error", ledgererr.MessageOf(err), nil
 	}

@@ -215,3 +215,53 @@ func TestProbeVaultRefusesAMountThatCanNeverWork(t *testing.T) {
 		t.Fatalf("an AWS vault is not probed here: %v", err)
 	}
 }
+
+// loggedVaults is the companies' authenticated log as placement reads it.
+type loggedVaults map[string]queries.Vault
+
+func (l loggedVaults) LoggedConfig(_ context.Context, companyID, vaultID string) (string, map[string]string, error) {
+	v, ok := l[vaultID]
+	if !ok || v.CompanyID != companyID {
+		return "", nil, ledgererr.New(ledgererr.NotFound, "provider vault not found")
+	}
+	return v.Provider, v.Config, nil
+}
+
+// Someone with the runtime's database credentials edits a vault's row: its config (to
+// send the company's secrets elsewhere), its company (to place another company's
+// secrets in it), or its provider. Instances are built from the company's log, so the
+// edited row reroutes nothing.
+func TestAnEditedVaultRowReroutesNothing(t *testing.T) {
+	t.Parallel()
+	f := newVaultFixture(t)
+	ctx := context.Background()
+	logged := vaultVault("01JVAULTLOG", map[string]string{"mountPath": "kv"})
+	f.p.Logged = loggedVaults{logged.ID: logged}
+	edited := logged
+	edited.Config = map[string]string{"mountPath": "kv", "secretPathPrefix": "stolen"}
+	f.vaults.set(edited)
+	if _, err := f.p.Place(ctx, actor.Actor{Type: actor.Board}, company, "", logged.ID); err != nil {
+		t.Fatal(err)
+	}
+	f.mu.Lock()
+	built := f.built
+	f.mu.Unlock()
+	if len(built) != 1 || built[0].Prefix != "paperclip" || built[0].DeploymentID != logged.ID {
+		t.Fatalf("built %+v; want the logged config (the deployment's prefix)", built)
+	}
+	// The row moved to another company: that company's log has no such vault.
+	moved := edited
+	moved.CompanyID = "other-company"
+	f.vaults.set(moved)
+	if _, err := f.p.Place(ctx, actor.Actor{Type: actor.Board}, "other-company", "", logged.ID); ledgererr.CodeOf(err) != ledgererr.NotFound {
+		t.Fatalf("a vault row moved to another company: %v", err)
+	}
+	// The row says another provider.
+	aws := logged
+	aws.Provider, aws.Config = providers.AWSSecretsManager, map[string]string{"region": "us-east-1"}
+	f.vaults.set(aws)
+	f.p.AWSVaults = true
+	if _, err := f.p.Provider(ctx, providers.AWSSecretsManager, logged.ID); err == nil {
+		t.Fatal("a vault row whose provider was changed built an instance")
+	}
+}
