@@ -3,7 +3,6 @@ package vaultfake
 import (
 	"fmt"
 	"maps"
-	"math"
 	"net/http"
 	"slices"
 	"time"
@@ -67,13 +66,15 @@ func (st *state) authenticate(req *request) *token {
 	return t
 }
 
-// seconds is a duration as Vault's TTL fields carry it; a part of a second counts as
-// one so that a short TTL never reads as 0 (which would mean "never expires").
+// seconds is a duration as Vault's TTL fields carry it.
 func seconds(d time.Duration) int {
 	if d <= 0 {
 		return 0
 	}
-	return int(math.Ceil(d.Seconds()))
+	// Vault truncates: a TTL it reports is never longer than the token has left. A
+	// token with less than a second left still reads 1, not 0 (which means "never
+	// expires").
+	return max(int(d/time.Second), 1)
 }
 
 // lookupSelf answers auth/token/lookup-self. Vault echoes the token's own id in "id",
