@@ -32,7 +32,7 @@ var errManagedRef = ledgererr.Wrap(&providers.GuardrailError{Reason: "managed na
 
 // errManagedTag refuses a reference to a secret tagged as managed by the ledger.
 var errManagedTag = ledgererr.Wrap(&providers.GuardrailError{Reason: "managed tag"}, ledgererr.Invalid,
-	"the referenced secret is tagged paperclip:managed-by: a managed secret is never an external reference")
+	"the referenced secret is marked paperclip:managed-by (an AWS tag, or Vault custom metadata): a managed secret is never an external reference")
 
 // externalRefGuard checks the external references of one command or resolution. It
 // reads the instance's managed namespaces once, on first use.

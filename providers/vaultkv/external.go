@@ -26,12 +26,12 @@ const (
 // resolved by their managed versions, never linked. It carries the provider code
 // providers.CodeGuardrail.
 var ErrManagedNamespace error = ledgererr.Wrap(&providers.GuardrailError{Reason: "managed namespace"}, ledgererr.Invalid,
-	"Paperclip-managed Vault paths cannot be imported as external references")
+	"Paperclip-managed Vault paths cannot be linked or imported as external references")
 
 // ErrManagedSecret is the refusal of an external reference to a secret whose custom
 // metadata says the ledger manages it (CustomManagedBy), wherever it lies.
 var ErrManagedSecret error = ledgererr.Wrap(&providers.GuardrailError{Reason: "managed secret"}, ledgererr.Invalid,
-	"secrets whose Vault custom metadata marks them as Paperclip-managed cannot be imported as external references")
+	"secrets whose Vault custom metadata marks them as Paperclip-managed cannot be linked or imported as external references")
 
 // CheckExternalRef is the guardrail of an external reference for this instance: a KV
 // path inside the mount (as `vault kv get -mount=<mount> <path>` takes it) that is a
