@@ -261,10 +261,15 @@ type Session struct {
 	// it without locks, and a new token gets a new client.
 	cur atomic.Pointer[tokenState]
 
-	mu      sync.Mutex
-	flight  *flight // the login in progress, nil when none
-	renewer bool    // the renewal goroutine runs
-	closed  bool
+	mu     sync.Mutex
+	flight *flight // the login in progress, nil when none
+	// failed is the last login's failure and when it ended: for loginBackoff the
+	// callers get it without another login (a wrong credential must not become one
+	// login attempt per resolution).
+	failed   error
+	failedAt time.Time
+	renewer  bool // the renewal goroutine runs
+	closed   bool
 
 	wake   chan struct{} // tells the renewer that cur changed
 	ctx    context.Context

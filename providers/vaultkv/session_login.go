@@ -103,6 +103,9 @@ func (s *Session) invalidate(token string) {
 	}
 }
 
+// loginBackoff is how long a failed login answers every caller without another login.
+const loginBackoff = time.Second
+
 // start returns the login in progress, or starts one replacing seen (the state the
 // caller found unusable, or the renewer wants replaced). The login runs on the
 // session's context, not the caller's, so that one caller giving up does not fail the
@@ -121,6 +124,11 @@ func (s *Session) start(seen *tokenState) (*flight, error) {
 		close(f.done)
 		return f, nil
 	}
+	if s.failed != nil && time.Since(s.failedAt) < loginBackoff {
+		f := &flight{done: make(chan struct{}), err: s.failed}
+		close(f.done)
+		return f, nil
+	}
 	f := &flight{done: make(chan struct{})}
 	s.flight = f
 	s.wg.Add(1)
@@ -128,6 +136,7 @@ func (s *Session) start(seen *tokenState) (*flight, error) {
 		defer s.wg.Done()
 		st, err := s.refresh(seen)
 		s.mu.Lock()
+		s.failed, s.failedAt = err, time.Now()
 		if err == nil && !s.closed {
 			s.cur.Store(st)
 			s.startRenewer()

@@ -158,3 +158,27 @@ func TestSessionRefusalOnAnyCallLogsInAgain(t *testing.T) {
 		t.Fatal("the token was checked again without a new refusal")
 	}
 }
+
+// A login that fails (a wrong secret id) answers every caller for a moment without
+// another login, so a wrong credential is not one login attempt per resolution; a
+// caller after the back-off tries again.
+func TestSessionFailedLoginBacksOff(t *testing.T) {
+	t.Parallel()
+	f := vaultfake.New(t)
+	f.AddAppRole("role-1", "the-right-secret-id", kvPolicy, time.Hour)
+	dir := t.TempDir()
+	s := newSession(t, SessionConfig{Address: f.URL(), Auth: Auth{Method: AuthAppRole,
+		RoleIDFile: writeFile(t, dir, "role", "role-1\n"), SecretIDFile: writeFile(t, dir, "secret", "a-wrong-secret-id\n")}})
+	for range 10 {
+		if _, err := s.client(context.Background()); err == nil {
+			t.Fatal("a wrong secret id logged in")
+		}
+	}
+	if n := f.Calls("login.approle"); n != 1 {
+		t.Fatalf("%d logins for 10 calls right after a failed one, want 1", n)
+	}
+	waitFor(t, 10*time.Second, "a login after the back-off", func() bool {
+		_, _ = s.client(context.Background())
+		return f.Calls("login.approle") == 2
+	})
+}

@@ -111,9 +111,11 @@ func TestSessionSecretsStayOutOfErrorsAndLogs(t *testing.T) {
 	if ledgererr.CodeOf(err2) != ledgererr.Forbidden || !strings.Contains(ledgererr.MessageOf(err2), EnvVaultToken) {
 		t.Fatalf("login with a revoked token: %v", err2)
 	}
-	// A server error.
+	// A server error (a session of its own: s answers its failed login for a moment).
 	f.FailNext("login.approle", http.StatusInternalServerError, 5)
-	_, err3 := s.client(context.Background())
+	s3 := newSession(t, SessionConfig{Address: f.URL(), Log: log, Auth: Auth{Method: AuthAppRole,
+		RoleIDFile: writeFile(t, dir, "role3", "role-1"), SecretIDFile: writeFile(t, dir, "secret3", wrong)}})
+	_, err3 := s3.client(context.Background())
 	if ledgererr.CodeOf(err3) != ledgererr.Unavailable {
 		t.Fatalf("login on a failing server: %v, want unavailable", err3)
 	}
