@@ -43,11 +43,7 @@ func New(cfg Config, s *Session) (*Provider, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	log := cfg.Log
-	if log == nil {
-		log = slog.New(slog.NewTextHandler(io.Discard, nil))
-	}
-	return &Provider{cfg: cfg, s: s, log: log, cache: newValueCache(cfg.CacheTTL),
+	return &Provider{cfg: cfg, s: s, log: orDiscard(cfg.Log), cache: newValueCache(cfg.CacheTTL),
 		managedChecks: ttlcache.New[string, bool](min(cfg.CacheTTL, ManagedCheckTTL), ManagedCheckCacheSize)}, nil
 }
 
@@ -78,4 +74,12 @@ func (p *Provider) call(ctx context.Context) (context.Context, context.CancelFun
 		c = c.WithNamespace(p.cfg.Namespace)
 	}
 	return ctx, cancel, c, nil
+}
+
+// orDiscard is log, or a logger that discards everything when log is nil.
+func orDiscard(log *slog.Logger) *slog.Logger {
+	if log == nil {
+		return slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	return log
 }

@@ -5,7 +5,6 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -284,11 +283,7 @@ func NewSession(cfg SessionConfig) (*Session, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	log := cfg.Log
-	if log == nil {
-		log = slog.New(slog.NewTextHandler(io.Discard, nil))
-	}
-	s := &Session{cfg: cfg, log: log, origin: cfg.Address, wake: make(chan struct{}, 1)}
+	s := &Session{cfg: cfg, log: orDiscard(cfg.Log), origin: cfg.Address, wake: make(chan struct{}, 1)}
 	httpc, err := newHTTPClient(cfg)
 	if err != nil {
 		return nil, err
