@@ -1,7 +1,6 @@
 package awssm_test
 
 import (
-	"bytes"
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
@@ -9,7 +8,6 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -20,6 +18,7 @@ import (
 	"github.com/secretsledger/secretsledger/providers"
 	"github.com/secretsledger/secretsledger/providers/awssm"
 	"github.com/secretsledger/secretsledger/providers/awssm/awsfake"
+	"github.com/secretsledger/secretsledger/providers/providertest"
 )
 
 // fingerprint stands for the ledger's: a keyed HMAC with a key per company.
@@ -29,30 +28,12 @@ func fingerprint(company string, v providers.Value) string {
 	return hex.EncodeToString(m.Sum(nil))
 }
 
-// syncBuffer collects log output from the provider's goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 type env struct {
 	fake *awsfake.Server
 	p    *awssm.Provider
 	cfg  awssm.Config
 	opts []awssm.Option
-	logs *syncBuffer
+	logs *providertest.LogBuffer
 }
 
 var staticCreds = credentials.NewStaticCredentialsProvider("AKIDTESTFAKE", "fake-secret-access-key", "")
@@ -60,7 +41,7 @@ var staticCreds = credentials.NewStaticCredentialsProvider("AKIDTESTFAKE", "fake
 func newEnv(t *testing.T, edit func(*awssm.Config), opts ...awssm.Option) *env {
 	t.Helper()
 	fake := awsfake.New(t, "us-east-1")
-	logs := &syncBuffer{}
+	logs := &providertest.LogBuffer{}
 	cfg := awssm.Config{Region: "us-east-1", Endpoint: fake.URL, DeploymentID: "dep-test",
 		KMSKeyID: "arn:aws:kms:us-east-1:123456789012:key/test-key", Environment: "test", CacheTTL: time.Minute,
 		Log: slog.New(slog.NewTextHandler(logs, nil)), Fingerprint: fingerprint}

@@ -1,7 +1,6 @@
 package vaultkv_test
 
 import (
-	"bytes"
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
@@ -9,7 +8,6 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -18,6 +16,7 @@ import (
 
 	"github.com/secretsledger/secretsledger/eventstore/ledgererr"
 	"github.com/secretsledger/secretsledger/providers"
+	"github.com/secretsledger/secretsledger/providers/providertest"
 	"github.com/secretsledger/secretsledger/providers/vaultkv"
 	"github.com/secretsledger/secretsledger/providers/vaultkv/vaultfake"
 )
@@ -28,13 +27,13 @@ type env struct {
 	cfg  vaultkv.Config
 	s    *vaultkv.Session
 	p    *vaultkv.Provider
-	logs *syncBuffer
+	logs *providertest.LogBuffer
 }
 
 func newEnv(t *testing.T, edit func(*vaultkv.Config)) *env {
 	t.Helper()
 	f := vaultfake.New(t)
-	logs := &syncBuffer{}
+	logs := &providertest.LogBuffer{}
 	cfg := vaultkv.Config{DeploymentID: "dep-test", Environment: "test", CacheTTL: time.Minute,
 		Log: slog.New(slog.NewTextHandler(logs, nil)), Fingerprint: fingerprint}
 	if edit != nil {
@@ -154,22 +153,4 @@ func wantCode(t *testing.T, err error, code ledgererr.Code, providerCode string,
 			t.Fatalf("error %v holds %q", err, s)
 		}
 	}
-}
-
-// syncBuffer is a log sink the provider writes to from its calls.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

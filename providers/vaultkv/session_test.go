@@ -1,7 +1,6 @@
 package vaultkv
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"log/slog"
@@ -16,32 +15,15 @@ import (
 	"github.com/hashicorp/vault/api"
 
 	"github.com/secretsledger/secretsledger/eventstore/ledgererr"
+	"github.com/secretsledger/secretsledger/providers/providertest"
 	"github.com/secretsledger/secretsledger/providers/vaultkv/vaultfake"
 )
 
 // kvPolicy allows everything under the default KV mount.
 var kvPolicy = vaultfake.Policy{"secret/*": {"create", "read", "update", "delete", "list"}}
 
-// logBuffer is a goroutine-safe buffer behind a text logger.
-type logBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
-func newLog() (*slog.Logger, *logBuffer) {
-	buf := &logBuffer{}
+func newLog() (*slog.Logger, *providertest.LogBuffer) {
+	buf := &providertest.LogBuffer{}
 	return slog.New(slog.NewTextHandler(buf, &slog.HandlerOptions{Level: slog.LevelDebug})), buf
 }
 
