@@ -27,12 +27,20 @@ import (
 // appends in its own process wake it at once.
 const sealPoll = 10 * time.Millisecond
 
-// sealCandidates reads the head and up to $1 pending events at positions above $3 (the
-// head as this sealer last saw it: ledger_appends is a queue, and its index holds the
-// entries of the rows sealed and deleted since the last vacuum below it) and up to $2,
-// with each stream's last sealed version.
-const sealCandidates = `
-WITH cand AS (SELECT a.* FROM ledger_appends a WHERE a.position > $3 AND a.position <= $2 ORDER BY a.position LIMIT $1),
+// sealedFloor is where the pending events to seal start: above the head as this sealer
+// last saw it ($n; ledger_appends is a queue, and its index holds the entries of the
+// rows sealed and deleted since the last vacuum below it), unless the log's head is
+// lower. That happens when PostgreSQL lost a seal (the sealing transaction commits
+// without waiting for its flush): its events are pending again and must be sealed again,
+// not skipped.
+func sealedFloor(n int) string {
+	return fmt.Sprintf(`LEAST($%d, coalesce((SELECT max(position) FROM ledger_events), 0))`, n)
+}
+
+// sealCandidates reads the head and up to $1 pending events at positions above the
+// sealed floor ($3) and up to $2, with each stream's last sealed version.
+var sealCandidates = `
+WITH cand AS (SELECT a.* FROM ledger_appends a WHERE a.position > ` + sealedFloor(3) + ` AND a.position <= $2 ORDER BY a.position LIMIT $1),
 sealed AS (SELECT s.stream_id, (SELECT max(e.stream_version) FROM ledger_events e WHERE e.stream_id = s.stream_id) AS v
 	FROM (SELECT DISTINCT stream_id FROM cand) s),
 head AS (SELECT position, hash FROM ledger_events ORDER BY position DESC LIMIT 1)

@@ -61,7 +61,7 @@ func readProbe(br pgx.BatchResults) (probe, error) {
 // waits to be sealed (no probe is needed, and none is made).
 func (s *Store) takeProbe(ctx context.Context) (p probe, found bool, err error) {
 	b := &pgx.Batch{}
-	b.Queue(`SELECT EXISTS (SELECT 1 FROM ledger_appends WHERE position > $1)`, s.seal.head)
+	b.Queue(`SELECT EXISTS (SELECT 1 FROM ledger_appends WHERE position > `+sealedFloor(1)+`)`, s.seal.head)
 	b.Queue(`BEGIN`)
 	queueProbe(b)
 	b.Queue(`COMMIT`)

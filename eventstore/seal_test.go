@@ -271,3 +271,49 @@ func forgePending(t *testing.T, url, position, eventID string) {
 		t.Fatalf("forged pending insert as the runtime role: %v", err)
 	}
 }
+
+// A seal that PostgreSQL lost (the sealing transaction commits without waiting for its
+// flush, and a crash or a failover loses it) leaves the sealer's memory ahead of the
+// log: the events it sealed are pending again. They are sealed again, in order, before
+// anything after them; none is skipped and left pending.
+func TestALostSealIsSealedAgain(t *testing.T) {
+	t.Parallel()
+	pool, url := pgtest.NewMigratedPool(t)
+	s := eventstore.New(pool, eventstore.Config{Authenticator: pgtest.IntegrityKey})
+	ctx := context.Background()
+	for v := range int64(2) {
+		if _, err := s.Append(ctx, "s", v, ev("test.appended", "co", v)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	pgtest.Tamper(t, url, `CREATE TABLE lost_seal AS SELECT * FROM ledger_appends WHERE stream_version = 2`)
+	if n, err := sealOnce(t, s); err != nil || n != 2 {
+		t.Fatalf("Seal = %d, %v; want 2", n, err)
+	}
+	// What the lost commit leaves: the second event pending, not sealed.
+	pgtest.Tamper(t, url, `ALTER TABLE ledger_events DISABLE TRIGGER ledger_events_no_update_delete;
+		DELETE FROM ledger_events WHERE position = (SELECT position FROM lost_seal);
+		ALTER TABLE ledger_events ENABLE TRIGGER ledger_events_no_update_delete;
+		INSERT INTO ledger_appends SELECT * FROM lost_seal`)
+	if _, err := s.Append(ctx, "s", 2, ev("test.appended", "co", 2)); err != nil {
+		t.Fatal(err)
+	}
+	// A seal stops at its probe, which may predate the new append: seal until both are.
+	for total := 0; total < 2; {
+		n, err := sealOnce(t, s)
+		if err != nil {
+			t.Fatalf("Seal after the lost seal (%d sealed so far): %v", total, err)
+		}
+		total += n
+	}
+	var pending, sealed int
+	if err := pool.QueryRow(ctx, `SELECT (SELECT count(*) FROM ledger_appends), (SELECT count(*) FROM ledger_events)`).Scan(&pending, &sealed); err != nil {
+		t.Fatal(err)
+	}
+	if pending != 0 || sealed != 3 {
+		t.Fatalf("%d pending and %d sealed; want 0 and 3", pending, sealed)
+	}
+	if rep, err := s.Verify(ctx); err != nil || !rep.OK() || rep.Checked != 3 {
+		t.Fatalf("Verify after the lost seal was sealed again = %+v, %v", rep, err)
+	}
+}
