@@ -38,9 +38,13 @@ func sealedFloor(n int) string {
 }
 
 // sealCandidates reads the head and up to $1 pending events at positions above the
-// sealed floor ($3) and up to $2, with each stream's last sealed version.
+// sealed floor ($3) and up to $2, with each stream's last sealed version, once the
+// transactions older than the probe's xid ($4) have ended. Until then it reads nothing:
+// the check is a one-time filter, so a sealer polling for them does not scan the queue
+// and the log's head on every poll.
 var sealCandidates = `
-WITH cand AS (SELECT a.* FROM ledger_appends a WHERE a.position > ` + sealedFloor(3) + ` AND a.position <= $2 ORDER BY a.position LIMIT $1),
+WITH cand AS (SELECT a.* FROM ledger_appends a WHERE (SELECT pg_snapshot_xmin(pg_current_snapshot()) > $4::xid8)
+	AND a.position > ` + sealedFloor(3) + ` AND a.position <= $2 ORDER BY a.position LIMIT $1),
 sealed AS (SELECT s.stream_id, (SELECT max(e.stream_version) FROM ledger_events e WHERE e.stream_id = s.stream_id) AS v
 	FROM (SELECT DISTINCT stream_id FROM cand) s),
 head AS (SELECT position, hash FROM ledger_events ORDER BY position DESC LIMIT 1)

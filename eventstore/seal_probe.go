@@ -88,11 +88,12 @@ func (s *Store) takeProbe(ctx context.Context) (p probe, found bool, err error) 
 // candidates reads, in one round trip, whether the transactions older than p have all
 // ended and, when they have, the pending events up to p.upto (at most MaxBatchEvents)
 // with the head and each stream's last sealed version. The check runs first: a later
-// snapshot only sees more of them ended.
+// snapshot only sees more of them ended, so the candidates' own check (sealCandidates)
+// never reads fewer than a final probe needs.
 func (s *Store) candidates(ctx context.Context, p probe) (final bool, pending []pendingEvent, err error) {
 	b := &pgx.Batch{}
 	b.Queue(`SELECT pg_snapshot_xmin(pg_current_snapshot()) > $1::xid8`, p.xid)
-	b.Queue(sealCandidates, s.cfg.MaxBatchEvents, p.upto, s.seal.head)
+	b.Queue(sealCandidates, s.cfg.MaxBatchEvents, p.upto, s.seal.head, p.xid)
 	br := s.pool.SendBatch(ctx, b)
 	defer br.Close()
 	if err := br.QueryRow().Scan(&final); err != nil {

@@ -40,6 +40,10 @@ func TestBenchScenariosAgainstAFreshServer(t *testing.T) {
 		if writes && (res.Subscriber == nil || res.Subscriber.N == 0) {
 			t.Fatalf("%s: no commit-to-subscriber figures: %s", scenario, out)
 		}
+		// A resolve run acknowledges no write to time, so it follows no subscriber.
+		if scenario == "resolve" && res.Subscriber != nil {
+			t.Fatalf("resolve followed the NATS subscriber: %s", out)
+		}
 	}
 	code, out, errOut := e.run(t, "bench", "--replay", "2000", "--json")
 	var replay struct {
