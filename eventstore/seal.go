@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/secretsledger/secretsledger/eventstore/ledgererr"
 )
@@ -131,14 +132,13 @@ func (s *Store) Seal(ctx context.Context) (int, error) {
 	}
 }
 
-// sealedBatch is what one sealing transaction writes, as column arrays for unnest.
+// sealedBatch is what one sealing transaction adds to each pending event, as column
+// arrays for unnest, and what the sealer tells the log's followers of it.
 type sealedBatch struct {
-	positions, versions                            []int64
-	ids, streams, types, companies, payloads, meta []string
-	schemaVersions                                 []int32
-	recordedAt                                     []time.Time
-	prevHashes, hashes, macs                       [][]byte
-	events                                         []Event
+	positions, versions       []int64
+	streams, types, companies []string
+	recordedAt                []time.Time
+	prevHashes, hashes, macs  [][]byte
 }
 
 // chain checks the pending events in position order and links each to the one before:
@@ -178,19 +178,30 @@ func (s *Store) chain(pending []pendingEvent) (sealedBatch, error) {
 
 func (b *sealedBatch) add(f chainFields, prev, hash, mac []byte) {
 	b.positions = append(b.positions, f.position)
-	b.ids = append(b.ids, f.eventID)
-	b.streams = append(b.streams, f.streamID)
 	b.versions = append(b.versions, f.streamVersion)
+	b.streams = append(b.streams, f.streamID)
 	b.types = append(b.types, f.eventType)
-	b.schemaVersions = append(b.schemaVersions, int32(f.schemaVersion))
 	b.companies = append(b.companies, f.companyID)
-	b.payloads = append(b.payloads, string(f.payload))
-	b.meta = append(b.meta, string(f.metadata))
 	b.recordedAt = append(b.recordedAt, f.recordedAt)
 	b.prevHashes = append(b.prevHashes, prev)
 	b.hashes = append(b.hashes, hash)
 	b.macs = append(b.macs, mac)
 }
+
+// sealBatch moves the batch's pending events into ledger_events in one statement: the
+// content comes from the rows it deletes, which the sealer read and hashed (a row
+// changed in between is stored as changed, so its hash and MAC no longer verify, as for
+// any row edited after sealing); the sealer adds the stream version, the chain hash and
+// its MAC. It moves every row of the batch or fails: a row already gone was moved by
+// another sealer (a lease handover).
+const sealBatch = `
+WITH moved AS (DELETE FROM ledger_appends WHERE position = ANY($1) RETURNING *)
+INSERT INTO ledger_events (position, event_id, stream_id, stream_version, event_type, schema_version,
+	company_id, payload, metadata, recorded_at, prev_hash, hash, mac)
+SELECT m.position, m.event_id, m.stream_id, t.ver, m.event_type, m.schema_version, m.company_id,
+	m.payload::jsonb, m.metadata::jsonb, m.recorded_at, t.prev, t.hash, t.mac
+FROM moved m JOIN unnest($1::bigint[], $2::bigint[], $3::bytea[], $4::bytea[], $5::bytea[]) AS t(pos, ver, prev, hash, mac)
+	ON t.pos = m.position`
 
 // writeSealed inserts a batch into ledger_events and removes it from ledger_appends in
 // one transaction, in one round trip, and returns the probe that transaction makes for
@@ -206,15 +217,12 @@ func (s *Store) writeSealed(ctx context.Context, b sealedBatch) (probe, error) {
 	batch := &pgx.Batch{}
 	batch.Queue(`BEGIN`)
 	queueProbe(batch)
-	batch.Queue(`INSERT INTO ledger_events (position, event_id, stream_id, stream_version, event_type, schema_version,
-			company_id, payload, metadata, recorded_at, prev_hash, hash, mac)
-		SELECT pos, id, stream, ver, typ, sv, company, payload::jsonb, meta::jsonb, at, prev, hash, mac
-		FROM unnest($1::bigint[], $2::text[], $3::text[], $4::bigint[], $5::text[], $6::int[], $7::text[],
-			$8::text[], $9::text[], $10::timestamptz[], $11::bytea[], $12::bytea[], $13::bytea[])
-			AS t(pos, id, stream, ver, typ, sv, company, payload, meta, at, prev, hash, mac)`,
-		b.positions, b.ids, b.streams, b.versions, b.types, b.schemaVersions, b.companies,
-		b.payloads, b.meta, b.recordedAt, b.prevHashes, b.hashes, b.macs)
-	batch.Queue(`DELETE FROM ledger_appends WHERE position = ANY($1)`, b.positions)
+	batch.Queue(sealBatch, b.positions, b.versions, b.prevHashes, b.hashes, b.macs).Exec(func(tag pgconn.CommandTag) error {
+		if n := tag.RowsAffected(); n != int64(len(b.positions)) {
+			return fmt.Errorf("eventstore: sealed %d of %d pending events: another sealer moved the rest", n, len(b.positions))
+		}
+		return nil
+	})
 	batch.Queue(`COMMIT`)
 	br := conn.SendBatch(ctx, batch)
 	p, err := readProbe(br)
