@@ -21,11 +21,16 @@ type Authentication struct {
 // Authenticated checks the events at positions after..to, in position order and bounded
 // pages, and stops at the first one the writer did not authenticate (its hash does not
 // match its content, or it has no valid MAC of that hash): what the checkpoint signer
-// may sign is Last. It needs the store's Authenticator.
+// may sign is Last. A range that this store's own sealer chained, it answers from
+// memory (recentSealed): those events are the sealer's own work. It needs the store's
+// Authenticator.
 func (s *Store) Authenticated(ctx context.Context, after, to int64) (Authentication, error) {
 	res := Authentication{Last: Head{Position: after}}
 	if s.cfg.Authenticator == nil {
 		return res, errNoAuthenticator
+	}
+	if last, ok := s.recent.through(after, to); ok {
+		return Authentication{Last: last}, nil
 	}
 	legacy, err := s.LegacyThrough(ctx)
 	if err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -126,6 +127,7 @@ func (s *Store) Seal(ctx context.Context) (int, error) {
 				return 0, storeError("seal", err)
 			}
 			s.seal.probe, s.seal.head = &next, batch.positions[n-1]
+			s.recent.add(batch.after, batch.events)
 			s.afterSeal(batch)
 		}
 		return len(batch.positions), stop
@@ -135,6 +137,8 @@ func (s *Store) Seal(ctx context.Context) (int, error) {
 // sealedBatch is what one sealing transaction adds to each pending event, as column
 // arrays for unnest, and what the sealer tells the log's followers of it.
 type sealedBatch struct {
+	after                     int64 // the head the batch is chained to
+	events                    []Event
 	positions, versions       []int64
 	streams, types, companies []string
 	recordedAt                []time.Time
@@ -145,8 +149,8 @@ type sealedBatch struct {
 // it stops at the first that is below the head, not authenticated by the writer, or out
 // of its stream's order.
 func (s *Store) chain(pending []pendingEvent) (sealedBatch, error) {
-	var b sealedBatch
 	headPos, prev := deref(pending[0].headPos), pending[0].headHash
+	b := sealedBatch{after: headPos}
 	if prev == nil {
 		prev = genesisHash
 	}
@@ -170,13 +174,24 @@ func (s *Store) chain(pending []pendingEvent) (sealedBatch, error) {
 		f.streamVersion = last[p.f.streamID]
 		f.payload, f.metadata = []byte(p.normPayload), []byte(p.normMeta)
 		hash := chainHash(prev, f)
-		b.add(f, prev, hash, s.cfg.Authenticator.EventMAC(hash))
+		if err := b.add(f, prev, hash, s.cfg.Authenticator.EventMAC(hash)); err != nil {
+			return b, &SealError{Position: p.f.position, Reason: err.Error()}
+		}
 		prev, headPos = hash, f.position
 	}
 	return b, nil
 }
 
-func (b *sealedBatch) add(f chainFields, prev, hash, mac []byte) {
+// add adds an event to the batch, as the sealed log will hold it: f with its payload and
+// metadata as PostgreSQL normalizes them.
+func (b *sealedBatch) add(f chainFields, prev, hash, mac []byte) error {
+	e, err := storedEvent{Event: Event{Position: f.position, StreamID: f.streamID, StreamVersion: f.streamVersion,
+		Type: f.eventType, SchemaVersion: f.schemaVersion, CompanyID: f.companyID, Payload: f.payload,
+		RecordedAt: f.recordedAt, PrevHash: prev, Hash: hash}, id: f.eventID, metadata: f.metadata}.decode()
+	if err != nil {
+		return err
+	}
+	b.events = append(b.events, e)
 	b.positions = append(b.positions, f.position)
 	b.versions = append(b.versions, f.streamVersion)
 	b.streams = append(b.streams, f.streamID)
@@ -186,6 +201,7 @@ func (b *sealedBatch) add(f chainFields, prev, hash, mac []byte) {
 	b.prevHashes = append(b.prevHashes, prev)
 	b.hashes = append(b.hashes, hash)
 	b.macs = append(b.macs, mac)
+	return nil
 }
 
 // sealBatch moves the batch's pending events into ledger_events in one statement: the
@@ -250,12 +266,7 @@ func (s *Store) afterSeal(b sealedBatch) {
 	}
 	s.cfg.Observer.Sealed(len(b.positions), now.Sub(oldest))
 	if s.cfg.Sealed != nil {
-		evs := make([]Event, len(b.positions))
-		for i := range b.positions {
-			evs[i] = Event{Position: b.positions[i], StreamID: b.streams[i], StreamVersion: b.versions[i], Type: b.types[i],
-				CompanyID: b.companies[i], RecordedAt: b.recordedAt[i], Hash: b.hashes[i]}
-		}
-		s.cfg.Sealed(evs)
+		s.cfg.Sealed(slices.Clone(b.events))
 	}
 	for _, c := range s.cfg.Committed {
 		select {

@@ -39,7 +39,7 @@ type Config struct {
 	// may come in any order and at once; it must be quick and safe for that.
 	Recorded func([]Event)
 	// Sealed, when set, receives the events of every batch this process's sealer
-	// chained, in position order (position, stream, type, company and hash only).
+	// chained, in position order.
 	Sealed func([]Event)
 	// Authenticator MACs every appended event (ledger_appends.mac, then
 	// ledger_events.mac) and checks the MACs on sealing and verification. Without it
@@ -117,6 +117,7 @@ type Store struct {
 	ids      *idSource
 	sealWake chan struct{}
 	seal     sealState
+	recent   recentSealed
 	gc       groupCommit
 	backlog  backlog
 	now      func() time.Time
