@@ -64,6 +64,8 @@ func (a *App) openServer(ctx context.Context) error {
 	if err := a.openLedger(ctx); err != nil {
 		return err
 	}
+	// Board tokens are answered from memory while startBackground's watch keeps it fresh.
+	a.Tokens.Cache = boardtoken.NewCache()
 	if err := a.catchUpProjections(ctx); err != nil {
 		return err
 	}
@@ -179,13 +181,15 @@ func (a *App) Run(ctx context.Context) error {
 }
 
 // startBackground starts the sealer (under its lease), the watch on its backlog, the
-// relay, the signer, the idempotency sweep and the memory's tail of the log; wait, after
-// runCtx ends, waits for them all, stopping the signer after the sealer.
+// relay, the signer, the idempotency sweep, the memory's tail of the log and the watch
+// that keeps the board tokens' cache fresh; wait, after runCtx ends, waits for them all,
+// stopping the signer after the sealer.
 func (a *App) startBackground(ctx, runCtx context.Context) (wait func()) {
 	s := a.server
 	s.roles.run(runCtx, s.sealer, func(ctx context.Context) { _ = a.Store.Run(ctx) })
-	backlogDone := make(chan struct{})
+	backlogDone, tokensDone := make(chan struct{}), make(chan struct{})
 	go func() { a.Store.WatchBacklog(runCtx); close(backlogDone) }()
+	go func() { a.Tokens.Watch(runCtx, a.opts.Log); close(tokensDone) }()
 	relayDone := make(chan error, 1)
 	go func() { relayDone <- s.bus.relay.Run(runCtx) }()
 	signerCtx, stopSigner := context.WithCancel(context.WithoutCancel(ctx))
@@ -206,6 +210,7 @@ func (a *App) startBackground(ctx, runCtx context.Context) (wait func()) {
 	go tailCommands(runCtx, a.Commands, a.Store, tailFrom)
 	return func() {
 		<-backlogDone
+		<-tokensDone
 		<-relayDone
 		s.roles.wait()
 		stopSigner()

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -38,6 +39,9 @@ type Store struct {
 	DB DB
 	// Key keys the stored hashes.
 	Key integrity.Key
+	// Cache, when set, answers Authenticate for tokens it found live, while Watch keeps
+	// it fresh (serve). Nil: every lookup is a query (the operator commands).
+	Cache *Cache
 }
 
 // Create issues a token; companies nil means every company. It returns the token's id
@@ -56,21 +60,35 @@ func (s Store) Create(ctx context.Context, companies []string, label string) (id
 
 var errUnauthorized = ledgererr.New(ledgererr.Unauthorized, "a valid board token is required (Authorization: Bearer <token>)")
 
-// Authenticate returns the actor of a live token.
+// Authenticate returns the actor of a live token: from s.Cache when it is fresh and
+// knows the token, else from the database (remembering a live token in s.Cache).
 func (s Store) Authenticate(ctx context.Context, token string) (actor.Actor, error) {
 	if !strings.HasPrefix(token, prefix) {
 		return actor.Actor{}, errUnauthorized
+	}
+	hash := s.Key.CredentialHash(token)
+	var generation uint64
+	if s.Cache != nil {
+		a, g, ok := s.Cache.get(hash)
+		if ok {
+			a.Companies = slices.Clone(a.Companies) // the cache's own stays as read
+			return a, nil
+		}
+		generation = g
 	}
 	a := actor.Actor{Type: actor.Board}
 	// Only keyed rows: an unkeyed one was stored before the upgrade (and is keyed at the
 	// next start) or written by someone without the key.
 	err := s.DB.QueryRow(ctx, `SELECT id, companies FROM board_tokens WHERE token_hash = $1 AND keyed AND revoked_at IS NULL`,
-		s.Key.CredentialHash(token)).Scan(&a.ID, &a.Companies)
+		hash).Scan(&a.ID, &a.Companies)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return actor.Actor{}, errUnauthorized
 	}
 	if err != nil {
 		return actor.Actor{}, ledgererr.Wrap(err, ledgererr.Unavailable, "cannot check the token now")
+	}
+	if s.Cache != nil {
+		s.Cache.put(hash, actor.Actor{Type: a.Type, ID: a.ID, Companies: slices.Clone(a.Companies)}, generation)
 	}
 	return a, nil
 }
@@ -111,9 +129,14 @@ func (s Store) KeyStoredHashes(ctx context.Context) (int, error) {
 	return n, nil
 }
 
-// Revoke revokes a token at once.
+// Revoke revokes a token: at once in this process (s.Cache is dropped); in every other
+// serve process once its Watch sees the table change, within about PollInterval and
+// never later than MaxStaleness.
 func (s Store) Revoke(ctx context.Context, id string) error {
 	tag, err := s.DB.Exec(ctx, `UPDATE board_tokens SET revoked_at = coalesce(revoked_at, now()) WHERE id = $1`, id)
+	if s.Cache != nil {
+		s.Cache.drop() // also after an error: the statement may have committed
+	}
 	if err != nil {
 		return fmt.Errorf("boardtoken: revoke: %w", err)
 	}
