@@ -137,12 +137,10 @@ func (s *Store) Seal(ctx context.Context) (int, error) {
 // sealedBatch is what one sealing transaction adds to each pending event, as column
 // arrays for unnest, and what the sealer tells the log's followers of it.
 type sealedBatch struct {
-	after                     int64 // the head the batch is chained to
-	events                    []Event
-	positions, versions       []int64
-	streams, types, companies []string
-	recordedAt                []time.Time
-	prevHashes, hashes, macs  [][]byte
+	after                    int64   // the head the batch is chained to
+	events                   []Event // as the sealed log holds them
+	positions, versions      []int64
+	prevHashes, hashes, macs [][]byte
 }
 
 // chain checks the pending events in position order and links each to the one before:
@@ -194,10 +192,6 @@ func (b *sealedBatch) add(f chainFields, prev, hash, mac []byte) error {
 	b.events = append(b.events, e)
 	b.positions = append(b.positions, f.position)
 	b.versions = append(b.versions, f.streamVersion)
-	b.streams = append(b.streams, f.streamID)
-	b.types = append(b.types, f.eventType)
-	b.companies = append(b.companies, f.companyID)
-	b.recordedAt = append(b.recordedAt, f.recordedAt)
 	b.prevHashes = append(b.prevHashes, prev)
 	b.hashes = append(b.hashes, hash)
 	b.macs = append(b.macs, mac)
@@ -258,10 +252,10 @@ func (s *Store) writeSealed(ctx context.Context, b sealedBatch) (probe, error) {
 // change feeds) that it moved, and the observer how far behind the appends it is.
 func (s *Store) afterSeal(b sealedBatch) {
 	now := s.now()
-	oldest := b.recordedAt[0]
-	for _, at := range b.recordedAt {
-		if at.Before(oldest) {
-			oldest = at
+	oldest := b.events[0].RecordedAt
+	for _, e := range b.events {
+		if e.RecordedAt.Before(oldest) {
+			oldest = e.RecordedAt
 		}
 	}
 	s.cfg.Observer.Sealed(len(b.positions), now.Sub(oldest))
