@@ -1,9 +1,9 @@
 -- The first round trip of an append transaction in one statement: ledger_reserve_batch
 -- locks the streams of all the transaction's appends and decides each append in turn,
--- exactly as ledger_lock_stream, once per stream, and then ledger_reserve (p_locked),
--- once per append, do (0018). One call instead of a statement per stream and per append:
--- each statement costs the server a parse, an executor start and a round of PL/pgSQL
--- set-up, and this is the costliest part of an append.
+-- as ledger_lock_stream, once per stream, and then ledger_reserve (p_locked), once per
+-- append, do (0018). One call instead of a statement per stream and per append: every
+-- statement costs the server an executor start and a round of PL/pgSQL set-up, and this
+-- was the costliest part of an append.
 --
 -- ledger_lock_stream and ledger_reserve stay: a process of the previous binary keeps
 -- calling them until it is restarted. They lock the same keys in the same order and
@@ -23,21 +23,22 @@
 --    a snapshot taken once the locks are held. A stream without a counter gets one from
 --    the sealed log, unless it has unversioned events waiting (LE002).
 -- 2. Decisions, append by append: a known idempotency key answers with its record
---    ('replay', also for a key an earlier append of the batch claimed); otherwise the
---    versions are checked ('stale' with the first mismatch in stream id order), including
---    what the earlier appends of the batch bumped, the key is claimed ('retry' when
---    another transaction's append with the key committed meanwhile) and the append is
---    'reserved'. An append that is not reserved changes nothing.
--- 3. Then, once: the transaction's xid, after all locks and before any position (the
---    sealer relies on it, see 0018); the positions of every reserved append from
---    ledger_position_seq, handed out in order, so they ascend within an append and from
---    one append to the next (the sealer checks each counted stream's versions in position
---    order); the counters, each written once; the claimed keys' records.
+--    ('replay'; a key an earlier append of the batch claimed is known by then); otherwise
+--    the versions are checked ('stale' with the first mismatch in stream id order),
+--    including what the earlier appends of the batch bumped, the key is claimed ('retry'
+--    when another transaction's append with the key committed meanwhile), the positions
+--    are taken and the append is 'reserved'. An append that is not reserved changes
+--    nothing. The transaction takes its xid before the first position, after all its
+--    locks (the sealer relies on it, see 0018); the positions ascend within an append and
+--    from one append to the next (the sealer checks each counted stream's versions in
+--    position order).
+-- 3. Last, the bumped counters, each written once.
 --
 -- Its statements see arrays of any length; planned for the values at hand, they would be
 -- planned again on every call, so the function uses generic plans (planned once per
 -- session). A large batch looks its streams up in a jsonb object rather than scanning
--- the array of them, which would grow with the square of the batch.
+-- the array of them, which would grow with the square of the batch. The result columns
+-- double as the decision's variables: a row leaves only its own values in them.
 CREATE FUNCTION ledger_reserve_batch(
     p_streams text[], p_expected bigint[], p_counts integer[], p_companies text[],
     p_idem_keys text[], p_idem_hashes bytea[],
@@ -48,32 +49,13 @@ RETURNS TABLE (outcome text, positions bigint[], stream_version bigint,
     idem_hash bytea, idem_first bigint, idem_last bigint)
 LANGUAGE plpgsql SET plan_cache_mode = force_generic_plan AS $$
 DECLARE
-    n integer := cardinality(p_streams);
     ids text[];         -- the locked streams, in stream id order
     idx jsonb;          -- stream → its index in ids, for a large batch
     vers bigint[];      -- their versions, with the bumps of the appends reserved so far
     read_vers bigint[]; -- their versions as read
-    res text[] := '{}'; -- per append: outcome and the other columns
-    afters bigint[] := '{}';
-    f_stream text[] := '{}';
-    f_version bigint[] := '{}';
-    f_expected bigint[] := '{}';
-    i_hash bytea[] := '{}';
-    i_first bigint[] := '{}';
-    i_last bigint[] := '{}';
-    firsts integer[] := '{}'; -- per reserved append: its first position's index in pos
-    claimer integer[] := '{}'; -- per append replaying a key claimed in the batch: the claimer
-    pos bigint[] := '{}';
-    total integer := 0;
-    bumped boolean := false;
-    lo integer := 1;
-    i integer;
-    j integer;
+    lo integer := 1;    -- append i's first condition
     at integer;
     s text;
-    bad text;
-    bad_v bigint;
-    bad_want bigint;
     xid xid8;
 BEGIN
     -- The lock filter is volatile, so it is not pushed into the sorted subquery: it runs
@@ -107,57 +89,48 @@ BEGIN
         idx := (SELECT jsonb_object_agg(u.id, u.k) FROM unnest(ids) WITH ORDINALITY AS u(id, k));
     END IF;
 
-    FOR i IN 1..n LOOP
+    FOR i IN 1..cardinality(p_streams) LOOP
         s := p_streams[i];
         IF p_idem_keys[i] IS NOT NULL THEN
-            FOR j IN 1..i - 1 LOOP
-                IF res[j] = 'reserved' AND p_idem_keys[j] = p_idem_keys[i] AND p_companies[j] = p_companies[i] THEN
-                    res[i] := 'replay';
-                    claimer[i] := j;
-                    EXIT;
-                END IF;
-            END LOOP;
-            IF res[i] IS NULL THEN
-                SELECT r.request_hash, r.stream_id, r.first_position, r.last_position, r.stream_version
-                    INTO idem_hash, found_stream, idem_first, idem_last, stream_version
-                    FROM ledger_idempotency_keys r
-                    WHERE r.company_id = p_companies[i] AND r.idempotency_key = p_idem_keys[i] AND r.recorded_at > p_idem_since;
-                IF FOUND THEN
-                    res[i] := 'replay';
-                    f_stream[i] := found_stream;
-                    afters[i] := stream_version;
-                    i_hash[i] := idem_hash;
-                    i_first[i] := idem_first;
-                    i_last[i] := idem_last;
-                END IF;
-            END IF;
-            IF res[i] IS NOT NULL THEN
+            SELECT r.request_hash, r.stream_id, r.first_position, r.last_position, r.stream_version
+                INTO idem_hash, found_stream, idem_first, idem_last, stream_version
+                FROM ledger_idempotency_keys r
+                WHERE r.company_id = p_companies[i] AND r.idempotency_key = p_idem_keys[i] AND r.recorded_at > p_idem_since;
+            IF FOUND THEN
+                outcome := 'replay';
+                positions := NULL;
                 lo := p_cond_ends[i] + 1;
+                RETURN NEXT;
+                idem_hash := NULL; found_stream := NULL; idem_first := NULL; idem_last := NULL; stream_version := NULL;
                 CONTINUE;
             END IF;
         END IF;
         -- The first mismatch in stream id order: the written stream's, or a read one's.
         at := CASE WHEN p_expected[i] <> -2 THEN
             CASE WHEN idx IS NULL THEN array_position(ids, s) ELSE (idx ->> s)::integer END END;
-        bad := CASE WHEN p_expected[i] NOT IN (-2, -1) AND vers[at] <> p_expected[i] THEN s END;
-        bad_v := vers[at];
-        bad_want := p_expected[i];
+        IF p_expected[i] NOT IN (-2, -1) AND vers[at] <> p_expected[i] THEN
+            found_stream := s;
+            found_version := vers[at];
+            found_expected := p_expected[i];
+        END IF;
         FOR j IN lo..p_cond_ends[i] LOOP
             IF p_cond_versions[j] <> -1 AND p_cond_streams[j] <> s
                     AND vers[CASE WHEN idx IS NULL THEN array_position(ids, p_cond_streams[j])
                         ELSE (idx ->> p_cond_streams[j])::integer END] <> p_cond_versions[j]
-                    AND (bad IS NULL OR p_cond_streams[j] COLLATE "C" < bad) THEN
-                bad := p_cond_streams[j];
-                bad_v := vers[CASE WHEN idx IS NULL THEN array_position(ids, bad) ELSE (idx ->> bad)::integer END];
-                bad_want := p_cond_versions[j];
+                    AND (found_stream IS NULL OR p_cond_streams[j] COLLATE "C" < found_stream) THEN
+                found_stream := p_cond_streams[j];
+                found_version := vers[CASE WHEN idx IS NULL THEN array_position(ids, found_stream)
+                    ELSE (idx ->> found_stream)::integer END];
+                found_expected := p_cond_versions[j];
             END IF;
         END LOOP;
         lo := p_cond_ends[i] + 1;
-        IF bad IS NOT NULL THEN
-            res[i] := 'stale';
-            f_stream[i] := bad;
-            f_version[i] := bad_v;
-            f_expected[i] := bad_want;
+        IF found_stream IS NOT NULL THEN
+            outcome := 'stale';
+            positions := NULL;
+            stream_version := NULL;
+            RETURN NEXT;
+            found_stream := NULL; found_version := NULL; found_expected := NULL;
             CONTINUE;
         END IF;
         IF p_idem_keys[i] IS NOT NULL THEN
@@ -169,48 +142,34 @@ BEGIN
                     recorded_at = excluded.recorded_at
                 WHERE r.recorded_at <= p_idem_since;
             IF NOT FOUND THEN
-                res[i] := 'retry';
+                outcome := 'retry';
+                positions := NULL;
+                RETURN NEXT;
                 CONTINUE;
             END IF;
         END IF;
+        IF xid IS NULL THEN
+            xid := pg_current_xact_id();
+        END IF;
+        positions := NULL;
+        FOR j IN 1..p_counts[i] LOOP
+            positions[j] := nextval('ledger_position_seq');
+        END LOOP;
         IF at IS NOT NULL THEN
             vers[at] := vers[at] + p_counts[i];
-            bumped := true;
         END IF;
-        res[i] := 'reserved';
-        afters[i] := coalesce(vers[at], 0);
-        firsts[i] := total + 1;
-        total := total + p_counts[i];
+        stream_version := coalesce(vers[at], 0);
+        IF p_idem_keys[i] IS NOT NULL THEN
+            UPDATE ledger_idempotency_keys r SET first_position = positions[1], last_position = positions[p_counts[i]],
+                    stream_version = coalesce(vers[at], 0)
+                WHERE r.company_id = p_companies[i] AND r.idempotency_key = p_idem_keys[i];
+        END IF;
+        outcome := 'reserved';
+        RETURN NEXT;
     END LOOP;
-
-    IF total > 0 THEN
-        xid := pg_current_xact_id();
-        FOR j IN 1..total LOOP
-            pos[j] := nextval('ledger_position_seq');
-        END LOOP;
-        IF bumped THEN
-            UPDATE ledger_streams l SET version = b.v FROM unnest(ids, vers, read_vers) AS b(id, v, o)
-                WHERE b.v <> b.o AND l.stream_id = b.id;
-        END IF;
-        FOR i IN 1..n LOOP
-            CONTINUE WHEN p_idem_keys[i] IS NULL;
-            IF res[i] = 'reserved' THEN
-                UPDATE ledger_idempotency_keys r SET first_position = pos[firsts[i]],
-                        last_position = pos[firsts[i] + p_counts[i] - 1], stream_version = afters[i]
-                    WHERE r.company_id = p_companies[i] AND r.idempotency_key = p_idem_keys[i];
-            ELSIF claimer[i] IS NOT NULL THEN
-                j := claimer[i];
-                f_stream[i] := p_streams[j];
-                afters[i] := afters[j];
-                i_hash[i] := p_idem_hashes[j];
-                i_first[i] := pos[firsts[j]];
-                i_last[i] := pos[firsts[j] + p_counts[j] - 1];
-            END IF;
-        END LOOP;
+    IF vers <> read_vers THEN
+        UPDATE ledger_streams l SET version = b.v FROM unnest(ids, vers, read_vers) AS b(id, v, o)
+            WHERE b.v <> b.o AND l.stream_id = b.id;
     END IF;
-    -- By subscript, not unnest: an array first assigned at index 3 starts there.
-    RETURN QUERY SELECT res[g], pos[firsts[g] : firsts[g] + p_counts[g] - 1], afters[g], f_stream[g], f_version[g],
-            f_expected[g], i_hash[g], i_first[g], i_last[g]
-        FROM generate_series(1, n) AS g;
 END;
 $$;
