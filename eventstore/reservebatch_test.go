@@ -376,3 +376,24 @@ func TestReserveBatchLocksEachStreamOnceInOrder(t *testing.T) {
 		}
 	}
 }
+
+// An append whose own expected versions cannot all hold (its stream expected at one
+// version and conditioned on another, or one stream conditioned at two) is refused
+// before any statement, naming that stream, and writes nothing.
+func TestAnAppendThatContradictsItselfIsRefused(t *testing.T) {
+	t.Parallel()
+	pool, _ := pgtest.NewMigratedPool(t)
+	s := startStore(t, pool, eventstore.Config{})
+	ctx := context.Background()
+	one := []eventstore.EventData{ev("x.done", "co", 1)}
+	_, err := s.AppendWith(ctx, eventstore.Append{Stream: "a", Expected: eventstore.NoStream, Events: one,
+		Condition: []eventstore.StreamVersion{{Stream: "a", Version: 2}}})
+	wantStale(t, err, "a", eventstore.NoStream, 2)
+	_, err = s.AppendWith(ctx, eventstore.Append{Stream: "a", Expected: eventstore.AnyVersion, Events: one,
+		Condition: []eventstore.StreamVersion{{Stream: "b", Version: 1}, {Stream: "b", Version: 3}}})
+	wantStale(t, err, "b", 1, 3)
+	var n int
+	if err := pool.QueryRow(ctx, `SELECT count(*) FROM ledger_log`).Scan(&n); err != nil || n != 0 {
+		t.Fatalf("the refused appends wrote %d events (%v)", n, err)
+	}
+}
