@@ -22,15 +22,27 @@ func (stagedValue) BatchKey() any { return stagedValueKind{} }
 // the secret has one already (ON CONFLICT DO NOTHING, as Stage's own statement does),
 // and a new secret's value is stored only under the key this statement inserted for
 // it; each member's row counts the values it stored, which its append checks is 1.
+// When no member creates a key (a rotation's write), the statement has no key insert:
+// even inserting nothing, it costs the executor a table and its indexes to open.
 func (stagedValue) Merge(members []any) (string, []any) {
 	n := len(members)
 	secrets, refs, companies := make([]string, n), make([]string, n), make([]string, n)
 	versions := make([]int32, n)
 	cts, wrapped := make([][]byte, n), make([][]byte, n)
+	newKeys := false
 	for i, m := range members {
 		v := m.(stagedValue)
 		secrets[i], refs[i], companies[i] = v.secretID, v.ref, v.company
 		versions[i], cts[i], wrapped[i] = int32(v.version), v.ciphertext, v.wrapped
+		newKeys = newKeys || v.wrapped != nil
+	}
+	if !newKeys {
+		return `WITH m AS (SELECT * FROM unnest($1::text[], $2::text[], $3::int[], $4::bytea[])
+					WITH ORDINALITY AS m(secret_id, ref, version, ciphertext, i)),
+				v AS (INSERT INTO local_secret_values (secret_id, ref, version, ciphertext)
+					SELECT secret_id, ref, version, ciphertext FROM m RETURNING secret_id, ref)
+			SELECT m.i - 1, count(v.ref) FROM m LEFT JOIN v USING (secret_id, ref) GROUP BY m.i`,
+			[]any{secrets, refs, versions, cts}
 	}
 	return `WITH m AS (SELECT * FROM unnest($1::text[], $2::text[], $3::int[], $4::bytea[], $5::text[], $6::bytea[])
 				WITH ORDINALITY AS m(secret_id, ref, version, ciphertext, company_id, wrapped_key, i)),

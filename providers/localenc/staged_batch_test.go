@@ -83,7 +83,8 @@ func resolves(t *testing.T, pool *pgxpool.Pool, w staged) bool {
 
 // The staged writes of several appends merged into one statement, as in a transaction
 // the appends share, store every value: of secrets with a data key (two versions of one)
-// and of new secrets, whose keys the statement creates; each member counts 1.
+// and of new secrets, whose keys the statement creates; then, in a statement that creates
+// no key, of secrets that all have one. Each member counts 1.
 func TestMergedStagedWritesStoreEveryValue(t *testing.T) {
 	t.Parallel()
 	pool, _ := pgtest.NewMigratedPool(t)
@@ -92,14 +93,21 @@ func TestMergedStagedWritesStoreEveryValue(t *testing.T) {
 		providers.NewValue([]byte("first"))); err != nil {
 		t.Fatal(err)
 	}
-	writes := []staged{stage(t, p, "sec-old", 2), stage(t, p, "sec-new-a", 1), stage(t, p, "sec-old", 3), stage(t, p, "sec-new-b", 1)}
-	counts := runMerged(t, pool, writes...)
-	for i, w := range writes {
-		if counts[i] != 1 {
-			t.Errorf("the staged write of %s v%d counted %d, want 1", w.ref.SecretID, w.ref.Version, counts[i])
+	versions := map[string]int{"sec-old": 1}
+	for _, round := range [][]string{{"sec-old", "sec-new-a", "sec-old", "sec-new-b"}, {"sec-new-b", "sec-old", "sec-new-a"}} {
+		var writes []staged
+		for _, id := range round {
+			versions[id]++
+			writes = append(writes, stage(t, p, id, versions[id]))
 		}
-		if !resolves(t, pool, w) {
-			t.Errorf("%s v%d does not resolve to its value", w.ref.SecretID, w.ref.Version)
+		counts := runMerged(t, pool, writes...)
+		for i, w := range writes {
+			if counts[i] != 1 {
+				t.Errorf("the staged write of %s v%d counted %d, want 1", w.ref.SecretID, w.ref.Version, counts[i])
+			}
+			if !resolves(t, pool, w) {
+				t.Errorf("%s v%d does not resolve to its value", w.ref.SecretID, w.ref.Version)
+			}
 		}
 	}
 }
