@@ -68,10 +68,11 @@ func queueStatements(b *pgx.Batch, statements []Statement) {
 func answerMembers(rows pgx.Rows, group []Statement) error {
 	answered := make([]bool, len(group))
 	for rows.Next() {
+		// The index is decoded alone: scanning the row for it, and again for the
+		// member, would make pgx plan the scan of every column twice a row.
 		var i int
-		dest := make([]any, len(rows.FieldDescriptions()))
-		dest[0] = &i
-		if err := rows.Scan(dest...); err != nil {
+		index := rows.FieldDescriptions()[0]
+		if err := rows.Conn().TypeMap().Scan(index.DataTypeOID, index.Format, rows.RawValues()[0], &i); err != nil {
 			return err
 		}
 		if i < 0 || i >= len(group) {
