@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"time"
 
@@ -20,12 +21,11 @@ import (
 // One transaction (of one or several appends, see group_commit.go) takes two round trips,
 // in parallel with the transactions of other processes and of this one:
 //
-//  1. BEGIN and one ledger_reserve_batch() for all its appends: it locks every stream the
-//     appends name (written exclusively, read shared), all at once and in stream id
-//     order, so that two transactions never wait on each other in a cycle; then it decides
-//     each append in turn: the idempotency key's record if the key is known; else the
-//     versions checked (an append sees those the earlier ones bumped) and the positions
-//     taken;
+//  1. BEGIN; the locks of every stream the appends name (written exclusively, read
+//     shared), all at once and in stream id order, so that two transactions never wait
+//     on each other in a cycle; then ledger_reserve() for each append in turn: the
+//     idempotency key's record if the key is known; else the versions checked (an
+//     append sees those the earlier ones bumped) and the positions taken;
 //  2. INSERT the events into ledger_appends, each with the writer's MAC over its
 //     content and position; the inline projector's statements; the appends' own
 //     statements; COMMIT.
@@ -64,7 +64,7 @@ func (s *Store) appendRetrying(ctx context.Context, p *pendingAppend) appendOutc
 	return out.appendOutcome
 }
 
-// reservation is what ledger_reserve_batch answered for one append.
+// reservation is what ledger_reserve answered.
 type reservation struct {
 	outcome       string
 	positions     []int64
@@ -91,16 +91,6 @@ func (s *Store) runBatch(batch []*queuedAppend) (outs []tryOutcome, failed *tryO
 	fail := func(err error, retry bool) *tryOutcome {
 		return &tryOutcome{appendOutcome: appendOutcome{err: storeError("append", err)}, retry: retry}
 	}
-	plans := make([]planned, len(batch))
-	live := 0
-	for i, q := range batch {
-		if plans[i].expected, plans[i].cond, plans[i].stale = q.p.lockSet(); plans[i].stale == nil {
-			live++
-		}
-	}
-	if live == 0 {
-		return refused(plans), nil
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), appendTimeout)
 	defer cancel()
 	conn, err := s.pool.Acquire(ctx)
@@ -116,17 +106,22 @@ func (s *Store) runBatch(batch []*queuedAppend) (outs []tryOutcome, failed *tryO
 			rollback(conn)
 		}
 	}()
+	plans := make([]planned, len(batch))
+	for i, q := range batch {
+		plans[i].expected, plans[i].cond, plans[i].stale = q.p.lockSet()
+	}
 	rs, err := reserve(ctx, conn, batch, plans, recordedAt, s.now().Add(-s.cfg.IdempotencyTTL))
 	if err != nil {
 		// Nothing committed: a connection the server ended (a failover, a restart) is
 		// dropped and the next try takes another.
 		return nil, fail(err, retryable(err) || pgfault.Unavailable(err))
 	}
-	outs = refused(plans)
+	outs = make([]tryOutcome, len(batch))
 	rows := pendingBatch{recordedAt: recordedAt}
 	var statements []Statement
 	for i, q := range batch {
 		if plans[i].stale != nil {
+			outs[i].appendOutcome = *plans[i].stale
 			continue
 		}
 		if outs[i] = decided(rs[i], q.p); rs[i].outcome != "reserved" {
@@ -158,18 +153,6 @@ func (s *Store) runBatch(batch []*queuedAppend) (outs []tryOutcome, failed *tryO
 	return outs, nil
 }
 
-// refused answers the appends whose own conditions contradict each other; the others'
-// answers are left for their reservations.
-func refused(plans []planned) []tryOutcome {
-	outs := make([]tryOutcome, len(plans))
-	for i, p := range plans {
-		if p.stale != nil {
-			outs[i].appendOutcome = *p.stale
-		}
-	}
-	return outs
-}
-
 // decided is an append's answer from its reservation, but for a reserved one, whose
 // result pendingRows makes.
 func decided(r reservation, p *pendingAppend) tryOutcome {
@@ -186,11 +169,11 @@ func decided(r reservation, p *pendingAppend) tryOutcome {
 		return tryOutcome{appendOutcome: appendOutcome{err: ledgererr.New(ledgererr.Unavailable,
 			"an append with the same idempotency key is in flight; retry")}, retry: true}
 	}
-	return tryOutcome{appendOutcome: appendOutcome{err: ledgererr.New(ledgererr.Internal, "ledger_reserve_batch answered %q", r.outcome)}}
+	return tryOutcome{appendOutcome: appendOutcome{err: ledgererr.New(ledgererr.Internal, "ledger_reserve answered %q", r.outcome)}}
 }
 
 // lockSet is the expected version of p's stream and the streams its decision read, as
-// ledger_reserve_batch takes them: a condition on the written stream itself becomes its
+// ledger_reserve takes them: a condition on the written stream itself becomes its
 // expected version, repeated conditions one. Two that cannot both hold are a stale
 // outcome at once.
 func (p *pendingAppend) lockSet() (expected int64, cond []StreamVersion, stale *appendOutcome) {
@@ -218,86 +201,69 @@ func (p *pendingAppend) lockSet() (expected int64, cond []StreamVersion, stale *
 	return expected, cond, nil
 }
 
-// reserve sends the first round trip for batch: BEGIN and one ledger_reserve_batch for
-// the appends not refused already, which locks their streams and decides each one; it
-// returns each one's reservation.
+// reserve sends the first round trip for batch: BEGIN, the locks of every stream the
+// appends name in stream id order (exclusive for a counted stream an append writes,
+// shared for one only read), and ledger_reserve for each append not refused already;
+// it returns each one's reservation.
 func reserve(ctx context.Context, conn *pgxpool.Conn, batch []*queuedAppend, plans []planned,
 	recordedAt, idemSince time.Time) ([]reservation, error) {
-	var a reserveArgs
-	var sent []int // the batch index of each append sent
+	write := map[string]bool{}
 	for i, q := range batch {
-		if plans[i].stale == nil {
-			a.add(q.p, plans[i])
-			sent = append(sent, i)
+		if plans[i].stale != nil {
+			continue
+		}
+		if plans[i].expected != Unversioned {
+			write[q.p.stream] = true
+		}
+		for _, c := range plans[i].cond {
+			if _, ok := write[c.Stream]; !ok {
+				write[c.Stream] = false // read only, unless another append writes it
+			}
 		}
 	}
 	b := &pgx.Batch{}
 	b.Queue(`BEGIN`)
-	b.Queue(`SELECT outcome, positions, stream_version, found_stream, found_version, found_expected,
-			idem_hash, idem_first, idem_last
-		FROM ledger_reserve_batch($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
-		a.streams, a.expected, a.counts, a.companies, a.keys, a.hashes, a.condEnds, a.condStreams, a.condVersions,
-		idemSince, recordedAt)
+	for _, id := range slices.Sorted(maps.Keys(write)) {
+		b.Queue(`SELECT ledger_lock_stream($1, $2)`, id, write[id])
+	}
+	for i, q := range batch {
+		if plans[i].stale != nil {
+			continue
+		}
+		streams := make([]string, len(plans[i].cond))
+		versions := make([]int64, len(plans[i].cond))
+		for j, c := range plans[i].cond {
+			streams[j], versions[j] = c.Stream, c.Version
+		}
+		var key *string
+		var hash []byte
+		if q.p.idem != nil {
+			key, hash = &q.p.idem.Key, q.p.idem.RequestHash
+		}
+		b.Queue(`SELECT outcome, positions, stream_version, found_stream, found_version, found_expected,
+				idem_hash, idem_first, idem_last
+			FROM ledger_reserve($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, true)`,
+			q.p.stream, plans[i].expected, len(q.p.events), streams, versions, q.p.company, key, hash, idemSince, recordedAt)
+	}
 	br := conn.SendBatch(ctx, b)
 	defer br.Close()
-	if _, err := br.Exec(); err != nil {
-		return nil, err
-	}
-	rows, err := br.Query()
-	if err != nil {
-		return nil, err
-	}
-	rs := make([]reservation, len(batch))
-	n := 0
-	for rows.Next() {
-		if n == len(sent) {
-			rows.Close()
-			return nil, ledgererr.New(ledgererr.Internal, "ledger_reserve_batch answered more than %d appends", len(sent))
-		}
-		r := &rs[sent[n]]
-		if err := rows.Scan(&r.outcome, &r.positions, &r.streamVersion, &r.foundStream, &r.foundVersion,
-			&r.foundExpected, &r.idemHash, &r.idemFirst, &r.idemLast); err != nil {
-			rows.Close()
+	for range 1 + len(write) {
+		if _, err := br.Exec(); err != nil {
 			return nil, err
 		}
-		n++
 	}
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
-	if n != len(sent) {
-		return nil, ledgererr.New(ledgererr.Internal, "ledger_reserve_batch answered %d of %d appends", n, len(sent))
+	rs := make([]reservation, len(batch))
+	for i := range batch {
+		if plans[i].stale != nil {
+			continue
+		}
+		r := &rs[i]
+		if err := br.QueryRow().Scan(&r.outcome, &r.positions, &r.streamVersion, &r.foundStream, &r.foundVersion,
+			&r.foundExpected, &r.idemHash, &r.idemFirst, &r.idemLast); err != nil {
+			return nil, err
+		}
 	}
 	return rs, br.Close()
-}
-
-// reserveArgs are ledger_reserve_batch's arguments: the appends as parallel arrays, the
-// streams their decisions read flattened, those of append i ending at condEnds[i].
-type reserveArgs struct {
-	streams, companies, condStreams []string
-	expected, condVersions          []int64
-	counts, condEnds                []int32
-	keys                            []*string
-	hashes                          [][]byte
-}
-
-func (a *reserveArgs) add(p *pendingAppend, plan planned) {
-	var key *string
-	var hash []byte
-	if p.idem != nil {
-		key, hash = &p.idem.Key, p.idem.RequestHash
-	}
-	a.streams = append(a.streams, p.stream)
-	a.expected = append(a.expected, plan.expected)
-	a.counts = append(a.counts, int32(len(p.events)))
-	a.companies = append(a.companies, p.company)
-	a.keys = append(a.keys, key)
-	a.hashes = append(a.hashes, hash)
-	for _, c := range plan.cond {
-		a.condStreams = append(a.condStreams, c.Stream)
-		a.condVersions = append(a.condVersions, c.Version)
-	}
-	a.condEnds = append(a.condEnds, int32(len(a.condStreams)))
 }
 
 // pendingBatch is what an append writes to ledger_appends, as column arrays for unnest.
@@ -316,7 +282,7 @@ type pendingBatch struct {
 func (s *Store) pendingRows(rows *pendingBatch, p *pendingAppend, r reservation) (AppendResult, error) {
 	recordedAt := rows.recordedAt
 	if len(r.positions) != len(p.events) || !slices.IsSorted(r.positions) {
-		return AppendResult{}, ledgererr.New(ledgererr.Internal, "ledger_reserve_batch took %d positions for %d events", len(r.positions), len(p.events))
+		return AppendResult{}, ledgererr.New(ledgererr.Internal, "ledger_reserve took %d positions for %d events", len(r.positions), len(p.events))
 	}
 	after := deref(r.streamVersion)
 	counted := after > 0

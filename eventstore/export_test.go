@@ -13,11 +13,3 @@ func NewWithClock(pool *pgxpool.Pool, cfg Config, clock func() time.Time) *Store
 	s.now = clock
 	return s
 }
-
-// Queued is the number of appends waiting for a transaction, for the tests that put
-// several appends in one.
-func (s *Store) Queued() int {
-	s.gc.mu.Lock()
-	defer s.gc.mu.Unlock()
-	return len(s.gc.queue)
-}

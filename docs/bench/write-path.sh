@@ -7,9 +7,8 @@
 # PostgreSQL of this instance loads pg_stat_statements (ALTER SYSTEM, then a restart;
 # track = all, so statements inside functions count), which gives, on the server's clock,
 # the time appends waited for a lock: in `SELECT pg_advisory_xact_lock(...)` (the global
-# append lock of binaries before the lock-free log), in the stream locks of
-# ledger_lock_stream (`SELECT pg_advisory_xact_lock(k)` / `..._shared(k)`, after it) or in
-# the one statement of ledger_reserve_batch that takes them all (after migration 0019).
+# append lock of binaries before the lock-free log) or in the stream locks of
+# ledger_lock_stream (`SELECT pg_advisory_xact_lock(k)` / `..._shared(k)`, after it).
 # The sealer's lag (recorded → chained) is read from serve's /metrics histogram around each
 # scenario (binaries with a sealer only). serve's CPU profile is taken during rotate@16.
 # Run it with two binaries (before, after) for a before/after table.
@@ -82,21 +81,18 @@ sql "CREATE EXTENSION IF NOT EXISTS pg_stat_statements" # in the postgres databa
 sql "ALTER SYSTEM SET pg_stat_statements.track = 'all'" # known once the library is loaded
 sql "SELECT pg_reload_conf()" >/dev/null
 
-# lockstats: the append lock's takers (calls: one per batch with the global lock, one per
-# stream lock with ledger_lock_stream, one per transaction with ledger_reserve_batch,
-# whose one statement takes them all), the summed and the longest wait in it (ms), the
-# appends (transactions that wrote events with the global lock, ledger_reserve calls or
-# the rows ledger_reserve_batch answered after it) and the events inserted, since the
-# last reset.
+# lockstats: the append lock's takers (calls: one per batch before, one per stream lock
+# after), the summed and the longest wait in it (ms), the appends (transactions that
+# wrote events: batches before, ledger_reserve calls after) and the events inserted, since
+# the last reset.
 lockstats() {
 	sql "WITH s AS (SELECT query, calls, total_exec_time, max_exec_time, rows,
-			query LIKE '%pg_advisory_xact_lock%' AS lock,
-			CASE WHEN query = 'SELECT pg_advisory_xact_lock(\$1)' OR query LIKE '%FROM ledger_reserve(%' THEN calls
-				WHEN query LIKE '%FROM ledger_reserve_batch(%' THEN rows ELSE 0 END AS appends,
+			query LIKE 'SELECT pg_advisory_xact_lock%' AS lock,
+			query = 'SELECT pg_advisory_xact_lock(\$1)' OR query LIKE '%FROM ledger_reserve(%' AS txn,
 			(query LIKE 'INSERT INTO ledger_events%' AND query NOT LIKE '%\$10::timestamptz[]%') OR query LIKE 'INSERT INTO ledger_appends%' AS ins
 			FROM pg_stat_statements)
 		SELECT coalesce(sum(calls) FILTER (WHERE lock), 0), round(coalesce(sum(total_exec_time) FILTER (WHERE lock), 0)::numeric, 1),
-			round(coalesce(max(max_exec_time) FILTER (WHERE lock), 0)::numeric, 2), coalesce(sum(appends), 0),
+			round(coalesce(max(max_exec_time) FILTER (WHERE lock), 0)::numeric, 2), coalesce(sum(calls) FILTER (WHERE txn), 0),
 			coalesce(sum(rows) FILTER (WHERE ins), 0) FROM s"
 }
 
