@@ -1,6 +1,9 @@
 package eventstore
 
-import "testing"
+import (
+	"slices"
+	"testing"
+)
 
 func positions(evs []Event) []int64 {
 	out := make([]int64, len(evs))
@@ -27,10 +30,10 @@ func TestRecentSealedAnswersOnlyWhatItHoldsContiguously(t *testing.T) {
 	}
 	r.add(10, sealedRun(12, 20)) // 12 14 16 18 20, sealed after 10
 	r.add(20, sealedRun(22, 24)) // continues: 22 24
-	if evs, ok := r.after(10, 3); !ok || !equal(positions(evs), []int64{12, 14, 16}) {
+	if evs, ok := r.after(10, 3); !ok || !slices.Equal(positions(evs), []int64{12, 14, 16}) {
 		t.Fatalf("after(10, 3) = %v, %v", positions(evs), ok)
 	}
-	if evs, ok := r.after(18, 10); !ok || !equal(positions(evs), []int64{20, 22, 24}) {
+	if evs, ok := r.after(18, 10); !ok || !slices.Equal(positions(evs), []int64{20, 22, 24}) {
 		t.Fatalf("after(18, 10) = %v, %v", positions(evs), ok)
 	}
 	for _, after := range []int64{8, 11, 13, 24, 30} { // before the run, between events, at or past its end
@@ -48,7 +51,7 @@ func TestRecentSealedAnswersOnlyWhatItHoldsContiguously(t *testing.T) {
 	if _, ok := r.after(24, 10); ok {
 		t.Fatal("a run with a gap answered across it")
 	}
-	if evs, ok := r.after(30, 10); !ok || !equal(positions(evs), []int64{32}) {
+	if evs, ok := r.after(30, 10); !ok || !slices.Equal(positions(evs), []int64{32}) {
 		t.Fatalf("after(30) = %v, %v", positions(evs), ok)
 	}
 	r.add(32, sealedRun(34, 34+2*(recentSealedEvents+9)))
@@ -61,16 +64,4 @@ func TestRecentSealedAnswersOnlyWhatItHoldsContiguously(t *testing.T) {
 	if evs, ok := r.after(r.prev, 1); !ok || evs[0].Position != r.events[0].Position {
 		t.Fatal("the run's new start is not answered")
 	}
-}
-
-func equal(a, b []int64) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
