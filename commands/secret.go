@@ -356,7 +356,7 @@ func (s *stored) statement() []eventstore.Statement {
 	if s == nil || s.staged == nil {
 		return nil
 	}
-	return []eventstore.Statement{{SQL: s.staged.SQL, Args: s.staged.Args, Batch: s.staged.Batch, Row: func(r pgx.Row) error {
+	return []eventstore.Statement{{SQL: s.staged.SQL, Args: s.staged.Args, Row: func(r pgx.Row) error {
 		var n int64
 		if err := r.Scan(&n); err != nil {
 			return err

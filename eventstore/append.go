@@ -90,9 +90,6 @@ type Statement struct {
 	SQL  string
 	Args []any
 	Row  func(pgx.Row) error
-	// Batch, when set, lets the statement run as one with the others of its kind in
-	// the transaction (see Batch); SQL and Args are what it runs alone.
-	Batch Batch
 }
 
 // StaleError is the cause of an ECONFLICT when a stream was not at the version the

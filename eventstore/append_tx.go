@@ -322,8 +322,7 @@ func (s *Store) pendingRows(rows *pendingBatch, p *pendingAppend, r reservation)
 }
 
 // writePending sends, in one round trip, the events' INSERT, the inline projector's
-// statements, the appends' own statements (those of one Batch kind as one statement,
-// see Batch) and COMMIT.
+// statements, the appends' own statements and COMMIT.
 func (s *Store) writePending(ctx context.Context, conn *pgxpool.Conn, r pendingBatch, statements []Statement) error {
 	b := &pgx.Batch{}
 	b.Queue(`INSERT INTO ledger_appends (position, event_id, stream_id, stream_version, event_type, schema_version,
@@ -338,7 +337,12 @@ func (s *Store) writePending(ctx context.Context, conn *pgxpool.Conn, r pendingB
 			return err
 		}
 	}
-	queueStatements(b, statements)
+	for _, st := range statements {
+		q := b.Queue(st.SQL, st.Args...)
+		if st.Row != nil {
+			q.QueryRow(st.Row)
+		}
+	}
 	b.Queue(`COMMIT`)
 	return conn.SendBatch(ctx, b).Close()
 }

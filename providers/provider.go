@@ -123,19 +123,6 @@ type StagedWrite struct {
 	// Committed, when set, is told once the append committed (the provider may then
 	// cache what it wrote).
 	Committed func()
-	// Batch, when set, writes the staged writes of the appends that share a
-	// transaction in one statement (see StagedBatch).
-	Batch StagedBatch
-}
-
-// StagedBatch merges the staged writes of one kind in a transaction into one statement;
-// it is the ledger's eventstore.Batch, which this package cannot name: BatchKey says
-// which writes merge, Merge is the statement for the Batch values of members, whose
-// rows each start with a member's index in members, followed by the count row the
-// member's own SQL returns.
-type StagedBatch interface {
-	BatchKey() any
-	Merge(members []any) (sql string, args []any)
 }
 
 // SoftDeleter is implemented by providers that keep their own recovery window: the

@@ -135,7 +135,7 @@ func (q Secrets) Readback(id string, got func(Secret)) eventstore.Statement {
 				got(s)
 			}
 			return err
-		}, Batch: secretReadback{id: id}}
+		}}
 }
 
 // Versions returns a page of a secret's versions, newest first.

@@ -132,7 +132,6 @@ func (p *Provider) Stage(ctx context.Context, ref providers.Ref, v providers.Val
 			p.values.put(ref.SecretID, vref, ct)
 		},
 	}
-	batch := stagedValue{secretID: ref.SecretID, ref: vref, company: ref.CompanyID, version: ref.Version, ciphertext: ct}
 	if newKey {
 		// The key and the value in one statement; if another writer created the key
 		// first, nothing is stored and the count says so (the append then fails).
@@ -141,9 +140,7 @@ func (p *Provider) Stage(ctx context.Context, ref providers.Ref, v providers.Val
 			v AS (INSERT INTO local_secret_values (secret_id, ref, version, ciphertext) SELECT secret_id, $2, $3, $4 FROM k RETURNING 1)
 			SELECT count(*) FROM v`
 		w.Args = append(w.Args, ref.CompanyID, k.wrapped)
-		batch.wrapped = k.wrapped
 	}
-	w.Batch = batch
 	return providers.Stored{ProviderVersionRef: vref, Fingerprint: p.sealer.Fingerprint(ref.CompanyID, v)}, w, nil
 }
 
